@@ -1,0 +1,114 @@
+//! Build step: turns the published BPE vocabularies and the Unicode classes the OpenAI split patterns use into
+//! compact binary tables in `OUT_DIR`, which `src/tokens/` embeds with `include_bytes!`.
+//!
+//! - Vocabularies come from the `tiktoken-rs` crate (which ships OpenAI's `.tiktoken` files): each rank's bytes are
+//!   read back through its decoder, checked (ranks contiguous, tokens unique, all 256 single bytes present) and
+//!   written as `u16 length + bytes` per rank.
+//! - Character classes come from `regex-syntax`, the same Unicode tables that the regex engines behind tiktoken
+//!   use, so `\p{L}`, `\p{N}`, `\s`, ... mean exactly what they mean in the split patterns.
+
+use std::collections::HashSet;
+use std::env;
+use std::fs;
+use std::path::Path;
+
+use regex_syntax::hir::{Class, HirKind};
+
+/// Bit flags per code point; the same constants are declared in `src/tokens/classes.rs`.
+const LETTER: u8 = 1;
+const NUMBER: u8 = 2;
+const SPACE: u8 = 4;
+const UPPERISH: u8 = 8; // Lu | Lt | Lm | Lo | M  (o200k's first letter class)
+const LOWERISH: u8 = 16; // Ll | Lm | Lo | M      (o200k's second letter class)
+const MARK: u8 = 32;
+
+fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
+    let hir = regex_syntax::Parser::new().parse(pattern).expect("class pattern parses");
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(cls)) => cls.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect(),
+        other => panic!("pattern {pattern} is not a Unicode class: {other:?}"),
+    }
+}
+
+fn write_class_table(out_dir: &Path) {
+    let mut flags = vec![0u8; 0x110000];
+    let classes: [(&str, u8); 6] = [
+        (r"\p{L}", LETTER),
+        (r"\p{N}", NUMBER),
+        (r"\s", SPACE),
+        (r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", UPPERISH),
+        (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", LOWERISH),
+        (r"\p{M}", MARK),
+    ];
+    for (pattern, bit) in classes {
+        for (start, end) in class_ranges(pattern) {
+            for cp in start..=end {
+                flags[cp as usize] |= bit;
+            }
+        }
+    }
+    // Two-stage table: stage 1 maps cp >> 8 to a block number, stage 2 holds the distinct 256-entry blocks.
+    let mut blocks: Vec<&[u8]> = Vec::new();
+    let mut stage1: Vec<u8> = Vec::new();
+    for chunk in flags.chunks(256) {
+        let index = match blocks.iter().position(|b| *b == chunk) {
+            Some(i) => i,
+            None => {
+                blocks.push(chunk);
+                blocks.len() - 1
+            }
+        };
+        // The tables of this Unicode version need far fewer than 65536 blocks; two bytes, little-endian.
+        let index = u16::try_from(index).expect("fewer than 65536 distinct class blocks");
+        stage1.extend_from_slice(&index.to_le_bytes());
+    }
+    let stage2: Vec<u8> = blocks.concat();
+    fs::write(out_dir.join("class_stage1.bin"), stage1).unwrap();
+    fs::write(out_dir.join("class_stage2.bin"), stage2).unwrap();
+}
+
+fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
+    let specials: HashSet<u32> = bpe
+        .special_tokens()
+        .iter()
+        .map(|s| {
+            let ids = bpe.encode_with_special_tokens(s);
+            assert_eq!(ids.len(), 1, "{name}: special token {s} is one id");
+            ids[0]
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut rank: u32 = 0;
+    loop {
+        if specials.contains(&rank) {
+            break;
+        }
+        let Ok(bytes) = bpe.decode_bytes(&[rank]) else { break };
+        assert!(!bytes.is_empty(), "{name}: rank {rank} is empty");
+        assert!(seen.insert(bytes.clone()), "{name}: rank {rank} repeats an earlier token");
+        let len = u16::try_from(bytes.len()).expect("token shorter than 64 KiB");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&bytes);
+        rank += 1;
+    }
+    for b in 0..=255u8 {
+        assert!(seen.contains(&vec![b]), "{name}: single byte {b} is not a token; BPE could not encode it");
+    }
+    let mut file = Vec::with_capacity(out.len() + 4);
+    file.extend_from_slice(&rank.to_le_bytes());
+    file.extend_from_slice(&out);
+    fs::write(out_dir.join(format!("{name}.vocab")), file).unwrap();
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let out_dir_var = env::var("OUT_DIR").unwrap();
+    let out_dir = Path::new(&out_dir_var);
+    write_class_table(out_dir);
+    // p50k_edit and o200k_harmony share p50k_base's and o200k_base's ranks; only their special tokens differ.
+    write_vocab(out_dir, "r50k_base", &tiktoken_rs::r50k_base().unwrap());
+    write_vocab(out_dir, "p50k_base", &tiktoken_rs::p50k_base().unwrap());
+    write_vocab(out_dir, "cl100k_base", &tiktoken_rs::cl100k_base().unwrap());
+    write_vocab(out_dir, "o200k_base", &tiktoken_rs::o200k_base().unwrap());
+}

@@ -1,0 +1,333 @@
+//! An `Encoding`: split pattern + vocabulary + special tokens, with encode, decode and fast counting.
+//!
+//! Counting avoids work three ways: most pieces are a whole token (one hash lookup); pieces repeat, so each
+//! thread keeps a small direct-mapped cache of piece → count; and long pieces of the built-in encodings go to a
+//! linear-time encoder instead of the quadratic merge.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use bpe_openai::byte_pair_encoding::BytePairEncoding;
+use rustc_hash::FxHashMap;
+use thread_local::ThreadLocal;
+
+use crate::error::{Error, Result};
+use crate::tokens::bpe::{self, MergeScratch};
+use crate::tokens::special::{self, Allowed, Specials};
+use crate::tokens::split::Split;
+use crate::tokens::vocab::{hash_bytes, Rank, Vocab};
+
+/// Pieces longer than this skip the quadratic merge: the linear backtracking encoder (built-in encodings) or the
+/// O(n log n) heap merge (file-loaded ones) take them.
+const LONG_PIECE: usize = 128;
+/// Pieces up to this length are remembered in the per-thread direct-mapped cache.
+const CACHED_PIECE: usize = 24;
+const CACHE_SLOTS: usize = 1 << 13;
+/// Longer pieces (up to [`LONG_PIECE`]) go to a hash map that is emptied when it reaches this size.
+const LONG_CACHE_LIMIT: usize = 1 << 15;
+
+/// The vocabulary and merge machinery, shared by encodings that differ only in special tokens.
+pub struct BpeCore {
+    pub vocab: Vocab,
+    /// For the built-in cl100k/o200k vocabularies: the `bpe` crate's linear-time encoder (same ranks).
+    backtrack: Option<fn() -> &'static BytePairEncoding>,
+}
+
+impl BpeCore {
+    pub fn new(vocab: Vocab, backtrack: Option<fn() -> &'static BytePairEncoding>) -> BpeCore {
+        BpeCore { vocab, backtrack }
+    }
+
+    /// Ranks of a piece that is not a single token.
+    fn encode_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<Rank>) {
+        if piece.len() > LONG_PIECE {
+            match self.backtrack {
+                Some(bpe) => out.extend(bpe().encode_via_backtracking(piece)),
+                None => bpe::merge_heap(&self.vocab, piece, |r| out.push(r)),
+            }
+        } else {
+            bpe::merge(&self.vocab, piece, scratch, |r| out.push(r));
+        }
+    }
+
+    /// Token count of a piece that is not a single token.
+    fn count_piece(&self, piece: &[u8], scratch: &mut MergeScratch) -> usize {
+        if piece.len() > LONG_PIECE {
+            match self.backtrack {
+                Some(bpe) => bpe().count(piece),
+                None => {
+                    let mut n = 0;
+                    bpe::merge_heap(&self.vocab, piece, |_| n += 1);
+                    n
+                }
+            }
+        } else {
+            bpe::merge_count(&self.vocab, piece, scratch)
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Slot {
+    key: [u64; 3],
+    len: u32,
+    count: u32,
+}
+
+/// Per-thread memory of recent pieces and their token counts.
+struct PieceCache {
+    slots: Box<[Slot]>,
+    long: FxHashMap<Box<[u8]>, u32>,
+    scratch: MergeScratch,
+}
+
+impl PieceCache {
+    fn new() -> PieceCache {
+        // len = u32::MAX marks an empty slot (no piece has that length).
+        let empty = Slot { len: u32::MAX, ..Slot::default() };
+        PieceCache { slots: vec![empty; CACHE_SLOTS].into_boxed_slice(), long: FxHashMap::default(), scratch: MergeScratch::default() }
+    }
+}
+
+#[inline(always)]
+fn pack_key(piece: &[u8]) -> [u64; 3] {
+    let mut buf = [0u8; 24];
+    buf[..piece.len()].copy_from_slice(piece);
+    [
+        u64::from_le_bytes(buf[0..8].try_into().unwrap()),
+        u64::from_le_bytes(buf[8..16].try_into().unwrap()),
+        u64::from_le_bytes(buf[16..24].try_into().unwrap()),
+    ]
+}
+
+/// A text encoding, like tiktoken's `Encoding`.
+pub struct Encoding {
+    name: String,
+    core: Arc<BpeCore>,
+    split: Split,
+    specials: Specials,
+    caches: ThreadLocal<RefCell<PieceCache>>,
+}
+
+impl std::fmt::Debug for Encoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoding").field("name", &self.name).field("n_vocab", &self.n_vocab()).finish()
+    }
+}
+
+impl Encoding {
+    pub fn new(name: &str, core: Arc<BpeCore>, split: Split, specials: &[(String, Rank)]) -> Result<Encoding> {
+        let specials = Specials::new(specials)?;
+        Ok(Encoding { name: name.to_string(), core, split, specials, caches: ThreadLocal::new() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pattern(&self) -> &str {
+        self.split.pattern()
+    }
+
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.core.vocab
+    }
+
+    pub fn specials(&self) -> &Specials {
+        &self.specials
+    }
+
+    /// One past the largest token id, special tokens included (tiktoken's `n_vocab`).
+    pub fn n_vocab(&self) -> u32 {
+        let ordinary = self.core.vocab.rank_end();
+        self.specials.max_rank().map_or(ordinary, |m| ordinary.max(m + 1))
+    }
+
+    pub fn special_token_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.specials.names().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
+    pub fn special_token_rank(&self, name: &str) -> Option<Rank> {
+        self.specials.rank(name)
+    }
+
+    fn with_cache<R>(&self, f: impl FnOnce(&mut PieceCache) -> R) -> R {
+        let cell = self.caches.get_or(|| RefCell::new(PieceCache::new()));
+        // A re-entrant call on the same thread (not possible through the public API) would get a fresh cache.
+        match cell.try_borrow_mut() {
+            Ok(mut cache) => f(&mut cache),
+            Err(_) => f(&mut PieceCache::new()),
+        }
+    }
+
+    /// Token count of one piece, through the cache.
+    #[inline(always)]
+    fn piece_count(&self, cache: &mut PieceCache, piece: &[u8]) -> usize {
+        let vocab = &self.core.vocab;
+        if piece.len() <= CACHED_PIECE {
+            let hash = hash_bytes(piece);
+            let key = pack_key(piece);
+            let slot = &mut cache.slots[(hash >> 40) as usize & (CACHE_SLOTS - 1)];
+            if slot.len == piece.len() as u32 && slot.key == key {
+                return slot.count as usize;
+            }
+            let count = if vocab.rank_hashed(piece, hash).is_some() {
+                1
+            } else {
+                self.core.count_piece(piece, &mut cache.scratch)
+            };
+            *slot = Slot { key, len: piece.len() as u32, count: count as u32 };
+            count
+        } else {
+            if vocab.rank(piece).is_some() {
+                return 1;
+            }
+            if piece.len() > LONG_PIECE {
+                return self.core.count_piece(piece, &mut cache.scratch);
+            }
+            if let Some(&n) = cache.long.get(piece) {
+                return n as usize;
+            }
+            let n = self.core.count_piece(piece, &mut cache.scratch);
+            if cache.long.len() >= LONG_CACHE_LIMIT {
+                cache.long.clear();
+            }
+            cache.long.insert(piece.into(), n as u32);
+            n
+        }
+    }
+
+    /// Calls `f` with each ordinary segment of `text` and, between them, each allowed special token's rank.
+    fn segments<'t>(&self, text: &'t str, allowed: Allowed<'_>, mut f: impl FnMut(Segment<'t>) -> bool) {
+        let mut start = 0;
+        loop {
+            let next = self.specials.next_allowed(text, start, allowed);
+            let end = next.map_or(text.len(), |(s, _, _)| s);
+            if end > start && !f(Segment::Text(&text[start..end])) {
+                return;
+            }
+            match next {
+                Some((_, e, rank)) => {
+                    if !f(Segment::Special(rank)) {
+                        return;
+                    }
+                    start = e;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Counts the tokens of `text`; special-token text counts as ordinary text unless `allowed` says otherwise.
+    pub fn count(&self, text: &str, allowed: Allowed<'_>) -> Result<usize> {
+        self.with_cache(|cache| {
+            let mut total = 0usize;
+            let mut result = Ok(());
+            self.segments(text, allowed, |segment| match segment {
+                Segment::Special(_) => {
+                    total += 1;
+                    true
+                }
+                Segment::Text(t) => {
+                    result = self.split.for_each_piece(t, |piece| {
+                        total += self.piece_count(cache, piece);
+                        true
+                    });
+                    result.is_ok()
+                }
+            });
+            result.map(|_| total)
+        })
+    }
+
+    /// Counts tokens until more than `limit` are seen: `Some(count)` if the text fits in `limit` tokens, `None`
+    /// otherwise. Stops reading at the first piece that goes over, so it is cheap on long texts.
+    pub fn count_till_limit(&self, text: &str, limit: usize, allowed: Allowed<'_>) -> Result<Option<usize>> {
+        self.with_cache(|cache| {
+            let mut total = 0usize;
+            let mut result = Ok(());
+            self.segments(text, allowed, |segment| {
+                match segment {
+                    Segment::Special(_) => total += 1,
+                    Segment::Text(t) => {
+                        result = self.split.for_each_piece(t, |piece| {
+                            total += self.piece_count(cache, piece);
+                            total <= limit
+                        });
+                    }
+                }
+                result.is_ok() && total <= limit
+            });
+            result.map(|_| (total <= limit).then_some(total))
+        })
+    }
+
+    /// Encodes `text`, treating the `allowed` special tokens as special and everything else as ordinary text.
+    /// (tiktoken's `disallowed_special` check is [`Encoding::find_disallowed`], run by the caller first.)
+    pub fn encode(&self, text: &str, allowed: Allowed<'_>) -> Result<Vec<Rank>> {
+        self.with_cache(|cache| {
+            let mut out = Vec::with_capacity(text.len() / 3 + 1);
+            let mut result = Ok(());
+            self.segments(text, allowed, |segment| match segment {
+                Segment::Special(rank) => {
+                    out.push(rank);
+                    true
+                }
+                Segment::Text(t) => {
+                    result = self.split.for_each_piece(t, |piece| {
+                        match self.core.vocab.rank(piece) {
+                            Some(rank) => out.push(rank),
+                            None => self.core.encode_piece(piece, &mut cache.scratch, &mut out),
+                        }
+                        true
+                    });
+                    result.is_ok()
+                }
+            });
+            result.map(|_| out)
+        })
+    }
+
+    /// tiktoken's `disallowed_special` check: the first special token of `disallowed` found in `text`.
+    pub fn find_disallowed(&self, text: &str, disallowed: &[&str]) -> Result<()> {
+        match special::find_any(text, disallowed)? {
+            Some((token, offset)) => Err(Error::DisallowedSpecialToken { token, offset }),
+            None => Ok(()),
+        }
+    }
+
+    /// The bytes of a single token (ordinary or special).
+    pub fn token_bytes(&self, rank: Rank) -> Result<&[u8]> {
+        self.core.vocab.token(rank).or_else(|| self.specials.bytes_of(rank)).ok_or_else(|| Error::InvalidTokenId {
+            id: rank as u64,
+            encoding: self.name.clone(),
+            max: self.core.vocab.rank_end(),
+        })
+    }
+
+    /// Concatenated bytes of `tokens` (which may split a UTF-8 character; callers decide how to show that).
+    pub fn decode_bytes(&self, tokens: &[u64]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        for &t in tokens {
+            let rank = Rank::try_from(t).map_err(|_| Error::InvalidTokenId {
+                id: t,
+                encoding: self.name.clone(),
+                max: self.core.vocab.rank_end(),
+            })?;
+            out.extend_from_slice(self.token_bytes(rank)?);
+        }
+        Ok(out)
+    }
+}
+
+enum Segment<'t> {
+    Text(&'t str),
+    Special(Rank),
+}

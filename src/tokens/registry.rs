@@ -1,0 +1,115 @@
+//! The built-in encodings, by name, built once on first use from the vocabularies embedded at build time.
+//!
+//! Special tokens and patterns follow tiktoken 0.14's `tiktoken_ext/openai_public.py`
+//! (<https://github.com/openai/tiktoken/blob/main/tiktoken_ext/openai_public.py>).
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+use crate::tokens::encoding::{BpeCore, Encoding};
+use crate::tokens::split::Split;
+use crate::tokens::vocab::{Rank, Vocab};
+
+/// Names accepted by [`get_encoding`], in the order tiktoken lists them.
+pub const ENCODING_NAMES: [&str; 7] =
+    ["gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"];
+
+const ENDOFTEXT: &str = "<|endoftext|>";
+const FIM_PREFIX: &str = "<|fim_prefix|>";
+const FIM_MIDDLE: &str = "<|fim_middle|>";
+const FIM_SUFFIX: &str = "<|fim_suffix|>";
+const ENDOFPROMPT: &str = "<|endofprompt|>";
+
+static R50K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/r50k_base.vocab"));
+static P50K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/p50k_base.vocab"));
+static CL100K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.vocab"));
+static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab"));
+
+fn core(cell: &'static OnceLock<Arc<BpeCore>>, blob: &'static [u8], name: &str, long: Option<fn() -> &'static bpe_openai::byte_pair_encoding::BytePairEncoding>) -> Arc<BpeCore> {
+    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), long))).clone()
+}
+
+fn r50k_core() -> Arc<BpeCore> {
+    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    core(&CELL, R50K, "r50k_base", None)
+}
+
+fn p50k_core() -> Arc<BpeCore> {
+    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    core(&CELL, P50K, "p50k_base", None)
+}
+
+fn cl100k_core() -> Arc<BpeCore> {
+    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    core(&CELL, CL100K, "cl100k_base", Some(|| &bpe_openai::cl100k_base().bpe))
+}
+
+fn o200k_core() -> Arc<BpeCore> {
+    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    core(&CELL, O200K, "o200k_base", Some(|| &bpe_openai::o200k_base().bpe))
+}
+
+fn specials(list: &[(&str, Rank)]) -> Vec<(String, Rank)> {
+    list.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+}
+
+fn build(name: &str) -> Encoding {
+    let (core, split, specials) = match name {
+        "gpt2" | "r50k_base" => (r50k_core(), Split::Gpt2, specials(&[(ENDOFTEXT, 50256)])),
+        "p50k_base" => (p50k_core(), Split::Gpt2, specials(&[(ENDOFTEXT, 50256)])),
+        "p50k_edit" => (
+            p50k_core(),
+            Split::Gpt2,
+            specials(&[(ENDOFTEXT, 50256), (FIM_PREFIX, 50281), (FIM_MIDDLE, 50282), (FIM_SUFFIX, 50283)]),
+        ),
+        "cl100k_base" => (
+            cl100k_core(),
+            Split::Cl100k,
+            specials(&[
+                (ENDOFTEXT, 100257),
+                (FIM_PREFIX, 100258),
+                (FIM_MIDDLE, 100259),
+                (FIM_SUFFIX, 100260),
+                (ENDOFPROMPT, 100276),
+            ]),
+        ),
+        "o200k_base" => (o200k_core(), Split::O200k, specials(&[(ENDOFTEXT, 199999), (ENDOFPROMPT, 200018)])),
+        "o200k_harmony" => (o200k_core(), Split::O200k, harmony_specials()),
+        _ => unreachable!("build() is only called with names from ENCODING_NAMES"),
+    };
+    Encoding::new(name, core, split, &specials).expect("built-in special tokens are valid")
+}
+
+/// o200k_harmony (gpt-oss): o200k_base's tokens, its two special tokens, and the harmony chat-format tokens.
+fn harmony_specials() -> Vec<(String, Rank)> {
+    let mut list = specials(&[
+        (ENDOFTEXT, 199999),
+        (ENDOFPROMPT, 200018),
+        ("<|startoftext|>", 199998),
+        ("<|reserved_200000|>", 200000),
+        ("<|reserved_200001|>", 200001),
+        ("<|return|>", 200002),
+        ("<|constrain|>", 200003),
+        ("<|reserved_200004|>", 200004),
+        ("<|channel|>", 200005),
+        ("<|start|>", 200006),
+        ("<|end|>", 200007),
+        ("<|message|>", 200008),
+        ("<|reserved_200009|>", 200009),
+        ("<|reserved_200010|>", 200010),
+        ("<|reserved_200011|>", 200011),
+        ("<|call|>", 200012),
+    ]);
+    list.extend((200013..201088).map(|i| (format!("<|reserved_{i}|>"), i)));
+    list
+}
+
+/// A built-in encoding by name (`cl100k_base`, `o200k_base`, ...), built on first use and shared afterwards.
+pub fn get_encoding(name: &str) -> Result<Arc<Encoding>> {
+    static CELLS: [OnceLock<Arc<Encoding>>; 7] = [const { OnceLock::new() }; 7];
+    let index = ENCODING_NAMES.iter().position(|n| *n == name).ok_or_else(|| Error::UnknownEncoding {
+        name: name.to_string(),
+        known: ENCODING_NAMES.iter().map(|s| s.to_string()).collect(),
+    })?;
+    Ok(CELLS[index].get_or_init(|| Arc::new(build(name))).clone())
+}
