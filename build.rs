@@ -3,7 +3,7 @@
 //!
 //! - Vocabularies come from the `tiktoken-rs` crate (which ships OpenAI's `.tiktoken` files): each rank's bytes are
 //!   read back through its decoder, checked (ranks contiguous, tokens unique, all 256 single bytes present) and
-//!   written as `u16 length + bytes` per rank.
+//!   written as `u32 rank, u16 length, bytes` per token.
 //! - Character classes come from `regex-syntax`, the same Unicode tables that the regex engines behind tiktoken
 //!   use, so `\p{L}`, `\p{N}`, `\s`, ... mean exactly what they mean in the split patterns.
 
@@ -77,24 +77,32 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
             ids[0]
         })
         .collect();
+    // Ranks are not contiguous around the special tokens (p50k_base has ordinary tokens 50257..50280 above
+    // <|endoftext|> = 50256), so every rank is tried until a long run of unused ones.
     let mut out = Vec::new();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut rank: u32 = 0;
-    loop {
-        if specials.contains(&rank) {
-            break;
+    let (mut rank, mut misses, mut count) = (0u32, 0u32, 0u32);
+    while misses < 10_000 {
+        let bytes = if specials.contains(&rank) { None } else { bpe.decode_bytes(&[rank]).ok() };
+        match bytes {
+            Some(bytes) => {
+                misses = 0;
+                assert!(!bytes.is_empty(), "{name}: rank {rank} is empty");
+                assert!(seen.insert(bytes.clone()), "{name}: rank {rank} repeats an earlier token");
+                let len = u16::try_from(bytes.len()).expect("token shorter than 64 KiB");
+                out.extend_from_slice(&rank.to_le_bytes());
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(&bytes);
+                count += 1;
+            }
+            None => misses += 1,
         }
-        let Ok(bytes) = bpe.decode_bytes(&[rank]) else { break };
-        assert!(!bytes.is_empty(), "{name}: rank {rank} is empty");
-        assert!(seen.insert(bytes.clone()), "{name}: rank {rank} repeats an earlier token");
-        let len = u16::try_from(bytes.len()).expect("token shorter than 64 KiB");
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&bytes);
         rank += 1;
     }
     for b in 0..=255u8 {
         assert!(seen.contains(&vec![b]), "{name}: single byte {b} is not a token; BPE could not encode it");
     }
+    let rank = count;
     let mut file = Vec::with_capacity(out.len() + 4);
     file.extend_from_slice(&rank.to_le_bytes());
     file.extend_from_slice(&out);

@@ -247,6 +247,39 @@ impl Encoding {
         })
     }
 
+    /// Counts the pieces from `start` (where a piece begins) up to `stop` (where one must begin), splitting with
+    /// the whole `text` in view so that look-ahead sees what follows `stop`. Used to count one text on many threads.
+    pub(crate) fn count_span(&self, text: &str, start: usize, stop: usize, piece_end: fn(&[u8], usize) -> usize) -> usize {
+        self.with_cache(|cache| {
+            let t = text.as_bytes();
+            let (mut i, mut total) = (start, 0);
+            while i < stop {
+                let end = piece_end(t, i);
+                total += self.piece_count(cache, &t[i..end]);
+                i = end;
+            }
+            debug_assert_eq!(i, stop, "span ends where a piece begins");
+            total
+        })
+    }
+
+    /// Counts the pieces of `text` that begin before `stop` (a place where a piece begins), with the whole text in
+    /// view: unlike counting `&text[..stop]`, the end of the slice is not taken for the end of the text.
+    pub(crate) fn count_until(&self, text: &str, stop: usize) -> Result<usize> {
+        self.with_cache(|cache| {
+            let (mut pos, mut total) = (0, 0);
+            self.split.for_each_piece(text, |piece| {
+                if pos >= stop {
+                    return false;
+                }
+                pos += piece.len();
+                total += self.piece_count(cache, piece);
+                true
+            })?;
+            Ok(total)
+        })
+    }
+
     /// Counts tokens until more than `limit` are seen: `Some(count)` if the text fits in `limit` tokens, `None`
     /// otherwise. Stops reading at the first piece that goes over, so it is cheap on long texts.
     pub fn count_till_limit(&self, text: &str, limit: usize, allowed: Allowed<'_>) -> Result<Option<usize>> {

@@ -111,15 +111,17 @@ impl Vocab {
         Ok(vocab)
     }
 
-    /// Reads the table `build.rs` writes: a little-endian `u32` count, then per rank a `u16` length and the bytes.
+    /// Reads the table `build.rs` writes: a little-endian `u32` count, then per token a `u32` rank, a `u16`
+    /// length and the bytes.
     pub fn from_embedded(blob: &[u8], name: &str) -> Vocab {
         let count = u32::from_le_bytes(blob[0..4].try_into().unwrap());
         let mut tokens = Vec::with_capacity(count as usize);
         let mut i = 4;
-        for rank in 0..count {
-            let len = u16::from_le_bytes([blob[i], blob[i + 1]]) as usize;
-            tokens.push((rank, &blob[i + 2..i + 2 + len]));
-            i += 2 + len;
+        for _ in 0..count {
+            let rank = u32::from_le_bytes(blob[i..i + 4].try_into().unwrap());
+            let len = u16::from_le_bytes([blob[i + 4], blob[i + 5]]) as usize;
+            tokens.push((rank, &blob[i + 6..i + 6 + len]));
+            i += 6 + len;
         }
         // The build step checked these vocabularies; a failure here is a build bug, not bad input.
         Vocab::from_ranked(tokens, name).expect("embedded vocabulary is valid")

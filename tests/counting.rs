@@ -1,0 +1,185 @@
+//! Counting against the reference: tiktoken-rs (the Rust port of tiktoken's core, same vocabularies and patterns)
+//! on texts chosen to hit every branch of the split patterns, plus the invariants of batch, parallel and streaming
+//! counting. The Python suite repeats the parity check against the tiktoken package itself.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tokenprice::tokens::{get_encoding, Allowed, Encoding, StreamCounter, Tokenizer};
+
+/// tiktoken-rs's encodings take ~0.1 s each to build: build each once.
+fn reference(name: &str) -> &'static tiktoken_rs::CoreBPE {
+    use std::sync::OnceLock;
+    static CELLS: [OnceLock<tiktoken_rs::CoreBPE>; 6] = [const { OnceLock::new() }; 6];
+    let i = NAMES.iter().position(|n| *n == name).unwrap();
+    CELLS[i].get_or_init(|| build_reference(name))
+}
+
+fn build_reference(name: &str) -> tiktoken_rs::CoreBPE {
+    match name {
+        "r50k_base" => tiktoken_rs::r50k_base(),
+        "p50k_base" => tiktoken_rs::p50k_base(),
+        "p50k_edit" => tiktoken_rs::p50k_edit(),
+        "cl100k_base" => tiktoken_rs::cl100k_base(),
+        "o200k_base" => tiktoken_rs::o200k_base(),
+        "o200k_harmony" => tiktoken_rs::o200k_harmony(),
+        _ => unreachable!(),
+    }
+    .unwrap()
+}
+
+const NAMES: [&str; 6] = ["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"];
+
+fn samples() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "Hello, world! It's a test.\n\nNew paragraph   with  spaces\t\ttabs",
+        "fn main() {\n    let x = vec![1, 2, 3];\n    println!(\"{:?}\", x);\n}\n",
+        "def f(a, b):\n\treturn a/b  # comment\r\n",
+        "中文字符测试，日本語のテキスト、한국어 텍스트입니다.",
+        "emoji 😀😀 👩‍👩‍👧 flags 🇫🇷🇩🇪 ✨",
+        "e\u{301}\u{301} combining \u{301}a \u{300}\u{301}\u{302}",
+        "1234567890 ١٢٣٤٥ ½¼ 3.14159",
+        "                                                                   many spaces",
+        "\n\n\n\n\n\n\n\n\n\n   \n\t\n",
+        "don't won't I'LL we've THEY'RE she'd",
+        "<|endoftext|> looks special but is text",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push("多".repeat(500));
+    v.push("ab".repeat(3000));
+    v.push("!@#$%^&*()".repeat(100));
+    v.push(" ".repeat(1000) + "x");
+    v
+}
+
+#[test]
+fn ids_and_counts_match_tiktoken_on_tricky_text() {
+    for name in NAMES {
+        let ours = get_encoding(name).unwrap();
+        let theirs = reference(name);
+        for text in samples() {
+            let expected: Vec<u32> = theirs.encode_ordinary(&text);
+            assert_eq!(ours.encode(&text, Allowed::None).unwrap(), expected, "{name}: {text:?}");
+            assert_eq!(ours.count(&text, Allowed::None).unwrap(), expected.len(), "{name}: {text:?}");
+            let ids: Vec<u64> = expected.iter().map(|r| *r as u64).collect();
+            assert_eq!(ours.decode_bytes(&ids).unwrap(), text.as_bytes());
+        }
+    }
+}
+
+#[test]
+fn special_tokens_follow_tiktoken() {
+    let text = "a<|endoftext|>b<|fim_prefix|>c";
+    for name in NAMES {
+        let ours = get_encoding(name).unwrap();
+        let theirs = reference(name);
+        let expected = theirs.encode_with_special_tokens(text);
+        assert_eq!(ours.encode(text, Allowed::All).unwrap(), expected, "{name}");
+        assert_eq!(ours.count(text, Allowed::All).unwrap(), expected.len(), "{name}");
+        // Ordinary: special-looking text is plain text.
+        assert_eq!(ours.count(text, Allowed::None).unwrap(), theirs.encode_ordinary(text).len(), "{name}");
+    }
+    let o200k = get_encoding("o200k_base").unwrap();
+    let err = o200k.find_disallowed("x <|endoftext|>", &["<|endoftext|>"]).unwrap_err();
+    assert!(err.to_string().contains("<|endoftext|>") && err.to_string().contains("byte 2"), "{err}");
+}
+
+#[test]
+fn count_till_limit_stops_at_the_limit() {
+    let enc = get_encoding("cl100k_base").unwrap();
+    let text = "one two three four five";
+    let n = enc.count(text, Allowed::None).unwrap();
+    assert_eq!(enc.count_till_limit(text, n, Allowed::None).unwrap(), Some(n));
+    assert_eq!(enc.count_till_limit(text, n - 1, Allowed::None).unwrap(), None);
+    assert_eq!(enc.count_till_limit("", 0, Allowed::None).unwrap(), Some(0));
+}
+
+fn big_text() -> String {
+    let mut s = String::new();
+    for (i, sample) in samples().iter().cycle().take(3000).enumerate() {
+        s.push_str(sample);
+        s.push_str(&format!("\nline {i} Ünïcödé text\n"));
+    }
+    s
+}
+
+#[test]
+fn parallel_and_batch_counts_equal_sequential() {
+    let text = big_text();
+    assert!(text.len() > 1 << 20);
+    for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+        let enc = get_encoding(name).unwrap();
+        let seq = enc.count(&text, Allowed::None).unwrap();
+        let tok = Tokenizer::Bpe(enc.clone());
+        assert_eq!(tok.count(&text, Allowed::None, Some(4)).unwrap(), seq, "{name} parallel");
+        let docs: Vec<Option<&str>> = text.split("line 7").map(Some).chain([None]).collect();
+        let batch = tok.count_batch(&docs, Allowed::None, Some(3)).unwrap();
+        let expected: Vec<Option<usize>> = docs.iter().map(|d| d.map(|d| enc.count(d, Allowed::None).unwrap())).collect();
+        assert_eq!(batch, expected);
+    }
+}
+
+fn stream_count(enc: &Arc<Encoding>, bytes: &[u8], feed: usize, block: usize) -> u64 {
+    let mut s = StreamCounter::new(enc.clone(), "test", false, Some(2)).with_block_size(block);
+    for chunk in bytes.chunks(feed.max(1)) {
+        s.feed(chunk).unwrap();
+    }
+    s.finish().unwrap()
+}
+
+#[test]
+fn streaming_equals_whole_text() {
+    let text = big_text();
+    for name in ["cl100k_base", "o200k_base", "p50k_base"] {
+        let enc = get_encoding(name).unwrap();
+        let whole = enc.count(&text, Allowed::None).unwrap() as u64;
+        for (feed, block) in [(1 << 20, 1 << 18), (7777, 5000), (3, 64)] {
+            assert_eq!(stream_count(&enc, &text.as_bytes()[..200_000.min(text.len())], feed, block),
+                enc.count(&text[..200_000], Allowed::None).unwrap() as u64, "{name} feed {feed} block {block} prefix");
+            if feed > 100 {
+                assert_eq!(stream_count(&enc, text.as_bytes(), feed, block), whole, "{name} feed {feed} block {block}");
+            }
+        }
+    }
+}
+
+#[test]
+fn streaming_reports_or_replaces_invalid_utf8() {
+    let enc = get_encoding("cl100k_base").unwrap();
+    let mut bytes = b"hello world ".repeat(10);
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(b" more text");
+    let mut s = StreamCounter::new(enc.clone(), "f.txt", false, None).with_block_size(16);
+    let err = bytes.chunks(5).try_for_each(|c| s.feed(c)).and_then(|_| s.finish().map(|_| ()));
+    let err = err.unwrap_err().to_string();
+    assert_eq!(err, "f.txt: invalid UTF-8 at byte 120");
+    let mut s = StreamCounter::new(enc.clone(), "f.txt", true, None).with_block_size(16);
+    bytes.chunks(5).for_each(|c| s.feed(c).unwrap());
+    let replaced = String::from_utf8_lossy(&bytes).into_owned();
+    assert_eq!(s.finish().unwrap(), enc.count(&replaced, Allowed::None).unwrap() as u64);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+    #[test]
+    fn streaming_equals_whole_on_random_text(text in "(\\PC|\\s|[a-z \n']){0,400}", feed in 1usize..50, block in 1usize..80) {
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let enc = get_encoding(name).unwrap();
+            let whole = enc.count(&text, Allowed::None).unwrap() as u64;
+            prop_assert_eq!(stream_count(&enc, text.as_bytes(), feed, block), whole);
+        }
+    }
+
+    #[test]
+    fn counts_match_tiktoken_on_random_text(text in "(\\PC|\\s|[a-zA-Z0-9 \n'!.]){0,200}") {
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let ours = get_encoding(name).unwrap();
+            let theirs = reference(name);
+            prop_assert_eq!(ours.encode(&text, Allowed::None).unwrap(), theirs.encode_ordinary(&text));
+        }
+    }
+}
