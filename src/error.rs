@@ -9,7 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A model name that no encoding is known for.
     #[error("unknown model {model:?}: no tokenizer is known for it{}", suggestions_text(.suggestions))]
-    UnknownModel { model: String, suggestions: Vec<String> },
+    UnknownModel {
+        model: String,
+        suggestions: Vec<String>,
+    },
 
     /// An encoding name that is not built in.
     #[error("unknown encoding {name:?}; built-in encodings are: {}", .known.join(", "))]
@@ -21,7 +24,11 @@ pub enum Error {
          pass approximate=True to estimate with {fallback} (results are marked approximate), or use the usage the \
          API reports"
     )]
-    TokenizerNotPublic { model: String, vendor: String, fallback: String },
+    TokenizerNotPublic {
+        model: String,
+        vendor: String,
+        fallback: String,
+    },
 
     /// Text contains a special token that the caller did not allow (tiktoken's `disallowed_special` rule).
     #[error(
@@ -30,12 +37,10 @@ pub enum Error {
     )]
     DisallowedSpecialToken { token: String, offset: usize },
 
-    /// A special-token name the encoding does not have.
-    #[error("{name:?} is not a special token of encoding {encoding}; its special tokens are: {}", .known.join(", "))]
-    UnknownSpecialToken { name: String, encoding: String, known: Vec<String> },
-
     /// A token id outside the encoding's vocabulary.
-    #[error("token id {id} is not in encoding {encoding} (ids run 0..{max} with special tokens above)")]
+    #[error(
+        "token id {id} is not in encoding {encoding} (ids run 0..{max} with special tokens above)"
+    )]
     InvalidTokenId { id: u64, encoding: String, max: u32 },
 
     /// A tokenizer or vocabulary file that cannot be read or parsed.

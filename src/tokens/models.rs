@@ -89,8 +89,21 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Current model ids offered as suggestions next to the exact names (prefix matches cover them already).
 const WELL_KNOWN: &[&str] = &[
-    "gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5-mini", "gpt-5-nano", "gpt-5.1", "gpt-5.2", "o1-mini",
-    "o3-mini", "o3-pro", "gpt-4-turbo", "gpt-oss-20b", "gpt-oss-120b", "gpt-3.5-turbo-0125", "gpt-4o-2024-08-06",
+    "gpt-4o-mini",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-5.1",
+    "gpt-5.2",
+    "o1-mini",
+    "o3-mini",
+    "o3-pro",
+    "gpt-4-turbo",
+    "gpt-oss-20b",
+    "gpt-oss-120b",
+    "gpt-3.5-turbo-0125",
+    "gpt-4o-2024-08-06",
 ];
 
 /// Model families whose current tokenizer the vendor has not published: (name fragment, vendor).
@@ -140,7 +153,10 @@ pub fn lookup_model(model: &str) -> Option<ModelTokenizer> {
     if let Some((_, enc)) = PREFIXES.iter().find(|(prefix, _)| m.starts_with(prefix)) {
         return Some(ModelTokenizer::Encoding(enc));
     }
-    NOT_PUBLIC.iter().find(|(fragment, _)| m.contains(fragment)).map(|(_, vendor)| ModelTokenizer::NotPublic { vendor })
+    NOT_PUBLIC
+        .iter()
+        .find(|(fragment, _)| m.contains(fragment))
+        .map(|(_, vendor)| ModelTokenizer::NotPublic { vendor })
 }
 
 /// The built-in encoding of an OpenAI model, or an error: `TokenizerNotPublic` for Claude and Gemini models,
@@ -153,7 +169,10 @@ pub fn encoding_name_for_model(model: &str) -> Result<&'static str> {
             vendor: vendor.to_string(),
             fallback: APPROXIMATION_ENCODING.to_string(),
         }),
-        None => Err(Error::UnknownModel { model: model.to_string(), suggestions: closest_models(model, 3) }),
+        None => Err(Error::UnknownModel {
+            model: model.to_string(),
+            suggestions: closest_models(model, 3),
+        }),
     }
 }
 
@@ -170,7 +189,12 @@ pub fn closest_models(model: &str, n: usize) -> Vec<String> {
     candidates.sort();
     candidates.dedup_by(|a, b| a.1 == b.1);
     let max_distance = (m.chars().count() / 2).max(3);
-    candidates.into_iter().filter(|(d, _)| *d <= max_distance).take(n).map(|(_, name)| name.to_string()).collect()
+    candidates
+        .into_iter()
+        .filter(|(d, _)| *d <= max_distance)
+        .take(n)
+        .map(|(_, name)| name.to_string())
+        .collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -181,7 +205,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -236,9 +262,17 @@ mod tests {
 
     #[test]
     fn unpublished_tokenizers_say_so() {
-        for model in ["claude-sonnet-4-5", "anthropic/claude-3-5-haiku", "us.anthropic.claude-opus-4-1-20250805-v1:0", "gemini-2.5-pro"] {
+        for model in [
+            "claude-sonnet-4-5",
+            "anthropic/claude-3-5-haiku",
+            "us.anthropic.claude-opus-4-1-20250805-v1:0",
+            "gemini-2.5-pro",
+        ] {
             let err = encoding_name_for_model(model).unwrap_err();
-            assert!(matches!(err, Error::TokenizerNotPublic { .. }), "{model}: {err}");
+            assert!(
+                matches!(err, Error::TokenizerNotPublic { .. }),
+                "{model}: {err}"
+            );
             assert!(err.to_string().contains("approximate=True"), "{err}");
         }
     }
@@ -246,8 +280,13 @@ mod tests {
     #[test]
     fn unknown_models_list_close_names() {
         let err = encoding_name_for_model("gpt4o-mini").unwrap_err();
-        let Error::UnknownModel { suggestions, .. } = &err else { panic!("{err}") };
-        assert!(suggestions.iter().any(|s| s.starts_with("gpt-4o")), "{suggestions:?}");
+        let Error::UnknownModel { suggestions, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(
+            suggestions.iter().any(|s| s.starts_with("gpt-4o")),
+            "{suggestions:?}"
+        );
         assert!(err.to_string().contains("closest known names"), "{err}");
         let err = encoding_name_for_model("llama-3-70b").unwrap_err();
         assert!(matches!(err, Error::UnknownModel { .. }));

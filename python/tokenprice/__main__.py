@@ -1,0 +1,3 @@
+from tokenprice.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Arrow-compatible columns in and out: the counts come back as a column of the caller's own kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenprice import _core
+from tokenprice._core import Encoding
+
+
+def is_column(data: object) -> bool:
+    """Whether ``data`` speaks the Arrow PyCapsule interface (pyarrow, polars, pandas >= 2.2, arro3, ...)."""
+    return hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__")
+
+
+def _module(data: object) -> str:
+    return type(data).__module__.split(".", 1)[0]
+
+
+def count_column(
+    encoding: Encoding, data: Any, *, allowed_special: Any = frozenset(), num_threads: int | None = None
+) -> Any:
+    """Counts a string column; returns the counts as the same kind of column (Int64, nulls kept)."""
+    raw = _core.count_column(encoding, data, allowed_special=allowed_special, num_threads=num_threads)
+    return like_input(data, raw)
+
+
+def like_input(data: Any, raw: Any) -> Any:
+    """Wraps ``raw`` (an object exporting an Arrow array) as the kind of column ``data`` is."""
+    kind = _module(data)
+    if kind == "pandas":
+        import pandas as pd
+        import pyarrow as pa
+
+        arrow = pa.array(raw)
+        if isinstance(data.dtype, pd.ArrowDtype):
+            values = pd.array(arrow, dtype=pd.ArrowDtype(pa.int64()))
+        else:
+            values = pd.array(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")
+        return pd.Series(values, index=data.index, name=data.name)
+    if kind == "polars":
+        import polars as pl
+
+        try:
+            return pl.Series(data.name, raw).alias(data.name)
+        except (TypeError, ValueError):  # older polars: go through pyarrow
+            import pyarrow as pa
+
+            return pl.Series(data.name, pa.array(raw))
+    try:
+        import pyarrow as pa
+    except ImportError:  # no pyarrow: hand back the Arrow object itself (it exports __arrow_c_array__)
+        return raw
+    array = pa.array(raw)
+    if isinstance(data, pa.ChunkedArray):
+        return pa.chunked_array([array], type=array.type)
+    return array

@@ -1,0 +1,635 @@
+//! The `tokenprice.Encoding` class: every method converts its arguments, releases the GIL for the work, and
+//! converts the result back. Nothing is decided here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyFrozenSet, PyList, PyString, PyTuple};
+
+use crate::error::Error;
+use crate::py::errors::{guard, invalid_argument, IntoPy};
+use crate::tokens::load::{encoding_from_ranks, load_tiktoken_file, HfTokenizer};
+use crate::tokens::{get_encoding, Allowed, Rank, Tokenizer};
+
+/// A tokenizer: a built-in OpenAI encoding, a tiktoken rank file, or a Hugging Face tokenizer.json.
+#[pyclass(frozen, module = "tokenprice", name = "Encoding")]
+pub struct PyEncoding {
+    pub tokenizer: Tokenizer,
+    /// Built-in encodings pickle by name; others carry their data.
+    pub builtin: bool,
+}
+
+/// tiktoken's `allowed_special` / `disallowed_special` values: `"all"` or a collection of token strings.
+pub enum SpecialArg {
+    All,
+    Some(Vec<String>),
+}
+
+impl SpecialArg {
+    pub fn parse(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<SpecialArg> {
+        let Some(obj) = obj else {
+            return Ok(SpecialArg::Some(Vec::new()));
+        };
+        if let Ok(s) = obj.cast::<PyString>() {
+            let s = s.to_str()?;
+            if s == "all" {
+                return Ok(SpecialArg::All);
+            }
+            return Err(invalid_argument(
+                obj.py(),
+                format!("{name}={s:?}: pass \"all\" or a set of special tokens, e.g. {{{s:?}}}"),
+            ));
+        }
+        let mut names = Vec::new();
+        for item in obj.try_iter().map_err(|_| {
+            invalid_argument(
+                obj.py(),
+                format!("{name} must be \"all\" or a set of strings"),
+            )
+        })? {
+            let item = item?;
+            let s: String = item.extract().map_err(|_| {
+                invalid_argument(
+                    obj.py(),
+                    format!("{name} must hold strings; found {}", type_name(&item)),
+                )
+            })?;
+            names.push(s);
+        }
+        Ok(SpecialArg::Some(names))
+    }
+
+    /// Runs `f` with the core's view of this set.
+    pub fn with_allowed<R>(&self, f: impl FnOnce(Allowed<'_>) -> R) -> R {
+        match self {
+            SpecialArg::All => f(Allowed::All),
+            SpecialArg::Some(v) if v.is_empty() => f(Allowed::None),
+            SpecialArg::Some(v) => {
+                let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+                f(Allowed::Only(&refs))
+            }
+        }
+    }
+}
+
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Extracts texts from a list, tuple or other iterable of `str | None`, naming the first bad element.
+pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<PyBackedStr>>> {
+    let py = obj.py();
+    let extract_one = |i: usize, item: Bound<'_, PyAny>| -> PyResult<Option<PyBackedStr>> {
+        if item.is_none() {
+            return Ok(None);
+        }
+        item.cast::<PyString>().map_err(|_| {
+            invalid_argument(
+                py,
+                format!("{what}[{i}] is {}, expected str or None", type_name(&item)),
+            )
+        })?;
+        Ok(Some(item.extract::<PyBackedStr>()?))
+    };
+    if let Ok(list) = obj.cast::<PyList>() {
+        return list
+            .iter()
+            .enumerate()
+            .map(|(i, item)| extract_one(i, item))
+            .collect();
+    }
+    let iter = obj.try_iter().map_err(|_| {
+        invalid_argument(
+            py,
+            format!("{what} must be a list of str, got {}", type_name(obj)),
+        )
+    })?;
+    iter.enumerate()
+        .map(|(i, item)| extract_one(i, item?))
+        .collect()
+}
+
+fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+    let py = obj.py();
+    let iter = obj.try_iter().map_err(|_| {
+        invalid_argument(
+            py,
+            format!("tokens must be a list of int, got {}", type_name(obj)),
+        )
+    })?;
+    iter.enumerate()
+        .map(|(i, item)| {
+            let item = item?;
+            item.extract::<u64>().map_err(|_| {
+                invalid_argument(
+                    py,
+                    format!(
+                        "tokens[{i}] = {} is not a token id (a non-negative int)",
+                        item.repr().map(|r| r.to_string()).unwrap_or_default()
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// tiktoken's rule: `disallowed_special="all"` means every special token that is not allowed.
+fn disallowed_names(
+    e: &crate::tokens::Encoding,
+    allowed: &SpecialArg,
+    disallowed: &SpecialArg,
+) -> Vec<String> {
+    match (disallowed, allowed) {
+        (SpecialArg::All, SpecialArg::All) => Vec::new(),
+        (SpecialArg::All, SpecialArg::Some(a)) => e
+            .special_token_names()
+            .into_iter()
+            .filter(|n| !a.contains(n))
+            .collect(),
+        (SpecialArg::Some(d), _) => d.clone(),
+    }
+}
+
+/// Encodes one text under tiktoken's special-token rules.
+fn encode_checked(
+    tokenizer: &Tokenizer,
+    text: &str,
+    allowed: &SpecialArg,
+    disallowed: &SpecialArg,
+) -> Result<Vec<u32>, Error> {
+    match tokenizer {
+        Tokenizer::HuggingFace(h) => h.encode(text),
+        Tokenizer::Bpe(e) => {
+            let names = disallowed_names(e, allowed, disallowed);
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            e.find_disallowed(text, &refs)?;
+            allowed.with_allowed(|a| e.encode(text, a))
+        }
+    }
+}
+
+impl PyEncoding {
+    pub fn builtin(name: &str, py: Python<'_>) -> PyResult<PyEncoding> {
+        let enc = get_encoding(name).py_err(py)?;
+        Ok(PyEncoding {
+            tokenizer: Tokenizer::Bpe(enc),
+            builtin: true,
+        })
+    }
+
+    fn bpe(&self, py: Python<'_>, what: &str) -> PyResult<&Arc<crate::tokens::Encoding>> {
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) => Ok(e),
+            Tokenizer::HuggingFace(h) => Err(invalid_argument(
+                py,
+                format!(
+                    "{what} is not available for the Hugging Face tokenizer {:?}",
+                    h.name()
+                ),
+            )),
+        }
+    }
+
+    fn encode_impl(
+        &self,
+        py: Python<'_>,
+        text: &PyBackedStr,
+        allowed: &SpecialArg,
+        disallowed: &SpecialArg,
+    ) -> PyResult<Vec<u32>> {
+        py.detach(|| encode_checked(&self.tokenizer, text, allowed, disallowed))
+            .py_err(py)
+    }
+}
+
+#[pymethods]
+impl PyEncoding {
+    /// The encoding's name (`cl100k_base`, or the name given when loading a file).
+    #[getter]
+    fn name(&self) -> &str {
+        self.tokenizer.name()
+    }
+
+    /// `"tiktoken"` for BPE rank encodings (built in or loaded), `"huggingface"` for tokenizer.json.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.tokenizer {
+            Tokenizer::Bpe(_) => "tiktoken",
+            Tokenizer::HuggingFace(_) => "huggingface",
+        }
+    }
+
+    /// One past the largest token id, special tokens included.
+    #[getter]
+    fn n_vocab(&self) -> u64 {
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) => e.n_vocab() as u64,
+            Tokenizer::HuggingFace(h) => h.vocab_size() as u64,
+        }
+    }
+
+    #[getter]
+    fn max_token_value(&self) -> u64 {
+        self.n_vocab().saturating_sub(1)
+    }
+
+    /// The split pattern (tiktoken's `_pat_str`); `None` for Hugging Face tokenizers.
+    #[getter]
+    fn pattern(&self) -> Option<String> {
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) => Some(e.pattern().to_string()),
+            Tokenizer::HuggingFace(_) => None,
+        }
+    }
+
+    #[getter]
+    fn special_tokens_set<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyFrozenSet>> {
+        let names = match &self.tokenizer {
+            Tokenizer::Bpe(e) => e.special_token_names(),
+            Tokenizer::HuggingFace(_) => Vec::new(),
+        };
+        PyFrozenSet::new(py, names)
+    }
+
+    /// The id of `<|endoftext|>`, if the encoding has it.
+    #[getter]
+    fn eot_token(&self) -> Option<Rank> {
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) => e.special_token_rank("<|endoftext|>"),
+            Tokenizer::HuggingFace(_) => None,
+        }
+    }
+
+    /// Token ids of `text`, exactly as tiktoken's `Encoding.encode`: special tokens in the text raise
+    /// `DisallowedSpecialTokenError` unless allowed (`allowed_special`) or explicitly disallowed=().
+    #[pyo3(signature = (text, *, allowed_special=None, disallowed_special=None))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<u32>> {
+        guard(py, || {
+            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
+            let disallowed = match disallowed_special {
+                None => SpecialArg::All,
+                Some(d) => SpecialArg::parse(Some(d), "disallowed_special")?,
+            };
+            self.encode_impl(py, &text, &allowed, &disallowed)
+        })
+    }
+
+    /// Token ids of `text`, with special-token text encoded as ordinary text.
+    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<u32>> {
+        guard(py, || {
+            self.encode_impl(
+                py,
+                &text,
+                &SpecialArg::Some(Vec::new()),
+                &SpecialArg::Some(Vec::new()),
+            )
+        })
+    }
+
+    /// `encode` for many texts, on every core (or `num_threads`).
+    #[pyo3(signature = (texts, *, num_threads=None, allowed_special=None, disallowed_special=None))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        guard(py, || {
+            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
+            let disallowed = match disallowed_special {
+                None => SpecialArg::All,
+                Some(d) => SpecialArg::parse(Some(d), "disallowed_special")?,
+            };
+            let texts = extract_texts(texts, "texts")?;
+            let texts: Vec<PyBackedStr> = texts
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    t.ok_or_else(|| {
+                        invalid_argument(
+                            py,
+                            format!("texts[{i}] is None; encode_batch needs strings"),
+                        )
+                    })
+                })
+                .collect::<PyResult<_>>()?;
+            // Run the check and the work without the GIL, in parallel.
+            use rayon::prelude::*;
+            let this = &self.tokenizer;
+            let result: Result<Vec<Vec<u32>>, Error> = py.detach(|| {
+                crate::parallel::install(num_threads, || {
+                    texts
+                        .par_iter()
+                        .map(|t| encode_checked(this, t, &allowed, &disallowed))
+                        .collect()
+                })?
+            });
+            result.py_err(py)
+        })
+    }
+
+    #[pyo3(signature = (texts, *, num_threads=None))]
+    fn encode_ordinary_batch(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        let empty = PyTuple::empty(py);
+        self.encode_batch(py, texts, num_threads, None, Some(empty.as_any()))
+    }
+
+    /// The bytes of `tokens`, concatenated.
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        guard(py, || {
+            let ids = token_ids(tokens)?;
+            let bytes = match &self.tokenizer {
+                Tokenizer::Bpe(e) => py.detach(|| e.decode_bytes(&ids)).py_err(py)?,
+                Tokenizer::HuggingFace(h) => {
+                    let ids32: Vec<u32> = ids
+                        .iter()
+                        .map(|i| u32::try_from(*i).unwrap_or(u32::MAX))
+                        .collect();
+                    h.decode(&ids32).py_err(py)?.into_bytes()
+                }
+            };
+            Ok(PyBytes::new(py, &bytes))
+        })
+    }
+
+    /// The text of `tokens`; bytes that are not UTF-8 are handled by `errors` as in `bytes.decode`.
+    #[pyo3(signature = (tokens, errors="replace"))]
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+        errors: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = self.decode_bytes(py, tokens)?;
+        bytes.call_method1("decode", ("utf-8", errors))
+    }
+
+    fn decode_single_token_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        token: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        guard(py, || {
+            let e = self.bpe(py, "decode_single_token_bytes")?;
+            let rank = Rank::try_from(token).unwrap_or(Rank::MAX);
+            Ok(PyBytes::new(py, e.token_bytes(rank).py_err(py)?))
+        })
+    }
+
+    /// Number of tokens in `text`. Special-token text counts as ordinary text unless `allowed_special` names it
+    /// (counting never fails on user text). Texts over 1 MB are counted on several threads.
+    #[pyo3(signature = (text, *, allowed_special=None, num_threads=None))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<usize> {
+        guard(py, || {
+            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
+            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count(&text, a, num_threads)))
+                .py_err(py)
+        })
+    }
+
+    /// `count` for many texts at once, on every core (or `num_threads`). A list gives a list (None stays None);
+    /// an Arrow-compatible column (pyarrow, polars, pandas) gives a column of the same kind.
+    #[pyo3(signature = (texts, *, allowed_special=None, num_threads=None))]
+    fn count_batch<'py>(
+        slf: &Bound<'py, Self>,
+        texts: &Bound<'py, PyAny>,
+        allowed_special: Option<&Bound<'py, PyAny>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if !texts.is_instance_of::<PyList>()
+            && !texts.is_instance_of::<PyTuple>()
+            && (texts.hasattr("__arrow_c_stream__")? || texts.hasattr("__arrow_c_array__")?)
+        {
+            let columns = py.import("tokenprice._columns")?;
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("allowed_special", allowed_special)?;
+            kwargs.set_item("num_threads", num_threads)?;
+            return columns
+                .getattr("count_column")?
+                .call((slf, texts), Some(&kwargs));
+        }
+        let this = slf.get();
+        let counts = guard(py, || {
+            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
+            let owned = extract_texts(texts, "texts")?;
+            py.detach(|| {
+                let refs: Vec<Option<&str>> = owned.iter().map(|t| t.as_deref()).collect();
+                allowed.with_allowed(|a| this.tokenizer.count_batch(&refs, a, num_threads))
+            })
+            .py_err(py)
+        })?;
+        Ok(PyList::new(py, counts)?.into_any())
+    }
+
+    /// The token count if `text` fits in `limit` tokens, else `None`; stops reading at the first piece over.
+    #[pyo3(signature = (text, limit, *, allowed_special=None))]
+    fn count_till_limit(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        limit: usize,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
+        guard(py, || {
+            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
+            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count_till_limit(&text, limit, a)))
+                .py_err(py)
+        })
+    }
+
+    /// Loads a tiktoken-format rank file (`base64-token rank` per line), as Llama 3 ships its tokenizer.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, pattern, special_tokens=None, name=None))]
+    fn from_tiktoken_file(
+        py: Python<'_>,
+        path: PathBuf,
+        pattern: &str,
+        special_tokens: Option<Vec<(String, Rank)>>,
+        name: Option<String>,
+    ) -> PyResult<PyEncoding> {
+        guard(py, || {
+            let name = name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned())
+            });
+            let specials = special_tokens.unwrap_or_default();
+            let enc = py
+                .detach(|| load_tiktoken_file(&path, &name, pattern, &specials))
+                .py_err(py)?;
+            Ok(PyEncoding {
+                tokenizer: Tokenizer::Bpe(Arc::new(enc)),
+                builtin: false,
+            })
+        })
+    }
+
+    /// An encoding from in-memory ranks: `{token_bytes: rank}` (tiktoken's `mergeable_ranks`).
+    #[staticmethod]
+    #[pyo3(signature = (name, *, mergeable_ranks, pattern, special_tokens=None))]
+    fn from_ranks(
+        py: Python<'_>,
+        name: String,
+        mergeable_ranks: Vec<(Vec<u8>, Rank)>,
+        pattern: &str,
+        special_tokens: Option<Vec<(String, Rank)>>,
+    ) -> PyResult<PyEncoding> {
+        guard(py, || {
+            let ranks: Vec<(Rank, Vec<u8>)> =
+                mergeable_ranks.into_iter().map(|(b, r)| (r, b)).collect();
+            let specials = special_tokens.unwrap_or_default();
+            let enc = py
+                .detach(|| encoding_from_ranks(&name, &ranks, pattern, &specials, &name))
+                .py_err(py)?;
+            Ok(PyEncoding {
+                tokenizer: Tokenizer::Bpe(Arc::new(enc)),
+                builtin: false,
+            })
+        })
+    }
+
+    /// Loads a Hugging Face `tokenizer.json` from a local path (no network).
+    #[staticmethod]
+    #[pyo3(signature = (path, *, name=None))]
+    fn from_tokenizer_json(
+        py: Python<'_>,
+        path: PathBuf,
+        name: Option<String>,
+    ) -> PyResult<PyEncoding> {
+        guard(py, || {
+            let tok = py
+                .detach(|| HfTokenizer::from_file(&path, name.as_deref()))
+                .py_err(py)?;
+            Ok(PyEncoding {
+                tokenizer: Tokenizer::HuggingFace(Arc::new(tok)),
+                builtin: false,
+            })
+        })
+    }
+
+    /// A Hugging Face tokenizer from the text of a tokenizer.json.
+    #[staticmethod]
+    #[pyo3(signature = (json, *, name))]
+    fn from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
+        guard(py, || {
+            let tok = py
+                .detach(|| HfTokenizer::from_json(&name, json, "tokenizer.json text"))
+                .py_err(py)?;
+            Ok(PyEncoding {
+                tokenizer: Tokenizer::HuggingFace(Arc::new(tok)),
+                builtin: false,
+            })
+        })
+    }
+
+    /// Pickles by name for built-in encodings, by content for loaded ones (so worker processes need no files).
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let core = py.import("tokenprice._core")?;
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) if self.builtin => {
+                Ok((core.getattr("get_encoding")?, PyTuple::new(py, [e.name()])?))
+            }
+            Tokenizer::Bpe(e) => {
+                let ranks: Vec<(Bound<'py, PyBytes>, Rank)> = e
+                    .vocab()
+                    .iter()
+                    .map(|(r, b)| (PyBytes::new(py, b), r))
+                    .collect();
+                let specials: Vec<(String, Rank)> = e
+                    .special_token_names()
+                    .into_iter()
+                    .map(|n| (n.clone(), e.special_token_rank(&n).unwrap_or(0)))
+                    .collect();
+                let kwargs = (e.name(), ranks, e.pattern(), specials);
+                Ok((
+                    core.getattr("_encoding_from_ranks")?,
+                    kwargs.into_pyobject(py)?,
+                ))
+            }
+            Tokenizer::HuggingFace(h) => Ok((
+                core.getattr("_encoding_from_tokenizer_json_str")?,
+                (h.json(), h.name()).into_pyobject(py)?,
+            )),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Encoding '{}'>", self.tokenizer.name())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        let Ok(other) = other.cast::<PyEncoding>() else {
+            return false;
+        };
+        let other = other.get();
+        match (&self.tokenizer, &other.tokenizer) {
+            (Tokenizer::Bpe(a), Tokenizer::Bpe(b)) => {
+                Arc::ptr_eq(a, b) || (self.builtin && other.builtin && a.name() == b.name())
+            }
+            (Tokenizer::HuggingFace(a), Tokenizer::HuggingFace(b)) => {
+                Arc::ptr_eq(a, b) || a.json() == b.json()
+            }
+            _ => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.tokenizer.name().hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Unpickling helper for loaded rank encodings.
+#[pyfunction]
+pub fn _encoding_from_ranks(
+    py: Python<'_>,
+    name: String,
+    ranks: Vec<(Vec<u8>, Rank)>,
+    pattern: &str,
+    specials: Vec<(String, Rank)>,
+) -> PyResult<PyEncoding> {
+    PyEncoding::from_ranks(py, name, ranks, pattern, Some(specials))
+}
+
+/// Unpickling helper for Hugging Face tokenizers.
+#[pyfunction]
+pub fn _encoding_from_tokenizer_json_str(
+    py: Python<'_>,
+    json: String,
+    name: String,
+) -> PyResult<PyEncoding> {
+    PyEncoding::from_tokenizer_json_str(py, json, name)
+}

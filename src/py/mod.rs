@@ -1,0 +1,299 @@
+//! The Python binding (`tokenprice._core`), compiled only with the `python` feature. Each function converts its
+//! arguments, releases the GIL for the work, and converts the result; all decisions live in the core.
+
+mod columns;
+mod encoding;
+mod errors;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::tokens::chat::count_message_tokens as core_count_messages;
+use crate::tokens::image::{image_tokens as core_image_tokens, Detail};
+use crate::tokens::{
+    encoding_name_for_model as core_encoding_name, get_encoding as core_get_encoding,
+    lookup_model as core_lookup_model, ModelTokenizer, StreamCounter, Tokenizer, ENCODING_NAMES,
+};
+use encoding::{type_name, PyEncoding};
+use errors::{guard, invalid_argument, IntoPy};
+
+/// A built-in encoding by name: gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony.
+#[pyfunction]
+fn get_encoding(py: Python<'_>, name: &str) -> PyResult<PyEncoding> {
+    guard(py, || PyEncoding::builtin(name, py))
+}
+
+/// The name of the encoding an OpenAI model uses (provider prefixes, Azure, fine-tune and dated names accepted).
+#[pyfunction]
+fn encoding_name_for_model(py: Python<'_>, model: &str) -> PyResult<&'static str> {
+    guard(py, || core_encoding_name(model).py_err(py))
+}
+
+/// The encoding an OpenAI model uses.
+#[pyfunction]
+fn encoding_for_model(py: Python<'_>, model: &str) -> PyResult<PyEncoding> {
+    guard(py, || {
+        PyEncoding::builtin(core_encoding_name(model).py_err(py)?, py)
+    })
+}
+
+#[pyfunction]
+fn list_encoding_names() -> Vec<&'static str> {
+    ENCODING_NAMES.to_vec()
+}
+
+/// What is known about a model's tokenizer: ("encoding", name), ("not_public", vendor) or None.
+#[pyfunction]
+fn lookup_model(model: &str) -> Option<(&'static str, &'static str)> {
+    core_lookup_model(model).map(|m| match m {
+        ModelTokenizer::Encoding(e) => ("encoding", e),
+        ModelTokenizer::NotPublic { vendor } => ("not_public", vendor),
+    })
+}
+
+/// Converts plain Python data (dicts, lists, str, numbers, None; or objects with `model_dump()`, such as the
+/// OpenAI SDK's message types) to JSON values, naming the path of anything else.
+fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+    let py = obj.py();
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::String(s.to_str()?.to_string()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(match obj.extract::<i64>() {
+            Ok(i) => Value::from(i),
+            Err(_) => Value::String(obj.str()?.to_string()),
+        });
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let key: String = k.extract().map_err(|_| {
+                invalid_argument(
+                    py,
+                    format!("{path}: keys must be strings, found {}", type_name(&k)),
+                )
+            })?;
+            let child = to_json(&v, &format!("{path}.{key}"))?;
+            map.insert(key, child);
+        }
+        return Ok(Value::Object(map));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for (i, item) in obj.try_iter()?.enumerate() {
+            items.push(to_json(&item?, &format!("{path}[{i}]"))?);
+        }
+        return Ok(Value::Array(items));
+    }
+    if obj.hasattr("model_dump")? {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exclude_none", true)?;
+        return to_json(&obj.call_method("model_dump", (), Some(&kwargs))?, path);
+    }
+    Err(invalid_argument(
+        py,
+        format!("{path}: cannot count a value of type {}", type_name(obj)),
+    ))
+}
+
+fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+    match to_json(obj, what)? {
+        Value::Array(items) => Ok(items),
+        _ => Err(invalid_argument(
+            obj.py(),
+            format!("{what} must be a list, got {}", type_name(obj)),
+        )),
+    }
+}
+
+/// Estimated prompt tokens of a chat request, by OpenAI's published rules (see `tokens::chat`).
+#[pyfunction]
+#[pyo3(signature = (messages, model, tools=None))]
+fn count_message_tokens(
+    py: Python<'_>,
+    messages: &Bound<'_, PyAny>,
+    model: &str,
+    tools: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    guard(py, || {
+        let messages = to_json_list(messages, "messages")?;
+        let tools = tools.map(|t| to_json_list(t, "tools")).transpose()?;
+        let enc = core_get_encoding(core_encoding_name(model).py_err(py)?).py_err(py)?;
+        py.detach(|| core_count_messages(&enc, model, &messages, tools.as_deref()))
+            .py_err(py)
+    })
+}
+
+/// Input tokens of one image of `width` × `height` pixels for `model` (OpenAI tiles or patches, Anthropic).
+#[pyfunction]
+#[pyo3(signature = (width, height, model, detail="auto"))]
+fn image_tokens(
+    py: Python<'_>,
+    width: i64,
+    height: i64,
+    model: &str,
+    detail: &str,
+) -> PyResult<u64> {
+    guard(py, || {
+        let dim = |v: i64, what: &str| {
+            u32::try_from(v)
+                .map_err(|_| invalid_argument(py, format!("{what}={v} is not a pixel count")))
+        };
+        core_image_tokens(
+            dim(width, "width")?,
+            dim(height, "height")?,
+            model,
+            Detail::parse(detail).py_err(py)?,
+        )
+        .py_err(py)
+    })
+}
+
+fn errors_mode(py: Python<'_>, errors: &str) -> PyResult<bool> {
+    match errors {
+        "strict" => Ok(false),
+        "replace" => Ok(true),
+        other => Err(invalid_argument(
+            py,
+            format!("errors={other:?}: expected \"strict\" or \"replace\""),
+        )),
+    }
+}
+
+fn stream_encoding(
+    py: Python<'_>,
+    encoding: &PyEncoding,
+) -> PyResult<Arc<crate::tokens::Encoding>> {
+    match &encoding.tokenizer {
+        Tokenizer::Bpe(e) => Ok(e.clone()),
+        Tokenizer::HuggingFace(h) => Err(invalid_argument(
+            py,
+            format!(
+                "streaming counts need a tiktoken-style encoding; {:?} is a Hugging Face tokenizer",
+                h.name()
+            ),
+        )),
+    }
+}
+
+/// Counts the tokens of a file, streaming it in blocks (memory stays bounded whatever the file's size).
+#[pyfunction]
+#[pyo3(signature = (path, encoding, *, errors="strict", num_threads=None))]
+fn count_file(
+    py: Python<'_>,
+    path: PathBuf,
+    encoding: &PyEncoding,
+    errors: &str,
+    num_threads: Option<usize>,
+) -> PyResult<u64> {
+    guard(py, || {
+        let replace = errors_mode(py, errors)?;
+        let enc = stream_encoding(py, encoding)?;
+        py.detach(|| {
+            let name = path.display().to_string();
+            let io = |e: std::io::Error| Error::Io {
+                path: name.clone(),
+                message: e.to_string(),
+            };
+            let mut file = std::fs::File::open(&path).map_err(io)?;
+            let mut counter = StreamCounter::new(enc, &name, replace, num_threads);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                counter.feed(&buf[..n])?;
+            }
+            counter.finish()
+        })
+        .py_err(py)
+    })
+}
+
+/// Counts a stream fed in pieces of bytes (for stdin and sockets): `feed(data)` as often as needed, then
+/// `finish()` for the total.
+#[pyclass(module = "tokenprice", name = "StreamCounter", frozen)]
+struct PyStreamCounter {
+    inner: Mutex<Option<StreamCounter>>,
+}
+
+#[pymethods]
+impl PyStreamCounter {
+    #[new]
+    #[pyo3(signature = (encoding, *, source="<stream>", errors="strict", num_threads=None))]
+    fn new(
+        py: Python<'_>,
+        encoding: &PyEncoding,
+        source: &str,
+        errors: &str,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let replace = errors_mode(py, errors)?;
+        let enc = stream_encoding(py, encoding)?;
+        Ok(PyStreamCounter {
+            inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))),
+        })
+    }
+
+    fn feed(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        guard(py, || {
+            let mut guard_ = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let counter = guard_
+                .as_mut()
+                .ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
+            py.detach(|| counter.feed(data)).py_err(py)
+        })
+    }
+
+    fn finish(&self, py: Python<'_>) -> PyResult<u64> {
+        guard(py, || {
+            let counter = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let counter =
+                counter.ok_or_else(|| invalid_argument(py, "finish() called twice".into()))?;
+            py.detach(|| counter.finish()).py_err(py)
+        })
+    }
+}
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<PyEncoding>()?;
+    m.add_class::<PyStreamCounter>()?;
+    m.add_function(wrap_pyfunction!(get_encoding, m)?)?;
+    m.add_function(wrap_pyfunction!(encoding_for_model, m)?)?;
+    m.add_function(wrap_pyfunction!(encoding_name_for_model, m)?)?;
+    m.add_function(wrap_pyfunction!(list_encoding_names, m)?)?;
+    m.add_function(wrap_pyfunction!(lookup_model, m)?)?;
+    m.add_function(wrap_pyfunction!(count_message_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(image_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(count_file, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::count_column, m)?)?;
+    m.add_function(wrap_pyfunction!(encoding::_encoding_from_ranks, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        encoding::_encoding_from_tokenizer_json_str,
+        m
+    )?)?;
+    m.add(
+        "APPROXIMATION_ENCODING",
+        crate::tokens::models::APPROXIMATION_ENCODING,
+    )?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
