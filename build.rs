@@ -23,15 +23,11 @@ const LOWERISH: u8 = 16; // Ll | Lm | Lo | M      (o200k's second letter class)
 const MARK: u8 = 32;
 
 fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
-    let hir = regex_syntax::Parser::new()
-        .parse(pattern)
-        .expect("class pattern parses");
+    let hir = regex_syntax::Parser::new().parse(pattern).expect("class pattern parses");
     match hir.kind() {
-        HirKind::Class(Class::Unicode(cls)) => cls
-            .ranges()
-            .iter()
-            .map(|r| (r.start() as u32, r.end() as u32))
-            .collect(),
+        HirKind::Class(Class::Unicode(cls)) => {
+            cls.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect()
+        }
         other => panic!("pattern {pattern} is not a Unicode class: {other:?}"),
     }
 }
@@ -89,19 +85,12 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let (mut rank, mut misses, mut count) = (0u32, 0u32, 0u32);
     while misses < 10_000 {
-        let bytes = if specials.contains(&rank) {
-            None
-        } else {
-            bpe.decode_bytes(&[rank]).ok()
-        };
+        let bytes = if specials.contains(&rank) { None } else { bpe.decode_bytes(&[rank]).ok() };
         match bytes {
             Some(bytes) => {
                 misses = 0;
                 assert!(!bytes.is_empty(), "{name}: rank {rank} is empty");
-                assert!(
-                    seen.insert(bytes.clone()),
-                    "{name}: rank {rank} repeats an earlier token"
-                );
+                assert!(seen.insert(bytes.clone()), "{name}: rank {rank} repeats an earlier token");
                 let len = u16::try_from(bytes.len()).expect("token shorter than 64 KiB");
                 out.extend_from_slice(&rank.to_le_bytes());
                 out.extend_from_slice(&len.to_le_bytes());
@@ -113,10 +102,7 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
         rank += 1;
     }
     for b in 0..=255u8 {
-        assert!(
-            seen.contains(&vec![b]),
-            "{name}: single byte {b} is not a token; BPE could not encode it"
-        );
+        assert!(seen.contains(&vec![b]), "{name}: single byte {b} is not a token; BPE could not encode it");
     }
     let rank = count;
     let mut file = Vec::with_capacity(out.len() + 4);

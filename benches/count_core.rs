@@ -12,40 +12,24 @@ fn main() {
         eprintln!("no corpus at {path}: run `python benches/corpus.py` first");
         return;
     };
-    let docs: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<String>(l).unwrap())
-        .collect();
+    let docs: Vec<String> = text.lines().map(|l| serde_json::from_str::<String>(l).unwrap()).collect();
     let bytes: usize = docs.iter().map(|d| d.len()).sum();
-    for (name, reference) in [
-        ("cl100k_base", tiktoken_rs::cl100k_base().unwrap()),
-        ("o200k_base", tiktoken_rs::o200k_base().unwrap()),
-    ] {
+    for (name, reference) in
+        [("cl100k_base", tiktoken_rs::cl100k_base().unwrap()), ("o200k_base", tiktoken_rs::o200k_base().unwrap())]
+    {
         let enc = get_encoding(name).unwrap();
         // Warm up (builds the vocabulary and fills caches as a long-running process would have them).
-        let ours: Vec<usize> = docs
-            .iter()
-            .map(|d| enc.count(d, Allowed::None).unwrap())
-            .collect();
+        let ours: Vec<usize> = docs.iter().map(|d| enc.count(d, Allowed::None).unwrap()).collect();
         let t = Instant::now();
-        let ours2: Vec<usize> = docs
-            .iter()
-            .map(|d| enc.count(d, Allowed::None).unwrap())
-            .collect();
+        let ours2: Vec<usize> = docs.iter().map(|d| enc.count(d, Allowed::None).unwrap()).collect();
         let ours_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let theirs: Vec<usize> = docs
-            .iter()
-            .map(|d| reference.encode_ordinary(d).len())
-            .collect();
+        let theirs: Vec<usize> = docs.iter().map(|d| reference.encode_ordinary(d).len()).collect();
         let theirs_s = t.elapsed().as_secs_f64();
         let mismatches = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
         assert_eq!(ours, ours2);
         let t = Instant::now();
-        let enc_ids: usize = docs
-            .iter()
-            .map(|d| enc.encode(d, Allowed::None).unwrap().len())
-            .sum();
+        let enc_ids: usize = docs.iter().map(|d| enc.encode(d, Allowed::None).unwrap().len()).sum();
         let enc_s = t.elapsed().as_secs_f64();
         println!(
             "{name}: tokenprice count {:.1} MB/s, encode {:.1} MB/s; tiktoken-rs {:.1} MB/s; ratio {:.1}x; {} of {} documents differ; tokens {}",
@@ -64,9 +48,6 @@ fn main() {
         enc.count(&s, Allowed::None).unwrap();
         let t = Instant::now();
         let c = enc.count(&s, Allowed::None).unwrap();
-        println!(
-            "{n} x 'a': {c} tokens in {:.2} ms",
-            t.elapsed().as_secs_f64() * 1e3
-        );
+        println!("{n} x 'a': {c} tokens in {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
     }
 }

@@ -9,10 +9,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A model name that no encoding is known for.
     #[error("unknown model {model:?}: no tokenizer is known for it{}", suggestions_text(.suggestions))]
-    UnknownModel {
-        model: String,
-        suggestions: Vec<String>,
-    },
+    UnknownModel { model: String, suggestions: Vec<String> },
 
     /// An encoding name that is not built in.
     #[error("unknown encoding {name:?}; built-in encodings are: {}", .known.join(", "))]
@@ -24,11 +21,7 @@ pub enum Error {
          pass approximate=True to estimate with {fallback} (results are marked approximate), or use the usage the \
          API reports"
     )]
-    TokenizerNotPublic {
-        model: String,
-        vendor: String,
-        fallback: String,
-    },
+    TokenizerNotPublic { model: String, vendor: String, fallback: String },
 
     /// Text contains a special token that the caller did not allow (tiktoken's `disallowed_special` rule).
     #[error(
@@ -38,9 +31,7 @@ pub enum Error {
     DisallowedSpecialToken { token: String, offset: usize },
 
     /// A token id outside the encoding's vocabulary.
-    #[error(
-        "token id {id} is not in encoding {encoding} (ids run 0..{max} with special tokens above)"
-    )]
+    #[error("token id {id} is not in encoding {encoding} (ids run 0..{max} with special tokens above)")]
     InvalidTokenId { id: u64, encoding: String, max: u32 },
 
     /// A tokenizer or vocabulary file that cannot be read or parsed.

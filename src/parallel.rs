@@ -31,31 +31,20 @@ pub fn default_threads() -> usize {
 /// The pool with `threads` threads for this process.
 pub fn pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     let size = match threads {
-        Some(0) => {
-            return Err(Error::InvalidArgument(
-                "num_threads must be at least 1".into(),
-            ))
-        }
+        Some(0) => return Err(Error::InvalidArgument("num_threads must be at least 1".into())),
         Some(n) if n > 1024 => {
-            return Err(Error::InvalidArgument(format!(
-                "num_threads={n} is more than the 1024 threads allowed"
-            )))
+            return Err(Error::InvalidArgument(format!("num_threads={n} is more than the 1024 threads allowed")))
         }
         Some(n) => n,
         None => default_threads(),
     };
     let pid = std::process::id();
-    let mut guard = POOLS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if guard.as_ref().is_some_and(|p| p.pid != pid) {
         // Inherited from the parent across fork(): leak, never drop (dropping would wait for absent threads).
         std::mem::forget(guard.take());
     }
-    let pools = guard.get_or_insert_with(|| Pools {
-        pid,
-        by_size: HashMap::new(),
-    });
+    let pools = guard.get_or_insert_with(|| Pools { pid, by_size: HashMap::new() });
     if let Some(pool) = pools.by_size.get(&size) {
         return Ok(pool.clone());
     }

@@ -28,14 +28,7 @@ fn build_reference(name: &str) -> tiktoken_rs::CoreBPE {
     .unwrap()
 }
 
-const NAMES: [&str; 6] = [
-    "r50k_base",
-    "p50k_base",
-    "p50k_edit",
-    "cl100k_base",
-    "o200k_base",
-    "o200k_harmony",
-];
+const NAMES: [&str; 6] = ["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"];
 
 fn samples() -> Vec<String> {
     let mut v: Vec<String> = [
@@ -70,16 +63,8 @@ fn ids_and_counts_match_tiktoken_on_tricky_text() {
         let theirs = reference(name);
         for text in samples() {
             let expected: Vec<u32> = theirs.encode_ordinary(&text);
-            assert_eq!(
-                ours.encode(&text, Allowed::None).unwrap(),
-                expected,
-                "{name}: {text:?}"
-            );
-            assert_eq!(
-                ours.count(&text, Allowed::None).unwrap(),
-                expected.len(),
-                "{name}: {text:?}"
-            );
+            assert_eq!(ours.encode(&text, Allowed::None).unwrap(), expected, "{name}: {text:?}");
+            assert_eq!(ours.count(&text, Allowed::None).unwrap(), expected.len(), "{name}: {text:?}");
             let ids: Vec<u64> = expected.iter().map(|r| *r as u64).collect();
             assert_eq!(ours.decode_bytes(&ids).unwrap(), text.as_bytes());
         }
@@ -94,26 +79,13 @@ fn special_tokens_follow_tiktoken() {
         let theirs = reference(name);
         let expected = theirs.encode_with_special_tokens(text);
         assert_eq!(ours.encode(text, Allowed::All).unwrap(), expected, "{name}");
-        assert_eq!(
-            ours.count(text, Allowed::All).unwrap(),
-            expected.len(),
-            "{name}"
-        );
+        assert_eq!(ours.count(text, Allowed::All).unwrap(), expected.len(), "{name}");
         // Ordinary: special-looking text is plain text.
-        assert_eq!(
-            ours.count(text, Allowed::None).unwrap(),
-            theirs.encode_ordinary(text).len(),
-            "{name}"
-        );
+        assert_eq!(ours.count(text, Allowed::None).unwrap(), theirs.encode_ordinary(text).len(), "{name}");
     }
     let o200k = get_encoding("o200k_base").unwrap();
-    let err = o200k
-        .find_disallowed("x <|endoftext|>", &["<|endoftext|>"])
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("<|endoftext|>") && err.to_string().contains("byte 2"),
-        "{err}"
-    );
+    let err = o200k.find_disallowed("x <|endoftext|>", &["<|endoftext|>"]).unwrap_err();
+    assert!(err.to_string().contains("<|endoftext|>") && err.to_string().contains("byte 2"), "{err}");
 }
 
 #[test]
@@ -121,14 +93,8 @@ fn count_till_limit_stops_at_the_limit() {
     let enc = get_encoding("cl100k_base").unwrap();
     let text = "one two three four five";
     let n = enc.count(text, Allowed::None).unwrap();
-    assert_eq!(
-        enc.count_till_limit(text, n, Allowed::None).unwrap(),
-        Some(n)
-    );
-    assert_eq!(
-        enc.count_till_limit(text, n - 1, Allowed::None).unwrap(),
-        None
-    );
+    assert_eq!(enc.count_till_limit(text, n, Allowed::None).unwrap(), Some(n));
+    assert_eq!(enc.count_till_limit(text, n - 1, Allowed::None).unwrap(), None);
     assert_eq!(enc.count_till_limit("", 0, Allowed::None).unwrap(), Some(0));
 }
 
@@ -149,17 +115,11 @@ fn parallel_and_batch_counts_equal_sequential() {
         let enc = get_encoding(name).unwrap();
         let seq = enc.count(&text, Allowed::None).unwrap();
         let tok = Tokenizer::Bpe(enc.clone());
-        assert_eq!(
-            tok.count(&text, Allowed::None, Some(4)).unwrap(),
-            seq,
-            "{name} parallel"
-        );
+        assert_eq!(tok.count(&text, Allowed::None, Some(4)).unwrap(), seq, "{name} parallel");
         let docs: Vec<Option<&str>> = text.split("line 7").map(Some).chain([None]).collect();
         let batch = tok.count_batch(&docs, Allowed::None, Some(3)).unwrap();
-        let expected: Vec<Option<usize>> = docs
-            .iter()
-            .map(|d| d.map(|d| enc.count(d, Allowed::None).unwrap()))
-            .collect();
+        let expected: Vec<Option<usize>> =
+            docs.iter().map(|d| d.map(|d| enc.count(d, Allowed::None).unwrap())).collect();
         assert_eq!(batch, expected);
     }
 }
@@ -180,21 +140,12 @@ fn streaming_equals_whole_text() {
         let whole = enc.count(&text, Allowed::None).unwrap() as u64;
         for (feed, block) in [(1 << 20, 1 << 18), (7777, 5000), (3, 64)] {
             assert_eq!(
-                stream_count(
-                    &enc,
-                    &text.as_bytes()[..200_000.min(text.len())],
-                    feed,
-                    block
-                ),
+                stream_count(&enc, &text.as_bytes()[..200_000.min(text.len())], feed, block),
                 enc.count(&text[..200_000], Allowed::None).unwrap() as u64,
                 "{name} feed {feed} block {block} prefix"
             );
             if feed > 100 {
-                assert_eq!(
-                    stream_count(&enc, text.as_bytes(), feed, block),
-                    whole,
-                    "{name} feed {feed} block {block}"
-                );
+                assert_eq!(stream_count(&enc, text.as_bytes(), feed, block), whole, "{name} feed {feed} block {block}");
             }
         }
     }
@@ -207,19 +158,13 @@ fn streaming_reports_or_replaces_invalid_utf8() {
     bytes.extend_from_slice(&[0xff, 0xfe]);
     bytes.extend_from_slice(b" more text");
     let mut s = StreamCounter::new(enc.clone(), "f.txt", false, None).with_block_size(16);
-    let err = bytes
-        .chunks(5)
-        .try_for_each(|c| s.feed(c))
-        .and_then(|_| s.finish().map(|_| ()));
+    let err = bytes.chunks(5).try_for_each(|c| s.feed(c)).and_then(|_| s.finish().map(|_| ()));
     let err = err.unwrap_err().to_string();
     assert_eq!(err, "f.txt: invalid UTF-8 at byte 120");
     let mut s = StreamCounter::new(enc.clone(), "f.txt", true, None).with_block_size(16);
     bytes.chunks(5).for_each(|c| s.feed(c).unwrap());
     let replaced = String::from_utf8_lossy(&bytes).into_owned();
-    assert_eq!(
-        s.finish().unwrap(),
-        enc.count(&replaced, Allowed::None).unwrap() as u64
-    );
+    assert_eq!(s.finish().unwrap(), enc.count(&replaced, Allowed::None).unwrap() as u64);
 }
 
 proptest! {

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowDictionaryKeyType, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
+    ArrowDictionaryKeyType, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int64Array};
 use arrow_schema::DataType;
@@ -72,17 +71,11 @@ fn count_chunk(
             DataType::UInt16 => count_dictionary::<UInt16Type>(tok, array, allowed, threads),
             DataType::UInt32 => count_dictionary::<UInt32Type>(tok, array, allowed, threads),
             DataType::UInt64 => count_dictionary::<UInt64Type>(tok, array, allowed, threads),
-            other => Err(Error::InvalidArgument(format!(
-                "dictionary keys of type {other} are not supported"
-            ))),
+            other => Err(Error::InvalidArgument(format!("dictionary keys of type {other} are not supported"))),
         };
     }
     let texts = strings(array)?;
-    Ok(tok
-        .count_batch(&texts, allowed, threads)?
-        .into_iter()
-        .map(|c| c.map(|n| n as i64))
-        .collect())
+    Ok(tok.count_batch(&texts, allowed, threads)?.into_iter().map(|c| c.map(|n| n as i64)).collect())
 }
 
 /// Token counts of an Arrow-compatible string column, as one Int64 Arrow array (nulls stay null).
@@ -102,10 +95,7 @@ pub fn count_column(
         let tok = &encoding.tokenizer;
         let counts: Result<Vec<Option<i64>>> = py.detach(|| {
             allowed.with_allowed(|a| {
-                if chunks
-                    .iter()
-                    .any(|c| matches!(c.data_type(), DataType::Dictionary(..)))
-                {
+                if chunks.iter().any(|c| matches!(c.data_type(), DataType::Dictionary(..))) {
                     let mut all = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
                     for chunk in &chunks {
                         all.extend(count_chunk(tok, chunk, a, num_threads)?);
@@ -117,11 +107,7 @@ pub fn count_column(
                 for chunk in &chunks {
                     texts.extend(strings(chunk)?);
                 }
-                Ok(tok
-                    .count_batch(&texts, a, num_threads)?
-                    .into_iter()
-                    .map(|c| c.map(|n| n as i64))
-                    .collect())
+                Ok(tok.count_batch(&texts, a, num_threads)?.into_iter().map(|c| c.map(|n| n as i64)).collect())
             })
         });
         let array: ArrayRef = Arc::new(Int64Array::from(counts.py_err(py)?));

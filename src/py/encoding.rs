@@ -43,18 +43,13 @@ impl SpecialArg {
             ));
         }
         let mut names = Vec::new();
-        for item in obj.try_iter().map_err(|_| {
-            invalid_argument(
-                obj.py(),
-                format!("{name} must be \"all\" or a set of strings"),
-            )
-        })? {
+        for item in obj
+            .try_iter()
+            .map_err(|_| invalid_argument(obj.py(), format!("{name} must be \"all\" or a set of strings")))?
+        {
             let item = item?;
             let s: String = item.extract().map_err(|_| {
-                invalid_argument(
-                    obj.py(),
-                    format!("{name} must hold strings; found {}", type_name(&item)),
-                )
+                invalid_argument(obj.py(), format!("{name} must hold strings; found {}", type_name(&item)))
             })?;
             names.push(s);
         }
@@ -75,10 +70,7 @@ impl SpecialArg {
 }
 
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
 /// Extracts texts from a list, tuple or other iterable of `str | None`, naming the first bad element.
@@ -88,40 +80,24 @@ pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<
         if item.is_none() {
             return Ok(None);
         }
-        item.cast::<PyString>().map_err(|_| {
-            invalid_argument(
-                py,
-                format!("{what}[{i}] is {}, expected str or None", type_name(&item)),
-            )
-        })?;
+        item.cast::<PyString>()
+            .map_err(|_| invalid_argument(py, format!("{what}[{i}] is {}, expected str or None", type_name(&item))))?;
         Ok(Some(item.extract::<PyBackedStr>()?))
     };
     if let Ok(list) = obj.cast::<PyList>() {
-        return list
-            .iter()
-            .enumerate()
-            .map(|(i, item)| extract_one(i, item))
-            .collect();
+        return list.iter().enumerate().map(|(i, item)| extract_one(i, item)).collect();
     }
-    let iter = obj.try_iter().map_err(|_| {
-        invalid_argument(
-            py,
-            format!("{what} must be a list of str, got {}", type_name(obj)),
-        )
-    })?;
-    iter.enumerate()
-        .map(|(i, item)| extract_one(i, item?))
-        .collect()
+    let iter = obj
+        .try_iter()
+        .map_err(|_| invalid_argument(py, format!("{what} must be a list of str, got {}", type_name(obj))))?;
+    iter.enumerate().map(|(i, item)| extract_one(i, item?)).collect()
 }
 
 fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     let py = obj.py();
-    let iter = obj.try_iter().map_err(|_| {
-        invalid_argument(
-            py,
-            format!("tokens must be a list of int, got {}", type_name(obj)),
-        )
-    })?;
+    let iter = obj
+        .try_iter()
+        .map_err(|_| invalid_argument(py, format!("tokens must be a list of int, got {}", type_name(obj))))?;
     iter.enumerate()
         .map(|(i, item)| {
             let item = item?;
@@ -138,19 +114,42 @@ fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
         .collect()
 }
 
+/// Key/value pairs from a dict or an iterable of 2-tuples (tiktoken passes dicts, pickles pass lists).
+fn pairs<'py, K: for<'a> FromPyObjectOwned<'py>, V: for<'a> FromPyObjectOwned<'py>>(
+    obj: Option<&Bound<'py, PyAny>>,
+    what: &str,
+) -> PyResult<Vec<(K, V)>> {
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    let py = obj.py();
+    let items = if let Ok(d) = obj.cast::<pyo3::types::PyDict>() { d.items().into_any() } else { obj.clone() };
+    let mut out = Vec::new();
+    for (i, item) in items
+        .try_iter()
+        .map_err(|_| invalid_argument(py, format!("{what} must be a dict or a list of pairs")))?
+        .enumerate()
+    {
+        let item = item?;
+        let pair: (K, V) = item.extract().map_err(|_| {
+            invalid_argument(
+                py,
+                format!(
+                    "{what}: entry {i} ({}) is not a (key, value) pair of the right types",
+                    item.repr().map(|r| r.to_string()).unwrap_or_default()
+                ),
+            )
+        })?;
+        out.push(pair);
+    }
+    Ok(out)
+}
+
 /// tiktoken's rule: `disallowed_special="all"` means every special token that is not allowed.
-fn disallowed_names(
-    e: &crate::tokens::Encoding,
-    allowed: &SpecialArg,
-    disallowed: &SpecialArg,
-) -> Vec<String> {
+fn disallowed_names(e: &crate::tokens::Encoding, allowed: &SpecialArg, disallowed: &SpecialArg) -> Vec<String> {
     match (disallowed, allowed) {
         (SpecialArg::All, SpecialArg::All) => Vec::new(),
-        (SpecialArg::All, SpecialArg::Some(a)) => e
-            .special_token_names()
-            .into_iter()
-            .filter(|n| !a.contains(n))
-            .collect(),
+        (SpecialArg::All, SpecialArg::Some(a)) => {
+            e.special_token_names().into_iter().filter(|n| !a.contains(n)).collect()
+        }
         (SpecialArg::Some(d), _) => d.clone(),
     }
 }
@@ -176,10 +175,7 @@ fn encode_checked(
 impl PyEncoding {
     pub fn builtin(name: &str, py: Python<'_>) -> PyResult<PyEncoding> {
         let enc = get_encoding(name).py_err(py)?;
-        Ok(PyEncoding {
-            tokenizer: Tokenizer::Bpe(enc),
-            builtin: true,
-        })
+        Ok(PyEncoding { tokenizer: Tokenizer::Bpe(enc), builtin: true })
     }
 
     fn bpe(&self, py: Python<'_>, what: &str) -> PyResult<&Arc<crate::tokens::Encoding>> {
@@ -187,10 +183,7 @@ impl PyEncoding {
             Tokenizer::Bpe(e) => Ok(e),
             Tokenizer::HuggingFace(h) => Err(invalid_argument(
                 py,
-                format!(
-                    "{what} is not available for the Hugging Face tokenizer {:?}",
-                    h.name()
-                ),
+                format!("{what} is not available for the Hugging Face tokenizer {:?}", h.name()),
             )),
         }
     }
@@ -202,8 +195,7 @@ impl PyEncoding {
         allowed: &SpecialArg,
         disallowed: &SpecialArg,
     ) -> PyResult<Vec<u32>> {
-        py.detach(|| encode_checked(&self.tokenizer, text, allowed, disallowed))
-            .py_err(py)
+        py.detach(|| encode_checked(&self.tokenizer, text, allowed, disallowed)).py_err(py)
     }
 }
 
@@ -287,14 +279,7 @@ impl PyEncoding {
 
     /// Token ids of `text`, with special-token text encoded as ordinary text.
     fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<u32>> {
-        guard(py, || {
-            self.encode_impl(
-                py,
-                &text,
-                &SpecialArg::Some(Vec::new()),
-                &SpecialArg::Some(Vec::new()),
-            )
-        })
+        guard(py, || self.encode_impl(py, &text, &SpecialArg::Some(Vec::new()), &SpecialArg::Some(Vec::new())))
     }
 
     /// `encode` for many texts, on every core (or `num_threads`).
@@ -318,12 +303,7 @@ impl PyEncoding {
                 .into_iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    t.ok_or_else(|| {
-                        invalid_argument(
-                            py,
-                            format!("texts[{i}] is None; encode_batch needs strings"),
-                        )
-                    })
+                    t.ok_or_else(|| invalid_argument(py, format!("texts[{i}] is None; encode_batch needs strings")))
                 })
                 .collect::<PyResult<_>>()?;
             // Run the check and the work without the GIL, in parallel.
@@ -331,10 +311,7 @@ impl PyEncoding {
             let this = &self.tokenizer;
             let result: Result<Vec<Vec<u32>>, Error> = py.detach(|| {
                 crate::parallel::install(num_threads, || {
-                    texts
-                        .par_iter()
-                        .map(|t| encode_checked(this, t, &allowed, &disallowed))
-                        .collect()
+                    texts.par_iter().map(|t| encode_checked(this, t, &allowed, &disallowed)).collect()
                 })?
             });
             result.py_err(py)
@@ -353,20 +330,13 @@ impl PyEncoding {
     }
 
     /// The bytes of `tokens`, concatenated.
-    fn decode_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        tokens: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || {
             let ids = token_ids(tokens)?;
             let bytes = match &self.tokenizer {
                 Tokenizer::Bpe(e) => py.detach(|| e.decode_bytes(&ids)).py_err(py)?,
                 Tokenizer::HuggingFace(h) => {
-                    let ids32: Vec<u32> = ids
-                        .iter()
-                        .map(|i| u32::try_from(*i).unwrap_or(u32::MAX))
-                        .collect();
+                    let ids32: Vec<u32> = ids.iter().map(|i| u32::try_from(*i).unwrap_or(u32::MAX)).collect();
                     h.decode(&ids32).py_err(py)?.into_bytes()
                 }
             };
@@ -376,21 +346,12 @@ impl PyEncoding {
 
     /// The text of `tokens`; bytes that are not UTF-8 are handled by `errors` as in `bytes.decode`.
     #[pyo3(signature = (tokens, errors="replace"))]
-    fn decode<'py>(
-        &self,
-        py: Python<'py>,
-        tokens: &Bound<'py, PyAny>,
-        errors: &str,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn decode<'py>(&self, py: Python<'py>, tokens: &Bound<'py, PyAny>, errors: &str) -> PyResult<Bound<'py, PyAny>> {
         let bytes = self.decode_bytes(py, tokens)?;
         bytes.call_method1("decode", ("utf-8", errors))
     }
 
-    fn decode_single_token_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        token: u64,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_single_token_bytes<'py>(&self, py: Python<'py>, token: u64) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || {
             let e = self.bpe(py, "decode_single_token_bytes")?;
             let rank = Rank::try_from(token).unwrap_or(Rank::MAX);
@@ -410,8 +371,7 @@ impl PyEncoding {
     ) -> PyResult<usize> {
         guard(py, || {
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
-            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count(&text, a, num_threads)))
-                .py_err(py)
+            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count(&text, a, num_threads))).py_err(py)
         })
     }
 
@@ -433,9 +393,7 @@ impl PyEncoding {
             let kwargs = pyo3::types::PyDict::new(py);
             kwargs.set_item("allowed_special", allowed_special)?;
             kwargs.set_item("num_threads", num_threads)?;
-            return columns
-                .getattr("count_column")?
-                .call((slf, texts), Some(&kwargs));
+            return columns.getattr("count_column")?.call((slf, texts), Some(&kwargs));
         }
         let this = slf.get();
         let counts = guard(py, || {
@@ -461,8 +419,7 @@ impl PyEncoding {
     ) -> PyResult<Option<usize>> {
         guard(py, || {
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
-            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count_till_limit(&text, limit, a)))
-                .py_err(py)
+            py.detach(|| allowed.with_allowed(|a| self.tokenizer.count_till_limit(&text, limit, a))).py_err(py)
         })
     }
 
@@ -473,22 +430,16 @@ impl PyEncoding {
         py: Python<'_>,
         path: PathBuf,
         pattern: &str,
-        special_tokens: Option<Vec<(String, Rank)>>,
+        special_tokens: Option<&Bound<'_, PyAny>>,
         name: Option<String>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
             let name = name.unwrap_or_else(|| {
-                path.file_stem()
-                    .map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned())
+                path.file_stem().map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned())
             });
-            let specials = special_tokens.unwrap_or_default();
-            let enc = py
-                .detach(|| load_tiktoken_file(&path, &name, pattern, &specials))
-                .py_err(py)?;
-            Ok(PyEncoding {
-                tokenizer: Tokenizer::Bpe(Arc::new(enc)),
-                builtin: false,
-            })
+            let specials: Vec<(String, Rank)> = pairs(special_tokens, "special_tokens")?;
+            let enc = py.detach(|| load_tiktoken_file(&path, &name, pattern, &specials)).py_err(py)?;
+            Ok(PyEncoding { tokenizer: Tokenizer::Bpe(Arc::new(enc)), builtin: false })
         })
     }
 
@@ -498,40 +449,26 @@ impl PyEncoding {
     fn from_ranks(
         py: Python<'_>,
         name: String,
-        mergeable_ranks: Vec<(Vec<u8>, Rank)>,
+        mergeable_ranks: &Bound<'_, PyAny>,
         pattern: &str,
-        special_tokens: Option<Vec<(String, Rank)>>,
+        special_tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
-            let ranks: Vec<(Rank, Vec<u8>)> =
-                mergeable_ranks.into_iter().map(|(b, r)| (r, b)).collect();
-            let specials = special_tokens.unwrap_or_default();
-            let enc = py
-                .detach(|| encoding_from_ranks(&name, &ranks, pattern, &specials, &name))
-                .py_err(py)?;
-            Ok(PyEncoding {
-                tokenizer: Tokenizer::Bpe(Arc::new(enc)),
-                builtin: false,
-            })
+            let ranks: Vec<(Vec<u8>, Rank)> = pairs(Some(mergeable_ranks), "mergeable_ranks")?;
+            let ranks: Vec<(Rank, Vec<u8>)> = ranks.into_iter().map(|(b, r)| (r, b)).collect();
+            let specials: Vec<(String, Rank)> = pairs(special_tokens, "special_tokens")?;
+            let enc = py.detach(|| encoding_from_ranks(&name, &ranks, pattern, &specials, &name)).py_err(py)?;
+            Ok(PyEncoding { tokenizer: Tokenizer::Bpe(Arc::new(enc)), builtin: false })
         })
     }
 
     /// Loads a Hugging Face `tokenizer.json` from a local path (no network).
     #[staticmethod]
     #[pyo3(signature = (path, *, name=None))]
-    fn from_tokenizer_json(
-        py: Python<'_>,
-        path: PathBuf,
-        name: Option<String>,
-    ) -> PyResult<PyEncoding> {
+    fn from_tokenizer_json(py: Python<'_>, path: PathBuf, name: Option<String>) -> PyResult<PyEncoding> {
         guard(py, || {
-            let tok = py
-                .detach(|| HfTokenizer::from_file(&path, name.as_deref()))
-                .py_err(py)?;
-            Ok(PyEncoding {
-                tokenizer: Tokenizer::HuggingFace(Arc::new(tok)),
-                builtin: false,
-            })
+            let tok = py.detach(|| HfTokenizer::from_file(&path, name.as_deref())).py_err(py)?;
+            Ok(PyEncoding { tokenizer: Tokenizer::HuggingFace(Arc::new(tok)), builtin: false })
         })
     }
 
@@ -540,47 +477,30 @@ impl PyEncoding {
     #[pyo3(signature = (json, *, name))]
     fn from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
         guard(py, || {
-            let tok = py
-                .detach(|| HfTokenizer::from_json(&name, json, "tokenizer.json text"))
-                .py_err(py)?;
-            Ok(PyEncoding {
-                tokenizer: Tokenizer::HuggingFace(Arc::new(tok)),
-                builtin: false,
-            })
+            let tok = py.detach(|| HfTokenizer::from_json(&name, json, "tokenizer.json text")).py_err(py)?;
+            Ok(PyEncoding { tokenizer: Tokenizer::HuggingFace(Arc::new(tok)), builtin: false })
         })
     }
 
     /// Pickles by name for built-in encodings, by content for loaded ones (so worker processes need no files).
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let core = py.import("tokenprice._core")?;
         match &self.tokenizer {
-            Tokenizer::Bpe(e) if self.builtin => {
-                Ok((core.getattr("get_encoding")?, PyTuple::new(py, [e.name()])?))
-            }
+            Tokenizer::Bpe(e) if self.builtin => Ok((core.getattr("get_encoding")?, PyTuple::new(py, [e.name()])?)),
             Tokenizer::Bpe(e) => {
-                let ranks: Vec<(Bound<'py, PyBytes>, Rank)> = e
-                    .vocab()
-                    .iter()
-                    .map(|(r, b)| (PyBytes::new(py, b), r))
-                    .collect();
+                let ranks: Vec<(Bound<'py, PyBytes>, Rank)> =
+                    e.vocab().iter().map(|(r, b)| (PyBytes::new(py, b), r)).collect();
                 let specials: Vec<(String, Rank)> = e
                     .special_token_names()
                     .into_iter()
                     .map(|n| (n.clone(), e.special_token_rank(&n).unwrap_or(0)))
                     .collect();
                 let kwargs = (e.name(), ranks, e.pattern(), specials);
-                Ok((
-                    core.getattr("_encoding_from_ranks")?,
-                    kwargs.into_pyobject(py)?,
-                ))
+                Ok((core.getattr("_encoding_from_ranks")?, kwargs.into_pyobject(py)?))
             }
-            Tokenizer::HuggingFace(h) => Ok((
-                core.getattr("_encoding_from_tokenizer_json_str")?,
-                (h.json(), h.name()).into_pyobject(py)?,
-            )),
+            Tokenizer::HuggingFace(h) => {
+                Ok((core.getattr("_encoding_from_tokenizer_json_str")?, (h.json(), h.name()).into_pyobject(py)?))
+            }
         }
     }
 
@@ -597,9 +517,7 @@ impl PyEncoding {
             (Tokenizer::Bpe(a), Tokenizer::Bpe(b)) => {
                 Arc::ptr_eq(a, b) || (self.builtin && other.builtin && a.name() == b.name())
             }
-            (Tokenizer::HuggingFace(a), Tokenizer::HuggingFace(b)) => {
-                Arc::ptr_eq(a, b) || a.json() == b.json()
-            }
+            (Tokenizer::HuggingFace(a), Tokenizer::HuggingFace(b)) => Arc::ptr_eq(a, b) || a.json() == b.json(),
             _ => false,
         }
     }
@@ -617,19 +535,15 @@ impl PyEncoding {
 pub fn _encoding_from_ranks(
     py: Python<'_>,
     name: String,
-    ranks: Vec<(Vec<u8>, Rank)>,
+    ranks: &Bound<'_, PyAny>,
     pattern: &str,
-    specials: Vec<(String, Rank)>,
+    specials: &Bound<'_, PyAny>,
 ) -> PyResult<PyEncoding> {
     PyEncoding::from_ranks(py, name, ranks, pattern, Some(specials))
 }
 
 /// Unpickling helper for Hugging Face tokenizers.
 #[pyfunction]
-pub fn _encoding_from_tokenizer_json_str(
-    py: Python<'_>,
-    json: String,
-    name: String,
-) -> PyResult<PyEncoding> {
+pub fn _encoding_from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
     PyEncoding::from_tokenizer_json_str(py, json, name)
 }

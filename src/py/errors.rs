@@ -14,61 +14,17 @@ use crate::error::Error;
 
 /// (class name, builtin base besides TokenPriceError, docstring)
 const CLASSES: &[(&str, Option<&str>, &str)] = &[
-    (
-        "UnknownModelError",
-        Some("KeyError"),
-        "No tokenizer is known for this model name.",
-    ),
-    (
-        "UnknownEncodingError",
-        Some("ValueError"),
-        "No built-in encoding has this name.",
-    ),
-    (
-        "TokenizerNotPublicError",
-        None,
-        "The model's tokenizer is not public; pass approximate=True to estimate.",
-    ),
-    (
-        "DisallowedSpecialTokenError",
-        Some("ValueError"),
-        "Text contains a special token that was not allowed.",
-    ),
-    (
-        "InvalidTokenError",
-        Some("KeyError"),
-        "A token id that is not in the encoding.",
-    ),
-    (
-        "TokenizerFileError",
-        Some("ValueError"),
-        "A tokenizer or vocabulary file that cannot be parsed.",
-    ),
-    (
-        "InvalidTextError",
-        Some("ValueError"),
-        "Input that is not valid UTF-8 text.",
-    ),
-    (
-        "InputError",
-        None,
-        "Input that cannot be read (a missing or unreadable file).",
-    ),
-    (
-        "InvalidArgumentError",
-        Some("ValueError"),
-        "An argument outside its valid values.",
-    ),
-    (
-        "InvalidMessageError",
-        Some("ValueError"),
-        "A chat message or tool definition of the wrong shape.",
-    ),
-    (
-        "InternalError",
-        Some("RuntimeError"),
-        "A bug in tokenprice (please report it).",
-    ),
+    ("UnknownModelError", Some("KeyError"), "No tokenizer is known for this model name."),
+    ("UnknownEncodingError", Some("ValueError"), "No built-in encoding has this name."),
+    ("TokenizerNotPublicError", None, "The model's tokenizer is not public; pass approximate=True to estimate."),
+    ("DisallowedSpecialTokenError", Some("ValueError"), "Text contains a special token that was not allowed."),
+    ("InvalidTokenError", Some("KeyError"), "A token id that is not in the encoding."),
+    ("TokenizerFileError", Some("ValueError"), "A tokenizer or vocabulary file that cannot be parsed."),
+    ("InvalidTextError", Some("ValueError"), "Input that is not valid UTF-8 text."),
+    ("InputError", None, "Input that cannot be read (a missing or unreadable file)."),
+    ("InvalidArgumentError", Some("ValueError"), "An argument outside its valid values."),
+    ("InvalidMessageError", Some("ValueError"), "A chat message or tool definition of the wrong shape."),
+    ("InternalError", Some("RuntimeError"), "A bug in tokenprice (please report it)."),
 ];
 
 struct Classes {
@@ -89,11 +45,7 @@ fn builtin_base<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
 fn classes(py: Python<'_>) -> PyResult<&Classes> {
     CLASSES_CELL.get_or_try_init(py, || {
         let type_ = py.import("builtins")?.getattr("type")?;
-        let make = |name: &str,
-                    bases: Bound<'_, PyTuple>,
-                    doc: &str,
-                    plain_str: bool|
-         -> PyResult<Py<PyType>> {
+        let make = |name: &str, bases: Bound<'_, PyTuple>, doc: &str, plain_str: bool| -> PyResult<Py<PyType>> {
             let dict = PyDict::new(py);
             dict.set_item("__module__", "tokenprice")?;
             dict.set_item("__doc__", doc)?;
@@ -101,10 +53,7 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 // KeyError's str() shows repr(message) in quotes; keep the message readable.
                 dict.set_item("__str__", py.get_type::<PyException>().getattr("__str__")?)?;
             }
-            Ok(type_
-                .call1((name, bases, dict))?
-                .cast_into::<PyType>()?
-                .unbind())
+            Ok(type_.call1((name, bases, dict))?.cast_into::<PyType>()?.unbind())
         };
         let base = make(
             "TokenPriceError",
@@ -156,11 +105,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let name = class_name(&e);
     match classes(py) {
         Ok(c) => {
-            let class = c
-                .named
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.bind(py).clone());
+            let class = c.named.iter().find(|(n, _)| *n == name).map(|(_, t)| t.bind(py).clone());
             match class {
                 Some(class) => PyErr::from_type(class, e.to_string()),
                 None => PyRuntimeError::new_err(e.to_string()),

@@ -38,9 +38,7 @@ fn encoding_name_for_model(py: Python<'_>, model: &str) -> PyResult<&'static str
 /// The encoding an OpenAI model uses.
 #[pyfunction]
 fn encoding_for_model(py: Python<'_>, model: &str) -> PyResult<PyEncoding> {
-    guard(py, || {
-        PyEncoding::builtin(core_encoding_name(model).py_err(py)?, py)
-    })
+    guard(py, || PyEncoding::builtin(core_encoding_name(model).py_err(py)?, py))
 }
 
 #[pyfunction]
@@ -82,12 +80,9 @@ fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::new();
         for (k, v) in d.iter() {
-            let key: String = k.extract().map_err(|_| {
-                invalid_argument(
-                    py,
-                    format!("{path}: keys must be strings, found {}", type_name(&k)),
-                )
-            })?;
+            let key: String = k
+                .extract()
+                .map_err(|_| invalid_argument(py, format!("{path}: keys must be strings, found {}", type_name(&k))))?;
             let child = to_json(&v, &format!("{path}.{key}"))?;
             map.insert(key, child);
         }
@@ -105,19 +100,13 @@ fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
         kwargs.set_item("exclude_none", true)?;
         return to_json(&obj.call_method("model_dump", (), Some(&kwargs))?, path);
     }
-    Err(invalid_argument(
-        py,
-        format!("{path}: cannot count a value of type {}", type_name(obj)),
-    ))
+    Err(invalid_argument(py, format!("{path}: cannot count a value of type {}", type_name(obj))))
 }
 
 fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     match to_json(obj, what)? {
         Value::Array(items) => Ok(items),
-        _ => Err(invalid_argument(
-            obj.py(),
-            format!("{what} must be a list, got {}", type_name(obj)),
-        )),
+        _ => Err(invalid_argument(obj.py(), format!("{what} must be a list, got {}", type_name(obj)))),
     }
 }
 
@@ -134,33 +123,20 @@ fn count_message_tokens(
         let messages = to_json_list(messages, "messages")?;
         let tools = tools.map(|t| to_json_list(t, "tools")).transpose()?;
         let enc = core_get_encoding(core_encoding_name(model).py_err(py)?).py_err(py)?;
-        py.detach(|| core_count_messages(&enc, model, &messages, tools.as_deref()))
-            .py_err(py)
+        py.detach(|| core_count_messages(&enc, model, &messages, tools.as_deref())).py_err(py)
     })
 }
 
 /// Input tokens of one image of `width` × `height` pixels for `model` (OpenAI tiles or patches, Anthropic).
 #[pyfunction]
 #[pyo3(signature = (width, height, model, detail="auto"))]
-fn image_tokens(
-    py: Python<'_>,
-    width: i64,
-    height: i64,
-    model: &str,
-    detail: &str,
-) -> PyResult<u64> {
+fn image_tokens(py: Python<'_>, width: i64, height: i64, model: &str, detail: &str) -> PyResult<u64> {
     guard(py, || {
         let dim = |v: i64, what: &str| {
-            u32::try_from(v)
-                .map_err(|_| invalid_argument(py, format!("{what}={v} is not a pixel count")))
+            u32::try_from(v).map_err(|_| invalid_argument(py, format!("{what}={v} is not a pixel count")))
         };
-        core_image_tokens(
-            dim(width, "width")?,
-            dim(height, "height")?,
-            model,
-            Detail::parse(detail).py_err(py)?,
-        )
-        .py_err(py)
+        core_image_tokens(dim(width, "width")?, dim(height, "height")?, model, Detail::parse(detail).py_err(py)?)
+            .py_err(py)
     })
 }
 
@@ -168,25 +144,16 @@ fn errors_mode(py: Python<'_>, errors: &str) -> PyResult<bool> {
     match errors {
         "strict" => Ok(false),
         "replace" => Ok(true),
-        other => Err(invalid_argument(
-            py,
-            format!("errors={other:?}: expected \"strict\" or \"replace\""),
-        )),
+        other => Err(invalid_argument(py, format!("errors={other:?}: expected \"strict\" or \"replace\""))),
     }
 }
 
-fn stream_encoding(
-    py: Python<'_>,
-    encoding: &PyEncoding,
-) -> PyResult<Arc<crate::tokens::Encoding>> {
+fn stream_encoding(py: Python<'_>, encoding: &PyEncoding) -> PyResult<Arc<crate::tokens::Encoding>> {
     match &encoding.tokenizer {
         Tokenizer::Bpe(e) => Ok(e.clone()),
         Tokenizer::HuggingFace(h) => Err(invalid_argument(
             py,
-            format!(
-                "streaming counts need a tiktoken-style encoding; {:?} is a Hugging Face tokenizer",
-                h.name()
-            ),
+            format!("streaming counts need a tiktoken-style encoding; {:?} is a Hugging Face tokenizer", h.name()),
         )),
     }
 }
@@ -206,10 +173,7 @@ fn count_file(
         let enc = stream_encoding(py, encoding)?;
         py.detach(|| {
             let name = path.display().to_string();
-            let io = |e: std::io::Error| Error::Io {
-                path: name.clone(),
-                message: e.to_string(),
-            };
+            let io = |e: std::io::Error| Error::Io { path: name.clone(), message: e.to_string() };
             let mut file = std::fs::File::open(&path).map_err(io)?;
             let mut counter = StreamCounter::new(enc, &name, replace, num_threads);
             let mut buf = vec![0u8; 1 << 20];
@@ -246,17 +210,13 @@ impl PyStreamCounter {
     ) -> PyResult<Self> {
         let replace = errors_mode(py, errors)?;
         let enc = stream_encoding(py, encoding)?;
-        Ok(PyStreamCounter {
-            inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))),
-        })
+        Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
     }
 
     fn feed(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         guard(py, || {
             let mut guard_ = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let counter = guard_
-                .as_mut()
-                .ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
+            let counter = guard_.as_mut().ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
             py.detach(|| counter.feed(data)).py_err(py)
         })
     }
@@ -264,11 +224,27 @@ impl PyStreamCounter {
     fn finish(&self, py: Python<'_>) -> PyResult<u64> {
         guard(py, || {
             let counter = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
-            let counter =
-                counter.ok_or_else(|| invalid_argument(py, "finish() called twice".into()))?;
+            let counter = counter.ok_or_else(|| invalid_argument(py, "finish() called twice".into()))?;
             py.detach(|| counter.finish()).py_err(py)
         })
     }
+}
+
+/// Panics inside the binding, for the test that checks no panic reaches Python as `PanicException`.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>, message: &str, threads: bool) -> PyResult<()> {
+    guard(py, || {
+        if threads {
+            // A panic on a worker thread of the pool must come back the same way.
+            crate::parallel::install(Some(2), || {
+                use rayon::prelude::*;
+                (0..4).into_par_iter().for_each(|i| if i == 3 { panic!("{message}") });
+            })
+            .py_err(py)
+        } else {
+            panic!("{message}")
+        }
+    })
 }
 
 #[pymodule(gil_used = false)]
@@ -286,14 +262,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count_file, m)?)?;
     m.add_function(wrap_pyfunction!(columns::count_column, m)?)?;
     m.add_function(wrap_pyfunction!(encoding::_encoding_from_ranks, m)?)?;
-    m.add_function(wrap_pyfunction!(
-        encoding::_encoding_from_tokenizer_json_str,
-        m
-    )?)?;
-    m.add(
-        "APPROXIMATION_ENCODING",
-        crate::tokens::models::APPROXIMATION_ENCODING,
-    )?;
+    m.add_function(wrap_pyfunction!(encoding::_encoding_from_tokenizer_json_str, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

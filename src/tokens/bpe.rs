@@ -20,11 +20,7 @@ pub struct MergeScratch {
 
 /// Runs the merge on `piece` (at least two bytes) and returns the start offsets of the resulting tokens followed by
 /// `piece.len()` (with each pair's rank, as tiktoken keeps them), in `scratch`.
-fn merge_parts<'s>(
-    vocab: &Vocab,
-    piece: &[u8],
-    scratch: &'s mut MergeScratch,
-) -> &'s [(u32, Rank)] {
+fn merge_parts<'s>(vocab: &Vocab, piece: &[u8], scratch: &'s mut MergeScratch) -> &'s [(u32, Rank)] {
     let parts = &mut scratch.parts;
     parts.clear();
     let n = piece.len();
@@ -42,9 +38,7 @@ fn merge_parts<'s>(
     // The rank of parts i and i+1 merged, i.e. of piece[parts[i].0 .. parts[i + 2].0].
     let pair_rank = |parts: &[(u32, Rank)], i: usize| -> Rank {
         if i + 3 < parts.len() {
-            vocab
-                .rank(&piece[parts[i].0 as usize..parts[i + 3].0 as usize])
-                .unwrap_or(Rank::MAX)
+            vocab.rank(&piece[parts[i].0 as usize..parts[i + 3].0 as usize]).unwrap_or(Rank::MAX)
         } else {
             Rank::MAX
         }
@@ -101,12 +95,8 @@ pub fn merge_heap(vocab: &Vocab, piece: &[u8], mut emit: impl FnMut(Rank)) {
     const NONE: u32 = u32::MAX;
     // Per initial byte position: end of the part starting there, next/previous live part, current pair rank.
     let mut end: Vec<u32> = (1..=n as u32).collect();
-    let mut next: Vec<u32> = (1..=n as u32)
-        .map(|i| if i as usize == n { NONE } else { i })
-        .collect();
-    let mut prev: Vec<u32> = (0..n as u32)
-        .map(|i| if i == 0 { NONE } else { i - 1 })
-        .collect();
+    let mut next: Vec<u32> = (1..=n as u32).map(|i| if i as usize == n { NONE } else { i }).collect();
+    let mut prev: Vec<u32> = (0..n as u32).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
     let mut pair: Vec<Rank> = vec![Rank::MAX; n];
     let mut heap = BinaryHeap::with_capacity(n);
     for i in 0..n - 1 {
@@ -145,11 +135,7 @@ pub fn merge_heap(vocab: &Vocab, piece: &[u8], mut emit: impl FnMut(Rank)) {
     }
     let mut i = 0usize;
     while i < n {
-        emit(
-            vocab
-                .rank(&piece[i..end[i] as usize])
-                .expect("merged parts are tokens"),
-        );
+        emit(vocab.rank(&piece[i..end[i] as usize]).expect("merged parts are tokens"));
         i = end[i] as usize;
     }
 }
@@ -161,10 +147,7 @@ mod tests {
     /// A tiny vocabulary where ties and non-canonical merges matter.
     fn vocab() -> Vocab {
         let mut tokens: Vec<(Rank, Vec<u8>)> = (0..=255u8).map(|b| (b as Rank, vec![b])).collect();
-        for (i, t) in ["aa", "ab", "bc", "aaaa", "abc", "aab", "bca", "cab"]
-            .iter()
-            .enumerate()
-        {
+        for (i, t) in ["aa", "ab", "bc", "aaaa", "abc", "aab", "bca", "cab"].iter().enumerate() {
             tokens.push((256 + i as Rank, t.as_bytes().to_vec()));
         }
         Vocab::from_ranked(tokens.iter().map(|(r, t)| (*r, t.as_slice())), "test").unwrap()
@@ -191,10 +174,7 @@ mod tests {
         assert_eq!(by_scan(&v, b"aaaaa"), vec![259, b'a' as Rank]);
         // "abc": "ab" (257) beats "bc" (258); then "ab"+"c" = "abc" (260).
         assert_eq!(by_scan(&v, b"abc"), vec![260]);
-        assert_eq!(
-            merge_count(&v, b"abcabc", &mut MergeScratch::default()),
-            by_scan(&v, b"abcabc").len()
-        );
+        assert_eq!(merge_count(&v, b"abcabc", &mut MergeScratch::default()), by_scan(&v, b"abcabc").len());
     }
 
     #[test]
@@ -206,18 +186,11 @@ mod tests {
             for _ in 0..50 {
                 let piece: Vec<u8> = (0..len)
                     .map(|_| {
-                        state = state
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                         alphabet[(state >> 33) as usize % 3]
                     })
                     .collect();
-                assert_eq!(
-                    by_scan(&v, &piece),
-                    by_heap(&v, &piece),
-                    "piece {:?}",
-                    String::from_utf8_lossy(&piece)
-                );
+                assert_eq!(by_scan(&v, &piece), by_heap(&v, &piece), "piece {:?}", String::from_utf8_lossy(&piece));
             }
         }
     }

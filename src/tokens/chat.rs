@@ -28,23 +28,11 @@ const FUNC_END: i64 = 12;
 fn rules(model: &str, encoding: &Encoding) -> ChatRules {
     let m = normalize_model(model);
     if m == "gpt-3.5-turbo-0301" {
-        return ChatRules {
-            per_message: 4,
-            per_name: -1,
-            func_init: 10,
-        };
+        return ChatRules { per_message: 4, per_name: -1, func_init: 10 };
     }
     // The cookbook gives 7 for gpt-4o/gpt-4o-mini and 10 for gpt-3.5-turbo/gpt-4: by encoding generation.
-    let func_init = if encoding.name().starts_with("o200k") {
-        7
-    } else {
-        10
-    };
-    ChatRules {
-        per_message: 3,
-        per_name: 1,
-        func_init,
-    }
+    let func_init = if encoding.name().starts_with("o200k") { 7 } else { 10 };
+    ChatRules { per_message: 3, per_name: 1, func_init }
 }
 
 fn count(encoding: &Encoding, text: &str) -> Result<i64> {
@@ -60,11 +48,7 @@ fn part_tokens(encoding: &Encoding, model: &str, part: &Value, at: &str) -> Resu
     if let Value::String(s) = part {
         return count(encoding, s);
     }
-    let obj = part.as_object().ok_or_else(|| {
-        bad(format!(
-            "{at}: a content part must be an object or a string"
-        ))
-    })?;
+    let obj = part.as_object().ok_or_else(|| bad(format!("{at}: a content part must be an object or a string")))?;
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or("text");
     match kind {
         "text" | "input_text" | "output_text" => {
@@ -82,11 +66,7 @@ fn part_tokens(encoding: &Encoding, model: &str, part: &Value, at: &str) -> Resu
                 .and_then(Value::as_str)
                 .unwrap_or("auto");
             let detail = Detail::parse(detail_value)?;
-            let dim = |k: &str| {
-                obj.get(k)
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok())
-            };
+            let dim = |k: &str| obj.get(k).and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok());
             match (dim("width"), dim("height")) {
                 (Some(w), Some(h)) => Ok(image_tokens(w, h, model, detail)? as i64),
                 _ if detail == Detail::Low => Ok(image_tokens(1, 1, model, Detail::Low)? as i64),
@@ -96,21 +76,15 @@ fn part_tokens(encoding: &Encoding, model: &str, part: &Value, at: &str) -> Resu
                 ))),
             }
         }
-        other => Err(bad(format!(
-            "{at}: content parts of type {other:?} cannot be counted (text and image parts can)"
-        ))),
+        other => {
+            Err(bad(format!("{at}: content parts of type {other:?} cannot be counted (text and image parts can)")))
+        }
     }
 }
 
 /// Tokens of one message value: strings are encoded, content-part lists summed, tool calls and other structured
 /// values counted as their compact JSON (an estimate: the serialisation OpenAI uses is not published).
-fn value_tokens(
-    encoding: &Encoding,
-    model: &str,
-    key: &str,
-    value: &Value,
-    at: &str,
-) -> Result<i64> {
+fn value_tokens(encoding: &Encoding, model: &str, key: &str, value: &Value, at: &str) -> Result<i64> {
     match value {
         Value::Null => Ok(0),
         Value::String(s) => count(encoding, s),
@@ -155,14 +129,8 @@ fn tools_tokens(encoding: &Encoding, rules: &ChatRules, tools: &[Value]) -> Resu
             .ok_or_else(|| bad(format!("{at}: a function needs a string \"name\"")))?;
         let desc = f.get("description").and_then(Value::as_str).unwrap_or("");
         n += rules.func_init;
-        n += count(
-            encoding,
-            &format!("{name}:{}", desc.strip_suffix('.').unwrap_or(desc)),
-        )?;
-        let properties = f
-            .get("parameters")
-            .and_then(|p| p.get("properties"))
-            .and_then(Value::as_object);
+        n += count(encoding, &format!("{name}:{}", desc.strip_suffix('.').unwrap_or(desc)))?;
+        let properties = f.get("parameters").and_then(|p| p.get("properties")).and_then(Value::as_object);
         if let Some(props) = properties.filter(|p| !p.is_empty()) {
             n += PROP_INIT;
             for (key, prop) in props {
@@ -172,24 +140,16 @@ fn tools_tokens(encoding: &Encoding, rules: &ChatRules, tools: &[Value]) -> Resu
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                let pdesc = prop
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+                let pdesc = prop.get("description").and_then(Value::as_str).unwrap_or("");
                 if let Some(items) = prop.get("enum").and_then(Value::as_array) {
                     n += ENUM_INIT;
                     for item in items {
                         n += ENUM_ITEM;
-                        let text = item
-                            .as_str()
-                            .map_or_else(|| item.to_string(), str::to_string);
+                        let text = item.as_str().map_or_else(|| item.to_string(), str::to_string);
                         n += count(encoding, &text)?;
                     }
                 }
-                n += count(
-                    encoding,
-                    &format!("{key}:{kind}:{}", pdesc.strip_suffix('.').unwrap_or(pdesc)),
-                )?;
+                n += count(encoding, &format!("{key}:{kind}:{}", pdesc.strip_suffix('.').unwrap_or(pdesc)))?;
             }
         }
     }
@@ -207,9 +167,7 @@ pub fn count_message_tokens(
     let mut n: i64 = 0;
     for (i, message) in messages.iter().enumerate() {
         let at = format!("messages[{i}]");
-        let obj = message
-            .as_object()
-            .ok_or_else(|| bad(format!("{at}: a message must be an object (a dict)")))?;
+        let obj = message.as_object().ok_or_else(|| bad(format!("{at}: a message must be an object (a dict)")))?;
         n += rules.per_message;
         for (key, value) in obj {
             n += value_tokens(encoding, model, key, value, &format!("{at}.{key}"))?;
@@ -242,14 +200,8 @@ mod tests {
         ];
         let o200k = get_encoding("o200k_base").unwrap();
         let cl100k = get_encoding("cl100k_base").unwrap();
-        assert_eq!(
-            count_message_tokens(&o200k, "gpt-4o", &messages, None).unwrap(),
-            124
-        );
-        assert_eq!(
-            count_message_tokens(&cl100k, "gpt-4-0613", &messages, None).unwrap(),
-            129
-        );
+        assert_eq!(count_message_tokens(&o200k, "gpt-4o", &messages, None).unwrap(), 124);
+        assert_eq!(count_message_tokens(&cl100k, "gpt-4-0613", &messages, None).unwrap(), 129);
     }
 
     #[test]
@@ -268,10 +220,7 @@ mod tests {
             json!({"role": "user", "content": "What's the weather like in San Francisco?"}),
         ];
         let o200k = get_encoding("o200k_base").unwrap();
-        assert_eq!(
-            count_message_tokens(&o200k, "gpt-4o", &messages, Some(&tools)).unwrap(),
-            101
-        );
+        assert_eq!(count_message_tokens(&o200k, "gpt-4o", &messages, Some(&tools)).unwrap(), 101);
     }
 
     #[test]
@@ -279,13 +228,9 @@ mod tests {
         let enc = get_encoding("o200k_base").unwrap();
         let err = count_message_tokens(&enc, "gpt-4o", &[json!("hi")], None).unwrap_err();
         assert!(err.to_string().contains("messages[0]"), "{err}");
-        let parts =
-            json!({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]});
+        let parts = json!({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]});
         let err = count_message_tokens(&enc, "gpt-4o", &[parts], None).unwrap_err();
-        assert!(
-            err.to_string().contains("messages[0].content[0]") && err.to_string().contains("width"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("messages[0].content[0]") && err.to_string().contains("width"), "{err}");
         let with_size = json!({"role": "user", "content": [
             {"type": "text", "text": "What is this?"},
             {"type": "image_url", "image_url": {"url": "x", "detail": "high"}, "width": 1024, "height": 1024}

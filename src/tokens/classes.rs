@@ -22,12 +22,7 @@ static ASCII: [u8; 128] = {
     while i < 128 {
         let c = i as u8;
         t[i] = if c.is_ascii_alphabetic() {
-            LETTER
-                | if c.is_ascii_uppercase() {
-                    UPPERISH
-                } else {
-                    LOWERISH
-                }
+            LETTER | if c.is_ascii_uppercase() { UPPERISH } else { LOWERISH }
         } else if c.is_ascii_digit() {
             NUMBER
         } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
@@ -67,11 +62,7 @@ mod tests {
         for cp in 0u32..128 {
             let block = 0usize;
             let index = u16::from_le_bytes([STAGE1[2 * block], STAGE1[2 * block + 1]]) as usize;
-            assert_eq!(
-                ASCII[cp as usize],
-                STAGE2[(index << 8) | cp as usize],
-                "code point {cp}"
-            );
+            assert_eq!(ASCII[cp as usize], STAGE2[(index << 8) | cp as usize], "code point {cp}");
         }
     }
 

@@ -48,12 +48,7 @@ impl Tokenizer {
         }
     }
 
-    pub fn count_till_limit(
-        &self,
-        text: &str,
-        limit: usize,
-        allowed: Allowed<'_>,
-    ) -> Result<Option<usize>> {
+    pub fn count_till_limit(&self, text: &str, limit: usize, allowed: Allowed<'_>) -> Result<Option<usize>> {
         match self {
             Tokenizer::Bpe(e) => e.count_till_limit(text, limit, allowed),
             Tokenizer::HuggingFace(h) => Ok(Some(h.count(text)?).filter(|n| *n <= limit)),
@@ -68,10 +63,7 @@ impl Tokenizer {
         threads: Option<usize>,
     ) -> Result<Vec<Option<usize>>> {
         if texts.len() <= 1 || threads == Some(1) {
-            return texts
-                .iter()
-                .map(|t| t.map(|t| self.count(t, allowed, threads)).transpose())
-                .collect();
+            return texts.iter().map(|t| t.map(|t| self.count(t, allowed, threads)).transpose()).collect();
         }
         parallel::install(threads, || {
             texts
@@ -101,12 +93,7 @@ fn safe_cut(t: &[u8], from: usize) -> Option<usize> {
 
 /// Counts a long text on several threads, cutting it only where a piece must begin ([`safe_cut`]); every chunk
 /// is split with the whole text in view, so the pieces are exactly those of a single pass.
-fn count_parallel(
-    enc: &Encoding,
-    text: &str,
-    allowed: Allowed<'_>,
-    threads: Option<usize>,
-) -> Result<usize> {
+fn count_parallel(enc: &Encoding, text: &str, allowed: Allowed<'_>, threads: Option<usize>) -> Result<usize> {
     if !matches!(allowed, Allowed::None) {
         return enc.count(text, allowed);
     }
@@ -118,11 +105,7 @@ fn count_parallel(
 fn count_until(enc: &Encoding, text: &str, stop: usize, threads: Option<usize>) -> Result<usize> {
     let threads_n = threads.unwrap_or_else(parallel::default_threads);
     let Some(piece_end) = enc.split().piece_end_fn() else {
-        return if stop == text.len() {
-            enc.count(text, Allowed::None)
-        } else {
-            enc.count_until(text, stop)
-        };
+        return if stop == text.len() { enc.count(text, Allowed::None) } else { enc.count_until(text, stop) };
     };
     let t = text.as_bytes();
     let mut cuts = vec![0usize];
@@ -140,16 +123,9 @@ fn count_until(enc: &Encoding, text: &str, stop: usize, threads: Option<usize>) 
     cuts.dedup();
     let spans: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     if spans.len() <= 1 {
-        return Ok(spans
-            .first()
-            .map_or(0, |&(s, e)| enc.count_span(text, s, e, piece_end)));
+        return Ok(spans.first().map_or(0, |&(s, e)| enc.count_span(text, s, e, piece_end)));
     }
-    parallel::install(threads, || {
-        spans
-            .par_iter()
-            .map(|&(s, e)| enc.count_span(text, s, e, piece_end))
-            .sum::<usize>()
-    })
+    parallel::install(threads, || spans.par_iter().map(|&(s, e)| enc.count_span(text, s, e, piece_end)).sum::<usize>())
 }
 
 /// Counts a stream of bytes (a file, stdin) in bounded memory: blocks of [`STREAM_BLOCK`] bytes are cut where a
@@ -169,12 +145,7 @@ pub struct StreamCounter {
 impl StreamCounter {
     /// `source` names the stream in errors; with `replace_invalid`, invalid UTF-8 counts as U+FFFD (as Python's
     /// `errors="replace"`), otherwise it is an error naming the byte offset.
-    pub fn new(
-        encoding: Arc<Encoding>,
-        source: &str,
-        replace_invalid: bool,
-        threads: Option<usize>,
-    ) -> StreamCounter {
+    pub fn new(encoding: Arc<Encoding>, source: &str, replace_invalid: bool, threads: Option<usize>) -> StreamCounter {
         StreamCounter {
             encoding,
             source: source.to_string(),

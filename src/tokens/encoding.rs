@@ -85,10 +85,7 @@ struct PieceCache {
 impl PieceCache {
     fn new() -> PieceCache {
         // len = u32::MAX marks an empty slot (no piece has that length).
-        let empty = Slot {
-            len: u32::MAX,
-            ..Slot::default()
-        };
+        let empty = Slot { len: u32::MAX, ..Slot::default() };
         PieceCache {
             slots: vec![empty; CACHE_SLOTS].into_boxed_slice(),
             long: FxHashMap::default(),
@@ -119,28 +116,14 @@ pub struct Encoding {
 
 impl std::fmt::Debug for Encoding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoding")
-            .field("name", &self.name)
-            .field("n_vocab", &self.n_vocab())
-            .finish()
+        f.debug_struct("Encoding").field("name", &self.name).field("n_vocab", &self.n_vocab()).finish()
     }
 }
 
 impl Encoding {
-    pub fn new(
-        name: &str,
-        core: Arc<BpeCore>,
-        split: Split,
-        specials: &[(String, Rank)],
-    ) -> Result<Encoding> {
+    pub fn new(name: &str, core: Arc<BpeCore>, split: Split, specials: &[(String, Rank)]) -> Result<Encoding> {
         let specials = Specials::new(specials)?;
-        Ok(Encoding {
-            name: name.to_string(),
-            core,
-            split,
-            specials,
-            caches: ThreadLocal::new(),
-        })
+        Ok(Encoding { name: name.to_string(), core, split, specials, caches: ThreadLocal::new() })
     }
 
     pub fn name(&self) -> &str {
@@ -166,9 +149,7 @@ impl Encoding {
     /// One past the largest token id, special tokens included (tiktoken's `n_vocab`).
     pub fn n_vocab(&self) -> u32 {
         let ordinary = self.core.vocab.rank_end();
-        self.specials
-            .max_rank()
-            .map_or(ordinary, |m| ordinary.max(m + 1))
+        self.specials.max_rank().map_or(ordinary, |m| ordinary.max(m + 1))
     }
 
     pub fn special_token_names(&self) -> Vec<String> {
@@ -206,11 +187,7 @@ impl Encoding {
             } else {
                 self.core.count_piece(piece, &mut cache.scratch)
             };
-            *slot = Slot {
-                key,
-                len: piece.len() as u32,
-                count: count as u32,
-            };
+            *slot = Slot { key, len: piece.len() as u32, count: count as u32 };
             count
         } else {
             if vocab.rank(piece).is_some() {
@@ -232,12 +209,7 @@ impl Encoding {
     }
 
     /// Calls `f` with each ordinary segment of `text` and, between them, each allowed special token's rank.
-    fn segments<'t>(
-        &self,
-        text: &'t str,
-        allowed: Allowed<'_>,
-        mut f: impl FnMut(Segment<'t>) -> bool,
-    ) {
+    fn segments<'t>(&self, text: &'t str, allowed: Allowed<'_>, mut f: impl FnMut(Segment<'t>) -> bool) {
         let mut start = 0;
         loop {
             let next = self.specials.next_allowed(text, start, allowed);
@@ -320,12 +292,7 @@ impl Encoding {
 
     /// Counts tokens until more than `limit` are seen: `Some(count)` if the text fits in `limit` tokens, `None`
     /// otherwise. Stops reading at the first piece that goes over, so it is cheap on long texts.
-    pub fn count_till_limit(
-        &self,
-        text: &str,
-        limit: usize,
-        allowed: Allowed<'_>,
-    ) -> Result<Option<usize>> {
+    pub fn count_till_limit(&self, text: &str, limit: usize, allowed: Allowed<'_>) -> Result<Option<usize>> {
         self.with_cache(|cache| {
             let mut total = 0usize;
             let mut result = Ok(());
@@ -381,15 +348,11 @@ impl Encoding {
 
     /// The bytes of a single token (ordinary or special).
     pub fn token_bytes(&self, rank: Rank) -> Result<&[u8]> {
-        self.core
-            .vocab
-            .token(rank)
-            .or_else(|| self.specials.bytes_of(rank))
-            .ok_or_else(|| Error::InvalidTokenId {
-                id: rank as u64,
-                encoding: self.name.clone(),
-                max: self.core.vocab.rank_end(),
-            })
+        self.core.vocab.token(rank).or_else(|| self.specials.bytes_of(rank)).ok_or_else(|| Error::InvalidTokenId {
+            id: rank as u64,
+            encoding: self.name.clone(),
+            max: self.core.vocab.rank_end(),
+        })
     }
 
     /// Concatenated bytes of `tokens` (which may split a UTF-8 character; callers decide how to show that).

@@ -25,9 +25,7 @@ impl Detail {
             "auto" => Ok(Detail::Auto),
             "low" => Ok(Detail::Low),
             "high" => Ok(Detail::High),
-            other => Err(Error::InvalidArgument(format!(
-                "detail={other:?}: expected \"auto\", \"low\" or \"high\""
-            ))),
+            other => Err(Error::InvalidArgument(format!("detail={other:?}: expected \"auto\", \"low\" or \"high\""))),
         }
     }
 }
@@ -42,87 +40,18 @@ enum Rule {
 
 /// Model prefix → rule, most specific first. Figures from OpenAI's vision guide (checked 2026-11-28).
 const RULES: &[(&str, Rule)] = &[
-    (
-        "gpt-4.1-mini",
-        Rule::Patches {
-            multiplier_pct: 162,
-        },
-    ),
-    (
-        "gpt-4.1-nano",
-        Rule::Patches {
-            multiplier_pct: 246,
-        },
-    ),
-    (
-        "o4-mini",
-        Rule::Patches {
-            multiplier_pct: 172,
-        },
-    ),
-    (
-        "gpt-4o-mini",
-        Rule::Tiles {
-            base: 2833,
-            per_tile: 5667,
-        },
-    ),
-    (
-        "computer-use-preview",
-        Rule::Tiles {
-            base: 65,
-            per_tile: 129,
-        },
-    ),
-    (
-        "gpt-4o",
-        Rule::Tiles {
-            base: 85,
-            per_tile: 170,
-        },
-    ),
-    (
-        "chatgpt-4o",
-        Rule::Tiles {
-            base: 85,
-            per_tile: 170,
-        },
-    ),
-    (
-        "gpt-4.1",
-        Rule::Tiles {
-            base: 85,
-            per_tile: 170,
-        },
-    ),
-    (
-        "gpt-4.5",
-        Rule::Tiles {
-            base: 85,
-            per_tile: 170,
-        },
-    ),
-    (
-        "gpt-4-turbo",
-        Rule::Tiles {
-            base: 85,
-            per_tile: 170,
-        },
-    ),
-    (
-        "o1",
-        Rule::Tiles {
-            base: 75,
-            per_tile: 150,
-        },
-    ),
-    (
-        "o3",
-        Rule::Tiles {
-            base: 75,
-            per_tile: 150,
-        },
-    ),
+    ("gpt-4.1-mini", Rule::Patches { multiplier_pct: 162 }),
+    ("gpt-4.1-nano", Rule::Patches { multiplier_pct: 246 }),
+    ("o4-mini", Rule::Patches { multiplier_pct: 172 }),
+    ("gpt-4o-mini", Rule::Tiles { base: 2833, per_tile: 5667 }),
+    ("computer-use-preview", Rule::Tiles { base: 65, per_tile: 129 }),
+    ("gpt-4o", Rule::Tiles { base: 85, per_tile: 170 }),
+    ("chatgpt-4o", Rule::Tiles { base: 85, per_tile: 170 }),
+    ("gpt-4.1", Rule::Tiles { base: 85, per_tile: 170 }),
+    ("gpt-4.5", Rule::Tiles { base: 85, per_tile: 170 }),
+    ("gpt-4-turbo", Rule::Tiles { base: 85, per_tile: 170 }),
+    ("o1", Rule::Tiles { base: 75, per_tile: 150 }),
+    ("o3", Rule::Tiles { base: 75, per_tile: 150 }),
 ];
 
 fn rule_for(model: &str) -> Result<Rule> {
@@ -135,8 +64,7 @@ fn rule_for(model: &str) -> Result<Rule> {
         .iter()
         .find(|(prefix, _)| {
             m == *prefix
-                || m.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('-') && !rest.starts_with("-mini"))
+                || m.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('-') && !rest.starts_with("-mini"))
         })
         .map(|(_, rule)| *rule)
         .ok_or_else(|| {
@@ -183,8 +111,7 @@ pub fn image_tokens(width: u32, height: u32, model: &str, detail: Detail) -> Res
             if patches > MAX_PATCHES {
                 // Shrink so the area fits 1536 patches, then shrink again so whole patches fit each side.
                 let r = (32.0 * 32.0 * MAX_PATCHES / (w * h)).sqrt();
-                let fit = ((w * r / 32.0).floor() / (w * r / 32.0))
-                    .min((h * r / 32.0).floor() / (h * r / 32.0));
+                let fit = ((w * r / 32.0).floor() / (w * r / 32.0)).min((h * r / 32.0).floor() / (h * r / 32.0));
                 let (sw, sh) = scale(w, h, r * fit);
                 patches = ((sw / 32.0).ceil() * (sh / 32.0).ceil()).min(MAX_PATCHES);
             }
@@ -214,85 +141,37 @@ mod tests {
     #[test]
     fn openai_tile_examples_from_the_docs() {
         // The vision guide's worked examples for gpt-4o.
-        assert_eq!(
-            image_tokens(1024, 1024, "gpt-4o", Detail::High).unwrap(),
-            765
-        );
-        assert_eq!(
-            image_tokens(2048, 4096, "gpt-4o", Detail::High).unwrap(),
-            1105
-        );
-        assert_eq!(
-            image_tokens(4096, 8192, "gpt-4o-2024-08-06", Detail::Low).unwrap(),
-            85
-        );
-        assert_eq!(
-            image_tokens(1024, 1024, "gpt-4o-mini", Detail::High).unwrap(),
-            2833 + 4 * 5667
-        );
-        assert_eq!(
-            image_tokens(1024, 1024, "o1", Detail::High).unwrap(),
-            75 + 4 * 150
-        );
-        assert_eq!(
-            image_tokens(512, 512, "gpt-4.1", Detail::Auto).unwrap(),
-            85 + 170
-        );
+        assert_eq!(image_tokens(1024, 1024, "gpt-4o", Detail::High).unwrap(), 765);
+        assert_eq!(image_tokens(2048, 4096, "gpt-4o", Detail::High).unwrap(), 1105);
+        assert_eq!(image_tokens(4096, 8192, "gpt-4o-2024-08-06", Detail::Low).unwrap(), 85);
+        assert_eq!(image_tokens(1024, 1024, "gpt-4o-mini", Detail::High).unwrap(), 2833 + 4 * 5667);
+        assert_eq!(image_tokens(1024, 1024, "o1", Detail::High).unwrap(), 75 + 4 * 150);
+        assert_eq!(image_tokens(512, 512, "gpt-4.1", Detail::Auto).unwrap(), 85 + 170);
     }
 
     #[test]
     fn openai_patch_examples_from_the_docs() {
         // 1024×1024 is 32×32 = 1024 patches; 1800×2400 scales to 1452 patches (the guide's example).
-        assert_eq!(
-            image_tokens(1024, 1024, "gpt-4.1-mini", Detail::Auto).unwrap(),
-            (1024u64 * 162).div_ceil(100)
-        );
-        assert_eq!(
-            image_tokens(1800, 2400, "gpt-4.1-nano", Detail::Auto).unwrap(),
-            (1452u64 * 246).div_ceil(100)
-        );
+        assert_eq!(image_tokens(1024, 1024, "gpt-4.1-mini", Detail::Auto).unwrap(), (1024u64 * 162).div_ceil(100));
+        assert_eq!(image_tokens(1800, 2400, "gpt-4.1-nano", Detail::Auto).unwrap(), (1452u64 * 246).div_ceil(100));
         // 4000×1474: 5875 patches, scaled by the documented steps to 1997×736 → 63 × 23 = 1449 patches.
-        assert_eq!(
-            image_tokens(4000, 1474, "gpt-4.1-mini", Detail::High).unwrap(),
-            (1449u64 * 162).div_ceil(100)
-        );
-        assert_eq!(
-            image_tokens(100, 100, "o4-mini-2025-04-16", Detail::High).unwrap(),
-            (16u64 * 172).div_ceil(100)
-        );
+        assert_eq!(image_tokens(4000, 1474, "gpt-4.1-mini", Detail::High).unwrap(), (1449u64 * 162).div_ceil(100));
+        assert_eq!(image_tokens(100, 100, "o4-mini-2025-04-16", Detail::High).unwrap(), (16u64 * 172).div_ceil(100));
     }
 
     #[test]
     fn anthropic_estimate() {
         // Anthropic's table: 1092×1092 ≈ 1590 tokens; 200×200 ≈ 54.
-        assert_eq!(
-            image_tokens(1092, 1092, "claude-sonnet-4-5", Detail::Auto).unwrap(),
-            1590
-        );
-        assert_eq!(
-            image_tokens(200, 200, "anthropic/claude-3-5-haiku", Detail::Auto).unwrap(),
-            54
-        );
+        assert_eq!(image_tokens(1092, 1092, "claude-sonnet-4-5", Detail::Auto).unwrap(), 1590);
+        assert_eq!(image_tokens(200, 200, "anthropic/claude-3-5-haiku", Detail::Auto).unwrap(), 54);
         assert!(image_tokens(5000, 5000, "claude-opus-4-1", Detail::Auto).unwrap() <= 1640);
-        assert_eq!(
-            image_tokens(1568, 784, "claude-opus-4-1", Detail::Auto).unwrap(),
-            (1568u64 * 784).div_ceil(750)
-        );
+        assert_eq!(image_tokens(1568, 784, "claude-opus-4-1", Detail::Auto).unwrap(), (1568u64 * 784).div_ceil(750));
     }
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(image_tokens(0, 10, "gpt-4o", Detail::High)
-            .unwrap_err()
-            .to_string()
-            .contains("0x10"));
-        assert!(image_tokens(10, 10, "o3-mini", Detail::High)
-            .unwrap_err()
-            .to_string()
-            .contains("no published"));
-        assert!(Detail::parse("medium")
-            .unwrap_err()
-            .to_string()
-            .contains("\"medium\""));
+        assert!(image_tokens(0, 10, "gpt-4o", Detail::High).unwrap_err().to_string().contains("0x10"));
+        assert!(image_tokens(10, 10, "o3-mini", Detail::High).unwrap_err().to_string().contains("no published"));
+        assert!(Detail::parse("medium").unwrap_err().to_string().contains("\"medium\""));
     }
 }

@@ -12,20 +12,14 @@ use crate::tokens::split::Split;
 use crate::tokens::vocab::{Rank, Vocab};
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// Parses tiktoken's rank-file format: one `base64(token) rank` per line; blank lines are ignored.
 pub fn parse_tiktoken_ranks(data: &[u8], source: &str) -> Result<Vec<(Rank, Vec<u8>)>> {
     let text = std::str::from_utf8(data).map_err(|e| Error::TokenizerFile {
         path: source.to_string(),
-        what: format!(
-            "not UTF-8 text (byte {}); expected lines of `base64-token rank`",
-            e.valid_up_to()
-        ),
+        what: format!("not UTF-8 text (byte {}); expected lines of `base64-token rank`", e.valid_up_to()),
     })?;
     let mut tokens = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -33,10 +27,7 @@ pub fn parse_tiktoken_ranks(data: &[u8], source: &str) -> Result<Vec<(Rank, Vec<
         if line.is_empty() {
             continue;
         }
-        let bad = |what: String| Error::TokenizerFile {
-            path: format!("{source}:{}", i + 1),
-            what,
-        };
+        let bad = |what: String| Error::TokenizerFile { path: format!("{source}:{}", i + 1), what };
         let mut parts = line.split_whitespace();
         let (Some(token), Some(rank), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad(format!("expected `base64-token rank`, found {line:?}")));
@@ -44,16 +35,11 @@ pub fn parse_tiktoken_ranks(data: &[u8], source: &str) -> Result<Vec<(Rank, Vec<
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(token)
             .map_err(|e| bad(format!("token {token:?} is not base64: {e}")))?;
-        let rank: Rank = rank
-            .parse()
-            .map_err(|_| bad(format!("rank {rank:?} is not a non-negative integer")))?;
+        let rank: Rank = rank.parse().map_err(|_| bad(format!("rank {rank:?} is not a non-negative integer")))?;
         tokens.push((rank, bytes));
     }
     if tokens.is_empty() {
-        return Err(Error::TokenizerFile {
-            path: source.to_string(),
-            what: "holds no tokens".into(),
-        });
+        return Err(Error::TokenizerFile { path: source.to_string(), what: "holds no tokens".into() });
     }
     Ok(tokens)
 }
@@ -71,9 +57,7 @@ pub fn encoding_from_ranks(
         if vocab.token(*rank).is_some() {
             return Err(Error::TokenizerFile {
                 path: source.to_string(),
-                what: format!(
-                    "special token {name_:?} has rank {rank}, which an ordinary token already has"
-                ),
+                what: format!("special token {name_:?} has rank {rank}, which an ordinary token already has"),
             });
         }
     }
@@ -82,12 +66,7 @@ pub fn encoding_from_ranks(
 }
 
 /// Loads a tiktoken-format rank file (as Llama 3 ships `tokenizer.model`).
-pub fn load_tiktoken_file(
-    path: &Path,
-    name: &str,
-    pattern: &str,
-    specials: &[(String, Rank)],
-) -> Result<Encoding> {
+pub fn load_tiktoken_file(path: &Path, name: &str, pattern: &str, specials: &[(String, Rank)]) -> Result<Encoding> {
     let source = path.display().to_string();
     let ranks = parse_tiktoken_ranks(&read(path)?, &source)?;
     encoding_from_ranks(name, &ranks, pattern, specials, &source)
@@ -106,11 +85,7 @@ impl HfTokenizer {
             path: source.to_string(),
             what: format!("not a Hugging Face tokenizer.json: {e}"),
         })?;
-        Ok(HfTokenizer {
-            name: name.to_string(),
-            json,
-            inner,
-        })
+        Ok(HfTokenizer { name: name.to_string(), json, inner })
     }
 
     pub fn from_file(path: &Path, name: Option<&str>) -> Result<HfTokenizer> {
@@ -155,15 +130,9 @@ impl HfTokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         let size = self.vocab_size() as u32;
         if let Some(bad) = ids.iter().find(|id| **id >= size) {
-            return Err(Error::InvalidTokenId {
-                id: *bad as u64,
-                encoding: self.name.clone(),
-                max: size,
-            });
+            return Err(Error::InvalidTokenId { id: *bad as u64, encoding: self.name.clone(), max: size });
         }
-        self.inner
-            .decode(ids, false)
-            .map_err(|e| Error::InvalidArgument(format!("{}: cannot decode: {e}", self.name)))
+        self.inner.decode(ids, false).map_err(|e| Error::InvalidArgument(format!("{}: cannot decode: {e}", self.name)))
     }
 }
 
@@ -173,9 +142,7 @@ mod tests {
 
     fn rank_file(extra: &[&str]) -> String {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let mut lines: Vec<String> = (0..=255u8)
-            .map(|b| format!("{} {}", b64(&[b]), b))
-            .collect();
+        let mut lines: Vec<String> = (0..=255u8).map(|b| format!("{} {}", b64(&[b]), b)).collect();
         for (i, t) in extra.iter().enumerate() {
             lines.push(format!("{} {}", b64(t.as_bytes()), 256 + i));
         }
@@ -187,24 +154,10 @@ mod tests {
         let data = rank_file(&["he", "ll", "hell", "hello", " w", "or", " wor", " world"]);
         let ranks = parse_tiktoken_ranks(data.as_bytes(), "mini.tiktoken").unwrap();
         let specials = vec![("<|eot|>".to_string(), 1000)];
-        let enc = encoding_from_ranks(
-            "mini",
-            &ranks,
-            crate::tokens::split::CL100K_PATTERN,
-            &specials,
-            "mini.tiktoken",
-        )
-        .unwrap();
-        assert_eq!(
-            enc.encode("hello world", crate::tokens::Allowed::None)
-                .unwrap(),
-            vec![259, 263]
-        );
-        assert_eq!(
-            enc.encode("hello<|eot|>", crate::tokens::Allowed::All)
-                .unwrap(),
-            vec![259, 1000]
-        );
+        let enc = encoding_from_ranks("mini", &ranks, crate::tokens::split::CL100K_PATTERN, &specials, "mini.tiktoken")
+            .unwrap();
+        assert_eq!(enc.encode("hello world", crate::tokens::Allowed::None).unwrap(), vec![259, 263]);
+        assert_eq!(enc.encode("hello<|eot|>", crate::tokens::Allowed::All).unwrap(), vec![259, 1000]);
         assert_eq!(enc.n_vocab(), 1001);
     }
 
@@ -213,10 +166,7 @@ mod tests {
         let mut data = rank_file(&[]);
         data.push_str("\nnot-base64!! 300");
         let err = parse_tiktoken_ranks(data.as_bytes(), "bad.tiktoken").unwrap_err();
-        assert!(
-            err.to_string().starts_with("bad.tiktoken:257: token"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("bad.tiktoken:257: token"), "{err}");
         let err = parse_tiktoken_ranks(b"YQ== x", "bad.tiktoken").unwrap_err();
         assert!(err.to_string().contains("rank \"x\""), "{err}");
         let err = parse_tiktoken_ranks(b"", "empty.tiktoken").unwrap_err();
@@ -227,26 +177,14 @@ mod tests {
     fn special_rank_colliding_with_a_token_is_rejected() {
         let data = rank_file(&[]);
         let ranks = parse_tiktoken_ranks(data.as_bytes(), "x").unwrap();
-        let err = encoding_from_ranks(
-            "x",
-            &ranks,
-            crate::tokens::split::GPT2_PATTERN,
-            &[("<|s|>".into(), 5)],
-            "x",
-        )
-        .unwrap_err();
+        let err = encoding_from_ranks("x", &ranks, crate::tokens::split::GPT2_PATTERN, &[("<|s|>".into(), 5)], "x")
+            .unwrap_err();
         assert!(err.to_string().contains("already has"), "{err}");
     }
 
     #[test]
     fn bad_tokenizer_json_is_reported() {
-        let err = HfTokenizer::from_json("x", "{\"not\": 1}".into(), "tok.json")
-            .err()
-            .unwrap();
-        assert!(
-            err.to_string()
-                .starts_with("tok.json: not a Hugging Face tokenizer.json"),
-            "{err}"
-        );
+        let err = HfTokenizer::from_json("x", "{\"not\": 1}".into(), "tok.json").err().unwrap();
+        assert!(err.to_string().starts_with("tok.json: not a Hugging Face tokenizer.json"), "{err}");
     }
 }

@@ -153,10 +153,7 @@ pub fn lookup_model(model: &str) -> Option<ModelTokenizer> {
     if let Some((_, enc)) = PREFIXES.iter().find(|(prefix, _)| m.starts_with(prefix)) {
         return Some(ModelTokenizer::Encoding(enc));
     }
-    NOT_PUBLIC
-        .iter()
-        .find(|(fragment, _)| m.contains(fragment))
-        .map(|(_, vendor)| ModelTokenizer::NotPublic { vendor })
+    NOT_PUBLIC.iter().find(|(fragment, _)| m.contains(fragment)).map(|(_, vendor)| ModelTokenizer::NotPublic { vendor })
 }
 
 /// The built-in encoding of an OpenAI model, or an error: `TokenizerNotPublic` for Claude and Gemini models,
@@ -169,10 +166,7 @@ pub fn encoding_name_for_model(model: &str) -> Result<&'static str> {
             vendor: vendor.to_string(),
             fallback: APPROXIMATION_ENCODING.to_string(),
         }),
-        None => Err(Error::UnknownModel {
-            model: model.to_string(),
-            suggestions: closest_models(model, 3),
-        }),
+        None => Err(Error::UnknownModel { model: model.to_string(), suggestions: closest_models(model, 3) }),
     }
 }
 
@@ -189,12 +183,7 @@ pub fn closest_models(model: &str, n: usize) -> Vec<String> {
     candidates.sort();
     candidates.dedup_by(|a, b| a.1 == b.1);
     let max_distance = (m.chars().count() / 2).max(3);
-    candidates
-        .into_iter()
-        .filter(|(d, _)| *d <= max_distance)
-        .take(n)
-        .map(|(_, name)| name.to_string())
-        .collect()
+    candidates.into_iter().filter(|(d, _)| *d <= max_distance).take(n).map(|(_, name)| name.to_string()).collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -205,9 +194,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -269,10 +256,7 @@ mod tests {
             "gemini-2.5-pro",
         ] {
             let err = encoding_name_for_model(model).unwrap_err();
-            assert!(
-                matches!(err, Error::TokenizerNotPublic { .. }),
-                "{model}: {err}"
-            );
+            assert!(matches!(err, Error::TokenizerNotPublic { .. }), "{model}: {err}");
             assert!(err.to_string().contains("approximate=True"), "{err}");
         }
     }
@@ -280,13 +264,8 @@ mod tests {
     #[test]
     fn unknown_models_list_close_names() {
         let err = encoding_name_for_model("gpt4o-mini").unwrap_err();
-        let Error::UnknownModel { suggestions, .. } = &err else {
-            panic!("{err}")
-        };
-        assert!(
-            suggestions.iter().any(|s| s.starts_with("gpt-4o")),
-            "{suggestions:?}"
-        );
+        let Error::UnknownModel { suggestions, .. } = &err else { panic!("{err}") };
+        assert!(suggestions.iter().any(|s| s.starts_with("gpt-4o")), "{suggestions:?}");
         assert!(err.to_string().contains("closest known names"), "{err}");
         let err = encoding_name_for_model("llama-3-70b").unwrap_err();
         assert!(matches!(err, Error::UnknownModel { .. }));

@@ -11,15 +11,8 @@ use crate::tokens::split::Split;
 use crate::tokens::vocab::{Rank, Vocab};
 
 /// Names accepted by [`get_encoding`], in the order tiktoken lists them.
-pub const ENCODING_NAMES: [&str; 7] = [
-    "gpt2",
-    "r50k_base",
-    "p50k_base",
-    "p50k_edit",
-    "cl100k_base",
-    "o200k_base",
-    "o200k_harmony",
-];
+pub const ENCODING_NAMES: [&str; 7] =
+    ["gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"];
 
 const ENDOFTEXT: &str = "<|endoftext|>";
 const FIM_PREFIX: &str = "<|fim_prefix|>";
@@ -38,8 +31,7 @@ fn core(
     name: &str,
     long: Option<fn() -> &'static bpe_openai::byte_pair_encoding::BytePairEncoding>,
 ) -> Arc<BpeCore> {
-    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), long)))
-        .clone()
+    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), long))).clone()
 }
 
 fn r50k_core() -> Arc<BpeCore> {
@@ -54,22 +46,12 @@ fn p50k_core() -> Arc<BpeCore> {
 
 fn cl100k_core() -> Arc<BpeCore> {
     static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
-    core(
-        &CELL,
-        CL100K,
-        "cl100k_base",
-        Some(|| &bpe_openai::cl100k_base().bpe),
-    )
+    core(&CELL, CL100K, "cl100k_base", Some(|| &bpe_openai::cl100k_base().bpe))
 }
 
 fn o200k_core() -> Arc<BpeCore> {
     static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
-    core(
-        &CELL,
-        O200K,
-        "o200k_base",
-        Some(|| &bpe_openai::o200k_base().bpe),
-    )
+    core(&CELL, O200K, "o200k_base", Some(|| &bpe_openai::o200k_base().bpe))
 }
 
 fn specials(list: &[(&str, Rank)]) -> Vec<(String, Rank)> {
@@ -83,12 +65,7 @@ fn build(name: &str) -> Encoding {
         "p50k_edit" => (
             p50k_core(),
             Split::Gpt2,
-            specials(&[
-                (ENDOFTEXT, 50256),
-                (FIM_PREFIX, 50281),
-                (FIM_MIDDLE, 50282),
-                (FIM_SUFFIX, 50283),
-            ]),
+            specials(&[(ENDOFTEXT, 50256), (FIM_PREFIX, 50281), (FIM_MIDDLE, 50282), (FIM_SUFFIX, 50283)]),
         ),
         "cl100k_base" => (
             cl100k_core(),
@@ -101,11 +78,7 @@ fn build(name: &str) -> Encoding {
                 (ENDOFPROMPT, 100276),
             ]),
         ),
-        "o200k_base" => (
-            o200k_core(),
-            Split::O200k,
-            specials(&[(ENDOFTEXT, 199999), (ENDOFPROMPT, 200018)]),
-        ),
+        "o200k_base" => (o200k_core(), Split::O200k, specials(&[(ENDOFTEXT, 199999), (ENDOFPROMPT, 200018)])),
         "o200k_harmony" => (o200k_core(), Split::O200k, harmony_specials()),
         _ => unreachable!("build() is only called with names from ENCODING_NAMES"),
     };
@@ -139,12 +112,9 @@ fn harmony_specials() -> Vec<(String, Rank)> {
 /// A built-in encoding by name (`cl100k_base`, `o200k_base`, ...), built on first use and shared afterwards.
 pub fn get_encoding(name: &str) -> Result<Arc<Encoding>> {
     static CELLS: [OnceLock<Arc<Encoding>>; 7] = [const { OnceLock::new() }; 7];
-    let index = ENCODING_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .ok_or_else(|| Error::UnknownEncoding {
-            name: name.to_string(),
-            known: ENCODING_NAMES.iter().map(|s| s.to_string()).collect(),
-        })?;
+    let index = ENCODING_NAMES.iter().position(|n| *n == name).ok_or_else(|| Error::UnknownEncoding {
+        name: name.to_string(),
+        known: ENCODING_NAMES.iter().map(|s| s.to_string()).collect(),
+    })?;
     Ok(CELLS[index].get_or_init(|| Arc::new(build(name))).clone())
 }

@@ -34,14 +34,10 @@ impl Specials {
         let mut by_rank = FxHashMap::default();
         for (name, rank) in tokens {
             if name.is_empty() {
-                return Err(Error::InvalidArgument(
-                    "a special token may not be empty".into(),
-                ));
+                return Err(Error::InvalidArgument("a special token may not be empty".into()));
             }
             if by_name.insert(name.clone(), names.len()).is_some() {
-                return Err(Error::InvalidArgument(format!(
-                    "special token {name:?} is given twice"
-                )));
+                return Err(Error::InvalidArgument(format!("special token {name:?} is given twice")));
             }
             // Two names may share a rank (o200k_harmony maps <|endofprompt|> and <|reserved_200018|> to 200018);
             // decoding returns the first name given.
@@ -56,18 +52,10 @@ impl Specials {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostFirst)
                     .build(&names)
-                    .map_err(|e| {
-                        Error::InvalidArgument(format!("special tokens cannot be searched: {e}"))
-                    })?,
+                    .map_err(|e| Error::InvalidArgument(format!("special tokens cannot be searched: {e}")))?,
             )
         };
-        Ok(Specials {
-            names,
-            ranks,
-            by_name,
-            by_rank,
-            matcher,
-        })
+        Ok(Specials { names, ranks, by_name, by_rank, matcher })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -105,12 +93,7 @@ impl Specials {
 
     /// The next allowed special token at or after `from`: (start, end, rank). Like tiktoken, a special token that
     /// is not allowed is skipped by searching again one byte after where it starts.
-    pub fn next_allowed(
-        &self,
-        text: &str,
-        from: usize,
-        allowed: Allowed<'_>,
-    ) -> Option<(usize, usize, Rank)> {
+    pub fn next_allowed(&self, text: &str, from: usize, allowed: Allowed<'_>) -> Option<(usize, usize, Rank)> {
         if matches!(allowed, Allowed::None) {
             return None;
         }
@@ -139,9 +122,7 @@ pub fn find_any(text: &str, tokens: &[&str]) -> Result<Option<(String, usize)>> 
         .match_kind(MatchKind::LeftmostFirst)
         .build(&tokens)
         .map_err(|e| Error::InvalidArgument(format!("special tokens cannot be searched: {e}")))?;
-    Ok(matcher
-        .find(text)
-        .map(|m| (tokens[m.pattern().as_usize()].to_string(), m.start())))
+    Ok(matcher.find(text).map(|m| (tokens[m.pattern().as_usize()].to_string(), m.start())))
 }
 
 #[cfg(test)]
@@ -149,12 +130,7 @@ mod tests {
     use super::*;
 
     fn specials() -> Specials {
-        Specials::new(&[
-            ("<|endoftext|>".into(), 100),
-            ("<|end|>".into(), 101),
-            ("<|fim|>".into(), 102),
-        ])
-        .unwrap()
+        Specials::new(&[("<|endoftext|>".into(), 100), ("<|end|>".into(), 101), ("<|fim|>".into(), 102)]).unwrap()
     }
 
     #[test]
@@ -162,29 +138,21 @@ mod tests {
         let s = specials();
         let text = "a<|end|>b<|endoftext|>c";
         assert_eq!(s.next_allowed(text, 0, Allowed::All), Some((1, 8, 101)));
-        assert_eq!(
-            s.next_allowed(text, 0, Allowed::Only(&["<|endoftext|>"])),
-            Some((9, 22, 100))
-        );
+        assert_eq!(s.next_allowed(text, 0, Allowed::Only(&["<|endoftext|>"])), Some((9, 22, 100)));
         assert_eq!(s.next_allowed(text, 0, Allowed::None), None);
         assert_eq!(s.next_allowed(text, 0, Allowed::Only(&["<|nope|>"])), None);
     }
 
     #[test]
     fn disallowed_check_reports_token_and_offset() {
-        assert_eq!(
-            find_any("hi <|fim|>", &["<|fim|>"]).unwrap(),
-            Some(("<|fim|>".to_string(), 3))
-        );
+        assert_eq!(find_any("hi <|fim|>", &["<|fim|>"]).unwrap(), Some(("<|fim|>".to_string(), 3)));
         assert_eq!(find_any("hi", &["<|fim|>"]).unwrap(), None);
         assert_eq!(find_any("hi", &[]).unwrap(), None);
     }
 
     #[test]
     fn rejects_duplicate_names() {
-        let err = Specials::new(&[("<|a|>".into(), 1), ("<|a|>".into(), 2)])
-            .err()
-            .unwrap();
+        let err = Specials::new(&[("<|a|>".into(), 1), ("<|a|>".into(), 2)]).err().unwrap();
         assert!(err.to_string().contains("given twice"));
     }
 }

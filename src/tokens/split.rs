@@ -11,8 +11,7 @@ use crate::error::{Error, Result};
 use crate::tokens::classes::{self, LETTER, LOWERISH, NUMBER, SPACE, UPPERISH};
 
 /// The split pattern of r50k_base, p50k_base and p50k_edit (GPT-2's), as tiktoken 0.14 writes it.
-pub const GPT2_PATTERN: &str =
-    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+pub const GPT2_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
 /// The split pattern of cl100k_base, as tiktoken 0.14 writes it.
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 /// cl100k's pattern as first published, and as Llama 3 uses it. It differs from [`CL100K_PATTERN`] only at the end
@@ -68,15 +67,9 @@ impl Split {
 
     /// A regex-driven split even for a known pattern (the reference the hand-written splitters are tested against).
     pub fn regex(pattern: &str) -> Result<Split> {
-        let regex = fancy_regex::Regex::new(pattern).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "split pattern {pattern:?} is not a valid regex: {e}"
-            ))
-        })?;
-        Ok(Split::Regex {
-            pattern: pattern.to_string(),
-            regex: Box::new(regex),
-        })
+        let regex = fancy_regex::Regex::new(pattern)
+            .map_err(|e| Error::InvalidArgument(format!("split pattern {pattern:?} is not a valid regex: {e}")))?;
+        Ok(Split::Regex { pattern: pattern.to_string(), regex: Box::new(regex) })
     }
 
     pub fn pattern(&self) -> &str {
@@ -91,11 +84,7 @@ impl Split {
 
     /// Calls `f` with each piece of `text`, in order, until `f` returns `false`.
     #[inline]
-    pub fn for_each_piece<'t, F: FnMut(&'t [u8]) -> bool>(
-        &self,
-        text: &'t str,
-        f: F,
-    ) -> Result<()> {
+    pub fn for_each_piece<'t, F: FnMut(&'t [u8]) -> bool>(&self, text: &'t str, f: F) -> Result<()> {
         match self {
             Split::Gpt2 => run(text, f, gpt2_piece_end),
             Split::Cl100k => run(text, f, cl100k_piece_end::<false>),
@@ -119,11 +108,7 @@ impl Split {
 }
 
 #[inline(always)]
-fn run<'t, F: FnMut(&'t [u8]) -> bool>(
-    text: &'t str,
-    mut f: F,
-    piece_end: fn(&[u8], usize) -> usize,
-) -> Result<()> {
+fn run<'t, F: FnMut(&'t [u8]) -> bool>(text: &'t str, mut f: F, piece_end: fn(&[u8], usize) -> usize) -> Result<()> {
     let t = text.as_bytes();
     let mut i = 0;
     while i < t.len() {
@@ -136,15 +121,9 @@ fn run<'t, F: FnMut(&'t [u8]) -> bool>(
     Ok(())
 }
 
-fn run_regex<'t, F: FnMut(&'t [u8]) -> bool>(
-    regex: &fancy_regex::Regex,
-    text: &'t str,
-    mut f: F,
-) -> Result<()> {
+fn run_regex<'t, F: FnMut(&'t [u8]) -> bool>(regex: &fancy_regex::Regex, text: &'t str, mut f: F) -> Result<()> {
     for m in regex.find_iter(text) {
-        let m = m.map_err(|e| {
-            Error::InvalidArgument(format!("split pattern failed on this text: {e}"))
-        })?;
+        let m = m.map_err(|e| Error::InvalidArgument(format!("split pattern failed on this text: {e}")))?;
         if !f(&text.as_bytes()[m.start()..m.end()]) {
             break;
         }
@@ -178,10 +157,7 @@ fn char_at_slow(t: &[u8], i: usize) -> (u8, usize) {
             4,
         )
     } else if b >= 0xE0 {
-        (
-            ((b & 0x0F) << 12) | ((t[i + 1] as u32 & 0x3F) << 6) | (t[i + 2] as u32 & 0x3F),
-            3,
-        )
+        (((b & 0x0F) << 12) | ((t[i + 1] as u32 & 0x3F) << 6) | (t[i + 2] as u32 & 0x3F), 3)
     } else {
         (((b & 0x1F) << 6) | (t[i + 1] as u32 & 0x3F), 2)
     };
@@ -298,18 +274,12 @@ fn gpt2_piece_end(t: &[u8], i: usize) -> usize {
     if b == b'\'' {
         match (t.get(i + 1), t.get(i + 2)) {
             (Some(b's' | b'd' | b'm' | b't'), _) => return i + 2,
-            (Some(b'l'), Some(b'l')) | (Some(b'v'), Some(b'e')) | (Some(b'r'), Some(b'e')) => {
-                return i + 3
-            }
+            (Some(b'l'), Some(b'l')) | (Some(b'v'), Some(b'e')) | (Some(b'r'), Some(b'e')) => return i + 3,
             _ => {}
         }
     }
     // ` ?X++` for X in letters, numbers, others: the optional space only helps when a run of X follows it.
-    let start = if b == b' ' && i + 1 < t.len() {
-        i + 1
-    } else {
-        i
-    };
+    let start = if b == b' ' && i + 1 < t.len() { i + 1 } else { i };
     let (f, _) = char_at(t, start);
     if f & LETTER != 0 {
         return run_while(t, start, |f| f & LETTER != 0);
@@ -452,30 +422,16 @@ fn o200k_piece_end(t: &[u8], i: usize) -> usize {
     let (f, len) = char_at(t, i);
     if f & LETTER != 0 {
         // A letter is in U or W, so A1 or A2 matches without the optional prefix.
-        let end = o200k_upper_lower(t, i)
-            .or_else(|| o200k_upper_then_lower(t, i))
-            .unwrap_or(i + len);
+        let end = o200k_upper_lower(t, i).or_else(|| o200k_upper_then_lower(t, i)).unwrap_or(i + len);
         return o200k_with_contraction(t, end);
     }
     if is_prefix(t, i, f) {
         // Each letter alternative first tries with the prefix, then without it; without it can only match when
         // the character itself is a mark (in both U and W).
         let is_mark = f & (UPPERISH | LOWERISH) != 0;
-        let a1 = o200k_upper_lower(t, i + len).or_else(|| {
-            if is_mark {
-                o200k_upper_lower(t, i)
-            } else {
-                None
-            }
-        });
+        let a1 = o200k_upper_lower(t, i + len).or_else(|| if is_mark { o200k_upper_lower(t, i) } else { None });
         let found = a1.or_else(|| {
-            o200k_upper_then_lower(t, i + len).or_else(|| {
-                if is_mark {
-                    o200k_upper_then_lower(t, i)
-                } else {
-                    None
-                }
-            })
+            o200k_upper_then_lower(t, i + len).or_else(|| if is_mark { o200k_upper_then_lower(t, i) } else { None })
         });
         if let Some(end) = found {
             return o200k_with_contraction(t, end);
@@ -539,24 +495,12 @@ mod tests {
 
     fn check(pattern: &str, text: &str) {
         let fast = Split::from_pattern(pattern).unwrap();
-        assert!(
-            !matches!(fast, Split::Regex { .. }),
-            "pattern is recognised as a built-in one"
-        );
+        assert!(!matches!(fast, Split::Regex { .. }), "pattern is recognised as a built-in one");
         let reference = Split::regex(pattern).unwrap();
-        assert_eq!(
-            pieces(&fast, text),
-            pieces(&reference, text),
-            "pattern {pattern} on {text:?}"
-        );
+        assert_eq!(pieces(&fast, text), pieces(&reference, text), "pattern {pattern} on {text:?}");
     }
 
-    const PATTERNS: [&str; 4] = [
-        GPT2_PATTERN,
-        CL100K_PATTERN,
-        CL100K_LEGACY_PATTERN,
-        O200K_PATTERN,
-    ];
+    const PATTERNS: [&str; 4] = [GPT2_PATTERN, CL100K_PATTERN, CL100K_LEGACY_PATTERN, O200K_PATTERN];
 
     #[test]
     fn hand_written_splitters_match_the_regexes_on_tricky_text() {
@@ -597,10 +541,9 @@ mod tests {
         fn tricky_char() -> impl Strategy<Value = char> {
             prop_oneof![
                 prop::sample::select(vec![
-                    ' ', ' ', '\n', '\r', '\t', '\'', 's', 'S', 'l', 'L', 'e', 'r', 'v', 'd', 'm',
-                    't', 'a', 'Z', '1', '9', '!', '/', '.', '\u{301}', '\u{17f}', '\u{a0}',
-                    '\u{3000}', '中', 'ǅ', 'ʰ', 'É', 'ß', '٣', '½', '😀', '\u{200d}', '\u{0b}',
-                    '-', '_',
+                    ' ', ' ', '\n', '\r', '\t', '\'', 's', 'S', 'l', 'L', 'e', 'r', 'v', 'd', 'm', 't', 'a', 'Z', '1',
+                    '9', '!', '/', '.', '\u{301}', '\u{17f}', '\u{a0}', '\u{3000}', '中', 'ǅ', 'ʰ', 'É', 'ß', '٣', '½',
+                    '😀', '\u{200d}', '\u{0b}', '-', '_',
                 ]),
                 any::<char>(),
             ]

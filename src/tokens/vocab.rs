@@ -45,10 +45,7 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
         } else if n >= 4 {
             (r32(b, 0), r32(b, n - 4))
         } else if n > 0 {
-            (
-                ((b[0] as u64) << 16) | ((b[n / 2] as u64) << 8) | b[n - 1] as u64,
-                0,
-            )
+            (((b[0] as u64) << 16) | ((b[n / 2] as u64) << 8) | b[n - 1] as u64, 0)
         } else {
             (0, 0)
         };
@@ -67,21 +64,13 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
 impl Vocab {
     /// Builds a vocabulary from (rank, bytes) pairs. Every single byte must be a token (otherwise some text could
     /// not be encoded at all), ranks and byte strings must be unique, and no token may be empty.
-    pub fn from_ranked<'a>(
-        tokens: impl IntoIterator<Item = (Rank, &'a [u8])>,
-        source: &str,
-    ) -> Result<Vocab> {
-        let bad = |what: String| Error::TokenizerFile {
-            path: source.to_string(),
-            what,
-        };
+    pub fn from_ranked<'a>(tokens: impl IntoIterator<Item = (Rank, &'a [u8])>, source: &str) -> Result<Vocab> {
+        let bad = |what: String| Error::TokenizerFile { path: source.to_string(), what };
         let mut items: Vec<(Rank, &[u8])> = tokens.into_iter().collect();
         items.sort_unstable_by_key(|(r, _)| *r);
         let max_rank = items.last().map_or(0, |(r, _)| *r as usize);
         if max_rank > 16_000_000 {
-            return Err(bad(format!(
-                "rank {max_rank} is implausibly large for a BPE vocabulary"
-            )));
+            return Err(bad(format!("rank {max_rank} is implausibly large for a BPE vocabulary")));
         }
         let mut bytes = Vec::with_capacity(items.iter().map(|(_, b)| b.len()).sum());
         let mut starts = Vec::with_capacity(max_rank + 2);
@@ -106,31 +95,18 @@ impl Vocab {
         let mut byte_rank = [Rank::MAX; 256];
         for (rank, token) in &items {
             let hash = hash_bytes(token);
-            if let Some(previous) = table.find(hash, |r| vocab_token(&bytes, &starts, *r) == *token)
-            {
+            if let Some(previous) = table.find(hash, |r| vocab_token(&bytes, &starts, *r) == *token) {
                 let text = String::from_utf8_lossy(token);
-                return Err(bad(format!(
-                    "ranks {previous} and {rank} have the same bytes {text:?}"
-                )));
+                return Err(bad(format!("ranks {previous} and {rank} have the same bytes {text:?}")));
             }
-            table.insert_unique(hash, *rank, |r| {
-                hash_bytes(vocab_token(&bytes, &starts, *r))
-            });
+            table.insert_unique(hash, *rank, |r| hash_bytes(vocab_token(&bytes, &starts, *r)));
             if token.len() == 1 {
                 byte_rank[token[0] as usize] = *rank;
             }
         }
-        let vocab = Vocab {
-            bytes,
-            starts,
-            table,
-            byte_rank,
-            len: items.len(),
-        };
+        let vocab = Vocab { bytes, starts, table, byte_rank, len: items.len() };
         if let Some(missing) = vocab.byte_rank.iter().position(|r| *r == Rank::MAX) {
-            return Err(bad(format!(
-                "byte 0x{missing:02x} is not a token, so some text could not be encoded"
-            )));
+            return Err(bad(format!("byte 0x{missing:02x} is not a token, so some text could not be encoded")));
         }
         Ok(vocab)
     }
@@ -189,11 +165,7 @@ impl Vocab {
     /// [`Vocab::rank`] with the hash already computed by [`hash_bytes`].
     #[inline(always)]
     pub fn rank_hashed(&self, piece: &[u8], hash: u64) -> Option<Rank> {
-        self.table
-            .find(hash, |r| {
-                vocab_token(&self.bytes, &self.starts, *r) == piece
-            })
-            .copied()
+        self.table.find(hash, |r| vocab_token(&self.bytes, &self.starts, *r) == piece).copied()
     }
 
     /// The rank of a single byte (every byte is a token).
@@ -238,48 +210,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_vocabularies() {
-        let missing_byte: Vec<(Rank, Vec<u8>)> =
-            (0..=254u8).map(|b| (b as Rank, vec![b])).collect();
-        let err = Vocab::from_ranked(
-            missing_byte.iter().map(|(r, t)| (*r, t.as_slice())),
-            "v.tiktoken",
-        )
-        .err()
-        .unwrap();
-        assert!(
-            err.to_string().contains("byte 0xff is not a token"),
-            "{err}"
-        );
+        let missing_byte: Vec<(Rank, Vec<u8>)> = (0..=254u8).map(|b| (b as Rank, vec![b])).collect();
+        let err = Vocab::from_ranked(missing_byte.iter().map(|(r, t)| (*r, t.as_slice())), "v.tiktoken").err().unwrap();
+        assert!(err.to_string().contains("byte 0xff is not a token"), "{err}");
 
         let mut dup = all_bytes();
         dup.push((256, b"a".to_vec()));
-        let err = Vocab::from_ranked(dup.iter().map(|(r, t)| (*r, t.as_slice())), "v.tiktoken")
-            .err()
-            .unwrap();
+        let err = Vocab::from_ranked(dup.iter().map(|(r, t)| (*r, t.as_slice())), "v.tiktoken").err().unwrap();
         assert!(err.to_string().contains("same bytes"), "{err}");
 
         let mut twice = all_bytes();
         twice.push((5, b"xy".to_vec()));
-        let err = Vocab::from_ranked(twice.iter().map(|(r, t)| (*r, t.as_slice())), "v.tiktoken")
-            .err()
-            .unwrap();
+        let err = Vocab::from_ranked(twice.iter().map(|(r, t)| (*r, t.as_slice())), "v.tiktoken").err().unwrap();
         assert!(err.to_string().contains("rank 5 is given twice"), "{err}");
     }
 
     #[test]
     fn hash_distinguishes_lengths_and_contents() {
-        let samples: [&[u8]; 8] = [
-            b"",
-            b"a",
-            b"ab",
-            b"abc",
-            b"abcd",
-            b"abcdefgh",
-            b"abcdefghijklmnopq",
-            b"abcdefghijklmnopr",
-        ];
-        let hashes: std::collections::HashSet<u64> =
-            samples.iter().map(|s| hash_bytes(s)).collect();
+        let samples: [&[u8]; 8] =
+            [b"", b"a", b"ab", b"abc", b"abcd", b"abcdefgh", b"abcdefghijklmnopq", b"abcdefghijklmnopr"];
+        let hashes: std::collections::HashSet<u64> = samples.iter().map(|s| hash_bytes(s)).collect();
         assert_eq!(hashes.len(), samples.len());
     }
 }

@@ -1,0 +1,48 @@
+# tokenprice — the commands this project runs.  `make help` lists them.
+PYTHON ?= python3
+export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
+# tokenizers (Hugging Face) must never try the network in tests.
+export HF_HUB_OFFLINE := 1
+
+.PHONY: help install dev tiktoken-cache lint test test-rust test-python bench corpus clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install:  ## build (release) and install the package
+	$(PYTHON) -m pip install .
+
+dev:  ## install the package in editable mode with everything the tests need
+	$(PYTHON) -m pip install -e '.[test]'
+
+tiktoken-cache:  ## let the tiktoken package (the reference) run offline
+	$(PYTHON) scripts/tiktoken_cache.py $(TIKTOKEN_CACHE_DIR)
+
+lint:  ## rustfmt, clippy, ruff, mypy, stubtest
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --features python --lib -- -D warnings
+	$(PYTHON) -m ruff check python tests benches scripts
+	$(PYTHON) -m ruff format --check python tests benches scripts
+	$(PYTHON) -m mypy
+	$(PYTHON) -m mypy.stubtest tokenprice._core
+
+test-rust:  ## the core's tests (no Python involved)
+	cargo test --release
+
+test-python: tiktoken-cache  ## the pytest suite against the installed package
+	$(PYTHON) -m pytest
+
+test: dev lint test-rust test-python  ## everything: install, lint, cargo test, pytest
+
+corpus:  ## build the benchmark corpus from text on this machine
+	$(PYTHON) benches/corpus.py
+
+bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go to benches/RESULTS.md
+	$(PYTHON) -m pip install -e '.[test]'
+	cargo bench --bench count_core
+	$(PYTHON) benches/bench_count.py
+
+clean:
+	cargo clean
+	rm -rf benches/corpus .pytest_cache .mypy_cache .ruff_cache
