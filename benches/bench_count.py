@@ -86,8 +86,13 @@ def main() -> None:
             args.rounds,
         )
         rows.append(
-            (f"batch {name} ({args.threads} threads)", f"{mb / t_ours:.1f} MB/s", f"{mb / t_theirs:.1f} MB/s",
-             f"**{t_theirs / t_ours:.1f}x**", "count_tokens(list) vs encode_ordinary_batch")
+            (
+                f"batch {name} ({args.threads} threads)",
+                f"{mb / t_ours:.1f} MB/s",
+                f"{mb / t_theirs:.1f} MB/s",
+                f"**{t_theirs / t_ours:.1f}x**",
+                "count_tokens(list) vs encode_ordinary_batch",
+            )
         )
         assert ours.count(long_text) == len(theirs.encode_ordinary(long_text))
         t_ours1, t_theirs1 = interleaved(
@@ -96,14 +101,23 @@ def main() -> None:
             max(3, args.rounds // 2),
         )
         rows.append(
-            (f"one {mb:.1f} MB string, {name}, 1 thread", f"{mb / t_ours1:.1f} MB/s", f"{mb / t_theirs1:.1f} MB/s",
-             f"**{t_theirs1 / t_ours1:.1f}x**", "Encoding.count vs len(encode_ordinary)")
+            (
+                f"one {mb:.1f} MB string, {name}, 1 thread",
+                f"{mb / t_ours1:.1f} MB/s",
+                f"{mb / t_theirs1:.1f} MB/s",
+                f"**{t_theirs1 / t_ours1:.1f}x**",
+                "Encoding.count vs len(encode_ordinary)",
+            )
         )
         t_oursn = median_seconds(lambda: ours.count(long_text, num_threads=args.threads), 3)  # noqa: B023
         rows.append(
-            (f"one {mb:.1f} MB string, {name}, {args.threads} threads", f"{mb / t_oursn:.1f} MB/s",
-             f"{mb / t_theirs1:.1f} MB/s", f"**{t_theirs1 / t_oursn:.1f}x**",
-             "tokenprice splits one text across cores; tiktoken cannot")
+            (
+                f"one {mb:.1f} MB string, {name}, {args.threads} threads",
+                f"{mb / t_oursn:.1f} MB/s",
+                f"{mb / t_theirs1:.1f} MB/s",
+                f"**{t_theirs1 / t_oursn:.1f}x**",
+                "tokenprice splits one text across cores; tiktoken cannot",
+            )
         )
 
     worst: list[tuple[str, str, str]] = []

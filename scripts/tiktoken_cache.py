@@ -3,7 +3,8 @@ package (the reference the tests compare against) works offline.
 
 tiktoken looks for each file under ``$TIKTOKEN_CACHE_DIR/<sha1 of its download URL>`` and checks its sha256.
 tiktoken's "gpt2" encoding is left out: the crate's copy of encoder.json is reformatted, so its hash differs, and
-the ranks are those of r50k_base anyway. The crate's sources are located with ``cargo metadata`` (cargo has already fetched them to build tokenprice).
+the ranks are those of r50k_base anyway. The crate's sources are located with ``cargo metadata`` (cargo has
+already fetched them to build tokenprice).
 
 Usage: python scripts/tiktoken_cache.py DIR
 """

@@ -18,7 +18,8 @@ EXAMPLE = [
     {
         "role": "system",
         "name": "example_user",
-        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased "
+        "leverage.",
     },
     {
         "role": "system",
@@ -111,14 +112,21 @@ def test_content_parts_and_images() -> None:
             "role": "user",
             "content": [
                 {"type": "text", "text": "What is in this image?"},
-                {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "high"}, "width": 1024, "height": 1024},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://x/y.png", "detail": "high"},
+                    "width": 1024,
+                    "height": 1024,
+                },
             ],
         }
     ]
     diff = tokenprice.count_message_tokens(with_image, "gpt-4o") - tokenprice.count_message_tokens(text_only, "gpt-4o")
     assert diff == 765
     with pytest.raises(tokenprice.InvalidMessageError, match=r"messages\[0\]\.content\[0\].*width"):
-        tokenprice.count_message_tokens([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "gpt-4o")
+        tokenprice.count_message_tokens(
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "gpt-4o"
+        )
     with pytest.raises(tokenprice.InvalidMessageError, match=r"messages\[1\]"):
         tokenprice.count_message_tokens([{"role": "user", "content": "x"}, "not a dict"], "gpt-4o")
 
@@ -132,7 +140,9 @@ def test_sdk_like_objects_with_model_dump() -> None:
             return {"role": self.role, "content": self.content}
 
     plain = [{"role": "user", "content": "hello there"}]
-    assert tokenprice.count_message_tokens([Message("user", "hello there")], "gpt-4o") == tokenprice.count_message_tokens(plain, "gpt-4o")
+    assert tokenprice.count_message_tokens(
+        [Message("user", "hello there")], "gpt-4o"
+    ) == tokenprice.count_message_tokens(plain, "gpt-4o")
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_counts_each_file_and_the_total() -> None:
     lines = result.stdout.decode().splitlines()
     enc = tokenprice.encoding_for_model("gpt-4o")
     expected = [enc.count(p.read_text(encoding="utf-8")) for p in SAMPLES]
-    for line, path, n in zip(lines, SAMPLES, expected):
+    for line, path, n in zip(lines, SAMPLES, expected, strict=False):
         assert line.split() == [f"{n:,}", str(path)]
     assert lines[-1].split() == [f"{sum(expected):,}", "total"]
     assert b"o200k_base" in result.stderr

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS, ENCODINGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tokenprice
+
+from conftest import CORPUS, ENCODINGS
 
 
 @pytest.mark.parametrize("name", ENCODINGS)

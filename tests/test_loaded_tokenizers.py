@@ -7,13 +7,15 @@ import pickle
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 
 import tokenprice
 
+from conftest import CORPUS
+
 # Llama 3's split pattern (Meta's tokenizer.py): cl100k's pattern as first published.
 LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
 
@@ -29,12 +31,16 @@ def cl100k_ranks(reference) -> dict[bytes, int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("pattern", [LLAMA3_PATTERN, r"\S+|\s+", r"[a-z]+|[^a-z]"])
-def test_rank_file_with_any_pattern_matches_tiktoken(tmp_path: Path, tiktoken_module, cl100k_ranks, pattern: str) -> None:  # type: ignore[no-untyped-def]
+def test_rank_file_with_any_pattern_matches_tiktoken(
+    tmp_path: Path, tiktoken_module, cl100k_ranks, pattern: str
+) -> None:  # type: ignore[no-untyped-def]
     specials = {"<|begin_of_text|>": 200000, "<|end_of_text|>": 200001}
     path = tmp_path / "tokenizer.model"
     write_rank_file(path, cl100k_ranks)
     ours = tokenprice.Encoding.from_tiktoken_file(path, pattern=pattern, special_tokens=specials, name="llama-like")
-    theirs = tiktoken_module.Encoding("llama-like", pat_str=pattern, mergeable_ranks=cl100k_ranks, special_tokens=specials)
+    theirs = tiktoken_module.Encoding(
+        "llama-like", pat_str=pattern, mergeable_ranks=cl100k_ranks, special_tokens=specials
+    )
     assert ours.name == "llama-like" and ours.kind == "tiktoken"
     for text in CORPUS:
         assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (pattern, text[:40])
@@ -73,7 +79,7 @@ def test_bad_rank_files_name_the_problem(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def hf_tokenizer_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small byte-level BPE tokenizer trained here with the `tokenizers` package (no download)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -96,7 +102,9 @@ def test_hugging_face_tokenizer_json(hf_tokenizer_path: Path) -> None:
         ids = reference.encode(text, add_special_tokens=False).ids
         assert ours.encode(text) == ids
         assert ours.count(text) == len(ids)
-    assert ours.count_batch(texts, num_threads=2) == [len(reference.encode(t, add_special_tokens=False).ids) for t in texts]
+    assert ours.count_batch(texts, num_threads=2) == [
+        len(reference.encode(t, add_special_tokens=False).ids) for t in texts
+    ]
     assert tokenprice.count_tokens(texts, encoding=ours) == ours.count_batch(texts)
     assert ours.decode(ours.encode("hello world")) == reference.decode(reference.encode("hello world").ids)
     clone = pickle.loads(pickle.dumps(ours))

@@ -8,9 +8,10 @@ import threading
 import time
 
 import pytest
-from conftest import CORPUS
 
 import tokenprice
+
+from conftest import CORPUS
 
 DOCS = [t for t in CORPUS if t] * 40
 

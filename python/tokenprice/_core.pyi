@@ -2,7 +2,38 @@
 
 from collections.abc import Iterable
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Literal, final
+
+__all__ = [
+    "TokenPriceError",
+    "UnknownModelError",
+    "UnknownEncodingError",
+    "TokenizerNotPublicError",
+    "DisallowedSpecialTokenError",
+    "InvalidTokenError",
+    "TokenizerFileError",
+    "InvalidTextError",
+    "InputError",
+    "InvalidArgumentError",
+    "InvalidMessageError",
+    "InternalError",
+    "Encoding",
+    "StreamCounter",
+    "get_encoding",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "list_encoding_names",
+    "lookup_model",
+    "count_message_tokens",
+    "image_tokens",
+    "count_file",
+    "count_column",
+    "_encoding_from_ranks",
+    "_encoding_from_tokenizer_json_str",
+    "_panic_for_tests",
+    "APPROXIMATION_ENCODING",
+    "__version__",
+]
 
 __version__: str
 APPROXIMATION_ENCODING: str
@@ -45,6 +76,7 @@ class InternalError(TokenPriceError, RuntimeError):
 
 _Special = Literal["all"] | Iterable[str]
 
+@final
 class Encoding:
     """A tokenizer: a built-in OpenAI encoding, a tiktoken rank file, or a Hugging Face tokenizer.json."""
 
@@ -104,9 +136,10 @@ class Encoding:
     @staticmethod
     def from_tokenizer_json_str(json: str, *, name: str) -> Encoding: ...
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class StreamCounter:
     """Counts a stream fed in pieces of bytes: feed() as often as needed, then finish() for the total."""
 

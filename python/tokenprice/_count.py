@@ -127,7 +127,9 @@ def count_tokens(
     if isinstance(data, (list, tuple)):
         counts = enc.count_batch(data, allowed_special=allowed_special, num_threads=num_threads)
         if approximated_model is not None:
-            return [None if c is None else ApproximateCount(c, model=approximated_model, encoding=enc.name) for c in counts]
+            return [
+                None if c is None else ApproximateCount(c, model=approximated_model, encoding=enc.name) for c in counts
+            ]
         return counts
     if is_column(data):
         result = count_column(enc, data, allowed_special=allowed_special, num_threads=num_threads)

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Literal, cast
 
 from tokenprice import _core
 from tokenprice._core import Encoding, TokenPriceError
@@ -19,7 +20,7 @@ from tokenprice._count import _resolve
 STDIN_CHUNK = 1 << 20
 
 
-def _count_stdin(encoding: Encoding, errors: str, num_threads: int | None) -> int:
+def _count_stdin(encoding: Encoding, errors: Literal["strict", "replace"], num_threads: int | None) -> int:
     counter = _core.StreamCounter(encoding, source="<stdin>", errors=errors, num_threads=num_threads)
     stream = sys.stdin.buffer
     while chunk := stream.read(STDIN_CHUNK):
@@ -32,10 +33,11 @@ def _cmd_count(args: argparse.Namespace) -> int:
     inputs: list[str] = args.files or ["-"]
     results: list[tuple[str, int]] = []
     for name in inputs:
+        errors = cast(Literal["strict", "replace"], args.errors)
         if name == "-":
-            n = _count_stdin(encoding, args.errors, args.num_threads)
+            n = _count_stdin(encoding, errors, args.num_threads)
         else:
-            n = _core.count_file(name, encoding, errors=args.errors, num_threads=args.num_threads)
+            n = _core.count_file(name, encoding, errors=errors, num_threads=args.num_threads)
         results.append(("<stdin>" if name == "-" else name, n))
     total = sum(n for _, n in results)
     if args.json:
