@@ -238,7 +238,11 @@ fn _panic_for_tests(py: Python<'_>, message: &str, threads: bool) -> PyResult<()
             // A panic on a worker thread of the pool must come back the same way.
             crate::parallel::install(Some(2), || {
                 use rayon::prelude::*;
-                (0..4).into_par_iter().for_each(|i| if i == 3 { panic!("{message}") });
+                (0..4).into_par_iter().for_each(|i| {
+                    if i == 3 {
+                        panic!("{message}")
+                    }
+                });
             })
             .py_err(py)
         } else {

@@ -235,6 +235,40 @@ fn contraction_ci(t: &[u8], i: usize) -> Option<usize> {
     None
 }
 
+/// `\p{N}{1,3}` after the first number character: up to two more, ending at `end`.
+#[inline(always)]
+fn up_to_three_numbers(t: &[u8], mut end: usize) -> usize {
+    for _ in 0..2 {
+        if end < t.len() {
+            let (f, len) = char_at(t, end);
+            if f & NUMBER != 0 {
+                end += len;
+                continue;
+            }
+        }
+        break;
+    }
+    end
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` followed by any run of the `trailing` bytes (cl100k: `[\r\n]*`, o200k: `[\r\n/]*`);
+/// `None` when the text at `i` (flags `f`) does not start such a piece.
+#[inline(always)]
+fn others_then(t: &[u8], i: usize, f: u8, trailing: impl Fn(u8) -> bool) -> Option<usize> {
+    let start = if t[i] == b' ' && i + 1 < t.len() && is_other(char_at(t, i + 1).0) {
+        i + 1
+    } else if is_other(f) {
+        i
+    } else {
+        return None;
+    };
+    let mut end = run_while(t, start, is_other);
+    while end < t.len() && trailing(t[end]) {
+        end += 1;
+    }
+    Some(end)
+}
+
 /// The whitespace run starting at `i`: its end, the start of its last character, and the end of its last
 /// `\r`/`\n` (0 when it holds none).
 #[inline(always)]
@@ -322,32 +356,10 @@ fn cl100k_piece_end<const LEGACY: bool>(t: &[u8], i: usize) -> usize {
     }
     // \p{N}{1,3}+
     if f & NUMBER != 0 {
-        let mut end = i + len;
-        for _ in 0..2 {
-            if end < t.len() {
-                let (f2, l2) = char_at(t, end);
-                if f2 & NUMBER != 0 {
-                    end += l2;
-                    continue;
-                }
-            }
-            break;
-        }
-        return end;
+        return up_to_three_numbers(t, i + len);
     }
     //  ?[^\s\p{L}\p{N}]++[\r\n]*+
-    let others_start = if b == b' ' && i + 1 < t.len() && is_other(char_at(t, i + 1).0) {
-        Some(i + 1)
-    } else if is_other(f) {
-        Some(i)
-    } else {
-        None
-    };
-    if let Some(s) = others_start {
-        let mut end = run_while(t, s, is_other);
-        while end < t.len() && is_newline(t[end]) {
-            end += 1;
-        }
+    if let Some(end) = others_then(t, i, f, is_newline) {
         return end;
     }
     // Whitespace.
@@ -439,32 +451,10 @@ fn o200k_piece_end(t: &[u8], i: usize) -> usize {
     }
     // A3 \p{N}{1,3}
     if f & NUMBER != 0 {
-        let mut end = i + len;
-        for _ in 0..2 {
-            if end < t.len() {
-                let (f2, l2) = char_at(t, end);
-                if f2 & NUMBER != 0 {
-                    end += l2;
-                    continue;
-                }
-            }
-            break;
-        }
-        return end;
+        return up_to_three_numbers(t, i + len);
     }
     // A4  ?[^\s\p{L}\p{N}]+[\r\n/]*
-    let others_start = if t[i] == b' ' && i + 1 < t.len() && is_other(char_at(t, i + 1).0) {
-        Some(i + 1)
-    } else if is_other(f) {
-        Some(i)
-    } else {
-        None
-    };
-    if let Some(s) = others_start {
-        let mut end = run_while(t, s, is_other);
-        while end < t.len() && matches!(t[end], b'\r' | b'\n' | b'/') {
-            end += 1;
-        }
+    if let Some(end) = others_then(t, i, f, |b| matches!(b, b'\r' | b'\n' | b'/')) {
         return end;
     }
     // Whitespace: A5, A6, A7.
