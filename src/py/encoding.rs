@@ -484,24 +484,7 @@ impl PyEncoding {
 
     /// Pickles by name for built-in encodings, by content for loaded ones (so worker processes need no files).
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let core = py.import("tokenprice._core")?;
-        match &self.tokenizer {
-            Tokenizer::Bpe(e) if self.builtin => Ok((core.getattr("get_encoding")?, PyTuple::new(py, [e.name()])?)),
-            Tokenizer::Bpe(e) => {
-                let ranks: Vec<(Bound<'py, PyBytes>, Rank)> =
-                    e.vocab().iter().map(|(r, b)| (PyBytes::new(py, b), r)).collect();
-                let specials: Vec<(String, Rank)> = e
-                    .special_token_names()
-                    .into_iter()
-                    .map(|n| (n.clone(), e.special_token_rank(&n).unwrap_or(0)))
-                    .collect();
-                let kwargs = (e.name(), ranks, e.pattern(), specials);
-                Ok((core.getattr("_encoding_from_ranks")?, kwargs.into_pyobject(py)?))
-            }
-            Tokenizer::HuggingFace(h) => {
-                Ok((core.getattr("_encoding_from_tokenizer_json_str")?, (h.json(), h.name()).into_pyobject(py)?))
-            }
-        }
+        guard(py, || self.reduce(py))
     }
 
     fn __repr__(&self) -> String {
@@ -527,6 +510,30 @@ impl PyEncoding {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.tokenizer.name().hash(&mut h);
         h.finish()
+    }
+}
+
+impl PyEncoding {
+    /// `__reduce__`: built-in encodings by name, loaded ones by content.
+    fn reduce<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let core = py.import("tokenprice._core")?;
+        match &self.tokenizer {
+            Tokenizer::Bpe(e) if self.builtin => Ok((core.getattr("get_encoding")?, PyTuple::new(py, [e.name()])?)),
+            Tokenizer::Bpe(e) => {
+                let ranks: Vec<(Bound<'py, PyBytes>, Rank)> =
+                    e.vocab().iter().map(|(r, b)| (PyBytes::new(py, b), r)).collect();
+                let specials: Vec<(String, Rank)> = e
+                    .special_token_names()
+                    .into_iter()
+                    .map(|n| (n.clone(), e.special_token_rank(&n).unwrap_or(0)))
+                    .collect();
+                let kwargs = (e.name(), ranks, e.pattern(), specials);
+                Ok((core.getattr("_encoding_from_ranks")?, kwargs.into_pyobject(py)?))
+            }
+            Tokenizer::HuggingFace(h) => {
+                Ok((core.getattr("_encoding_from_tokenizer_json_str")?, (h.json(), h.name()).into_pyobject(py)?))
+            }
+        }
     }
 }
 

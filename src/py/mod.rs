@@ -208,9 +208,11 @@ impl PyStreamCounter {
         errors: &str,
         num_threads: Option<usize>,
     ) -> PyResult<Self> {
-        let replace = errors_mode(py, errors)?;
-        let enc = stream_encoding(py, encoding)?;
-        Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
+        guard(py, || {
+            let replace = errors_mode(py, errors)?;
+            let enc = stream_encoding(py, encoding)?;
+            Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
+        })
     }
 
     fn feed(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
