@@ -14,6 +14,17 @@ use std::path::Path;
 
 use regex_syntax::hir::{Class, HirKind};
 
+// The price-file schema, shared with the crate so that the files are checked by the same code that reads them.
+#[allow(dead_code)]
+#[path = "src/prices/calendar.rs"]
+mod calendar;
+#[allow(dead_code)]
+#[path = "src/prices/schema.rs"]
+mod schema;
+#[allow(dead_code)]
+#[path = "src/prices/units.rs"]
+mod units;
+
 /// Bit flags per code point; the same constants are declared in `src/tokens/classes.rs`.
 const LETTER: u8 = 1;
 const NUMBER: u8 = 2;
@@ -111,11 +122,53 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
     fs::write(out_dir.join(format!("{name}.vocab")), file).unwrap();
 }
 
+/// Validates every `prices/*.toml` and embeds them as one JSON array. A broken file fails the build with the
+/// file, line and field.
+fn write_prices(out_dir: &Path) {
+    println!("cargo:rerun-if-changed=prices");
+    let mut paths: Vec<_> = fs::read_dir("prices")
+        .expect("prices/ exists")
+        .map(|e| e.expect("readable prices/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    let mut values = Vec::new();
+    let mut defs = Vec::new();
+    for path in &paths {
+        let origin = path.display().to_string();
+        let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{origin}: {e}"));
+        let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{origin}: not valid TOML: {e}"));
+        let json = serde_json::to_value(&value).expect("TOML converts to JSON");
+        let def = schema::provider_from_value(&json, &origin).unwrap_or_else(|e| panic!("{}", locate(&e, &text)));
+        let stem = path.file_stem().unwrap().to_string_lossy();
+        assert_eq!(def.id, stem, "{origin}: the file name must be the provider id ({:?})", def.id);
+        defs.push(def);
+        values.push(json);
+    }
+    schema::check_book(&defs).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(out_dir.join("prices.json"), serde_json::to_string(&values).unwrap()).unwrap();
+}
+
+/// Adds the line of the model an error is about (`models[3] (gpt-4o)` → the line of `id = "gpt-4o"`).
+fn locate(e: &schema::SchemaError, text: &str) -> String {
+    let line = e.path.split_once(" (").and_then(|(_, rest)| rest.split_once(')')).and_then(|(id, _)| {
+        let needle = format!("id = \"{id}\"");
+        text.lines().position(|l| l.trim() == needle).map(|i| i + 1)
+    });
+    match line {
+        Some(n) => format!("{}:{n}: {}: {}", e.origin, e.path, e.message),
+        None => e.to_string(),
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/prices/schema.rs");
+    println!("cargo:rerun-if-changed=src/prices/units.rs");
     let out_dir_var = env::var("OUT_DIR").unwrap();
     let out_dir = Path::new(&out_dir_var);
     write_class_table(out_dir);
+    write_prices(out_dir);
     // p50k_edit and o200k_harmony share p50k_base's and o200k_base's ranks; only their special tokens differ.
     write_vocab(out_dir, "r50k_base", &tiktoken_rs::r50k_base().unwrap());
     write_vocab(out_dir, "p50k_base", &tiktoken_rs::p50k_base().unwrap());

@@ -50,6 +50,42 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// No price is known for this model (with this provider, if one was given).
+    #[error("no price is known for model {model:?}{}{}", provider_text(.provider), suggestions_text(.suggestions))]
+    UnknownPricedModel { model: String, provider: Option<String>, suggestions: Vec<String> },
+
+    /// A provider name the price book does not know.
+    #[error("unknown provider {provider:?}; known providers: {}", .known.join(", "))]
+    UnknownProvider { provider: String, known: Vec<String> },
+
+    /// A model id that several providers price and none of them owns: the provider must be given.
+    #[error("model {model:?} is priced by several providers ({}); pass provider= to choose", .providers.join(", "))]
+    AmbiguousModel { model: String, providers: Vec<String> },
+
+    /// The model's first known price is later than the time asked about.
+    #[error("no price for {model} on {date}: its first known price starts on {first}")]
+    NoPriceAtDate { model: String, date: String, first: String },
+
+    /// The model has no price for the requested service tier.
+    #[error("no {tier:?} price for {model} ({provider}) on {date}; tiers priced: {}", .known.join(", "))]
+    NoTierPrice { model: String, provider: String, tier: String, date: String, known: Vec<String> },
+
+    /// A service tier or region name the provider does not know.
+    #[error("{what} {name:?} is not known for provider {provider}; known: {}", .known.join(", "))]
+    UnknownOption { what: String, name: String, provider: String, known: Vec<String> },
+
+    /// Usage counts that are impossible (negative, not whole, or parts larger than their total).
+    #[error("invalid usage: {field}: {message}")]
+    InvalidUsage { field: String, message: String },
+
+    /// A price file or price-book definition that breaks the schema.
+    #[error("invalid price book: {0}")]
+    PriceBook(String),
+
+    /// An amount too large for exact 38-digit arithmetic.
+    #[error("{0}: the amount is too large to compute exactly")]
+    Overflow(String),
+
     /// A chat message or tool definition that does not have the expected shape.
     #[error("{0}")]
     InvalidMessage(String),
@@ -57,6 +93,10 @@ pub enum Error {
     /// A bug: a panic caught at the Python boundary. It should never happen; the message says where.
     #[error("internal error (please report it): {0}")]
     Internal(String),
+}
+
+fn provider_text(provider: &Option<String>) -> String {
+    provider.as_ref().map(|p| format!(" from provider {p:?}")).unwrap_or_default()
 }
 
 fn suggestions_text(suggestions: &[String]) -> String {

@@ -2,14 +2,19 @@
 //!
 //! Modules by domain:
 //! - [`tokens`]: encodings, the split patterns, byte-pair merging, model → encoding, chat and image counting.
+//! - [`prices`]: the price book (providers, models, dated prices, tiers, windows, regions) and where a price is
+//!   chosen; [`usage`]: what a request consumed; [`cost`]: exact pricing of usage with the book.
 //! - [`parallel`]: the fork-safe thread pools that batch work runs on.
 //! - [`error`]: the one error type of the core.
 //!
 //! The pyo3 layer lives in `src/py/` behind the `python` feature; it converts and delegates, never decides.
 
+pub mod cost;
 pub mod error;
 pub mod parallel;
+pub mod prices;
 pub mod tokens;
+pub mod usage;
 
 #[cfg(feature = "python")]
 mod py;

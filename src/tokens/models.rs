@@ -186,7 +186,8 @@ pub fn closest_models(model: &str, n: usize) -> Vec<String> {
     candidates.into_iter().filter(|(d, _)| *d <= max_distance).take(n).map(|(_, name)| name.to_string()).collect()
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance between two strings (for "closest names" suggestions).
+pub fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

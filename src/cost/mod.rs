@@ -1,0 +1,205 @@
+//! Pricing one usage: usage → leaves (by the sheet's plan) → items (count × price, exact) → `Cost`, which can
+//! say in words how every number was reached.
+
+pub mod money;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::prices::book::{EffectiveSheet, PriceBook};
+use crate::prices::calendar::{format_date, MICROS_PER_DAY};
+use crate::prices::units::{INPUT, N_UNITS, UNITS};
+use crate::usage::Usage;
+use money::{format_usd, Factor};
+
+/// One line of a cost: a unit's count (after its priced parts were taken out) times its price.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostItem {
+    pub unit: usize,
+    pub count: u64,
+    pub factor: Factor,
+    /// The long-context threshold crossed, if the price came from a step above one.
+    pub threshold: Option<u64>,
+    /// The amount, in 10^-18 USD.
+    pub amount: i128,
+}
+
+impl CostItem {
+    pub fn field(&self) -> &'static str {
+        UNITS[self.unit].usage_field
+    }
+
+    pub fn price_key(&self) -> &'static str {
+        UNITS[self.unit].price_key
+    }
+}
+
+/// The cost of one usage, with everything needed to explain it.
+#[derive(Clone, Debug)]
+pub struct Cost {
+    /// In 10^-18 USD (exact).
+    pub total: i128,
+    pub items: Vec<CostItem>,
+    pub sheet: Arc<EffectiveSheet>,
+    pub book: Arc<PriceBook>,
+    pub at_micros: i64,
+    pub usage: Usage,
+}
+
+/// Splits `usage` into leaves and prices each one with `sheet`. The arithmetic shared by one request and by
+/// tables: returns the total and calls `item` for each priced leaf.
+#[inline]
+pub fn compute(sheet: &EffectiveSheet, counts: &[u64; N_UNITS], mut item: impl FnMut(CostItem)) -> Result<i128> {
+    let mut leaves = [0u64; N_UNITS];
+    if let Err(u) = sheet.plan.leaves(counts, &mut leaves) {
+        return Err(Error::InvalidUsage {
+            field: UNITS[u].usage_field.to_string(),
+            message: format!("its parts add up to more than {} = {}", UNITS[u].usage_field, counts[u]),
+        });
+    }
+    let prompt = counts[INPUT];
+    let mut total: i128 = 0;
+    for (u, _) in &sheet.plan.steps {
+        let point = sheet.prices[*u].as_ref().expect("the plan lists priced units");
+        let (factor, threshold) = point.at(prompt);
+        let count = leaves[*u];
+        let amount = factor.cost(count).ok_or_else(|| Error::Overflow(format!("{count} {}", UNITS[*u].usage_field)))?;
+        total = total.checked_add(amount).ok_or_else(|| Error::Overflow("total cost".into()))?;
+        item(CostItem { unit: *u, count, factor: *factor, threshold, amount });
+    }
+    Ok(total)
+}
+
+/// Prices `usage` for model index `mi` at `at_micros` (UTC), in `tier` and `region`.
+pub fn price_model(
+    book: &Arc<PriceBook>,
+    usage: &Usage,
+    mi: usize,
+    at_micros: i64,
+    tier: Option<&str>,
+    region: Option<&str>,
+) -> Result<Cost> {
+    let sheet = book.sheet_for(mi, at_micros, tier, region)?;
+    let counts = usage.unit_counts();
+    let mut items = Vec::with_capacity(sheet.plan.steps.len());
+    let total = compute(&sheet, &counts, |item| {
+        if item.count > 0 {
+            items.push(item);
+        }
+    })?;
+    // Items in the unit table's order (input, output, cache, ...), which reads best.
+    items.sort_by_key(|i| i.unit);
+    Ok(Cost { total, items, sheet, book: book.clone(), at_micros, usage: *usage })
+}
+
+/// Prices `usage` for a model name (and provider, if given).
+#[allow(clippy::too_many_arguments)]
+pub fn price(
+    book: &Arc<PriceBook>,
+    usage: &Usage,
+    model: &str,
+    provider: Option<&str>,
+    at_micros: i64,
+    tier: Option<&str>,
+    region: Option<&str>,
+) -> Result<Cost> {
+    let mi = book.resolve(model, provider)?;
+    price_model(book, usage, mi, at_micros, tier, region)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Cost {
+    pub fn model_id(&self) -> &str {
+        &self.book.models[self.sheet.model].id
+    }
+
+    pub fn provider_id(&self) -> &str {
+        &self.book.providers[self.book.models[self.sheet.model].provider].id
+    }
+
+    /// The first day of the price entry used, if it has one.
+    pub fn effective_from(&self) -> Option<i64> {
+        self.book.models[self.sheet.model].entries[self.sheet.entry].from_day
+    }
+
+    pub fn source(&self) -> Option<&str> {
+        self.book.models[self.sheet.model].entries[self.sheet.entry].source.as_deref()
+    }
+
+    /// How the total was reached, in words: the price entry chosen and why, then one line per item.
+    pub fn explain(&self) -> String {
+        let model = &self.book.models[self.sheet.model];
+        let provider = &self.book.providers[model.provider];
+        let entry = &model.entries[self.sheet.entry];
+        let day = self.at_micros.div_euclid(MICROS_PER_DAY);
+        let mut out = format!(
+            "{} ({}) on {}: price entry {}{}.\n",
+            model.id,
+            provider.name,
+            format_date(day),
+            entry
+                .from_day
+                .map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_date(d))),
+            entry.source.as_ref().map(|s| format!(" (source: {s})")).unwrap_or_default(),
+        );
+        if self.sheet.tier != "standard" {
+            out.push_str(&format!("Service tier: {}.\n", self.sheet.tier));
+        }
+        for d in &self.sheet.derivation {
+            out.push_str(&format!("{d}.\n"));
+        }
+        let counts = self.usage.unit_counts();
+        for item in &self.items {
+            let unit = &UNITS[item.unit];
+            let parts: Vec<String> = self
+                .sheet
+                .plan
+                .steps
+                .iter()
+                .find(|(u, _)| *u == item.unit)
+                .map(|(_, d)| d.iter().filter(|p| counts[**p] > 0).map(|p| UNITS[*p].label.to_string()).collect())
+                .unwrap_or_default();
+            let count_text = if parts.is_empty() || counts[item.unit] == item.count {
+                format!("{} {}", thousands(item.count), unit.label)
+            } else {
+                format!(
+                    "{} {} (of {}, less {} priced separately)",
+                    thousands(item.count),
+                    unit.label,
+                    thousands(counts[item.unit]),
+                    parts.join(", ")
+                )
+            };
+            let per = match unit.per {
+                1_000_000 if unit.label.contains("tokens") => "per million tokens".to_string(),
+                1_000_000 => "per million".to_string(),
+                1000 => "per 1,000".to_string(),
+                3600 => "per hour".to_string(),
+                other => format!("per {other}"),
+            };
+            let tier_text =
+                item.threshold.map(|t| format!(" (prompt over {} tokens)", thousands(t))).unwrap_or_default();
+            out.push_str(&format!(
+                "  {count_text} × ${} {per}{tier_text} = {}\n",
+                item.factor.per_units(unit.per),
+                format_usd(item.amount)
+            ));
+        }
+        if self.items.is_empty() {
+            out.push_str("  nothing to charge\n");
+        }
+        out.push_str(&format!("Total: {}", format_usd(self.total)));
+        out
+    }
+}

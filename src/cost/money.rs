@@ -1,0 +1,156 @@
+//! Exact money: amounts are whole numbers of 10^-18 USD in an `i128` (Arrow's decimal128(38, 18) holds them as
+//! they are), and a price is a fraction `num / den` of 10^-18 USD per counted unit.
+//!
+//! The one rounding point: the cost of one item (one unit's count × its price) is rounded half-to-even to
+//! 10^-18 USD. That changes nothing unless a price is per hour (÷ 3,600) or a multiplier makes the per-unit price
+//! non-terminating; token prices per million with up to 12 decimals are exact. Totals are exact sums of items.
+
+use rust_decimal::Decimal;
+
+use crate::error::{Error, Result};
+
+/// Decimal places of every amount.
+pub const SCALE: u32 = 18;
+const TEN18: i128 = 1_000_000_000_000_000_000;
+
+/// A price per counted unit, as `num / den` × 10^-18 USD, in lowest terms with `den > 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Factor {
+    pub num: i128,
+    pub den: i128,
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    a = a.abs();
+    b = b.abs();
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+fn mul(a: i128, b: i128, what: &str) -> Result<i128> {
+    a.checked_mul(b).ok_or_else(|| Error::Overflow(what.to_string()))
+}
+
+impl Factor {
+    pub const ZERO: Factor = Factor { num: 0, den: 1 };
+
+    /// The factor of `price` USD per `per` units (e.g. per 1,000,000 tokens), times `multiplier`.
+    pub fn new(price: Decimal, multiplier: Decimal, per: u64) -> Result<Factor> {
+        let what = format!("price {price} × {multiplier} per {per}");
+        let (pm, ps) = (price.mantissa(), price.scale());
+        let (mm, ms) = (multiplier.mantissa(), multiplier.scale());
+        let mut num = mul(pm, mm, &what)?;
+        let mut den =
+            mul(per as i128, 10i128.checked_pow(ps + ms).ok_or_else(|| Error::Overflow(what.clone()))?, &what)?;
+        // × 10^18, cancelling common factors first so that the numbers stay small.
+        let g = gcd(TEN18, den);
+        num = mul(num, TEN18 / g, &what)?;
+        den /= g;
+        let g = gcd(num, den);
+        Ok(Factor { num: num / g, den: den / g })
+    }
+
+    /// The cost of `count` units, in 10^-18 USD, rounded half-to-even when not whole.
+    #[inline]
+    pub fn cost(&self, count: u64) -> Option<i128> {
+        let n = (count as i128).checked_mul(self.num)?;
+        if self.den == 1 {
+            return Some(n);
+        }
+        Some(div_round_half_even(n, self.den))
+    }
+
+    /// The same factor times a decimal multiplier (negotiated discounts, tier and region factors).
+    pub fn times(&self, multiplier: Decimal) -> Result<Factor> {
+        let what = format!("multiplier {multiplier}");
+        let num = mul(self.num, multiplier.mantissa(), &what)?;
+        let den =
+            mul(self.den, 10i128.checked_pow(multiplier.scale()).ok_or_else(|| Error::Overflow(what.clone()))?, &what)?;
+        let g = gcd(num, den);
+        Ok(Factor { num: num / g, den: den / g })
+    }
+
+    /// The price per `per` units in USD, for display (exact when it terminates within 28 digits).
+    pub fn per_units(&self, per: u64) -> Decimal {
+        let n = Decimal::from_i128_with_scale(self.num, 0);
+        let scaled = n.checked_mul(Decimal::from(per)).unwrap_or(Decimal::MAX);
+        let d = Decimal::from_i128_with_scale(self.den, 0);
+        (scaled / d / Decimal::from_i128_with_scale(TEN18, 0)).normalize()
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.num == 0
+    }
+}
+
+/// `n / d` rounded half to even (`d > 0`).
+#[inline]
+pub fn div_round_half_even(n: i128, d: i128) -> i128 {
+    let q = n.div_euclid(d);
+    let r = n.rem_euclid(d);
+    let twice = r * 2;
+    if twice > d || (twice == d && q % 2 != 0) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// An amount in 10^-18 USD as an exact decimal, without trailing zeros.
+pub fn to_decimal(amount: i128) -> Decimal {
+    Decimal::try_from_i128_with_scale(amount, SCALE).map(|d| d.normalize()).unwrap_or(Decimal::MAX)
+}
+
+/// Formats an amount for people: `$0.00475`, at least two decimals, all significant digits kept.
+pub fn format_usd(amount: i128) -> String {
+    let d = to_decimal(amount);
+    let s = d.to_string();
+    let decimals = s.split_once('.').map_or(0, |(_, f)| f.len());
+    if decimals < 2 {
+        format!("${:.2}", d)
+    } else {
+        format!("${s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn per_million_token_prices_are_exact() {
+        let f = Factor::new(d("2.50"), Decimal::ONE, 1_000_000).unwrap();
+        assert_eq!(f.den, 1);
+        assert_eq!(f.cost(1_000_000), Some(2_500_000_000_000_000_000)); // $2.50
+        assert_eq!(f.cost(1), Some(2_500_000_000_000)); // $0.0000025
+        assert_eq!(to_decimal(f.cost(1234).unwrap()).to_string(), "0.003085");
+        let half = f.times(d("0.5")).unwrap();
+        assert_eq!(to_decimal(half.cost(1_000_000).unwrap()).to_string(), "1.25");
+        assert_eq!(half.per_units(1_000_000).to_string(), "1.25");
+    }
+
+    #[test]
+    fn per_hour_prices_round_half_even_once() {
+        // $1 per hour, per second: 1/3600 USD = 0.000277777…
+        let f = Factor::new(d("1"), Decimal::ONE, 3600).unwrap();
+        assert_eq!(f.cost(1), Some(277_777_777_777_778));
+        assert_eq!(f.cost(3600), Some(TEN18));
+        assert_eq!(div_round_half_even(5, 2), 2);
+        assert_eq!(div_round_half_even(7, 2), 4);
+        assert_eq!(div_round_half_even(-5, 2), -2);
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(format_usd(4_750_000_000_000_000), "$0.00475");
+        assert_eq!(format_usd(2 * TEN18), "$2.00");
+        assert_eq!(format_usd(0), "$0.00");
+    }
+}

@@ -1,0 +1,699 @@
+//! The compiled price book: providers and models with their dated prices, model-name resolution, and the one
+//! place a price is chosen ([`PriceBook::sheet_for`]): the entry in force on the day, the time-of-day window, the
+//! service tier by the provider's stacking rule, the region and any negotiated discount.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+use super::calendar::{day_of, format_date, in_window, minute_of_day};
+use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
+use super::units::{LeafPlan, N_UNITS, UNITS};
+use crate::cost::money::Factor;
+use crate::error::{Error, Result};
+
+/// A compiled match rule (case-insensitive).
+#[derive(Debug)]
+enum Matcher {
+    Equals(String),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    Regex(regex::Regex),
+    All(Vec<Matcher>),
+}
+
+impl Matcher {
+    fn new(rule: &MatchRule) -> Result<Matcher> {
+        Ok(match rule {
+            MatchRule::Equals(s) => Matcher::Equals(s.to_ascii_lowercase()),
+            MatchRule::StartsWith(s) => Matcher::StartsWith(s.to_ascii_lowercase()),
+            MatchRule::EndsWith(s) => Matcher::EndsWith(s.to_ascii_lowercase()),
+            MatchRule::Contains(s) => Matcher::Contains(s.to_ascii_lowercase()),
+            MatchRule::Regex(r) => Matcher::Regex(
+                regex::RegexBuilder::new(r)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| Error::PriceBook(format!("regex {r:?}: {e}")))?,
+            ),
+            MatchRule::All(rules) => Matcher::All(rules.iter().map(Matcher::new).collect::<Result<_>>()?),
+        })
+    }
+
+    /// `lower` is already lower case.
+    fn matches(&self, lower: &str) -> bool {
+        match self {
+            Matcher::Equals(s) => lower == s,
+            Matcher::StartsWith(s) => lower.starts_with(s.as_str()),
+            Matcher::EndsWith(s) => lower.ends_with(s.as_str()),
+            Matcher::Contains(s) => lower.contains(s.as_str()),
+            Matcher::Regex(r) => r.is_match(lower),
+            Matcher::All(rules) => rules.iter().all(|m| m.matches(lower)),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Region {
+    pub name: String,
+    pub multiplier: Decimal,
+    pub from_day: Option<i64>,
+    pub until_day: Option<i64>,
+    models: Vec<Matcher>,
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub pricing_urls: Vec<String>,
+    pub aliases: Vec<String>,
+    pub id_prefixes: Vec<String>,
+    pub notes: Option<String>,
+    pub tier_aliases: BTreeMap<String, String>,
+    pub tier_rules: BTreeMap<String, TierRule>,
+    pub regions: Vec<Region>,
+    /// A negotiated discount on everything this provider charges (1 = none).
+    pub multiplier: Decimal,
+    pub origin: String,
+}
+
+impl Provider {
+    /// Tier names this provider prices, the vocabulary's and its own.
+    pub fn tier_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = TIER_VOCABULARY.iter().map(|s| s.to_string()).collect();
+        names.extend(self.tier_rules.keys().filter(|k| !TIER_VOCABULARY.contains(&k.as_str())).cloned());
+        names
+    }
+
+    /// The tier a caller's word means here (`default` → `standard` for OpenAI), or an error naming the choices.
+    pub fn canonical_tier(&self, tier: &str) -> Result<String> {
+        let t = tier.trim().to_ascii_lowercase();
+        let t = self.tier_aliases.get(&t).cloned().unwrap_or(t);
+        let names = self.tier_names();
+        if names.contains(&t) {
+            Ok(t)
+        } else {
+            let mut known = names;
+            known.extend(self.tier_aliases.keys().cloned());
+            Err(Error::UnknownOption {
+                what: "service tier".into(),
+                name: tier.into(),
+                provider: self.id.clone(),
+                known,
+            })
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    pub from_day: Option<i64>,
+    pub source: Option<String>,
+    pub notes: Option<String>,
+    pub standard: SheetDef,
+    pub tiers: BTreeMap<String, SheetDef>,
+    pub windows: Vec<WindowDef>,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub provider: usize,
+    pub id: String,
+    pub name: String,
+    pub context_window: Option<u64>,
+    pub deprecated: bool,
+    pub notes: Option<String>,
+    pub entries: Vec<Entry>,
+    /// A negotiated discount for this model (1 = none).
+    pub multiplier: Decimal,
+}
+
+/// One unit's price in an effective sheet: the base factor and the long-context steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PricePoint {
+    pub base: Factor,
+    pub above: Vec<(u64, Factor)>,
+}
+
+impl PricePoint {
+    /// The factor for a request with `prompt_tokens` input tokens, and the threshold crossed if any.
+    /// As genai-prices and the providers: above a threshold the whole request pays that step's price.
+    #[inline]
+    pub fn at(&self, prompt_tokens: u64) -> (&Factor, Option<u64>) {
+        for (threshold, f) in self.above.iter().rev() {
+            if prompt_tokens > *threshold {
+                return (f, Some(*threshold));
+            }
+        }
+        (&self.base, None)
+    }
+}
+
+/// The prices that apply to one request: everything resolved (entry, window, tier, region, discount).
+#[derive(Debug)]
+pub struct EffectiveSheet {
+    pub prices: [Option<PricePoint>; N_UNITS],
+    pub plan: LeafPlan,
+    pub model: usize,
+    pub entry: usize,
+    pub tier: String,
+    pub window: Option<usize>,
+    pub region: Option<String>,
+    /// How this sheet was derived, in words (for `explain()`).
+    pub derivation: Vec<String>,
+}
+
+/// Where a resolution looked: (provider index, model index).
+pub type ModelRef = usize;
+
+#[derive(Hash, PartialEq, Eq, Clone)]
+struct SheetKey {
+    model: usize,
+    entry: usize,
+    tier: String,
+    window: Option<usize>,
+    region: Option<String>,
+}
+
+/// (provider name as given, lower case; model name as given).
+type ResolveKey = (Option<String>, String);
+
+/// The whole price book.
+pub struct PriceBook {
+    pub providers: Vec<Provider>,
+    pub models: Vec<Model>,
+    provider_index: FxHashMap<String, usize>,
+    exact: FxHashMap<(usize, String), usize>,
+    patterns: Vec<Vec<(Matcher, usize)>>,
+    owners: Vec<(Matcher, usize)>,
+    resolved: RwLock<FxHashMap<ResolveKey, Option<usize>>>,
+    sheets: RwLock<FxHashMap<SheetKey, Arc<EffectiveSheet>>>,
+    /// Where the book came from (for messages): "default", a file name, ...
+    pub origin: String,
+}
+
+impl std::fmt::Debug for PriceBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PriceBook({}: {} providers, {} models)", self.origin, self.providers.len(), self.models.len())
+    }
+}
+
+static DEFAULT_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/prices.json"));
+
+/// Regional prefixes Bedrock puts before inference-profile ids.
+const BEDROCK_REGIONS: [&str; 8] = ["us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."];
+/// Vendor prefixes of Bedrock model ids.
+const BEDROCK_VENDORS: [&str; 12] = [
+    "anthropic.",
+    "meta.",
+    "amazon.",
+    "mistral.",
+    "cohere.",
+    "ai21.",
+    "openai.",
+    "deepseek.",
+    "qwen.",
+    "writer.",
+    "twelvelabs.",
+    "stability.",
+];
+
+fn strip_version_suffix(s: &str) -> Option<&str> {
+    // Bedrock: `-v1:0`, `-v2:0`, `:0`; keep the rest.
+    let base = s.split_once(':').map_or(s, |(a, _)| a);
+    let base = match base.rfind("-v") {
+        Some(i) if base[i + 2..].chars().all(|c| c.is_ascii_digit()) && i + 2 < base.len() => &base[..i],
+        _ => base,
+    };
+    (base != s).then_some(base)
+}
+
+impl PriceBook {
+    /// The book in `prices/`, validated at build time and embedded.
+    pub fn default_book() -> Arc<PriceBook> {
+        static BOOK: OnceLock<Arc<PriceBook>> = OnceLock::new();
+        BOOK.get_or_init(|| {
+            let providers: Vec<serde_json::Value> =
+                serde_json::from_str(DEFAULT_JSON).expect("embedded prices are JSON");
+            let defs = providers
+                .iter()
+                .map(|p| {
+                    let origin = format!("prices/{}.toml", p.get("id").and_then(|v| v.as_str()).unwrap_or("?"));
+                    schema::provider_from_value(p, &origin)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .expect("embedded prices were validated at build time");
+            Arc::new(PriceBook::from_defs(defs, "default").expect("embedded prices were validated at build time"))
+        })
+        .clone()
+    }
+
+    /// Compiles definitions (checked by `schema`) into a book.
+    pub fn from_defs(defs: Vec<ProviderDef>, origin: &str) -> Result<PriceBook> {
+        schema::check_book(&defs).map_err(|e| Error::PriceBook(e.to_string()))?;
+        let mut book = PriceBook {
+            providers: Vec::new(),
+            models: Vec::new(),
+            provider_index: FxHashMap::default(),
+            exact: FxHashMap::default(),
+            patterns: Vec::new(),
+            owners: Vec::new(),
+            resolved: RwLock::new(FxHashMap::default()),
+            sheets: RwLock::new(FxHashMap::default()),
+            origin: origin.to_string(),
+        };
+        for def in defs {
+            let pi = book.providers.len();
+            for name in std::iter::once(&def.id).chain(def.aliases.iter()) {
+                book.provider_index.insert(name.to_ascii_lowercase(), pi);
+            }
+            for rule in &def.owns {
+                book.owners.push((Matcher::new(rule)?, pi));
+            }
+            let mut patterns = Vec::new();
+            for m in def.models {
+                let mi = book.models.len();
+                for rule in &m.matches {
+                    match rule {
+                        MatchRule::Equals(s) => {
+                            book.exact.entry((pi, s.to_ascii_lowercase())).or_insert(mi);
+                        }
+                        other => patterns.push((Matcher::new(other)?, mi)),
+                    }
+                }
+                book.exact.entry((pi, m.id.to_ascii_lowercase())).or_insert(mi);
+                book.models.push(Model {
+                    provider: pi,
+                    name: m.name.unwrap_or_else(|| m.id.clone()),
+                    id: m.id,
+                    context_window: m.context_window,
+                    deprecated: m.deprecated,
+                    notes: m.notes,
+                    entries: m.entries.into_iter().map(entry_from_def).collect(),
+                    multiplier: Decimal::ONE,
+                });
+            }
+            book.patterns.push(patterns);
+            book.providers.push(Provider {
+                id: def.id,
+                name: def.name,
+                pricing_urls: def.pricing_urls,
+                aliases: def.aliases,
+                id_prefixes: def.id_prefixes,
+                notes: def.notes,
+                tier_aliases: def.tier_aliases,
+                tier_rules: def.tier_rules,
+                regions: def
+                    .regions
+                    .into_iter()
+                    .map(|r| {
+                        Ok(Region {
+                            name: r.name,
+                            multiplier: r.multiplier,
+                            from_day: r.from_day,
+                            until_day: r.until_day,
+                            models: r.models.iter().map(Matcher::new).collect::<Result<_>>()?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                multiplier: Decimal::ONE,
+                origin: def.origin,
+            });
+        }
+        Ok(book)
+    }
+
+    /// Sets a negotiated multiplier (e.g. 0.8 for 20% off) on a provider, or on one model of it.
+    pub fn set_multiplier(&mut self, provider: usize, model: Option<usize>, multiplier: Decimal) {
+        match model {
+            Some(m) => self.models[m].multiplier = multiplier,
+            None => self.providers[provider].multiplier = multiplier,
+        }
+        self.sheets.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    pub fn provider_by_name(&self, name: &str) -> Result<usize> {
+        let key = name.trim().to_ascii_lowercase();
+        self.provider_index.get(&key).copied().ok_or_else(|| Error::UnknownProvider {
+            provider: name.to_string(),
+            known: self.providers.iter().map(|p| p.id.clone()).collect(),
+        })
+    }
+
+    /// The model `candidate` names within provider `pi`, trying the forms logs use.
+    fn find_in_provider(&self, pi: usize, model: &str) -> Option<usize> {
+        let lower = model.trim().to_ascii_lowercase();
+        let provider = &self.providers[pi];
+        let mut candidates: Vec<String> = vec![lower.clone()];
+        let mut push = |s: &str| {
+            if !s.is_empty() && !candidates.iter().any(|c| c == s) {
+                candidates.push(s.to_string());
+            }
+        };
+        for prefix in &provider.id_prefixes {
+            if let Some(rest) = lower.strip_prefix(&prefix.to_ascii_lowercase()) {
+                push(rest);
+            }
+        }
+        if let Some(i) = lower.rfind('/') {
+            push(&lower[i + 1..]);
+        }
+        // Bedrock ids: [region.]vendor.model[-vN][:M]
+        let mut bedrock = lower.rsplit('/').next().unwrap_or(&lower).to_string();
+        for r in BEDROCK_REGIONS {
+            if let Some(rest) = bedrock.strip_prefix(r) {
+                bedrock = rest.to_string();
+                push(&bedrock);
+                break;
+            }
+        }
+        for v in BEDROCK_VENDORS {
+            if let Some(rest) = bedrock.strip_prefix(v) {
+                bedrock = rest.to_string();
+                push(&bedrock);
+                break;
+            }
+        }
+        if let Some(base) = strip_version_suffix(&bedrock) {
+            push(base);
+        }
+        // Vertex: claude-3-5-sonnet@20240620
+        let last = lower.rsplit('/').next().unwrap_or(&lower).to_string();
+        if last.contains('@') {
+            push(&last.replace('@', "-"));
+            push(last.split('@').next().unwrap_or(&last));
+        }
+        // Azure deployment names: gpt-35-turbo
+        if last.contains("gpt-35") {
+            push(&last.replace("gpt-35", "gpt-3.5"));
+        }
+        for c in &candidates {
+            if let Some(&mi) = self.exact.get(&(pi, c.clone())) {
+                return Some(mi);
+            }
+        }
+        for c in &candidates {
+            if let Some((_, mi)) = self.patterns[pi].iter().find(|(m, _)| m.matches(c)) {
+                return Some(*mi);
+            }
+        }
+        None
+    }
+
+    /// The model a name refers to. With `provider`, only that provider's models; without, the first party's
+    /// (OpenAI for gpt-*, Anthropic for claude-*, ... as the providers' `owns` rules say), then a provider named
+    /// in the path (`anthropic/claude-…`), then any single provider that prices it.
+    pub fn resolve(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
+        let key = (provider.map(|p| p.trim().to_ascii_lowercase()), model.to_string());
+        if let Some(Some(mi)) = self.resolved.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(*mi);
+        }
+        let result = self.resolve_uncached(model, provider);
+        self.resolved.write().unwrap_or_else(|p| p.into_inner()).insert(key, result.as_ref().ok().copied());
+        result
+    }
+
+    fn resolve_uncached(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
+        let unknown = |provider: Option<&str>, pool: &[usize]| Error::UnknownPricedModel {
+            model: model.to_string(),
+            provider: provider.map(str::to_string),
+            suggestions: self.closest(model, pool, 3),
+        };
+        if let Some(p) = provider {
+            let pi = self.provider_by_name(p)?;
+            return self.find_in_provider(pi, model).ok_or_else(|| unknown(Some(p), &[pi]));
+        }
+        let lower = model.trim().to_ascii_lowercase();
+        let last = lower.rsplit('/').next().unwrap_or(&lower).to_string();
+        // A provider named in the path: "anthropic/claude-…", "openai/gpt-4o".
+        if let Some((first, _)) = lower.split_once('/') {
+            if let Some(&pi) = self.provider_index.get(first) {
+                if let Some(mi) = self.find_in_provider(pi, &lower) {
+                    return Ok(mi);
+                }
+            }
+        }
+        // The first party, by the providers' ownership rules.
+        for (matcher, pi) in &self.owners {
+            if matcher.matches(&lower) || matcher.matches(&last) {
+                if let Some(mi) = self.find_in_provider(*pi, &lower) {
+                    return Ok(mi);
+                }
+            }
+        }
+        // Otherwise only if exactly one provider prices it.
+        let hits: Vec<usize> = (0..self.providers.len()).filter_map(|pi| self.find_in_provider(pi, &lower)).collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(unknown(None, &(0..self.providers.len()).collect::<Vec<_>>())),
+            many => {
+                let mut providers: Vec<String> =
+                    many.iter().map(|mi| self.providers[self.models[*mi].provider].id.clone()).collect();
+                providers.dedup();
+                Err(Error::AmbiguousModel { model: model.to_string(), providers })
+            }
+        }
+    }
+
+    fn closest(&self, model: &str, providers: &[usize], n: usize) -> Vec<String> {
+        let target = model.trim().to_ascii_lowercase();
+        let target = target.rsplit('/').next().unwrap_or(&target).to_string();
+        let mut scored: Vec<(usize, String)> = self
+            .models
+            .iter()
+            .filter(|m| providers.contains(&m.provider))
+            .map(|m| (crate::tokens::models::levenshtein(&target, &m.id.to_ascii_lowercase()), m.id.clone()))
+            .collect();
+        scored.sort();
+        scored.dedup_by(|a, b| a.1 == b.1);
+        let limit = (target.chars().count() / 2).max(3);
+        scored.into_iter().filter(|(d, _)| *d <= limit).take(n).map(|(_, id)| id).collect()
+    }
+
+    /// The index of the entry in force on `day`, or why there is none.
+    pub fn entry_index(&self, mi: usize, day: i64) -> Result<usize> {
+        let model = &self.models[mi];
+        let idx = model.entries.iter().rposition(|e| e.from_day.is_none_or(|f| f <= day));
+        idx.ok_or_else(|| Error::NoPriceAtDate {
+            model: model.id.clone(),
+            date: format_date(day),
+            first: model.entries[0].from_day.map(format_date).unwrap_or_default(),
+        })
+    }
+
+    /// The prices for one request: model `mi` at instant `at_micros` (UTC), in `tier`, in `region`.
+    pub fn sheet_for(
+        &self,
+        mi: usize,
+        at_micros: i64,
+        tier: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Arc<EffectiveSheet>> {
+        let model = &self.models[mi];
+        let provider = &self.providers[model.provider];
+        let day = day_of(at_micros);
+        let ei = self.entry_index(mi, day)?;
+        let entry = &model.entries[ei];
+        let window = entry.windows.iter().position(|w| {
+            w.from_day.is_none_or(|f| f <= day)
+                && w.until_day.is_none_or(|u| day < u)
+                && in_window(minute_of_day(at_micros, w.utc_offset_minutes), w.start_minute, w.end_minute)
+        });
+        let tier = match tier {
+            None => "standard".to_string(),
+            Some(t) => provider.canonical_tier(t)?,
+        };
+        let region = match region {
+            None => None,
+            Some(r) => {
+                let r = r.trim().to_ascii_lowercase();
+                if !provider.regions.iter().any(|x| x.name == r) {
+                    return Err(Error::UnknownOption {
+                        what: "region".into(),
+                        name: r,
+                        provider: provider.id.clone(),
+                        known: provider.regions.iter().map(|x| x.name.clone()).collect(),
+                    });
+                }
+                Some(r)
+            }
+        };
+        let key = SheetKey { model: mi, entry: ei, tier, window, region };
+        if let Some(s) = self.sheets.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(s.clone());
+        }
+        let sheet = Arc::new(self.build_sheet(&key, day)?);
+        self.sheets.write().unwrap_or_else(|p| p.into_inner()).insert(key, sheet.clone());
+        Ok(sheet)
+    }
+
+    fn build_sheet(&self, key: &SheetKey, day: i64) -> Result<EffectiveSheet> {
+        let model = &self.models[key.model];
+        let provider = &self.providers[model.provider];
+        let entry = &model.entries[key.entry];
+        let mut derivation = Vec::new();
+        // Standard prices, with the time-of-day window's prices over them.
+        let mut base: BTreeMap<usize, (PriceDef, Decimal)> =
+            entry.standard.prices.iter().map(|(u, p)| (*u, (p.clone(), Decimal::ONE))).collect();
+        if let Some(wi) = key.window {
+            let w = &entry.windows[wi];
+            for (u, p) in &w.sheet.prices {
+                base.insert(*u, (p.clone(), Decimal::ONE));
+            }
+            derivation.push(format!(
+                "time-of-day window {}–{} (UTC{}) prices",
+                fmt_minute(w.start_minute),
+                fmt_minute(w.end_minute),
+                fmt_offset(w.utc_offset_minutes)
+            ));
+        }
+        let prices = self.tier_prices(provider, model, entry, &key.tier, &base, day, &mut derivation, 0)?;
+        // Region surcharge and negotiated discounts multiply everything.
+        let mut factor = Decimal::ONE;
+        if let Some(r) = &key.region {
+            let region = provider.regions.iter().find(|x| &x.name == r).expect("checked in sheet_for");
+            let applies = region.from_day.is_none_or(|f| f <= day)
+                && region.until_day.is_none_or(|u| day < u)
+                && (region.models.is_empty()
+                    || region.models.iter().any(|m| m.matches(&model.id.to_ascii_lowercase())));
+            if applies {
+                factor *= region.multiplier;
+                derivation.push(format!("region {r}: × {}", region.multiplier.normalize()));
+            } else {
+                derivation.push(format!("region {r}: no surcharge for this model on this date"));
+            }
+        }
+        if provider.multiplier != Decimal::ONE {
+            factor *= provider.multiplier;
+            derivation.push(format!("negotiated {} multiplier × {}", provider.id, provider.multiplier.normalize()));
+        }
+        if model.multiplier != Decimal::ONE {
+            factor *= model.multiplier;
+            derivation.push(format!("negotiated {} multiplier × {}", model.id, model.multiplier.normalize()));
+        }
+        let mut out: [Option<PricePoint>; N_UNITS] = Default::default();
+        let mut priced = Vec::new();
+        for (u, (price, m)) in prices {
+            let m = m * factor;
+            let per = UNITS[u].per;
+            let point = match price {
+                PriceDef::Flat(p) => PricePoint { base: Factor::new(p, m, per)?, above: Vec::new() },
+                PriceDef::Tiered { base, above } => PricePoint {
+                    base: Factor::new(base, m, per)?,
+                    above: above.iter().map(|(t, p)| Ok((*t, Factor::new(*p, m, per)?))).collect::<Result<_>>()?,
+                },
+            };
+            out[u] = Some(point);
+            priced.push(u);
+        }
+        Ok(EffectiveSheet {
+            prices: out,
+            plan: LeafPlan::new(&priced),
+            model: key.model,
+            entry: key.entry,
+            tier: key.tier.clone(),
+            window: key.window,
+            region: key.region.clone(),
+            derivation,
+        })
+    }
+
+    /// Prices for `tier`, from the entry's sheet for it or the provider's rule. Each price comes with the
+    /// multiplier still to apply.
+    #[allow(clippy::too_many_arguments)]
+    fn tier_prices(
+        &self,
+        provider: &Provider,
+        model: &Model,
+        entry: &Entry,
+        tier: &str,
+        base: &BTreeMap<usize, (PriceDef, Decimal)>,
+        day: i64,
+        derivation: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<BTreeMap<usize, (PriceDef, Decimal)>> {
+        if tier == "standard" {
+            return Ok(base.clone());
+        }
+        let rule = provider.tier_rules.get(tier);
+        let rule_multiplier = match rule {
+            Some(TierRule::Multiplier(m)) => Some(*m),
+            _ => None,
+        };
+        if let Some(sheet) = entry.tiers.get(tier) {
+            // Listed prices replace the standard ones; the others follow the provider's multiplier, if any.
+            let m = rule_multiplier.unwrap_or(Decimal::ONE);
+            let mut out: BTreeMap<usize, (PriceDef, Decimal)> =
+                base.iter().map(|(u, (p, bm))| (*u, (p.clone(), *bm * m))).collect();
+            for (u, p) in &sheet.prices {
+                out.insert(*u, (p.clone(), Decimal::ONE));
+            }
+            derivation.push(match rule_multiplier {
+                Some(m) => format!("{tier} prices from the {tier} price sheet (others × {})", m.normalize()),
+                None => format!("{tier} prices from the {tier} price sheet"),
+            });
+            return Ok(out);
+        }
+        match rule {
+            Some(TierRule::Multiplier(m)) => {
+                derivation.push(format!("{tier}: {}'s rule, standard prices × {}", provider.name, m.normalize()));
+                Ok(base.iter().map(|(u, (p, bm))| (*u, (p.clone(), *bm * *m))).collect())
+            }
+            Some(TierRule::SameAs(other)) if depth < 4 => {
+                derivation.push(format!("{tier}: {}'s rule, priced as {other}", provider.name));
+                self.tier_prices(provider, model, entry, other, base, day, derivation, depth + 1)
+            }
+            _ => {
+                let mut known: Vec<String> = vec!["standard".into()];
+                known.extend(entry.tiers.keys().cloned());
+                known.extend(
+                    provider
+                        .tier_rules
+                        .iter()
+                        .filter(|(_, r)| !matches!(r, TierRule::SheetOnly))
+                        .map(|(k, _)| k.clone()),
+                );
+                known.dedup();
+                Err(Error::NoTierPrice {
+                    model: model.id.clone(),
+                    provider: provider.id.clone(),
+                    tier: tier.to_string(),
+                    date: format_date(day),
+                    known,
+                })
+            }
+        }
+    }
+
+    /// Models, optionally of one provider, in book order.
+    pub fn model_indexes(&self, provider: Option<usize>) -> Vec<usize> {
+        (0..self.models.len()).filter(|mi| provider.is_none_or(|p| self.models[*mi].provider == p)).collect()
+    }
+}
+
+fn entry_from_def(e: EntryDef) -> Entry {
+    Entry {
+        from_day: e.from_day,
+        source: e.source,
+        notes: e.notes,
+        standard: e.sheet,
+        tiers: e.tiers,
+        windows: e.windows,
+    }
+}
+
+fn fmt_minute(m: u32) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn fmt_offset(minutes: i32) -> String {
+    if minutes == 0 {
+        String::new()
+    } else {
+        let sign = if minutes < 0 { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60)
+    }
+}

@@ -1,0 +1,144 @@
+//! Civil dates, UTC instants and times of day, without a time-zone database: price dates are UTC days, and
+//! time-of-day windows carry a fixed UTC offset (DeepSeek's off-peak hours are Beijing time, which has no DST).
+//!
+//! Also compiled into `build.rs`; it uses nothing outside `std`.
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The date (year, month, day) of a day number (Hinnant's `civil_from_days`).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parses `YYYY-MM-DD` into a day number.
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a date (YYYY-MM-DD)");
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return Err(bad());
+    }
+    let y: i64 = parts[0].parse().map_err(|_| bad())?;
+    let m: u32 = parts[1].parse().map_err(|_| bad())?;
+    let d: u32 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return Err(bad());
+    }
+    Ok(days_from_civil(y, m, d))
+}
+
+/// Formats a day number as `YYYY-MM-DD`.
+pub fn format_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Parses `HH:MM` into minutes after midnight (`24:00` allowed as the end of a window).
+pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
+    let bad = || format!("{s:?} is not a time of day (HH:MM)");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 24 || m > 59 || (h == 24 && m != 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// Parses a fixed UTC offset: `UTC`, `Z`, `+08:00`, `-05:30`; returns minutes east of UTC.
+pub fn parse_utc_offset(s: &str) -> Result<i32, String> {
+    if s == "UTC" || s == "Z" || s == "+00:00" {
+        return Ok(0);
+    }
+    let bad = || format!("{s:?} is not a UTC offset (UTC, +08:00, -05:30)");
+    let sign = match s.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(bad()),
+    };
+    let minutes = parse_time_of_day(&s[1..]).map_err(|_| bad())? as i32;
+    if minutes > 14 * 60 {
+        return Err(bad());
+    }
+    Ok(sign * minutes)
+}
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The UTC day number of an instant given in microseconds since the epoch.
+pub fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
+}
+
+/// Minutes after local midnight of an instant, at a fixed offset (minutes east of UTC).
+pub fn minute_of_day(micros: i64, offset_minutes: i32) -> u32 {
+    let local = micros + offset_minutes as i64 * 60_000_000;
+    (local.rem_euclid(MICROS_PER_DAY) / 60_000_000) as u32
+}
+
+/// Whether `minute` (after midnight) is in the daily window `[start, end)`, which may cross midnight.
+pub fn in_window(minute: u32, start: u32, end: u32) -> bool {
+    if start <= end {
+        start <= minute && minute < end
+    } else {
+        minute >= start || minute < end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(parse_date("2025-06-10").unwrap(), days_from_civil(2025, 6, 10));
+        for d in [-800_000i64, -1, 0, 1, 10_957, 20_000, 60_000] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
+        assert_eq!(format_date(parse_date("2024-02-29").unwrap()), "2024-02-29");
+        assert!(parse_date("2023-02-29").is_err());
+        assert!(parse_date("2024-13-01").is_err());
+        assert!(parse_date("24-01-01").is_err());
+    }
+
+    #[test]
+    fn windows_and_offsets() {
+        assert_eq!(parse_time_of_day("16:30").unwrap(), 990);
+        assert_eq!(parse_utc_offset("+08:00").unwrap(), 480);
+        assert_eq!(parse_utc_offset("UTC").unwrap(), 0);
+        assert!(parse_utc_offset("8").is_err());
+        // 2025-03-01 16:45 UTC is 00:45 the next day in Beijing.
+        let t = (parse_date("2025-03-01").unwrap() * 86_400 + 16 * 3600 + 45 * 60) * 1_000_000;
+        assert_eq!(minute_of_day(t, 480), 45);
+        assert!(in_window(minute_of_day(t, 0), 990, 30)); // 16:30–00:30 UTC
+        assert!(!in_window(minute_of_day(t, 0), 30, 990));
+        assert_eq!(day_of(-1), -1);
+    }
+}

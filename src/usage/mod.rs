@@ -1,0 +1,166 @@
+//! `Usage`: what one request (or a sum of requests) consumed, by the price book's rule.
+//!
+//! The rule: `input_tokens` is the whole prompt, including cache reads, cache writes, audio, image and video input
+//! (OpenAI's convention); `output_tokens` is the whole output, including reasoning, audio, image, video and
+//! citation tokens. Every other token count is a part of one of those totals. `cache_write_tokens` are 5-minute
+//! cache writes and `cache_write_1h_tokens` 1-hour ones (Anthropic's two TTLs); the two are disjoint.
+//! Sources that report input without cache tokens (Anthropic, Bedrock) are converted before they get here.
+
+use crate::error::{Error, Result};
+use crate::prices::units::{self, Side, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
+
+/// Counts by unit, in the order of [`units::UNITS`]. `counts[CACHE_WRITE]` holds the 5-minute writes only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Usage {
+    pub counts: [u64; N_UNITS],
+}
+
+impl Default for Usage {
+    /// Nothing used, one request.
+    fn default() -> Self {
+        let mut counts = [0; N_UNITS];
+        counts[REQUESTS] = 1;
+        Usage { counts }
+    }
+}
+
+/// The field names of `Usage`, in order.
+pub fn field_names() -> impl Iterator<Item = &'static str> {
+    UNITS.iter().map(|u| u.usage_field)
+}
+
+impl Usage {
+    /// A usage from (field, count) pairs; fields not given are 0, `requests` defaults to 1. Checks it.
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, u64)>) -> Result<Usage> {
+        let mut usage = Usage::default();
+        for (name, value) in fields {
+            let unit = units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
+                field: name.to_string(),
+                message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
+            })?;
+            usage.counts[unit] = value;
+        }
+        usage.validate()?;
+        Ok(usage)
+    }
+
+    pub fn get(&self, field: &str) -> Option<u64> {
+        units::unit_of_usage_field(field).map(|u| self.counts[u])
+    }
+
+    pub fn input_tokens(&self) -> u64 {
+        self.counts[INPUT]
+    }
+
+    pub fn output_tokens(&self) -> u64 {
+        self.counts[OUTPUT]
+    }
+
+    /// Checks that every part fits in its total.
+    pub fn validate(&self) -> Result<()> {
+        let c = &self.counts;
+        let name = |u: usize| UNITS[u].usage_field;
+        let too_big = |part: String, value: u64, whole: usize| Error::InvalidUsage {
+            field: part.clone(),
+            message: format!(
+                "{part} = {value} is more than {} = {}; {part} is a part of {}",
+                name(whole),
+                c[whole],
+                name(whole)
+            ),
+        };
+        for (u, unit) in UNITS.iter().enumerate() {
+            let whole = match unit.side {
+                Side::Input if u != INPUT => INPUT,
+                Side::Output if u != OUTPUT => OUTPUT,
+                _ => continue,
+            };
+            if c[u] > c[whole] {
+                return Err(too_big(name(u).to_string(), c[u], whole));
+            }
+        }
+        let writes = c[CACHE_WRITE].saturating_add(c[CACHE_WRITE_1H]);
+        let cached = c[units::CACHE_READ].saturating_add(writes);
+        if cached > c[INPUT] {
+            return Err(too_big(
+                "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens".into(),
+                cached,
+                INPUT,
+            ));
+        }
+        // Cached audio and image input are parts of both the cache reads and the audio/image input.
+        for (part, wholes) in [
+            ("cache_audio_read_tokens", ["cache_read_tokens", "input_audio_tokens"]),
+            ("cache_image_read_tokens", ["cache_read_tokens", "input_image_tokens"]),
+        ] {
+            let p = units::unit_of_usage_field(part).expect("unit exists");
+            for w in wholes {
+                let w = units::unit_of_usage_field(w).expect("unit exists");
+                if c[p] > c[w] {
+                    return Err(too_big(part.to_string(), c[p], w));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts as the pricing units see them: the cache-write unit covers all writes (5-minute + 1-hour), of which
+    /// the 1-hour unit is a part.
+    pub fn unit_counts(&self) -> [u64; N_UNITS] {
+        let mut c = self.counts;
+        c[CACHE_WRITE] = c[CACHE_WRITE].saturating_add(c[CACHE_WRITE_1H]);
+        c
+    }
+
+    /// Adds another usage (for sums over steps or rows).
+    pub fn add(&mut self, other: &Usage) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a = a.saturating_add(*b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_fields() {
+        let u = Usage::from_fields([("input_tokens", 100), ("output_tokens", 20)]).unwrap();
+        assert_eq!(u.get("requests"), Some(1));
+        assert_eq!(u.get("web_searches"), Some(0));
+        assert_eq!(u.input_tokens(), 100);
+        let err = Usage::from_fields([("inputs", 1)]).unwrap_err();
+        assert!(
+            err.to_string().contains("\"inputs\"") || err.to_string().contains("inputs: not a usage field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parts_cannot_exceed_totals() {
+        let err = Usage::from_fields([("input_tokens", 10), ("cache_read_tokens", 11)]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid usage: cache_read_tokens: cache_read_tokens = 11 is more than input_tokens = 10; cache_read_tokens is a part of input_tokens");
+        let err = Usage::from_fields([("output_tokens", 5), ("reasoning_tokens", 6)]).unwrap_err();
+        assert!(err.to_string().contains("reasoning_tokens = 6 is more than output_tokens = 5"));
+        let err = Usage::from_fields([("input_tokens", 10), ("cache_read_tokens", 6), ("cache_write_tokens", 5)])
+            .unwrap_err();
+        assert!(err.to_string().contains("cache_read_tokens + cache_write_tokens"), "{err}");
+        let err = Usage::from_fields([
+            ("input_tokens", 10),
+            ("cache_read_tokens", 2),
+            ("input_audio_tokens", 5),
+            ("cache_audio_read_tokens", 3),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("cache_audio_read_tokens = 3 is more than cache_read_tokens = 2"), "{err}");
+    }
+
+    #[test]
+    fn unit_counts_merge_cache_writes() {
+        let u = Usage::from_fields([("input_tokens", 100), ("cache_write_tokens", 10), ("cache_write_1h_tokens", 5)])
+            .unwrap();
+        let c = u.unit_counts();
+        assert_eq!((c[CACHE_WRITE], c[CACHE_WRITE_1H]), (15, 5));
+    }
+}
