@@ -2,6 +2,7 @@
 //! say in words how every number was reached.
 
 pub mod money;
+pub mod table;
 
 use std::sync::Arc;
 

@@ -110,6 +110,55 @@ pub fn in_window(minute: u32, start: u32, end: u32) -> bool {
     }
 }
 
+/// Parses an ISO 8601 date or date-time into microseconds since the epoch (UTC): `2025-03-01`,
+/// `2025-03-01T12:30:00`, `2025-03-01 12:30:00.123456Z`, `2025-03-01T20:30:00+08:00`. No offset means UTC.
+pub fn parse_instant(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let bad = || format!("{s:?} is not an ISO 8601 date or date-time (e.g. 2025-03-01T12:30:00Z)");
+    if s.len() < 10 {
+        return Err(bad());
+    }
+    let day = parse_date(&s[..10]).map_err(|_| bad())?;
+    let mut micros = day * MICROS_PER_DAY;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Ok(micros);
+    }
+    let rest = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' ')).ok_or_else(bad)?;
+    // Split off the offset: Z, +HH:MM, -HH:MM (a '-' after the time part).
+    let (time, offset) = if let Some(t) = rest.strip_suffix('Z').or_else(|| rest.strip_suffix('z')) {
+        (t, 0)
+    } else if let Some(i) = rest.rfind(['+', '-']) {
+        (&rest[..i], parse_utc_offset(&rest[i..]).map_err(|_| bad())?)
+    } else {
+        (rest, 0)
+    };
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let parts: Vec<&str> = hms.split(':').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
+        return Err(bad());
+    }
+    let num = |p: &str| p.parse::<i64>().map_err(|_| bad());
+    let (h, m) = (num(parts[0])?, num(parts[1])?);
+    let sec = if parts.len() == 3 { num(parts[2])? } else { 0 };
+    if h > 23 || m > 59 || sec > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return Err(bad());
+    }
+    let mut us: i64 = 0;
+    for (i, b) in frac.bytes().take(6).enumerate() {
+        us += (b - b'0') as i64 * 10i64.pow(5 - i as u32);
+    }
+    micros += ((h * 60 + m) * 60 + sec) * 1_000_000 + us - offset as i64 * 60_000_000;
+    Ok(micros)
+}
+
+/// Formats microseconds since the epoch as an ISO 8601 UTC date-time.
+pub fn format_instant(micros: i64) -> String {
+    let day = micros.div_euclid(MICROS_PER_DAY);
+    let rem = micros.rem_euclid(MICROS_PER_DAY) / 1_000_000;
+    format!("{}T{:02}:{:02}:{:02}Z", format_date(day), rem / 3600, rem / 60 % 60, rem % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +175,19 @@ mod tests {
         assert!(parse_date("2023-02-29").is_err());
         assert!(parse_date("2024-13-01").is_err());
         assert!(parse_date("24-01-01").is_err());
+    }
+
+    #[test]
+    fn instants() {
+        let day = parse_date("2025-03-01").unwrap() * MICROS_PER_DAY;
+        assert_eq!(parse_instant("2025-03-01").unwrap(), day);
+        assert_eq!(parse_instant("2025-03-01T12:30:00Z").unwrap(), day + 45_000_000_000);
+        assert_eq!(parse_instant("2025-03-01 12:30").unwrap(), day + 45_000_000_000);
+        assert_eq!(parse_instant("2025-03-01T20:30:00.5+08:00").unwrap(), day + 45_000_500_000);
+        assert_eq!(parse_instant("2025-03-01T07:30:00-05:00").unwrap(), day + 45_000_000_000);
+        assert!(parse_instant("2025-03-01T25:00").is_err());
+        assert!(parse_instant("yesterday").is_err());
+        assert_eq!(format_instant(day + 45_000_000_000), "2025-03-01T12:30:00Z");
     }
 
     #[test]

@@ -1,0 +1,422 @@
+//! Golden cases for every price feature and each provider's stacking rule, on small literal books; property
+//! tests for the arithmetic; and the table engine against one-at-a-time pricing.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray, TimestampMicrosecondArray};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::json;
+use tokenprice::cost::money::to_decimal;
+use tokenprice::cost::table::{price_table, TableInput, TableOptions};
+use tokenprice::cost::{price, Cost};
+use tokenprice::prices::calendar::parse_instant;
+use tokenprice::prices::schema::provider_from_value;
+use tokenprice::prices::PriceBook;
+use tokenprice::usage::Usage;
+
+fn book(providers: Vec<serde_json::Value>) -> Arc<PriceBook> {
+    let defs = providers.iter().map(|p| provider_from_value(p, "test").unwrap()).collect();
+    Arc::new(PriceBook::from_defs(defs, "test").unwrap())
+}
+
+fn openai() -> serde_json::Value {
+    json!({
+        "schema": 1, "id": "openai", "name": "OpenAI", "owns": [{"starts_with": "gpt-"}, {"regex": "^o[1-9]"}],
+        "id_prefixes": ["openai/"], "aliases": ["azure_openai_test"],
+        "service_tiers": {"aliases": {"default": "standard", "auto": "standard"},
+                          "batch": {"multiplier": "0.5"}, "flex": {"same_as": "batch"}, "priority": {}},
+        "models": [
+            {"id": "gpt-4o", "match": ["gpt-4o", {"starts_with": "gpt-4o-2024-"}], "prices": [
+                {"input_per_mtok": "5", "output_per_mtok": "15"},
+                {"from": "2024-10-01", "source": "https://openai.com/api/pricing/",
+                 "input_per_mtok": "2.5", "output_per_mtok": "10", "cache_read_per_mtok": "1.25",
+                 "web_searches_per_k": "25",
+                 "priority": {"input_per_mtok": "4.25", "output_per_mtok": "17"}}
+            ]},
+            {"id": "o3", "prices": [
+                {"input_per_mtok": "10", "output_per_mtok": "40", "cache_read_per_mtok": "2.5"},
+                {"from": "2025-06-10", "input_per_mtok": "2", "output_per_mtok": "8", "cache_read_per_mtok": "0.5",
+                 "batch": {"input_per_mtok": "1", "output_per_mtok": "4"}}
+            ]}
+        ]
+    })
+}
+
+fn anthropic() -> serde_json::Value {
+    json!({
+        "schema": 1, "id": "anthropic", "name": "Anthropic", "owns": [{"contains": "claude"}],
+        "service_tiers": {"batch": {"multiplier": "0.5"}, "fast": {}},
+        "regions": {"us": {"multiplier": "1.1", "from": "2026-01-01"}},
+        "models": [
+            {"id": "claude-sonnet-4-5", "match": ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"], "prices": [{
+                "input_per_mtok": {"base": "3", "above": [{"tokens": 200000, "price": "6"}]},
+                "output_per_mtok": {"base": "15", "above": [{"tokens": 200000, "price": "22.5"}]},
+                "cache_read_per_mtok": {"base": "0.3", "above": [{"tokens": 200000, "price": "0.6"}]},
+                "cache_write_per_mtok": {"base": "3.75", "above": [{"tokens": 200000, "price": "7.5"}]},
+                "cache_write_1h_per_mtok": {"base": "6", "above": [{"tokens": 200000, "price": "12"}]},
+                "web_searches_per_k": "10",
+                "fast": {"input_per_mtok": "18", "output_per_mtok": "90"}
+            }]},
+            {"id": "claude-free-preview", "prices": [{"input_per_mtok": "0", "output_per_mtok": "0"}]}
+        ]
+    })
+}
+
+fn deepseek() -> serde_json::Value {
+    json!({
+        "schema": 1, "id": "deepseek", "owns": [{"starts_with": "deepseek"}],
+        "models": [{"id": "deepseek-chat", "prices": [
+            {"input_per_mtok": "0.27", "output_per_mtok": "1.1", "cache_read_per_mtok": "0.07",
+             "windows": [{"start": "16:30", "end": "00:30", "utc_offset": "UTC", "until": "2025-09-05",
+                          "input_per_mtok": "0.135", "output_per_mtok": "0.55", "cache_read_per_mtok": "0.035"}]},
+            {"from": "2025-09-05", "input_per_mtok": "0.56", "output_per_mtok": "1.68", "cache_read_per_mtok": "0.07"}
+        ]}]
+    })
+}
+
+fn all() -> Arc<PriceBook> {
+    book(vec![openai(), anthropic(), deepseek()])
+}
+
+fn at(s: &str) -> i64 {
+    parse_instant(s).unwrap()
+}
+
+fn usage(fields: &[(&str, u64)]) -> Usage {
+    Usage::from_fields(fields.iter().copied()).unwrap()
+}
+
+fn cost(b: &Arc<PriceBook>, u: &Usage, model: &str, when: &str, tier: Option<&str>) -> Cost {
+    price(b, u, model, None, at(when), tier, None).unwrap()
+}
+
+fn usd(c: &Cost) -> String {
+    to_decimal(c.total).to_string()
+}
+
+#[test]
+fn dated_price_changes() {
+    let b = all();
+    let u = usage(&[("input_tokens", 1_000_000), ("output_tokens", 1_000_000)]);
+    assert_eq!(usd(&cost(&b, &u, "o3", "2025-06-09T23:59:59Z", None)), "50");
+    assert_eq!(usd(&cost(&b, &u, "o3", "2025-06-10T00:00:00Z", None)), "10");
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o-2024-08-06", "2024-09-30", None)), "20");
+    let c = cost(&b, &u, "openai/gpt-4o", "2024-10-01", None);
+    assert_eq!(usd(&c), "12.5");
+    assert_eq!(c.source(), Some("https://openai.com/api/pricing/"));
+    assert!(c.explain().contains("price entry from 2024-10-01"), "{}", c.explain());
+}
+
+#[test]
+fn cache_reads_are_not_charged_twice_and_ttls_have_their_own_prices() {
+    let b = all();
+    // OpenAI: prompt_tokens includes cached tokens.
+    let u = usage(&[("input_tokens", 2422), ("cache_read_tokens", 2304), ("output_tokens", 120)]);
+    let c = cost(&b, &u, "gpt-4o", "2025-01-01", None);
+    // 118 × 2.5 + 2304 × 1.25 + 120 × 10 = 295 + 2880 + 1200 per million
+    assert_eq!(usd(&c), "0.004375");
+    assert_eq!(
+        c.items.iter().map(|i| (i.field(), i.count)).collect::<Vec<_>>(),
+        vec![("input_tokens", 118), ("output_tokens", 120), ("cache_read_tokens", 2304)]
+    );
+    // Anthropic: 5-minute and 1-hour writes at their own prices.
+    let u = usage(&[
+        ("input_tokens", 10_000),
+        ("cache_read_tokens", 2000),
+        ("cache_write_tokens", 3000),
+        ("cache_write_1h_tokens", 4000),
+        ("output_tokens", 500),
+    ]);
+    let c = cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", None);
+    // 1000×3 + 2000×0.3 + 3000×3.75 + 4000×6 + 500×15 = 3000 + 600 + 11250 + 24000 + 7500 = 46350 per M
+    assert_eq!(usd(&c), "0.04635");
+}
+
+#[test]
+fn long_context_reprices_the_whole_request_cache_included() {
+    let b = all();
+    let small = usage(&[("input_tokens", 200_000), ("cache_read_tokens", 100_000), ("output_tokens", 1000)]);
+    let big = usage(&[("input_tokens", 200_001), ("cache_read_tokens", 100_000), ("output_tokens", 1000)]);
+    // 100,000×3 + 100,000×0.3 + 1000×15 = 345,000 per M
+    assert_eq!(usd(&cost(&b, &small, "claude-sonnet-4-5", "2025-10-01", None)), "0.345");
+    // 100,001×6 + 100,000×0.6 + 1000×22.5 = 682,506 per M
+    let c = cost(&b, &big, "claude-sonnet-4-5", "2025-10-01", None);
+    assert_eq!(usd(&c), "0.682506");
+    assert!(c.explain().contains("prompt over 200,000 tokens"), "{}", c.explain());
+}
+
+#[test]
+fn time_of_day_window_with_its_own_end_date() {
+    let b = all();
+    let u = usage(&[("input_tokens", 1_000_000), ("output_tokens", 1_000_000)]);
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-03-01T12:00:00Z", None)), "1.37");
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-03-01T17:00:00Z", None)), "0.685"); // off-peak
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-03-02T00:29:59Z", None)), "0.685");
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-03-02T00:30:00Z", None)), "1.37");
+    // The window ended with the 2025-09-05 price change.
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-09-04T17:00:00Z", None)), "0.685");
+    assert_eq!(usd(&cost(&b, &u, "deepseek-chat", "2025-09-05T17:00:00Z", None)), "2.24");
+    let c = cost(&b, &u, "deepseek-chat", "2025-03-01T17:00:00Z", None);
+    assert!(c.explain().contains("time-of-day window 16:30–00:30"), "{}", c.explain());
+}
+
+#[test]
+fn openai_stacking_batch_flex_priority() {
+    let b = all();
+    let u = usage(&[("input_tokens", 1_000_000), ("cache_read_tokens", 400_000), ("output_tokens", 1_000_000)]);
+    // Standard: 600k×2.5 + 400k×1.25 + 1M×10 = 12.0
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", None)), "12");
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", Some("default"))), "12");
+    // Batch: no sheet for gpt-4o → OpenAI's rule, × 0.5 → 6.0; flex is priced as batch.
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", Some("batch"))), "6");
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", Some("flex"))), "6");
+    // o3 has a batch sheet: listed prices, the rest × 0.5: 600k×1 + 400k×0.25 + 1M×4 = 4.7
+    assert_eq!(usd(&cost(&b, &u, "o3", "2025-07-01", Some("batch"))), "4.7");
+    // Priority: its own sheet; unlisted cache reads at the standard price (no priority multiplier).
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", Some("priority"))), "20.05"); // 600k×4.25+400k×1.25+1M×17
+    let err = price(&b, &u, "o3", None, at("2025-07-01"), Some("priority"), None).unwrap_err();
+    assert!(err.to_string().contains("no \"priority\" price for o3"), "{err}");
+    let err = price(&b, &u, "gpt-4o", None, at("2025-07-01"), Some("turbo"), None).unwrap_err();
+    assert!(err.to_string().contains("service tier \"turbo\""), "{err}");
+}
+
+#[test]
+fn anthropic_stacking_batch_times_cache_times_long_context_and_region() {
+    let b = all();
+    let u = usage(&[
+        ("input_tokens", 300_000),
+        ("cache_read_tokens", 100_000),
+        ("cache_write_tokens", 50_000),
+        ("output_tokens", 10_000),
+    ]);
+    // Long context (prompt > 200k): 150k×6 + 100k×0.6 + 50k×7.5 + 10k×22.5 = 900000+60000+375000+225000 = 1,560,000 per M
+    assert_eq!(usd(&cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", None)), "1.56");
+    // Batch multiplies everything, cache and long context included: half.
+    assert_eq!(usd(&cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", Some("batch"))), "0.78");
+    // Fast mode is a provider-declared tier with its own sheet: 150k×18 + (cache at standard) + 10k×90.
+    let fast = cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", Some("fast"));
+    assert_eq!(usd(&fast), "4.035"); // 2.7 + 0.06 + 0.375 + 0.9
+                                     // Region surcharge from 2026-01-01 only.
+    let us = price(&b, &u, "claude-sonnet-4-5", None, at("2026-02-01"), Some("batch"), Some("us")).unwrap();
+    assert_eq!(usd(&us), "0.858");
+    let before = price(&b, &u, "claude-sonnet-4-5", None, at("2025-12-01"), None, Some("us")).unwrap();
+    assert_eq!(usd(&before), "1.56");
+}
+
+#[test]
+fn tool_fees_zero_prices_and_zero_usage() {
+    let b = all();
+    let u = usage(&[("input_tokens", 1000), ("output_tokens", 100), ("web_searches", 3)]);
+    // 1000×3 + 100×15 per M + 3 × $10/1000
+    assert_eq!(usd(&cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", None)), "0.0345");
+    let free = cost(&b, &u, "claude-free-preview", "2025-10-01", None);
+    assert_eq!(free.total, 0);
+    assert_eq!(usd(&cost(&b, &Usage::default(), "gpt-4o", "2025-01-01", None)), "0");
+}
+
+#[test]
+fn overrides_discounts_and_resolution_errors() {
+    let mut b = PriceBook::from_defs(
+        vec![provider_from_value(&openai(), "t").unwrap(), provider_from_value(&anthropic(), "t").unwrap()],
+        "t",
+    )
+    .unwrap();
+    let openai_i = b.provider_by_name("openai").unwrap();
+    b.set_multiplier(openai_i, None, Decimal::new(8, 1));
+    let gpt = b.resolve("gpt-4o", None).unwrap();
+    b.set_multiplier(openai_i, Some(gpt), Decimal::new(5, 1));
+    let b = Arc::new(b);
+    let u = usage(&[("input_tokens", 1_000_000)]);
+    assert_eq!(usd(&cost(&b, &u, "gpt-4o", "2025-01-01", None)), "1"); // 2.5 × 0.8 × 0.5
+    assert_eq!(usd(&cost(&b, &u, "o3", "2025-07-01", None)), "1.6"); // 2 × 0.8
+    let err = b.resolve("gpt-4o-mnii", Some("anthropic")).unwrap_err();
+    assert!(
+        err.to_string().contains("no price is known for model \"gpt-4o-mnii\" from provider \"anthropic\""),
+        "{err}"
+    );
+    let err = b.resolve("gpt-4o", Some("nope")).unwrap_err();
+    assert!(err.to_string().contains("unknown provider \"nope\""), "{err}");
+    let err = b.resolve("claude-sonet-4-5", None).unwrap_err();
+    assert!(err.to_string().contains("claude-sonnet-4-5"), "suggests the close name: {err}");
+    assert_eq!(b.resolve("anthropic/claude-sonnet-4-5", None).unwrap(), b.resolve("claude-sonnet-4-5", None).unwrap());
+    assert_eq!(
+        b.resolve("us.anthropic.claude-sonnet-4-5-20250929-v1:0", Some("anthropic")).unwrap(),
+        b.resolve("claude-sonnet-4-5", None).unwrap()
+    );
+    assert_eq!(b.resolve("GPT-4o-2024-11-20", Some("azure_openai_test")).unwrap(), gpt);
+}
+
+#[test]
+fn schema_errors_name_the_field() {
+    let mut bad = openai();
+    bad["models"][0]["prices"][0]["input_per_mtok"] = json!("-1");
+    let err = provider_from_value(&bad, "prices/openai.toml").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "prices/openai.toml: models[0] (gpt-4o).prices[0].input_per_mtok: -1 is negative; prices are never negative"
+    );
+    let mut bad = openai();
+    bad["models"][1]["prices"][1]["from"] = json!("2024-01-01");
+    bad["models"][1]["prices"][0]["from"] = json!("2024-06-01");
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("not after the previous entry's 2024-06-01"), "{err}");
+    let mut bad = openai();
+    bad["models"][1]["match"] = json!(["gpt-4o"]);
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("\"gpt-4o\" also names model"), "{err}");
+    let mut bad = openai();
+    bad["models"][0]["prices"][0]["input_per_mtok"] = json!(2.5);
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("not a float"), "{err}");
+    let mut bad = deepseek();
+    bad["models"][0]["prices"][0]["windows"] = json!([
+        {"start": "00:00", "end": "02:00", "input_per_mtok": "1"},
+        {"start": "01:00", "end": "03:00", "input_per_mtok": "1"}]);
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("overlap"), "{err}");
+}
+
+fn table_row_costs(
+    b: &Arc<PriceBook>,
+    models: Vec<&str>,
+    times: Vec<i64>,
+    inputs: Vec<i64>,
+    cached: Vec<i64>,
+    outputs: Vec<i64>,
+    tiers: Vec<Option<&str>>,
+    hits: Vec<bool>,
+) -> arrow_array::RecordBatch {
+    let n = models.len();
+    let model: ArrayRef = Arc::new(StringArray::from(models));
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC"));
+    let tier: ArrayRef = Arc::new(StringArray::from(tiers));
+    let hit: ArrayRef = Arc::new(BooleanArray::from(hits));
+    let cols: Vec<(usize, ArrayRef, String)> = vec![
+        (0, Arc::new(Int64Array::from(inputs)) as ArrayRef, "input_tokens".to_string()),
+        (2, Arc::new(Int64Array::from(cached)) as ArrayRef, "cache_read_tokens".to_string()),
+        (1, Arc::new(Int64Array::from(outputs)) as ArrayRef, "output_tokens".to_string()),
+    ];
+    let input = TableInput {
+        rows: n,
+        model: &model,
+        provider: None,
+        timestamp: Some(&ts),
+        default_at: None,
+        service_tier: Some(&tier),
+        region: None,
+        cache_hit: Some(&hit),
+        counts: cols.iter().map(|(u, a, name)| (*u, a, name.clone())).collect(),
+        input_excludes_cache: false,
+    };
+    price_table(b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap()
+}
+
+#[test]
+fn table_rows_are_priced_like_single_calls_or_rejected_with_a_reason() {
+    let b = all();
+    let batch = table_row_costs(
+        &b,
+        vec!["gpt-4o", "o3", "unknown-model-x", "claude-sonnet-4-5", "gpt-4o", "deepseek-chat", "gpt-4o"],
+        vec![
+            at("2025-01-01"),
+            at("2025-07-01"),
+            at("2025-07-01"),
+            at("2025-10-01"),
+            at("2025-01-01"),
+            at("2025-03-01T17:00:00Z"),
+            at("2025-01-01"),
+        ],
+        vec![1000, 2000, 10, 300_000, 10, 1_000_000, -5],
+        vec![200, 0, 0, 100_000, 20, 0, 0],
+        vec![100, 50, 1, 10, 1, 1_000_000, 0],
+        vec![None, Some("batch"), None, None, None, None, None],
+        vec![false, false, false, false, false, false, false],
+    );
+    let total = batch.column_by_name("total_cost").unwrap();
+    let total = total.as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap();
+    let status = batch.column_by_name("status").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+    let single = |model: &str, when: &str, fields: &[(&str, u64)], tier: Option<&str>| {
+        cost(&b, &usage(fields), model, when, tier).total
+    };
+    assert_eq!(
+        total.value(0),
+        single(
+            "gpt-4o",
+            "2025-01-01",
+            &[("input_tokens", 1000), ("cache_read_tokens", 200), ("output_tokens", 100)],
+            None
+        )
+    );
+    assert_eq!(
+        total.value(1),
+        single("o3", "2025-07-01", &[("input_tokens", 2000), ("output_tokens", 50)], Some("batch"))
+    );
+    assert!(total.is_null(2) && status.value(2).contains("no price is known for model \"unknown-model-x\""));
+    assert_eq!(
+        total.value(3),
+        single(
+            "claude-sonnet-4-5",
+            "2025-10-01",
+            &[("input_tokens", 300_000), ("cache_read_tokens", 100_000), ("output_tokens", 10)],
+            None
+        )
+    );
+    assert!(total.is_null(4) && status.value(4).contains("cache_read_tokens = 20 is more than input_tokens = 10"));
+    assert_eq!(to_decimal(total.value(5)).to_string(), "0.685");
+    assert!(total.is_null(6) && status.value(6) == "input_tokens is negative");
+    let (priced, rejected) = tokenprice::cost::table::counts_of(&batch);
+    assert_eq!((priced, rejected), (4, 3));
+    // Itemized columns add up to the total.
+    let items: Vec<&arrow_array::Decimal128Array> = ["input_cost", "cache_read_cost", "output_cost", "requests_cost"]
+        .iter()
+        .map(|n| batch.column_by_name(n).unwrap().as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap())
+        .collect();
+    for row in [0, 1, 3, 5] {
+        assert_eq!(items.iter().map(|c| c.value(row)).sum::<i128>(), total.value(row));
+    }
+}
+
+#[test]
+fn gateway_cache_hits_cost_nothing() {
+    let b = all();
+    let batch = table_row_costs(
+        &b,
+        vec!["gpt-4o"],
+        vec![at("2025-01-01")],
+        vec![1000],
+        vec![0],
+        vec![10],
+        vec![None],
+        vec![true],
+    );
+    let total = batch
+        .column_by_name("total_cost")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Decimal128Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(total, 0);
+}
+
+proptest! {
+    #[test]
+    fn items_sum_to_the_total_and_more_tokens_never_cost_less(
+        cached in 0u64..300_000, extra in 0u64..300_000, writes in 0u64..50_000, out in 0u64..100_000, grow in 1u64..500_000,
+        model in prop::sample::select(vec!["gpt-4o", "o3", "claude-sonnet-4-5", "deepseek-chat"]),
+        when in prop::sample::select(vec!["2024-06-01", "2025-03-01T17:00:00Z", "2025-07-01", "2025-10-01"]),
+    ) {
+        let b = all();
+        let input = cached + writes + extra;
+        let u = usage(&[("input_tokens", input), ("cache_read_tokens", cached), ("cache_write_tokens", writes), ("output_tokens", out)]);
+        let c = cost(&b, &u, model, when, None);
+        prop_assert_eq!(c.items.iter().map(|i| i.amount).sum::<i128>(), c.total);
+        // Growing the output total with its parts fixed never lowers the cost.
+        let more_out = usage(&[("input_tokens", input), ("cache_read_tokens", cached), ("cache_write_tokens", writes), ("output_tokens", out + grow)]);
+        prop_assert!(cost(&b, &more_out, model, when, None).total >= c.total);
+        // Growing the input total (uncached part) never lowers it, long-context steps included.
+        let more_in = usage(&[("input_tokens", input + grow), ("cache_read_tokens", cached), ("cache_write_tokens", writes), ("output_tokens", out)]);
+        prop_assert!(cost(&b, &more_in, model, when, None).total >= c.total);
+    }
+}
