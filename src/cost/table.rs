@@ -240,6 +240,9 @@ struct ChunkOut {
     items: Vec<Vec<Option<i128>>>,
 }
 
+/// A model name's resolution, or why it failed (shared by the rows that name it).
+type Resolved = std::result::Result<usize, Arc<str>>;
+
 #[derive(Hash, PartialEq, Eq)]
 struct SheetKey<'a> {
     model: usize,
@@ -307,8 +310,7 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
             .map(|&s| price_chunk(book, input, &cols, s, (s + CHUNK).min(input.rows), &item_units))
             .collect()
     })?;
-    let mut out = ChunkOut::default();
-    out.items = vec![Vec::with_capacity(input.rows); item_units.len()];
+    let mut out = ChunkOut { items: vec![Vec::with_capacity(input.rows); item_units.len()], ..Default::default() };
     for c in chunks {
         let c = c?;
         out.total.extend(c.total);
@@ -376,7 +378,7 @@ fn price_chunk(
         from_day: Vec::with_capacity(n),
         items: vec![Vec::with_capacity(n); item_units.len()],
     };
-    let mut models: FxHashMap<(Option<&str>, &str), std::result::Result<usize, Arc<str>>> = FxHashMap::default();
+    let mut models: FxHashMap<(Option<&str>, &str), Resolved> = FxHashMap::default();
     let mut sheets: FxHashMap<SheetKey<'_>, std::result::Result<Arc<EffectiveSheet>, Arc<str>>> = FxHashMap::default();
     let mut item_amounts = [0i128; N_UNITS];
     for i in start..end {
