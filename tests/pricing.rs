@@ -277,6 +277,7 @@ fn schema_errors_name_the_field() {
     assert!(err.contains("overlap"), "{err}");
 }
 
+#[allow(clippy::too_many_arguments)]
 fn table_row_costs(
     b: &Arc<PriceBook>,
     models: Vec<&str>,
