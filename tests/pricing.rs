@@ -210,6 +210,8 @@ fn tool_fees_zero_prices_and_zero_usage() {
     let u = usage(&[("input_tokens", 1000), ("output_tokens", 100), ("web_searches", 3)]);
     // 1000×3 + 100×15 per M + 3 × $10/1000
     assert_eq!(usd(&cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", None)), "0.0345");
+    // Batch halves token prices, not the per-search fee: 0.0045 / 2 + 0.03
+    assert_eq!(usd(&cost(&b, &u, "claude-sonnet-4-5", "2025-10-01", Some("batch"))), "0.03225");
     let free = cost(&b, &u, "claude-free-preview", "2025-10-01", None);
     assert_eq!(free.total, 0);
     assert_eq!(usd(&cost(&b, &Usage::default(), "gpt-4o", "2025-01-01", None)), "0");

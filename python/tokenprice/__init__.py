@@ -1,4 +1,4 @@
-"""tokenprice: exact LLM token counting (and pricing) from a Rust engine.
+"""tokenprice: exact LLM token counting and pricing from a Rust engine.
 
 Counting::
 
@@ -7,12 +7,21 @@ Counting::
     tokenprice.count_tokens(["a", "b c", None], model="gpt-4o")       # [1, 2, None]
     tokenprice.count_tokens(df["prompt"], model="gpt-4.1-mini")       # a column of the same kind, index kept
     enc = tokenprice.get_encoding("cl100k_base")                      # tiktoken-compatible Encoding
+
+Pricing::
+
+    usage = tokenprice.Usage(input_tokens=2422, cache_read_tokens=2304, output_tokens=120)
+    cost = tokenprice.price(usage, model="gpt-4o", at="2025-03-01")   # Cost: .total is a Decimal
+    print(cost.explain())
+    priced = tokenprice.price_table(df)                               # every row, at its own timestamp
 """
 
 from __future__ import annotations
 
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
+    AmbiguousModelError,
+    Cost,
     DisallowedSpecialTokenError,
     Encoding,
     InputError,
@@ -21,12 +30,18 @@ from tokenprice._core import (
     InvalidMessageError,
     InvalidTextError,
     InvalidTokenError,
+    InvalidUsageError,
+    NoPriceError,
+    PriceBook,
+    PriceBookError,
     StreamCounter,
     TokenizerFileError,
     TokenizerNotPublicError,
     TokenPriceError,
     UnknownEncodingError,
     UnknownModelError,
+    UnknownProviderError,
+    Usage,
     __version__,
     count_file,
     count_message_tokens,
@@ -35,11 +50,23 @@ from tokenprice._core import (
     get_encoding,
     image_tokens,
     list_encoding_names,
+    price,
 )
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_tokens
+from tokenprice._pricing import price_table
 
 __all__ = [
     "APPROXIMATION_ENCODING",
+    "AmbiguousModelError",
+    "Cost",
+    "InvalidUsageError",
+    "NoPriceError",
+    "PriceBook",
+    "PriceBookError",
+    "UnknownProviderError",
+    "Usage",
+    "price",
+    "price_table",
     "ApproximateCount",
     "ApproximationWarning",
     "DisallowedSpecialTokenError",

@@ -1,6 +1,8 @@
 """Type stubs for the native module ``tokenprice._core`` (built from ``src/py/``)."""
 
-from collections.abc import Iterable
+import datetime
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from os import PathLike
 from typing import Any, Literal, final
 
@@ -70,6 +72,21 @@ class InvalidArgumentError(TokenPriceError, ValueError):
 
 class InvalidMessageError(TokenPriceError, ValueError):
     """A chat message or tool definition of the wrong shape."""
+
+class UnknownProviderError(TokenPriceError, KeyError):
+    """A provider name the price book does not know."""
+
+class AmbiguousModelError(TokenPriceError, ValueError):
+    """A model several providers price, with no provider given."""
+
+class NoPriceError(TokenPriceError, LookupError):
+    """No price for the model on that date or in that service tier."""
+
+class InvalidUsageError(TokenPriceError, ValueError):
+    """Impossible usage counts (negative, fractional, parts above totals)."""
+
+class PriceBookError(TokenPriceError, ValueError):
+    """A price file or price definition that breaks the schema."""
 
 class InternalError(TokenPriceError, RuntimeError):
     """A bug in tokenprice (please report it)."""
@@ -176,3 +193,157 @@ def _encoding_from_ranks(
 ) -> Encoding: ...
 def _encoding_from_tokenizer_json_str(json: str, name: str) -> Encoding: ...
 def _panic_for_tests(message: str, threads: bool) -> None: ...
+
+_Instant = datetime.datetime | datetime.date | str | int | float | None
+
+@final
+class PriceBook:
+    """A price book: the default one (embedded), one loaded from files or dicts, or one with overrides."""
+
+    @staticmethod
+    def default() -> PriceBook: ...
+    @staticmethod
+    def from_dicts(providers: Iterable[Mapping[str, Any]] | Mapping[str, Any], *, origin: str = "dicts") -> PriceBook: ...
+    @staticmethod
+    def from_path(path: str | PathLike[str]) -> PriceBook: ...
+    def with_overrides(self, overrides: Mapping[str, Any] | str | PathLike[str]) -> PriceBook: ...
+    def resolve(self, model: str, provider: str | None = None) -> dict[str, Any]: ...
+    def price_at(self, model: str, at: _Instant = None, provider: str | None = None) -> dict[str, Any]: ...
+    def models(self, provider: str | None = None) -> list[dict[str, Any]]: ...
+    @property
+    def providers(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Usage:
+    """What one request used. input_tokens is the whole prompt, output_tokens the whole output."""
+
+    fields: list[str]
+    def __new__(
+        cls,
+        *,
+        input_tokens: int | float | None = ...,
+        output_tokens: int | float | None = ...,
+        cache_read_tokens: int | float | None = ...,
+        cache_write_tokens: int | float | None = ...,
+        cache_write_1h_tokens: int | float | None = ...,
+        reasoning_tokens: int | float | None = ...,
+        citation_tokens: int | float | None = ...,
+        input_audio_tokens: int | float | None = ...,
+        output_audio_tokens: int | float | None = ...,
+        cache_audio_read_tokens: int | float | None = ...,
+        input_image_tokens: int | float | None = ...,
+        output_image_tokens: int | float | None = ...,
+        cache_image_read_tokens: int | float | None = ...,
+        input_video_tokens: int | float | None = ...,
+        output_video_tokens: int | float | None = ...,
+        input_characters: int | float | None = ...,
+        input_text_messages: int | float | None = ...,
+        audio_seconds: int | float | None = ...,
+        input_audio_seconds: int | float | None = ...,
+        input_document_pages: int | float | None = ...,
+        input_annotated_document_pages: int | float | None = ...,
+        web_searches: int | float | None = ...,
+        storage_searches: int | float | None = ...,
+        requests: int | float | None = ...,
+    ) -> Usage: ...
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def cache_read_tokens(self) -> int: ...
+    @property
+    def cache_write_tokens(self) -> int: ...
+    @property
+    def cache_write_1h_tokens(self) -> int: ...
+    @property
+    def reasoning_tokens(self) -> int: ...
+    @property
+    def citation_tokens(self) -> int: ...
+    @property
+    def input_audio_tokens(self) -> int: ...
+    @property
+    def output_audio_tokens(self) -> int: ...
+    @property
+    def cache_audio_read_tokens(self) -> int: ...
+    @property
+    def input_image_tokens(self) -> int: ...
+    @property
+    def output_image_tokens(self) -> int: ...
+    @property
+    def cache_image_read_tokens(self) -> int: ...
+    @property
+    def input_video_tokens(self) -> int: ...
+    @property
+    def output_video_tokens(self) -> int: ...
+    @property
+    def input_characters(self) -> int: ...
+    @property
+    def input_text_messages(self) -> int: ...
+    @property
+    def audio_seconds(self) -> int: ...
+    @property
+    def input_audio_seconds(self) -> int: ...
+    @property
+    def input_document_pages(self) -> int: ...
+    @property
+    def input_annotated_document_pages(self) -> int: ...
+    @property
+    def web_searches(self) -> int: ...
+    @property
+    def storage_searches(self) -> int: ...
+    @property
+    def requests(self) -> int: ...
+    def to_dict(self) -> dict[str, int]: ...
+    def __add__(self, other: Usage) -> Usage: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Cost:
+    """The cost of one usage: an exact total, its items, the price entry used, and explain()."""
+
+    @property
+    def total(self) -> Decimal: ...
+    @property
+    def input_cost(self) -> Decimal: ...
+    @property
+    def output_cost(self) -> Decimal: ...
+    @property
+    def items(self) -> list[dict[str, Any]]: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def service_tier(self) -> str: ...
+    @property
+    def effective_from(self) -> datetime.date | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def currency(self) -> str: ...
+    def explain(self) -> str: ...
+
+def price(
+    usage: Usage | Mapping[str, int],
+    model: str,
+    provider: str | None = None,
+    at: _Instant = None,
+    service_tier: str | None = None,
+    book: PriceBook | None = None,
+    region: str | None = None,
+) -> Cost: ...
+def price_arrow_table(
+    table: Any,
+    *,
+    book: PriceBook | None = None,
+    columns: Mapping[str, str],
+    default_at: _Instant = None,
+    input_excludes_cache: bool = False,
+    itemized: bool = False,
+    as_float: bool = False,
+    num_threads: int | None = None,
+) -> Any: ...
+def usage_fields() -> list[str]: ...

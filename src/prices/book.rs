@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::calendar::{day_of, format_date, in_window, minute_of_day};
 use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
-use super::units::{LeafPlan, N_UNITS, UNITS};
+use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
 use crate::cost::money::Factor;
 use crate::error::{Error, Result};
 
@@ -193,6 +193,10 @@ pub struct PriceBook {
     sheets: RwLock<FxHashMap<SheetKey, Arc<EffectiveSheet>>>,
     /// Where the book came from (for messages): "default", a file name, ...
     pub origin: String,
+    /// The definitions it was compiled from (overrides merge into these).
+    defs: Vec<ProviderDef>,
+    /// Negotiated discounts applied, as given (kept for further overrides).
+    discounts: Vec<(String, Decimal)>,
 }
 
 impl std::fmt::Debug for PriceBook {
@@ -254,6 +258,7 @@ impl PriceBook {
     /// Compiles definitions (checked by `schema`) into a book.
     pub fn from_defs(defs: Vec<ProviderDef>, origin: &str) -> Result<PriceBook> {
         schema::check_book(&defs).map_err(|e| Error::PriceBook(e.to_string()))?;
+        let kept = defs.clone();
         let mut book = PriceBook {
             providers: Vec::new(),
             models: Vec::new(),
@@ -264,6 +269,8 @@ impl PriceBook {
             resolved: RwLock::new(FxHashMap::default()),
             sheets: RwLock::new(FxHashMap::default()),
             origin: origin.to_string(),
+            defs: kept,
+            discounts: Vec::new(),
         };
         for def in defs {
             let pi = book.providers.len();
@@ -324,6 +331,40 @@ impl PriceBook {
             });
         }
         Ok(book)
+    }
+
+    /// A new book: this one with `overrides` layered on (this one is not changed).
+    pub fn with_overrides(&self, overrides: schema::OverridesDef, origin: &str) -> Result<PriceBook> {
+        let mut defs = self.defs.clone();
+        for p in overrides.providers {
+            match defs.iter_mut().find(|d| d.id == p.id) {
+                Some(existing) => schema::merge_provider(existing, p),
+                None => defs.push(p),
+            }
+        }
+        let mut book = PriceBook::from_defs(defs, origin)?;
+        let discounts: Vec<(String, Decimal)> = self.discounts.iter().cloned().chain(overrides.discounts).collect();
+        for (target, multiplier) in &discounts {
+            book.apply_discount(target, *multiplier)?;
+        }
+        book.discounts = discounts;
+        Ok(book)
+    }
+
+    /// Applies a discount to `provider` or `provider/model`.
+    fn apply_discount(&mut self, target: &str, multiplier: Decimal) -> Result<()> {
+        let (provider, model) = match self.provider_by_name(target) {
+            Ok(pi) => (pi, None),
+            Err(_) => {
+                let (p, m) = target.split_once('/').ok_or_else(|| {
+                    Error::PriceBook(format!("discount target {target:?}: expected a provider or provider/model"))
+                })?;
+                let pi = self.provider_by_name(p)?;
+                (pi, Some(self.resolve(m, Some(p))?))
+            }
+        };
+        self.set_multiplier(provider, model, multiplier);
+        Ok(())
     }
 
     /// Sets a negotiated multiplier (e.g. 0.8 for 20% off) on a provider, or on one model of it.
@@ -551,8 +592,8 @@ impl PriceBook {
             ));
         }
         let prices = self.tier_prices(provider, model, entry, &key.tier, &base, day, &mut derivation, 0)?;
-        // Region surcharge and negotiated discounts multiply everything.
-        let mut factor = Decimal::ONE;
+        // A region surcharge multiplies token prices; negotiated discounts multiply everything.
+        let mut prices = prices;
         if let Some(r) = &key.region {
             let region = provider.regions.iter().find(|x| &x.name == r).expect("checked in sheet_for");
             let applies = region.from_day.is_none_or(|f| f <= day)
@@ -560,12 +601,13 @@ impl PriceBook {
                 && (region.models.is_empty()
                     || region.models.iter().any(|m| m.matches(&model.id.to_ascii_lowercase())));
             if applies {
-                factor *= region.multiplier;
-                derivation.push(format!("region {r}: × {}", region.multiplier.normalize()));
+                prices = scale_tokens(&prices, region.multiplier);
+                derivation.push(format!("region {r}: token prices × {}", region.multiplier.normalize()));
             } else {
                 derivation.push(format!("region {r}: no surcharge for this model on this date"));
             }
         }
+        let mut factor = Decimal::ONE;
         if provider.multiplier != Decimal::ONE {
             factor *= provider.multiplier;
             derivation.push(format!("negotiated {} multiplier × {}", provider.id, provider.multiplier.normalize()));
@@ -626,8 +668,7 @@ impl PriceBook {
         if let Some(sheet) = entry.tiers.get(tier) {
             // Listed prices replace the standard ones; the others follow the provider's multiplier, if any.
             let m = rule_multiplier.unwrap_or(Decimal::ONE);
-            let mut out: BTreeMap<usize, (PriceDef, Decimal)> =
-                base.iter().map(|(u, (p, bm))| (*u, (p.clone(), *bm * m))).collect();
+            let mut out = scale_tokens(base, m);
             for (u, p) in &sheet.prices {
                 out.insert(*u, (p.clone(), Decimal::ONE));
             }
@@ -639,8 +680,8 @@ impl PriceBook {
         }
         match rule {
             Some(TierRule::Multiplier(m)) => {
-                derivation.push(format!("{tier}: {}'s rule, standard prices × {}", provider.name, m.normalize()));
-                Ok(base.iter().map(|(u, (p, bm))| (*u, (p.clone(), *bm * *m))).collect())
+                derivation.push(format!("{tier}: {}'s rule, standard token prices × {}", provider.name, m.normalize()));
+                Ok(scale_tokens(base, *m))
             }
             Some(TierRule::SameAs(other)) if depth < 4 => {
                 derivation.push(format!("{tier}: {}'s rule, priced as {other}", provider.name));
@@ -672,6 +713,17 @@ impl PriceBook {
     pub fn model_indexes(&self, provider: Option<usize>) -> Vec<usize> {
         (0..self.models.len()).filter(|mi| provider.is_none_or(|p| self.models[*mi].provider == p)).collect()
     }
+}
+
+/// Token prices × `m`; per-call fees (web search, requests, ...) are not discounted by tiers or regions.
+fn scale_tokens(prices: &BTreeMap<usize, (PriceDef, Decimal)>, m: Decimal) -> BTreeMap<usize, (PriceDef, Decimal)> {
+    prices
+        .iter()
+        .map(|(u, (p, bm))| {
+            let scaled = if UNITS[*u].dims.contains(&Dim::Tokens) { *bm * m } else { *bm };
+            (*u, (p.clone(), scaled))
+        })
+        .collect()
 }
 
 fn entry_from_def(e: EntryDef) -> Entry {

@@ -646,3 +646,60 @@ pub fn check_book(providers: &[ProviderDef]) -> R<()> {
     }
     Ok(())
 }
+
+/// Changes layered over a book: negotiated discounts and added or replaced providers and models.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OverridesDef {
+    /// (`provider` or `provider/model`, multiplier): 0.8 is 20% off.
+    pub discounts: Vec<(String, Decimal)>,
+    /// Provider definitions in the price-file schema (`schema` may be omitted). An existing provider id merges:
+    /// models with the same id replace the book's, new ones are added, and given tier rules or regions replace.
+    pub providers: Vec<ProviderDef>,
+}
+
+/// Reads overrides: `{"discounts": {"openai": "0.8", "openai/gpt-4o": "0.7"}, "providers": [{...}]}`.
+pub fn overrides_from_value(v: &Value, origin: &str) -> R<OverridesDef> {
+    let ctx = Ctx { origin };
+    let obj = ctx.object(v, "")?;
+    ctx.check_keys(obj, "", &["discounts", "providers"])?;
+    let mut out = OverridesDef::default();
+    if let Some(d) = obj.get("discounts") {
+        for (target, m) in ctx.object(d, "discounts")? {
+            out.discounts.push((target.clone(), ctx.decimal(m, &join("discounts", target))?));
+        }
+    }
+    if let Some(p) = obj.get("providers") {
+        let items = p.as_array().ok_or_else(|| ctx.err("providers", "expected a list of provider definitions"))?;
+        for (i, item) in items.iter().enumerate() {
+            let mut item = item.clone();
+            if let Some(o) = item.as_object_mut() {
+                o.entry("schema").or_insert(Value::from(1));
+            }
+            let origin = format!("{origin}: providers[{i}]");
+            out.providers.push(provider_from_value(&item, &origin)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Merges an override provider into a book provider of the same id.
+pub fn merge_provider(base: &mut ProviderDef, over: ProviderDef) {
+    for m in over.models {
+        match base.models.iter_mut().find(|x| x.id == m.id) {
+            Some(existing) => *existing = m,
+            None => base.models.push(m),
+        }
+    }
+    if !over.tier_rules.is_empty() {
+        base.tier_rules = over.tier_rules;
+    }
+    base.tier_aliases.extend(over.tier_aliases);
+    if !over.regions.is_empty() {
+        base.regions = over.regions;
+    }
+    base.aliases.extend(over.aliases.into_iter().filter(|a| a != &base.id));
+    base.aliases.sort();
+    base.aliases.dedup();
+    base.owns.extend(over.owns);
+    base.id_prefixes.extend(over.id_prefixes);
+}

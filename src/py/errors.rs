@@ -24,6 +24,11 @@ const CLASSES: &[(&str, Option<&str>, &str)] = &[
     ("InputError", None, "Input that cannot be read (a missing or unreadable file)."),
     ("InvalidArgumentError", Some("ValueError"), "An argument outside its valid values."),
     ("InvalidMessageError", Some("ValueError"), "A chat message or tool definition of the wrong shape."),
+    ("UnknownProviderError", Some("KeyError"), "A provider name the price book does not know."),
+    ("AmbiguousModelError", Some("ValueError"), "A model several providers price, with no provider given."),
+    ("NoPriceError", Some("LookupError"), "No price for the model on that date or in that service tier."),
+    ("InvalidUsageError", Some("ValueError"), "Impossible usage counts (negative, fractional, parts above totals)."),
+    ("PriceBookError", Some("ValueError"), "A price file or price definition that breaks the schema."),
     ("InternalError", Some("RuntimeError"), "A bug in tokenprice (please report it)."),
 ];
 
@@ -37,6 +42,7 @@ static CLASSES_CELL: PyOnceLock<Classes> = PyOnceLock::new();
 fn builtin_base<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
     match name {
         "KeyError" => py.get_type::<PyKeyError>(),
+        "LookupError" => py.get_type::<pyo3::exceptions::PyLookupError>(),
         "ValueError" => py.get_type::<PyValueError>(),
         _ => py.get_type::<PyRuntimeError>(),
     }
@@ -97,6 +103,13 @@ fn class_name(e: &Error) -> &'static str {
         Error::InvalidArgument(_) => "InvalidArgumentError",
         Error::InvalidMessage(_) => "InvalidMessageError",
         Error::Internal(_) => "InternalError",
+        Error::UnknownPricedModel { .. } => "UnknownModelError",
+        Error::UnknownProvider { .. } => "UnknownProviderError",
+        Error::AmbiguousModel { .. } => "AmbiguousModelError",
+        Error::NoPriceAtDate { .. } | Error::NoTierPrice { .. } => "NoPriceError",
+        Error::UnknownOption { .. } => "InvalidArgumentError",
+        Error::InvalidUsage { .. } | Error::Overflow(_) => "InvalidUsageError",
+        Error::PriceBook(_) => "PriceBookError",
     }
 }
 

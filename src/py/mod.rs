@@ -4,6 +4,7 @@
 mod columns;
 mod encoding;
 mod errors;
+mod pricing;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ fn lookup_model(model: &str) -> Option<(&'static str, &'static str)> {
 
 /// Converts plain Python data (dicts, lists, str, numbers, None; or objects with `model_dump()`, such as the
 /// OpenAI SDK's message types) to JSON values, naming the path of anything else.
-fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
     let py = obj.py();
     if obj.is_none() {
         return Ok(Value::Null);
@@ -270,6 +271,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encoding::_encoding_from_ranks, m)?)?;
     m.add_function(wrap_pyfunction!(encoding::_encoding_from_tokenizer_json_str, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_class::<pricing::PyPriceBook>()?;
+    m.add_class::<pricing::PyUsage>()?;
+    m.add_class::<pricing::PyCost>()?;
+    m.add_function(wrap_pyfunction!(pricing::price, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::price_arrow_table, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::usage_fields, m)?)?;
     m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,768 @@
+//! The pricing classes of the Python API (`PriceBook`, `Usage`, `Cost`) and `price` / `price_table`: arguments
+//! converted, work delegated to `prices`, `usage` and `cost`, results converted back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PyTable;
+use rust_decimal::Decimal;
+
+use crate::cost::money::to_decimal;
+use crate::cost::table::{price_table as core_price_table, TableInput, TableOptions};
+use crate::cost::{price_model, Cost};
+use crate::error::Error;
+use crate::prices::book::PriceBook;
+use crate::prices::calendar::{days_from_civil, format_date, parse_instant, MICROS_PER_DAY};
+use crate::prices::schema::{self, PriceDef, SheetDef};
+use crate::prices::units::{unit_of_usage_field, UNITS};
+use crate::py::encoding::type_name;
+use crate::py::errors::{guard, invalid_argument, to_py, IntoPy};
+use crate::usage::Usage;
+
+fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
+    super::to_json(obj, what)
+}
+
+/// A price book: the default one (embedded), one loaded from files or dicts, or one with overrides.
+#[pyclass(frozen, module = "tokenprice", name = "PriceBook")]
+pub struct PyPriceBook {
+    pub book: Arc<PriceBook>,
+}
+
+fn read_toml(path: &std::path::Path) -> Result<serde_json::Value, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+    let value: toml::Value =
+        toml::from_str(&text).map_err(|e| Error::PriceBook(format!("{}: not valid TOML: {e}", path.display())))?;
+    serde_json::to_value(&value).map_err(|e| Error::PriceBook(format!("{}: {e}", path.display())))
+}
+
+fn schema_err(e: schema::SchemaError) -> Error {
+    Error::PriceBook(e.to_string())
+}
+
+fn book_from_values(values: &[(serde_json::Value, String)], origin: &str) -> Result<PriceBook, Error> {
+    let defs = values
+        .iter()
+        .map(|(v, o)| schema::provider_from_value(v, o).map_err(schema_err))
+        .collect::<Result<Vec<_>, _>>()?;
+    PriceBook::from_defs(defs, origin)
+}
+
+/// Decimal → Python `decimal.Decimal` (exact, through its text).
+pub fn py_decimal<'py>(py: Python<'py>, d: Decimal) -> PyResult<Bound<'py, PyAny>> {
+    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = DECIMAL.import(py, "decimal", "Decimal")?;
+    cls.call1((d.to_string(),))
+}
+
+fn py_date<'py>(py: Python<'py>, day: i64) -> PyResult<Bound<'py, PyAny>> {
+    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = DATE.import(py, "datetime", "date")?;
+    cls.call_method1("fromisoformat", (format_date(day),))
+}
+
+fn price_value<'py>(py: Python<'py>, p: &PriceDef) -> PyResult<Bound<'py, PyAny>> {
+    match p {
+        PriceDef::Flat(d) => py_decimal(py, *d),
+        PriceDef::Tiered { base, above } => {
+            let dict = PyDict::new(py);
+            dict.set_item("base", py_decimal(py, *base)?)?;
+            let steps = PyList::empty(py);
+            for (t, price) in above {
+                let step = PyDict::new(py);
+                step.set_item("tokens", t)?;
+                step.set_item("price", py_decimal(py, *price)?)?;
+                steps.append(step)?;
+            }
+            dict.set_item("above", steps)?;
+            Ok(dict.into_any())
+        }
+    }
+}
+
+fn sheet_dict<'py>(py: Python<'py>, sheet: &SheetDef) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (u, p) in &sheet.prices {
+        dict.set_item(UNITS[*u].price_key, price_value(py, p)?)?;
+    }
+    Ok(dict)
+}
+
+/// Instants from Python: None (now), datetime (naive = UTC), date (midnight UTC), ISO string, or epoch seconds.
+pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64> {
+    let Some(v) = value.filter(|v| !v.is_none()) else {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        return Ok(now);
+    };
+    let py = v.py();
+    if let Ok(s) = v.cast::<PyString>() {
+        return parse_instant(s.to_str()?).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    }
+    if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
+        let secs: f64 = v.extract()?;
+        return Ok((secs * 1e6).round() as i64);
+    }
+    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let datetime = DATETIME.import(py, "datetime", "datetime")?;
+    let date = DATE.import(py, "datetime", "date")?;
+    let field = |name: &str| -> PyResult<i64> { v.getattr(name)?.extract() };
+    if v.is_instance(datetime)? {
+        let day = days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32);
+        let mut micros = day * MICROS_PER_DAY
+            + ((field("hour")? * 60 + field("minute")?) * 60 + field("second")?) * 1_000_000
+            + field("microsecond")?;
+        let offset = v.call_method0("utcoffset")?;
+        if !offset.is_none() {
+            let secs: f64 = offset.call_method0("total_seconds")?.extract()?;
+            micros -= (secs * 1e6).round() as i64;
+        }
+        return Ok(micros);
+    }
+    if v.is_instance(date)? {
+        return Ok(days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32) * MICROS_PER_DAY);
+    }
+    Err(invalid_argument(
+        py,
+        format!("{what} must be a datetime, a date, an ISO 8601 string or epoch seconds; got {}", type_name(v)),
+    ))
+}
+
+#[pymethods]
+impl PyPriceBook {
+    /// The price book in the repository's `prices/` files, embedded at build time (shared, never modified).
+    #[staticmethod]
+    fn default() -> PyPriceBook {
+        PyPriceBook { book: PriceBook::default_book() }
+    }
+
+    /// A book from provider definitions (dicts in the price-file schema, `prices/SCHEMA.md`).
+    #[staticmethod]
+    #[pyo3(signature = (providers, *, origin = "dicts"))]
+    fn from_dicts(py: Python<'_>, providers: &Bound<'_, PyAny>, origin: &str) -> PyResult<PyPriceBook> {
+        guard(py, || {
+            let list = match json_of(providers, "providers")? {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            let values: Vec<(serde_json::Value, String)> =
+                list.into_iter().enumerate().map(|(i, v)| (v, format!("{origin}[{i}]"))).collect();
+            let book = py.detach(|| book_from_values(&values, origin)).py_err(py)?;
+            Ok(PyPriceBook { book: Arc::new(book) })
+        })
+    }
+
+    /// A book from price files: one provider's TOML file, or a folder of them (like `prices/`).
+    #[staticmethod]
+    fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<PyPriceBook> {
+        guard(py, || {
+            let book = py
+                .detach(|| {
+                    let mut files = if path.is_dir() {
+                        std::fs::read_dir(&path)
+                            .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                            .collect()
+                    } else {
+                        vec![path.clone()]
+                    };
+                    files.sort();
+                    let values = files.iter().map(|f| Ok((read_toml(f)?, f.display().to_string()))).collect::<Result<
+                        Vec<_>,
+                        Error,
+                    >>(
+                    )?;
+                    book_from_values(&values, &path.display().to_string())
+                })
+                .py_err(py)?;
+            Ok(PyPriceBook { book: Arc::new(book) })
+        })
+    }
+
+    /// A new book with overrides layered on this one (this one is unchanged): a dict or a TOML file with
+    /// `discounts` ({"openai": "0.8", "openai/gpt-4o": "0.7"}) and `providers` (models to add or replace).
+    fn with_overrides(&self, py: Python<'_>, overrides: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
+        guard(py, || {
+            let (value, origin) = if let Ok(path) = overrides.extract::<PathBuf>() {
+                (read_toml(&path).py_err(py)?, path.display().to_string())
+            } else {
+                (json_of(overrides, "overrides")?, "overrides".to_string())
+            };
+            let defs = schema::overrides_from_value(&value, &origin).map_err(|e| to_py(py, schema_err(e)))?;
+            let book =
+                py.detach(|| self.book.with_overrides(defs, &format!("{} + {origin}", self.book.origin))).py_err(py)?;
+            Ok(PyPriceBook { book: Arc::new(book) })
+        })
+    }
+
+    /// The canonical model a name refers to (`UnknownModelError` lists the closest names).
+    #[pyo3(signature = (model, provider=None))]
+    fn resolve<'py>(&self, py: Python<'py>, model: &str, provider: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+        guard(py, || {
+            let mi = self.book.resolve(model, provider).py_err(py)?;
+            self.model_info(py, mi)
+        })
+    }
+
+    /// The price entry in force for `model` at `at` (default: now): its dates, source and prices.
+    #[pyo3(signature = (model, at=None, provider=None))]
+    fn price_at<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        at: Option<&Bound<'py, PyAny>>,
+        provider: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guard(py, || {
+            let mi = self.book.resolve(model, provider).py_err(py)?;
+            let at = instant_of(at, "at")?;
+            let ei = self.book.entry_index(mi, at.div_euclid(MICROS_PER_DAY)).py_err(py)?;
+            let m = &self.book.models[mi];
+            let e = &m.entries[ei];
+            let d = self.model_info(py, mi)?;
+            d.set_item("effective_from", e.from_day.map(|day| py_date(py, day)).transpose()?)?;
+            d.set_item(
+                "effective_until",
+                m.entries.get(ei + 1).and_then(|n| n.from_day).map(|day| py_date(py, day)).transpose()?,
+            )?;
+            d.set_item("source", e.source.as_deref())?;
+            d.set_item("notes", e.notes.as_deref())?;
+            d.set_item("prices", sheet_dict(py, &e.standard)?)?;
+            let tiers = PyDict::new(py);
+            for (name, sheet) in &e.tiers {
+                tiers.set_item(name, sheet_dict(py, sheet)?)?;
+            }
+            d.set_item("service_tiers", tiers)?;
+            let windows = PyList::empty(py);
+            for w in &e.windows {
+                let wd = PyDict::new(py);
+                wd.set_item("start", format!("{:02}:{:02}", w.start_minute / 60, w.start_minute % 60))?;
+                wd.set_item("end", format!("{:02}:{:02}", w.end_minute / 60, w.end_minute % 60))?;
+                wd.set_item("utc_offset_minutes", w.utc_offset_minutes)?;
+                wd.set_item("from", w.from_day.map(|day| py_date(py, day)).transpose()?)?;
+                wd.set_item("until", w.until_day.map(|day| py_date(py, day)).transpose()?)?;
+                wd.set_item("prices", sheet_dict(py, &w.sheet)?)?;
+                windows.append(wd)?;
+            }
+            d.set_item("windows", windows)?;
+            Ok(d)
+        })
+    }
+
+    /// Every model (optionally of one provider), as dicts: provider, id, name, context_window, deprecated.
+    #[pyo3(signature = (provider=None))]
+    fn models<'py>(&self, py: Python<'py>, provider: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+        guard(py, || {
+            let pi = provider.map(|p| self.book.provider_by_name(p)).transpose().py_err(py)?;
+            let list = PyList::empty(py);
+            for mi in self.book.model_indexes(pi) {
+                list.append(self.model_info(py, mi)?)?;
+            }
+            Ok(list)
+        })
+    }
+
+    /// Provider ids, in book order.
+    #[getter]
+    fn providers(&self) -> Vec<String> {
+        self.book.providers.iter().map(|p| p.id.clone()).collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.book.models.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<PriceBook {}: {} providers, {} models>",
+            self.book.origin,
+            self.book.providers.len(),
+            self.book.models.len()
+        )
+    }
+}
+
+impl PyPriceBook {
+    fn model_info<'py>(&self, py: Python<'py>, mi: usize) -> PyResult<Bound<'py, PyDict>> {
+        let m = &self.book.models[mi];
+        let p = &self.book.providers[m.provider];
+        let d = PyDict::new(py);
+        d.set_item("provider", &p.id)?;
+        d.set_item("model", &m.id)?;
+        d.set_item("name", &m.name)?;
+        d.set_item("context_window", m.context_window)?;
+        d.set_item("deprecated", m.deprecated)?;
+        d.set_item("price_changes", m.entries.iter().filter_map(|e| e.from_day).map(format_date).collect::<Vec<_>>())?;
+        Ok(d)
+    }
+}
+
+fn usage_error(field: &str, message: String) -> Error {
+    Error::InvalidUsage { field: field.to_string(), message }
+}
+
+/// A count from Python: an int (or an integral float), never negative.
+fn count_of(v: &Bound<'_, PyAny>, field: &str) -> Result<u64, Error> {
+    if v.is_none() {
+        return Ok(0);
+    }
+    if let Ok(n) = v.extract::<i128>() {
+        if v.is_instance_of::<pyo3::types::PyBool>() {
+            return Err(usage_error(
+                field,
+                format!("expected a whole number, got {}", v.repr().map(|r| r.to_string()).unwrap_or_default()),
+            ));
+        }
+        return u64::try_from(n)
+            .map_err(|_| usage_error(field, format!("{n} is negative (counts are never negative)")));
+    }
+    if let Ok(f) = v.extract::<f64>() {
+        if f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f < 1.8e19 {
+            return Ok(f as u64);
+        }
+        return Err(usage_error(field, format!("{f} is not a whole, non-negative number of units")));
+    }
+    Err(usage_error(field, format!("expected a whole number, got {}", type_name(v))))
+}
+
+/// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
+/// audio, image included), `output_tokens` the whole output (reasoning, audio included); other counts are parts.
+#[pyclass(frozen, module = "tokenprice", name = "Usage", eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyUsage {
+    pub usage: Usage,
+}
+
+#[pymethods]
+impl PyUsage {
+    #[new]
+    #[pyo3(signature = (**fields))]
+    fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<PyUsage> {
+        guard(py, || {
+            let mut usage = Usage::default();
+            if let Some(fields) = fields {
+                for (k, v) in fields.iter() {
+                    let name: String = k.extract()?;
+                    let unit = unit_of_usage_field(&name).ok_or_else(|| {
+                        to_py(
+                            py,
+                            usage_error(
+                                &name,
+                                format!(
+                                    "not a usage field; fields are: {}",
+                                    UNITS.iter().map(|u| u.usage_field).collect::<Vec<_>>().join(", ")
+                                ),
+                            ),
+                        )
+                    })?;
+                    usage.counts[unit] = count_of(&v, &name).py_err(py)?;
+                }
+            }
+            usage.validate().py_err(py)?;
+            Ok(PyUsage { usage })
+        })
+    }
+
+    /// The usage as a dict of every field.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            d.set_item(unit.usage_field, self.usage.counts[u])?;
+        }
+        Ok(d)
+    }
+
+    // One getter per field, in the order of `units::UNITS` (a test checks the order).
+    #[getter]
+    fn input_tokens(&self) -> u64 {
+        self.usage.counts[0]
+    }
+
+    #[getter]
+    fn output_tokens(&self) -> u64 {
+        self.usage.counts[1]
+    }
+
+    #[getter]
+    fn cache_read_tokens(&self) -> u64 {
+        self.usage.counts[2]
+    }
+
+    #[getter]
+    fn cache_write_tokens(&self) -> u64 {
+        self.usage.counts[3]
+    }
+
+    #[getter]
+    fn cache_write_1h_tokens(&self) -> u64 {
+        self.usage.counts[4]
+    }
+
+    #[getter]
+    fn reasoning_tokens(&self) -> u64 {
+        self.usage.counts[5]
+    }
+
+    #[getter]
+    fn citation_tokens(&self) -> u64 {
+        self.usage.counts[6]
+    }
+
+    #[getter]
+    fn input_audio_tokens(&self) -> u64 {
+        self.usage.counts[7]
+    }
+
+    #[getter]
+    fn output_audio_tokens(&self) -> u64 {
+        self.usage.counts[8]
+    }
+
+    #[getter]
+    fn cache_audio_read_tokens(&self) -> u64 {
+        self.usage.counts[9]
+    }
+
+    #[getter]
+    fn input_image_tokens(&self) -> u64 {
+        self.usage.counts[10]
+    }
+
+    #[getter]
+    fn output_image_tokens(&self) -> u64 {
+        self.usage.counts[11]
+    }
+
+    #[getter]
+    fn cache_image_read_tokens(&self) -> u64 {
+        self.usage.counts[12]
+    }
+
+    #[getter]
+    fn input_video_tokens(&self) -> u64 {
+        self.usage.counts[13]
+    }
+
+    #[getter]
+    fn output_video_tokens(&self) -> u64 {
+        self.usage.counts[14]
+    }
+
+    #[getter]
+    fn input_characters(&self) -> u64 {
+        self.usage.counts[15]
+    }
+
+    #[getter]
+    fn input_text_messages(&self) -> u64 {
+        self.usage.counts[16]
+    }
+
+    #[getter]
+    fn audio_seconds(&self) -> u64 {
+        self.usage.counts[17]
+    }
+
+    #[getter]
+    fn input_audio_seconds(&self) -> u64 {
+        self.usage.counts[18]
+    }
+
+    #[getter]
+    fn input_document_pages(&self) -> u64 {
+        self.usage.counts[19]
+    }
+
+    #[getter]
+    fn input_annotated_document_pages(&self) -> u64 {
+        self.usage.counts[20]
+    }
+
+    #[getter]
+    fn web_searches(&self) -> u64 {
+        self.usage.counts[21]
+    }
+
+    #[getter]
+    fn storage_searches(&self) -> u64 {
+        self.usage.counts[22]
+    }
+
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.usage.counts[23]
+    }
+
+    fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
+        let mut usage = self.usage;
+        usage.add(&other.usage);
+        usage.validate().py_err(py)?;
+        Ok(PyUsage { usage })
+    }
+
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(u, unit)| {
+                self.usage.counts[*u] != 0 && !(unit.usage_field == "requests" && self.usage.counts[*u] == 1)
+            })
+            .map(|(u, unit)| format!("{}={}", unit.usage_field, self.usage.counts[u]))
+            .collect();
+        format!("Usage({})", parts.join(", "))
+    }
+
+    /// The field names, in order.
+    #[classattr]
+    fn fields() -> Vec<&'static str> {
+        UNITS.iter().map(|u| u.usage_field).collect()
+    }
+}
+
+/// The cost of one usage: `total` (an exact `decimal.Decimal` in USD), the items it is the sum of, the price
+/// entry used, and `explain()`.
+#[pyclass(frozen, module = "tokenprice", name = "Cost")]
+pub struct PyCost {
+    cost: Cost,
+}
+
+#[pymethods]
+impl PyCost {
+    /// Total in USD, exact.
+    #[getter]
+    fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py_decimal(py, to_decimal(self.cost.total))
+    }
+
+    /// The sum of the items on the input side (prompt, cache, audio/image input).
+    #[getter]
+    fn input_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sum: i128 = self
+            .cost
+            .items
+            .iter()
+            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Input)
+            .map(|i| i.amount)
+            .sum();
+        py_decimal(py, to_decimal(sum))
+    }
+
+    /// The sum of the items on the output side.
+    #[getter]
+    fn output_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sum: i128 = self
+            .cost
+            .items
+            .iter()
+            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Output)
+            .map(|i| i.amount)
+            .sum();
+        py_decimal(py, to_decimal(sum))
+    }
+
+    /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold.
+    #[getter]
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for item in &self.cost.items {
+            let d = PyDict::new(py);
+            let unit = &UNITS[item.unit];
+            d.set_item("field", unit.usage_field)?;
+            d.set_item("count", item.count)?;
+            d.set_item("unit_price", py_decimal(py, item.factor.per_units(unit.per))?)?;
+            d.set_item("per", unit.per)?;
+            d.set_item("amount", py_decimal(py, to_decimal(item.amount))?)?;
+            d.set_item("long_context_threshold", item.threshold)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    #[getter]
+    fn model(&self) -> &str {
+        self.cost.model_id()
+    }
+
+    #[getter]
+    fn provider(&self) -> &str {
+        self.cost.provider_id()
+    }
+
+    #[getter]
+    fn service_tier(&self) -> &str {
+        &self.cost.sheet.tier
+    }
+
+    /// The first day of the price entry used (None for a model's first, open-ended entry).
+    #[getter]
+    fn effective_from<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.cost.effective_from().map(|d| py_date(py, d)).transpose()
+    }
+
+    #[getter]
+    fn source(&self) -> Option<&str> {
+        self.cost.source()
+    }
+
+    #[getter]
+    fn currency(&self) -> &'static str {
+        "USD"
+    }
+
+    /// How the total was reached, in words.
+    fn explain(&self) -> String {
+        self.cost.explain()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Cost {} USD: {} ({})>", to_decimal(self.cost.total), self.cost.model_id(), self.cost.provider_id())
+    }
+}
+
+fn usage_of(obj: &Bound<'_, PyAny>) -> PyResult<Usage> {
+    if let Ok(u) = obj.cast::<PyUsage>() {
+        return Ok(u.get().usage);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Ok(PyUsage::new(obj.py(), Some(d))?.usage);
+    }
+    Err(invalid_argument(
+        obj.py(),
+        format!("usage must be a tokenprice.Usage or a dict of its fields; got {}", type_name(obj)),
+    ))
+}
+
+/// Prices one usage. `at=None` means now; naive datetimes are UTC. `provider=None` picks the model's first party.
+#[pyfunction]
+#[pyo3(signature = (usage, model, provider=None, at=None, service_tier=None, book=None, region=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price(
+    py: Python<'_>,
+    usage: &Bound<'_, PyAny>,
+    model: &str,
+    provider: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    book: Option<&PyPriceBook>,
+    region: Option<&str>,
+) -> PyResult<PyCost> {
+    guard(py, || {
+        let usage = usage_of(usage)?;
+        let at = instant_of(at, "at")?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let mi = book.resolve(model, provider).py_err(py)?;
+        let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
+        Ok(PyCost { cost })
+    })
+}
+
+/// Prices an Arrow table of usage rows (see the Python `price_table` for the column options).
+#[pyfunction]
+#[pyo3(signature = (table, *, book=None, columns, default_at=None, input_excludes_cache=false, itemized=false, as_float=false, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_arrow_table(
+    py: Python<'_>,
+    table: AnyRecordBatch,
+    book: Option<&PyPriceBook>,
+    columns: &Bound<'_, PyDict>,
+    default_at: Option<&Bound<'_, PyAny>>,
+    input_excludes_cache: bool,
+    itemized: bool,
+    as_float: bool,
+    num_threads: Option<usize>,
+) -> PyResult<PyTable> {
+    guard(py, || {
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let default_at = match default_at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
+            _ => None,
+        };
+        // columns: role → column name ("model", "timestamp", ..., and usage field names).
+        let mut names: Vec<(String, String)> = Vec::new();
+        for (k, v) in columns.iter() {
+            names.push((k.extract()?, v.extract()?));
+        }
+        let reader = table.into_reader()?;
+        let schema = reader.schema();
+        let mut batches: Vec<arrow_array::RecordBatch> =
+            reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the table: {e}")))?;
+        if batches.is_empty() {
+            batches.push(arrow_array::RecordBatch::new_empty(schema.clone()));
+        }
+        let column = |role: &str| -> PyResult<Option<usize>> {
+            match names.iter().find(|(r, _)| r == role) {
+                None => Ok(None),
+                Some((_, col)) => schema.index_of(col).map(Some).map_err(|_| {
+                    invalid_argument(
+                        py,
+                        format!(
+                            "no column {col:?} (for {role}); the table has: {}",
+                            schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                }),
+            }
+        };
+        let model = column("model")?.ok_or_else(|| invalid_argument(py, "a model column is required".into()))?;
+        let provider = column("provider")?;
+        let timestamp = column("timestamp")?;
+        if timestamp.is_none() && default_at.is_none() {
+            return Err(invalid_argument(
+                py,
+                "no timestamp column: pass default_at= to price every row at one time (old rows are never priced at \
+                 today's rate silently)"
+                    .into(),
+            ));
+        }
+        let service_tier = column("service_tier")?;
+        let region = column("region")?;
+        let cache_hit = column("cache_hit")?;
+        let mut counts: Vec<(usize, usize, String)> = Vec::new();
+        for (role, col) in &names {
+            if let Some(u) = unit_of_usage_field(role) {
+                if let Some(i) = column(role)? {
+                    counts.push((u, i, col.clone()));
+                }
+            }
+        }
+        let options = TableOptions { itemized, as_float, threads: num_threads };
+        let results = py
+            .detach(|| {
+                batches
+                    .iter()
+                    .map(|batch| {
+                        let col = |i: Option<usize>| i.map(|i| batch.column(i));
+                        let input = TableInput {
+                            rows: batch.num_rows(),
+                            model: batch.column(model),
+                            provider: col(provider),
+                            timestamp: col(timestamp),
+                            default_at,
+                            service_tier: col(service_tier),
+                            region: col(region),
+                            cache_hit: col(cache_hit),
+                            counts: counts.iter().map(|(u, i, n)| (*u, batch.column(*i), n.clone())).collect(),
+                            input_excludes_cache,
+                        };
+                        core_price_table(&book, &input, &options)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()
+            })
+            .py_err(py)?;
+        let out_schema = results[0].schema();
+        PyTable::try_new(results, out_schema)
+    })
+}
+
+/// The Usage field names (for the Python layer's column mapping).
+#[pyfunction]
+pub fn usage_fields() -> Vec<&'static str> {
+    UNITS.iter().map(|u| u.usage_field).collect()
+}
