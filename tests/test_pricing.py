@@ -100,18 +100,29 @@ def book() -> PriceBook:
 
 def test_usage_fields_defaults_and_getters() -> None:
     fields = Usage.fields
-    assert fields[:5] == ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"]
+    assert fields[:5] == [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+    ]
     assert fields == tokenprice._core.usage_fields()
     u = Usage(input_tokens=100, output_tokens=7)
     assert u.requests == 1 and u.web_searches == 0
-    # Every getter reads its own field (a distinct value per field).
-    big = Usage(**{f: (1_000_000 if f in ("input_tokens", "output_tokens") else i + 1) for i, f in enumerate(fields)})
+
+    # Every getter reads its own field (a distinct value per field; parts smaller than their wholes).
+    def value(i: int, f: str) -> int:
+        return 1_000_000 if f in ("input_tokens", "output_tokens") else 10_000 * (len(fields) - i)
+
+    big = Usage(**{f: value(i, f) for i, f in enumerate(fields)})
     for i, f in enumerate(fields):
-        expected = 1_000_000 if f in ("input_tokens", "output_tokens") else i + 1
-        assert getattr(big, f) == expected, f
-    assert big.to_dict()["storage_searches"] == fields.index("storage_searches") + 1
+        assert getattr(big, f) == value(i, f), f
+    assert big.to_dict() == {f: value(i, f) for i, f in enumerate(fields)}
     assert Usage(input_tokens=2.0).input_tokens == 2  # integral floats are whole counts
-    assert Usage(input_tokens=1) + Usage(input_tokens=2, output_tokens=3) == Usage(input_tokens=3, output_tokens=3, requests=2)
+    assert Usage(input_tokens=1) + Usage(input_tokens=2, output_tokens=3) == Usage(
+        input_tokens=3, output_tokens=3, requests=2
+    )
     assert repr(Usage(input_tokens=5)) == "Usage(input_tokens=5)"
 
 
@@ -142,11 +153,18 @@ def test_price_is_exact_itemized_and_explained(book: PriceBook) -> None:
     assert cost.total == Decimal("0.004375") and isinstance(cost.total, Decimal)
     assert sum((i["amount"] for i in cost.items), Decimal(0)) == cost.total
     assert cost.input_cost + cost.output_cost == cost.total
-    assert [(i["field"], i["count"]) for i in cost.items] == [("input_tokens", 118), ("output_tokens", 120), ("cache_read_tokens", 2304)]
+    assert [(i["field"], i["count"]) for i in cost.items] == [
+        ("input_tokens", 118),
+        ("output_tokens", 120),
+        ("cache_read_tokens", 2304),
+    ]
     assert cost.model == "gpt-4o" and cost.provider == "openai" and cost.service_tier == "standard"
     assert cost.effective_from == dt.date(2024, 10, 1) and cost.source == "https://openai.com/api/pricing/"
     text = cost.explain()
-    assert "118 input tokens (of 2,422, less cache-read tokens priced separately) × $2.5 per million tokens = $0.000295" in text
+    assert (
+        "118 input tokens (of 2,422, less cache-read tokens priced separately) × $2.5 per million tokens = $0.000295"
+        in text
+    )
     assert text.endswith("Total: $0.004375")
 
 
@@ -154,7 +172,10 @@ def test_time_arguments(book: PriceBook) -> None:
     u = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
     before, after = Decimal(50), Decimal(10)
     assert price(u, "o3", at=dt.datetime(2025, 6, 9, 23, 59), book=book).total == before  # naive = UTC
-    assert price(u, "o3", at=dt.datetime(2025, 6, 10, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))), book=book).total == before
+    assert (
+        price(u, "o3", at=dt.datetime(2025, 6, 10, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))), book=book).total
+        == before
+    )
     assert price(u, "o3", at=dt.date(2025, 6, 10), book=book).total == after
     assert price(u, "o3", at="2025-06-10T00:00:00Z", book=book).total == after
     assert price(u, "o3", at=1749513600, book=book).total == after  # epoch seconds of 2025-06-10
@@ -175,7 +196,8 @@ def test_tiers_long_context_and_fees(book: PriceBook) -> None:
     cost = price(big, "claude-sonnet-4-5", at="2025-10-01", book=book)
     assert cost.total == Decimal("1.505")
     assert "prompt over 200,000 tokens" in cost.explain()
-    assert price(big, "claude-sonnet-4-5", at="2025-10-01", service_tier="batch", book=book).total == Decimal("0.7425")
+    # Batch halves token prices, not the search fee: 1.485 / 2 + 0.02
+    assert price(big, "claude-sonnet-4-5", at="2025-10-01", service_tier="batch", book=book).total == Decimal("0.7625")
     assert price(Usage(), "gpt-4o", at="2025-01-01", book=book).total == 0
 
 
@@ -223,7 +245,8 @@ def test_overrides_never_change_the_shared_book(book: PriceBook, tmp_path: Path)
     assert price(u, "gpt-4o", at="2025-01-01", book=custom).total == Decimal("2")  # 2.5 × 0.8
     assert price(u, "ft:gpt-4o:acme", at="2025-01-01", book=custom).total == Decimal("3")  # 3.75 × 0.8
     assert price(u, "o3", at="2025-07-01", book=custom).total == 0  # a $0 price is respected
-    assert price(u, "claude-sonnet-4-5", at="2025-10-01", book=custom).total == Decimal("1.5")
+    small = Usage(input_tokens=100_000)  # under the long-context threshold: $3/MTok × 0.5
+    assert price(small, "claude-sonnet-4-5", at="2025-10-01", book=custom).total == Decimal("0.15")
     assert price(u, "my-llama", provider="selfhosted", at="2025-01-01", book=custom).total == Decimal("0.1")
     # The book they came from is untouched.
     assert price(u, "gpt-4o", at="2025-01-01", book=book).total == Decimal("2.5")
@@ -242,7 +265,9 @@ def test_books_from_files_and_bad_definitions(tmp_path: Path) -> None:
     assert price(Usage(input_tokens=10**6), "acme-1", at="2025-01-01", book=book).total == 1
     bad = json.loads(json.dumps(BOOK_DICTS))
     bad[0]["models"][0]["prices"][1]["cache_read_per_mtok"] = "-0.5"
-    with pytest.raises(tokenprice.PriceBookError, match=r"models\[0\] \(gpt-4o\)\.prices\[1\]\.cache_read_per_mtok: -0.5 is negative"):
+    with pytest.raises(
+        tokenprice.PriceBookError, match=r"models\[0\] \(gpt-4o\)\.prices\[1\]\.cache_read_per_mtok: -0.5 is negative"
+    ):
         PriceBook.from_dicts(bad)
     bad = json.loads(json.dumps(BOOK_DICTS))
     bad[0]["models"][0]["prices"][0]["input_per_mtok"] = 2.5
@@ -279,7 +304,11 @@ def expected_totals(book: PriceBook) -> list[Decimal | None]:
         fields = {f: ROWS[f][i] for f in ("input_tokens", "cache_read_tokens", "output_tokens")}
         try:
             u = Usage(**fields)  # type: ignore[arg-type]
-            out.append(price(u, model, at=ROWS["timestamp"][i].to_pydatetime(), service_tier=ROWS["service_tier"][i], book=book).total)
+            out.append(
+                price(
+                    u, model, at=ROWS["timestamp"][i].to_pydatetime(), service_tier=ROWS["service_tier"][i], book=book
+                ).total
+            )
         except tokenprice.TokenPriceError:
             out.append(None)
     return out
@@ -301,7 +330,9 @@ def test_price_table_pyarrow(book: PriceBook) -> None:
     assert out.column("price_from").to_pylist()[0] == dt.date(2024, 10, 1)
     for row in range(6):
         if status[row] is None:
-            items = [out.column(c)[row].as_py() for c in ("input_cost", "output_cost", "cache_read_cost", "requests_cost")]
+            items = [
+                out.column(c)[row].as_py() for c in ("input_cost", "output_cost", "cache_read_cost", "requests_cost")
+            ]
             assert sum(items) == out.column("total_cost")[row].as_py()
 
 
@@ -339,7 +370,12 @@ def test_price_table_options(book: PriceBook) -> None:
         input_excludes_cache=True,
         default_at="2025-10-01",
     )
-    first = price(Usage(input_tokens=1500, cache_read_tokens=500, output_tokens=10), "claude-sonnet-4-5", at="2025-10-01", book=book)
+    first = price(
+        Usage(input_tokens=1500, cache_read_tokens=500, output_tokens=10),
+        "claude-sonnet-4-5",
+        at="2025-10-01",
+        book=book,
+    )
     assert out["total_cost"].iloc[0] == first.total
     assert out["total_cost"].iloc[1] == 0
     with pytest.raises(tokenprice.InvalidArgumentError, match="no timestamp column: pass default_at="):
@@ -360,7 +396,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_quote_and_models() -> None:
-    result = run("quote", "gpt-4o", "--input", "2422", "--cache-read", "2304", "--output", "120", "--at", "2025-03-01", "--json")
+    result = run(
+        "quote", "gpt-4o", "--input", "2422", "--cache-read", "2304", "--output", "120", "--at", "2025-03-01", "--json"
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     expected = price(Usage(input_tokens=2422, cache_read_tokens=2304, output_tokens=120), "gpt-4o", at="2025-03-01")
