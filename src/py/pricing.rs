@@ -110,22 +110,26 @@ pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64>
     }
     static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    // (naive epoch, aware epoch, one microsecond)
+    static EPOCHS: PyOnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
     let datetime = DATETIME.import(py, "datetime", "datetime")?;
     let date = DATE.import(py, "datetime", "date")?;
-    let field = |name: &str| -> PyResult<i64> { v.getattr(name)?.extract() };
     if v.is_instance(datetime)? {
-        let day = days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32);
-        let mut micros = day * MICROS_PER_DAY
-            + ((field("hour")? * 60 + field("minute")?) * 60 + field("second")?) * 1_000_000
-            + field("microsecond")?;
-        let offset = v.call_method0("utcoffset")?;
-        if !offset.is_none() {
-            let secs: f64 = offset.call_method0("total_seconds")?.extract()?;
-            micros -= (secs * 1e6).round() as i64;
-        }
-        return Ok(micros);
+        // (dt - epoch) // 1 µs is exact and takes three calls; naive datetimes are read as UTC.
+        let (naive, aware, micro) = EPOCHS.get_or_try_init(py, || -> PyResult<_> {
+            let m = py.import("datetime")?;
+            let naive = datetime.call1((1970, 1, 1))?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("tzinfo", m.getattr("timezone")?.getattr("utc")?)?;
+            let aware = naive.call_method("replace", (), Some(&kwargs))?;
+            let micro = m.getattr("timedelta")?.call1((0, 0, 1))?;
+            Ok((naive.unbind(), aware.unbind(), micro.unbind()))
+        })?;
+        let epoch = if v.getattr("tzinfo")?.is_none() { naive } else { aware };
+        return v.sub(epoch.bind(py))?.floor_div(micro.bind(py))?.extract();
     }
     if v.is_instance(date)? {
+        let field = |name: &str| -> PyResult<i64> { v.getattr(name)?.extract() };
         return Ok(days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32) * MICROS_PER_DAY);
     }
     Err(invalid_argument(
