@@ -60,10 +60,10 @@ pub fn compute(sheet: &EffectiveSheet, counts: &[u64; N_UNITS], mut item: impl F
     }
     let prompt = counts[INPUT];
     let mut total: i128 = 0;
-    for (u, _) in &sheet.plan.steps {
+    for (pos, (u, _)) in sheet.plan.steps.iter().enumerate() {
         let point = sheet.prices[*u].as_ref().expect("the plan lists priced units");
         let (factor, threshold) = point.at(prompt);
-        let count = leaves[*u];
+        let count = leaves[pos];
         let amount = factor.cost(count).ok_or_else(|| Error::Overflow(format!("{count} {}", UNITS[*u].usage_field)))?;
         total = total.checked_add(amount).ok_or_else(|| Error::Overflow("total cost".into()))?;
         item(CostItem { unit: *u, count, factor: *factor, threshold, amount });
@@ -169,7 +169,10 @@ impl Cost {
                 .steps
                 .iter()
                 .find(|(u, _)| *u == item.unit)
-                .map(|(_, d)| d.iter().filter(|p| counts[**p] > 0).map(|p| UNITS[*p].label.to_string()).collect())
+                .map(|(_, d)| {
+                    let parts = d.iter().map(|pos| self.sheet.plan.steps[*pos].0);
+                    parts.filter(|p| counts[*p] > 0).map(|p| UNITS[p].label.to_string()).collect()
+                })
                 .unwrap_or_default();
             let count_text = if parts.is_empty() || counts[item.unit] == item.count {
                 format!("{} {}", thousands(item.count), unit.label)

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Date64Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
@@ -14,8 +15,10 @@ use arrow_array::types::{
     UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array,
+    RecordBatch, StringArray,
 };
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -27,9 +30,11 @@ use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
 use crate::prices::calendar::{day_of, in_window, minute_of_day, parse_instant, MICROS_PER_DAY};
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, REQUESTS, UNITS};
+use crate::tokens::vocab::hash_bytes;
 use crate::usage::Usage;
 
 const CHUNK: usize = 1 << 15;
+const _: () = assert!(CHUNK % 8 == 0, "chunks split validity bitmaps at byte boundaries");
 
 /// The columns of a usage table, already looked up by name (the caller maps names; see the Python `price_table`).
 pub struct TableInput<'a> {
@@ -217,9 +222,11 @@ impl<'a> Times<'a> {
     #[inline]
     fn get(&self, i: usize) -> std::result::Result<Option<i64>, String> {
         Ok(match self {
-            Times::Micros(values, a, mul, div) => {
-                (!a.is_null(i)).then(|| values[i].saturating_mul(*mul).div_euclid(*div))
-            }
+            Times::Micros(values, a, mul, div) => (!a.is_null(i)).then(|| match (*mul, *div) {
+                (1, 1) => values[i],
+                (m, 1) => values[i].saturating_mul(m),
+                (_, d) => values[i].div_euclid(d),
+            }),
             Times::Days32(a) => (!a.is_null(i)).then(|| a.value(i) as i64 * MICROS_PER_DAY),
             Times::Millis64(a) => (!a.is_null(i)).then(|| a.value(i).saturating_mul(1000)),
             Times::Text(s) => match s.get(i) {
@@ -230,22 +237,79 @@ impl<'a> Times<'a> {
     }
 }
 
-/// The priced result of one chunk of rows.
-#[derive(Default)]
-struct ChunkOut {
-    total: Vec<Option<i128>>,
-    status: Vec<Option<Arc<str>>>,
-    model: Vec<Option<u32>>,
-    from_day: Vec<Option<i32>>,
-    items: Vec<Vec<Option<i128>>>,
+/// The result columns, written in place: each chunk of rows owns its slices.
+struct Out<'o> {
+    total: &'o mut [i128],
+    /// Validity bitmaps (Arrow's bit order): priced rows, rows with a model, rows with a dated entry.
+    priced: &'o mut [u8],
+    /// Model and provider indexes (dictionary keys), valid where `has_model`.
+    model: &'o mut [i32],
+    provider: &'o mut [i32],
+    has_model: &'o mut [u8],
+    /// First day of the price entry, valid where `has_day`.
+    from_day: &'o mut [i32],
+    has_day: &'o mut [u8],
+    items: Vec<&'o mut [i128]>,
+    /// (row, reason) of the rejected rows.
+    rejects: Vec<(usize, Arc<str>)>,
 }
+
+#[inline(always)]
+fn set_bit(bits: &mut [u8], k: usize) {
+    bits[k >> 3] |= 1 << (k & 7);
+}
+
+impl Out<'_> {
+    #[inline]
+    fn set_model(&mut self, k: usize, book: &PriceBook, mi: usize) {
+        self.model[k] = mi as i32;
+        self.provider[k] = book.models[mi].provider as i32;
+        set_bit(self.has_model, k);
+    }
+}
+
+/// The prices for a (model, entry, window, tier, region), or why there are none.
+type SheetOrWhyNot = std::result::Result<Arc<EffectiveSheet>, Arc<str>>;
 
 /// A model name's resolution, or why it failed (shared by the rows that name it).
 type Resolved = std::result::Result<usize, Arc<str>>;
 
-#[derive(Hash, PartialEq, Eq)]
+/// Model names met in a chunk and what they resolved to: a small direct-mapped table in front of a hash map,
+/// because most log tables name a few models over and over.
+struct NameCache<'a> {
+    slots: Vec<Option<(Option<&'a str>, &'a str, Resolved)>>,
+    rest: FxHashMap<(Option<&'a str>, &'a str), Resolved>,
+}
+
+impl Default for NameCache<'_> {
+    fn default() -> Self {
+        NameCache { slots: vec![None; 256], rest: FxHashMap::default() }
+    }
+}
+
+impl<'a> NameCache<'a> {
+    #[inline]
+    fn get_or_resolve(
+        &mut self,
+        provider: Option<&'a str>,
+        model: &'a str,
+        resolve: impl FnOnce() -> Resolved,
+    ) -> Resolved {
+        let h = hash_bytes(model.as_bytes()) ^ provider.map_or(0, |p| hash_bytes(p.as_bytes()).rotate_left(17));
+        let slot = &mut self.slots[(h >> 56) as usize];
+        if let Some((p, m, r)) = slot {
+            if *m == model && *p == provider {
+                return r.clone();
+            }
+        }
+        let r = self.rest.entry((provider, model)).or_insert_with(resolve).clone();
+        *slot = Some((provider, model, r.clone()));
+        r
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
 struct SheetKey<'a> {
-    model: usize,
     entry: usize,
     window: Option<usize>,
     tier: Option<&'a str>,
@@ -303,63 +367,166 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     item_units.dedup();
     let item_units = if options.itemized { item_units } else { Vec::new() };
 
-    let starts: Vec<usize> = (0..input.rows).step_by(CHUNK).collect();
-    let chunks: Vec<Result<ChunkOut>> = parallel::install(options.threads, || {
-        starts
-            .par_iter()
-            .map(|&s| price_chunk(book, input, &cols, s, (s + CHUNK).min(input.rows), &item_units))
-            .collect()
-    })?;
-    let mut out = ChunkOut { items: vec![Vec::with_capacity(input.rows); item_units.len()], ..Default::default() };
-    for c in chunks {
-        let c = c?;
-        out.total.extend(c.total);
-        out.status.extend(c.status);
-        out.model.extend(c.model);
-        out.from_day.extend(c.from_day);
-        for (dst, src) in out.items.iter_mut().zip(c.items) {
-            dst.extend(src);
+    let rows = input.rows;
+    let bytes = rows.div_ceil(8);
+    let mut total = vec![0i128; rows];
+    let mut priced = vec![0u8; bytes];
+    let mut model = vec![0i32; rows];
+    let mut provider = vec![0i32; rows];
+    let mut has_model = vec![0u8; bytes];
+    let mut from_day = vec![0i32; rows];
+    let mut has_day = vec![0u8; bytes];
+    let mut items: Vec<Vec<i128>> = vec![vec![0i128; rows]; item_units.len()];
+    // Split every output column into the same chunks of rows; each chunk is priced on its own thread.
+    let rejects = {
+        let mut parts: Vec<(usize, Out<'_>)> = Vec::with_capacity(rows / CHUNK + 1);
+        let mut t = &mut total[..];
+        let mut rest = (
+            &mut priced[..],
+            &mut model[..],
+            &mut provider[..],
+            &mut has_model[..],
+            &mut from_day[..],
+            &mut has_day[..],
+        );
+        let mut its: Vec<&mut [i128]> = items.iter_mut().map(|v| &mut v[..]).collect();
+        let mut start = 0;
+        while start < rows {
+            let n = CHUNK.min(rows - start);
+            let (t1, t2) = std::mem::take(&mut t).split_at_mut(n);
+            // Bitmaps split at byte boundaries: CHUNK is a multiple of 8.
+            let nb = n.div_ceil(8);
+            let (p1, p2) = std::mem::take(&mut rest.0).split_at_mut(nb);
+            let (m1, m2) = std::mem::take(&mut rest.1).split_at_mut(n);
+            let (v1, v2) = std::mem::take(&mut rest.2).split_at_mut(n);
+            let (hm1, hm2) = std::mem::take(&mut rest.3).split_at_mut(nb);
+            let (f1, f2) = std::mem::take(&mut rest.4).split_at_mut(n);
+            let (hd1, hd2) = std::mem::take(&mut rest.5).split_at_mut(nb);
+            let mut chunk_items = Vec::with_capacity(its.len());
+            for it in its.iter_mut() {
+                let (a, b) = std::mem::take(it).split_at_mut(n);
+                chunk_items.push(a);
+                *it = b;
+            }
+            let out = Out {
+                total: t1,
+                priced: p1,
+                model: m1,
+                provider: v1,
+                has_model: hm1,
+                from_day: f1,
+                has_day: hd1,
+                items: chunk_items,
+                rejects: Vec::new(),
+            };
+            parts.push((start, out));
+            t = t2;
+            rest = (p2, m2, v2, hm2, f2, hd2);
+            start += n;
         }
-    }
-    build_batch(book, out, &item_units, options)
-}
-
-fn decimal_column(values: Vec<Option<i128>>) -> ArrayRef {
-    Arc::new(
-        Decimal128Array::from(values)
-            .with_precision_and_scale(38, SCALE as i8)
-            .expect("38, 18 is a valid decimal type"),
+        let rejected: Vec<Vec<(usize, Arc<str>)>> = parallel::install(options.threads, || {
+            parts
+                .into_par_iter()
+                .map(|(start, mut out)| {
+                    price_chunk(book, input, &cols, start, &item_units, &mut out);
+                    out.rejects
+                })
+                .collect()
+        })?;
+        rejected.into_iter().flatten().collect::<Vec<_>>()
+    };
+    build_batch(
+        book,
+        Results { total, priced, model, provider, has_model, from_day, has_day, items, rejects },
+        &item_units,
+        options,
     )
 }
 
-fn float_column(values: &[Option<i128>]) -> ArrayRef {
-    Arc::new(Float64Array::from(values.iter().map(|v| v.map(|x| x as f64 / 1e18)).collect::<Vec<_>>()))
+/// The whole table's result columns, before they become Arrow arrays.
+struct Results {
+    total: Vec<i128>,
+    priced: Vec<u8>,
+    model: Vec<i32>,
+    provider: Vec<i32>,
+    has_model: Vec<u8>,
+    from_day: Vec<i32>,
+    has_day: Vec<u8>,
+    items: Vec<Vec<i128>>,
+    rejects: Vec<(usize, Arc<str>)>,
 }
 
-fn build_batch(book: &PriceBook, out: ChunkOut, item_units: &[usize], options: &TableOptions) -> Result<RecordBatch> {
+fn internal(e: arrow_schema::ArrowError) -> Error {
+    Error::Internal(format!("result table: {e}"))
+}
+
+fn money_column(values: Vec<i128>, valid: &Option<NullBuffer>, as_float: bool) -> ArrayRef {
+    if as_float {
+        let floats: Vec<f64> = values.iter().map(|v| *v as f64 / 1e18).collect();
+        Arc::new(Float64Array::new(floats.into(), valid.clone()))
+    } else {
+        Arc::new(
+            Decimal128Array::new(values.into(), valid.clone())
+                .with_precision_and_scale(38, SCALE as i8)
+                .expect("38, 18 is a valid decimal type"),
+        )
+    }
+}
+
+fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &TableOptions) -> Result<RecordBatch> {
     let money_type = if options.as_float { DataType::Float64 } else { DataType::Decimal128(38, SCALE as i8) };
+    let rows = out.total.len();
+    let nulls = |bits: Vec<u8>| {
+        let buffer = NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
+        (buffer.null_count() > 0).then_some(buffer)
+    };
+    let valid = nulls(out.priced);
     let mut fields = vec![Field::new("total_cost", money_type.clone(), true)];
-    let mut columns: Vec<ArrayRef> =
-        vec![if options.as_float { float_column(&out.total) } else { decimal_column(out.total) }];
+    let mut columns: Vec<ArrayRef> = vec![money_column(out.total, &valid, options.as_float)];
     for (u, values) in item_units.iter().zip(out.items) {
         let name = format!("{}_cost", UNITS[*u].usage_field.trim_end_matches("_tokens"));
         fields.push(Field::new(name, money_type.clone(), true));
-        columns.push(if options.as_float { float_column(&values) } else { decimal_column(values) });
+        columns.push(money_column(values, &valid, options.as_float));
     }
-    let model_ids: StringArray = out.model.iter().map(|m| m.map(|mi| book.models[mi as usize].id.as_str())).collect();
-    let provider_ids: StringArray =
-        out.model.iter().map(|m| m.map(|mi| book.providers[book.models[mi as usize].provider].id.as_str())).collect();
-    let status: StringArray = out.status.iter().map(|s| s.as_deref()).collect();
-    fields.push(Field::new("priced_model", DataType::Utf8, true));
-    columns.push(Arc::new(model_ids));
-    fields.push(Field::new("priced_provider", DataType::Utf8, true));
-    columns.push(Arc::new(provider_ids));
+    // Model and provider ids as dictionary columns over the book's ids (no string per row).
+    let model_values: ArrayRef = Arc::new(StringArray::from_iter_values(book.models.iter().map(|m| m.id.as_str())));
+    let provider_values: ArrayRef =
+        Arc::new(StringArray::from_iter_values(book.providers.iter().map(|p| p.id.as_str())));
+    let has_model = nulls(out.has_model);
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let dict = |keys: Vec<i32>, values: ArrayRef| -> ArrayRef {
+        let keys = Int32Array::new(keys.into(), has_model.clone());
+        // SAFETY: every key is the index of a model (or provider) of `book`, so it is within `values`.
+        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, values) })
+    };
+    fields.push(Field::new("priced_model", dict_type.clone(), true));
+    columns.push(dict(out.model, model_values));
+    fields.push(Field::new("priced_provider", dict_type, true));
+    columns.push(dict(out.provider, provider_values));
     fields.push(Field::new("price_from", DataType::Date32, true));
-    columns.push(Arc::new(Date32Array::from(out.from_day)));
+    columns.push(Arc::new(Date32Array::new(out.from_day.into(), nulls(out.has_day))));
+    // Status: null for priced rows, the reason for the others.
+    let status: ArrayRef = if out.rejects.is_empty() {
+        Arc::new(StringArray::new_null(rows))
+    } else {
+        let mut rejects = out.rejects;
+        rejects.sort_by_key(|(row, _)| *row);
+        let mut builder = StringBuilder::with_capacity(rows, rejects.iter().map(|(_, r)| r.len()).sum());
+        let mut next = rejects.iter().peekable();
+        for row in 0..rows {
+            match next.peek() {
+                Some((r, reason)) if *r == row => {
+                    builder.append_value(reason);
+                    next.next();
+                }
+                _ => builder.append_null(),
+            }
+        }
+        Arc::new(builder.finish())
+    };
     fields.push(Field::new("status", DataType::Utf8, true));
-    columns.push(Arc::new(status));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| Error::Internal(format!("result table: {e}")))
+    columns.push(status);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }
 
 fn price_chunk(
@@ -367,68 +534,53 @@ fn price_chunk(
     input: &TableInput<'_>,
     cols: &Columns<'_>,
     start: usize,
-    end: usize,
     item_units: &[usize],
-) -> Result<ChunkOut> {
-    let n = end - start;
-    let mut out = ChunkOut {
-        total: Vec::with_capacity(n),
-        status: Vec::with_capacity(n),
-        model: Vec::with_capacity(n),
-        from_day: Vec::with_capacity(n),
-        items: vec![Vec::with_capacity(n); item_units.len()],
-    };
-    let mut models: FxHashMap<(Option<&str>, &str), Resolved> = FxHashMap::default();
-    let mut sheets: FxHashMap<SheetKey<'_>, std::result::Result<Arc<EffectiveSheet>, Arc<str>>> = FxHashMap::default();
+    out: &mut Out<'_>,
+) {
+    let mut names = NameCache::default();
+    // Per model: the sheets met so far (a handful each), searched by a short scan.
+    let mut sheets: Vec<Vec<(SheetKey<'_>, SheetOrWhyNot)>> = vec![Vec::new(); book.models.len()];
     let mut item_amounts = [0i128; N_UNITS];
-    for i in start..end {
-        let reject = |out: &mut ChunkOut, mi: Option<usize>, reason: Arc<str>| {
-            out.total.push(None);
-            out.status.push(Some(reason));
-            out.model.push(mi.map(|m| m as u32));
-            out.from_day.push(None);
-            for col in out.items.iter_mut() {
-                col.push(None);
+    for k in 0..out.total.len() {
+        let i = start + k;
+        let reject = |out: &mut Out<'_>, mi: Option<usize>, reason: Arc<str>| {
+            if let Some(mi) = mi {
+                out.set_model(k, book, mi);
             }
+            out.rejects.push((i, reason));
         };
         // Model.
         let Some(model_name) = cols.model.get(i) else {
-            reject(&mut out, None, "no model".into());
+            reject(out, None, "no model".into());
             continue;
         };
         let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));
-        let resolved = models
-            .entry((provider_name, model_name))
-            .or_insert_with(|| book.resolve(model_name, provider_name).map_err(|e| e.to_string().into()))
-            .clone();
+        let resolved = names.get_or_resolve(provider_name, model_name, || {
+            book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
+        });
         let mi = match resolved {
             Ok(mi) => mi,
             Err(reason) => {
-                reject(&mut out, None, reason);
+                reject(out, None, reason);
                 continue;
             }
         };
         // A gateway cache hit: the provider was not called, nothing to pay.
         if cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i)) {
-            out.total.push(Some(0));
-            out.status.push(None);
-            out.model.push(Some(mi as u32));
-            out.from_day.push(None);
-            for col in out.items.iter_mut() {
-                col.push(Some(0));
-            }
+            set_bit(out.priced, k);
+            out.set_model(k, book, mi);
             continue;
         }
         // Time.
         let at = match cols.timestamp.as_ref().map(|t| t.get(i)).transpose() {
             Err(e) => {
-                reject(&mut out, Some(mi), format!("timestamp: {e}").into());
+                reject(out, Some(mi), format!("timestamp: {e}").into());
                 continue;
             }
             Ok(t) => t.flatten().or(input.default_at),
         };
         let Some(at) = at else {
-            reject(&mut out, Some(mi), "no timestamp: pass default_at= to price rows without one".into());
+            reject(out, Some(mi), "no timestamp: pass default_at= to price rows without one".into());
             continue;
         };
         // Counts.
@@ -444,7 +596,7 @@ fn price_chunk(
             }
         }
         if let Some(reason) = bad {
-            reject(&mut out, Some(mi), reason);
+            reject(out, Some(mi), reason);
             continue;
         }
         if input.input_excludes_cache {
@@ -453,7 +605,7 @@ fn price_chunk(
                 c[INPUT].saturating_add(c[CACHE_READ]).saturating_add(c[CACHE_WRITE]).saturating_add(c[CACHE_WRITE_1H]);
         }
         if let Err(e) = usage.validate() {
-            reject(&mut out, Some(mi), e.to_string().into());
+            reject(out, Some(mi), e.to_string().into());
             continue;
         }
         // Price entry, window, tier, region: one sheet per distinct combination.
@@ -461,7 +613,7 @@ fn price_chunk(
         let ei = match book.entry_index(mi, day) {
             Ok(ei) => ei,
             Err(e) => {
-                reject(&mut out, Some(mi), e.to_string().into());
+                reject(out, Some(mi), e.to_string().into());
                 continue;
             }
         };
@@ -477,34 +629,50 @@ fn price_chunk(
         };
         let tier = cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
         let region = cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
-        let key = SheetKey { model: mi, entry: ei, window, tier, region };
-        let sheet = match sheets
-            .entry(key)
-            .or_insert_with(|| book.sheet_for(mi, at, tier, region).map_err(|e| e.to_string().into()))
-        {
-            Ok(s) => s.clone(),
+        // Borrowed, not cloned: an Arc clone per row is an atomic increment that the threads would fight over.
+        let known = &mut sheets[mi];
+        let found =
+            known.iter().position(|(k, _)| k.entry == ei && k.window == window && k.tier == tier && k.region == region);
+        let slot = match found {
+            Some(pos) => pos,
+            None => {
+                let sheet = book.sheet_for(mi, at, tier, region).map_err(|e| e.to_string().into());
+                known.push((SheetKey { entry: ei, window, tier, region }, sheet));
+                known.len() - 1
+            }
+        };
+        let sheet: &EffectiveSheet = match &known[slot].1 {
+            Ok(s) => s,
             Err(reason) => {
                 let reason = reason.clone();
-                reject(&mut out, Some(mi), reason);
+                reject(out, Some(mi), reason);
                 continue;
             }
         };
-        let counts = usage.unit_counts();
-        item_amounts.fill(0);
-        match compute(&sheet, &counts, |item| item_amounts[item.unit] = item.amount) {
+        // The pricing units' view: the cache-write unit covers 5-minute and 1-hour writes (see `Usage::unit_counts`).
+        usage.counts[CACHE_WRITE] = usage.counts[CACHE_WRITE].saturating_add(usage.counts[CACHE_WRITE_1H]);
+        let priced = if item_units.is_empty() {
+            compute(sheet, &usage.counts, |_| {})
+        } else {
+            item_amounts.fill(0);
+            compute(sheet, &usage.counts, |item| item_amounts[item.unit] = item.amount)
+        };
+        match priced {
             Ok(total) => {
-                out.total.push(Some(total));
-                out.status.push(None);
-                out.model.push(Some(mi as u32));
-                out.from_day.push(entry.from_day.map(|d| d as i32));
+                out.total[k] = total;
+                set_bit(out.priced, k);
+                out.set_model(k, book, mi);
+                if let Some(d) = entry.from_day {
+                    out.from_day[k] = d as i32;
+                    set_bit(out.has_day, k);
+                }
                 for (col, u) in out.items.iter_mut().zip(item_units) {
-                    col.push(Some(item_amounts[*u]));
+                    col[k] = item_amounts[*u];
                 }
             }
-            Err(e) => reject(&mut out, Some(mi), e.to_string().into()),
+            Err(e) => reject(out, Some(mi), e.to_string().into()),
         }
     }
-    Ok(out)
 }
 
 /// Row counts of a priced table: (priced, rejected).

@@ -515,9 +515,13 @@ impl PriceBook {
     }
 
     /// The index of the entry in force on `day`, or why there is none.
+    #[inline]
     pub fn entry_index(&self, mi: usize, day: i64) -> Result<usize> {
         let model = &self.models[mi];
-        let idx = model.entries.iter().rposition(|e| e.from_day.is_none_or(|f| f <= day));
+        let idx = match model.entries.as_slice() {
+            [only] if only.from_day.is_none_or(|f| f <= day) => Some(0),
+            entries => entries.iter().rposition(|e| e.from_day.is_none_or(|f| f <= day)),
+        };
         idx.ok_or_else(|| Error::NoPriceAtDate {
             model: model.id.clone(),
             date: format_date(day),

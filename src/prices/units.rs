@@ -268,7 +268,26 @@ pub const OUTPUT: usize = 1;
 pub const CACHE_READ: usize = 2;
 pub const CACHE_WRITE: usize = 3;
 pub const CACHE_WRITE_1H: usize = 4;
+pub const INPUT_AUDIO: usize = 7;
+pub const CACHE_AUDIO_READ: usize = 9;
+pub const INPUT_IMAGE: usize = 10;
+pub const CACHE_IMAGE_READ: usize = 12;
 pub const REQUESTS: usize = N_UNITS - 1;
+
+/// For each unit, the total it is a part of (INPUT or OUTPUT), if any: what `Usage::validate` checks.
+pub const WHOLE_OF: [Option<usize>; N_UNITS] = {
+    let mut out = [None; N_UNITS];
+    let mut u = 0;
+    while u < N_UNITS {
+        out[u] = match UNITS[u].side {
+            Side::Input if u != INPUT => Some(INPUT),
+            Side::Output if u != OUTPUT => Some(OUTPUT),
+            _ => None,
+        };
+        u += 1;
+    }
+    out
+};
 
 /// The unit id of a price key, if it is one.
 pub fn unit_of_price_key(key: &str) -> Option<usize> {
@@ -285,11 +304,11 @@ pub fn is_descendant_or_self(a: usize, b: usize) -> bool {
     UNITS[a].dims.iter().all(|d| UNITS[b].dims.contains(d))
 }
 
-/// How one price sheet splits usage into leaves: for each priced unit, most specific first, the priced
-/// descendants whose leaves are subtracted from it. Computed once per sheet.
+/// How one price sheet splits usage into leaves: for each priced unit, most specific first, the positions (in
+/// this list) of its priced descendants, whose leaves are subtracted from it. Computed once per sheet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeafPlan {
-    /// (unit, descendants among the priced units), most specific first.
+    /// (unit, positions of its priced descendants), most specific first.
     pub steps: Vec<(usize, Vec<usize>)>,
 }
 
@@ -299,15 +318,20 @@ impl LeafPlan {
         order.sort_by_key(|u| (std::cmp::Reverse(UNITS[*u].dims.len()), UNITS[*u].usage_field));
         let steps = order
             .iter()
-            .map(|&u| (u, order.iter().copied().filter(|&d| d != u && is_descendant_or_self(u, d)).collect()))
+            .map(|&u| {
+                let below = (0..order.len()).filter(|&j| order[j] != u && is_descendant_or_self(u, order[j])).collect();
+                (u, below)
+            })
             .collect();
         LeafPlan { steps }
     }
 
-    /// Leaf counts for `counts` (indexed by unit). Returns the unit whose leaf would be negative if the usage is
-    /// inconsistent with this split (its parts add up to more than it).
+    /// Leaf counts for `counts` (indexed by unit) into `out` (indexed by step position; descendants come before
+    /// the units they are part of, so every read slot was written). Returns the unit whose leaf would be
+    /// negative if the usage is inconsistent with this split (its parts add up to more than it).
+    #[inline]
     pub fn leaves(&self, counts: &[u64; N_UNITS], out: &mut [u64; N_UNITS]) -> Result<(), usize> {
-        for (u, descendants) in &self.steps {
+        for (pos, (u, descendants)) in self.steps.iter().enumerate() {
             let mut leaf = counts[*u] as i128;
             for d in descendants {
                 leaf -= out[*d] as i128;
@@ -315,7 +339,7 @@ impl LeafPlan {
             if leaf < 0 {
                 return Err(*u);
             }
-            out[*u] = leaf as u64;
+            out[pos] = leaf as u64;
         }
         Ok(())
     }
@@ -335,6 +359,10 @@ mod tests {
         assert_eq!(UNITS[INPUT].usage_field, "input_tokens");
         assert_eq!(UNITS[CACHE_WRITE_1H].usage_field, "cache_write_1h_tokens");
         assert_eq!(UNITS[REQUESTS].usage_field, "requests");
+        assert_eq!(UNITS[INPUT_AUDIO].usage_field, "input_audio_tokens");
+        assert_eq!(UNITS[CACHE_AUDIO_READ].usage_field, "cache_audio_read_tokens");
+        assert_eq!(UNITS[INPUT_IMAGE].usage_field, "input_image_tokens");
+        assert_eq!(UNITS[CACHE_IMAGE_READ].usage_field, "cache_image_read_tokens");
     }
 
     #[test]
@@ -355,17 +383,22 @@ mod tests {
         counts[CACHE_READ] = 600;
         counts[CACHE_WRITE] = 300; // all writes
         counts[CACHE_WRITE_1H] = 100;
-        let mut out = [0u64; N_UNITS];
-        LeafPlan::new(&[INPUT, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H]).leaves(&counts, &mut out).unwrap();
+        let by_unit = |plan: &LeafPlan| {
+            let mut out = [0u64; N_UNITS];
+            plan.leaves(&counts, &mut out).unwrap();
+            let mut units = [0u64; N_UNITS];
+            for (pos, (u, _)) in plan.steps.iter().enumerate() {
+                units[*u] = out[pos];
+            }
+            units
+        };
+        let out = by_unit(&LeafPlan::new(&[INPUT, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H]));
         assert_eq!((out[INPUT], out[CACHE_READ], out[CACHE_WRITE], out[CACHE_WRITE_1H]), (100, 600, 200, 100));
         // No 1-hour price: all writes at the write price.
-        let mut out = [0u64; N_UNITS];
-        LeafPlan::new(&[INPUT, CACHE_READ, CACHE_WRITE]).leaves(&counts, &mut out).unwrap();
+        let out = by_unit(&LeafPlan::new(&[INPUT, CACHE_READ, CACHE_WRITE]));
         assert_eq!((out[INPUT], out[CACHE_WRITE]), (100, 300));
         // No cache prices at all: everything is input.
-        let mut out = [0u64; N_UNITS];
-        LeafPlan::new(&[INPUT]).leaves(&counts, &mut out).unwrap();
-        assert_eq!(out[INPUT], 1000);
+        assert_eq!(by_unit(&LeafPlan::new(&[INPUT]))[INPUT], 1000);
         // Parts larger than the whole.
         counts[CACHE_READ] = 2000;
         assert_eq!(LeafPlan::new(&[INPUT, CACHE_READ]).leaves(&counts, &mut [0; N_UNITS]), Err(INPUT));

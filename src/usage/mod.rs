@@ -7,7 +7,7 @@
 //! Sources that report input without cache tokens (Anthropic, Bedrock) are converted before they get here.
 
 use crate::error::{Error, Result};
-use crate::prices::units::{self, Side, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
+use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
 
 /// Counts by unit, in the order of [`units::UNITS`]. `counts[CACHE_WRITE]` holds the 5-minute writes only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,52 +56,48 @@ impl Usage {
         self.counts[OUTPUT]
     }
 
-    /// Checks that every part fits in its total.
+    /// Checks that every part fits in its total. On the hot path of table pricing: no allocation unless invalid.
+    #[inline]
     pub fn validate(&self) -> Result<()> {
         let c = &self.counts;
-        let name = |u: usize| UNITS[u].usage_field;
-        let too_big = |part: String, value: u64, whole: usize| Error::InvalidUsage {
-            field: part.clone(),
-            message: format!(
-                "{part} = {value} is more than {} = {}; {part} is a part of {}",
-                name(whole),
-                c[whole],
-                name(whole)
-            ),
-        };
-        for (u, unit) in UNITS.iter().enumerate() {
-            let whole = match unit.side {
-                Side::Input if u != INPUT => INPUT,
-                Side::Output if u != OUTPUT => OUTPUT,
-                _ => continue,
-            };
-            if c[u] > c[whole] {
-                return Err(too_big(name(u).to_string(), c[u], whole));
+        for (u, whole) in units::WHOLE_OF.iter().enumerate() {
+            if let Some(w) = whole {
+                if c[u] > c[*w] {
+                    return Err(self.too_big(UNITS[u].usage_field.to_string(), c[u], *w));
+                }
             }
         }
-        let writes = c[CACHE_WRITE].saturating_add(c[CACHE_WRITE_1H]);
-        let cached = c[units::CACHE_READ].saturating_add(writes);
-        if cached > c[INPUT] {
-            return Err(too_big(
+        let cached = c[units::CACHE_READ] as u128 + c[CACHE_WRITE] as u128 + c[CACHE_WRITE_1H] as u128;
+        if cached > c[INPUT] as u128 {
+            return Err(self.too_big(
                 "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens".into(),
-                cached,
+                cached.min(u64::MAX as u128) as u64,
                 INPUT,
             ));
         }
         // Cached audio and image input are parts of both the cache reads and the audio/image input.
         for (part, wholes) in [
-            ("cache_audio_read_tokens", ["cache_read_tokens", "input_audio_tokens"]),
-            ("cache_image_read_tokens", ["cache_read_tokens", "input_image_tokens"]),
+            (units::CACHE_AUDIO_READ, [units::CACHE_READ, units::INPUT_AUDIO]),
+            (units::CACHE_IMAGE_READ, [units::CACHE_READ, units::INPUT_IMAGE]),
         ] {
-            let p = units::unit_of_usage_field(part).expect("unit exists");
             for w in wholes {
-                let w = units::unit_of_usage_field(w).expect("unit exists");
-                if c[p] > c[w] {
-                    return Err(too_big(part.to_string(), c[p], w));
+                if c[part] > c[w] {
+                    return Err(self.too_big(UNITS[part].usage_field.to_string(), c[part], w));
                 }
             }
         }
         Ok(())
+    }
+
+    fn too_big(&self, part: String, value: u64, whole: usize) -> Error {
+        let name = UNITS[whole].usage_field;
+        Error::InvalidUsage {
+            field: part.clone(),
+            message: format!(
+                "{part} = {value} is more than {name} = {}; {part} is a part of {name}",
+                self.counts[whole]
+            ),
+        }
     }
 
     /// Counts as the pricing units see them: the cache-write unit covers all writes (5-minute + 1-hour), of which

@@ -1,0 +1,70 @@
+//! The table-pricing engine alone (no Python): ten million generated rows, timed from Arrow arrays in memory
+//! to the priced record batch. `cargo bench --bench price_core`. The Python benchmark against the competitors
+//! is `benches/bench_price.py`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use tokenprice::cost::table::{counts_of, price_table, TableInput, TableOptions};
+use tokenprice::prices::PriceBook;
+
+fn main() {
+    let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let book = PriceBook::default_book();
+    let models = ["gpt-4o", "o3", "gpt-4o-mini", "gpt-4.1-mini", "claude-sonnet-4-5", "gemini-2.5-flash"];
+    let models: Vec<&str> = models.iter().copied().filter(|m| book.resolve(m, None).is_ok()).collect();
+    assert!(!models.is_empty(), "the default book prices none of the sample models");
+    // A small deterministic generator (xorshift), so that the bench needs no crates beyond the project's.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = 1_735_689_600_000_000i64; // 2025-01-01
+    let span = 630 * 86_400_000_000i64;
+    let mut model = Vec::with_capacity(rows);
+    let mut ts = Vec::with_capacity(rows);
+    let (mut input, mut cached, mut output) =
+        (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for _ in 0..rows {
+        model.push(models[(next() % models.len() as u64) as usize]);
+        ts.push(start + (next() % span as u64) as i64);
+        let i = 50 + (next() % 20_000) as i64;
+        input.push(i);
+        cached.push(if next() % 10 < 4 { (next() % i as u64) as i64 } else { 0 });
+        output.push(1 + (next() % 4000) as i64);
+    }
+    let model: ArrayRef = Arc::new(StringArray::from(model));
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC"));
+    let counts: Vec<(usize, ArrayRef, String)> = vec![
+        (0, Arc::new(Int64Array::from(input)), "input_tokens".into()),
+        (2, Arc::new(Int64Array::from(cached)), "cache_read_tokens".into()),
+        (1, Arc::new(Int64Array::from(output)), "output_tokens".into()),
+    ];
+    let input = TableInput {
+        rows,
+        model: &model,
+        provider: None,
+        timestamp: Some(&ts),
+        default_at: None,
+        service_tier: None,
+        region: None,
+        cache_hit: None,
+        counts: counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect(),
+        input_excludes_cache: false,
+    };
+    for threads in [1, 2] {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let batch =
+                price_table(&book, &input, &TableOptions { threads: Some(threads), ..Default::default() }).unwrap();
+            best = best.min(t.elapsed().as_secs_f64());
+            assert_eq!(counts_of(&batch), (rows, 0));
+        }
+        println!("{rows} rows, {threads} thread(s): {best:.3} s ({:.1} M rows/s)", rows as f64 / best / 1e6);
+    }
+}
