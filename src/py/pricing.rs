@@ -328,7 +328,7 @@ fn count_of(v: &Bound<'_, PyAny>, field: &str) -> Result<u64, Error> {
             .map_err(|_| usage_error(field, format!("{n} is negative (counts are never negative)")));
     }
     if let Ok(f) = v.extract::<f64>() {
-        if f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f < 1.8e19 {
+        if f.is_finite() && f.fract() == 0.0 && (0.0..1.8e19).contains(&f) {
             return Ok(f as u64);
         }
         return Err(usage_error(field, format!("{f} is not a whole, non-negative number of units")));
