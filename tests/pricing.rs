@@ -423,3 +423,33 @@ proptest! {
         prop_assert!(cost(&b, &more_in, model, when, None).total >= c.total);
     }
 }
+
+#[test]
+fn every_row_gets_its_own_reason_when_several_are_wrong() {
+    let b = all();
+    let model: ArrayRef = Arc::new(StringArray::from(vec!["nope", "gpt-4o", "gpt-4o", "gpt-4o", "gpt-4o"]));
+    let ts: ArrayRef =
+        Arc::new(StringArray::from(vec![Some("garbage"), Some("2025-01-01"), Some("bad"), Some("2025-01-01"), None]));
+    let input_col: ArrayRef = Arc::new(Int64Array::from(vec![-1, -2, 5, 7, 9]));
+    let counts = vec![(0usize, &input_col, "input_tokens".to_string())];
+    let input = TableInput {
+        rows: 5,
+        model: &model,
+        provider: None,
+        timestamp: Some(&ts),
+        default_at: None,
+        service_tier: None,
+        region: None,
+        cache_hit: None,
+        counts,
+        input_excludes_cache: false,
+    };
+    let batch = price_table(&b, &input, &TableOptions::default()).unwrap();
+    let status = batch.column_by_name("status").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+    let got: Vec<Option<&str>> = status.iter().collect();
+    assert!(got[0].unwrap().starts_with("no price is known for model \"nope\""), "{got:?}");
+    assert_eq!(got[1], Some("input_tokens is negative"));
+    assert!(got[2].unwrap().starts_with("timestamp: \"bad\" is not an ISO 8601"), "{got:?}");
+    assert_eq!(got[3], None);
+    assert_eq!(got[4], Some("no timestamp: pass default_at= to price rows without one"));
+}

@@ -55,6 +55,10 @@ impl Factor {
     /// The cost of `count` units, in 10^-18 USD, rounded half-to-even when not whole.
     #[inline]
     pub fn cost(&self, count: u64) -> Option<i128> {
+        if self.den == 1 && (0..=i64::MAX as i128).contains(&self.num) {
+            // 64 × 63 bits: one widening multiply, and it cannot overflow.
+            return Some((count as u128 * self.num as u128) as i128);
+        }
         let n = (count as i128).checked_mul(self.num)?;
         if self.den == 1 {
             return Some(n);

@@ -185,6 +185,84 @@ impl<'a> Ints<'a> {
     }
 }
 
+impl Times<'_> {
+    /// Rows `start..start + out.len()` into `out` (microseconds), column-wise; `None` for null rows, and
+    /// unreadable text listed in `bad`.
+    fn fill(&self, start: usize, out: &mut [Option<i64>], bad: &mut Vec<(usize, String)>) {
+        if let Times::Micros(values, a, 1, 1) = self {
+            let values = &values[start..start + out.len()];
+            match a.nulls() {
+                None => out.iter_mut().zip(values).for_each(|(o, v)| *o = Some(*v)),
+                Some(nulls) => {
+                    for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
+                        *o = nulls.is_valid(start + k).then_some(*v);
+                    }
+                }
+            }
+            return;
+        }
+        for (k, o) in out.iter_mut().enumerate() {
+            match self.get(start + k) {
+                Ok(t) => *o = t,
+                Err(e) => {
+                    *o = None;
+                    bad.push((k, e));
+                }
+            }
+        }
+    }
+}
+
+impl Ints<'_> {
+    /// Rows `start..start + out.len()` into `out`, column-wise (tight loops, no per-row dispatch). Rows that
+    /// are not valid counts get 0 and are listed in `bad` with the reason.
+    fn fill(&self, start: usize, out: &mut [u64], bad: &mut Vec<(usize, &'static str)>) {
+        macro_rules! fill_int {
+            ($a:expr, $signed:expr) => {{
+                let values = &$a.values()[start..start + out.len()];
+                for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
+                    let v = *v as i128;
+                    if $signed && v < 0 {
+                        bad.push((k, "is negative"));
+                        *o = 0;
+                    } else {
+                        *o = v as u64;
+                    }
+                }
+                if let Some(nulls) = $a.nulls() {
+                    for (k, o) in out.iter_mut().enumerate() {
+                        if nulls.is_null(start + k) {
+                            *o = 0;
+                        }
+                    }
+                    bad.retain(|(k, _)| nulls.is_valid(start + *k));
+                }
+            }};
+        }
+        match self {
+            Ints::I64(a) => fill_int!(a, true),
+            Ints::I32(a) => fill_int!(a, true),
+            Ints::I16(a) => fill_int!(a, true),
+            Ints::I8(a) => fill_int!(a, true),
+            Ints::U64(a) => fill_int!(a, false),
+            Ints::U32(a) => fill_int!(a, false),
+            Ints::U16(a) => fill_int!(a, false),
+            Ints::U8(a) => fill_int!(a, false),
+            Ints::F64(_) | Ints::F32(_) | Ints::Null => {
+                for (k, o) in out.iter_mut().enumerate() {
+                    match self.get(start + k) {
+                        Ok(v) => *o = v,
+                        Err(why) => {
+                            *o = 0;
+                            bad.push((k, why));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A timestamp column, as microseconds since the epoch (UTC).
 enum Times<'a> {
     Micros(&'a [i64], &'a ArrayRef, i64, i64), // values, array (for nulls), multiply, divide
@@ -252,6 +330,20 @@ struct Out<'o> {
     items: Vec<&'o mut [i128]>,
     /// (row, reason) of the rejected rows.
     rejects: Vec<(usize, Arc<str>)>,
+}
+
+/// The first problem recorded for row `k` in `bad` (sorted by row), moving `next` past rows up to `k` (rows
+/// rejected earlier for another reason leave their entries behind).
+#[inline]
+fn take_bad<'b, T>(bad: &'b [(usize, T)], next: &mut usize, k: usize) -> Option<&'b T> {
+    while bad.get(*next).is_some_and(|(row, _)| *row < k) {
+        *next += 1;
+    }
+    let found = bad.get(*next).filter(|(row, _)| *row == k).map(|(_, t)| t);
+    while bad.get(*next).is_some_and(|(row, _)| *row == k) {
+        *next += 1;
+    }
+    found
 }
 
 #[inline(always)]
@@ -537,6 +629,28 @@ fn price_chunk(
     item_units: &[usize],
     out: &mut Out<'_>,
 ) {
+    let n = out.total.len();
+    // Count columns, converted column-wise for the chunk; invalid values as (row, reason), in row order.
+    let mut count_values: Vec<Vec<u64>> = Vec::with_capacity(cols.counts.len());
+    let mut bad_counts: Vec<(usize, Arc<str>)> = Vec::new();
+    for (_, col, name) in &cols.counts {
+        let mut values = vec![0u64; n];
+        let mut bad = Vec::new();
+        col.fill(start, &mut values, &mut bad);
+        bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{name} {why}")))));
+        count_values.push(values);
+    }
+    bad_counts.sort_by_key(|(k, _)| *k);
+    let mut next_bad = 0;
+    let mut times: Vec<Option<i64>> = vec![None; n];
+    let mut bad_times: Vec<(usize, String)> = Vec::new();
+    if let Some(t) = &cols.timestamp {
+        t.fill(start, &mut times, &mut bad_times);
+    }
+    let mut next_bad_time = 0;
+    // One usage, reused: only the present columns change from row to row.
+    let mut usage = Usage::default();
+    let merge_writes = cols.counts.iter().any(|(u, _, _)| *u == CACHE_WRITE_1H);
     let mut names = NameCache::default();
     // Per model: the sheets met so far (a handful each), searched by a short scan.
     let mut sheets: Vec<Vec<(SheetKey<'_>, SheetOrWhyNot)>> = vec![Vec::new(); book.models.len()];
@@ -571,33 +685,29 @@ fn price_chunk(
             out.set_model(k, book, mi);
             continue;
         }
-        // Time.
-        let at = match cols.timestamp.as_ref().map(|t| t.get(i)).transpose() {
-            Err(e) => {
-                reject(out, Some(mi), format!("timestamp: {e}").into());
-                continue;
-            }
-            Ok(t) => t.flatten().or(input.default_at),
-        };
+        // Time (read column-wise above).
+        if let Some(why) = take_bad(&bad_times, &mut next_bad_time, k) {
+            reject(out, Some(mi), format!("timestamp: {why}").into());
+            continue;
+        }
+        let at = times[k].or(input.default_at);
         let Some(at) = at else {
             reject(out, Some(mi), "no timestamp: pass default_at= to price rows without one".into());
             continue;
         };
-        // Counts.
-        let mut usage = Usage::default();
-        let mut bad: Option<Arc<str>> = None;
-        for (u, col, name) in &cols.counts {
-            match col.get(i) {
-                Ok(v) => usage.counts[*u] = v,
-                Err(why) => {
-                    bad = Some(format!("{name} {why}").into());
-                    break;
-                }
-            }
-        }
-        if let Some(reason) = bad {
-            reject(out, Some(mi), reason);
+        // Counts: read column-wise above; the absent ones stay 0 (`requests` 1).
+        if let Some(reason) = take_bad(&bad_counts, &mut next_bad, k) {
+            reject(out, Some(mi), reason.clone());
             continue;
+        }
+        if input.input_excludes_cache {
+            usage.counts[INPUT] = 0; // recomputed below from this row's own counts
+        }
+        if merge_writes {
+            usage.counts[CACHE_WRITE] = 0; // the merge below added the 1-hour writes of the last row
+        }
+        for (j, (u, _, _)) in cols.counts.iter().enumerate() {
+            usage.counts[*u] = count_values[j][k];
         }
         if input.input_excludes_cache {
             let c = &mut usage.counts;
@@ -649,8 +759,11 @@ fn price_chunk(
                 continue;
             }
         };
-        // The pricing units' view: the cache-write unit covers 5-minute and 1-hour writes (see `Usage::unit_counts`).
-        usage.counts[CACHE_WRITE] = usage.counts[CACHE_WRITE].saturating_add(usage.counts[CACHE_WRITE_1H]);
+        // The pricing units' view: the cache-write unit covers 5-minute and 1-hour writes (see `Usage::unit_counts`);
+        // in place, as the next row refills these counts.
+        if merge_writes {
+            usage.counts[CACHE_WRITE] = usage.counts[CACHE_WRITE].saturating_add(usage.counts[CACHE_WRITE_1H]);
+        }
         let priced = if item_units.is_empty() {
             compute(sheet, &usage.counts, |_| {})
         } else {
