@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::prices::book::{EffectiveSheet, PriceBook};
-use crate::prices::calendar::{format_date, MICROS_PER_DAY};
+use crate::prices::calendar::{format_date, format_moment, MICROS_PER_DAY};
 use crate::prices::units::{INPUT, N_UNITS, UNITS};
 use crate::usage::Usage;
 use money::{format_usd, Factor};
@@ -129,9 +129,9 @@ impl Cost {
         &self.book.providers[self.book.models[self.sheet.model].provider].id
     }
 
-    /// The first day of the price entry used, if it has one.
+    /// When the price entry used took effect (microseconds since the epoch), if it has a date.
     pub fn effective_from(&self) -> Option<i64> {
-        self.book.models[self.sheet.model].entries[self.sheet.entry].from_day
+        self.book.models[self.sheet.model].entries[self.sheet.entry].from
     }
 
     pub fn source(&self) -> Option<&str> {
@@ -149,9 +149,7 @@ impl Cost {
             model.id,
             provider.name,
             format_date(day),
-            entry
-                .from_day
-                .map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_date(d))),
+            entry.from.map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_moment(d))),
             entry.source.as_ref().map(|s| format!(" (source: {s})")).unwrap_or_default(),
         );
         if self.sheet.tier != "standard" {

@@ -719,8 +719,7 @@ fn price_chunk(
             continue;
         }
         // Price entry, window, tier, region: one sheet per distinct combination.
-        let day = day_of(at);
-        let ei = match book.entry_index(mi, day) {
+        let ei = match book.entry_index(mi, at) {
             Ok(ei) => ei,
             Err(e) => {
                 reject(out, Some(mi), e.to_string().into());
@@ -732,8 +731,7 @@ fn price_chunk(
             None
         } else {
             entry.windows.iter().position(|w| {
-                w.from_day.is_none_or(|f| f <= day)
-                    && w.until_day.is_none_or(|u| day < u)
+                w.from.is_none_or(|f| f <= at) && w.until.is_none_or(|u| at < u)
                     && in_window(minute_of_day(at, w.utc_offset_minutes), w.start_minute, w.end_minute)
             })
         };
@@ -775,8 +773,8 @@ fn price_chunk(
                 out.total[k] = total;
                 set_bit(out.priced, k);
                 out.set_model(k, book, mi);
-                if let Some(d) = entry.from_day {
-                    out.from_day[k] = d as i32;
+                if let Some(from) = entry.from {
+                    out.from_day[k] = day_of(from) as i32;
                     set_bit(out.has_day, k);
                 }
                 for (col, u) in out.items.iter_mut().zip(item_units) {

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use super::calendar::{day_of, format_date, in_window, minute_of_day};
+use super::calendar::{format_moment, in_window, minute_of_day};
 use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
 use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
 use crate::cost::money::Factor;
@@ -59,8 +59,8 @@ impl Matcher {
 pub struct Region {
     pub name: String,
     pub multiplier: Decimal,
-    pub from_day: Option<i64>,
-    pub until_day: Option<i64>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
     models: Vec<Matcher>,
 }
 
@@ -110,7 +110,8 @@ impl Provider {
 
 #[derive(Debug)]
 pub struct Entry {
-    pub from_day: Option<i64>,
+    /// When it takes effect (microseconds since the epoch, UTC); `None` for a model's first entry.
+    pub from: Option<i64>,
     pub source: Option<String>,
     pub notes: Option<String>,
     pub standard: SheetDef,
@@ -320,8 +321,8 @@ impl PriceBook {
                         Ok(Region {
                             name: r.name,
                             multiplier: r.multiplier,
-                            from_day: r.from_day,
-                            until_day: r.until_day,
+                            from: r.from,
+                            until: r.until,
                             models: r.models.iter().map(Matcher::new).collect::<Result<_>>()?,
                         })
                     })
@@ -514,18 +515,18 @@ impl PriceBook {
         scored.into_iter().filter(|(d, _)| *d <= limit).take(n).map(|(_, id)| id).collect()
     }
 
-    /// The index of the entry in force on `day`, or why there is none.
+    /// The index of the entry in force at `at` (microseconds since the epoch, UTC), or why there is none.
     #[inline]
-    pub fn entry_index(&self, mi: usize, day: i64) -> Result<usize> {
+    pub fn entry_index(&self, mi: usize, at: i64) -> Result<usize> {
         let model = &self.models[mi];
         let idx = match model.entries.as_slice() {
-            [only] if only.from_day.is_none_or(|f| f <= day) => Some(0),
-            entries => entries.iter().rposition(|e| e.from_day.is_none_or(|f| f <= day)),
+            [only] if only.from.is_none_or(|f| f <= at) => Some(0),
+            entries => entries.iter().rposition(|e| e.from.is_none_or(|f| f <= at)),
         };
         idx.ok_or_else(|| Error::NoPriceAtDate {
             model: model.id.clone(),
-            date: format_date(day),
-            first: model.entries[0].from_day.map(format_date).unwrap_or_default(),
+            date: format_moment(at),
+            first: model.entries[0].from.map(format_moment).unwrap_or_default(),
         })
     }
 
@@ -539,12 +540,11 @@ impl PriceBook {
     ) -> Result<Arc<EffectiveSheet>> {
         let model = &self.models[mi];
         let provider = &self.providers[model.provider];
-        let day = day_of(at_micros);
-        let ei = self.entry_index(mi, day)?;
+        let ei = self.entry_index(mi, at_micros)?;
         let entry = &model.entries[ei];
         let window = entry.windows.iter().position(|w| {
-            w.from_day.is_none_or(|f| f <= day)
-                && w.until_day.is_none_or(|u| day < u)
+            w.from.is_none_or(|f| f <= at_micros)
+                && w.until.is_none_or(|u| at_micros < u)
                 && in_window(minute_of_day(at_micros, w.utc_offset_minutes), w.start_minute, w.end_minute)
         });
         let tier = match tier {
@@ -570,12 +570,12 @@ impl PriceBook {
         if let Some(s) = self.sheets.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(s.clone());
         }
-        let sheet = Arc::new(self.build_sheet(&key, day)?);
+        let sheet = Arc::new(self.build_sheet(&key, at_micros)?);
         self.sheets.write().unwrap_or_else(|p| p.into_inner()).insert(key, sheet.clone());
         Ok(sheet)
     }
 
-    fn build_sheet(&self, key: &SheetKey, day: i64) -> Result<EffectiveSheet> {
+    fn build_sheet(&self, key: &SheetKey, at: i64) -> Result<EffectiveSheet> {
         let model = &self.models[key.model];
         let provider = &self.providers[model.provider];
         let entry = &model.entries[key.entry];
@@ -595,13 +595,13 @@ impl PriceBook {
                 fmt_offset(w.utc_offset_minutes)
             ));
         }
-        let prices = self.tier_prices(provider, model, entry, &key.tier, &base, day, &mut derivation, 0)?;
+        let prices = self.tier_prices(provider, model, entry, &key.tier, &base, at, &mut derivation, 0)?;
         // A region surcharge multiplies token prices; negotiated discounts multiply everything.
         let mut prices = prices;
         if let Some(r) = &key.region {
             let region = provider.regions.iter().find(|x| &x.name == r).expect("checked in sheet_for");
-            let applies = region.from_day.is_none_or(|f| f <= day)
-                && region.until_day.is_none_or(|u| day < u)
+            let applies = region.from.is_none_or(|f| f <= at)
+                && region.until.is_none_or(|u| at < u)
                 && (region.models.is_empty()
                     || region.models.iter().any(|m| m.matches(&model.id.to_ascii_lowercase())));
             if applies {
@@ -657,7 +657,7 @@ impl PriceBook {
         entry: &Entry,
         tier: &str,
         base: &BTreeMap<usize, (PriceDef, Decimal)>,
-        day: i64,
+        at: i64,
         derivation: &mut Vec<String>,
         depth: usize,
     ) -> Result<BTreeMap<usize, (PriceDef, Decimal)>> {
@@ -689,7 +689,7 @@ impl PriceBook {
             }
             Some(TierRule::SameAs(other)) if depth < 4 => {
                 derivation.push(format!("{tier}: {}'s rule, priced as {other}", provider.name));
-                self.tier_prices(provider, model, entry, other, base, day, derivation, depth + 1)
+                self.tier_prices(provider, model, entry, other, base, at, derivation, depth + 1)
             }
             _ => {
                 let mut known: Vec<String> = vec!["standard".into()];
@@ -706,7 +706,7 @@ impl PriceBook {
                     model: model.id.clone(),
                     provider: provider.id.clone(),
                     tier: tier.to_string(),
-                    date: format_date(day),
+                    date: format_moment(at),
                     known,
                 })
             }
@@ -732,7 +732,7 @@ fn scale_tokens(prices: &BTreeMap<usize, (PriceDef, Decimal)>, m: Decimal) -> BT
 
 fn entry_from_def(e: EntryDef) -> Entry {
     Entry {
-        from_day: e.from_day,
+        from: e.from,
         source: e.source,
         notes: e.notes,
         standard: e.sheet,

@@ -152,6 +152,16 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
     Ok(micros)
 }
 
+/// A price date as people write it: `2025-06-10`, or `2025-09-05 16:00 UTC` when it is not midnight.
+pub fn format_moment(micros: i64) -> String {
+    if micros.rem_euclid(MICROS_PER_DAY) == 0 {
+        format_date(micros.div_euclid(MICROS_PER_DAY))
+    } else {
+        let rem = micros.rem_euclid(MICROS_PER_DAY) / 1_000_000;
+        format!("{} {:02}:{:02} UTC", format_date(micros.div_euclid(MICROS_PER_DAY)), rem / 3600, rem / 60 % 60)
+    }
+}
+
 /// Formats microseconds since the epoch as an ISO 8601 UTC date-time.
 pub fn format_instant(micros: i64) -> String {
     let day = micros.div_euclid(MICROS_PER_DAY);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::calendar::{format_date, parse_date, parse_time_of_day, parse_utc_offset};
+use super::calendar::{format_moment, parse_instant, parse_time_of_day, parse_utc_offset};
 use super::units::{unit_of_price_key, UNITS};
 
 /// The service tiers every provider understands; providers may declare more (e.g. Anthropic's `fast`).
@@ -47,15 +47,16 @@ pub struct WindowDef {
     pub start_minute: u32,
     pub end_minute: u32,
     pub utc_offset_minutes: i32,
-    pub from_day: Option<i64>,
-    pub until_day: Option<i64>,
+    /// The window's own date range (microseconds since the epoch; `until` exclusive).
+    pub from: Option<i64>,
+    pub until: Option<i64>,
     pub sheet: SheetDef,
 }
 
-/// One dated price entry; it holds from `from_day` until the next entry's.
+/// One dated price entry; it holds from `from` (microseconds since the epoch) until the next entry's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntryDef {
-    pub from_day: Option<i64>,
+    pub from: Option<i64>,
     pub source: Option<String>,
     pub notes: Option<String>,
     pub sheet: SheetDef,
@@ -90,8 +91,8 @@ pub enum TierRule {
 pub struct RegionDef {
     pub name: String,
     pub multiplier: Decimal,
-    pub from_day: Option<i64>,
-    pub until_day: Option<i64>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
     /// Models it applies to (empty: all of the provider's).
     pub models: Vec<MatchRule>,
 }
@@ -189,8 +190,9 @@ impl Ctx<'_> {
         }
     }
 
-    fn date(&self, obj: &Map<String, Value>, key: &str, path: &str) -> R<Option<i64>> {
-        self.string(obj, key, path)?.map(|s| parse_date(&s).map_err(|e| self.err(&join(path, key), e))).transpose()
+    /// A date (`2025-06-10`, midnight UTC) or a date-time (`2025-09-05T16:00:00Z`), as microseconds since the epoch.
+    fn instant(&self, obj: &Map<String, Value>, key: &str, path: &str) -> R<Option<i64>> {
+        self.string(obj, key, path)?.map(|s| parse_instant(&s).map_err(|e| self.err(&join(path, key), e))).transpose()
     }
 
     fn decimal(&self, v: &Value, path: &str) -> R<Decimal> {
@@ -381,17 +383,17 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
                 start_minute: parse_time_of_day(&start).map_err(|e| ctx.err(&join(&p, "start"), e))?,
                 end_minute: parse_time_of_day(&end).map_err(|e| ctx.err(&join(&p, "end"), e))?,
                 utc_offset_minutes: parse_utc_offset(&offset).map_err(|e| ctx.err(&join(&p, "utc_offset"), e))?,
-                from_day: ctx.date(wo, "from", &p)?,
-                until_day: ctx.date(wo, "until", &p)?,
+                from: ctx.instant(wo, "from", &p)?,
+                until: ctx.instant(wo, "until", &p)?,
                 sheet: ctx.sheet(wo, &p, &["start", "end", "utc_offset", "from", "until"])?,
             };
             if window.start_minute == window.end_minute {
                 return Err(ctx.err(&p, "a window's start and end must differ"));
             }
-            if let (Some(f), Some(u)) = (window.from_day, window.until_day) {
+            if let (Some(f), Some(u)) = (window.from, window.until) {
                 if u <= f {
                     return Err(
-                        ctx.err(&p, format!("\"until\" {} is not after \"from\" {}", format_date(u), format_date(f)))
+                        ctx.err(&p, format!("\"until\" {} is not after \"from\" {}", format_moment(u), format_moment(f)))
                     );
                 }
             }
@@ -410,7 +412,7 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
         }
     }
     Ok(EntryDef {
-        from_day: ctx.date(obj, "from", path)?,
+        from: ctx.instant(obj, "from", path)?,
         source: ctx.string(obj, "source", path)?,
         notes: ctx.string(obj, "notes", path)?,
         sheet,
@@ -420,8 +422,8 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
 }
 
 fn windows_overlap(a: &WindowDef, b: &WindowDef) -> bool {
-    let dates_overlap = a.from_day.unwrap_or(i64::MIN) < b.until_day.unwrap_or(i64::MAX)
-        && b.from_day.unwrap_or(i64::MIN) < a.until_day.unwrap_or(i64::MAX);
+    let dates_overlap = a.from.unwrap_or(i64::MIN) < b.until.unwrap_or(i64::MAX)
+        && b.from.unwrap_or(i64::MIN) < a.until.unwrap_or(i64::MAX);
     if !dates_overlap {
         return false;
     }
@@ -466,17 +468,17 @@ fn model(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<ModelDef>
         .collect::<R<Vec<_>>>()?;
     // Dated entries: only the first may be open-ended to the past, and dates strictly increase (no overlaps).
     for (i, e) in entries.iter().enumerate() {
-        match (i, e.from_day) {
+        match (i, e.from) {
             (0, _) => {}
             (_, None) => {
                 return Err(ctx.err(&format!("{path}.prices[{i}]"), "only the first price entry may omit \"from\""))
             }
             (_, Some(day)) => {
-                if let Some(prev) = entries[i - 1].from_day {
+                if let Some(prev) = entries[i - 1].from {
                     if day <= prev {
                         return Err(ctx.err(
                             &format!("{path}.prices[{i}]"),
-                            format!("\"from\" {} is not after the previous entry's {}; entries must be in date order without overlaps", format_date(day), format_date(prev)),
+                            format!("\"from\" {} is not after the previous entry's {}; entries must be in date order without overlaps", format_moment(day), format_moment(prev)),
                         ));
                     }
                 }
@@ -580,8 +582,8 @@ pub fn provider_from_value(v: &Value, origin: &str) -> R<ProviderDef> {
                     ro.get("multiplier").ok_or_else(|| ctx.err(&p, "missing \"multiplier\""))?,
                     &join(&p, "multiplier"),
                 )?,
-                from_day: ctx.date(ro, "from", &p)?,
-                until_day: ctx.date(ro, "until", &p)?,
+                from: ctx.instant(ro, "from", &p)?,
+                until: ctx.instant(ro, "until", &p)?,
                 models: ctx.match_rules(ro, "models", &p)?,
             });
         }

@@ -16,7 +16,7 @@ use crate::cost::table::{price_table as core_price_table, TableInput, TableOptio
 use crate::cost::{price_model, Cost};
 use crate::error::Error;
 use crate::prices::book::PriceBook;
-use crate::prices::calendar::{days_from_civil, format_date, parse_instant, MICROS_PER_DAY};
+use crate::prices::calendar::{days_from_civil, format_date, format_moment, parse_instant, MICROS_PER_DAY};
 use crate::prices::schema::{self, PriceDef, SheetDef};
 use crate::prices::units::{unit_of_usage_field, UNITS};
 use crate::py::encoding::type_name;
@@ -64,6 +64,16 @@ fn py_date<'py>(py: Python<'py>, day: i64) -> PyResult<Bound<'py, PyAny>> {
     static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let cls = DATE.import(py, "datetime", "date")?;
     cls.call_method1("fromisoformat", (format_date(day),))
+}
+
+/// A price date for Python: a `date` at midnight UTC, else an aware UTC `datetime`.
+fn py_moment<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+    if micros.rem_euclid(MICROS_PER_DAY) == 0 {
+        return py_date(py, micros.div_euclid(MICROS_PER_DAY));
+    }
+    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = DATETIME.import(py, "datetime", "datetime")?;
+    cls.call_method1("fromisoformat", (crate::prices::calendar::format_instant(micros).replace('Z', "+00:00"),))
 }
 
 fn price_value<'py>(py: Python<'py>, p: &PriceDef) -> PyResult<Bound<'py, PyAny>> {
@@ -227,14 +237,14 @@ impl PyPriceBook {
         guard(py, || {
             let mi = self.book.resolve(model, provider).py_err(py)?;
             let at = instant_of(at, "at")?;
-            let ei = self.book.entry_index(mi, at.div_euclid(MICROS_PER_DAY)).py_err(py)?;
+            let ei = self.book.entry_index(mi, at).py_err(py)?;
             let m = &self.book.models[mi];
             let e = &m.entries[ei];
             let d = self.model_info(py, mi)?;
-            d.set_item("effective_from", e.from_day.map(|day| py_date(py, day)).transpose()?)?;
+            d.set_item("effective_from", e.from.map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item(
                 "effective_until",
-                m.entries.get(ei + 1).and_then(|n| n.from_day).map(|day| py_date(py, day)).transpose()?,
+                m.entries.get(ei + 1).and_then(|n| n.from).map(|at| py_moment(py, at)).transpose()?,
             )?;
             d.set_item("source", e.source.as_deref())?;
             d.set_item("notes", e.notes.as_deref())?;
@@ -250,8 +260,8 @@ impl PyPriceBook {
                 wd.set_item("start", format!("{:02}:{:02}", w.start_minute / 60, w.start_minute % 60))?;
                 wd.set_item("end", format!("{:02}:{:02}", w.end_minute / 60, w.end_minute % 60))?;
                 wd.set_item("utc_offset_minutes", w.utc_offset_minutes)?;
-                wd.set_item("from", w.from_day.map(|day| py_date(py, day)).transpose()?)?;
-                wd.set_item("until", w.until_day.map(|day| py_date(py, day)).transpose()?)?;
+                wd.set_item("from", w.from.map(|at| py_moment(py, at)).transpose()?)?;
+                wd.set_item("until", w.until.map(|at| py_moment(py, at)).transpose()?)?;
                 wd.set_item("prices", sheet_dict(py, &w.sheet)?)?;
                 windows.append(wd)?;
             }
@@ -303,7 +313,7 @@ impl PyPriceBook {
         d.set_item("name", &m.name)?;
         d.set_item("context_window", m.context_window)?;
         d.set_item("deprecated", m.deprecated)?;
-        d.set_item("price_changes", m.entries.iter().filter_map(|e| e.from_day).map(format_date).collect::<Vec<_>>())?;
+        d.set_item("price_changes", m.entries.iter().filter_map(|e| e.from).map(format_moment).collect::<Vec<_>>())?;
         Ok(d)
     }
 }
@@ -607,7 +617,7 @@ impl PyCost {
     /// The first day of the price entry used (None for a model's first, open-ended entry).
     #[getter]
     fn effective_from<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.cost.effective_from().map(|d| py_date(py, d)).transpose()
+        self.cost.effective_from().map(|at| py_moment(py, at)).transpose()
     }
 
     #[getter]

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Regenerates prices/*.toml from the community price tables genai-prices and LiteLLM, and shows what changes.
+
+    python scripts/import_prices.py                  # summary and per-file diff against prices/ (nothing written)
+    python scripts/import_prices.py --full           # ... with the diffs in full
+    python scripts/import_prices.py --write          # write the files
+    python scripts/import_prices.py --check          # exit 1 if prices/ differs from the import
+
+genai-prices (the installed package) is the main source: every provider, model, dated price, time-of-day window
+and tier variant it has. LiteLLM's model_prices_and_context_window.json adds batch/flex/priority sheets where
+genai-prices has none for that tier. Nothing is downloaded: give the JSON (or LiteLLM's wheel) with --litellm PATH,
+or put it in benches/.cache/litellm/.
+
+Review the diff like code. The report at the end lists everything that was skipped or could not be mapped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import io
+import json
+import re
+import sys
+import tomllib
+import zipfile
+from collections import Counter
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+
+from tokenprice.importers import (  # noqa: E402
+    ImportReport,
+    from_genai_prices,
+    from_litellm,
+    merge_litellm_tiers,
+    service_tier_notes,
+)
+
+PRICES = ROOT / "prices"
+CACHE = ROOT / "benches" / ".cache" / "litellm"
+LITELLM_VERSION = "1.110.2"
+LITELLM_JSON_IN_WHEEL = "litellm/model_prices_and_context_window_backup.json"
+DOWNLOAD_HINT = f"pip download litellm=={LITELLM_VERSION} --no-deps -d {CACHE.relative_to(ROOT)}/"
+
+# --------------------------------------------------------------------------------------------------------------
+# TOML emitter: deterministic, readable, only what the price files use.
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_TIER_KEYS = ("batch", "flex", "priority")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.fullmatch(k) else _string(k)
+
+
+def _string(s: str) -> str:
+    # JSON escapes are valid TOML basic-string escapes; DEL must be escaped too.
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return _string(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _assign(k: str, v: Any, width: int = 120) -> str:
+    line = f"{_key(k)} = {_value(v)}"
+    if isinstance(v, list) and len(line) > width and len(v) > 1:
+        items = "".join(f"    {_value(x)},\n" for x in v)
+        return f"{_key(k)} = [\n{items}]"
+    return line
+
+
+def _comment(text: str) -> str:
+    return "\n".join(f"# {line}".rstrip() for line in text.splitlines())
+
+
+def emit(provider: dict[str, Any], header: list[str]) -> str:
+    out = io.StringIO()
+    w = out.write
+    for line in header:
+        w(_comment(line) + "\n")
+    w("\n")
+    for k in ("schema", "id", "name", "pricing_urls", "aliases", "owns", "id_prefixes", "notes"):
+        if k in provider:
+            w(_assign(k, provider[k]) + "\n")
+    unknown = set(provider) - {
+        "schema",
+        "id",
+        "name",
+        "pricing_urls",
+        "aliases",
+        "owns",
+        "id_prefixes",
+        "notes",
+        "service_tiers",
+        "regions",
+        "models",
+    }
+    if unknown:
+        raise ValueError(f"{provider['id']}: unexpected provider keys {sorted(unknown)}")
+    if "service_tiers" in provider:
+        w("\n")
+        notes = service_tier_notes(provider["id"])
+        if notes:
+            w(_comment("Service tiers (from the provider's documentation):") + "\n")
+            for n in notes:
+                w(_comment("  " + n) + "\n")
+        w("[service_tiers]\n")
+        for k, v in provider["service_tiers"].items():
+            w(_assign(k, v) + "\n")
+    if "regions" in provider:
+        w("\n[regions]\n")
+        for k, v in provider["regions"].items():
+            w(_assign(k, v) + "\n")
+    for model in provider.get("models", []):
+        w("\n[[models]]\n")
+        for k, v in model.items():
+            if k != "prices":
+                w(_assign(k, v) + "\n")
+        for entry in model["prices"]:
+            w("\n[[models.prices]]\n")
+            subtables = [k for k, v in entry.items() if isinstance(v, dict) and "base" not in v]
+            for k, v in entry.items():
+                if k not in subtables and k != "windows":
+                    w(_assign(k, v) + "\n")
+            for k in subtables:
+                w(f"\n[models.prices.{_key(k)}]\n")
+                for pk, pv in entry[k].items():
+                    w(_assign(pk, pv) + "\n")
+            for window in entry.get("windows", []):
+                w("\n[[models.prices.windows]]\n")
+                for wk, wv in window.items():
+                    w(_assign(wk, wv) + "\n")
+    text = out.getvalue()
+    parsed = tomllib.loads(text)
+    if parsed != provider:
+        raise AssertionError(f"{provider['id']}: the written TOML does not read back as the data")
+    return text
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def load_litellm(path: str | None, json_version: str) -> tuple[dict[str, Any], str, str]:
+    """The LiteLLM table, its version and where it came from."""
+    candidates: list[Path]
+    if path is not None:
+        candidates = [Path(path)]
+    else:
+        candidates = sorted(CACHE.glob("*.json")) + sorted(CACHE.glob("litellm-*.whl"), reverse=True)
+        if not candidates:
+            sys.exit(
+                f"No LiteLLM price table given and none in {CACHE.relative_to(ROOT)}/. Nothing is downloaded "
+                f"automatically; fetch LiteLLM {LITELLM_VERSION}'s wheel (its JSON is read from the wheel, LiteLLM "
+                f"is not installed) with:\n\n    {DOWNLOAD_HINT}\n\nor pass --litellm PATH (the JSON or the wheel), "
+                "or --no-litellm."
+            )
+    p = candidates[0]
+    if not p.exists():
+        sys.exit(f"{p}: no such file (fetch it with: {DOWNLOAD_HINT})")
+    if p.suffix == ".whl":
+        m = re.match(r"litellm-([^-]+)-", p.name)
+        ver = m.group(1) if m else "unknown"
+        with zipfile.ZipFile(p) as z:
+            data = json.loads(z.read(LITELLM_JSON_IN_WHEEL))
+    else:
+        ver = json_version
+        data = json.loads(p.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        sys.exit(f"{p}: expected a JSON object of models")
+    return data, ver, str(p)
+
+
+def header_for(provider: dict[str, Any], genai_version: str, litellm_version: str | None) -> list[str]:
+    sources = f"genai-prices {genai_version}" + (f" and LiteLLM {litellm_version}" if litellm_version else "")
+    lines = [
+        f"Generated by scripts/import_prices.py from {sources} (both MIT licensed; their data, read as facts).",
+        "Do not edit by hand without re-running the import diff: python scripts/import_prices.py",
+    ]
+    urls = provider.get("pricing_urls", [])
+    if urls:
+        lines.append("Pricing: " + urls[0])
+        lines.extend("         " + u for u in urls[1:])
+    return lines
+
+
+def count(providers: list[dict[str, Any]]) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for p in providers:
+        c["providers"] += 1
+        c["regions"] += len(p.get("regions", {}))
+        for m in p["models"]:
+            c["models"] += 1
+            for e in m["prices"]:
+                c["entries"] += 1
+                c["windows"] += len(e.get("windows", []))
+                for t in (*_TIER_KEYS, "fast"):
+                    if t in e:
+                        c[f"sheets.{t}"] += 1
+    return c
+
+
+def model_summary(old: str, new: str) -> str:
+    try:
+        before = {m["id"]: m for m in tomllib.loads(old).get("models", [])} if old else {}
+    except tomllib.TOMLDecodeError:
+        before = {}
+    after = {m["id"]: m for m in tomllib.loads(new).get("models", [])}
+    added = len(after.keys() - before.keys())
+    removed = len(before.keys() - after.keys())
+    changed = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
+    return f"models +{added} -{removed} ~{changed}"
+
+
+CORRECTIONS = Path(__file__).resolve().parent / "price_corrections.toml"
+
+
+def apply_corrections(book: list[dict[str, Any]], path: Path) -> int:
+    """Replaces the `prices` of the models named in the corrections file; returns how many were applied."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        corrections = tomllib.load(f).get("corrections", [])
+    applied = 0
+    for c in corrections:
+        provider = next((p for p in book if p["id"] == c["provider"]), None)
+        model = next((m for m in provider["models"] if m["id"] == c["model"]), None) if provider else None
+        if model is None:
+            sys.exit(f"{path.name}: no model {c['model']!r} of provider {c['provider']!r} to correct")
+        model["prices"] = c["prices"]
+        applied += 1
+    return applied
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--litellm", metavar="PATH", help="LiteLLM's model_prices_and_context_window.json or its wheel")
+    ap.add_argument(
+        "--litellm-version",
+        default=LITELLM_VERSION,
+        help=f"LiteLLM version for the headers when --litellm is a JSON file (default {LITELLM_VERSION})",
+    )
+    ap.add_argument("--no-litellm", action="store_true", help="genai-prices only")
+    ap.add_argument("--write", action="store_true", help="write prices/*.toml")
+    ap.add_argument("--check", action="store_true", help="exit 1 if prices/ differs from the import")
+    ap.add_argument("--full", action="store_true", help="print the diffs in full")
+    ap.add_argument("--diff-lines", type=int, default=60, help="lines of diff per file without --full (default 60)")
+    ap.add_argument("--quiet", action="store_true", help="no report details")
+    args = ap.parse_args(argv)
+
+    try:
+        genai_version = version("genai-prices")
+    except PackageNotFoundError:
+        sys.exit("genai-prices is not installed: pip install genai-prices==0.2.3")
+
+    report = ImportReport()
+    book = from_genai_prices(report=report)
+    genai_counts = count(book)
+    litellm_version: str | None = None
+    litellm_report = ImportReport()
+    added: Counter[str] = Counter()
+    if not args.no_litellm:
+        table, litellm_version, origin = load_litellm(args.litellm, args.litellm_version)
+        print(f"LiteLLM {litellm_version}: {origin}", file=sys.stderr)
+        litellm = from_litellm(table, report=litellm_report)
+        added = merge_litellm_tiers(book, litellm, report=report)
+
+    corrections = apply_corrections(book, CORRECTIONS)
+    print(f"hand corrections applied: {corrections} (from {CORRECTIONS.relative_to(ROOT)})", file=sys.stderr)
+
+    files: dict[str, str] = {}
+    for p in book:
+        files[f"{p['id']}.toml"] = emit(p, header_for(p, genai_version, litellm_version))
+
+    # Summary and diff.
+    changed = 0
+    out = sys.stdout
+    existing = {f.name for f in PRICES.glob("*.toml")}
+    for name in sorted(files):
+        path = PRICES / name
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        new = files[name]
+        if old == new:
+            continue
+        changed += 1
+        diff = list(
+            difflib.unified_diff(
+                old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/prices/{name}", f"b/prices/{name}"
+            )
+        )
+        plus = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+        minus = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
+        state = "new" if not old else "changed"
+        out.write(f"== prices/{name}: {state}, +{plus} -{minus} lines, {model_summary(old, new)}\n")
+        shown = diff if args.full else diff[: args.diff_lines]
+        out.writelines(shown)
+        if len(shown) < len(diff):
+            out.write(f"... {len(diff) - len(shown)} more diff lines (--full shows them)\n")
+    stale = sorted(existing - set(files))
+    for name in stale:
+        out.write(f"== prices/{name}: not produced by the import (left as it is; delete it by hand if obsolete)\n")
+
+    # Report.
+    err = sys.stderr
+    final = count(book)
+    err.write("\n== import report\n")
+    err.write(
+        f"genai-prices {genai_version}: {genai_counts['providers']} providers, {genai_counts['models']} models, "
+        f"{genai_counts['entries']} price entries, {genai_counts['windows']} time-of-day windows, "
+        f"{genai_counts['regions']} regions\n"
+    )
+    err.write(
+        "tier sheets from genai-prices: "
+        + ", ".join(f"{t} {genai_counts[f'sheets.{t}']}" for t in (*_TIER_KEYS, "fast"))
+        + "\n"
+    )
+    if litellm_version:
+        err.write(
+            f"LiteLLM {litellm_version}: {litellm_report.counts['litellm_models']} token-priced models in "
+            f"{litellm_report.counts['litellm_providers']} providers; skipped entries: "
+            + ", ".join(f"{r} {n}" for r, n in sorted(litellm_report.skipped.items()))
+            + "\n"
+        )
+        err.write(
+            "tier sheets added from LiteLLM: "
+            + ", ".join(f"{t} {added[t]}" for t in _TIER_KEYS)
+            + " (not added because the provider's tier rule already gives those prices: "
+            + ", ".join(f"{t} {report.counts[f'litellm_sheet_implied_by_rule.{t}']}" for t in _TIER_KEYS)
+            + ")\n"
+        )
+        if litellm_report.unmapped_keys:
+            err.write(
+                "LiteLLM keys with no schema unit (not imported): "
+                + ", ".join(f"{k} {n}" for k, n in litellm_report.unmapped_keys.most_common())
+                + "\n"
+            )
+    err.write(
+        f"result: {final['providers']} providers, {final['models']} models, {final['entries']} entries, "
+        f"{final['windows']} windows, tier sheets "
+        + ", ".join(f"{t} {final[f'sheets.{t}']}" for t in (*_TIER_KEYS, "fast"))
+        + "\n"
+    )
+    if report.skipped:
+        err.write("skipped: " + ", ".join(f"{r} ({n})" for r, n in sorted(report.skipped.items())) + "\n")
+    if report.unmapped_keys:
+        err.write("unmapped genai-prices keys: " + ", ".join(f"{k} ({n})" for k, n in report.unmapped_keys.items()))
+    if not args.quiet:
+        for d in report.details:
+            err.write(f"  - {d}\n")
+    err.write(f"{changed} of {len(files)} files differ from prices/\n")
+
+    if args.write:
+        for name, text in files.items():
+            path = PRICES / name
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+        err.write(f"wrote {changed} files to {PRICES.relative_to(ROOT)}/\n")
+    if args.check and changed:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
