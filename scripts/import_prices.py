@@ -22,7 +22,6 @@ import io
 import json
 import re
 import sys
-import tomllib
 import zipfile
 from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
