@@ -12,8 +12,22 @@ use tokenprice::prices::PriceBook;
 fn main() {
     let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let book = PriceBook::default_book();
-    let models = ["gpt-4o", "o3", "gpt-4o-mini", "gpt-4.1-mini", "claude-sonnet-4-5", "gemini-2.5-flash"];
-    let models: Vec<&str> = models.iter().copied().filter(|m| book.resolve(m, None).is_ok()).collect();
+    // The mix of benches/bench_price.py: (model, provider, may be long-context).
+    let mix = [
+        ("gpt-4o", "openai", false),
+        ("gpt-4o-mini", "openai", false),
+        ("gpt-4.1-mini", "openai", false),
+        ("o3", "openai", false),
+        ("gpt-5", "openai", false),
+        ("claude-sonnet-4-5", "anthropic", true),
+        ("claude-3-5-haiku", "anthropic", false),
+        ("gemini-2.5-pro", "google", true),
+        ("gemini-2.5-flash", "google", false),
+        ("deepseek-chat", "deepseek", false),
+        ("mistral-large-latest", "mistral", false),
+    ];
+    let models: Vec<(&str, &str, bool)> =
+        mix.iter().copied().filter(|(m, p, _)| book.resolve(m, Some(p)).is_ok()).collect();
     assert!(!models.is_empty(), "the default book prices none of the sample models");
     // A small deterministic generator (xorshift), so that the bench needs no crates beyond the project's.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -26,18 +40,23 @@ fn main() {
     let start = 1_735_689_600_000_000i64; // 2025-01-01
     let span = 630 * 86_400_000_000i64;
     let mut model = Vec::with_capacity(rows);
+    let mut provider = Vec::with_capacity(rows);
     let mut ts = Vec::with_capacity(rows);
     let (mut input, mut cached, mut output) =
         (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
     for _ in 0..rows {
-        model.push(models[(next() % models.len() as u64) as usize]);
+        let (m, p, long) = models[(next() % models.len() as u64) as usize];
+        model.push(m);
+        provider.push(p);
         ts.push(start + (next() % span as u64) as i64);
-        let i = 50 + (next() % 20_000) as i64;
+        let i =
+            if long && next() % 20 == 0 { 200_001 + (next() % 700_000) as i64 } else { 50 + (next() % 20_000) as i64 };
         input.push(i);
         cached.push(if next() % 10 < 4 { (next() % i as u64) as i64 } else { 0 });
         output.push(1 + (next() % 4000) as i64);
     }
     let model: ArrayRef = Arc::new(StringArray::from(model));
+    let provider: ArrayRef = Arc::new(StringArray::from(provider));
     let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC"));
     let counts: Vec<(usize, ArrayRef, String)> = vec![
         (0, Arc::new(Int64Array::from(input)), "input_tokens".into()),
@@ -47,7 +66,7 @@ fn main() {
     let input = TableInput {
         rows,
         model: &model,
-        provider: None,
+        provider: Some(&provider),
         timestamp: Some(&ts),
         default_at: None,
         service_tier: None,
@@ -58,7 +77,7 @@ fn main() {
     };
     for threads in [1, 2] {
         let mut best = f64::MAX;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let t = Instant::now();
             let batch =
                 price_table(&book, &input, &TableOptions { threads: Some(threads), ..Default::default() }).unwrap();

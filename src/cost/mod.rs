@@ -7,7 +7,7 @@ pub mod table;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::prices::book::{EffectiveSheet, PriceBook};
+use crate::prices::book::{EffectiveSheet, FastPlan, PriceBook};
 use crate::prices::calendar::{format_date, format_moment, MICROS_PER_DAY};
 use crate::prices::units::{INPUT, N_UNITS, UNITS};
 use crate::usage::Usage;
@@ -69,6 +69,33 @@ pub fn compute(sheet: &EffectiveSheet, counts: &[u64; N_UNITS], mut item: impl F
         item(CostItem { unit: *u, count, factor: *factor, threshold, amount });
     }
     Ok(total)
+}
+
+/// [`compute`] for a sheet's [`FastPlan`]: the same leaves and amounts with plain integer arithmetic. Returns
+/// `None` if the usage is inconsistent with the plan (then [`compute`] says why) or an amount would not fit.
+#[inline]
+pub fn compute_fast(plan: &FastPlan, counts: &[u64; N_UNITS], mut item: impl FnMut(usize, i128)) -> Option<i128> {
+    let mut leaves = [0u64; N_UNITS];
+    let prompt = counts[INPUT];
+    let mut total: u128 = 0;
+    for (pos, step) in plan.steps.iter().enumerate() {
+        let mut leaf = counts[step.unit];
+        for d in &step.descendants[..step.n_descendants as usize] {
+            leaf = leaf.checked_sub(leaves[*d as usize])?;
+        }
+        leaves[pos] = leaf;
+        let mut price = step.base;
+        for (threshold, p) in step.above[..step.n_above as usize].iter().rev() {
+            if prompt > *threshold {
+                price = *p;
+                break;
+            }
+        }
+        let amount = leaf as u128 * price as u128; // 64 × 64 bits: cannot overflow u128
+        total = total.checked_add(amount)?;
+        item(step.unit, amount as i128);
+    }
+    i128::try_from(total).ok()
 }
 
 /// Prices `usage` for model index `mi` at `at_micros` (UTC), in `tier` and `region`.
@@ -149,7 +176,9 @@ impl Cost {
             model.id,
             provider.name,
             format_date(day),
-            entry.from.map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_moment(d))),
+            entry
+                .from
+                .map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_moment(d))),
             entry.source.as_ref().map(|s| format!(" (source: {s})")).unwrap_or_default(),
         );
         if self.sheet.tier != "standard" {

@@ -23,8 +23,8 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::compute;
 use super::money::SCALE;
+use super::{compute, compute_fast};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
@@ -320,9 +320,8 @@ struct Out<'o> {
     total: &'o mut [i128],
     /// Validity bitmaps (Arrow's bit order): priced rows, rows with a model, rows with a dated entry.
     priced: &'o mut [u8],
-    /// Model and provider indexes (dictionary keys), valid where `has_model`.
+    /// Model indexes (dictionary keys), valid where `has_model`.
     model: &'o mut [i32],
-    provider: &'o mut [i32],
     has_model: &'o mut [u8],
     /// First day of the price entry, valid where `has_day`.
     from_day: &'o mut [i32],
@@ -353,9 +352,8 @@ fn set_bit(bits: &mut [u8], k: usize) {
 
 impl Out<'_> {
     #[inline]
-    fn set_model(&mut self, k: usize, book: &PriceBook, mi: usize) {
+    fn set_model(&mut self, k: usize, mi: usize) {
         self.model[k] = mi as i32;
-        self.provider[k] = book.models[mi].provider as i32;
         set_bit(self.has_model, k);
     }
 }
@@ -369,7 +367,8 @@ type Resolved = std::result::Result<usize, Arc<str>>;
 /// Model names met in a chunk and what they resolved to: a small direct-mapped table in front of a hash map,
 /// because most log tables name a few models over and over.
 struct NameCache<'a> {
-    slots: Vec<Option<(Option<&'a str>, &'a str, Resolved)>>,
+    /// (hash, provider, model, resolution)
+    slots: Vec<Option<(u64, Option<&'a str>, &'a str, Resolved)>>,
     rest: FxHashMap<(Option<&'a str>, &'a str), Resolved>,
 }
 
@@ -389,14 +388,40 @@ impl<'a> NameCache<'a> {
     ) -> Resolved {
         let h = hash_bytes(model.as_bytes()) ^ provider.map_or(0, |p| hash_bytes(p.as_bytes()).rotate_left(17));
         let slot = &mut self.slots[(h >> 56) as usize];
-        if let Some((p, m, r)) = slot {
-            if *m == model && *p == provider {
+        if let Some((sh, p, m, r)) = slot {
+            let same_provider = match (*p, provider) {
+                (Some(a), Some(b)) => short_eq(a.as_bytes(), b.as_bytes()),
+                (None, None) => true,
+                _ => false,
+            };
+            if *sh == h && short_eq(m.as_bytes(), model.as_bytes()) && same_provider {
                 return r.clone();
             }
         }
         let r = self.rest.entry((provider, model)).or_insert_with(resolve).clone();
-        *slot = Some((provider, model, r.clone()));
+        *slot = Some((h, provider, model, r.clone()));
         r
+    }
+}
+
+/// Byte equality without a `memcmp` call for the short strings model names are.
+#[inline(always)]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    match n {
+        8..=16 => {
+            let r = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+            r(a, 0) == r(b, 0) && r(a, n - 8) == r(b, n - 8)
+        }
+        4..=7 => {
+            let r = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap());
+            r(a, 0) == r(b, 0) && r(a, n - 4) == r(b, n - 4)
+        }
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
     }
 }
 
@@ -464,7 +489,6 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     let mut total = vec![0i128; rows];
     let mut priced = vec![0u8; bytes];
     let mut model = vec![0i32; rows];
-    let mut provider = vec![0i32; rows];
     let mut has_model = vec![0u8; bytes];
     let mut from_day = vec![0i32; rows];
     let mut has_day = vec![0u8; bytes];
@@ -473,14 +497,7 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     let rejects = {
         let mut parts: Vec<(usize, Out<'_>)> = Vec::with_capacity(rows / CHUNK + 1);
         let mut t = &mut total[..];
-        let mut rest = (
-            &mut priced[..],
-            &mut model[..],
-            &mut provider[..],
-            &mut has_model[..],
-            &mut from_day[..],
-            &mut has_day[..],
-        );
+        let mut rest = (&mut priced[..], &mut model[..], &mut has_model[..], &mut from_day[..], &mut has_day[..]);
         let mut its: Vec<&mut [i128]> = items.iter_mut().map(|v| &mut v[..]).collect();
         let mut start = 0;
         while start < rows {
@@ -490,10 +507,9 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
             let nb = n.div_ceil(8);
             let (p1, p2) = std::mem::take(&mut rest.0).split_at_mut(nb);
             let (m1, m2) = std::mem::take(&mut rest.1).split_at_mut(n);
-            let (v1, v2) = std::mem::take(&mut rest.2).split_at_mut(n);
-            let (hm1, hm2) = std::mem::take(&mut rest.3).split_at_mut(nb);
-            let (f1, f2) = std::mem::take(&mut rest.4).split_at_mut(n);
-            let (hd1, hd2) = std::mem::take(&mut rest.5).split_at_mut(nb);
+            let (hm1, hm2) = std::mem::take(&mut rest.2).split_at_mut(nb);
+            let (f1, f2) = std::mem::take(&mut rest.3).split_at_mut(n);
+            let (hd1, hd2) = std::mem::take(&mut rest.4).split_at_mut(nb);
             let mut chunk_items = Vec::with_capacity(its.len());
             for it in its.iter_mut() {
                 let (a, b) = std::mem::take(it).split_at_mut(n);
@@ -504,7 +520,6 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
                 total: t1,
                 priced: p1,
                 model: m1,
-                provider: v1,
                 has_model: hm1,
                 from_day: f1,
                 has_day: hd1,
@@ -513,23 +528,26 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
             };
             parts.push((start, out));
             t = t2;
-            rest = (p2, m2, v2, hm2, f2, hd2);
+            rest = (p2, m2, hm2, f2, hd2);
             start += n;
         }
         let rejected: Vec<Vec<(usize, Arc<str>)>> = parallel::install(options.threads, || {
             parts
                 .into_par_iter()
-                .map(|(start, mut out)| {
-                    price_chunk(book, input, &cols, start, &item_units, &mut out);
-                    out.rejects
-                })
+                .map_init(
+                    || Scratch::new(book, cols.counts.len()),
+                    |scratch, (start, mut out)| {
+                        price_chunk(book, input, &cols, start, &item_units, &mut out, scratch);
+                        out.rejects
+                    },
+                )
                 .collect()
         })?;
         rejected.into_iter().flatten().collect::<Vec<_>>()
     };
     build_batch(
         book,
-        Results { total, priced, model, provider, has_model, from_day, has_day, items, rejects },
+        Results { total, priced, model, has_model, from_day, has_day, items, rejects },
         &item_units,
         options,
     )
@@ -540,7 +558,6 @@ struct Results {
     total: Vec<i128>,
     priced: Vec<u8>,
     model: Vec<i32>,
-    provider: Vec<i32>,
     has_model: Vec<u8>,
     from_day: Vec<i32>,
     has_day: Vec<u8>,
@@ -580,21 +597,20 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
         fields.push(Field::new(name, money_type.clone(), true));
         columns.push(money_column(values, &valid, options.as_float));
     }
-    // Model and provider ids as dictionary columns over the book's ids (no string per row).
+    // Model and provider ids as dictionary columns over the book's models (no string per row): both share the
+    // model keys; the provider column's dictionary holds each model's provider id.
     let model_values: ArrayRef = Arc::new(StringArray::from_iter_values(book.models.iter().map(|m| m.id.as_str())));
     let provider_values: ArrayRef =
-        Arc::new(StringArray::from_iter_values(book.providers.iter().map(|p| p.id.as_str())));
-    let has_model = nulls(out.has_model);
+        Arc::new(StringArray::from_iter_values(book.models.iter().map(|m| book.providers[m.provider].id.as_str())));
+    let keys = Int32Array::new(out.model.into(), nulls(out.has_model));
     let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let dict = |keys: Vec<i32>, values: ArrayRef| -> ArrayRef {
-        let keys = Int32Array::new(keys.into(), has_model.clone());
-        // SAFETY: every key is the index of a model (or provider) of `book`, so it is within `values`.
-        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, values) })
-    };
+    // SAFETY: every key is the index of a model of `book`, so it is within both value arrays.
+    let model_column = unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys.clone(), model_values) };
+    let provider_column = unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, provider_values) };
     fields.push(Field::new("priced_model", dict_type.clone(), true));
-    columns.push(dict(out.model, model_values));
+    columns.push(Arc::new(model_column));
     fields.push(Field::new("priced_provider", dict_type, true));
-    columns.push(dict(out.provider, provider_values));
+    columns.push(Arc::new(provider_column));
     fields.push(Field::new("price_from", DataType::Date32, true));
     columns.push(Arc::new(Date32Array::new(out.from_day.into(), nulls(out.has_day))));
     // Status: null for priced rows, the reason for the others.
@@ -621,45 +637,70 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }
 
-fn price_chunk(
+/// Per-thread buffers and caches, reused from chunk to chunk (fresh large buffers per chunk would cost page
+/// faults, and the caches keep their hits).
+struct Scratch<'a> {
+    counts: Vec<Vec<u64>>,
+    times: Vec<Option<i64>>,
+    names: NameCache<'a>,
+    /// Per model: the sheets met so far (a handful each), searched by a short scan.
+    sheets: Vec<Vec<(SheetKey<'a>, SheetOrWhyNot)>>,
+}
+
+impl Scratch<'_> {
+    fn new(book: &PriceBook, columns: usize) -> Self {
+        Scratch {
+            counts: vec![Vec::new(); columns],
+            times: Vec::new(),
+            names: NameCache::default(),
+            sheets: vec![Vec::new(); book.models.len()],
+        }
+    }
+}
+
+fn price_chunk<'a>(
     book: &Arc<PriceBook>,
     input: &TableInput<'_>,
-    cols: &Columns<'_>,
+    cols: &Columns<'a>,
     start: usize,
     item_units: &[usize],
     out: &mut Out<'_>,
+    scratch: &mut Scratch<'a>,
 ) {
     let n = out.total.len();
     // Count columns, converted column-wise for the chunk; invalid values as (row, reason), in row order.
-    let mut count_values: Vec<Vec<u64>> = Vec::with_capacity(cols.counts.len());
     let mut bad_counts: Vec<(usize, Arc<str>)> = Vec::new();
-    for (_, col, name) in &cols.counts {
-        let mut values = vec![0u64; n];
+    for ((_, col, name), values) in cols.counts.iter().zip(scratch.counts.iter_mut()) {
+        values.clear();
+        values.resize(n, 0);
         let mut bad = Vec::new();
-        col.fill(start, &mut values, &mut bad);
+        col.fill(start, values, &mut bad);
         bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{name} {why}")))));
-        count_values.push(values);
     }
+    let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
+    let count_units: Vec<usize> = cols.counts.iter().map(|(u, _, _)| *u).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
     let mut next_bad = 0;
-    let mut times: Vec<Option<i64>> = vec![None; n];
+    let times = &mut scratch.times;
+    times.clear();
+    times.resize(n, None);
     let mut bad_times: Vec<(usize, String)> = Vec::new();
     if let Some(t) = &cols.timestamp {
-        t.fill(start, &mut times, &mut bad_times);
+        t.fill(start, times, &mut bad_times);
     }
+    let times = &scratch.times;
     let mut next_bad_time = 0;
     // One usage, reused: only the present columns change from row to row.
     let mut usage = Usage::default();
     let merge_writes = cols.counts.iter().any(|(u, _, _)| *u == CACHE_WRITE_1H);
-    let mut names = NameCache::default();
-    // Per model: the sheets met so far (a handful each), searched by a short scan.
-    let mut sheets: Vec<Vec<(SheetKey<'_>, SheetOrWhyNot)>> = vec![Vec::new(); book.models.len()];
+    let names = &mut scratch.names;
+    let sheets = &mut scratch.sheets;
     let mut item_amounts = [0i128; N_UNITS];
     for k in 0..out.total.len() {
         let i = start + k;
         let reject = |out: &mut Out<'_>, mi: Option<usize>, reason: Arc<str>| {
             if let Some(mi) = mi {
-                out.set_model(k, book, mi);
+                out.set_model(k, mi);
             }
             out.rejects.push((i, reason));
         };
@@ -682,7 +723,7 @@ fn price_chunk(
         // A gateway cache hit: the provider was not called, nothing to pay.
         if cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i)) {
             set_bit(out.priced, k);
-            out.set_model(k, book, mi);
+            out.set_model(k, mi);
             continue;
         }
         // Time (read column-wise above).
@@ -706,8 +747,8 @@ fn price_chunk(
         if merge_writes {
             usage.counts[CACHE_WRITE] = 0; // the merge below added the 1-hour writes of the last row
         }
-        for (j, (u, _, _)) in cols.counts.iter().enumerate() {
-            usage.counts[*u] = count_values[j][k];
+        for (u, values) in count_units.iter().zip(count_values.iter()) {
+            usage.counts[*u] = values[k];
         }
         if input.input_excludes_cache {
             let c = &mut usage.counts;
@@ -731,7 +772,8 @@ fn price_chunk(
             None
         } else {
             entry.windows.iter().position(|w| {
-                w.from.is_none_or(|f| f <= at) && w.until.is_none_or(|u| at < u)
+                w.from.is_none_or(|f| f <= at)
+                    && w.until.is_none_or(|u| at < u)
                     && in_window(minute_of_day(at, w.utc_offset_minutes), w.start_minute, w.end_minute)
             })
         };
@@ -762,26 +804,37 @@ fn price_chunk(
         if merge_writes {
             usage.counts[CACHE_WRITE] = usage.counts[CACHE_WRITE].saturating_add(usage.counts[CACHE_WRITE_1H]);
         }
-        let priced = if item_units.is_empty() {
-            compute(sheet, &usage.counts, |_| {})
-        } else {
-            item_amounts.fill(0);
-            compute(sheet, &usage.counts, |item| item_amounts[item.unit] = item.amount)
+        let fast = match &sheet.fast {
+            Some(plan) if item_units.is_empty() => compute_fast(plan, &usage.counts, |_, _| {}),
+            Some(plan) => {
+                item_amounts.fill(0);
+                compute_fast(plan, &usage.counts, |unit, amount| item_amounts[unit] = amount)
+            }
+            None => None,
         };
-        match priced {
-            Ok(total) => {
-                out.total[k] = total;
-                set_bit(out.priced, k);
-                out.set_model(k, book, mi);
-                if let Some(from) = entry.from {
-                    out.from_day[k] = day_of(from) as i32;
-                    set_bit(out.has_day, k);
-                }
-                for (col, u) in out.items.iter_mut().zip(item_units) {
-                    col[k] = item_amounts[*u];
+        // The general path gives the same amounts, and the reason when a row cannot be priced.
+        let total = match fast {
+            Some(total) => total,
+            None => {
+                item_amounts.fill(0);
+                match compute(sheet, &usage.counts, |item| item_amounts[item.unit] = item.amount) {
+                    Ok(total) => total,
+                    Err(e) => {
+                        reject(out, Some(mi), e.to_string().into());
+                        continue;
+                    }
                 }
             }
-            Err(e) => reject(out, Some(mi), e.to_string().into()),
+        };
+        out.total[k] = total;
+        set_bit(out.priced, k);
+        out.set_model(k, mi);
+        if let Some(from) = entry.from {
+            out.from_day[k] = day_of(from) as i32;
+            set_bit(out.has_day, k);
+        }
+        for (col, u) in out.items.iter_mut().zip(item_units) {
+            col[k] = item_amounts[*u];
         }
     }
 }

@@ -158,6 +158,9 @@ impl PricePoint {
 pub struct EffectiveSheet {
     pub prices: [Option<PricePoint>; N_UNITS],
     pub plan: LeafPlan,
+    /// The same plan in a compact form for table pricing, when every price is a whole number of 10^-18 USD
+    /// per unit (the common case; see `cost::compute_fast`).
+    pub fast: Option<FastPlan>,
     pub model: usize,
     pub entry: usize,
     pub tier: String,
@@ -165,6 +168,54 @@ pub struct EffectiveSheet {
     pub region: Option<String>,
     /// How this sheet was derived, in words (for `explain()`).
     pub derivation: Vec<String>,
+}
+
+/// One priced unit of a [`FastPlan`]: its descendants' positions and its price (with long-context steps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastStep {
+    pub unit: usize,
+    pub descendants: [u8; 8],
+    pub n_descendants: u8,
+    /// Price per unit in 10^-18 USD, then up to two (threshold, price) long-context steps.
+    pub base: u64,
+    pub above: [(u64, u64); 2],
+    pub n_above: u8,
+}
+
+/// A [`LeafPlan`] with its prices inline: no allocation or option checks while pricing a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastPlan {
+    pub steps: Vec<FastStep>,
+}
+
+impl FastPlan {
+    fn new(plan: &LeafPlan, prices: &[Option<PricePoint>; N_UNITS]) -> Option<FastPlan> {
+        let whole = |f: &Factor| (f.den == 1).then(|| u64::try_from(f.num).ok()).flatten();
+        let mut steps = Vec::with_capacity(plan.steps.len());
+        for (unit, descendants) in &plan.steps {
+            let point = prices[*unit].as_ref()?;
+            if descendants.len() > 8 || point.above.len() > 2 {
+                return None;
+            }
+            let mut d = [0u8; 8];
+            for (i, pos) in descendants.iter().enumerate() {
+                d[i] = u8::try_from(*pos).ok()?;
+            }
+            let mut above = [(0u64, 0u64); 2];
+            for (i, (t, f)) in point.above.iter().enumerate() {
+                above[i] = (*t, whole(f)?);
+            }
+            steps.push(FastStep {
+                unit: *unit,
+                descendants: d,
+                n_descendants: descendants.len() as u8,
+                base: whole(&point.base)?,
+                above,
+                n_above: point.above.len() as u8,
+            });
+        }
+        Some(FastPlan { steps })
+    }
 }
 
 /// Where a resolution looked: (provider index, model index).
@@ -635,9 +686,11 @@ impl PriceBook {
             out[u] = Some(point);
             priced.push(u);
         }
+        let plan = LeafPlan::new(&priced);
         Ok(EffectiveSheet {
+            fast: FastPlan::new(&plan, &out),
             prices: out,
-            plan: LeafPlan::new(&priced),
+            plan,
             model: key.model,
             entry: key.entry,
             tier: key.tier.clone(),
@@ -731,14 +784,7 @@ fn scale_tokens(prices: &BTreeMap<usize, (PriceDef, Decimal)>, m: Decimal) -> BT
 }
 
 fn entry_from_def(e: EntryDef) -> Entry {
-    Entry {
-        from: e.from,
-        source: e.source,
-        notes: e.notes,
-        standard: e.sheet,
-        tiers: e.tiers,
-        windows: e.windows,
-    }
+    Entry { from: e.from, source: e.source, notes: e.notes, standard: e.sheet, tiers: e.tiers, windows: e.windows }
 }
 
 fn fmt_minute(m: u32) -> String {

@@ -392,9 +392,10 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
             }
             if let (Some(f), Some(u)) = (window.from, window.until) {
                 if u <= f {
-                    return Err(
-                        ctx.err(&p, format!("\"until\" {} is not after \"from\" {}", format_moment(u), format_moment(f)))
-                    );
+                    return Err(ctx.err(
+                        &p,
+                        format!("\"until\" {} is not after \"from\" {}", format_moment(u), format_moment(f)),
+                    ));
                 }
             }
             if window.sheet.prices.is_empty() {
