@@ -366,9 +366,11 @@ type Resolved = std::result::Result<usize, Arc<str>>;
 
 /// Model names met in a chunk and what they resolved to: a small direct-mapped table in front of a hash map,
 /// because most log tables name a few models over and over.
+/// (hash, provider, model, resolution)
+type NameSlot<'a> = (u64, Option<&'a str>, &'a str, Resolved);
+
 struct NameCache<'a> {
-    /// (hash, provider, model, resolution)
-    slots: Vec<Option<(u64, Option<&'a str>, &'a str, Resolved)>>,
+    slots: Vec<Option<NameSlot<'a>>>,
     rest: FxHashMap<(Option<&'a str>, &'a str), Resolved>,
 }
 
