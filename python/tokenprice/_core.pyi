@@ -19,6 +19,11 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidMessageError",
     "InternalError",
+    "PriceBookError",
+    "UnknownProviderError",
+    "AmbiguousModelError",
+    "NoPriceError",
+    "InvalidUsageError",
     "Encoding",
     "StreamCounter",
     "get_encoding",
@@ -28,6 +33,12 @@ __all__ = [
     "lookup_model",
     "count_message_tokens",
     "image_tokens",
+    "PriceBook",
+    "Usage",
+    "Cost",
+    "price",
+    "price_arrow_table",
+    "usage_fields",
     "count_file",
     "count_column",
     "_encoding_from_ranks",
@@ -298,7 +309,8 @@ class Usage:
     @property
     def requests(self) -> int: ...
     def to_dict(self) -> dict[str, int]: ...
-    def __add__(self, other: Usage) -> Usage: ...
+    def __add__(self, other: Usage, /) -> Usage: ...
+    def __radd__(self, other: Usage, /) -> Usage: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
