@@ -453,3 +453,92 @@ fn every_row_gets_its_own_reason_when_several_are_wrong() {
     assert_eq!(got[3], None);
     assert_eq!(got[4], Some("no timestamp: pass default_at= to price rows without one"));
 }
+
+/// A random table over the default book (dated changes, DeepSeek's windows, long-context tiers, unknown models,
+/// rows before a model's first price, parts above their whole) across several chunks: an all-null `service_tier`
+/// column must price exactly like no column, row for row, rejects and their reasons included.
+#[test]
+fn null_tiers_price_like_no_tier_column_on_every_row() {
+    let b = PriceBook::default_book();
+    let models = [
+        "gpt-4o",
+        "gpt-4o-mini",
+        "o3",
+        "gpt-5",
+        "claude-sonnet-4-5",
+        "claude-3-5-haiku",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+        "deepseek-chat",
+        "deepseek-reasoner",
+        "mistral-large-latest",
+        "no-such-model",
+    ];
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let n = 100_000;
+    let start = at("2023-01-01");
+    let span = 1400 * 86_400_000_000i64;
+    let (mut model, mut ts, mut input, mut cached, mut writes, mut output, mut reasoning) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        model.push(models[(next() % models.len() as u64) as usize]);
+        ts.push(start + (next() % span as u64) as i64);
+        let i = if next() % 10 == 0 { 200_000 + (next() % 900_000) as i64 } else { (next() % 20_000) as i64 };
+        input.push(i);
+        // Mostly valid parts; sometimes more than the whole, which the row's reason must name.
+        let part = |r: u64, whole: i64| if r % 50 == 0 { whole + 1 } else { (r % (whole as u64 + 1)) as i64 };
+        let c = if next() % 3 == 0 { part(next(), i) } else { 0 };
+        cached.push(c);
+        writes.push(if next() % 5 == 0 { part(next(), i - c.min(i)) } else { 0 });
+        let o = (next() % 5000) as i64;
+        output.push(o);
+        reasoning.push(if next() % 4 == 0 { part(next(), o) } else { 0 });
+    }
+    let model: ArrayRef = Arc::new(StringArray::from(model));
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC"));
+    let no_tier: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; n]));
+    let reasoning_unit = tokenprice::prices::units::unit_of_usage_field("reasoning_tokens").unwrap();
+    let counts: Vec<(usize, ArrayRef, &str)> = vec![
+        (0, Arc::new(Int64Array::from(input)), "input_tokens"),
+        (2, Arc::new(Int64Array::from(cached)), "cache_read_tokens"),
+        (3, Arc::new(Int64Array::from(writes)), "cache_write_tokens"),
+        (1, Arc::new(Int64Array::from(output)), "output_tokens"),
+        (reasoning_unit, Arc::new(Int64Array::from(reasoning)), "reasoning_tokens"),
+    ];
+    let run = |tier: Option<&ArrayRef>| {
+        let input = TableInput {
+            rows: n,
+            model: &model,
+            provider: None,
+            timestamp: Some(&ts),
+            default_at: None,
+            service_tier: tier,
+            region: None,
+            cache_hit: None,
+            counts: counts.iter().map(|(u, a, name)| (*u, a, name.to_string())).collect(),
+            input_excludes_cache: false,
+        };
+        price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap()
+    };
+    let plain = run(None);
+    let general = run(Some(&no_tier));
+    assert_eq!(plain.schema(), general.schema());
+    for (f, (p, g)) in plain.schema().fields().iter().zip(plain.columns().iter().zip(general.columns())) {
+        assert_eq!(p.as_ref(), g.as_ref(), "column {} differs", f.name());
+    }
+    // The mix exercised every kind of row: priced, unknown model, before the first price, part above its whole.
+    let status = plain.column_by_name("status").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+    let reasons: Vec<&str> = status.iter().flatten().collect();
+    let (priced, rejected) = tokenprice::cost::table::counts_of(&plain);
+    assert_eq!(priced + rejected, n);
+    assert!(priced > n / 2, "{priced} priced");
+    for needle in ["no price is known for model", "is more than input_tokens", "is more than output_tokens"] {
+        assert!(reasons.iter().any(|r| r.contains(needle)), "no reject says {needle:?}");
+    }
+}
