@@ -90,6 +90,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidMessage(String),
 
+    /// A record that cannot be read as usage: which format, which field, what was wrong.
+    #[error("usage record: {0}")]
+    UsageFormat(String),
+
     /// A bug: a panic caught at the Python boundary. It should never happen; the message says where.
     #[error("internal error (please report it): {0}")]
     Internal(String),

@@ -6,6 +6,9 @@
 //! cache writes and `cache_write_1h_tokens` 1-hour ones (Anthropic's two TTLs); the two are disjoint.
 //! Sources that report input without cache tokens (Anthropic, Bedrock) are converted before they get here.
 
+pub mod extract;
+pub mod json;
+
 use crate::error::{Error, Result};
 use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
 
