@@ -14,6 +14,12 @@ Pricing::
     cost = tokenprice.price(usage, model="gpt-4o", at="2025-03-01")   # Cost: .total is a Decimal
     print(cost.explain())
     priced = tokenprice.price_table(df)                               # every row, at its own timestamp
+
+Reading usage from responses and logs::
+
+    record = tokenprice.extract_usage(response)                       # OpenAI, Anthropic, Gemini, Bedrock, gateways
+    cost = tokenprice.price(record)                                   # served model, tier, parts, cache hits
+    table = tokenprice.extract_usages(log_lines)                      # many at once, as a pyarrow.Table
 """
 
 from __future__ import annotations
@@ -42,17 +48,22 @@ from tokenprice._core import (
     UnknownModelError,
     UnknownProviderError,
     Usage,
+    UsageFormatError,
+    UsageRecord,
     __version__,
     count_file,
     count_message_tokens,
     encoding_for_model,
     encoding_name_for_model,
+    extract_usage,
     get_encoding,
     image_tokens,
     list_encoding_names,
     price,
+    usage_formats,
 )
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_tokens
+from tokenprice._extract import extract_usages
 from tokenprice._pricing import price_table
 
 __all__ = [
@@ -67,6 +78,11 @@ __all__ = [
     "Usage",
     "price",
     "price_table",
+    "UsageFormatError",
+    "UsageRecord",
+    "extract_usage",
+    "extract_usages",
+    "usage_formats",
     "ApproximateCount",
     "ApproximationWarning",
     "DisallowedSpecialTokenError",

@@ -24,6 +24,7 @@ __all__ = [
     "AmbiguousModelError",
     "NoPriceError",
     "InvalidUsageError",
+    "UsageFormatError",
     "Encoding",
     "StreamCounter",
     "get_encoding",
@@ -39,6 +40,10 @@ __all__ = [
     "price",
     "price_arrow_table",
     "usage_fields",
+    "UsageRecord",
+    "extract_usage",
+    "extract_usages",
+    "usage_formats",
     "count_file",
     "count_column",
     "_encoding_from_ranks",
@@ -95,6 +100,9 @@ class NoPriceError(TokenPriceError, LookupError):
 
 class InvalidUsageError(TokenPriceError, ValueError):
     """Impossible usage counts (negative, fractional, parts above totals)."""
+
+class UsageFormatError(TokenPriceError, ValueError):
+    """A record that cannot be read as usage (unknown shape, bad field)."""
 
 class PriceBookError(TokenPriceError, ValueError):
     """A price file or price definition that breaks the schema."""
@@ -341,8 +349,8 @@ class Cost:
     def explain(self) -> str: ...
 
 def price(
-    usage: Usage | Mapping[str, int],
-    model: str,
+    usage: Usage | Mapping[str, int] | UsageRecord,
+    model: str | None = None,
     provider: str | None = None,
     at: _Instant = None,
     service_tier: str | None = None,
@@ -361,3 +369,62 @@ def price_arrow_table(
     num_threads: int | None = None,
 ) -> Any: ...
 def usage_fields() -> list[str]: ...
+
+_Record = Mapping[str, Any] | list[Any] | str | bytes | bytearray | Any
+
+@final
+class UsageRecord:
+    """One request's usage, read from a provider response or a log record and normalized."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def served_model(self) -> str | None: ...
+    @property
+    def timestamp(self) -> datetime.datetime | None: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def parts(self) -> list[tuple[str | None, Usage]]: ...
+    @property
+    def service_tier(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def cache_hit(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def has_usage(self) -> bool: ...
+    @property
+    def metadata(self) -> dict[str, str | int | float | bool]: ...
+    @property
+    def reported_cost(self) -> Decimal | None: ...
+    @property
+    def id(self) -> str | None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+def extract_usage(
+    obj: _Record,
+    provider: str | None = None,
+    format: str | None = None,
+    model: str | None = None,
+    at: _Instant = None,
+    mapping: Mapping[str, Any] | None = None,
+) -> UsageRecord: ...
+def extract_usages(
+    records: Any,
+    provider: str | None = None,
+    format: str | None = None,
+    model: str | None = None,
+    at: _Instant = None,
+    mapping: Mapping[str, Any] | None = None,
+    num_threads: int | None = None,
+) -> Any: ...
+def usage_formats() -> list[tuple[str, str]]: ...

@@ -2,6 +2,7 @@
 //! say in words how every number was reached.
 
 pub mod money;
+pub mod record;
 pub mod table;
 
 use std::sync::Arc;
@@ -45,6 +46,11 @@ pub struct Cost {
     pub book: Arc<PriceBook>,
     pub at_micros: i64,
     pub usage: Usage,
+    /// Further billed steps on other models (a record's parts); `total` includes them, `items` holds this
+    /// part's own items (see [`Cost::all_items`]).
+    pub others: Vec<Cost>,
+    /// Why the total is zero whatever the usage (a gateway cache hit), if it is.
+    pub waived: Option<String>,
 }
 
 /// Splits `usage` into leaves and prices each one with `sheet`. The arithmetic shared by one request and by
@@ -117,7 +123,7 @@ pub fn price_model(
     })?;
     // Items in the unit table's order (input, output, cache, ...), which reads best.
     items.sort_by_key(|i| i.unit);
-    Ok(Cost { total, items, sheet, book: book.clone(), at_micros, usage: *usage })
+    Ok(Cost { total, items, sheet, book: book.clone(), at_micros, usage: *usage, others: Vec::new(), waived: None })
 }
 
 /// Prices `usage` for a model name (and provider, if given).
@@ -148,6 +154,11 @@ fn thousands(n: u64) -> String {
 }
 
 impl Cost {
+    /// The items of every part.
+    pub fn all_items(&self) -> impl Iterator<Item = &CostItem> {
+        self.items.iter().chain(self.others.iter().flat_map(|o| o.items.iter()))
+    }
+
     pub fn model_id(&self) -> &str {
         &self.book.models[self.sheet.model].id
     }
@@ -165,8 +176,29 @@ impl Cost {
         self.book.models[self.sheet.model].entries[self.sheet.entry].source.as_deref()
     }
 
-    /// How the total was reached, in words: the price entry chosen and why, then one line per item.
+    /// How the total was reached, in words: the price entry chosen and why, then one line per item; for a
+    /// record billed on several models, one such section per model.
     pub fn explain(&self) -> String {
+        if let Some(why) = &self.waived {
+            return format!("{why}\nTotal: {}", format_usd(self.total));
+        }
+        if self.others.is_empty() {
+            return self.explain_one();
+        }
+        let mut out = String::new();
+        let mut first = self.clone();
+        first.others.clear();
+        first.total = first.items.iter().map(|i| i.amount).sum();
+        for (k, part) in std::iter::once(&first).chain(self.others.iter()).enumerate() {
+            out.push_str(&format!("Part {}: ", k + 1));
+            out.push_str(&part.explain_one());
+            out.push('\n');
+        }
+        out.push_str(&format!("Total of {} parts: {}", self.others.len() + 1, format_usd(self.total)));
+        out
+    }
+
+    fn explain_one(&self) -> String {
         let model = &self.book.models[self.sheet.model];
         let provider = &self.book.providers[model.provider];
         let entry = &model.entries[self.sheet.entry];

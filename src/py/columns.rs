@@ -33,6 +33,25 @@ fn strings(array: &ArrayRef) -> Result<Vec<Option<&str>>> {
     })
 }
 
+/// The values of a string or binary chunk as bytes (for JSON records), borrowed.
+pub fn byte_strings(array: &ArrayRef) -> Result<Vec<Option<&[u8]>>> {
+    Ok(match array.data_type() {
+        DataType::Binary => array.as_binary::<i32>().iter().collect(),
+        DataType::LargeBinary => array.as_binary::<i64>().iter().collect(),
+        DataType::BinaryView => array.as_binary_view().iter().collect(),
+        _ => strings(array)
+            .map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "records must be a column of JSON strings or bytes; this column holds {}",
+                    array.data_type()
+                ))
+            })?
+            .into_iter()
+            .map(|s| s.map(str::as_bytes))
+            .collect(),
+    })
+}
+
 /// A dictionary-encoded chunk (pandas categoricals, polars Categorical): each distinct value is counted once.
 fn count_dictionary<K: ArrowDictionaryKeyType>(
     tok: &Tokenizer,

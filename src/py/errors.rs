@@ -29,6 +29,7 @@ const CLASSES: &[(&str, Option<&str>, &str)] = &[
     ("NoPriceError", Some("LookupError"), "No price for the model on that date or in that service tier."),
     ("InvalidUsageError", Some("ValueError"), "Impossible usage counts (negative, fractional, parts above totals)."),
     ("PriceBookError", Some("ValueError"), "A price file or price definition that breaks the schema."),
+    ("UsageFormatError", Some("ValueError"), "A record that cannot be read as usage (unknown shape, bad field)."),
     ("InternalError", Some("RuntimeError"), "A bug in tokenprice (please report it)."),
 ];
 
@@ -110,6 +111,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::UnknownOption { .. } => "InvalidArgumentError",
         Error::InvalidUsage { .. } | Error::Overflow(_) => "InvalidUsageError",
         Error::PriceBook(_) => "PriceBookError",
+        Error::UsageFormat(_) => "UsageFormatError",
     }
 }
 

@@ -4,6 +4,7 @@
 mod columns;
 mod encoding;
 mod errors;
+mod extract;
 mod pricing;
 
 use std::io::Read;
@@ -277,6 +278,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pricing::price, m)?)?;
     m.add_function(wrap_pyfunction!(pricing::price_arrow_table, m)?)?;
     m.add_function(wrap_pyfunction!(pricing::usage_fields, m)?)?;
+    m.add_class::<extract::PyUsageRecord>()?;
+    m.add_function(wrap_pyfunction!(extract::extract_usage, m)?)?;
+    m.add_function(wrap_pyfunction!(extract::extract_usages, m)?)?;
+    m.add_function(wrap_pyfunction!(extract::usage_formats, m)?)?;
     m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

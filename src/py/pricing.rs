@@ -67,13 +67,25 @@ fn py_date<'py>(py: Python<'py>, day: i64) -> PyResult<Bound<'py, PyAny>> {
 }
 
 /// A price date for Python: a `date` at midnight UTC, else an aware UTC `datetime`.
-fn py_moment<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+pub fn py_moment<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
     if micros.rem_euclid(MICROS_PER_DAY) == 0 {
         return py_date(py, micros.div_euclid(MICROS_PER_DAY));
     }
-    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let cls = DATETIME.import(py, "datetime", "datetime")?;
-    cls.call_method1("fromisoformat", (crate::prices::calendar::format_instant(micros).replace('Z', "+00:00"),))
+    py_datetime(py, micros)
+}
+
+/// An aware UTC `datetime`, exact to the microsecond (epoch + timedelta, no float on the way).
+pub fn py_datetime<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+    static EPOCH: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let (epoch, timedelta) = EPOCH.get_or_try_init(py, || -> PyResult<_> {
+        let m = py.import("datetime")?;
+        let utc = m.getattr("timezone")?.getattr("utc")?;
+        let epoch = m.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+        Ok((epoch.unbind(), m.getattr("timedelta")?.unbind()))
+    })?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("microseconds", micros)?;
+    epoch.bind(py).add(timedelta.bind(py).call((), Some(&kwargs))?)
 }
 
 fn price_value<'py>(py: Python<'py>, p: &PriceDef) -> PyResult<Bound<'py, PyAny>> {
@@ -385,7 +397,7 @@ impl PyUsage {
     }
 
     /// The usage as a dict of every field.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (u, unit) in UNITS.iter().enumerate() {
             d.set_item(unit.usage_field, self.usage.counts[u])?;
@@ -544,7 +556,7 @@ impl PyUsage {
 /// entry used, and `explain()`.
 #[pyclass(frozen, module = "tokenprice", name = "Cost")]
 pub struct PyCost {
-    cost: Cost,
+    pub cost: Cost,
 }
 
 #[pymethods]
@@ -560,8 +572,7 @@ impl PyCost {
     fn input_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let sum: i128 = self
             .cost
-            .items
-            .iter()
+            .all_items()
             .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Input)
             .map(|i| i.amount)
             .sum();
@@ -573,8 +584,7 @@ impl PyCost {
     fn output_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let sum: i128 = self
             .cost
-            .items
-            .iter()
+            .all_items()
             .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Output)
             .map(|i| i.amount)
             .sum();
@@ -585,7 +595,7 @@ impl PyCost {
     #[getter]
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for item in &self.cost.items {
+        for item in self.cost.all_items() {
             let d = PyDict::new(py);
             let unit = &UNITS[item.unit];
             d.set_item("field", unit.usage_field)?;
@@ -653,14 +663,16 @@ fn usage_of(obj: &Bound<'_, PyAny>) -> PyResult<Usage> {
     ))
 }
 
-/// Prices one usage. `at=None` means now; naive datetimes are UTC. `provider=None` picks the model's first party.
+/// Prices one usage, or a `UsageRecord` (its served model, tier, parts and gateway cache hit; arguments given
+/// here win). `at=None` means now (for a record: its timestamp, else now); naive datetimes are UTC.
+/// `provider=None` picks the model's first party.
 #[pyfunction]
-#[pyo3(signature = (usage, model, provider=None, at=None, service_tier=None, book=None, region=None))]
+#[pyo3(signature = (usage, model=None, provider=None, at=None, service_tier=None, book=None, region=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price(
     py: Python<'_>,
     usage: &Bound<'_, PyAny>,
-    model: &str,
+    model: Option<&str>,
     provider: Option<&str>,
     at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
@@ -668,6 +680,10 @@ pub fn price(
     region: Option<&str>,
 ) -> PyResult<PyCost> {
     guard(py, || {
+        if let Ok(rec) = usage.cast::<crate::py::extract::PyUsageRecord>() {
+            return crate::py::extract::price_usage_record(py, rec.get(), model, provider, at, service_tier, book);
+        }
+        let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
         let usage = usage_of(usage)?;
         let at = instant_of(at, "at")?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());

@@ -382,7 +382,17 @@ fn money(o: &Obj<'_>, key: &str) -> Result<Option<Decimal>> {
     let Some(t) = json::number_text(raw) else {
         return Err(err(format!("{key}: {} is not a number", json::excerpt(raw.get(), 40))));
     };
-    json::decimal(&t).map(Some).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
+    json::decimal(&t).map(|d| Some(to_money_scale(d))).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
+}
+
+/// Money is kept to 18 decimal places (10^-18 USD, the scale of every cost tokenprice computes), rounded half to
+/// even: a reported cost with more places is rounded there, once.
+pub fn to_money_scale(d: Decimal) -> Decimal {
+    if d.scale() > 18 {
+        d.round_dp_with_strategy(18, rust_decimal::RoundingStrategy::MidpointNearestEven)
+    } else {
+        d
+    }
 }
 
 /// A time: an ISO 8601 string, or seconds / milliseconds / microseconds / nanoseconds since the epoch (told
@@ -626,10 +636,25 @@ fn anthropic(o: &Obj<'_>) -> Result<UsageRecord> {
         rec.service_tier = text(&u, "service_tier");
         rec.region = text(&u, "inference_geo").filter(|g| g != "not_available" && g != "global");
         if let Some(iters) = u.arr("iterations") {
+            // Each iteration is a billed step (a compaction, an advisor on another model); the top-level counts
+            // leave some of them out, so the record's usage is rebuilt as the sum of the steps on its own model.
+            let mut own = Usage { counts: [0; N_UNITS] };
             for (i, it) in iters.iter().enumerate() {
                 let Some(it) = json::object(it) else { continue };
                 let path = format!("usage.iterations[{i}]");
-                rec.parts.push((text(&it, "model").or_else(|| rec.model.clone()), anthropic_usage(&it, &path)?));
+                let step = anthropic_usage(&it, &path)?;
+                let model = text(&it, "model");
+                if model.is_none() || model == rec.model {
+                    own.add(&step);
+                }
+                rec.parts.push((model.or_else(|| rec.model.clone()), step));
+            }
+            if !rec.parts.is_empty() {
+                for field in ["reasoning_tokens", "web_searches"] {
+                    own.counts[unit(field)] = rec.usage.counts[unit(field)];
+                }
+                own.counts[units::REQUESTS] = 1;
+                rec.usage = own;
             }
         }
     }

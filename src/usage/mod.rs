@@ -6,6 +6,7 @@
 //! cache writes and `cache_write_1h_tokens` 1-hour ones (Anthropic's two TTLs); the two are disjoint.
 //! Sources that report input without cache tokens (Anthropic, Bedrock) are converted before they get here.
 
+pub mod batch;
 pub mod extract;
 pub mod json;
 

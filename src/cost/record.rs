@@ -1,0 +1,95 @@
+//! Pricing a [`UsageRecord`] read from a response or a log: the served model when the book knows it, the record's
+//! service tier, each billed part on its own model, and a gateway cache hit as the gateway charges it (nothing).
+
+use std::sync::Arc;
+
+use super::{price_model, Cost};
+use crate::error::{Error, Result};
+use crate::prices::PriceBook;
+use crate::usage::extract::UsageRecord;
+
+/// How to price a record; each field, when set, wins over what the record says.
+#[derive(Clone, Debug, Default)]
+pub struct RecordOptions {
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub at: Option<i64>,
+    pub service_tier: Option<String>,
+}
+
+/// A record's service tier in the book's vocabulary: the providers' words for the standard tier mean none.
+pub fn tier_of(tier: Option<&str>) -> Option<String> {
+    let t = tier?.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "" | "default" | "auto" | "standard" | "on_demand" | "standard_only" => None,
+        "scale" => Some("priority".into()),
+        _ => Some(t),
+    }
+}
+
+/// Resolves a model, using the record's provider only when the book knows that provider (a gateway's provider
+/// name the book lacks falls back to the model's first party).
+fn resolve(book: &PriceBook, model: &str, provider: Option<&str>) -> Result<usize> {
+    match provider {
+        Some(p) if book.provider_by_name(p).is_ok() => book.resolve(model, Some(p)),
+        _ => book.resolve(model, None),
+    }
+}
+
+/// Prices a record. `now` is used when neither the options nor the record give a time.
+pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptions, now: i64) -> Result<Cost> {
+    let provider = opts.provider.as_deref().or(rec.provider.as_deref());
+    // The served model is what was billed, when the book prices it; else the requested one.
+    let names: Vec<&str> = match &opts.model {
+        Some(m) => vec![m.as_str()],
+        None => rec.served_model.iter().chain(rec.model.iter()).map(|s| s.as_str()).collect(),
+    };
+    if names.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "the {} record names no model: pass model=",
+            if rec.format.is_empty() { "usage" } else { rec.format }
+        )));
+    }
+    let mut resolved = Err(Error::InvalidArgument(String::new()));
+    for name in &names {
+        resolved = resolve(book, name, provider);
+        if resolved.is_ok() {
+            break;
+        }
+    }
+    let mi = resolved?;
+    let at = opts.at.or(rec.timestamp).unwrap_or(now);
+    let tier = match &opts.service_tier {
+        Some(t) => tier_of(Some(t)),
+        None => tier_of(rec.service_tier.as_deref()),
+    };
+    // The record's usage covers its parts on its own model; parts on other models are priced on theirs.
+    let own = rec.usage;
+    let mut others = Vec::new();
+    for (model, usage) in &rec.parts {
+        let part_mi = match model {
+            Some(m) if opts.model.is_none() => resolve(book, m, provider)?,
+            _ => mi,
+        };
+        if part_mi != mi {
+            others.push(price_model(book, usage, part_mi, at, tier.as_deref(), None)?);
+        }
+    }
+    let mut cost = price_model(book, &own, mi, at, tier.as_deref(), None)?;
+    if rec.cache_hit {
+        cost.total = 0;
+        cost.items.clear();
+        cost.waived = Some(format!(
+            "Gateway cache hit: the gateway answered from its cache and did not call {} ({}), so the call costs \
+             nothing.",
+            cost.model_id(),
+            cost.provider_id()
+        ));
+        return Ok(cost);
+    }
+    for o in &others {
+        cost.total = cost.total.checked_add(o.total).ok_or_else(|| Error::Overflow("total cost".into()))?;
+    }
+    cost.others = others;
+    Ok(cost)
+}

@@ -1,0 +1,379 @@
+//! `extract_usage`, `extract_usages` and the `UsageRecord` class: Python objects become JSON text at the
+//! boundary (dicts, SDK response objects through `model_dump`, str, bytes), the core reads them with the GIL
+//! released, and records come back as Python objects or one Arrow table.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
+use pyo3_arrow::input::AnyArray;
+use pyo3_arrow::PyTable;
+
+use crate::cost::record::{price_record, RecordOptions};
+use crate::error::Error;
+use crate::prices::book::PriceBook;
+use crate::py::encoding::type_name;
+use crate::py::errors::{guard, invalid_argument, IntoPy};
+use crate::py::pricing::{instant_of, py_datetime, py_decimal, PyCost, PyPriceBook, PyUsage};
+use crate::usage::batch::{extract_all, to_batch};
+use crate::usage::extract::{self, Hints, Mapping, Meta, UsageRecord};
+
+/// One request's usage, read from a provider response or a log record and normalized to the price book's rule.
+#[pyclass(frozen, module = "tokenprice", name = "UsageRecord")]
+pub struct PyUsageRecord {
+    pub record: UsageRecord,
+}
+
+fn meta_py<'py>(py: Python<'py>, m: &Meta) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match m {
+        Meta::Str(s) => PyString::new(py, s).into_any(),
+        Meta::Int(i) => i.into_pyobject(py)?.into_any(),
+        Meta::Float(f) => f.into_pyobject(py)?.into_any(),
+        Meta::Bool(b) => pyo3::types::PyBool::new(py, *b).to_owned().into_any(),
+    })
+}
+
+#[pymethods]
+impl PyUsageRecord {
+    /// The format the record was read as (see `usage_formats()`).
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.record.format
+    }
+    #[getter]
+    fn provider(&self) -> Option<&str> {
+        self.record.provider.as_deref()
+    }
+    /// The model requested.
+    #[getter]
+    fn model(&self) -> Option<&str> {
+        self.record.model.as_deref()
+    }
+    /// The model that answered, when the source names it and it differs from the requested one.
+    #[getter]
+    fn served_model(&self) -> Option<&str> {
+        self.record.served_model.as_deref()
+    }
+    /// When the request ran (an aware UTC datetime), or None when the source does not say.
+    #[getter]
+    fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.record.timestamp.map(|t| py_datetime(py, t)).transpose()
+    }
+    #[getter]
+    fn usage(&self) -> PyUsage {
+        PyUsage { usage: self.record.usage }
+    }
+    /// (model, Usage) per billed step, where one response bills several (Anthropic's `usage.iterations`).
+    #[getter]
+    fn parts(&self) -> Vec<(Option<String>, PyUsage)> {
+        self.record.parts.iter().map(|(m, u)| (m.clone(), PyUsage { usage: *u })).collect()
+    }
+    #[getter]
+    fn service_tier(&self) -> Option<&str> {
+        self.record.service_tier.as_deref()
+    }
+    #[getter]
+    fn region(&self) -> Option<&str> {
+        self.record.region.as_deref()
+    }
+    /// The gateway answered from its cache (the provider was not called).
+    #[getter]
+    fn cache_hit(&self) -> bool {
+        self.record.cache_hit
+    }
+    /// "ok", or "error" for a failed request (kept, with zero usage).
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.record.status
+    }
+    #[getter]
+    fn status_code(&self) -> Option<u16> {
+        self.record.status_code
+    }
+    /// Whether the source reported usage counts.
+    #[getter]
+    fn has_usage(&self) -> bool {
+        self.record.has_usage
+    }
+    /// Labels (tenant, feature, conversation, user, ...), flattened: nested keys joined with dots.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.record.metadata {
+            d.set_item(k, meta_py(py, v)?)?;
+        }
+        Ok(d)
+    }
+    /// The cost the source reported, as an exact Decimal read from the JSON text, or None.
+    #[getter]
+    fn reported_cost<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.record.reported_cost.map(|d| py_decimal(py, d)).transpose()
+    }
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        self.record.id.as_deref()
+    }
+    /// Every field as a plain dict (usage as a dict of counts).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("format", self.format())?;
+        d.set_item("provider", self.provider())?;
+        d.set_item("model", self.model())?;
+        d.set_item("served_model", self.served_model())?;
+        d.set_item("timestamp", self.timestamp(py)?)?;
+        d.set_item("usage", self.usage().to_dict(py)?)?;
+        let parts = PyList::empty(py);
+        for (m, u) in &self.record.parts {
+            parts.append((m.clone(), PyUsage { usage: *u }.to_dict(py)?))?;
+        }
+        d.set_item("parts", parts)?;
+        d.set_item("service_tier", self.service_tier())?;
+        d.set_item("region", self.region())?;
+        d.set_item("cache_hit", self.cache_hit())?;
+        d.set_item("status", self.status())?;
+        d.set_item("status_code", self.status_code())?;
+        d.set_item("has_usage", self.has_usage())?;
+        d.set_item("metadata", self.metadata(py)?)?;
+        d.set_item("reported_cost", self.reported_cost(py)?)?;
+        d.set_item("id", self.id())?;
+        Ok(d)
+    }
+    fn __repr__(&self) -> String {
+        let r = &self.record;
+        format!(
+            "<UsageRecord {}: {} {} input={} output={}{}>",
+            r.format,
+            r.provider.as_deref().unwrap_or("?"),
+            r.served_model.as_deref().or(r.model.as_deref()).unwrap_or("?"),
+            r.usage.input_tokens(),
+            r.usage.output_tokens(),
+            if r.cache_hit { " cache_hit" } else { "" }
+        )
+    }
+}
+
+/// A Python value as JSON text (str), or bytes as they are.
+enum Text {
+    Str(String),
+    Bytes(Vec<u8>),
+}
+
+impl Text {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Str(s) => s.as_bytes(),
+            Text::Bytes(b) => b,
+        }
+    }
+}
+
+fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Some(Text::Str(s.to_str()?.to_string())));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Some(Text::Bytes(b.as_bytes().to_vec())));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Some(Text::Bytes(b.to_vec())));
+    }
+    let value = super::to_json(obj, what).map_err(|_| {
+        invalid_argument(
+            obj.py(),
+            format!(
+                "{what} must be a dict, a list of stream chunks, JSON text (str or bytes) or an SDK response object \
+                 (with model_dump()); got {}",
+                type_name(obj)
+            ),
+        )
+    })?;
+    Ok(Some(Text::Str(value.to_string())))
+}
+
+fn hints_of(
+    provider: Option<&str>,
+    format: Option<&str>,
+    model: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Hints> {
+    let at = match at {
+        Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
+        _ => None,
+    };
+    Ok(Hints {
+        provider: provider.map(str::to_string),
+        format: format.map(str::to_string),
+        model: model.map(str::to_string),
+        at,
+    })
+}
+
+/// A generic mapping from a dict: {"model": "path", "timestamp": ..., "input_tokens": "usage.in", ...,
+/// "metadata": {"tenant": "path"} or ["path", ...], "input_excludes_cache": bool}.
+fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
+    let py = obj.py();
+    let d = obj.cast::<PyDict>().map_err(|_| invalid_argument(py, "mapping must be a dict".into()))?;
+    let mut m = Mapping::default();
+    let fields = crate::usage::field_names().collect::<Vec<_>>();
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        let path = || -> PyResult<String> {
+            v.extract::<String>().map_err(|_| invalid_argument(py, format!("mapping[{key:?}] must be a path string")))
+        };
+        match key.as_str() {
+            "model" => m.model = Some(path()?),
+            "provider" => m.provider = Some(path()?),
+            "timestamp" => m.timestamp = Some(path()?),
+            "id" => m.id = Some(path()?),
+            "reported_cost" => m.reported_cost = Some(path()?),
+            "service_tier" => m.service_tier = Some(path()?),
+            "cache_hit" => m.cache_hit = Some(path()?),
+            "input_excludes_cache" => m.input_excludes_cache = v.extract()?,
+            "metadata" => {
+                if let Ok(md) = v.cast::<PyDict>() {
+                    for (name, p) in md.iter() {
+                        m.metadata.push((name.extract()?, p.extract()?));
+                    }
+                } else {
+                    for p in v.try_iter()? {
+                        let p: String = p?.extract()?;
+                        let name = p.rsplit('.').next().unwrap_or(&p).to_string();
+                        m.metadata.push((name, p));
+                    }
+                }
+            }
+            f if fields.contains(&f) => m.counts.push((key.clone(), path()?)),
+            other => {
+                return Err(invalid_argument(
+                    py,
+                    format!(
+                        "mapping key {other:?} is not known; keys: model, provider, timestamp, id, reported_cost, \
+                         service_tier, cache_hit, metadata, input_excludes_cache, and the usage fields ({})",
+                        fields.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Reads one response or log record.
+#[pyfunction]
+#[pyo3(signature = (obj, provider=None, format=None, model=None, at=None, mapping=None))]
+pub fn extract_usage(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    provider: Option<&str>,
+    format: Option<&str>,
+    model: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+    mapping: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyUsageRecord> {
+    guard(py, || {
+        let hints = hints_of(provider, format, model, at)?;
+        let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
+        let text = text_of(obj, "obj")?.ok_or_else(|| invalid_argument(py, "obj is None".into()))?;
+        let record = py
+            .detach(|| {
+                let bytes = text.bytes();
+                match &mapping {
+                    Some(m) => {
+                        let s = std::str::from_utf8(bytes)
+                            .map_err(|e| Error::UsageFormat(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+                        extract::extract_mapped(s, m, &hints)
+                    }
+                    None => extract::extract_bytes(bytes, &hints),
+                }
+            })
+            .py_err(py)?;
+        Ok(PyUsageRecord { record })
+    })
+}
+
+/// Reads many records (a list of dicts / str / bytes, or an Arrow column of JSON strings) on all cores; returns
+/// an Arrow table with one row per record and an `error` for each one that could not be read.
+#[pyfunction]
+#[pyo3(signature = (records, provider=None, format=None, model=None, at=None, mapping=None, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn extract_usages(
+    py: Python<'_>,
+    records: &Bound<'_, PyAny>,
+    provider: Option<&str>,
+    format: Option<&str>,
+    model: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+    mapping: Option<&Bound<'_, PyAny>>,
+    num_threads: Option<usize>,
+) -> PyResult<PyTable> {
+    guard(py, || {
+        let hints = hints_of(provider, format, model, at)?;
+        let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
+        let batch = if records.is_instance_of::<PyList>() || records.is_instance_of::<pyo3::types::PyTuple>() {
+            let mut texts = Vec::new();
+            for (i, item) in records.try_iter()?.enumerate() {
+                texts.push(text_of(&item?, &format!("records[{i}]"))?);
+            }
+            py.detach(|| {
+                let inputs: Vec<Option<&[u8]>> = texts.iter().map(|t| t.as_ref().map(|t| t.bytes())).collect();
+                to_batch(&extract_all(&inputs, &hints, mapping.as_ref(), num_threads)?)
+            })
+            .py_err(py)?
+        } else {
+            let array: AnyArray = records.extract().map_err(|_| {
+                invalid_argument(
+                    py,
+                    format!("records must be a list or an Arrow column of JSON strings; got {}", type_name(records)),
+                )
+            })?;
+            let reader = array.into_reader()?;
+            let chunks: Vec<arrow_array::ArrayRef> = reader
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid_argument(py, format!("reading the column: {e}")))?;
+            py.detach(|| {
+                let mut strings: Vec<Option<&[u8]>> = Vec::new();
+                for chunk in &chunks {
+                    strings.extend(crate::py::columns::byte_strings(chunk)?);
+                }
+                to_batch(&extract_all(&strings, &hints, mapping.as_ref(), num_threads)?)
+            })
+            .py_err(py)?
+        };
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
+    })
+}
+
+/// The format names `extract_usage(format=...)` accepts, with what each reads.
+#[pyfunction]
+pub fn usage_formats() -> Vec<(&'static str, &'static str)> {
+    let mut v = extract::FORMATS.to_vec();
+    v.push(("generic", "any JSON record, read by a caller-given mapping (mapping={...})"));
+    v
+}
+
+/// Prices a record (see `tokenprice.price`).
+pub fn price_usage_record(
+    py: Python<'_>,
+    rec: &PyUsageRecord,
+    model: Option<&str>,
+    provider: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    book: Option<&PyPriceBook>,
+) -> PyResult<PyCost> {
+    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+    let now = instant_of(None, "at")?;
+    let opts = RecordOptions {
+        model: model.map(str::to_string),
+        provider: provider.map(str::to_string),
+        at: match at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
+            _ => None,
+        },
+        service_tier: service_tier.map(str::to_string),
+    };
+    let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
+    Ok(PyCost { cost })
+}

@@ -1,0 +1,266 @@
+//! Many records at once: each input (a JSON text) is read on all cores, a container (a Cloudflare Logs API page,
+//! an OTLP export, a JSON array) gives one row per record inside it, and the rows become one Arrow record batch.
+//! Nothing is dropped: an input that cannot be read is a row with its `error`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use rayon::prelude::*;
+
+use super::extract::{self, Hints, Mapping, Meta, UsageRecord};
+use super::json;
+use crate::error::{Error, Result};
+use crate::prices::units::{N_UNITS, UNITS};
+
+/// One output row: the input it came from, and the record or why it could not be read.
+pub type Row = (usize, std::result::Result<UsageRecord, String>);
+
+/// Reads every input; containers expand into their records.
+pub fn extract_all(
+    inputs: &[Option<&[u8]>],
+    hints: &Hints,
+    mapping: Option<&Mapping>,
+    threads: Option<usize>,
+) -> Result<Vec<Row>> {
+    let read_one = |i: usize, input: &Option<&[u8]>| -> Vec<Row> {
+        let Some(bytes) = input else { return vec![(i, Err("no record (null)".to_string()))] };
+        let one = |text: &str| -> std::result::Result<UsageRecord, String> {
+            match mapping {
+                Some(m) => extract::extract_mapped(text, m, hints),
+                None => extract::extract_text(text, hints),
+            }
+            .map_err(|e| reason(&e))
+        };
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.trim(),
+            Err(e) => return vec![(i, Err(format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))],
+        };
+        if mapping.is_none() && hints.format.is_none() {
+            if let Ok(raw) = json::parse_raw(text) {
+                let inner = extract::records_of(raw);
+                let is_container = inner.len() != 1 || !std::ptr::eq(inner[0], raw);
+                // A list of stream chunks is one record, not many: only lists of complete records expand.
+                if is_container && !looks_like_stream(&inner) {
+                    return inner.iter().map(|r| (i, one(r.get()))).collect();
+                }
+            }
+        }
+        vec![(i, one(text))]
+    };
+    let rows: Vec<Vec<Row>> = crate::parallel::install(threads, || {
+        inputs.par_iter().enumerate().with_min_len(64).map(|(i, input)| read_one(i, input)).collect()
+    })?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// Whether a JSON array holds the chunks of one stream rather than separate records.
+fn looks_like_stream(items: &[json::Raw<'_>]) -> bool {
+    items.iter().take(3).any(|r| {
+        json::object(r).is_some_and(|o| {
+            o.str("object").is_some_and(|s| s == "chat.completion.chunk")
+                || o.str("type").is_some_and(|t| {
+                    t.starts_with("message_") || t.starts_with("content_block") || t.starts_with("response.")
+                })
+        })
+    })
+}
+
+fn reason(e: &Error) -> String {
+    match e {
+        Error::UsageFormat(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The usage fields always given a column; others get one when a row uses them.
+const ALWAYS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+];
+
+/// Fixed column names (a metadata key equal to one of these is prefixed with `metadata.`).
+const FIXED: [&str; 15] = [
+    "source_index",
+    "id",
+    "format",
+    "provider",
+    "model",
+    "served_model",
+    "timestamp",
+    "service_tier",
+    "region",
+    "cache_hit",
+    "status",
+    "status_code",
+    "reported_cost",
+    "parts",
+    "error",
+];
+
+/// The rows as one Arrow batch: the fixed columns, the usage counts, then one string column per metadata key (in
+/// order of first appearance).
+pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
+    let n = rows.len();
+    let mut used = [false; N_UNITS];
+    for f in ALWAYS {
+        used[crate::prices::units::unit_of_usage_field(f).expect("a usage field")] = true;
+    }
+    used[crate::prices::units::REQUESTS] = true;
+    let mut meta_keys: Vec<String> = Vec::new();
+    let mut meta_index: HashMap<String, usize> = HashMap::new();
+    for (_, r) in rows {
+        if let Ok(rec) = r {
+            for (u, c) in rec.usage.counts.iter().enumerate() {
+                if *c > 0 && u != crate::prices::units::REQUESTS {
+                    used[u] = true;
+                }
+            }
+            for (k, _) in &rec.metadata {
+                if !meta_index.contains_key(k) {
+                    meta_index.insert(k.clone(), meta_keys.len());
+                    meta_keys.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut source = Int64Builder::with_capacity(n);
+    let strs = || StringBuilder::with_capacity(n, n * 8);
+    let (mut id, mut format, mut provider, mut model, mut served, mut tier, mut region, mut status, mut error) =
+        (strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs());
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut hit = BooleanBuilder::with_capacity(n);
+    let mut code = Int32Builder::with_capacity(n);
+    let mut cost = Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)?;
+    let mut parts = Int32Builder::with_capacity(n);
+    let unit_ids: Vec<usize> = (0..N_UNITS).filter(|u| used[*u]).collect();
+    let mut counts: Vec<UInt64Builder> = unit_ids.iter().map(|_| UInt64Builder::with_capacity(n)).collect();
+    let mut metas: Vec<StringBuilder> = meta_keys.iter().map(|_| strs()).collect();
+    let opt = |b: &mut StringBuilder, v: &Option<String>| b.append_option(v.as_deref());
+    for (i, r) in rows {
+        source.append_value(*i as i64);
+        match r {
+            Ok(rec) => {
+                opt(&mut id, &rec.id);
+                format.append_value(rec.format);
+                opt(&mut provider, &rec.provider);
+                opt(&mut model, &rec.model);
+                opt(&mut served, &rec.served_model);
+                ts.append_option(rec.timestamp);
+                opt(&mut tier, &rec.service_tier);
+                opt(&mut region, &rec.region);
+                hit.append_value(rec.cache_hit);
+                status.append_value(rec.status);
+                code.append_option(rec.status_code.map(i32::from));
+                match rec.reported_cost.map(decimal_18) {
+                    Some(Some(v)) => cost.append_value(v),
+                    _ => cost.append_null(),
+                }
+                parts.append_value(rec.parts.len() as i32);
+                error.append_null();
+                for (b, u) in counts.iter_mut().zip(&unit_ids) {
+                    b.append_value(rec.usage.counts[*u]);
+                }
+                let mut row: Vec<Option<&Meta>> = vec![None; meta_keys.len()];
+                for (k, v) in &rec.metadata {
+                    row[meta_index[k]] = Some(v);
+                }
+                for (b, v) in metas.iter_mut().zip(row) {
+                    b.append_option(v.map(|m| m.as_text()));
+                }
+            }
+            Err(why) => {
+                for b in [&mut id, &mut format, &mut provider, &mut model, &mut served, &mut tier, &mut region] {
+                    b.append_null();
+                }
+                ts.append_null();
+                hit.append_null();
+                status.append_value("rejected");
+                code.append_null();
+                cost.append_null();
+                parts.append_null();
+                error.append_value(why);
+                for b in counts.iter_mut() {
+                    b.append_null();
+                }
+                for b in metas.iter_mut() {
+                    b.append_null();
+                }
+            }
+        }
+    }
+    let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
+    let mut fields = vec![
+        Field::new("source_index", DataType::Int64, false),
+        utf8("id"),
+        utf8("format"),
+        utf8("provider"),
+        utf8("model"),
+        utf8("served_model"),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(source.finish()),
+        Arc::new(id.finish()),
+        Arc::new(format.finish()),
+        Arc::new(provider.finish()),
+        Arc::new(model.finish()),
+        Arc::new(served.finish()),
+        Arc::new(ts.finish()),
+    ];
+    for (b, u) in counts.iter_mut().zip(&unit_ids) {
+        fields.push(Field::new(UNITS[*u].usage_field, DataType::UInt64, true));
+        columns.push(Arc::new(b.finish()));
+    }
+    fields.extend([
+        utf8("service_tier"),
+        utf8("region"),
+        Field::new("cache_hit", DataType::Boolean, true),
+        utf8("status"),
+        Field::new("status_code", DataType::Int32, true),
+        Field::new("reported_cost", DataType::Decimal128(38, 18), true),
+        Field::new("parts", DataType::Int32, true),
+        utf8("error"),
+    ]);
+    columns.extend([
+        Arc::new(tier.finish()) as ArrayRef,
+        Arc::new(region.finish()),
+        Arc::new(hit.finish()),
+        Arc::new(status.finish()),
+        Arc::new(code.finish()),
+        Arc::new(cost.finish()),
+        Arc::new(parts.finish()),
+        Arc::new(error.finish()),
+    ]);
+    for (k, b) in meta_keys.iter().zip(metas.iter_mut()) {
+        let clash = FIXED.contains(&k.as_str()) || crate::prices::units::unit_of_usage_field(k).is_some();
+        let name = if clash { format!("metadata.{k}") } else { k.clone() };
+        fields.push(utf8(&name));
+        columns.push(Arc::new(b.finish()));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+}
+
+fn internal(e: arrow_schema::ArrowError) -> Error {
+    Error::Internal(format!("usage table: {e}"))
+}
+
+/// A decimal at scale 18, if it fits 38 digits.
+pub fn decimal_18(d: rust_decimal::Decimal) -> Option<i128> {
+    let scale = d.scale();
+    let m = d.mantissa();
+    if scale <= 18 {
+        m.checked_mul(10i128.pow(18 - scale))
+    } else {
+        Some(m / 10i128.pow(scale - 18))
+    }
+}

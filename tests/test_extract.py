@@ -1,0 +1,206 @@
+"""Usage extraction: one fixture file per source (tests/fixtures/usage/*.json), every field of the normalized
+record asserted; the same records given as dicts, JSON text and bytes; errors that name what was wrong; and
+pricing a record equals pricing its hand-normalized usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tokenprice
+
+FIXTURES = Path(__file__).parent / "fixtures" / "usage"
+FILES = sorted(FIXTURES.glob("*.json"))
+
+# What a record holds when a fixture's expectation does not name the field.
+DEFAULTS: dict[str, Any] = {
+    "provider": None,
+    "model": None,
+    "served_model": None,
+    "timestamp": None,
+    "parts": [],
+    "service_tier": None,
+    "region": None,
+    "cache_hit": False,
+    "status": "ok",
+    "status_code": None,
+    "metadata": {},
+    "reported_cost": None,
+    "id": None,
+    "has_usage": True,
+}
+
+
+def cases() -> list[Any]:
+    out = []
+    for path in FILES:
+        for case in json.loads(path.read_text())["cases"]:
+            out.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
+    return out
+
+
+def usage_dict(counts: dict[str, int]) -> dict[str, int]:
+    """A full usage dict from the non-zero counts a fixture lists (requests defaults to 1)."""
+    full = {f: 0 for f in tokenprice.Usage.fields}
+    full["requests"] = 1
+    full.update(counts)
+    return full
+
+
+def hints(case: dict[str, Any]) -> dict[str, Any]:
+    return dict(case.get("hints", {}))
+
+
+def check(record: tokenprice.UsageRecord, expect: dict[str, Any]) -> None:
+    want = {**DEFAULTS, **expect}
+    got = record.to_dict()
+    assert set(got) == set(DEFAULTS) | {"format", "usage"}
+    assert got["format"] == want["format"]
+    for field in DEFAULTS:
+        value = got[field]
+        wanted = want[field]
+        if field == "timestamp" and wanted is not None:
+            wanted = dt.datetime.fromisoformat(wanted)
+        if field == "reported_cost" and wanted is not None:
+            wanted = Decimal(wanted)
+            assert isinstance(value, Decimal)
+        if field == "parts":
+            wanted = [(m, usage_dict(u)) for m, u in wanted]
+        assert value == wanted, f"{field}: {value!r} != {wanted!r}"
+    assert got["usage"] == usage_dict(want["usage"])
+    assert record.usage == tokenprice.Usage(**usage_dict(want["usage"]))
+
+
+@pytest.mark.parametrize("case", cases())
+def test_fixture_record(case: dict[str, Any]) -> None:
+    forms: list[Any] = [case["input"]] if isinstance(case["input"], str) else [case["input"], json.dumps(case["input"])]
+    forms.append(forms[-1].encode())
+    for form in forms:
+        if "expect_error" in case:
+            with pytest.raises(tokenprice.UsageFormatError, match=case["expect_error"]):
+                tokenprice.extract_usage(form, **hints(case))
+        else:
+            check(tokenprice.extract_usage(form, **hints(case)), case["expect"])
+
+
+def test_every_source_has_a_fixture_file() -> None:
+    names = {p.stem for p in FILES}
+    assert {"openai_chat", "openai_responses", "anthropic", "gemini", "bedrock", "cloudflare", "litellm"} <= names
+    assert {"langfuse", "helicone", "otel"} <= names
+    seen_formats = set()
+    for path in FILES:
+        for case in json.loads(path.read_text())["cases"]:
+            if "expect" in case:
+                seen_formats.add(case["expect"]["format"])
+    assert seen_formats == {name for name, _ in tokenprice.usage_formats()} - {"generic"}
+
+
+def test_unknown_shapes_name_the_keys_and_the_formats_tried() -> None:
+    with pytest.raises(tokenprice.UsageFormatError) as e:
+        tokenprice.extract_usage({"foo": 1, "bar": {"baz": 2}})
+    message = str(e.value)
+    assert "[foo, bar]" in message and "openai_chat" in message and "cloudflare_logs" in message
+    with pytest.raises(tokenprice.UsageFormatError, match="not valid JSON"):
+        tokenprice.extract_usage('{"usage": ')
+    with pytest.raises(tokenprice.UsageFormatError, match="not UTF-8"):
+        tokenprice.extract_usage(b'{"usage": "\xff"}')
+    with pytest.raises(tokenprice.UsageFormatError, match=r"usage\.prompt_tokens: -3 is negative"):
+        tokenprice.extract_usage({"model": "gpt-4o", "usage": {"prompt_tokens": -3, "completion_tokens": 1}})
+    with pytest.raises(tokenprice.UsageFormatError, match=r"usage\.completion_tokens: 1\.5 is not a whole number"):
+        tokenprice.extract_usage({"model": "gpt-4o", "usage": {"prompt_tokens": 3, "completion_tokens": 1.5}})
+    with pytest.raises(tokenprice.UsageFormatError, match="cache_read_tokens = 9 is more than input_tokens = 3"):
+        tokenprice.extract_usage({"usage": {"prompt_tokens": 3, "prompt_tokens_details": {"cached_tokens": 9}}})
+    with pytest.raises(tokenprice.UsageFormatError, match="unknown format"):
+        tokenprice.extract_usage({"usage": {}}, format="nope")
+    with pytest.raises(tokenprice.UsageFormatError, match="include_usage"):
+        tokenprice.extract_usage([{"object": "chat.completion.chunk", "choices": []}])
+    with pytest.raises(tokenprice.UsageFormatError, match="expected a JSON object or a list of stream chunks"):
+        tokenprice.extract_usage(3.5)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="must be a dict"):
+        tokenprice.extract_usage(object())
+
+
+def test_reported_costs_are_exact_decimals_from_the_text() -> None:
+    # The digits of the JSON text, not of a float: 0.1 + 0.2 as a float would be 0.30000000000000004.
+    record = tokenprice.extract_usage('{"id":"a","tokens_in":1,"tokens_out":1,"cost":0.3}')
+    assert record.reported_cost == Decimal("0.3")
+    record = tokenprice.extract_usage('{"id":"a","tokens_in":1,"tokens_out":1,"cost":6e-05}')
+    assert record.reported_cost == Decimal("0.00006")
+    # Kept to 18 places (the money scale), rounded half to even once.
+    record = tokenprice.extract_usage('{"id":"a","tokens_in":1,"tokens_out":1,"cost":0.1000000000000000055}')
+    assert record.reported_cost == Decimal("0.100000000000000006")
+
+
+def test_generic_mapping() -> None:
+    row = {
+        "ts": "2025-03-01T10:00:00Z",
+        "llm": {"name": "claude-sonnet-4-5", "vendor": "anthropic"},
+        "counts": {"in": 10, "cache_r": 1000, "out": 5},
+        "labels": {"tenant": "acme", "feature": "qa"},
+        "bill": "0.0042",
+    }
+    mapping = {
+        "model": "llm.name",
+        "provider": "llm.vendor",
+        "timestamp": "ts",
+        "input_tokens": "counts.in",
+        "cache_read_tokens": "counts.cache_r",
+        "output_tokens": "counts.out",
+        "reported_cost": "bill",
+        "metadata": {"labels": "labels"},
+        "input_excludes_cache": True,
+    }
+    r = tokenprice.extract_usage(row, mapping=mapping)
+    assert r.format == "generic"
+    assert (r.model, r.provider, r.reported_cost) == ("claude-sonnet-4-5", "anthropic", Decimal("0.0042"))
+    assert r.usage == tokenprice.Usage(input_tokens=1010, cache_read_tokens=1000, output_tokens=5)
+    assert r.metadata == {"tenant": "acme", "feature": "qa"}
+    assert r.timestamp == dt.datetime(2025, 3, 1, 10, tzinfo=dt.timezone.utc)
+    with pytest.raises(tokenprice.InvalidArgumentError, match='mapping key "inputs" is not known'):
+        tokenprice.extract_usage(row, mapping={"inputs": "x"})
+
+
+def test_pricing_a_record_prices_its_served_model_tier_and_parts() -> None:
+    book = tokenprice.PriceBook.default()
+    # Served model, read from the body: a dated snapshot of gpt-4o.
+    r = tokenprice.extract_usage(json.loads((FIXTURES / "openai_chat.json").read_text())["cases"][0]["input"])
+    assert tokenprice.price(r).total == tokenprice.price(r.usage, model="gpt-4o-2024-08-06", at=r.timestamp).total
+    # Batch tier from an Anthropic batch result.
+    batch = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][6]["input"]
+    r = tokenprice.extract_usage(batch, at="2025-10-01")
+    cost = tokenprice.price(r)
+    assert cost.service_tier == "batch"
+    assert (
+        cost.total == tokenprice.price(r.usage, model="claude-sonnet-4-5", at="2025-10-01", service_tier="batch").total
+    )
+    # Parts on another model: each priced on its own, the total is their sum.
+    advisor = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][5]["input"]
+    r = tokenprice.extract_usage(advisor, at="2025-10-01")
+    cost = tokenprice.price(r, book=book)
+    main = tokenprice.price(r.usage, model="claude-sonnet-4-5", at="2025-10-01").total
+    other = tokenprice.price(r.parts[1][1], model="claude-opus-4-1", at="2025-10-01").total
+    assert cost.total == main + other
+    assert "Part 2" in cost.explain() and "claude-opus-4-1" in cost.explain()
+    assert sum(i["amount"] for i in cost.items) == cost.total
+
+
+def test_gateway_cache_hits_cost_nothing_and_say_why() -> None:
+    case = json.loads((FIXTURES / "cloudflare.json").read_text())["cases"][1]["input"]
+    r = tokenprice.extract_usage(case)
+    cost = tokenprice.price(r)
+    assert r.cache_hit and cost.total == 0
+    assert "cache" in cost.explain().lower()
+    # The same usage, not a cache hit, costs something.
+    assert tokenprice.price(r.usage, model=r.model, at=r.timestamp).total > 0
+
+
+def test_a_record_without_a_model_needs_one() -> None:
+    r = tokenprice.extract_usage({"usage": {"inputTokens": 5, "outputTokens": 1}})
+    with pytest.raises(tokenprice.InvalidArgumentError, match="names no model"):
+        tokenprice.price(r)
+    assert tokenprice.price(r, model="amazon.nova-pro-v1:0", at="2025-06-01").total > 0
