@@ -41,7 +41,12 @@ pub fn extract_all(
             Ok(t) => t.trim(),
             Err(e) => return vec![(i, Err(format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))],
         };
-        if mapping.is_none() && hints.format.is_none() {
+        // Only texts that can be containers are looked into (a cheap byte search), so plain records parse once.
+        let maybe_container = text.starts_with('[')
+            || ["\"resourceSpans\"", "\"scopeSpans\"", "\"result\""]
+                .iter()
+                .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
+        if mapping.is_none() && hints.format.is_none() && maybe_container {
             if let Ok(raw) = json::parse_raw(text) {
                 let inner = extract::records_of(raw);
                 let is_container = inner.len() != 1 || !std::ptr::eq(inner[0], raw);

@@ -9,6 +9,8 @@
 //! The registry [`FORMATS`] names every format; detection tries them in a fixed order and, when nothing
 //! matches, the error names the keys it saw and the formats it tried.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 use super::json::{self, count, kind, Kind, Obj, Raw};
@@ -116,7 +118,12 @@ pub fn extract_text(text: &str, hints: &Hints) -> Result<UsageRecord> {
     let trimmed = text.trim_start_matches('\u{feff}').trim();
     if trimmed.starts_with("data:") || trimmed.starts_with("event:") {
         let events = sse_events(trimmed);
-        return extract_stream(&events.iter().map(|s| s.as_str()).collect::<Vec<_>>(), hints);
+        return extract_stream(&events.iter().map(|s| s.as_ref()).collect::<Vec<_>>(), hints);
+    }
+    if trimmed.starts_with('{') {
+        // One pass: the object's members straight from the text (no separate validation pass).
+        let obj = Obj::parse(trimmed).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        return extract_obj(&obj, hints);
     }
     let raw = json::parse_raw(trimmed).map_err(|e| err(format!("not valid JSON: {e}")))?;
     extract_raw(raw, hints)
@@ -130,22 +137,29 @@ pub fn extract_bytes(bytes: &[u8], hints: &Hints) -> Result<UsageRecord> {
 }
 
 /// The `data:` payloads of a server-sent-events stream (`[DONE]` left out).
-pub fn sse_events(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in text.lines().chain(std::iter::once("")) {
-        if let Some(data) = line.strip_prefix("data:") {
-            if !current.is_empty() {
-                current.push('\n');
+pub fn sse_events(text: &str) -> Vec<Cow<'_, str>> {
+    fn flush<'t>(current: &mut Option<Cow<'t, str>>, out: &mut Vec<Cow<'t, str>>) {
+        if let Some(event) = current.take() {
+            if event.trim() != "[DONE]" {
+                out.push(event);
             }
-            current.push_str(data.trim_start());
-        } else if line.trim().is_empty() && !current.is_empty() {
-            if current.trim() != "[DONE]" {
-                out.push(std::mem::take(&mut current));
-            }
-            current.clear();
         }
     }
+    let mut out: Vec<Cow<'_, str>> = Vec::new();
+    // An event is usually one `data:` line (borrowed); several lines join with newlines (owned).
+    let mut current: Option<Cow<'_, str>> = None;
+    for line in text.lines() {
+        if let Some(data) = line.strip_prefix("data:") {
+            let data = data.strip_prefix(' ').unwrap_or(data);
+            current = Some(match current.take() {
+                None => Cow::Borrowed(data),
+                Some(prev) => Cow::Owned(format!("{prev}\n{data}")),
+            });
+        } else if line.trim().is_empty() {
+            flush(&mut current, &mut out);
+        }
+    }
+    flush(&mut current, &mut out);
     out
 }
 
@@ -890,6 +904,31 @@ fn anthropic_batch(o: &Obj<'_>, _hints: &Hints) -> Result<UsageRecord> {
 /// chunks are cumulative (the last counts); the Responses API's `response.completed` event holds the response;
 /// Bedrock's `metadata` event holds the usage.
 pub fn extract_stream(chunks: &[&str], hints: &Hints) -> Result<UsageRecord> {
+    if chunks.is_empty() {
+        return Err(err("an empty stream: no chunks"));
+    }
+    // OpenAI-style streams (the common case) need only their last chunk with usage: read from the end.
+    let other_kinds = ["\"message_start\"", "\"response.", "\"usageMetadata\"", "\"metadata\""];
+    if hints.format.is_none() && !chunks.iter().any(|c| other_kinds.iter().any(|k| c.contains(k))) {
+        for (i, c) in chunks.iter().enumerate().rev() {
+            if !c.contains("\"usage\"") {
+                continue;
+            }
+            let o = Obj::parse(c).map_err(|e| err(format!("stream chunk {i}: not a JSON object: {e}")))?;
+            if o.obj("usage").is_none() {
+                continue;
+            }
+            let mut rec = openai_chat(&o)?;
+            if rec.model.is_none() || rec.id.is_none() || rec.timestamp.is_none() {
+                if let Ok(first) = Obj::parse(chunks[0]) {
+                    rec.model = rec.model.or_else(|| text(&first, "model"));
+                    rec.id = rec.id.or_else(|| text(&first, "id"));
+                    rec.timestamp = rec.timestamp.or_else(|| time(&first, "created").ok().flatten());
+                }
+            }
+            return finish(rec, hints);
+        }
+    }
     let mut objs = Vec::with_capacity(chunks.len());
     for (i, c) in chunks.iter().enumerate() {
         let o = Obj::parse(c).map_err(|e| err(format!("stream chunk {i}: not a JSON object: {e}")))?;
