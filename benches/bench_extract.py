@@ -375,28 +375,31 @@ def main() -> None:
     print("|---|---|---|")
     for name, rate in rows:
         print(f"| {name} | {rate:.0f} | {core / rate:.1f}x |")
-    print(
-        f"provider bodies only ({sub_mb:.1f} MB): tokenprice 1 thread {sub_mb / ts:.0f} MB/s, json+walk {sub_mb / tsw:.0f} MB/s, genai-prices {sub_mb / tg:.1f} MB/s"
+    subset_line = (
+        f"On the provider bodies alone ({sub_mb:.1f} MB, the records genai-prices can read): tokenprice "
+        f"`extract_usages` 1 thread {sub_mb / ts:.0f} MB/s, `json.loads` + walk {sub_mb / tsw:.0f} MB/s, "
+        f"genai-prices `json.loads` + `extract_usage` {sub_mb / tg:.1f} MB/s — tokenprice (1 thread, from Python) "
+        f"is **{tg / ts:.0f}x** genai-prices and **{tsw / ts:.1f}x** the hand walk."
     )
+    print(subset_line)
     if args.no_write:
         return
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     section = [
         f"## Usage extraction (issue 4) — {time.strftime('%Y-%m-%d')}",
         "",
-        f"`python benches/bench_extract.py` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"genai-prices {importlib.metadata.version('genai-prices')}. Records: {len(lines):,} JSON lines, {mb:.1f} MB, a seeded mix of "
-        "provider responses with their message text (OpenAI Chat and Responses, Anthropic, Gemini, Bedrock) and gateway logs "
-        "(Cloudflare Logs API items, Logpush events with the body as JSON text or an SSE stream, LiteLLM payloads). Before timing, "
-        "tokenprice and the hand-written walk agree on every record's prompt, output and cached counts. Best of 3 (2 for the walk, 1 for "
-        "genai-prices).",
+        f"`python benches/bench_extract.py` on {machine}, genai-prices {importlib.metadata.version('genai-prices')}. "
+        f"Records: {len(lines):,} JSON lines, {mb:.1f} MB, a seeded mix of provider responses with their message "
+        "text (OpenAI Chat and Responses, Anthropic, Gemini, Bedrock) and gateway logs (Cloudflare Logs API items, "
+        "Logpush events with the body as JSON text or an SSE stream, LiteLLM payloads). Before timing, tokenprice "
+        "and the hand-written walk agree on every record's prompt, output and cached counts. Best of 3 (2 for the "
+        "walk, 1 for genai-prices).",
         "",
         "| measurement | MB/s | tokenprice Rust core is |",
         "|---|---|---|",
         *[f"| {name} | {rate:.0f} | {core / rate:.1f}x |" for name, rate in rows],
         "",
-        f"On the provider bodies alone ({sub_mb:.1f} MB, the records genai-prices can read): tokenprice `extract_usages` 1 thread "
-        f"{sub_mb / ts:.0f} MB/s, `json.loads` + walk {sub_mb / tsw:.0f} MB/s, genai-prices `json.loads` + `extract_usage` "
-        f"{sub_mb / tg:.1f} MB/s — tokenprice (1 thread, from Python) is **{tg / ts:.0f}x** genai-prices and **{tsw / ts:.1f}x** the hand walk.",
+        subset_line,
         "",
     ]
     write_section(section)
