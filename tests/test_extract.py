@@ -204,3 +204,60 @@ def test_a_record_without_a_model_needs_one() -> None:
     with pytest.raises(tokenprice.InvalidArgumentError, match="names no model"):
         tokenprice.price(r)
     assert tokenprice.price(r, model="amazon.nova-pro-v1:0", at="2025-06-01").total > 0
+
+
+def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> None:
+    import polars as pl
+    import pyarrow as pa
+
+    cases = [c for path in FILES for c in json.loads(path.read_text())["cases"]]
+    inputs: list[Any] = [c["input"] for c in cases]
+    inputs += [
+        b"{not json",
+        None,
+        '{"foo": 1}',
+        json.dumps(
+            {
+                "success": True,
+                "result": [
+                    {"id": "a", "tokens_in": 1, "tokens_out": 2, "metadata": '{"tenant": "x"}'},
+                    {"id": "b", "tokens_in": 3, "tokens_out": 4, "cached": True},
+                ],
+            }
+        ),
+    ]
+    table = tokenprice.extract_usages(inputs)
+    assert isinstance(table, pa.Table)
+    # One row per record: containers expand, every input is accounted for.
+    assert sorted(set(table.column("source_index").to_pylist())) == list(range(len(inputs)))
+    assert table.num_rows == len(inputs) + 1
+    rejected = table.filter(pa.compute.equal(table.column("status"), "rejected"))
+    errors = rejected.column("error").to_pylist()
+    n_expected_errors = sum(1 for c in cases if "expect_error" in c)
+    assert rejected.num_rows == n_expected_errors + 3
+    assert any("not valid JSON" in e for e in errors) and any("no record (null)" in e for e in errors)
+    assert any("matches no known usage format" in e for e in errors)
+    ok = table.filter(pa.compute.not_equal(table.column("status"), "rejected"))
+    assert ok.num_rows + rejected.num_rows == table.num_rows
+    # Rows agree with extract_usage, field for field.
+    by_source = {i: r for i, r in zip(table.column("source_index").to_pylist(), table.to_pylist(), strict=True)}
+    for i, case in enumerate(cases):
+        if "expect" not in case:
+            continue
+        row, record = by_source[i], tokenprice.extract_usage(case["input"])
+        assert row["format"] == record.format and row["model"] == record.model and row["id"] == record.id
+        assert row["input_tokens"] == record.usage.input_tokens and row["output_tokens"] == record.usage.output_tokens
+        assert row["reported_cost"] == record.reported_cost
+        assert row["timestamp"] == record.timestamp
+        for key, value in record.metadata.items():
+            column = key if key in table.column_names else f"metadata.{key}"
+            assert row[column] == str(value).lower() if isinstance(value, bool) else row[column] == str(value)
+    envelope = table.filter(pa.compute.equal(table.column("source_index"), len(inputs) - 1))
+    assert envelope.column("id").to_pylist() == ["a", "b"]
+    assert envelope.column("cache_hit").to_pylist() == [False, True]
+    # Arrow columns of JSON text: pyarrow, polars, pandas.
+    lines = [json.dumps(c["input"]) for c in cases if "expect" in c and not isinstance(c["input"], str)]
+    from_arrow = tokenprice.extract_usages(pa.array(lines))
+    from_polars = tokenprice.extract_usages(pl.Series(lines))
+    from_list = tokenprice.extract_usages(lines, num_threads=1)
+    assert from_arrow.equals(from_list) and from_polars.equals(from_list)

@@ -64,16 +64,26 @@ pub fn extract_all(
     Ok(rows.into_iter().flatten().collect())
 }
 
-/// Whether a JSON array holds the chunks of one stream rather than separate records.
+/// Whether a JSON array holds the chunks of one stream rather than separate records: OpenAI chunks, Anthropic and
+/// Responses API events, Bedrock ConverseStream events, or Gemini chunks that share one prompt (its stream repeats
+/// `promptTokenCount` in every chunk; separate responses rarely do).
 fn looks_like_stream(items: &[json::Raw<'_>]) -> bool {
-    items.iter().take(3).any(|r| {
-        json::object(r).is_some_and(|o| {
-            o.str("object").is_some_and(|s| s == "chat.completion.chunk")
-                || o.str("type").is_some_and(|t| {
-                    t.starts_with("message_") || t.starts_with("content_block") || t.starts_with("response.")
-                })
-        })
-    })
+    let objs: Vec<json::Obj<'_>> = items.iter().filter_map(|r| json::object(r)).collect();
+    let event = objs.iter().take(4).any(|o| {
+        o.str("object").is_some_and(|s| s == "chat.completion.chunk")
+            || o.str("type").is_some_and(|t| {
+                t.starts_with("message_") || t.starts_with("content_block") || t.starts_with("response.")
+            })
+            || ["messageStart", "contentBlockDelta", "contentBlockStart", "messageStop"].iter().any(|k| o.has(k))
+    });
+    if event {
+        return true;
+    }
+    let prompts: Vec<Option<String>> = objs
+        .iter()
+        .map(|o| o.obj("usageMetadata").and_then(|u| u.get("promptTokenCount")).map(|v| v.get().to_string()))
+        .collect();
+    prompts.len() > 1 && prompts.iter().all(|p| p.is_some() && *p == prompts[0])
 }
 
 fn reason(e: &Error) -> String {

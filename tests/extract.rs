@@ -1,0 +1,162 @@
+//! Fuzzing the usage readers with proptest (cargo fuzz needs a nightly toolchain): arbitrary JSON built from the
+//! keys the readers look for, arbitrary nesting and values of every type, SSE framing and raw bytes. No input may
+//! panic; every accepted record's usage must be consistent.
+
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use tokenprice::usage::batch::{extract_all, to_batch};
+use tokenprice::usage::extract::{extract_bytes, extract_text, Hints};
+
+const KEYS: &[&str] = &[
+    "usage",
+    "model",
+    "id",
+    "type",
+    "object",
+    "created",
+    "message",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "cached_tokens",
+    "reasoning_tokens",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation",
+    "ephemeral_5m_input_tokens",
+    "ephemeral_1h_input_tokens",
+    "iterations",
+    "server_tool_use",
+    "usageMetadata",
+    "promptTokenCount",
+    "candidatesTokenCount",
+    "thoughtsTokenCount",
+    "cachedContentTokenCount",
+    "promptTokensDetails",
+    "modality",
+    "tokenCount",
+    "inputTokens",
+    "outputTokens",
+    "cacheReadInputTokens",
+    "cacheWriteInputTokens",
+    "cacheDetails",
+    "ttl",
+    "metadata",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "cached",
+    "ResponseBody",
+    "Provider",
+    "Model",
+    "StatusCode",
+    "Timestamp",
+    "Metadata",
+    "Metrics",
+    "response_cost",
+    "startTime",
+    "usageDetails",
+    "calculatedTotalCost",
+    "costUSD",
+    "request_id",
+    "request_created_at",
+    "attributes",
+    "resourceSpans",
+    "scopeSpans",
+    "spans",
+    "custom_id",
+    "response",
+    "body",
+    "result",
+    "success",
+    "status",
+    "spend",
+    "key",
+    "value",
+    "intValue",
+    "stringValue",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.request.model",
+    "message_start",
+    "message_delta",
+    "response.completed",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (0u64..5_000_000).prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "[a-z0-9 .:\\-]{0,12}".prop_map(Value::String),
+        prop::sample::select(KEYS).prop_map(|k| Value::String(k.to_string())),
+        Just(Value::String("data: {\"usage\":{\"prompt_tokens\":1}}\n\n".into())),
+        Just(Value::String("2025-05-01T12:00:00Z".into())),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner.clone()), 0..6).prop_map(|kv| {
+                let mut m = Map::new();
+                for (k, v) in kv {
+                    m.insert(k.to_string(), v);
+                }
+                Value::Object(m)
+            }),
+            // A body embedded as JSON text, as gateways store it.
+            inner.prop_map(|v| Value::String(v.to_string())),
+        ]
+    })
+}
+
+fn check(text: &str) {
+    for hints in [Hints::default(), Hints { model: Some("gpt-4o".into()), ..Default::default() }] {
+        if let Ok(rec) = extract_text(text, &hints) {
+            rec.usage.validate().expect("an accepted record's usage is consistent");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_json_never_panics(v in value()) {
+        let text = v.to_string();
+        check(&text);
+        check(&format!("data: {text}\n\ndata: [DONE]\n\n"));
+        check(&json!([v.clone(), v]).to_string());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = extract_bytes(&bytes, &Hints::default());
+        let rows = extract_all(&[Some(&bytes[..]), None], &Hints::default(), None, Some(1)).unwrap();
+        prop_assert!(rows.len() >= 2);
+        to_batch(&rows).unwrap();
+    }
+
+    #[test]
+    fn truncated_records_are_rejected_not_panicking(cut in 0usize..400) {
+        let full = r#"{"Timestamp":"2025-06-01T09:00:00Z","Gateway":"g","Provider":"anthropic","Model":"claude-sonnet-4-5","StatusCode":200,"ResponseBody":"{\"type\":\"message\",\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":100,\"cache_read_input_tokens\":1000,\"output_tokens\":50}}"}"#;
+        let text = &full[..cut.min(full.len())];
+        let r = extract_text(text, &Hints::default());
+        prop_assert!(r.is_ok() == (text.len() == full.len()));
+    }
+}
+
+#[test]
+fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(extract_text(&deep, &Hints::default()).is_err());
+    let deep_obj = format!("{{\"usage\":{}1{}}}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    assert!(extract_text(&deep_obj, &Hints::default()).is_err());
+}
