@@ -100,6 +100,9 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
     if obj.hasattr("model_dump")? {
         let kwargs = PyDict::new(py);
         kwargs.set_item("exclude_none", true)?;
+        // The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text).
+        kwargs.set_item("by_alias", true)?;
+        kwargs.set_item("mode", "json")?;
         return to_json(&obj.call_method("model_dump", (), Some(&kwargs))?, path);
     }
     Err(invalid_argument(py, format!("{path}: cannot count a value of type {}", type_name(obj))))

@@ -707,6 +707,10 @@ fn anthropic_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
 /// billed as input though outside `promptTokenCount`; thoughts are billed as output though outside
 /// `candidatesTokenCount`. Per-modality details give audio, image and video parts (documents are billed as images).
 fn gemini(o: &Obj<'_>) -> Result<UsageRecord> {
+    // The google-genai SDK's own dumps (`model_dump()`) use snake_case; the REST API camelCase.
+    let snake = !o.has("usageMetadata") && o.has("usage_metadata");
+    let camel_o = snake.then(|| camel(o));
+    let o = camel_o.as_ref().unwrap_or(o);
     let mut rec = UsageRecord {
         format: "gemini",
         model: text(o, "modelVersion").or_else(|| text(o, "model")),
@@ -714,8 +718,8 @@ fn gemini(o: &Obj<'_>) -> Result<UsageRecord> {
         ..Default::default()
     };
     rec.timestamp = time(o, "createTime")?;
-    let key = if o.has("usageMetadata") { "usageMetadata" } else { "usage_metadata" };
-    if let Some(u) = o.obj(key) {
+    let key = "usageMetadata";
+    if let Some(u) = o.obj(key).map(|u| if snake { camel(&u) } else { u }) {
         let mut c = Counts::new();
         let prompt = n(&u, key, "promptTokenCount")?;
         let tool = n(&u, key, "toolUsePromptTokenCount")?;
@@ -729,7 +733,7 @@ fn gemini(o: &Obj<'_>) -> Result<UsageRecord> {
             let Some(list) = u.arr(field) else { return Ok(()) };
             let mut sums = vec![0u64; targets.len()];
             for (i, item) in list.iter().enumerate() {
-                let Some(item) = json::object(item) else { continue };
+                let Some(item) = json::object(item).map(|i| if snake { camel(&i) } else { i }) else { continue };
                 let m = item.str("modality").unwrap_or_default().to_ascii_uppercase();
                 let m = if m == "DOCUMENT" { "IMAGE".to_string() } else { m };
                 if let Some(t) = targets.iter().position(|(name, _)| *name == m) {
@@ -756,6 +760,33 @@ fn gemini(o: &Obj<'_>) -> Result<UsageRecord> {
         }
     }
     Ok(rec)
+}
+
+/// The object with snake_case keys written in camelCase (`prompt_token_count` → `promptTokenCount`).
+fn camel<'a>(o: &Obj<'a>) -> Obj<'a> {
+    let members = o
+        .members
+        .iter()
+        .map(|(k, v)| {
+            if !k.contains('_') {
+                return (k.clone(), *v);
+            }
+            let mut out = String::with_capacity(k.len());
+            let mut upper = false;
+            for ch in k.chars() {
+                if ch == '_' {
+                    upper = true;
+                } else if upper {
+                    out.extend(ch.to_uppercase());
+                    upper = false;
+                } else {
+                    out.push(ch);
+                }
+            }
+            (Cow::Owned(out), *v)
+        })
+        .collect();
+    Obj { members }
 }
 
 /// AWS Bedrock. Converse: `usage.inputTokens` EXCLUDES cache reads and writes (`cacheReadInputTokens`,
