@@ -42,6 +42,9 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) -m pip install -e '.[test]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
+	cargo bench --bench price_core
+	$(PYTHON) benches/bench_price.py --threads 2
+	$(PYTHON) benches/bench_extract.py
 
 clean:
 	cargo clean
