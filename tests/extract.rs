@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tokenprice::usage::batch::{extract_all, to_batch};
 use tokenprice::usage::extract::{extract_bytes, extract_text, Hints};
+use tokenprice::usage::json::{self, Obj};
 
 const KEYS: &[&str] = &[
     "usage",
@@ -134,6 +135,35 @@ proptest! {
         check(&text);
         check(&format!("data: {text}\n\ndata: [DONE]\n\n"));
         check(&json!([v.clone(), v]).to_string());
+    }
+
+    #[test]
+    fn the_scanner_splits_objects_exactly_as_serde_json_parses_them(v in value(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+        let raw = json::parse_raw(&text).unwrap();
+        // Compared through serde_json's own parse of each text (its float parsing is not exact round-trip).
+        let reparse = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        prop_assert_eq!(reparse(raw.get()), reparse(&text));
+        if let Value::Object(m) = &v {
+            let o = Obj::parse(&text).unwrap();
+            prop_assert_eq!(o.members.len(), m.len());
+            for ((k, raw), (k2, v2)) in o.members.iter().zip(m) {
+                prop_assert_eq!(k.as_ref(), k2.as_str());
+                prop_assert_eq!(reparse(raw.get()), reparse(&v2.to_string()));
+            }
+        }
+        if let Value::Array(items) = &v {
+            let got = json::array(raw).unwrap();
+            prop_assert_eq!(got.len(), items.len());
+        }
+        // Cut anywhere, the text is no longer one value.
+        if text.len() > 1 {
+            let cut = &text[..text.len() - 1];
+            if serde_json::from_str::<Value>(cut).is_err() {
+                let rejected = json::parse_raw(cut).is_err();
+                prop_assert!(rejected, "accepted a cut text: {}", cut);
+            }
+        }
     }
 
     #[test]

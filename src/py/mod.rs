@@ -98,12 +98,21 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
         return Ok(Value::Array(items));
     }
     if obj.hasattr("model_dump")? {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("exclude_none", true)?;
-        // The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text).
-        kwargs.set_item("by_alias", true)?;
-        kwargs.set_item("mode", "json")?;
-        return to_json(&obj.call_method("model_dump", (), Some(&kwargs))?, path);
+        // The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text) —
+        // pydantic's keywords; an object whose model_dump takes fewer is asked with fewer.
+        let pydantic = PyDict::new(py);
+        pydantic.set_item("exclude_none", true)?;
+        pydantic.set_item("by_alias", true)?;
+        pydantic.set_item("mode", "json")?;
+        let plain = PyDict::new(py);
+        plain.set_item("exclude_none", true)?;
+        let dumped = match obj.call_method("model_dump", (), Some(&pydantic)) {
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {
+                obj.call_method("model_dump", (), Some(&plain))?
+            }
+            other => other?,
+        };
+        return to_json(&dumped, path);
     }
     Err(invalid_argument(py, format!("{path}: cannot count a value of type {}", type_name(obj))))
 }

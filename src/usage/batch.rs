@@ -49,7 +49,7 @@ pub fn extract_all(
         if mapping.is_none() && hints.format.is_none() && maybe_container {
             if let Ok(raw) = json::parse_raw(text) {
                 let inner = extract::records_of(raw);
-                let is_container = inner.len() != 1 || !std::ptr::eq(inner[0], raw);
+                let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
                 // A list of stream chunks is one record, not many: only lists of complete records expand.
                 if is_container && !looks_like_stream(&inner) {
                     return inner.iter().map(|r| (i, one(r.get()))).collect();
@@ -68,7 +68,7 @@ pub fn extract_all(
 /// Responses API events, Bedrock ConverseStream events, or Gemini chunks that share one prompt (its stream repeats
 /// `promptTokenCount` in every chunk; separate responses rarely do).
 fn looks_like_stream(items: &[json::Raw<'_>]) -> bool {
-    let objs: Vec<json::Obj<'_>> = items.iter().filter_map(|r| json::object(r)).collect();
+    let objs: Vec<json::Obj<'_>> = items.iter().filter_map(json::object).collect();
     let event = objs.iter().take(4).any(|o| {
         o.str("object").is_some_and(|s| s == "chat.completion.chunk")
             || o.str("type").is_some_and(|t| {

@@ -453,7 +453,7 @@ fn flatten_meta(prefix: &str, raw: Raw<'_>, out: &mut Vec<(String, Meta)>) {
         Kind::Object => {
             if let Some(o) = json::object(raw) {
                 for (k, v) in &o.members {
-                    flatten_meta(&key(k), v, out);
+                    flatten_meta(&key(k), *v, out);
                 }
             }
         }
@@ -1363,9 +1363,7 @@ fn attributes<'a>(o: &Obj<'a>) -> Option<Vec<(String, Raw<'a>)>> {
 pub fn otlp_spans<'a>(o: &Obj<'a>) -> Vec<Raw<'a>> {
     let mut out = Vec::new();
     let scopes: Vec<Raw<'a>> = match o.arr("resourceSpans") {
-        Some(rs) => {
-            rs.iter().filter_map(|r| json::object(r)).flat_map(|r| r.arr("scopeSpans").unwrap_or_default()).collect()
-        }
+        Some(rs) => rs.iter().filter_map(json::object).flat_map(|r| r.arr("scopeSpans").unwrap_or_default()).collect(),
         None => o.arr("scopeSpans").unwrap_or_default(),
     };
     for s in scopes {
@@ -1385,7 +1383,7 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
         let spans = otlp_spans(o);
         let genai: Vec<Obj<'_>> = spans
             .iter()
-            .filter_map(|s| json::object(s))
+            .filter_map(json::object)
             .filter(|s| attributes(s).is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("gen_ai.usage."))))
             .collect();
         return match genai.as_slice() {
@@ -1445,7 +1443,7 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
     }
     for (k, v) in &attrs {
         if !k.starts_with("gen_ai.") && k != "error.type" {
-            if let Some(m) = meta_value(v) {
+            if let Some(m) = meta_value(*v) {
                 rec.metadata.push((k.clone(), m));
             }
         }

@@ -8,81 +8,226 @@ use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-/// A JSON value not yet parsed.
-pub type Raw<'a> = &'a RawValue;
+/// A JSON value not yet parsed: its exact text, which the scanner checked is one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Raw<'a>(&'a str);
+
+impl<'a> Raw<'a> {
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'a> From<&Raw<'a>> for Raw<'a> {
+    fn from(r: &Raw<'a>) -> Raw<'a> {
+        *r
+    }
+}
+
+impl<'a> From<&&Raw<'a>> for Raw<'a> {
+    fn from(r: &&Raw<'a>) -> Raw<'a> {
+        **r
+    }
+}
+
+/// Malformed JSON: what was expected, and the byte offset where it was not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError(String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Nesting deeper than this is rejected (an error, never a stack overflow: skipping is iterative).
+const MAX_DEPTH: usize = 512;
+
+fn bad(what: &str, at: usize) -> JsonError {
+    JsonError(format!("{what} at byte {at}"))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The end (one past the closing quote) of the string starting at `b[i] == '"'`. The scan jumps from quote or
+/// backslash to the next with `memchr2` (vectorized), which is what makes long message texts cheap to pass over.
+fn string_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    let mut j = i + 1;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &b[j..]) {
+            None => return Err(bad("unterminated string", i)),
+            Some(k) if b[j + k] == b'"' => return Ok(j + k + 1),
+            Some(k) => {
+                j += k + 2;
+                if j > b.len() {
+                    return Err(bad("unterminated string", i));
+                }
+            }
+        }
+    }
+}
+
+fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonError> {
+    if b[i..].starts_with(word) {
+        Ok(i + word.len())
+    } else {
+        Err(bad("invalid literal", i))
+    }
+}
+
+/// A number by JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn number_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    let digits = |mut j: usize| {
+        let start = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        (j, j > start)
+    };
+    let mut j = i;
+    if b.get(j) == Some(&b'-') {
+        j += 1;
+    }
+    let (after, any) = match b.get(j) {
+        Some(b'0') => (j + 1, true),
+        _ => digits(j),
+    };
+    if !any {
+        return Err(bad("invalid number", i));
+    }
+    j = after;
+    if b.get(j) == Some(&b'.') {
+        let (after, any) = digits(j + 1);
+        if !any {
+            return Err(bad("invalid number", i));
+        }
+        j = after;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let (after, any) = digits(j);
+        if !any {
+            return Err(bad("invalid number", i));
+        }
+        j = after;
+    }
+    Ok(j)
+}
+
+/// The end of the value starting at `b[i]` (no leading whitespace). Nested containers are matched bracket by
+/// bracket without recursion; their members are checked when (and if) a reader opens them.
+fn value_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    match b.get(i) {
+        None => Err(bad("expected a value", i)),
+        Some(b'"') => string_end(b, i),
+        Some(b't') => literal_end(b, i, b"true"),
+        Some(b'f') => literal_end(b, i, b"false"),
+        Some(b'n') => literal_end(b, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => number_end(b, i),
+        Some(b'{' | b'[') => {
+            let mut stack: Vec<u8> = Vec::with_capacity(8);
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' => stack.push(b'}'),
+                    b'[' => stack.push(b']'),
+                    c @ (b'}' | b']') => {
+                        if stack.pop() != Some(c) {
+                            return Err(bad("mismatched bracket", j));
+                        }
+                        if stack.is_empty() {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                if stack.len() > MAX_DEPTH {
+                    return Err(bad("nesting too deep", j));
+                }
+                j += 1;
+            }
+            Err(bad("unterminated object or array", i))
+        }
+        Some(_) => Err(bad("expected a value", i)),
+    }
+}
 
 /// An object's members in document order, values unparsed. Duplicate keys: the last one wins (as in `json.loads`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Obj<'a> {
-    pub members: Vec<(Cow<'a, str>, Raw<'a>)>,
+    pub members: Members<'a>,
 }
 
-/// A key, borrowed from the text unless it holds escapes.
-struct Key<'a>(Cow<'a, str>);
+fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, JsonError> {
+    let inner = &text[start + 1..end - 1];
+    if !inner.contains('\\') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(&text[start..end]).map(Cow::Owned).map_err(|e| bad(&format!("bad key ({e})"), start))
+}
 
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
+/// Parses the container at the start of `text` (after whitespace): its members (objects) or elements (arrays).
+/// A container's (key, value) pairs (keys empty for arrays).
+type Members<'a> = Vec<(Cow<'a, str>, Raw<'a>)>;
+
+fn members(text: &str, open: u8) -> Result<(Members<'_>, usize), JsonError> {
+    let b = text.as_bytes();
+    let close = if open == b'{' { b'}' } else { b']' };
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&open) {
+        return Err(bad(if open == b'{' { "expected an object" } else { "expected an array" }, i));
+    }
+    let mut out = Vec::with_capacity(8);
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&close) {
+        return Ok((out, i + 1));
+    }
+    loop {
+        let key = if open == b'{' {
+            if b.get(i) != Some(&b'"') {
+                return Err(bad("expected a key", i));
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            let end = string_end(b, i)?;
+            let key = key_text(text, i, end)?;
+            i = skip_ws(b, end);
+            if b.get(i) != Some(&b':') {
+                return Err(bad("expected ':'", i));
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
+            i = skip_ws(b, i + 1);
+            key
+        } else {
+            Cow::Borrowed("")
+        };
+        let end = value_end(b, i)?;
+        out.push((key, Raw(&text[i..end])));
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(c) if *c == close => return Ok((out, i + 1)),
+            _ => return Err(bad(&format!("expected ',' or '{}'", close as char), i)),
         }
-        d.deserialize_str(V)
     }
 }
 
-impl<'de> Deserialize<'de> for Obj<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Obj<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    members.push((k.0, v));
-                }
-                Ok(Obj { members })
-            }
-        }
-        d.deserialize_map(V)
+fn whole<T>(text: &str, (value, end): (T, usize)) -> Result<T, JsonError> {
+    let rest = skip_ws(text.as_bytes(), end);
+    if rest != text.len() {
+        return Err(bad("trailing characters", rest));
     }
-}
-
-/// An array's elements, unparsed.
-pub struct Arr<'a>(pub Vec<Raw<'a>>);
-
-impl<'de> Deserialize<'de> for Arr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Arr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-                while let Some(v) = seq.next_element::<&'de RawValue>()? {
-                    items.push(v);
-                }
-                Ok(Arr(items))
-            }
-        }
-        d.deserialize_seq(V)
-    }
+    Ok(value)
 }
 
 /// The kind of a raw value, from its first byte.
@@ -96,7 +241,8 @@ pub enum Kind {
     Object,
 }
 
-pub fn kind(raw: Raw<'_>) -> Kind {
+pub fn kind<'a>(raw: impl Into<Raw<'a>>) -> Kind {
+    let raw: Raw<'a> = raw.into();
     match raw.get().as_bytes().first() {
         Some(b'{') => Kind::Object,
         Some(b'[') => Kind::Array,
@@ -107,20 +253,30 @@ pub fn kind(raw: Raw<'_>) -> Kind {
     }
 }
 
-/// Parses a whole document as raw JSON (checks that it is well formed).
-pub fn parse_raw(text: &str) -> Result<Raw<'_>, serde_json::Error> {
-    serde_json::from_str(text)
+/// Parses a whole document as raw JSON (checks that it is one value).
+pub fn parse_raw(text: &str) -> Result<Raw<'_>, JsonError> {
+    let b = text.as_bytes();
+    let start = skip_ws(b, 0);
+    let end = value_end(b, start)?;
+    whole(text, (Raw(&text[start..end]), end))
 }
 
-pub fn object(raw: Raw<'_>) -> Option<Obj<'_>> {
-    (kind(raw) == Kind::Object).then(|| serde_json::from_str(raw.get()).ok()).flatten()
+pub fn object<'a>(raw: impl Into<Raw<'a>>) -> Option<Obj<'a>> {
+    let raw: Raw<'a> = raw.into();
+    (kind(raw) == Kind::Object).then(|| Obj::parse(raw.get()).ok()).flatten()
 }
 
-pub fn array(raw: Raw<'_>) -> Option<Vec<Raw<'_>>> {
-    (kind(raw) == Kind::Array).then(|| serde_json::from_str::<Arr<'_>>(raw.get()).ok().map(|a| a.0)).flatten()
+pub fn array<'a>(raw: impl Into<Raw<'a>>) -> Option<Vec<Raw<'a>>> {
+    let raw: Raw<'a> = raw.into();
+    if kind(raw) != Kind::Array {
+        return None;
+    }
+    let text = raw.get();
+    members(text, b'[').and_then(|m| whole(text, m)).ok().map(|m| m.into_iter().map(|(_, v)| v).collect())
 }
 
-pub fn string(raw: Raw<'_>) -> Option<Cow<'_, str>> {
+pub fn string<'a>(raw: impl Into<Raw<'a>>) -> Option<Cow<'a, str>> {
+    let raw: Raw<'a> = raw.into();
     if kind(raw) != Kind::String {
         return None;
     }
@@ -132,7 +288,8 @@ pub fn string(raw: Raw<'_>) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
-pub fn boolean(raw: Raw<'_>) -> Option<bool> {
+pub fn boolean<'a>(raw: impl Into<Raw<'a>>) -> Option<bool> {
+    let raw: Raw<'a> = raw.into();
     match raw.get() {
         "true" => Some(true),
         "false" => Some(false),
@@ -141,7 +298,8 @@ pub fn boolean(raw: Raw<'_>) -> Option<bool> {
 }
 
 /// A number's own text (also a number written as a string, as OTLP JSON writes 64-bit integers).
-pub fn number_text(raw: Raw<'_>) -> Option<Cow<'_, str>> {
+pub fn number_text<'a>(raw: impl Into<Raw<'a>>) -> Option<Cow<'a, str>> {
+    let raw: Raw<'a> = raw.into();
     match kind(raw) {
         Kind::Number => Some(Cow::Borrowed(raw.get())),
         Kind::String => string(raw).filter(|s| {
@@ -171,7 +329,8 @@ impl fmt::Display for CountError {
 }
 
 /// A token count: a non-negative whole number (`12`, `12.0`, `"12"`); `null` reads as absent.
-pub fn count(raw: Raw<'_>) -> Result<Option<u64>, CountError> {
+pub fn count<'a>(raw: impl Into<Raw<'a>>) -> Result<Option<u64>, CountError> {
+    let raw: Raw<'a> = raw.into();
     if kind(raw) == Kind::Null {
         return Ok(None);
     }
@@ -219,8 +378,8 @@ pub fn excerpt(text: &str, max: usize) -> String {
 }
 
 impl<'a> Obj<'a> {
-    pub fn parse(text: &'a str) -> Result<Obj<'a>, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &'a str) -> Result<Obj<'a>, JsonError> {
+        members(text, b'{').and_then(|m| whole(text, m)).map(|members| Obj { members })
     }
 
     pub fn get(&self, key: &str) -> Option<Raw<'a>> {
