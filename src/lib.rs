@@ -4,6 +4,7 @@
 //! - [`tokens`]: encodings, the split patterns, byte-pair merging, model → encoding, chat and image counting.
 //! - [`prices`]: the price book (providers, models, dated prices, tiers, windows, regions) and where a price is
 //!   chosen; [`usage`]: what a request consumed; [`cost`]: exact pricing of usage with the book.
+//! - [`ledger`]: log records read from files, priced line by line, with the rejects and their places.
 //! - [`parallel`]: the fork-safe thread pools that batch work runs on.
 //! - [`error`]: the one error type of the core.
 //!
@@ -11,6 +12,7 @@
 
 pub mod cost;
 pub mod error;
+pub mod ledger;
 pub mod parallel;
 pub mod prices;
 pub mod tokens;

@@ -64,6 +64,7 @@ from tokenprice._core import (
 )
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_tokens
 from tokenprice._extract import extract_usages
+from tokenprice._ledger import PricedLogs, price_logs
 from tokenprice._pricing import price_table
 
 __all__ = [
@@ -82,6 +83,8 @@ __all__ = [
     "UsageRecord",
     "extract_usage",
     "extract_usages",
+    "PricedLogs",
+    "price_logs",
     "usage_formats",
     "ApproximateCount",
     "ApproximationWarning",

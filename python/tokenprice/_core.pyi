@@ -44,6 +44,8 @@ __all__ = [
     "extract_usage",
     "extract_usages",
     "usage_formats",
+    "price_log_files",
+    "price_log_texts",
     "count_file",
     "count_column",
     "_encoding_from_ranks",
@@ -428,3 +430,26 @@ def extract_usages(
     num_threads: int | None = None,
 ) -> Any: ...
 def usage_formats() -> list[tuple[str, str]]: ...
+def price_log_files(
+    paths: list[str],
+    *,
+    book: PriceBook | None = None,
+    format: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    default_at: _Instant = None,
+    service_tier: str | None = None,
+    num_threads: int | None = None,
+) -> tuple[Any, Any, int]: ...
+def price_log_texts(
+    texts: list[str | None],
+    *,
+    source: str = "table",
+    book: PriceBook | None = None,
+    format: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    default_at: _Instant = None,
+    service_tier: str | None = None,
+    num_threads: int | None = None,
+) -> tuple[Any, Any, int]: ...

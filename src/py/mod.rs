@@ -5,6 +5,7 @@ mod columns;
 mod encoding;
 mod errors;
 mod extract;
+mod ledger;
 mod pricing;
 
 use std::io::Read;
@@ -294,6 +295,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extract::extract_usage, m)?)?;
     m.add_function(wrap_pyfunction!(extract::extract_usages, m)?)?;
     m.add_function(wrap_pyfunction!(extract::usage_formats, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger::price_log_files, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger::price_log_texts, m)?)?;
     m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,122 @@
+//! `price_logs` at the boundary: file paths (or record texts) in, Arrow tables of priced lines and rejects out.
+//! Reading and pricing run with the GIL released.
+
+use arrow_array::RecordBatch;
+use pyo3::prelude::*;
+use pyo3_arrow::PyTable;
+
+use crate::error::Error;
+use crate::ledger::read::read_file;
+use crate::ledger::{price_reads, LedgerOptions, Place, Read};
+use crate::prices::book::PriceBook;
+use crate::py::errors::{guard, IntoPy};
+use crate::py::pricing::{instant_of, PyPriceBook};
+use crate::usage::extract::{self, Hints};
+
+/// One Arrow table from blocks whose metadata columns may differ (see [`crate::ledger::unify`]).
+fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyResult<PyTable> {
+    let batches = if batches.is_empty() { vec![empty] } else { batches };
+    let unified = crate::ledger::unify(batches).py_err(py)?;
+    let schema = unified[0].schema();
+    PyTable::try_new(unified, schema)
+}
+
+/// Prices log files: returns (priced lines, rejects, records read).
+#[pyfunction]
+#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_log_files(
+    py: Python<'_>,
+    paths: Vec<String>,
+    book: Option<&PyPriceBook>,
+    format: Option<&str>,
+    provider: Option<&str>,
+    model: Option<&str>,
+    default_at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    num_threads: Option<usize>,
+) -> PyResult<(PyTable, PyTable, u64)> {
+    guard(py, || {
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let default_at = match default_at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
+            _ => None,
+        };
+        let hints = Hints {
+            provider: provider.map(str::to_string),
+            format: format.map(str::to_string),
+            model: model.map(str::to_string),
+            at: None,
+        };
+        let opts = LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads: num_threads };
+        let (priced, rejects, read) = py
+            .detach(|| -> Result<_, Error> {
+                let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
+                for path in &paths {
+                    read_file(path, &hints, num_threads, |reads: Vec<Read>| {
+                        read += reads.len() as u64;
+                        let (p, r) = price_reads(&book, &reads, &opts)?;
+                        priced.push(p);
+                        rejects.push(r);
+                        Ok(())
+                    })?;
+                }
+                Ok((priced, rejects, read))
+            })
+            .py_err(py)?;
+        let (empty_priced, empty_rejects) = price_reads(&book, &[], &opts).py_err(py)?;
+        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read))
+    })
+}
+
+/// Prices records given as JSON texts (rows of a table): returns (priced lines, rejects, records read).
+#[pyfunction]
+#[pyo3(signature = (texts, *, source="table", book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_log_texts(
+    py: Python<'_>,
+    texts: Vec<Option<String>>,
+    source: &str,
+    book: Option<&PyPriceBook>,
+    format: Option<&str>,
+    provider: Option<&str>,
+    model: Option<&str>,
+    default_at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    num_threads: Option<usize>,
+) -> PyResult<(PyTable, PyTable, u64)> {
+    guard(py, || {
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let default_at = match default_at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
+            _ => None,
+        };
+        let hints = Hints {
+            provider: provider.map(str::to_string),
+            format: format.map(str::to_string),
+            model: model.map(str::to_string),
+            at: None,
+        };
+        let opts = LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads: num_threads };
+        let source: std::sync::Arc<str> = source.into();
+        let (p, r) = py
+            .detach(|| {
+                let reads: Vec<Read> = texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| Read {
+                        place: Place { source: source.clone(), line: i as u64 + 1 },
+                        record: match t {
+                            Some(t) => extract::extract_text(t, &hints).map_err(|e| e.to_string()),
+                            None => Err("no record (null)".to_string()),
+                        },
+                        excerpt: t.as_deref().map(|t| t.chars().take(160).collect()).unwrap_or_default(),
+                    })
+                    .collect();
+                price_reads(&book, &reads, &opts)
+            })
+            .py_err(py)?;
+        let (ps, rs) = (p.schema(), r.schema());
+        Ok((PyTable::try_new(vec![p], ps)?, PyTable::try_new(vec![r], rs)?, texts.len() as u64))
+    })
+}
