@@ -22,8 +22,8 @@ lint:  ## rustfmt, clippy, ruff, mypy, stubtest
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python --lib -- -D warnings
-	$(PYTHON) -m ruff check python tests benches scripts
-	$(PYTHON) -m ruff format --check python tests benches scripts
+	$(PYTHON) -m ruff check python tests benches scripts examples
+	$(PYTHON) -m ruff format --check python tests benches scripts examples
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest tokenprice._core
 

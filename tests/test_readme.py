@@ -21,5 +21,7 @@ def test_readme_quick_start_is_two_commands() -> None:
     quick = text.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [line for line in quick.strip().splitlines() if line.strip()]
     assert len(commands) == 2
-    assert commands[0].startswith("pip install . && tokenprice count examples/texts/")
+    assert commands[0].startswith(
+        "pip install . && tokenprice price examples/logs/gateway.jsonl.gz --by tenant,feature"
+    )
     assert commands[1].startswith("make test")

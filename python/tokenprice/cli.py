@@ -5,6 +5,9 @@
 - ``tokenprice models [--provider P] [--at DATE] [--search TEXT] [--json]``: the price book's models and prices.
 - ``tokenprice quote MODEL --input N --output N [--cache-read N] ... [--at DATE] [--tier batch]``: an itemized
   cost.
+- ``tokenprice price LOGS... [--format F] [--by tenant,feature] [--period day] [--out FILE] [--json] [--strict]``:
+  prices log files, each record at its own timestamp, and prints the totals per group with the read, priced and
+  rejected counts; rejects are written next to ``--out`` (or listed with ``--json``).
 
 Errors (a missing file, an unknown model, invalid UTF-8) print one line on stderr and exit with status 2.
 """
@@ -161,6 +164,67 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table: labels left-aligned, numbers right-aligned."""
+    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(row[i]) for row in cells) for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(row) for row in cells)])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text == ""
+    return True
+
+
+def _cmd_price(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from tokenprice._ledger import price_logs
+
+    if args.progress and sys.stderr.isatty():
+        print(f"tokenprice: pricing {len(args.logs)} input(s)…", file=sys.stderr)
+    logs = price_logs(args.logs, format=args.format, default_at=args.default_at, num_threads=args.num_threads)
+    by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
+    summary = logs.summary(by or None, period=args.period, tz=args.tz)
+    counts = f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected"
+    if args.out:
+        logs.write(args.out)
+    columns = [c for c in summary.column_names if c not in ("reported_cost",)]
+    rows = summary.to_pylist()
+    for r in rows:
+        for c in ("input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"):
+            r[c] = Decimal(r[c]).quantize(Decimal("0.000001")) if r[c] is not None else None
+    if args.json:
+        out = {
+            "rows_read": logs.rows_read,
+            "rows_priced": logs.rows_priced,
+            "rows_rejected": logs.rows_rejected,
+            "total_cost": str(logs.total_cost),
+            "groups": [{k: (str(v) if v is not None else None) for k, v in r.items()} for r in summary.to_pylist()],
+            "rejects": logs.rejects.to_pylist()[:100],
+        }
+        print(json.dumps(out, default=str))
+    else:
+        print(_table_text(rows, columns))
+        print(f"\ntotal: {logs.total_cost.normalize()} USD; {counts}")
+        if logs.rows_rejected:
+            reasons: dict[str, int] = {}
+            for r in logs.rejects.column("reason").to_pylist():
+                key = r if len(r) <= 100 else r[:99] + "…"
+                reasons[key] = reasons.get(key, 0) + 1
+            top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+            print("rejected: " + "; ".join(f"{n} × {why}" for why, n in top), file=sys.stderr)
+    return 1 if args.strict and logs.rows_rejected else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenprice", description="Exact LLM token counting and pricing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--region", help="region with a surcharge, where the provider has one")
     quote.add_argument("--json", action="store_true")
     quote.set_defaults(run=_cmd_quote)
+
+    price_cmd = sub.add_parser("price", help="price log files and total the cost per label and period")
+    price_cmd.add_argument(
+        "logs", nargs="+", metavar="LOGS", help="log files or globs (JSON Lines or arrays; gzip, zstd)"
+    )
+    price_cmd.add_argument("--format", "-f", help="the records' format (default: detected per record)")
+    price_cmd.add_argument("--by", "-b", help="labels to group by, comma-separated (e.g. tenant,feature)")
+    price_cmd.add_argument("--period", choices=["day", "week", "month"], help="also group by period")
+    price_cmd.add_argument("--tz", default="UTC", help="time zone of the periods (default UTC)")
+    price_cmd.add_argument("--default-at", help="time for records without a timestamp (else they are rejected)")
+    price_cmd.add_argument("--out", "-o", help="write the priced lines (.parquet, .csv, .jsonl); rejects beside it")
+    price_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    price_cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any record was rejected")
+    price_cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress line on stderr")
+    price_cmd.add_argument("--num-threads", type=int, default=None, help="threads to use (default: every core)")
+    price_cmd.set_defaults(run=_cmd_price)
     return parser
 
 

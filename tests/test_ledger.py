@@ -1,0 +1,190 @@
+"""price_logs end to end: the bundled sample, every log shape a file can have, malformed input (nothing lost),
+exact summaries, and the `tokenprice price` command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import tokenprice
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "logs" / "gateway.jsonl.gz"
+COSTS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost"]
+
+
+@pytest.fixture(scope="module")
+def sample() -> tokenprice.PricedLogs:
+    return tokenprice.price_logs(SAMPLE)
+
+
+def lines_of(path: Path) -> list[str]:
+    return gzip.decompress(path.read_bytes()).decode().splitlines()
+
+
+def test_the_sample_is_priced_and_nothing_is_lost(sample: tokenprice.PricedLogs) -> None:
+    assert sample.rows_read == len(lines_of(SAMPLE)) == 5000
+    assert sample.rows_priced + sample.rows_rejected == sample.rows_read
+    # The private fine-tune is rejected with its reason and line; everything else is priced.
+    reasons = set(sample.rejects.column("reason").to_pylist())
+    assert reasons == {'no price is known for model "ft:gpt-4o-mini:acme:private:abc123"'}
+    assert sample.rejects.column("line").to_pylist() == sorted(sample.rejects.column("line").to_pylist())
+    t = sample.table
+    # The cost columns add up to each line's total, exactly.
+    for row in t.select([*COSTS, "total_cost"]).to_pylist():
+        assert sum(row[c] for c in COSTS) == row["total_cost"]
+    # Gateway cache hits and failed requests cost nothing; Anthropic calls the gateway did not cost are priced.
+    hits = t.filter(t.column("cache_hit"))
+    assert hits.num_rows > 100 and pc.sum(hits.column("total_cost")).as_py() == 0
+    failed = t.filter(pc.equal(t.column("status"), "error"))
+    assert failed.num_rows > 50 and pc.sum(failed.column("total_cost")).as_py() == 0
+    anthropic = t.filter(pc.equal(t.column("provider"), "anthropic"))
+    assert pc.min(anthropic.column("total_cost")).as_py() > 0
+    assert pc.max(anthropic.column("reported_cost")).as_py() == 0
+    # Labels are columns.
+    assert {"tenant", "feature", "conversation"} <= set(t.column_names)
+
+
+def test_each_line_costs_what_pricing_its_record_alone_costs(sample: tokenprice.PricedLogs) -> None:
+    lines = lines_of(SAMPLE)
+    rows = sample.table.to_pylist()
+    for row in rows[:: len(rows) // 60]:
+        record = tokenprice.extract_usage(lines[row["line"] - 1])
+        if record.status == "error" and not record.has_usage:
+            assert row["total_cost"] == 0
+            continue
+        assert tokenprice.price(record).total == row["total_cost"], row
+
+
+def test_summaries_are_exact_sums_and_state_the_counts(sample: tokenprice.PricedLogs) -> None:
+    total = sample.total_cost
+    assert isinstance(total, Decimal) and total > 0
+    for by, period in [(["tenant", "feature"], None), ("tenant", "month"), (None, "week"), (None, None)]:
+        s = sample.summary(by, period=period)
+        assert sum(s.column("rows").to_pylist()) == sample.rows_priced
+        assert sum(s.column("total_cost").to_pylist()) == total
+        for c in COSTS:
+            assert sum(s.column(c).to_pylist()) == pc.sum(sample.table.column(c)).as_py()
+        meta = s.schema.metadata
+        assert meta[b"rows_read"] == b"5000" and int(meta[b"rows_rejected"]) == sample.rows_rejected
+    weeks = sample.summary(period="week").column("period").to_pylist()
+    assert all(d.weekday() == 0 for d in weeks)  # ISO weeks start on Monday
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no column 'team'"):
+        sample.summary("team")
+
+
+def test_periods_follow_the_time_zone() -> None:
+    record = {
+        "id": "a",
+        "created_at": "2025-05-01T02:00:00Z",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "tokens_in": 10,
+        "tokens_out": 1,
+    }
+    logs = tokenprice.price_logs([record])
+    assert str(logs.summary(period="day").column("period")[0]) == "2025-05-01"
+    assert str(logs.summary(period="day", tz="America/New_York").column("period")[0]) == "2025-04-30"
+
+
+def test_file_shapes_and_compressions_agree(tmp_path: Path) -> None:
+    import zstandard
+
+    lines = lines_of(SAMPLE)[:300]
+    text = "\n".join(lines) + "\n"
+    plain = tmp_path / "a.jsonl"
+    plain.write_text(text)
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
+    (tmp_path / "d.json").write_text("[" + ",".join(lines) + "]")
+    base = tokenprice.price_logs(plain)
+    for name in ["b.jsonl.gz", "c.jsonl.zst", "d.json"]:
+        other = tokenprice.price_logs(tmp_path / name)
+        assert other.rows_read == 300
+        assert other.table.drop_columns(["source"]).equals(base.table.drop_columns(["source"])), name
+    both = tokenprice.price_logs(str(tmp_path / "*.jsonl*"))
+    assert both.rows_read == 900
+    # Records given directly (dicts, or a table whose rows are records) price the same.
+    dicts = [json.loads(x) for x in lines]
+    assert tokenprice.price_logs(dicts).total_cost == base.total_cost
+
+
+def test_malformed_input_is_rejected_with_place_and_reason_and_nothing_is_lost(tmp_path: Path) -> None:
+    good = {
+        "id": "g",
+        "created_at": "2025-05-01T12:00:00Z",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "tokens_in": 100,
+        "tokens_out": 5,
+    }
+    big = {**good, "id": "big", "padding": "x" * 50_000_000}
+    lines = [
+        json.dumps(good).encode(),
+        json.dumps(good).encode()[:40],  # truncated
+        json.dumps({**good, "tokens_in": "many"}).encode(),  # wrong type
+        json.dumps({**good, "tokens_in": -4}).encode(),  # negative count
+        json.dumps({**good, "model": "no-such-model"}).encode(),  # unknown model
+        json.dumps({**good, "created_at": "yesterday"}).encode(),  # bad timestamp
+        json.dumps({**good, "id": "\udcff"}, ensure_ascii=False).encode("utf-8", "surrogateescape"),  # invalid UTF-8
+        json.dumps({**good, "created_at": None}).encode(),  # no timestamp
+        json.dumps(big).encode(),  # a 50 MB single line
+        b"",
+        json.dumps(good).encode(),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    logs = tokenprice.price_logs(path)
+    assert logs.rows_read == 10 and logs.rows_priced + logs.rows_rejected == 10
+    assert logs.table.column("line").to_pylist() == [1, 9, 11]
+    rejects = {r["line"]: r["reason"] for r in logs.rejects.to_pylist()}
+    assert set(rejects) == {2, 3, 4, 5, 6, 7, 8}
+    assert "not valid JSON" in rejects[2]
+    assert "tokens_in" in rejects[3] and "not a number" in rejects[3]
+    assert "tokens_in: -4 is negative" in rejects[4]
+    assert 'no price is known for model "no-such-model"' in rejects[5]
+    assert "created_at" in rejects[6] and "yesterday" in rejects[6]
+    assert "not UTF-8" in rejects[7]
+    assert "no timestamp" in rejects[8]
+    assert all(len(r["excerpt"]) <= 161 for r in logs.rejects.to_pylist())
+    # default_at prices the record without a timestamp instead.
+    assert tokenprice.price_logs(path, default_at="2025-06-01").rows_rejected == 6
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tokenprice", *args], capture_output=True, text=True, check=False)
+
+
+def test_the_price_command(tmp_path: Path) -> None:
+    r = run_cli("price", str(SAMPLE), "--by", "tenant,feature")
+    assert r.returncode == 0, r.stderr
+    assert "tenant" in r.stdout and "total_cost" in r.stdout and "5000 rows read: 4995 priced, 5 rejected" in r.stdout
+    assert run_cli("price", str(SAMPLE), "--strict").returncode == 1
+    out = tmp_path / "priced.parquet"
+    r = run_cli("price", str(SAMPLE), "--by", "tenant", "--period", "month", "--json", "--out", str(out))
+    data = json.loads(r.stdout)
+    assert data["rows_read"] == 5000 and Decimal(data["total_cost"]) > 0
+    assert sum(int(g["rows"]) for g in data["groups"]) == 4995
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).num_rows == 4995
+    assert pq.read_table(tmp_path / "priced.rejects.parquet").num_rows == 5
+    bad = run_cli("price", str(tmp_path / "missing.jsonl"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_tables_of_records_are_logs_too() -> None:
+    rows = [json.loads(x) for x in lines_of(SAMPLE)[:50]]
+    flat = [r for r in rows if "tokens_in" in r]
+    table = pa.Table.from_pylist(flat)
+    logs = tokenprice.price_logs(table)
+    assert logs.rows_read == len(flat) and logs.rows_priced + logs.rows_rejected == len(flat)
