@@ -101,6 +101,101 @@ class PricedLogs:
         counts = {"rows_read": self.rows_read, "rows_priced": self.rows_priced, "rows_rejected": self.rows_rejected}
         return grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()})
 
+    # -- repricing ---------------------------------------------------------------------------------------------
+
+    def _usage_columns(self) -> list[str]:
+        fields = set(_core.usage_fields())
+        return [c for c in self.table.column_names if c in fields]
+
+    def _reprice(
+        self,
+        *,
+        model_map: dict[str, str] | None = None,
+        service_tier: str | None = None,
+        at: Any = None,
+        book: PriceBook | None = None,
+        without_cache: bool = False,
+    ) -> Any:
+        """Each line's total priced another way (a decimal128 column, null where the line cannot be priced so)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        t = self.table
+        # The model that was priced (the served one when known), renamed by the map on either name.
+        model = pc.coalesce(t.column("priced_model"), t.column("served_model"), t.column("model"))
+        provider = t.column("priced_provider")
+        if model_map:
+            requested = t.column("model").to_pylist()
+            priced = model.to_pylist()
+            mapped = [model_map.get(r or "", model_map.get(p or "", p)) for r, p in zip(requested, priced, strict=True)]
+            changed = [m != p for m, p in zip(mapped, priced, strict=True)]
+            model = pa.array(mapped, pa.string())
+            # A mapped model is priced by its own first party.
+            provider = pa.array(
+                [None if c else v for c, v in zip(changed, provider.to_pylist(), strict=True)], pa.string()
+            )
+        columns: dict[str, Any] = {"model": model, "provider": provider}
+        if at is None:
+            columns["timestamp"] = t.column("timestamp")
+        tier = t.column("service_tier") if service_tier is None else pa.array([service_tier] * t.num_rows, pa.string())
+        columns["service_tier"] = pc.if_else(
+            pc.is_in(pc.utf8_lower(tier), pa.array(["default", "auto", "standard", "on_demand"])), None, tier
+        )
+        columns["cache_hit"] = pa.array([False] * t.num_rows) if without_cache else t.column("cache_hit")
+        for c in self._usage_columns():
+            columns[c] = t.column(c)
+        if without_cache:
+            for c in ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"):
+                if c in columns:
+                    columns[c] = pa.array([0] * t.num_rows, pa.uint64())
+        from tokenprice._pricing import price_table
+
+        priced = price_table(
+            pa.table(columns),
+            book=book,
+            default_at=at,
+            timestamp="timestamp" if at is None else None,
+            provider="provider",
+            service_tier="service_tier",
+            cache_hit="cache_hit",
+            keep_columns=False,
+        )
+        return priced.column("total_cost")
+
+    def reprice(
+        self,
+        by: str | Sequence[str] | None = None,
+        *,
+        model_map: dict[str, str] | None = None,
+        service_tier: str | None = None,
+        at: Any = None,
+        book: PriceBook | None = None,
+    ) -> Any:
+        """What the same usage would have cost another way — another model (``model_map={"gpt-4o":
+        "gpt-4.1-mini"}``, on requested or priced names), tier (``service_tier="batch"``), price date (``at=``, e.g.
+        today: "history at today's prices") or book — per group: ``rows``, ``total_cost``, ``repriced_cost``,
+        ``difference`` (repriced − actual) and ``unpriced`` (lines the other way cannot price, left out of both
+        sums)."""
+
+        other = self._reprice(model_map=model_map, service_tier=service_tier, at=at, book=book)
+        return _compare(self.table, other, by, "repriced_cost")
+
+    def savings(self, by: str | Sequence[str] | None = None) -> Any:
+        """What prompt caching and gateway caching saved: each line at the same prices with no cache reads or
+        writes (cached tokens charged as plain input) and no gateway cache hit, against what it cost. Columns:
+        ``rows``, ``total_cost``, ``uncached_cost``, ``saved`` (uncached − actual)."""
+        other = self._reprice(without_cache=True)
+        out = _compare(self.table, other, by, "uncached_cost")
+        names = {"difference": "saved"}
+        return out.rename_columns([names.get(c, c) for c in out.column_names])
+
+    def reconcile(
+        self, tolerance: tuple[str | Decimal | int, str | Decimal | int] = ("0.000001", "0.01")
+    ) -> Reconciliation:
+        """Checks the cost the logs report (``reported_cost``) against tokenprice's. ``tolerance`` is (absolute
+        USD, relative): a line mismatches when |reported − computed| > absolute + relative × |computed|."""
+        return Reconciliation(self, Decimal(str(tolerance[0])), Decimal(str(tolerance[1])))
+
     def to_pandas(self) -> Any:
         import pandas as pd
 
@@ -118,6 +213,171 @@ class PricedLogs:
         _write(self.table, target)
         if self.rows_rejected:
             _write(self.rejects, target.with_name(f"{target.stem}.rejects{target.suffix}"))
+
+
+def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) -> Any:
+    """Per group: rows, total_cost, the other total, difference and the lines the other way could not price."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = [by] if isinstance(by, str) else list(by or [])
+    for key in keys:
+        if key not in table.column_names:
+            raise _core.InvalidArgumentError(f"no column {key!r} to group by")
+    ok = pc.is_valid(other)
+    t = table.select(keys).append_column("total_cost", table.column("total_cost")).append_column(name, other)
+    priced = t.filter(ok)
+    grouped = priced.group_by(keys, use_threads=False).aggregate(
+        [("total_cost", "count"), ("total_cost", "sum"), (name, "sum")]
+    )
+    grouped = grouped.rename_columns(
+        [
+            {"total_cost_count": "rows", "total_cost_sum": "total_cost", f"{name}_sum": name}.get(c, c)
+            for c in grouped.column_names
+        ]
+    )
+    diff = [
+        None if a is None or b is None else b - a
+        for a, b in zip(grouped.column("total_cost").to_pylist(), grouped.column(name).to_pylist(), strict=True)
+    ]
+    grouped = grouped.append_column("difference", pa.array(diff, pa.decimal128(38, 18)))
+    unpriced = t.filter(pc.invert(ok)).group_by(keys, use_threads=False).aggregate([("total_cost", "count")])
+    counts = {tuple(r[k] for k in keys): r["total_cost_count"] for r in unpriced.to_pylist()}
+    grouped = grouped.append_column(
+        "unpriced", pa.array([counts.get(tuple(r[k] for k in keys), 0) for r in grouped.to_pylist()], pa.int64())
+    )
+    grouped = grouped.select([*keys, "rows", "total_cost", name, "difference", "unpriced"])
+    return grouped.sort_by([(k, "ascending") for k in keys]) if keys else grouped
+
+
+CAUSES = (
+    "gateway cache hit",
+    "no price for the model",
+    "long context tier",
+    "batch/tier",
+    "price date",
+    "cache priced differently",
+    "unexplained",
+)
+
+
+class Reconciliation:
+    """Reported against computed cost: ``mismatches`` (lines beyond the tolerance, largest difference first, each
+    with its likely cause), the totals, and ``causes`` (a count per cause).
+
+    Causes, tried in this order: ``gateway cache hit`` (the source charged a call its gateway answered from
+    cache); ``no price for the model`` (the source reported 0 for usage that costs something — it had no price
+    or did not read the usage — plus the records tokenprice itself could not price for that reason);
+    ``long context tier`` (prompt above 200K tokens); ``batch/tier`` (the report matches the standard tier's
+    price); ``price date`` (it matches today's price, not the one in force then); ``cache priced differently``
+    (it matches the price with cached tokens charged as plain input); ``unexplained``."""
+
+    def __init__(self, logs: PricedLogs, absolute: Decimal, relative: Decimal) -> None:
+        import pyarrow as pa
+
+        t = logs.table
+        rows = t.select(
+            [
+                c
+                for c in [
+                    "id",
+                    "source",
+                    "line",
+                    "model",
+                    "cache_hit",
+                    "service_tier",
+                    "input_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "timestamp",
+                    "reported_cost",
+                    "total_cost",
+                ]
+                if c in t.column_names
+            ]
+        ).to_pylist()
+        # Two other prices explain most gateway differences: today's list price and the standard tier.
+        today = logs._reprice(at=_now()).to_pylist()
+        standard = logs._reprice(service_tier="standard").to_pylist()
+        uncached = logs._reprice(without_cache=True).to_pylist()
+        self.reported_total = Decimal(0)
+        self.computed_total = Decimal(0)
+        self.compared = 0
+        mismatches = []
+        for i, r in enumerate(rows):
+            reported, computed = r["reported_cost"], r["total_cost"]
+            if reported is None:
+                continue
+            self.compared += 1
+            self.reported_total += reported
+            self.computed_total += computed
+            diff = reported - computed
+            if abs(diff) <= absolute + relative * abs(computed):
+                continue
+
+            def near(value: Decimal | None, reported: Decimal = reported) -> bool:
+                return value is not None and abs(reported - value) <= absolute + relative * abs(value)
+
+            if r["cache_hit"]:
+                cause = "gateway cache hit"
+            elif reported == 0 and computed > 0:
+                # The source had no price for the model, or did not read its usage (cloudflare/ai#491, #20536).
+                cause = "no price for the model"
+            elif (r.get("input_tokens") or 0) > 200_000:
+                cause = "long context tier"
+            elif r["service_tier"] not in (None, "default", "standard", "auto") and near(standard[i]):
+                cause = "batch/tier"
+            elif near(today[i]) and today[i] != computed:
+                cause = "price date"
+            elif ((r.get("cache_read_tokens") or 0) + (r.get("cache_write_tokens") or 0) > 0) and near(uncached[i]):
+                cause = "cache priced differently"
+            else:
+                cause = "unexplained"
+            mismatches.append(
+                {
+                    "id": r.get("id"),
+                    "source": r["source"],
+                    "line": r["line"],
+                    "model": r["model"],
+                    "reported": reported,
+                    "computed": computed,
+                    "difference": diff,
+                    "cause": cause,
+                }
+            )
+        rejected = [x for x in logs.rejects.column("reason").to_pylist() if x.startswith("no price is known")]
+        mismatches.sort(key=lambda m: abs(m["difference"]), reverse=True)
+        money = pa.decimal128(38, 18)
+        schema = pa.schema(
+            [
+                ("id", pa.string()),
+                ("source", pa.string()),
+                ("line", pa.int64()),
+                ("model", pa.string()),
+                ("reported", money),
+                ("computed", money),
+                ("difference", money),
+                ("cause", pa.string()),
+            ]
+        )
+        self.mismatches = pa.Table.from_pylist(mismatches, schema=schema)
+        self.causes = {c: 0 for c in CAUSES}
+        for m in mismatches:
+            self.causes[m["cause"]] += 1
+        self.causes["no price for the model"] += len(rejected)
+
+    def __repr__(self) -> str:
+        found = {k: v for k, v in self.causes.items() if v}
+        return (
+            f"<Reconciliation {self.compared} lines compared: reported {self.reported_total} USD, computed "
+            f"{self.computed_total} USD; {self.mismatches.num_rows} mismatches {found}>"
+        )
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
 
 
 _FIXED = {
