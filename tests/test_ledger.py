@@ -266,3 +266,22 @@ def test_reprice_and_savings_are_exact() -> None:
     )
     assert saved.column("uncached_cost").to_pylist() == [uncached]
     assert saved.column("saved").to_pylist() == [uncached - logs.total_cost]
+
+
+def test_parquet_and_csv_logs(tmp_path: Path) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(x) for x in lines_of(SAMPLE)[:200]]
+    flat = [r for r in rows if "tokens_in" in r]
+    table = pa.Table.from_pylist(flat)
+    pq.write_table(table, tmp_path / "logs.parquet")
+    pcsv.write_csv(table, tmp_path / "logs.csv")
+    (tmp_path / "logs.jsonl").write_text("\n".join(json.dumps(r) for r in flat))
+    base = tokenprice.price_logs(tmp_path / "logs.jsonl")
+    for name in ["logs.parquet", "logs.csv"]:
+        other = tokenprice.price_logs(tmp_path / name)
+        assert other.rows_read == len(flat) and other.total_cost == base.total_cost, name
+        assert other.table.column("line").to_pylist() == base.table.column("line").to_pylist()
+    mixed = tokenprice.price_logs([tmp_path / "logs.parquet", tmp_path / "logs.jsonl"])
+    assert mixed.rows_read == 2 * len(flat) and mixed.total_cost == 2 * base.total_cost

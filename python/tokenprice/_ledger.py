@@ -429,8 +429,9 @@ def price_logs(
     service_tier: str | None = None,
     num_threads: int | None = None,
 ) -> PricedLogs:
-    """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array; plain, gzip or
-    zstd), a list of records (dicts or JSON text), or an Arrow-compatible table whose rows are records.
+    """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
+    zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
+    Arrow-compatible table whose rows are records.
 
     Each record's usage is read by its format (detected per record, or ``format=``), priced at its own
     timestamp (``default_at=`` for records without one), with its labels as columns. ``by`` is a shortcut for
@@ -451,13 +452,50 @@ def price_logs(
         and all(isinstance(s, (str, os.PathLike)) for s in source)
         and not any(str(s).lstrip().startswith(("{", "[")) for s in source)
     ):
-        priced, rejects, read = _core.price_log_files(_paths(source), **options)
+        paths = _paths(source)
+        tabular = [p for p in paths if _is_tabular(p)]
+        if not tabular:
+            priced, rejects, read = _core.price_log_files(paths, **options)
+        else:
+            return _price_mixed(paths, options)
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), **options)
     result = PricedLogs(priced, rejects, read)
     if by is not None:
         result.last_summary = result.summary(by)
     return result
+
+
+def _is_tabular(path: str) -> bool:
+    name = path.lower()
+    return name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".csv.zst"))
+
+
+def _read_tabular(path: str) -> Any:
+    """A Parquet or CSV log file as a pyarrow table (one record per row; its columns are the record's fields)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if path.lower().endswith((".parquet", ".pq")):
+        return pq.read_table(path)
+    return pcsv.read_csv(path)
+
+
+def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
+    """Files of both kinds: JSON files through the streaming reader, tabular ones row by row."""
+    import pyarrow as pa
+
+    tables, rejects, read = [], [], 0
+    for path in paths:
+        if _is_tabular(path):
+            p, r, n = _core.price_log_texts(_texts(_read_tabular(path)), source=path, **options)
+        else:
+            p, r, n = _core.price_log_files([path], **options)
+        tables.append(pa.table(p))
+        rejects.append(pa.table(r))
+        read += n
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return PricedLogs(table, pa.concat_tables(rejects, promote_options="permissive"), read)
 
 
 def _texts(source: Any) -> list[str | None]:
