@@ -285,3 +285,11 @@ def test_parquet_and_csv_logs(tmp_path: Path) -> None:
         assert other.table.column("line").to_pylist() == base.table.column("line").to_pylist()
     mixed = tokenprice.price_logs([tmp_path / "logs.parquet", tmp_path / "logs.jsonl"])
     assert mixed.rows_read == 2 * len(flat) and mixed.total_cost == 2 * base.total_cost
+
+
+def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:
+    in_memory = tokenprice.price_logs(SAMPLE, spill=False)
+    spilled = tokenprice.price_logs(SAMPLE, spill=True, spill_dir=tmp_path / "spill")
+    assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == ["part-00000.arrow"]
+    assert spilled.table.equals(in_memory.table)
+    assert spilled.summary("tenant").equals(in_memory.summary("tenant"))

@@ -440,7 +440,8 @@ def price_log_files(
     default_at: _Instant = None,
     service_tier: str | None = None,
     num_threads: int | None = None,
-) -> tuple[Any, Any, int]: ...
+    spill_dir: str | None = None,
+) -> tuple[Any, Any, int, list[str]]: ...
 def price_log_texts(
     texts: list[str | None],
     *,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +19,8 @@ from tokenprice._core import PriceBook
 
 COST_COLUMNS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"]
 PERIODS = ("day", "week", "month")
+# Inputs larger than this spill their priced lines to disk by default.
+SPILL_ABOVE = 256 << 20
 
 
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -40,10 +45,15 @@ class PricedLogs:
     """The priced lines of a log (``.table``), the records that could not be priced (``.rejects``) and the counts:
     ``rows_read == rows_priced + rows_rejected``."""
 
-    def __init__(self, table: Any, rejects: Any, rows_read: int) -> None:
+    def __init__(self, table: Any, rejects: Any, rows_read: int, spilled: Sequence[str] = ()) -> None:
         import pyarrow as pa
 
-        self.table: pa.Table = pa.table(table)
+        if spilled:
+            # Priced lines spilled to Arrow IPC files are memory-mapped, not read into memory.
+            parts = [pa.ipc.open_file(pa.memory_map(path)).read_all() for path in spilled]
+            self.table: pa.Table = pa.concat_tables(parts, promote_options="permissive")
+        else:
+            self.table = pa.table(table)
         self.rejects: pa.Table = pa.table(rejects)
         self.rows_read = rows_read
         self.rows_priced = self.table.num_rows
@@ -428,6 +438,8 @@ def price_logs(
     default_at: Any = None,
     service_tier: str | None = None,
     num_threads: int | None = None,
+    spill: bool | None = None,
+    spill_dir: str | os.PathLike[str] | None = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
@@ -436,6 +448,11 @@ def price_logs(
     Each record's usage is read by its format (detected per record, or ``format=``), priced at its own
     timestamp (``default_at=`` for records without one), with its labels as columns. ``by`` is a shortcut for
     ``.summary(by)`` on the result's ``last_summary``.
+
+    Memory: files are read in blocks; with ``spill=True`` (the default when the input files add up to more than
+    256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
+    folder, removed when the result is) and ``.table`` memory-maps them, so memory stays bounded however large the
+    input.
     """
     options = {
         "book": book,
@@ -455,7 +472,19 @@ def price_logs(
         paths = _paths(source)
         tabular = [p for p in paths if _is_tabular(p)]
         if not tabular:
-            priced, rejects, read = _core.price_log_files(paths, **options)
+            if spill is None:
+                spill = sum(os.path.getsize(p) for p in paths) > SPILL_ABOVE
+            folder = None
+            if spill:
+                folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
+                os.makedirs(folder, exist_ok=True)
+            priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
+            result = PricedLogs(priced, rejects, read, spilled)
+            if spill and spill_dir is None:
+                weakref.finalize(result, shutil.rmtree, folder, True)
+            if by is not None:
+                result.last_summary = result.summary(by)
+            return result
         else:
             return _price_mixed(paths, options)
     else:
@@ -490,7 +519,7 @@ def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
         if _is_tabular(path):
             p, r, n = _core.price_log_texts(_texts(_read_tabular(path)), source=path, **options)
         else:
-            p, r, n = _core.price_log_files([path], **options)
+            p, r, n, _ = _core.price_log_files([path], **options)
         tables.append(pa.table(p))
         rejects.append(pa.table(r))
         read += n

@@ -309,3 +309,18 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         })
         .collect()
 }
+
+/// Writes one block of priced lines to `dir/part-NNNNN.arrow` (Arrow IPC file format) and returns the path.
+pub fn spill(dir: &str, n: usize, batch: &RecordBatch) -> Result<String> {
+    // The same schema as the in-memory result (every column nullable; see `unify`).
+    let batch = &unify(vec![batch.clone()])?[0];
+    let path = std::path::Path::new(dir).join(format!("part-{n:05}.arrow"));
+    let name = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
+    let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
+    let mut writer =
+        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &batch.schema()).map_err(|e| io(&e))?;
+    writer.write(batch).map_err(|e| io(&e))?;
+    writer.finish().map_err(|e| io(&e))?;
+    Ok(name)
+}

@@ -23,7 +23,7 @@ fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyRes
 
 /// Prices log files: returns (priced lines, rejects, records read).
 #[pyfunction]
-#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None))]
+#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None, spill_dir=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -35,7 +35,8 @@ pub fn price_log_files(
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
     num_threads: Option<usize>,
-) -> PyResult<(PyTable, PyTable, u64)> {
+    spill_dir: Option<String>,
+) -> PyResult<(PyTable, PyTable, u64, Vec<String>)> {
     guard(py, || {
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
         let default_at = match default_at {
@@ -49,23 +50,27 @@ pub fn price_log_files(
             at: None,
         };
         let opts = LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads: num_threads };
-        let (priced, rejects, read) = py
+        let (priced, rejects, read, spilled) = py
             .detach(|| -> Result<_, Error> {
-                let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
+                let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
                 for path in &paths {
                     read_file(path, &hints, num_threads, |reads: Vec<Read>| {
                         read += reads.len() as u64;
                         let (p, r) = price_reads(&book, &reads, &opts)?;
-                        priced.push(p);
+                        // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
+                        match &spill_dir {
+                            Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), &p)?),
+                            None => priced.push(p),
+                        }
                         rejects.push(r);
                         Ok(())
                     })?;
                 }
-                Ok((priced, rejects, read))
+                Ok((priced, rejects, read, spilled))
             })
             .py_err(py)?;
         let (empty_priced, empty_rejects) = price_reads(&book, &[], &opts).py_err(py)?;
-        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read))
+        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled))
     })
 }
 
