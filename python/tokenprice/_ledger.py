@@ -480,7 +480,7 @@ def price_logs(
                 os.makedirs(folder, exist_ok=True)
             priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
             result = PricedLogs(priced, rejects, read, spilled)
-            if spill and spill_dir is None:
+            if folder is not None and spill_dir is None:
                 weakref.finalize(result, shutil.rmtree, folder, True)
             if by is not None:
                 result.last_summary = result.summary(by)
