@@ -1,0 +1,188 @@
+"""The main job at scale: a generated 1 GB JSON Lines file of Cloudflare AI Gateway logs, priced and summarized
+by tenant and feature — tokenprice against the same job written by hand with pandas and with DuckDB, in one run.
+
+- tokenprice: ``price_logs(path)`` (streamed in blocks on all cores, every record at the price in force at its
+  timestamp, priced lines spilled to disk) + ``.summary(["tenant", "feature"])``, exact decimals;
+- pandas: ``read_json(lines=True)`` + labels parsed from the metadata JSON + ``merge`` with a flat price table +
+  ``groupby``, floats, today's prices;
+- DuckDB: ``read_json`` + ``json_extract_string`` for the labels + a join with the flat price table +
+  ``GROUP BY``, floats, today's prices.
+
+Each runs in its own process so its peak memory (max RSS) is its own. The records are Logs API items (the flat
+shape all three can read); the totals are compared after the run (they differ where prices changed over time,
+which only tokenprice accounts for). Results go to ``benches/RESULTS.md``.
+
+Usage: python benches/bench_logs.py [--gb 1.0] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(HERE.parent / "examples"))
+
+# A flat price table (per million tokens, today's list prices), as the hand-written jobs use.
+FLAT = {
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+    "o3": (2.0, 8.0),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gemini-2.5-flash": (0.3, 2.5),
+    "deepseek-chat": (0.28, 0.42),
+}
+
+
+def generate(path: Path, gigabytes: float) -> None:
+    from generate_logs import FEATURES, MODELS, START, TENANTS, logs_item
+
+    models = [m for m in MODELS if m[1] in FLAT]
+    rng = random.Random(7)
+    target = int(gigabytes * 1e9)
+    size, i = 0, 0
+    span = (datetime(2026, 10, 31, tzinfo=timezone.utc) - START).total_seconds()
+    with path.open("w") as out:
+        while size < target:
+            chunk = []
+            for _ in range(10_000):
+                when = START + timedelta(seconds=rng.uniform(0, span))
+                labels = {
+                    "tenant": rng.choice(TENANTS),
+                    "feature": rng.choice(FEATURES),
+                    "conversation": f"c{rng.randint(1, 90000)}",
+                }
+                item = logs_item(rng, i, when, labels, rng.choice(models))
+                # A realistic log line also carries the request path, headers and sizes the gateway records.
+                item["request_head"] = json.dumps(
+                    {
+                        "content-type": "application/json",
+                        "user-agent": "app/1.0",
+                        "x-request-id": f"{rng.getrandbits(64):x}",
+                    }
+                )
+                item["request_size"] = rng.randint(200, 20_000)
+                item["response_size"] = rng.randint(100, 8_000)
+                chunk.append(json.dumps(item, separators=(",", ":")))
+                i += 1
+            text = "\n".join(chunk) + "\n"
+            out.write(text)
+            size += len(text)
+
+
+TOKENPRICE = """
+import sys, time, tokenprice
+t = time.perf_counter()
+logs = tokenprice.price_logs(sys.argv[1], spill=True)
+s = logs.summary(["tenant", "feature"])
+elapsed = time.perf_counter() - t
+print(elapsed, logs.rows_read, logs.rows_priced, logs.rows_rejected, logs.total_cost)
+"""
+
+PANDAS = """
+import sys, time, json
+import pandas as pd
+flat = json.loads(sys.argv[2])
+t = time.perf_counter()
+df = pd.read_json(sys.argv[1], lines=True)
+labels = pd.json_normalize(df["metadata"].map(json.loads))
+df = pd.concat([df, labels[["tenant", "feature"]]], axis=1)
+prices = pd.DataFrame([(m, p[0], p[1]) for m, p in flat.items()], columns=["model", "p_in", "p_out"])
+df = df.merge(prices, on="model", how="left")
+df["cost"] = (df["tokens_in"].fillna(0) * df["p_in"] + df["tokens_out"].fillna(0) * df["p_out"]) / 1e6
+df.loc[df["cached"], "cost"] = 0.0
+s = df.groupby(["tenant", "feature"])["cost"].sum()
+elapsed = time.perf_counter() - t
+print(elapsed, len(df), s.sum())
+"""
+
+DUCKDB = """
+import sys, time, json
+import duckdb
+flat = json.loads(sys.argv[2])
+t = time.perf_counter()
+con = duckdb.connect()
+con.execute("SET threads TO 2")
+con.execute("CREATE TABLE prices (model VARCHAR, p_in DOUBLE, p_out DOUBLE)")
+con.executemany("INSERT INTO prices VALUES (?, ?, ?)", [(m, p[0], p[1]) for m, p in flat.items()])
+rows = con.execute(f'''
+  SELECT json_extract_string(metadata, '$.tenant') AS tenant, json_extract_string(metadata, '$.feature') AS feature,
+         count(*) AS n,
+         sum(CASE WHEN cached THEN 0 ELSE (coalesce(tokens_in, 0) * p_in + coalesce(tokens_out, 0) * p_out) / 1e6 END) AS cost
+  FROM read_json('{sys.argv[1]}', format = 'newline_delimited') l JOIN prices USING (model)
+  GROUP BY ALL''').fetchall()
+elapsed = time.perf_counter() - t
+print(elapsed, sum(r[2] for r in rows), sum(r[3] for r in rows))
+"""
+
+
+def run(code: str, *args: str) -> tuple[list[str], float]:
+    """Runs `code` in a fresh Python; returns its printed fields and its peak RSS in MB."""
+    wrapper = code + "\nimport resource\nprint('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True).stdout
+    lines = out.strip().splitlines()
+    rss = float(lines[-1].split()[1]) / 1024
+    return lines[-2].split(), rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gb", type=float, default=1.0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    path = HERE / "corpus" / f"gateway-{args.gb:g}g.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        t = time.perf_counter()
+        generate(path, args.gb)
+        print(f"generated {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    mb = path.stat().st_size / 1e6
+    flat = json.dumps(FLAT)
+    results = {}
+    for name, code in [("tokenprice", TOKENPRICE), ("DuckDB", DUCKDB), ("pandas", PANDAS)]:
+        fields, rss = run(code, str(path), flat)
+        results[name] = (float(fields[0]), rss, fields[1:])
+        print(
+            f"{name}: {float(fields[0]):.2f} s, {mb / float(fields[0]):.0f} MB/s, peak RSS {rss:.0f} MB, {fields[1:]}"
+        )
+    ours = results["tokenprice"][0]
+    rows = [
+        f"| {name} | {t:.2f} s | {mb / t:.0f} MB/s | {rss:.0f} MB | {t / ours:.2f}x |"
+        for name, (t, rss, _) in results.items()
+    ]
+    read, priced, rejected, total = results["tokenprice"][2]
+    section = [
+        f"## Pricing logs (issue 5) — {time.strftime('%Y-%m-%d')}",
+        "",
+        f"`python benches/bench_logs.py` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Input: {mb:,.0f} MB of generated Cloudflare AI Gateway Logs API items (JSON Lines, {int(read):,} records), priced and "
+        "summarized by tenant and feature. Each tool runs in its own process (peak memory is its max RSS). tokenprice prices "
+        f"every record at its own date, exactly ({priced} priced, {rejected} rejected, total {total} USD); pandas and DuckDB "
+        "use a flat table of today's prices in floats.",
+        "",
+        "| job | time | throughput | peak memory | time vs tokenprice |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    print("\n".join(section))
+    if not args.no_write:
+        text = RESULTS.read_text()
+        start = text.find("## Pricing logs (issue 5)")
+        if start >= 0:
+            end = text.find("\n## ", start + 1)
+            text = text[:start] + ("" if end < 0 else text[end + 1 :])
+        RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+
+
+if __name__ == "__main__":
+    main()
