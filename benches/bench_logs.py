@@ -117,7 +117,8 @@ con.executemany("INSERT INTO prices VALUES (?, ?, ?)", [(m, p[0], p[1]) for m, p
 rows = con.execute(f'''
   SELECT json_extract_string(metadata, '$.tenant') AS tenant, json_extract_string(metadata, '$.feature') AS feature,
          count(*) AS n,
-         sum(CASE WHEN cached THEN 0 ELSE (coalesce(tokens_in, 0) * p_in + coalesce(tokens_out, 0) * p_out) / 1e6 END) AS cost
+         sum(CASE WHEN cached THEN 0
+                  ELSE (coalesce(tokens_in, 0) * p_in + coalesce(tokens_out, 0) * p_out) / 1e6 END) AS cost
   FROM read_json('{sys.argv[1]}', format = 'newline_delimited') l JOIN prices USING (model)
   GROUP BY ALL''').fetchall()
 elapsed = time.perf_counter() - t
@@ -163,11 +164,12 @@ def main() -> None:
     section = [
         f"## Pricing logs (issue 5) — {time.strftime('%Y-%m-%d')}",
         "",
-        f"`python benches/bench_logs.py` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"Input: {mb:,.0f} MB of generated Cloudflare AI Gateway Logs API items (JSON Lines, {int(read):,} records), priced and "
-        "summarized by tenant and feature. Each tool runs in its own process (peak memory is its max RSS). tokenprice prices "
-        f"every record at its own date, exactly ({priced} priced, {rejected} rejected, total {total} USD); pandas and DuckDB "
-        "use a flat table of today's prices in floats.",
+        f"`python benches/bench_logs.py` on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}. Input: {mb:,.0f} MB of generated Cloudflare AI Gateway Logs API items "
+        f"(JSON Lines, {int(read):,} records), priced and summarized by tenant and feature. Each tool runs in its own "
+        "process (peak memory is its max RSS). tokenprice prices every record at its own date, exactly "
+        f"({priced} priced, {rejected} rejected, total {total} USD); pandas and DuckDB use a flat table of today's "
+        "prices in floats.",
         "",
         "| job | time | throughput | peak memory | time vs tokenprice |",
         "|---|---|---|---|---|",

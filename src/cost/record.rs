@@ -71,10 +71,12 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
     };
     // The record's usage covers its parts on its own model; parts on other models are priced on theirs.
     let own = rec.usage;
+    let own_names = [rec.model.as_deref(), rec.served_model.as_deref()];
     let mut others = Vec::new();
     for (model, usage) in &rec.parts {
+        // A part named like the record (requested or served) is the record's own, whichever name was priced.
         let part_mi = match model {
-            Some(m) if opts.model.is_none() => resolve(book, m, provider)?,
+            Some(m) if opts.model.is_none() && !own_names.contains(&Some(m.as_str())) => resolve(book, m, provider)?,
             _ => mi,
         };
         if part_mi != mi {
@@ -98,4 +100,33 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
     }
     cost.others = others;
     Ok(cost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prices::calendar::parse_instant;
+    use crate::usage::Usage;
+
+    #[test]
+    fn parts_named_like_the_record_are_not_billed_twice_when_the_served_model_differs() {
+        let book = PriceBook::default_book();
+        let step = Usage::from_fields([("input_tokens", 1000), ("output_tokens", 100)]).unwrap();
+        let mut both = step;
+        both.add(&step);
+        both.counts[crate::prices::units::REQUESTS] = 1;
+        let rec = UsageRecord {
+            format: "anthropic",
+            model: Some("claude-sonnet-4-5".into()),
+            served_model: Some("claude-opus-4-1".into()),
+            usage: both,
+            parts: vec![(Some("claude-sonnet-4-5".into()), step), (Some("claude-sonnet-4-5".into()), step)],
+            ..Default::default()
+        };
+        let at = parse_instant("2025-10-01").unwrap();
+        let cost = price_record(&book, &rec, &RecordOptions { at: Some(at), ..Default::default() }, at).unwrap();
+        let served = book.resolve("claude-opus-4-1", None).unwrap();
+        assert!(cost.others.is_empty());
+        assert_eq!(cost.total, price_model(&book, &both, served, at, None, None).unwrap().total);
+    }
 }

@@ -101,7 +101,7 @@ pub fn price_reads(book: &Arc<PriceBook>, reads: &[Read], opts: &LedgerOptions) 
             Err(why) => rejects.push((read, why)),
         }
     }
-    Ok((lines_batch(book, &lines)?, rejects_batch(&rejects)?))
+    Ok((lines_batch(&lines)?, rejects_batch(&rejects)?))
 }
 
 fn internal(e: arrow_schema::ArrowError) -> Error {
@@ -113,7 +113,7 @@ fn money_builder(n: usize) -> Result<Decimal128Builder> {
 }
 
 /// The priced lines as one Arrow batch.
-fn lines_batch(book: &PriceBook, lines: &[Line<'_>]) -> Result<RecordBatch> {
+fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
     let n = lines.len();
     let strs = || StringBuilder::with_capacity(n, n * 8);
     let (mut source, mut id, mut provider, mut model, mut served, mut pprov, mut pmodel, mut tier, mut status) =
@@ -255,7 +255,6 @@ fn lines_batch(book: &PriceBook, lines: &[Line<'_>]) -> Result<RecordBatch> {
     ]);
     fields.push(Field::new("price_from", DataType::Date32, true));
     columns.push(Arc::new(from.finish()));
-    let _ = book;
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }
 
