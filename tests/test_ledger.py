@@ -293,3 +293,17 @@ def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == ["part-00000.arrow"]
     assert spilled.table.equals(in_memory.table)
     assert spilled.summary("tenant").equals(in_memory.summary("tenant"))
+
+
+def test_a_line_holding_one_streams_chunks_is_one_record(tmp_path: Path) -> None:
+    head = {"id": "c1", "object": "chat.completion.chunk", "created": 1746100800, "model": "gpt-4o"}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": {"content": "Hi"}}]},
+        {**head, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}},
+    ]
+    path = tmp_path / "streams.jsonl"
+    path.write_text(json.dumps(chunks) + "\n")
+    logs = tokenprice.price_logs(path, by="model")
+    assert (logs.rows_read, logs.rows_priced) == (1, 1)
+    assert logs.table.column("input_tokens").to_pylist() == [10]
+    assert logs.last_summary.column("rows").to_pylist() == [1]

@@ -446,8 +446,8 @@ def price_logs(
     Arrow-compatible table whose rows are records.
 
     Each record's usage is read by its format (detected per record, or ``format=``), priced at its own
-    timestamp (``default_at=`` for records without one), with its labels as columns. ``by`` is a shortcut for
-    ``.summary(by)`` on the result's ``last_summary``.
+    timestamp (``default_at=`` for records without one), with its labels as columns. With ``by``, the result's
+    ``last_summary`` holds ``.summary(by)``.
 
     Memory: files are read in blocks; with ``spill=True`` (the default when the input files add up to more than
     256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
@@ -470,28 +470,32 @@ def price_logs(
         and not any(str(s).lstrip().startswith(("{", "[")) for s in source)
     ):
         paths = _paths(source)
-        tabular = [p for p in paths if _is_tabular(p)]
-        if not tabular:
-            if spill is None:
-                spill = sum(os.path.getsize(p) for p in paths) > SPILL_ABOVE
-            folder = None
-            if spill:
-                folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
-                os.makedirs(folder, exist_ok=True)
-            priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
-            result = PricedLogs(priced, rejects, read, spilled)
-            if folder is not None and spill_dir is None:
-                weakref.finalize(result, shutil.rmtree, folder, True)
-            if by is not None:
-                result.last_summary = result.summary(by)
-            return result
+        if any(_is_tabular(p) for p in paths):
+            result = _price_mixed(paths, options)
         else:
-            return _price_mixed(paths, options)
+            result = _price_files(paths, options, spill, spill_dir)
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), **options)
-    result = PricedLogs(priced, rejects, read)
+        result = PricedLogs(priced, rejects, read)
     if by is not None:
         result.last_summary = result.summary(by)
+    return result
+
+
+def _price_files(
+    paths: list[str], options: dict[str, Any], spill: bool | None, spill_dir: str | os.PathLike[str] | None
+) -> PricedLogs:
+    """JSON log files through the streaming reader, spilling priced lines to disk when asked or when large."""
+    if spill is None:
+        spill = sum(os.path.getsize(p) for p in paths) > SPILL_ABOVE
+    folder = None
+    if spill:
+        folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
+        os.makedirs(folder, exist_ok=True)
+    priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
+    result = PricedLogs(priced, rejects, read, spilled)
+    if folder is not None and spill_dir is None:
+        weakref.finalize(result, shutil.rmtree, folder, True)
     return result
 
 

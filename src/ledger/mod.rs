@@ -4,12 +4,10 @@
 
 pub mod read;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
@@ -19,8 +17,9 @@ use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::Cost;
 use crate::error::{Error, Result};
 use crate::prices::calendar::day_of;
-use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, N_UNITS, UNITS};
+use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, UNITS};
 use crate::prices::PriceBook;
+use crate::usage::batch::RecordColumns;
 use crate::usage::extract::UsageRecord;
 
 /// Where a record came from: a file and its line (1-based), or a batch row.
@@ -125,29 +124,9 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
     let mut reported = money_builder(n)?;
     let mut total = money_builder(n)?;
     let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
-    // Usage columns: the common ones always, others when some line uses them.
-    let mut used = [false; N_UNITS];
-    for f in ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"] {
-        used[units::unit_of_usage_field(f).expect("a usage field")] = true;
-    }
-    let mut meta_keys: Vec<String> = Vec::new();
-    let mut meta_index: HashMap<String, usize> = HashMap::new();
-    for l in lines {
-        for (u, c) in l.record.usage.counts.iter().enumerate() {
-            if *c > 0 && u != units::REQUESTS {
-                used[u] = true;
-            }
-        }
-        for (k, _) in &l.record.metadata {
-            if !meta_index.contains_key(k) {
-                meta_index.insert(k.clone(), meta_keys.len());
-                meta_keys.push(k.clone());
-            }
-        }
-    }
-    let unit_ids: Vec<usize> = (0..N_UNITS).filter(|u| used[*u]).collect();
-    let mut counts: Vec<UInt64Builder> = unit_ids.iter().map(|_| UInt64Builder::with_capacity(n)).collect();
-    let mut metas: Vec<StringBuilder> = meta_keys.iter().map(|_| strs()).collect();
+    // Usage columns: the common ones always, others when some line uses them; then one column per label.
+    let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+    let mut extra = RecordColumns::new(lines.iter().map(|l| l.record), &always, n);
     for l in lines {
         let r = l.record;
         source.append_value(&*l.read.place.source);
@@ -189,16 +168,7 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
         for (b, v) in costs.iter_mut().zip(sums) {
             b.append_value(v);
         }
-        for (b, u) in counts.iter_mut().zip(&unit_ids) {
-            b.append_value(r.usage.counts[*u]);
-        }
-        let mut row: Vec<Option<String>> = vec![None; meta_keys.len()];
-        for (k, v) in &r.metadata {
-            row[meta_index[k]] = Some(v.as_text());
-        }
-        for (b, v) in metas.iter_mut().zip(row) {
-            b.append_option(v);
-        }
+        extra.append(r);
     }
     let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
     let money = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
@@ -220,17 +190,15 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
         Arc::new(model.finish()),
         Arc::new(served.finish()),
     ];
-    let fixed: Vec<String> = ["source", "line", "id", "timestamp", "provider", "model", "served_model"]
-        .iter()
-        .chain(["service_tier", "cache_hit", "status", "priced_provider", "priced_model", "price_from"].iter())
-        .chain(["reported_cost", "total_cost"].iter())
-        .chain(COST_COLUMNS.iter())
-        .map(|s| s.to_string())
+    let fixed: Vec<&str> = ["source", "line", "id", "timestamp", "provider", "model", "served_model"]
+        .into_iter()
+        .chain(["service_tier", "cache_hit", "status", "priced_provider", "priced_model", "price_from"])
+        .chain(["reported_cost", "total_cost"])
+        .chain(COST_COLUMNS)
         .collect();
-    for (k, b) in meta_keys.iter().zip(metas.iter_mut()) {
-        let clash = fixed.contains(k) || units::unit_of_usage_field(k).is_some();
-        fields.push(utf8(&if clash { format!("metadata.{k}") } else { k.clone() }));
-        columns.push(Arc::new(b.finish()));
+    for (f, c) in extra.finish_labels(&fixed) {
+        fields.push(f);
+        columns.push(c);
     }
     fields.extend([
         utf8("service_tier"),
@@ -238,9 +206,9 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
         Field::new("status", DataType::Utf8, false),
     ]);
     columns.extend([Arc::new(tier.finish()) as ArrayRef, Arc::new(hit.finish()), Arc::new(status.finish())]);
-    for (b, u) in counts.iter_mut().zip(&unit_ids) {
-        fields.push(Field::new(UNITS[*u].usage_field, DataType::UInt64, false));
-        columns.push(Arc::new(b.finish()));
+    for (f, c) in extra.finish_counts() {
+        fields.push(f);
+        columns.push(c);
     }
     for (name, b) in COST_COLUMNS.iter().zip(costs.iter_mut()) {
         fields.push(money(name));

@@ -59,18 +59,13 @@ fn read_line(source: &Arc<str>, line: u64, bytes: &[u8], hints: &Hints) -> Vec<R
         }
     };
     let one = |t: &str| extract::extract_text(t, hints).map_err(|e| e.to_string());
-    let maybe_container =
-        text.starts_with('[') || ["\"resourceSpans\"", "\"scopeSpans\"", "\"result\""].iter().any(|k| text.contains(k));
-    if hints.format.is_none() && maybe_container {
-        if let Ok(raw) = json::parse_raw(text) {
-            let inner = extract::records_of(raw);
-            if inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr() {
-                return inner
-                    .iter()
-                    .map(|r| Read { place: place(), record: one(r.get()), excerpt: excerpt(r.get().as_bytes()) })
-                    .collect();
-            }
-        }
+    // A container (a Logs API page, an OTLP export, an array of records) gives one record per element; a list of
+    // one stream's chunks stays one record.
+    if let Some(inner) = crate::usage::batch::container_records(text, hints) {
+        return inner
+            .iter()
+            .map(|r| Read { place: place(), record: one(r.get()), excerpt: excerpt(r.get().as_bytes()) })
+            .collect();
     }
     vec![Read { place: place(), record: one(text), excerpt: excerpt(bytes) }]
 }
@@ -97,7 +92,11 @@ pub fn read_file(
         // A file that is one JSON array of records; if it is not valid JSON, it may be JSON Lines that start with
         // an array (a stream's chunks): read it line by line below.
         if let Ok(raw) = json::parse_raw(text) {
-            let items = json::array(raw).unwrap_or_default();
+            let mut items = json::array(raw).unwrap_or_default();
+            // The chunks of one stream are one record.
+            if crate::usage::batch::looks_like_stream(&items) {
+                items = vec![raw];
+            }
             let reads: Vec<Read> = crate::parallel::install(threads, || {
                 items
                     .par_iter()

@@ -1,6 +1,8 @@
 //! `price_logs` at the boundary: file paths (or record texts) in, Arrow tables of priced lines and rejects out.
 //! Reading and pricing run with the GIL released.
 
+use std::sync::Arc;
+
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
@@ -21,6 +23,30 @@ fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyRes
     PyTable::try_new(unified, schema)
 }
 
+/// The arguments both entry points share, converted: the book, what records lack, how to price.
+fn setup(
+    book: Option<&PyPriceBook>,
+    format: Option<&str>,
+    provider: Option<&str>,
+    model: Option<&str>,
+    default_at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    threads: Option<usize>,
+) -> PyResult<(Arc<PriceBook>, Hints, LedgerOptions)> {
+    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+    let default_at = match default_at {
+        Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
+        _ => None,
+    };
+    let hints = Hints {
+        provider: provider.map(str::to_string),
+        format: format.map(str::to_string),
+        model: model.map(str::to_string),
+        at: None,
+    };
+    Ok((book, hints, LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads }))
+}
+
 /// Prices log files: returns (priced lines, rejects, records read).
 #[pyfunction]
 #[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None, spill_dir=None))]
@@ -38,18 +64,7 @@ pub fn price_log_files(
     spill_dir: Option<String>,
 ) -> PyResult<(PyTable, PyTable, u64, Vec<String>)> {
     guard(py, || {
-        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-        let default_at = match default_at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
-            _ => None,
-        };
-        let hints = Hints {
-            provider: provider.map(str::to_string),
-            format: format.map(str::to_string),
-            model: model.map(str::to_string),
-            at: None,
-        };
-        let opts = LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads: num_threads };
+        let (book, hints, opts) = setup(book, format, provider, model, default_at, service_tier, num_threads)?;
         let (priced, rejects, read, spilled) = py
             .detach(|| -> Result<_, Error> {
                 let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
@@ -91,18 +106,7 @@ pub fn price_log_texts(
     num_threads: Option<usize>,
 ) -> PyResult<(PyTable, PyTable, u64)> {
     guard(py, || {
-        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-        let default_at = match default_at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
-            _ => None,
-        };
-        let hints = Hints {
-            provider: provider.map(str::to_string),
-            format: format.map(str::to_string),
-            model: model.map(str::to_string),
-            at: None,
-        };
-        let opts = LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads: num_threads };
+        let (book, hints, opts) = setup(book, format, provider, model, default_at, service_tier, num_threads)?;
         let source: std::sync::Arc<str> = source.into();
         let (p, r) = py
             .detach(|| {

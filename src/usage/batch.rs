@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::extract::{self, Hints, Mapping, Meta, UsageRecord};
 use super::json;
 use crate::error::{Error, Result};
-use crate::prices::units::{N_UNITS, UNITS};
+use crate::prices::units::{self, N_UNITS, UNITS};
 
 /// One output row: the input it came from, and the record or why it could not be read.
 pub type Row = (usize, std::result::Result<UsageRecord, String>);
@@ -41,19 +41,9 @@ pub fn extract_all(
             Ok(t) => t.trim(),
             Err(e) => return vec![(i, Err(format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))],
         };
-        // Only texts that can be containers are looked into (a cheap byte search), so plain records parse once.
-        let maybe_container = text.starts_with('[')
-            || ["\"resourceSpans\"", "\"scopeSpans\"", "\"result\""]
-                .iter()
-                .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
-        if mapping.is_none() && hints.format.is_none() && maybe_container {
-            if let Ok(raw) = json::parse_raw(text) {
-                let inner = extract::records_of(raw);
-                let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
-                // A list of stream chunks is one record, not many: only lists of complete records expand.
-                if is_container && !looks_like_stream(&inner) {
-                    return inner.iter().map(|r| (i, one(r.get()))).collect();
-                }
+        if mapping.is_none() {
+            if let Some(inner) = container_records(text, hints) {
+                return inner.iter().map(|r| (i, one(r.get()))).collect();
             }
         }
         vec![(i, one(text))]
@@ -64,10 +54,30 @@ pub fn extract_all(
     Ok(rows.into_iter().flatten().collect())
 }
 
+/// The records inside a container — a Cloudflare Logs API page, an OTLP export, a JSON array of records — or
+/// `None` when `text` is one record (a list of one stream's chunks is one record). Only texts that can be
+/// containers are parsed here (a cheap byte search first), so plain records parse once.
+pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::Raw<'t>>> {
+    if hints.format.is_some() {
+        return None;
+    }
+    let maybe = text.starts_with('[')
+        || ["\"resourceSpans\"", "\"scopeSpans\"", "\"result\""]
+            .iter()
+            .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
+    if !maybe {
+        return None;
+    }
+    let raw = json::parse_raw(text).ok()?;
+    let inner = extract::records_of(raw);
+    let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
+    (is_container && !looks_like_stream(&inner)).then_some(inner)
+}
+
 /// Whether a JSON array holds the chunks of one stream rather than separate records: OpenAI chunks, Anthropic and
 /// Responses API events, Bedrock ConverseStream events, or Gemini chunks that share one prompt (its stream repeats
 /// `promptTokenCount` in every chunk; separate responses rarely do).
-fn looks_like_stream(items: &[json::Raw<'_>]) -> bool {
+pub fn looks_like_stream(items: &[json::Raw<'_>]) -> bool {
     let objs: Vec<json::Obj<'_>> = items.iter().filter_map(json::object).collect();
     let event = objs.iter().take(4).any(|o| {
         o.str("object").is_some_and(|s| s == "chat.completion.chunk")
@@ -93,14 +103,96 @@ fn reason(e: &Error) -> String {
     }
 }
 
+/// The usage-count and metadata columns of a set of records: a count column for each field in `always` and each
+/// field some record uses, and one string column per metadata label, in order of first appearance. Shared by the
+/// extraction table and the priced-log table.
+pub struct RecordColumns {
+    units: Vec<usize>,
+    counts: Vec<UInt64Builder>,
+    keys: Vec<String>,
+    index: HashMap<String, usize>,
+    labels: Vec<StringBuilder>,
+}
+
+impl RecordColumns {
+    pub fn new<'r>(records: impl Iterator<Item = &'r UsageRecord>, always: &[&str], rows: usize) -> Self {
+        let mut used = [false; N_UNITS];
+        for f in always {
+            used[units::unit_of_usage_field(f).expect("a usage field")] = true;
+        }
+        let (mut keys, mut index) = (Vec::new(), HashMap::new());
+        for rec in records {
+            for (u, c) in rec.usage.counts.iter().enumerate() {
+                if *c > 0 && u != units::REQUESTS {
+                    used[u] = true;
+                }
+            }
+            for (k, _) in &rec.metadata {
+                if !index.contains_key(k) {
+                    index.insert(k.clone(), keys.len());
+                    keys.push(k.clone());
+                }
+            }
+        }
+        let units: Vec<usize> = (0..N_UNITS).filter(|u| used[*u]).collect();
+        RecordColumns {
+            counts: units.iter().map(|_| UInt64Builder::with_capacity(rows)).collect(),
+            labels: keys.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect(),
+            units,
+            keys,
+            index,
+        }
+    }
+
+    pub fn append(&mut self, rec: &UsageRecord) {
+        for (b, u) in self.counts.iter_mut().zip(&self.units) {
+            b.append_value(rec.usage.counts[*u]);
+        }
+        let mut row: Vec<Option<&Meta>> = vec![None; self.keys.len()];
+        for (k, v) in &rec.metadata {
+            row[self.index[k]] = Some(v);
+        }
+        for (b, v) in self.labels.iter_mut().zip(row) {
+            b.append_option(v.map(Meta::as_text));
+        }
+    }
+
+    pub fn append_null(&mut self) {
+        self.counts.iter_mut().for_each(|b| b.append_null());
+        self.labels.iter_mut().for_each(|b| b.append_null());
+    }
+
+    /// The count columns, named by their usage fields.
+    pub fn finish_counts(&mut self) -> Vec<(Field, ArrayRef)> {
+        let finished = self.counts.iter_mut().zip(&self.units);
+        finished
+            .map(|(b, u)| (Field::new(UNITS[*u].usage_field, DataType::UInt64, true), Arc::new(b.finish()) as ArrayRef))
+            .collect()
+    }
+
+    /// The label columns, named by their keys (`metadata.<key>` where a key would clash with a column in `fixed`
+    /// or a usage field).
+    pub fn finish_labels(&mut self, fixed: &[&str]) -> Vec<(Field, ArrayRef)> {
+        let finished = self.keys.iter().zip(self.labels.iter_mut());
+        finished
+            .map(|(k, b)| {
+                let clash = fixed.contains(&k.as_str()) || units::unit_of_usage_field(k).is_some();
+                let name = if clash { format!("metadata.{k}") } else { k.clone() };
+                (Field::new(name, DataType::Utf8, true), Arc::new(b.finish()) as ArrayRef)
+            })
+            .collect()
+    }
+}
+
 /// The usage fields always given a column; others get one when a row uses them.
-const ALWAYS: [&str; 6] = [
+const ALWAYS: [&str; 7] = [
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "cache_write_1h_tokens",
     "reasoning_tokens",
+    "requests",
 ];
 
 /// Fixed column names (a metadata key equal to one of these is prefixed with `metadata.`).
@@ -126,28 +218,7 @@ const FIXED: [&str; 15] = [
 /// order of first appearance).
 pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
     let n = rows.len();
-    let mut used = [false; N_UNITS];
-    for f in ALWAYS {
-        used[crate::prices::units::unit_of_usage_field(f).expect("a usage field")] = true;
-    }
-    used[crate::prices::units::REQUESTS] = true;
-    let mut meta_keys: Vec<String> = Vec::new();
-    let mut meta_index: HashMap<String, usize> = HashMap::new();
-    for (_, r) in rows {
-        if let Ok(rec) = r {
-            for (u, c) in rec.usage.counts.iter().enumerate() {
-                if *c > 0 && u != crate::prices::units::REQUESTS {
-                    used[u] = true;
-                }
-            }
-            for (k, _) in &rec.metadata {
-                if !meta_index.contains_key(k) {
-                    meta_index.insert(k.clone(), meta_keys.len());
-                    meta_keys.push(k.clone());
-                }
-            }
-        }
-    }
+    let mut extra = RecordColumns::new(rows.iter().filter_map(|(_, r)| r.as_ref().ok()), &ALWAYS, n);
     let mut source = Int64Builder::with_capacity(n);
     let strs = || StringBuilder::with_capacity(n, n * 8);
     let (mut id, mut format, mut provider, mut model, mut served, mut tier, mut region, mut status, mut error) =
@@ -157,9 +228,6 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
     let mut code = Int32Builder::with_capacity(n);
     let mut cost = Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)?;
     let mut parts = Int32Builder::with_capacity(n);
-    let unit_ids: Vec<usize> = (0..N_UNITS).filter(|u| used[*u]).collect();
-    let mut counts: Vec<UInt64Builder> = unit_ids.iter().map(|_| UInt64Builder::with_capacity(n)).collect();
-    let mut metas: Vec<StringBuilder> = meta_keys.iter().map(|_| strs()).collect();
     let opt = |b: &mut StringBuilder, v: &Option<String>| b.append_option(v.as_deref());
     for (i, r) in rows {
         source.append_value(*i as i64);
@@ -182,16 +250,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 }
                 parts.append_value(rec.parts.len() as i32);
                 error.append_null();
-                for (b, u) in counts.iter_mut().zip(&unit_ids) {
-                    b.append_value(rec.usage.counts[*u]);
-                }
-                let mut row: Vec<Option<&Meta>> = vec![None; meta_keys.len()];
-                for (k, v) in &rec.metadata {
-                    row[meta_index[k]] = Some(v);
-                }
-                for (b, v) in metas.iter_mut().zip(row) {
-                    b.append_option(v.map(|m| m.as_text()));
-                }
+                extra.append(rec);
             }
             Err(why) => {
                 for b in [&mut id, &mut format, &mut provider, &mut model, &mut served, &mut tier, &mut region] {
@@ -204,12 +263,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 cost.append_null();
                 parts.append_null();
                 error.append_value(why);
-                for b in counts.iter_mut() {
-                    b.append_null();
-                }
-                for b in metas.iter_mut() {
-                    b.append_null();
-                }
+                extra.append_null();
             }
         }
     }
@@ -232,9 +286,9 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         Arc::new(served.finish()),
         Arc::new(ts.finish()),
     ];
-    for (b, u) in counts.iter_mut().zip(&unit_ids) {
-        fields.push(Field::new(UNITS[*u].usage_field, DataType::UInt64, true));
-        columns.push(Arc::new(b.finish()));
+    for (f, c) in extra.finish_counts() {
+        fields.push(f);
+        columns.push(c);
     }
     fields.extend([
         utf8("service_tier"),
@@ -256,11 +310,9 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         Arc::new(parts.finish()),
         Arc::new(error.finish()),
     ]);
-    for (k, b) in meta_keys.iter().zip(metas.iter_mut()) {
-        let clash = FIXED.contains(&k.as_str()) || crate::prices::units::unit_of_usage_field(k).is_some();
-        let name = if clash { format!("metadata.{k}") } else { k.clone() };
-        fields.push(utf8(&name));
-        columns.push(Arc::new(b.finish()));
+    for (f, c) in extra.finish_labels(&FIXED) {
+        fields.push(f);
+        columns.push(c);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }

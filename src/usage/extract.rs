@@ -272,14 +272,14 @@ pub fn extract_obj(o: &Obj<'_>, hints: &Hints) -> Result<UsageRecord> {
         None => detect(o).ok_or_else(|| no_format(o))?,
     };
     let mut rec = match format {
-        "cloudflare_logpush" => cloudflare_logpush(o, hints)?,
+        "cloudflare_logpush" => cloudflare_logpush(o)?,
         "cloudflare_logs" => cloudflare_logs(o)?,
         "litellm" => litellm(o)?,
         "langfuse" => langfuse(o)?,
         "helicone" => helicone(o)?,
         "otel" => otel(o)?,
         "openai_batch" => openai_batch(o, hints)?,
-        "anthropic_batch" => anthropic_batch(o, hints)?,
+        "anthropic_batch" => anthropic_batch(o)?,
         "openai_responses" => openai_responses(o)?,
         "anthropic" => anthropic(o)?,
         "gemini" => gemini(o)?,
@@ -911,7 +911,7 @@ fn openai_batch(o: &Obj<'_>, hints: &Hints) -> Result<UsageRecord> {
 
 /// Anthropic Message Batches result: `{"custom_id", "result": {"type": "succeeded", "message": {...}}}`. Batch
 /// rates apply; errored, canceled and expired requests are kept with zero usage.
-fn anthropic_batch(o: &Obj<'_>, _hints: &Hints) -> Result<UsageRecord> {
+fn anthropic_batch(o: &Obj<'_>) -> Result<UsageRecord> {
     let result = o.obj("result").unwrap_or_default();
     let mut rec = match result.obj("message") {
         Some(m) => anthropic(&m)?,
@@ -1071,7 +1071,7 @@ fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
 /// Cloudflare AI Gateway Logpush (`ai_gateway_events`): the usage is inside `ResponseBody`, the provider's own
 /// body as JSON text or an SSE stream (read by that provider's rule). An encrypted body (`{type, key, iv, data}`)
 /// cannot be read and is rejected with that reason. Failed requests are kept with zero usage.
-fn cloudflare_logpush(o: &Obj<'_>, hints: &Hints) -> Result<UsageRecord> {
+fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     let provider = text(o, "Provider").map(|p| normalize_provider(&p));
     let code = status_code(o, "StatusCode");
     let cached = o.bool("Cached").unwrap_or(false);
@@ -1125,7 +1125,6 @@ fn cloudflare_logpush(o: &Obj<'_>, hints: &Hints) -> Result<UsageRecord> {
     if let Some(step) = o.present("Step").and_then(json::number_text).and_then(|t| t.parse::<i64>().ok()) {
         rec.metadata.push(("step".into(), Meta::Int(step)));
     }
-    let _ = hints;
     Ok(rec)
 }
 
