@@ -167,6 +167,38 @@ proptest! {
     }
 
     #[test]
+    fn strings_decode_exactly_as_serde_json_decodes_them(s in "\\PC*", ascii_escapes in any::<bool>()) {
+        // serde_json writes control characters and quotes escaped; with `ascii_escapes` every non-ASCII character
+        // is written as \uXXXX (surrogate pairs above the BMP), as Python's json.dumps does by default.
+        let text = if ascii_escapes {
+            let mut t = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => t.push_str("\\\""),
+                    '\\' => t.push_str("\\\\"),
+                    c if c.is_ascii() && !c.is_ascii_control() => t.push(c),
+                    c => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            t.push_str(&format!("\\u{u:04x}"));
+                        }
+                    }
+                }
+            }
+            t.push('"');
+            t
+        } else {
+            serde_json::to_string(&s).unwrap()
+        };
+        let raw = json::parse_raw(&text).unwrap();
+        let decoded = json::string(raw).unwrap();
+        prop_assert_eq!(decoded.as_ref(), s.as_str());
+        let key = format!("{{{text}:1}}");
+        let o = Obj::parse(&key).unwrap();
+        prop_assert_eq!(o.members[0].0.as_ref(), s.as_str());
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = extract_bytes(&bytes, &Hints::default());
         let rows = extract_all(&[Some(&bytes[..]), None], &Hints::default(), None, Some(1)).unwrap();
@@ -181,6 +213,23 @@ proptest! {
         let r = extract_text(text, &Hints::default());
         prop_assert!(r.is_ok() == (text.len() == full.len()));
     }
+}
+
+#[test]
+fn bad_escapes_and_mismatched_brackets_are_errors() {
+    for bad in [r#""\x""#, r#""\u12""#, r#""\ud800""#, r#""\ud800\u0041""#, r#""\udc00""#] {
+        let raw = json::parse_raw(bad).unwrap();
+        assert_eq!(json::string(raw), None, "{bad}");
+        assert!(serde_json::from_str::<String>(bad).is_err(), "{bad}");
+    }
+    for bad in ["[1}", "{\"a\":[}", "[[[]]", "{\"a\":1]}", "]"] {
+        assert!(json::parse_raw(bad).is_err(), "{bad}");
+    }
+    // Brackets nested past 64 levels (the scanner's stack spans several words) still match.
+    let nested = format!("{}{}", "[{\"a\":".repeat(100), "1}]".repeat(100));
+    assert_eq!(json::parse_raw(&nested).unwrap().get(), nested);
+    let crossed = format!("{}{}", "[{\"a\":".repeat(100), "1]}".repeat(100));
+    assert!(json::parse_raw(&crossed).is_err());
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub fn tier_of(tier: Option<&str>) -> Option<String> {
 ///
 /// A provider whose own price list lacks the model (Azure or Vertex hosting another vendor's model, a gateway
 /// relaying it) also falls back to the first party: the cost then names the provider whose price was used.
-fn resolve(book: &PriceBook, model: &str, provider: Option<&str>) -> Result<usize> {
+pub fn resolve(book: &PriceBook, model: &str, provider: Option<&str>) -> Result<usize> {
     match provider {
         Some(p) if book.provider_by_name(p).is_ok() => match book.resolve(model, Some(p)) {
             Err(Error::UnknownPricedModel { .. }) => book.resolve(model, None),

@@ -28,7 +28,7 @@ use super::{compute, compute_fast};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
-use crate::prices::calendar::{day_of, in_window, minute_of_day, parse_instant, MICROS_PER_DAY};
+use crate::prices::calendar::{day_of, parse_instant, MICROS_PER_DAY};
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, REQUESTS, UNITS};
 use crate::tokens::vocab::hash_bytes;
 use crate::usage::Usage;
@@ -770,15 +770,7 @@ fn price_chunk<'a>(
             }
         };
         let entry = &book.models[mi].entries[ei];
-        let window = if entry.windows.is_empty() {
-            None
-        } else {
-            entry.windows.iter().position(|w| {
-                w.from.is_none_or(|f| f <= at)
-                    && w.until.is_none_or(|u| at < u)
-                    && in_window(minute_of_day(at, w.utc_offset_minutes), w.start_minute, w.end_minute)
-            })
-        };
+        let window = book.window_at(mi, ei, at);
         let tier = cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
         let region = cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
         // Borrowed, not cloned: an Arc clone per row is an atomic increment that the threads would fight over.

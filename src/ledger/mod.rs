@@ -13,28 +13,34 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use crate::cost::record::{price_record, RecordOptions};
-use crate::cost::Cost;
+use crate::cost::record::{price_record, tier_of, RecordOptions};
+use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
+use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
 use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, UNITS};
 use crate::prices::PriceBook;
 use crate::usage::batch::RecordColumns;
-use crate::usage::extract::UsageRecord;
+use crate::usage::extract::{Hints, UsageRecord};
+use rustc_hash::FxHashMap;
 
-/// Where a record came from: a file and its line (1-based), or a batch row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Place {
-    pub source: Arc<str>,
+/// A record read from a log (or why it could not be read), its line (1-based; a batch's row number) and its text
+/// (for the excerpt of a reject).
+#[derive(Clone, Debug)]
+pub struct Read<'t> {
     pub line: u64,
+    pub record: std::result::Result<UsageRecord, String>,
+    pub text: &'t [u8],
 }
 
-/// A record read from a log, or why it could not be read, with its place and the start of its text.
-#[derive(Clone, Debug)]
-pub struct Read {
-    pub place: Place,
-    pub record: std::result::Result<UsageRecord, String>,
-    pub excerpt: String,
+/// The start of a record's text, for a reject's excerpt.
+pub fn excerpt(bytes: &[u8]) -> String {
+    let end = bytes.len().min(160);
+    let mut s = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    if bytes.len() > end {
+        s.push('…');
+    }
+    s
 }
 
 /// How to price a log.
@@ -61,46 +67,200 @@ fn cost_column(unit: usize) -> usize {
     }
 }
 
+/// What a priced line keeps of its cost: the columns, the total, the price entry used.
+struct Priced {
+    total: i128,
+    columns: [i128; COST_COLUMNS.len()],
+    model: usize,
+    from_day: Option<i32>,
+}
+
+impl Priced {
+    fn of(cost: &Cost) -> Priced {
+        let mut columns = [0i128; COST_COLUMNS.len()];
+        for item in cost.all_items() {
+            columns[cost_column(item.unit)] += item.amount;
+        }
+        debug_assert_eq!(columns.iter().sum::<i128>(), cost.total);
+        Priced {
+            total: cost.total,
+            columns,
+            model: cost.sheet.model,
+            from_day: cost.effective_from().map(|f| day_of(f) as i32),
+        }
+    }
+}
+
+/// A value, or why there is none (kept for the records that repeat its key).
+type Outcome<T> = std::result::Result<T, String>;
+
+/// Values cached per key, each with the key's qualifier (a provider, a tier) and its outcome.
+type Keyed<K, T> = FxHashMap<K, Vec<(Option<String>, Outcome<T>)>>;
+
+/// Prices records one after another, doing what repeats across records once: a (provider, model) name is
+/// resolved once, and the prices of a (model, entry, window, tier) built once. Records that need more (billed
+/// parts on other models, gateway cache hits) go through [`price_record`], which gives the same amounts.
+pub struct Pricer<'b> {
+    book: &'b Arc<PriceBook>,
+    opts: &'b LedgerOptions,
+    now: i64,
+    /// model name → [(provider, resolution)].
+    names: Keyed<String, usize>,
+    /// (model, entry, window) → [(tier, prices)].
+    sheets: Keyed<(usize, usize, Option<usize>), Arc<EffectiveSheet>>,
+}
+
+impl<'b> Pricer<'b> {
+    pub fn new(book: &'b Arc<PriceBook>, opts: &'b LedgerOptions) -> Pricer<'b> {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        Pricer { book, opts, now, names: FxHashMap::default(), sheets: FxHashMap::default() }
+    }
+
+    fn resolve(&mut self, model: &str, provider: Option<&str>) -> std::result::Result<usize, String> {
+        if let Some(known) = self.names.get(model) {
+            if let Some((_, r)) = known.iter().find(|(p, _)| p.as_deref() == provider) {
+                return r.clone();
+            }
+        }
+        let r = crate::cost::record::resolve(self.book, model, provider).map_err(|e| e.to_string());
+        self.names.entry(model.to_string()).or_default().push((provider.map(str::to_string), r.clone()));
+        r
+    }
+
+    fn sheet(&mut self, mi: usize, at: i64, tier: Option<&str>) -> std::result::Result<&EffectiveSheet, String> {
+        let book = self.book;
+        let ei = book.entry_index(mi, at).map_err(|e| e.to_string())?;
+        let window = book.window_at(mi, ei, at);
+        let known = self.sheets.entry((mi, ei, window)).or_default();
+        let pos = match known.iter().position(|(t, _)| t.as_deref() == tier) {
+            Some(pos) => pos,
+            None => {
+                let sheet = book.sheet_for(mi, at, tier, None).map_err(|e| e.to_string());
+                known.push((tier.map(str::to_string), sheet));
+                known.len() - 1
+            }
+        };
+        known[pos].1.as_ref().map(|s| &**s).map_err(Clone::clone)
+    }
+
+    /// Prices one record at `at`.
+    fn price(&mut self, rec: &UsageRecord, at: i64) -> std::result::Result<Priced, String> {
+        if !rec.parts.is_empty() || rec.cache_hit {
+            let ropts =
+                RecordOptions { at: Some(at), service_tier: self.opts.service_tier.clone(), ..Default::default() };
+            return price_record(self.book, rec, &ropts, self.now).map(|c| Priced::of(&c)).map_err(|e| e.to_string());
+        }
+        // The served model is what was billed, when the book prices it; else the requested one.
+        let provider = rec.provider.as_deref();
+        let mut resolved = Err(String::new());
+        for name in rec.served_model.iter().chain(rec.model.iter()) {
+            resolved = self.resolve(name, provider);
+            if resolved.is_ok() {
+                break;
+            }
+        }
+        if rec.model.is_none() && rec.served_model.is_none() {
+            resolved = Err(format!("the {} record names no model: pass model=", rec.format));
+        }
+        let mi = resolved?;
+        let book = self.book;
+        let tier = tier_of(self.opts.service_tier.as_deref().or(rec.service_tier.as_deref()));
+        let sheet = self.sheet(mi, at, tier.as_deref())?;
+        let counts = rec.usage.unit_counts();
+        let mut columns = [0i128; COST_COLUMNS.len()];
+        let fast = sheet
+            .fast
+            .as_ref()
+            .and_then(|plan| compute_fast(plan, &counts, |unit, amount| columns[cost_column(unit)] += amount));
+        let total = match fast {
+            Some(total) => total,
+            None => {
+                columns = [0; COST_COLUMNS.len()];
+                compute(sheet, &counts, |item| columns[cost_column(item.unit)] += item.amount)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let from = book.models[mi].entries[sheet.entry].from;
+        Ok(Priced { total, columns, model: mi, from_day: from.map(|f| day_of(f) as i32) })
+    }
+}
+
 /// One priced line.
 struct Line<'r> {
-    read: &'r Read,
+    read: &'r Read<'r>,
     record: &'r UsageRecord,
-    cost: Option<Cost>,
+    cost: Option<Priced>,
     at: i64,
 }
 
-/// Prices every record; returns (priced lines, rejects). Rows in = priced + rejected.
-pub fn price_reads(book: &Arc<PriceBook>, reads: &[Read], opts: &LedgerOptions) -> Result<(RecordBatch, RecordBatch)> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
-    let priced: Vec<std::result::Result<Line<'_>, String>> = crate::parallel::install(opts.threads, || {
-        reads
-            .par_iter()
-            .with_min_len(256)
-            .map(|read| {
-                let record = read.record.as_ref().map_err(|e| e.clone())?;
-                let Some(at) = record.timestamp.or(opts.default_at) else {
-                    return Err("no timestamp: pass default_at= to price records without one".to_string());
-                };
-                // A failed request is kept and costs nothing (providers do not bill errors).
-                if record.status == "error" && !record.has_usage {
-                    return Ok(Line { read, record, cost: None, at });
-                }
-                let ropts =
-                    RecordOptions { at: Some(at), service_tier: opts.service_tier.clone(), ..Default::default() };
-                let cost = price_record(book, record, &ropts, now).map_err(|e| e.to_string())?;
-                Ok(Line { read, record, cost: Some(cost), at })
-            })
-            .collect()
-    })?;
-    let mut lines = Vec::with_capacity(priced.len());
+/// Prices records in order on this thread; returns (priced lines, rejects), `source` naming where they came
+/// from. Rows in = priced + rejected.
+pub fn price_reads(pricer: &mut Pricer<'_>, source: &str, reads: &[Read<'_>]) -> Result<(RecordBatch, RecordBatch)> {
+    let mut lines = Vec::with_capacity(reads.len());
     let mut rejects = Vec::new();
-    for (read, p) in reads.iter().zip(priced) {
-        match p {
+    for read in reads {
+        let priced = (|| {
+            let record = read.record.as_ref().map_err(|e| e.clone())?;
+            let Some(at) = record.timestamp.or(pricer.opts.default_at) else {
+                return Err("no timestamp: pass default_at= to price records without one".to_string());
+            };
+            // A failed request is kept and costs nothing (providers do not bill errors).
+            if record.status == "error" && !record.has_usage {
+                return Ok(Line { read, record, cost: None, at });
+            }
+            Ok(Line { read, record, cost: Some(pricer.price(record, at)?), at })
+        })();
+        match priced {
             Ok(line) => lines.push(line),
             Err(why) => rejects.push((read, why)),
         }
     }
-    Ok((lines_batch(&lines)?, rejects_batch(&rejects)?))
+    Ok((lines_batch(pricer.book, source, &lines)?, rejects_batch(source, &rejects)?))
+}
+
+/// Items to read and price: (line or row number, text; `None` for a missing record).
+pub type Item<'t> = (u64, Option<&'t [u8]>);
+
+/// Lines per unit of parallel work.
+const CHUNK_LINES: usize = 2048;
+
+/// Reads and prices `items` on all cores, in chunks; returns each chunk's (priced lines, rejects) in order, and
+/// the number of records read (a line holding a container counts each record in it).
+pub fn price_items(
+    book: &Arc<PriceBook>,
+    source: &str,
+    items: &[Item<'_>],
+    hints: &Hints,
+    opts: &LedgerOptions,
+) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
+    let done: Vec<Result<(RecordBatch, RecordBatch, u64)>> = crate::parallel::install(opts.threads, || {
+        items
+            .par_chunks(CHUNK_LINES)
+            .map_init(
+                || Pricer::new(book, opts),
+                |pricer, chunk| {
+                    let mut reads = Vec::with_capacity(chunk.len());
+                    for (line, text) in chunk {
+                        match text {
+                            Some(t) => read::read_line(*line, t, hints, &mut reads),
+                            None => reads.push(Read { line: *line, record: Err("no record (null)".into()), text: b"" }),
+                        }
+                    }
+                    let (p, r) = price_reads(pricer, source, &reads)?;
+                    Ok((p, r, reads.len() as u64))
+                },
+            )
+            .collect()
+    })?;
+    let mut out = Vec::with_capacity(done.len());
+    let mut read = 0;
+    for d in done {
+        let (p, r, n) = d?;
+        read += n;
+        out.push((p, r));
+    }
+    Ok((out, read))
 }
 
 fn internal(e: arrow_schema::ArrowError) -> Error {
@@ -112,7 +272,7 @@ fn money_builder(n: usize) -> Result<Decimal128Builder> {
 }
 
 /// The priced lines as one Arrow batch.
-fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
+fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Result<RecordBatch> {
     let n = lines.len();
     let strs = || StringBuilder::with_capacity(n, n * 8);
     let (mut source, mut id, mut provider, mut model, mut served, mut pprov, mut pmodel, mut tier, mut status) =
@@ -129,8 +289,8 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
     let mut extra = RecordColumns::new(lines.iter().map(|l| l.record), &always, n);
     for l in lines {
         let r = l.record;
-        source.append_value(&*l.read.place.source);
-        line_no.append_value(l.read.place.line as i64);
+        source.append_value(source_name);
+        line_no.append_value(l.read.line as i64);
         id.append_option(r.id.as_deref());
         ts.append_value(l.at);
         provider.append_option(r.provider.as_deref());
@@ -146,17 +306,12 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
         let mut sums = [0i128; COST_COLUMNS.len()];
         match &l.cost {
             Some(c) => {
-                for item in c.all_items() {
-                    sums[cost_column(item.unit)] += item.amount;
-                }
-                debug_assert_eq!(sums.iter().sum::<i128>(), c.total);
+                sums = c.columns;
                 total.append_value(c.total);
-                pprov.append_value(c.provider_id());
-                pmodel.append_value(c.model_id());
-                match c.effective_from() {
-                    Some(f) => from.append_value(day_of(f) as i32),
-                    None => from.append_null(),
-                }
+                let model = &book.models[c.model];
+                pprov.append_value(&book.providers[model.provider].id);
+                pmodel.append_value(&model.id);
+                from.append_option(c.from_day);
             }
             None => {
                 total.append_value(0);
@@ -227,17 +382,17 @@ fn lines_batch(lines: &[Line<'_>]) -> Result<RecordBatch> {
 }
 
 /// The rejects as one Arrow batch: source, line, reason, excerpt.
-fn rejects_batch(rejects: &[(&Read, String)]) -> Result<RecordBatch> {
+fn rejects_batch(source_name: &str, rejects: &[(&Read<'_>, String)]) -> Result<RecordBatch> {
     let n = rejects.len();
     let mut source = StringBuilder::with_capacity(n, n * 16);
     let mut line = Int64Builder::with_capacity(n);
     let mut reason = StringBuilder::with_capacity(n, n * 32);
-    let mut excerpt = StringBuilder::with_capacity(n, n * 32);
+    let mut excerpts = StringBuilder::with_capacity(n, n * 32);
     for (read, why) in rejects {
-        source.append_value(&*read.place.source);
-        line.append_value(read.place.line as i64);
+        source.append_value(source_name);
+        line.append_value(read.line as i64);
         reason.append_value(why);
-        excerpt.append_value(&read.excerpt);
+        excerpts.append_value(excerpt(read.text));
     }
     let schema = Schema::new(vec![
         Field::new("source", DataType::Utf8, false),
@@ -245,9 +400,19 @@ fn rejects_batch(rejects: &[(&Read, String)]) -> Result<RecordBatch> {
         Field::new("reason", DataType::Utf8, false),
         Field::new("excerpt", DataType::Utf8, false),
     ]);
-    let columns: Vec<ArrayRef> =
-        vec![Arc::new(source.finish()), Arc::new(line.finish()), Arc::new(reason.finish()), Arc::new(excerpt.finish())];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(source.finish()),
+        Arc::new(line.finish()),
+        Arc::new(reason.finish()),
+        Arc::new(excerpts.finish()),
+    ];
     RecordBatch::try_new(Arc::new(schema), columns).map_err(internal)
+}
+
+/// An empty (priced lines, rejects) pair, for an input with no records.
+pub fn empty(book: &Arc<PriceBook>) -> Result<(RecordBatch, RecordBatch)> {
+    let opts = LedgerOptions::default();
+    price_reads(&mut Pricer::new(book, &opts), "", &[])
 }
 
 /// Batches whose columns differ (each block has the metadata labels it met) as batches of one schema: the union
@@ -277,17 +442,68 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         .collect()
 }
 
-/// Writes one block of priced lines to `dir/part-NNNNN.arrow` (Arrow IPC file format) and returns the path.
-pub fn spill(dir: &str, n: usize, batch: &RecordBatch) -> Result<String> {
+/// Writes one block of priced lines (its chunks' batches) to `dir/part-NNNNN.arrow` (Arrow IPC file format) and
+/// returns the path.
+pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<String> {
     // The same schema as the in-memory result (every column nullable; see `unify`).
-    let batch = &unify(vec![batch.clone()])?[0];
+    let batches = unify(batches)?;
     let path = std::path::Path::new(dir).join(format!("part-{n:05}.arrow"));
     let name = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
     let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
+    let Some(first) = batches.first() else { return Ok(name) };
     let mut writer =
-        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &batch.schema()).map_err(|e| io(&e))?;
-    writer.write(batch).map_err(|e| io(&e))?;
+        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema()).map_err(|e| io(&e))?;
+    for batch in &batches {
+        writer.write(batch).map_err(|e| io(&e))?;
+    }
     writer.finish().map_err(|e| io(&e))?;
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ledger's cached pricing gives exactly what `price_record` gives, record by record: the README's
+    /// sample (every provider, dated price changes, cache hits, fallbacks, failed requests).
+    #[test]
+    fn cached_pricing_equals_price_record_on_the_sample() {
+        use std::io::Read as _;
+        let book = PriceBook::default_book();
+        let opts = LedgerOptions::default();
+        let mut pricer = Pricer::new(&book, &opts);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/logs/gateway.jsonl.gz");
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
+        let (mut compared, mut failed) = (0, 0);
+        for line in text.lines() {
+            let mut reads = Vec::new();
+            read::read_line(1, line.as_bytes(), &Hints::default(), &mut reads);
+            for r in reads {
+                let Ok(rec) = r.record else { continue };
+                let Some(at) = rec.timestamp else { continue };
+                let ropts = RecordOptions { at: Some(at), ..Default::default() };
+                let want = price_record(&book, &rec, &ropts, 0).map(|c| Priced::of(&c));
+                let got = pricer.price(&rec, at);
+                match (want, got) {
+                    (Ok(w), Ok(g)) => {
+                        assert_eq!(
+                            (w.total, w.columns, w.model, w.from_day),
+                            (g.total, g.columns, g.model, g.from_day)
+                        );
+                        compared += 1;
+                    }
+                    (Err(w), Err(g)) => {
+                        assert_eq!(w.to_string(), g);
+                        failed += 1;
+                    }
+                    (w, g) => {
+                        panic!("{line}: price_record {:?} vs ledger {:?}", w.map(|p| p.total), g.map(|p| p.total))
+                    }
+                }
+            }
+        }
+        assert!(compared > 4000 && failed > 0, "{compared} priced, {failed} failed");
+    }
 }

@@ -4,11 +4,8 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read as IoRead};
-use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use super::{Place, Read};
+use super::{Item, Read};
 use crate::error::{Error, Result};
 use crate::usage::extract::{self, Hints};
 use crate::usage::json;
@@ -36,48 +33,29 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead + Send>> {
     })
 }
 
-fn excerpt(bytes: &[u8]) -> String {
-    let end = bytes.len().min(160);
-    let mut s = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    if bytes.len() > end {
-        s.push('…');
-    }
-    s
-}
-
-/// Reads the records of one line (a container gives several, all with this line's number).
-fn read_line(source: &Arc<str>, line: u64, bytes: &[u8], hints: &Hints) -> Vec<Read> {
-    let place = || Place { source: source.clone(), line };
+/// Reads the records of one line into `out` (a container gives several, all with this line's number).
+pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Read<'t>>) {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.trim(),
         Err(e) => {
-            return vec![Read {
-                place: place(),
-                record: Err(format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())),
-                excerpt: excerpt(bytes),
-            }]
+            let why = format!("not UTF-8: invalid byte at offset {}", e.valid_up_to());
+            out.push(Read { line, record: Err(why), text: bytes });
+            return;
         }
     };
     let one = |t: &str| extract::extract_text(t, hints).map_err(|e| e.to_string());
     // A container (a Logs API page, an OTLP export, an array of records) gives one record per element; a list of
     // one stream's chunks stays one record.
     if let Some(inner) = crate::usage::batch::container_records(text, hints) {
-        return inner
-            .iter()
-            .map(|r| Read { place: place(), record: one(r.get()), excerpt: excerpt(r.get().as_bytes()) })
-            .collect();
+        out.extend(inner.iter().map(|r| Read { line, record: one(r.get()), text: r.get().as_bytes() }));
+        return;
     }
-    vec![Read { place: place(), record: one(text), excerpt: excerpt(bytes) }]
+    out.push(Read { line, record: one(text), text: bytes });
 }
 
-/// Streams the records of one file to `block`, a block of lines at a time (read in parallel).
-pub fn read_file(
-    path: &str,
-    hints: &Hints,
-    threads: Option<usize>,
-    mut block: impl FnMut(Vec<Read>) -> Result<()>,
-) -> Result<()> {
-    let source: Arc<str> = Arc::from(path);
+/// Streams the records of one file to `block`, a block of lines at a time: (line number, line) for JSON Lines,
+/// (element number, element) for a file holding one JSON array.
+pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>]) -> Result<()>) -> Result<()> {
     let mut reader = open(path)?;
     // One JSON array (not JSON Lines): read whole, one record per element, numbered from 1.
     let first = {
@@ -92,60 +70,66 @@ pub fn read_file(
         // A file that is one JSON array of records; if it is not valid JSON, it may be JSON Lines that start with
         // an array (a stream's chunks): read it line by line below.
         if let Ok(raw) = json::parse_raw(text) {
-            let mut items = json::array(raw).unwrap_or_default();
+            let mut elements = json::array(raw).unwrap_or_default();
             // The chunks of one stream are one record.
-            if crate::usage::batch::looks_like_stream(&items) {
-                items = vec![raw];
+            if crate::usage::batch::looks_like_stream(&elements) {
+                elements = vec![raw];
             }
-            let reads: Vec<Read> = crate::parallel::install(threads, || {
-                items
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, r)| Read {
-                        place: Place { source: source.clone(), line: i as u64 + 1 },
-                        record: extract::extract_text(r.get(), hints).map_err(|e| e.to_string()),
-                        excerpt: excerpt(r.get().as_bytes()),
-                    })
-                    .collect()
-            })?;
-            return block(reads);
+            let items: Vec<Item<'_>> =
+                elements.iter().enumerate().map(|(i, r)| (i as u64 + 1, Some(r.get().as_bytes()))).collect();
+            return block(&items);
         }
-        return read_lines(&source, &mut std::io::Cursor::new(all), hints, threads, block);
+        return read_lines(path, &mut std::io::Cursor::new(all), block);
     }
-    read_lines(&source, &mut reader, hints, threads, block)
+    read_lines(path, &mut reader, block)
 }
 
-fn read_lines(
-    source: &Arc<str>,
-    reader: &mut dyn BufRead,
-    hints: &Hints,
-    threads: Option<usize>,
-    mut block: impl FnMut(Vec<Read>) -> Result<()>,
-) -> Result<()> {
-    let path = source.to_string();
+/// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, lines borrowed from it.
+fn read_lines(path: &str, reader: &mut dyn BufRead, mut block: impl FnMut(&[Item<'_>]) -> Result<()>) -> Result<()> {
     let mut line_no: u64 = 0;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut want = BLOCK_BYTES;
     loop {
-        let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut size = 0;
-        while size < BLOCK_BYTES {
-            let mut buf = Vec::new();
-            let n = reader.read_until(b'\n', &mut buf).map_err(|e| io(&path, e))?;
+        // Fill the block: what was left after the last newline, then more (appended, not zero-filled first).
+        let mut eof = false;
+        while buf.len() < want {
+            let room = (want - buf.len()) as u64;
+            let n = (&mut *reader).take(room).read_to_end(&mut buf).map_err(|e| io(path, e))?;
             if n == 0 {
+                eof = true;
                 break;
             }
-            line_no += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            size += buf.len();
-            lines.push((line_no, buf));
         }
-        if lines.is_empty() {
+        // Whole lines only, unless the file ends; a line longer than a block grows the block.
+        let end = if eof {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => i + 1,
+                None => {
+                    want = buf.len() + BLOCK_BYTES;
+                    continue;
+                }
+            }
+        };
+        want = BLOCK_BYTES;
+        let mut items = Vec::new();
+        let mut start = 0;
+        while start < end {
+            let stop = memchr::memchr(b'\n', &buf[start..end]).map_or(end, |i| start + i);
+            line_no += 1;
+            let line = &buf[start..stop];
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                items.push((line_no, Some(line)));
+            }
+            start = stop + 1;
+        }
+        if !items.is_empty() {
+            block(&items)?;
+        }
+        if eof {
             return Ok(());
         }
-        let reads: Vec<Vec<Read>> = crate::parallel::install(threads, || {
-            lines.par_iter().map(|(no, bytes)| read_line(source, *no, bytes, hints)).collect()
-        })?;
-        block(reads.into_iter().flatten().collect())?;
+        buf.drain(..end);
     }
 }

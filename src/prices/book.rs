@@ -581,6 +581,20 @@ impl PriceBook {
         })
     }
 
+    /// The time-of-day window of entry `ei` of model `mi` in force at `at_micros` (UTC), if any.
+    #[inline]
+    pub fn window_at(&self, mi: usize, ei: usize, at_micros: i64) -> Option<usize> {
+        let windows = &self.models[mi].entries[ei].windows;
+        if windows.is_empty() {
+            return None;
+        }
+        windows.iter().position(|w| {
+            w.from.is_none_or(|f| f <= at_micros)
+                && w.until.is_none_or(|u| at_micros < u)
+                && in_window(minute_of_day(at_micros, w.utc_offset_minutes), w.start_minute, w.end_minute)
+        })
+    }
+
     /// The prices for one request: model `mi` at instant `at_micros` (UTC), in `tier`, in `region`.
     pub fn sheet_for(
         &self,
@@ -592,12 +606,7 @@ impl PriceBook {
         let model = &self.models[mi];
         let provider = &self.providers[model.provider];
         let ei = self.entry_index(mi, at_micros)?;
-        let entry = &model.entries[ei];
-        let window = entry.windows.iter().position(|w| {
-            w.from.is_none_or(|f| f <= at_micros)
-                && w.until.is_none_or(|u| at_micros < u)
-                && in_window(minute_of_day(at_micros, w.utc_offset_minutes), w.start_minute, w.end_minute)
-        });
+        let window = self.window_at(mi, ei, at_micros);
         let tier = match tier {
             None => "standard".to_string(),
             Some(t) => provider.canonical_tier(t)?,

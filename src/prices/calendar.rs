@@ -134,13 +134,19 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
         (rest, 0)
     };
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let parts: Vec<&str> = hms.split(':').collect();
-    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
-        return Err(bad());
-    }
-    let num = |p: &str| p.parse::<i64>().map_err(|_| bad());
-    let (h, m) = (num(parts[0])?, num(parts[1])?);
-    let sec = if parts.len() == 3 { num(parts[2])? } else { 0 };
+    // HH:MM or HH:MM:SS, two digits each.
+    let hb = hms.as_bytes();
+    let two = |i: usize| -> Result<i64, String> {
+        match (hb[i], hb[i + 1]) {
+            (a @ b'0'..=b'9', b @ b'0'..=b'9') => Ok(((a - b'0') * 10 + (b - b'0')) as i64),
+            _ => Err(bad()),
+        }
+    };
+    let (h, m, sec) = match hb.len() {
+        5 if hb[2] == b':' => (two(0)?, two(3)?, 0),
+        8 if hb[2] == b':' && hb[5] == b':' => (two(0)?, two(3)?, two(6)?),
+        _ => return Err(bad()),
+    };
     if h > 23 || m > 59 || sec > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
         return Err(bad());
     }

@@ -9,11 +9,11 @@ use pyo3_arrow::PyTable;
 
 use crate::error::Error;
 use crate::ledger::read::read_file;
-use crate::ledger::{price_reads, LedgerOptions, Place, Read};
+use crate::ledger::{price_items, Item, LedgerOptions};
 use crate::prices::book::PriceBook;
 use crate::py::errors::{guard, IntoPy};
 use crate::py::pricing::{instant_of, PyPriceBook};
-use crate::usage::extract::{self, Hints};
+use crate::usage::extract::Hints;
 
 /// One Arrow table from blocks whose metadata columns may differ (see [`crate::ledger::unify`]).
 fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyResult<PyTable> {
@@ -69,22 +69,23 @@ pub fn price_log_files(
             .detach(|| -> Result<_, Error> {
                 let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
                 for path in &paths {
-                    read_file(path, &hints, num_threads, |reads: Vec<Read>| {
-                        read += reads.len() as u64;
-                        let (p, r) = price_reads(&book, &reads, &opts)?;
+                    read_file(path, |items| {
+                        let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
+                        read += n;
+                        let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
                         // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
                         match &spill_dir {
-                            Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), &p)?),
-                            None => priced.push(p),
+                            Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), p)?),
+                            None => priced.extend(p),
                         }
-                        rejects.push(r);
+                        rejects.extend(r);
                         Ok(())
                     })?;
                 }
                 Ok((priced, rejects, read, spilled))
             })
             .py_err(py)?;
-        let (empty_priced, empty_rejects) = price_reads(&book, &[], &opts).py_err(py)?;
+        let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
         Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled))
     })
 }
@@ -107,25 +108,15 @@ pub fn price_log_texts(
 ) -> PyResult<(PyTable, PyTable, u64)> {
     guard(py, || {
         let (book, hints, opts) = setup(book, format, provider, model, default_at, service_tier, num_threads)?;
-        let source: std::sync::Arc<str> = source.into();
-        let (p, r) = py
+        let (chunks, read) = py
             .detach(|| {
-                let reads: Vec<Read> = texts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| Read {
-                        place: Place { source: source.clone(), line: i as u64 + 1 },
-                        record: match t {
-                            Some(t) => extract::extract_text(t, &hints).map_err(|e| e.to_string()),
-                            None => Err("no record (null)".to_string()),
-                        },
-                        excerpt: t.as_deref().map(|t| t.chars().take(160).collect()).unwrap_or_default(),
-                    })
-                    .collect();
-                price_reads(&book, &reads, &opts)
+                let items: Vec<Item<'_>> =
+                    texts.iter().enumerate().map(|(i, t)| (i as u64 + 1, t.as_deref().map(str::as_bytes))).collect();
+                price_items(&book, source, &items, &hints, &opts)
             })
             .py_err(py)?;
-        let (ps, rs) = (p.schema(), r.schema());
-        Ok((PyTable::try_new(vec![p], ps)?, PyTable::try_new(vec![r], rs)?, texts.len() as u64))
+        let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+        let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
+        Ok((table(py, p, empty_priced)?, table(py, r, empty_rejects)?, read))
     })
 }

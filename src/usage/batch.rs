@@ -2,7 +2,7 @@
 //! an OTLP export, a JSON array) gives one row per record inside it, and the rows become one Arrow record batch.
 //! Nothing is dropped: an input that cannot be read is a row with its `error`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -110,7 +110,6 @@ pub struct RecordColumns {
     units: Vec<usize>,
     counts: Vec<UInt64Builder>,
     keys: Vec<String>,
-    index: HashMap<String, usize>,
     labels: Vec<StringBuilder>,
 }
 
@@ -120,7 +119,8 @@ impl RecordColumns {
         for f in always {
             used[units::unit_of_usage_field(f).expect("a usage field")] = true;
         }
-        let (mut keys, mut index) = (Vec::new(), HashMap::new());
+        let mut keys: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for rec in records {
             for (u, c) in rec.usage.counts.iter().enumerate() {
                 if *c > 0 && u != units::REQUESTS {
@@ -128,8 +128,7 @@ impl RecordColumns {
                 }
             }
             for (k, _) in &rec.metadata {
-                if !index.contains_key(k) {
-                    index.insert(k.clone(), keys.len());
+                if seen.insert(k.as_str()) {
                     keys.push(k.clone());
                 }
             }
@@ -140,7 +139,6 @@ impl RecordColumns {
             labels: keys.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect(),
             units,
             keys,
-            index,
         }
     }
 
@@ -148,12 +146,13 @@ impl RecordColumns {
         for (b, u) in self.counts.iter_mut().zip(&self.units) {
             b.append_value(rec.usage.counts[*u]);
         }
-        let mut row: Vec<Option<&Meta>> = vec![None; self.keys.len()];
-        for (k, v) in &rec.metadata {
-            row[self.index[k]] = Some(v);
-        }
-        for (b, v) in self.labels.iter_mut().zip(row) {
-            b.append_option(v.map(Meta::as_text));
+        // Each label's builder gets the record's value or a null; labels are few, so a scan beats a table.
+        for (b, key) in self.labels.iter_mut().zip(&self.keys) {
+            match rec.metadata.iter().rev().find(|(k, _)| k == key) {
+                Some((_, Meta::Str(s))) => b.append_value(s),
+                Some((_, v)) => b.append_value(v.as_text()),
+                None => b.append_null(),
+            }
         }
     }
 

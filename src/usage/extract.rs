@@ -448,13 +448,10 @@ fn epoch(t: &str) -> std::result::Result<i64, String> {
 
 /// Flattens labels into `out`: nested objects as `a.b`, lists and other values as JSON text.
 fn flatten_meta(prefix: &str, raw: Raw<'_>, out: &mut Vec<(String, Meta)>) {
-    let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
     match kind(raw) {
         Kind::Object => {
             if let Some(o) = json::object(raw) {
-                for (k, v) in &o.members {
-                    flatten_meta(&key(k), *v, out);
-                }
+                flatten_members(prefix, &o, out);
             }
         }
         Kind::Null => {}
@@ -464,6 +461,33 @@ fn flatten_meta(prefix: &str, raw: Raw<'_>, out: &mut Vec<(String, Meta)>) {
                 out.push((prefix.to_string(), v));
             }
         }
+    }
+}
+
+fn flatten_members(prefix: &str, o: &Obj<'_>, out: &mut Vec<(String, Meta)>) {
+    for (k, v) in &o.members {
+        // Scalars straight in (the common case: flat labels); objects flattened under their key.
+        match kind(v) {
+            Kind::Object | Kind::Null => flatten_meta(&meta_key(prefix, k), *v, out),
+            _ => {
+                if let Some(value) = meta_value(*v) {
+                    let key = meta_key(prefix, k);
+                    if let Some(slot) = out.iter_mut().find(|(k, _)| *k == key) {
+                        slot.1 = value; // a repeated key: the last wins
+                    } else {
+                        out.push((key, value));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn meta_key(prefix: &str, k: &str) -> String {
+    if prefix.is_empty() {
+        k.to_string()
+    } else {
+        format!("{prefix}.{k}")
     }
 }
 
@@ -484,9 +508,9 @@ fn meta_value(raw: Raw<'_>) -> Option<Meta> {
 fn meta_object(raw: Raw<'_>, prefix: &str, out: &mut Vec<(String, Meta)>) {
     if kind(raw) == Kind::String {
         let s = json::string(raw).unwrap_or_default();
-        if let Ok(inner) = json::parse_raw(&s) {
-            if kind(inner) == Kind::Object {
-                flatten_meta(prefix, inner, out);
+        if s.trim_start().starts_with('{') {
+            if let Ok(o) = Obj::parse(&s) {
+                flatten_members(prefix, &o, out);
                 return;
             }
         }
