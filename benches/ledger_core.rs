@@ -17,7 +17,7 @@ fn main() {
     let size = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{path}: {e} (run benches/bench_logs.py)")).len();
     let start = Instant::now();
     let (mut rows, mut priced, mut rejected) = (0usize, 0usize, 0usize);
-    read_file(&path, |items| {
+    read_file(&path, |items, _| {
         let (chunks, n) = price_items(&book, &path, items, &Hints::default(), &opts)?;
         rows += n as usize;
         for (p, r) in chunks {

@@ -137,6 +137,11 @@ def logpush(
             "model": model,
         }
         chunks = [{**head, "choices": [{"index": 0, "delta": {"content": w}}]} for w in text(rng).split()[:6]]
+        # Some apps stream without stream_options.include_usage: no usage anywhere, so the gateway reports no
+        # cost and tokenprice counts the request's and response's tokens (usage_source "counted").
+        if i % 5 == 2:
+            body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+            return logpush_record(rng, when, provider, model, labels, 0.0, body)
         chunks.append(
             {
                 **head,
@@ -151,6 +156,12 @@ def logpush(
         )
         body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
         cost = estimate(p_in, p_out, prompt, out)
+    return logpush_record(rng, when, provider, model, labels, cost, body)
+
+
+def logpush_record(
+    rng: random.Random, when: datetime, provider: str, model: str, labels: dict[str, str], cost: float, body: str
+) -> dict[str, object]:
     return {
         "Timestamp": iso(when),
         "Gateway": "prod",

@@ -4,6 +4,7 @@ exact summaries, and the `tokenprice price` command."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -61,7 +62,84 @@ def test_each_line_costs_what_pricing_its_record_alone_costs(sample: tokenprice.
         if record.status == "error" and not record.has_usage:
             assert row["total_cost"] == 0
             continue
+        if row["usage_source"] == "counted":
+            continue  # the record has no usage to price alone; see the counting test below
         assert tokenprice.price(record).total == row["total_cost"], row
+
+
+def _streamed_text(sse: str) -> str:
+    chunks = [json.loads(e[len("data: ") :]) for e in sse.split("\n\n") if e.startswith("data: {")]
+    return "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+
+
+def test_rows_without_usage_are_counted_with_the_models_tokenizer(sample: tokenprice.PricedLogs) -> None:
+    t = sample.table
+    assert set(t.column("usage_source").to_pylist()) == {"reported", "counted"}
+    counted = t.filter(pc.equal(t.column("usage_source"), "counted")).to_pylist()
+    assert len(counted) > 20
+    lines = lines_of(SAMPLE)
+    for row in counted:
+        raw = json.loads(lines[row["line"] - 1])
+        messages = json.loads(raw["RequestBody"])["messages"]
+        encoding = tokenprice.encoding_for_model(row["model"])
+        assert row["input_tokens"] == tokenprice.count_message_tokens(messages, model=row["model"])
+        assert row["output_tokens"] == encoding.count(_streamed_text(raw["ResponseBody"]))
+        usage = tokenprice.Usage(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"])
+        assert tokenprice.price(usage, model=row["model"], at=row["timestamp"]).total == row["total_cost"] > 0
+
+
+def test_models_without_a_public_tokenizer_are_counted_only_when_asked() -> None:
+    stream = "".join(
+        f"data: {json.dumps(e)}\n\n"
+        for e in [
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello there"}},
+            {"type": "message_stop"},
+        ]
+    )
+    record = {
+        "Timestamp": "2025-06-01T09:00:00Z",
+        "Gateway": "g",
+        "Provider": "anthropic",
+        "Model": "claude-sonnet-4-5",
+        "StatusCode": 200,
+        "Metadata": {"tenant": "acme"},
+        "RequestBody": json.dumps({"model": "claude-sonnet-4-5", "system": "Be brief.", "messages": []}),
+        "ResponseBody": stream,
+    }
+    strict = tokenprice.price_logs([record])
+    assert (strict.rows_priced, strict.rows_rejected) == (0, 1)
+    reason = strict.rejects.column("reason")[0].as_py()
+    assert "Anthropic has not published" in reason and "approximate=True" in reason
+    loose = tokenprice.price_logs([record], approximate=True)
+    row = loose.table.to_pylist()[0]
+    enc = tokenprice.get_encoding("o200k_base")
+    assert row["usage_source"] == "approximate"
+    # Counted as an o200k model's chat (gpt-4o's rules): the messages' framing plus the system prompt.
+    framing = tokenprice.count_message_tokens([], model="gpt-4o")
+    assert (row["input_tokens"], row["output_tokens"]) == (framing + enc.count("Be brief."), enc.count("Hello there"))
+    assert row["total_cost"] > 0
+
+
+def test_the_progress_callback_sees_every_byte(tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    logs = tokenprice.price_logs(str(SAMPLE), progress=lambda *a: calls.append(a))
+    assert calls and calls[-1] == (str(SAMPLE), SAMPLE.stat().st_size, logs.rows_read)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tokenprice.price_logs(str(SAMPLE), progress=stop)
+    # The CLI's bar: the share of bytes read, the records, the rate.
+    from tokenprice.cli import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar([str(SAMPLE)], out)
+    bar(str(SAMPLE), SAMPLE.stat().st_size // 2, 100)
+    bar(str(SAMPLE), SAMPLE.stat().st_size, 200)
+    bar.close()
+    drawn = out.getvalue()
+    assert " 50% " in drawn and "100% " in drawn and "200 records" in drawn and drawn.endswith("\n")
 
 
 def test_summaries_are_exact_sums_and_state_the_counts(sample: tokenprice.PricedLogs) -> None:
@@ -198,8 +276,13 @@ def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.Pr
     # Cache hits costed above cold calls (cloudflare/ai#550): every charged cache hit is found, with that cause.
     charged_hits = [r for r in table if r["cache_hit"] and (r["reported_cost"] or 0) > 0]
     assert charged_hits and all(by_id[r["id"]]["cause"] == "gateway cache hit" for r in charged_hits)
-    # Anthropic usage not parsed (cloudflare-docs#20536) and Bedrock camelCase (cloudflare/ai#491): reported 0.
-    unread = [r for r in table if r["provider"] in ("anthropic", "aws") and r["total_cost"] > 0]
+    # Anthropic usage not parsed (cloudflare-docs#20536), Bedrock camelCase (cloudflare/ai#491) and streams sent
+    # without usage (tokenprice counts them): reported 0.
+    unread = [
+        r
+        for r in table
+        if (r["provider"] in ("anthropic", "aws") or r["usage_source"] == "counted") and r["total_cost"] > 0
+    ]
     assert unread and all(by_id[r["id"]]["cause"] == "no price for the model" for r in unread)
     # Prices changed since (o3's June 2025 cut): the gateway's flat table is today's.
     assert any(m["cause"] == "price date" and m["model"] == "o3" for m in mismatches)

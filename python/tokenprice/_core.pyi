@@ -1,7 +1,7 @@
 """Type stubs for the native module ``tokenprice._core`` (built from ``src/py/``)."""
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from os import PathLike
 from typing import Any, Literal, final
@@ -439,8 +439,10 @@ def price_log_files(
     model: str | None = None,
     default_at: _Instant = None,
     service_tier: str | None = None,
+    approximate: bool = False,
     num_threads: int | None = None,
     spill_dir: str | None = None,
+    progress: Callable[[str, int, int], object] | None = None,
 ) -> tuple[Any, Any, int, list[str]]: ...
 def price_log_texts(
     texts: list[str | None],
@@ -452,5 +454,6 @@ def price_log_texts(
     model: str | None = None,
     default_at: _Instant = None,
     service_tier: str | None = None,
+    approximate: bool = False,
     num_threads: int | None = None,
 ) -> tuple[Any, Any, int]: ...

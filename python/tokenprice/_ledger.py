@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -437,9 +437,11 @@ def price_logs(
     model: str | None = None,
     default_at: Any = None,
     service_tier: str | None = None,
+    approximate: bool = False,
     num_threads: int | None = None,
     spill: bool | None = None,
     spill_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[[str, int, int], object] | None = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
@@ -453,6 +455,14 @@ def price_logs(
     256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
     folder, removed when the result is) and ``.table`` memory-maps them, so memory stays bounded however large the
     input.
+
+    Records without usage but with their request and response texts (a stream sent without
+    ``stream_options.include_usage``) are counted with the model's tokenizer: ``usage_source`` is ``counted``
+    (``reported`` for usage the source gave). Models whose tokenizer is not public (Claude, Gemini) are rejected
+    with that reason, unless ``approximate=True`` (then estimated with o200k_base and marked ``approximate``).
+
+    ``progress``, if given, is called after each block of a file with (path, bytes of the file read, records read
+    so far); an exception it raises stops the run.
     """
     options = {
         "book": book,
@@ -461,6 +471,7 @@ def price_logs(
         "model": model,
         "default_at": default_at,
         "service_tier": service_tier,
+        "approximate": approximate,
         "num_threads": num_threads,
     }
     if isinstance(source, (str, os.PathLike)) or (
@@ -473,7 +484,7 @@ def price_logs(
         if any(_is_tabular(p) for p in paths):
             result = _price_mixed(paths, options)
         else:
-            result = _price_files(paths, options, spill, spill_dir)
+            result = _price_files(paths, {**options, "progress": progress}, spill, spill_dir)
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), **options)
         result = PricedLogs(priced, rejects, read)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
@@ -184,14 +185,69 @@ def _is_number(text: str) -> bool:
     return True
 
 
+class ProgressBar:
+    """A one-line progress bar for `tokenprice price`: the bytes read of all inputs, the records read, the rate.
+    Called by ``price_logs(progress=...)`` after each block; drawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, logs: Sequence[str], out: Any) -> None:
+        import glob
+        import os
+
+        paths = [p for pattern in logs for p in (sorted(glob.glob(pattern)) or [pattern])]
+        self.sizes = {p: os.path.getsize(p) for p in paths if os.path.isfile(p)}
+        self.total = sum(self.sizes.values())
+        self.done: dict[str, int] = {}
+        self.out = out
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, path: str, taken: int, records: int) -> None:
+        self.done[path] = taken
+        now = time.perf_counter()
+        if now - self.last < 0.1 and sum(self.done.values()) < self.total:
+            return
+        self.last = now
+        self.out.write("\r" + self.line(records, now - self.start))
+        self.out.flush()
+        self.drawn = True
+
+    def line(self, records: int, elapsed: float) -> str:
+        read = sum(self.done.values())
+        share = read / self.total if self.total else 1.0
+        filled = int(share * self.WIDTH)
+        rate = read / 1e6 / elapsed if elapsed > 0 else 0.0
+        return (
+            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%} "
+            f"{read / 1e6:,.0f}/{self.total / 1e6:,.0f} MB, {records:,} records, {rate:,.0f} MB/s"
+        )
+
+    def close(self) -> None:
+        if self.drawn:
+            self.out.write("\n")
+            self.out.flush()
+
+
 def _cmd_price(args: argparse.Namespace) -> int:
     from decimal import Decimal
 
     from tokenprice._ledger import price_logs
 
-    if args.progress and sys.stderr.isatty():
-        print(f"tokenprice: pricing {len(args.logs)} input(s)…", file=sys.stderr)
-    logs = price_logs(args.logs, format=args.format, default_at=args.default_at, num_threads=args.num_threads)
+    bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
+    try:
+        logs = price_logs(
+            args.logs,
+            format=args.format,
+            default_at=args.default_at,
+            approximate=args.approximate,
+            num_threads=args.num_threads,
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     summary = logs.summary(by or None, period=args.period, tz=args.tz)
     counts = f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected"
@@ -222,6 +278,28 @@ def _cmd_price(args: argparse.Namespace) -> int:
                 reasons[key] = reasons.get(key, 0) + 1
             top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
             print("rejected: " + "; ".join(f"{n} × {why}" for why, n in top), file=sys.stderr)
+    if args.reconcile:
+        rec = logs.reconcile()
+        causes = {c: n for c, n in rec.causes.items() if n}
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "reported_total": str(rec.reported_total),
+                        "computed_total": str(rec.computed_total),
+                        "compared": rec.compared,
+                        "mismatches": rec.mismatches.num_rows,
+                        "causes": causes,
+                    }
+                )
+            )
+        else:
+            print(
+                f"\nreconciliation: {rec.compared} rows with a reported cost; reported "
+                f"{rec.reported_total.normalize()} USD, computed {rec.computed_total.normalize()} USD; "
+                f"{rec.mismatches.num_rows} mismatches"
+                + ("" if not causes else ": " + ", ".join(f"{n} {c}" for c, n in causes.items()))
+            )
     return 1 if args.strict and logs.rows_rejected else 0
 
 
@@ -282,7 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     price_cmd.add_argument("--out", "-o", help="write the priced lines (.parquet, .csv, .jsonl); rejects beside it")
     price_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     price_cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any record was rejected")
-    price_cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress line on stderr")
+    price_cmd.add_argument(
+        "--reconcile", action="store_true", help="compare the reported cost with the computed one, with causes"
+    )
+    price_cmd.add_argument(
+        "--approximate",
+        action="store_true",
+        help="count records without usage on models whose tokenizer is not public (Claude, Gemini) with o200k_base",
+    )
+    price_cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     price_cmd.add_argument("--num-threads", type=int, default=None, help="threads to use (default: every core)")
     price_cmd.set_defaults(run=_cmd_price)
     return parser

@@ -4,6 +4,7 @@
 
 pub mod read;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -18,8 +19,11 @@ use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
 use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
-use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, UNITS};
+use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT, UNITS};
 use crate::prices::PriceBook;
+use crate::tokens::chat::count_message_tokens;
+use crate::tokens::models::APPROXIMATION_ENCODING;
+use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::batch::RecordColumns;
 use crate::usage::extract::{Hints, UsageRecord};
 use rustc_hash::FxHashMap;
@@ -50,8 +54,14 @@ pub struct LedgerOptions {
     pub default_at: Option<i64>,
     /// Price every record in this tier instead of its own.
     pub service_tier: Option<String>,
+    /// Records without usage but with their texts, on models whose tokenizer is not public (Claude, Gemini):
+    /// estimate their tokens with [`APPROXIMATION_ENCODING`] (marked `approximate`) instead of rejecting them.
+    pub approximate: bool,
     pub threads: Option<usize>,
 }
+
+/// Where a priced line's token counts come from: the source's usage, or counted from its texts.
+pub const USAGE_SOURCES: [&str; 3] = ["reported", "counted", "approximate"];
 
 /// The cost columns of a priced line; they add up to `total_cost` exactly.
 pub const COST_COLUMNS: [&str; 5] = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost"];
@@ -144,6 +154,45 @@ impl<'b> Pricer<'b> {
         known[pos].1.as_ref().map(|s| &**s).map_err(Clone::clone)
     }
 
+    /// The usage of a record that reported none, counted from its texts with its model's tokenizer: (the record
+    /// with that usage, `counted` or `approximate`).
+    fn count(&self, rec: &UsageRecord) -> std::result::Result<(UsageRecord, &'static str), String> {
+        let text = rec.text.as_deref().ok_or("no usage reported and no text to count")?;
+        let Some(model) = rec.served_model.as_deref().or(rec.model.as_deref()) else {
+            return Err("no usage reported, and no model named to count the tokens with".into());
+        };
+        let (name, source) = match lookup_model(model) {
+            Some(ModelTokenizer::Encoding(e)) => (e, "counted"),
+            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => (APPROXIMATION_ENCODING, "approximate"),
+            Some(ModelTokenizer::NotPublic { vendor }) => {
+                return Err(format!(
+                    "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \
+                     to estimate the tokens with {APPROXIMATION_ENCODING}"
+                ))
+            }
+            None => return Err(format!("no usage reported, and no tokenizer is known for {model} to count with")),
+        };
+        let counted = (|| -> Result<(u64, u64)> {
+            let encoding = get_encoding(name)?;
+            let mut input = 0u64;
+            if let Some(m) = &text.messages {
+                let messages: Vec<serde_json::Value> = serde_json::from_str(m)
+                    .map_err(|e| Error::InvalidArgument(format!("the request's messages: {e}")))?;
+                input += count_message_tokens(&encoding, model, &messages, None)?;
+            }
+            if let Some(p) = &text.prompt {
+                input += encoding.count(p, Allowed::None)? as u64;
+            }
+            Ok((input, encoding.count(&text.completion, Allowed::None)? as u64))
+        })()
+        .map_err(|e| format!("no usage reported, and its text could not be counted: {e}"))?;
+        let mut counted_rec = rec.clone();
+        counted_rec.usage.counts[INPUT] = counted.0;
+        counted_rec.usage.counts[OUTPUT] = counted.1;
+        counted_rec.has_usage = true;
+        Ok((counted_rec, source))
+    }
+
     /// Prices one record at `at`.
     fn price(&mut self, rec: &UsageRecord, at: i64) -> std::result::Result<Priced, String> {
         if !rec.parts.is_empty() || rec.cache_hit {
@@ -189,7 +238,9 @@ impl<'b> Pricer<'b> {
 /// One priced line.
 struct Line<'r> {
     read: &'r Read<'r>,
-    record: &'r UsageRecord,
+    record: Cow<'r, UsageRecord>,
+    /// One of [`USAGE_SOURCES`].
+    usage_source: &'static str,
     cost: Option<Priced>,
     at: i64,
 }
@@ -207,9 +258,16 @@ pub fn price_reads(pricer: &mut Pricer<'_>, source: &str, reads: &[Read<'_>]) ->
             };
             // A failed request is kept and costs nothing (providers do not bill errors).
             if record.status == "error" && !record.has_usage {
-                return Ok(Line { read, record, cost: None, at });
+                return Ok(Line { read, record: Cow::Borrowed(record), usage_source: "reported", cost: None, at });
             }
-            Ok(Line { read, record, cost: Some(pricer.price(record, at)?), at })
+            let (record, usage_source) = if !record.has_usage && record.text.is_some() {
+                let (counted, source) = pricer.count(record)?;
+                (Cow::Owned(counted), source)
+            } else {
+                (Cow::Borrowed(record), "reported")
+            };
+            let cost = Some(pricer.price(&record, at)?);
+            Ok(Line { read, record, usage_source, cost, at })
         })();
         match priced {
             Ok(line) => lines.push(line),
@@ -286,9 +344,11 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
     let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
     // Usage columns: the common ones always, others when some line uses them; then one column per label.
     let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
-    let mut extra = RecordColumns::new(lines.iter().map(|l| l.record), &always, n);
+    let mut extra = RecordColumns::new(lines.iter().map(|l| &*l.record), &always, n);
+    let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     for l in lines {
-        let r = l.record;
+        let r = &*l.record;
+        usage_source.append_value(l.usage_source);
         source.append_value(source_name);
         line_no.append_value(l.read.line as i64);
         id.append_option(r.id.as_deref());
@@ -347,7 +407,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
     ];
     let fixed: Vec<&str> = ["source", "line", "id", "timestamp", "provider", "model", "served_model"]
         .into_iter()
-        .chain(["service_tier", "cache_hit", "status", "priced_provider", "priced_model", "price_from"])
+        .chain(["service_tier", "cache_hit", "status", "usage_source", "priced_provider", "priced_model", "price_from"])
         .chain(["reported_cost", "total_cost"])
         .chain(COST_COLUMNS)
         .collect();
@@ -361,6 +421,8 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
         Field::new("status", DataType::Utf8, false),
     ]);
     columns.extend([Arc::new(tier.finish()) as ArrayRef, Arc::new(hit.finish()), Arc::new(status.finish())]);
+    fields.push(Field::new("usage_source", DataType::Utf8, false));
+    columns.push(Arc::new(usage_source.finish()));
     for (f, c) in extra.finish_counts() {
         fields.push(f);
         columns.push(c);

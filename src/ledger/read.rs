@@ -4,6 +4,8 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read as IoRead};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{Item, Read};
 use crate::error::{Error, Result};
@@ -17,9 +19,24 @@ fn io(path: &str, e: std::io::Error) -> Error {
     Error::Io { path: path.to_string(), message: e.to_string() }
 }
 
-/// Opens a file, decompressing gzip or zstd by their magic bytes.
-pub fn open(path: &str) -> Result<Box<dyn BufRead + Send>> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(|e| io(path, e))?);
+/// A file read through a counter of the bytes taken from it (before decompression), for progress reports.
+struct Counting {
+    file: File,
+    taken: Arc<AtomicU64>,
+}
+
+impl IoRead for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens a file, decompressing gzip or zstd by their magic bytes; `taken` counts the file's bytes read so far.
+pub fn open(path: &str, taken: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>> {
+    let file = Counting { file: File::open(path).map_err(|e| io(path, e))?, taken };
+    let mut file = BufReader::with_capacity(1 << 20, file);
     let head = file.fill_buf().map_err(|e| io(path, e))?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(file)))
@@ -54,9 +71,11 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
 }
 
 /// Streams the records of one file to `block`, a block of lines at a time: (line number, line) for JSON Lines,
-/// (element number, element) for a file holding one JSON array.
-pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>]) -> Result<()>) -> Result<()> {
-    let mut reader = open(path)?;
+/// (element number, element) for a file holding one JSON array; with the bytes of the file read so far.
+pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>], u64) -> Result<()>) -> Result<()> {
+    let taken = Arc::new(AtomicU64::new(0));
+    let mut reader = open(path, taken.clone())?;
+    let mut block = |items: &[Item<'_>]| block(items, taken.load(Ordering::Relaxed));
     // One JSON array (not JSON Lines): read whole, one record per element, numbered from 1.
     let first = {
         let buf = reader.fill_buf().map_err(|e| io(path, e))?;
@@ -79,13 +98,13 @@ pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>]) -> Result<()>) -
                 elements.iter().enumerate().map(|(i, r)| (i as u64 + 1, Some(r.get().as_bytes()))).collect();
             return block(&items);
         }
-        return read_lines(path, &mut std::io::Cursor::new(all), block);
+        return read_lines(path, &mut std::io::Cursor::new(all), &mut block);
     }
-    read_lines(path, &mut reader, block)
+    read_lines(path, &mut reader, &mut block)
 }
 
 /// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, lines borrowed from it.
-fn read_lines(path: &str, reader: &mut dyn BufRead, mut block: impl FnMut(&[Item<'_>]) -> Result<()>) -> Result<()> {
+fn read_lines(path: &str, reader: &mut dyn BufRead, block: &mut dyn FnMut(&[Item<'_>]) -> Result<()>) -> Result<()> {
     let mut line_no: u64 = 0;
     let mut buf: Vec<u8> = Vec::new();
     let mut want = BLOCK_BYTES;

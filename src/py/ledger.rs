@@ -24,6 +24,7 @@ fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyRes
 }
 
 /// The arguments both entry points share, converted: the book, what records lack, how to price.
+#[allow(clippy::too_many_arguments)]
 fn setup(
     book: Option<&PyPriceBook>,
     format: Option<&str>,
@@ -31,6 +32,7 @@ fn setup(
     model: Option<&str>,
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
+    approximate: bool,
     threads: Option<usize>,
 ) -> PyResult<(Arc<PriceBook>, Hints, LedgerOptions)> {
     let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
@@ -44,12 +46,13 @@ fn setup(
         model: model.map(str::to_string),
         at: None,
     };
-    Ok((book, hints, LedgerOptions { default_at, service_tier: service_tier.map(str::to_string), threads }))
+    let service_tier = service_tier.map(str::to_string);
+    Ok((book, hints, LedgerOptions { default_at, service_tier, approximate, threads }))
 }
 
 /// Prices log files: returns (priced lines, rejects, records read).
 #[pyfunction]
-#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None, spill_dir=None))]
+#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None, spill_dir=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -60,31 +63,46 @@ pub fn price_log_files(
     model: Option<&str>,
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
+    approximate: bool,
     num_threads: Option<usize>,
     spill_dir: Option<String>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(PyTable, PyTable, u64, Vec<String>)> {
     guard(py, || {
-        let (book, hints, opts) = setup(book, format, provider, model, default_at, service_tier, num_threads)?;
-        let (priced, rejects, read, spilled) = py
-            .detach(|| -> Result<_, Error> {
-                let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
-                for path in &paths {
-                    read_file(path, |items| {
-                        let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
-                        read += n;
-                        let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
-                        // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
-                        match &spill_dir {
-                            Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), p)?),
-                            None => priced.extend(p),
+        let (book, hints, opts) =
+            setup(book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
+        let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+        let done = py.detach(|| -> Result<_, Error> {
+            let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
+            for path in &paths {
+                read_file(path, |items, taken| {
+                    let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
+                    // Progress: (path, bytes of the file read so far, records read so far), once per block; an
+                    // exception from the callback (a KeyboardInterrupt) stops the run.
+                    if let Some(callback) = &progress {
+                        let called = Python::attach(|py| callback.call1(py, (path.as_str(), taken, read + n)));
+                        if let Err(e) = called {
+                            *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            return Err(Error::InvalidArgument("stopped by the progress callback".into()));
                         }
-                        rejects.extend(r);
-                        Ok(())
-                    })?;
-                }
-                Ok((priced, rejects, read, spilled))
-            })
-            .py_err(py)?;
+                    }
+                    read += n;
+                    let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+                    // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
+                    match &spill_dir {
+                        Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), p)?),
+                        None => priced.extend(p),
+                    }
+                    rejects.extend(r);
+                    Ok(())
+                })?;
+            }
+            Ok((priced, rejects, read, spilled))
+        });
+        if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        let (priced, rejects, read, spilled) = done.py_err(py)?;
         let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
         Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled))
     })
@@ -92,7 +110,7 @@ pub fn price_log_files(
 
 /// Prices records given as JSON texts (rows of a table): returns (priced lines, rejects, records read).
 #[pyfunction]
-#[pyo3(signature = (texts, *, source="table", book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, num_threads=None))]
+#[pyo3(signature = (texts, *, source="table", book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_texts(
     py: Python<'_>,
@@ -104,10 +122,12 @@ pub fn price_log_texts(
     model: Option<&str>,
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
+    approximate: bool,
     num_threads: Option<usize>,
 ) -> PyResult<(PyTable, PyTable, u64)> {
     guard(py, || {
-        let (book, hints, opts) = setup(book, format, provider, model, default_at, service_tier, num_threads)?;
+        let (book, hints, opts) =
+            setup(book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
         let (chunks, read) = py
             .detach(|| {
                 let items: Vec<Item<'_>> =

@@ -68,6 +68,19 @@ pub struct UsageRecord {
     pub id: Option<String>,
     /// Whether the source reported usage (`false` for failed requests and records without counts).
     pub has_usage: bool,
+    /// For a record without usage: the request's and response's text, so the tokens can be counted.
+    pub text: Option<Box<TextToCount>>,
+}
+
+/// What a record without reported usage said, to count its tokens with the model's tokenizer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextToCount {
+    /// The request's chat messages (a JSON array in the OpenAI format), when it sent messages.
+    pub messages: Option<String>,
+    /// The request's prompt text, when it sent a plain prompt (or a system prompt beside the messages).
+    pub prompt: Option<String>,
+    /// The response's text (the content of every choice, or every streamed delta, joined).
+    pub completion: String,
 }
 
 /// What the caller knows that a body may lack.
@@ -1115,7 +1128,14 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
             match extract_text(&s, &inner_hints) {
                 Ok(r) => r,
                 Err(_) if failed || cached => UsageRecord::default(),
-                Err(e) => return Err(err(format!("cloudflare_logpush: ResponseBody: {}", strip_kind(&e)))),
+                // No usage in the body (a stream sent without `stream_options.include_usage`): keep the texts,
+                // so the ledger can count the tokens (marked counted, not reported).
+                Err(e) => match texts_to_count(o.present("RequestBody"), &s) {
+                    Some(text) => {
+                        UsageRecord { model: response_model(&s), text: Some(Box::new(text)), ..Default::default() }
+                    }
+                    None => return Err(err(format!("cloudflare_logpush: ResponseBody: {}", strip_kind(&e)))),
+                },
             }
         }
         _ if failed || cached => UsageRecord::default(),
@@ -1150,6 +1170,83 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
         rec.metadata.push(("step".into(), Meta::Int(step)));
     }
     Ok(rec)
+}
+
+/// A request body (JSON text or object) and a response body (JSON or an SSE stream) without usage: the texts to
+/// count, when the request's messages or prompt and the response's text can be read.
+fn texts_to_count(request: Option<Raw<'_>>, response: &str) -> Option<TextToCount> {
+    let request = request?;
+    let owned;
+    let req = match kind(request) {
+        Kind::Object => json::object(request)?,
+        Kind::String => {
+            owned = json::string(request)?;
+            Obj::parse(owned.trim()).ok()?
+        }
+        _ => return None,
+    };
+    let messages = req.get("messages").filter(|m| kind(m) == Kind::Array).map(|m| m.get().to_string());
+    // Anthropic's system prompt sits beside the messages; completions APIs send a prompt.
+    let prompt = req.str("prompt").or_else(|| req.str("system")).map(|s| s.into_owned());
+    if messages.is_none() && prompt.is_none() {
+        return None;
+    }
+    Some(TextToCount { messages, prompt, completion: response_text(response)? })
+}
+
+/// The generated text of a response body or stream: OpenAI choices (message content or deltas), Anthropic content
+/// blocks or text deltas. `None` if the body is neither.
+fn response_text(body: &str) -> Option<String> {
+    let body = body.trim();
+    let events: Vec<Cow<'_, str>> = if body.starts_with("data:") || body.starts_with("event:") {
+        sse_events(body)
+    } else {
+        vec![Cow::Borrowed(body)]
+    };
+    let mut out = String::new();
+    let mut any = false;
+    for event in &events {
+        let Ok(o) = Obj::parse(event.trim()) else { continue };
+        if let Some(choices) = o.arr("choices") {
+            any = true;
+            for c in choices.iter().filter_map(json::object) {
+                let part = c.obj("delta").or_else(|| c.obj("message"));
+                if let Some(text) = part.as_ref().and_then(|p| p.str("content")) {
+                    out.push_str(&text);
+                }
+                if let Some(text) = c.str("text") {
+                    out.push_str(&text);
+                }
+            }
+        }
+        if let Some(blocks) = o.arr("content") {
+            any = true;
+            for b in blocks.iter().filter_map(json::object) {
+                if let Some(text) = b.str("text") {
+                    out.push_str(&text);
+                }
+            }
+        }
+        if let Some(delta) = o.obj("delta") {
+            if let Some(text) = delta.str("text") {
+                any = true;
+                out.push_str(&text);
+            }
+        }
+    }
+    any.then_some(out)
+}
+
+/// The model a response body or its first stream chunk names.
+fn response_model(body: &str) -> Option<String> {
+    let body = body.trim();
+    let first = if body.starts_with("data:") || body.starts_with("event:") {
+        sse_events(body).into_iter().next()?.into_owned()
+    } else {
+        body.to_string()
+    };
+    let o = Obj::parse(first.trim()).ok()?;
+    text(&o, "model").or_else(|| o.obj("message").and_then(|m| text(&m, "model")))
 }
 
 fn strip_kind(e: &Error) -> String {
