@@ -47,6 +47,7 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) benches/bench_extract.py
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
+	cargo bench --bench ledger_core
 
 clean:
 	cargo clean
