@@ -390,3 +390,14 @@ def test_a_line_holding_one_streams_chunks_is_one_record(tmp_path: Path) -> None
     assert (logs.rows_read, logs.rows_priced) == (1, 1)
     assert logs.table.column("input_tokens").to_pylist() == [10]
     assert logs.last_summary.column("rows").to_pylist() == [1]
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_empty_inputs_price_to_empty_tables(tmp_path: Path, spill: bool) -> None:
+    (tmp_path / "array.json").write_text("[]")
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "blank.jsonl").write_text("\n  \n")
+    for name in ["array.json", "empty.jsonl", "blank.jsonl"]:
+        logs = tokenprice.price_logs(str(tmp_path / name), spill=spill, spill_dir=tmp_path / f"spill-{name}")
+        assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (0, 0, 0)
+        assert logs.total_cost == 0 and "total_cost" in logs.table.column_names

@@ -505,22 +505,22 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
 }
 
 /// Writes one block of priced lines (its chunks' batches) to `dir/part-NNNNN.arrow` (Arrow IPC file format) and
-/// returns the path.
-pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<String> {
+/// returns the path; nothing for a block without batches.
+pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<Option<String>> {
     // The same schema as the in-memory result (every column nullable; see `unify`).
     let batches = unify(batches)?;
+    let Some(first) = batches.first() else { return Ok(None) };
     let path = std::path::Path::new(dir).join(format!("part-{n:05}.arrow"));
     let name = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
     let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
-    let Some(first) = batches.first() else { return Ok(name) };
     let mut writer =
         arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema()).map_err(|e| io(&e))?;
     for batch in &batches {
         writer.write(batch).map_err(|e| io(&e))?;
     }
     writer.finish().map_err(|e| io(&e))?;
-    Ok(name)
+    Ok(Some(name))
 }
 
 #[cfg(test)]

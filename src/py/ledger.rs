@@ -90,7 +90,7 @@ pub fn price_log_files(
                     let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
                     // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
                     match &spill_dir {
-                        Some(dir) => spilled.push(crate::ledger::spill(dir, spilled.len(), p)?),
+                        Some(dir) => spilled.extend(crate::ledger::spill(dir, spilled.len(), p)?),
                         None => priced.extend(p),
                     }
                     rejects.extend(r);
