@@ -296,17 +296,21 @@ pub fn price_items(
         items
             .par_chunks(CHUNK_LINES)
             .map_init(
-                || Pricer::new(book, opts),
-                |pricer, chunk| {
-                    let mut reads = Vec::with_capacity(chunk.len());
+                // Per thread: the pricer's caches, and the records' buffer (reused: a fresh one per chunk is a
+                // megabyte of new pages each time).
+                || (Pricer::new(book, opts), Vec::with_capacity(CHUNK_LINES)),
+                |(pricer, reads), chunk| {
+                    reads.clear();
                     for (line, text) in chunk {
                         match text {
-                            Some(t) => read::read_line(*line, t, hints, &mut reads),
+                            Some(t) => read::read_line(*line, t, hints, reads),
                             None => reads.push(Read { line: *line, record: Err("no record (null)".into()), text: b"" }),
                         }
                     }
-                    let (p, r) = price_reads(pricer, source, &reads)?;
-                    Ok((p, r, reads.len() as u64))
+                    let (p, r) = price_reads(pricer, source, reads)?;
+                    let n = reads.len() as u64;
+                    reads.clear();
+                    Ok((p, r, n))
                 },
             )
             .collect()

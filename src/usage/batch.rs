@@ -2,8 +2,10 @@
 //! an OTLP export, a JSON array) gives one row per record inside it, and the rows become one Arrow record batch.
 //! Nothing is dropped: an input that cannot be read is a row with its `error`.
 
-use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
 
 use arrow_array::builder::{
     BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
@@ -120,7 +122,7 @@ impl RecordColumns {
             used[units::unit_of_usage_field(f).expect("a usage field")] = true;
         }
         let mut keys: Vec<String> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
         for rec in records {
             for (u, c) in rec.usage.counts.iter().enumerate() {
                 if *c > 0 && u != units::REQUESTS {
@@ -150,7 +152,11 @@ impl RecordColumns {
         for (b, key) in self.labels.iter_mut().zip(&self.keys) {
             match rec.metadata.iter().rev().find(|(k, _)| k == key) {
                 Some((_, Meta::Str(s))) => b.append_value(s),
-                Some((_, v)) => b.append_value(v.as_text()),
+                Some((_, v)) => {
+                    // Written straight into the builder's value (no String per row); cannot fail.
+                    let _ = write!(b, "{v}");
+                    b.append_value("");
+                }
                 None => b.append_null(),
             }
         }

@@ -30,11 +30,18 @@ pub enum Meta {
 
 impl Meta {
     pub fn as_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A label's text (as the table columns hold it).
+impl std::fmt::Display for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Meta::Str(s) => s.clone(),
-            Meta::Int(i) => i.to_string(),
-            Meta::Float(f) => f.to_string(),
-            Meta::Bool(b) => b.to_string(),
+            Meta::Str(s) => f.write_str(s),
+            Meta::Int(i) => write!(f, "{i}"),
+            Meta::Float(x) => write!(f, "{x}"),
+            Meta::Bool(b) => write!(f, "{b}"),
         }
     }
 }
@@ -329,6 +336,11 @@ fn finish(mut rec: UsageRecord, hints: &Hints) -> Result<UsageRecord> {
 }
 
 /// Gateway and SDK provider names as the price book names providers.
+/// The provider named at `key` (normalized; one allocation).
+fn provider_at(o: &Obj<'_>, key: &str) -> Option<String> {
+    o.str(key).filter(|p| !p.is_empty()).map(|p| normalize_provider(&p))
+}
+
 pub fn normalize_provider(name: &str) -> String {
     let lower = name.trim().to_ascii_lowercase();
     let id = match lower.as_str() {
@@ -559,7 +571,7 @@ fn openai_chat(o: &Obj<'_>) -> Result<UsageRecord> {
         model: text(o, "model"),
         id: text(o, "id"),
         service_tier: text(o, "service_tier"),
-        provider: text(o, "provider").map(|p| normalize_provider(&p)),
+        provider: provider_at(o, "provider"),
         ..Default::default()
     };
     rec.timestamp = time(o, "created")?;
@@ -1078,7 +1090,7 @@ pub fn extract_stream(chunks: &[&str], hints: &Hints) -> Result<UsageRecord> {
 fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "cloudflare_logs",
-        provider: text(o, "provider").map(|p| normalize_provider(&p)),
+        provider: provider_at(o, "provider"),
         model: text(o, "model"),
         id: text(o, "id"),
         cache_hit: o.bool("cached").unwrap_or(false),
@@ -1109,7 +1121,7 @@ fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
 /// body as JSON text or an SSE stream (read by that provider's rule). An encrypted body (`{type, key, iv, data}`)
 /// cannot be read and is rejected with that reason. Failed requests are kept with zero usage.
 fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
-    let provider = text(o, "Provider").map(|p| normalize_provider(&p));
+    let provider = provider_at(o, "Provider");
     let code = status_code(o, "StatusCode");
     let cached = o.bool("Cached").unwrap_or(false);
     let failed = code.is_some_and(|c| c >= 400);
@@ -1263,7 +1275,7 @@ fn strip_kind(e: &Error) -> String {
 fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "litellm",
-        provider: text(o, "custom_llm_provider").map(|p| normalize_provider(&p)),
+        provider: provider_at(o, "custom_llm_provider"),
         model: text(o, "model"),
         id: text(o, "id").or_else(|| text(o, "request_id")),
         ..Default::default()
@@ -1423,7 +1435,7 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
 fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "helicone",
-        provider: text(o, "provider").map(|p| normalize_provider(&p)),
+        provider: provider_at(o, "provider"),
         model: text(o, "request_model").or_else(|| text(o, "model")),
         served_model: text(o, "response_model"),
         id: text(o, "request_id"),

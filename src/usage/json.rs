@@ -65,15 +65,25 @@ fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
 /// The end (one past the closing quote) of the string starting at `b[i] == '"'`: the scan jumps from quote or
 /// backslash to the next (vectorized), which is what makes long message texts cheap to pass over.
 fn string_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    string_scan(b, i).map(|(end, _)| end)
+}
+
+/// [`string_end`], and whether the string holds an escape.
+#[inline]
+fn string_scan(b: &[u8], i: usize) -> Result<(usize, bool), JsonError> {
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
         if j > b.len() {
             return Err(bad("unterminated string", i));
         }
         match quote_or_backslash(b, j) {
             None => return Err(bad("unterminated string", i)),
-            Some(k) if b[k] == b'"' => return Ok(k + 1),
-            Some(k) => j = k + 2,
+            Some(k) if b[k] == b'"' => return Ok((k + 1, escaped)),
+            Some(k) => {
+                escaped = true;
+                j = k + 2;
+            }
         }
     }
 }
@@ -184,9 +194,9 @@ pub struct Obj<'a> {
     pub members: Members<'a>,
 }
 
-fn key_text(text: &str, start: usize, end: usize) -> Result<Cow<'_, str>, JsonError> {
+fn key_text(text: &str, start: usize, end: usize, escaped: bool) -> Result<Cow<'_, str>, JsonError> {
     let inner = &text[start + 1..end - 1];
-    if !inner.contains('\\') {
+    if !escaped {
         return Ok(Cow::Borrowed(inner));
     }
     unescape(inner).map(Cow::Owned).ok_or_else(|| bad("bad escape in key", start))
@@ -213,8 +223,8 @@ fn members(text: &str, open: u8) -> Result<(Members<'_>, usize), JsonError> {
             if b.get(i) != Some(&b'"') {
                 return Err(bad("expected a key", i));
             }
-            let end = string_end(b, i)?;
-            let key = key_text(text, i, end)?;
+            let (end, escaped) = string_scan(b, i)?;
+            let key = key_text(text, i, end, escaped)?;
             i = skip_ws(b, end);
             if b.get(i) != Some(&b':') {
                 return Err(bad("expected ':'", i));
