@@ -401,3 +401,17 @@ def test_empty_inputs_price_to_empty_tables(tmp_path: Path, spill: bool) -> None
         logs = tokenprice.price_logs(str(tmp_path / name), spill=spill, spill_dir=tmp_path / f"spill-{name}")
         assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (0, 0, 0)
         assert logs.total_cost == 0 and "total_cost" in logs.table.column_names
+
+
+def test_spilled_summaries_equal_in_memory_ones(tmp_path: Path) -> None:
+    # Two input files: two spill files, summed one at a time (a label missing from one part included).
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({**json.loads(lines_of(SAMPLE)[0]), "metadata": '{"region": "eu"}'}) + "\n")
+    sources = [str(SAMPLE), str(other)]
+    spilled = tokenprice.price_logs(sources, spill=True, spill_dir=tmp_path / "spill")
+    assert len(list((tmp_path / "spill").iterdir())) == 2
+    held = tokenprice.price_logs(sources, spill=False)
+    for by, period in [(["tenant", "feature"], None), ("region", "month"), (None, "week"), (None, None)]:
+        a, b = spilled.summary(by, period=period), held.summary(by, period=period)
+        assert a.to_pylist() == b.to_pylist(), (by, period)
+        assert a.schema.metadata == b.schema.metadata

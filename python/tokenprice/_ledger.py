@@ -41,6 +41,25 @@ def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
     return out
 
 
+def _aggregate(table: Any, keys: list[str], period: str | None, tz: str) -> Any:
+    """One table's totals per group: the keys (``period`` first when asked), ``rows`` and the sums."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for key in keys:
+        if key not in table.column_names:  # a label no line of this part has
+            table = table.append_column(key, pa.nulls(table.num_rows, pa.string()))
+    if period is not None:
+        local = table.column("timestamp").cast(pa.timestamp("us", tz=tz))
+        start = pc.floor_temporal(local, unit=period, week_starts_monday=True)
+        table = table.append_column("period", pc.cast(pc.local_timestamp(start), pa.date32()))
+        keys = ["period", *keys]
+    sums = [*COST_COLUMNS, "reported_cost"]
+    grouped = table.group_by(keys, use_threads=False).aggregate([("line", "count")] + [(c, "sum") for c in sums])
+    names = {"line_count": "rows", **{f"{c}_sum": c for c in sums}}
+    return grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
+
+
 class PricedLogs:
     """The priced lines of a log (``.table``), the records that could not be priced (``.rejects``) and the counts:
     ``rows_read == rows_priced + rows_rejected``."""
@@ -48,6 +67,7 @@ class PricedLogs:
     def __init__(self, table: Any, rejects: Any, rows_read: int, spilled: Sequence[str] = ()) -> None:
         import pyarrow as pa
 
+        self._spilled = list(spilled)
         if spilled:
             # Priced lines spilled to Arrow IPC files are memory-mapped, not read into memory.
             parts = [pa.ipc.open_file(pa.memory_map(path)).read_all() for path in spilled]
@@ -85,24 +105,33 @@ class PricedLogs:
         ``rows``, the cost columns and ``total_cost`` (exact decimal sums), ``reported_cost``. The read, priced and
         rejected counts are in the schema metadata."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         keys = [by] if isinstance(by, str) else list(by or [])
-        table = self.table
         for key in keys:
-            if key not in table.column_names:
-                labels = [c for c in table.column_names if c not in _FIXED and not c.endswith("_tokens")]
+            if key not in self.table.column_names:
+                labels = [c for c in self.table.column_names if c not in _FIXED and not c.endswith("_tokens")]
                 raise _core.InvalidArgumentError(f"no column {key!r} to group by; labels in these logs: {labels}")
-        if period is not None:
-            if period not in PERIODS:
-                raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
-            local = table.column("timestamp").cast(pa.timestamp("us", tz=tz))
-            start = pc.floor_temporal(local, unit=period, week_starts_monday=True)
-            table = table.append_column("period", pc.cast(pc.local_timestamp(start), pa.date32()))
-            keys = ["period", *keys]
-        aggregations = [("line", "count")] + [(c, "sum") for c in [*COST_COLUMNS, "reported_cost"]]
-        grouped = table.group_by(keys, use_threads=False).aggregate(aggregations)
-        names = {"line_count": "rows", **{f"{c}_sum": c for c in [*COST_COLUMNS, "reported_cost"]}}
+        if period is not None and period not in PERIODS:
+            raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+        sums = [*COST_COLUMNS, "reported_cost"]
+        if self._spilled:
+            # Spilled lines: one file at a time, each mapped only while it is summed, so memory stays bounded by a
+            # file however many there are; the partial sums (exact decimals) are then summed.
+            partials = []
+            for path in self._spilled:
+                with pa.memory_map(path) as source:
+                    part = pa.ipc.open_file(source).read_all()
+                    partials.append(_aggregate(part, keys, period, tz))
+                    del part
+            grouped = pa.concat_tables(partials, promote_options="permissive")
+            keys = ["period", *keys] if period is not None else keys
+            totals = [("rows", "sum")] + [(c, "sum") for c in sums]
+            grouped = grouped.group_by(keys, use_threads=False).aggregate(totals)
+            names = {"rows_sum": "rows", **{f"{c}_sum": c for c in sums}}
+        else:
+            grouped = _aggregate(self.table, keys, period, tz)
+            keys = ["period", *keys] if period is not None else keys
+            names = {}
         grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
         ordered = [*keys, "rows", *COST_COLUMNS, "reported_cost"]
         grouped = grouped.select(ordered)
