@@ -137,9 +137,13 @@ def test_the_progress_callback_sees_every_byte(tmp_path: Path) -> None:
     bar = ProgressBar([str(SAMPLE)], out)
     bar(str(SAMPLE), SAMPLE.stat().st_size // 2, 100)
     bar(str(SAMPLE), SAMPLE.stat().st_size, 200)
+    bar(str(SAMPLE), SAMPLE.stat().st_size * 2, 300)  # never past 100%
     bar.close()
     drawn = out.getvalue()
     assert " 50% " in drawn and "100% " in drawn and "200 records" in drawn and drawn.endswith("\n")
+    assert "200%" not in drawn and all(
+        len(part.split("]")[0]) == 1 + ProgressBar.WIDTH for part in drawn.split("\r")[1:]
+    )
 
 
 def test_summaries_are_exact_sums_and_state_the_counts(sample: tokenprice.PricedLogs) -> None:
@@ -217,14 +221,19 @@ def test_malformed_input_is_rejected_with_place_and_reason_and_nothing_is_lost(t
         json.dumps(big).encode(),  # a 50 MB single line
         b"",
         json.dumps(good).encode(),
+        json.dumps({**good, "created_at": "2025-01-0\u00e9T00:00:00Z"}, ensure_ascii=False).encode(),  # multi-byte
+        b"[]",  # a container without records
+        json.dumps({"resourceSpans": []}).encode(),  # an OTLP export without gen_ai spans
     ]
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     logs = tokenprice.price_logs(path)
-    assert logs.rows_read == 10 and logs.rows_priced + logs.rows_rejected == 10
+    assert logs.rows_read == 13 and logs.rows_priced + logs.rows_rejected == 13
     assert logs.table.column("line").to_pylist() == [1, 9, 11]
     rejects = {r["line"]: r["reason"] for r in logs.rejects.to_pylist()}
-    assert set(rejects) == {2, 3, 4, 5, 6, 7, 8}
+    assert set(rejects) == {2, 3, 4, 5, 6, 7, 8, 12, 13, 14}
+    assert "not an ISO 8601" in rejects[12]
+    assert "holds no usage records" in rejects[13] and "holds no usage records" in rejects[14]
     assert "not valid JSON" in rejects[2]
     assert "tokens_in" in rejects[3] and "not a number" in rejects[3]
     assert "tokens_in: -4 is negative" in rejects[4]
@@ -234,7 +243,7 @@ def test_malformed_input_is_rejected_with_place_and_reason_and_nothing_is_lost(t
     assert "no timestamp" in rejects[8]
     assert all(len(r["excerpt"]) <= 161 for r in logs.rejects.to_pylist())
     # default_at prices the record without a timestamp instead.
-    assert tokenprice.price_logs(path, default_at="2025-06-01").rows_rejected == 6
+    assert tokenprice.price_logs(path, default_at="2025-06-01").rows_rejected == 9
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -255,6 +264,8 @@ def test_the_price_command(tmp_path: Path) -> None:
 
     assert pq.read_table(out).num_rows == 4995
     assert pq.read_table(tmp_path / "priced.rejects.parquet").num_rows == 5
+    both = json.loads(run_cli("price", str(SAMPLE), "--json", "--reconcile").stdout)  # one JSON document
+    assert both["reconciliation"]["compared"] == 4995 and both["reconciliation"]["causes"]["gateway cache hit"] > 0
     bad = run_cli("price", str(tmp_path / "missing.jsonl"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -415,3 +426,29 @@ def test_spilled_summaries_equal_in_memory_ones(tmp_path: Path) -> None:
         a, b = spilled.summary(by, period=period), held.summary(by, period=period)
         assert a.to_pylist() == b.to_pylist(), (by, period)
         assert a.schema.metadata == b.schema.metadata
+
+
+def test_a_rejected_tier_names_each_records_own_date() -> None:
+    base = {"provider": "openai", "model": "gpt-3.5-turbo", "tokens_in": 10, "tokens_out": 1, "metadata": "{}"}
+    records = [{**base, "created_at": f"2025-0{m}-01T00:00:00Z"} for m in (3, 4)]
+    logs = tokenprice.price_logs(records, service_tier="priority")  # a tier gpt-3.5-turbo has no price for
+    reasons = logs.rejects.column("reason").to_pylist()
+    assert len(reasons) == 2 and "2025-03-01" in reasons[0] and "2025-04-01" in reasons[1], reasons
+
+
+def test_a_body_without_usage_is_counted_from_its_texts() -> None:
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini"}
+    body["choices"] = [{"index": 0, "message": {"role": "assistant", "content": "Four."}}]
+    messages = [{"role": "user", "content": "Two plus two?"}]
+    record = {
+        "Timestamp": "2025-06-01T09:00:00Z",
+        "Provider": "openai",
+        "Model": "gpt-4o-mini",
+        "StatusCode": 200,
+        "RequestBody": json.dumps({"model": "gpt-4o-mini", "messages": messages}),
+        "ResponseBody": json.dumps(body),
+    }
+    row = tokenprice.price_logs([record]).table.to_pylist()[0]
+    assert row["usage_source"] == "counted"
+    assert row["input_tokens"] == tokenprice.count_message_tokens(messages, model="gpt-4o-mini")
+    assert row["output_tokens"] == tokenprice.encoding_for_model("gpt-4o-mini").count("Four.")

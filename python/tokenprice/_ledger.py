@@ -41,14 +41,16 @@ def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
     return out
 
 
-def _aggregate(table: Any, keys: list[str], period: str | None, tz: str) -> Any:
-    """One table's totals per group: the keys (``period`` first when asked), ``rows`` and the sums."""
+def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema: Any = None) -> Any:
+    """One table's totals per group: the keys (``period`` first when asked), ``rows`` and the sums. A key column
+    this table lacks (a label none of its lines has) is added as nulls of its type in ``schema``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     for key in keys:
-        if key not in table.column_names:  # a label no line of this part has
-            table = table.append_column(key, pa.nulls(table.num_rows, pa.string()))
+        if key not in table.column_names:
+            kind = schema.field(key).type if schema is not None else pa.string()
+            table = table.append_column(key, pa.nulls(table.num_rows, kind))
     if period is not None:
         local = table.column("timestamp").cast(pa.timestamp("us", tz=tz))
         start = pc.floor_temporal(local, unit=period, week_starts_monday=True)
@@ -121,7 +123,7 @@ class PricedLogs:
             for path in self._spilled:
                 with pa.memory_map(path) as source:
                     part = pa.ipc.open_file(source).read_all()
-                    partials.append(_aggregate(part, keys, period, tz))
+                    partials.append(_aggregate(part, keys, period, tz, self.table.schema))
                     del part
             grouped = pa.concat_tables(partials, promote_options="permissive")
             keys = ["period", *keys] if period is not None else keys

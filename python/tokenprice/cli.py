@@ -192,10 +192,14 @@ class ProgressBar:
     WIDTH = 30
 
     def __init__(self, logs: Sequence[str], out: Any) -> None:
-        import glob
         import os
 
-        paths = [p for pattern in logs for p in (sorted(glob.glob(pattern)) or [pattern])]
+        from tokenprice._ledger import _paths
+
+        try:
+            paths = _paths(list(logs))
+        except TokenPriceError:
+            paths = []  # price_logs reports the bad path
         self.sizes = {p: os.path.getsize(p) for p in paths if os.path.isfile(p)}
         self.total = sum(self.sizes.values())
         self.done: dict[str, int] = {}
@@ -216,7 +220,7 @@ class ProgressBar:
 
     def line(self, records: int, elapsed: float) -> str:
         read = sum(self.done.values())
-        share = read / self.total if self.total else 1.0
+        share = min(read / self.total, 1.0) if self.total else 1.0
         filled = int(share * self.WIDTH)
         rate = read / 1e6 / elapsed if elapsed > 0 else 0.0
         return (
@@ -258,8 +262,10 @@ def _cmd_price(args: argparse.Namespace) -> int:
     for r in rows:
         for c in ("input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"):
             r[c] = Decimal(r[c]).quantize(Decimal("0.000001")) if r[c] is not None else None
+    rec = logs.reconcile() if args.reconcile else None
+    causes = {c: n for c, n in rec.causes.items() if n} if rec is not None else {}
     if args.json:
-        out = {
+        out: dict[str, Any] = {
             "rows_read": logs.rows_read,
             "rows_priced": logs.rows_priced,
             "rows_rejected": logs.rows_rejected,
@@ -267,10 +273,26 @@ def _cmd_price(args: argparse.Namespace) -> int:
             "groups": [{k: (str(v) if v is not None else None) for k, v in r.items()} for r in summary.to_pylist()],
             "rejects": logs.rejects.to_pylist()[:100],
         }
+        if rec is not None:
+            out["reconciliation"] = {
+                "reported_total": str(rec.reported_total),
+                "computed_total": str(rec.computed_total),
+                "compared": rec.compared,
+                "mismatches": rec.mismatches.num_rows,
+                "causes": causes,
+            }
         print(json.dumps(out, default=str))
     else:
         print(_table_text(rows, columns))
         print(f"\ntotal: {logs.total_cost.normalize()} USD; {counts}")
+        if rec is not None:
+            print(
+                f"reconciliation: {rec.compared} rows with a reported cost; reported "
+                f"{rec.reported_total.normalize()} USD, computed {rec.computed_total.normalize()} USD; "
+                f"{rec.mismatches.num_rows} mismatches"
+                + ("" if not causes else ": " + ", ".join(f"{n} {c}" for c, n in causes.items()))
+            )
+        sys.stdout.flush()
         if logs.rows_rejected:
             reasons: dict[str, int] = {}
             for r in logs.rejects.column("reason").to_pylist():
@@ -278,28 +300,6 @@ def _cmd_price(args: argparse.Namespace) -> int:
                 reasons[key] = reasons.get(key, 0) + 1
             top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
             print("rejected: " + "; ".join(f"{n} × {why}" for why, n in top), file=sys.stderr)
-    if args.reconcile:
-        rec = logs.reconcile()
-        causes = {c: n for c, n in rec.causes.items() if n}
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "reported_total": str(rec.reported_total),
-                        "computed_total": str(rec.computed_total),
-                        "compared": rec.compared,
-                        "mismatches": rec.mismatches.num_rows,
-                        "causes": causes,
-                    }
-                )
-            )
-        else:
-            print(
-                f"\nreconciliation: {rec.compared} rows with a reported cost; reported "
-                f"{rec.reported_total.normalize()} USD, computed {rec.computed_total.normalize()} USD; "
-                f"{rec.mismatches.num_rows} mismatches"
-                + ("" if not causes else ": " + ", ".join(f"{n} {c}" for c, n in causes.items()))
-            )
     return 1 if args.strict and logs.rows_rejected else 0
 
 

@@ -780,9 +780,17 @@ fn price_chunk<'a>(
         let slot = match found {
             Some(pos) => pos,
             None => {
-                let sheet = book.sheet_for(mi, at, tier, region).map_err(|e| e.to_string().into());
-                known.push((SheetKey { entry: ei, window, tier, region }, sheet));
-                known.len() - 1
+                // Only prices are kept: a failure names the row's own date, so it is not shared.
+                match book.sheet_for(mi, at, tier, region) {
+                    Ok(sheet) => {
+                        known.push((SheetKey { entry: ei, window, tier, region }, Ok(sheet)));
+                        known.len() - 1
+                    }
+                    Err(e) => {
+                        reject(out, Some(mi), e.to_string().into());
+                        continue;
+                    }
+                }
             }
         };
         let sheet: &EffectiveSheet = match &known[slot].1 {

@@ -146,8 +146,9 @@ impl<'b> Pricer<'b> {
         let pos = match known.iter().position(|(t, _)| t.as_deref() == tier) {
             Some(pos) => pos,
             None => {
-                let sheet = book.sheet_for(mi, at, tier, None).map_err(|e| e.to_string());
-                known.push((tier.map(str::to_string), sheet));
+                // Only prices are kept: a failure names the record's own date, so it is not shared.
+                let sheet = book.sheet_for(mi, at, tier, None).map_err(|e| e.to_string())?;
+                known.push((tier.map(str::to_string), Ok(sheet)));
                 known.len() - 1
             }
         };
@@ -167,7 +168,7 @@ impl<'b> Pricer<'b> {
             Some(ModelTokenizer::NotPublic { vendor }) => {
                 return Err(format!(
                     "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \
-                     to estimate the tokens with {APPROXIMATION_ENCODING}"
+                     (--approximate on the command line) to estimate the tokens with {APPROXIMATION_ENCODING}"
                 ))
             }
             None => return Err(format!("no usage reported, and no tokenizer is known for {model} to count with")),
@@ -210,7 +211,8 @@ impl<'b> Pricer<'b> {
             }
         }
         if rec.model.is_none() && rec.served_model.is_none() {
-            resolved = Err(format!("the {} record names no model: pass model=", rec.format));
+            let format = if rec.format.is_empty() { "usage" } else { rec.format };
+            resolved = Err(format!("the {format} record names no model: pass model="));
         }
         let mi = resolved?;
         let book = self.book;

@@ -74,6 +74,13 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
     // A container (a Logs API page, an OTLP export, an array of records) gives one record per element; a list of
     // one stream's chunks stays one record.
     if let Some(inner) = crate::usage::batch::container_records(text, hints) {
+        if inner.is_empty() {
+            // Nothing is lost: a container without records is a reject, not a silent gap.
+            let why = "holds no usage records (an empty list, a page without results, or an OTLP export without \
+                       gen_ai spans)";
+            out.push(Read { line, record: Err(why.to_string()), text: bytes });
+            return;
+        }
         out.extend(inner.iter().map(|r| Read { line, record: one(r.get()), text: r.get().as_bytes() }));
         return;
     }
@@ -117,7 +124,8 @@ pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>], u64) -> Result<(
 type Block = (Vec<u8>, Vec<(u64, usize, usize)>);
 
 /// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, lines borrowed from it. A reader thread
-/// reads and splits the next block while the current one is priced; the two buffers are reused in turn.
+/// reads and splits the next block while the current one is priced; at most three buffers (one priced, one
+/// queued, one being filled) are in use, and reused in turn.
 fn read_lines(
     path: &str,
     reader: &mut (dyn BufRead + Send),

@@ -115,12 +115,12 @@ pub fn in_window(minute: u32, start: u32, end: u32) -> bool {
 pub fn parse_instant(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let bad = || format!("{s:?} is not an ISO 8601 date or date-time (e.g. 2025-03-01T12:30:00Z)");
-    if s.len() < 10 {
+    // The date is ten ASCII characters; anything else (a multi-byte character among them) is not a date.
+    let (Some(date), Some(rest)) = (s.get(..10), s.get(10..)) else {
         return Err(bad());
-    }
-    let day = parse_date(&s[..10]).map_err(|_| bad())?;
+    };
+    let day = parse_date(date).map_err(|_| bad())?;
     let mut micros = day * MICROS_PER_DAY;
-    let rest = &s[10..];
     if rest.is_empty() {
         return Ok(micros);
     }

@@ -496,12 +496,12 @@ fn flatten_members(prefix: &str, o: &Obj<'_>, out: &mut Vec<(String, Meta)>) {
             Kind::Object | Kind::Null => flatten_meta(&meta_key(prefix, k), *v, out),
             _ => {
                 if let Some(value) = meta_value(*v) {
+                    // A repeated key: the last wins, in the last place.
                     let key = meta_key(prefix, k);
-                    if let Some(slot) = out.iter_mut().find(|(k, _)| *k == key) {
-                        slot.1 = value; // a repeated key: the last wins
-                    } else {
-                        out.push((key, value));
+                    if out.iter().any(|(k, _)| *k == key) {
+                        out.retain(|(k, _)| *k != key);
                     }
+                    out.push((key, value));
                 }
             }
         }
@@ -540,6 +540,7 @@ fn meta_object(raw: Raw<'_>, prefix: &str, out: &mut Vec<(String, Meta)>) {
             }
         }
         if !prefix.is_empty() && !s.is_empty() {
+            out.retain(|(k, _)| k != prefix);
             out.push((prefix.to_string(), Meta::Str(s.into_owned())));
         }
     } else {
@@ -1138,6 +1139,11 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
         Some(b) if kind(b) == Kind::String => {
             let s = json::string(b).unwrap_or_default();
             match extract_text(&s, &inner_hints) {
+                // A body without usage (a reply whose usage the app's client dropped): count its texts instead.
+                Ok(r) if !r.has_usage && !failed && !cached => match texts_to_count(o.present("RequestBody"), &s) {
+                    Some(text) => UsageRecord { text: Some(Box::new(text)), ..r },
+                    None => r,
+                },
                 Ok(r) => r,
                 Err(_) if failed || cached => UsageRecord::default(),
                 // No usage in the body (a stream sent without `stream_options.include_usage`): keep the texts,
