@@ -116,6 +116,7 @@ class PricedLogs:
         if period is not None and period not in PERIODS:
             raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
         sums = [*COST_COLUMNS, "reported_cost"]
+        group_keys = ["period", *keys] if period is not None else keys  # as `_aggregate` names them
         if self._spilled:
             # Spilled lines: one file at a time, each mapped only while it is summed, so memory stays bounded by a
             # file however many there are; the partial sums (exact decimals) are then summed.
@@ -126,19 +127,16 @@ class PricedLogs:
                     partials.append(_aggregate(part, keys, period, tz, self.table.schema))
                     del part
             grouped = pa.concat_tables(partials, promote_options="permissive")
-            keys = ["period", *keys] if period is not None else keys
             totals = [("rows", "sum")] + [(c, "sum") for c in sums]
-            grouped = grouped.group_by(keys, use_threads=False).aggregate(totals)
+            grouped = grouped.group_by(group_keys, use_threads=False).aggregate(totals)
             names = {"rows_sum": "rows", **{f"{c}_sum": c for c in sums}}
         else:
             grouped = _aggregate(self.table, keys, period, tz)
-            keys = ["period", *keys] if period is not None else keys
             names = {}
         grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
-        ordered = [*keys, "rows", *COST_COLUMNS, "reported_cost"]
-        grouped = grouped.select(ordered)
-        if keys:
-            grouped = grouped.sort_by([(k, "ascending") for k in keys])
+        grouped = grouped.select([*group_keys, "rows", *COST_COLUMNS, "reported_cost"])
+        if group_keys:
+            grouped = grouped.sort_by([(k, "ascending") for k in group_keys])
         counts = {"rows_read": self.rows_read, "rows_priced": self.rows_priced, "rows_rejected": self.rows_rejected}
         return grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()})
 

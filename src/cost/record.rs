@@ -42,6 +42,12 @@ pub fn resolve(book: &PriceBook, model: &str, provider: Option<&str>) -> Result<
     }
 }
 
+/// The error for a record that names no model (neither requested nor served).
+pub fn no_model(rec: &UsageRecord) -> Error {
+    let format = if rec.format.is_empty() { "usage" } else { rec.format };
+    Error::InvalidArgument(format!("the {format} record names no model: pass model="))
+}
+
 /// Prices a record. `now` is used when neither the options nor the record give a time.
 pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptions, now: i64) -> Result<Cost> {
     let provider = opts.provider.as_deref().or(rec.provider.as_deref());
@@ -51,10 +57,7 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
         None => rec.served_model.iter().chain(rec.model.iter()).map(|s| s.as_str()).collect(),
     };
     if names.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "the {} record names no model: pass model=",
-            if rec.format.is_empty() { "usage" } else { rec.format }
-        )));
+        return Err(no_model(rec));
     }
     let mut resolved = Err(Error::InvalidArgument(String::new()));
     for name in &names {

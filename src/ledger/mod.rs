@@ -14,7 +14,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use crate::cost::record::{price_record, tier_of, RecordOptions};
+use crate::cost::record::{no_model, price_record, tier_of, RecordOptions};
 use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
 use crate::prices::book::EffectiveSheet;
@@ -203,18 +203,16 @@ impl<'b> Pricer<'b> {
         }
         // The served model is what was billed, when the book prices it; else the requested one.
         let provider = rec.provider.as_deref();
-        let mut resolved = Err(String::new());
+        let mut resolved = None;
         for name in rec.served_model.iter().chain(rec.model.iter()) {
-            resolved = self.resolve(name, provider);
-            if resolved.is_ok() {
+            let r = self.resolve(name, provider);
+            let found = r.is_ok();
+            resolved = Some(r);
+            if found {
                 break;
             }
         }
-        if rec.model.is_none() && rec.served_model.is_none() {
-            let format = if rec.format.is_empty() { "usage" } else { rec.format };
-            resolved = Err(format!("the {format} record names no model: pass model="));
-        }
-        let mi = resolved?;
+        let mi = resolved.unwrap_or_else(|| Err(no_model(rec).to_string()))?;
         let book = self.book;
         let tier = tier_of(self.opts.service_tier.as_deref().or(rec.service_tier.as_deref()));
         let sheet = self.sheet(mi, at, tier.as_deref())?;
@@ -369,10 +367,9 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
             Some(v) => reported.append_value(v),
             None => reported.append_null(),
         }
-        let mut sums = [0i128; COST_COLUMNS.len()];
+        let sums = l.cost.as_ref().map_or([0; COST_COLUMNS.len()], |c| c.columns);
         match &l.cost {
             Some(c) => {
-                sums = c.columns;
                 total.append_value(c.total);
                 let model = &book.models[c.model];
                 pprov.append_value(&book.providers[model.provider].id);

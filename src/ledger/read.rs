@@ -63,7 +63,7 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
     // Most lines are one object: parse it once, and look further only if it has a container's keys.
     if hints.format.is_none() && text.starts_with('{') {
         if let Ok(obj) = json::Obj::parse(text) {
-            if !(obj.has("result") || obj.has("resourceSpans") || obj.has("scopeSpans")) {
+            if !crate::usage::batch::CONTAINER_KEYS.iter().any(|k| obj.has(k)) {
                 let record = extract::extract_obj(&obj, hints).map_err(|e| e.to_string());
                 out.push(Read { line, record, text: bytes });
                 return;

@@ -56,6 +56,9 @@ pub fn extract_all(
     Ok(rows.into_iter().flatten().collect())
 }
 
+/// The keys that make an object a container of records (a Logs API page's `result`, an OTLP export's spans).
+pub const CONTAINER_KEYS: [&str; 3] = ["result", "resourceSpans", "scopeSpans"];
+
 /// The records inside a container — a Cloudflare Logs API page, an OTLP export, a JSON array of records — or
 /// `None` when `text` is one record (a list of one stream's chunks is one record). Only texts that can be
 /// containers are parsed here (a cheap byte search first), so plain records parse once.
@@ -64,9 +67,7 @@ pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::R
         return None;
     }
     let maybe = text.starts_with('[')
-        || ["\"resourceSpans\"", "\"scopeSpans\"", "\"result\""]
-            .iter()
-            .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
+        || CONTAINER_KEYS.iter().any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
     if !maybe {
         return None;
     }

@@ -28,12 +28,6 @@ pub enum Meta {
     Bool(bool),
 }
 
-impl Meta {
-    pub fn as_text(&self) -> String {
-        self.to_string()
-    }
-}
-
 /// A label's text (as the table columns hold it).
 impl std::fmt::Display for Meta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1141,7 +1135,7 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
             match extract_text(&s, &inner_hints) {
                 // A body without usage (a reply whose usage the app's client dropped): count its texts instead.
                 Ok(r) if !r.has_usage && !failed && !cached => match texts_to_count(o.present("RequestBody"), &s) {
-                    Some(text) => UsageRecord { text: Some(Box::new(text)), ..r },
+                    Some((text, _)) => UsageRecord { text: Some(Box::new(text)), ..r },
                     None => r,
                 },
                 Ok(r) => r,
@@ -1149,9 +1143,7 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
                 // No usage in the body (a stream sent without `stream_options.include_usage`): keep the texts,
                 // so the ledger can count the tokens (marked counted, not reported).
                 Err(e) => match texts_to_count(o.present("RequestBody"), &s) {
-                    Some(text) => {
-                        UsageRecord { model: response_model(&s), text: Some(Box::new(text)), ..Default::default() }
-                    }
+                    Some((text, model)) => UsageRecord { model, text: Some(Box::new(text)), ..Default::default() },
                     None => return Err(err(format!("cloudflare_logpush: ResponseBody: {}", strip_kind(&e)))),
                 },
             }
@@ -1191,8 +1183,9 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
 }
 
 /// A request body (JSON text or object) and a response body (JSON or an SSE stream) without usage: the texts to
-/// count, when the request's messages or prompt and the response's text can be read.
-fn texts_to_count(request: Option<Raw<'_>>, response: &str) -> Option<TextToCount> {
+/// count, when the request's messages or prompt and the response's text can be read, and the model the response
+/// names.
+fn texts_to_count(request: Option<Raw<'_>>, response: &str) -> Option<(TextToCount, Option<String>)> {
     let request = request?;
     let owned;
     let req = match kind(request) {
@@ -1209,12 +1202,13 @@ fn texts_to_count(request: Option<Raw<'_>>, response: &str) -> Option<TextToCoun
     if messages.is_none() && prompt.is_none() {
         return None;
     }
-    Some(TextToCount { messages, prompt, completion: response_text(response)? })
+    let (completion, model) = response_text(response)?;
+    Some((TextToCount { messages, prompt, completion }, model))
 }
 
-/// The generated text of a response body or stream: OpenAI choices (message content or deltas), Anthropic content
-/// blocks or text deltas. `None` if the body is neither.
-fn response_text(body: &str) -> Option<String> {
+/// The generated text of a response body or stream — OpenAI choices (message content or deltas), Anthropic content
+/// blocks or text deltas — and the model its first event names. `None` if the body is neither.
+fn response_text(body: &str) -> Option<(String, Option<String>)> {
     let body = body.trim();
     let events: Vec<Cow<'_, str>> = if body.starts_with("data:") || body.starts_with("event:") {
         sse_events(body)
@@ -1223,8 +1217,12 @@ fn response_text(body: &str) -> Option<String> {
     };
     let mut out = String::new();
     let mut any = false;
+    let mut model = None;
     for event in &events {
         let Ok(o) = Obj::parse(event.trim()) else { continue };
+        if model.is_none() {
+            model = text(&o, "model").or_else(|| o.obj("message").and_then(|m| text(&m, "model")));
+        }
         if let Some(choices) = o.arr("choices") {
             any = true;
             for c in choices.iter().filter_map(json::object) {
@@ -1252,19 +1250,7 @@ fn response_text(body: &str) -> Option<String> {
             }
         }
     }
-    any.then_some(out)
-}
-
-/// The model a response body or its first stream chunk names.
-fn response_model(body: &str) -> Option<String> {
-    let body = body.trim();
-    let first = if body.starts_with("data:") || body.starts_with("event:") {
-        sse_events(body).into_iter().next()?.into_owned()
-    } else {
-        body.to_string()
-    };
-    let o = Obj::parse(first.trim()).ok()?;
-    text(&o, "model").or_else(|| o.obj("message").and_then(|m| text(&m, "model")))
+    any.then_some((out, model))
 }
 
 fn strip_kind(e: &Error) -> String {
