@@ -312,7 +312,107 @@ fn table_row_costs(
         counts: cols.iter().map(|(u, a, name)| (*u, a, name.clone())).collect(),
         input_excludes_cache: false,
     };
-    price_table(b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap()
+    let itemized = price_table(b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
+    assert_same_totals(&itemized, &price_table(b, &input, &TableOptions::default()).unwrap());
+    itemized
+}
+
+/// Two pricings of one table agree row by row: total (or null) and status. Itemized tables are priced by the
+/// general path only; plain ones mostly by the fast (linear) pass, so this compares the two.
+fn assert_same_totals(a: &arrow_array::RecordBatch, b: &arrow_array::RecordBatch) {
+    for name in ["total_cost", "status", "priced_model", "price_from"] {
+        let (x, y) = (a.column_by_name(name).unwrap(), b.column_by_name(name).unwrap());
+        if x.to_data() != y.to_data() {
+            let row = (0..x.len()).find(|r| x.slice(*r, 1).to_data() != y.slice(*r, 1).to_data()).unwrap();
+            panic!("{name} differs at row {row}: {:?} vs {:?}", x.slice(row, 1), y.slice(row, 1));
+        }
+    }
+}
+
+/// Many random rows over the default book (every model, dates from 2023 to 2026, counts of every size, some
+/// breaking the counts' rule or above a trillion tokens, cache writes of both TTLs, input with and without cache),
+/// priced by the table engine's fast pass and by its general path: the same total or the same reason, row by row;
+/// and a sample of rows against one `price()` call each.
+#[test]
+fn fast_table_pricing_equals_the_general_path_on_random_rows() {
+    let b = PriceBook::default_book();
+    let names: Vec<&str> = b.models.iter().map(|m| m.id.as_str()).collect();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |m: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    };
+    let rows = 60_000;
+    let start = at("2023-01-01");
+    let span = at("2026-12-31") - start;
+    let count = |scale: u64, next: &mut dyn FnMut(u64) -> u64| -> i64 {
+        match next(50) {
+            0 => 0,
+            1 => (1u64 << 41) as i64, // above MAX_COUNT: the general path
+            _ => next(scale.max(1)) as i64,
+        }
+    };
+    let (mut model, mut ts, mut cols) = (Vec::new(), Vec::new(), vec![Vec::new(); 5]);
+    for _ in 0..rows {
+        model.push(names[next(names.len() as u64) as usize]);
+        ts.push(start + next(span as u64) as i64);
+        let input = count(1_500_000, &mut next);
+        for (c, v) in cols.iter_mut().enumerate() {
+            v.push(match c {
+                0 => input,
+                // Parts: mostly within the input, sometimes not.
+                1..=3 => count((input.max(1) as u64) / 3 + next(2) * 1000, &mut next),
+                _ => count(50_000, &mut next),
+            });
+        }
+    }
+    let model: ArrayRef = Arc::new(StringArray::from(model));
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC"));
+    let arrays: Vec<ArrayRef> = cols.into_iter().map(|v| Arc::new(Int64Array::from(v)) as ArrayRef).collect();
+    // input, cache read, cache write (5 min), cache write (1 h), output
+    let units = [0, 2, 3, 4, 1];
+    let field = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens"];
+    for (excludes, columns) in [(false, vec![0, 1, 4]), (false, vec![0, 1, 2, 3, 4]), (true, vec![0, 1, 2, 4])] {
+        let input = TableInput {
+            rows,
+            model: &model,
+            provider: None,
+            timestamp: Some(&ts),
+            default_at: None,
+            service_tier: None,
+            region: None,
+            cache_hit: None,
+            counts: columns.iter().map(|c| (units[*c], &arrays[*c], field[*c].to_string())).collect(),
+            input_excludes_cache: excludes,
+        };
+        let general =
+            price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
+        let fast = price_table(&b, &input, &TableOptions { threads: Some(2), ..Default::default() }).unwrap();
+        assert_same_totals(&general, &fast);
+        let (priced, rejected) = tokenprice::cost::table::counts_of(&fast);
+        assert!(priced > rows / 3 && rejected > rows / 20, "{priced} priced, {rejected} rejected");
+        let total = fast.column_by_name("total_cost").unwrap();
+        let total = total.as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap();
+        let (m, t) = (model.as_any().downcast_ref::<StringArray>().unwrap(), ts.as_any());
+        let t = t.downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        for row in (0..rows).step_by(97) {
+            let mut u = Usage::default();
+            for c in &columns {
+                u.counts[units[*c]] = arrays[*c].as_any().downcast_ref::<Int64Array>().unwrap().value(row) as u64;
+            }
+            if excludes {
+                let k = &mut u.counts;
+                k[0] = k[0].saturating_add(k[2]).saturating_add(k[3]).saturating_add(k[4]);
+            }
+            let single = u.validate().and_then(|_| price(&b, &u, m.value(row), None, t.value(row), None, None));
+            match single {
+                Ok(c) => assert_eq!(total.value(row), c.total, "row {row}"),
+                Err(_) => assert!(total.is_null(row), "row {row} priced, but one call fails"),
+            }
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Pricing one usage: usage → leaves (by the sheet's plan) → items (count × price, exact) → `Cost`, which can
 //! say in words how every number was reached.
 
+pub mod linear;
 pub mod money;
 pub mod record;
 pub mod table;

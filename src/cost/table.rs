@@ -23,6 +23,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::linear::{Layout, Linear, MAX_COUNT};
 use super::money::SCALE;
 use super::{compute, compute_fast};
 use crate::error::{Error, Result};
@@ -33,7 +34,7 @@ use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNI
 use crate::tokens::vocab::hash_bytes;
 use crate::usage::Usage;
 
-const CHUNK: usize = 1 << 15;
+const CHUNK: usize = 1 << 12;
 const _: () = assert!(CHUNK % 8 == 0, "chunks split validity bitmaps at byte boundaries");
 
 /// The columns of a usage table, already looked up by name (the caller maps names; see the Python `price_table`).
@@ -358,9 +359,6 @@ impl Out<'_> {
     }
 }
 
-/// The prices for a (model, entry, window, tier, region), or why there are none.
-type SheetOrWhyNot = std::result::Result<Arc<EffectiveSheet>, Arc<str>>;
-
 /// A model name's resolution, or why it failed (shared by the rows that name it).
 type Resolved = std::result::Result<usize, Arc<str>>;
 
@@ -427,6 +425,9 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// A sheet met while pricing a table: what it is for, its prices, their linear form for the table's columns.
+type KnownSheet<'a> = (SheetKey<'a>, Arc<EffectiveSheet>, Option<Linear>);
+
 #[derive(Clone, PartialEq, Eq)]
 struct SheetKey<'a> {
     entry: usize,
@@ -443,6 +444,8 @@ struct Columns<'a> {
     region: Option<Strs<'a>>,
     cache_hit: Option<&'a BooleanArray>,
     counts: Vec<(usize, Ints<'a>, &'a str)>,
+    /// The count columns' units, in the same order.
+    layout: Layout,
 }
 
 /// Prices every row; the result has one row per input row, in order.
@@ -464,6 +467,10 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
             .iter()
             .map(|(u, a, name)| Ok((*u, Ints::new(a, name)?, name.as_str())))
             .collect::<Result<_>>()?,
+        layout: Layout {
+            units: input.counts.iter().map(|(u, _, _)| *u).collect(),
+            input_excludes_cache: input.input_excludes_cache,
+        },
     };
     for (_, a, name) in &input.counts {
         if a.len() != input.rows {
@@ -646,7 +653,21 @@ struct Scratch<'a> {
     times: Vec<Option<i64>>,
     names: NameCache<'a>,
     /// Per model: the sheets met so far (a handful each), searched by a short scan.
-    sheets: Vec<Vec<(SheetKey<'a>, SheetOrWhyNot)>>,
+    sheets: Vec<Vec<KnownSheet<'a>>>,
+    /// Rows the fast pass leaves to the general one.
+    slow: Vec<u32>,
+    /// Per model: the time spans over which rows without a tier or region get one sheet (a price entry
+    /// without time-of-day windows): (from, until, position in `sheets[model]`, first day of the entry).
+    spans: Vec<Vec<Span>>,
+}
+
+/// A time span `[from, until)` (microseconds) priced by one sheet; see `Scratch::spans`.
+#[derive(Clone, Copy)]
+struct Span {
+    from: i64,
+    until: i64,
+    slot: u32,
+    from_day: Option<i32>,
 }
 
 impl Scratch<'_> {
@@ -656,6 +677,8 @@ impl Scratch<'_> {
             times: Vec::new(),
             names: NameCache::default(),
             sheets: vec![Vec::new(); book.models.len()],
+            spans: vec![Vec::new(); book.models.len()],
+            slow: Vec::new(),
         }
     }
 }
@@ -680,9 +703,7 @@ fn price_chunk<'a>(
         bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{name} {why}")))));
     }
     let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
-    let count_units: Vec<usize> = cols.counts.iter().map(|(u, _, _)| *u).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
-    let mut next_bad = 0;
     let times = &mut scratch.times;
     times.clear();
     times.resize(n, None);
@@ -691,14 +712,76 @@ fn price_chunk<'a>(
         t.fill(start, times, &mut bad_times);
     }
     let times = &scratch.times;
-    let mut next_bad_time = 0;
+    let names = &mut scratch.names;
+    let sheets = &mut scratch.sheets;
+    let spans = &mut scratch.spans;
+    let tier_of = |i: usize| cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
+    let region_of = |i: usize| cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
+    let resolve = |names: &mut NameCache<'a>, i: usize| -> Option<Resolved> {
+        let model_name = cols.model.get(i)?;
+        let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));
+        Some(names.get_or_resolve(provider_name, model_name, || {
+            book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
+        }))
+    };
+    let hit = |i: usize| cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i));
+
+    // The fast pass: rows of the common shape (a known model, a time, valid counts, no tier or region, not a
+    // cache hit) priced by their sheet's dot product (see `cost::linear`); every other row is left to the
+    // general pass below, which prices it like `price()` or says why not.
+    let mut slow = std::mem::take(&mut scratch.slow);
+    slow.clear();
+    let width = cols.layout.units.len() + 1;
+    let mut x = vec![1u64; width];
+    let (mut next_bad, mut next_bad_time) = (0, 0);
+    for k in 0..n {
+        let i = start + k;
+        let mut priced = || -> Option<()> {
+            if !item_units.is_empty()
+                || take_bad(&bad_times, &mut next_bad_time, k).is_some()
+                || take_bad(&bad_counts, &mut next_bad, k).is_some()
+                || hit(i)
+                || tier_of(i).is_some()
+                || region_of(i).is_some()
+            {
+                return None;
+            }
+            let mi = resolve(names, i)?.ok()?;
+            let at = times[k].or(input.default_at)?;
+            let span = match spans[mi].iter().find(|s| s.from <= at && at < s.until) {
+                Some(s) => *s,
+                None => sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None).ok()?,
+            };
+            let linear = sheets[mi][span.slot as usize].2.as_ref()?;
+            for (v, values) in x.iter_mut().zip(count_values.iter()) {
+                *v = values[k];
+            }
+            if x.iter().any(|v| *v >= MAX_COUNT) {
+                return None;
+            }
+            out.total[k] = linear.total(&x)?;
+            set_bit(out.priced, k);
+            out.set_model(k, mi);
+            if let Some(day) = span.from_day {
+                out.from_day[k] = day;
+                set_bit(out.has_day, k);
+            }
+            Some(())
+        };
+        if priced().is_none() {
+            slow.push(k as u32);
+        }
+    }
+
+    // The general pass, on the rows left: each is priced with `compute` (the same arithmetic as one `price()`
+    // call) or rejected with the first reason that applies.
     // One usage, reused: only the present columns change from row to row.
     let mut usage = Usage::default();
     let merge_writes = cols.counts.iter().any(|(u, _, _)| *u == CACHE_WRITE_1H);
-    let names = &mut scratch.names;
-    let sheets = &mut scratch.sheets;
     let mut item_amounts = [0i128; N_UNITS];
-    for k in 0..out.total.len() {
+    let (mut next_bad, mut next_bad_time) = (0, 0);
+    for &k in &slow {
+        let k = k as usize;
         let i = start + k;
         let reject = |out: &mut Out<'_>, mi: Option<usize>, reason: Arc<str>| {
             if let Some(mi) = mi {
@@ -706,24 +789,19 @@ fn price_chunk<'a>(
             }
             out.rejects.push((i, reason));
         };
-        // Model.
-        let Some(model_name) = cols.model.get(i) else {
-            reject(out, None, "no model".into());
-            continue;
-        };
-        let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));
-        let resolved = names.get_or_resolve(provider_name, model_name, || {
-            book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
-        });
-        let mi = match resolved {
-            Ok(mi) => mi,
-            Err(reason) => {
+        let mi = match resolve(names, i) {
+            None => {
+                reject(out, None, "no model".into());
+                continue;
+            }
+            Some(Err(reason)) => {
                 reject(out, None, reason);
                 continue;
             }
+            Some(Ok(mi)) => mi,
         };
         // A gateway cache hit: the provider was not called, nothing to pay.
-        if cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i)) {
+        if hit(i) {
             set_bit(out.priced, k);
             out.set_model(k, mi);
             continue;
@@ -749,7 +827,7 @@ fn price_chunk<'a>(
         if merge_writes {
             usage.counts[CACHE_WRITE] = 0; // the merge below added the 1-hour writes of the last row
         }
-        for (u, values) in count_units.iter().zip(count_values.iter()) {
+        for (u, values) in cols.layout.units.iter().zip(count_values.iter()) {
             usage.counts[*u] = values[k];
         }
         if input.input_excludes_cache {
@@ -761,46 +839,15 @@ fn price_chunk<'a>(
             reject(out, Some(mi), e.to_string().into());
             continue;
         }
-        // Price entry, window, tier, region: one sheet per distinct combination.
-        let ei = match book.entry_index(mi, at) {
-            Ok(ei) => ei,
+        let (tier, region) = (tier_of(i), region_of(i));
+        let span = match sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, tier, region) {
+            Ok(span) => span,
             Err(e) => {
                 reject(out, Some(mi), e.to_string().into());
                 continue;
             }
         };
-        let entry = &book.models[mi].entries[ei];
-        let window = book.window_at(mi, ei, at);
-        let tier = cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
-        let region = cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
-        // Borrowed, not cloned: an Arc clone per row is an atomic increment that the threads would fight over.
-        let known = &mut sheets[mi];
-        let found =
-            known.iter().position(|(k, _)| k.entry == ei && k.window == window && k.tier == tier && k.region == region);
-        let slot = match found {
-            Some(pos) => pos,
-            None => {
-                // Only prices are kept: a failure names the row's own date, so it is not shared.
-                match book.sheet_for(mi, at, tier, region) {
-                    Ok(sheet) => {
-                        known.push((SheetKey { entry: ei, window, tier, region }, Ok(sheet)));
-                        known.len() - 1
-                    }
-                    Err(e) => {
-                        reject(out, Some(mi), e.to_string().into());
-                        continue;
-                    }
-                }
-            }
-        };
-        let sheet: &EffectiveSheet = match &known[slot].1 {
-            Ok(s) => s,
-            Err(reason) => {
-                let reason = reason.clone();
-                reject(out, Some(mi), reason);
-                continue;
-            }
-        };
+        let sheet: &EffectiveSheet = &sheets[mi][span.slot as usize].1;
         // The pricing units' view: the cache-write unit covers 5-minute and 1-hour writes (see `Usage::unit_counts`);
         // in place, as the next row refills these counts.
         if merge_writes {
@@ -831,14 +878,55 @@ fn price_chunk<'a>(
         out.total[k] = total;
         set_bit(out.priced, k);
         out.set_model(k, mi);
-        if let Some(from) = entry.from {
-            out.from_day[k] = day_of(from) as i32;
+        if let Some(day) = span.from_day {
+            out.from_day[k] = day;
             set_bit(out.has_day, k);
         }
         for (col, u) in out.items.iter_mut().zip(item_units) {
             col[k] = item_amounts[*u];
         }
     }
+    scratch.slow = slow;
+}
+
+/// The sheet for model `mi` at `at` in `tier` and `region`, as its position in `known` (the model's sheets met
+/// so far, with their linear forms), found or added; rows without a tier or region also remember the time span
+/// the sheet holds for in `spans`.
+#[allow(clippy::too_many_arguments)]
+fn sheet_slot<'a>(
+    book: &Arc<PriceBook>,
+    layout: &Layout,
+    known: &mut Vec<KnownSheet<'a>>,
+    spans: &mut Vec<Span>,
+    mi: usize,
+    at: i64,
+    tier: Option<&'a str>,
+    region: Option<&'a str>,
+) -> Result<Span> {
+    let ei = book.entry_index(mi, at)?;
+    let entries = &book.models[mi].entries;
+    let entry = &entries[ei];
+    let window = book.window_at(mi, ei, at);
+    let found =
+        known.iter().position(|(k, _, _)| k.entry == ei && k.window == window && k.tier == tier && k.region == region);
+    let slot = match found {
+        Some(pos) => pos,
+        None => {
+            // Only prices are kept: a failure names the row's own date, so it is not shared.
+            let sheet = book.sheet_for(mi, at, tier, region)?;
+            let linear = sheet.fast.as_ref().and_then(|plan| Linear::new(plan, layout));
+            known.push((SheetKey { entry: ei, window, tier, region }, sheet, linear));
+            known.len() - 1
+        }
+    };
+    let from_day = entry.from.map(|f| day_of(f) as i32);
+    // The entry holds from its date until the next entry's (see `PriceBook::entry_index`).
+    let until = entries[ei + 1..].iter().filter_map(|e| e.from).min().unwrap_or(i64::MAX);
+    let span = Span { from: entry.from.unwrap_or(i64::MIN), until, slot: slot as u32, from_day };
+    if tier.is_none() && region.is_none() && entry.windows.is_empty() {
+        spans.push(span);
+    }
+    Ok(span)
 }
 
 /// Row counts of a priced table: (priced, rejected).
