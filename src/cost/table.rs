@@ -35,6 +35,8 @@ use crate::tokens::vocab::hash_bytes;
 use crate::usage::Usage;
 
 const CHUNK: usize = 1 << 12;
+/// No model: see `Scratch::mis`.
+const NONE: u32 = u32::MAX;
 const _: () = assert!(CHUNK % 8 == 0, "chunks split validity bitmaps at byte boundaries");
 
 /// The columns of a usage table, already looked up by name (the caller maps names; see the Python `price_table`).
@@ -93,6 +95,24 @@ impl<'a> Strs<'a> {
                 return Err(Error::InvalidArgument(format!("column {name:?} must hold strings; it holds {other}")))
             }
         })
+    }
+
+    /// `f(k, value)` for rows `start..start + n`, with the column's kind matched once (tight loops).
+    fn each(&self, start: usize, n: usize, mut f: impl FnMut(usize, Option<&'a str>)) {
+        macro_rules! each {
+            ($a:expr) => {
+                match $a.nulls() {
+                    None => (0..n).for_each(|k| f(k, Some($a.value(start + k)))),
+                    Some(nulls) => (0..n).for_each(|k| f(k, nulls.is_valid(start + k).then(|| $a.value(start + k)))),
+                }
+            };
+        }
+        match self {
+            Strs::Utf8(a) => each!(a),
+            Strs::Large(a) => each!(a),
+            Strs::View(a) => each!(a),
+            _ => (0..n).for_each(|k| f(k, self.get(start + k))),
+        }
     }
 
     #[inline]
@@ -656,6 +676,9 @@ struct Scratch<'a> {
     sheets: Vec<Vec<KnownSheet<'a>>>,
     /// Rows the fast pass leaves to the general one.
     slow: Vec<u32>,
+    /// The fast pass's model per row (`NONE`: left to the general pass), and provider names.
+    mis: Vec<u32>,
+    providers: Vec<Option<&'a str>>,
     /// Per model: the time spans over which rows without a tier or region get one sheet (a price entry
     /// without time-of-day windows): (from, until, position in `sheets[model]`, first day of the entry).
     spans: Vec<Vec<Span>>,
@@ -679,6 +702,8 @@ impl Scratch<'_> {
             sheets: vec![Vec::new(); book.models.len()],
             spans: vec![Vec::new(); book.models.len()],
             slow: Vec::new(),
+            mis: Vec::new(),
+            providers: Vec::new(),
         }
     }
 }
@@ -728,25 +753,61 @@ fn price_chunk<'a>(
 
     // The fast pass: rows of the common shape (a known model, a time, valid counts, no tier or region, not a
     // cache hit) priced by their sheet's dot product (see `cost::linear`); every other row is left to the
-    // general pass below, which prices it like `price()` or says why not.
+    // general pass below, which prices it like `price()` or says why not. Column by column: first each row's
+    // model (`NONE`: left to the general pass) ...
     let mut slow = std::mem::take(&mut scratch.slow);
     slow.clear();
+    let mis = &mut scratch.mis;
+    mis.clear();
+    mis.resize(n, NONE);
+    if item_units.is_empty() {
+        let providers = &mut scratch.providers;
+        providers.clear();
+        if let Some(p) = &cols.provider {
+            p.each(start, n, |_, name| providers.push(name));
+        }
+        cols.model.each(start, n, |k, model_name| {
+            if let Some(model_name) = model_name {
+                let provider_name = providers.get(k).copied().flatten();
+                let resolved = names.get_or_resolve(provider_name, model_name, || {
+                    book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
+                });
+                if let Ok(mi) = resolved {
+                    mis[k] = mi as u32;
+                }
+            }
+        });
+        // ... then the rows with something unusual (a bad time or count, a cache hit, a tier or region) ...
+        for &(k, _) in &bad_times {
+            mis[k] = NONE;
+        }
+        for &(k, _) in &bad_counts {
+            mis[k] = NONE;
+        }
+        if let Some(c) = cols.cache_hit {
+            for (k, mi) in mis.iter_mut().enumerate() {
+                if c.is_valid(start + k) && c.value(start + k) {
+                    *mi = NONE;
+                }
+            }
+        }
+        for col in [&cols.tier, &cols.region].into_iter().flatten() {
+            col.each(start, n, |k, v| {
+                if v.is_some_and(|v| !v.is_empty()) {
+                    mis[k] = NONE;
+                }
+            });
+        }
+    }
+    // ... then the prices.
     let width = cols.layout.units.len() + 1;
     let mut x = vec![1u64; width];
-    let (mut next_bad, mut next_bad_time) = (0, 0);
-    for k in 0..n {
-        let i = start + k;
+    for (k, &mi) in mis.iter().enumerate() {
         let mut priced = || -> Option<()> {
-            if !item_units.is_empty()
-                || take_bad(&bad_times, &mut next_bad_time, k).is_some()
-                || take_bad(&bad_counts, &mut next_bad, k).is_some()
-                || hit(i)
-                || tier_of(i).is_some()
-                || region_of(i).is_some()
-            {
+            if mi == NONE {
                 return None;
             }
-            let mi = resolve(names, i)?.ok()?;
+            let mi = mi as usize;
             let at = times[k].or(input.default_at)?;
             let span = match spans[mi].iter().find(|s| s.from <= at && at < s.until) {
                 Some(s) => *s,
