@@ -67,6 +67,15 @@ fn terms(v: &[i64]) -> Terms {
     v.iter().enumerate().filter(|(_, c)| **c != 0).map(|(i, c)| (i, *c)).collect()
 }
 
+/// A check `v · x >= 0` that reads "column a is at most column b": (a, b).
+fn part_within_whole(v: &[i64]) -> Option<(usize, usize)> {
+    match terms(v).as_slice() {
+        [(i, 1), (j, -1)] => Some((*j, *i)),
+        [(i, -1), (j, 1)] => Some((*i, *j)),
+        _ => None,
+    }
+}
+
 /// One sheet's prices as dot products (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Linear {
@@ -77,7 +86,9 @@ pub struct Linear {
     thresholds: Vec<u64>,
     /// Per regime, the price of each column (10^-18 USD per count).
     coefficients: Vec<Terms>,
-    /// Vectors whose dot product with a row must not be negative.
+    /// Checks of the form "column a is at most column b" (a part within its whole), as (a, b) ...
+    at_most: Vec<(usize, usize)>,
+    /// ... and the other vectors whose dot product with a row must not be negative.
     checks: Vec<Terms>,
 }
 
@@ -162,7 +173,8 @@ impl Linear {
             prompt: terms(&v[INPUT]),
             thresholds,
             coefficients: coefficients.iter().map(|c| terms(c)).collect(),
-            checks: checks.iter().map(|c| terms(c)).collect(),
+            at_most: checks.iter().filter_map(|c| part_within_whole(c)).collect(),
+            checks: checks.iter().filter(|c| part_within_whole(c).is_none()).map(|c| terms(c)).collect(),
         })
     }
 
@@ -178,7 +190,7 @@ impl Linear {
         debug_assert_eq!(x.len(), self.width);
         // Counts are below 2^40 (see `MAX_COUNT`): as i64, each product is one widening multiply.
         let dot = |v: &Terms| -> i128 { v.iter().map(|&(c, a)| a as i128 * x[c] as i64 as i128).sum() };
-        if self.checks.iter().any(|c| dot(c) < 0) {
+        if self.at_most.iter().any(|&(a, b)| x[a] > x[b]) || self.checks.iter().any(|c| dot(c) < 0) {
             return None;
         }
         let regime = match self.thresholds.as_slice() {

@@ -5,6 +5,7 @@
 //! name is resolved once per chunk (once per dictionary value for categorical columns), and the prices for a
 //! (model, entry, window, tier, region) once per chunk.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
@@ -31,7 +32,6 @@ use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
 use crate::prices::calendar::{day_of, parse_instant, MICROS_PER_DAY};
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, REQUESTS, UNITS};
-use crate::tokens::vocab::hash_bytes;
 use crate::usage::Usage;
 
 const CHUNK: usize = 1 << 12;
@@ -241,13 +241,14 @@ impl Ints<'_> {
         macro_rules! fill_int {
             ($a:expr, $signed:expr) => {{
                 let values = &$a.values()[start..start + out.len()];
-                for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
-                    let v = *v as i128;
-                    if $signed && v < 0 {
-                        bad.push((k, "is negative"));
-                        *o = 0;
-                    } else {
-                        *o = v as u64;
+                // Negative counts are rare: a vectorized copy, then a look for them only if there are any.
+                out.iter_mut().zip(values).for_each(|(o, v)| *o = *v as i128 as u64);
+                if $signed && out.iter().fold(0, |m, v| m | v) >> 63 != 0 {
+                    for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
+                        if (*v as i128) < 0 {
+                            bad.push((k, "is negative"));
+                            *o = 0;
+                        }
                     }
                 }
                 if let Some(nulls) = $a.nulls() {
@@ -352,6 +353,29 @@ struct Out<'o> {
     rejects: Vec<(usize, Arc<str>)>,
 }
 
+/// A chunk's part of the result columns before it is zeroed: the wide columns as uninitialized room.
+struct Room<'o> {
+    total: &'o mut [MaybeUninit<i128>],
+    model: &'o mut [MaybeUninit<i32>],
+    from_day: &'o mut [MaybeUninit<i32>],
+    /// The rest of the chunk's columns (its wide columns still empty).
+    out: Out<'o>,
+}
+
+impl<'o> Room<'o> {
+    /// The chunk's columns, the wide ones zeroed here, on the chunk's own thread.
+    fn zeroed(self) -> Out<'o> {
+        fn zero<T: Copy + Default>(room: &mut [MaybeUninit<T>]) -> &mut [T] {
+            for v in room.iter_mut() {
+                v.write(T::default());
+            }
+            // SAFETY: every element was just written; MaybeUninit<T> has T's layout.
+            unsafe { &mut *(room as *mut [MaybeUninit<T>] as *mut [T]) }
+        }
+        Out { total: zero(self.total), model: zero(self.model), from_day: zero(self.from_day), ..self.out }
+    }
+}
+
 /// The first problem recorded for row `k` in `bad` (sorted by row), moving `next` past rows up to `k` (rows
 /// rejected earlier for another reason leave their entries behind).
 #[inline]
@@ -382,45 +406,99 @@ impl Out<'_> {
 /// A model name's resolution, or why it failed (shared by the rows that name it).
 type Resolved = std::result::Result<usize, Arc<str>>;
 
+/// A name's first and last 8 bytes (overlapping; zero-padded below 8), which with its length are all of a name
+/// of up to 16 bytes.
+#[inline(always)]
+fn name_key(s: &[u8]) -> [u64; 2] {
+    let n = s.len();
+    let r64 = |i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+    let r32 = |i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap()) as u64;
+    match n {
+        8.. => [r64(0), r64(n - 8)],
+        4..=7 => [r32(0), r32(n - 4)],
+        _ => [s.iter().fold(0, |k, b| k << 8 | *b as u64), 0],
+    }
+}
+
+/// Whether two names with the same length and `name_key` are equal: the bytes between their first and last 8.
+#[inline(always)]
+fn same_middle(a: &str, b: &str) -> bool {
+    let n = a.len();
+    n <= 16 || short_eq(&a.as_bytes()[8..n - 8], &b.as_bytes()[8..n - 8])
+}
+
+/// One remembered (provider, model) pair: the names' keys and lengths, the names, and the model index (`NONE`
+/// when the pair does not resolve; the map says why).
+#[derive(Clone)]
+struct NameSlot<'a> {
+    key: [u64; 4],
+    lens: u64,
+    provider: &'a str,
+    model: &'a str,
+    mi: u32,
+}
+
 /// Model names met in a chunk and what they resolved to: a small direct-mapped table in front of a hash map,
 /// because most log tables name a few models over and over.
-/// (hash, provider, model, resolution)
-type NameSlot<'a> = (u64, Option<&'a str>, &'a str, Resolved);
-
 struct NameCache<'a> {
-    slots: Vec<Option<NameSlot<'a>>>,
+    slots: Vec<NameSlot<'a>>,
     rest: FxHashMap<(Option<&'a str>, &'a str), Resolved>,
 }
 
+/// An empty slot's lengths (no name is 4 GB long).
+const EMPTY: u64 = u64::MAX;
+
 impl Default for NameCache<'_> {
     fn default() -> Self {
-        NameCache { slots: vec![None; 256], rest: FxHashMap::default() }
+        let empty = NameSlot { key: [0; 4], lens: EMPTY, provider: "", model: "", mi: NONE };
+        NameCache { slots: vec![empty; 256], rest: FxHashMap::default() }
     }
 }
 
 impl<'a> NameCache<'a> {
-    #[inline]
+    /// The model index of a (provider, model) pair, or `NONE` if it does not resolve.
+    #[inline(always)]
+    fn index(&mut self, provider: Option<&'a str>, model: &'a str, resolve: impl FnOnce() -> Resolved) -> u32 {
+        let [m0, m1] = name_key(model.as_bytes());
+        let [p0, p1] = provider.map_or([0, 0], |p| name_key(p.as_bytes()));
+        // Lengths: the model's, and the provider's plus one (0 for none).
+        let lens = model.len() as u64 | (provider.map_or(0, |p| p.len() as u64 + 1) << 32);
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let h = (m0 ^ m1.rotate_left(29) ^ lens).wrapping_mul(K) ^ (p0 ^ p1.rotate_left(29)).wrapping_mul(K >> 1);
+        // Two places a name may be (two names sharing one place do not evict each other).
+        let (a, b) = ((h >> 56) as usize, (h >> 48 & 0xFF) as usize);
+        for at in [a, b] {
+            let slot = &self.slots[at];
+            // Word by word: comparing the arrays whole reads back the words just written as one vector, which
+            // stalls (no store forwarding).
+            if slot.key[0] == m0
+                && slot.key[1] == m1
+                && slot.key[2] == p0
+                && slot.key[3] == p1
+                && slot.lens == lens
+                && same_middle(slot.model, model)
+                && provider.is_none_or(|p| same_middle(slot.provider, p))
+            {
+                return slot.mi;
+            }
+        }
+        let mi = match self.rest.entry((provider, model)).or_insert_with(resolve) {
+            Ok(mi) => *mi as u32,
+            Err(_) => NONE,
+        };
+        let at = if self.slots[a].lens == EMPTY { a } else { b };
+        self.slots[at] = NameSlot { key: [m0, m1, p0, p1], lens, provider: provider.unwrap_or(""), model, mi };
+        mi
+    }
+
+    /// The resolution of a (provider, model) pair, or why it fails.
     fn get_or_resolve(
         &mut self,
         provider: Option<&'a str>,
         model: &'a str,
         resolve: impl FnOnce() -> Resolved,
     ) -> Resolved {
-        let h = hash_bytes(model.as_bytes()) ^ provider.map_or(0, |p| hash_bytes(p.as_bytes()).rotate_left(17));
-        let slot = &mut self.slots[(h >> 56) as usize];
-        if let Some((sh, p, m, r)) = slot {
-            let same_provider = match (*p, provider) {
-                (Some(a), Some(b)) => short_eq(a.as_bytes(), b.as_bytes()),
-                (None, None) => true,
-                _ => false,
-            };
-            if *sh == h && short_eq(m.as_bytes(), model.as_bytes()) && same_provider {
-                return r.clone();
-            }
-        }
-        let r = self.rest.entry((provider, model)).or_insert_with(resolve).clone();
-        *slot = Some((h, provider, model, r.clone()));
-        r
+        self.rest.entry((provider, model)).or_insert_with(resolve).clone()
     }
 }
 
@@ -515,18 +593,26 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
 
     let rows = input.rows;
     let bytes = rows.div_ceil(8);
-    let mut total = vec![0i128; rows];
+    // The wide columns are not zeroed here (one serial pass over 10 million rows, which the threads would then
+    // write again): each chunk zeroes its own part first (see `Room`), and they get their length once all have.
+    let mut total: Vec<i128> = Vec::with_capacity(rows);
     let mut priced = vec![0u8; bytes];
-    let mut model = vec![0i32; rows];
+    let mut model: Vec<i32> = Vec::with_capacity(rows);
     let mut has_model = vec![0u8; bytes];
-    let mut from_day = vec![0i32; rows];
+    let mut from_day: Vec<i32> = Vec::with_capacity(rows);
     let mut has_day = vec![0u8; bytes];
     let mut items: Vec<Vec<i128>> = vec![vec![0i128; rows]; item_units.len()];
     // Split every output column into the same chunks of rows; each chunk is priced on its own thread.
     let rejects = {
-        let mut parts: Vec<(usize, Out<'_>)> = Vec::with_capacity(rows / CHUNK + 1);
-        let mut t = &mut total[..];
-        let mut rest = (&mut priced[..], &mut model[..], &mut has_model[..], &mut from_day[..], &mut has_day[..]);
+        let mut parts: Vec<(usize, Room<'_>)> = Vec::with_capacity(rows / CHUNK + 1);
+        let mut t = &mut total.spare_capacity_mut()[..rows];
+        let mut rest = (
+            &mut priced[..],
+            &mut model.spare_capacity_mut()[..rows],
+            &mut has_model[..],
+            &mut from_day.spare_capacity_mut()[..rows],
+            &mut has_day[..],
+        );
         let mut its: Vec<&mut [i128]> = items.iter_mut().map(|v| &mut v[..]).collect();
         let mut start = 0;
         while start < rows {
@@ -546,16 +632,16 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
                 *it = b;
             }
             let out = Out {
-                total: t1,
+                total: &mut [],
                 priced: p1,
-                model: m1,
+                model: &mut [],
                 has_model: hm1,
-                from_day: f1,
+                from_day: &mut [],
                 has_day: hd1,
                 items: chunk_items,
                 rejects: Vec::new(),
             };
-            parts.push((start, out));
+            parts.push((start, Room { total: t1, model: m1, from_day: f1, out }));
             t = t2;
             rest = (p2, m2, hm2, f2, hd2);
             start += n;
@@ -565,7 +651,8 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
                 .into_par_iter()
                 .map_init(
                     || Scratch::new(book, cols.counts.len()),
-                    |scratch, (start, mut out)| {
+                    |scratch, (start, room)| {
+                        let mut out = room.zeroed();
                         price_chunk(book, input, &cols, start, &item_units, &mut out, scratch);
                         out.rejects
                     },
@@ -574,6 +661,13 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
         })?;
         rejected.into_iter().flatten().collect::<Vec<_>>()
     };
+    // SAFETY: the chunks cover rows 0..rows exactly once, and every chunk zeroed its part of these columns
+    // (`Room::zeroed`) before pricing; `install` returned, so all chunks are done.
+    unsafe {
+        total.set_len(rows);
+        model.set_len(rows);
+        from_day.set_len(rows);
+    }
     build_batch(
         book,
         Results { total, priced, model, has_model, from_day, has_day, items, rejects },
@@ -721,7 +815,8 @@ fn price_chunk<'a>(
     // Count columns, converted column-wise for the chunk; invalid values as (row, reason), in row order.
     let mut bad_counts: Vec<(usize, Arc<str>)> = Vec::new();
     for ((_, col, name), values) in cols.counts.iter().zip(scratch.counts.iter_mut()) {
-        values.clear();
+        // Every row is written below: only new room is zeroed.
+        values.truncate(n);
         values.resize(n, 0);
         let mut bad = Vec::new();
         col.fill(start, values, &mut bad);
@@ -730,11 +825,12 @@ fn price_chunk<'a>(
     let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
     let times = &mut scratch.times;
-    times.clear();
+    times.truncate(n);
     times.resize(n, None);
     let mut bad_times: Vec<(usize, String)> = Vec::new();
-    if let Some(t) = &cols.timestamp {
-        t.fill(start, times, &mut bad_times);
+    match &cols.timestamp {
+        Some(t) => t.fill(start, times, &mut bad_times),
+        None => times.fill(None),
     }
     let times = &scratch.times;
     let names = &mut scratch.names;
@@ -758,22 +854,24 @@ fn price_chunk<'a>(
     let mut slow = std::mem::take(&mut scratch.slow);
     slow.clear();
     let mis = &mut scratch.mis;
-    mis.clear();
+    mis.truncate(n);
     mis.resize(n, NONE);
-    if item_units.is_empty() {
+    if !item_units.is_empty() {
+        mis.fill(NONE);
+    } else {
         let providers = &mut scratch.providers;
         providers.clear();
         if let Some(p) = &cols.provider {
             p.each(start, n, |_, name| providers.push(name));
         }
         cols.model.each(start, n, |k, model_name| {
-            if let Some(model_name) = model_name {
-                let provider_name = providers.get(k).copied().flatten();
-                let resolved = names.get_or_resolve(provider_name, model_name, || {
-                    book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
-                });
-                if let Ok(mi) = resolved {
-                    mis[k] = mi as u32;
+            mis[k] = match model_name {
+                None => NONE,
+                Some(model_name) => {
+                    let provider_name = providers.get(k).copied().flatten();
+                    names.index(provider_name, model_name, || {
+                        book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
+                    })
                 }
             }
         });
@@ -802,6 +900,8 @@ fn price_chunk<'a>(
     // ... then the prices.
     let width = cols.layout.units.len() + 1;
     let mut x = vec![1u64; width];
+    // Whether any count of the chunk reaches `MAX_COUNT` (a power of two): then each row is looked at.
+    let big = count_values.iter().any(|v| v.iter().fold(0, |m, c| m | c) >= MAX_COUNT);
     for (k, &mi) in mis.iter().enumerate() {
         let mut priced = || -> Option<()> {
             if mi == NONE {
@@ -817,7 +917,7 @@ fn price_chunk<'a>(
             for (v, values) in x.iter_mut().zip(count_values.iter()) {
                 *v = values[k];
             }
-            if x.iter().any(|v| *v >= MAX_COUNT) {
+            if big && x.iter().any(|v| *v >= MAX_COUNT) {
                 return None;
             }
             out.total[k] = linear.total(&x)?;
