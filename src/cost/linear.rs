@@ -90,7 +90,13 @@ pub struct Linear {
     at_most: Vec<(usize, usize)>,
     /// ... and the other vectors whose dot product with a row must not be negative.
     checks: Vec<Terms>,
+    /// `coefficients` as fixed-width arrays, when a row has at most `LANES` values: a dot product without loop
+    /// overhead (the zero padding costs less than the branches of a sparse one).
+    dense: Option<Vec<[i64; LANES]>>,
 }
+
+/// Values per row of the fixed-width form (see `Linear::dense`).
+const LANES: usize = 8;
 
 impl Linear {
     /// The linear form of `plan` for `layout`, or `None` when it does not fit (the general path prices then).
@@ -175,19 +181,32 @@ impl Linear {
             coefficients: coefficients.iter().map(|c| terms(c)).collect(),
             at_most: checks.iter().filter_map(|c| part_within_whole(c)).collect(),
             checks: checks.iter().filter(|c| part_within_whole(c).is_none()).map(|c| terms(c)).collect(),
+            dense: (width <= LANES).then(|| {
+                coefficients
+                    .iter()
+                    .map(|c| {
+                        let mut d = [0i64; LANES];
+                        d[..width].copy_from_slice(c);
+                        d
+                    })
+                    .collect()
+            }),
         })
     }
 
-    /// Coefficients per row: the table's columns, then the constant.
-    pub fn width(&self) -> usize {
-        self.width
+    /// A row's values for [`Linear::total`]: one per column (filled by the caller), then the constant 1,
+    /// then zeros up to the fixed width.
+    pub fn row(columns: usize) -> Vec<u64> {
+        let mut x = vec![0u64; (columns + 1).max(LANES)];
+        x[columns] = 1;
+        x
     }
 
-    /// The total of a row whose counts (each below [`MAX_COUNT`]) are `x` (then 1 for the constant), or
-    /// `None` when a check fails (the general path says why).
+    /// The total of a row whose counts (each below [`MAX_COUNT`]) are `x` (see [`Linear::row`]), or `None`
+    /// when a check fails (the general path says why).
     #[inline]
     pub fn total(&self, x: &[u64]) -> Option<i128> {
-        debug_assert_eq!(x.len(), self.width);
+        debug_assert!(x.len() >= self.width.max(LANES) && x[self.width - 1] == 1);
         // Counts are below 2^40 (see `MAX_COUNT`): as i64, each product is one widening multiply.
         let dot = |v: &Terms| -> i128 { v.iter().map(|&(c, a)| a as i128 * x[c] as i64 as i128).sum() };
         if self.at_most.iter().any(|&(a, b)| x[a] > x[b]) || self.checks.iter().any(|c| dot(c) < 0) {
@@ -200,7 +219,13 @@ impl Linear {
                 thresholds.iter().take_while(|t| prompt > **t as i128).count()
             }
         };
-        Some(dot(&self.coefficients[regime]))
+        match (&self.dense, x.first_chunk::<LANES>()) {
+            (Some(dense), Some(x)) => {
+                let c = &dense[regime];
+                Some((0..LANES).map(|i| c[i] as i128 * x[i] as i64 as i128).sum())
+            }
+            _ => Some(dot(&self.coefficients[regime])),
+        }
     }
 }
 
@@ -238,17 +263,15 @@ mod tests {
                 for layout in &layouts {
                     let lin = Linear::new(plan, layout).expect("default prices fit");
                     for _ in 0..40 {
-                        let mut x: Vec<u64> = layout
-                            .units
-                            .iter()
-                            .map(|_| match next(4) {
+                        let mut x = Linear::row(layout.units.len());
+                        for v in &mut x[..layout.units.len()] {
+                            *v = match next(4) {
                                 0 => 0,
                                 1 => next(2_000),
                                 2 => next(300_000),
                                 _ => next(2_000_000),
-                            })
-                            .collect();
-                        x.push(1);
+                            };
+                        }
                         // What the general path does with the same row.
                         let mut usage = crate::usage::Usage::default();
                         for (c, &u) in layout.units.iter().enumerate() {

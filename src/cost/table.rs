@@ -895,22 +895,27 @@ fn price_chunk<'a>(
     if !item_units.is_empty() {
         mis.fill(NONE);
     } else {
-        let providers = &mut scratch.providers;
-        providers.clear();
-        if let Some(p) = &cols.provider {
-            p.each(start, n, |_, name| providers.push(name));
-        }
-        cols.model.each(start, n, |k, model_name| {
+        let mut resolve_row = |k: usize, model_name: Option<&'a str>, provider_name: Option<&'a str>| {
             mis[k] = match model_name {
                 None => NONE,
-                Some(model_name) => {
-                    let provider_name = providers.get(k).copied().flatten();
-                    names.index(provider_name, model_name, || {
-                        book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
-                    })
-                }
+                Some(model_name) => names.index(provider_name, model_name, || {
+                    book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
+                }),
             }
-        });
+        };
+        match (&cols.model, &cols.provider) {
+            // The common kinds in one loop over both columns; any other with a pass over the providers first.
+            (Strs::Utf8(m), Some(Strs::Utf8(p))) if m.nulls().is_none() && p.nulls().is_none() => {
+                (0..n).for_each(|k| resolve_row(k, Some(m.value(start + k)), Some(p.value(start + k))))
+            }
+            (model, None) => model.each(start, n, |k, name| resolve_row(k, name, None)),
+            (model, Some(p)) => {
+                let providers = &mut scratch.providers;
+                providers.clear();
+                p.each(start, n, |_, name| providers.push(name));
+                model.each(start, n, |k, name| resolve_row(k, name, providers[k]));
+            }
+        }
         // ... then the rows with something unusual (a bad time or count, a cache hit, a tier or region) ...
         for &(k, _) in &bad_times {
             mis[k] = NONE;
@@ -934,8 +939,7 @@ fn price_chunk<'a>(
         }
     }
     // ... then the prices.
-    let width = cols.layout.units.len() + 1;
-    let mut x = vec![1u64; width];
+    let mut x = Linear::row(cols.layout.units.len());
     // Whether any count of the chunk reaches `MAX_COUNT` (a power of two): then each row is looked at.
     let big = count_values.iter().any(|v| v.iter().fold(0, |m, c| m | c) >= MAX_COUNT);
     for (k, &mi) in mis.iter().enumerate() {
