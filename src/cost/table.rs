@@ -406,25 +406,34 @@ impl Out<'_> {
 /// A model name's resolution, or why it failed (shared by the rows that name it).
 type Resolved = std::result::Result<usize, Arc<str>>;
 
-/// A name's first and last 8 bytes (overlapping; zero-padded below 8), which with its length are all of a name
-/// of up to 16 bytes.
+/// A name's first 16 bytes, zero-padded, as two words: with its length, all of a name of up to 16 bytes.
 #[inline(always)]
-fn name_key(s: &[u8]) -> [u64; 2] {
-    let n = s.len();
-    let r64 = |i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-    let r32 = |i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap()) as u64;
-    match n {
-        8.. => [r64(0), r64(n - 8)],
-        4..=7 => [r32(0), r32(n - 4)],
-        _ => [s.iter().fold(0, |k, b| k << 8 | *b as u64), 0],
+fn name_key(b: &[u8]) -> [u64; 2] {
+    let mut head = [0u8; 16];
+    let n = b.len().min(16);
+    head[..n].copy_from_slice(&b[..n]);
+    [u64::from_le_bytes(head[..8].try_into().unwrap()), u64::from_le_bytes(head[8..].try_into().unwrap())]
+}
+
+/// `name_key` of the string at `start..start + len` of an Arrow values buffer, without branching on the length
+/// when 16 bytes can be read there (the bytes past the string are masked off).
+#[inline(always)]
+fn name_key_in(data: &[u8], start: usize, len: usize) -> [u64; 2] {
+    match data.get(start..start + 16) {
+        Some(w) => {
+            // All ones for the string's bytes in each word: 8 bytes, fewer, or none.
+            let mask = |bytes: usize| ((1u128 << (8 * bytes.min(8))) - 1) as u64;
+            let word = |i: usize| u64::from_le_bytes(w[i..i + 8].try_into().unwrap());
+            [word(0) & mask(len), word(8) & mask(len.saturating_sub(8))]
+        }
+        None => name_key(&data[start..start + len]),
     }
 }
 
-/// Whether two names with the same length and `name_key` are equal: the bytes between their first and last 8.
+/// Whether two names with the same length and `name_key` are equal: the bytes after their first 16.
 #[inline(always)]
-fn same_middle(a: &str, b: &str) -> bool {
-    let n = a.len();
-    n <= 16 || short_eq(&a.as_bytes()[8..n - 8], &b.as_bytes()[8..n - 8])
+fn same_rest(a: &str, b: &str) -> bool {
+    a.len() <= 16 || short_eq(&a.as_bytes()[16..], &b.as_bytes()[16..])
 }
 
 /// One remembered (provider, model) pair: the names' keys and lengths, the names, and the model index (`NONE`
@@ -459,8 +468,20 @@ impl<'a> NameCache<'a> {
     /// The model index of a (provider, model) pair, or `NONE` if it does not resolve.
     #[inline(always)]
     fn index(&mut self, provider: Option<&'a str>, model: &'a str, resolve: impl FnOnce() -> Resolved) -> u32 {
-        let [m0, m1] = name_key(model.as_bytes());
-        let [p0, p1] = provider.map_or([0, 0], |p| name_key(p.as_bytes()));
+        let key = |s: &str| name_key(s.as_bytes());
+        self.index_keyed(key(model), provider.map_or([0, 0], key), provider, model, resolve)
+    }
+
+    /// `index` with the names' keys (`name_key`) already made.
+    #[inline(always)]
+    fn index_keyed(
+        &mut self,
+        [m0, m1]: [u64; 2],
+        [p0, p1]: [u64; 2],
+        provider: Option<&'a str>,
+        model: &'a str,
+        resolve: impl FnOnce() -> Resolved,
+    ) -> u32 {
         // Lengths: the model's, and the provider's plus one (0 for none).
         let lens = model.len() as u64 | (provider.map_or(0, |p| p.len() as u64 + 1) << 32);
         const K: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -476,8 +497,8 @@ impl<'a> NameCache<'a> {
                 && slot.key[2] == p0
                 && slot.key[3] == p1
                 && slot.lens == lens
-                && same_middle(slot.model, model)
-                && provider.is_none_or(|p| same_middle(slot.provider, p))
+                && same_rest(slot.model, model)
+                && provider.is_none_or(|p| same_rest(slot.provider, p))
             {
                 return slot.mi;
             }
@@ -906,7 +927,20 @@ fn price_chunk<'a>(
         match (&cols.model, &cols.provider) {
             // The common kinds in one loop over both columns; any other with a pass over the providers first.
             (Strs::Utf8(m), Some(Strs::Utf8(p))) if m.nulls().is_none() && p.nulls().is_none() => {
-                (0..n).for_each(|k| resolve_row(k, Some(m.value(start + k)), Some(p.value(start + k))))
+                let (mo, md, po, pd) = (m.value_offsets(), m.value_data(), p.value_offsets(), p.value_data());
+                for k in 0..n {
+                    let i = start + k;
+                    let (ms, ml) = (mo[i] as usize, (mo[i + 1] - mo[i]) as usize);
+                    let (ps, pl) = (po[i] as usize, (po[i + 1] - po[i]) as usize);
+                    let (model_name, provider_name) = (m.value(i), p.value(i));
+                    mis[k] = names.index_keyed(
+                        name_key_in(md, ms, ml),
+                        name_key_in(pd, ps, pl),
+                        Some(provider_name),
+                        model_name,
+                        || book.resolve(model_name, Some(provider_name)).map_err(|e| e.to_string().into()),
+                    );
+                }
             }
             (model, None) => model.each(start, n, |k, name| resolve_row(k, name, None)),
             (model, Some(p)) => {
@@ -1141,4 +1175,25 @@ pub fn counts_of(batch: &RecordBatch) -> (usize, usize) {
 pub fn sum_decimal(column: &ArrayRef) -> Option<i128> {
     let a = column.as_any().downcast_ref::<Decimal128Array>()?;
     Some(a.iter().flatten().sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name's key is the same read from its own bytes or from within a values buffer (masked), for every
+    /// length around the word sizes and near the buffer's end.
+    #[test]
+    fn name_keys_agree_in_and_out_of_a_buffer() {
+        let data: Vec<u8> = (0..64u8).map(|b| b'a' + b % 26).collect();
+        for start in [0, 3, 40, 50, 60] {
+            for len in 0..=(64 - start).min(24) {
+                let own = name_key(&data[start..start + len]);
+                assert_eq!(name_key_in(&data, start, len), own, "start {start}, length {len}");
+                if len < 16 {
+                    assert_eq!(own[(len >= 8) as usize] >> (8 * (len % 8)) & 0xFF, 0, "padding is zero");
+                }
+            }
+        }
+    }
 }
