@@ -928,12 +928,12 @@ fn price_chunk<'a>(
             // The common kinds in one loop over both columns; any other with a pass over the providers first.
             (Strs::Utf8(m), Some(Strs::Utf8(p))) if m.nulls().is_none() && p.nulls().is_none() => {
                 let (mo, md, po, pd) = (m.value_offsets(), m.value_data(), p.value_offsets(), p.value_data());
-                for k in 0..n {
+                for (k, mi) in mis.iter_mut().enumerate() {
                     let i = start + k;
                     let (ms, ml) = (mo[i] as usize, (mo[i + 1] - mo[i]) as usize);
                     let (ps, pl) = (po[i] as usize, (po[i + 1] - po[i]) as usize);
                     let (model_name, provider_name) = (m.value(i), p.value(i));
-                    mis[k] = names.index_keyed(
+                    *mi = names.index_keyed(
                         name_key_in(md, ms, ml),
                         name_key_in(pd, ps, pl),
                         Some(provider_name),
