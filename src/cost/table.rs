@@ -881,15 +881,26 @@ fn price_chunk<'a>(
     }
     let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
-    let times = &mut scratch.times;
-    times.truncate(n);
-    times.resize(n, None);
+    // Times: microseconds without nulls are read in place; other columns are converted for the chunk.
     let mut bad_times: Vec<(usize, String)> = Vec::new();
-    match &cols.timestamp {
-        Some(t) => t.fill(start, times, &mut bad_times),
-        None => times.fill(None),
+    let in_place = match &cols.timestamp {
+        Some(Times::Micros(values, a, 1, 1)) if a.nulls().is_none() => Some(&values[start..start + n]),
+        _ => None,
+    };
+    if in_place.is_none() {
+        let times = &mut scratch.times;
+        times.truncate(n);
+        times.resize(n, None);
+        match &cols.timestamp {
+            Some(t) => t.fill(start, times, &mut bad_times),
+            None => times.fill(None),
+        }
     }
     let times = &scratch.times;
+    let time_of = |k: usize| match in_place {
+        Some(values) => Some(values[k]),
+        None => times[k],
+    };
     let names = &mut scratch.names;
     let sheets = &mut scratch.sheets;
     let spans = &mut scratch.spans;
@@ -982,7 +993,7 @@ fn price_chunk<'a>(
                 return None;
             }
             let mi = mi as usize;
-            let at = times[k].or(input.default_at)?;
+            let at = time_of(k).or(input.default_at)?;
             let span = match spans[mi].iter().find(|s| s.from <= at && at < s.until) {
                 Some(s) => *s,
                 None => sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None).ok()?,
@@ -1046,7 +1057,7 @@ fn price_chunk<'a>(
             reject(out, Some(mi), format!("timestamp: {why}").into());
             continue;
         }
-        let at = times[k].or(input.default_at);
+        let at = time_of(k).or(input.default_at);
         let Some(at) = at else {
             reject(out, Some(mi), "no timestamp: pass default_at= to price rows without one".into());
             continue;
