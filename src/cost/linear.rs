@@ -219,11 +219,15 @@ impl Linear {
                 thresholds.iter().take_while(|t| prompt > **t as i128).count()
             }
         };
+        /// `c · x` over the first `L` values (the rest are zero).
+        #[inline(always)]
+        fn dense_dot<const L: usize>(c: &[i64; LANES], x: &[u64; LANES]) -> i128 {
+            (0..L).map(|i| c[i] as i128 * x[i] as i64 as i128).sum()
+        }
         match (&self.dense, x.first_chunk::<LANES>()) {
-            (Some(dense), Some(x)) => {
-                let c = &dense[regime];
-                Some((0..LANES).map(|i| c[i] as i128 * x[i] as i64 as i128).sum())
-            }
+            // Most tables have up to three count columns: four values with the constant.
+            (Some(dense), Some(x)) if self.width <= 4 => Some(dense_dot::<4>(&dense[regime], x)),
+            (Some(dense), Some(x)) => Some(dense_dot::<LANES>(&dense[regime], x)),
             _ => Some(dot(&self.coefficients[regime])),
         }
     }

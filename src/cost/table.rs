@@ -832,7 +832,7 @@ struct Scratch<'a> {
     providers: Vec<Option<&'a str>>,
     /// Per model: the time spans over which rows without a tier or region get one sheet (a price entry
     /// without time-of-day windows): (from, until, position in `sheets[model]`, first day of the entry).
-    spans: Vec<Vec<Span>>,
+    spans: Vec<Vec<(Span, Option<Linear>)>>,
 }
 
 /// A time span `[from, until)` (microseconds) priced by one sheet; see `Scratch::spans`.
@@ -994,11 +994,18 @@ fn price_chunk<'a>(
             }
             let mi = mi as usize;
             let at = time_of(k).or(input.default_at)?;
-            let span = match spans[mi].iter().find(|s| s.from <= at && at < s.until) {
-                Some(s) => *s,
-                None => sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None).ok()?,
+            // The span's own copy of its sheet's linear form: one lookup per row.
+            let (span, linear) = match spans[mi].iter().position(|(s, _)| s.from <= at && at < s.until) {
+                Some(pos) => {
+                    let (span, linear) = &spans[mi][pos];
+                    (*span, linear.as_ref()?)
+                }
+                None => {
+                    let span =
+                        sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None).ok()?;
+                    (span, sheets[mi][span.slot as usize].2.as_ref()?)
+                }
             };
-            let linear = sheets[mi][span.slot as usize].2.as_ref()?;
             for (v, values) in x.iter_mut().zip(count_values.iter()) {
                 *v = values[k];
             }
@@ -1143,7 +1150,7 @@ fn sheet_slot<'a>(
     book: &Arc<PriceBook>,
     layout: &Layout,
     known: &mut Vec<KnownSheet<'a>>,
-    spans: &mut Vec<Span>,
+    spans: &mut Vec<(Span, Option<Linear>)>,
     mi: usize,
     at: i64,
     tier: Option<&'a str>,
@@ -1170,7 +1177,7 @@ fn sheet_slot<'a>(
     let until = entries[ei + 1..].iter().filter_map(|e| e.from).min().unwrap_or(i64::MAX);
     let span = Span { from: entry.from.unwrap_or(i64::MIN), until, slot: slot as u32, from_day };
     if tier.is_none() && region.is_none() && entry.windows.is_empty() {
-        spans.push(span);
+        spans.push((span, known[slot].2.clone()));
     }
     Ok(span)
 }
