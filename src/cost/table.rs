@@ -1,9 +1,10 @@
 //! Pricing a table of usage rows (Arrow arrays in, an Arrow record batch out), on every core.
 //!
-//! Every row is priced exactly like one `price()` call (the same `compute`), or rejected with its reason: rows
-//! read = rows priced + rows rejected. Work that repeats across rows is done once per distinct value: a model
-//! name is resolved once per chunk (once per dictionary value for categorical columns), and the prices for a
-//! (model, entry, window, tier, region) once per chunk.
+//! Every row is priced to the same amount as one `price()` call, or rejected with its reason: rows read = rows
+//! priced + rows rejected. Rows of the common shape are priced by their sheet's linear form (`cost::linear`,
+//! equal to `compute_fast`), the others by the general path (`compute`). Work that repeats across rows is done
+//! once per distinct value: a model name is resolved once per thread, and the prices for a (model, entry, window,
+//! tier, region) once per thread.
 
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -486,7 +487,7 @@ impl<'a> NameCache<'a> {
         let lens = model.len() as u64 | (provider.map_or(0, |p| p.len() as u64 + 1) << 32);
         const K: u64 = 0x9E37_79B9_7F4A_7C15;
         let h = (m0 ^ m1.rotate_left(29) ^ lens).wrapping_mul(K) ^ (p0 ^ p1.rotate_left(29)).wrapping_mul(K >> 1);
-        // Two places a name may be (two names sharing one place do not evict each other).
+        // Two places a name may be: two names sharing their first place do not evict each other.
         let (a, b) = ((h >> 56) as usize, (h >> 48 & 0xFF) as usize);
         for at in [a, b] {
             let slot = &self.slots[at];
@@ -782,7 +783,7 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
 }
 
 /// A string column of `rows` nulls whose offsets (all zero) are never written: zeroed memory from the system
-/// allocator (`calloc`, which takes fresh pages from the kernel for large sizes), as `StringArray::new_null`
+/// allocator (`calloc` for all but tiny sizes, which takes fresh pages from the kernel for large ones), as `StringArray::new_null`
 /// would otherwise zero 40 MB for ten million rows on one thread after the pricing.
 fn null_strings(rows: usize) -> ArrayRef {
     use std::alloc::{GlobalAlloc, Layout, System};
@@ -831,7 +832,7 @@ struct Scratch<'a> {
     mis: Vec<u32>,
     providers: Vec<Option<&'a str>>,
     /// Per model: the time spans over which rows without a tier or region get one sheet (a price entry
-    /// without time-of-day windows): (from, until, position in `sheets[model]`, first day of the entry).
+    /// without time-of-day windows), one per entry, with the sheet's linear form.
     spans: Vec<Vec<(Span, Option<Linear>)>>,
 }
 
@@ -1143,8 +1144,8 @@ fn price_chunk<'a>(
 }
 
 /// The sheet for model `mi` at `at` in `tier` and `region`, as its position in `known` (the model's sheets met
-/// so far, with their linear forms), found or added; rows without a tier or region also remember the time span
-/// the sheet holds for in `spans`.
+/// so far, with their linear forms), found or added; when it is added for rows without a tier or region, the
+/// time span it holds for is added to `spans`.
 #[allow(clippy::too_many_arguments)]
 fn sheet_slot<'a>(
     book: &Arc<PriceBook>,
@@ -1162,6 +1163,7 @@ fn sheet_slot<'a>(
     let window = book.window_at(mi, ei, at);
     let found =
         known.iter().position(|(k, _, _)| k.entry == ei && k.window == window && k.tier == tier && k.region == region);
+    let added = found.is_none();
     let slot = match found {
         Some(pos) => pos,
         None => {
@@ -1176,7 +1178,8 @@ fn sheet_slot<'a>(
     // The entry holds from its date until the next entry's (see `PriceBook::entry_index`).
     let until = entries[ei + 1..].iter().filter_map(|e| e.from).min().unwrap_or(i64::MAX);
     let span = Span { from: entry.from.unwrap_or(i64::MIN), until, slot: slot as u32, from_day };
-    if tier.is_none() && region.is_none() && entry.windows.is_empty() {
+    // Once per sheet (the general pass looks sheets up row by row; the list must not grow with them).
+    if added && tier.is_none() && region.is_none() && entry.windows.is_empty() {
         spans.push((span, known[slot].2.clone()));
     }
     Ok(span)
@@ -1198,6 +1201,25 @@ pub fn sum_decimal(column: &ArrayRef) -> Option<i128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sheet's time span is remembered once, however many rows look the sheet up (the general pass does, row
+    /// by row), and a row at any time of the span finds it.
+    #[test]
+    fn each_sheet_adds_its_span_once() {
+        let book = PriceBook::default_book();
+        let mi = book.resolve("gpt-4o", Some("openai")).unwrap();
+        let layout = Layout { units: vec![INPUT, CACHE_READ], input_excludes_cache: false };
+        let (mut known, mut spans) = (Vec::new(), Vec::new());
+        let at = parse_instant("2025-06-01T00:00:00Z").unwrap();
+        for k in 0..1000 {
+            let span = sheet_slot(&book, &layout, &mut known, &mut spans, mi, at + k * 1_000_000, None, None).unwrap();
+            assert!(span.from <= at + k * 1_000_000 && at + k * 1_000_000 < span.until);
+        }
+        assert_eq!((known.len(), spans.len()), (1, 1));
+        // A tier: another sheet, and no span.
+        sheet_slot(&book, &layout, &mut known, &mut spans, mi, at, Some("batch"), None).unwrap();
+        assert_eq!((known.len(), spans.len()), (2, 1));
+    }
 
     /// A name's key is the same read from its own bytes or from within a values buffer (masked), for every
     /// length around the word sizes and near the buffer's end.
