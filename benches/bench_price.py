@@ -212,7 +212,8 @@ def main() -> None:
         f"`python benches/bench_price.py` on {machine}, genai-prices {gp_version}. "
         f"Table: {args.rows:,} rows, {len(MIX)} models from 5 providers, timestamps 2025-01 to 2026-10 (dated price "
         f"changes), 40% of rows cached, 5% of Claude/Gemini rows above 200K prompt tokens. Timed: Arrow table in "
-        f"memory → Arrow result with `total_cost` (decimal128(38,18)); best of {args.rounds} rounds, the two taking turns. All rows priced. On the "
+        f"memory → Arrow result with `total_cost` (decimal128(38,18)); best of {args.rounds} rounds, tokenprice "
+        f"and polars taking turns. All rows priced. On the "
         f"{sample:,} sampled rows, {agree:,} totals agree with genai-prices to 1e-12 USD.\n\n{table_md}\n"
     )
     print(section)
