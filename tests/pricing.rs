@@ -317,6 +317,27 @@ fn table_row_costs(
     itemized
 }
 
+/// A table's input with only a model, a timestamp and count columns.
+fn plain_input<'a>(
+    rows: usize,
+    model: &'a ArrayRef,
+    timestamp: &'a ArrayRef,
+    counts: Vec<(usize, &'a ArrayRef, String)>,
+) -> TableInput<'a> {
+    TableInput {
+        rows,
+        model,
+        provider: None,
+        timestamp: Some(timestamp),
+        default_at: None,
+        service_tier: None,
+        region: None,
+        cache_hit: None,
+        counts,
+        input_excludes_cache: false,
+    }
+}
+
 /// Two pricings of one table agree row by row: total (or null) and status. Itemized tables are priced by the
 /// general path only; plain ones mostly by the fast (linear) pass, so this compares the two.
 fn assert_same_totals(a: &arrow_array::RecordBatch, b: &arrow_array::RecordBatch) {
@@ -375,18 +396,8 @@ fn fast_table_pricing_equals_the_general_path_on_random_rows() {
     let units = [0, 2, 3, 4, 1];
     let field = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens"];
     for (excludes, columns) in [(false, vec![0, 1, 4]), (false, vec![0, 1, 2, 3, 4]), (true, vec![0, 1, 2, 4])] {
-        let input = TableInput {
-            rows,
-            model: &model,
-            provider: None,
-            timestamp: Some(&ts),
-            default_at: None,
-            service_tier: None,
-            region: None,
-            cache_hit: None,
-            counts: columns.iter().map(|c| (units[*c], &arrays[*c], field[*c].to_string())).collect(),
-            input_excludes_cache: excludes,
-        };
+        let counts = columns.iter().map(|c| (units[*c], &arrays[*c], field[*c].to_string())).collect();
+        let input = TableInput { input_excludes_cache: excludes, ..plain_input(rows, &model, &ts, counts) };
         let general =
             price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
         let fast = price_table(&b, &input, &TableOptions { threads: Some(2), ..Default::default() }).unwrap();
@@ -532,18 +543,7 @@ fn every_row_gets_its_own_reason_when_several_are_wrong() {
         Arc::new(StringArray::from(vec![Some("garbage"), Some("2025-01-01"), Some("bad"), Some("2025-01-01"), None]));
     let input_col: ArrayRef = Arc::new(Int64Array::from(vec![-1, -2, 5, 7, 9]));
     let counts = vec![(0usize, &input_col, "input_tokens".to_string())];
-    let input = TableInput {
-        rows: 5,
-        model: &model,
-        provider: None,
-        timestamp: Some(&ts),
-        default_at: None,
-        service_tier: None,
-        region: None,
-        cache_hit: None,
-        counts,
-        input_excludes_cache: false,
-    };
+    let input = plain_input(5, &model, &ts, counts);
     let batch = price_table(&b, &input, &TableOptions::default()).unwrap();
     let status = batch.column_by_name("status").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
     let got: Vec<Option<&str>> = status.iter().collect();

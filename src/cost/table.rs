@@ -907,12 +907,14 @@ fn price_chunk<'a>(
     let spans = &mut scratch.spans;
     let tier_of = |i: usize| cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
     let region_of = |i: usize| cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
+    // A (provider, model) name's resolution, or why it fails; the caches below call it once per name.
+    let resolution = |model: &str, provider: Option<&str>| -> Resolved {
+        book.resolve(model, provider).map_err(|e| e.to_string().into())
+    };
     let resolve = |names: &mut NameCache<'a>, i: usize| -> Option<Resolved> {
         let model_name = cols.model.get(i)?;
         let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));
-        Some(names.get_or_resolve(provider_name, model_name, || {
-            book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
-        }))
+        Some(names.get_or_resolve(provider_name, model_name, || resolution(model_name, provider_name)))
     };
     let hit = |i: usize| cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i));
 
@@ -931,9 +933,7 @@ fn price_chunk<'a>(
         let mut resolve_row = |k: usize, model_name: Option<&'a str>, provider_name: Option<&'a str>| {
             mis[k] = match model_name {
                 None => NONE,
-                Some(model_name) => names.index(provider_name, model_name, || {
-                    book.resolve(model_name, provider_name).map_err(|e| e.to_string().into())
-                }),
+                Some(model_name) => names.index(provider_name, model_name, || resolution(model_name, provider_name)),
             }
         };
         match (&cols.model, &cols.provider) {
@@ -950,7 +950,7 @@ fn price_chunk<'a>(
                         name_key_in(pd, ps, pl),
                         Some(provider_name),
                         model_name,
-                        || book.resolve(model_name, Some(provider_name)).map_err(|e| e.to_string().into()),
+                        || resolution(model_name, Some(provider_name)),
                     );
                 }
             }
