@@ -2,9 +2,9 @@
 //! priced line (each at the price in force at its own timestamp) → Arrow batches of priced lines and of rejects.
 //! Nothing is lost: every record read is either a priced line or a reject with its reason and place.
 
+pub mod flat;
 pub mod read;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -24,8 +24,10 @@ use crate::prices::PriceBook;
 use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
-use crate::usage::batch::RecordColumns;
+use crate::usage::batch::{LabelValue, RecordColumns};
 use crate::usage::extract::{Hints, UsageRecord};
+use crate::usage::Usage;
+use flat::{Flat, Labels};
 use rustc_hash::FxHashMap;
 
 /// A record read from a log (or why it could not be read), its line (1-based; a batch's row number) and its text
@@ -196,33 +198,46 @@ impl<'b> Pricer<'b> {
 
     /// Prices one record at `at`.
     fn price(&mut self, rec: &UsageRecord, at: i64) -> std::result::Result<Priced, String> {
-        if !rec.parts.is_empty() || rec.cache_hit {
+        if !rec.parts.is_empty() {
             let ropts =
                 RecordOptions { at: Some(at), service_tier: self.opts.service_tier.clone(), ..Default::default() };
             return price_record(self.book, rec, &ropts, self.now).map(|c| Priced::of(&c)).map_err(|e| e.to_string());
         }
+        let plain = Plain {
+            provider: rec.provider.as_deref(),
+            served: rec.served_model.as_deref(),
+            model: rec.model.as_deref(),
+            tier: rec.service_tier.as_deref(),
+            usage: &rec.usage,
+            cache_hit: rec.cache_hit,
+        };
+        self.price_plain(&plain, at).map_err(|e| e.unwrap_or_else(|| no_model(rec).to_string()))
+    }
+
+    /// Prices a usage on one model at `at`, as [`price_record`] prices a record without parts; `Err(None)` when
+    /// no model is named.
+    fn price_plain(&mut self, p: &Plain<'_>, at: i64) -> std::result::Result<Priced, Option<String>> {
         // The served model is what was billed, when the book prices it; else the requested one.
-        let provider = rec.provider.as_deref();
         let mut resolved = None;
-        for name in rec.served_model.iter().chain(rec.model.iter()) {
-            let r = self.resolve(name, provider);
+        for name in p.served.iter().chain(p.model.iter()) {
+            let r = self.resolve(name, p.provider);
             let found = r.is_ok();
             resolved = Some(r);
             if found {
                 break;
             }
         }
-        let mi = resolved.unwrap_or_else(|| Err(no_model(rec).to_string()))?;
+        let mi = resolved.ok_or(None)?.map_err(Some)?;
         let book = self.book;
-        let tier = tier_of(self.opts.service_tier.as_deref().or(rec.service_tier.as_deref()));
+        let tier = tier_of(self.opts.service_tier.as_deref().or(p.tier));
         let sheet = self.sheet(mi, at, tier.as_deref())?;
-        let counts = rec.usage.unit_counts();
+        let counts = p.usage.unit_counts();
         let mut columns = [0i128; COST_COLUMNS.len()];
         let fast = sheet
             .fast
             .as_ref()
             .and_then(|plan| compute_fast(plan, &counts, |unit, amount| columns[cost_column(unit)] += amount));
-        let total = match fast {
+        let mut total = match fast {
             Some(total) => total,
             None => {
                 columns = [0; COST_COLUMNS.len()];
@@ -230,51 +245,124 @@ impl<'b> Pricer<'b> {
                     .map_err(|e| e.to_string())?
             }
         };
+        // A gateway cache hit is priced (so a price missing is still said) and then costs nothing.
+        if p.cache_hit {
+            (total, columns) = (0, [0; COST_COLUMNS.len()]);
+        }
         let from = book.models[mi].entries[sheet.entry].from;
         Ok(Priced { total, columns, model: mi, from_day: from.map(|f| day_of(f) as i32) })
     }
 }
 
+/// What pricing a record without parts reads of it.
+struct Plain<'a> {
+    provider: Option<&'a str>,
+    served: Option<&'a str>,
+    model: Option<&'a str>,
+    tier: Option<&'a str>,
+    usage: &'a Usage,
+    cache_hit: bool,
+}
+
+/// What a priced line was read as: a record (the general path), or a Logs API item read by the fast lane.
+enum What<'r> {
+    Record(&'r UsageRecord),
+    /// A record whose tokens were counted from its texts.
+    Counted(Box<UsageRecord>),
+    Flat(&'r Flat<'r>),
+}
+
 /// One priced line.
 struct Line<'r> {
-    read: &'r Read<'r>,
-    record: Cow<'r, UsageRecord>,
+    line: u64,
+    what: What<'r>,
     /// One of [`USAGE_SOURCES`].
     usage_source: &'static str,
     cost: Option<Priced>,
     at: i64,
 }
 
-/// Prices records in order on this thread; returns (priced lines, rejects), `source` naming where they came
-/// from. Rows in = priced + rejected.
-pub fn price_reads(pricer: &mut Pricer<'_>, source: &str, reads: &[Read<'_>]) -> Result<(RecordBatch, RecordBatch)> {
-    let mut lines = Vec::with_capacity(reads.len());
-    let mut rejects = Vec::new();
-    for read in reads {
-        let priced = (|| {
-            let record = read.record.as_ref().map_err(|e| e.clone())?;
-            let Some(at) = record.timestamp.or(pricer.opts.default_at) else {
-                return Err("no timestamp: pass default_at= to price records without one".to_string());
-            };
-            // A failed request is kept and costs nothing (providers do not bill errors).
-            if record.status == "error" && !record.has_usage {
-                return Ok(Line { read, record: Cow::Borrowed(record), usage_source: "reported", cost: None, at });
-            }
-            let (record, usage_source) = if !record.has_usage && record.text.is_some() {
-                let (counted, source) = pricer.count(record)?;
-                (Cow::Owned(counted), source)
-            } else {
-                (Cow::Borrowed(record), "reported")
-            };
-            let cost = Some(pricer.price(&record, at)?);
-            Ok(Line { read, record, usage_source, cost, at })
-        })();
-        match priced {
-            Ok(line) => lines.push(line),
-            Err(why) => rejects.push((read, why)),
+impl Line<'_> {
+    /// The record the line was read as, or the fast lane's item.
+    fn view(&self) -> std::result::Result<&UsageRecord, &Flat<'_>> {
+        match &self.what {
+            What::Record(r) => Ok(r),
+            What::Counted(r) => Ok(r),
+            What::Flat(f) => Err(f),
         }
     }
-    Ok((lines_batch(pricer.book, source, &lines)?, rejects_batch(source, &rejects)?))
+}
+
+/// A line of a chunk as read: by the fast lane, or by the general path (one line may hold several records).
+pub enum Entry<'t> {
+    Read(Read<'t>),
+    Flat { line: u64, text: &'t [u8], flat: Flat<'t> },
+}
+
+/// Prices a chunk's entries in order on this thread; returns (priced lines, rejects), `source` naming where they
+/// came from, `labels` holding the fast lane's labels. Rows in = priced + rejected.
+fn price_entries(
+    pricer: &mut Pricer<'_>,
+    source: &str,
+    entries: &[Entry<'_>],
+    labels: &Labels,
+) -> Result<(RecordBatch, RecordBatch)> {
+    let mut lines = Vec::with_capacity(entries.len());
+    let mut rejects = Vec::new();
+    for entry in entries {
+        let (line, text) = match entry {
+            Entry::Read(read) => (read.line, read.text),
+            Entry::Flat { line, text, .. } => (*line, *text),
+        };
+        let priced = match entry {
+            Entry::Read(read) => price_read(pricer, read),
+            Entry::Flat { flat, .. } => price_flat(pricer, flat),
+        };
+        match priced {
+            Ok((what, usage_source, cost, at)) => lines.push(Line { line, what, usage_source, cost, at }),
+            Err(why) => rejects.push((line, text, why)),
+        }
+    }
+    Ok((lines_batch(pricer.book, source, &lines, labels)?, rejects_batch(source, &rejects)?))
+}
+
+/// A priced line's parts: what it was read as, where its counts come from, its cost (none for a failed request),
+/// its time.
+type PricedParts<'r> = (What<'r>, &'static str, Option<Priced>, i64);
+
+fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::Result<PricedParts<'r>, String> {
+    let record = read.record.as_ref().map_err(|e| e.clone())?;
+    let Some(at) = record.timestamp.or(pricer.opts.default_at) else {
+        return Err("no timestamp: pass default_at= to price records without one".to_string());
+    };
+    // A failed request is kept and costs nothing (providers do not bill errors).
+    if record.status == "error" && !record.has_usage {
+        return Ok((What::Record(record), "reported", None, at));
+    }
+    if !record.has_usage && record.text.is_some() {
+        let (counted, source) = pricer.count(record)?;
+        let cost = Some(pricer.price(&counted, at)?);
+        return Ok((What::Counted(Box::new(counted)), source, cost, at));
+    }
+    let cost = Some(pricer.price(record, at)?);
+    Ok((What::Record(record), "reported", cost, at))
+}
+
+fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::Result<PricedParts<'r>, String> {
+    if flat.status == "error" && !flat.has_usage {
+        return Ok((What::Flat(flat), "reported", None, flat.at));
+    }
+    let plain = Plain {
+        provider: flat.provider.as_deref(),
+        served: None,
+        model: Some(flat.model),
+        tier: None,
+        usage: &flat.usage,
+        cache_hit: flat.cache_hit,
+    };
+    // The lane reads only items that name a model.
+    let cost = pricer.price_plain(&plain, flat.at).map_err(Option::unwrap_or_default)?;
+    Ok((What::Flat(flat), "reported", Some(cost), flat.at))
 }
 
 /// Items to read and price: (line or row number, text; `None` for a missing record).
@@ -282,6 +370,15 @@ pub type Item<'t> = (u64, Option<&'t [u8]>);
 
 /// Lines per unit of parallel work.
 const CHUNK_LINES: usize = 2048;
+
+/// What a thread keeps from chunk to chunk: the pricer's caches, and buffers reused (a fresh one per chunk is a
+/// megabyte of new pages each time).
+struct Worker<'b> {
+    pricer: Pricer<'b>,
+    reads: Vec<Read<'static>>,
+    entries: Vec<Entry<'static>>,
+    labels: Labels,
+}
 
 /// Reads and prices `items` on all cores, in chunks; returns each chunk's (priced lines, rejects) in order, and
 /// the number of records read (a line holding a container counts each record in it).
@@ -292,24 +389,57 @@ pub fn price_items(
     hints: &Hints,
     opts: &LedgerOptions,
 ) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
+    // The fast lane reads only what the general path would read the same way without hints.
+    let lane = hints.format.is_none() && hints.provider.is_none() && hints.model.is_none() && hints.at.is_none();
+    price_items_in(book, source, items, hints, opts, lane)
+}
+
+/// [`price_items`], with the fast lane (`lane`) or without.
+fn price_items_in(
+    book: &Arc<PriceBook>,
+    source: &str,
+    items: &[Item<'_>],
+    hints: &Hints,
+    opts: &LedgerOptions,
+    lane: bool,
+) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
     let done: Vec<Result<(RecordBatch, RecordBatch, u64)>> = crate::parallel::install(opts.threads, || {
         items
             .par_chunks(CHUNK_LINES)
             .map_init(
-                // Per thread: the pricer's caches, and the records' buffer (reused: a fresh one per chunk is a
-                // megabyte of new pages each time).
-                || (Pricer::new(book, opts), Vec::with_capacity(CHUNK_LINES)),
-                |(pricer, reads), chunk| {
-                    reads.clear();
+                || Worker {
+                    pricer: Pricer::new(book, opts),
+                    reads: Vec::new(),
+                    entries: Vec::new(),
+                    labels: Labels::default(),
+                },
+                |w, chunk| {
+                    let mut reads = reuse(std::mem::take(&mut w.reads));
+                    let mut entries = reuse(std::mem::take(&mut w.entries));
+                    w.labels.clear();
                     for (line, text) in chunk {
-                        match text {
-                            Some(t) => read::read_line(*line, t, hints, reads),
-                            None => reads.push(Read { line: *line, record: Err("no record (null)".into()), text: b"" }),
+                        let Some(t) = text else {
+                            entries.push(Entry::Read(Read {
+                                line: *line,
+                                record: Err("no record (null)".into()),
+                                text: b"",
+                            }));
+                            continue;
+                        };
+                        if lane {
+                            if let Some(flat) = flat::read(t, &mut w.labels) {
+                                entries.push(Entry::Flat { line: *line, text: t, flat });
+                                continue;
+                            }
                         }
+                        read::read_line(*line, t, hints, &mut reads);
+                        entries.extend(reads.drain(..).map(Entry::Read));
                     }
-                    let (p, r) = price_reads(pricer, source, reads)?;
-                    let n = reads.len() as u64;
-                    reads.clear();
+                    let n = entries.len() as u64;
+                    let out = price_entries(&mut w.pricer, source, &entries, &w.labels);
+                    w.reads = reuse(reads);
+                    w.entries = reuse(entries);
+                    let (p, r) = out?;
                     Ok((p, r, n))
                 },
             )
@@ -325,6 +455,18 @@ pub fn price_items(
     Ok((out, read))
 }
 
+/// An emptied vector whose room is kept for items of another lifetime (the buffers outlive each chunk's text).
+fn reuse<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    // SAFETY: `v` is empty, and `T` and `U` are the same type up to lifetimes (checked: same size and alignment),
+    // so the allocation is valid for `U` and no value of `T` is reinterpreted.
+    assert!(
+        std::mem::size_of::<T>() == std::mem::size_of::<U>() && std::mem::align_of::<T>() == std::mem::align_of::<U>()
+    );
+    let mut v = std::mem::ManuallyDrop::new(v);
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut U, 0, v.capacity()) }
+}
+
 fn internal(e: arrow_schema::ArrowError) -> Error {
     Error::Internal(format!("priced log table: {e}"))
 }
@@ -333,8 +475,8 @@ fn money_builder(n: usize) -> Result<Decimal128Builder> {
     Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)
 }
 
-/// The priced lines as one Arrow batch.
-fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Result<RecordBatch> {
+/// The priced lines as one Arrow batch (`labels`: the fast lane's labels).
+fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: &Labels) -> Result<RecordBatch> {
     let n = lines.len();
     let strs = || StringBuilder::with_capacity(n, n * 8);
     let (mut source, mut id, mut provider, mut model, mut served, mut pprov, mut pmodel, mut tier, mut status) =
@@ -348,22 +490,42 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
     let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
     // Usage columns: the common ones always, others when some line uses them; then one column per label.
     let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
-    let mut extra = RecordColumns::new(lines.iter().map(|l| &*l.record), &always, n);
+    let mut extra = RecordColumns::planned(&always);
+    let flat_labels = |f: &Flat<'_>| &labels.spans[f.labels.0 as usize..f.labels.1 as usize];
+    for l in lines {
+        match l.view() {
+            Ok(r) => extra.note(&r.usage, r.metadata.iter().map(|(k, _)| k.as_str())),
+            Err(f) => extra.note(&f.usage, flat_labels(f).iter().map(|s| labels.get(s.key))),
+        }
+    }
+    extra.ready(n);
     let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     for l in lines {
-        let r = &*l.record;
         usage_source.append_value(l.usage_source);
         source.append_value(source_name);
-        line_no.append_value(l.read.line as i64);
-        id.append_option(r.id.as_deref());
+        line_no.append_value(l.line as i64);
         ts.append_value(l.at);
-        provider.append_option(r.provider.as_deref());
-        model.append_option(r.model.as_deref());
-        served.append_option(r.served_model.as_deref());
-        tier.append_option(r.service_tier.as_deref());
-        hit.append_value(r.cache_hit);
-        status.append_value(r.status);
-        match r.reported_cost.and_then(crate::usage::batch::decimal_18) {
+        let (cache_hit, line_status, reported_cost) = match l.view() {
+            Ok(r) => {
+                id.append_option(r.id.as_deref());
+                provider.append_option(r.provider.as_deref());
+                model.append_option(r.model.as_deref());
+                served.append_option(r.served_model.as_deref());
+                tier.append_option(r.service_tier.as_deref());
+                (r.cache_hit, r.status, r.reported_cost)
+            }
+            Err(f) => {
+                id.append_option(f.id);
+                provider.append_option(f.provider.as_deref());
+                model.append_value(f.model);
+                served.append_null();
+                tier.append_null();
+                (f.cache_hit, f.status, f.reported_cost)
+            }
+        };
+        hit.append_value(cache_hit);
+        status.append_value(line_status);
+        match reported_cost.and_then(crate::usage::batch::decimal_18) {
             Some(v) => reported.append_value(v),
             None => reported.append_null(),
         }
@@ -386,7 +548,16 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
         for (b, v) in costs.iter_mut().zip(sums) {
             b.append_value(v);
         }
-        extra.append(r);
+        match l.view() {
+            Ok(r) => extra.append(r),
+            Err(f) => {
+                let mine = flat_labels(f);
+                let label = |key: &str| {
+                    mine.iter().find(|s| labels.get(s.key) == key).map(|s| LabelValue::Text(labels.get(s.value)))
+                };
+                extra.append_with(&f.usage, label);
+            }
+        }
     }
     let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
     let money = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
@@ -447,17 +618,17 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>]) -> Resul
 }
 
 /// The rejects as one Arrow batch: source, line, reason, excerpt.
-fn rejects_batch(source_name: &str, rejects: &[(&Read<'_>, String)]) -> Result<RecordBatch> {
+fn rejects_batch(source_name: &str, rejects: &[(u64, &[u8], String)]) -> Result<RecordBatch> {
     let n = rejects.len();
     let mut source = StringBuilder::with_capacity(n, n * 16);
     let mut line = Int64Builder::with_capacity(n);
     let mut reason = StringBuilder::with_capacity(n, n * 32);
     let mut excerpts = StringBuilder::with_capacity(n, n * 32);
-    for (read, why) in rejects {
+    for (line_no, text, why) in rejects {
         source.append_value(source_name);
-        line.append_value(read.line as i64);
+        line.append_value(*line_no as i64);
         reason.append_value(why);
-        excerpts.append_value(excerpt(read.text));
+        excerpts.append_value(excerpt(text));
     }
     let schema = Schema::new(vec![
         Field::new("source", DataType::Utf8, false),
@@ -477,7 +648,7 @@ fn rejects_batch(source_name: &str, rejects: &[(&Read<'_>, String)]) -> Result<R
 /// An empty (priced lines, rejects) pair, for an input with no records.
 pub fn empty(book: &Arc<PriceBook>) -> Result<(RecordBatch, RecordBatch)> {
     let opts = LedgerOptions::default();
-    price_reads(&mut Pricer::new(book, &opts), "", &[])
+    price_entries(&mut Pricer::new(book, &opts), "", &[], &Labels::default())
 }
 
 /// Batches whose columns differ (each block has the metadata labels it met) as batches of one schema: the union

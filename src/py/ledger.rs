@@ -73,31 +73,60 @@ pub fn price_log_files(
             setup(book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
         let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let done = py.detach(|| -> Result<_, Error> {
-            let (mut priced, mut rejects, mut read, mut spilled) = (Vec::new(), Vec::new(), 0u64, Vec::new());
-            for path in &paths {
-                read_file(path, |items, taken| {
-                    let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
-                    // Progress: (path, bytes of the file read so far, records read so far), once per block; an
-                    // exception from the callback (a KeyboardInterrupt) stops the run.
-                    if let Some(callback) = &progress {
-                        let called = Python::attach(|py| callback.call1(py, (path.as_str(), taken, read + n)));
-                        if let Err(e) = called {
-                            *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                            return Err(Error::InvalidArgument("stopped by the progress callback".into()));
+            let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
+            // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds a block or two; a writer
+            // thread writes one block while the next is priced.
+            let (spill_tx, spill_rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(1);
+            std::thread::scope(|scope| {
+                let writer = spill_dir.as_deref().map(|dir| {
+                    scope.spawn(move || -> Result<Vec<String>, Error> {
+                        let mut spilled = Vec::new();
+                        for batches in spill_rx {
+                            spilled.extend(crate::ledger::spill(dir, spilled.len(), batches)?);
                         }
+                        Ok(spilled)
+                    })
+                });
+                let reading = (|| -> Result<(), Error> {
+                    for path in &paths {
+                        read_file(path, |items, taken| {
+                            let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
+                            // Progress: (path, bytes of the file read so far, records read so far), once per
+                            // block; an exception from the callback (a KeyboardInterrupt) stops the run.
+                            if let Some(callback) = &progress {
+                                let called = Python::attach(|py| callback.call1(py, (path.as_str(), taken, read + n)));
+                                if let Err(e) = called {
+                                    *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                                    return Err(Error::InvalidArgument("stopped by the progress callback".into()));
+                                }
+                            }
+                            read += n;
+                            let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+                            match &writer {
+                                // The writer gone means it failed: its error is reported below.
+                                Some(_) => {
+                                    if spill_tx.send(p).is_err() {
+                                        return Err(Error::Internal("the spill writer stopped".into()));
+                                    }
+                                }
+                                None => priced.extend(p),
+                            }
+                            rejects.extend(r);
+                            Ok(())
+                        })?;
                     }
-                    read += n;
-                    let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
-                    // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds one block.
-                    match &spill_dir {
-                        Some(dir) => spilled.extend(crate::ledger::spill(dir, spilled.len(), p)?),
-                        None => priced.extend(p),
-                    }
-                    rejects.extend(r);
                     Ok(())
-                })?;
-            }
-            Ok((priced, rejects, read, spilled))
+                })();
+                drop(spill_tx);
+                let spilled = match writer {
+                    Some(w) => w.join().unwrap_or_else(|_| Err(Error::Internal("the spill writer panicked".into()))),
+                    None => Ok(Vec::new()),
+                };
+                // A write error explains a stopped reading; otherwise the reading's own error.
+                let spilled = spilled?;
+                reading?;
+                Ok((priced, rejects, read, spilled))
+            })
         });
         if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);

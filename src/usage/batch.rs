@@ -5,8 +5,6 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
-
 use arrow_array::builder::{
     BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
     UInt64Builder,
@@ -110,50 +108,76 @@ fn reason(e: &Error) -> String {
 /// field some record uses, and one string column per metadata label, in order of first appearance. Shared by the
 /// extraction table and the priced-log table.
 pub struct RecordColumns {
+    used: [bool; N_UNITS],
     units: Vec<usize>,
     counts: Vec<UInt64Builder>,
     keys: Vec<String>,
     labels: Vec<StringBuilder>,
 }
 
+/// A label's value as a row holds it: text, or a value read from JSON.
+pub enum LabelValue<'v> {
+    Text(&'v str),
+    Meta(&'v Meta),
+}
+
 impl RecordColumns {
     pub fn new<'r>(records: impl Iterator<Item = &'r UsageRecord>, always: &[&str], rows: usize) -> Self {
+        let mut columns = RecordColumns::planned(always);
+        for rec in records {
+            columns.note(&rec.usage, rec.metadata.iter().map(|(k, _)| k.as_str()));
+        }
+        columns.ready(rows);
+        columns
+    }
+
+    /// Columns for the fields in `always`, before any row is noted.
+    pub fn planned(always: &[&str]) -> Self {
         let mut used = [false; N_UNITS];
         for f in always {
             used[units::unit_of_usage_field(f).expect("a usage field")] = true;
         }
-        let mut keys: Vec<String> = Vec::new();
-        let mut seen: FxHashSet<&str> = FxHashSet::default();
-        for rec in records {
-            for (u, c) in rec.usage.counts.iter().enumerate() {
-                if *c > 0 && u != units::REQUESTS {
-                    used[u] = true;
-                }
-            }
-            for (k, _) in &rec.metadata {
-                if seen.insert(k.as_str()) {
-                    keys.push(k.clone());
-                }
+        RecordColumns { used, units: Vec::new(), counts: Vec::new(), keys: Vec::new(), labels: Vec::new() }
+    }
+
+    /// Notes a row's usage and label keys (first, for every row): the columns it needs.
+    pub fn note<'k>(&mut self, usage: &super::Usage, keys: impl Iterator<Item = &'k str>) {
+        for (u, c) in usage.counts.iter().enumerate() {
+            if *c > 0 && u != units::REQUESTS {
+                self.used[u] = true;
             }
         }
-        let units: Vec<usize> = (0..N_UNITS).filter(|u| used[*u]).collect();
-        RecordColumns {
-            counts: units.iter().map(|_| UInt64Builder::with_capacity(rows)).collect(),
-            labels: keys.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect(),
-            units,
-            keys,
+        for k in keys {
+            // Labels are few: a scan beats a set.
+            if !self.keys.iter().any(|known| known == k) {
+                self.keys.push(k.to_string());
+            }
         }
     }
 
+    /// Makes the builders for `rows` rows, once every row is noted.
+    pub fn ready(&mut self, rows: usize) {
+        self.units = (0..N_UNITS).filter(|u| self.used[*u]).collect();
+        self.counts = self.units.iter().map(|_| UInt64Builder::with_capacity(rows)).collect();
+        self.labels = self.keys.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect();
+    }
+
     pub fn append(&mut self, rec: &UsageRecord) {
+        // A repeated key: the last value wins.
+        let label = |key: &str| rec.metadata.iter().rev().find(|(k, _)| k == key).map(|(_, v)| LabelValue::Meta(v));
+        self.append_with(&rec.usage, label);
+    }
+
+    /// Appends a row: its counts, and each label's value (`label(key)`) or a null.
+    pub fn append_with<'v>(&mut self, usage: &super::Usage, label: impl Fn(&str) -> Option<LabelValue<'v>>) {
         for (b, u) in self.counts.iter_mut().zip(&self.units) {
-            b.append_value(rec.usage.counts[*u]);
+            b.append_value(usage.counts[*u]);
         }
-        // Each label's builder gets the record's value or a null; labels are few, so a scan beats a table.
         for (b, key) in self.labels.iter_mut().zip(&self.keys) {
-            match rec.metadata.iter().rev().find(|(k, _)| k == key) {
-                Some((_, Meta::Str(s))) => b.append_value(s),
-                Some((_, v)) => {
+            match label(key) {
+                Some(LabelValue::Text(s)) => b.append_value(s),
+                Some(LabelValue::Meta(Meta::Str(s))) => b.append_value(s),
+                Some(LabelValue::Meta(v)) => {
                     // Written straight into the builder's value (no String per row); cannot fail.
                     let _ = write!(b, "{v}");
                     b.append_value("");

@@ -336,8 +336,18 @@ fn provider_at(o: &Obj<'_>, key: &str) -> Option<String> {
 }
 
 pub fn normalize_provider(name: &str) -> String {
-    let lower = name.trim().to_ascii_lowercase();
-    let id = match lower.as_str() {
+    provider_id(name).into_owned()
+}
+
+/// [`normalize_provider`] without allocating when the name is already the book's (`openai`, `anthropic`).
+pub fn provider_id(name: &str) -> Cow<'_, str> {
+    let trimmed = name.trim();
+    let lower = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    };
+    let id = match lower.as_ref() {
         "google-ai-studio" | "google-vertex-ai" | "vertex_ai" | "vertex" | "gemini" | "google_genai" | "gcp.gemini"
         | "gcp.vertex_ai" | "gcp.gen_ai" | "vertex_ai_beta" => "google",
         "aws-bedrock" | "bedrock" | "aws.bedrock" | "bedrock_converse" => "aws",
@@ -351,7 +361,7 @@ pub fn normalize_provider(name: &str) -> String {
         "deepseek-ai" => "deepseek",
         _ => return lower,
     };
-    id.to_string()
+    Cow::Borrowed(id)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -411,11 +421,18 @@ fn text(o: &Obj<'_>, key: &str) -> Option<String> {
 
 /// A decimal at `key` (a number, or a number written as a string).
 fn money(o: &Obj<'_>, key: &str) -> Result<Option<Decimal>> {
-    let Some(raw) = o.present(key) else { return Ok(None) };
+    match o.present(key) {
+        Some(raw) => money_value(raw, key).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A reported cost (not null), to 18 places; the error names `key`.
+pub(crate) fn money_value(raw: Raw<'_>, key: &str) -> Result<Decimal> {
     let Some(t) = json::number_text(raw) else {
         return Err(err(format!("{key}: {} is not a number", json::excerpt(raw.get(), 40))));
     };
-    json::decimal(&t).map(|d| Some(to_money_scale(d))).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
+    json::decimal(&t).map(to_money_scale).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
 }
 
 /// Money is kept to 18 decimal places (10^-18 USD, the scale of every cost tokenprice computes), rounded half to
@@ -435,7 +452,7 @@ fn time(o: &Obj<'_>, key: &str) -> Result<Option<i64>> {
     time_value(raw).map_err(|e| err(format!("{key}: {e}")))
 }
 
-fn time_value(raw: Raw<'_>) -> std::result::Result<Option<i64>, String> {
+pub(crate) fn time_value(raw: Raw<'_>) -> std::result::Result<Option<i64>, String> {
     if kind(raw) == Kind::String {
         let s = json::string(raw).unwrap_or_default();
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -542,7 +559,7 @@ fn meta_object(raw: Raw<'_>, prefix: &str, out: &mut Vec<(String, Meta)>) {
     }
 }
 
-fn status_of(code: Option<u16>) -> &'static str {
+pub(crate) fn status_of(code: Option<u16>) -> &'static str {
     match code {
         Some(c) if c >= 400 => "error",
         _ => "ok",
@@ -550,7 +567,12 @@ fn status_of(code: Option<u16>) -> &'static str {
 }
 
 fn status_code(o: &Obj<'_>, key: &str) -> Option<u16> {
-    o.present(key).and_then(json::number_text).and_then(|t| t.trim().parse::<u16>().ok())
+    o.present(key).and_then(status_code_value)
+}
+
+/// An HTTP status (not null): a number, or a number written as a string.
+pub(crate) fn status_code_value(raw: Raw<'_>) -> Option<u16> {
+    json::number_text(raw).and_then(|t| t.trim().parse::<u16>().ok())
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,428 @@
+//! The ledger's fast lane: a Cloudflare AI Gateway Logs API item (`tokens_in` / `tokens_out`, the flat shape the
+//! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, without
+//! building a [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to
+//! a buffer shared by the chunk. The lane reads exactly what [`crate::usage::extract`] reads for such an item, and
+//! declines (the line then takes the general path) wherever that would need more than the common case: a key or
+//! string with escapes, a repeated key, nested labels, a bad count or time, another format's keys.
+//! `fast_lane_equals_the_general_path` checks the two lanes agree.
+
+use std::borrow::Cow;
+
+use rust_decimal::Decimal;
+
+use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
+use crate::usage::json::{self, boolean, count, kind, Kind, Raw};
+use crate::usage::Usage;
+
+/// The members the lane reads, and those that send a line to the general path (another format's, a container's).
+const KEYS: [&str; 13] = [
+    "id",
+    "created_at",
+    "provider",
+    "model",
+    "success",
+    "status_code",
+    "cached",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "metadata",
+    "step",
+    "custom_cost",
+];
+const DECLINE: [&str; 5] = ["ResponseBody", "Gateway", "result", "resourceSpans", "scopeSpans"];
+
+/// Where a label's key and value are in the chunk's label buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Label {
+    pub key: (u32, u32),
+    pub value: (u32, u32),
+}
+
+/// The labels read from a chunk's lines: their texts, and where each label is in them.
+#[derive(Default)]
+pub struct Labels {
+    pub text: String,
+    pub spans: Vec<Label>,
+}
+
+impl Labels {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    pub fn get(&self, span: (u32, u32)) -> &str {
+        &self.text[span.0 as usize..span.1 as usize]
+    }
+
+    /// Appends `s` to the text; its span.
+    fn push(&mut self, s: &str) -> Option<(u32, u32)> {
+        let start = u32::try_from(self.text.len()).ok()?;
+        self.text.push_str(s);
+        Some((start, u32::try_from(self.text.len()).ok()?))
+    }
+}
+
+/// A Logs API item as the lane read it.
+#[derive(Clone, Debug)]
+pub struct Flat<'t> {
+    pub id: Option<&'t str>,
+    pub provider: Option<Cow<'t, str>>,
+    pub model: &'t str,
+    pub at: i64,
+    pub cache_hit: bool,
+    pub status: &'static str,
+    pub usage: Usage,
+    pub has_usage: bool,
+    pub reported_cost: Option<Decimal>,
+    /// This item's labels: a range of the chunk's [`Labels::spans`], in the order the general path gives them.
+    pub labels: (u32, u32),
+}
+
+/// A string's text when it has no escapes; `None` (decline) for an escaped string; `Some(None)` for another kind.
+fn plain(raw: Raw<'_>) -> Option<Option<&str>> {
+    if kind(raw) != Kind::String {
+        return Some(None);
+    }
+    let t = raw.get();
+    let inner = &t[1..t.len() - 1];
+    (memchr::memchr(b'\\', inner.as_bytes()).is_none()).then_some(Some(inner))
+}
+
+/// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form).
+fn int_text(t: &str) -> Option<&str> {
+    let v = t.parse::<i64>().ok()?;
+    (v.to_string() == t).then_some(t)
+}
+
+/// Reads one line in the lane, its labels appended to `labels`; `None` sends it to the general path.
+pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    if !text.starts_with('{') {
+        return None;
+    }
+    let mut slots: [Option<Raw<'t>>; KEYS.len()] = [None; KEYS.len()];
+    let mut ok = true;
+    let whole = json::for_each_member(text, |key, value| {
+        let Cow::Borrowed(key) = key else {
+            ok = false; // an escaped key could spell any key
+            return false;
+        };
+        if let Some(i) = KEYS.iter().position(|k| *k == key) {
+            ok = slots[i].replace(value).is_none(); // a repeated key: the last wins there; not here
+        } else if DECLINE.contains(&key) {
+            ok = false;
+        }
+        ok
+    });
+    if !(ok && whole == Ok(true)) {
+        return None;
+    }
+    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost] =
+        slots;
+    if tokens_in.is_none() && tokens_out.is_none() {
+        return None; // not this format
+    }
+    let present = |r: Option<Raw<'t>>| r.filter(|v| kind(*v) != Kind::Null);
+    let text_of = |r: Option<Raw<'t>>| -> Option<Option<&'t str>> {
+        match r {
+            None => Some(None),
+            Some(v) => plain(v).map(|t| t.filter(|t| !t.is_empty())),
+        }
+    };
+    let model = text_of(model)??;
+    let id = text_of(id)?;
+    let provider = text_of(provider)?.map(provider_id);
+    let at = time_value(present(created_at)?).ok()??;
+    let code = present(status_code).and_then(status_code_value);
+    let status = if success.and_then(boolean) == Some(false) { "error" } else { status_of(code) };
+    let tokens = |r: Option<Raw<'t>>| match r {
+        None => Some(0),
+        Some(v) => count(v).ok().map(|c| c.unwrap_or(0)),
+    };
+    let mut usage = Usage::default();
+    usage.counts[crate::prices::units::INPUT] = tokens(tokens_in)?;
+    usage.counts[crate::prices::units::OUTPUT] = tokens(tokens_out)?;
+    usage.validate().ok()?;
+    let reported_cost = match present(cost) {
+        Some(v) => Some(money_value(v, "cost").ok()?),
+        None => None,
+    };
+    let first = labels.spans.len();
+    let read_labels = (|| {
+        if let Some(m) = present(metadata) {
+            meta(m, labels)?;
+        }
+        // As the general path: `step` (a number) and `custom_cost: true` become labels after the metadata's.
+        if let Some(s) = present(step) {
+            if kind(s) == Kind::String {
+                return None;
+            }
+            if kind(s) == Kind::Number && s.get().parse::<i64>().is_ok() {
+                add(labels, "step", int_text(s.get())?)?;
+            }
+        }
+        if custom_cost.and_then(boolean) == Some(true) {
+            add(labels, "custom_cost", "true")?;
+        }
+        // A repeated label: the last wins in the general path (and moves); not here.
+        let mine = &labels.spans[first..];
+        let repeated =
+            mine.iter().enumerate().any(|(i, a)| mine[..i].iter().any(|b| labels.get(b.key) == labels.get(a.key)));
+        (!repeated).then_some(())
+    })();
+    if read_labels.is_none() {
+        labels.spans.truncate(first);
+        return None;
+    }
+    Some(Flat {
+        id,
+        provider,
+        model,
+        at,
+        cache_hit: cached.and_then(boolean) == Some(true),
+        status,
+        usage,
+        has_usage: present(tokens_in).is_some() || present(tokens_out).is_some(),
+        reported_cost,
+        labels: (first as u32, labels.spans.len() as u32),
+    })
+}
+
+fn add(labels: &mut Labels, key: &str, value: &str) -> Option<()> {
+    let key = labels.push(key)?;
+    let value = labels.push(value)?;
+    labels.spans.push(Label { key, value });
+    Some(())
+}
+
+/// The labels of a `metadata` member: an object, or a JSON string holding one (as the Logs API gives it), of flat
+/// values. `None` (decline) for what the general path reads another way: nested objects, escaped strings inside,
+/// fractional numbers, a value that is not an object.
+fn meta(raw: Raw<'_>, labels: &mut Labels) -> Option<()> {
+    let start = labels.text.len();
+    match kind(raw) {
+        Kind::String => {
+            let t = raw.get();
+            if !json::unescape_into(&t[1..t.len() - 1], &mut labels.text) {
+                return None;
+            }
+            // A string that is not an object gives no labels.
+            if !labels.text[start..].trim_start().starts_with('{') {
+                return Some(());
+            }
+        }
+        Kind::Object => labels.text.push_str(raw.get()),
+        _ => return None,
+    }
+    let end = labels.text.len();
+    let base = u32::try_from(start).ok()?;
+    u32::try_from(end).ok()?;
+    let text = std::mem::take(&mut labels.text);
+    let mut found = Vec::new();
+    let mut ok = true;
+    let parsed = json::for_each_member(&text[start..end], |key, value| {
+        let Cow::Borrowed(k) = key else {
+            ok = false;
+            return false;
+        };
+        let value_text = match kind(value) {
+            Kind::Null => return true,
+            Kind::String => match plain(value) {
+                Some(Some(s)) => s,
+                _ => {
+                    ok = false;
+                    return false;
+                }
+            },
+            Kind::Bool | Kind::Array => value.get(),
+            Kind::Number => match int_text(value.get()) {
+                Some(t) => t,
+                None => {
+                    ok = false;
+                    return false;
+                }
+            },
+            Kind::Object => {
+                ok = false;
+                return false;
+            }
+        };
+        let span = |s: &str| {
+            let at = s.as_ptr() as usize - text.as_ptr() as usize;
+            (at as u32, (at + s.len()) as u32)
+        };
+        found.push(Label { key: span(k), value: span(value_text) });
+        true
+    });
+    labels.text = text;
+    if !ok {
+        return None;
+    }
+    // Text that does not parse as an object gives no labels, as in the general path.
+    if parsed == Ok(true) {
+        debug_assert!(found.iter().all(|l| l.key.0 >= base));
+        labels.spans.extend(found);
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::sync::Arc;
+
+    use super::super::{price_items_in, Item, LedgerOptions};
+    use crate::prices::PriceBook;
+    use crate::usage::extract::Hints;
+
+    /// One field of a Logs API item, written many ways: common, unusual and wrong.
+    fn variants(field: &str) -> &'static [&'static str] {
+        match field {
+            "id" => &[r#""01J0001""#, r#""""#, "null", "7", r#""a\"b""#],
+            "created_at" => &[
+                r#""2025-08-05T07:41:12.788Z""#,
+                r#""2025-08-05 07:41:12""#,
+                "1754379672",
+                "1754379672788",
+                r#""1754379672""#,
+                r#""yesterday""#,
+                "null",
+                r#""2019-01-01T00:00:00Z""#,
+            ],
+            "provider" => &[
+                r#""openai""#,
+                r#""OpenAI""#,
+                r#""google-ai-studio""#,
+                r#"" anthropic ""#,
+                r#""""#,
+                "null",
+                r#""open\u0061i""#,
+                r#""no-such-gateway""#,
+            ],
+            "model" => &[
+                r#""gpt-4o""#,
+                r#""gpt-4o-mini""#,
+                r#""gemini-2.5-flash""#,
+                r#""claude-sonnet-4-5""#,
+                r#""no-such-model""#,
+                r#""""#,
+                "null",
+                r#""gpt-4\u006f""#,
+            ],
+            "success" => &["true", "false", "null", r#""no""#],
+            "status_code" => &["200", "429", r#""500""#, "null", "2e2"],
+            "cached" => &["false", "true", "null", r#""true""#],
+            "tokens_in" => &["1200", "0", "null", r#""35""#, "12.0", "-4", "1.5", r#""x""#, "18446744073709551615"],
+            "tokens_out" => &["300", "0", "null", "7e2", "-1"],
+            "cost" => &["0.0018345", "6e-05", r#""0.25""#, "null", r#""free""#, "0.1234567890123456789012"],
+            "metadata" => &[
+                r#""{\"tenant\": \"acme\", \"feature\": \"chat\"}""#,
+                r#"{"tenant":"acme","conversation":"c1"}"#,
+                r#""{\"tenant\": \"a\\\"b\"}""#,
+                r#""{\"n\": 5, \"ok\": true, \"x\": null, \"tags\": [1,2]}""#,
+                r#""{\"n\": 5.5}""#,
+                r#""{\"n\": -0}""#,
+                r#""{\"deep\": {\"a\": \"b\"}}""#,
+                r#""{\"tenant\": \"a\", \"tenant\": \"b\"}""#,
+                r#""{\"step\": \"s\"}""#,
+                r#""not json""#,
+                r#""{\"broken\": ""#,
+                r#""""#,
+                "null",
+                "42",
+                r#"["a"]"#,
+                r#""{\"t\u00e9\": \"\u00e9\"}""#,
+            ],
+            "step" => &["0", "3", "-1", r#""2""#, "2.5", "null", "true", "007"],
+            "custom_cost" => &["false", "true", "null"],
+            _ => &[],
+        }
+    }
+
+    /// Random Logs API items (and lines that only look like them): each field absent, common, unusual or wrong;
+    /// sometimes an extra member, a repeated or escaped key, another format's key, or broken JSON.
+    fn random_lines(n: usize, seed: u64) -> Vec<String> {
+        let mut state = seed;
+        let mut next = move |m: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as usize
+        };
+        (0..n)
+            .map(|_| {
+                let mut members = Vec::new();
+                for f in super::KEYS {
+                    let vs = variants(f);
+                    // Mostly the common value, so whole lines often take the lane.
+                    match next(10) {
+                        0 => {}
+                        1..=6 => members.push(format!("\"{f}\":{}", vs[0])),
+                        _ => members.push(format!("\"{f}\":{}", vs[next(vs.len())])),
+                    }
+                }
+                match next(24) {
+                    0 => members.push(r#""tokens_in":5"#.into()),
+                    1 => members.push(r#""ResponseBody":"{}""#.into()),
+                    2 => members.push(r#""Gateway":"g","Model":"gpt-4o""#.into()),
+                    3 => members.push(r#""result":[]"#.into()),
+                    4 => members.push(r#""tok\u0065ns_out":9"#.into()),
+                    5 => members.push(r#""request_head":"{\"a\": [1, {\"b\": \"\\\"\"}]}""#.into()),
+                    6 => members.push(r#""extra":{"nested":[1,2,{"x":"}"}]}"#.into()),
+                    _ => {}
+                }
+                let line = format!("{{{}}}", members.join(","));
+                match next(40) {
+                    0 => format!("  {line}\t"),
+                    1 => format!("{line} x"),
+                    2 => line[..line.len() / 2].to_string(),
+                    _ => line,
+                }
+            })
+            .collect()
+    }
+
+    /// Prices `lines` with and without the fast lane: the priced lines and the rejects must be the same, column
+    /// for column; returns how many lines the lane read.
+    fn assert_lanes_agree(book: &Arc<PriceBook>, lines: &[Vec<u8>]) -> usize {
+        let items: Vec<Item<'_>> = lines.iter().enumerate().map(|(i, l)| (i as u64 + 1, Some(l.as_slice()))).collect();
+        let opts = LedgerOptions { threads: Some(1), ..Default::default() };
+        let hints = Hints::default();
+        let (fast, n_fast) = price_items_in(book, "logs", &items, &hints, &opts, true).unwrap();
+        let (general, n_general) = price_items_in(book, "logs", &items, &hints, &opts, false).unwrap();
+        assert_eq!(n_fast, n_general);
+        assert_eq!(fast.len(), general.len());
+        for ((fp, fr), (gp, gr)) in fast.iter().zip(&general) {
+            assert_eq!(fp.schema(), gp.schema());
+            for (i, f) in fp.schema().fields().iter().enumerate() {
+                assert_eq!(fp.column(i).as_ref(), gp.column(i).as_ref(), "column {}", f.name());
+            }
+            assert_eq!(fr, gr);
+        }
+        let mut labels = super::Labels::default();
+        lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
+    }
+
+    /// The fast lane prices exactly as the general path: random items with every field written every way (and
+    /// lines that are not quite items), and the README's sample.
+    #[test]
+    fn fast_lane_equals_the_general_path() {
+        let book = PriceBook::default_book();
+        for seed in 1..=6u64 {
+            let lines: Vec<Vec<u8>> = random_lines(3000, seed * 7919).into_iter().map(String::into_bytes).collect();
+            let fast = assert_lanes_agree(&book, &lines);
+            // Both lanes are exercised: most lines take the lane, many do not.
+            assert!(fast > lines.len() / 10 && fast < lines.len() * 9 / 10, "{fast} of {} in the lane", lines.len());
+        }
+        // Not UTF-8, and empty objects.
+        let odd = vec![b"{\"tokens_in\":1,\"model\":\"gpt-4o\",\"x\":\"\xff\"}".to_vec(), b"{}".to_vec()];
+        assert_eq!(assert_lanes_agree(&book, &odd), 0);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/logs/gateway.jsonl.gz");
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
+        let sample: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
+        assert!(assert_lanes_agree(&book, &sample) > 1000);
+    }
+}
