@@ -24,7 +24,7 @@ use crate::prices::PriceBook;
 use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
-use crate::usage::batch::{LabelValue, RecordColumns};
+use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
 use crate::usage::extract::{Hints, UsageRecord};
 use crate::usage::Usage;
 use flat::{Flat, Labels};
@@ -478,9 +478,48 @@ fn money_builder(n: usize) -> Result<Decimal128Builder> {
 /// The priced lines as one Arrow batch (`labels`: the fast lane's labels).
 fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: &Labels) -> Result<RecordBatch> {
     let n = lines.len();
-    let strs = || StringBuilder::with_capacity(n, n * 8);
-    let (mut source, mut id, mut provider, mut model, mut served, mut pprov, mut pmodel, mut tier, mut status) =
-        (strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs());
+    // Room for every value at once (builders that grow copy what they hold): the bytes of each string column.
+    let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+    let mut extra = RecordColumns::planned(&always);
+    let flat_labels = |f: &Flat<'_>| &labels.spans[f.labels.0 as usize..f.labels.1 as usize];
+    let len = |s: Option<&str>| s.map_or(0, str::len);
+    let [mut id_bytes, mut provider_bytes, mut model_bytes, mut served_bytes, mut tier_bytes, mut priced_bytes] =
+        [0usize; 6];
+    for l in lines {
+        match l.view() {
+            Ok(r) => {
+                extra.note(&r.usage, labels_of(r));
+                id_bytes += len(r.id.as_deref());
+                provider_bytes += len(r.provider.as_deref());
+                model_bytes += len(r.model.as_deref());
+                served_bytes += len(r.served_model.as_deref());
+                tier_bytes += len(r.service_tier.as_deref());
+            }
+            Err(f) => {
+                let spans = flat_labels(f).iter();
+                extra.note(&f.usage, spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
+                id_bytes += len(f.id);
+                provider_bytes += len(f.provider.as_deref());
+                model_bytes += f.model.len();
+            }
+        }
+        if let Some(c) = &l.cost {
+            let model = &book.models[c.model];
+            priced_bytes += model.id.len().max(book.providers[model.provider].id.len());
+        }
+    }
+    extra.ready(n);
+    let strs = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+    let (mut source, mut id, mut provider, mut model, mut served, mut tier, mut status) = (
+        strs(n * source_name.len()),
+        strs(id_bytes),
+        strs(provider_bytes),
+        strs(model_bytes),
+        strs(served_bytes),
+        strs(tier_bytes),
+        strs(n * 5),
+    );
+    let (mut pprov, mut pmodel) = (strs(priced_bytes), strs(priced_bytes));
     let mut line_no = Int64Builder::with_capacity(n);
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut from = Date32Builder::with_capacity(n);
@@ -488,17 +527,6 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
     let mut reported = money_builder(n)?;
     let mut total = money_builder(n)?;
     let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
-    // Usage columns: the common ones always, others when some line uses them; then one column per label.
-    let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
-    let mut extra = RecordColumns::planned(&always);
-    let flat_labels = |f: &Flat<'_>| &labels.spans[f.labels.0 as usize..f.labels.1 as usize];
-    for l in lines {
-        match l.view() {
-            Ok(r) => extra.note(&r.usage, r.metadata.iter().map(|(k, _)| k.as_str())),
-            Err(f) => extra.note(&f.usage, flat_labels(f).iter().map(|s| labels.get(s.key))),
-        }
-    }
-    extra.ready(n);
     let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     for l in lines {
         usage_source.append_value(l.usage_source);

@@ -112,6 +112,8 @@ pub struct RecordColumns {
     units: Vec<usize>,
     counts: Vec<UInt64Builder>,
     keys: Vec<String>,
+    /// The bytes of each label's values (for the builders' room).
+    bytes: Vec<usize>,
     labels: Vec<StringBuilder>,
 }
 
@@ -125,7 +127,7 @@ impl RecordColumns {
     pub fn new<'r>(records: impl Iterator<Item = &'r UsageRecord>, always: &[&str], rows: usize) -> Self {
         let mut columns = RecordColumns::planned(always);
         for rec in records {
-            columns.note(&rec.usage, rec.metadata.iter().map(|(k, _)| k.as_str()));
+            columns.note(&rec.usage, labels_of(rec));
         }
         columns.ready(rows);
         columns
@@ -137,20 +139,31 @@ impl RecordColumns {
         for f in always {
             used[units::unit_of_usage_field(f).expect("a usage field")] = true;
         }
-        RecordColumns { used, units: Vec::new(), counts: Vec::new(), keys: Vec::new(), labels: Vec::new() }
+        RecordColumns {
+            used,
+            units: Vec::new(),
+            counts: Vec::new(),
+            keys: Vec::new(),
+            bytes: Vec::new(),
+            labels: Vec::new(),
+        }
     }
 
-    /// Notes a row's usage and label keys (first, for every row): the columns it needs.
-    pub fn note<'k>(&mut self, usage: &super::Usage, keys: impl Iterator<Item = &'k str>) {
+    /// Notes a row's usage and labels (key, bytes of the value) first, for every row: the columns it needs.
+    pub fn note<'k>(&mut self, usage: &super::Usage, labels: impl Iterator<Item = (&'k str, usize)>) {
         for (u, c) in usage.counts.iter().enumerate() {
             if *c > 0 && u != units::REQUESTS {
                 self.used[u] = true;
             }
         }
-        for k in keys {
+        for (k, len) in labels {
             // Labels are few: a scan beats a set.
-            if !self.keys.iter().any(|known| known == k) {
-                self.keys.push(k.to_string());
+            match self.keys.iter().position(|known| known == k) {
+                Some(i) => self.bytes[i] += len,
+                None => {
+                    self.keys.push(k.to_string());
+                    self.bytes.push(len);
+                }
             }
         }
     }
@@ -159,7 +172,7 @@ impl RecordColumns {
     pub fn ready(&mut self, rows: usize) {
         self.units = (0..N_UNITS).filter(|u| self.used[*u]).collect();
         self.counts = self.units.iter().map(|_| UInt64Builder::with_capacity(rows)).collect();
-        self.labels = self.keys.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect();
+        self.labels = self.bytes.iter().map(|b| StringBuilder::with_capacity(rows, *b)).collect();
     }
 
     pub fn append(&mut self, rec: &UsageRecord) {
@@ -212,6 +225,11 @@ impl RecordColumns {
             })
             .collect()
     }
+}
+
+/// A record's labels as (key, bytes of the value as text), for [`RecordColumns::note`].
+pub fn labels_of(rec: &UsageRecord) -> impl Iterator<Item = (&str, usize)> {
+    rec.metadata.iter().map(|(k, v)| (k.as_str(), if let Meta::Str(s) = v { s.len() } else { 8 }))
 }
 
 /// The usage fields always given a column; others get one when a row uses them.
