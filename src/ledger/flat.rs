@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
+use crate::prices::units::{INPUT, OUTPUT};
 use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
 use crate::usage::json::{self, boolean, count, kind, Kind, Raw};
 use crate::usage::Usage;
@@ -31,6 +32,26 @@ const KEYS: [&str; 13] = [
     "custom_cost",
 ];
 const DECLINE: [&str; 5] = ["ResponseBody", "Gateway", "result", "resourceSpans", "scopeSpans"];
+
+/// The place of `key` in [`KEYS`] (a `match`: by length, then bytes).
+fn key_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "id" => 0,
+        "created_at" => 1,
+        "provider" => 2,
+        "model" => 3,
+        "success" => 4,
+        "status_code" => 5,
+        "cached" => 6,
+        "tokens_in" => 7,
+        "tokens_out" => 8,
+        "cost" => 9,
+        "metadata" => 10,
+        "step" => 11,
+        "custom_cost" => 12,
+        _ => return None,
+    })
+}
 
 /// Where a label's key and value are in the chunk's label buffer.
 #[derive(Clone, Copy, Debug)]
@@ -73,11 +94,22 @@ pub struct Flat<'t> {
     pub at: i64,
     pub cache_hit: bool,
     pub status: &'static str,
-    pub usage: Usage,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
     pub has_usage: bool,
     pub reported_cost: Option<Decimal>,
     /// This item's labels: a range of the chunk's [`Labels::spans`], in the order the general path gives them.
     pub labels: (u32, u32),
+}
+
+impl Flat<'_> {
+    /// The item's usage (input and output tokens only: the Logs API reports no more).
+    pub fn usage(&self) -> Usage {
+        let mut usage = Usage::default();
+        usage.counts[INPUT] = self.input_tokens;
+        usage.counts[OUTPUT] = self.output_tokens;
+        usage
+    }
 }
 
 /// A string's text when it has no escapes; `None` (decline) for an escaped string; `Some(None)` for another kind.
@@ -109,7 +141,7 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
             ok = false; // an escaped key could spell any key
             return false;
         };
-        if let Some(i) = KEYS.iter().position(|k| *k == key) {
+        if let Some(i) = key_index(key) {
             ok = slots[i].replace(value).is_none(); // a repeated key: the last wins there; not here
         } else if DECLINE.contains(&key) {
             ok = false;
@@ -141,10 +173,7 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
         None => Some(0),
         Some(v) => count(v).ok().map(|c| c.unwrap_or(0)),
     };
-    let mut usage = Usage::default();
-    usage.counts[crate::prices::units::INPUT] = tokens(tokens_in)?;
-    usage.counts[crate::prices::units::OUTPUT] = tokens(tokens_out)?;
-    usage.validate().ok()?;
+    let (input_tokens, output_tokens) = (tokens(tokens_in)?, tokens(tokens_out)?);
     let reported_cost = match present(cost) {
         Some(v) => Some(money_value(v, "cost").ok()?),
         None => None,
@@ -183,7 +212,8 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
         at,
         cache_hit: cached.and_then(boolean) == Some(true),
         status,
-        usage,
+        input_tokens,
+        output_tokens,
         has_usage: present(tokens_in).is_some() || present(tokens_out).is_some(),
         reported_cost,
         labels: (first as u32, labels.spans.len() as u32),
@@ -403,6 +433,14 @@ mod tests {
         }
         let mut labels = super::Labels::default();
         lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
+    }
+
+    #[test]
+    fn key_index_is_the_place_in_keys() {
+        for (i, k) in super::KEYS.iter().enumerate() {
+            assert_eq!(super::key_index(k), Some(i));
+        }
+        assert_eq!(super::key_index("ResponseBody"), None);
     }
 
     /// The fast lane prices exactly as the general path: random items with every field written every way (and

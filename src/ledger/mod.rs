@@ -295,7 +295,7 @@ impl Line<'_> {
 
 /// A line of a chunk as read: by the fast lane, or by the general path (one line may hold several records).
 pub enum Entry<'t> {
-    Read(Read<'t>),
+    Read(Box<Read<'t>>),
     Flat { line: u64, text: &'t [u8], flat: Flat<'t> },
 }
 
@@ -352,12 +352,13 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
     if flat.status == "error" && !flat.has_usage {
         return Ok((What::Flat(flat), "reported", None, flat.at));
     }
+    let usage = flat.usage();
     let plain = Plain {
         provider: flat.provider.as_deref(),
         served: None,
         model: Some(flat.model),
         tier: None,
-        usage: &flat.usage,
+        usage: &usage,
         cache_hit: flat.cache_hit,
     };
     // The lane reads only items that name a model.
@@ -378,6 +379,21 @@ struct Worker<'b> {
     reads: Vec<Read<'static>>,
     entries: Vec<Entry<'static>>,
     labels: Labels,
+}
+
+/// A worker lent to one of the splits rayon makes of the chunks (each split starts from `map_init`'s init), and
+/// given back to the pool when the split ends: so caches and buffers last the whole call, not one split.
+struct Lent<'p, 'b> {
+    worker: Option<Worker<'b>>,
+    pool: &'p std::sync::Mutex<Vec<Worker<'b>>>,
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+        }
+    }
 }
 
 /// Reads and prices `items` on all cores, in chunks; returns each chunk's (priced lines, rejects) in order, and
@@ -403,27 +419,30 @@ fn price_items_in(
     opts: &LedgerOptions,
     lane: bool,
 ) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
+    let pool = std::sync::Mutex::new(Vec::new());
     let done: Vec<Result<(RecordBatch, RecordBatch, u64)>> = crate::parallel::install(opts.threads, || {
         items
             .par_chunks(CHUNK_LINES)
             .map_init(
-                || Worker {
-                    pricer: Pricer::new(book, opts),
-                    reads: Vec::new(),
-                    entries: Vec::new(),
-                    labels: Labels::default(),
+                || {
+                    let idle = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    Lent { worker: idle, pool: &pool }
                 },
-                |w, chunk| {
+                |lent, chunk| {
+                    let w = lent.worker.get_or_insert_with(|| Worker {
+                        pricer: Pricer::new(book, opts),
+                        reads: Vec::new(),
+                        entries: Vec::new(),
+                        labels: Labels::default(),
+                    });
                     let mut reads = reuse(std::mem::take(&mut w.reads));
                     let mut entries = reuse(std::mem::take(&mut w.entries));
+                    entries.reserve(chunk.len());
                     w.labels.clear();
                     for (line, text) in chunk {
                         let Some(t) = text else {
-                            entries.push(Entry::Read(Read {
-                                line: *line,
-                                record: Err("no record (null)".into()),
-                                text: b"",
-                            }));
+                            let missing = Read { line: *line, record: Err("no record (null)".into()), text: b"" };
+                            entries.push(Entry::Read(Box::new(missing)));
                             continue;
                         };
                         if lane {
@@ -433,7 +452,7 @@ fn price_items_in(
                             }
                         }
                         read::read_line(*line, t, hints, &mut reads);
-                        entries.extend(reads.drain(..).map(Entry::Read));
+                        entries.extend(reads.drain(..).map(|r| Entry::Read(Box::new(r))));
                     }
                     let n = entries.len() as u64;
                     let out = price_entries(&mut w.pricer, source, &entries, &w.labels);
@@ -497,7 +516,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
             }
             Err(f) => {
                 let spans = flat_labels(f).iter();
-                extra.note(&f.usage, spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
+                extra.note(&f.usage(), spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
                 id_bytes += len(f.id);
                 provider_bytes += len(f.provider.as_deref());
                 model_bytes += f.model.len();
@@ -583,7 +602,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
                 let label = |key: &str| {
                     mine.iter().find(|s| labels.get(s.key) == key).map(|s| LabelValue::Text(labels.get(s.value)))
                 };
-                extra.append_with(&f.usage, label);
+                extra.append_with(&f.usage(), label);
             }
         }
     }
@@ -717,7 +736,8 @@ pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<Option<St
     let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
     let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
     let mut writer =
-        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema()).map_err(|e| io(&e))?;
+        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::with_capacity(1 << 20, file), &first.schema())
+            .map_err(|e| io(&e))?;
     for batch in &batches {
         writer.write(batch).map_err(|e| io(&e))?;
     }
