@@ -56,29 +56,56 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The position of the first `"` or `\\` in `b` at or after `j`. Keys and most values are short: the first 32
-/// bytes are looked at 8 at a time in registers (no call, no vector setup), the rest with `memchr2` (vectorized,
-/// for long message texts).
+/// bytes are looked at 16 at a time (SSE2, part of every x86-64) or 8 at a time elsewhere, inline (no call, no
+/// vector setup), the rest with `memchr2` (vectorized, for long message texts).
 #[inline]
 fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` is zero ⇔ its high bit is set in `zero(x)` (exact for the lowest such byte, which is the
-    // one used).
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let mut k = j;
     let short_end = b.len().min(j.saturating_add(32));
-    while k + 8 <= short_end {
-        let w = u64::from_le_bytes(b[k..k + 8].try_into().expect("8 bytes"));
-        let hit = zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')));
-        if hit != 0 {
-            return Some(k + (hit.trailing_zeros() / 8) as usize);
+    let mut k = j;
+    while k + WORD <= short_end {
+        if let Some(p) = word_hit(&b[k..k + WORD]) {
+            return Some(k + p);
         }
-        k += 8;
+        k += WORD;
     }
     if k < b.len() {
         return memchr::memchr2(b'"', b'\\', &b[k..]).map(|p| k + p);
     }
     None
+}
+
+#[cfg(target_arch = "x86_64")]
+const WORD: usize = 16;
+#[cfg(not(target_arch = "x86_64"))]
+const WORD: usize = 8;
+
+/// The first `"` or `\\` in `w` (`WORD` bytes).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn word_hit(w: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    debug_assert_eq!(w.len(), WORD);
+    // SAFETY: SSE2 is part of the x86-64 baseline; `w` holds 16 bytes, read unaligned.
+    let mask = unsafe {
+        let v = _mm_loadu_si128(w.as_ptr().cast());
+        let hits =
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)));
+        _mm_movemask_epi8(hits) as u32
+    };
+    (mask != 0).then(|| mask.trailing_zeros() as usize)
+}
+
+/// The first `"` or `\\` in `w` (`WORD` bytes), with the bytes of a `u64`: a byte of `x` is zero ⇔ its high bit
+/// is set in `zero(x)` (exact for the lowest such byte, which is the one used).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn word_hit(w: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let x = u64::from_le_bytes(w.try_into().ok()?);
+    let hit = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')));
+    (hit != 0).then(|| (hit.trailing_zeros() / 8) as usize)
 }
 
 /// The end (one past the closing quote) of the string starting at `b[i] == '"'`: the scan jumps from quote or
