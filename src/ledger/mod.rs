@@ -735,9 +735,10 @@ pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<Option<St
     let name = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
     let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
+    // The default 8 KB buffer: a 1 MB one halved the system time but made peak memory grow with the input
+    // (1.35 GB for 3 GB of logs, against 0.6 GB; measured, allocator behaviour), and memory must stay bounded.
     let mut writer =
-        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::with_capacity(1 << 20, file), &first.schema())
-            .map_err(|e| io(&e))?;
+        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema()).map_err(|e| io(&e))?;
     for batch in &batches {
         writer.write(batch).map_err(|e| io(&e))?;
     }
