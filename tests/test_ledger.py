@@ -120,7 +120,7 @@ def test_models_without_a_public_tokenizer_are_counted_only_when_asked() -> None
     assert row["total_cost"] > 0
 
 
-def test_the_progress_callback_sees_every_byte(tmp_path: Path) -> None:
+def test_the_progress_callback_sees_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int, int]] = []
     logs = tokenprice.price_logs(str(SAMPLE), progress=lambda *a: calls.append(a))
     assert calls and calls[-1] == (str(SAMPLE), SAMPLE.stat().st_size, logs.rows_read)
@@ -130,6 +130,16 @@ def test_the_progress_callback_sees_every_byte(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         tokenprice.price_logs(str(SAMPLE), progress=stop)
+    # Stopped while spilling to a temporary folder of its own: the folder and its files are removed.
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        tokenprice.price_logs(str(SAMPLE), progress=stop, spill=True)
+    assert list(tmp_path.iterdir()) == []
+    logs = tokenprice.price_logs(str(SAMPLE), spill=True)
+    assert len(list(tmp_path.iterdir())) == 1  # the folder is there while the result lives
+    del logs
     # The CLI's bar: the share of bytes read, the records, the rate.
     from tokenprice.cli import ProgressBar
 

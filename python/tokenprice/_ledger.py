@@ -532,7 +532,13 @@ def _price_files(
     if spill:
         folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
         os.makedirs(folder, exist_ok=True)
-    priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
+    try:
+        priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
+    except BaseException:
+        # A failed or interrupted run leaves no spill files behind in a folder of its own.
+        if folder is not None and spill_dir is None:
+            shutil.rmtree(folder, True)
+        raise
     result = PricedLogs(priced, rejects, read, spilled)
     if folder is not None and spill_dir is None:
         weakref.finalize(result, shutil.rmtree, folder, True)

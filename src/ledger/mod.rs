@@ -477,8 +477,8 @@ fn price_items_in(
 /// An emptied vector whose room is kept for items of another lifetime (the buffers outlive each chunk's text).
 fn reuse<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
-    // SAFETY: `v` is empty, and `T` and `U` are the same type up to lifetimes (checked: same size and alignment),
-    // so the allocation is valid for `U` and no value of `T` is reinterpreted.
+    // SAFETY: `v` is empty, so no value of `T` is reinterpreted; `T` and `U` have the same size and alignment
+    // (asserted; here they are the same type up to lifetimes), so the allocation's layout is valid for `U`.
     assert!(
         std::mem::size_of::<T>() == std::mem::size_of::<U>() && std::mem::align_of::<T>() == std::mem::align_of::<U>()
     );

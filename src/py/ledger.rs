@@ -74,9 +74,10 @@ pub fn price_log_files(
         let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let done = py.detach(|| -> Result<_, Error> {
             let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
-            // Spilled: each block's priced lines go to an Arrow IPC file, so memory holds a block or two; a writer
-            // thread writes one block while the next is priced.
-            let (spill_tx, spill_rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(1);
+            // Spilled: each block's priced lines go to an Arrow IPC file; a writer thread writes one block while the
+            // next is priced, and takes a block only when it is done with the last (a rendezvous channel), so
+            // memory holds two blocks of priced lines at most.
+            let (spill_tx, spill_rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(0);
             std::thread::scope(|scope| {
                 let writer = spill_dir.as_deref().map(|dir| {
                     scope.spawn(move || -> Result<Vec<String>, Error> {

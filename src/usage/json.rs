@@ -63,7 +63,7 @@ fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
     let short_end = b.len().min(j.saturating_add(32));
     let mut k = j;
     while k + WORD <= short_end {
-        if let Some(p) = word_hit(&b[k..k + WORD]) {
+        if let Some(p) = word_hit(b[k..k + WORD].try_into().ok()?) {
             return Some(k + p);
         }
         k += WORD;
@@ -82,10 +82,9 @@ const WORD: usize = 8;
 /// The first `"` or `\\` in `w` (`WORD` bytes).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn word_hit(w: &[u8]) -> Option<usize> {
+fn word_hit(w: &[u8; WORD]) -> Option<usize> {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
-    debug_assert_eq!(w.len(), WORD);
-    // SAFETY: SSE2 is part of the x86-64 baseline; `w` holds 16 bytes, read unaligned.
+    // SAFETY: SSE2 is part of the x86-64 baseline; `w` is 16 bytes (its type says), read unaligned.
     let mask = unsafe {
         let v = _mm_loadu_si128(w.as_ptr().cast());
         let hits =
@@ -98,7 +97,7 @@ fn word_hit(w: &[u8]) -> Option<usize> {
 /// The first `"` or `\\` in `w` (`WORD` bytes).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn word_hit(w: &[u8]) -> Option<usize> {
+fn word_hit(w: &[u8; WORD]) -> Option<usize> {
     word_hit_u64(w)
 }
 
@@ -106,11 +105,11 @@ fn word_hit(w: &[u8]) -> Option<usize> {
 /// in `zero(x)` (exact for the lowest such byte, which is the one used).
 #[cfg(any(not(target_arch = "x86_64"), test))]
 #[inline]
-fn word_hit_u64(w: &[u8]) -> Option<usize> {
+fn word_hit_u64(w: &[u8; 8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let x = u64::from_le_bytes(w.try_into().ok()?);
+    let x = u64::from_le_bytes(*w);
     let hit = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')));
     (hit != 0).then(|| (hit.trailing_zeros() / 8) as usize)
 }
@@ -602,9 +601,11 @@ mod tests {
                 };
             }
             let naive = |w: &[u8]| w.iter().position(|c| *c == b'"' || *c == b'\\');
-            assert_eq!(super::word_hit(&w[..super::WORD]), naive(&w[..super::WORD]), "{w:?}");
-            assert_eq!(super::word_hit_u64(&w[..8]), naive(&w[..8]), "{w:?}");
-            assert_eq!(super::word_hit_u64(&w[8..]), naive(&w[8..]), "{w:?}");
+            let word: &[u8; super::WORD] = w[..super::WORD].try_into().unwrap();
+            assert_eq!(super::word_hit(word), naive(word), "{w:?}");
+            let (a, b): (&[u8; 8], &[u8; 8]) = (w[..8].try_into().unwrap(), w[8..].try_into().unwrap());
+            assert_eq!(super::word_hit_u64(a), naive(a), "{w:?}");
+            assert_eq!(super::word_hit_u64(b), naive(b), "{w:?}");
         }
     }
 }
