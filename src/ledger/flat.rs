@@ -178,7 +178,7 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
         Some(v) => Some(money_value(v, "cost").ok()?),
         None => None,
     };
-    let first = labels.spans.len();
+    let (first, text_start) = (labels.spans.len(), labels.text.len());
     let read_labels = (|| {
         if let Some(m) = present(metadata) {
             meta(m, labels)?;
@@ -203,6 +203,7 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
     })();
     if read_labels.is_none() {
         labels.spans.truncate(first);
+        labels.text.truncate(text_start);
         return None;
     }
     Some(Flat {

@@ -294,7 +294,7 @@ impl Line<'_> {
 }
 
 /// A line of a chunk as read: by the fast lane, or by the general path (one line may hold several records).
-pub enum Entry<'t> {
+enum Entry<'t> {
     Read(Box<Read<'t>>),
     Flat { line: u64, text: &'t [u8], flat: Flat<'t> },
 }
@@ -502,8 +502,8 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
     let mut extra = RecordColumns::planned(&always);
     let flat_labels = |f: &Flat<'_>| &labels.spans[f.labels.0 as usize..f.labels.1 as usize];
     let len = |s: Option<&str>| s.map_or(0, str::len);
-    let [mut id_bytes, mut provider_bytes, mut model_bytes, mut served_bytes, mut tier_bytes, mut priced_bytes] =
-        [0usize; 6];
+    let [mut id_bytes, mut provider_bytes, mut model_bytes, mut served_bytes, mut tier_bytes] = [0usize; 5];
+    let (mut priced_provider_bytes, mut priced_model_bytes) = (0, 0);
     for l in lines {
         match l.view() {
             Ok(r) => {
@@ -524,7 +524,8 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         }
         if let Some(c) = &l.cost {
             let model = &book.models[c.model];
-            priced_bytes += model.id.len().max(book.providers[model.provider].id.len());
+            priced_model_bytes += model.id.len();
+            priced_provider_bytes += book.providers[model.provider].id.len();
         }
     }
     extra.ready(n);
@@ -538,7 +539,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         strs(tier_bytes),
         strs(n * 5),
     );
-    let (mut pprov, mut pmodel) = (strs(priced_bytes), strs(priced_bytes));
+    let (mut pprov, mut pmodel) = (strs(priced_provider_bytes), strs(priced_model_bytes));
     let mut line_no = Int64Builder::with_capacity(n);
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut from = Date32Builder::with_capacity(n);
