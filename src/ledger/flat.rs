@@ -247,56 +247,42 @@ fn meta(raw: Raw<'_>, labels: &mut Labels) -> Option<()> {
         Kind::Object => labels.text.push_str(raw.get()),
         _ => return None,
     }
-    let end = labels.text.len();
-    let base = u32::try_from(start).ok()?;
-    u32::try_from(end).ok()?;
+    // Spans are `u32`s: a chunk's labels past 4 GB go the general path.
+    u32::try_from(labels.text.len()).ok()?;
+    let first = labels.spans.len();
     let text = std::mem::take(&mut labels.text);
-    let mut found = Vec::new();
+    let spans = &mut labels.spans;
     let mut ok = true;
-    let parsed = json::for_each_member(&text[start..end], |key, value| {
-        let Cow::Borrowed(k) = key else {
-            ok = false;
-            return false;
-        };
-        let value_text = match kind(value) {
-            Kind::Null => return true,
-            Kind::String => match plain(value) {
-                Some(Some(s)) => s,
-                _ => {
-                    ok = false;
-                    return false;
-                }
-            },
-            Kind::Bool | Kind::Array => value.get(),
-            Kind::Number => match int_text(value.get()) {
-                Some(t) => t,
-                None => {
-                    ok = false;
-                    return false;
-                }
-            },
-            Kind::Object => {
-                ok = false;
-                return false;
-            }
-        };
+    let parsed = json::for_each_member(&text[start..], |key, value| {
         let span = |s: &str| {
             let at = s.as_ptr() as usize - text.as_ptr() as usize;
             (at as u32, (at + s.len()) as u32)
         };
-        found.push(Label { key: span(k), value: span(value_text) });
-        true
+        match (key, label_text(value)) {
+            (Cow::Borrowed(k), Some(Some(v))) => spans.push(Label { key: span(k), value: span(v) }),
+            (Cow::Borrowed(_), Some(None)) => {} // null: no label
+            _ => ok = false,                     // an escaped key, or a value read another way
+        }
+        ok
     });
     labels.text = text;
-    if !ok {
-        return None;
-    }
     // Text that does not parse as an object gives no labels, as in the general path.
-    if parsed == Ok(true) {
-        debug_assert!(found.iter().all(|l| l.key.0 >= base));
-        labels.spans.extend(found);
+    if parsed != Ok(true) {
+        labels.spans.truncate(first);
     }
-    Some(())
+    ok.then_some(())
+}
+
+/// A label's text as the general path prints it: `Some(None)` for null (no label), `None` (decline) for a value
+/// it reads another way (an escaped string, a fraction, a nested object).
+fn label_text(value: Raw<'_>) -> Option<Option<&str>> {
+    match kind(value) {
+        Kind::Null => Some(None),
+        Kind::String => plain(value),
+        Kind::Bool | Kind::Array => Some(Some(value.get())),
+        Kind::Number => int_text(value.get()).map(Some),
+        Kind::Object => None,
+    }
 }
 
 #[cfg(test)]

@@ -310,13 +310,9 @@ fn price_entries(
     let mut lines = Vec::with_capacity(entries.len());
     let mut rejects = Vec::new();
     for entry in entries {
-        let (line, text) = match entry {
-            Entry::Read(read) => (read.line, read.text),
-            Entry::Flat { line, text, .. } => (*line, *text),
-        };
-        let priced = match entry {
-            Entry::Read(read) => price_read(pricer, read),
-            Entry::Flat { flat, .. } => price_flat(pricer, flat),
+        let (line, text, priced) = match entry {
+            Entry::Read(read) => (read.line, read.text, price_read(pricer, read)),
+            Entry::Flat { line, text, flat } => (*line, *text, price_flat(pricer, flat)),
         };
         match priced {
             Ok((what, usage_source, cost, at)) => lines.push(Line { line, what, usage_source, cost, at }),
@@ -475,7 +471,7 @@ fn price_items_in(
 }
 
 /// An emptied vector whose room is kept for items of another lifetime (the buffers outlive each chunk's text).
-fn reuse<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     // SAFETY: `v` is empty, so no value of `T` is reinterpreted; `T` and `U` have the same size and alignment
     // (asserted; here they are the same type up to lifetimes), so the allocation's layout is valid for `U`.

@@ -264,6 +264,7 @@ fn members(text: &str, open: u8) -> Result<(Members<'_>, usize), JsonError> {
         out.push((k, v));
         true
     })?;
+    // `scan` gives no end only when `each` stops, which it never does here.
     Ok((out, end.unwrap_or(0)))
 }
 
