@@ -10,6 +10,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -173,16 +174,94 @@ def test_summaries_are_exact_sums_and_state_the_counts(sample: tokenprice.Priced
         sample.summary("team")
 
 
-def test_periods_follow_the_time_zone() -> None:
-    record = {
+GROUPINGS = [
+    (["tenant", "feature"], None, "UTC"),
+    (["tenant", "model", "status"], "week", "America/New_York"),
+    (["feature", "priced_model", "usage_source"], "month", "Asia/Kolkata"),
+    ([], "day", "+05:45"),
+    (["conversation", "provider", "served_model", "service_tier"], "day", "Europe/Berlin"),
+    ("source", None, "UTC"),
+    (None, None, "UTC"),
+]
+
+
+@pytest.mark.parametrize(("by", "period", "tz"), GROUPINGS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_totals_of_a_run_without_rows_equal_the_summary_of_its_rows(
+    tmp_path: Path, sample: tokenprice.PricedLogs, by: Any, period: str | None, tz: str, threads: int
+) -> None:
+    # The sample plus malformed lines and the general path's shapes (Logpush events, LiteLLM payloads).
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"model": "gpt-4o", "tokens_in": 5\n{"tokens_in": 1, "model": "gpt-4o"}\nnull\n')
+    sources = [str(SAMPLE), str(bad)]
+    rows = tokenprice.price_logs(sources, num_threads=threads)
+    want = rows.summary(by, period=period, tz=tz)
+    got = tokenprice.price_logs(sources, by=by, period=period, tz=tz, keep_rows=False, num_threads=threads)
+    assert not got.keeps_rows and rows.keeps_rows
+    assert got.summary(by, period=period, tz=tz).equals(want, check_metadata=True)
+    assert got.last_summary.equals(want) and want.num_rows > 0
+    assert (got.rows_read, got.rows_priced, got.rows_rejected) == (rows.rows_read, rows.rows_priced, rows.rows_rejected)
+    assert got.rejects.equals(rows.rejects) and got.total_cost == rows.total_cost == sample.total_cost
+    # In memory (a list of records) it is the same, and the rows are dropped too.
+    records = lines_of(SAMPLE)[:400]
+    in_memory = tokenprice.price_logs(records, by=by, period=period, tz=tz, keep_rows=False)
+    assert not in_memory.keeps_rows and in_memory.rows_read == 400
+    assert in_memory.last_summary.equals(tokenprice.price_logs(records).summary(by, period=period, tz=tz))
+
+
+def test_a_run_without_rows_says_what_it_cannot_do(sample: tokenprice.PricedLogs) -> None:
+    logs = tokenprice.price_logs(SAMPLE, by="tenant", keep_rows=False)
+    for use in [
+        lambda: logs.table,
+        lambda: logs.summary("feature"),
+        lambda: logs.summary("tenant", period="day"),
+        lambda: logs.reprice("tenant", at="2026-01-01"),
+        logs.reconcile,
+    ]:
+        with pytest.raises(tokenprice.InvalidArgumentError, match="kept no rows .* totals by \\['tenant'\\]"):
+            use()
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no column 'team' to group by; labels in these logs:"):
+        tokenprice.price_logs(SAMPLE, by=["tenant", "team"], keep_rows=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match='cannot group by "cache_hit"'):
+        tokenprice.price_logs(SAMPLE, by="cache_hit", keep_rows=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="unknown time zone"):
+        tokenprice.price_logs(SAMPLE, period="day", tz="Mars/Olympus", keep_rows=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="period must be one of"):
+        tokenprice.price_logs(SAMPLE, period="hour", keep_rows=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="given twice"):
+        tokenprice.price_logs(SAMPLE, by=["tenant", "tenant"], keep_rows=False)
+
+
+def one_item(**extra: Any) -> dict[str, Any]:
+    """A Logs API item of 2025-05-01T02:00Z, with `extra` members."""
+    return {
         "id": "a",
         "created_at": "2025-05-01T02:00:00Z",
         "provider": "openai",
         "model": "gpt-4o",
         "tokens_in": 10,
         "tokens_out": 1,
+        **extra,
     }
-    logs = tokenprice.price_logs([record])
+
+
+def test_a_label_named_like_a_column_groups_as_its_column_does(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(one_item(metadata=json.dumps({"model": "label", "line": 3}))) + "\n")
+    rows = tokenprice.price_logs(path)
+    assert rows.table.column("metadata.model").to_pylist() == ["label"]
+    # The fixed columns are those the ledger names (labels of those names are renamed).
+    from tokenprice._ledger import _FIXED
+
+    counts = {c for c in rows.table.column_names if c in tokenprice._core.usage_fields()}
+    assert set(rows.table.column_names) - counts - {"metadata.model", "metadata.line"} == _FIXED
+    for by in [["model", "metadata.model"], ["metadata.line"]]:
+        got = tokenprice.price_logs(path, by=by, keep_rows=False).last_summary
+        assert got.equals(rows.summary(by)), by
+
+
+def test_periods_follow_the_time_zone() -> None:
+    logs = tokenprice.price_logs([one_item()])
     assert str(logs.summary(period="day").column("period")[0]) == "2025-05-01"
     assert str(logs.summary(period="day", tz="America/New_York").column("period")[0]) == "2025-04-30"
 
@@ -274,6 +353,9 @@ def test_the_price_command(tmp_path: Path) -> None:
 
     assert pq.read_table(out).num_rows == 4995
     assert pq.read_table(tmp_path / "priced.rejects.parquet").num_rows == 5
+    # Without --out the rows are not kept (each line is totalled as it is priced): the same totals and rejects.
+    totals = json.loads(run_cli("price", str(SAMPLE), "--by", "tenant", "--period", "month", "--json").stdout)
+    assert totals == data
     both = json.loads(run_cli("price", str(SAMPLE), "--json", "--reconcile").stdout)  # one JSON document
     assert both["reconciliation"]["compared"] == 4995 and both["reconciliation"]["causes"]["gateway cache hit"] > 0
     bad = run_cli("price", str(tmp_path / "missing.jsonl"))

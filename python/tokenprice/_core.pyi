@@ -443,7 +443,10 @@ def price_log_files(
     num_threads: int | None = None,
     spill_dir: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
-) -> tuple[Any, Any, int, list[str]]: ...
+    totals_by: list[str] | None = None,
+    period: str | None = None,
+    tz: str = "UTC",
+) -> tuple[Any, Any, int, list[str], Any | None]: ...
 def price_log_texts(
     texts: list[str | None],
     *,

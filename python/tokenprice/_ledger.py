@@ -62,29 +62,69 @@ def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema:
     return grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
 
 
+def _grouping(keys: Sequence[str], period: str | None, tz: str) -> tuple[tuple[str, ...], str | None, str]:
+    """A grouping as a run without rows records it (the zone matters only with a period)."""
+    return tuple(keys), period, tz if period is not None else "UTC"
+
+
 class PricedLogs:
     """The priced lines of a log (``.table``), the records that could not be priced (``.rejects``) and the counts:
     ``rows_read == rows_priced + rows_rejected``."""
 
-    def __init__(self, table: Any, rejects: Any, rows_read: int, spilled: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        table: Any,
+        rejects: Any,
+        rows_read: int,
+        spilled: Sequence[str] = (),
+        totals: tuple[Any, tuple[tuple[str, ...], str | None, str]] | None = None,
+    ) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         self._spilled = list(spilled)
-        if spilled:
+        # A run that kept no rows holds its totals (a summary) and the grouping they are for.
+        self._totals = totals
+        self._table: pa.Table | None = None
+        if totals is not None:
+            self.rows_priced = int(pc.sum(totals[0].column("rows")).as_py() or 0)
+        elif spilled:
             # Priced lines spilled to Arrow IPC files are memory-mapped, not read into memory.
             parts = [pa.ipc.open_file(pa.memory_map(path)).read_all() for path in spilled]
-            self.table: pa.Table = pa.concat_tables(parts, promote_options="permissive")
+            self._table = pa.concat_tables(parts, promote_options="permissive")
         else:
-            self.table = pa.table(table)
+            self._table = pa.table(table)
         self.rejects: pa.Table = pa.table(rejects)
         self.rows_read = rows_read
-        self.rows_priced = self.table.num_rows
+        if self._table is not None:
+            self.rows_priced = self._table.num_rows
         self.rows_rejected = self.rejects.num_rows
-        self.last_summary: Any = None
+        self.last_summary: Any = None if totals is None else self._finish(totals[0], [*totals[1][0]], totals[1][1])
         if self.rows_priced + self.rows_rejected != self.rows_read:
             raise _core.InternalError(
                 f"rows read ({rows_read}) != priced ({self.rows_priced}) + rejected ({self.rows_rejected})"
             )
+
+    @property
+    def table(self) -> Any:
+        """The priced lines (Arrow). Not there for a run that kept no rows (``keep_rows=False``)."""
+        if self._table is None:
+            raise _core.InvalidArgumentError(self._no_rows())
+        return self._table
+
+    @property
+    def keeps_rows(self) -> bool:
+        """Whether this result holds its priced lines (``.table``), or only the totals it was asked for."""
+        return self._table is not None
+
+    def _no_rows(self) -> str:
+        assert self._totals is not None
+        keys, period, tz = self._totals[1]
+        return (
+            f"this run kept no rows (keep_rows=False): it holds the totals by {list(keys)}"
+            + (f" per {period} ({tz})" if period else "")
+            + " only; price the logs with keep_rows=True for .table, other groupings, reprice, savings and reconcile"
+        )
 
     def __repr__(self) -> str:
         total = self.total_cost
@@ -98,7 +138,8 @@ class PricedLogs:
         """The exact total of every priced line."""
         import pyarrow.compute as pc
 
-        value = pc.sum(self.table.column("total_cost")).as_py()
+        column = self._totals[0].column("total_cost") if self._totals is not None else self.table.column("total_cost")
+        value = pc.sum(column).as_py()
         return Decimal(0) if value is None else Decimal(value)
 
     def summary(self, by: str | Sequence[str] | None = None, period: str | None = None, tz: str = "UTC") -> Any:
@@ -109,6 +150,10 @@ class PricedLogs:
         import pyarrow as pa
 
         keys = [by] if isinstance(by, str) else list(by or [])
+        if self._totals is not None:
+            if _grouping(keys, period, tz) != self._totals[1]:
+                raise _core.InvalidArgumentError(self._no_rows())
+            return self.last_summary
         for key in keys:
             if key not in self.table.column_names:
                 labels = [c for c in self.table.column_names if c not in _FIXED and not c.endswith("_tokens")]
@@ -134,6 +179,11 @@ class PricedLogs:
             grouped = _aggregate(self.table, keys, period, tz)
             names = {}
         grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
+        return self._finish(grouped, keys, period)
+
+    def _finish(self, grouped: Any, keys: list[str], period: str | None) -> Any:
+        """A summary's columns in order, its groups sorted, the counts in its schema metadata."""
+        group_keys = ["period", *keys] if period is not None else keys
         grouped = grouped.select([*group_keys, "rows", *COST_COLUMNS, "reported_cost"])
         if group_keys:
             grouped = grouped.sort_by([(k, "ascending") for k in group_keys])
@@ -430,6 +480,7 @@ _FIXED = {
     "service_tier",
     "cache_hit",
     "status",
+    "usage_source",
     "priced_provider",
     "priced_model",
     "price_from",
@@ -471,14 +522,24 @@ def price_logs(
     spill: bool | None = None,
     spill_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str, int, int], object] | None = None,
+    period: str | None = None,
+    tz: str = "UTC",
+    keep_rows: bool = True,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
     Arrow-compatible table whose rows are records.
 
     Each record's usage is read by its format (detected per record, or ``format=``), priced at its own
-    timestamp (``default_at=`` for records without one), with its labels as columns. With ``by``, the result's
-    ``last_summary`` holds ``.summary(by)``.
+    timestamp (``default_at=`` for records without one), with its labels as columns. With ``by`` (and ``period``,
+    ``tz``), the result's ``last_summary`` holds ``.summary(by, period, tz)``.
+
+    ``keep_rows=False``: only those totals are wanted (as on the command line without ``--out``). Each line is
+    added to its group as it is priced — no rows are built, spilled or read back, which is faster and needs no
+    disk — and the result holds the totals (``last_summary``, ``summary(by, period, tz)``, ``total_cost``), the
+    counts and the rejects, but no ``.table`` (nor reprice, savings, reconcile). ``by`` may then name labels and
+    the text columns ``source``, ``id``, ``provider``, ``model``, ``served_model``, ``service_tier``, ``status``,
+    ``usage_source``, ``priced_provider``, ``priced_model``.
 
     Memory: files are read in blocks; with ``spill=True`` (the default when the input files add up to more than
     256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
@@ -512,13 +573,29 @@ def price_logs(
         paths = _paths(source)
         if any(_is_tabular(p) for p in paths):
             result = _price_mixed(paths, options)
+        elif not keep_rows:
+            if period is not None and period not in PERIODS:
+                raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+            keys = [by] if isinstance(by, str) else list(by or [])
+            priced, rejects, read, _, totals = _core.price_log_files(
+                paths, **options, progress=progress, totals_by=keys, period=period, tz=tz
+            )
+            import pyarrow as pa
+
+            return PricedLogs(priced, rejects, read, totals=(pa.table(totals), _grouping(keys, period, tz)))
         else:
             result = _price_files(paths, {**options, "progress": progress}, spill, spill_dir)
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), **options)
         result = PricedLogs(priced, rejects, read)
-    if by is not None:
-        result.last_summary = result.summary(by)
+    if by is not None or period is not None or not keep_rows:
+        result.last_summary = result.summary(by, period, tz)
+    if not keep_rows:
+        # Rows priced in memory (tables, records, tabular files): only their totals are kept.
+        keys = [by] if isinstance(by, str) else list(by or [])
+        grouped = result.last_summary.replace_schema_metadata(None)
+        totals = (grouped, _grouping(keys, period, tz))
+        result = PricedLogs(None, result.rejects, result.rows_read, totals=totals)
     return result
 
 
@@ -533,7 +610,7 @@ def _price_files(
         folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
         os.makedirs(folder, exist_ok=True)
     try:
-        priced, rejects, read, spilled = _core.price_log_files(paths, **options, spill_dir=folder)
+        priced, rejects, read, spilled, _ = _core.price_log_files(paths, **options, spill_dir=folder)
     except BaseException:
         # A failed or interrupted run leaves no spill files behind in a folder of its own.
         if folder is not None and spill_dir is None:
@@ -569,7 +646,7 @@ def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
         if _is_tabular(path):
             p, r, n = _core.price_log_texts(_texts(_read_tabular(path)), source=path, **options)
         else:
-            p, r, n, _ = _core.price_log_files([path], **options)
+            p, r, n, _, _ = _core.price_log_files([path], **options)
         tables.append(pa.table(p))
         rejects.append(pa.table(r))
         read += n

@@ -240,10 +240,17 @@ def _cmd_price(args: argparse.Namespace) -> int:
     from tokenprice._ledger import price_logs
 
     bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
+    by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
+    # The rows are kept only when they are written or reconciled; otherwise each line is totalled as it is priced.
+    keep_rows = bool(args.out or args.reconcile)
     try:
         logs = price_logs(
             args.logs,
             format=args.format,
+            by=by,
+            period=args.period,
+            tz=args.tz,
+            keep_rows=keep_rows,
             default_at=args.default_at,
             approximate=args.approximate,
             num_threads=args.num_threads,
@@ -252,8 +259,7 @@ def _cmd_price(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
-    summary = logs.summary(by or None, period=args.period, tz=args.tz)
+    summary = logs.last_summary
     counts = f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected"
     if args.out:
         logs.write(args.out)

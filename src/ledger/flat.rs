@@ -290,6 +290,7 @@ mod tests {
     use std::io::Read as _;
     use std::sync::Arc;
 
+    use super::super::groups::{Grouping, Groups};
     use super::super::{price_items_in, Item, LedgerOptions};
     use crate::prices::PriceBook;
     use crate::usage::extract::Hints;
@@ -407,17 +408,39 @@ mod tests {
         let items: Vec<Item<'_>> = lines.iter().enumerate().map(|(i, l)| (i as u64 + 1, Some(l.as_slice()))).collect();
         let opts = LedgerOptions { threads: Some(1), ..Default::default() };
         let hints = Hints::default();
-        let (fast, n_fast) = price_items_in(book, "logs", &items, &hints, &opts, true).unwrap();
-        let (general, n_general) = price_items_in(book, "logs", &items, &hints, &opts, false).unwrap();
+        let (fast, n_fast) = price_items_in(book, "logs", &items, &hints, &opts, true, None).unwrap();
+        let (general, n_general) = price_items_in(book, "logs", &items, &hints, &opts, false, None).unwrap();
         assert_eq!(n_fast, n_general);
         assert_eq!(fast.len(), general.len());
         for ((fp, fr), (gp, gr)) in fast.iter().zip(&general) {
+            let (fp, gp) = (fp.as_ref().unwrap(), gp.as_ref().unwrap());
             assert_eq!(fp.schema(), gp.schema());
             for (i, f) in fp.schema().fields().iter().enumerate() {
                 assert_eq!(fp.column(i).as_ref(), gp.column(i).as_ref(), "column {}", f.name());
             }
             assert_eq!(fr, gr);
         }
+        // Totals by labels, fixed columns and period, in a zone with daylight saving time: the same both ways.
+        let keys: Vec<String> = ["tenant", "model", "status", "priced_model", "step"].map(String::from).into();
+        let grouping = Grouping::new(&keys, Some("week"), "America/New_York").unwrap();
+        let totals = |lane: bool| {
+            let mut groups = Groups::default();
+            let (rejects, n) =
+                price_items_in(book, "logs", &items, &hints, &opts, lane, Some((&grouping, &mut groups))).unwrap();
+            (groups.batch(&grouping).map_err(|e| e.to_string()), rejects, n)
+        };
+        let (fast_totals, general_totals) = (totals(true), totals(false));
+        assert_eq!(fast_totals.0, general_totals.0);
+        if lines.len() > 100 {
+            assert!(
+                fast_totals.0.as_ref().is_ok_and(|b| b.num_rows() > 10),
+                "{:?}",
+                fast_totals.0.map(|b| b.num_rows())
+            );
+        }
+        assert_eq!(fast_totals.2, n_fast);
+        let rejects: Vec<_> = general.iter().map(|(_, r)| Some(r.clone())).collect();
+        assert_eq!(fast_totals.1.into_iter().map(|(_, r)| Some(r)).collect::<Vec<_>>(), rejects);
         let mut labels = super::Labels::default();
         lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
     }

@@ -3,6 +3,7 @@
 //! Nothing is lost: every record read is either a priced line or a reject with its reason and place.
 
 pub mod flat;
+pub mod groups;
 pub mod read;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
 use crate::usage::extract::{Hints, UsageRecord};
 use crate::usage::Usage;
 use flat::{Flat, Labels};
+use groups::{Grouping, Groups};
 use rustc_hash::FxHashMap;
 
 /// A record read from a log (or why it could not be read), its line (1-based; a batch's row number) and its text
@@ -67,6 +69,32 @@ pub const USAGE_SOURCES: [&str; 3] = ["reported", "counted", "approximate"];
 
 /// The cost columns of a priced line; they add up to `total_cost` exactly.
 pub const COST_COLUMNS: [&str; 5] = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost"];
+
+/// The columns of a priced line other than its labels and counts (a label of one of these names is given the
+/// column `metadata.<name>`).
+pub const FIXED_COLUMNS: [&str; 21] = [
+    "source",
+    "line",
+    "id",
+    "timestamp",
+    "provider",
+    "model",
+    "served_model",
+    "service_tier",
+    "cache_hit",
+    "status",
+    "usage_source",
+    "priced_provider",
+    "priced_model",
+    "price_from",
+    "reported_cost",
+    "total_cost",
+    "input_cost",
+    "cache_read_cost",
+    "cache_write_cost",
+    "output_cost",
+    "other_cost",
+];
 
 /// Which cost column an item's unit goes to.
 fn cost_column(unit: usize) -> usize {
@@ -300,13 +328,15 @@ enum Entry<'t> {
 }
 
 /// Prices a chunk's entries in order on this thread; returns (priced lines, rejects), `source` naming where they
-/// came from, `labels` holding the fast lane's labels. Rows in = priced + rejected.
+/// came from, `labels` holding the fast lane's labels. Rows in = priced + rejected. With `totals`, the priced
+/// lines are added to those groups instead of made into rows (then `None`).
 fn price_entries(
     pricer: &mut Pricer<'_>,
     source: &str,
     entries: &[Entry<'_>],
     labels: &Labels,
-) -> Result<(RecordBatch, RecordBatch)> {
+    totals: Option<(&Grouping, &mut Groups)>,
+) -> Result<(Option<RecordBatch>, RecordBatch)> {
     let mut lines = Vec::with_capacity(entries.len());
     let mut rejects = Vec::new();
     for entry in entries {
@@ -319,7 +349,14 @@ fn price_entries(
             Err(why) => rejects.push((line, text, why)),
         }
     }
-    Ok((lines_batch(pricer.book, source, &lines, labels)?, rejects_batch(source, &rejects)?))
+    let rows = match totals {
+        Some((grouping, groups)) => {
+            groups.add_lines(grouping, pricer.book, source, &lines, labels);
+            None
+        }
+        None => Some(lines_batch(pricer.book, source, &lines, labels)?),
+    };
+    Ok((rows, rejects_batch(source, &rejects)?))
 }
 
 /// A priced line's parts: what it was read as, where its counts come from, its cost (none for a failed request),
@@ -375,6 +412,8 @@ struct Worker<'b> {
     reads: Vec<Read<'static>>,
     entries: Vec<Entry<'static>>,
     labels: Labels,
+    /// The totals of a run that keeps no rows.
+    groups: Groups,
 }
 
 /// A worker lent to one of the splits rayon makes of the chunks (each split starts from `map_init`'s init), and
@@ -401,12 +440,35 @@ pub fn price_items(
     hints: &Hints,
     opts: &LedgerOptions,
 ) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
-    // The fast lane reads only what the general path would read the same way without hints.
-    let lane = hints.format.is_none() && hints.provider.is_none() && hints.model.is_none() && hints.at.is_none();
-    price_items_in(book, source, items, hints, opts, lane)
+    let (chunks, read) = price_items_in(book, source, items, hints, opts, lane(hints), None)?;
+    // Without totals, every chunk has its rows.
+    Ok((chunks.into_iter().filter_map(|(p, r)| Some((p?, r))).collect(), read))
 }
 
-/// [`price_items`], with the fast lane (`lane`) or without.
+/// [`price_items`] for a run that keeps no rows: each priced line is added to its group in `groups` as it is
+/// priced. Returns each chunk's rejects, and the number of records read.
+pub fn total_items(
+    book: &Arc<PriceBook>,
+    source: &str,
+    items: &[Item<'_>],
+    hints: &Hints,
+    opts: &LedgerOptions,
+    grouping: &Grouping,
+    groups: &mut Groups,
+) -> Result<(Vec<RecordBatch>, u64)> {
+    let (chunks, read) = price_items_in(book, source, items, hints, opts, lane(hints), Some((grouping, groups)))?;
+    Ok((chunks.into_iter().map(|(_, r)| r).collect(), read))
+}
+
+/// The fast lane reads only what the general path would read the same way without hints.
+fn lane(hints: &Hints) -> bool {
+    hints.format.is_none() && hints.provider.is_none() && hints.model.is_none() && hints.at.is_none()
+}
+
+/// A chunk's priced lines (none when totalled) and rejects.
+type Chunk = (Option<RecordBatch>, RecordBatch);
+
+/// [`price_items`], with the fast lane (`lane`) or without, totalling into `totals` when given.
 fn price_items_in(
     book: &Arc<PriceBook>,
     source: &str,
@@ -414,9 +476,11 @@ fn price_items_in(
     hints: &Hints,
     opts: &LedgerOptions,
     lane: bool,
-) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
+    totals: Option<(&Grouping, &mut Groups)>,
+) -> Result<(Vec<Chunk>, u64)> {
     let pool = std::sync::Mutex::new(Vec::new());
-    let done: Vec<Result<(RecordBatch, RecordBatch, u64)>> = crate::parallel::install(opts.threads, || {
+    let grouping = totals.as_ref().map(|(g, _)| *g);
+    let done: Vec<Result<(Chunk, u64)>> = crate::parallel::install(opts.threads, || {
         items
             .par_chunks(CHUNK_LINES)
             .map_init(
@@ -430,6 +494,7 @@ fn price_items_in(
                         reads: Vec::new(),
                         entries: Vec::new(),
                         labels: Labels::default(),
+                        groups: Groups::default(),
                     });
                     let mut reads = reuse(std::mem::take(&mut w.reads));
                     let mut entries = reuse(std::mem::take(&mut w.entries));
@@ -451,21 +516,27 @@ fn price_items_in(
                         entries.extend(reads.drain(..).map(|r| Entry::Read(Box::new(r))));
                     }
                     let n = entries.len() as u64;
-                    let out = price_entries(&mut w.pricer, source, &entries, &w.labels);
+                    let sink = grouping.map(|g| (g, &mut w.groups));
+                    let out = price_entries(&mut w.pricer, source, &entries, &w.labels, sink);
                     w.reads = reuse(reads);
                     w.entries = reuse(entries);
-                    let (p, r) = out?;
-                    Ok((p, r, n))
+                    Ok((out?, n))
                 },
             )
             .collect()
     })?;
+    // Every worker is back in the pool: their totals are the call's.
+    if let Some((_, groups)) = totals {
+        for w in pool.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            groups.merge(w.groups);
+        }
+    }
     let mut out = Vec::with_capacity(done.len());
     let mut read = 0;
     for d in done {
-        let (p, r, n) = d?;
+        let (chunk, n) = d?;
         read += n;
-        out.push((p, r));
+        out.push(chunk);
     }
     Ok((out, read))
 }
@@ -623,13 +694,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         Arc::new(model.finish()),
         Arc::new(served.finish()),
     ];
-    let fixed: Vec<&str> = ["source", "line", "id", "timestamp", "provider", "model", "served_model"]
-        .into_iter()
-        .chain(["service_tier", "cache_hit", "status", "usage_source", "priced_provider", "priced_model", "price_from"])
-        .chain(["reported_cost", "total_cost"])
-        .chain(COST_COLUMNS)
-        .collect();
-    for (f, c) in extra.finish_labels(&fixed) {
+    for (f, c) in extra.finish_labels(&FIXED_COLUMNS) {
         fields.push(f);
         columns.push(c);
     }
@@ -692,7 +757,8 @@ fn rejects_batch(source_name: &str, rejects: &[(u64, &[u8], String)]) -> Result<
 /// An empty (priced lines, rejects) pair, for an input with no records.
 pub fn empty(book: &Arc<PriceBook>) -> Result<(RecordBatch, RecordBatch)> {
     let opts = LedgerOptions::default();
-    price_entries(&mut Pricer::new(book, &opts), "", &[], &Labels::default())
+    let (rows, rejects) = price_entries(&mut Pricer::new(book, &opts), "", &[], &Labels::default(), None)?;
+    Ok((rows.ok_or_else(|| Error::Internal("no rows".into()))?, rejects))
 }
 
 /// Batches whose columns differ (each block has the metadata labels it met) as batches of one schema: the union

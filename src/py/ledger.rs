@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::error::Error;
+use crate::ledger::groups::{Grouping, Groups};
 use crate::ledger::read::read_file;
-use crate::ledger::{price_items, Item, LedgerOptions};
+use crate::ledger::{price_items, total_items, Item, LedgerOptions};
 use crate::prices::book::PriceBook;
 use crate::py::errors::{guard, IntoPy};
 use crate::py::pricing::{instant_of, PyPriceBook};
@@ -50,9 +51,14 @@ fn setup(
     Ok((book, hints, LedgerOptions { default_at, service_tier, approximate, threads }))
 }
 
-/// Prices log files: returns (priced lines, rejects, records read).
+/// What pricing files gives Python: priced lines, rejects, records read, spill files, and the totals of a run that
+/// keeps no rows.
+type PricedFiles = (PyTable, PyTable, u64, Vec<String>, Option<PyTable>);
+
+/// Prices log files: returns (priced lines, rejects, records read, spill files, totals). With `totals_by`, the
+/// lines are totalled by those keys (and `period` in `tz`) as they are priced, and no rows are kept.
 #[pyfunction]
-#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None, spill_dir=None, progress=None))]
+#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC"))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -67,10 +73,16 @@ pub fn price_log_files(
     num_threads: Option<usize>,
     spill_dir: Option<String>,
     progress: Option<Py<PyAny>>,
-) -> PyResult<(PyTable, PyTable, u64, Vec<String>)> {
+    totals_by: Option<Vec<String>>,
+    period: Option<&str>,
+    tz: &str,
+) -> PyResult<PricedFiles> {
     guard(py, || {
         let (book, hints, opts) =
             setup(book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
+        // A run that keeps no rows: its lines are totalled by these keys as they are priced.
+        let grouping = totals_by.map(|keys| Grouping::new(&keys, period, tz)).transpose().py_err(py)?;
+        let mut groups = Groups::default();
         let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let done = py.detach(|| -> Result<_, Error> {
             let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
@@ -91,7 +103,14 @@ pub fn price_log_files(
                 let reading = (|| -> Result<(), Error> {
                     for path in &paths {
                         read_file(path, |items, taken| {
-                            let (chunks, n) = price_items(&book, path, items, &hints, &opts)?;
+                            let (chunks, n) = match &grouping {
+                                Some(g) => {
+                                    let (r, n) = total_items(&book, path, items, &hints, &opts, g, &mut groups)?;
+                                    rejects.extend(r);
+                                    (Vec::new(), n)
+                                }
+                                None => price_items(&book, path, items, &hints, &opts)?,
+                            };
                             // Progress: (path, bytes of the file read so far, records read so far), once per
                             // block; an exception from the callback (a KeyboardInterrupt) stops the run.
                             if let Some(callback) = &progress {
@@ -133,8 +152,16 @@ pub fn price_log_files(
             return Err(e);
         }
         let (priced, rejects, read, spilled) = done.py_err(py)?;
+        let totals = match &grouping {
+            Some(g) => {
+                let batch = groups.batch(g).py_err(py)?;
+                let schema = batch.schema();
+                Some(PyTable::try_new(vec![batch], schema)?)
+            }
+            None => None,
+        };
         let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
-        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled))
+        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled, totals))
     })
 }
 
