@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenprice import _core
+from tokenprice._columns import arrow_table
 
 
 def extract_usages(
@@ -47,4 +48,4 @@ def extract_usages(
         mapping=mapping,
         num_threads=num_threads,
     )
-    return pa.table(result)
+    return arrow_table(result)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprice import _core
+from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 
 COST_COLUMNS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"]
@@ -93,8 +94,8 @@ class PricedLogs:
             parts = [pa.ipc.open_file(pa.memory_map(path)).read_all() for path in spilled]
             self._table = pa.concat_tables(parts, promote_options="permissive")
         else:
-            self._table = pa.table(table)
-        self.rejects: pa.Table = pa.table(rejects)
+            self._table = arrow_table(table)
+        self.rejects: pa.Table = rejects if isinstance(rejects, pa.Table) else arrow_table(rejects)
         self.rows_read = rows_read
         if self._table is not None:
             self.rows_priced = self._table.num_rows
@@ -582,7 +583,7 @@ def price_logs(
             )
             import pyarrow as pa
 
-            return PricedLogs(priced, rejects, read, totals=(pa.table(totals), _grouping(keys, period, tz)))
+            return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
         else:
             result = _price_files(paths, {**options, "progress": progress}, spill, spill_dir)
     else:
@@ -647,8 +648,8 @@ def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
             p, r, n = _core.price_log_texts(_texts(_read_tabular(path)), source=path, **options)
         else:
             p, r, n, _, _ = _core.price_log_files([path], **options)
-        tables.append(pa.table(p))
-        rejects.append(pa.table(r))
+        tables.append(arrow_table(p))
+        rejects.append(arrow_table(r))
         read += n
     table = pa.concat_tables(tables, promote_options="permissive")
     return PricedLogs(table, pa.concat_tables(rejects, promote_options="permissive"), read)

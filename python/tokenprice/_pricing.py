@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenprice import _core
+from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 
 # Optional columns looked up under these names unless told otherwise.
@@ -102,7 +103,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
         return pl.concat([data, out], how="horizontal") if keep_columns else out
     import pyarrow as pa
 
-    table = pa.table(result)
+    table = arrow_table(result)
     if kind == "pandas":
         import pandas as pd
 
