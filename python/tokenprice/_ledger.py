@@ -581,7 +581,6 @@ def price_logs(
             priced, rejects, read, _, totals = _core.price_log_files(
                 paths, **options, progress=progress, totals_by=keys, period=period, tz=tz
             )
-            import pyarrow as pa
 
             return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
         else:
