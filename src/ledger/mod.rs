@@ -542,7 +542,7 @@ fn price_items_in(
 }
 
 /// An emptied vector whose room is kept for items of another lifetime (the buffers outlive each chunk's text).
-fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+pub(crate) fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     // SAFETY: `v` is empty, so no value of `T` is reinterpreted; `T` and `U` have the same size and alignment
     // (asserted; here they are the same type up to lifetimes), so the allocation's layout is valid for `U`.
