@@ -119,7 +119,12 @@ fn plain(raw: Raw<'_>) -> Option<Option<&str>> {
     }
     let t = raw.get();
     let inner = &t[1..t.len() - 1];
-    (memchr::memchr(b'\\', inner.as_bytes()).is_none()).then_some(Some(inner))
+    // Short strings (most) without a call.
+    let clean = match inner.len() {
+        0..=32 => !inner.bytes().any(|c| c == b'\\'),
+        _ => memchr::memchr(b'\\', inner.as_bytes()).is_none(),
+    };
+    clean.then_some(Some(inner))
 }
 
 /// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form).

@@ -403,7 +403,7 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
 pub type Item<'t> = (u64, Option<&'t [u8]>);
 
 /// Lines per unit of parallel work.
-const CHUNK_LINES: usize = 2048;
+const CHUNK_LINES: usize = 1024;
 
 /// What a thread keeps from chunk to chunk: the pricer's caches, and buffers reused (a fresh one per chunk is a
 /// megabyte of new pages each time).

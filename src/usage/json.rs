@@ -318,8 +318,21 @@ pub struct Obj<'a> {
     pub members: Members<'a>,
 }
 
+/// `&text[start..end]` where the scanner found ASCII bytes (a value's first byte, a quote, a bracket) at `start`
+/// and just before `end`: both are character boundaries, so the slice needs no check.
+#[inline]
+fn ascii_bounded(text: &str, start: usize, end: usize) -> &str {
+    let b = text.as_bytes();
+    debug_assert!(start <= end && end <= b.len());
+    debug_assert!(text.is_char_boundary(start) && text.is_char_boundary(end));
+    assert!(start <= end && end <= b.len());
+    // SAFETY: in bounds (asserted); `start` is at an ASCII byte or `end`, and `end` follows an ASCII byte or is the
+    // text's end (the callers' scans stop only there), so both are character boundaries of valid UTF-8.
+    unsafe { text.get_unchecked(start..end) }
+}
+
 fn key_text(text: &str, start: usize, end: usize, escaped: bool) -> Result<Cow<'_, str>, JsonError> {
-    let inner = &text[start + 1..end - 1];
+    let inner = ascii_bounded(text, start + 1, end - 1);
     if !escaped {
         return Ok(Cow::Borrowed(inner));
     }
@@ -375,7 +388,7 @@ fn scan<'a>(
             Cow::Borrowed("")
         };
         let end = value_end(b, i)?;
-        if !each(key, Raw(&text[i..end])) {
+        if !each(key, Raw(ascii_bounded(text, i, end))) {
             return Ok(None);
         }
         i = skip_ws(b, end);
