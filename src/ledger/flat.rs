@@ -444,8 +444,27 @@ mod tests {
             );
         }
         assert_eq!(fast_totals.2, n_fast);
-        let rejects: Vec<_> = general.iter().map(|(_, r)| Some(r.clone())).collect();
-        assert_eq!(fast_totals.1.into_iter().map(|(_, r)| Some(r)).collect::<Vec<_>>(), rejects);
+        // The same rejects (in chunks of another size): line, reason and excerpt, in order.
+        let rows = |batches: Vec<&arrow_array::RecordBatch>| -> Vec<(i64, String, String)> {
+            use arrow_array::cast::AsArray;
+            use arrow_array::types::Int64Type;
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let (line, reason, excerpt) = (
+                        b.column(1).as_primitive::<Int64Type>(),
+                        b.column(2).as_string::<i32>(),
+                        b.column(3).as_string::<i32>(),
+                    );
+                    (0..b.num_rows())
+                        .map(|i| (line.value(i), reason.value(i).to_string(), excerpt.value(i).to_string()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let general_rejects = rows(general.iter().map(|(_, r)| r).collect());
+        assert_eq!(rows(fast_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
+        assert_eq!(rows(general_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
         let mut labels = super::Labels::default();
         lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
     }

@@ -402,8 +402,12 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
 /// Items to read and price: (line or row number, text; `None` for a missing record).
 pub type Item<'t> = (u64, Option<&'t [u8]>);
 
-/// Lines per unit of parallel work.
-const CHUNK_LINES: usize = 1024;
+/// Lines per unit of parallel work: a block's chunks must be many enough to balance across cores. Rows kept are
+/// one Arrow batch per chunk, spilled and mapped back; fewer, larger batches keep that mapping small (3 GB of logs
+/// kept their rows in 444 MB with 2,048 lines a chunk, 854 MB with 1,024; measured), while totals gain from the
+/// finer balance (5% faster with 1,024).
+const CHUNK_LINES: usize = 2048;
+const TOTAL_CHUNK_LINES: usize = 1024;
 
 /// What a thread keeps from chunk to chunk: the pricer's caches, and buffers reused (a fresh one per chunk is a
 /// megabyte of new pages each time).
@@ -482,7 +486,7 @@ fn price_items_in(
     let grouping = totals.as_ref().map(|(g, _)| *g);
     let done: Vec<Result<(Chunk, u64)>> = crate::parallel::install(opts.threads, || {
         items
-            .par_chunks(CHUNK_LINES)
+            .par_chunks(if grouping.is_some() { TOTAL_CHUNK_LINES } else { CHUNK_LINES })
             .map_init(
                 || {
                     let idle = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
