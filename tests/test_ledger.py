@@ -209,6 +209,67 @@ def test_totals_of_a_run_without_rows_equal_the_summary_of_its_rows(
     assert in_memory.last_summary.equals(tokenprice.price_logs(records).summary(by, period=period, tz=tz))
 
 
+def test_totals_of_runs_with_nothing_priced_equal_the_summary_of_no_rows(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("junk\n{}\n")
+    for by, period in [(None, None), ("source", None), (None, "day")]:
+        want = tokenprice.price_logs(junk).summary(by, period=period)
+        got = tokenprice.price_logs(junk, by=by, period=period, keep_rows=False)
+        assert got.last_summary.equals(want, check_metadata=True), (by, period)
+        assert got.rows_read == 2 and got.rows_rejected == 2 and got.total_cost == 0
+    assert tokenprice.price_logs(junk, keep_rows=False).last_summary.num_rows == 1  # one group of nothing
+
+
+@pytest.mark.parametrize(
+    ("at", "tz"),
+    [
+        ("2018-11-04T03:30:00Z", "America/Sao_Paulo"),  # local midnight skipped (clocks forward at 00:00)
+        ("2025-03-29T22:30:00Z", "Asia/Beirut"),  # the same
+        ("2025-11-02T04:30:00Z", "America/Havana"),  # local midnight repeated (clocks back at 01:00 → 00:00)
+        ("2025-11-02T05:30:00Z", "America/Havana"),
+        ("2025-03-30T01:30:00Z", "Europe/London"),
+        ("1969-12-31T23:30:00Z", "+0530"),
+        ("2025-05-01T02:00:00Z", "-03:00"),
+    ],
+)
+def test_periods_of_runs_without_rows_follow_the_zone_as_summaries_do(tmp_path: Path, at: str, tz: str) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(json.dumps(one_item(created_at=at, id=str(i))) for i in range(3)) + "\n")
+    rows = tokenprice.price_logs(path)
+    for period in ["day", "week", "month"]:
+        want = rows.summary(period=period, tz=tz)
+        assert want.num_rows == 1
+        got = tokenprice.price_logs(path, period=period, tz=tz, keep_rows=False).last_summary
+        assert got.equals(want), (period, got.to_pylist(), want.to_pylist())
+
+
+@pytest.mark.parametrize("tz", ["Z", "+5:30", "++05:30", "-+05:30", "utc", "Mars/Olympus", "+25:00"])
+def test_zones_arrow_does_not_know_are_refused_alike(tz: str) -> None:
+    with pytest.raises(tokenprice.InvalidArgumentError, match="unknown time zone"):
+        tokenprice.price_logs(SAMPLE, period="day", tz=tz, keep_rows=False)
+    rows = tokenprice.price_logs([one_item()])
+    with pytest.raises(tokenprice.InvalidArgumentError, match="unknown time zone"):
+        rows.summary(period="day", tz=tz)
+
+
+def test_the_columns_a_run_without_rows_totals_by_are_the_ledgers(tmp_path: Path) -> None:
+    from tokenprice._ledger import _FIXED, needs_rows
+
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(one_item()) + "\n")
+    for name in sorted(_FIXED | set(tokenprice._core.usage_fields())):
+        if needs_rows([name]):
+            with pytest.raises(tokenprice.InvalidArgumentError, match="cannot group by"):
+                tokenprice.price_logs(path, by=name, keep_rows=False)
+        else:
+            got = tokenprice.price_logs(path, by=name, keep_rows=False).last_summary
+            assert got.equals(tokenprice.price_logs(path).summary(name)), name
+    # The command line keeps the rows for such a column.
+    r = run_cli("price", str(path), "--by", "cache_hit,price_from", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["groups"][0]["cache_hit"] == "False"
+
+
 def test_a_run_without_rows_says_what_it_cannot_do(sample: tokenprice.PricedLogs) -> None:
     logs = tokenprice.price_logs(SAMPLE, by="tenant", keep_rows=False)
     for use in [

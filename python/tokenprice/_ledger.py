@@ -53,14 +53,52 @@ def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema:
             kind = schema.field(key).type if schema is not None else pa.string()
             table = table.append_column(key, pa.nulls(table.num_rows, kind))
     if period is not None:
-        local = table.column("timestamp").cast(pa.timestamp("us", tz=tz))
+        # The local wall time, floored as a plain (zone-less) time: a day whose midnight a clock change skips or
+        # repeats still has its date (flooring in the zone would fail there).
+        local = pc.local_timestamp(table.column("timestamp").cast(pa.timestamp("us", tz=tz)))
         start = pc.floor_temporal(local, unit=period, week_starts_monday=True)
-        table = table.append_column("period", pc.cast(pc.local_timestamp(start), pa.date32()))
+        table = table.append_column("period", pc.cast(start, pa.date32()))
         keys = ["period", *keys]
     sums = [*COST_COLUMNS, "reported_cost"]
     grouped = table.group_by(keys, use_threads=False).aggregate([("line", "count")] + [(c, "sum") for c in sums])
     names = {"line_count": "rows", **{f"{c}_sum": c for c in sums}}
     return grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
+
+
+# The columns of `.table` a run without rows can group by, besides the labels (the ledger's `GROUPABLE`).
+TOTALS_COLUMNS = (
+    "source",
+    "id",
+    "provider",
+    "model",
+    "served_model",
+    "service_tier",
+    "status",
+    "usage_source",
+    "priced_provider",
+    "priced_model",
+)
+
+
+def _check_period(period: str | None, tz: str) -> None:
+    """A period must be one of PERIODS, and its zone one Arrow knows (a tz database name or an offset)."""
+    if period is None:
+        return
+    if period not in PERIODS:
+        raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.local_timestamp(pa.array([0], pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=tz)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, TypeError) as e:
+        raise _core.InvalidArgumentError(f"unknown time zone {tz!r}: {e}") from None
+
+
+def needs_rows(by: Sequence[str]) -> bool:
+    """Whether grouping by these columns needs the rows (a column a run without rows does not total by)."""
+    counts = set(_core.usage_fields())
+    return any((k in _FIXED and k not in TOTALS_COLUMNS) or k in counts for k in by)
 
 
 def _grouping(keys: Sequence[str], period: str | None, tz: str) -> tuple[tuple[str, ...], str | None, str]:
@@ -159,8 +197,7 @@ class PricedLogs:
             if key not in self.table.column_names:
                 labels = [c for c in self.table.column_names if c not in _FIXED and not c.endswith("_tokens")]
                 raise _core.InvalidArgumentError(f"no column {key!r} to group by; labels in these logs: {labels}")
-        if period is not None and period not in PERIODS:
-            raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+        _check_period(period, tz)
         sums = [*COST_COLUMNS, "reported_cost"]
         group_keys = ["period", *keys] if period is not None else keys  # as `_aggregate` names them
         if self._spilled:
@@ -540,7 +577,8 @@ def price_logs(
     disk — and the result holds the totals (``last_summary``, ``summary(by, period, tz)``, ``total_cost``), the
     counts and the rejects, but no ``.table`` (nor reprice, savings, reconcile). ``by`` may then name labels and
     the text columns ``source``, ``id``, ``provider``, ``model``, ``served_model``, ``service_tier``, ``status``,
-    ``usage_source``, ``priced_provider``, ``priced_model``.
+    ``usage_source``, ``priced_provider``, ``priced_model``. Nothing is spilled (``spill``, ``spill_dir`` are not
+    used).
 
     Memory: files are read in blocks; with ``spill=True`` (the default when the input files add up to more than
     256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
@@ -575,8 +613,7 @@ def price_logs(
         if any(_is_tabular(p) for p in paths):
             result = _price_mixed(paths, options)
         elif not keep_rows:
-            if period is not None and period not in PERIODS:
-                raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+            _check_period(period, tz)
             keys = [by] if isinstance(by, str) else list(by or [])
             priced, rejects, read, _, totals = _core.price_log_files(
                 paths, **options, progress=progress, totals_by=keys, period=period, tz=tz

@@ -237,12 +237,13 @@ class ProgressBar:
 def _cmd_price(args: argparse.Namespace) -> int:
     from decimal import Decimal
 
-    from tokenprice._ledger import price_logs
+    from tokenprice._ledger import needs_rows, price_logs
 
     bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
-    # The rows are kept only when they are written or reconciled; otherwise each line is totalled as it is priced.
-    keep_rows = bool(args.out or args.reconcile)
+    # The rows are kept only when they are written, reconciled or grouped by a column only rows have; otherwise each
+    # line is totalled as it is priced.
+    keep_rows = bool(args.out or args.reconcile) or needs_rows(by)
     try:
         logs = price_logs(
             args.logs,

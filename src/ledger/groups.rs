@@ -15,7 +15,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::{flat::Labels, internal, Line, COST_COLUMNS, FIXED_COLUMNS};
 use crate::error::{Error, Result};
-use crate::prices::calendar::{civil_from_days, day_of, days_from_civil, parse_utc_offset};
+use crate::prices::calendar::{civil_from_days, day_of, days_from_civil};
 use crate::prices::units::unit_of_usage_field;
 use crate::prices::PriceBook;
 use crate::usage::batch::decimal_18;
@@ -50,12 +50,26 @@ enum Zone {
 }
 
 impl Zone {
+    /// A zone as Arrow names one: `+HH:MM` / `-HH:MM` (or without the colon), or a tz database name.
     fn parse(tz: &str) -> Result<Zone> {
-        if let Ok(minutes) = parse_utc_offset(tz) {
-            return Ok(Zone::Offset(minutes));
+        let b = tz.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        let two = |i: usize| i32::from(b[i] - b'0') * 10 + i32::from(b[i + 1] - b'0');
+        let offset = match b {
+            [s @ (b'+' | b'-'), _, _, b':', _, _] if digits(1..3) && digits(4..6) => Some((*s, two(1), two(4))),
+            [s @ (b'+' | b'-'), _, _, _, _] if digits(1..5) => Some((*s, two(1), two(3))),
+            _ => None,
+        };
+        if let Some((sign, h, m)) = offset {
+            if h < 24 && m < 60 {
+                let minutes = h * 60 + m;
+                return Ok(Zone::Offset(if sign == b'-' { -minutes } else { minutes }));
+            }
         }
         tz.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
-            Error::InvalidArgument(format!("unknown time zone {tz:?}: give a tz database name or an offset (+05:30)"))
+            Error::InvalidArgument(format!(
+                "unknown time zone {tz:?}: give a tz database name (America/New_York, UTC) or an offset (+05:30)"
+            ))
         })
     }
 
@@ -73,6 +87,11 @@ impl Zone {
         };
         day_of(micros + offset_seconds * 1_000_000)
     }
+}
+
+/// Whether a label of this key is given the column `metadata.<key>` (its name is a column's).
+fn clashes(key: &str) -> bool {
+    FIXED_COLUMNS.contains(&key) || unit_of_usage_field(key).is_some()
 }
 
 /// What a group key reads of a line.
@@ -96,7 +115,6 @@ impl Grouping {
     /// is also a column's name), or one of [`GROUPABLE`]. `period`: `day`, `week`, `month` or none; `tz`: a tz
     /// database name or a UTC offset.
     pub fn new(keys: &[String], period: Option<&str>, tz: &str) -> Result<Grouping> {
-        let clashes = |k: &str| FIXED_COLUMNS.contains(&k) || unit_of_usage_field(k).is_some();
         let keys = keys
             .iter()
             .map(|k| {
@@ -251,10 +269,11 @@ impl Groups {
         lines: &[Line<'_>],
         labels: &Labels,
     ) {
-        let n_keys = grouping.keys.len();
-        if self.found.len() < n_keys {
-            self.found.resize(n_keys, false);
+        if self.found.len() < grouping.keys.len() {
+            // A column is always there; a label once a line has it.
+            self.found = grouping.keys.iter().map(|(_, by)| matches!(by, By::Column(_))).collect();
         }
+        let n_keys = grouping.keys.len();
         let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(n_keys);
         for l in lines {
             let label_of = |key: &str| -> Option<Cow<'_, str>> {
@@ -324,12 +343,33 @@ impl Groups {
     pub fn batch(&self, grouping: &Grouping) -> Result<RecordBatch> {
         for (i, (name, by)) in grouping.keys.iter().enumerate() {
             if matches!(by, By::Label(_)) && !self.found.get(i).copied().unwrap_or(false) {
-                let known: Vec<String> = self.labels.iter().map(|l| format!("'{l}'")).collect();
+                // Named as the table would name their columns, in order (threads meet them in any order).
+                let mut known: Vec<String> = self
+                    .labels
+                    .iter()
+                    .map(|l| if clashes(l) { format!("'metadata.{l}'") } else { format!("'{l}'") })
+                    .collect();
+                known.sort();
                 return Err(Error::InvalidArgument(format!(
                     "no column '{name}' to group by; labels in these logs: [{}]",
                     known.join(", ")
                 )));
             }
+        }
+        // No keys and no period: one group, as a grouping of no lines by nothing gives one (no rows, null sums).
+        let all_in_one = grouping.keys.is_empty() && grouping.period.is_none() && self.groups.is_empty();
+        if all_in_one {
+            let mut rows = Int64Builder::new();
+            rows.append_value(0);
+            let mut fields = vec![Field::new("rows", DataType::Int64, true)];
+            let mut columns: Vec<ArrayRef> = vec![Arc::new(rows.finish())];
+            for name in COST_COLUMNS.iter().copied().chain(["total_cost", "reported_cost"]) {
+                let mut b = Decimal128Builder::new().with_precision_and_scale(38, 18).map_err(internal)?;
+                b.append_null();
+                fields.push(Field::new(name, DataType::Decimal128(38, 18), true));
+                columns.push(Arc::new(b.finish()));
+            }
+            return RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal);
         }
         let n = self.groups.len();
         let money = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal);
