@@ -127,10 +127,13 @@ fn plain(raw: Raw<'_>) -> Option<Option<&str>> {
     clean.then_some(Some(inner))
 }
 
-/// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form).
+/// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form:
+/// no sign but a minus, no leading zero, no `-0`), without printing it.
 fn int_text(t: &str) -> Option<&str> {
-    let v = t.parse::<i64>().ok()?;
-    (v.to_string() == t).then_some(t)
+    t.parse::<i64>().ok()?;
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let shortest = !t.starts_with('+') && (digits == "0" && t == "0" || !digits.starts_with('0'));
+    shortest.then_some(t)
 }
 
 /// Reads one line in the lane, its labels appended to `labels`; `None` sends it to the general path.
@@ -467,6 +470,32 @@ mod tests {
         assert_eq!(rows(general_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
         let mut labels = super::Labels::default();
         lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
+    }
+
+    /// `int_text` keeps exactly the texts an `i64` prints as.
+    #[test]
+    fn int_text_is_the_printed_form() {
+        for t in [
+            "0",
+            "-0",
+            "00",
+            "007",
+            "-07",
+            "+7",
+            "7",
+            "-7",
+            "120",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "1.0",
+            "1e3",
+            "",
+            "-",
+        ] {
+            let printed = t.parse::<i64>().ok().map(|v| v.to_string());
+            assert_eq!(super::int_text(t).is_some(), printed.as_deref() == Some(t), "{t}");
+        }
     }
 
     #[test]
