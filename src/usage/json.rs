@@ -495,7 +495,18 @@ pub fn unescape_into(inner: &str, out: &mut String) -> bool {
         }
         u32::from_str_radix(h, 16).ok()
     };
-    while let Some(k) = memchr::memchr(b'\\', &b[i..]) {
+    // Text between escapes is short in JSON held in a string (`{\"tenant\": \"acme\"}`): a byte loop finds the
+    // next backslash there without a call; long stretches go to `memchr`.
+    let next_backslash = |from: usize| -> Option<usize> {
+        let near = b.len().min(from + 24);
+        match b[from..near].iter().position(|&c| c == b'\\') {
+            Some(k) => Some(k),
+            None if near == b.len() => None,
+            None => memchr::memchr(b'\\', &b[near..]).map(|k| k + near - from),
+        }
+    };
+    out.reserve(b.len());
+    while let Some(k) = next_backslash(i) {
         out.push_str(&inner[i..i + k]);
         i += k + 1;
         let Some(&c) = b.get(i) else { return false };
@@ -681,6 +692,38 @@ mod tests {
             }
         }
         None
+    }
+
+    /// Unescaping gives back what `serde_json` escaped: texts of quotes, backslashes, control characters,
+    /// non-ASCII and astral characters, with short and long stretches between escapes.
+    #[test]
+    fn unescaping_inverts_escaping() {
+        let pieces = ["\"", "\\", "a", "tenant", "é", "😀", "\n", "\u{1}", "/", " ", &"x".repeat(40)];
+        let mut state = 0x9e37_79b9u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 20) {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(state >> 59) as usize % pieces.len()]);
+            }
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let quoted = serde_json::to_string(&text).unwrap();
+            assert_eq!(super::unescape(&quoted[1..quoted.len() - 1]).as_deref(), Some(text.as_str()), "{quoted}");
+            // With \u escapes for every control and non-ASCII character (as `ensure_ascii` writes them).
+            let mut ascii = String::new();
+            for c in text.chars() {
+                match c {
+                    '"' => ascii.push_str("\\\""),
+                    '\\' => ascii.push_str("\\\\"),
+                    c if c.is_ascii() && !c.is_ascii_control() => ascii.push(c),
+                    c => c.encode_utf16(&mut [0; 2]).iter().for_each(|u| ascii.push_str(&format!("\\u{u:04x}"))),
+                }
+            }
+            assert_eq!(super::unescape(&ascii).as_deref(), Some(text.as_str()), "{ascii}");
+        }
+        for bad in ["\\", "a\\x", "\\u12", "\\ud800", "\\ud800\\u0041"] {
+            assert_eq!(super::unescape(bad), None, "{bad}");
+        }
     }
 
     /// The block scan ends strings where a byte loop does: runs of backslashes of every length, across the
