@@ -374,8 +374,19 @@ pub fn decimal_18(d: rust_decimal::Decimal) -> Option<i128> {
     let scale = d.scale();
     let m = d.mantissa();
     if scale <= 18 {
-        m.checked_mul(10i128.pow(18 - scale))
+        m.checked_mul(POWERS_OF_TEN[(18 - scale) as usize])
     } else {
-        Some(m / 10i128.pow(scale - 18))
+        Some(m / POWERS_OF_TEN[(scale - 18) as usize])
     }
 }
+
+/// 10^0 … 10^28 (a decimal's scale is at most 28).
+const POWERS_OF_TEN: [i128; 29] = {
+    let mut p = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};

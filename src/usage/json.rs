@@ -507,7 +507,13 @@ pub fn unescape_into(inner: &str, out: &mut String) -> bool {
     };
     out.reserve(b.len());
     while let Some(k) = next_backslash(i) {
-        out.push_str(&inner[i..i + k]);
+        if k <= 24 {
+            // SAFETY: the bytes pushed are `inner`'s from one ASCII backslash (or its start) to the next, whole
+            // UTF-8 sequences, so `out` stays UTF-8.
+            unsafe { out.as_mut_vec() }.extend(b[i..i + k].iter().copied());
+        } else {
+            out.push_str(&inner[i..i + k]);
+        }
         i += k + 1;
         let Some(&c) = b.get(i) else { return false };
         i += 1;
@@ -612,12 +618,42 @@ pub fn count<'a>(raw: impl Into<Raw<'a>>) -> Result<Option<u64>, CountError> {
 
 /// An exact decimal from a number's text (`0.0018345`, `6e-05`).
 pub fn decimal(text: &str) -> Option<Decimal> {
+    plain_decimal(text.as_bytes()).or_else(|| decimal_general(text))
+}
+
+/// [`decimal`] for every shape it reads.
+fn decimal_general(text: &str) -> Option<Decimal> {
     let text = text.trim();
     if text.contains(['e', 'E']) {
         Decimal::from_scientific(text).ok()
     } else {
         Decimal::from_str(text).ok()
     }
+}
+
+/// A decimal written plainly (`-?digits(.digits)?`, up to 28 digits: every cost a log reports) read in one pass;
+/// `None` for any other text, which [`decimal`] reads the general way (to the same value for this shape).
+fn plain_decimal(b: &[u8]) -> Option<Decimal> {
+    let (negative, b) = match b {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, b),
+    };
+    let (mut mantissa, mut scale, mut digits, mut point) = (0i128, 0u32, 0u32, false);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i128::from(c - b'0');
+                digits += 1;
+                scale += u32::from(point);
+            }
+            b'.' if !point && i > 0 && i + 1 < b.len() => point = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 28 || (negative && mantissa == 0) {
+        return None; // (a negative zero keeps its sign the general way)
+    }
+    Some(Decimal::from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale))
 }
 
 /// The start of a text, for error messages.
@@ -724,6 +760,54 @@ mod tests {
         for bad in ["\\", "a\\x", "\\u12", "\\ud800", "\\ud800\\u0041"] {
             assert_eq!(super::unescape(bad), None, "{bad}");
         }
+    }
+
+    /// Plain decimals read in one pass are exactly what the general reading gives (mantissa, scale and sign), and
+    /// every other text is left to it.
+    #[test]
+    fn plain_decimals_read_as_the_general_way_does() {
+        use std::str::FromStr;
+        let cases = [
+            "0",
+            "7",
+            "007",
+            "0.0279325",
+            "1.50",
+            "-3.25",
+            "123456789012345678901234567.8",
+            "0.000000000000000000001",
+            "1.",
+            ".5",
+            "-",
+            "-0",
+            "-0.0",
+            "1e5",
+            "+1",
+            " 1",
+            "1.2.3",
+            "12a",
+            "",
+            "1234567890123456789012345678.9",
+        ];
+        let mut plain = 0;
+        for c in cases {
+            let general = rust_decimal::Decimal::from_str(c.trim()).ok();
+            if let Some(d) = super::plain_decimal(c.as_bytes()) {
+                let g = general.unwrap_or_else(|| panic!("{c}: read plainly, not generally"));
+                assert_eq!(
+                    (d.mantissa(), d.scale(), d.is_sign_negative()),
+                    (g.mantissa(), g.scale(), g.is_sign_negative()),
+                    "{c}"
+                );
+                plain += 1;
+            }
+            assert_eq!(
+                super::decimal(c).map(|d| (d.mantissa(), d.scale())),
+                super::decimal_general(c).map(|d| (d.mantissa(), d.scale())),
+                "{c}"
+            );
+        }
+        assert_eq!(plain, 8);
     }
 
     /// The block scan ends strings where a byte loop does: runs of backslashes of every length, across the
