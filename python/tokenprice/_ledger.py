@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +119,14 @@ class PricedLogs:
         totals: tuple[Any, tuple[tuple[str, ...], str | None, str]] | None = None,
     ) -> None:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         self._spilled = list(spilled)
         # A run that kept no rows holds its totals (a summary) and the grouping they are for.
         self._totals = totals
         self._table: pa.Table | None = None
         if totals is not None:
-            self.rows_priced = int(pc.sum(totals[0].column("rows")).as_py() or 0)
+            # A few groups: summed here (pyarrow.compute takes longer to import than the sum takes).
+            self.rows_priced = sum(totals[0].column("rows").to_pylist())
         elif spilled:
             # Priced lines spilled to Arrow IPC files are memory-mapped, not read into memory.
             parts = [pa.ipc.open_file(pa.memory_map(path)).read_all() for path in spilled]
@@ -138,7 +138,10 @@ class PricedLogs:
         if self._table is not None:
             self.rows_priced = self._table.num_rows
         self.rows_rejected = self.rejects.num_rows
-        self.last_summary: Any = None if totals is None else self._finish(totals[0], [*totals[1][0]], totals[1][1])
+        # The ledger gives totals in order already.
+        self.last_summary: Any = (
+            None if totals is None else self._finish(totals[0], [*totals[1][0]], totals[1][1], False)
+        )
         if self.rows_priced + self.rows_rejected != self.rows_read:
             raise _core.InternalError(
                 f"rows read ({rows_read}) != priced ({self.rows_priced}) + rejected ({self.rows_rejected})"
@@ -175,10 +178,14 @@ class PricedLogs:
     @property
     def total_cost(self) -> Decimal:
         """The exact total of every priced line."""
+        if self._totals is not None:
+            # Summed exactly (38 digits need more than the default context's 28).
+            with localcontext() as exact:
+                exact.prec = 80
+                return +sum((v for v in self._totals[0].column("total_cost").to_pylist() if v is not None), Decimal(0))
         import pyarrow.compute as pc
 
-        column = self._totals[0].column("total_cost") if self._totals is not None else self.table.column("total_cost")
-        value = pc.sum(column).as_py()
+        value = pc.sum(self.table.column("total_cost")).as_py()
         return Decimal(0) if value is None else Decimal(value)
 
     def summary(self, by: str | Sequence[str] | None = None, period: str | None = None, tz: str = "UTC") -> Any:
@@ -219,11 +226,11 @@ class PricedLogs:
         grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
         return self._finish(grouped, keys, period)
 
-    def _finish(self, grouped: Any, keys: list[str], period: str | None) -> Any:
-        """A summary's columns in order, its groups sorted, the counts in its schema metadata."""
+    def _finish(self, grouped: Any, keys: list[str], period: str | None, sort: bool = True) -> Any:
+        """A summary's columns in order, its groups sorted (unless they are), the counts in its schema metadata."""
         group_keys = ["period", *keys] if period is not None else keys
         grouped = grouped.select([*group_keys, "rows", *COST_COLUMNS, "reported_cost"])
-        if group_keys:
+        if group_keys and sort:
             grouped = grouped.sort_by([(k, "ascending") for k in group_keys])
         counts = {"rows_read": self.rows_read, "rows_priced": self.rows_priced, "rows_rejected": self.rows_rejected}
         return grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()})

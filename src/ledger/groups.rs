@@ -371,30 +371,35 @@ impl Groups {
             }
             return RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal);
         }
-        let n = self.groups.len();
+        // In order of the period and the keys, nulls last (as pyarrow sorts a summary), so Python need not sort.
+        let mut order: Vec<&Group> = self.groups.iter().collect();
+        order.sort_by(|a, b| {
+            a.period.cmp(&b.period).then_with(|| a.values.iter().map(null_last).cmp(b.values.iter().map(null_last)))
+        });
+        let n = order.len();
         let money = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal);
         let mut fields = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();
         if grouping.period.is_some() {
             let mut b = Date32Builder::with_capacity(n);
-            self.groups.iter().for_each(|g| b.append_value(g.period));
+            order.iter().for_each(|g| b.append_value(g.period));
             fields.push(Field::new("period", DataType::Date32, true));
             columns.push(Arc::new(b.finish()));
         }
         for (i, (name, _)) in grouping.keys.iter().enumerate() {
             let mut b = StringBuilder::with_capacity(n, 16 * n);
-            self.groups.iter().for_each(|g| b.append_option(g.values[i].as_deref()));
+            order.iter().for_each(|g| b.append_option(g.values[i].as_deref()));
             fields.push(Field::new(name, DataType::Utf8, true));
             columns.push(Arc::new(b.finish()));
         }
         let mut rows = Int64Builder::with_capacity(n);
-        self.groups.iter().for_each(|g| rows.append_value(g.sums.rows));
+        order.iter().for_each(|g| rows.append_value(g.sums.rows));
         fields.push(Field::new("rows", DataType::Int64, true));
         columns.push(Arc::new(rows.finish()));
         let names = COST_COLUMNS.iter().copied().chain(["total_cost", "reported_cost"]);
         for (c, name) in names.enumerate() {
             let mut b = money()?;
-            for g in &self.groups {
+            for g in &order {
                 match c {
                     _ if c < COST_COLUMNS.len() => b.append_value(g.sums.costs[c]),
                     _ if c == COST_COLUMNS.len() => b.append_value(g.sums.total),
@@ -407,6 +412,11 @@ impl Groups {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
+}
+
+/// A group value's place in order: values by their bytes, then null.
+fn null_last(v: &Option<Box<str>>) -> (bool, Option<&[u8]>) {
+    (v.is_none(), v.as_deref().map(str::as_bytes))
 }
 
 /// A line's value in column `GROUPABLE[c]`.
