@@ -13,7 +13,7 @@ use crate::usage::extract::{self, Hints};
 use crate::usage::json;
 
 /// Bytes of lines read before a block is handed on.
-pub const BLOCK_BYTES: usize = 32 << 20;
+pub const BLOCK_BYTES: usize = 8 << 20;
 
 fn io(path: &str, e: std::io::Error) -> Error {
     Error::Io { path: path.to_string(), message: e.to_string() }
