@@ -1,7 +1,8 @@
 //! Totals per group computed while pricing, for runs that keep no rows (`price_logs(..., keep_rows=False)`, the
 //! command line without `--out`): each priced line is added to its group's sums as it is priced, so nothing is
 //! built, spilled or read back per line. The sums are exactly those of `PricedLogs.summary` over the same lines
-//! (`summary_of_a_run_equals_the_summary_of_its_rows` in the Python tests checks it, periods and time zones too).
+//! (`test_totals_of_a_run_without_rows_equal_the_summary_of_its_rows` in `tests/test_ledger.py` checks it, with
+//! periods and time zones; `fast_lane_equals_the_general_path` checks both lanes total alike).
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};

@@ -453,7 +453,7 @@ pub type Item<'t> = (u64, Option<&'t [u8]>);
 
 /// Lines per unit of parallel work: a block's chunks must be many enough to balance across cores. Rows kept are
 /// one Arrow batch per chunk, spilled and mapped back; fewer, larger batches keep that mapping small (3 GB of logs
-/// kept their rows in 444 MB with 2,048 lines a chunk, 854 MB with 1,024, in 32 MB blocks; measured), while totals gain from the
+/// kept their rows in 517 MB with 2,048 lines a chunk, 731 MB with 1,024; measured), while totals gain from the
 /// finer balance (5% faster with 1,024).
 const CHUNK_LINES: usize = 2048;
 const TOTAL_CHUNK_LINES: usize = 1024;
