@@ -44,6 +44,7 @@ __all__ = [
     "extract_usage",
     "extract_usages",
     "usage_formats",
+    "log_columns",
     "price_log_files",
     "price_log_texts",
     "count_file",
@@ -430,6 +431,7 @@ def extract_usages(
     num_threads: int | None = None,
 ) -> Any: ...
 def usage_formats() -> list[tuple[str, str]]: ...
+def log_columns() -> tuple[list[str], list[str]]: ...
 def price_log_files(
     paths: list[str],
     *,

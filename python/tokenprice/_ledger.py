@@ -65,19 +65,8 @@ def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema:
     return grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
 
 
-# The columns of `.table` a run without rows can group by, besides the labels (the ledger's `GROUPABLE`).
-TOTALS_COLUMNS = (
-    "source",
-    "id",
-    "provider",
-    "model",
-    "served_model",
-    "service_tier",
-    "status",
-    "usage_source",
-    "priced_provider",
-    "priced_model",
-)
+# The columns of `.table` other than labels and counts, and those a run without rows can group by (the ledger's).
+_FIXED, TOTALS_COLUMNS = (frozenset(c) for c in _core.log_columns())
 
 
 def _check_period(period: str | None, tz: str) -> None:
@@ -512,26 +501,6 @@ def _now() -> Any:
     import datetime as dt
 
     return dt.datetime.now(dt.timezone.utc)
-
-
-_FIXED = {
-    "source",
-    "line",
-    "id",
-    "timestamp",
-    "provider",
-    "model",
-    "served_model",
-    "service_tier",
-    "cache_hit",
-    "status",
-    "usage_source",
-    "priced_provider",
-    "priced_model",
-    "price_from",
-    "reported_cost",
-    *COST_COLUMNS,
-}
 
 
 def _write(table: Any, path: Path) -> None:

@@ -21,19 +21,74 @@ use crate::prices::units::unit_of_usage_field;
 use crate::prices::PriceBook;
 use crate::usage::batch::decimal_18;
 
-/// The columns of a priced line a run without rows can group by (besides its labels).
-pub const GROUPABLE: [&str; 10] = [
-    "source",
-    "id",
-    "provider",
-    "model",
-    "served_model",
-    "service_tier",
-    "status",
-    "usage_source",
-    "priced_provider",
-    "priced_model",
-];
+/// A column of a priced line a run without rows can group by (besides its labels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Source,
+    Id,
+    Provider,
+    Model,
+    ServedModel,
+    ServiceTier,
+    Status,
+    UsageSource,
+    PricedProvider,
+    PricedModel,
+}
+
+impl Column {
+    pub const ALL: [Column; 10] = [
+        Column::Source,
+        Column::Id,
+        Column::Provider,
+        Column::Model,
+        Column::ServedModel,
+        Column::ServiceTier,
+        Column::Status,
+        Column::UsageSource,
+        Column::PricedProvider,
+        Column::PricedModel,
+    ];
+
+    /// Its name in `PricedLogs.table`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Source => "source",
+            Column::Id => "id",
+            Column::Provider => "provider",
+            Column::Model => "model",
+            Column::ServedModel => "served_model",
+            Column::ServiceTier => "service_tier",
+            Column::Status => "status",
+            Column::UsageSource => "usage_source",
+            Column::PricedProvider => "priced_provider",
+            Column::PricedModel => "priced_model",
+        }
+    }
+
+    /// A line's value in this column.
+    fn of<'l>(self, l: &'l Line<'_>, source: &'l str, book: &'l PriceBook) -> Option<&'l str> {
+        let priced = || l.cost.as_ref().map(|p| &book.models[p.model]);
+        match (self, l.view()) {
+            (Column::Source, _) => Some(source),
+            (Column::UsageSource, _) => Some(l.usage_source),
+            (Column::PricedModel, _) => priced().map(|m| m.id.as_str()),
+            (Column::PricedProvider, _) => priced().map(|m| book.providers[m.provider].id.as_str()),
+            (Column::Id, Ok(r)) => r.id.as_deref(),
+            (Column::Id, Err(f)) => f.id,
+            (Column::Provider, Ok(r)) => r.provider.as_deref(),
+            (Column::Provider, Err(f)) => f.provider.as_deref(),
+            (Column::Model, Ok(r)) => r.model.as_deref(),
+            (Column::Model, Err(f)) => Some(f.model),
+            (Column::ServedModel, Ok(r)) => r.served_model.as_deref(),
+            (Column::ServiceTier, Ok(r)) => r.service_tier.as_deref(),
+            (Column::Status, Ok(r)) => Some(r.status),
+            (Column::Status, Err(f)) => Some(f.status),
+            // The lane's items have no served model or tier.
+            (Column::ServedModel | Column::ServiceTier, Err(_)) => None,
+        }
+    }
+}
 
 /// A period of time to total by: the day, the ISO week (from Monday) or the month a line ran in, in a time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,8 +153,7 @@ fn clashes(key: &str) -> bool {
 /// What a group key reads of a line.
 #[derive(Clone, Debug)]
 enum By {
-    /// One of [`GROUPABLE`].
-    Column(usize),
+    Column(Column),
     /// A label (its key in the metadata).
     Label(String),
 }
@@ -113,19 +167,19 @@ pub struct Grouping {
 
 impl Grouping {
     /// Keys are named as the columns of `PricedLogs.table` are: a label by its key (`metadata.<key>` when the key
-    /// is also a column's name), or one of [`GROUPABLE`]. `period`: `day`, `week`, `month` or none; `tz`: a tz
+    /// is also a column's name), or one of [`Column::ALL`]. `period`: `day`, `week`, `month` or none; `tz`: a tz
     /// database name or a UTC offset.
     pub fn new(keys: &[String], period: Option<&str>, tz: &str) -> Result<Grouping> {
         let keys = keys
             .iter()
             .map(|k| {
-                let by = if let Some(i) = GROUPABLE.iter().position(|c| c == k) {
-                    By::Column(i)
+                let by = if let Some(c) = Column::ALL.into_iter().find(|c| c.name() == k) {
+                    By::Column(c)
                 } else if clashes(k) {
                     return Err(Error::InvalidArgument(format!(
                         "cannot group by {k:?} in a run that keeps no rows: group by a label or one of {}, or keep \
                          the rows",
-                        GROUPABLE.join(", ")
+                        Column::ALL.map(Column::name).join(", ")
                     )));
                 } else {
                     match k.strip_prefix("metadata.") {
@@ -293,7 +347,7 @@ impl Groups {
             values.clear();
             for (i, (_, by)) in grouping.keys.iter().enumerate() {
                 let v = match by {
-                    By::Column(c) => column_value(l, *c, source, book).map(Cow::Borrowed),
+                    By::Column(c) => c.of(l, source, book).map(Cow::Borrowed),
                     By::Label(key) => {
                         let v = label_of(key);
                         self.found[i] |= v.is_some();
@@ -357,23 +411,11 @@ impl Groups {
                 )));
             }
         }
-        // No keys and no period: one group, as a grouping of no lines by nothing gives one (no rows, null sums).
+        // No keys and no period: one group even of no lines (rows 0, null sums), as pyarrow gives.
+        let nothing = Group { hash: 0, period: 0, values: Box::new([]), sums: Sums::default() };
         let all_in_one = grouping.keys.is_empty() && grouping.period.is_none() && self.groups.is_empty();
-        if all_in_one {
-            let mut rows = Int64Builder::new();
-            rows.append_value(0);
-            let mut fields = vec![Field::new("rows", DataType::Int64, true)];
-            let mut columns: Vec<ArrayRef> = vec![Arc::new(rows.finish())];
-            for name in COST_COLUMNS.iter().copied().chain(["total_cost", "reported_cost"]) {
-                let mut b = Decimal128Builder::new().with_precision_and_scale(38, 18).map_err(internal)?;
-                b.append_null();
-                fields.push(Field::new(name, DataType::Decimal128(38, 18), true));
-                columns.push(Arc::new(b.finish()));
-            }
-            return RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal);
-        }
         // In order of the period and the keys, nulls last (as pyarrow sorts a summary), so Python need not sort.
-        let mut order: Vec<&Group> = self.groups.iter().collect();
+        let mut order: Vec<&Group> = if all_in_one { vec![&nothing] } else { self.groups.iter().collect() };
         order.sort_by(|a, b| {
             a.period.cmp(&b.period).then_with(|| a.values.iter().map(null_last).cmp(b.values.iter().map(null_last)))
         });
@@ -402,6 +444,7 @@ impl Groups {
             let mut b = money()?;
             for g in &order {
                 match c {
+                    _ if g.sums.rows == 0 => b.append_null(), // a group of no lines (above)
                     _ if c < COST_COLUMNS.len() => b.append_value(g.sums.costs[c]),
                     _ if c == COST_COLUMNS.len() => b.append_value(g.sums.total),
                     _ if g.sums.reported_rows > 0 => b.append_value(g.sums.reported),
@@ -418,26 +461,4 @@ impl Groups {
 /// A group value's place in order: values by their bytes, then null.
 fn null_last(v: &Option<Box<str>>) -> (bool, Option<&[u8]>) {
     (v.is_none(), v.as_deref().map(str::as_bytes))
-}
-
-/// A line's value in column `GROUPABLE[c]`.
-fn column_value<'l>(l: &'l Line<'_>, c: usize, source: &'l str, book: &'l PriceBook) -> Option<&'l str> {
-    let priced = || l.cost.as_ref().map(|p| &book.models[p.model]);
-    match (GROUPABLE[c], l.view()) {
-        ("source", _) => Some(source),
-        ("usage_source", _) => Some(l.usage_source),
-        ("priced_model", _) => priced().map(|m| m.id.as_str()),
-        ("priced_provider", _) => priced().map(|m| book.providers[m.provider].id.as_str()),
-        ("id", Ok(r)) => r.id.as_deref(),
-        ("id", Err(f)) => f.id,
-        ("provider", Ok(r)) => r.provider.as_deref(),
-        ("provider", Err(f)) => f.provider.as_deref(),
-        ("model", Ok(r)) => r.model.as_deref(),
-        ("model", Err(f)) => Some(f.model),
-        ("served_model", Ok(r)) => r.served_model.as_deref(),
-        ("service_tier", Ok(r)) => r.service_tier.as_deref(),
-        ("status", Ok(r)) => Some(r.status),
-        ("status", Err(f)) => Some(f.status),
-        _ => None, // the lane's items have no served model or tier
-    }
 }

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::error::Error;
-use crate::ledger::groups::{Grouping, Groups};
+use crate::ledger::groups::{Column, Grouping, Groups};
 use crate::ledger::read::read_file;
 use crate::ledger::{price_items, total_items, Item, LedgerOptions};
 use crate::prices::book::PriceBook;
@@ -196,4 +196,11 @@ pub fn price_log_texts(
         let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
         Ok((table(py, p, empty_priced)?, table(py, r, empty_rejects)?, read))
     })
+}
+
+/// The columns of a priced line other than its labels and counts, and those of them a run without rows can group
+/// by: (fixed columns, groupable columns).
+#[pyfunction]
+pub fn log_columns() -> (Vec<&'static str>, Vec<&'static str>) {
+    (crate::ledger::FIXED_COLUMNS.to_vec(), Column::ALL.map(Column::name).to_vec())
 }

@@ -297,6 +297,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extract::usage_formats, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::price_log_files, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::price_log_texts, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger::log_columns, m)?)?;
     m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
