@@ -23,6 +23,21 @@ mod py;
 
 pub use error::{Error, Result};
 
+/// What the tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A seeded xorshift generator of numbers below its argument, for random test inputs that are the same every run.
+    pub fn below(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut state = seed;
+        move |m: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as usize
+        }
+    }
+}
+
 /// Log pricing allocates a few short strings per record on every core; mimalloc's per-thread heaps make that
 /// markedly cheaper than the system allocator (measured with `benches/ledger_core.rs`).
 #[global_allocator]

@@ -1,7 +1,8 @@
 //! The ledger's fast lane: a Cloudflare AI Gateway Logs API item (`tokens_in` / `tokens_out`, the flat shape the
-//! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, without
-//! building a [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to
-//! a buffer shared by the chunk. The lane reads exactly what [`crate::usage::extract`] reads for such an item, and
+//! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, its strings
+//! found beforehand 64 bytes at a time ([`Quotes`]), without building a
+//! [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to a buffer
+//! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object. The lane reads exactly what [`crate::usage::extract`] reads for such an item, and
 //! declines (the line then takes the general path) wherever that would need more than the common case: a key or
 //! string with escapes, a repeated key, nested labels, a bad count or time, another format's keys.
 //! `fast_lane_equals_the_general_path` checks the two lanes agree.
@@ -12,10 +13,10 @@ use rust_decimal::Decimal;
 
 use crate::prices::units::{INPUT, OUTPUT};
 use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
-use crate::usage::json::{self, boolean, count, kind, Kind, Raw};
+use crate::usage::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::usage::Usage;
 
-/// The members the lane reads, and those that send a line to the general path (another format's, a container's).
+/// The members the lane reads.
 const KEYS: [&str; 13] = [
     "id",
     "created_at",
@@ -31,11 +32,21 @@ const KEYS: [&str; 13] = [
     "step",
     "custom_cost",
 ];
-const DECLINE: [&str; 5] = ["ResponseBody", "Gateway", "result", "resourceSpans", "scopeSpans"];
 
-/// The place of `key` in [`KEYS`] (a `match`: by length, then bytes).
-fn key_index(key: &str) -> Option<usize> {
-    Some(match key {
+/// What the lane does with a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// Reads it: its place in [`KEYS`].
+    Read(usize),
+    /// Declines the line: another format's key, or a container's.
+    Decline,
+    /// Passes over it.
+    Other,
+}
+
+/// What the lane does with the member `key` (one `match`: by length, then bytes).
+fn key_of(key: &str) -> Key {
+    Key::Read(match key {
         "id" => 0,
         "created_at" => 1,
         "provider" => 2,
@@ -49,7 +60,8 @@ fn key_index(key: &str) -> Option<usize> {
         "metadata" => 10,
         "step" => 11,
         "custom_cost" => 12,
-        _ => return None,
+        "ResponseBody" | "Gateway" | "result" | "resourceSpans" | "scopeSpans" => return Key::Decline,
+        _ => return Key::Other,
     })
 }
 
@@ -112,19 +124,14 @@ impl Flat<'_> {
     }
 }
 
-/// A string's text when it has no escapes; `None` (decline) for an escaped string; `Some(None)` for another kind.
-fn plain(raw: Raw<'_>) -> Option<Option<&str>> {
+/// A string's text when it has no escapes (`escaped` says, as the walk found it); `None` (decline) for an escaped
+/// string; `Some(None)` for another kind.
+fn plain(raw: Raw<'_>, escaped: bool) -> Option<Option<&str>> {
     if kind(raw) != Kind::String {
         return Some(None);
     }
     let t = raw.get();
-    let inner = &t[1..t.len() - 1];
-    // Short strings (most) without a call.
-    let clean = match inner.len() {
-        0..=32 => !inner.bytes().any(|c| c == b'\\'),
-        _ => memchr::memchr(b'\\', inner.as_bytes()).is_none(),
-    };
-    clean.then_some(Some(inner))
+    (!escaped).then_some(Some(&t[1..t.len() - 1]))
 }
 
 /// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form:
@@ -136,44 +143,55 @@ fn int_text(t: &str) -> Option<&str> {
     shortest.then_some(t)
 }
 
-/// Reads one line in the lane, its labels appended to `labels`; `None` sends it to the general path.
-pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
-    let text = std::str::from_utf8(bytes).ok()?.trim();
-    if !text.starts_with('{') {
-        return None;
+/// Reads one line in the lane, its labels appended to `labels`, its strings found with `quotes`; `None` sends it
+/// to the general path.
+pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Option<Flat<'t>> {
+    let bytes = bytes.trim_ascii();
+    if bytes.first() != Some(&b'{') {
+        return None; // (Unicode spaces around the object: the general path trims them)
     }
+    let ascii = quotes.index(bytes);
+    let text = if ascii {
+        // SAFETY: ASCII bytes are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    } else {
+        std::str::from_utf8(bytes).ok()?
+    };
     let mut slots: [Option<Raw<'t>>; KEYS.len()] = [None; KEYS.len()];
+    // The slots whose value is a string holding an escape, one bit each.
+    let mut escapes = 0u32;
     let mut ok = true;
-    let whole = json::for_each_member(text, |key, value| {
-        let Cow::Borrowed(key) = key else {
-            ok = false; // an escaped key could spell any key
-            return false;
-        };
-        if let Some(i) = key_index(key) {
-            ok = slots[i].replace(value).is_none(); // a repeated key: the last wins there; not here
-        } else if DECLINE.contains(&key) {
-            ok = false;
+    let whole = json::walk_members(text, quotes, |key, value, escaped| {
+        match key_of(key) {
+            // A repeated key: the last wins there; not here.
+            Key::Read(i) => {
+                ok = slots[i].replace(value).is_none();
+                escapes |= u32::from(escaped) << i;
+            }
+            Key::Decline => ok = false,
+            Key::Other => {}
         }
         ok
     });
-    if !(ok && whole == Ok(true)) {
+    if !(ok && whole) {
         return None;
     }
+    let escaped = |i: usize| escapes >> i & 1 == 1;
     let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost] =
         slots;
     if tokens_in.is_none() && tokens_out.is_none() {
         return None; // not this format
     }
     let present = |r: Option<Raw<'t>>| r.filter(|v| kind(*v) != Kind::Null);
-    let text_of = |r: Option<Raw<'t>>| -> Option<Option<&'t str>> {
+    let text_of = |r: Option<Raw<'t>>, escaped: bool| -> Option<Option<&'t str>> {
         match r {
             None => Some(None),
-            Some(v) => plain(v).map(|t| t.filter(|t| !t.is_empty())),
+            Some(v) => plain(v, escaped).map(|t| t.filter(|t| !t.is_empty())),
         }
     };
-    let model = text_of(model)??;
-    let id = text_of(id)?;
-    let provider = text_of(provider)?.map(provider_id);
+    let model = text_of(model, escaped(3))??;
+    let id = text_of(id, escaped(0))?;
+    let provider = text_of(provider, escaped(2))?.map(provider_id);
     let at = time_value(present(created_at)?).ok()??;
     let code = present(status_code).and_then(status_code_value);
     let status = if success.and_then(boolean) == Some(false) { "error" } else { status_of(code) };
@@ -189,7 +207,12 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
     let (first, text_start) = (labels.spans.len(), labels.text.len());
     let read_labels = (|| {
         if let Some(m) = present(metadata) {
-            meta(m, labels)?;
+            let at = m.get().as_ptr() as usize - text.as_ptr() as usize;
+            if escaped_meta(text, at, m.get().len(), quotes, labels).is_none() {
+                labels.spans.truncate(first);
+                labels.text.truncate(text_start);
+                meta(m, labels)?;
+            }
         }
         // As the general path: `step` (a number) and `custom_cost: true` become labels after the metadata's.
         if let Some(s) = present(step) {
@@ -227,6 +250,71 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels) -> Option<Flat<'t>> {
         reported_cost,
         labels: (first as u32, labels.spans.len() as u32),
     })
+}
+
+/// The labels of a `metadata` string (at `text[at..at + len]`, quotes included) read without unescaping it, in
+/// the common case: an object of flat labels whose only escapes are the `\"` around its keys and string values,
+/// spaces as the only white space — `"{\"tenant\": \"acme\", \"n\": 5}"`. It gives the labels [`meta`] gives
+/// for such a string; `None` for anything else (`labels` may then hold part of it), which [`meta`] reads.
+fn escaped_meta(text: &str, at: usize, len: usize, quotes: &Quotes, labels: &mut Labels) -> Option<()> {
+    let b = text.as_bytes();
+    // The string's contents: `b[at + 1..close]`.
+    let close = at + len - 1;
+    let spaces = |mut i: usize| {
+        while b[i] == b' ' {
+            i += 1;
+        }
+        i
+    };
+    // A `\"`-quoted text without backslashes starting at `i`: its end (the backslash closing it).
+    let quoted = |i: usize| -> Option<usize> {
+        if b[i] != b'\\' || b[i + 1] != b'"' {
+            return None;
+        }
+        let end = quotes.backslash(i + 2).filter(|&e| e + 1 < close)?;
+        (b[end + 1] == b'"').then_some(end)
+    };
+    let mut i = spaces(at + 1);
+    if b[i] != b'{' {
+        return None;
+    }
+    i = spaces(i + 1);
+    if b[i] == b'}' {
+        return (spaces(i + 1) == close).then_some(());
+    }
+    loop {
+        let key_end = quoted(i)?;
+        let key = &text[i + 2..key_end];
+        i = spaces(key_end + 2);
+        if b[i] != b':' {
+            return None;
+        }
+        i = spaces(i + 1);
+        let value = if b[i] == b'\\' {
+            let end = quoted(i)?;
+            let value = &text[i + 2..end];
+            i = end + 2;
+            Some(value)
+        } else {
+            let end = i + b[i..close].iter().position(|c| !matches!(c, b'-' | b'0'..=b'9' | b'a'..=b'z'))?;
+            let word = &text[i..end];
+            i = end;
+            match word {
+                "null" => None,
+                "true" | "false" => Some(word),
+                _ => Some(int_text(word)?),
+            }
+        };
+        if let Some(value) = value {
+            add(labels, key, value)?;
+        }
+        i = spaces(i);
+        match b[i] {
+            b',' => i = spaces(i + 1),
+            b'}' => return (spaces(i + 1) == close).then_some(()),
+            _ => return None,
+        }
+    }
 }
 
 fn add(labels: &mut Labels, key: &str, value: &str) -> Option<()> {
@@ -286,7 +374,7 @@ fn meta(raw: Raw<'_>, labels: &mut Labels) -> Option<()> {
 fn label_text(value: Raw<'_>) -> Option<Option<&str>> {
     match kind(value) {
         Kind::Null => Some(None),
-        Kind::String => plain(value),
+        Kind::String => plain(value, memchr::memchr(b'\\', value.get().as_bytes()).is_some()),
         Kind::Bool | Kind::Array => Some(Some(value.get())),
         Kind::Number => int_text(value.get()).map(Some),
         Kind::Object => None,
@@ -370,13 +458,7 @@ mod tests {
     /// Random Logs API items (and lines that only look like them): each field absent, common, unusual or wrong;
     /// sometimes an extra member, a repeated or escaped key, another format's key, or broken JSON.
     fn random_lines(n: usize, seed: u64) -> Vec<String> {
-        let mut state = seed;
-        let mut next = move |m: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % m as u64) as usize
-        };
+        let mut next = crate::testing::below(seed);
         (0..n)
             .map(|_| {
                 let mut members = Vec::new();
@@ -468,8 +550,83 @@ mod tests {
         let general_rejects = rows(general.iter().map(|(_, r)| r).collect());
         assert_eq!(rows(fast_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
         assert_eq!(rows(general_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
-        let mut labels = super::Labels::default();
-        lines.iter().filter(|l| super::read(l, &mut labels).is_some()).count()
+        let (mut labels, mut quotes) = (super::Labels::default(), super::Quotes::default());
+        lines.iter().filter(|l| super::read(l, &mut labels, &mut quotes).is_some()).count()
+    }
+
+    /// Metadata read without unescaping gives the labels that unescaping and parsing give: random label objects,
+    /// written compact or with Python's spaces, with values of every kind, some cut short or changed, each held
+    /// in a JSON string as the Logs API holds it.
+    #[test]
+    fn escaped_metadata_reads_as_unescaped() {
+        let mut next = crate::testing::below(0x0000_ddba_11c0_ffee_u64);
+        let keys = ["tenant", "feature", "conversation", "", "a b", "é", "t\"q", "n\\"];
+        let values = [
+            r#""acme""#,
+            r#""""#,
+            r#""c85320""#,
+            r#""a\"b""#,
+            r#""x\\y""#,
+            r#""é""#,
+            "5",
+            "-12",
+            "0",
+            "-0",
+            "007",
+            "5.5",
+            "1e3",
+            "true",
+            "false",
+            "null",
+            "[1, 2]",
+            r#"{"a": "b"}"#,
+            "nul",
+            "9223372036854775808",
+        ];
+        let (mut fast_read, mut tried) = (0, 0);
+        for _ in 0..40_000 {
+            let (colon, comma) = if next(2) == 0 { (":", ",") } else { (": ", ", ") };
+            let members: Vec<String> = (0..next(5))
+                .map(|_| {
+                    let key = serde_json::to_string(keys[next(keys.len())]).unwrap();
+                    format!("{key}{colon}{}", values[next(values.len())])
+                })
+                .collect();
+            let mut inner = format!("{}{{{}}}{}", ["", " "][next(2)], members.join(comma), ["", " ", "\n"][next(3)]);
+            match next(10) {
+                0 => {
+                    let mut cut = next(inner.len() + 1);
+                    while !inner.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    inner.truncate(cut);
+                }
+                1 => inner = inner.replacen(':', " ", 1),
+                2 => inner = format!("[{inner}]"),
+                3 => inner.push_str(["}", " x", ","][next(3)]),
+                _ => {}
+            }
+            let Ok(meta_string) = serde_json::to_string(&inner) else { continue };
+            let line = format!(r#"{{"metadata":{meta_string}}}"#);
+            let mut quotes = super::Quotes::default();
+            quotes.index(line.as_bytes());
+            let at = line.find(':').unwrap() + 1;
+            let len = meta_string.len();
+            let mut fast = super::Labels::default();
+            tried += 1;
+            if super::escaped_meta(&line, at, len, &quotes, &mut fast).is_none() {
+                continue;
+            }
+            fast_read += 1;
+            let mut slow = super::Labels::default();
+            let raw = crate::usage::json::parse_raw(&line[at..at + len]).unwrap();
+            assert!(super::meta(raw, &mut slow).is_some(), "{line}");
+            let texts = |l: &super::Labels| -> Vec<(String, String)> {
+                l.spans.iter().map(|s| (l.get(s.key).to_string(), l.get(s.value).to_string())).collect()
+            };
+            assert_eq!(texts(&fast), texts(&slow), "{line}");
+        }
+        assert!(fast_read > tried / 10 && fast_read < tried * 9 / 10, "{fast_read} of {tried}");
     }
 
     /// `int_text` keeps exactly the texts an `i64` prints as.
@@ -499,11 +656,13 @@ mod tests {
     }
 
     #[test]
-    fn key_index_is_the_place_in_keys() {
+    fn key_of_is_the_place_in_keys() {
+        use super::Key;
         for (i, k) in super::KEYS.iter().enumerate() {
-            assert_eq!(super::key_index(k), Some(i));
+            assert_eq!(super::key_of(k), Key::Read(i));
         }
-        assert_eq!(super::key_index("ResponseBody"), None);
+        assert_eq!(super::key_of("ResponseBody"), Key::Decline);
+        assert_eq!(super::key_of("request_head"), Key::Other);
     }
 
     /// The fast lane prices exactly as the general path: random items with every field written every way (and

@@ -27,6 +27,7 @@ use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
 use crate::usage::extract::{Hints, UsageRecord};
+use crate::usage::json::Quotes;
 use crate::usage::Usage;
 use flat::{Flat, Labels};
 use groups::{Grouping, Groups};
@@ -465,6 +466,8 @@ struct Worker<'b> {
     reads: Vec<Read<'static>>,
     entries: Vec<Entry<'static>>,
     labels: Labels,
+    /// Where the strings of the fast lane's line are.
+    quotes: Quotes,
     /// The totals of a run that keeps no rows.
     groups: Groups,
 }
@@ -547,6 +550,7 @@ fn price_items_in(
                         reads: Vec::new(),
                         entries: Vec::new(),
                         labels: Labels::default(),
+                        quotes: Quotes::default(),
                         groups: Groups::default(),
                     });
                     let mut reads = reuse(std::mem::take(&mut w.reads));
@@ -560,7 +564,7 @@ fn price_items_in(
                             continue;
                         };
                         if lane {
-                            if let Some(flat) = flat::read(t, &mut w.labels) {
+                            if let Some(flat) = flat::read(t, &mut w.labels, &mut w.quotes) {
                                 entries.push(Entry::Flat { line: *line, text: t, flat });
                                 continue;
                             }

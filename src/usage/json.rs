@@ -212,6 +212,152 @@ fn escaped_positions(backslashes: u64, odd_run: &mut u64) -> u64 {
     (even_carry_ends & ODD) | (odd_carry_ends & EVEN)
 }
 
+/// Where the strings of a whole text are, found 64 bytes at a time before it is walked (the first stage of
+/// simdjson, quotes and backslashes only): per 64-byte block, the quotes that open or close a string (not escaped
+/// by an odd run of backslashes) and the backslashes. A walk then finds a string's end, and whether it holds an
+/// escape, from these bits instead of scanning its bytes. Reused from text to text.
+#[derive(Default)]
+pub struct Quotes {
+    quotes: Vec<u64>,
+    backslashes: Vec<u64>,
+}
+
+impl Quotes {
+    /// Indexes `b`; whether it is all ASCII (then it is UTF-8 without checking further).
+    pub fn index(&mut self, b: &[u8]) -> bool {
+        self.quotes.clear();
+        self.backslashes.clear();
+        let mut odd_run = 0u64;
+        let mut high = false;
+        let mut block = |w: &[u8; 64]| {
+            let (quotes, backslashes, h) = block_bits(w);
+            high |= h;
+            self.quotes.push(quotes & !escaped_positions(backslashes, &mut odd_run));
+            self.backslashes.push(backslashes);
+        };
+        let mut blocks = b.chunks_exact(64);
+        for w in &mut blocks {
+            block(w.try_into().expect("64 bytes"));
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            let mut pad = [0u8; 64];
+            pad[..rest.len()].copy_from_slice(rest);
+            block(&pad);
+        }
+        !high
+    }
+
+    /// The first quote after `i` that is not escaped: where a string opened at `i` closes.
+    #[inline]
+    fn close(&self, i: usize) -> Option<usize> {
+        first_set(&self.quotes, i + 1)
+    }
+
+    /// The first backslash at or after `from`.
+    #[inline]
+    pub fn backslash(&self, from: usize) -> Option<usize> {
+        first_set(&self.backslashes, from)
+    }
+
+    /// Whether `from..to` holds a backslash.
+    #[inline]
+    fn has_backslash(&self, from: usize, to: usize) -> bool {
+        self.backslash(from).is_some_and(|k| k < to)
+    }
+}
+
+/// The first bit set at or after `from` in `bits` (bit k of word w for byte 64w + k).
+#[inline]
+fn first_set(bits: &[u64], from: usize) -> Option<usize> {
+    let mut k = from / 64;
+    let mut word = bits.get(k)? & (u64::MAX << (from % 64));
+    while word == 0 {
+        k += 1;
+        word = *bits.get(k)?;
+    }
+    Some(k * 64 + word.trailing_zeros() as usize)
+}
+
+/// The quotes and backslashes of 64 bytes as bit masks (bit k for byte k), and whether any byte is not ASCII.
+#[inline]
+fn block_bits(w: &[u8; 64]) -> (u64, u64, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        let (mut quotes, mut backslashes) = (0u64, 0u64);
+        // SAFETY: SSE2 is part of the x86-64 baseline; bytes 16k..16k+16 of the 64 are read, unaligned.
+        let high = unsafe {
+            let mut any = _mm_set1_epi8(0);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(w.as_ptr().add(16 * k).cast());
+                let q = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))) as u16;
+                let s = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))) as u16;
+                quotes |= u64::from(q) << (16 * k);
+                backslashes |= u64::from(s) << (16 * k);
+                any = _mm_or_si128(any, v);
+            }
+            _mm_movemask_epi8(any) != 0
+        };
+        (quotes, backslashes, high)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (quotes, backslashes) = block_masks_bytes(w);
+        (quotes, backslashes, !w.is_ascii())
+    }
+}
+
+/// Walks the members of the object that is the whole of `text`, as [`for_each_member`] does, with its strings
+/// found by `quotes` (which indexed `text`): `each` gets (key, value, whether the value is a string holding an
+/// escape) in document order and returns `false` to stop. `true` only when every member was given, no key holds
+/// an escape and the text is exactly one object; `false` also where `for_each_member` would fail, so a caller
+/// that goes on only on `true` reads what `for_each_member` reads.
+pub fn walk_members<'a>(text: &'a str, quotes: &Quotes, mut each: impl FnMut(&'a str, Raw<'a>, bool) -> bool) -> bool {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return false;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return skip_ws(b, i + 1) == b.len();
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some(end) = quotes.close(i) else { return false };
+        if quotes.has_backslash(i + 1, end) {
+            return false; // an escaped key could spell any key
+        }
+        let key = ascii_bounded(text, i + 1, end);
+        i = skip_ws(b, end + 1);
+        if b.get(i) != Some(&b':') {
+            return false;
+        }
+        i = skip_ws(b, i + 1);
+        let (end, escaped) = if b.get(i) == Some(&b'"') {
+            let Some(end) = quotes.close(i) else { return false };
+            (end + 1, quotes.has_backslash(i + 1, end))
+        } else {
+            match value_end(b, i) {
+                Ok(end) => (end, false),
+                Err(_) => return false,
+            }
+        };
+        if !each(key, Raw(ascii_bounded(text, i, end)), escaped) {
+            return false;
+        }
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return skip_ws(b, i + 1) == b.len(),
+            _ => return false,
+        }
+    }
+}
+
 fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonError> {
     if b[i..].starts_with(word) {
         Ok(i + word.len())
@@ -728,6 +874,114 @@ mod tests {
             }
         }
         None
+    }
+
+    /// Random objects, members written many ways: keys plain, escaped or not ASCII; strings with escapes, runs of
+    /// backslashes and lengths crossing 64-byte blocks; nested values holding quotes and brackets; white space;
+    /// then some cut short or with a byte changed.
+    fn random_objects(n: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut next = crate::testing::below(seed);
+        let keys = ["id", "model", "tokens_in", "a\\\"b", "\\u0061", "é", "", "k\\\\"];
+        let ws = ["", "", "", " ", "\n ", "\t"];
+        let strings = [
+            "\"gpt-4o\"",
+            "\"\"",
+            "\"a\\\"b\"",
+            "\"a\\\\\"",
+            "\"\\\\\\\"\"",
+            "\"é😀\"",
+            "\"{\\\"tenant\\\": \\\"acme\\\"}\"",
+        ];
+        let others = [
+            "12",
+            "-0.5e3",
+            "true",
+            "false",
+            "null",
+            "[1,\"]\",{\"a\":\"}\"}]",
+            "{\"x\":{\"y\":[]}}",
+            "01",
+            "tru",
+            "-",
+        ];
+        (0..n)
+            .map(|_| {
+                let mut line = String::from(ws[next(ws.len())]);
+                line.push('{');
+                for m in 0..next(8) {
+                    if m > 0 {
+                        line.push_str(ws[next(ws.len())]);
+                        line.push(',');
+                    }
+                    line.push_str(ws[next(ws.len())]);
+                    line.push_str(&format!("\"{}\"", keys[next(keys.len())]));
+                    line.push_str(ws[next(ws.len())]);
+                    line.push(':');
+                    line.push_str(ws[next(ws.len())]);
+                    match next(3) {
+                        0 => line.push_str(others[next(others.len())]),
+                        1 => line.push_str(strings[next(strings.len())]),
+                        _ => {
+                            // A long string: backslash runs and quotes anywhere, across blocks.
+                            line.push('"');
+                            for _ in 0..next(200) {
+                                line.push_str(["x", "\\\\", "\\\"", "ab", "\\u00e9"][next(5)]);
+                            }
+                            line.push('"');
+                        }
+                    }
+                }
+                line.push_str(ws[next(ws.len())]);
+                line.push('}');
+                line.push_str(ws[next(ws.len())]);
+                let mut b = line.into_bytes();
+                match next(8) {
+                    0 => b.truncate(next(b.len() + 1)),
+                    1 => {
+                        let at = next(b.len());
+                        b[at] = [b'"', b'\\', b'{', b'}', b',', b':', b'x', 0xff][next(8)];
+                    }
+                    _ => {}
+                }
+                b
+            })
+            .collect()
+    }
+
+    /// The walk over indexed strings reads what `for_each_member` reads: when it accepts a text, the same members
+    /// in the same order, each string value's escape said right; and it accepts every whole object whose keys have
+    /// no escape.
+    #[test]
+    fn indexed_walk_reads_what_the_member_scan_reads() {
+        let mut quotes = super::Quotes::default();
+        let (mut walked, mut declined) = (0, 0);
+        for b in random_objects(60_000, 0x5eed_1234_abcd_0001) {
+            let ascii = quotes.index(&b);
+            assert_eq!(ascii, b.is_ascii());
+            let Ok(text) = std::str::from_utf8(&b) else { continue };
+            let mut fast = Vec::new();
+            let accepted = super::walk_members(text, &quotes, |k, v, escaped| {
+                fast.push((k.to_string(), v.get().to_string(), escaped));
+                true
+            });
+            let mut slow = Vec::new();
+            let mut escaped_key = false;
+            let whole = super::for_each_member(text, |k, v| {
+                escaped_key |= matches!(k, std::borrow::Cow::Owned(_));
+                let escaped = v.get().starts_with('"') && v.get().contains('\\');
+                slow.push((k.into_owned(), v.get().to_string(), escaped));
+                true
+            });
+            if accepted {
+                walked += 1;
+                assert_eq!(whole, Ok(true), "{text}");
+                assert_eq!(fast, slow, "{text}");
+            } else {
+                declined += 1;
+                assert!(whole != Ok(true) || escaped_key, "declined a plain object: {text}");
+            }
+        }
+        assert!(walked > 10_000 && declined > 10_000, "{walked} walked, {declined} declined");
     }
 
     /// Unescaping gives back what `serde_json` escaped: texts of quotes, backslashes, control characters,
