@@ -279,6 +279,26 @@ fn schema_errors_name_the_field() {
     assert!(err.contains("overlap"), "{err}");
 }
 
+/// Regex rules are compiled when a name first needs them: a bad one is still refused when the book is read, and
+/// a good one matches names in any case (the book's own rules too, which the build checked).
+#[test]
+fn regex_rules_are_checked_at_reading_and_match_later() {
+    let mut bad = openai();
+    bad["owns"] = json!([{"regex": "^o[1-9"}]);
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("owns[0].regex: invalid regex"), "{err}");
+    let mut good = openai();
+    good["models"][1]["match"] = json!(["o3", {"regex": "^o3\\[[a-z]+\\]$"}]);
+    let b = book(vec![good]);
+    let o3 = b.resolve("o3", None).unwrap();
+    assert_eq!(b.resolve("O3[Turbo]", None).unwrap(), o3);
+    assert!(b.resolve("o3[turbo", None).is_err());
+    // The embedded book: a name only a regex rule of prices/openai.toml matches.
+    let default = PriceBook::default_book();
+    let fast = default.resolve("Composer-2.5[fast=true]", Some("cursor")).unwrap();
+    assert_eq!(default.models[fast].id, "composer-2.5-fast");
+}
+
 #[allow(clippy::too_many_arguments)]
 fn table_row_costs(
     b: &Arc<PriceBook>,

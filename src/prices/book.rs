@@ -21,7 +21,10 @@ enum Matcher {
     StartsWith(String),
     EndsWith(String),
     Contains(String),
-    Regex(regex::Regex),
+    /// Compiled when first needed: most names are found by their exact id, and compiling every rule took a
+    /// third of the book's loading. Its pattern was compiled the same way ([`schema::regex_rule`]) when the book
+    /// was read (by the build, for the embedded book), so it compiles.
+    Regex(String, OnceLock<Option<regex::Regex>>),
     All(Vec<Matcher>),
 }
 
@@ -32,12 +35,7 @@ impl Matcher {
             MatchRule::StartsWith(s) => Matcher::StartsWith(s.to_ascii_lowercase()),
             MatchRule::EndsWith(s) => Matcher::EndsWith(s.to_ascii_lowercase()),
             MatchRule::Contains(s) => Matcher::Contains(s.to_ascii_lowercase()),
-            MatchRule::Regex(r) => Matcher::Regex(
-                regex::RegexBuilder::new(r)
-                    .case_insensitive(true)
-                    .build()
-                    .map_err(|e| Error::PriceBook(format!("regex {r:?}: {e}")))?,
-            ),
+            MatchRule::Regex(r) => Matcher::Regex(r.clone(), OnceLock::new()),
             MatchRule::All(rules) => Matcher::All(rules.iter().map(Matcher::new).collect::<Result<_>>()?),
         })
     }
@@ -49,7 +47,9 @@ impl Matcher {
             Matcher::StartsWith(s) => lower.starts_with(s.as_str()),
             Matcher::EndsWith(s) => lower.ends_with(s.as_str()),
             Matcher::Contains(s) => lower.contains(s.as_str()),
-            Matcher::Regex(r) => r.is_match(lower),
+            Matcher::Regex(pattern, compiled) => {
+                compiled.get_or_init(|| schema::regex_rule(pattern).ok()).as_ref().is_some_and(|r| r.is_match(lower))
+            }
             Matcher::All(rules) => rules.iter().all(|m| m.matches(lower)),
         }
     }
@@ -298,7 +298,7 @@ impl PriceBook {
                 .iter()
                 .map(|p| {
                     let origin = format!("prices/{}.toml", p.get("id").and_then(|v| v.as_str()).unwrap_or("?"));
-                    schema::provider_from_value(p, &origin)
+                    schema::provider_checked_at_build(p, &origin)
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .expect("embedded prices were validated at build time");

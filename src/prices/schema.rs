@@ -140,6 +140,8 @@ type R<T> = Result<T, SchemaError>;
 
 struct Ctx<'a> {
     origin: &'a str,
+    /// Whether regex rules are compiled to check them (not for the embedded book, which the build checked).
+    compile_regexes: bool,
 }
 
 impl Ctx<'_> {
@@ -297,7 +299,9 @@ impl Ctx<'_> {
                     "ends_with" => Ok(MatchRule::EndsWith(text)),
                     "contains" => Ok(MatchRule::Contains(text)),
                     "regex" => {
-                        regex::Regex::new(&text).map_err(|e| self.err(&p, format!("invalid regex: {e}")))?;
+                        if self.compile_regexes {
+                            regex_rule(&text).map_err(|e| self.err(&p, format!("invalid regex: {e}")))?;
+                        }
                         Ok(MatchRule::Regex(text))
                     }
                     other => Err(self.err(path, format!("unknown match rule {other:?}; use equals, starts_with, ends_with, contains, regex or all"))),
@@ -499,7 +503,22 @@ fn model(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<ModelDef>
 
 /// Reads one provider's definition (the parsed content of `prices/<id>.toml`, or an equivalent dict).
 pub fn provider_from_value(v: &Value, origin: &str) -> R<ProviderDef> {
-    let ctx = Ctx { origin };
+    provider_from(v, origin, true)
+}
+
+/// [`provider_from_value`] for the embedded book's files, which the build read with it: their regex rules are not
+/// compiled again (that took half of the book's loading).
+pub fn provider_checked_at_build(v: &Value, origin: &str) -> R<ProviderDef> {
+    provider_from(v, origin, false)
+}
+
+/// The compiled form of a `regex` match rule (case-insensitive, as model ids are matched): what the book runs.
+pub fn regex_rule(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).case_insensitive(true).build()
+}
+
+fn provider_from(v: &Value, origin: &str, compile_regexes: bool) -> R<ProviderDef> {
+    let ctx = Ctx { origin, compile_regexes };
     let obj = ctx.object(v, "")?;
     ctx.check_keys(
         obj,
@@ -662,7 +681,7 @@ pub struct OverridesDef {
 
 /// Reads overrides: `{"discounts": {"openai": "0.8", "openai/gpt-4o": "0.7"}, "providers": [{...}]}`.
 pub fn overrides_from_value(v: &Value, origin: &str) -> R<OverridesDef> {
-    let ctx = Ctx { origin };
+    let ctx = Ctx { origin, compile_regexes: true };
     let obj = ctx.object(v, "")?;
     ctx.check_keys(obj, "", &["discounts", "providers"])?;
     let mut out = OverridesDef::default();
