@@ -265,10 +265,9 @@ impl<'b> Pricer<'b> {
         let tier = tier_of(self.opts.service_tier.as_deref().or(p.tier));
         let memo_key = p.model.filter(|_| p.served.is_none() && tier.is_none());
         if let Some(model) = memo_key {
-            let hit = self
-                .memo
-                .iter()
-                .find(|m| m.from <= at && at < m.until && &*m.model == model && m.provider.as_deref() == p.provider);
+            let hit = self.memo.iter().find(|m| {
+                m.from <= at && at < m.until && same(&m.model, model) && same_opt(m.provider.as_deref(), p.provider)
+            });
             if let Some(m) = hit {
                 return cost_of(self.book, m.mi, &m.sheet, p).map_err(Some);
             }
@@ -306,6 +305,30 @@ impl<'b> Pricer<'b> {
             }
         }
         cost_of(self.book, mi, &sheet, p).map_err(Some)
+    }
+}
+
+/// `a == b`, without a call for texts up to 16 bytes (model and provider names, compared for every line).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    // Two 8-byte words overlapping in the middle cover 8 to 16 bytes; shorter ones a byte at a time.
+    let word = |t: &[u8], at: usize| u64::from_le_bytes(t[at..at + 8].try_into().expect("8 bytes"));
+    match a.len() {
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        n @ 8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[inline]
+fn same_opt(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (a, b) => a.is_none() && b.is_none(),
     }
 }
 
@@ -873,6 +896,24 @@ mod tests {
 
     /// The ledger's cached pricing gives exactly what `price_record` gives, record by record: the README's
     /// sample (every provider, dated price changes, cache hits, fallbacks, failed requests).
+    /// `same` is `==` on texts of every length up to past 16, differing anywhere.
+    #[test]
+    fn same_is_equality() {
+        let mut next = crate::testing::below(0x5a3e_0000_0000_0001);
+        for _ in 0..50_000 {
+            let n = next(24);
+            let a: String = (0..n).map(|_| (b'a' + next(3) as u8) as char).collect();
+            let b: String = if next(2) == 0 {
+                a.clone()
+            } else {
+                (0..n + next(2)).map(|_| (b'a' + next(3) as u8) as char).collect()
+            };
+            assert_eq!(super::same(&a, &b), a == b, "{a} {b}");
+            assert!(!super::same_opt(Some(&a), None));
+        }
+        assert!(super::same_opt(None, None));
+    }
+
     #[test]
     fn cached_pricing_equals_price_record_on_the_sample() {
         use std::io::Read as _;

@@ -572,6 +572,9 @@ fn status_code(o: &Obj<'_>, key: &str) -> Option<u16> {
 
 /// An HTTP status (not null): a number, or a number written as a string.
 pub(crate) fn status_code_value(raw: Raw<'_>) -> Option<u16> {
+    if kind(raw) == Kind::Number {
+        return raw.get().parse::<u16>().ok(); // (a number's text has no spaces to trim)
+    }
     json::number_text(raw).and_then(|t| t.trim().parse::<u16>().ok())
 }
 
