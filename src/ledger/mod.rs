@@ -409,8 +409,10 @@ fn price_entries(
     entries: &[Entry<'_>],
     labels: &Labels,
     totals: Option<(&Grouping, &mut Groups)>,
+    room: &mut Vec<Line<'static>>,
 ) -> Result<(Option<RecordBatch>, RecordBatch)> {
-    let mut lines = Vec::with_capacity(entries.len());
+    let mut lines = reuse(std::mem::take(room));
+    lines.reserve(entries.len());
     let mut rejects = Vec::new();
     for entry in entries {
         let (line, text, priced) = match entry {
@@ -429,6 +431,7 @@ fn price_entries(
         }
         None => Some(lines_batch(pricer.book, source, &lines, labels)?),
     };
+    *room = reuse(lines);
     Ok((rows, rejects_batch(source, &rejects)?))
 }
 
@@ -491,6 +494,8 @@ struct Worker<'b> {
     labels: Labels,
     /// Where the strings of the fast lane's line are.
     quotes: Quotes,
+    /// Room for a chunk's priced lines.
+    lines: Vec<Line<'static>>,
     /// The totals of a run that keeps no rows.
     groups: Groups,
 }
@@ -574,6 +579,7 @@ fn price_items_in(
                         entries: Vec::new(),
                         labels: Labels::default(),
                         quotes: Quotes::default(),
+                        lines: Vec::new(),
                         groups: Groups::default(),
                     });
                     let mut reads = reuse(std::mem::take(&mut w.reads));
@@ -597,7 +603,7 @@ fn price_items_in(
                     }
                     let n = entries.len() as u64;
                     let sink = grouping.map(|g| (g, &mut w.groups));
-                    let out = price_entries(&mut w.pricer, source, &entries, &w.labels, sink);
+                    let out = price_entries(&mut w.pricer, source, &entries, &w.labels, sink, &mut w.lines);
                     w.reads = reuse(reads);
                     w.entries = reuse(entries);
                     Ok((out?, n))
@@ -837,7 +843,8 @@ fn rejects_batch(source_name: &str, rejects: &[(u64, &[u8], String)]) -> Result<
 /// An empty (priced lines, rejects) pair, for an input with no records.
 pub fn empty(book: &Arc<PriceBook>) -> Result<(RecordBatch, RecordBatch)> {
     let opts = LedgerOptions::default();
-    let (rows, rejects) = price_entries(&mut Pricer::new(book, &opts), "", &[], &Labels::default(), None)?;
+    let (rows, rejects) =
+        price_entries(&mut Pricer::new(book, &opts), "", &[], &Labels::default(), None, &mut Vec::new())?;
     Ok((rows.ok_or_else(|| Error::Internal("no rows".into()))?, rejects))
 }
 

@@ -106,7 +106,7 @@ pub fn price_log_files(
                             let (chunks, n) = match &grouping {
                                 Some(g) => {
                                     let (r, n) = total_items(&book, path, items, &hints, &opts, g, &mut groups)?;
-                                    rejects.extend(r);
+                                    rejects.extend(r.into_iter().filter(|b| b.num_rows() > 0));
                                     (Vec::new(), n)
                                 }
                                 None => price_items(&book, path, items, &hints, &opts)?,
@@ -131,7 +131,8 @@ pub fn price_log_files(
                                 }
                                 None => priced.extend(p),
                             }
-                            rejects.extend(r);
+                            // Most chunks reject nothing: their empty batches are not kept.
+                            rejects.extend(r.into_iter().filter(|b| b.num_rows() > 0));
                             Ok(())
                         })?;
                     }
