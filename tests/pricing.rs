@@ -287,6 +287,11 @@ fn regex_rules_are_checked_at_reading_and_match_later() {
     bad["owns"] = json!([{"regex": "^o[1-9"}]);
     let err = provider_from_value(&bad, "p").unwrap_err().to_string();
     assert!(err.contains("owns[0].regex: invalid regex"), "{err}");
+    // Definitions that skipped the check (as the embedded book's do, which the build checked) are still checked
+    // when a book is made of them.
+    let unchecked = tokenprice::prices::schema::provider_checked_at_build(&bad, "p").unwrap();
+    let err = PriceBook::from_defs(vec![unchecked], "p").unwrap_err().to_string();
+    assert!(err.contains("regex \"^o[1-9\""), "{err}");
     let mut good = openai();
     good["models"][1]["match"] = json!(["o3", {"regex": "^o3\\[[a-z]+\\]$"}]);
     let b = book(vec![good]);

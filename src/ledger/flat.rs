@@ -145,7 +145,7 @@ fn int_text(t: &str) -> Option<&str> {
 
 /// Reads one line in the lane, its labels appended to `labels`, its strings found with `quotes`; `None` sends it
 /// to the general path.
-pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Option<Flat<'t>> {
+pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Option<Flat<'t>> {
     let bytes = bytes.trim_ascii();
     if bytes.first() != Some(&b'{') {
         return None; // (Unicode spaces around the object: the general path trims them)
@@ -255,9 +255,13 @@ pub fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Op
 /// The labels of a `metadata` string (at `text[at..at + len]`, quotes included) read without unescaping it, in
 /// the common case: an object of flat labels whose only escapes are the `\"` around its keys and string values,
 /// spaces as the only white space — `"{\"tenant\": \"acme\", \"n\": 5}"`. It gives the labels [`meta`] gives
-/// for such a string; `None` for anything else (`labels` may then hold part of it), which [`meta`] reads.
+/// for such a string; `None` for anything else — another kind of value, another shape of string — which [`meta`]
+/// reads (`labels` may then hold part of it).
 fn escaped_meta(text: &str, at: usize, len: usize, quotes: &Quotes, labels: &mut Labels) -> Option<()> {
     let b = text.as_bytes();
+    if len < 2 || b[at] != b'"' {
+        return None; // not a string: an object, or an array whose first element could pass for one
+    }
     // The string's contents: `b[at + 1..close]`.
     let close = at + len - 1;
     let spaces = |mut i: usize| {
@@ -448,6 +452,9 @@ mod tests {
                 "42",
                 r#"["a"]"#,
                 r#""{\"t\u00e9\": \"\u00e9\"}""#,
+                "[{}]",
+                r#"[ {} ]"#,
+                r#"[{"a":"b"}]"#,
             ],
             "step" => &["0", "3", "-1", r#""2""#, "2.5", "null", "true", "007"],
             "custom_cost" => &["false", "true", "null"],
@@ -583,6 +590,14 @@ mod tests {
             "nul",
             "9223372036854775808",
         ];
+        // Metadata that is not a string is never read this way (`[{}]` once passed for an empty object).
+        for other in ["[{}]", "[ {} ]", "{}", r#"{"a":"b"}"#, "5", "true"] {
+            let line = format!(r#"{{"metadata":{other}}}"#);
+            let mut quotes = super::Quotes::default();
+            quotes.index(line.as_bytes());
+            let mut labels = super::Labels::default();
+            assert!(super::escaped_meta(&line, 12, other.len(), &quotes, &mut labels).is_none(), "{line}");
+        }
         let (mut fast_read, mut tried) = (0, 0);
         for _ in 0..40_000 {
             let (colon, comma) = if next(2) == 0 { (":", ",") } else { (": ", ", ") };

@@ -21,22 +21,27 @@ enum Matcher {
     StartsWith(String),
     EndsWith(String),
     Contains(String),
-    /// Compiled when first needed: most names are found by their exact id, and compiling every rule took a
-    /// third of the book's loading. Its pattern was compiled the same way ([`schema::regex_rule`]) when the book
-    /// was read (by the build, for the embedded book), so it compiles.
+    /// Compiled when the book is made, or, in the embedded book, when first needed: most names are found by their
+    /// exact id, and compiling every rule took a third of the book's loading. The build compiled each of those
+    /// patterns the same way ([`schema::regex_rule`]), so they compile.
     Regex(String, OnceLock<Option<regex::Regex>>),
     All(Vec<Matcher>),
 }
 
 impl Matcher {
-    fn new(rule: &MatchRule) -> Result<Matcher> {
+    /// `lazy`: regex rules are compiled when first needed (only for rules the build checked).
+    fn new(rule: &MatchRule, lazy: bool) -> Result<Matcher> {
         Ok(match rule {
             MatchRule::Equals(s) => Matcher::Equals(s.to_ascii_lowercase()),
             MatchRule::StartsWith(s) => Matcher::StartsWith(s.to_ascii_lowercase()),
             MatchRule::EndsWith(s) => Matcher::EndsWith(s.to_ascii_lowercase()),
             MatchRule::Contains(s) => Matcher::Contains(s.to_ascii_lowercase()),
-            MatchRule::Regex(r) => Matcher::Regex(r.clone(), OnceLock::new()),
-            MatchRule::All(rules) => Matcher::All(rules.iter().map(Matcher::new).collect::<Result<_>>()?),
+            MatchRule::Regex(r) if lazy => Matcher::Regex(r.clone(), OnceLock::new()),
+            MatchRule::Regex(r) => {
+                let compiled = schema::regex_rule(r).map_err(|e| Error::PriceBook(format!("regex {r:?}: {e}")))?;
+                Matcher::Regex(r.clone(), OnceLock::from(Some(compiled)))
+            }
+            MatchRule::All(rules) => Matcher::All(rules.iter().map(|r| Matcher::new(r, lazy)).collect::<Result<_>>()?),
         })
     }
 
@@ -302,13 +307,18 @@ impl PriceBook {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .expect("embedded prices were validated at build time");
-            Arc::new(PriceBook::from_defs(defs, "default").expect("embedded prices were validated at build time"))
+            Arc::new(PriceBook::build(defs, "default", true).expect("embedded prices were validated at build time"))
         })
         .clone()
     }
 
     /// Compiles definitions (checked by `schema`) into a book.
     pub fn from_defs(defs: Vec<ProviderDef>, origin: &str) -> Result<PriceBook> {
+        PriceBook::build(defs, origin, false)
+    }
+
+    /// [`PriceBook::from_defs`]; `lazy_regexes` for the embedded book, whose regex rules the build compiled.
+    fn build(defs: Vec<ProviderDef>, origin: &str, lazy_regexes: bool) -> Result<PriceBook> {
         schema::check_book(&defs).map_err(|e| Error::PriceBook(e.to_string()))?;
         let kept = defs.clone();
         let mut book = PriceBook {
@@ -330,7 +340,7 @@ impl PriceBook {
                 book.provider_index.insert(name.to_ascii_lowercase(), pi);
             }
             for rule in &def.owns {
-                book.owners.push((Matcher::new(rule)?, pi));
+                book.owners.push((Matcher::new(rule, lazy_regexes)?, pi));
             }
             let mut patterns = Vec::new();
             for m in def.models {
@@ -340,7 +350,7 @@ impl PriceBook {
                         MatchRule::Equals(s) => {
                             book.exact.entry((pi, s.to_ascii_lowercase())).or_insert(mi);
                         }
-                        other => patterns.push((Matcher::new(other)?, mi)),
+                        other => patterns.push((Matcher::new(other, lazy_regexes)?, mi)),
                     }
                 }
                 book.exact.entry((pi, m.id.to_ascii_lowercase())).or_insert(mi);
@@ -374,7 +384,7 @@ impl PriceBook {
                             multiplier: r.multiplier,
                             from: r.from,
                             until: r.until,
-                            models: r.models.iter().map(Matcher::new).collect::<Result<_>>()?,
+                            models: r.models.iter().map(|m| Matcher::new(m, lazy_regexes)).collect::<Result<_>>()?,
                         })
                     })
                     .collect::<Result<_>>()?,

@@ -217,14 +217,16 @@ fn escaped_positions(backslashes: u64, odd_run: &mut u64) -> u64 {
 /// by an odd run of backslashes) and the backslashes. A walk then finds a string's end, and whether it holds an
 /// escape, from these bits instead of scanning its bytes. Reused from text to text.
 #[derive(Default)]
-pub struct Quotes {
+pub(crate) struct Quotes {
     quotes: Vec<u64>,
     backslashes: Vec<u64>,
+    /// The text indexed (its address and length): a walk checks it is given that text.
+    text: (usize, usize),
 }
 
 impl Quotes {
     /// Indexes `b`; whether it is all ASCII (then it is UTF-8 without checking further).
-    pub fn index(&mut self, b: &[u8]) -> bool {
+    pub(crate) fn index(&mut self, b: &[u8]) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (just checked).
@@ -237,11 +239,13 @@ impl Quotes {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn index_avx2(&mut self, b: &[u8]) -> bool {
-        self.index_with(b, |w| block_bits_avx2(w))
+        // SAFETY: this function runs only where the CPU has AVX2 (its caller checked).
+        self.index_with(b, |w| unsafe { block_bits_avx2(w) })
     }
 
     #[inline(always)]
     fn index_with(&mut self, b: &[u8], bits: impl Fn(&[u8; 64]) -> (u64, u64, bool)) -> bool {
+        self.text = (b.as_ptr() as usize, b.len());
         self.quotes.clear();
         self.backslashes.clear();
         let n = b.len().div_ceil(64);
@@ -276,18 +280,19 @@ impl Quotes {
 
     /// The first backslash at or after `from`.
     #[inline]
-    pub fn backslash(&self, from: usize) -> Option<usize> {
+    pub(crate) fn backslash(&self, from: usize) -> Option<usize> {
         first_set(&self.backslashes, from)
     }
 
-    /// Whether `from..to` holds a backslash (looking at those bytes' words only).
+    /// Whether `from..to` holds a backslash (looking at those bytes' words only); `true` past the text indexed, so a
+    /// caller that declines escapes declines.
     #[inline]
     fn has_backslash(&self, from: usize, to: usize) -> bool {
         if from >= to {
             return false;
         }
         let (first, last) = (from / 64, (to - 1) / 64);
-        let Some(words) = self.backslashes.get(first..=last) else { return false };
+        let Some(words) = self.backslashes.get(first..=last) else { return true };
         let mut any = 0;
         for (k, w) in words.iter().enumerate() {
             let mut w = *w;
@@ -345,20 +350,26 @@ fn block_bits(w: &[u8; 64]) -> (u64, u64, bool) {
 }
 
 /// [`block_bits`] with AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn block_bits_avx2(w: &[u8; 64]) -> (u64, u64, bool) {
+unsafe fn block_bits_avx2(w: &[u8; 64]) -> (u64, u64, bool) {
     use std::arch::x86_64::{
         _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
-    // SAFETY: bytes 0..32 and 32..64 of the 64 are read, unaligned.
-    let (lo, hi) = unsafe { (_mm256_loadu_si256(w.as_ptr().cast()), _mm256_loadu_si256(w.as_ptr().add(32).cast())) };
-    let mask = |v| u64::from(_mm256_movemask_epi8(v) as u32);
-    let (quote, backslash) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8));
-    let quotes = mask(_mm256_cmpeq_epi8(lo, quote)) | mask(_mm256_cmpeq_epi8(hi, quote)) << 32;
-    let backslashes = mask(_mm256_cmpeq_epi8(lo, backslash)) | mask(_mm256_cmpeq_epi8(hi, backslash)) << 32;
-    (quotes, backslashes, mask(_mm256_or_si256(lo, hi)) != 0)
+    // SAFETY: the CPU has AVX2 (the caller's promise); bytes 0..32 and 32..64 of the 64 are read, unaligned.
+    unsafe {
+        let (lo, hi) = (_mm256_loadu_si256(w.as_ptr().cast()), _mm256_loadu_si256(w.as_ptr().add(32).cast()));
+        let (quote, backslash) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8));
+        let quotes = u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote)) as u32)
+            | u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote)) as u32) << 32;
+        let backslashes = u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, backslash)) as u32)
+            | u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, backslash)) as u32) << 32;
+        (quotes, backslashes, _mm256_movemask_epi8(_mm256_or_si256(lo, hi)) != 0)
+    }
 }
 
 /// Walks the members of the object that is the whole of `text`, as [`for_each_member`] does, with its strings
@@ -369,8 +380,16 @@ fn block_bits_avx2(w: &[u8; 64]) -> (u64, u64, bool) {
 // Always inlined into its one caller, the fast lane, with the lane's callback: left to itself, the Python module's
 // build called it (10% more CPU for a log run, measured; the benchmark binary's build inlined it).
 #[inline(always)]
-pub fn walk_members<'a>(text: &'a str, quotes: &Quotes, mut each: impl FnMut(&'a str, Raw<'a>, bool) -> bool) -> bool {
+pub(crate) fn walk_members<'a>(
+    text: &'a str,
+    quotes: &Quotes,
+    mut each: impl FnMut(&'a str, Raw<'a>, bool) -> bool,
+) -> bool {
     let b = text.as_bytes();
+    // The index must be of this very text: the walk slices it where the index says quotes are.
+    if quotes.text != (b.as_ptr() as usize, b.len()) {
+        return false;
+    }
     // White space is looked for only where the byte is not the one compact JSON has there.
     let after = |i: usize, c: u8| -> Option<usize> {
         match b.get(i) {
@@ -1117,6 +1136,15 @@ mod tests {
             }
         }
         assert!(walked > 10_000 && declined > 10_000, "{walked} walked, {declined} declined");
+        // An index is only good for the text it was made of: another (even of the same length) is not walked.
+        let (a, b) = (String::from(r#"{"xy":1}"#), String::from("{\"x\u{e9}:1}"));
+        quotes.index(a.as_bytes());
+        assert!(super::walk_members(&a, &quotes, |_, _, _| true));
+        assert!(!super::walk_members(&b, &quotes, |_, _, _| true));
+        assert!(!super::walk_members(&a.clone(), &quotes, |_, _, _| true));
+        // Past the indexed text, a backslash is assumed (so an escape is never missed).
+        assert!(quotes.has_backslash(a.len(), a.len() + 70));
+        assert!(!quotes.has_backslash(0, a.len()));
     }
 
     /// Runs of digits end where a byte loop ends them: at every place of random texts of digits and other bytes
