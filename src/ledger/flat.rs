@@ -2,9 +2,10 @@
 //! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, its strings
 //! found beforehand 64 bytes at a time ([`Quotes`]), without building a
 //! [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to a buffer
-//! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object. The lane reads exactly what [`crate::usage::extract`] reads for such an item, and
-//! declines (the line then takes the general path) wherever that would need more than the common case: a key or
-//! string with escapes, a repeated key, nested labels, a bad count or time, another format's keys.
+//! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object.
+//! The lane reads exactly what [`crate::usage::extract`] reads for such an item, and declines (the line then takes
+//! the general path) wherever that would need more than the common case: a key or string with escapes, a repeated
+//! key, nested labels, a bad count or time, another format's keys.
 //! `fast_lane_equals_the_general_path` checks the two lanes agree.
 
 use std::borrow::Cow;
@@ -158,15 +159,15 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         std::str::from_utf8(bytes).ok()?
     };
     let mut slots: [Option<Raw<'t>>; KEYS.len()] = [None; KEYS.len()];
-    // The slots whose value is a string holding an escape, one bit each.
-    let mut escapes = 0u32;
+    // Per slot: its value is a string holding an escape.
+    let mut escapes = [false; KEYS.len()];
     let mut ok = true;
     let whole = json::walk_members(text, quotes, |key, value, escaped| {
         match key_of(key) {
             // A repeated key: the last wins there; not here.
             Key::Read(i) => {
                 ok = slots[i].replace(value).is_none();
-                escapes |= u32::from(escaped) << i;
+                escapes[i] = escaped;
             }
             Key::Decline => ok = false,
             Key::Other => {}
@@ -176,7 +177,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
     if !(ok && whole) {
         return None;
     }
-    let escaped = |i: usize| escapes >> i & 1 == 1;
+    let [id_escaped, _, provider_escaped, model_escaped, ..] = escapes;
     let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost] =
         slots;
     if tokens_in.is_none() && tokens_out.is_none() {
@@ -189,9 +190,9 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
             Some(v) => plain(v, escaped).map(|t| t.filter(|t| !t.is_empty())),
         }
     };
-    let model = text_of(model, escaped(3))??;
-    let id = text_of(id, escaped(0))?;
-    let provider = text_of(provider, escaped(2))?.map(provider_id);
+    let model = text_of(model, model_escaped)??;
+    let id = text_of(id, id_escaped)?;
+    let provider = text_of(provider, provider_escaped)?.map(provider_id);
     let at = time_value(present(created_at)?).ok()??;
     let code = present(status_code).and_then(status_code_value);
     let status = if success.and_then(boolean) == Some(false) { "error" } else { status_of(code) };
