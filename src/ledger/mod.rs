@@ -901,8 +901,6 @@ pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<Option<St
 mod tests {
     use super::*;
 
-    /// The ledger's cached pricing gives exactly what `price_record` gives, record by record: the README's
-    /// sample (every provider, dated price changes, cache hits, fallbacks, failed requests).
     /// `same` is `==` on texts of every length up to past 16, differing anywhere.
     #[test]
     fn same_is_equality() {
@@ -921,6 +919,8 @@ mod tests {
         assert!(super::same_opt(None, None));
     }
 
+    /// The ledger's cached pricing gives exactly what `price_record` gives, record by record: the README's
+    /// sample (every provider, dated price changes, cache hits, fallbacks, failed requests).
     #[test]
     fn cached_pricing_equals_price_record_on_the_sample() {
         use std::io::Read as _;

@@ -24,6 +24,11 @@ fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyRes
     PyTable::try_new(unified, schema)
 }
 
+/// The batches that hold rows: most chunks reject nothing, and their empty reject batches are not kept.
+fn nonempty(batches: Vec<RecordBatch>) -> impl Iterator<Item = RecordBatch> {
+    batches.into_iter().filter(|b| b.num_rows() > 0)
+}
+
 /// The arguments both entry points share, converted: the book, what records lack, how to price.
 #[allow(clippy::too_many_arguments)]
 fn setup(
@@ -106,7 +111,7 @@ pub fn price_log_files(
                             let (chunks, n) = match &grouping {
                                 Some(g) => {
                                     let (r, n) = total_items(&book, path, items, &hints, &opts, g, &mut groups)?;
-                                    rejects.extend(r.into_iter().filter(|b| b.num_rows() > 0));
+                                    rejects.extend(nonempty(r));
                                     (Vec::new(), n)
                                 }
                                 None => price_items(&book, path, items, &hints, &opts)?,
@@ -131,8 +136,7 @@ pub fn price_log_files(
                                 }
                                 None => priced.extend(p),
                             }
-                            // Most chunks reject nothing: their empty batches are not kept.
-                            rejects.extend(r.into_iter().filter(|b| b.num_rows() > 0));
+                            rejects.extend(nonempty(r));
                             Ok(())
                         })?;
                     }
