@@ -50,6 +50,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// An argument of the wrong type (a number where a name is expected, `None` for a required value, ...).
+    #[error("{0}")]
+    InvalidType(String),
+
     /// No price is known for this model (with this provider, if one was given).
     #[error("no price is known for model {model:?}{}{}", provider_text(.provider), suggestions_text(.suggestions))]
     UnknownPricedModel { model: String, provider: Option<String>, suggestions: Vec<String> },

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidTextError",
     "InputError",
     "InvalidArgumentError",
+    "InvalidTypeError",
     "InvalidMessageError",
     "InternalError",
     "PriceBookError",
@@ -88,6 +89,9 @@ class InputError(TokenPriceError):
 
 class InvalidArgumentError(TokenPriceError, ValueError):
     """An argument outside its valid values."""
+
+class InvalidTypeError(TokenPriceError, TypeError):
+    """An argument of the wrong type."""
 
 class InvalidMessageError(TokenPriceError, ValueError):
     """A chat message or tool definition of the wrong shape."""

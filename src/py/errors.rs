@@ -23,6 +23,7 @@ const CLASSES: &[(&str, Option<&str>, &str)] = &[
     ("InvalidTextError", Some("ValueError"), "Input that is not valid UTF-8 text."),
     ("InputError", None, "Input that cannot be read (a missing or unreadable file)."),
     ("InvalidArgumentError", Some("ValueError"), "An argument outside its valid values."),
+    ("InvalidTypeError", Some("TypeError"), "An argument of the wrong type."),
     ("InvalidMessageError", Some("ValueError"), "A chat message or tool definition of the wrong shape."),
     ("UnknownProviderError", Some("KeyError"), "A provider name the price book does not know."),
     ("AmbiguousModelError", Some("ValueError"), "A model several providers price, with no provider given."),
@@ -45,6 +46,7 @@ fn builtin_base<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
         "KeyError" => py.get_type::<PyKeyError>(),
         "LookupError" => py.get_type::<pyo3::exceptions::PyLookupError>(),
         "ValueError" => py.get_type::<PyValueError>(),
+        "TypeError" => py.get_type::<pyo3::exceptions::PyTypeError>(),
         _ => py.get_type::<PyRuntimeError>(),
     }
 }
@@ -102,6 +104,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::InvalidUtf8 { .. } => "InvalidTextError",
         Error::Io { .. } => "InputError",
         Error::InvalidArgument(_) => "InvalidArgumentError",
+        Error::InvalidType(_) => "InvalidTypeError",
         Error::InvalidMessage(_) => "InvalidMessageError",
         Error::Internal(_) => "InternalError",
         Error::UnknownPricedModel { .. } => "UnknownModelError",
@@ -133,6 +136,11 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
 /// A `InvalidArgumentError` from the binding layer itself (wrong Python types).
 pub fn invalid_argument(py: Python<'_>, message: String) -> PyErr {
     to_py(py, Error::InvalidArgument(message))
+}
+
+/// An `InvalidTypeError` (also a `TypeError`) from the binding layer: an argument of the wrong Python type.
+pub fn invalid_type(py: Python<'_>, message: String) -> PyErr {
+    to_py(py, Error::InvalidType(message))
 }
 
 /// Runs a binding body, turning a Rust panic into `InternalError` instead of pyo3's `PanicException`.
