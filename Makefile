@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache lint test test-rust test-python bench corpus clean
+.PHONY: help install dev tiktoken-cache lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,19 @@ test-rust:  ## the core's tests (no Python involved)
 test-python: tiktoken-cache  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
-test: dev lint test-rust test-python  ## everything: install, lint, cargo test, pytest
+# The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).
+QUICKSTART := pip install . && tokenprice price examples/logs/gateway.jsonl.gz --by tenant,feature
+QUICKSTART_VENV := $(CURDIR)/target/quickstart-venv
+
+quickstart:  ## the README's first command in a fresh virtualenv without extras, as a newcomer runs it
+	rm -rf $(QUICKSTART_VENV)
+	$(PYTHON) -m venv $(QUICKSTART_VENV)
+	cd $(CURDIR) && PATH=$(QUICKSTART_VENV)/bin:$$PATH VIRTUAL_ENV=$(QUICKSTART_VENV) PYTHONPATH= \
+		bash -euo pipefail -c '$(QUICKSTART) > $(QUICKSTART_VENV)/out.txt'
+	grep -q '^acme' $(QUICKSTART_VENV)/out.txt || (cat $(QUICKSTART_VENV)/out.txt; echo 'quick start printed no totals'; exit 1)
+	@echo "quick start: OK from a fresh virtualenv"
+
+test: dev lint test-rust test-python quickstart  ## everything: install, lint, cargo test, pytest, the quick start
 
 corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py

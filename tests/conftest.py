@@ -58,3 +58,14 @@ CORPUS = [
     "\n\n" * 1000 + "x",
     "1234567890" * 300,
 ]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """With CI=true a skipped test fails the run: on CI every tool and data file a test needs must be there."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped under CI=true (a missing tool or data file must fail the run): {reason}"
