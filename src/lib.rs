@@ -5,13 +5,15 @@
 //! - [`prices`]: the price book (providers, models, dated prices, tiers, windows, regions) and where a price is
 //!   chosen; [`usage`]: what a request consumed; [`cost`]: exact pricing of usage with the book.
 //! - [`ledger`]: log records read from files, priced line by line, with the rejects and their places.
-//! - [`parallel`]: the fork-safe thread pools that batch work runs on.
+//! - [`parallel`]: the fork-safe thread pools that batch work runs on; `fork`: caches and cells a forked child
+//!   never waits for.
 //! - [`error`]: the one error type of the core.
 //!
 //! The pyo3 layer lives in `src/py/` behind the `python` feature; it converts and delegates, never decides.
 
 pub mod cost;
 pub mod error;
+pub(crate) mod fork;
 pub mod ledger;
 pub mod parallel;
 pub mod prices;

@@ -1,9 +1,9 @@
 //! Thread pools for batch work that stay usable after `fork()`.
 //!
 //! Spark, Dask and `multiprocessing` fork worker processes. A rayon pool created before the fork has no threads in
-//! the child, and using it there hangs forever. Pools are therefore kept per process id: a child that finds pools
-//! made by its parent forgets them (their threads do not exist here, so they cannot be joined or dropped) and
-//! builds its own.
+//! the child, and using it there hangs forever; so does a lock another thread held at the fork. The pools are
+//! therefore a [`PerProcess`] value: a child that finds its parent's pools forgets them (their threads do not
+//! exist here, so they cannot be joined or dropped) and builds its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,13 +11,9 @@ use std::sync::{Arc, Mutex};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{Error, Result};
+use crate::fork::PerProcess;
 
-struct Pools {
-    pid: u32,
-    by_size: HashMap<usize, Arc<ThreadPool>>,
-}
-
-static POOLS: Mutex<Option<Pools>> = Mutex::new(None);
+static POOLS: PerProcess<Mutex<HashMap<usize, Arc<ThreadPool>>>> = PerProcess::new(|| Mutex::new(HashMap::new()));
 
 /// The default thread count: `TOKENPRICE_NUM_THREADS` if set, else every available core.
 pub fn default_threads() -> usize {
@@ -38,14 +34,8 @@ pub fn pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
         Some(n) => n,
         None => default_threads(),
     };
-    let pid = std::process::id();
-    let mut guard = POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if guard.as_ref().is_some_and(|p| p.pid != pid) {
-        // Inherited from the parent across fork(): leak, never drop (dropping would wait for absent threads).
-        std::mem::forget(guard.take());
-    }
-    let pools = guard.get_or_insert_with(|| Pools { pid, by_size: HashMap::new() });
-    if let Some(pool) = pools.by_size.get(&size) {
+    let mut pools = POOLS.get().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(pool) = pools.get(&size) {
         return Ok(pool.clone());
     }
     let pool = ThreadPoolBuilder::new()
@@ -54,7 +44,7 @@ pub fn pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
         .build()
         .map_err(|e| Error::Internal(format!("cannot start {size} threads: {e}")))?;
     let pool = Arc::new(pool);
-    pools.by_size.insert(size, pool.clone());
+    pools.insert(size, pool.clone());
     Ok(pool)
 }
 

@@ -907,10 +907,9 @@ fn price_chunk<'a>(
     let spans = &mut scratch.spans;
     let tier_of = |i: usize| cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
     let region_of = |i: usize| cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
-    // A (provider, model) name's resolution, or why it fails; the caches below call it once per name.
-    let resolution = |model: &str, provider: Option<&str>| -> Resolved {
-        book.resolve(model, provider).map_err(|e| e.to_string().into())
-    };
+    // A (provider, model) name's resolution, or why it fails; the caches below call it once per name, and the
+    // book's cache makes the message (with its closest names) once per name for all threads and calls.
+    let resolution = |model: &str, provider: Option<&str>| -> Resolved { book.resolve_or_reason(model, provider) };
     let resolve = |names: &mut NameCache<'a>, i: usize| -> Option<Resolved> {
         let model_name = cols.model.get(i)?;
         let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));

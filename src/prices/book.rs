@@ -3,7 +3,7 @@
 //! service tier by the provider's stacking rule, the region and any negotiated discount.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -13,6 +13,7 @@ use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, 
 use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
 use crate::cost::money::Factor;
 use crate::error::{Error, Result};
+use crate::fork::{PerProcess, RaceCell};
 
 /// A compiled match rule (case-insensitive).
 #[derive(Debug)]
@@ -23,8 +24,9 @@ enum Matcher {
     Contains(String),
     /// Compiled when the book is made, or, in the embedded book, when first needed: most names are found by their
     /// exact id, and compiling every rule took a third of the book's loading. The build compiled each of those
-    /// patterns the same way ([`schema::regex_rule`]), so they compile.
-    Regex(String, OnceLock<Option<regex::Regex>>),
+    /// patterns the same way ([`schema::regex_rule`]), so they compile. A [`RaceCell`], not a `OnceLock`: a
+    /// child forked while another thread compiles it must not wait for that thread.
+    Regex(String, RaceCell<Option<regex::Regex>>),
     All(Vec<Matcher>),
 }
 
@@ -36,10 +38,10 @@ impl Matcher {
             MatchRule::StartsWith(s) => Matcher::StartsWith(s.to_ascii_lowercase()),
             MatchRule::EndsWith(s) => Matcher::EndsWith(s.to_ascii_lowercase()),
             MatchRule::Contains(s) => Matcher::Contains(s.to_ascii_lowercase()),
-            MatchRule::Regex(r) if lazy => Matcher::Regex(r.clone(), OnceLock::new()),
+            MatchRule::Regex(r) if lazy => Matcher::Regex(r.clone(), RaceCell::new()),
             MatchRule::Regex(r) => {
                 let compiled = schema::regex_rule(r).map_err(|e| Error::PriceBook(format!("regex {r:?}: {e}")))?;
-                Matcher::Regex(r.clone(), OnceLock::from(Some(compiled)))
+                Matcher::Regex(r.clone(), RaceCell::with(Some(compiled)))
             }
             MatchRule::All(rules) => Matcher::All(rules.iter().map(|r| Matcher::new(r, lazy)).collect::<Result<_>>()?),
         })
@@ -235,8 +237,54 @@ struct SheetKey {
     region: Option<String>,
 }
 
-/// (provider name as given, lower case; model name as given).
+/// (provider name as given; model name as given).
 type ResolveKey = (Option<String>, String);
+
+/// A [`ResolveKey`] borrowed, to look one up without allocating (it hashes as the key does).
+#[derive(Hash)]
+struct NameRef<'a>(Option<&'a str>, &'a str);
+
+impl hashbrown::Equivalent<ResolveKey> for NameRef<'_> {
+    fn equivalent(&self, key: &ResolveKey) -> bool {
+        self.1 == key.1 && self.0 == key.0.as_deref()
+    }
+}
+
+/// Names remembered per book: enough for any real table; past it, new names are resolved each time they are met
+/// (a table of a million distinct junk names must not grow the book without bound).
+const MAX_CACHED_NAMES: usize = 1 << 16;
+
+/// Why a name does not resolve: what its error needs, without the closest names (looked for only when the error
+/// is shown, see [`Resolution`]).
+#[derive(Clone, Debug)]
+enum Miss {
+    UnknownProvider(String),
+    /// No model by this name at the provider given (its name as given and index), or at any provider.
+    Unknown(Option<(String, usize)>),
+    Ambiguous(Vec<String>),
+}
+
+/// One (provider, model) name's resolution, cached whole, misses included: the model, or why not. The closest
+/// names and the message are made the first time the error is shown, once per name (never per row).
+#[derive(Debug)]
+pub struct Resolution {
+    outcome: std::result::Result<ModelRef, Miss>,
+    suggestions: RaceCell<Vec<String>>,
+    message: RaceCell<Arc<str>>,
+}
+
+/// A book's caches of this process (see [`PerProcess`]: a forked child never waits on a lock its parent's
+/// threads held).
+#[derive(Default)]
+struct Caches {
+    resolved: RwLock<hashbrown::HashMap<ResolveKey, Arc<Resolution>, rustc_hash::FxBuildHasher>>,
+    sheets: RwLock<FxHashMap<SheetKey, Arc<EffectiveSheet>>>,
+    /// How often the full resolution and the closest-name search ran (for the tests that they run once a name).
+    #[cfg(test)]
+    uncached: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    suggested: std::sync::atomic::AtomicUsize,
+}
 
 /// The whole price book.
 pub struct PriceBook {
@@ -246,8 +294,7 @@ pub struct PriceBook {
     exact: FxHashMap<(usize, String), usize>,
     patterns: Vec<Vec<(Matcher, usize)>>,
     owners: Vec<(Matcher, usize)>,
-    resolved: RwLock<FxHashMap<ResolveKey, Option<usize>>>,
-    sheets: RwLock<FxHashMap<SheetKey, Arc<EffectiveSheet>>>,
+    caches: PerProcess<Caches>,
     /// Where the book came from (for messages): "default", a file name, ...
     pub origin: String,
     /// The definitions it was compiled from (overrides merge into these).
@@ -295,7 +342,8 @@ fn strip_version_suffix(s: &str) -> Option<&str> {
 impl PriceBook {
     /// The book in `prices/`, validated at build time and embedded.
     pub fn default_book() -> Arc<PriceBook> {
-        static BOOK: OnceLock<Arc<PriceBook>> = OnceLock::new();
+        // Not a `OnceLock`: a child forked while another thread loads the book must not wait for that thread.
+        static BOOK: RaceCell<Arc<PriceBook>> = RaceCell::new();
         BOOK.get_or_init(|| {
             let providers: Vec<serde_json::Value> =
                 serde_json::from_str(DEFAULT_JSON).expect("embedded prices are JSON");
@@ -328,8 +376,7 @@ impl PriceBook {
             exact: FxHashMap::default(),
             patterns: Vec::new(),
             owners: Vec::new(),
-            resolved: RwLock::new(FxHashMap::default()),
-            sheets: RwLock::new(FxHashMap::default()),
+            caches: PerProcess::new(Caches::default),
             origin: origin.to_string(),
             defs: kept,
             discounts: Vec::new(),
@@ -435,7 +482,7 @@ impl PriceBook {
             Some(m) => self.models[m].multiplier = multiplier,
             None => self.providers[provider].multiplier = multiplier,
         }
-        self.sheets.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.caches = PerProcess::new(Caches::default);
     }
 
     pub fn provider_by_name(&self, name: &str) -> Result<usize> {
@@ -510,24 +557,75 @@ impl PriceBook {
     /// (OpenAI for gpt-*, Anthropic for claude-*, ... as the providers' `owns` rules say), then a provider named
     /// in the path (`anthropic/claude-…`), then any single provider that prices it.
     pub fn resolve(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
-        let key = (provider.map(|p| p.trim().to_ascii_lowercase()), model.to_string());
-        if let Some(Some(mi)) = self.resolved.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(*mi);
-        }
-        let result = self.resolve_uncached(model, provider);
-        self.resolved.write().unwrap_or_else(|p| p.into_inner()).insert(key, result.as_ref().ok().copied());
-        result
+        let r = self.resolution(model, provider);
+        r.outcome.as_ref().map(|mi| *mi).map_err(|_| self.error_of(&r, model))
     }
 
-    fn resolve_uncached(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
-        let unknown = |provider: Option<&str>, pool: &[usize]| Error::UnknownPricedModel {
-            model: model.to_string(),
-            provider: provider.map(str::to_string),
-            suggestions: self.closest(model, pool, 3),
-        };
+    /// [`PriceBook::resolve`] for batch work: the model, or the error's message (made once per name).
+    pub fn resolve_or_reason(&self, model: &str, provider: Option<&str>) -> std::result::Result<ModelRef, Arc<str>> {
+        let r = self.resolution(model, provider);
+        match r.outcome {
+            Ok(mi) => Ok(mi),
+            Err(_) => Err(r.message.get_or_init(|| self.error_of(&r, model).to_string().into()).clone()),
+        }
+    }
+
+    /// A name's cached resolution: after the first call for a name, one read of the cache, whether it resolves
+    /// or not.
+    pub fn resolution(&self, model: &str, provider: Option<&str>) -> Arc<Resolution> {
+        let caches = self.caches.get();
+        if let Some(r) = caches.resolved.read().unwrap_or_else(|p| p.into_inner()).get(&NameRef(provider, model)) {
+            return r.clone();
+        }
+        #[cfg(test)]
+        caches.uncached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let r = Arc::new(Resolution {
+            outcome: self.resolve_uncached(model, provider),
+            suggestions: RaceCell::new(),
+            message: RaceCell::new(),
+        });
+        let mut resolved = caches.resolved.write().unwrap_or_else(|p| p.into_inner());
+        if resolved.len() < MAX_CACHED_NAMES {
+            // Another thread may have resolved it meanwhile: keep the first, so its message is made once.
+            let key = (provider.map(str::to_string), model.to_string());
+            return resolved.entry(key).or_insert(r).clone();
+        }
+        r
+    }
+
+    /// The error of a name that does not resolve, with the closest names (looked for once per name).
+    fn error_of(&self, r: &Resolution, model: &str) -> Error {
+        match &r.outcome {
+            Ok(mi) => Error::Internal(format!("{model:?} resolves (to {}), it has no error", self.models[*mi].id)),
+            Err(Miss::UnknownProvider(p)) => Error::UnknownProvider {
+                provider: p.clone(),
+                known: self.providers.iter().map(|p| p.id.clone()).collect(),
+            },
+            Err(Miss::Ambiguous(providers)) => {
+                Error::AmbiguousModel { model: model.to_string(), providers: providers.clone() }
+            }
+            Err(Miss::Unknown(provider)) => {
+                let suggestions = r.suggestions.get_or_init(|| {
+                    #[cfg(test)]
+                    self.caches.get().suggested.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    match provider {
+                        Some((_, pi)) => self.closest(model, &[*pi], 3),
+                        None => self.closest(model, &(0..self.providers.len()).collect::<Vec<_>>(), 3),
+                    }
+                });
+                Error::UnknownPricedModel {
+                    model: model.to_string(),
+                    provider: provider.as_ref().map(|(p, _)| p.clone()),
+                    suggestions: suggestions.clone(),
+                }
+            }
+        }
+    }
+
+    fn resolve_uncached(&self, model: &str, provider: Option<&str>) -> std::result::Result<ModelRef, Miss> {
         if let Some(p) = provider {
-            let pi = self.provider_by_name(p)?;
-            return self.find_in_provider(pi, model).ok_or_else(|| unknown(Some(p), &[pi]));
+            let pi = self.provider_by_name(p).map_err(|_| Miss::UnknownProvider(p.to_string()))?;
+            return self.find_in_provider(pi, model).ok_or_else(|| Miss::Unknown(Some((p.to_string(), pi))));
         }
         let lower = model.trim().to_ascii_lowercase();
         let last = lower.rsplit('/').next().unwrap_or(&lower).to_string();
@@ -551,12 +649,12 @@ impl PriceBook {
         let hits: Vec<usize> = (0..self.providers.len()).filter_map(|pi| self.find_in_provider(pi, &lower)).collect();
         match hits.as_slice() {
             [one] => Ok(*one),
-            [] => Err(unknown(None, &(0..self.providers.len()).collect::<Vec<_>>())),
+            [] => Err(Miss::Unknown(None)),
             many => {
                 let mut providers: Vec<String> =
                     many.iter().map(|mi| self.providers[self.models[*mi].provider].id.clone()).collect();
                 providers.dedup();
-                Err(Error::AmbiguousModel { model: model.to_string(), providers })
+                Err(Miss::Ambiguous(providers))
             }
         }
     }
@@ -637,12 +735,12 @@ impl PriceBook {
             }
         };
         let key = SheetKey { model: mi, entry: ei, tier, window, region };
-        if let Some(s) = self.sheets.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        let sheets = &self.caches.get().sheets;
+        if let Some(s) = sheets.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(s.clone());
         }
         let sheet = Arc::new(self.build_sheet(&key, at_micros)?);
-        self.sheets.write().unwrap_or_else(|p| p.into_inner()).insert(key, sheet.clone());
-        Ok(sheet)
+        Ok(sheets.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(sheet).clone())
     }
 
     fn build_sheet(&self, key: &SheetKey, at: i64) -> Result<EffectiveSheet> {
@@ -816,5 +914,86 @@ fn fmt_offset(minutes: i32) -> String {
     } else {
         let sign = if minutes < 0 { '-' } else { '+' };
         format!("{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use arrow_array::{ArrayRef, Int64Array, StringArray};
+
+    use super::*;
+    use crate::cost::table::{price_table, TableInput, TableOptions};
+
+    /// A book of its own (the default one is shared by every test of the binary, so its counts would race).
+    fn fresh_book() -> Arc<PriceBook> {
+        Arc::new(PriceBook::build(PriceBook::default_book().defs.clone(), "test", true).unwrap())
+    }
+
+    /// (full resolutions, closest-name searches) run so far.
+    fn work(book: &PriceBook) -> (usize, usize) {
+        let caches = book.caches.get();
+        (caches.uncached.load(Relaxed), caches.suggested.load(Relaxed))
+    }
+
+    /// A miss is cached like a hit: asked again, neither the resolution nor the closest-name search runs again,
+    /// and the search runs only when the error is shown.
+    #[test]
+    fn a_miss_is_resolved_once_and_its_closest_names_looked_for_once() {
+        let book = fresh_book();
+        for _ in 0..100 {
+            assert!(book.resolution("gpt-4o-minii", None).outcome.is_err());
+        }
+        assert_eq!(work(&book), (1, 0), "a miss not shown looks for no closest names");
+        for _ in 0..100 {
+            let err = book.resolve("gpt-4o-minii", None).unwrap_err();
+            assert!(err.to_string().contains("closest known names: gpt-4o-mini"), "{err}");
+        }
+        assert_eq!(work(&book), (1, 1));
+        for _ in 0..100 {
+            let reason = book.resolve_or_reason("gpt-4o-minii", None).unwrap_err();
+            assert!(reason.contains("gpt-4o-mini"), "{reason}");
+        }
+        assert_eq!(work(&book), (1, 1));
+        // Other misses keep their own errors; hits are cached too.
+        for _ in 0..3 {
+            assert!(matches!(book.resolve("gpt-4o", Some("nope")), Err(Error::UnknownProvider { .. })));
+            assert!(matches!(
+                book.resolve("gpt-4o-minii", Some("openai")),
+                Err(Error::UnknownPricedModel { provider: Some(_), .. })
+            ));
+            book.resolve("gpt-4o", Some("openai")).unwrap();
+        }
+        assert_eq!(work(&book), (4, 2));
+    }
+
+    /// A table whose rows name a few unknown models, over many chunks and threads: each name is resolved once
+    /// and its closest names looked for once, not once per row or per chunk; every such row says why.
+    #[test]
+    fn a_table_resolves_each_name_once_not_per_row() {
+        let book = fresh_book();
+        let rows = 100_000;
+        let names = ["gpt-4o", "ft:gpt-4.1-mini:acme::x1", "gpt-4o-minii", "no-such-model"];
+        let model: ArrayRef = Arc::new(StringArray::from_iter_values((0..rows).map(|i| names[i % 50 % 4])));
+        let tokens: ArrayRef = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i as i64)));
+        let input = TableInput {
+            rows,
+            model: &model,
+            provider: None,
+            timestamp: None,
+            default_at: Some(1_750_000_000_000_000),
+            service_tier: None,
+            region: None,
+            cache_hit: None,
+            counts: vec![(0, &tokens, "input_tokens".to_string())],
+            input_excludes_cache: false,
+        };
+        for threads in [1, 4] {
+            let options = TableOptions { threads: Some(threads), ..TableOptions::default() };
+            let batch = price_table(&book, &input, &options).unwrap();
+            assert_eq!(crate::cost::table::counts_of(&batch), (rows / 50 * 13, rows / 50 * 37));
+        }
+        assert_eq!(work(&book), (names.len(), names.len() - 1));
     }
 }

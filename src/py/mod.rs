@@ -212,6 +212,23 @@ struct PyStreamCounter {
     inner: Mutex<Option<StreamCounter>>,
 }
 
+impl PyStreamCounter {
+    /// The counter, never waited for: a call overlapping another thread's (or inherited mid-call by a forked
+    /// child, where that thread does not exist and its lock is never released) is an error, not a hang.
+    fn counter(&self, py: Python<'_>) -> PyResult<std::sync::MutexGuard<'_, Option<StreamCounter>>> {
+        match self.inner.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(invalid_argument(
+                py,
+                "StreamCounter is in use by another thread (or was when this process was forked); feed() and \
+                 finish() calls must not overlap"
+                    .into(),
+            )),
+        }
+    }
+}
+
 #[pymethods]
 impl PyStreamCounter {
     #[new]
@@ -232,7 +249,7 @@ impl PyStreamCounter {
 
     fn feed(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         guard(py, || {
-            let mut guard_ = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard_ = self.counter(py)?;
             let counter = guard_.as_mut().ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
             py.detach(|| counter.feed(data)).py_err(py)
         })
@@ -240,7 +257,7 @@ impl PyStreamCounter {
 
     fn finish(&self, py: Python<'_>) -> PyResult<u64> {
         guard(py, || {
-            let counter = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let counter = self.counter(py)?.take();
             let counter = counter.ok_or_else(|| invalid_argument(py, "finish() called twice".into()))?;
             py.detach(|| counter.finish()).py_err(py)
         })
