@@ -74,6 +74,7 @@ fn main() {
         cache_hit: None,
         counts: counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect(),
         input_excludes_cache: false,
+        output_excludes_reasoning: false,
     };
     // THREADS=1 (or 2): one setting only, e.g. under `perf stat`.
     let settings: Vec<usize> = match std::env::var("THREADS").ok().and_then(|v| v.parse().ok()) {

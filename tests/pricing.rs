@@ -7,7 +7,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray, Timest
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::json;
-use tokenprice::cost::money::to_decimal;
+use tokenprice::cost::money::amount_text;
 use tokenprice::cost::table::{price_table, TableInput, TableOptions};
 use tokenprice::cost::{price, Cost};
 use tokenprice::prices::calendar::parse_instant;
@@ -92,7 +92,7 @@ fn cost(b: &Arc<PriceBook>, u: &Usage, model: &str, when: &str, tier: Option<&st
 }
 
 fn usd(c: &Cost) -> String {
-    to_decimal(c.total).to_string()
+    amount_text(c.total)
 }
 
 #[test]
@@ -336,6 +336,7 @@ fn table_row_costs(
         cache_hit: Some(&hit),
         counts: cols.iter().map(|(u, a, name)| (*u, a, name.clone())).collect(),
         input_excludes_cache: false,
+        output_excludes_reasoning: false,
     };
     let itemized = price_table(b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
     assert_same_totals(&itemized, &price_table(b, &input, &TableOptions::default()).unwrap());
@@ -360,6 +361,7 @@ fn plain_input<'a>(
         cache_hit: None,
         counts,
         input_excludes_cache: false,
+        output_excludes_reasoning: false,
     }
 }
 
@@ -502,7 +504,7 @@ fn table_rows_are_priced_like_single_calls_or_rejected_with_a_reason() {
         )
     );
     assert!(total.is_null(4) && status.value(4).contains("cache_read_tokens = 20 is more than input_tokens = 10"));
-    assert_eq!(to_decimal(total.value(5)).to_string(), "0.685");
+    assert_eq!(amount_text(total.value(5)), "0.685");
     assert!(total.is_null(6) && status.value(6) == "input_tokens is negative");
     let (priced, rejected) = tokenprice::cost::table::counts_of(&batch);
     assert_eq!((priced, rejected), (4, 3));
@@ -648,6 +650,7 @@ fn null_tiers_price_like_no_tier_column_on_every_row() {
             cache_hit: None,
             counts: counts.iter().map(|(u, a, name)| (*u, a, name.to_string())).collect(),
             input_excludes_cache: false,
+            output_excludes_reasoning: false,
         };
         price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap()
     };

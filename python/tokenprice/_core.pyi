@@ -369,10 +369,12 @@ def price_arrow_table(
     *,
     book: PriceBook | None = None,
     columns: Mapping[str, str],
+    counts: Mapping[str, str] | None = None,
     default_at: _Instant = None,
-    input_excludes_cache: bool = False,
+    input_excludes_cache: bool | None = None,
     itemized: bool = False,
     as_float: bool = False,
+    keep_columns: bool = False,
     num_threads: int | None = None,
 ) -> Any: ...
 def usage_fields() -> list[str]: ...

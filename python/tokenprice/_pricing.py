@@ -40,7 +40,7 @@ def price_table(
     cache_hit: str | None = None,
     columns: Mapping[str, str] | None = None,
     default_at: Any = None,
-    input_excludes_cache: bool = False,
+    input_excludes_cache: bool | None = None,
     itemized: bool = False,
     as_float: bool = False,
     keep_columns: bool = True,
@@ -50,15 +50,19 @@ def price_table(
 
     Columns are found by name: ``model`` and ``timestamp`` (required unless ``default_at=`` is given — old rows
     are never priced at today's rate silently), and, when present, ``provider``, ``service_tier``, ``region``,
-    ``cache_hit`` (a gateway cache hit costs nothing) and any ``Usage`` field (``input_tokens``,
-    ``output_tokens``, ``cache_read_tokens``, ...). Pass a name to use another column for a role, and
-    ``columns={"input_tokens": "prompt_tokens", ...}`` for usage fields. ``input_excludes_cache=True`` is for
-    sources whose input count leaves out cache reads and writes (Anthropic, Bedrock).
+    ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by their names in tokenprice's,
+    OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or Cloudflare's convention, whose
+    cache rule is chosen from the whole set of names (``usage_convention`` in the result's schema metadata, or
+    ``attrs`` for pandas, says which); ``columns={"input_tokens": "my_input", ...}`` maps other names and
+    ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for one count, a mix of
+    conventions with no single reading, or an input column named like a result column raises
+    ``InvalidArgumentError``.
 
     Added columns: ``total_cost`` (decimal128(38, 18), exact; float64 with ``as_float=True``), one ``*_cost``
     column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``price_from`` (the
-    price entry's first day) and ``status`` (null when priced, else why the row could not be). Every row is
-    priced or has a status: rows in = priced + rejected.
+    price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
+    negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
+    a status: rows in = priced + rejected.
     """
     names = _column_names(data)
     present = set(names)
@@ -70,27 +74,40 @@ def price_table(
             mapping[role] = given
         elif role in present:
             mapping[role] = role
-    explicit = dict(columns or {})
-    for field in _core.usage_fields():
-        if field in explicit:
-            mapping[field] = explicit.pop(field)
-        elif field in present:
-            mapping[field] = field
-    if explicit:
-        raise _core.InvalidArgumentError(
-            f"columns= names {sorted(explicit)}, which are not usage fields; fields are: {_core.usage_fields()}"
-        )
     result = _core.price_arrow_table(
-        data,
+        _arrow_input(data),
         book=book,
         columns=mapping,
+        counts=dict(columns or {}),
         default_at=default_at,
         input_excludes_cache=input_excludes_cache,
         itemized=itemized,
         as_float=as_float,
+        keep_columns=keep_columns,
         num_threads=num_threads,
     )
     return _like_input(data, result, keep_columns)
+
+
+def _arrow_input(data: Any) -> Any:
+    """A pandas frame as an Arrow table (a column pyarrow cannot convert, such as numbers mixed with text in an
+    object column, is named in an InvalidTypeError); other tables as they are."""
+    if type(data).__module__.split(".", 1)[0] != "pandas":
+        return data
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(data, preserve_index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError, ValueError) as e:
+        for name in data.columns:
+            try:
+                pa.array(data[name], from_pandas=True)
+            except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError, ValueError) as col_error:
+                kinds = sorted({type(v).__name__ for v in data[name]})
+                raise _core.InvalidTypeError(
+                    f"column {name!r} cannot be read as one Arrow type (it holds {', '.join(kinds)}): {col_error}"
+                ) from None
+        raise _core.InvalidTypeError(f"the table cannot be read as Arrow: {e}") from None
 
 
 def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
@@ -109,7 +126,11 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
 
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         frame.index = data.index
-        return pd.concat([data, frame], axis=1) if keep_columns else frame
+        out = pd.concat([data, frame], axis=1) if keep_columns else frame
+        convention = (table.schema.metadata or {}).get(b"usage_convention")
+        if convention is not None:
+            out.attrs["usage_convention"] = convention.decode()
+        return out
     if not keep_columns:
         return table
     source = data if isinstance(data, pa.Table) else pa.table(data)
@@ -117,4 +138,4 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
         source = pa.Table.from_batches([data])
     for name, column in zip(table.column_names, table.columns, strict=True):
         source = source.append_column(name, column)
-    return source
+    return source.replace_schema_metadata({**(source.schema.metadata or {}), **(table.schema.metadata or {})})

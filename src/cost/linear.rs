@@ -11,7 +11,7 @@
 use crate::prices::book::FastPlan;
 use crate::prices::units::{
     CACHE_AUDIO_READ, CACHE_IMAGE_READ, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, INPUT_AUDIO, INPUT_IMAGE,
-    N_UNITS, REQUESTS, WHOLE_OF,
+    N_UNITS, OUTPUT, REASONING, REQUESTS, WHOLE_OF,
 };
 
 /// Counts below 2^40 (a trillion tokens) keep every product and sum far inside `i128`; rows with larger counts
@@ -25,6 +25,8 @@ pub struct Layout {
     pub units: Vec<usize>,
     /// The input column leaves out cache reads and writes (they are added to it).
     pub input_excludes_cache: bool,
+    /// The output column leaves out reasoning tokens (Gemini's thoughts; they are added to it).
+    pub output_excludes_reasoning: bool,
 }
 
 impl Layout {
@@ -49,6 +51,10 @@ impl Layout {
                 let add = v[part].clone();
                 add_into(&mut v[INPUT], &add, 1);
             }
+        }
+        if self.output_excludes_reasoning {
+            let add = v[REASONING].clone();
+            add_into(&mut v[OUTPUT], &add, 1);
         }
         v
     }
@@ -247,10 +253,27 @@ mod tests {
     fn linear_totals_equal_compute_fast() {
         let book = PriceBook::default_book();
         let layouts = [
-            Layout { units: vec![INPUT, CACHE_READ, OUTPUT], input_excludes_cache: false },
-            Layout { units: vec![INPUT, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, OUTPUT], input_excludes_cache: true },
-            Layout { units: (0..N_UNITS).collect(), input_excludes_cache: false },
-            Layout { units: vec![OUTPUT, INPUT_AUDIO, INPUT], input_excludes_cache: true },
+            Layout {
+                units: vec![INPUT, CACHE_READ, OUTPUT],
+                input_excludes_cache: false,
+                output_excludes_reasoning: false,
+            },
+            Layout {
+                units: vec![INPUT, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, OUTPUT],
+                input_excludes_cache: true,
+                output_excludes_reasoning: false,
+            },
+            Layout { units: (0..N_UNITS).collect(), input_excludes_cache: false, output_excludes_reasoning: false },
+            Layout {
+                units: vec![OUTPUT, INPUT_AUDIO, INPUT],
+                input_excludes_cache: true,
+                output_excludes_reasoning: false,
+            },
+            Layout {
+                units: vec![INPUT, OUTPUT, REASONING],
+                input_excludes_cache: false,
+                output_excludes_reasoning: true,
+            },
         ];
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = move |m: u64| {
@@ -284,6 +307,9 @@ mod tests {
                         if layout.input_excludes_cache {
                             let c = &mut usage.counts;
                             c[INPUT] += c[CACHE_READ] + c[CACHE_WRITE] + c[CACHE_WRITE_1H];
+                        }
+                        if layout.output_excludes_reasoning {
+                            usage.counts[OUTPUT] += usage.counts[REASONING];
                         }
                         let valid = usage.validate().is_ok();
                         let fast = compute_fast(plan, &usage.unit_counts(), |_, _| {});

@@ -1,6 +1,7 @@
 //! Pricing one usage: usage → leaves (by the sheet's plan) → items (count × price, exact) → `Cost`, which can
 //! say in words how every number was reached.
 
+pub mod columns;
 pub mod linear;
 pub mod money;
 pub mod record;
@@ -256,7 +257,7 @@ impl Cost {
                 item.threshold.map(|t| format!(" (prompt over {} tokens)", thousands(t))).unwrap_or_default();
             out.push_str(&format!(
                 "  {count_text} × ${} {per}{tier_text} = {}\n",
-                item.factor.per_units(unit.per),
+                item.factor.per_units(unit.per).map_or_else(|e| e.to_string(), |p| p.to_string()),
                 format_usd(item.amount)
             ));
         }

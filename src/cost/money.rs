@@ -76,12 +76,15 @@ impl Factor {
         Ok(Factor { num: num / g, den: den / g })
     }
 
-    /// The price per `per` units in USD, for display (exact when it terminates within 28 digits).
-    pub fn per_units(&self, per: u64) -> Decimal {
-        let n = Decimal::from_i128_with_scale(self.num, 0);
-        let scaled = n.checked_mul(Decimal::from(per)).unwrap_or(Decimal::MAX);
-        let d = Decimal::from_i128_with_scale(self.den, 0);
-        (scaled / d / Decimal::from_i128_with_scale(TEN18, 0)).normalize()
+    /// The price per `per` units in USD, for display (exact when it terminates within 28 digits). A price too
+    /// large for a 96-bit decimal is an `Overflow` error, never a saturated number.
+    pub fn per_units(&self, per: u64) -> Result<Decimal> {
+        let too_large = || Error::Overflow(format!("price {}/{} × 10^-18 USD per {per}", self.num, self.den));
+        let n = Decimal::try_from_i128_with_scale(self.num, 0).map_err(|_| too_large())?;
+        let scaled = n.checked_mul(Decimal::from(per)).ok_or_else(too_large)?;
+        let d = Decimal::try_from_i128_with_scale(self.den, 0).map_err(|_| too_large())?;
+        let ten18 = Decimal::from_i128_with_scale(TEN18, 0);
+        Ok(scaled.checked_div(d).and_then(|q| q.checked_div(ten18)).ok_or_else(too_large)?.normalize())
     }
 
     pub fn is_zero(&self) -> bool {
@@ -102,20 +105,29 @@ pub fn div_round_half_even(n: i128, d: i128) -> i128 {
     }
 }
 
-/// An amount in 10^-18 USD as an exact decimal, without trailing zeros.
-pub fn to_decimal(amount: i128) -> Decimal {
-    Decimal::try_from_i128_with_scale(amount, SCALE).map(|d| d.normalize()).unwrap_or(Decimal::MAX)
+/// An amount in 10^-18 USD as exact decimal text, without trailing zeros: every i128 amount (up to about
+/// 1.7 × 10^20 USD) is written exactly, where a `rust_decimal` (96-bit mantissa) would overflow past 7.9 × 10^10.
+pub fn amount_text(amount: i128) -> String {
+    let scale = SCALE as usize;
+    // At least one digit before the point: zero-padded to scale + 1 digits.
+    let digits = format!("{:0>width$}", amount.unsigned_abs(), width = scale + 1);
+    let sign = if amount < 0 { "-" } else { "" };
+    let (whole, frac) = digits.split_at(digits.len() - scale);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{frac}")
+    }
 }
 
 /// Formats an amount for people: `$0.00475`, at least two decimals, all significant digits kept.
 pub fn format_usd(amount: i128) -> String {
-    let d = to_decimal(amount);
-    let s = d.to_string();
-    let decimals = s.split_once('.').map_or(0, |(_, f)| f.len());
-    if decimals < 2 {
-        format!("${:.2}", d)
-    } else {
-        format!("${s}")
+    let s = amount_text(amount);
+    match s.split_once('.') {
+        None => format!("${s}.00"),
+        Some((_, f)) if f.len() < 2 => format!("${s}0"),
+        Some(_) => format!("${s}"),
     }
 }
 
@@ -134,10 +146,10 @@ mod tests {
         assert_eq!(f.den, 1);
         assert_eq!(f.cost(1_000_000), Some(2_500_000_000_000_000_000)); // $2.50
         assert_eq!(f.cost(1), Some(2_500_000_000_000)); // $0.0000025
-        assert_eq!(to_decimal(f.cost(1234).unwrap()).to_string(), "0.003085");
+        assert_eq!(amount_text(f.cost(1234).unwrap()), "0.003085");
         let half = f.times(d("0.5")).unwrap();
-        assert_eq!(to_decimal(half.cost(1_000_000).unwrap()).to_string(), "1.25");
-        assert_eq!(half.per_units(1_000_000).to_string(), "1.25");
+        assert_eq!(amount_text(half.cost(1_000_000).unwrap()), "1.25");
+        assert_eq!(half.per_units(1_000_000).unwrap().to_string(), "1.25");
     }
 
     #[test]
@@ -149,6 +161,19 @@ mod tests {
         assert_eq!(div_round_half_even(5, 2), 2);
         assert_eq!(div_round_half_even(7, 2), 4);
         assert_eq!(div_round_half_even(-5, 2), -2);
+    }
+
+    #[test]
+    fn large_amounts_are_written_exactly_never_saturated() {
+        // 10^17 tokens at $2.50 per million: $250,000,000,000, past rust_decimal's 28 digits at scale 18.
+        let f = Factor::new(d("2.50"), Decimal::ONE, 1_000_000).unwrap();
+        assert_eq!(amount_text(f.cost(100_000_000_000_000_000).unwrap()), "250000000000");
+        assert_eq!(amount_text(i128::MAX), "170141183460469231731.687303715884105727");
+        assert_eq!(amount_text(-5), "-0.000000000000000005");
+        assert_eq!(amount_text(0), "0");
+        assert_eq!(format_usd(5 * TEN18 / 10), "$0.50");
+        let huge = Factor { num: i128::MAX, den: 1 };
+        assert!(matches!(huge.per_units(1_000_000), Err(Error::Overflow(_))));
     }
 
     #[test]

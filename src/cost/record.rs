@@ -116,7 +116,7 @@ mod tests {
         let book = PriceBook::default_book();
         let step = Usage::from_fields([("input_tokens", 1000), ("output_tokens", 100)]).unwrap();
         let mut both = step;
-        both.add(&step);
+        both.add(&step).unwrap();
         both.counts[crate::prices::units::REQUESTS] = 1;
         let rec = UsageRecord {
             format: "anthropic",

@@ -31,8 +31,8 @@ use super::{compute, compute_fast};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
-use crate::prices::calendar::{day_of, parse_instant, MICROS_PER_DAY};
-use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, REQUESTS, UNITS};
+use crate::prices::calendar::{day_of, instant_in_range, parse_instant, MICROS_PER_DAY};
+use crate::prices::units::{CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
 use crate::usage::Usage;
 
 const CHUNK: usize = 1 << 12;
@@ -56,6 +56,8 @@ pub struct TableInput<'a> {
     pub counts: Vec<(usize, &'a ArrayRef, String)>,
     /// The source's input count leaves out cache reads and writes (Anthropic, Bedrock): add them.
     pub input_excludes_cache: bool,
+    /// The source's output count leaves out reasoning tokens (Gemini's thoughts): add them.
+    pub output_excludes_reasoning: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -170,22 +172,22 @@ impl<'a> Ints<'a> {
         })
     }
 
-    /// The count at row `i`: `Ok(0)` for null, an error text for negative or fractional values.
+    /// The count at row `i`, or why it is not one (a null is missing, never read as 0).
     #[inline]
-    fn get(&self, i: usize) -> std::result::Result<u64, &'static str> {
-        fn signed(v: i64) -> std::result::Result<u64, &'static str> {
-            u64::try_from(v).map_err(|_| "is negative")
+    fn get(&self, i: usize) -> std::result::Result<u64, String> {
+        fn signed(v: i64) -> std::result::Result<u64, String> {
+            u64::try_from(v).map_err(|_| format!("= {v} is negative (counts are never negative)"))
         }
-        fn float(v: f64) -> std::result::Result<u64, &'static str> {
-            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1.8e19) {
-                return Err(if v < 0.0 { "is negative" } else { "is not a whole number" });
-            }
-            Ok(v as u64)
+        fn float(v: f64) -> std::result::Result<u64, String> {
+            crate::usage::count_from_float("", v).map_err(|e| match e {
+                Error::InvalidUsage { message, .. } => format!("= {message}"),
+                other => other.to_string(),
+            })
         }
         macro_rules! val {
             ($a:expr, $conv:expr) => {
                 if $a.is_null(i) {
-                    Ok(0)
+                    Err(MISSING.to_string())
                 } else {
                     $conv($a.value(i))
                 }
@@ -202,27 +204,18 @@ impl<'a> Ints<'a> {
             Ints::U8(a) => val!(a, |v: u8| Ok(v as u64)),
             Ints::F64(a) => val!(a, float),
             Ints::F32(a) => val!(a, |v: f32| float(v as f64)),
-            Ints::Null => Ok(0),
+            Ints::Null => Err(MISSING.to_string()),
         }
     }
 }
+
+/// Why a null count rejects its row: a missing count (pandas' NaN, a null) is not 0.
+const MISSING: &str = "is null (a missing count is not read as 0; fill it with 0 if none were used)";
 
 impl Times<'_> {
     /// Rows `start..start + out.len()` into `out` (microseconds), column-wise; `None` for null rows, and
     /// unreadable text listed in `bad`.
     fn fill(&self, start: usize, out: &mut [Option<i64>], bad: &mut Vec<(usize, String)>) {
-        if let Times::Micros(values, a, 1, 1) = self {
-            let values = &values[start..start + out.len()];
-            match a.nulls() {
-                None => out.iter_mut().zip(values).for_each(|(o, v)| *o = Some(*v)),
-                Some(nulls) => {
-                    for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
-                        *o = nulls.is_valid(start + k).then_some(*v);
-                    }
-                }
-            }
-            return;
-        }
         for (k, o) in out.iter_mut().enumerate() {
             match self.get(start + k) {
                 Ok(t) => *o = t,
@@ -237,8 +230,8 @@ impl Times<'_> {
 
 impl Ints<'_> {
     /// Rows `start..start + out.len()` into `out`, column-wise (tight loops, no per-row dispatch). Rows that
-    /// are not valid counts get 0 and are listed in `bad` with the reason.
-    fn fill(&self, start: usize, out: &mut [u64], bad: &mut Vec<(usize, &'static str)>) {
+    /// are not valid counts (nulls included) get 0 and are listed in `bad` with the reason.
+    fn fill(&self, start: usize, out: &mut [u64], bad: &mut Vec<(usize, String)>) {
         macro_rules! fill_int {
             ($a:expr, $signed:expr) => {{
                 let values = &$a.values()[start..start + out.len()];
@@ -247,18 +240,20 @@ impl Ints<'_> {
                 if $signed && out.iter().fold(0, |m, v| m | v) >> 63 != 0 {
                     for (k, (o, v)) in out.iter_mut().zip(values).enumerate() {
                         if (*v as i128) < 0 {
-                            bad.push((k, "is negative"));
+                            bad.push((k, format!("= {v} is negative (counts are never negative)")));
                             *o = 0;
                         }
                     }
                 }
                 if let Some(nulls) = $a.nulls() {
+                    bad.retain(|(k, _)| nulls.is_valid(start + *k));
                     for (k, o) in out.iter_mut().enumerate() {
                         if nulls.is_null(start + k) {
                             *o = 0;
+                            bad.push((k, MISSING.to_string()));
                         }
                     }
-                    bad.retain(|(k, _)| nulls.is_valid(start + *k));
+                    bad.sort_by_key(|(k, _)| *k);
                 }
             }};
         }
@@ -319,22 +314,27 @@ impl<'a> Times<'a> {
         })
     }
 
-    /// `Ok(None)` for null; an error text for an unreadable string.
+    /// `Ok(None)` for null; an error text for an unreadable string or a time outside the years 1 to 9999.
     #[inline]
     fn get(&self, i: usize) -> std::result::Result<Option<i64>, String> {
-        Ok(match self {
+        let micros = match self {
             Times::Micros(values, a, mul, div) => (!a.is_null(i)).then(|| match (*mul, *div) {
-                (1, 1) => values[i],
-                (m, 1) => values[i].saturating_mul(m),
-                (_, d) => values[i].div_euclid(d),
+                (1, 1) => Some(values[i]),
+                (m, 1) => values[i].checked_mul(m),
+                (_, d) => Some(values[i].div_euclid(d)),
             }),
-            Times::Days32(a) => (!a.is_null(i)).then(|| a.value(i) as i64 * MICROS_PER_DAY),
-            Times::Millis64(a) => (!a.is_null(i)).then(|| a.value(i).saturating_mul(1000)),
+            Times::Days32(a) => (!a.is_null(i)).then(|| Some(a.value(i) as i64 * MICROS_PER_DAY)),
+            Times::Millis64(a) => (!a.is_null(i)).then(|| a.value(i).checked_mul(1000)),
             Times::Text(s) => match s.get(i) {
                 None => None,
-                Some(text) => Some(parse_instant(text)?),
+                Some(text) => Some(Some(parse_instant(text)?)),
             },
-        })
+        };
+        match micros {
+            None => Ok(None),
+            Some(None) => Err("is outside the years 1 to 9999".into()),
+            Some(Some(m)) => instant_in_range(m).map(Some),
+        }
     }
 }
 
@@ -590,6 +590,7 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
         layout: Layout {
             units: input.counts.iter().map(|(u, _, _)| *u).collect(),
             input_excludes_cache: input.input_excludes_cache,
+            output_excludes_reasoning: input.output_excludes_reasoning,
         },
     };
     for (_, a, name) in &input.counts {
@@ -601,17 +602,7 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
             )));
         }
     }
-    // Itemized columns: the units a count column feeds, and requests.
-    let mut item_units: Vec<usize> = input.counts.iter().map(|(u, _, _)| *u).collect();
-    if input.counts.iter().any(|(u, _, _)| *u == CACHE_WRITE_1H) && !item_units.contains(&CACHE_WRITE) {
-        item_units.push(CACHE_WRITE);
-    }
-    if !item_units.contains(&REQUESTS) {
-        item_units.push(REQUESTS);
-    }
-    item_units.sort();
-    item_units.dedup();
-    let item_units = if options.itemized { item_units } else { Vec::new() };
+    let item_units = item_units(&input.counts.iter().map(|(u, _, _)| *u).collect::<Vec<_>>(), options.itemized);
 
     let rows = input.rows;
     let bytes = rows.div_ceil(8);
@@ -698,6 +689,33 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     )
 }
 
+/// Itemized columns: the units the count columns feed, and requests (none unless `itemized`).
+fn item_units(count_units: &[usize], itemized: bool) -> Vec<usize> {
+    if !itemized {
+        return Vec::new();
+    }
+    let mut units = count_units.to_vec();
+    if units.contains(&CACHE_WRITE_1H) {
+        units.push(CACHE_WRITE);
+    }
+    units.push(REQUESTS);
+    units.sort();
+    units.dedup();
+    units
+}
+
+fn item_name(unit: usize) -> String {
+    format!("{}_cost", UNITS[unit].usage_field.trim_end_matches("_tokens"))
+}
+
+/// The names of the columns `price_table` adds, in order (for a caller that puts them beside the input's own).
+pub fn result_names(count_units: &[usize], options: &TableOptions) -> Vec<String> {
+    let mut names = vec!["total_cost".to_string()];
+    names.extend(item_units(count_units, options.itemized).into_iter().map(item_name));
+    names.extend(["priced_model", "priced_provider", "price_from", "status"].map(String::from));
+    names
+}
+
 /// The whole table's result columns, before they become Arrow arrays.
 struct Results {
     total: Vec<i128>,
@@ -738,8 +756,7 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
     let mut fields = vec![Field::new("total_cost", money_type.clone(), true)];
     let mut columns: Vec<ArrayRef> = vec![money_column(out.total, &valid, options.as_float)];
     for (u, values) in item_units.iter().zip(out.items) {
-        let name = format!("{}_cost", UNITS[*u].usage_field.trim_end_matches("_tokens"));
-        fields.push(Field::new(name, money_type.clone(), true));
+        fields.push(Field::new(item_name(*u), money_type.clone(), true));
         columns.push(money_column(values, &valid, options.as_float));
     }
     // Model and provider ids as dictionary columns over the book's models (no string per row): both share the
@@ -872,20 +889,26 @@ fn price_chunk<'a>(
     let n = out.total.len();
     // Count columns, converted column-wise for the chunk; invalid values as (row, reason), in row order.
     let mut bad_counts: Vec<(usize, Arc<str>)> = Vec::new();
-    for ((_, col, name), values) in cols.counts.iter().zip(scratch.counts.iter_mut()) {
+    for ((unit, col, name), values) in cols.counts.iter().zip(scratch.counts.iter_mut()) {
         // Every row is written below: only new room is zeroed.
         values.truncate(n);
         values.resize(n, 0);
         let mut bad = Vec::new();
         col.fill(start, values, &mut bad);
-        bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{name} {why}")))));
+        let field = UNITS[*unit].usage_field;
+        let what = if *name == field { field.to_string() } else { format!("{field} (column {name:?})") };
+        bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{what} {why}")))));
     }
     let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
     // Times: microseconds without nulls are read in place; other columns are converted for the chunk.
     let mut bad_times: Vec<(usize, String)> = Vec::new();
     let in_place = match &cols.timestamp {
-        Some(Times::Micros(values, a, 1, 1)) if a.nulls().is_none() => Some(&values[start..start + n]),
+        Some(Times::Micros(values, a, 1, 1))
+            if a.nulls().is_none() && values[start..start + n].iter().all(|v| instant_in_range(*v).is_ok()) =>
+        {
+            Some(&values[start..start + n])
+        }
         _ => None,
     };
     if in_place.is_none() {
@@ -1077,16 +1100,19 @@ fn price_chunk<'a>(
         if input.input_excludes_cache {
             usage.counts[INPUT] = 0; // recomputed below from this row's own counts
         }
+        if input.output_excludes_reasoning {
+            usage.counts[OUTPUT] = 0; // likewise
+        }
         if merge_writes {
             usage.counts[CACHE_WRITE] = 0; // the merge below added the 1-hour writes of the last row
         }
         for (u, values) in cols.layout.units.iter().zip(count_values.iter()) {
             usage.counts[*u] = values[k];
         }
-        if input.input_excludes_cache {
-            let c = &mut usage.counts;
-            c[INPUT] =
-                c[INPUT].saturating_add(c[CACHE_READ]).saturating_add(c[CACHE_WRITE]).saturating_add(c[CACHE_WRITE_1H]);
+        // The totals a vendor leaves parts out of, made whole; a sum past u64 is rejected, never saturated.
+        if let Err(e) = usage.add_left_out_parts(input.input_excludes_cache, input.output_excludes_reasoning) {
+            reject(out, Some(mi), e.to_string().into());
+            continue;
         }
         if let Err(e) = usage.validate() {
             reject(out, Some(mi), e.to_string().into());
@@ -1200,6 +1226,7 @@ pub fn sum_decimal(column: &ArrayRef) -> Option<i128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prices::units::CACHE_READ;
 
     /// A sheet's time span is remembered once, however many rows look the sheet up (the general pass does, row
     /// by row), and a row at any time of the span finds it.
@@ -1207,7 +1234,8 @@ mod tests {
     fn each_sheet_adds_its_span_once() {
         let book = PriceBook::default_book();
         let mi = book.resolve("gpt-4o", Some("openai")).unwrap();
-        let layout = Layout { units: vec![INPUT, CACHE_READ], input_excludes_cache: false };
+        let layout =
+            Layout { units: vec![INPUT, CACHE_READ], input_excludes_cache: false, output_excludes_reasoning: false };
         let (mut known, mut spans) = (Vec::new(), Vec::new());
         let at = parse_instant("2025-06-01T00:00:00Z").unwrap();
         for k in 0..1000 {

@@ -97,6 +97,33 @@ pub fn parse_utc_offset(s: &str) -> Result<i32, String> {
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// The first and last instants a price can be asked about: 0001-01-01 to 9999-12-31 (what Python's `datetime`
+/// and every date format hold); outside them a time is an error, never a clamped or wrapped date.
+pub const FIRST_INSTANT: i64 = -62_135_596_800_000_000;
+pub const LAST_INSTANT: i64 = 253_402_300_799_999_999;
+
+/// `micros` if it lies within [`FIRST_INSTANT`, `LAST_INSTANT`], else why not.
+#[inline]
+pub fn instant_in_range(micros: i64) -> Result<i64, String> {
+    if (FIRST_INSTANT..=LAST_INSTANT).contains(&micros) {
+        Ok(micros)
+    } else {
+        Err(format!("{micros} µs since 1970 is outside the years 1 to 9999"))
+    }
+}
+
+/// An instant from epoch seconds (an int or a float): finite and within the years 1 to 9999.
+pub fn instant_of_epoch_seconds(secs: f64) -> Result<i64, String> {
+    if !secs.is_finite() {
+        return Err(format!("{secs} is not a time (epoch seconds must be a finite number)"));
+    }
+    let micros = (secs * 1e6).round();
+    if !(FIRST_INSTANT as f64..=LAST_INSTANT as f64).contains(&micros) {
+        return Err(format!("{secs} epoch seconds is outside the years 1 to 9999"));
+    }
+    Ok(micros as i64)
+}
+
 /// The UTC day number of an instant given in microseconds since the epoch.
 pub fn day_of(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_DAY)
@@ -120,10 +147,11 @@ pub fn in_window(minute: u32, start: u32, end: u32) -> bool {
 /// Parses an ISO 8601 date or date-time into microseconds since the epoch (UTC): `2025-03-01`,
 /// `2025-03-01T12:30:00`, `2025-03-01 12:30:00.123456Z`, `2025-03-01T20:30:00+08:00`. No offset means UTC.
 pub fn parse_instant(s: &str) -> Result<i64, String> {
-    match instant_fast(s.as_bytes()) {
-        Some(micros) => Ok(micros),
-        None => parse_instant_general(s),
-    }
+    let micros = match instant_fast(s.as_bytes()) {
+        Some(micros) => micros,
+        None => parse_instant_general(s)?,
+    };
+    instant_in_range(micros).map_err(|_| format!("{s:?} is outside the years 1 to 9999"))
 }
 
 /// The common shape of a logged time, `YYYY-MM-DDTHH:MM:SS[.f…]Z` (up to nine fraction digits), read at fixed

@@ -268,6 +268,7 @@ pub const OUTPUT: usize = 1;
 pub const CACHE_READ: usize = 2;
 pub const CACHE_WRITE: usize = 3;
 pub const CACHE_WRITE_1H: usize = 4;
+pub const REASONING: usize = 5;
 pub const INPUT_AUDIO: usize = 7;
 pub const CACHE_AUDIO_READ: usize = 9;
 pub const INPUT_IMAGE: usize = 10;

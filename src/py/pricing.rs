@@ -6,22 +6,25 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 use rust_decimal::Decimal;
 
-use crate::cost::money::to_decimal;
-use crate::cost::table::{price_table as core_price_table, TableInput, TableOptions};
+use crate::cost::columns::{check_no_clash, count_columns};
+use crate::cost::money::amount_text;
+use crate::cost::table::{price_table as core_price_table, result_names, TableInput, TableOptions};
 use crate::cost::{price_model, Cost};
 use crate::error::Error;
 use crate::prices::book::PriceBook;
-use crate::prices::calendar::{days_from_civil, format_date, format_moment, parse_instant, MICROS_PER_DAY};
+use crate::prices::calendar::{
+    days_from_civil, format_date, format_moment, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY,
+};
 use crate::prices::schema::{self, PriceDef, SheetDef};
 use crate::prices::units::{unit_of_usage_field, UNITS};
 use crate::py::encoding::type_name;
-use crate::py::errors::{guard, invalid_argument, to_py, IntoPy};
-use crate::usage::Usage;
+use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
+use crate::usage::{count_from_float, count_from_int, Usage};
 
 fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
     super::to_json(obj, what)
@@ -29,8 +32,63 @@ fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
 
 /// A price book: the default one (embedded), one loaded from files or dicts, or one with overrides.
 #[pyclass(frozen, module = "tokenprice", name = "PriceBook")]
+#[derive(Clone)]
 pub struct PyPriceBook {
     pub book: Arc<PriceBook>,
+    /// How it was made, by content (a path's files as read): what pickling sends and equality compares.
+    recipe: Recipe,
+}
+
+/// How a `PriceBook` was made: the default book by name, others by their content.
+#[derive(Clone)]
+enum Recipe {
+    Default,
+    Values { values: Arc<Vec<serde_json::Value>>, origin: String },
+    Overrides { base: Box<PyPriceBook>, overrides: Arc<serde_json::Value> },
+}
+
+impl Recipe {
+    fn same(&self, other: &Recipe) -> bool {
+        match (self, other) {
+            (Recipe::Default, Recipe::Default) => true,
+            (Recipe::Values { values: a, origin: oa }, Recipe::Values { values: b, origin: ob }) => a == b && oa == ob,
+            (Recipe::Overrides { base: a, overrides: oa }, Recipe::Overrides { base: b, overrides: ob }) => {
+                oa == ob && a.recipe.same(&b.recipe)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Books alive in this process with their recipes, so that a `Cost` (which holds only the core book) can name
+/// its book when pickled. Weak: a book's entry goes when the book does.
+static RECIPES: std::sync::Mutex<Vec<(std::sync::Weak<PriceBook>, Recipe)>> = std::sync::Mutex::new(Vec::new());
+
+impl PyPriceBook {
+    fn made(book: PriceBook, recipe: Recipe) -> PyPriceBook {
+        let book = Arc::new(book);
+        let mut known = RECIPES.lock().unwrap_or_else(|p| p.into_inner());
+        known.retain(|(w, _)| w.strong_count() > 0);
+        known.push((Arc::downgrade(&book), recipe.clone()));
+        PyPriceBook { book, recipe }
+    }
+
+    /// The Python book of a core book (for pickling a `Cost`), if it is the default or was made here.
+    fn of(book: &Arc<PriceBook>) -> Option<PyPriceBook> {
+        if Arc::ptr_eq(book, &PriceBook::default_book()) {
+            return Some(PyPriceBook::default());
+        }
+        let known = RECIPES.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .iter()
+            .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(book)))
+            .map(|(_, recipe)| PyPriceBook { book: book.clone(), recipe: recipe.clone() })
+    }
+}
+
+/// A JSON value as Python objects (dicts, lists, str, int, float, bool, None).
+fn py_json<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?.call_method1("loads", (value.to_string(),))
 }
 
 fn read_toml(path: &std::path::Path) -> Result<serde_json::Value, Error> {
@@ -51,6 +109,13 @@ fn book_from_values(values: &[(serde_json::Value, String)], origin: &str) -> Res
         .map(|(v, o)| schema::provider_from_value(v, o).map_err(schema_err))
         .collect::<Result<Vec<_>, _>>()?;
     PriceBook::from_defs(defs, origin)
+}
+
+/// An amount in 10^-18 USD → Python `decimal.Decimal`, exact at any size (through its text; never rust_decimal's
+/// 96-bit mantissa, which would saturate past 7.9 × 10^10 USD).
+pub fn py_amount(py: Python<'_>, amount: i128) -> PyResult<Bound<'_, PyAny>> {
+    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    DECIMAL.import(py, "decimal", "Decimal")?.call1((amount_text(amount),))
 }
 
 /// Decimal → Python `decimal.Decimal` (exact, through its text).
@@ -126,9 +191,23 @@ pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64>
     if let Ok(s) = v.cast::<PyString>() {
         return parse_instant(s.to_str()?).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
     }
-    if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid_type(py, format!("{what}: {} is not a time (bool)", v.repr()?)));
+    }
+    if v.is_instance_of::<PyInt>() {
+        // Ints of any size: exact within i64 seconds, else certainly out of range.
+        let secs = v.extract::<i64>().map(|s| s as f64).unwrap_or(f64::INFINITY);
+        if secs.is_infinite() {
+            return Err(invalid_argument(
+                py,
+                format!("{what}: {} epoch seconds is outside the years 1 to 9999", v.repr()?),
+            ));
+        }
+        return instant_of_epoch_seconds(secs).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    }
+    if v.is_instance_of::<PyFloat>() {
         let secs: f64 = v.extract()?;
-        return Ok((secs * 1e6).round() as i64);
+        return instant_of_epoch_seconds(secs).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
     }
     static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -154,7 +233,7 @@ pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64>
         let field = |name: &str| -> PyResult<i64> { v.getattr(name)?.extract() };
         return Ok(days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32) * MICROS_PER_DAY);
     }
-    Err(invalid_argument(
+    Err(invalid_type(
         py,
         format!("{what} must be a datetime, a date, an ISO 8601 string or epoch seconds; got {}", type_name(v)),
     ))
@@ -165,7 +244,7 @@ impl PyPriceBook {
     /// The price book in the repository's `prices/` files, embedded at build time (shared, never modified).
     #[staticmethod]
     fn default() -> PyPriceBook {
-        PyPriceBook { book: PriceBook::default_book() }
+        PyPriceBook { book: PriceBook::default_book(), recipe: Recipe::Default }
     }
 
     /// A book from provider definitions (dicts in the price-file schema, `prices/SCHEMA.md`).
@@ -180,7 +259,8 @@ impl PyPriceBook {
             let values: Vec<(serde_json::Value, String)> =
                 list.into_iter().enumerate().map(|(i, v)| (v, format!("{origin}[{i}]"))).collect();
             let book = py.detach(|| book_from_values(&values, origin)).py_err(py)?;
-            Ok(PyPriceBook { book: Arc::new(book) })
+            let values = Arc::new(values.into_iter().map(|(v, _)| v).collect());
+            Ok(PyPriceBook::made(book, Recipe::Values { values, origin: origin.to_string() }))
         })
     }
 
@@ -188,7 +268,7 @@ impl PyPriceBook {
     #[staticmethod]
     fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<PyPriceBook> {
         guard(py, || {
-            let book = py
+            let (book, values) = py
                 .detach(|| {
                     let mut files = if path.is_dir() {
                         std::fs::read_dir(&path)
@@ -205,10 +285,12 @@ impl PyPriceBook {
                         Error,
                     >>(
                     )?;
-                    book_from_values(&values, &path.display().to_string())
+                    let book = book_from_values(&values, &path.display().to_string())?;
+                    Ok::<_, Error>((book, values.into_iter().map(|(v, _)| v).collect()))
                 })
                 .py_err(py)?;
-            Ok(PyPriceBook { book: Arc::new(book) })
+            let origin = path.display().to_string();
+            Ok(PyPriceBook::made(book, Recipe::Values { values: Arc::new(values), origin }))
         })
     }
 
@@ -224,8 +306,47 @@ impl PyPriceBook {
             let defs = schema::overrides_from_value(&value, &origin).map_err(|e| to_py(py, schema_err(e)))?;
             let book =
                 py.detach(|| self.book.with_overrides(defs, &format!("{} + {origin}", self.book.origin))).py_err(py)?;
-            Ok(PyPriceBook { book: Arc::new(book) })
+            let recipe = Recipe::Overrides { base: Box::new(self.clone()), overrides: Arc::new(value) };
+            Ok(PyPriceBook::made(book, recipe))
         })
+    }
+
+    /// Pickled by name (the default book) or by content (`PriceBook.from_dicts` of the definitions read, then
+    /// `with_overrides` of each override), so that a worker process gets the same prices.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let cls = py.get_type::<PyPriceBook>();
+        match &self.recipe {
+            Recipe::Default => Ok((cls.getattr("default")?, PyTuple::empty(py))),
+            Recipe::Values { values, origin } => {
+                let list = PyList::empty(py);
+                for v in values.iter() {
+                    list.append(py_json(py, v)?)?;
+                }
+                let partial = py.import("functools")?.getattr("partial")?;
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("origin", origin)?;
+                Ok((partial.call((cls.getattr("from_dicts")?,), Some(&kwargs))?, PyTuple::new(py, [list])?))
+            }
+            Recipe::Overrides { base, overrides } => {
+                let base = Bound::new(py, (**base).clone())?.into_any();
+                Ok((cls.getattr("with_overrides")?, PyTuple::new(py, [base, py_json(py, overrides)?])?))
+            }
+        }
+    }
+
+    /// Books are equal when made the same way from the same content.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyPriceBook>()
+            .is_ok_and(|o| Arc::ptr_eq(&self.book, &o.get().book) || self.recipe.same(&o.get().recipe))
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.book.models.len().hash(&mut h);
+        self.book.providers.len().hash(&mut h);
+        h.finish()
     }
 
     /// The canonical model a name refers to (`UnknownModelError` lists the closest names).
@@ -334,28 +455,31 @@ fn usage_error(field: &str, message: String) -> Error {
     Error::InvalidUsage { field: field.to_string(), message }
 }
 
-/// A count from Python: an int (or an integral float), never negative.
+/// A count from Python: an int of any size (or an integral float), never negative, at most `u64::MAX`. `bool`,
+/// `None`, text and other types are type errors naming the field; the range rules are the core's.
 fn count_of(v: &Bound<'_, PyAny>, field: &str) -> Result<u64, Error> {
-    if v.is_none() {
-        return Ok(0);
+    let shown = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
+    if v.is_instance_of::<pyo3::types::PyBool>() || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>()) {
+        return Err(Error::InvalidType(format!(
+            "invalid usage: {field}: expected a whole number, got {} {}",
+            type_name(v),
+            shown()
+        )));
     }
-    if let Ok(n) = v.extract::<i128>() {
-        if v.is_instance_of::<pyo3::types::PyBool>() {
-            return Err(usage_error(
-                field,
-                format!("expected a whole number, got {}", v.repr().map(|r| r.to_string()).unwrap_or_default()),
-            ));
-        }
-        return u64::try_from(n)
-            .map_err(|_| usage_error(field, format!("{n} is negative (counts are never negative)")));
+    if v.is_instance_of::<PyInt>() {
+        return match v.extract::<i128>() {
+            Ok(n) => count_from_int(field, n),
+            // Past i128: too large or too small either way; the sign says which.
+            Err(_) => match v.gt(0) {
+                Ok(true) => count_from_int(field, i128::MAX).map_err(|_| {
+                    usage_error(field, format!("{} is more than {}, the largest count", shown(), u64::MAX))
+                }),
+                _ => Err(usage_error(field, format!("{} is negative (counts are never negative)", shown()))),
+            },
+        };
     }
-    if let Ok(f) = v.extract::<f64>() {
-        if f.is_finite() && f.fract() == 0.0 && (0.0..1.8e19).contains(&f) {
-            return Ok(f as u64);
-        }
-        return Err(usage_error(field, format!("{f} is not a whole, non-negative number of units")));
-    }
-    Err(usage_error(field, format!("expected a whole number, got {}", type_name(v))))
+    let f: f64 = v.extract().map_err(|e| Error::InvalidType(format!("invalid usage: {field}: {e}")))?;
+    count_from_float(field, f)
 }
 
 /// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
@@ -528,7 +652,7 @@ impl PyUsage {
 
     fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
         let mut usage = self.usage;
-        usage.add(&other.usage);
+        usage.add(&other.usage).py_err(py)?;
         usage.validate().py_err(py)?;
         Ok(PyUsage { usage })
     }
@@ -543,6 +667,18 @@ impl PyUsage {
             .map(|(u, unit)| format!("{}={}", unit.usage_field, self.usage.counts[u]))
             .collect();
         format!("Usage({})", parts.join(", "))
+    }
+
+    /// Pickled as `Usage(**fields)` (the fields that are not their default).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let kwargs = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            if self.usage.counts[u] != Usage::default().counts[u] {
+                kwargs.set_item(unit.usage_field, self.usage.counts[u])?;
+            }
+        }
+        let partial = py.import("functools")?.getattr("partial")?;
+        Ok((partial.call((py.get_type::<PyUsage>(),), Some(&kwargs))?, PyTuple::empty(py)))
     }
 
     /// The field names, in order.
@@ -564,7 +700,7 @@ impl PyCost {
     /// Total in USD, exact.
     #[getter]
     fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py_decimal(py, to_decimal(self.cost.total))
+        py_amount(py, self.cost.total)
     }
 
     /// The sum of the items on the input side (prompt, cache, audio/image input).
@@ -576,7 +712,7 @@ impl PyCost {
             .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Input)
             .map(|i| i.amount)
             .sum();
-        py_decimal(py, to_decimal(sum))
+        py_amount(py, sum)
     }
 
     /// The sum of the items on the output side.
@@ -588,7 +724,7 @@ impl PyCost {
             .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Output)
             .map(|i| i.amount)
             .sum();
-        py_decimal(py, to_decimal(sum))
+        py_amount(py, sum)
     }
 
     /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold.
@@ -600,9 +736,9 @@ impl PyCost {
             let unit = &UNITS[item.unit];
             d.set_item("field", unit.usage_field)?;
             d.set_item("count", item.count)?;
-            d.set_item("unit_price", py_decimal(py, item.factor.per_units(unit.per))?)?;
+            d.set_item("unit_price", py_decimal(py, item.factor.per_units(unit.per).py_err(py)?)?)?;
             d.set_item("per", unit.per)?;
-            d.set_item("amount", py_decimal(py, to_decimal(item.amount))?)?;
+            d.set_item("amount", py_amount(py, item.amount)?)?;
             d.set_item("long_context_threshold", item.threshold)?;
             list.append(d)?;
         }
@@ -645,8 +781,55 @@ impl PyCost {
         self.cost.explain()
     }
 
+    /// Pickled as the `price(...)` call that gives it again: usage, model, provider, time, tier and region, and
+    /// its book (by name or content). A cost of a `UsageRecord` with parts or a gateway cache hit is priced again
+    /// from its (picklable) record instead.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let c = &self.cost;
+        if !c.others.is_empty() || c.waived.is_some() {
+            return Err(invalid_argument(
+                py,
+                "a Cost of a UsageRecord with parts or a gateway cache hit cannot be pickled alone: pickle the record \
+                 and price it again"
+                    .into(),
+            ));
+        }
+        let book = PyPriceBook::of(&c.book).ok_or_else(|| {
+            invalid_argument(py, format!("the price book of this Cost ({}) is no longer known", c.book.origin))
+        })?;
+        let args = [
+            Bound::new(py, PyUsage { usage: c.usage })?.into_any(),
+            c.model_id().into_pyobject(py)?.into_any(),
+            c.provider_id().into_pyobject(py)?.into_any(),
+            py_datetime(py, c.at_micros)?,
+            c.sheet.tier.as_str().into_pyobject(py)?.into_any(),
+            Bound::new(py, book)?.into_any(),
+            c.sheet.region.as_deref().into_pyobject(py)?.into_any(),
+        ];
+        let price = py.import("tokenprice._core")?.getattr("price")?;
+        Ok((price, PyTuple::new(py, args)?))
+    }
+
+    /// Costs are equal when they price the same usage the same way: total, items, model, provider, entry, tier,
+    /// region and time.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        let Ok(o) = other.cast::<PyCost>() else { return false };
+        let (a, b) = (&self.cost, &o.get().cost);
+        a.total == b.total
+            && a.items == b.items
+            && a.usage == b.usage
+            && a.at_micros == b.at_micros
+            && a.model_id() == b.model_id()
+            && a.provider_id() == b.provider_id()
+            && a.sheet.entry == b.sheet.entry
+            && a.sheet.tier == b.sheet.tier
+            && a.sheet.region == b.sheet.region
+            && a.others.len() == b.others.len()
+            && a.waived == b.waived
+    }
+
     fn __repr__(&self) -> String {
-        format!("<Cost {} USD: {} ({})>", to_decimal(self.cost.total), self.cost.model_id(), self.cost.provider_id())
+        format!("<Cost {} USD: {} ({})>", amount_text(self.cost.total), self.cost.model_id(), self.cost.provider_id())
     }
 }
 
@@ -693,19 +876,24 @@ pub fn price(
     })
 }
 
-/// Prices an Arrow table of usage rows (see the Python `price_table` for the column options).
+/// Prices an Arrow table of usage rows (see the Python `price_table` for the column options). `columns` maps the
+/// roles (model, timestamp, provider, service_tier, region, cache_hit) to columns and `counts` usage fields to
+/// columns; other count columns are recognised by name (`cost::columns`). `keep_columns`: the caller puts the
+/// result beside the input's own columns, so their names must not clash.
 #[pyfunction]
-#[pyo3(signature = (table, *, book=None, columns, default_at=None, input_excludes_cache=false, itemized=false, as_float=false, num_threads=None))]
+#[pyo3(signature = (table, *, book=None, columns, counts=None, default_at=None, input_excludes_cache=None, itemized=false, as_float=false, keep_columns=false, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_arrow_table(
     py: Python<'_>,
     table: AnyRecordBatch,
     book: Option<&PyPriceBook>,
     columns: &Bound<'_, PyDict>,
+    counts: Option<&Bound<'_, PyDict>>,
     default_at: Option<&Bound<'_, PyAny>>,
-    input_excludes_cache: bool,
+    input_excludes_cache: Option<bool>,
     itemized: bool,
     as_float: bool,
+    keep_columns: bool,
     num_threads: Option<usize>,
 ) -> PyResult<PyTable> {
     guard(py, || {
@@ -714,11 +902,12 @@ pub fn price_arrow_table(
             Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
             _ => None,
         };
-        // columns: role → column name ("model", "timestamp", ..., and usage field names).
-        let mut names: Vec<(String, String)> = Vec::new();
-        for (k, v) in columns.iter() {
-            names.push((k.extract()?, v.extract()?));
-        }
+        let pairs = |d: Option<&Bound<'_, PyDict>>| -> PyResult<Vec<(String, String)>> {
+            d.map_or(Ok(Vec::new()), |d| d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect())
+        };
+        // columns: role → column name ("model", "timestamp", ...); counts: usage field → column name.
+        let names = pairs(Some(columns))?;
+        let explicit_counts = pairs(counts)?;
         let reader = table.into_reader()?;
         let schema = reader.schema();
         let mut batches: Vec<arrow_array::RecordBatch> =
@@ -726,16 +915,14 @@ pub fn price_arrow_table(
         if batches.is_empty() {
             batches.push(arrow_array::RecordBatch::new_empty(schema.clone()));
         }
+        let table_names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let column = |role: &str| -> PyResult<Option<usize>> {
             match names.iter().find(|(r, _)| r == role) {
                 None => Ok(None),
                 Some((_, col)) => schema.index_of(col).map(Some).map_err(|_| {
                     invalid_argument(
                         py,
-                        format!(
-                            "no column {col:?} (for {role}); the table has: {}",
-                            schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
-                        ),
+                        format!("no column {col:?} (for {role}); the table has: {}", table_names.join(", ")),
                     )
                 }),
             }
@@ -754,15 +941,20 @@ pub fn price_arrow_table(
         let service_tier = column("service_tier")?;
         let region = column("region")?;
         let cache_hit = column("cache_hit")?;
-        let mut counts: Vec<(usize, usize, String)> = Vec::new();
-        for (role, col) in &names {
-            if let Some(u) = unit_of_usage_field(role) {
-                if let Some(i) = column(role)? {
-                    counts.push((u, i, col.clone()));
-                }
-            }
-        }
+        let taken: Vec<&str> = names.iter().map(|(_, c)| c.as_str()).collect();
+        let read = count_columns(&table_names, &explicit_counts, &taken, input_excludes_cache).py_err(py)?;
+        let count_index: Vec<(usize, usize, String)> = read
+            .counts
+            .iter()
+            .map(|(u, name)| {
+                Ok((*u, schema.index_of(name).map_err(|e| invalid_argument(py, e.to_string()))?, name.clone()))
+            })
+            .collect::<PyResult<_>>()?;
         let options = TableOptions { itemized, as_float, threads: num_threads };
+        if keep_columns {
+            let units: Vec<usize> = read.counts.iter().map(|(u, _)| *u).collect();
+            check_no_clash(&table_names, &result_names(&units, &options)).py_err(py)?;
+        }
         let results = py
             .detach(|| {
                 batches
@@ -778,15 +970,22 @@ pub fn price_arrow_table(
                             service_tier: col(service_tier),
                             region: col(region),
                             cache_hit: col(cache_hit),
-                            counts: counts.iter().map(|(u, i, n)| (*u, batch.column(*i), n.clone())).collect(),
-                            input_excludes_cache,
+                            counts: count_index.iter().map(|(u, i, n)| (*u, batch.column(*i), n.clone())).collect(),
+                            input_excludes_cache: read.input_excludes_cache,
+                            output_excludes_reasoning: read.output_excludes_reasoning,
                         };
                         core_price_table(&book, &input, &options)
                     })
                     .collect::<Result<Vec<_>, Error>>()
             })
             .py_err(py)?;
-        let out_schema = results[0].schema();
+        // The rule used, in the result's schema metadata (`usage_convention`).
+        let metadata = std::collections::HashMap::from([("usage_convention".to_string(), read.describe())]);
+        let out_schema = Arc::new(results[0].schema().as_ref().clone().with_metadata(metadata));
+        let results = results
+            .into_iter()
+            .map(|b| b.with_schema(out_schema.clone()).map_err(|e| to_py(py, Error::Internal(e.to_string()))))
+            .collect::<PyResult<Vec<_>>>()?;
         PyTable::try_new(results, out_schema)
     })
 }

@@ -728,7 +728,7 @@ fn anthropic(o: &Obj<'_>) -> Result<UsageRecord> {
                 let step = anthropic_usage(&it, &path)?;
                 let model = text(&it, "model");
                 if model.is_none() || model == rec.model {
-                    own.add(&step);
+                    own.add(&step)?;
                 }
                 rec.parts.push((model.or_else(|| rec.model.clone()), step));
             }

@@ -28,6 +28,45 @@ impl Default for Usage {
     }
 }
 
+/// The largest count a `Usage` field holds.
+pub const MAX_COUNT: u64 = u64::MAX;
+
+fn count_overflow(field: &str, what: String) -> Error {
+    Error::InvalidUsage {
+        field: field.to_string(),
+        message: format!("{what} is more than {MAX_COUNT}, the largest count"),
+    }
+}
+
+/// A count given as a whole number of any size (Python ints): never negative, at most `MAX_COUNT`.
+pub fn count_from_int(field: &str, n: i128) -> Result<u64> {
+    if n < 0 {
+        return Err(Error::InvalidUsage {
+            field: field.to_string(),
+            message: format!("{n} is negative (counts are never negative)"),
+        });
+    }
+    u64::try_from(n).map_err(|_| count_overflow(field, n.to_string()))
+}
+
+/// A count given as a float (pandas, JSON numbers): finite, whole, not negative, at most `MAX_COUNT`.
+pub fn count_from_float(field: &str, f: f64) -> Result<u64> {
+    let bad = |why: &str| Error::InvalidUsage { field: field.to_string(), message: format!("{f} {why}") };
+    if f.is_nan() {
+        return Err(bad("is not a number (a missing count is not read as 0)"));
+    }
+    if f < 0.0 {
+        return Err(bad("is negative (counts are never negative)"));
+    }
+    if f.is_infinite() || f >= 18_446_744_073_709_551_616.0 {
+        return Err(count_overflow(field, f.to_string()));
+    }
+    if f.fract() != 0.0 {
+        return Err(bad("is not a whole number"));
+    }
+    Ok(f as u64)
+}
+
 /// The field names of `Usage`, in order.
 pub fn field_names() -> impl Iterator<Item = &'static str> {
     UNITS.iter().map(|u| u.usage_field)
@@ -108,15 +147,39 @@ impl Usage {
     /// the 1-hour unit is a part.
     pub fn unit_counts(&self) -> [u64; N_UNITS] {
         let mut c = self.counts;
+        // Cannot overflow: `validate` keeps reads + both writes within `input_tokens`, a u64.
         c[CACHE_WRITE] = c[CACHE_WRITE].saturating_add(c[CACHE_WRITE_1H]);
         c
     }
 
-    /// Adds another usage (for sums over steps or rows).
-    pub fn add(&mut self, other: &Usage) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a = a.saturating_add(*b);
+    /// Adds another usage (for sums over steps or rows). A sum past `u64::MAX` is an error, never saturated.
+    pub fn add(&mut self, other: &Usage) -> Result<()> {
+        let mut sum = self.counts;
+        for (u, (a, b)) in sum.iter_mut().zip(other.counts.iter()).enumerate() {
+            *a = a.checked_add(*b).ok_or_else(|| count_overflow(UNITS[u].usage_field, format!("{a} + {b}")))?;
         }
+        self.counts = sum;
+        Ok(())
+    }
+
+    /// Makes the totals whole for a source that leaves parts out of them: input without cache reads and writes
+    /// (Anthropic, Bedrock), output without reasoning tokens (Gemini's thoughts). A sum past `u64::MAX` is an
+    /// error, never saturated.
+    #[inline]
+    pub fn add_left_out_parts(&mut self, input_excludes_cache: bool, output_excludes_reasoning: bool) -> Result<()> {
+        let c = &mut self.counts;
+        if input_excludes_cache {
+            let sum =
+                c[INPUT] as u128 + c[units::CACHE_READ] as u128 + c[CACHE_WRITE] as u128 + c[CACHE_WRITE_1H] as u128;
+            c[INPUT] = u64::try_from(sum)
+                .map_err(|_| count_overflow("input_tokens", format!("input + cache reads + cache writes = {sum}")))?;
+        }
+        if output_excludes_reasoning {
+            let sum = c[OUTPUT] as u128 + c[units::REASONING] as u128;
+            c[OUTPUT] = u64::try_from(sum)
+                .map_err(|_| count_overflow("output_tokens", format!("output + reasoning = {sum}")))?;
+        }
+        Ok(())
     }
 }
 
