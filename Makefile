@@ -44,6 +44,8 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) benches/bench_count.py
 	cargo bench --bench price_core
 	$(PYTHON) benches/bench_price.py --threads 2
+	$(PYTHON) benches/bench_request.py
+	$(PYTHON) benches/bench_size.py
 	$(PYTHON) benches/bench_extract.py
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
