@@ -84,7 +84,7 @@ BAD_VALUES = {
     "count_tokens(num_threads=-1)": ("tp.count_tokens('abc', model='gpt-4o', num_threads=-1)", "num_threads=-1"),
     "StreamCounter(num_threads=-1)": ("tp.StreamCounter(e, num_threads=-1)", "num_threads=-1"),
     "image_tokens(-5)": ("tp.image_tokens(-5, 3, 'gpt-4o')", "width=-5"),
-    # "decode(errors='nope')": ("e.decode([1], errors='nope')", 'errors="nope"'),
+    "decode(errors='nope')": ("e.decode([1], errors='nope')", 'errors="nope"'),
 }
 
 
