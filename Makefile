@@ -57,6 +57,8 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	cargo bench --bench price_core
 	$(PYTHON) benches/bench_price.py --threads 2
 	$(PYTHON) benches/bench_resolve.py
+	$(PYTHON) benches/bench_request.py
+	$(PYTHON) benches/bench_size.py
 	$(PYTHON) benches/bench_extract.py
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py

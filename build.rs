@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::env;
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use regex_syntax::hir::{Class, HirKind};
@@ -92,9 +93,9 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
         .collect();
     // Ranks are not contiguous around the special tokens (p50k_base has ordinary tokens 50257..50280 above
     // <|endoftext|> = 50256), so every rank is tried until a long run of unused ones.
-    let mut out = Vec::new();
+    let mut tokens: Vec<Option<Vec<u8>>> = Vec::new();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let (mut rank, mut misses, mut count) = (0u32, 0u32, 0u32);
+    let (mut rank, mut misses) = (0u32, 0u32);
     while misses < 10_000 {
         let bytes = if specials.contains(&rank) { None } else { bpe.decode_bytes(&[rank]).ok() };
         match bytes {
@@ -102,11 +103,8 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
                 misses = 0;
                 assert!(!bytes.is_empty(), "{name}: rank {rank} is empty");
                 assert!(seen.insert(bytes.clone()), "{name}: rank {rank} repeats an earlier token");
-                let len = u16::try_from(bytes.len()).expect("token shorter than 64 KiB");
-                out.extend_from_slice(&rank.to_le_bytes());
-                out.extend_from_slice(&len.to_le_bytes());
-                out.extend_from_slice(&bytes);
-                count += 1;
+                tokens.resize(rank as usize, None);
+                tokens.push(Some(bytes));
             }
             None => misses += 1,
         }
@@ -115,11 +113,23 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
     for b in 0..=255u8 {
         assert!(seen.contains(&vec![b]), "{name}: single byte {b} is not a token; BPE could not encode it");
     }
-    let rank = count;
-    let mut file = Vec::with_capacity(out.len() + 4);
-    file.extend_from_slice(&rank.to_le_bytes());
-    file.extend_from_slice(&out);
-    fs::write(out_dir.join(format!("{name}.vocab")), file).unwrap();
+    // Compact form (read by `Vocab::from_embedded`): a u32 count of rank slots, then per rank a one-byte length
+    // (0: no token at this rank; 255: a u16 length follows) and the bytes; the whole deflated. Ranks are implicit.
+    let mut raw = Vec::with_capacity(seen.iter().map(|t| t.len() + 1).sum::<usize>() + 4);
+    raw.extend_from_slice(&(tokens.len() as u32).to_le_bytes());
+    for token in &tokens {
+        let bytes = token.as_deref().unwrap_or_default();
+        if bytes.len() < 255 {
+            raw.push(bytes.len() as u8);
+        } else {
+            raw.push(255);
+            raw.extend_from_slice(&u16::try_from(bytes.len()).expect("token shorter than 64 KiB").to_le_bytes());
+        }
+        raw.extend_from_slice(bytes);
+    }
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    deflate.write_all(&raw).unwrap();
+    fs::write(out_dir.join(format!("{name}.vocab")), deflate.finish().unwrap()).unwrap();
 }
 
 /// Validates every `prices/*.toml` and embeds them as one JSON array. A broken file fails the build with the

@@ -15,23 +15,41 @@ use crate::fork::PerProcess;
 
 static POOLS: PerProcess<Mutex<HashMap<usize, Arc<ThreadPool>>>> = PerProcess::new(|| Mutex::new(HashMap::new()));
 
-/// The default thread count: `TOKENPRICE_NUM_THREADS` if set, else every available core.
+/// The default thread count: `TOKENPRICE_NUM_THREADS` if set, else every available core. Read once per process
+/// (a forked child reads it again: its cores or environment may differ); setting the variable later in a running
+/// process does not change it.
 pub fn default_threads() -> usize {
-    std::env::var("TOKENPRICE_NUM_THREADS")
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // (pid << 32) | threads; 0 until first read.
+    static CACHED: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let cached = CACHED.load(Ordering::Relaxed);
+    if cached != 0 && (cached >> 32) as u32 == pid {
+        return (cached & 0xffff_ffff) as usize;
+    }
+    let threads = std::env::var("TOKENPRICE_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(u32::MAX as usize);
+    CACHED.store(((pid as u64) << 32) | threads as u64, Ordering::Relaxed);
+    threads
+}
+
+/// A `num_threads` value: from 1 to 1024.
+pub fn check_threads(n: i128) -> Result<usize> {
+    match n {
+        ..=0 => Err(Error::InvalidArgument(format!("num_threads={n}: must be at least 1 (or None for the default)"))),
+        1..=1024 => Ok(n as usize),
+        _ => Err(Error::InvalidArgument(format!("num_threads={n} is more than the 1024 threads allowed"))),
+    }
 }
 
 /// The pool with `threads` threads for this process.
 pub fn pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     let size = match threads {
-        Some(0) => return Err(Error::InvalidArgument("num_threads must be at least 1".into())),
-        Some(n) if n > 1024 => {
-            return Err(Error::InvalidArgument(format!("num_threads={n} is more than the 1024 threads allowed")))
-        }
-        Some(n) => n,
+        Some(n) => check_threads(n as i128)?,
         None => default_threads(),
     };
     let mut pools = POOLS.get().lock().unwrap_or_else(|poisoned| poisoned.into_inner());

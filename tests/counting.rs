@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use tokenprice::tokens::{get_encoding, Allowed, Encoding, StreamCounter, Tokenizer};
+use tokenprice::tokens::{get_encoding, Allowed, Disallowed, Encoding, StreamCounter, Tokenizer};
 
 /// tiktoken-rs's encodings take ~0.1 s each to build: build each once.
 fn reference(name: &str) -> &'static tiktoken_rs::CoreBPE {
@@ -84,8 +84,21 @@ fn special_tokens_follow_tiktoken() {
         assert_eq!(ours.count(text, Allowed::None).unwrap(), theirs.encode_ordinary(text).len(), "{name}");
     }
     let o200k = get_encoding("o200k_base").unwrap();
-    let err = o200k.find_disallowed("x <|endoftext|>", &["<|endoftext|>"]).unwrap_err();
+    let err = o200k.encode_checked("x <|endoftext|>", Allowed::None, Disallowed::Only(&["<|endoftext|>"])).unwrap_err();
     assert!(err.to_string().contains("<|endoftext|>") && err.to_string().contains("byte 2"), "{err}");
+    // The default ("all" not allowed), with one token allowed, and a set of any strings, as tiktoken.
+    let err = o200k.encode_checked("a <|endofprompt|>", Allowed::None, Disallowed::NotAllowed).unwrap_err();
+    assert!(err.to_string().contains("<|endofprompt|>"), "{err}");
+    let allowed = Allowed::Only(&["<|endoftext|>"]);
+    assert_eq!(o200k.encode_checked("a<|endoftext|>", allowed, Disallowed::NotAllowed).unwrap(), vec![64, 199999]);
+    let err = o200k.encode_checked("<|endoftext|><|endofprompt|>", allowed, Disallowed::NotAllowed).unwrap_err();
+    assert!(err.to_string().contains("<|endofprompt|>") && err.to_string().contains("byte 13"), "{err}");
+    for _ in 0..2 {
+        let err = o200k.encode_checked("ab XY", Allowed::None, Disallowed::Only(&["XY", "Z"])).unwrap_err();
+        assert!(err.to_string().contains("XY") && err.to_string().contains("byte 3"), "{err}");
+    }
+    assert!(o200k.encode_checked("<|endoftext|>", Allowed::None, Disallowed::Only(&[])).is_ok());
+    assert!(o200k.encode_checked("<|endoftext|>", Allowed::All, Disallowed::NotAllowed).is_ok());
 }
 
 #[test]
@@ -184,6 +197,44 @@ proptest! {
             let ours = get_encoding(name).unwrap();
             let theirs = reference(name);
             prop_assert_eq!(ours.encode(&text, Allowed::None).unwrap(), theirs.encode_ordinary(&text));
+        }
+    }
+}
+
+/// Pieces past 32 KiB go to the linear-time encoder built from the vocabulary on first need (cl100k, o200k); it
+/// must give the ids of the O(n log n) heap merge (itself pinned to tiktoken on shorter pieces), up to 1 MB.
+#[test]
+fn huge_pieces_equal_the_heap_merge() {
+    let mut state: u64 = 7;
+    let mut random = |alphabet: &[u8], n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                alphabet[(state >> 33) as usize % alphabet.len()] as char
+            })
+            .collect()
+    };
+    let texts = [
+        "a".repeat(1 << 20),
+        " ".repeat(1 << 20) + "x",
+        random(b"abcdefghijklmnopqrstuvwxyz", 200_000),
+        random(b"!@#$%^&*()[]{};:,.<>?/|~`-_=+", 200_000),
+    ];
+    for name in ["cl100k_base", "o200k_base"] {
+        let enc = get_encoding(name).unwrap();
+        for text in &texts {
+            let mut expected = Vec::new();
+            enc.split()
+                .for_each_piece(text, |piece| {
+                    match enc.vocab().rank(piece) {
+                        Some(r) => expected.push(r),
+                        None => tokenprice::tokens::bpe::merge_heap(enc.vocab(), piece, |r| expected.push(r)),
+                    }
+                    true
+                })
+                .unwrap();
+            assert_eq!(enc.encode(text, Allowed::None).unwrap(), expected, "{name}: {:?}", &text[..10]);
+            assert_eq!(enc.count(text, Allowed::None).unwrap(), expected.len(), "{name}: {:?}", &text[..10]);
         }
     }
 }

@@ -168,5 +168,5 @@ def test_image_token_errors() -> None:
         tokenprice.image_tokens(10, 10, "o3-mini")
     with pytest.raises(tokenprice.InvalidArgumentError, match="medium"):
         tokenprice.image_tokens(10, 10, "gpt-4o", "medium")  # type: ignore[arg-type]
-    with pytest.raises(tokenprice.InvalidArgumentError, match="pixel"):
+    with pytest.raises(tokenprice.InvalidArgumentError, match="width=-1 is out of range"):
         tokenprice.image_tokens(-1, 10, "gpt-4o")

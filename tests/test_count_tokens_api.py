@@ -79,9 +79,10 @@ def test_pandas_dataframe_column_roundtrip() -> None:
 def test_non_string_columns_are_rejected_clearly() -> None:
     with pytest.raises(tokenprice.InvalidArgumentError, match="column of strings; this column holds Int64"):
         tokenprice.count_tokens(pa.array([1, 2]), model="gpt-4o")
-    with pytest.raises(tokenprice.InvalidArgumentError, match=r"texts\[1\] is int"):
+    # Wrong Python types are InvalidTypeError (a TypeError too).
+    with pytest.raises(tokenprice.InvalidTypeError, match=r"texts\[1\] is int"):
         tokenprice.count_tokens(["a", 5], model="gpt-4o")
-    with pytest.raises(tokenprice.InvalidArgumentError, match="got dict"):
+    with pytest.raises(tokenprice.InvalidTypeError, match="got dict"):
         tokenprice.count_tokens({"a": 1}, model="gpt-4o")
 
 

@@ -111,3 +111,28 @@ def test_count_till_limit() -> None:
     assert enc.count_till_limit(text, n - 1) is None
     assert enc.count_till_limit(text, 10) is None
     assert enc.count_till_limit("", 0) == 0
+
+
+def _long_pieces() -> list[str]:
+    import random
+
+    rng = random.Random(13)
+    n = 40_000  # past 32 KiB: pieces this long go to the linear-time encoder (cl100k, o200k), built on first need
+    return [
+        "a" * n,
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n)),
+        " " * n + "x",
+        "".join(rng.choice("!@#$%^&*()[]{};:,.<>?/|~`-_=+") for _ in range(n)),
+        "x" + "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(n // 3)),
+        "1" * n,
+    ]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base", "r50k_base"])
+def test_very_long_pieces_match_tiktoken(name: str, reference) -> None:  # type: ignore[no-untyped-def]
+    ours, theirs = tokenprice.get_encoding(name), reference[name]
+    for text in _long_pieces():
+        expected = theirs.encode_ordinary(text)
+        assert ours.encode_ordinary(text) == expected, text[:20]
+        assert ours.count(text) == len(expected), text[:20]
+        assert ours.count_batch([text, "hi " + text]) == [len(expected), len(theirs.encode_ordinary("hi " + text))]

@@ -50,7 +50,7 @@ def _resolve(model: str | None, encoding: str | Encoding | None, approximate: bo
     if encoding is not None:
         if isinstance(encoding, Encoding):
             return encoding, None
-        return _core.get_encoding(encoding), None
+        return _core.get_encoding(encoding), None  # raises InvalidTypeError for a non-str
     if model is None:
         raise _core.InvalidArgumentError("pass model= (e.g. 'gpt-4o') or encoding= (e.g. 'o200k_base')")
     known = _core.lookup_model(model)
@@ -144,7 +144,7 @@ def count_tokens(
             if isinstance(attrs, dict):
                 attrs["tokenprice.approximate"] = {"model": approximated_model, "encoding": enc.name}
         return result
-    raise _core.InvalidArgumentError(
+    raise _core.InvalidTypeError(
         f"count_tokens takes a str, a list of str, or an Arrow-compatible string column "
         f"(pyarrow, polars, pandas); got {type(data).__name__}"
     )

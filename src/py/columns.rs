@@ -105,9 +105,10 @@ pub fn count_column(
     encoding: &PyEncoding,
     column: AnyArray,
     allowed_special: Option<&Bound<'_, PyAny>>,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyArray> {
     guard(py, || {
+        let num_threads = crate::py::args::threads(num_threads)?;
         let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
         let chunked = column.into_chunked_array()?;
         let (chunks, _field) = chunked.into_inner();

@@ -9,9 +9,11 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyFrozenSet, PyList, PyString, PyTuple};
 
 use crate::error::Error;
-use crate::py::errors::{guard, invalid_argument, IntoPy};
+use crate::py::args;
+pub use crate::py::args::type_name;
+use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
 use crate::tokens::load::{encoding_from_ranks, load_tiktoken_file, HfTokenizer};
-use crate::tokens::{get_encoding, Allowed, Rank, Tokenizer};
+use crate::tokens::{get_encoding, Allowed, Disallowed, Rank, Tokenizer};
 
 /// A tokenizer: a built-in OpenAI encoding, a tiktoken rank file, or a Hugging Face tokenizer.json.
 #[pyclass(frozen, module = "tokenprice", name = "Encoding")]
@@ -56,6 +58,17 @@ impl SpecialArg {
         Ok(SpecialArg::Some(names))
     }
 
+    /// Runs `f` with the core's view of this set as `disallowed_special`.
+    fn with_disallowed<R>(&self, f: impl FnOnce(Disallowed<'_>) -> R) -> R {
+        match self {
+            SpecialArg::All => f(Disallowed::NotAllowed),
+            SpecialArg::Some(v) => {
+                let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+                f(Disallowed::Only(&refs))
+            }
+        }
+    }
+
     /// Runs `f` with the core's view of this set.
     pub fn with_allowed<R>(&self, f: impl FnOnce(Allowed<'_>) -> R) -> R {
         match self {
@@ -69,10 +82,6 @@ impl SpecialArg {
     }
 }
 
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
-}
-
 /// Extracts texts from a list, tuple or other iterable of `str | None`, naming the first bad element.
 pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<PyBackedStr>>> {
     let py = obj.py();
@@ -81,15 +90,18 @@ pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<
             return Ok(None);
         }
         item.cast::<PyString>()
-            .map_err(|_| invalid_argument(py, format!("{what}[{i}] is {}, expected str or None", type_name(&item))))?;
-        Ok(Some(item.extract::<PyBackedStr>()?))
+            .map_err(|_| invalid_type(py, format!("{what}[{i}] is {}, expected str or None", type_name(&item))))?;
+        Ok(Some(args::text(&item, what)?))
     };
     if let Ok(list) = obj.cast::<PyList>() {
         return list.iter().enumerate().map(|(i, item)| extract_one(i, item)).collect();
     }
+    if obj.is_instance_of::<PyString>() {
+        return Err(invalid_type(py, format!("{what} must be a list of str, got a str")));
+    }
     let iter = obj
         .try_iter()
-        .map_err(|_| invalid_argument(py, format!("{what} must be a list of str, got {}", type_name(obj))))?;
+        .map_err(|_| invalid_type(py, format!("{what} must be a list of str, got {}", type_name(obj))))?;
     iter.enumerate().map(|(i, item)| extract_one(i, item?)).collect()
 }
 
@@ -97,21 +109,8 @@ fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     let py = obj.py();
     let iter = obj
         .try_iter()
-        .map_err(|_| invalid_argument(py, format!("tokens must be a list of int, got {}", type_name(obj))))?;
-    iter.enumerate()
-        .map(|(i, item)| {
-            let item = item?;
-            item.extract::<u64>().map_err(|_| {
-                invalid_argument(
-                    py,
-                    format!(
-                        "tokens[{i}] = {} is not a token id (a non-negative int)",
-                        item.repr().map(|r| r.to_string()).unwrap_or_default()
-                    ),
-                )
-            })
-        })
-        .collect()
+        .map_err(|_| invalid_type(py, format!("tokens must be a list of int, got {}", type_name(obj))))?;
+    iter.enumerate().map(|(i, item)| args::count(&item?, &format!("tokens[{i}]"), u64::MAX)).collect()
 }
 
 /// Key/value pairs from a dict or an iterable of 2-tuples (tiktoken passes dicts, pickles pass lists).
@@ -143,17 +142,6 @@ fn pairs<'py, K: for<'a> FromPyObjectOwned<'py>, V: for<'a> FromPyObjectOwned<'p
     Ok(out)
 }
 
-/// tiktoken's rule: `disallowed_special="all"` means every special token that is not allowed.
-fn disallowed_names(e: &crate::tokens::Encoding, allowed: &SpecialArg, disallowed: &SpecialArg) -> Vec<String> {
-    match (disallowed, allowed) {
-        (SpecialArg::All, SpecialArg::All) => Vec::new(),
-        (SpecialArg::All, SpecialArg::Some(a)) => {
-            e.special_token_names().into_iter().filter(|n| !a.contains(n)).collect()
-        }
-        (SpecialArg::Some(d), _) => d.clone(),
-    }
-}
-
 /// Encodes one text under tiktoken's special-token rules.
 fn encode_checked(
     tokenizer: &Tokenizer,
@@ -163,12 +151,7 @@ fn encode_checked(
 ) -> Result<Vec<u32>, Error> {
     match tokenizer {
         Tokenizer::HuggingFace(h) => h.encode(text),
-        Tokenizer::Bpe(e) => {
-            let names = disallowed_names(e, allowed, disallowed);
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            e.find_disallowed(text, &refs)?;
-            allowed.with_allowed(|a| e.encode(text, a))
-        }
+        Tokenizer::Bpe(e) => allowed.with_allowed(|a| disallowed.with_disallowed(|d| e.encode_checked(text, a, d))),
     }
 }
 
@@ -263,11 +246,12 @@ impl PyEncoding {
     fn encode(
         &self,
         py: Python<'_>,
-        text: PyBackedStr,
+        text: &Bound<'_, PyAny>,
         allowed_special: Option<&Bound<'_, PyAny>>,
         disallowed_special: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<u32>> {
         guard(py, || {
+            let text = args::text(text, "text")?;
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
             let disallowed = match disallowed_special {
                 None => SpecialArg::All,
@@ -278,8 +262,11 @@ impl PyEncoding {
     }
 
     /// Token ids of `text`, with special-token text encoded as ordinary text.
-    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<u32>> {
-        guard(py, || self.encode_impl(py, &text, &SpecialArg::Some(Vec::new()), &SpecialArg::Some(Vec::new())))
+    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+        guard(py, || {
+            let text = args::text(text, "text")?;
+            self.encode_impl(py, &text, &SpecialArg::Some(Vec::new()), &SpecialArg::Some(Vec::new()))
+        })
     }
 
     /// `encode` for many texts, on every core (or `num_threads`).
@@ -288,11 +275,12 @@ impl PyEncoding {
         &self,
         py: Python<'_>,
         texts: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<&Bound<'_, PyAny>>,
         allowed_special: Option<&Bound<'_, PyAny>>,
         disallowed_special: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Vec<u32>>> {
         guard(py, || {
+            let num_threads = args::threads(num_threads)?;
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
             let disallowed = match disallowed_special {
                 None => SpecialArg::All,
@@ -323,7 +311,7 @@ impl PyEncoding {
         &self,
         py: Python<'_>,
         texts: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Vec<u32>>> {
         let empty = PyTuple::empty(py);
         self.encode_batch(py, texts, num_threads, None, Some(empty.as_any()))
@@ -345,17 +333,37 @@ impl PyEncoding {
     }
 
     /// The text of `tokens`; bytes that are not UTF-8 are handled by `errors` as in `bytes.decode`.
-    #[pyo3(signature = (tokens, errors="replace"))]
-    fn decode<'py>(&self, py: Python<'py>, tokens: &Bound<'py, PyAny>, errors: &str) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (tokens, errors=None))]
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+        errors: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let errors = match errors {
+            None => "replace".to_string(),
+            Some(e) => {
+                let name = args::name(e, "errors")?;
+                // Checked up front: bytes.decode looks the handler up only when it meets a bad byte.
+                py.import("codecs")?.call_method1("lookup_error", (name.as_str(),)).map_err(|_| {
+                    invalid_argument(py, format!("errors={name:?} is not an error handler of bytes.decode"))
+                })?;
+                name
+            }
+        };
         let bytes = self.decode_bytes(py, tokens)?;
-        bytes.call_method1("decode", ("utf-8", errors))
+        bytes.call_method1("decode", ("utf-8", errors.as_str()))
     }
 
-    fn decode_single_token_bytes<'py>(&self, py: Python<'py>, token: u64) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_single_token_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || {
+            let token = args::count(token, "token", u64::MAX)?;
             let e = self.bpe(py, "decode_single_token_bytes")?;
-            let rank = Rank::try_from(token).unwrap_or(Rank::MAX);
-            Ok(PyBytes::new(py, e.token_bytes(rank).py_err(py)?))
+            Ok(PyBytes::new(py, &e.decode_bytes(&[token]).py_err(py)?))
         })
     }
 
@@ -365,11 +373,13 @@ impl PyEncoding {
     fn count(
         &self,
         py: Python<'_>,
-        text: PyBackedStr,
+        text: &Bound<'_, PyAny>,
         allowed_special: Option<&Bound<'_, PyAny>>,
-        num_threads: Option<usize>,
+        num_threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
         guard(py, || {
+            let text = args::text(text, "text")?;
+            let num_threads = args::threads(num_threads)?;
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
             py.detach(|| allowed.with_allowed(|a| self.tokenizer.count(&text, a, num_threads))).py_err(py)
         })
@@ -382,9 +392,10 @@ impl PyEncoding {
         slf: &Bound<'py, Self>,
         texts: &Bound<'py, PyAny>,
         allowed_special: Option<&Bound<'py, PyAny>>,
-        num_threads: Option<usize>,
+        num_threads: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
+        let num_threads = guard(py, || args::threads(num_threads))?;
         if !texts.is_instance_of::<PyList>()
             && !texts.is_instance_of::<PyTuple>()
             && (texts.hasattr("__arrow_c_stream__")? || texts.hasattr("__arrow_c_array__")?)
@@ -413,11 +424,13 @@ impl PyEncoding {
     fn count_till_limit(
         &self,
         py: Python<'_>,
-        text: PyBackedStr,
-        limit: usize,
+        text: &Bound<'_, PyAny>,
+        limit: &Bound<'_, PyAny>,
         allowed_special: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<usize>> {
         guard(py, || {
+            let text = args::text(text, "text")?;
+            let limit = args::count(limit, "limit", usize::MAX as u64)? as usize;
             let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
             py.detach(|| allowed.with_allowed(|a| self.tokenizer.count_till_limit(&text, limit, a))).py_err(py)
         })

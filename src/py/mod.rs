@@ -1,6 +1,7 @@
 //! The Python binding (`tokenprice._core`), compiled only with the `python` feature. Each function converts its
 //! arguments, releases the GIL for the work, and converts the result; all decisions live in the core.
 
+mod args;
 mod columns;
 mod encoding;
 mod errors;
@@ -28,20 +29,20 @@ use errors::{guard, invalid_argument, IntoPy};
 
 /// A built-in encoding by name: gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony.
 #[pyfunction]
-fn get_encoding(py: Python<'_>, name: &str) -> PyResult<PyEncoding> {
-    guard(py, || PyEncoding::builtin(name, py))
+fn get_encoding(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+    guard(py, || PyEncoding::builtin(&args::name(name, "name")?, py))
 }
 
 /// The name of the encoding an OpenAI model uses (provider prefixes, Azure, fine-tune and dated names accepted).
 #[pyfunction]
-fn encoding_name_for_model(py: Python<'_>, model: &str) -> PyResult<&'static str> {
-    guard(py, || core_encoding_name(model).py_err(py))
+fn encoding_name_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    guard(py, || core_encoding_name(&args::name(model, "model")?).py_err(py))
 }
 
 /// The encoding an OpenAI model uses.
 #[pyfunction]
-fn encoding_for_model(py: Python<'_>, model: &str) -> PyResult<PyEncoding> {
-    guard(py, || PyEncoding::builtin(core_encoding_name(model).py_err(py)?, py))
+fn encoding_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+    guard(py, || PyEncoding::builtin(core_encoding_name(&args::name(model, "model")?).py_err(py)?, py))
 }
 
 #[pyfunction]
@@ -51,11 +52,11 @@ fn list_encoding_names() -> Vec<&'static str> {
 
 /// What is known about a model's tokenizer: ("encoding", name), ("not_public", vendor) or None.
 #[pyfunction]
-fn lookup_model(model: &str) -> Option<(&'static str, &'static str)> {
-    core_lookup_model(model).map(|m| match m {
+fn lookup_model(model: &Bound<'_, PyAny>) -> PyResult<Option<(&'static str, &'static str)>> {
+    Ok(core_lookup_model(&args::name(model, "model")?).map(|m| match m {
         ModelTokenizer::Encoding(e) => ("encoding", e),
         ModelTokenizer::NotPublic { vendor } => ("not_public", vendor),
-    })
+    }))
 }
 
 /// Converts plain Python data (dicts, lists, str, numbers, None; or objects with `model_dump()`, such as the
@@ -68,8 +69,8 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
     if let Ok(b) = obj.cast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_string()));
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::String(args::name(obj, path)?));
     }
     if obj.is_instance_of::<PyInt>() {
         return Ok(match obj.extract::<i64>() {
@@ -131,10 +132,11 @@ fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
 fn count_message_tokens(
     py: Python<'_>,
     messages: &Bound<'_, PyAny>,
-    model: &str,
+    model: &Bound<'_, PyAny>,
     tools: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(py, || {
+        let model = &args::name(model, "model")?;
         let messages = to_json_list(messages, "messages")?;
         let tools = tools.map(|t| to_json_list(t, "tools")).transpose()?;
         let enc = core_get_encoding(core_encoding_name(model).py_err(py)?).py_err(py)?;
@@ -145,12 +147,17 @@ fn count_message_tokens(
 /// Input tokens of one image of `width` × `height` pixels for `model` (OpenAI tiles or patches, Anthropic).
 #[pyfunction]
 #[pyo3(signature = (width, height, model, detail="auto"))]
-fn image_tokens(py: Python<'_>, width: i64, height: i64, model: &str, detail: &str) -> PyResult<u64> {
+fn image_tokens(
+    py: Python<'_>,
+    width: &Bound<'_, PyAny>,
+    height: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    detail: &str,
+) -> PyResult<u64> {
     guard(py, || {
-        let dim = |v: i64, what: &str| {
-            u32::try_from(v).map_err(|_| invalid_argument(py, format!("{what}={v} is not a pixel count")))
-        };
-        core_image_tokens(dim(width, "width")?, dim(height, "height")?, model, Detail::parse(detail).py_err(py)?)
+        let dim = |v: &Bound<'_, PyAny>, what: &str| args::count(v, what, u32::MAX as u64).map(|n| n as u32);
+        let model = args::name(model, "model")?;
+        core_image_tokens(dim(width, "width")?, dim(height, "height")?, &model, Detail::parse(detail).py_err(py)?)
             .py_err(py)
     })
 }
@@ -181,9 +188,10 @@ fn count_file(
     path: PathBuf,
     encoding: &PyEncoding,
     errors: &str,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(py, || {
+        let num_threads = args::threads(num_threads)?;
         let replace = errors_mode(py, errors)?;
         let enc = stream_encoding(py, encoding)?;
         py.detach(|| {
@@ -238,17 +246,22 @@ impl PyStreamCounter {
         encoding: &PyEncoding,
         source: &str,
         errors: &str,
-        num_threads: Option<usize>,
+        num_threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(py, || {
+            let num_threads = args::threads(num_threads)?;
             let replace = errors_mode(py, errors)?;
             let enc = stream_encoding(py, encoding)?;
             Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
         })
     }
 
-    fn feed(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+    fn feed(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(py, || {
+            let data = data.cast::<pyo3::types::PyBytes>().map_err(|_| {
+                errors::invalid_type(py, format!("feed(data): data must be bytes, got {}", args::type_name(data)))
+            })?;
+            let data = data.as_bytes();
             let mut guard_ = self.counter(py)?;
             let counter = guard_.as_mut().ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
             py.detach(|| counter.feed(data)).py_err(py)

@@ -3,9 +3,9 @@
 //!
 //! Three strategies give the same result at different lengths:
 //! - [`merge`]: tiktoken's own scan, quadratic but fastest for the short pieces that make up most text;
-//! - [`merge_heap`]: a priority queue over a linked list, O(n log n), for long pieces of file-loaded encodings;
-//! - for the built-in cl100k/o200k encodings, long pieces go to the linear-time backtracking encoder of the `bpe`
-//!   crate (see `Encoding`), which reaches 1 MB of one repeated character in milliseconds.
+//! - [`merge_heap`]: a priority queue over a linked list, O(n log n), for pieces over 128 bytes;
+//! - for the built-in cl100k/o200k encodings, pieces over 32 KiB go to the linear-time backtracking encoder of the
+//!   `bpe` crate, built from the vocabulary on first need (see `Encoding`): 1 MB of one character in milliseconds.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -103,13 +103,17 @@ fn count_parallel(enc: &Encoding, text: &str, allowed: Allowed<'_>, threads: Opt
 /// Counts the pieces of `text` that begin before `stop` (a place where a piece must begin), in parallel when the
 /// text is long and the split pattern is a built-in one.
 fn count_until(enc: &Encoding, text: &str, stop: usize, threads: Option<usize>) -> Result<usize> {
-    let threads_n = threads.unwrap_or_else(parallel::default_threads);
     let Some(piece_end) = enc.split().piece_end_fn() else {
         return if stop == text.len() { enc.count(text, Allowed::None) } else { enc.count_until(text, stop) };
     };
+    if stop < PARALLEL_TEXT {
+        // Short texts (every per-request call) touch no pool, no environment and no thread count.
+        return Ok(enc.count_span(text, 0, stop, piece_end));
+    }
+    let threads_n = threads.unwrap_or_else(parallel::default_threads);
     let t = text.as_bytes();
     let mut cuts = vec![0usize];
-    if stop >= PARALLEL_TEXT && threads_n > 1 {
+    if threads_n > 1 {
         let chunks = threads_n * 4;
         for k in 1..chunks {
             let target = stop * k / chunks;

@@ -1,25 +1,28 @@
 //! An `Encoding`: split pattern + vocabulary + special tokens, with encode, decode and fast counting.
 //!
 //! Counting avoids work three ways: most pieces are a whole token (one hash lookup); pieces repeat, so each
-//! thread keeps a small direct-mapped cache of piece → count; and long pieces of the built-in encodings go to a
-//! linear-time encoder instead of the quadratic merge.
+//! thread keeps a small direct-mapped cache of piece → count; and long pieces skip the quadratic merge (an
+//! O(n log n) heap merge, and for very long pieces of cl100k/o200k a linear-time encoder built on first need).
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use bpe_openai::byte_pair_encoding::BytePairEncoding;
+use ::bpe::byte_pair_encoding::BytePairEncoding;
 use rustc_hash::FxHashMap;
 use thread_local::ThreadLocal;
 
 use crate::error::{Error, Result};
 use crate::tokens::bpe::{self, MergeScratch};
-use crate::tokens::special::{self, Allowed, Specials};
+use crate::tokens::special::{Allowed, Disallowed, Specials};
 use crate::tokens::split::Split;
 use crate::tokens::vocab::{hash_bytes, Rank, Vocab};
 
-/// Pieces longer than this skip the quadratic merge: the linear backtracking encoder (built-in encodings) or the
-/// O(n log n) heap merge (file-loaded ones) take them.
+/// Pieces longer than this skip the quadratic merge for the O(n log n) heap merge.
 const LONG_PIECE: usize = 128;
+/// Pieces longer than this go to the linear-time backtracking encoder where the encoding has one (cl100k, o200k):
+/// building it takes 0.5–2 s, so it is built the first time such a piece is seen; the heap merge takes a few
+/// milliseconds below this length.
+const HUGE_PIECE: usize = 32 << 10;
 /// Pieces up to this length are remembered in the per-thread direct-mapped cache.
 const CACHED_PIECE: usize = 24;
 const CACHE_SLOTS: usize = 1 << 13;
@@ -29,40 +32,49 @@ const LONG_CACHE_LIMIT: usize = 1 << 15;
 /// The vocabulary and merge machinery, shared by encodings that differ only in special tokens.
 pub struct BpeCore {
     pub vocab: Vocab,
-    /// For the built-in cl100k/o200k vocabularies: the `bpe` crate's linear-time encoder (same ranks).
-    backtrack: Option<fn() -> &'static BytePairEncoding>,
+    /// For vocabularies the `bpe` crate is known to take (cl100k/o200k): the hash factor that keeps its token
+    /// hashes free of collisions, and its linear-time encoder (same ranks), built from `vocab` on first need.
+    backtrack_hash: Option<u64>,
+    backtrack: OnceLock<BytePairEncoding>,
 }
 
 impl BpeCore {
-    pub fn new(vocab: Vocab, backtrack: Option<fn() -> &'static BytePairEncoding>) -> BpeCore {
-        BpeCore { vocab, backtrack }
+    pub fn new(vocab: Vocab, backtrack_hash: Option<u64>) -> BpeCore {
+        let backtrack_hash = backtrack_hash.filter(|_| vocab.is_contiguous());
+        BpeCore { vocab, backtrack_hash, backtrack: OnceLock::new() }
+    }
+
+    /// The linear-time encoder, for a piece of `len` bytes, if this core has one and the piece is long enough to
+    /// need it.
+    fn backtracking(&self, len: usize) -> Option<&BytePairEncoding> {
+        let hash = self.backtrack_hash.filter(|_| len > HUGE_PIECE)?;
+        Some(self.backtrack.get_or_init(|| {
+            let tokens = (0..self.vocab.rank_end()).map(|r| self.vocab.token(r).unwrap_or_default().to_vec());
+            BytePairEncoding::from_dictionary(tokens, Some(hash))
+        }))
     }
 
     /// Ranks of a piece that is not a single token.
     fn encode_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<Rank>) {
-        if piece.len() > LONG_PIECE {
-            match self.backtrack {
-                Some(bpe) => out.extend(bpe().encode_via_backtracking(piece)),
-                None => bpe::merge_heap(&self.vocab, piece, |r| out.push(r)),
-            }
-        } else {
+        if piece.len() <= LONG_PIECE {
             bpe::merge(&self.vocab, piece, scratch, |r| out.push(r));
+        } else if let Some(bpe) = self.backtracking(piece.len()) {
+            out.extend(bpe.encode_via_backtracking(piece));
+        } else {
+            bpe::merge_heap(&self.vocab, piece, |r| out.push(r));
         }
     }
 
     /// Token count of a piece that is not a single token.
     fn count_piece(&self, piece: &[u8], scratch: &mut MergeScratch) -> usize {
-        if piece.len() > LONG_PIECE {
-            match self.backtrack {
-                Some(bpe) => bpe().count(piece),
-                None => {
-                    let mut n = 0;
-                    bpe::merge_heap(&self.vocab, piece, |_| n += 1);
-                    n
-                }
-            }
-        } else {
+        if piece.len() <= LONG_PIECE {
             bpe::merge_count(&self.vocab, piece, scratch)
+        } else if let Some(bpe) = self.backtracking(piece.len()) {
+            bpe.count(piece)
+        } else {
+            let mut n = 0;
+            bpe::merge_heap(&self.vocab, piece, |_| n += 1);
+            n
         }
     }
 }
@@ -313,7 +325,7 @@ impl Encoding {
     }
 
     /// Encodes `text`, treating the `allowed` special tokens as special and everything else as ordinary text.
-    /// (tiktoken's `disallowed_special` check is [`Encoding::find_disallowed`], run by the caller first.)
+    /// (tiktoken's `disallowed_special` check is in [`Encoding::encode_checked`].)
     pub fn encode(&self, text: &str, allowed: Allowed<'_>) -> Result<Vec<Rank>> {
         self.with_cache(|cache| {
             let mut out = Vec::with_capacity(text.len() / 3 + 1);
@@ -338,12 +350,13 @@ impl Encoding {
         })
     }
 
-    /// tiktoken's `disallowed_special` check: the first special token of `disallowed` found in `text`.
-    pub fn find_disallowed(&self, text: &str, disallowed: &[&str]) -> Result<()> {
-        match special::find_any(text, disallowed)? {
-            Some((token, offset)) => Err(Error::DisallowedSpecialToken { token, offset }),
-            None => Ok(()),
+    /// tiktoken's `Encoding.encode`: fails on `disallowed` special-token text, then encodes with the `allowed`
+    /// special tokens as special. Text without the tokens' common prefix (`<|`) costs one memchr-speed scan.
+    pub fn encode_checked(&self, text: &str, allowed: Allowed<'_>, disallowed: Disallowed<'_>) -> Result<Vec<Rank>> {
+        if let Some((token, offset)) = self.specials.find_disallowed(text, allowed, disallowed)? {
+            return Err(Error::DisallowedSpecialToken { token, offset });
         }
+        self.encode(text, allowed)
     }
 
     /// The bytes of a single token (ordinary or special).

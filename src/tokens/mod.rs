@@ -21,5 +21,5 @@ pub use count::{StreamCounter, Tokenizer};
 pub use encoding::Encoding;
 pub use models::{encoding_name_for_model, lookup_model, normalize_model, ModelTokenizer};
 pub use registry::{get_encoding, ENCODING_NAMES};
-pub use special::Allowed;
+pub use special::{Allowed, Disallowed};
 pub use vocab::Rank;

@@ -25,13 +25,12 @@ static P50K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/p50k_base.vocab")
 static CL100K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.vocab"));
 static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab"));
 
-fn core(
-    cell: &'static OnceLock<Arc<BpeCore>>,
-    blob: &'static [u8],
-    name: &str,
-    long: Option<fn() -> &'static bpe_openai::byte_pair_encoding::BytePairEncoding>,
-) -> Arc<BpeCore> {
-    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), long))).clone()
+/// The hash factor that keeps the `bpe` crate's token hashes free of collisions for cl100k/o200k (the one
+/// bpe-openai uses for both).
+const BPE_HASH_FACTOR: u64 = 17_846_336_922_010_275_747;
+
+fn core(cell: &'static OnceLock<Arc<BpeCore>>, blob: &'static [u8], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
+    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), hash))).clone()
 }
 
 fn r50k_core() -> Arc<BpeCore> {
@@ -46,12 +45,12 @@ fn p50k_core() -> Arc<BpeCore> {
 
 fn cl100k_core() -> Arc<BpeCore> {
     static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
-    core(&CELL, CL100K, "cl100k_base", Some(|| &bpe_openai::cl100k_base().bpe))
+    core(&CELL, CL100K, "cl100k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn o200k_core() -> Arc<BpeCore> {
     static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
-    core(&CELL, O200K, "o200k_base", Some(|| &bpe_openai::o200k_base().bpe))
+    core(&CELL, O200K, "o200k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn specials(list: &[(&str, Rank)]) -> Vec<(String, Rank)> {

@@ -1,5 +1,7 @@
 //! Special tokens (`<|endoftext|>` and friends): finding them in text, and tiktoken's allowed/disallowed rules.
 
+use std::sync::{Arc, Mutex};
+
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use rustc_hash::FxHashMap;
 
@@ -17,13 +19,65 @@ pub enum Allowed<'a> {
     Only(&'a [&'a str]),
 }
 
+/// tiktoken's `disallowed_special`: special-token text that makes `encode` fail.
+#[derive(Clone, Copy, Debug)]
+pub enum Disallowed<'a> {
+    /// `"all"` (the default): every special token of the encoding that is not allowed.
+    NotAllowed,
+    /// These strings (any strings, as in tiktoken); empty disables the check.
+    Only(&'a [&'a str]),
+}
+
+/// Finds the first of a set of strings in text. Built once per set: building costs far more than searching.
+pub struct Finder {
+    tokens: Vec<String>,
+    /// The bytes every token starts with (`<|` for the built-in encodings): text without them holds no token, and
+    /// a memchr-speed search says so without touching the automaton.
+    prefix: Vec<u8>,
+    matcher: AhoCorasick,
+}
+
+impl Finder {
+    /// `None` when there is nothing to find (no non-empty token).
+    pub fn new<S: AsRef<str>>(tokens: &[S]) -> Result<Option<Finder>> {
+        let tokens: Vec<String> =
+            tokens.iter().map(|t| t.as_ref()).filter(|t| !t.is_empty()).map(String::from).collect();
+        let Some(first) = tokens.first() else { return Ok(None) };
+        let mut prefix = first.as_bytes().to_vec();
+        for t in &tokens[1..] {
+            let common = prefix.iter().zip(t.as_bytes()).take_while(|(a, b)| a == b).count();
+            prefix.truncate(common);
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&tokens)
+            .map_err(|e| Error::InvalidArgument(format!("special tokens cannot be searched: {e}")))?;
+        Ok(Some(Finder { tokens, prefix, matcher }))
+    }
+
+    /// The first token in `text` (leftmost; the earliest given on ties) and its byte offset.
+    pub fn find(&self, text: &str) -> Option<(&str, usize)> {
+        if !self.prefix.is_empty() && memchr::memmem::find(text.as_bytes(), &self.prefix).is_none() {
+            return None;
+        }
+        self.matcher.find(text).map(|m| (self.tokens[m.pattern().as_usize()].as_str(), m.start()))
+    }
+}
+
+/// Finders kept per disallowed set; a set callers keep using is built once.
+const FINDER_CACHE: usize = 64;
+
 /// An encoding's special tokens.
 pub struct Specials {
     names: Vec<String>,
     ranks: Vec<Rank>,
     by_name: FxHashMap<String, usize>,
     by_rank: FxHashMap<Rank, usize>,
-    matcher: Option<AhoCorasick>,
+    /// All the names, in order (the default `disallowed_special` set and the search for allowed ones).
+    all: Option<Finder>,
+    /// Finders for other disallowed sets. Only ever `try_lock`ed: a busy or poisoned lock (another thread, or a
+    /// lock held across `fork()`) builds a finder without caching it instead of waiting.
+    finders: Mutex<FxHashMap<Vec<String>, Arc<Finder>>>,
 }
 
 impl Specials {
@@ -45,17 +99,8 @@ impl Specials {
             names.push(name.clone());
             ranks.push(*rank);
         }
-        let matcher = if names.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&names)
-                    .map_err(|e| Error::InvalidArgument(format!("special tokens cannot be searched: {e}")))?,
-            )
-        };
-        Ok(Specials { names, ranks, by_name, by_rank, matcher })
+        let all = Finder::new(&names)?;
+        Ok(Specials { names, ranks, by_name, by_rank, all, finders: Mutex::new(FxHashMap::default()) })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -97,7 +142,7 @@ impl Specials {
         if matches!(allowed, Allowed::None) {
             return None;
         }
-        let matcher = self.matcher.as_ref()?;
+        let matcher = &self.all.as_ref()?.matcher;
         let mut at = from;
         while at <= text.len() {
             let m = matcher.find(Input::new(text).range(at..))?;
@@ -109,20 +154,50 @@ impl Specials {
         }
         None
     }
+
+    /// tiktoken's `disallowed_special` check: the first disallowed special-token text in `text`, as
+    /// (token, byte offset). The default set's finder is built with the encoding, others once per set.
+    pub fn find_disallowed(
+        &self,
+        text: &str,
+        allowed: Allowed<'_>,
+        disallowed: Disallowed<'_>,
+    ) -> Result<Option<(String, usize)>> {
+        let found = |f: &Finder| f.find(text).map(|(t, at)| (t.to_string(), at));
+        match (disallowed, allowed) {
+            (Disallowed::Only([]), _) | (Disallowed::NotAllowed, Allowed::All) => Ok(None),
+            (Disallowed::NotAllowed, Allowed::None) => Ok(self.all.as_ref().and_then(found)),
+            (Disallowed::NotAllowed, Allowed::Only(a)) => {
+                let set: Vec<String> = self.names().filter(|n| !a.contains(n)).map(String::from).collect();
+                Ok(self.finder(set)?.as_deref().and_then(found))
+            }
+            (Disallowed::Only(list), _) => {
+                Ok(self.finder(list.iter().map(|t| t.to_string()).collect())?.as_deref().and_then(found))
+            }
+        }
+    }
+
+    /// The finder of `set`, from the cache when it can be had without waiting.
+    fn finder(&self, set: Vec<String>) -> Result<Option<Arc<Finder>>> {
+        let mut cache = self.finders.try_lock().ok();
+        if let Some(f) = cache.as_ref().and_then(|c| c.get(&set)) {
+            return Ok(Some(f.clone()));
+        }
+        let Some(finder) = Finder::new(&set)?.map(Arc::new) else { return Ok(None) };
+        if let Some(cache) = cache.as_mut() {
+            if cache.len() >= FINDER_CACHE {
+                cache.clear();
+            }
+            cache.insert(set, finder.clone());
+        }
+        Ok(Some(finder))
+    }
 }
 
 /// The first occurrence in `text` of any of `tokens` (tiktoken's `disallowed_special` check): (token, byte offset).
 /// Any strings may be given, also ones that are not special tokens of the encoding, as in tiktoken.
 pub fn find_any(text: &str, tokens: &[&str]) -> Result<Option<(String, usize)>> {
-    let tokens: Vec<&str> = tokens.iter().copied().filter(|t| !t.is_empty()).collect();
-    if tokens.is_empty() {
-        return Ok(None);
-    }
-    let matcher = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&tokens)
-        .map_err(|e| Error::InvalidArgument(format!("special tokens cannot be searched: {e}")))?;
-    Ok(matcher.find(text).map(|m| (tokens[m.pattern().as_usize()].to_string(), m.start())))
+    Ok(Finder::new(tokens)?.and_then(|f| f.find(text).map(|(t, at)| (t.to_string(), at))))
 }
 
 #[cfg(test)]

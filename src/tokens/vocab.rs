@@ -111,20 +111,34 @@ impl Vocab {
         Ok(vocab)
     }
 
-    /// Reads the table `build.rs` writes: a little-endian `u32` count, then per token a `u32` rank, a `u16`
-    /// length and the bytes.
+    /// Reads the table `build.rs` writes, deflated: a little-endian `u32` count of rank slots, then per rank a
+    /// one-byte length (0: no token at this rank; 255: a `u16` length follows) and the bytes.
     pub fn from_embedded(blob: &[u8], name: &str) -> Vocab {
-        let count = u32::from_le_bytes(blob[0..4].try_into().unwrap());
+        use std::io::Read;
+        let mut raw = Vec::with_capacity(blob.len() * 2);
+        flate2::read::DeflateDecoder::new(blob).read_to_end(&mut raw).expect("embedded vocabulary inflates");
+        let count = u32::from_le_bytes(raw[0..4].try_into().unwrap());
         let mut tokens = Vec::with_capacity(count as usize);
         let mut i = 4;
-        for _ in 0..count {
-            let rank = u32::from_le_bytes(blob[i..i + 4].try_into().unwrap());
-            let len = u16::from_le_bytes([blob[i + 4], blob[i + 5]]) as usize;
-            tokens.push((rank, &blob[i + 6..i + 6 + len]));
-            i += 6 + len;
+        for rank in 0..count {
+            let mut len = raw[i] as usize;
+            i += 1;
+            if len == 255 {
+                len = u16::from_le_bytes([raw[i], raw[i + 1]]) as usize;
+                i += 2;
+            }
+            if len > 0 {
+                tokens.push((rank, &raw[i..i + len]));
+            }
+            i += len;
         }
         // The build step checked these vocabularies; a failure here is a build bug, not bad input.
         Vocab::from_ranked(tokens, name).expect("embedded vocabulary is valid")
+    }
+
+    /// Whether the ranks are exactly `0..len` (no gaps), as the linear-time encoder of the `bpe` crate needs.
+    pub fn is_contiguous(&self) -> bool {
+        self.len + 1 == self.starts.len()
     }
 
     /// Number of tokens (not counting gaps in the ranks).
