@@ -7,6 +7,7 @@ from typing import Any
 
 from tokenprice import _core
 from tokenprice._columns import arrow_table
+from tokenprice._core import InvalidArgumentError, InvalidTypeError
 
 
 def extract_usages(
@@ -31,14 +32,16 @@ def extract_usages(
     (UTC), the usage counts (``input_tokens`` ... and any other field a row uses), ``service_tier``,
     ``region``, ``cache_hit``, ``status``, ``status_code``, ``reported_cost`` (decimal128(38, 18), exact),
     ``parts``, ``error``, then one string column per metadata label (``tenant``, ``feature``, ...).
-    """
-    import pyarrow as pa
 
+    A pandas DataFrame is read one record per row, as the same records read from a file: a missing value (pandas
+    shows ``NaN`` for a null count) is a null; a NaN that is a value (in a pyarrow-backed column, or a float in a
+    dict) is a reject naming the field.
+    """
     kind = type(records).__module__.split(".", 1)[0]
     if kind == "polars":
         records = records.to_arrow()
     elif kind == "pandas":
-        records = pa.array(records)
+        records = _pandas_records(records)
     result = _core.extract_usages(
         records,
         provider=provider,
@@ -49,3 +52,48 @@ def extract_usages(
         num_threads=num_threads,
     )
     return arrow_table(result)
+
+
+def _pandas_records(records: Any) -> Any:
+    """A pandas DataFrame as one dict per row (missing values as None, as a file's nulls read); a Series of JSON
+    text as an Arrow column, and any other Series as a list of its items (missing items as None)."""
+    import pandas as pd
+
+    if isinstance(records, pd.DataFrame):
+        columns = [str(c) for c in records.columns]
+        if len(set(columns)) != len(columns):
+            raise InvalidArgumentError(f"the frame's column names repeat: {columns}")
+        missing = records.isna().to_numpy()
+        rows = records.to_numpy(dtype=object)
+        return [
+            {c: None if gone else _plain(v) for c, v, gone in zip(columns, row, nulls, strict=True)}
+            for row, nulls in zip(rows, missing, strict=True)
+        ]
+    if isinstance(records, pd.Series):
+        if records.dtype != object:
+            import pyarrow as pa
+
+            try:
+                return pa.array(records)
+            except (pa.ArrowException, TypeError, ValueError) as e:
+                raise InvalidTypeError(f"records (a pandas Series of {records.dtype}) cannot be read: {e}") from None
+        return [None if _missing(v) else v for v in records.tolist()]
+    kind = type(records).__name__
+    raise InvalidTypeError(f"records must be a list, an Arrow column or a pandas DataFrame, got {kind}")
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _plain(value: Any) -> Any:
+    """A frame cell as the JSON value a file would hold: numpy scalars as Python numbers, timestamps as text."""
+    item = getattr(value, "item", None)
+    if item is not None and type(value).__module__ == "numpy":
+        return item()
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return isoformat()
+    return value

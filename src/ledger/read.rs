@@ -76,8 +76,7 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
     if let Some(inner) = crate::usage::batch::container_records(text, hints) {
         if inner.is_empty() {
             // Nothing is lost: a container without records is a reject, not a silent gap.
-            let why = "holds no usage records (an empty list, a page without results, or an OTLP export without \
-                       gen_ai spans)";
+            let why = crate::usage::batch::EMPTY_CONTAINER;
             out.push(Read { line, record: Err(why.to_string()), text: bytes });
             return;
         }

@@ -10,8 +10,9 @@ use pyo3_arrow::PyTable;
 use crate::cost::record::{price_record, RecordOptions};
 use crate::error::Error;
 use crate::prices::book::PriceBook;
+use crate::py::convert::{opt_text, str_lossy, text, to_json};
 use crate::py::encoding::type_name;
-use crate::py::errors::{guard, invalid_argument, IntoPy};
+use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
 use crate::py::pricing::{instant_of, py_datetime, py_decimal, PyCost, PyPriceBook, PyUsage};
 use crate::usage::batch::{extract_all, to_batch};
 use crate::usage::extract::{self, Hints, Mapping, Meta, UsageRecord};
@@ -136,6 +137,22 @@ impl PyUsageRecord {
         d.set_item("id", self.id())?;
         Ok(d)
     }
+    /// Pickles by content: every field, exact (see `UsageRecord::to_state`).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        Ok((slf.get_type().getattr("_from_state")?, (slf.get().record.to_state().to_string(),)))
+    }
+    /// The record a pickle holds (the text `__reduce__` wrote).
+    #[classmethod]
+    fn _from_state(cls: &Bound<'_, pyo3::types::PyType>, state: &str) -> PyResult<PyUsageRecord> {
+        let py = cls.py();
+        let value: serde_json::Value =
+            serde_json::from_str(state).map_err(|e| invalid_argument(py, format!("not a UsageRecord state: {e}")))?;
+        Ok(PyUsageRecord { record: UsageRecord::from_state(&value).py_err(py)? })
+    }
+    /// Equal when every field is equal.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyUsageRecord>().is_ok_and(|o| o.get().record == self.record)
+    }
     fn __repr__(&self) -> String {
         let r = &self.record;
         format!(
@@ -170,7 +187,7 @@ fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
         return Ok(None);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Some(Text::Str(s.to_str()?.to_string())));
+        return Ok(Some(Text::Str(str_lossy(s)?)));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Some(Text::Bytes(b.as_bytes().to_vec())));
@@ -178,33 +195,35 @@ fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Some(Text::Bytes(b.to_vec())));
     }
-    let value = super::to_json(obj, what).map_err(|_| {
-        invalid_argument(
+    let data = obj.is_instance_of::<PyDict>()
+        || obj.is_instance_of::<PyList>()
+        || obj.is_instance_of::<pyo3::types::PyTuple>()
+        || obj.hasattr("model_dump").unwrap_or(false);
+    if !data {
+        return Err(invalid_type(
             obj.py(),
             format!(
                 "{what} must be a dict, a list of stream chunks, JSON text (str or bytes) or an SDK response object \
                  (with model_dump()); got {}",
                 type_name(obj)
             ),
-        )
-    })?;
-    Ok(Some(Text::Str(value.to_string())))
+        ));
+    }
+    Ok(Some(Text::Str(to_json(obj, what)?.to_string())))
 }
 
-fn hints_of(
-    provider: Option<&str>,
-    format: Option<&str>,
-    model: Option<&str>,
-    at: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Hints> {
+/// The hints every reading function takes, each checked for its type.
+type HintArgs<'a, 'py> = [Option<&'a Bound<'py, PyAny>>; 4];
+
+fn hints_of([provider, format, model, at]: HintArgs<'_, '_>) -> PyResult<Hints> {
     let at = match at {
         Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
         _ => None,
     };
     Ok(Hints {
-        provider: provider.map(str::to_string),
-        format: format.map(str::to_string),
-        model: model.map(str::to_string),
+        provider: opt_text(provider, "provider")?,
+        format: opt_text(format, "format")?,
+        model: opt_text(model, "model")?,
         at,
     })
 }
@@ -213,14 +232,14 @@ fn hints_of(
 /// "metadata": {"tenant": "path"} or ["path", ...], "input_excludes_cache": bool}.
 fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
     let py = obj.py();
-    let d = obj.cast::<PyDict>().map_err(|_| invalid_argument(py, "mapping must be a dict".into()))?;
+    let d = obj
+        .cast::<PyDict>()
+        .map_err(|_| invalid_type(py, format!("mapping must be a dict, got {}", type_name(obj))))?;
     let mut m = Mapping::default();
     let fields = crate::usage::field_names().collect::<Vec<_>>();
     for (k, v) in d.iter() {
-        let key: String = k.extract()?;
-        let path = || -> PyResult<String> {
-            v.extract::<String>().map_err(|_| invalid_argument(py, format!("mapping[{key:?}] must be a path string")))
-        };
+        let key = text(&k, "a mapping key")?;
+        let path = || text(&v, &format!("mapping[{key:?}]"));
         match key.as_str() {
             "model" => m.model = Some(path()?),
             "provider" => m.provider = Some(path()?),
@@ -229,18 +248,29 @@ fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
             "reported_cost" => m.reported_cost = Some(path()?),
             "service_tier" => m.service_tier = Some(path()?),
             "cache_hit" => m.cache_hit = Some(path()?),
-            "input_excludes_cache" => m.input_excludes_cache = v.extract()?,
+            "input_excludes_cache" => {
+                m.input_excludes_cache = v.cast::<pyo3::types::PyBool>().map(|b| b.is_true()).map_err(|_| {
+                    invalid_type(py, format!("mapping[\"input_excludes_cache\"] must be a bool, got {}", type_name(&v)))
+                })?
+            }
             "metadata" => {
                 if let Ok(md) = v.cast::<PyDict>() {
                     for (name, p) in md.iter() {
-                        m.metadata.push((name.extract()?, p.extract()?));
+                        let name = text(&name, "a mapping[\"metadata\"] key")?;
+                        let p = text(&p, &format!("mapping[\"metadata\"][{name:?}]"))?;
+                        m.metadata.push((name, p));
                     }
-                } else {
-                    for p in v.try_iter()? {
-                        let p: String = p?.extract()?;
+                } else if v.is_instance_of::<PyList>() || v.is_instance_of::<pyo3::types::PyTuple>() {
+                    for (i, p) in v.try_iter()?.enumerate() {
+                        let p = text(&p?, &format!("mapping[\"metadata\"][{i}]"))?;
                         let name = p.rsplit('.').next().unwrap_or(&p).to_string();
                         m.metadata.push((name, p));
                     }
+                } else {
+                    return Err(invalid_type(
+                        py,
+                        format!("mapping[\"metadata\"] must be a dict or a list of paths, got {}", type_name(&v)),
+                    ));
                 }
             }
             f if fields.contains(&f) => m.counts.push((key.clone(), path()?)),
@@ -265,14 +295,14 @@ fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
 pub fn extract_usage(
     py: Python<'_>,
     obj: &Bound<'_, PyAny>,
-    provider: Option<&str>,
-    format: Option<&str>,
-    model: Option<&str>,
+    provider: Option<&Bound<'_, PyAny>>,
+    format: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
     at: Option<&Bound<'_, PyAny>>,
     mapping: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyUsageRecord> {
     guard(py, || {
-        let hints = hints_of(provider, format, model, at)?;
+        let hints = hints_of([provider, format, model, at])?;
         let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
         let text = text_of(obj, "obj")?.ok_or_else(|| invalid_argument(py, "obj is None".into()))?;
         let record = py
@@ -300,15 +330,16 @@ pub fn extract_usage(
 pub fn extract_usages(
     py: Python<'_>,
     records: &Bound<'_, PyAny>,
-    provider: Option<&str>,
-    format: Option<&str>,
-    model: Option<&str>,
+    provider: Option<&Bound<'_, PyAny>>,
+    format: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
     at: Option<&Bound<'_, PyAny>>,
     mapping: Option<&Bound<'_, PyAny>>,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTable> {
     guard(py, || {
-        let hints = hints_of(provider, format, model, at)?;
+        let hints = hints_of([provider, format, model, at])?;
+        let num_threads = thread_count(num_threads)?;
         let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
         let batch = if records.is_instance_of::<PyList>() || records.is_instance_of::<pyo3::types::PyTuple>() {
             let mut texts = Vec::new();
@@ -343,6 +374,19 @@ pub fn extract_usages(
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     })
+}
+
+/// `num_threads=`: None (all cores) or a positive int.
+fn thread_count(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    let py = obj.py();
+    if !obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid_type(py, format!("num_threads must be an int or None, got {}", type_name(obj))));
+    }
+    match obj.extract::<usize>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(invalid_argument(py, format!("num_threads={obj} is not a positive thread count"))),
+    }
 }
 
 /// The format names `extract_usage(format=...)` accepts, with what each reads.

@@ -3,6 +3,7 @@
 
 mod args;
 mod columns;
+mod convert;
 mod encoding;
 mod errors;
 mod extract;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 use serde_json::Value;
 
 use crate::error::Error;
@@ -24,6 +25,7 @@ use crate::tokens::{
     encoding_name_for_model as core_encoding_name, get_encoding as core_get_encoding,
     lookup_model as core_lookup_model, ModelTokenizer, StreamCounter, Tokenizer, ENCODING_NAMES,
 };
+pub(crate) use convert::to_json;
 use encoding::{type_name, PyEncoding};
 use errors::{guard, invalid_argument, IntoPy};
 
@@ -59,70 +61,13 @@ fn lookup_model(model: &Bound<'_, PyAny>) -> PyResult<Option<(&'static str, &'st
     }))
 }
 
-/// Converts plain Python data (dicts, lists, str, numbers, None; or objects with `model_dump()`, such as the
-/// OpenAI SDK's message types) to JSON values, naming the path of anything else.
-pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
-    let py = obj.py();
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyString>() {
-        return Ok(Value::String(args::name(obj, path)?));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return Ok(match obj.extract::<i64>() {
-            Ok(i) => Value::from(i),
-            Err(_) => Value::String(obj.str()?.to_string()),
-        });
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number));
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = serde_json::Map::new();
-        for (k, v) in d.iter() {
-            let key: String = k
-                .extract()
-                .map_err(|_| invalid_argument(py, format!("{path}: keys must be strings, found {}", type_name(&k))))?;
-            let child = to_json(&v, &format!("{path}.{key}"))?;
-            map.insert(key, child);
-        }
-        return Ok(Value::Object(map));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for (i, item) in obj.try_iter()?.enumerate() {
-            items.push(to_json(&item?, &format!("{path}[{i}]"))?);
-        }
-        return Ok(Value::Array(items));
-    }
-    if obj.hasattr("model_dump")? {
-        // The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text) —
-        // pydantic's keywords; an object whose model_dump takes fewer is asked with fewer.
-        let pydantic = PyDict::new(py);
-        pydantic.set_item("exclude_none", true)?;
-        pydantic.set_item("by_alias", true)?;
-        pydantic.set_item("mode", "json")?;
-        let plain = PyDict::new(py);
-        plain.set_item("exclude_none", true)?;
-        let dumped = match obj.call_method("model_dump", (), Some(&pydantic)) {
-            Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {
-                obj.call_method("model_dump", (), Some(&plain))?
-            }
-            other => other?,
-        };
-        return to_json(&dumped, path);
-    }
-    Err(invalid_argument(py, format!("{path}: cannot count a value of type {}", type_name(obj))))
-}
-
 fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+    if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+        return Err(errors::invalid_type(obj.py(), format!("{what} must be a list, got {}", type_name(obj))));
+    }
     match to_json(obj, what)? {
         Value::Array(items) => Ok(items),
-        _ => Err(invalid_argument(obj.py(), format!("{what} must be a list, got {}", type_name(obj)))),
+        _ => Err(errors::invalid_type(obj.py(), format!("{what} must be a list, got {}", type_name(obj)))),
     }
 }
 
@@ -136,11 +81,11 @@ fn count_message_tokens(
     tools: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(py, || {
-        let model = &args::name(model, "model")?;
+        let model = convert::text(model, "model")?;
         let messages = to_json_list(messages, "messages")?;
-        let tools = tools.map(|t| to_json_list(t, "tools")).transpose()?;
-        let enc = core_get_encoding(core_encoding_name(model).py_err(py)?).py_err(py)?;
-        py.detach(|| core_count_messages(&enc, model, &messages, tools.as_deref())).py_err(py)
+        let tools = tools.filter(|t| !t.is_none()).map(|t| to_json_list(t, "tools")).transpose()?;
+        let enc = core_get_encoding(core_encoding_name(&model).py_err(py)?).py_err(py)?;
+        py.detach(|| core_count_messages(&enc, &model, &messages, tools.as_deref())).py_err(py)
     })
 }
 

@@ -43,6 +43,9 @@ pub fn extract_all(
         };
         if mapping.is_none() {
             if let Some(inner) = container_records(text, hints) {
+                if inner.is_empty() {
+                    return vec![(i, Err(EMPTY_CONTAINER.to_string()))];
+                }
                 return inner.iter().map(|r| (i, one(r.get()))).collect();
             }
         }
@@ -53,6 +56,11 @@ pub fn extract_all(
     })?;
     Ok(rows.into_iter().flatten().collect())
 }
+
+/// Why a container without records is a reject (in `extract_usages` and `price_logs` alike): nothing is lost
+/// without a trace.
+pub const EMPTY_CONTAINER: &str =
+    "holds no usage records (an empty list, a page without results, or an OTLP export without gen_ai spans)";
 
 /// The keys that make an object a container of records (a Logs API page's `result`, an OTLP export's spans).
 pub const CONTAINER_KEYS: [&str; 3] = ["result", "resourceSpans", "scopeSpans"];

@@ -73,6 +73,132 @@ pub struct UsageRecord {
     pub text: Option<Box<TextToCount>>,
 }
 
+/// A record as one JSON value and back, every field exact (counts as integers, the reported cost as its decimal
+/// text, float labels by their bits): what `UsageRecord` pickles to, so a record can reach a worker process.
+impl UsageRecord {
+    pub fn to_state(&self) -> serde_json::Value {
+        use serde_json::json;
+        let meta: Vec<serde_json::Value> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| match v {
+                Meta::Str(s) => json!(["s", k, s]),
+                Meta::Int(i) => json!(["i", k, i]),
+                Meta::Float(x) => json!(["f", k, x.to_bits()]),
+                Meta::Bool(b) => json!(["b", k, b]),
+            })
+            .collect();
+        json!({
+            "format": self.format, "provider": self.provider, "model": self.model,
+            "served_model": self.served_model, "timestamp": self.timestamp, "usage": self.usage.counts.to_vec(),
+            "parts": self.parts.iter().map(|(m, u)| json!([m, u.counts.to_vec()])).collect::<Vec<_>>(),
+            "service_tier": self.service_tier, "region": self.region, "cache_hit": self.cache_hit,
+            "status": self.status, "status_code": self.status_code, "metadata": meta,
+            "reported_cost": self.reported_cost.map(|d| d.to_string()), "id": self.id, "has_usage": self.has_usage,
+            "text": self.text.as_ref().map(|t| json!([t.messages, t.prompt, t.completion])),
+        })
+    }
+
+    /// The record [`UsageRecord::to_state`] wrote; an `InvalidArgument` naming the field for any other value.
+    pub fn from_state(state: &serde_json::Value) -> Result<UsageRecord> {
+        use serde_json::Value;
+        let bad = |field: &str| Error::InvalidArgument(format!("not a UsageRecord state: bad {field:?}"));
+        let field = |name: &'static str| state.get(name).ok_or_else(|| bad(name));
+        let text = |v: &Value, name: &str| -> Result<Option<String>> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s.clone())),
+                _ => Err(bad(name)),
+            }
+        };
+        let opt = |name: &'static str| field(name).and_then(|v| text(v, name));
+        let flag = |name: &'static str| field(name)?.as_bool().ok_or_else(|| bad(name));
+        let usage = |v: &Value| -> Result<Usage> {
+            let counts = v.as_array().filter(|c| c.len() == N_UNITS).ok_or_else(|| bad("usage"))?;
+            let mut u = Usage::default();
+            for (slot, c) in u.counts.iter_mut().zip(counts) {
+                *slot = c.as_u64().ok_or_else(|| bad("usage"))?;
+            }
+            Ok(u)
+        };
+        let fixed = |name: &'static str, known: Vec<&'static str>| -> Result<&'static str> {
+            let given = field(name)?.as_str().ok_or_else(|| bad(name))?;
+            known.into_iter().find(|k| *k == given).ok_or_else(|| bad(name))
+        };
+        let format = fixed("format", format_names().chain(["generic", ""]).collect())?;
+        let status = fixed("status", vec!["ok", "error", ""])?;
+        let parts = field("parts")?.as_array().ok_or_else(|| bad("parts"))?;
+        let parts = parts
+            .iter()
+            .map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([m, u]) => Ok((text(m, "parts")?, usage(u)?)),
+                _ => Err(bad("parts")),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = field("metadata")?.as_array().ok_or_else(|| bad("metadata"))?;
+        let metadata = metadata
+            .iter()
+            .map(|m| {
+                let (kind, key, v) = match m.as_array().map(Vec::as_slice) {
+                    Some([Value::String(kind), Value::String(key), v]) => (kind.as_str(), key.clone(), v),
+                    _ => return Err(bad("metadata")),
+                };
+                let value = match (kind, v) {
+                    ("s", Value::String(s)) => Meta::Str(s.clone()),
+                    ("i", v) => Meta::Int(v.as_i64().ok_or_else(|| bad("metadata"))?),
+                    ("f", v) => Meta::Float(f64::from_bits(v.as_u64().ok_or_else(|| bad("metadata"))?)),
+                    ("b", Value::Bool(b)) => Meta::Bool(*b),
+                    _ => return Err(bad("metadata")),
+                };
+                Ok((key, value))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let reported_cost = match opt("reported_cost")? {
+            Some(d) => Some(d.parse::<Decimal>().map_err(|_| bad("reported_cost"))?),
+            None => None,
+        };
+        let number = |name: &'static str| -> Result<Option<&Value>> {
+            let v = field(name)?;
+            Ok((!v.is_null()).then_some(v))
+        };
+        let timestamp = number("timestamp")?.map(|v| v.as_i64().ok_or_else(|| bad("timestamp"))).transpose()?;
+        let status_code = number("status_code")?
+            .map(|v| v.as_u64().and_then(|c| u16::try_from(c).ok()).ok_or_else(|| bad("status_code")))
+            .transpose()?;
+        let text_to_count = match field("text")? {
+            Value::Null => None,
+            Value::Array(t) => match t.as_slice() {
+                [m, p, Value::String(c)] => Some(Box::new(TextToCount {
+                    messages: text(m, "text")?,
+                    prompt: text(p, "text")?,
+                    completion: c.clone(),
+                })),
+                _ => return Err(bad("text")),
+            },
+            _ => return Err(bad("text")),
+        };
+        Ok(UsageRecord {
+            format,
+            provider: opt("provider")?,
+            model: opt("model")?,
+            served_model: opt("served_model")?,
+            timestamp,
+            usage: usage(field("usage")?)?,
+            parts,
+            service_tier: opt("service_tier")?,
+            region: opt("region")?,
+            cache_hit: flag("cache_hit")?,
+            status,
+            status_code,
+            metadata,
+            reported_cost,
+            id: opt("id")?,
+            has_usage: flag("has_usage")?,
+            text: text_to_count,
+        })
+    }
+}
+
 /// What a record without reported usage said, to count its tokens with the model's tokenizer.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TextToCount {

@@ -746,8 +746,8 @@ pub fn string<'a>(raw: impl Into<Raw<'a>>) -> Option<Cow<'a, str>> {
     unescape(inner).map(Cow::Owned)
 }
 
-/// A JSON string's contents with its escapes decoded (`\uXXXX` surrogate pairs joined); `None` if an escape is
-/// invalid (a lone surrogate, an unknown letter, a truncated `\u`).
+/// A JSON string's contents with its escapes decoded (`\uXXXX` surrogate pairs joined, a lone surrogate read as
+/// U+FFFD); `None` if an escape is invalid (an unknown letter, a truncated `\u`).
 pub fn unescape(inner: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     unescape_into(inner, &mut out).then_some(out)
@@ -799,18 +799,17 @@ pub fn unescape_into(inner: &str, out: &mut String) -> bool {
             b'u' => {
                 let Some(hi) = hex4(i) else { return false };
                 i += 4;
-                let code = if (0xD800..0xDC00).contains(&hi) {
-                    if b.get(i..i + 2) != Some(b"\\u") {
-                        return false;
+                let low = if b.get(i..i + 2) == Some(b"\\u") { hex4(i + 2) } else { None };
+                let code = match low {
+                    Some(lo) if (0xD800..0xDC00).contains(&hi) && (0xDC00..0xE000).contains(&lo) => {
+                        i += 6;
+                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                     }
-                    let Some(lo) = hex4(i + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) else { return false };
-                    i += 6;
-                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                } else {
-                    hi
+                    _ => hi,
                 };
-                let Some(c) = char::from_u32(code) else { return false };
-                out.push(c);
+                // A lone surrogate (which UTF-8 cannot hold) reads as U+FFFD, as tiktoken and the Python binding
+                // read one in a str.
+                out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
             }
             _ => return false,
         }
@@ -1180,8 +1179,14 @@ mod tests {
             }
             assert_eq!(super::unescape(&ascii).as_deref(), Some(text.as_str()), "{ascii}");
         }
-        for bad in ["\\", "a\\x", "\\u12", "\\ud800", "\\ud800\\u0041"] {
+        for bad in ["\\", "a\\x", "\\u12", "\\ud800\\u12"] {
             assert_eq!(super::unescape(bad), None, "{bad}");
+        }
+        // Lone surrogates read as U+FFFD, one each (as tiktoken reads them in a Python str).
+        for (lone, read) in
+            [("\\ud800", "\u{fffd}"), ("\\ud800\\u0041", "\u{fffd}A"), ("a\\udc00\\ud800b", "a\u{fffd}\u{fffd}b")]
+        {
+            assert_eq!(super::unescape(lone).as_deref(), Some(read), "{lone}");
         }
     }
 

@@ -1,0 +1,231 @@
+//! Python objects → JSON values: the one converter every argument read as data goes through (chat messages and
+//! tools, records for `extract_usage` / `extract_usages`, price definitions and overrides). It walks at most
+//! [`MAX_DEPTH`] containers deep and keeps the `id()` of each container on the current path, so a dict that holds
+//! itself, 100,000 nested lists or an SDK object whose `model_dump()` returns itself is an `InvalidArgumentError`
+//! naming the path (`messages[0].content[2]`), never a stack overflow. Strings holding lone surrogates are read
+//! with U+FFFD in their place, as tiktoken reads them and as the JSON reader reads a lone `\ud800` escape.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value;
+
+use crate::py::encoding::type_name;
+use crate::py::errors::{invalid_argument, invalid_type};
+
+/// How many containers (dicts, lists, tuples, `model_dump()` results) deep a Python value may nest. Real API
+/// payloads nest a dozen levels at most; the bound keeps the walk's stack (and the JSON built from it, which the
+/// core's reader accepts up to 512 levels) small.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// Converts plain Python data (dicts, lists, tuples, str, int, float, bool, None; or objects with
+/// `model_dump()`, such as the OpenAI SDK's message types) to a JSON value. `path` names the argument
+/// (`"messages"`); errors name the path inside it.
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+    let mut walk = Walk { path: path.to_string(), open: Vec::new() };
+    walk.value(obj)
+}
+
+/// A Python `str` as Rust text; lone surrogates (which UTF-8 cannot hold) become U+FFFD, one per surrogate, as
+/// tiktoken's `encode` reads them.
+pub(crate) fn str_lossy(s: &Bound<'_, PyString>) -> PyResult<String> {
+    if let Ok(text) = s.to_str() {
+        return Ok(text.to_string());
+    }
+    // Only a str with surrogates fails above: UTF-16 keeps them as code units, and decoding replaces each lone one.
+    let units = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
+    units.call_method1("decode", ("utf-16-le", "replace"))?.cast_into::<PyString>()?.to_str().map(str::to_string)
+}
+
+/// An optional text argument (`provider=`, `model=`): None, or a str; anything else is an `InvalidTypeError`.
+pub(crate) fn opt_text(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => text(o, what).map(Some),
+    }
+}
+
+/// A text argument: a str, else an `InvalidTypeError` naming the argument and the type given.
+pub(crate) fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => str_lossy(s),
+        Err(_) => Err(invalid_type(obj.py(), format!("{what} must be a str, got {}", type_name(obj)))),
+    }
+}
+
+struct Walk {
+    /// The path of the value being converted, e.g. `messages[0].content`.
+    path: String,
+    /// `id()` of each container on the path, with the length of `path` where it was entered.
+    open: Vec<(usize, usize)>,
+}
+
+impl Walk {
+    fn error(&self, py: Python<'_>, problem: &str) -> PyErr {
+        invalid_argument(py, format!("{}: {problem}", shown(&self.path)))
+    }
+
+    /// A Python error raised while reading the value (a failing `model_dump()`, a broken `__iter__`), as an
+    /// `InvalidArgumentError` naming the path, chained to the original.
+    fn raised(&self, py: Python<'_>, during: &str, e: PyErr) -> PyErr {
+        let err = self.error(
+            py,
+            &format!("{during} raised {}", e.value(py).repr().map_or_else(|_| "?".into(), |r| r.to_string())),
+        );
+        err.set_cause(py, Some(e));
+        err
+    }
+
+    /// Enters a container: refuses one already on the path (a cycle) or one past [`MAX_DEPTH`].
+    fn enter(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = obj.as_ptr() as usize;
+        if let Some(&(_, at)) = self.open.iter().find(|(open, _)| *open == id) {
+            let back = if at == self.path.len() { "itself".to_string() } else { shown(&self.path[..at]) };
+            return Err(self.error(obj.py(), &format!("refers back to {back} (a cycle)")));
+        }
+        if self.open.len() >= MAX_DEPTH {
+            return Err(self.error(obj.py(), &format!("nested more than {MAX_DEPTH} levels deep")));
+        }
+        self.open.push((id, self.path.len()));
+        Ok(())
+    }
+
+    /// Converts `child` with `segment` appended to the path.
+    fn child(&mut self, child: &Bound<'_, PyAny>, segment: std::fmt::Arguments<'_>) -> PyResult<Value> {
+        let len = self.path.len();
+        std::fmt::Write::write_fmt(&mut self.path, segment).expect("writing to a String");
+        let value = self.value(child);
+        self.path.truncate(len);
+        value
+    }
+
+    fn value(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        let py = obj.py();
+        if obj.is_none() {
+            return Ok(Value::Null);
+        }
+        if let Ok(b) = obj.cast::<PyBool>() {
+            return Ok(Value::Bool(b.is_true()));
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return Ok(Value::String(str_lossy(s)?));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            if let Ok(i) = obj.extract::<i64>() {
+                return Ok(Value::from(i));
+            }
+            if let Ok(u) = obj.extract::<u64>() {
+                return Ok(Value::from(u));
+            }
+            // Past 64 bits: the digits as text, which the readers then report as out of range.
+            return Ok(Value::String(obj.str()?.to_string()));
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            // JSON has no NaN or infinity: their names as text, so a reader that expects a count rejects the
+            // field by name ("NaN" is not a number) instead of reading a null (a missing count) or a 0.
+            let x = f.value();
+            return Ok(match serde_json::Number::from_f64(x) {
+                Some(n) => Value::Number(n),
+                None if x.is_nan() => Value::String("NaN".into()),
+                None if x > 0.0 => Value::String("Infinity".into()),
+                None => Value::String("-Infinity".into()),
+            });
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            self.enter(obj)?;
+            // A snapshot of the items: a child's model_dump() cannot change what is walked.
+            let items: Vec<_> = d.iter().collect();
+            let mut map = serde_json::Map::with_capacity(items.len());
+            for (k, v) in items {
+                let key = match k.cast::<PyString>() {
+                    Ok(s) => str_lossy(s)?,
+                    Err(_) => {
+                        return Err(invalid_type(
+                            py,
+                            format!(
+                                "{}: keys must be strings, found {} {}",
+                                shown(&self.path),
+                                type_name(&k),
+                                short_repr(&k)
+                            ),
+                        ))
+                    }
+                };
+                let child = self.child(&v, format_args!(".{key}"))?;
+                map.insert(key, child);
+            }
+            self.open.pop();
+            return Ok(Value::Object(map));
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            self.enter(obj)?;
+            let items: Vec<_> = match obj.cast::<PyList>() {
+                Ok(list) => list.iter().collect(),
+                Err(_) => obj.cast::<PyTuple>()?.iter().collect(),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(self.child(item, format_args!("[{i}]"))?);
+            }
+            self.open.pop();
+            return Ok(Value::Array(out));
+        }
+        let has_dump = obj.hasattr("model_dump").map_err(|e| self.raised(py, "looking up model_dump", e))?;
+        if has_dump {
+            self.enter(obj)?;
+            let dumped = self.model_dump(obj)?;
+            let value = self.value(&dumped);
+            self.open.pop();
+            return value;
+        }
+        Err(invalid_type(
+            py,
+            format!(
+                "{}: a value of type {} cannot be read as JSON data (dict, list, str, number, bool, None)",
+                shown(&self.path),
+                type_name(obj)
+            ),
+        ))
+    }
+
+    /// The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text) —
+    /// pydantic's keywords; an object whose model_dump takes fewer is asked with fewer.
+    fn model_dump<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = obj.py();
+        let pydantic = PyDict::new(py);
+        pydantic.set_item("exclude_none", true)?;
+        pydantic.set_item("by_alias", true)?;
+        pydantic.set_item("mode", "json")?;
+        let plain = PyDict::new(py);
+        plain.set_item("exclude_none", true)?;
+        match obj.call_method("model_dump", (), Some(&pydantic)) {
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {
+                obj.call_method("model_dump", (), Some(&plain))
+            }
+            other => other,
+        }
+        .map_err(|e| self.raised(py, "model_dump()", e))
+    }
+}
+
+/// A path as an error shows it: a deep one keeps its start and its end.
+fn shown(path: &str) -> String {
+    const HEAD: usize = 40;
+    const TAIL: usize = 60;
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= HEAD + TAIL + 10 {
+        return path.to_string();
+    }
+    let head: String = chars[..HEAD].iter().collect();
+    let tail: String = chars[chars.len() - TAIL..].iter().collect();
+    format!("{head}...{tail}")
+}
+
+/// A value's repr, cut to 40 characters, for error messages.
+fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+    let r = obj.repr().map_or_else(|_| "?".to_string(), |r| r.to_string_lossy().into_owned());
+    match r.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &r[..at]),
+        None => r,
+    }
+}
