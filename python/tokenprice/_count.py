@@ -43,8 +43,21 @@ def _restore_approximate(value: int, model: str, encoding: str) -> ApproximateCo
     return ApproximateCount(value, model=model, encoding=encoding)
 
 
+# (model, approximate) → what _resolve found: a per-request count_tokens(str, model=...) then costs one dict lookup
+# instead of two model-name resolutions. Only successes are kept, and the size is bounded.
+_RESOLVED: dict[tuple[str, bool], tuple[Encoding, str | None]] = {}
+
+
 def _resolve(model: str | None, encoding: str | Encoding | None, approximate: bool) -> tuple[Encoding, str | None]:
     """The encoding to count with, and the model name when the count is an approximation."""
+    if encoding is None and isinstance(model, str):
+        found = _RESOLVED.get((model, approximate))
+        if found is None:
+            found = _resolve_model(model, approximate)
+            if len(_RESOLVED) >= 4096:
+                _RESOLVED.clear()
+            _RESOLVED[(model, approximate)] = found
+        return found
     if model is not None and encoding is not None:
         raise _core.InvalidArgumentError("pass model= or encoding=, not both")
     if encoding is not None:
@@ -53,6 +66,10 @@ def _resolve(model: str | None, encoding: str | Encoding | None, approximate: bo
         return _core.get_encoding(encoding), None  # raises InvalidTypeError for a non-str
     if model is None:
         raise _core.InvalidArgumentError("pass model= (e.g. 'gpt-4o') or encoding= (e.g. 'o200k_base')")
+    return _resolve_model(model, approximate)
+
+
+def _resolve_model(model: str, approximate: bool) -> tuple[Encoding, str | None]:
     known = _core.lookup_model(model)
     if known is not None and known[0] == "not_public" and approximate:
         return _core.get_encoding(_core.APPROXIMATION_ENCODING), model
