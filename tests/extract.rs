@@ -244,3 +244,40 @@ fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
     let deep_obj = format!("{{\"usage\":{}1{}}}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
     assert!(extract_text(&deep_obj, &Hints::default()).is_err());
 }
+
+#[test]
+fn an_empty_container_is_one_reject_row() {
+    let inputs: [&[u8]; 4] = [br#"{"success": true, "result": []}"#, b"[]", br#"{"resourceSpans": []}"#, b" [ ] "];
+    let inputs: Vec<Option<&[u8]>> = inputs.iter().map(|b| Some(*b)).collect();
+    let rows = extract_all(&inputs, &Hints::default(), None, Some(1)).unwrap();
+    assert_eq!(rows.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    for (_, row) in &rows {
+        assert_eq!(row.as_ref().unwrap_err(), tokenprice::usage::batch::EMPTY_CONTAINER);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// A record's state (what `UsageRecord` pickles to) reads back as the same record, for every record the
+    /// readers make of arbitrary JSON.
+    #[test]
+    fn a_record_state_reads_back_as_the_record(value in value()) {
+        if let Ok(rec) = extract_text(&value.to_string(), &Hints::default()) {
+            let state = serde_json::from_str(&rec.to_state().to_string()).unwrap();
+            prop_assert_eq!(tokenprice::usage::extract::UsageRecord::from_state(&state).unwrap(), rec);
+        }
+    }
+}
+
+#[test]
+fn a_record_state_keeps_every_field() {
+    let line = r#"{"id":"x","created_at":"2025-01-01T02:52:42.929Z","provider":"openai","model":"gpt-4o","success":true,"status_code":200,"cached":true,"tokens_in":10,"tokens_out":2,"cost":0.044735,"metadata":"{\"tenant\": \"g\", \"n\": 3, \"r\": 0.5, \"b\": true}"}"#;
+    let rec = extract_text(line, &Hints::default()).unwrap();
+    assert!(rec.reported_cost.is_some() && rec.metadata.len() == 4 && rec.timestamp.is_some());
+    let back = tokenprice::usage::extract::UsageRecord::from_state(&rec.to_state()).unwrap();
+    assert_eq!(back, rec);
+    let mut broken = rec.to_state();
+    broken["status"] = json!("fine");
+    assert!(tokenprice::usage::extract::UsageRecord::from_state(&broken).is_err());
+}

@@ -217,7 +217,14 @@ type HintArgs<'a, 'py> = [Option<&'a Bound<'py, PyAny>>; 4];
 
 fn hints_of([provider, format, model, at]: HintArgs<'_, '_>) -> PyResult<Hints> {
     let at = match at {
-        Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
+        Some(v) if !v.is_none() => {
+            // An ISO string with a lone surrogate is read like any other text (and then refused as a date).
+            let v = match v.cast::<PyString>() {
+                Ok(s) => PyString::new(v.py(), &str_lossy(s)?).into_any(),
+                Err(_) => v.clone(),
+            };
+            Some(instant_of(Some(&v), "at")?)
+        }
         _ => None,
     };
     Ok(Hints {
