@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use tokenprice::ledger::groups::{Grouping, Groups};
-use tokenprice::ledger::read::read_file;
+use tokenprice::ledger::read::{read_file, DEFAULT_MAX_LINE_BYTES};
 use tokenprice::ledger::{price_items, total_items, LedgerOptions};
 use tokenprice::prices::PriceBook;
 use tokenprice::usage::extract::Hints;
@@ -33,7 +33,7 @@ fn main() {
 fn rows_run(book: &std::sync::Arc<PriceBook>, path: &str, hints: &Hints, opts: &LedgerOptions, mb: f64) {
     let start = Instant::now();
     let (mut rows, mut priced, mut rejected) = (0usize, 0usize, 0usize);
-    read_file(path, |items, _| {
+    read_file(path, DEFAULT_MAX_LINE_BYTES, |items, _| {
         let (chunks, n) = price_items(book, path, items, hints, opts)?;
         rows += n as usize;
         for (p, r) in chunks {
@@ -55,7 +55,7 @@ fn totals_run(book: &std::sync::Arc<PriceBook>, path: &str, hints: &Hints, opts:
     let grouping = Grouping::new(&["tenant".into(), "feature".into()], None, "UTC").expect("a grouping");
     let mut groups = Groups::default();
     let (mut rows, mut rejected) = (0usize, 0usize);
-    read_file(path, |items, _| {
+    read_file(path, DEFAULT_MAX_LINE_BYTES, |items, _| {
         let (rejects, n) = total_items(book, path, items, hints, opts, &grouping, &mut groups)?;
         rows += n as usize;
         rejected += rejects.iter().map(|r| r.num_rows()).sum::<usize>();

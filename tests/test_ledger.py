@@ -537,7 +537,10 @@ def test_parquet_and_csv_logs(tmp_path: Path) -> None:
 def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:
     in_memory = tokenprice.price_logs(SAMPLE, spill=False)
     spilled = tokenprice.price_logs(SAMPLE, spill=True, spill_dir=tmp_path / "spill")
-    assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == ["part-00000.arrow"]
+    # Inside a folder of the run's own (runs may share a spill_dir).
+    (run,) = (tmp_path / "spill").iterdir()
+    assert run.name.startswith("tokenprice-run-") and run.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in run.iterdir()) == ["part-00000.arrow"]
     assert spilled.table.equals(in_memory.table)
     assert spilled.summary("tenant").equals(in_memory.summary("tenant"))
 
@@ -573,7 +576,7 @@ def test_spilled_summaries_equal_in_memory_ones(tmp_path: Path) -> None:
     other.write_text(json.dumps({**json.loads(lines_of(SAMPLE)[0]), "metadata": '{"region": "eu"}'}) + "\n")
     sources = [str(SAMPLE), str(other)]
     spilled = tokenprice.price_logs(sources, spill=True, spill_dir=tmp_path / "spill")
-    assert len(list((tmp_path / "spill").iterdir())) == 2
+    assert len(list((tmp_path / "spill").glob("tokenprice-run-*/part-*.arrow"))) == 2
     held = tokenprice.price_logs(sources, spill=False)
     for by, period in [(["tenant", "feature"], None), ("region", "month"), (None, "week"), (None, None)]:
         a, b = spilled.summary(by, period=period), held.summary(by, period=period)

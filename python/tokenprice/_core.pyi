@@ -453,12 +453,14 @@ def price_log_files(
     service_tier: str | None = None,
     approximate: bool = False,
     num_threads: int | None = None,
+    spill: bool | None = None,
     spill_dir: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
     totals_by: list[str] | None = None,
     period: str | None = None,
     tz: str = "UTC",
-) -> tuple[Any, Any, int, list[str], Any | None]: ...
+    max_line_bytes: int | None = None,
+) -> tuple[Any, Any, int, list[str], Any | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],
     *,

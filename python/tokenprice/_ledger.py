@@ -20,25 +20,33 @@ from tokenprice._core import PriceBook
 
 COST_COLUMNS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"]
 PERIODS = ("day", "week", "month")
-# Inputs larger than this spill their priced lines to disk by default.
-SPILL_ABOVE = 256 << 20
 
 
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Paths and globs, expanded in order; a pattern that matches nothing is an error, not an empty result."""
+    """Paths and globs, expanded in order. A name that exists is a file, whatever characters it holds
+    (``day[1].jsonl``); a name that does not is a glob when it has glob characters (a pattern that matches nothing
+    is an error, not an empty result). No file is read twice in one run: names that reach the same file (a link, a
+    recursive glob through a linked folder) are kept once, at their first place."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     out: list[str] = []
+    seen: set[tuple[int, int]] = set()
     for item in items:
         text = os.fspath(item)
-        if any(c in text for c in "*?["):
-            matches = sorted(glob.glob(text, recursive=True))
+        if os.path.exists(text):
+            if not os.path.isfile(text):
+                raise _core.InputError(f"{text}: not a file")
+            matches = [text]
+        elif any(c in text for c in "*?["):
+            matches = sorted(m for m in glob.glob(text, recursive=True) if os.path.isfile(m))
             if not matches:
                 raise _core.InputError(f"{text}: no file matches this pattern")
-            out.extend(matches)
-        elif not Path(text).is_file():
-            raise _core.InputError(f"{text}: no such file")
         else:
-            out.append(text)
+            raise _core.InputError(f"{text}: no such file")
+        for path in matches:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                out.append(path)
     return out
 
 
@@ -190,7 +198,8 @@ class PricedLogs:
                 raise _core.InvalidArgumentError(self._no_rows())
             return self.last_summary
         for key in keys:
-            if key not in self.table.column_names:
+            # A log that priced nothing has no label columns: its summary is empty (the rejects say why).
+            if key not in self.table.column_names and self.table.num_rows > 0:
                 labels = [c for c in self.table.column_names if c not in _FIXED and not c.endswith("_tokens")]
                 raise _core.InvalidArgumentError(f"no column {key!r} to group by; labels in these logs: {labels}")
         _check_period(period, tz)
@@ -210,7 +219,11 @@ class PricedLogs:
             grouped = grouped.group_by(group_keys, use_threads=False).aggregate(totals)
             names = {"rows_sum": "rows", **{f"{c}_sum": c for c in sums}}
         else:
-            grouped = _aggregate(self.table, keys, period, tz)
+            schema = self.table.schema
+            for key in keys:
+                if key not in schema.names:
+                    schema = schema.append(pa.field(key, pa.string()))
+            grouped = _aggregate(self.table, keys, period, tz, schema)
             names = {}
         grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
         return self._finish(grouped, keys, period)
@@ -317,7 +330,19 @@ class PricedLogs:
     ) -> Reconciliation:
         """Checks the cost the logs report (``reported_cost``) against tokenprice's. ``tolerance`` is (absolute
         USD, relative): a line mismatches when |reported − computed| > absolute + relative × |computed|."""
-        return Reconciliation(self, Decimal(str(tolerance[0])), Decimal(str(tolerance[1])))
+        values = []
+        for name, value in zip(("absolute", "relative"), _pair(tolerance), strict=True):
+            try:
+                d = Decimal(str(value)) if not isinstance(value, (bool, float)) else None
+            except ArithmeticError:
+                d = None
+            if d is None or not d.is_finite() or d < 0:
+                raise _core.InvalidArgumentError(
+                    f"reconcile tolerance: the {name} part must be a non-negative number (str, int or Decimal), "
+                    f"not {value!r}"
+                )
+            values.append(d)
+        return Reconciliation(self, values[0], values[1])
 
     def to_pandas(self) -> Any:
         import pandas as pd
@@ -331,11 +356,24 @@ class PricedLogs:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Writes the priced lines as Parquet, CSV or JSON Lines (by extension); rejects go next to them
-        (``<name>.rejects.<ext>``) when there are any."""
+        (``<name>.rejects.<ext>``) when there are any — and an earlier run's rejects file there is removed when
+        there are none, so the folder never shows rejects of another run. The folder must exist."""
         target = Path(path)
+        if not target.parent.is_dir():
+            raise _core.InputError(f"{target}: cannot write, no folder {str(target.parent)!r}")
         _write(self.table, target)
+        rejects = target.with_name(f"{target.stem}.rejects{target.suffix}")
         if self.rows_rejected:
-            _write(self.rejects, target.with_name(f"{target.stem}.rejects{target.suffix}"))
+            _write(self.rejects, rejects)
+        elif rejects.is_file() or rejects.is_symlink():
+            rejects.unlink()
+
+
+def _pair(tolerance: Any) -> tuple[Any, Any]:
+    """A reconcile tolerance as its (absolute, relative) parts."""
+    if isinstance(tolerance, (tuple, list)) and len(tolerance) == 2:
+        return tolerance[0], tolerance[1]
+    raise _core.InvalidArgumentError(f"reconcile tolerance must be (absolute USD, relative), not {tolerance!r}")
 
 
 def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) -> Any:
@@ -504,6 +542,13 @@ def _now() -> Any:
 
 
 def _write(table: Any, path: Path) -> None:
+    try:
+        _write_as(table, path)
+    except OSError as e:
+        raise _core.InputError(f"{path}: cannot write: {e}") from None
+
+
+def _write_as(table: Any, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
@@ -539,6 +584,7 @@ def price_logs(
     period: str | None = None,
     tz: str = "UTC",
     keep_rows: bool = True,
+    max_line_bytes: int | None = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
@@ -556,10 +602,12 @@ def price_logs(
     ``usage_source``, ``priced_provider``, ``priced_model``. Nothing is spilled (``spill``, ``spill_dir`` are not
     used).
 
-    Memory: files are read in blocks; with ``spill=True`` (the default when the input files add up to more than
-    256 MB) each block's priced lines are written to an Arrow IPC file in ``spill_dir`` (default: a temporary
-    folder, removed when the result is) and ``.table`` memory-maps them, so memory stays bounded however large the
-    input.
+    Memory: files are read in blocks; with ``spill=True`` (by default, once more than 64 MB have been read,
+    decompressed) each block's priced lines are written to an Arrow IPC file in a fresh private folder of the
+    run's own inside ``spill_dir`` (default: the system's temporary folder), removed when the result is, and
+    ``.table`` memory-maps them, so memory stays bounded however large the input. A line (or an element of a JSON
+    array) longer than ``max_line_bytes`` (default 128 MiB) is not read: it is a reject naming its size. A file
+    that is one JSON array is read element by element.
 
     Records without usage but with their request and response texts (a stream sent without
     ``stream_options.include_usage``) are counted with the model's tokenizer: ``usage_source`` is ``counted``
@@ -587,17 +635,25 @@ def price_logs(
     ):
         paths = _paths(source)
         if any(_is_tabular(p) for p in paths):
-            result = _price_mixed(paths, options)
+            result = _price_mixed(paths, {**options, "max_line_bytes": max_line_bytes})
         elif not keep_rows:
             _check_period(period, tz)
             keys = [by] if isinstance(by, str) else list(by or [])
-            priced, rejects, read, _, totals = _core.price_log_files(
-                paths, **options, progress=progress, totals_by=keys, period=period, tz=tz
+            priced, rejects, read, _, totals, _ = _core.price_log_files(
+                paths,
+                **options,
+                progress=progress,
+                totals_by=keys,
+                period=period,
+                tz=tz,
+                max_line_bytes=max_line_bytes,
             )
 
             return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
         else:
-            result = _price_files(paths, {**options, "progress": progress}, spill, spill_dir)
+            result = _price_files(
+                paths, {**options, "progress": progress, "max_line_bytes": max_line_bytes}, spill, spill_dir
+            )
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), **options)
         result = PricedLogs(priced, rejects, read)
@@ -615,23 +671,13 @@ def price_logs(
 def _price_files(
     paths: list[str], options: dict[str, Any], spill: bool | None, spill_dir: str | os.PathLike[str] | None
 ) -> PricedLogs:
-    """JSON log files through the streaming reader, spilling priced lines to disk when asked or when large."""
-    if spill is None:
-        spill = sum(os.path.getsize(p) for p in paths) > SPILL_ABOVE
-    folder = None
-    if spill:
-        folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.mkdtemp(prefix="tokenprice-")
-        os.makedirs(folder, exist_ok=True)
-    try:
-        priced, rejects, read, spilled, _ = _core.price_log_files(paths, **options, spill_dir=folder)
-    except BaseException:
-        # A failed or interrupted run leaves no spill files behind in a folder of its own.
-        if folder is not None and spill_dir is None:
-            shutil.rmtree(folder, True)
-        raise
+    """JSON log files through the streaming reader, spilling priced lines to disk when asked or when large (the
+    core decides on the bytes it read, into a folder of the run's own, removed with the result)."""
+    folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.gettempdir()
+    priced, rejects, read, spilled, _, run_dir = _core.price_log_files(paths, **options, spill=spill, spill_dir=folder)
     result = PricedLogs(priced, rejects, read, spilled)
-    if folder is not None and spill_dir is None:
-        weakref.finalize(result, shutil.rmtree, folder, True)
+    if run_dir is not None:
+        weakref.finalize(result, shutil.rmtree, run_dir, True)
     return result
 
 
@@ -657,9 +703,12 @@ def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
     tables, rejects, read = [], [], 0
     for path in paths:
         if _is_tabular(path):
-            p, r, n = _core.price_log_texts(_texts(_read_tabular(path)), source=path, **options)
+            texts = _texts(_read_tabular(path))
+            p, r, n = _core.price_log_texts(
+                texts, source=path, **{k: v for k, v in options.items() if k != "max_line_bytes"}
+            )
         else:
-            p, r, n, _, _ = _core.price_log_files([path], **options)
+            p, r, n, _, _, _ = _core.price_log_files([path], **options, spill=False)
         tables.append(arrow_table(p))
         rejects.append(arrow_table(r))
         read += n

@@ -9,7 +9,9 @@
   prices log files, each record at its own timestamp, and prints the totals per group with the read, priced and
   rejected counts; rejects are written next to ``--out`` (or listed with ``--json``).
 
-Errors (a missing file, an unknown model, invalid UTF-8) print one line on stderr and exit with status 2.
+Errors (a missing file, an unknown model or format, invalid UTF-8, anything unexpected) print one line on stderr
+(``tokenprice: error: ...``, never a traceback) and exit with status 2; a ``price`` run that read records and
+priced none exits with status 1 (an empty input is not an error).
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ def _cmd_price(args: argparse.Namespace) -> int:
             approximate=args.approximate,
             num_threads=args.num_threads,
             progress=bar,
+            max_line_bytes=args.max_line_bytes,
         )
     finally:
         if bar is not None:
@@ -307,6 +310,14 @@ def _cmd_price(args: argparse.Namespace) -> int:
                 reasons[key] = reasons.get(key, 0) + 1
             top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
             print("rejected: " + "; ".join(f"{n} × {why}" for why, n in top), file=sys.stderr)
+    if logs.rows_read and not logs.rows_priced:
+        # Lines were read and none priced: a wrong format, a wrong file, or every record broken. Say so loudly.
+        print(
+            f"tokenprice: error: nothing priced: all {logs.rows_read} records read were rejected (see the reasons "
+            "above)",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if args.strict and logs.rows_rejected else 0
 
 
@@ -377,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     price_cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     price_cmd.add_argument("--num-threads", type=int, default=None, help="threads to use (default: every core)")
+    price_cmd.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=None,
+        help="longest line (or JSON array element) to read; longer ones are rejected (default 128 MiB)",
+    )
     price_cmd.set_defaults(run=_cmd_price)
     return parser
 
@@ -388,12 +405,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
         return result
     except TokenPriceError as e:
-        print(f"tokenprice: error: {e}", file=sys.stderr)
+        print(f"tokenprice: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - the command never shows a traceback: one line, naming the exception
+        print(f"tokenprice: error: {type(e).__name__}: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(message: str) -> str:
+    """An error message on one line (a multi-line one joined)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 if __name__ == "__main__":

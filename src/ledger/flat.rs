@@ -340,9 +340,13 @@ fn meta(raw: Raw<'_>, labels: &mut Labels) -> Option<()> {
             if !json::unescape_into(&t[1..t.len() - 1], &mut labels.text) {
                 return None;
             }
-            // A string that is not an object gives no labels.
-            if !labels.text[start..].trim_start().starts_with('{') {
+            // An empty string gives no labels; other text that is not an object is the general path's reject.
+            let inner = labels.text[start..].trim_start();
+            if inner.is_empty() {
                 return Some(());
+            }
+            if !inner.starts_with('{') {
+                return None;
             }
         }
         Kind::Object => labels.text.push_str(raw.get()),
@@ -367,9 +371,10 @@ fn meta(raw: Raw<'_>, labels: &mut Labels) -> Option<()> {
         ok
     });
     labels.text = text;
-    // Text that does not parse as an object gives no labels, as in the general path.
+    // Text that does not parse as an object is the general path's reject.
     if parsed != Ok(true) {
         labels.spans.truncate(first);
+        return None;
     }
     ok.then_some(())
 }
@@ -392,7 +397,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::groups::{Grouping, Groups};
-    use super::super::{price_items_in, Item, LedgerOptions};
+    use super::super::{price_items_in, Item, LedgerOptions, Text};
     use crate::prices::PriceBook;
     use crate::usage::extract::Hints;
 
@@ -503,7 +508,8 @@ mod tests {
     /// Prices `lines` with and without the fast lane: the priced lines and the rejects must be the same, column
     /// for column; returns how many lines the lane read.
     fn assert_lanes_agree(book: &Arc<PriceBook>, lines: &[Vec<u8>]) -> usize {
-        let items: Vec<Item<'_>> = lines.iter().enumerate().map(|(i, l)| (i as u64 + 1, Some(l.as_slice()))).collect();
+        let items: Vec<Item<'_>> =
+            lines.iter().enumerate().map(|(i, l)| (i as u64 + 1, Text::Record(l.as_slice()))).collect();
         let opts = LedgerOptions { threads: Some(1), ..Default::default() };
         let hints = Hints::default();
         let (fast, n_fast) = price_items_in(book, "logs", &items, &hints, &opts, true, None).unwrap();

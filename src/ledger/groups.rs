@@ -394,10 +394,12 @@ impl Groups {
 
     /// The totals as one Arrow batch: `period` (the first day of each, when asked), the keys, `rows`, the cost
     /// columns, `total_cost` and `reported_cost` (null where no line of the group reports a cost). A label key
-    /// no priced line has is an error naming the labels there are.
+    /// no priced line has is an error naming the labels there are — unless no line was priced at all: then the
+    /// totals are empty (and the rejects say why), not an error that would hide them.
     pub fn batch(&self, grouping: &Grouping) -> Result<RecordBatch> {
         for (i, (name, by)) in grouping.keys.iter().enumerate() {
-            if matches!(by, By::Label(_)) && !self.found.get(i).copied().unwrap_or(false) {
+            let priced = !self.groups.is_empty();
+            if priced && matches!(by, By::Label(_)) && !self.found.get(i).copied().unwrap_or(false) {
                 // Named as the table would name their columns, in order (threads meet them in any order).
                 let mut known: Vec<String> = self
                     .labels

@@ -475,8 +475,28 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
     Ok((What::Flat(flat), "reported", Some(cost), flat.at))
 }
 
-/// Items to read and price: (line or row number, text; `None` for a missing record).
-pub type Item<'t> = (u64, Option<&'t [u8]>);
+/// Items to read and price: (line or row number, text).
+pub type Item<'t> = (u64, Text<'t>);
+
+/// The text of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text<'t> {
+    Record(&'t [u8]),
+    /// No record (a null row).
+    Missing,
+    /// A line (or array element) of `bytes` bytes, longer than the reader's cap: only its start is kept.
+    TooLong {
+        head: &'t [u8],
+        bytes: u64,
+        cap: u64,
+    },
+}
+
+impl<'t> From<Option<&'t [u8]>> for Text<'t> {
+    fn from(text: Option<&'t [u8]>) -> Text<'t> {
+        text.map_or(Text::Missing, Text::Record)
+    }
+}
 
 /// Lines per unit of parallel work: a block's chunks must be many enough to balance across cores. Rows kept are
 /// one Arrow batch per chunk, spilled and mapped back; fewer, larger batches keep that mapping small (3 GB of logs
@@ -586,19 +606,27 @@ fn price_items_in(
                     let mut entries = reuse(std::mem::take(&mut w.entries));
                     entries.reserve(chunk.len());
                     w.labels.clear();
-                    for (line, text) in chunk {
-                        let Some(t) = text else {
-                            let missing = Read { line: *line, record: Err("no record (null)".into()), text: b"" };
-                            entries.push(Entry::Read(Box::new(missing)));
-                            continue;
+                    for &(line, text) in chunk {
+                        let t = match text {
+                            Text::Record(t) => t,
+                            Text::Missing => {
+                                let missing = Read { line, record: Err("no record (null)".into()), text: b"" };
+                                entries.push(Entry::Read(Box::new(missing)));
+                                continue;
+                            }
+                            Text::TooLong { head, bytes, cap } => {
+                                let long = Read { line, record: Err(read::too_long(bytes, cap)), text: head };
+                                entries.push(Entry::Read(Box::new(long)));
+                                continue;
+                            }
                         };
                         if lane {
                             if let Some(flat) = flat::read(t, &mut w.labels, &mut w.quotes) {
-                                entries.push(Entry::Flat { line: *line, text: t, flat });
+                                entries.push(Entry::Flat { line, text: t, flat });
                                 continue;
                             }
                         }
-                        read::read_line(*line, t, hints, &mut reads);
+                        read::read_line(line, t, hints, &mut reads);
                         entries.extend(reads.drain(..).map(|r| Entry::Read(Box::new(r))));
                     }
                     let n = entries.len() as u64;
@@ -875,26 +903,84 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         .collect()
 }
 
-/// Writes one block of priced lines (its chunks' batches) to `dir/part-NNNNN.arrow` (Arrow IPC file format) and
-/// returns the path; nothing for a block without batches.
-pub fn spill(dir: &str, n: usize, batches: Vec<RecordBatch>) -> Result<Option<String>> {
-    // The same schema as the in-memory result (every column nullable; see `unify`).
-    let batches = unify(batches)?;
-    let Some(first) = batches.first() else { return Ok(None) };
-    let path = std::path::Path::new(dir).join(format!("part-{n:05}.arrow"));
-    let name = path.display().to_string();
-    let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
-    let file = std::fs::File::create(&path).map_err(|e| io(&e))?;
-    // The default 8 KB buffer. A 1 MB one halves the system time, but the kernel then caches the file in large
-    // pages, and reading it back (`.table` maps every file; the reader touches each batch's header) maps them
-    // whole: the resident size of 3 GB of logs went from 0.6 GB to 1.35 GB (measured; mapped file pages).
-    let mut writer =
-        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema()).map_err(|e| io(&e))?;
-    for batch in &batches {
-        writer.write(batch).map_err(|e| io(&e))?;
+/// Inputs whose bytes read (decompressed) pass this spill their priced lines to disk, when spilling is left to the
+/// run: the decision is made on what was read, not on the files' (compressed) sizes.
+/// (64 MB of gateway logs are about 400,000 lines, some 150 MB of priced rows: past that, memory would grow with
+/// the input.)
+pub const SPILL_ABOVE: u64 = 64 << 20;
+
+/// A run's own spill folder: a fresh folder inside the folder asked for, created exclusively and private (mode
+/// 0700), its files created new and never through a link. Runs sharing one `spill_dir` never write or map each
+/// other's files, and a link planted there is never followed.
+#[derive(Debug)]
+pub struct SpillDir {
+    path: std::path::PathBuf,
+    files: usize,
+}
+
+impl SpillDir {
+    /// Creates the run's folder inside `parent` (created too if missing).
+    pub fn create(parent: &str) -> Result<SpillDir> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let io = |path: &std::path::Path, e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            message: format!("cannot create a spill folder: {e}"),
+        };
+        let parent = std::path::Path::new(parent);
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        for _ in 0..1000 {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let run = RUNS.fetch_add(1, Ordering::Relaxed);
+            let path = parent.join(format!("tokenprice-run-{}-{run}-{:x}", std::process::id(), nanos as u64));
+            match builder.create(&path) {
+                Ok(()) => return Ok(SpillDir { path, files: 0 }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(&path, e)),
+            }
+        }
+        Err(io(parent, std::io::Error::other("no free name after 1000 tries")))
     }
-    writer.finish().map_err(|e| io(&e))?;
-    Ok(Some(name))
+
+    /// The run's folder.
+    pub fn path(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Writes one block of priced lines (its chunks' batches) to the next `part-NNNNN.arrow` (Arrow IPC file
+    /// format) and returns its path; nothing for a block without batches.
+    pub fn write(&mut self, batches: Vec<RecordBatch>) -> Result<Option<String>> {
+        // The same schema as the in-memory result (every column nullable; see `unify`).
+        let batches = unify(batches)?;
+        let Some(first) = batches.first() else { return Ok(None) };
+        let path = self.path.join(format!("part-{:05}.arrow", self.files));
+        let name = path.display().to_string();
+        let io = |e: &dyn std::fmt::Display| Error::Io { path: name.clone(), message: e.to_string() };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let file = options.open(&path).map_err(|e| io(&e))?;
+        self.files += 1;
+        // The default 8 KB buffer. A 1 MB one halves the system time, but the kernel then caches the file in large
+        // pages, and reading it back (`.table` maps every file; the reader touches each batch's header) maps them
+        // whole: the resident size of 3 GB of logs went from 0.6 GB to 1.35 GB (measured; mapped file pages).
+        let mut writer = arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &first.schema())
+            .map_err(|e| io(&e))?;
+        for batch in &batches {
+            writer.write(batch).map_err(|e| io(&e))?;
+        }
+        writer.finish().map_err(|e| io(&e))?;
+        Ok(Some(name))
+    }
+
+    /// Removes the folder and its files (a failed run leaves nothing behind).
+    pub fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Reading log files: JSON Lines (one record per line; a line may be a container such as a Cloudflare Logs API
 //! page) or one JSON array, plain, gzip or zstd (told by the magic bytes, not the name). Files stream in blocks
-//! of lines, each block read on all cores, so memory stays bounded by the block size, not the file size.
+//! of lines (or of an array's elements), each block read on all cores, so memory stays bounded by the block size
+//! and the line cap, not the file size: a line or element longer than the cap is skipped (its bytes counted, not
+//! kept) and becomes a reject.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read as IoRead};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Item, Read};
+use super::{Item, Read, Text};
 use crate::error::{Error, Result};
 use crate::usage::extract::{self, Hints};
 use crate::usage::json;
@@ -15,8 +17,24 @@ use crate::usage::json;
 /// Bytes of lines read before a block is handed on.
 pub const BLOCK_BYTES: usize = 8 << 20;
 
+/// The longest line (or array element) read by default: a record of 60 MB (a long conversation with its
+/// attachments) passes; a file with no line ends at all (a compressed bomb of NUL bytes) does not grow the block
+/// past this.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 128 << 20;
+
+/// The start of an over-long line kept for its reject's excerpt.
+const HEAD: usize = 160;
+
 fn io(path: &str, e: std::io::Error) -> Error {
     Error::Io { path: path.to_string(), message: e.to_string() }
+}
+
+/// How far a file has been read when a block is handed on: bytes taken from the file (compressed, for progress
+/// against its size) and bytes read from it (decompressed: what memory and spilling depend on).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub taken: u64,
+    pub read: u64,
 }
 
 /// A file read through a counter of the bytes taken from it (before decompression), for progress reports.
@@ -48,6 +66,14 @@ pub fn open(path: &str, taken: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>
     } else {
         Box::new(file)
     })
+}
+
+/// The reject of a line or element longer than the cap (`bytes` long, or longer when the file ended first).
+pub fn too_long(bytes: u64, cap: u64) -> String {
+    format!(
+        "a line of {bytes} bytes, longer than the limit of {cap} bytes: not read (raise max_line_bytes=, \
+         --max-line-bytes on the command line, to read it)"
+    )
 }
 
 /// Reads the records of one line into `out` (a container gives several, all with this line's number).
@@ -87,44 +113,276 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
 }
 
 /// Streams the records of one file to `block`, a block of lines at a time: (line number, line) for JSON Lines,
-/// (element number, element) for a file holding one JSON array; with the bytes of the file read so far.
-pub fn read_file(path: &str, mut block: impl FnMut(&[Item<'_>], u64) -> Result<()>) -> Result<()> {
+/// (element number, element) for a file holding one JSON array; with how far the file has been read. A line or
+/// element longer than `max_line` bytes is given as [`Text::TooLong`] (its start kept, the rest skipped).
+pub fn read_file(
+    path: &str,
+    max_line: usize,
+    mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
+) -> Result<()> {
     let taken = Arc::new(AtomicU64::new(0));
     let mut reader = open(path, taken.clone())?;
-    let mut block = |items: &[Item<'_>]| block(items, taken.load(Ordering::Relaxed));
-    // One JSON array (not JSON Lines): read whole, one record per element, numbered from 1.
+    let max_line = max_line.max(1);
     let first = {
         let buf = reader.fill_buf().map_err(|e| io(path, e))?;
         buf.iter().copied().find(|b| !b.is_ascii_whitespace())
     };
-    if first == Some(b'[') {
-        let mut all = Vec::new();
-        reader.read_to_end(&mut all).map_err(|e| io(path, e))?;
-        let text = std::str::from_utf8(&all)
-            .map_err(|e| Error::InvalidUtf8 { source_name: path.to_string(), offset: e.valid_up_to() as u64 })?;
-        // A file that is one JSON array of records; if it is not valid JSON, it may be JSON Lines that start with
-        // an array (a stream's chunks): read it line by line below.
-        if let Ok(raw) = json::parse_raw(text) {
-            let mut elements = json::array(raw).unwrap_or_default();
-            // The chunks of one stream are one record.
-            if crate::usage::batch::looks_like_stream(&elements) {
-                elements = vec![raw];
-            }
-            let items: Vec<Item<'_>> =
-                elements.iter().enumerate().map(|(i, r)| (i as u64 + 1, Some(r.get().as_bytes()))).collect();
-            return block(&items);
-        }
-        return read_lines(path, &mut std::io::Cursor::new(all), &mut block);
+    if first != Some(b'[') {
+        return read_lines(path, &mut reader, max_line, &taken, &mut block);
     }
-    read_lines(path, &mut reader, &mut block)
+    // A file that starts with an array: its first block decides how it is read.
+    let mut head = Vec::new();
+    (&mut reader).take(BLOCK_BYTES as u64 + 1).read_to_end(&mut head).map_err(|e| io(path, e))?;
+    if head.len() <= BLOCK_BYTES {
+        // The whole file: one JSON array of records (or of one stream's chunks, one record); if it is not valid
+        // JSON, it may be JSON Lines that start with an array (a stream's chunks): read line by line.
+        if let Ok(text) = std::str::from_utf8(&head) {
+            if let Ok(raw) = json::parse_raw(text) {
+                let mut elements = json::array(raw).unwrap_or_default();
+                if crate::usage::batch::looks_like_stream(&elements) {
+                    elements = vec![raw];
+                }
+                let items: Vec<Item<'_>> = elements
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as u64 + 1, element(r.get().as_bytes(), max_line)))
+                    .collect();
+                let at = Progress { taken: taken.load(Ordering::Relaxed), read: head.len() as u64 };
+                return block(&items, at);
+            }
+        }
+        return read_lines(path, &mut std::io::Cursor::new(head), max_line, &taken, &mut block);
+    }
+    // Larger: JSON Lines of arrays when the first array closes on the first line and more follows; otherwise one
+    // array, read element by element (never whole).
+    let lines = first_array_is_a_line(&head);
+    let mut rest = std::io::Cursor::new(head).chain(reader);
+    if lines {
+        read_lines(path, &mut rest, max_line, &taken, &mut block)
+    } else {
+        read_array(path, &mut rest, max_line, &taken, &mut block)
+    }
 }
 
-/// A block read ahead: its buffer (whole lines at the start), and its lines as (line number, start, end).
-type Block = (Vec<u8>, Vec<(u64, usize, usize)>);
+/// An element of a whole array read at once, as the streaming reader gives it: too long past the cap.
+fn element(text: &[u8], max_line: usize) -> Text<'_> {
+    if text.len() > max_line {
+        Text::TooLong { head: &text[..HEAD.min(text.len())], bytes: text.len() as u64, cap: max_line as u64 }
+    } else {
+        Text::Record(text)
+    }
+}
+
+/// Whether the array starting `head` closes before the first line ends, with more after it: JSON Lines whose
+/// lines are arrays, not one array.
+fn first_array_is_a_line(head: &[u8]) -> bool {
+    let mut scan = ArrayScan::default();
+    let mut close = None;
+    scan.scan(head, 0, |i, what| {
+        if what == b']' {
+            close = Some(i);
+        }
+        close.is_none()
+    });
+    match close {
+        Some(i) => !head[..i].contains(&b'\n') && head[i + 1..].iter().any(|b| !b.is_ascii_whitespace()),
+        None => false,
+    }
+}
+
+/// Where the elements of a top-level JSON array are, found incrementally as its text arrives: the structure
+/// outside strings (brackets, commas at the top level), strings skipped to their closing quote.
+#[derive(Default)]
+struct ArrayScan {
+    depth: u32,
+    in_string: bool,
+    /// A backslash ended the last text scanned (inside a string): the next byte is escaped.
+    escape: bool,
+    /// The top-level array has closed: what follows is not scanned.
+    closed: bool,
+}
+
+impl ArrayScan {
+    /// Scans `b[from..]`, giving `at` each top-level event: `b'['` (the array opens), `b','` (between elements),
+    /// `b']'` (the array closes); `at` returns `false` to stop. Returns where scanning stopped.
+    fn scan(&mut self, b: &[u8], from: usize, mut at: impl FnMut(usize, u8) -> bool) -> usize {
+        let mut i = from;
+        while i < b.len() && !self.closed {
+            if self.escape {
+                self.escape = false;
+                i += 1;
+                continue;
+            }
+            if self.in_string {
+                match memchr::memchr2(b'"', b'\\', &b[i..]) {
+                    None => return b.len(),
+                    Some(k) if b[i + k] == b'\\' => {
+                        self.escape = true;
+                        i += k + 1;
+                    }
+                    Some(k) => {
+                        self.in_string = false;
+                        i += k + 1;
+                    }
+                }
+                continue;
+            }
+            let event = match b[i] {
+                b'"' => {
+                    self.in_string = true;
+                    None
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    (self.depth == 1).then_some(b'[')
+                }
+                b']' | b'}' => {
+                    // A close with nothing open: malformed, taken as the end (what follows is then read as text).
+                    self.depth = self.depth.saturating_sub(1);
+                    (self.depth == 0).then(|| {
+                        self.closed = true;
+                        b']'
+                    })
+                }
+                b',' if self.depth == 1 => Some(b','),
+                _ => None,
+            };
+            i += 1;
+            if let Some(e) = event {
+                if !at(i - 1, e) {
+                    return i;
+                }
+            }
+        }
+        i
+    }
+}
+
+/// `b[start..end]` without the white space around it.
+fn trimmed(b: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let s = start + b[start..end].iter().take_while(|c| c.is_ascii_whitespace()).count();
+    let e = end - b[s..end].iter().rev().take_while(|c| c.is_ascii_whitespace()).count();
+    (s, e)
+}
+
+/// An element found: (element number, start, end, and its full length when it was too long and skipped).
+type Found = (u64, usize, usize, Option<u64>);
+
+/// One JSON array, element by element, in blocks of about [`BLOCK_BYTES`]: the elements complete in a block are
+/// handed on, the one in progress moves to the front of the buffer. An element longer than `max_line` keeps its
+/// start only; the rest of it is scanned and dropped.
+fn read_array(
+    path: &str,
+    reader: &mut dyn IoRead,
+    max_line: usize,
+    taken: &AtomicU64,
+    block: &mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
+) -> Result<()> {
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut filled, mut scanned, mut read) = (0usize, 0usize, 0u64);
+    let mut scan = ArrayScan::default();
+    // The element in progress: where it starts, whether a comma came before it, and the bytes of it dropped.
+    let mut start: Option<usize> = None;
+    let mut after_comma = false;
+    let mut dropped: Option<u64> = None;
+    let mut number = 0u64;
+    let mut found: Vec<Found> = Vec::new();
+    let mut events: Vec<(usize, u8)> = Vec::new();
+    loop {
+        if buf.len() < filled + BLOCK_BYTES {
+            buf.resize(filled + BLOCK_BYTES, 0);
+        }
+        let n = loop {
+            match reader.read(&mut buf[filled..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(path, e)),
+            }
+        };
+        let eof = n == 0;
+        filled += n;
+        read += n as u64;
+        events.clear();
+        scanned = scan.scan(&buf[..filled], scanned, |i, e| {
+            events.push((i, e));
+            true
+        });
+        if scan.closed {
+            scanned = filled; // the text after the array: not scanned, given as it is
+        }
+        found.clear();
+        for &(i, e) in &events {
+            match e {
+                b'[' => start = Some(i + 1),
+                b',' | b']' => {
+                    if let Some(s) = start.take() {
+                        let (a, z) = trimmed(&buf, s, i);
+                        // `[]` holds nothing; an empty element between commas is given (and rejected).
+                        if a < z || after_comma || dropped.is_some() {
+                            number += 1;
+                            let full = dropped.take().map(|d| d + (i - s) as u64);
+                            found.push((number, a, z, full));
+                        }
+                    }
+                    // After the array, its trailing text (if any) is taken as one more element.
+                    after_comma = e == b',';
+                    start = Some(i + 1);
+                }
+                _ => {}
+            }
+        }
+        if eof {
+            // A truncated array: its last element as it stands (a reject unless it is whole); text after the array
+            // is given as a record too, never dropped.
+            if let Some(s) = start.take() {
+                let (a, z) = trimmed(&buf, s, filled);
+                if a < z || dropped.is_some() {
+                    number += 1;
+                    found.push((number, a, z, dropped.take().map(|d| d + (filled - s) as u64)));
+                }
+            }
+        }
+        let items: Vec<Item<'_>> = found
+            .iter()
+            .map(|&(no, a, z, full)| match full.or_else(|| (z - a > max_line).then_some((z - a) as u64)) {
+                Some(bytes) => (no, Text::TooLong { head: &buf[a..z.min(a + HEAD)], bytes, cap: max_line as u64 }),
+                None => (no, Text::Record(&buf[a..z])),
+            })
+            .collect();
+        if !items.is_empty() {
+            block(&items, Progress { taken: taken.load(Ordering::Relaxed), read })?;
+        }
+        if eof {
+            return Ok(());
+        }
+        // Keep what is still in progress (an element, or the text after the array) at the front.
+        let keep = start.unwrap_or(filled).min(filled);
+        buf.copy_within(keep..filled, 0);
+        filled -= keep;
+        scanned -= keep.min(scanned);
+        start = start.map(|s| s - keep);
+        // An element past the cap: keep its start, drop what was scanned of the rest.
+        if let Some(s) = start {
+            if scanned - s > max_line || dropped.is_some() {
+                let keep_to = (s + HEAD).min(scanned);
+                *dropped.get_or_insert(0) += (scanned - keep_to) as u64;
+                buf.copy_within(scanned..filled, keep_to);
+                filled -= scanned - keep_to;
+                scanned = keep_to;
+            }
+        }
+    }
+}
+
+/// A block read ahead: its buffer (whole lines at the start), its lines as (line number, start, end, full length
+/// of a line too long to keep), and the bytes of the file read when it was filled.
+type Block = (Vec<u8>, Vec<(u64, usize, usize, Option<u64>)>, u64);
 
 /// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, lines borrowed from it. A reader thread
 /// reads and splits the next block while the current one is priced; four buffers at most are in use (one priced,
-/// one queued, one being filled, one taking the partial line at its end), reused in turn.
+/// one queued, one being filled, one taking the partial line at its end), reused in turn. A line longer than a
+/// block grows the block, up to `max_line`; past it, the line's start is kept and the rest read and dropped up to
+/// its end (each byte looked at once: the part already searched for a line end is not searched again).
 ///
 /// A buffer is zeroed once, when it first grows, and then read into as it is (`Read::read_to_end` would zero its
 /// room again at every call, and fresh room is fresh pages for the kernel to clear: 10% of the time of a log run,
@@ -132,7 +390,9 @@ type Block = (Vec<u8>, Vec<(u64, usize, usize)>);
 fn read_lines(
     path: &str,
     reader: &mut (dyn BufRead + Send),
-    block: &mut dyn FnMut(&[Item<'_>]) -> Result<()>,
+    max_line: usize,
+    taken: &AtomicU64,
+    block: &mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
 ) -> Result<()> {
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Block>>(1);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Block>();
@@ -140,10 +400,14 @@ fn read_lines(
         scope.spawn(move || {
             let next = || -> Block { empty_rx.try_recv().unwrap_or_default() };
             let mut line_no: u64 = 0;
-            let (mut buf, mut lines) = next();
-            // `buf[..filled]` holds data; the rest of `buf` is room (initialized).
-            let mut filled = 0;
+            let mut read: u64 = 0;
+            let (mut buf, mut lines, _) = next();
+            // `buf[..filled]` holds data; the rest of `buf` is room (initialized). `buf[..scanned]` holds no line
+            // end (a line longer than the block so far).
+            let (mut filled, mut scanned) = (0, 0);
             let mut want = BLOCK_BYTES;
+            // The line at the start of `buf` is too long: its bytes dropped so far (its start is kept).
+            let mut dropped: Option<u64> = None;
             loop {
                 // Fill the block: what was left after the last newline, then more.
                 let mut eof = false;
@@ -156,7 +420,10 @@ fn read_lines(
                             eof = true;
                             break;
                         }
-                        Ok(n) => filled += n,
+                        Ok(n) => {
+                            filled += n;
+                            read += n as u64;
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             let _ = full_tx.send(Err(io(path, e)));
@@ -164,13 +431,41 @@ fn read_lines(
                         }
                     }
                 }
+                // A line too long: drop what was read of it past its start, up to its end.
+                if let Some(d) = dropped.as_mut() {
+                    let keep = HEAD.min(scanned);
+                    match memchr::memchr(b'\n', &buf[keep..filled]) {
+                        Some(i) => {
+                            *d += i as u64;
+                            buf.copy_within(keep + i..filled, keep);
+                            filled -= i;
+                        }
+                        None if !eof => {
+                            *d += (filled - keep) as u64;
+                            filled = keep;
+                            continue;
+                        }
+                        None => {
+                            *d += (filled - keep) as u64;
+                            filled = keep;
+                        }
+                    }
+                }
                 // Whole lines only, unless the file ends; a line longer than a block grows the block.
                 let end = if eof {
                     filled
                 } else {
-                    match memchr::memrchr(b'\n', &buf[..filled]) {
-                        Some(i) => i + 1,
+                    match memchr::memrchr(b'\n', &buf[scanned..filled]) {
+                        Some(i) => scanned + i + 1,
+                        None if filled > max_line => {
+                            // Past the cap: keep the line's start, and drop the rest of it as it is read.
+                            let keep = HEAD.min(filled);
+                            dropped = Some((filled - keep) as u64);
+                            (filled, scanned, want) = (keep, keep, BLOCK_BYTES);
+                            continue;
+                        }
                         None => {
+                            scanned = filled;
                             want = filled + BLOCK_BYTES;
                             continue;
                         }
@@ -182,35 +477,43 @@ fn read_lines(
                 while start < end {
                     let stop = memchr::memchr(b'\n', &buf[start..end]).map_or(end, |i| start + i);
                     line_no += 1;
-                    if !buf[start..stop].iter().all(u8::is_ascii_whitespace) {
-                        lines.push((line_no, start, stop));
+                    if let Some(d) = dropped.take() {
+                        lines.push((line_no, start, stop, Some(d + (stop - start) as u64)));
+                    } else if stop - start > max_line {
+                        // Over the cap, the file having ended before the block grew past it.
+                        lines.push((line_no, start, start + HEAD.min(stop - start), Some((stop - start) as u64)));
+                    } else if !buf[start..stop].iter().all(u8::is_ascii_whitespace) {
+                        lines.push((line_no, start, stop, None));
                     }
                     start = stop + 1;
                 }
                 // The rest (a partial line) starts the next buffer.
-                let (mut rest, rest_lines) = next();
+                let (mut rest, rest_lines, _) = next();
                 let tail = filled - end;
                 if rest.len() < tail.max(want) {
                     rest.resize(tail.max(want), 0);
                 }
                 rest[..tail].copy_from_slice(&buf[end..filled]);
                 // The receiver gone (an error while pricing): stop reading.
-                if full_tx.send(Ok((buf, lines))).is_err() || eof {
+                if full_tx.send(Ok((buf, lines, read - tail as u64))).is_err() || eof {
                     return;
                 }
-                (buf, lines, filled) = (rest, rest_lines, tail);
+                (buf, lines, filled, scanned) = (rest, rest_lines, tail, tail);
             }
         });
         let mut items: Vec<Item<'static>> = Vec::new();
         for got in full_rx {
-            let (buf, lines) = got?;
+            let (buf, lines, read) = got?;
             let mut these = super::reuse(std::mem::take(&mut items));
-            these.extend(lines.iter().map(|&(no, a, b)| (no, Some(&buf[a..b]))));
+            these.extend(lines.iter().map(|&(no, a, b, full)| match full {
+                Some(bytes) => (no, Text::TooLong { head: &buf[a..b], bytes, cap: max_line as u64 }),
+                None => (no, Text::Record(&buf[a..b])),
+            }));
             if !these.is_empty() {
-                block(&these)?;
+                block(&these, Progress { taken: taken.load(Ordering::Relaxed), read })?;
             }
             items = super::reuse(these);
-            let _ = empty_tx.send((buf, lines));
+            let _ = empty_tx.send((buf, lines, 0));
         }
         Ok(())
     })
@@ -219,6 +522,126 @@ fn read_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record<'t>(t: &Text<'t>) -> &'t [u8] {
+        match t {
+            Text::Record(t) => t,
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tokenprice-read-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Every item of a file: (number, the record's text or `TooLong(bytes)`), and the last progress.
+    fn items_of(path: &std::path::Path, cap: usize) -> (Vec<(u64, String)>, Progress) {
+        let mut got = Vec::new();
+        let mut last = Progress::default();
+        read_file(path.to_str().unwrap(), cap, |items, at| {
+            for (no, t) in items {
+                let text = match t {
+                    Text::Record(t) => String::from_utf8_lossy(t).into_owned(),
+                    Text::TooLong { head, bytes, cap } => {
+                        assert!(head.len() <= HEAD);
+                        format!("TooLong({bytes}>{cap}:{})", String::from_utf8_lossy(&head[..head.len().min(4)]))
+                    }
+                    Text::Missing => "missing".into(),
+                };
+                got.push((*no, text));
+            }
+            last = at;
+            Ok(())
+        })
+        .unwrap();
+        (got, last)
+    }
+
+    /// A line past the cap is one reject-to-be (its length counted, its start kept) and the lines around it come
+    /// out whole: in the middle of a file, at its end without a newline, and a file that is one endless line of
+    /// NUL bytes (gzip: the bytes read are the decompressed ones, not the file's).
+    #[test]
+    fn lines_past_the_cap_are_skipped_and_counted() {
+        use std::io::Write;
+        let dir = scratch("cap");
+        let path = dir.join("long.jsonl");
+        let long = "x".repeat(3 * BLOCK_BYTES + 17);
+        std::fs::write(&path, format!("{{\"a\":1}}\n{long}\n{{\"b\":2}}\n{long}")).unwrap();
+        let (got, _) = items_of(&path, 1000);
+        let want = format!("TooLong({}>1000:xxxx)", long.len());
+        assert_eq!(got, vec![(1, "{\"a\":1}".into()), (2, want.clone()), (3, "{\"b\":2}".into()), (4, want.clone())]);
+        // Under the default cap the long line is read whole.
+        let (got, _) = items_of(&path, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(got[1], (2, long.clone()));
+        // No line end at all, compressed: 64 MB of NUL bytes from a small file, read with a 1 MB cap.
+        let gz = dir.join("nul.gz");
+        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            enc.write_all(&zeros).unwrap();
+        }
+        enc.finish().unwrap();
+        let (got, at) = items_of(&gz, 1 << 20);
+        assert_eq!(got, vec![(1, format!("TooLong({}>{}:\0\0\0\0)", 64 << 20, 1 << 20))]);
+        assert_eq!(at.read, 64 << 20);
+        assert!(at.taken < 1 << 20, "{at:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file holding one JSON array larger than a block is read element by element: the same elements as the
+    /// whole array parsed at once, in order, cut across blocks; an element past the cap skipped and counted; text
+    /// after the array and a truncated last element given as they are (to be rejected), never dropped.
+    #[test]
+    fn large_arrays_stream_element_by_element() {
+        let dir = scratch("array");
+        let mut elements = Vec::new();
+        let mut size = 0;
+        let mut n = 0;
+        while size < 2 * BLOCK_BYTES + 12345 {
+            n += 1;
+            let pad = "y".repeat(n % 500);
+            let e = format!("{{\"n\": {n}, \"s\": \"a\\\"],[{{{pad}\\\\\", \"l\": [1, {{\"x\": []}}]}}");
+            size += e.len() + 4;
+            elements.push(e);
+        }
+        let text = format!(" [\n  {}\n] \n", elements.join(",\n  "));
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed.as_array().unwrap().len(), elements.len());
+        let path = dir.join("big.json");
+        std::fs::write(&path, &text).unwrap();
+        let (got, at) = items_of(&path, DEFAULT_MAX_LINE_BYTES);
+        let want: Vec<(u64, String)> = elements.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
+        assert!(got == want, "elements differ");
+        assert_eq!(at.read, text.len() as u64);
+        // A cap below some elements: those are skipped, the others whole.
+        let (got, _) = items_of(&path, 300);
+        assert_eq!(got.len(), elements.len());
+        for ((_, g), e) in got.iter().zip(&elements) {
+            if e.len() > 300 {
+                assert_eq!(g, &format!("TooLong({}>300:{{\"n\")", e.len()));
+            } else {
+                assert_eq!(g, e);
+            }
+        }
+        // Cut short, then followed by text: both given.
+        std::fs::write(&path, &text[..text.len() - 40]).unwrap();
+        let (got, _) = items_of(&path, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(got.len(), elements.len());
+        assert_eq!(got.last().unwrap().1, elements.last().unwrap()[..elements.last().unwrap().len() - 36]);
+        std::fs::write(&path, format!("{text}{{\"after\": 1}}\n")).unwrap();
+        let (got, _) = items_of(&path, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(got.last().unwrap(), &(elements.len() as u64 + 1, "{\"after\": 1}".to_string()));
+        // JSON Lines whose lines are arrays, larger than a block: read line by line.
+        let line = format!("[{}]", elements[..40].join(","));
+        let lines: Vec<&str> = std::iter::repeat_n(line.as_str(), 2 * BLOCK_BYTES / line.len() + 2).collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let (got, _) = items_of(&path, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(got.len(), lines.len());
+        assert!(got.iter().all(|(_, g)| g == &line));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Lines cut across block boundaries (read ahead by the reader thread, buffers reused) come out whole, once
     /// each, numbered in order; blank lines are skipped but counted; a line longer than a block grows the block.
@@ -246,9 +669,9 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let mut got = Vec::new();
         let mut last_taken = 0;
-        read_file(path.to_str().unwrap(), |items, taken| {
-            got.extend(items.iter().map(|(no, t)| (*no, String::from_utf8(t.unwrap().to_vec()).unwrap())));
-            last_taken = taken;
+        read_file(path.to_str().unwrap(), DEFAULT_MAX_LINE_BYTES, |items, at| {
+            got.extend(items.iter().map(|(no, t)| (*no, String::from_utf8(record(t).to_vec()).unwrap())));
+            last_taken = at.taken;
             Ok(())
         })
         .unwrap();
@@ -256,7 +679,9 @@ mod tests {
         assert!(got == expected, "lines differ");
         assert_eq!(last_taken, text.len() as u64);
         // An error while pricing a block stops the reader (no hang, the error comes back).
-        let stopped = read_file(path.to_str().unwrap(), |_, _| Err(Error::InvalidArgument("stop".into())));
+        let stopped = read_file(path.to_str().unwrap(), DEFAULT_MAX_LINE_BYTES, |_, _| {
+            Err(Error::InvalidArgument("stop".into()))
+        });
         assert!(matches!(stopped, Err(Error::InvalidArgument(m)) if m == "stop"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

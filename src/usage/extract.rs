@@ -245,6 +245,18 @@ fn err(message: impl Into<String>) -> Error {
     Error::UsageFormat(message.into())
 }
 
+/// A format name a log is read with: one of [`FORMATS`], else an argument error listing them (raised before any
+/// reading: a typo would otherwise reject every record).
+pub fn check_format(name: &str) -> Result<()> {
+    if format_names().any(|n| n == name) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "unknown format {name:?}; formats: {} (or none, to detect each record's)",
+        format_names().collect::<Vec<_>>().join(", ")
+    )))
+}
+
 /// Reads one record from JSON text (an object, a list of stream chunks, or a server-sent-events stream).
 pub fn extract_text(text: &str, hints: &Hints) -> Result<UsageRecord> {
     if let Some(f) = &hints.format {
@@ -579,18 +591,32 @@ fn time(o: &Obj<'_>, key: &str) -> Result<Option<i64>> {
 }
 
 pub(crate) fn time_value(raw: Raw<'_>) -> std::result::Result<Option<i64>, String> {
-    if kind(raw) == Kind::String {
+    let at = if kind(raw) == Kind::String {
         let s = json::string(raw).unwrap_or_default();
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return epoch(&s).map(Some);
+            epoch(&s)?
+        } else {
+            parse_instant(&s)?
         }
-        return parse_instant(&s).map(Some);
+    } else {
+        match json::number_text(raw) {
+            Some(t) => epoch(&t)?,
+            None => return Err(format!("{} is not a time", json::excerpt(raw.get(), 40))),
+        }
+    };
+    if !(FIRST_INSTANT..=LAST_INSTANT).contains(&at) {
+        return Err(format!(
+            "{} is outside the years 1 to 9999 (the times Python and Arrow tables can hold)",
+            json::excerpt(raw.get(), 40)
+        ));
     }
-    match json::number_text(raw) {
-        Some(t) => epoch(&t).map(Some),
-        None => Err(format!("{} is not a time", json::excerpt(raw.get(), 40))),
-    }
+    Ok(Some(at))
 }
+
+/// The first and last microseconds of the years 1 to 9999: a time outside them is rejected when read, as a
+/// priced line's time must become a Python `datetime` (`.table`, `write`, `reconcile`).
+pub const FIRST_INSTANT: i64 = -62_135_596_800_000_000;
+pub const LAST_INSTANT: i64 = 253_402_300_799_999_999;
 
 fn epoch(t: &str) -> std::result::Result<i64, String> {
     let d = json::decimal(t).ok_or_else(|| format!("{t} is not a time"))?;
@@ -605,7 +631,8 @@ fn epoch(t: &str) -> std::result::Result<i64, String> {
         Decimal::new(1, 3) // nanoseconds
     };
     use rust_decimal::prelude::ToPrimitive;
-    (d * scale).trunc().to_i64().ok_or_else(|| format!("{t} is out of range for a time"))
+    let outside = || format!("{t} is outside the years 1 to 9999 (the times Python and Arrow tables can hold)");
+    d.checked_mul(scale).and_then(|v| v.trunc().to_i64()).ok_or_else(outside)
 }
 
 /// Flattens labels into `out`: nested objects as `a.b`, lists and other values as JSON text.
@@ -664,6 +691,35 @@ fn meta_value(raw: Raw<'_>) -> Option<Meta> {
         Kind::Array | Kind::Object => Some(Meta::Str(raw.get().to_string())),
         Kind::Null => None,
     }
+}
+
+/// A record's labels member `key`: an object, or a JSON string holding one (empty or null: no labels). Anything
+/// else — text that is not JSON, an array, a bare string or number — is an error naming it, never labels dropped
+/// without a trace.
+fn labels_member(raw: Raw<'_>, key: &str, out: &mut Vec<(String, Meta)>) -> Result<()> {
+    let bad = |what: &str| {
+        err(format!(
+            "{key}: {what} ({}); labels must be a JSON object or a string holding one",
+            json::excerpt(raw.get(), 60)
+        ))
+    };
+    match kind(raw) {
+        Kind::Object | Kind::Null => flatten_meta("", raw, out),
+        Kind::String => {
+            let s = json::string(raw).ok_or_else(|| bad("a string with a bad escape"))?;
+            if s.trim().is_empty() {
+                return Ok(());
+            }
+            match json::parse_raw(s.trim()) {
+                Ok(inner) if kind(inner) == Kind::Object => meta_object(raw, "", out),
+                Ok(_) => return Err(bad("a string that holds JSON but not an object")),
+                Err(e) => return Err(bad(&format!("a string that is not JSON: {e}"))),
+            }
+        }
+        Kind::Array => return Err(bad("an array")),
+        _ => return Err(bad("not an object")),
+    }
+    Ok(())
 }
 
 /// Metadata that may be an object or a JSON string holding one (Cloudflare's REST logs, LiteLLM spend logs).
@@ -806,7 +862,7 @@ fn openai_responses(o: &Obj<'_>) -> Result<UsageRecord> {
         rec.has_usage = true;
     }
     if let Some(meta) = o.present("metadata") {
-        flatten_meta("", meta, &mut rec.metadata);
+        labels_member(meta, "metadata", &mut rec.metadata)?;
     }
     Ok(rec)
 }
@@ -1252,7 +1308,7 @@ fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.has_usage = o.present("tokens_in").is_some() || o.present("tokens_out").is_some();
     rec.reported_cost = money(o, "cost")?;
     if let Some(m) = o.present("metadata") {
-        meta_object(m, "", &mut rec.metadata);
+        labels_member(m, "metadata", &mut rec.metadata)?;
     }
     if let Some(step) = o.present("step").and_then(json::number_text).and_then(|t| t.parse::<i64>().ok()) {
         rec.metadata.push(("step".into(), Meta::Int(step)));
@@ -1319,7 +1375,7 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.cache_hit = cached;
     rec.id = text(o, "ID").or_else(|| text(o, "Id")).or_else(|| text(o, "LogID")).or(rec.id);
     if let Some(m) = o.present("Metadata") {
-        meta_object(m, "", &mut rec.metadata);
+        labels_member(m, "Metadata", &mut rec.metadata)?;
     }
     if let Some(metrics) = o.obj("Metrics") {
         rec.reported_cost = money(&metrics, "cost")?.or(rec.reported_cost);
@@ -1454,7 +1510,7 @@ fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut labels = Vec::new();
     if let Some(m) = meta_raw {
         if kind(m) == Kind::String {
-            meta_object(m, "", &mut labels);
+            labels_member(m, "metadata", &mut labels)?;
         } else if let Some(m) = &meta {
             for (key, prefix) in [
                 ("spend_logs_metadata", ""),
@@ -1558,7 +1614,7 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
         rec.has_usage = true;
     }
     if let Some(m) = o.present("metadata") {
-        meta_object(m, "", &mut rec.metadata);
+        labels_member(m, "metadata", &mut rec.metadata)?;
     }
     for key in ["traceId", "userId", "sessionId"] {
         if let Some(v) = text(o, key) {
@@ -1602,7 +1658,7 @@ fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.usage = c.usage();
     rec.has_usage = o.present("prompt_tokens").is_some() || o.present("completion_tokens").is_some();
     if let Some(p) = o.present("properties") {
-        meta_object(p, "", &mut rec.metadata);
+        labels_member(p, "properties", &mut rec.metadata)?;
     }
     if let Some(u) = text(o, "request_user_id") {
         rec.metadata.push(("user".into(), Meta::Str(u)));

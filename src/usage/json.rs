@@ -533,8 +533,9 @@ fn number_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
     Ok(j)
 }
 
-/// The end of the value starting at `b[i]` (no leading whitespace). Nested containers are matched bracket by
-/// bracket without recursion; their members are checked when (and if) a reader opens them.
+/// The end of the value starting at `b[i]` (no leading whitespace). Nested containers are checked whole, member by
+/// member, without recursion: a reader that opens one later never meets malformed text (its error would otherwise
+/// be lost where a reader only asks whether a member is there, and a record read as having no usage).
 fn value_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
     match b.get(i) {
         None => Err(bad("expected a value", i)),
@@ -543,43 +544,68 @@ fn value_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
         Some(b'f') => literal_end(b, i, b"false"),
         Some(b'n') => literal_end(b, i, b"null"),
         Some(b'-' | b'0'..=b'9') => number_end(b, i),
-        Some(b'{' | b'[') => {
-            // The open brackets, one bit each (1 = object), MAX_DEPTH deep at most: no allocation.
-            let mut stack = [0u64; MAX_DEPTH.div_ceil(64) + 1];
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = string_end(b, j)?;
-                        continue;
-                    }
-                    c @ (b'{' | b'[') => {
-                        if depth >= MAX_DEPTH {
-                            return Err(bad("nesting too deep", j));
-                        }
-                        let (word, bit) = (depth / 64, depth % 64);
-                        stack[word] = (stack[word] & !(1 << bit)) | (u64::from(c == b'{') << bit);
-                        depth += 1;
-                    }
-                    c @ (b'}' | b']') => {
-                        let top = depth.checked_sub(1).ok_or_else(|| bad("mismatched bracket", j))?;
-                        let object = (stack[top / 64] >> (top % 64)) & 1 == 1;
-                        if object != (c == b'}') {
-                            return Err(bad("mismatched bracket", j));
-                        }
-                        depth = top;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            Err(bad("unterminated object or array", i))
-        }
+        Some(b'{' | b'[') => container_end(b, i),
         Some(_) => Err(bad("expected a value", i)),
+    }
+}
+
+/// [`value_end`] of an object or array: a JSON grammar walk with the open brackets one bit each (1 = object),
+/// MAX_DEPTH deep at most: no allocation.
+fn container_end(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    let mut stack = [0u64; MAX_DEPTH.div_ceil(64) + 1];
+    let mut depth = 0usize;
+    let is_object = |stack: &[u64], top: usize| (stack[top / 64] >> (top % 64)) & 1 == 1;
+    // A key and its colon at `j`: the index of the value after them.
+    let key = |j: usize| -> Result<usize, JsonError> {
+        if b.get(j) != Some(&b'"') {
+            return Err(bad("expected a key", j));
+        }
+        let colon = skip_ws(b, string_end(b, j)?);
+        if b.get(colon) != Some(&b':') {
+            return Err(bad("expected ':'", colon));
+        }
+        Ok(skip_ws(b, colon + 1))
+    };
+    let mut j = i;
+    loop {
+        // A value at `j`.
+        match b.get(j) {
+            Some(&c @ (b'{' | b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(bad("nesting too deep", j));
+                }
+                let (word, bit) = (depth / 64, depth % 64);
+                stack[word] = (stack[word] & !(1 << bit)) | (u64::from(c == b'{') << bit);
+                depth += 1;
+                j = skip_ws(b, j + 1);
+                let close = if c == b'{' { b'}' } else { b']' };
+                if b.get(j) != Some(&close) {
+                    j = if c == b'{' { key(j)? } else { j };
+                    continue;
+                }
+                // An empty container, closed here.
+                depth -= 1;
+            }
+            _ => j = value_end(b, j)? - 1,
+        }
+        // After a value ending at `b[j]`: a comma and the next member, or the end of containers.
+        loop {
+            if depth == 0 {
+                return Ok(j + 1);
+            }
+            let object = is_object(&stack, depth - 1);
+            let next = skip_ws(b, j + 1);
+            match b.get(next) {
+                Some(b',') => {
+                    let at = skip_ws(b, next + 1);
+                    j = if object { key(at)? } else { at };
+                    break;
+                }
+                Some(b'}') if object => (depth, j) = (depth - 1, next),
+                Some(b']') if !object => (depth, j) = (depth - 1, next),
+                _ => return Err(bad(if object { "expected ',' or '}'" } else { "expected ',' or ']'" }, next)),
+            }
+        }
     }
 }
 
@@ -1085,6 +1111,43 @@ mod tests {
                 b
             })
             .collect()
+    }
+
+    /// A document is accepted exactly when serde_json accepts it, nested members included: a malformed value deep
+    /// inside (`"cost": NaN` in a usage object) fails the whole parse, never a later lookup that would drop it.
+    #[test]
+    fn nested_values_are_checked_as_serde_json_checks_them() {
+        let nested = [
+            r#"{"usage":{"prompt_tokens":3,"cost":NaN}}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":{"b" 1}}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":{,}}"#,
+            r#"{"a":{"b":1,}}"#,
+            r#"{"a":[{"b":1},{"c":[]},[[]],{}]}"#,
+            r#"{"a":[{"b":1},{"c":[tru]}]}"#,
+            r#"{"a":{"b":[1,{"c":"]}"}]}}"#,
+            r#"{"a":{"b":[1,{"c":"]}"}]}"#,
+            r#"{"a":[}"#,
+            r#"{"a":{]}"#,
+            r#"[ {"x" : [ 1 , -2.5e3 , null , true , false , "s" ] } , [ ] ]"#,
+        ];
+        let mut texts: Vec<Vec<u8>> = nested.iter().map(|t| t.as_bytes().to_vec()).collect();
+        texts.extend(random_objects(20_000, 0x5eed_1234_abcd_0002));
+        let mut rejected = 0;
+        for b in texts {
+            let Ok(text) = std::str::from_utf8(&b) else { continue };
+            let ours = super::parse_raw(text).is_ok();
+            let serde = serde_json::from_str::<serde_json::Value>(text);
+            // Escapes inside strings are checked when a string is read, not here.
+            if serde.as_ref().is_err_and(|e| e.to_string().contains("escape")) {
+                continue;
+            }
+            let serde = serde.is_ok();
+            assert_eq!(ours, serde, "{text}");
+            rejected += usize::from(!ours);
+        }
+        assert!(rejected > 100);
     }
 
     /// The walk over indexed strings reads what `for_each_member` reads: when it accepts a text, the same members
