@@ -42,7 +42,12 @@ def cost(model: str, **fields: int) -> Decimal:
         ),
         (
             # Anthropic's input leaves the cache out: 1000 + 400 + 100 prompt tokens.
-            {"input_tokens": 1000, "output_tokens": 50, "cache_read_input_tokens": 400, "cache_creation_input_tokens": 100},
+            {
+                "input_tokens": 1000,
+                "output_tokens": 50,
+                "cache_read_input_tokens": 400,
+                "cache_creation_input_tokens": 100,
+            },
             "anthropic",
             {"input_tokens": 1500, "output_tokens": 50, "cache_read_tokens": 400, "cache_write_tokens": 100},
         ),
@@ -53,16 +58,19 @@ def cost(model: str, **fields: int) -> Decimal:
         ),
         (
             # Gemini's thoughts are billed as output but left out of candidatesTokenCount.
-            {"promptTokenCount": 1000, "candidatesTokenCount": 50, "cachedContentTokenCount": 400, "thoughtsTokenCount": 30},
+            {
+                "promptTokenCount": 1000,
+                "candidatesTokenCount": 50,
+                "cachedContentTokenCount": 400,
+                "thoughtsTokenCount": 30,
+            },
             "gemini",
             {"input_tokens": 1000, "output_tokens": 80, "cache_read_tokens": 400, "reasoning_tokens": 30},
         ),
         ({"tokens_in": 1000, "tokens_out": 50}, "cloudflare", {"input_tokens": 1000, "output_tokens": 50}),
     ],
 )
-def test_vendor_count_columns_price_like_price(
-    columns: dict[str, int], convention: str, usage: dict[str, int]
-) -> None:
+def test_vendor_count_columns_price_like_price(columns: dict[str, int], convention: str, usage: dict[str, int]) -> None:
     model = "claude-sonnet-4-5" if convention in ("anthropic", "bedrock") else "gpt-4o"
     if convention == "gemini":
         model = "gemini-2.5-pro"
