@@ -121,7 +121,7 @@ def test_unknown_shapes_name_the_keys_and_the_formats_tried() -> None:
         tokenprice.extract_usage([{"object": "chat.completion.chunk", "choices": []}])
     with pytest.raises(tokenprice.UsageFormatError, match="expected a JSON object or a list of stream chunks"):
         tokenprice.extract_usage(3.5)
-    with pytest.raises(tokenprice.InvalidArgumentError, match="must be a dict"):
+    with pytest.raises(tokenprice.InvalidTypeError, match="must be a dict"):
         tokenprice.extract_usage(object())
 
 

@@ -198,6 +198,9 @@ fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
     let data = obj.is_instance_of::<PyDict>()
         || obj.is_instance_of::<PyList>()
         || obj.is_instance_of::<pyo3::types::PyTuple>()
+        // A number is JSON too (and then not a record: a UsageFormatError says what was expected).
+        || obj.is_instance_of::<pyo3::types::PyInt>()
+        || obj.is_instance_of::<pyo3::types::PyFloat>()
         || obj.hasattr("model_dump").unwrap_or(false);
     if !data {
         return Err(invalid_type(
