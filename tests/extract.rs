@@ -231,9 +231,9 @@ fn bad_escapes_and_mismatched_brackets_are_errors() {
         assert!(json::parse_raw(bad).is_err(), "{bad}");
     }
     // Brackets nested past 64 levels (the scanner's stack spans several words) still match.
-    let nested = format!("{}{}", "[{\"a\":".repeat(100), "1}]".repeat(100));
+    let nested = format!("{}1{}", "[{\"a\":".repeat(100), "}]".repeat(100));
     assert_eq!(json::parse_raw(&nested).unwrap().get(), nested);
-    let crossed = format!("{}{}", "[{\"a\":".repeat(100), "1]}".repeat(100));
+    let crossed = format!("{}1{}", "[{\"a\":".repeat(100), "]}".repeat(100));
     assert!(json::parse_raw(&crossed).is_err());
 }
 

@@ -49,7 +49,7 @@ print(json.dumps([n, r.rows_read, r.rows_rejected, r.rejects.column("reason").to
     n, read, rejected, reasons = out.json()  # type: ignore[misc]
     assert (read, rejected) == (1, 1)
     assert f"a line of {n} bytes, longer than the limit of {16 << 20} bytes" in reasons[0]
-    assert out.peak_mb < 300, out.peak_mb
+    assert out.peak_mb < 400, out.peak_mb  # read whole: over 512 MB
 
 
 def test_the_default_cap_reads_a_60_mb_line_and_a_lower_one_rejects_it(tmp_path: Path) -> None:

@@ -204,12 +204,16 @@ pub fn price_log_files(
         let done = match done {
             Ok(d) => d,
             Err(e) => {
-                folder.take().map(SpillDir::remove);
+                if let Some(f) = folder.take() {
+                    f.remove();
+                }
                 return Err(raised.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| to_py(py, e)));
             }
         };
         if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            folder.take().map(SpillDir::remove);
+            if let Some(f) = folder.take() {
+                f.remove();
+            }
             return Err(e);
         }
         let (priced, rejects, read, spilled) = done;
