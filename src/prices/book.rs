@@ -988,6 +988,7 @@ mod tests {
             cache_hit: None,
             counts: vec![(0, &tokens, "input_tokens".to_string())],
             input_excludes_cache: false,
+            output_excludes_reasoning: false,
         };
         for threads in [1, 4] {
             let options = TableOptions { threads: Some(threads), ..TableOptions::default() };
