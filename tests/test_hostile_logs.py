@@ -40,7 +40,7 @@ def test_a_gzip_bomb_of_nul_bytes_is_one_reject_in_bounded_memory(tmp_path: Path
         GZIP_OF
         + f"""
 import json, tokenprice
-n = gzip_of({str(tmp_path / "nul.gz")!r}, b"\\0", 512 << 20)
+n = gzip_of({str(tmp_path / "nul.gz")!r}, b"\\0", 1 << 30)
 r = tokenprice.price_logs({str(tmp_path / "nul.gz")!r}, by="tenant", keep_rows=False, max_line_bytes=16 << 20)
 print(json.dumps([n, r.rows_read, r.rows_rejected, r.rejects.column("reason").to_pylist()]))
 """,
@@ -49,7 +49,8 @@ print(json.dumps([n, r.rows_read, r.rows_rejected, r.rejects.column("reason").to
     n, read, rejected, reasons = out.json()  # type: ignore[misc]
     assert (read, rejected) == (1, 1)
     assert f"a line of {n} bytes, longer than the limit of {16 << 20} bytes" in reasons[0]
-    assert out.peak_mb < 400, out.peak_mb  # read whole: over 512 MB
+    # The issue's bound: under 1 GB. Read whole, the line alone would take its 1 GiB (the old reader: 2 GB and more).
+    assert out.peak_mb < 1000, out.peak_mb
 
 
 def test_the_default_cap_reads_a_60_mb_line_and_a_lower_one_rejects_it(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_a_large_json_array_streams_element_by_element(tmp_path: Path) -> None:
         + f"""
 import json, tokenprice
 path = {str(tmp_path / "array.json.gz")!r}
-n = gzip_of(path, {record!r} + b",\\n", 256 << 20, head=b"[\\n", tail={record!r} + b"\\n]\\n")
+n = gzip_of(path, {record!r} + b",\\n", 512 << 20, head=b"[\\n", tail={record!r} + b"\\n]\\n")
 r = tokenprice.price_logs(path, by="tenant", keep_rows=False)
 print(json.dumps([n, r.rows_read, r.rows_rejected, str(r.total_cost)]))
 """,
@@ -104,8 +105,9 @@ print(json.dumps([n, r.rows_read, r.rows_rejected, str(r.total_cost)]))
     )
     n, read, rejected, _ = out.json()  # type: ignore[misc]
     assert rejected == 0 and read == (n - 4) // (len(record) + 2) + 1
-    # Read whole, the array alone would take its 256 MB (and its parse several times that).
-    assert out.peak_mb < 250, out.peak_mb
+    # The issue's bound: under 1 GB. Read whole, the array alone would take its 512 MB and its parse several times
+    # that (the old reader: 3.5 GB for 1 GiB).
+    assert out.peak_mb < 1000, out.peak_mb
 
 
 def test_runs_sharing_a_spill_dir_and_a_planted_link(tmp_path: Path) -> None:

@@ -22,12 +22,41 @@ COST_COLUMNS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cos
 PERIODS = ("day", "week", "month")
 
 
+def _check_texts(**options: Any) -> None:
+    """Text options (``format=``, ``model=``, ...) are None or a str that UTF-8 can hold."""
+    for name, value in options.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise _core.InvalidTypeError(f"{name} must be a str or None, got {type(value).__name__}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _core.InvalidArgumentError(f"{name}={value!r} holds a lone surrogate") from None
+
+
+def _keys(by: str | Sequence[str] | None) -> list[str]:
+    """``by`` as a list of column names: None, one name, or a sequence of names."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    if isinstance(by, (list, tuple)) and all(isinstance(k, str) for k in by):
+        return list(by)
+    raise _core.InvalidTypeError(f"by must be a column name or a list of names, got {by!r}")
+
+
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
     """Paths and globs, expanded in order. A name that exists is a file, whatever characters it holds
     (``day[1].jsonl``); a name that does not is a glob when it has glob characters (a pattern that matches nothing
     is an error, not an empty result). No file is read twice in one run: names that reach the same file (a link, a
     recursive glob through a linked folder) are kept once, at their first place."""
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if isinstance(source, (str, os.PathLike)):
+        items: list[Any] = [source]
+    elif isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
+        items = list(source)
+    else:
+        raise _core.InvalidTypeError(f"source must be a path, a glob or a list of them, got {type(source).__name__}")
     out: list[str] = []
     seen: set[tuple[int, int]] = set()
     for item in items:
@@ -192,7 +221,7 @@ class PricedLogs:
         rejected counts are in the schema metadata."""
         import pyarrow as pa
 
-        keys = [by] if isinstance(by, str) else list(by or [])
+        keys = _keys(by)
         if self._totals is not None:
             if _grouping(keys, period, tz) != self._totals[1]:
                 raise _core.InvalidArgumentError(self._no_rows())
@@ -260,6 +289,10 @@ class PricedLogs:
         # The model that was priced (the served one when known), renamed by the map on either name.
         model = pc.coalesce(t.column("priced_model"), t.column("served_model"), t.column("model"))
         provider = t.column("priced_provider")
+        if model_map is not None and not (
+            isinstance(model_map, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in model_map.items())
+        ):
+            raise _core.InvalidTypeError(f"model_map must be a dict of model names, got {model_map!r}")
         if model_map:
             requested = t.column("model").to_pylist()
             priced = model.to_pylist()
@@ -358,6 +391,8 @@ class PricedLogs:
         """Writes the priced lines as Parquet, CSV or JSON Lines (by extension); rejects go next to them
         (``<name>.rejects.<ext>``) when there are any — and an earlier run's rejects file there is removed when
         there are none, so the folder never shows rejects of another run. The folder must exist."""
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise _core.InvalidTypeError(f"write(path): path must be a str or os.PathLike, got {type(path).__name__}")
         target = Path(path)
         if not target.parent.is_dir():
             raise _core.InputError(f"{target}: cannot write, no folder {str(target.parent)!r}")
@@ -381,7 +416,7 @@ def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = [by] if isinstance(by, str) else list(by or [])
+    keys = _keys(by)
     for key in keys:
         if key not in table.column_names:
             raise _core.InvalidArgumentError(f"no column {key!r} to group by")
@@ -617,6 +652,9 @@ def price_logs(
     ``progress``, if given, is called after each block of a file with (path, bytes of the file read, records read
     so far); an exception it raises stops the run.
     """
+    _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
+    if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
+        raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
     options = {
         "book": book,
         "format": format,
@@ -638,7 +676,7 @@ def price_logs(
             result = _price_mixed(paths, {**options, "max_line_bytes": max_line_bytes})
         elif not keep_rows:
             _check_period(period, tz)
-            keys = [by] if isinstance(by, str) else list(by or [])
+            keys = _keys(by)
             priced, rejects, read, _, totals, _ = _core.price_log_files(
                 paths,
                 **options,
@@ -661,7 +699,7 @@ def price_logs(
         result.last_summary = result.summary(by, period, tz)
     if not keep_rows:
         # Rows priced in memory (tables, records, tabular files): only their totals are kept.
-        keys = [by] if isinstance(by, str) else list(by or [])
+        keys = _keys(by)
         grouped = result.last_summary.replace_schema_metadata(None)
         totals = (grouped, _grouping(keys, period, tz))
         result = PricedLogs(None, result.rejects, result.rows_read, totals=totals)
@@ -723,12 +761,17 @@ def _texts(source: Any) -> list[str | None]:
 
         rows = pa.table(source).to_pylist() if kind != "pandas" else source.to_dict("records")
         return [json.dumps(r, default=str) for r in rows]
+    if not isinstance(source, (list, tuple)):
+        raise _core.InvalidTypeError(f"source must be paths, a list of records or a table, got {type(source).__name__}")
     out: list[str | None] = []
-    for item in source:
+    for index, item in enumerate(source):
         if item is None or isinstance(item, str):
             out.append(item)
         elif isinstance(item, bytes):
             out.append(item.decode("utf-8", errors="replace"))
         else:
-            out.append(json.dumps(item, default=str))
+            try:
+                out.append(json.dumps(item, default=str))
+            except (ValueError, RecursionError) as e:  # a record that holds itself, or nests past Python's limit
+                raise _core.InvalidArgumentError(f"source[{index}]: cannot be read as JSON: {e}") from None
     return out

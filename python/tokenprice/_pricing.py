@@ -25,7 +25,12 @@ def _column_names(data: Any) -> list[str]:
         return list(schema.names)
     import pyarrow as pa
 
-    return list(pa.table(data).column_names)
+    try:
+        return list(pa.table(data).column_names)
+    except (TypeError, ValueError, pa.ArrowException) as e:
+        raise _core.InvalidTypeError(
+            f"data must be a pyarrow, polars or pandas table (or any Arrow table), got {type(data).__name__}: {e}"
+        ) from None
 
 
 def price_table(
@@ -92,9 +97,15 @@ def price_table(
 def _arrow_input(data: Any) -> Any:
     """A pandas frame as an Arrow table (a column pyarrow cannot convert, such as numbers mixed with text in an
     object column, is named in an InvalidTypeError); other tables as they are."""
-    if type(data).__module__.split(".", 1)[0] != "pandas":
-        return data
     import pyarrow as pa
+
+    if type(data).__module__.split(".", 1)[0] != "pandas":
+        if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+            return data
+        try:  # a dict of columns, a list of arrays: what pyarrow itself takes as a table
+            return pa.table(data)
+        except (TypeError, ValueError, pa.ArrowException) as e:
+            raise _core.InvalidTypeError(f"data must be a table, got {type(data).__name__}: {e}") from None
 
     try:
         return pa.Table.from_pandas(data, preserve_index=False)

@@ -47,10 +47,7 @@ pub(crate) fn opt_text(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<O
 
 /// A text argument: a str, else an `InvalidTypeError` naming the argument and the type given.
 pub(crate) fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    match obj.cast::<PyString>() {
-        Ok(s) => str_lossy(s),
-        Err(_) => Err(invalid_type(obj.py(), format!("{what} must be a str, got {}", type_name(obj)))),
-    }
+    crate::py::args::name(obj, what)
 }
 
 struct Walk {

@@ -34,8 +34,8 @@ impl SpecialArg {
         let Some(obj) = obj else {
             return Ok(SpecialArg::Some(Vec::new()));
         };
-        if let Ok(s) = obj.cast::<PyString>() {
-            let s = s.to_str()?;
+        if obj.is_instance_of::<PyString>() {
+            let s = &crate::py::args::name(obj, name)?;
             if s == "all" {
                 return Ok(SpecialArg::All);
             }
@@ -50,9 +50,7 @@ impl SpecialArg {
             .map_err(|_| invalid_argument(obj.py(), format!("{name} must be \"all\" or a set of strings")))?
         {
             let item = item?;
-            let s: String = item.extract().map_err(|_| {
-                invalid_argument(obj.py(), format!("{name} must hold strings; found {}", type_name(&item)))
-            })?;
+            let s = crate::py::args::name(&item, &format!("each item of {name}"))?;
             names.push(s);
         }
         Ok(SpecialArg::Some(names))

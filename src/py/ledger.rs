@@ -81,7 +81,7 @@ pub fn price_log_files(
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
     approximate: bool,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
     spill: Option<bool>,
     spill_dir: Option<String>,
     progress: Option<Py<PyAny>>,
@@ -91,6 +91,7 @@ pub fn price_log_files(
     max_line_bytes: Option<usize>,
 ) -> PyResult<PricedFiles> {
     guard(py, || {
+        let num_threads = crate::py::args::threads(num_threads)?;
         let (book, hints, opts) =
             setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
         if let Some(p) = &progress {
@@ -246,9 +247,10 @@ pub fn price_log_texts(
     default_at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
     approximate: bool,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(PyTable, PyTable, u64)> {
     guard(py, || {
+        let num_threads = crate::py::args::threads(num_threads)?;
         let (book, hints, opts) =
             setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
         let (chunks, read) = py

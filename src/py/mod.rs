@@ -91,17 +91,19 @@ fn count_message_tokens(
 
 /// Input tokens of one image of `width` × `height` pixels for `model` (OpenAI tiles or patches, Anthropic).
 #[pyfunction]
-#[pyo3(signature = (width, height, model, detail="auto"))]
+#[pyo3(signature = (width, height, model, detail=None))]
 fn image_tokens(
     py: Python<'_>,
     width: &Bound<'_, PyAny>,
     height: &Bound<'_, PyAny>,
     model: &Bound<'_, PyAny>,
-    detail: &str,
+    detail: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(py, || {
         let dim = |v: &Bound<'_, PyAny>, what: &str| args::count(v, what, u32::MAX as u64).map(|n| n as u32);
         let model = args::name(model, "model")?;
+        let detail = detail.map(|d| args::name(d, "detail")).transpose()?;
+        let detail = detail.as_deref().unwrap_or("auto");
         core_image_tokens(dim(width, "width")?, dim(height, "height")?, &model, Detail::parse(detail).py_err(py)?)
             .py_err(py)
     })

@@ -22,6 +22,7 @@ use crate::prices::calendar::{
 };
 use crate::prices::schema::{self, PriceDef, SheetDef};
 use crate::prices::units::{unit_of_usage_field, UNITS};
+use crate::py::convert::{opt_text, text};
 use crate::py::encoding::type_name;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::usage::{count_from_float, count_from_int, Usage};
@@ -188,8 +189,9 @@ pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64>
         return Ok(now);
     };
     let py = v.py();
-    if let Ok(s) = v.cast::<PyString>() {
-        return parse_instant(s.to_str()?).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    if v.is_instance_of::<PyString>() {
+        let s = crate::py::args::name(v, what)?;
+        return parse_instant(&s).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
     }
     if v.is_instance_of::<pyo3::types::PyBool>() {
         return Err(invalid_type(py, format!("{what}: {} is not a time (bool)", v.repr()?)));
@@ -351,9 +353,15 @@ impl PyPriceBook {
 
     /// The canonical model a name refers to (`UnknownModelError` lists the closest names).
     #[pyo3(signature = (model, provider=None))]
-    fn resolve<'py>(&self, py: Python<'py>, model: &str, provider: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+    fn resolve<'py>(
+        &self,
+        py: Python<'py>,
+        model: &Bound<'py, PyAny>,
+        provider: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         guard(py, || {
-            let mi = self.book.resolve(model, provider).py_err(py)?;
+            let (model, provider) = (text(model, "model")?, opt_text(provider, "provider")?);
+            let mi = self.book.resolve(&model, provider.as_deref()).py_err(py)?;
             self.model_info(py, mi)
         })
     }
@@ -363,12 +371,13 @@ impl PyPriceBook {
     fn price_at<'py>(
         &self,
         py: Python<'py>,
-        model: &str,
+        model: &Bound<'py, PyAny>,
         at: Option<&Bound<'py, PyAny>>,
-        provider: Option<&str>,
+        provider: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(py, || {
-            let mi = self.book.resolve(model, provider).py_err(py)?;
+            let (model, provider) = (text(model, "model")?, opt_text(provider, "provider")?);
+            let mi = self.book.resolve(&model, provider.as_deref()).py_err(py)?;
             let at = instant_of(at, "at")?;
             let ei = self.book.entry_index(mi, at).py_err(py)?;
             let m = &self.book.models[mi];
@@ -405,9 +414,10 @@ impl PyPriceBook {
 
     /// Every model (optionally of one provider), as dicts: provider, id, name, context_window, deprecated.
     #[pyo3(signature = (provider=None))]
-    fn models<'py>(&self, py: Python<'py>, provider: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+    fn models<'py>(&self, py: Python<'py>, provider: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
         guard(py, || {
-            let pi = provider.map(|p| self.book.provider_by_name(p)).transpose().py_err(py)?;
+            let provider = opt_text(provider, "provider")?;
+            let pi = provider.as_deref().map(|p| self.book.provider_by_name(p)).transpose().py_err(py)?;
             let list = PyList::empty(py);
             for mi in self.book.model_indexes(pi) {
                 list.append(self.model_info(py, mi)?)?;
@@ -855,14 +865,20 @@ fn usage_of(obj: &Bound<'_, PyAny>) -> PyResult<Usage> {
 pub fn price(
     py: Python<'_>,
     usage: &Bound<'_, PyAny>,
-    model: Option<&str>,
-    provider: Option<&str>,
+    model: Option<&Bound<'_, PyAny>>,
+    provider: Option<&Bound<'_, PyAny>>,
     at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&str>,
+    service_tier: Option<&Bound<'_, PyAny>>,
     book: Option<&PyPriceBook>,
-    region: Option<&str>,
+    region: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyCost> {
     guard(py, || {
+        let model = opt_text(model, "model")?;
+        let provider = opt_text(provider, "provider")?;
+        let service_tier = opt_text(service_tier, "service_tier")?;
+        let region = opt_text(region, "region")?;
+        let (model, provider, service_tier, region) =
+            (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
         if let Ok(rec) = usage.cast::<crate::py::extract::PyUsageRecord>() {
             return crate::py::extract::price_usage_record(py, rec.get(), model, provider, at, service_tier, book);
         }
@@ -894,9 +910,10 @@ pub fn price_arrow_table(
     itemized: bool,
     as_float: bool,
     keep_columns: bool,
-    num_threads: Option<usize>,
+    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTable> {
     guard(py, || {
+        let num_threads = crate::py::args::threads(num_threads)?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
         let default_at = match default_at {
             Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
