@@ -81,7 +81,7 @@ def test_stream_counter_misuse() -> None:
 
 def test_bad_arguments() -> None:
     enc = tokenprice.get_encoding("o200k_base")
-    with pytest.raises(tokenprice.InvalidArgumentError, match="allowed_special must hold strings"):
+    with pytest.raises(tokenprice.InvalidTypeError, match="each item of allowed_special must be a str, got int"):
         enc.encode("x", allowed_special={1})  # type: ignore[arg-type]
     with pytest.raises(tokenprice.InvalidArgumentError, match="encode_batch needs strings"):
         enc.encode_batch(["a", None])  # type: ignore[list-item]
