@@ -154,3 +154,37 @@ def test_lone_surrogates_in_chat_messages_count_as_replacement_characters() -> N
     """
     a, b = run_case(code).json()  # type: ignore[misc]
     assert a == b
+
+
+def test_a_child_forked_while_an_encoding_is_being_built_does_not_wait_for_it() -> None:
+    # The first piece over 32 KiB builds o200k's linear-time encoder (over a second). Children forked while
+    # another thread is inside that build must build their own, not wait forever for a thread they do not have.
+    code = """
+    import json, os, threading, time, tokenprice as tp
+    long_piece = "x" * 40_000
+    tp.get_encoding("o200k_base").count("warm")
+    threading.Thread(target=lambda: tp.get_encoding("o200k_base").count(long_piece), daemon=True).start()
+    pids = []
+    for _ in range(3):
+        time.sleep(0.2)  # inside the build: it takes over a second
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if tp.get_encoding("o200k_base").count(long_piece) == 5000 else 3)
+        pids.append(pid)
+    deadline = time.monotonic() + 60
+    results = {}
+    while len(results) < len(pids) and time.monotonic() < deadline:
+        for pid in pids:
+            if pid not in results:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    results[pid] = os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    for pid in pids:
+        if pid not in results:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            results[pid] = "hung"
+    print(json.dumps([results[p] for p in pids]))
+    """
+    assert run_case(code, timeout=400).json() == [0, 0, 0]

@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use thread_local::ThreadLocal;
 
 use crate::error::{Error, Result};
+use crate::fork::PerProcess;
 use crate::tokens::bpe::{self, MergeScratch};
 use crate::tokens::special::{Allowed, Disallowed, Specials};
 use crate::tokens::split::Split;
@@ -35,20 +36,22 @@ pub struct BpeCore {
     /// For vocabularies the `bpe` crate is known to take (cl100k/o200k): the hash factor that keeps its token
     /// hashes free of collisions, and its linear-time encoder (same ranks), built from `vocab` on first need.
     backtrack_hash: Option<u64>,
-    backtrack: OnceLock<BytePairEncoding>,
+    /// Built once per process on first need (seconds for o200k, so threads of one process wait for one builder);
+    /// a forked child builds its own rather than wait for a build its parent's other thread was running.
+    backtrack: PerProcess<OnceLock<BytePairEncoding>>,
 }
 
 impl BpeCore {
     pub fn new(vocab: Vocab, backtrack_hash: Option<u64>) -> BpeCore {
         let backtrack_hash = backtrack_hash.filter(|_| vocab.is_contiguous());
-        BpeCore { vocab, backtrack_hash, backtrack: OnceLock::new() }
+        BpeCore { vocab, backtrack_hash, backtrack: PerProcess::new(OnceLock::new) }
     }
 
     /// The linear-time encoder, for a piece of `len` bytes, if this core has one and the piece is long enough to
     /// need it.
     fn backtracking(&self, len: usize) -> Option<&BytePairEncoding> {
         let hash = self.backtrack_hash.filter(|_| len > HUGE_PIECE)?;
-        Some(self.backtrack.get_or_init(|| {
+        Some(self.backtrack.get().get_or_init(|| {
             let tokens = (0..self.vocab.rank_end()).map(|r| self.vocab.token(r).unwrap_or_default().to_vec());
             BytePairEncoding::from_dictionary(tokens, Some(hash))
         }))

@@ -3,9 +3,10 @@
 //! Special tokens and patterns follow tiktoken 0.14's `tiktoken_ext/openai_public.py`
 //! (<https://github.com/openai/tiktoken/blob/main/tiktoken_ext/openai_public.py>).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::fork::RaceCell;
 use crate::tokens::encoding::{BpeCore, Encoding};
 use crate::tokens::split::Split;
 use crate::tokens::vocab::{Rank, Vocab};
@@ -29,27 +30,27 @@ static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab
 /// bpe-openai uses for both).
 const BPE_HASH_FACTOR: u64 = 17_846_336_922_010_275_747;
 
-fn core(cell: &'static OnceLock<Arc<BpeCore>>, blob: &'static [u8], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
+fn core(cell: &'static RaceCell<Arc<BpeCore>>, blob: &'static [u8], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
     cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), hash))).clone()
 }
 
 fn r50k_core() -> Arc<BpeCore> {
-    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
     core(&CELL, R50K, "r50k_base", None)
 }
 
 fn p50k_core() -> Arc<BpeCore> {
-    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
     core(&CELL, P50K, "p50k_base", None)
 }
 
 fn cl100k_core() -> Arc<BpeCore> {
-    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
     core(&CELL, CL100K, "cl100k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn o200k_core() -> Arc<BpeCore> {
-    static CELL: OnceLock<Arc<BpeCore>> = OnceLock::new();
+    static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
     core(&CELL, O200K, "o200k_base", Some(BPE_HASH_FACTOR))
 }
 
@@ -110,7 +111,9 @@ fn harmony_specials() -> Vec<(String, Rank)> {
 
 /// A built-in encoding by name (`cl100k_base`, `o200k_base`, ...), built on first use and shared afterwards.
 pub fn get_encoding(name: &str) -> Result<Arc<Encoding>> {
-    static CELLS: [OnceLock<Arc<Encoding>>; 7] = [const { OnceLock::new() }; 7];
+    // Race cells, not `OnceLock`s: a child forked while another thread builds an encoding builds its own instead
+    // of waiting forever for a thread it does not have (two threads of one process may both build one, once).
+    static CELLS: [RaceCell<Arc<Encoding>>; 7] = [const { RaceCell::new() }; 7];
     let index = ENCODING_NAMES.iter().position(|n| *n == name).ok_or_else(|| Error::UnknownEncoding {
         name: name.to_string(),
         known: ENCODING_NAMES.iter().map(|s| s.to_string()).collect(),
