@@ -28,12 +28,7 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
 /// A Python `str` as Rust text; lone surrogates (which UTF-8 cannot hold) become U+FFFD, one per surrogate, as
 /// tiktoken's `encode` reads them.
 pub(crate) fn str_lossy(s: &Bound<'_, PyString>) -> PyResult<String> {
-    if let Ok(text) = s.to_str() {
-        return Ok(text.to_string());
-    }
-    // Only a str with surrogates fails above: UTF-16 keeps them as code units, and decoding replaces each lone one.
-    let units = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
-    units.call_method1("decode", ("utf-16-le", "replace"))?.cast_into::<PyString>()?.to_str().map(str::to_string)
+    crate::py::args::name(s.as_any(), "text")
 }
 
 /// An optional text argument (`provider=`, `model=`): None, or a str; anything else is an `InvalidTypeError`.

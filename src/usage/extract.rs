@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use super::json::{self, count, kind, Kind, Obj, Raw};
 use super::Usage;
 use crate::error::{Error, Result};
-use crate::prices::calendar::parse_instant;
+use crate::prices::calendar::{parse_instant, FIRST_INSTANT, LAST_INSTANT};
 use crate::prices::units::{self, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT};
 
 /// A metadata value: labels are strings, numbers or booleans.
@@ -604,6 +604,7 @@ pub(crate) fn time_value(raw: Raw<'_>) -> std::result::Result<Option<i64>, Strin
             None => return Err(format!("{} is not a time", json::excerpt(raw.get(), 40))),
         }
     };
+    // A priced line's time must become a Python `datetime` (`.table`, `write`, `reconcile`).
     if !(FIRST_INSTANT..=LAST_INSTANT).contains(&at) {
         return Err(format!(
             "{} is outside the years 1 to 9999 (the times Python and Arrow tables can hold)",
@@ -612,11 +613,6 @@ pub(crate) fn time_value(raw: Raw<'_>) -> std::result::Result<Option<i64>, Strin
     }
     Ok(Some(at))
 }
-
-/// The first and last microseconds of the years 1 to 9999: a time outside them is rejected when read, as a
-/// priced line's time must become a Python `datetime` (`.table`, `write`, `reconcile`).
-pub const FIRST_INSTANT: i64 = -62_135_596_800_000_000;
-pub const LAST_INSTANT: i64 = 253_402_300_799_999_999;
 
 fn epoch(t: &str) -> std::result::Result<i64, String> {
     let d = json::decimal(t).ok_or_else(|| format!("{t} is not a time"))?;
