@@ -23,6 +23,7 @@ lint:  ## rustfmt, clippy, rustdoc, ruff, mypy, stubtest (.pre-commit-config.yam
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python --lib -- -D warnings
 	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features python
 	$(PYTHON) -m ruff check python tests benches scripts examples
 	$(PYTHON) -m ruff format --check python tests benches scripts examples
 	$(PYTHON) -m mypy

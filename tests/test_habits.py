@@ -51,12 +51,14 @@ def test_the_makefile_lint_runs_every_tool() -> None:
         "cargo clippy",
         "cargo clippy",
         "cargo doc",
+        "cargo doc",
         "ruff check",
         "ruff format",
         "mypy",
         "mypy.stubtest",
     ]
     assert "RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps" in lint_commands()
+    assert "RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features python" in lint_commands()
 
 
 def test_pre_commit_hooks_run_the_same_commands_as_make_lint() -> None:
