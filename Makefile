@@ -18,10 +18,12 @@ dev:  ## install the package in editable mode with everything the tests need
 tiktoken-cache:  ## let the tiktoken package (the reference) run offline
 	$(PYTHON) scripts/tiktoken_cache.py $(TIKTOKEN_CACHE_DIR)
 
-lint:  ## rustfmt, clippy, ruff, mypy, stubtest
+lint:  ## rustfmt, clippy, rustdoc, ruff, mypy, stubtest (.pre-commit-config.yaml runs the same)
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python --lib -- -D warnings
+	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features python
 	$(PYTHON) -m ruff check python tests benches scripts examples
 	$(PYTHON) -m ruff format --check python tests benches scripts examples
 	$(PYTHON) -m mypy

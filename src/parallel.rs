@@ -2,7 +2,7 @@
 //!
 //! Spark, Dask and `multiprocessing` fork worker processes. A rayon pool created before the fork has no threads in
 //! the child, and using it there hangs forever; so does a lock another thread held at the fork. The pools are
-//! therefore a [`PerProcess`] value: a child that finds its parent's pools forgets them (their threads do not
+//! therefore a `PerProcess` value: a child that finds its parent's pools forgets them (their threads do not
 //! exist here, so they cannot be joined or dropped) and builds its own.
 
 use std::collections::HashMap;

@@ -132,7 +132,7 @@ fn count_until(enc: &Encoding, text: &str, stop: usize, threads: Option<usize>) 
     parallel::install(threads, || spans.par_iter().map(|&(s, e)| enc.count_span(text, s, e, piece_end)).sum::<usize>())
 }
 
-/// Counts a stream of bytes (a file, stdin) in bounded memory: blocks of [`STREAM_BLOCK`] bytes are cut where a
+/// Counts a stream of bytes (a file, stdin) in bounded memory: blocks of `STREAM_BLOCK` bytes are cut where a
 /// piece must begin, and only the tail after the cut is carried into the next block.
 pub struct StreamCounter {
     encoding: Arc<Encoding>,
