@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
+use tokenprice::json::{self, Obj};
 use tokenprice::usage::batch::{extract_all, to_batch};
 use tokenprice::usage::extract::{extract_bytes, extract_text, Hints};
-use tokenprice::usage::json::{self, Obj};
 
 const KEYS: &[&str] = &[
     "usage",

@@ -12,9 +12,9 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
+use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::prices::units::{INPUT, OUTPUT};
 use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
-use crate::usage::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::usage::Usage;
 
 /// The members the lane reads.
@@ -641,7 +641,7 @@ mod tests {
             }
             fast_read += 1;
             let mut slow = super::Labels::default();
-            let raw = crate::usage::json::parse_raw(&line[at..at + len]).unwrap();
+            let raw = crate::json::parse_raw(&line[at..at + len]).unwrap();
             assert!(super::meta(raw, &mut slow).is_some(), "{line}");
             let texts = |l: &super::Labels| -> Vec<(String, String)> {
                 l.spans.iter().map(|s| (l.get(s.key).to_string(), l.get(s.value).to_string())).collect()

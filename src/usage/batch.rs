@@ -14,8 +14,8 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
 use super::extract::{self, Hints, Mapping, Meta, UsageRecord};
-use super::json;
 use crate::error::{Error, Result};
+use crate::json;
 use crate::prices::units::{self, N_UNITS, UNITS};
 
 /// One output row: the input it came from, and the record or why it could not be read.

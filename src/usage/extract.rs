@@ -13,9 +13,9 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
-use super::json::{self, count, kind, Kind, Obj, Raw};
 use super::Usage;
 use crate::error::{Error, Result};
+use crate::json::{self, count, kind, Kind, Obj, Raw};
 use crate::prices::calendar::{parse_instant, FIRST_INSTANT, LAST_INSTANT};
 use crate::prices::units::{self, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT};
 

@@ -8,7 +8,6 @@
 
 pub mod batch;
 pub mod extract;
-pub mod json;
 
 use crate::error::{Error, Result};
 use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
