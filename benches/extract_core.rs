@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use tokenprice::usage::extract::{extract_bytes, Hints};
+use tokenprice::usage::formats::{extract_bytes, Hints};
 
 fn main() {
     let path = std::env::var("RECORDS").unwrap_or_else(|_| "benches/corpus/records.jsonl".into());

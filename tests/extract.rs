@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tokenprice::json::{self, Obj};
 use tokenprice::usage::batch::{extract_all, to_batch};
-use tokenprice::usage::extract::{extract_bytes, extract_text, Hints};
+use tokenprice::usage::formats::{extract_bytes, extract_text, Hints};
 
 const KEYS: &[&str] = &[
     "usage",
@@ -265,7 +265,7 @@ proptest! {
     fn a_record_state_reads_back_as_the_record(value in value()) {
         if let Ok(rec) = extract_text(&value.to_string(), &Hints::default()) {
             let state = serde_json::from_str(&rec.to_state().to_string()).unwrap();
-            prop_assert_eq!(tokenprice::usage::extract::UsageRecord::from_state(&state).unwrap(), rec);
+            prop_assert_eq!(tokenprice::usage::formats::UsageRecord::from_state(&state).unwrap(), rec);
         }
     }
 }
@@ -275,9 +275,9 @@ fn a_record_state_keeps_every_field() {
     let line = r#"{"id":"x","created_at":"2025-01-01T02:52:42.929Z","provider":"openai","model":"gpt-4o","success":true,"status_code":200,"cached":true,"tokens_in":10,"tokens_out":2,"cost":0.044735,"metadata":"{\"tenant\": \"g\", \"n\": 3, \"r\": 0.5, \"b\": true}"}"#;
     let rec = extract_text(line, &Hints::default()).unwrap();
     assert!(rec.reported_cost.is_some() && rec.metadata.len() == 4 && rec.timestamp.is_some());
-    let back = tokenprice::usage::extract::UsageRecord::from_state(&rec.to_state()).unwrap();
+    let back = tokenprice::usage::formats::UsageRecord::from_state(&rec.to_state()).unwrap();
     assert_eq!(back, rec);
     let mut broken = rec.to_state();
     broken["status"] = json!("fine");
-    assert!(tokenprice::usage::extract::UsageRecord::from_state(&broken).is_err());
+    assert!(tokenprice::usage::formats::UsageRecord::from_state(&broken).is_err());
 }

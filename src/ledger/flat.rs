@@ -1,9 +1,9 @@
 //! The ledger's fast lane: a Cloudflare AI Gateway Logs API item (`tokens_in` / `tokens_out`, the flat shape the
 //! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, its strings
 //! found beforehand 64 bytes at a time ([`Quotes`]), without building a
-//! [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to a buffer
+//! [`UsageRecord`](crate::usage::formats::UsageRecord): its strings borrow the line, its labels go to a buffer
 //! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object.
-//! The lane reads exactly what [`crate::usage::extract`] reads for such an item, and declines (the line then takes
+//! The lane reads exactly what [`crate::usage::formats`] reads for such an item, and declines (the line then takes
 //! the general path) wherever that would need more than the common case: a key or string with escapes, a repeated
 //! key, nested labels, a bad count or time, another format's keys.
 //! `fast_lane_equals_the_general_path` checks the two lanes agree.
@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
+use crate::usage::formats::{money_value, provider_id, status_code_value, status_of, time_value};
 use crate::usage::Usage;
 
 /// The members the lane reads.
@@ -399,7 +399,7 @@ mod tests {
     use super::super::groups::{Grouping, Groups};
     use super::super::{price_items_in, Item, LedgerOptions, Text};
     use crate::prices::PriceBook;
-    use crate::usage::extract::Hints;
+    use crate::usage::formats::Hints;
 
     /// One field of a Logs API item, written many ways: common, unusual and wrong.
     fn variants(field: &str) -> &'static [&'static str] {

@@ -335,7 +335,7 @@ impl Groups {
                 match l.view() {
                     // A repeated key: the last value wins (as in the table).
                     Ok(r) => r.metadata.iter().rev().find(|(k, _)| k == key).map(|(_, v)| match v {
-                        crate::usage::extract::Meta::Str(s) => Cow::Borrowed(s.as_str()),
+                        crate::usage::formats::Meta::Str(s) => Cow::Borrowed(s.as_str()),
                         other => Cow::Owned(other.to_string()),
                     }),
                     Err(f) => labels.spans[f.labels.0 as usize..f.labels.1 as usize]

@@ -1,4 +1,4 @@
-//! The ledger: log records in, priced lines out. Raw record → `UsageRecord` (see [`crate::usage::extract`]) →
+//! The ledger: log records in, priced lines out. Raw record → `UsageRecord` (see [`crate::usage::formats`]) →
 //! priced line (each at the price in force at its own timestamp) → Arrow batches of priced lines and of rejects.
 //! Nothing is lost: every record read is either a priced line or a reject with its reason and place.
 
@@ -27,7 +27,7 @@ use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
-use crate::usage::extract::{Hints, UsageRecord};
+use crate::usage::formats::{Hints, UsageRecord};
 use crate::usage::Usage;
 use flat::{Flat, Labels};
 use groups::{Grouping, Groups};

@@ -15,7 +15,7 @@ use crate::py::encoding::type_name;
 use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
 use crate::py::pricing::{instant_of, py_datetime, py_decimal, PyCost, PyPriceBook, PyUsage};
 use crate::usage::batch::{extract_all, to_batch};
-use crate::usage::extract::{self, Hints, Mapping, Meta, UsageRecord};
+use crate::usage::formats::{self, Hints, Mapping, Meta, UsageRecord};
 
 /// One request's usage, read from a provider response or a log record and normalized to the price book's rule.
 #[pyclass(frozen, module = "tokenprice", name = "UsageRecord")]
@@ -322,9 +322,9 @@ pub fn extract_usage(
                     Some(m) => {
                         let s = std::str::from_utf8(bytes)
                             .map_err(|e| Error::UsageFormat(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-                        extract::extract_mapped(s, m, &hints)
+                        formats::extract_mapped(s, m, &hints)
                     }
-                    None => extract::extract_bytes(bytes, &hints),
+                    None => formats::extract_bytes(bytes, &hints),
                 }
             })
             .py_err(py)?;
@@ -402,7 +402,7 @@ fn thread_count(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
 /// The format names `extract_usage(format=...)` accepts, with what each reads.
 #[pyfunction]
 pub fn usage_formats() -> Vec<(&'static str, &'static str)> {
-    let mut v = extract::FORMATS.to_vec();
+    let mut v = formats::FORMATS.to_vec();
     v.push(("generic", "any JSON record, read by a caller-given mapping (mapping={...})"));
     v
 }

@@ -13,7 +13,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use super::extract::{self, Hints, Mapping, Meta, UsageRecord};
+use super::formats::{self, Hints, Mapping, Meta, UsageRecord};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::prices::units::{self, N_UNITS, UNITS};
@@ -32,8 +32,8 @@ pub fn extract_all(
         let Some(bytes) = input else { return vec![(i, Err("no record (null)".to_string()))] };
         let one = |text: &str| -> std::result::Result<UsageRecord, String> {
             match mapping {
-                Some(m) => extract::extract_mapped(text, m, hints),
-                None => extract::extract_text(text, hints),
+                Some(m) => formats::extract_mapped(text, m, hints),
+                None => formats::extract_text(text, hints),
             }
             .map_err(|e| reason(&e))
         };
@@ -78,7 +78,7 @@ pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::R
         return None;
     }
     let raw = json::parse_raw(text).ok()?;
-    let inner = extract::records_of(raw);
+    let inner = formats::records_of(raw);
     let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
     (is_container && !looks_like_stream(&inner)).then_some(inner)
 }
