@@ -14,7 +14,8 @@ use rust_decimal::Decimal;
 
 use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::formats::{money_value, provider_id, status_code_value, status_of, time_value};
+use crate::usage::formats::common::{money_value, provider_id, status_code_value, time_value};
+use crate::usage::Status;
 use crate::usage::Usage;
 
 /// The members the lane reads.
@@ -106,7 +107,7 @@ pub struct Flat<'t> {
     pub model: &'t str,
     pub at: i64,
     pub cache_hit: bool,
-    pub status: &'static str,
+    pub status: Status,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub has_usage: bool,
@@ -195,7 +196,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
     let provider = text_of(provider, provider_escaped)?.map(provider_id);
     let at = time_value(present(created_at)?).ok()??;
     let code = present(status_code).and_then(status_code_value);
-    let status = if success.and_then(boolean) == Some(false) { "error" } else { status_of(code) };
+    let status = if success.and_then(boolean) == Some(false) { Status::Error } else { Status::of_http(code) };
     let tokens = |r: Option<Raw<'t>>| match r {
         None => Some(0),
         Some(v) => count(v).ok().map(|c| c.unwrap_or(0)),
@@ -399,7 +400,7 @@ mod tests {
     use super::super::groups::{Grouping, Groups};
     use super::super::{price_items_in, Item, LedgerOptions, Text};
     use crate::prices::PriceBook;
-    use crate::usage::formats::Hints;
+    use crate::usage::Hints;
 
     /// One field of a Logs API item, written many ways: common, unusual and wrong.
     fn variants(field: &str) -> &'static [&'static str] {

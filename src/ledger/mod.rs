@@ -27,8 +27,8 @@ use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
-use crate::usage::formats::{Hints, UsageRecord};
 use crate::usage::Usage;
+use crate::usage::{Hints, Status, UsageRecord};
 use flat::{Flat, Labels};
 use groups::{Grouping, Groups};
 use rustc_hash::FxHashMap;
@@ -445,7 +445,7 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
         return Err("no timestamp: pass default_at= to price records without one".to_string());
     };
     // A failed request is kept and costs nothing (providers do not bill errors).
-    if record.status == "error" && !record.has_usage {
+    if record.status == Status::Error && !record.has_usage {
         return Ok((What::Record(record), "reported", None, at));
     }
     if !record.has_usage && record.text.is_some() {
@@ -458,7 +458,7 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
 }
 
 fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::Result<PricedParts<'r>, String> {
-    if flat.status == "error" && !flat.has_usage {
+    if flat.status == Status::Error && !flat.has_usage {
         return Ok((What::Flat(flat), "reported", None, flat.at));
     }
     let usage = flat.usage();
@@ -753,7 +753,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
             }
         };
         hit.append_value(cache_hit);
-        status.append_value(line_status);
+        status.append_value(line_status.as_str());
         match reported_cost.and_then(crate::usage::batch::decimal_18) {
             Some(v) => reported.append_value(v),
             None => reported.append_null(),

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use super::{Item, Read, Text};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::usage::formats::{self, Hints};
+use crate::usage::formats;
+use crate::usage::Hints;
 
 /// Bytes of lines read before a block is handed on.
 pub const BLOCK_BYTES: usize = 8 << 20;

@@ -13,7 +13,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use super::formats::{self, Hints, Mapping, Meta, UsageRecord};
+use super::formats::{self, Mapping};
+use super::{Hints, Meta, Status, UsageRecord};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::prices::units::{self, N_UNITS, UNITS};
@@ -298,7 +299,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 opt(&mut tier, &rec.service_tier);
                 opt(&mut region, &rec.region);
                 hit.append_value(rec.cache_hit);
-                status.append_value(rec.status);
+                status.append_value(rec.status.as_str());
                 code.append_option(rec.status_code.map(i32::from));
                 match rec.reported_cost.map(decimal_18) {
                     Some(Some(v)) => cost.append_value(v),
@@ -314,7 +315,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 }
                 ts.append_null();
                 hit.append_null();
-                status.append_value("rejected");
+                status.append_value(Status::Rejected.as_str());
                 code.append_null();
                 cost.append_null();
                 parts.append_null();

@@ -8,6 +8,10 @@
 
 pub mod batch;
 pub mod formats;
+pub mod record;
+pub mod stream;
+
+pub use record::{Hints, Meta, Status, TextToCount, UsageRecord};
 
 use crate::error::{Error, Result};
 use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};
