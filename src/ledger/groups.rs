@@ -71,7 +71,7 @@ impl Column {
         let priced = || l.cost.as_ref().map(|p| &book.models[p.model]);
         match (self, l.view()) {
             (Column::Source, _) => Some(source),
-            (Column::UsageSource, _) => Some(l.usage_source),
+            (Column::UsageSource, _) => Some(l.usage_source.as_str()),
             (Column::PricedModel, _) => priced().map(|m| m.id.as_str()),
             (Column::PricedProvider, _) => priced().map(|m| book.providers[m.provider].id.as_str()),
             (Column::Id, Ok(r)) => r.id.as_deref(),

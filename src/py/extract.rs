@@ -385,6 +385,13 @@ pub fn usage_formats() -> Vec<(&'static str, &'static str)> {
     formats::usage_formats().collect()
 }
 
+/// The names of the registry's formats, in detection order: what `price_logs(format=...)` and the CLI's `--format`
+/// accept.
+#[pyfunction(name = "formats")]
+pub fn format_names() -> Vec<&'static str> {
+    formats::format_names().collect()
+}
+
 /// Prices a record (see `tokenprice.price`).
 pub fn price_usage_record(
     py: Python<'_>,

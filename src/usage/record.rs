@@ -65,6 +65,31 @@ impl Status {
     }
 }
 
+/// Where a priced line's token counts come from: the source's usage, or counted from its texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UsageSource {
+    /// The source reported the usage.
+    Reported,
+    /// Counted from the record's texts with its model's tokenizer.
+    Counted,
+    /// Estimated from the record's texts with a public tokenizer (the model's is not published).
+    Approximate,
+}
+
+impl UsageSource {
+    /// Every usage source, in order.
+    pub const ALL: [UsageSource; 3] = [UsageSource::Reported, UsageSource::Counted, UsageSource::Approximate];
+
+    /// The source as the `usage_source` column holds it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UsageSource::Reported => "reported",
+            UsageSource::Counted => "counted",
+            UsageSource::Approximate => "approximate",
+        }
+    }
+}
+
 /// One request's usage, normalized.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UsageRecord {
@@ -246,4 +271,30 @@ pub struct Hints {
     pub format: Option<String>,
     pub model: Option<String>,
     pub at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_usage_sources_have_one_name_each() {
+        for s in [Status::Ok, Status::Error, Status::Rejected] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("failed"), None);
+        assert_eq!([Some(200), Some(399), None].map(Status::of_http), [Status::Ok; 3]);
+        assert_eq!([Some(400), Some(503)].map(Status::of_http), [Status::Error; 2]);
+        assert_eq!(UsageSource::ALL.map(UsageSource::as_str), ["reported", "counted", "approximate"]);
+    }
+
+    #[test]
+    fn a_record_state_takes_only_a_record_status() {
+        let rec = UsageRecord { format: "openai_chat", status: Status::Error, ..Default::default() };
+        let mut state = rec.to_state();
+        assert_eq!(state["status"], "error");
+        assert_eq!(UsageRecord::from_state(&state).unwrap(), rec);
+        state["status"] = "rejected".into();
+        assert!(UsageRecord::from_state(&state).unwrap_err().to_string().contains("bad \"status\""));
+    }
 }

@@ -178,3 +178,30 @@ pub fn extract_mapped(text: &str, m: &Mapping, hints: &Hints) -> Result<UsageRec
     }
     finish(rec, hints)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Meta;
+
+    #[test]
+    fn a_mapping_built_from_its_keys_reads_the_record() {
+        let mut m = Mapping::default();
+        for (key, path) in [("model", "m"), ("input_tokens", "u.in"), ("output_tokens", "u.out"), ("id", "rid")] {
+            m.set_path(MappingKey::parse(key).unwrap(), path.into());
+        }
+        m.add_label(None, "meta.tenant".into());
+        m.add_label(Some("team".into()), "meta.t".into());
+        let text = r#"{"m":"gpt-4o","rid":"r1","u":{"in":10,"out":2},"meta":{"tenant":"acme","t":"ml"}}"#;
+        let rec = extract_mapped(text, &m, &Hints::default()).unwrap();
+        assert_eq!((rec.format, rec.model.as_deref(), rec.id.as_deref()), (NAME, Some("gpt-4o"), Some("r1")));
+        assert_eq!((rec.usage.input_tokens(), rec.usage.output_tokens()), (10, 2));
+        assert_eq!(
+            rec.metadata,
+            vec![("tenant".into(), Meta::Str("acme".into())), ("team".into(), Meta::Str("ml".into()))]
+        );
+        let e = MappingKey::parse("tokens").unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert!(e.to_string().contains("keys: model, provider, timestamp, id, reported_cost, service_tier, cache_hit, metadata, input_excludes_cache, and the usage fields (input_tokens,"), "{e}");
+    }
+}
