@@ -8,7 +8,6 @@ use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyTable;
 
 use crate::cost::record::{price_record, RecordOptions};
-use crate::error::Error;
 use crate::prices::book::PriceBook;
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
 use crate::py::encoding::type_name;
@@ -145,10 +144,7 @@ impl PyUsageRecord {
     /// The record a pickle holds (the text `__reduce__` wrote).
     #[classmethod]
     fn _from_state(cls: &Bound<'_, pyo3::types::PyType>, state: &str) -> PyResult<PyUsageRecord> {
-        let py = cls.py();
-        let value: serde_json::Value =
-            serde_json::from_str(state).map_err(|e| invalid_argument(py, format!("not a UsageRecord state: {e}")))?;
-        Ok(PyUsageRecord { record: UsageRecord::from_state(&value).py_err(py)? })
+        Ok(PyUsageRecord { record: UsageRecord::from_state_text(state).py_err(cls.py())? })
     }
     /// Equal when every field is equal.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -299,11 +295,7 @@ pub fn extract_usage(
             .detach(|| {
                 let bytes = text.bytes();
                 match &mapping {
-                    Some(m) => {
-                        let s = std::str::from_utf8(bytes)
-                            .map_err(|e| Error::UsageFormat(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-                        formats::extract_mapped(s, m, &hints)
-                    }
+                    Some(m) => formats::extract_mapped_bytes(bytes, m, &hints),
                     None => formats::extract_bytes(bytes, &hints),
                 }
             })

@@ -149,6 +149,13 @@ impl UsageRecord {
         })
     }
 
+    /// The record whose state is the JSON text `state` (what a pickle holds); an `InvalidArgument` otherwise.
+    pub fn from_state_text(state: &str) -> Result<UsageRecord> {
+        let value: serde_json::Value =
+            serde_json::from_str(state).map_err(|e| Error::InvalidArgument(format!("not a UsageRecord state: {e}")))?;
+        UsageRecord::from_state(&value)
+    }
+
     /// The record [`UsageRecord::to_state`] wrote; an `InvalidArgument` naming the field for any other value.
     pub fn from_state(state: &serde_json::Value) -> Result<UsageRecord> {
         use serde_json::Value;
@@ -296,5 +303,7 @@ mod tests {
         assert_eq!(UsageRecord::from_state(&state).unwrap(), rec);
         state["status"] = "rejected".into();
         assert!(UsageRecord::from_state(&state).unwrap_err().to_string().contains("bad \"status\""));
+        assert_eq!(UsageRecord::from_state_text(&rec.to_state().to_string()).unwrap(), rec);
+        assert!(UsageRecord::from_state_text("{").unwrap_err().to_string().starts_with("not a UsageRecord state: "));
     }
 }

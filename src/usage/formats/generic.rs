@@ -123,6 +123,12 @@ fn at_path<'a>(o: &Obj<'a>, path: &str) -> Option<Raw<'a>> {
     Some(cur)
 }
 
+/// Reads one object by a [`Mapping`] from bytes (UTF-8 JSON).
+pub fn extract_mapped_bytes(bytes: &[u8], m: &Mapping, hints: &Hints) -> Result<UsageRecord> {
+    let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+    extract_mapped(text, m, hints)
+}
+
 /// Reads one object by a [`Mapping`].
 pub fn extract_mapped(text: &str, m: &Mapping, hints: &Hints) -> Result<UsageRecord> {
     let o = Obj::parse(text.trim()).map_err(|e| err(format!("not a JSON object: {e}")))?;

@@ -11,7 +11,7 @@
 //! error messages all read it). Detection is two passes over the registry, in its order: first every format's own
 //! signals ([`Format::detect`]), then the loose signals several APIs share ([`Format::detect_loose`], e.g. a bare
 //! `usage.input_tokens`); the first match wins. When nothing matches, the error names the keys it saw and the
-//! formats it tried. Shared reading helpers live in [`common`]; streams in [`crate::usage::stream`]; records read by
+//! formats it tried. Shared reading helpers live in `common.rs`; streams in [`crate::usage::stream`]; records read by
 //! a caller-given mapping in [`generic`].
 //!
 //! # Adding a format
@@ -19,10 +19,11 @@
 //! Write `src/usage/formats/<source>.rs` with a reader `fn(&Obj, &Hints) -> Result<UsageRecord>` that states its
 //! source's counting rule and converts it to the book's, a detector `fn(&Probe) -> bool` on keys only that source
 //! writes, and `pub(super) static FORMAT: Format = Format { name, describe, detect, detect_loose: never, read }`.
-//! Then add one line to this file: `mod <source>;` and `&<source>::FORMAT` in [`FORMATS`], at the place its
-//! detection must be tried (before any format whose signals its records also carry). Give it a sample in the
-//! registry test below (`every_format_is_detected_by_its_own_sample`) and a test of its rule; Python's
-//! `usage_formats()` and the CLI's `--format` help list it with no further change.
+//! Then register it here: `mod <source>;` and one line `&<source>::FORMAT,` in [`FORMATS`], at the place its
+//! detection must be tried (before any format whose signals its records also carry). Give it a fixture file
+//! `tests/fixtures/usage/<source>.json` (sample records and every field expected): `cargo test` checks that each
+//! registered format is detected by its own samples, pytest that each reads as expected. Python's `usage_formats()`,
+//! `price_logs(format=...)` and the CLI's `--format` help list it with no further change.
 
 use std::borrow::Cow;
 
@@ -50,7 +51,7 @@ pub(crate) mod otel;
 
 use common::err;
 pub use common::{normalize_provider, provider_id, to_money_scale};
-pub use generic::{extract_mapped, Mapping, MappingKey};
+pub use generic::{extract_mapped, extract_mapped_bytes, Mapping, MappingKey};
 
 /// One source's format: its name, what it reads, how its records are recognized and how they are read.
 pub struct Format {
