@@ -179,7 +179,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         return None;
     }
     let [id_escaped, _, provider_escaped, model_escaped, ..] = escapes;
-    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost] =
+    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, _custom_cost] =
         slots;
     if tokens_in.is_none() && tokens_out.is_none() {
         return None; // not this format
@@ -202,6 +202,10 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         Some(v) => count(v).ok().map(|c| c.unwrap_or(0)),
     };
     let (input_tokens, output_tokens) = (tokens(tokens_in)?, tokens(tokens_out)?);
+    // A success logged without counts is rejected by the general path (`cloudflare_logs`): leave it to it.
+    if status == Status::Ok && input_tokens == 0 && output_tokens == 0 && cached.and_then(boolean) != Some(true) {
+        return None;
+    }
     let reported_cost = match present(cost) {
         Some(v) => Some(money_value(v, "cost").ok()?),
         None => None,
@@ -216,7 +220,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
                 meta(m, labels)?;
             }
         }
-        // As the general path: `step` (a number) and `custom_cost: true` become labels after the metadata's.
+        // As the general path: `step` (a number) becomes a label after the metadata's.
         if let Some(s) = present(step) {
             if kind(s) == Kind::String {
                 return None;
@@ -224,9 +228,6 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
             if kind(s) == Kind::Number && s.get().parse::<i64>().is_ok() {
                 add(labels, "step", int_text(s.get())?)?;
             }
-        }
-        if custom_cost.and_then(boolean) == Some(true) {
-            add(labels, "custom_cost", "true")?;
         }
         // A repeated label: the last wins in the general path (and moves); not here.
         let mine = &labels.spans[first..];
@@ -248,7 +249,9 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         status,
         input_tokens,
         output_tokens,
-        has_usage: present(tokens_in).is_some() || present(tokens_out).is_some(),
+        // As `cloudflare_logs`: a failed request's zero counts are no usage.
+        has_usage: (present(tokens_in).is_some() || present(tokens_out).is_some())
+            && (status == Status::Ok || input_tokens > 0 || output_tokens > 0),
         reported_cost,
         labels: (first as u32, labels.spans.len() as u32),
     })

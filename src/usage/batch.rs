@@ -64,7 +64,7 @@ pub const EMPTY_CONTAINER: &str =
     "holds no usage records (an empty list, a page without results, or an OTLP export without gen_ai spans)";
 
 /// The keys that make an object a container of records (a Logs API page's `result`, an OTLP export's spans).
-pub const CONTAINER_KEYS: [&str; 3] = ["result", "resourceSpans", "scopeSpans"];
+pub const CONTAINER_KEYS: [&str; 4] = ["result", "resourceSpans", "scopeSpans", "data"];
 
 /// The records inside a container — a Cloudflare Logs API page, an OTLP export, a JSON array of records — or
 /// `None` when `text` is one record (a list of one stream's chunks is one record). Only texts that can be
@@ -74,7 +74,11 @@ pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::R
         return None;
     }
     let maybe = text.starts_with('[')
-        || CONTAINER_KEYS.iter().any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
+        || CONTAINER_KEYS.iter().any(|&k| {
+            // `data` inside `metadata` is no page: look for the key itself.
+            let needle = if k == "data" { "\"data\"" } else { k };
+            memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
+        });
     if !maybe {
         return None;
     }

@@ -25,8 +25,8 @@ fn detect(p: &Probe<'_, '_>) -> bool {
 }
 
 /// Cloudflare AI Gateway Logpush (`ai_gateway_events`): the usage is inside `ResponseBody`, the provider's own
-/// body as JSON text or an SSE stream (read by that provider's rule). An encrypted body (`{type, key, iv, data}`)
-/// cannot be read and is rejected with that reason. Failed requests are kept with zero usage.
+/// body as JSON text or an SSE stream (read by that provider's rule). An encrypted body (`{type: "encrypted",
+/// data}`, with `key` and `iv` when wrapped) cannot be read and is rejected with that reason. Failed requests are kept with zero usage.
 fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     let provider = provider_at(o, "Provider");
     let code = status_code(o, "StatusCode");
@@ -36,11 +36,10 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     let body = o.present("ResponseBody");
     let mut rec = match body {
         Some(b) if kind(b) == Kind::Object => {
-            let bo = json::object(b).unwrap_or_default();
-            if bo.has("iv") && bo.has("data") && bo.has("key") {
+            if is_encrypted(b) {
                 return Err(err("cloudflare_logpush: ResponseBody is encrypted (Logpush encryption): decrypt the logs first, or use the Logs API"));
             }
-            extract_obj(&bo, &inner_hints)?
+            extract_obj(&json::object(b).unwrap_or_default(), &inner_hints)?
         }
         Some(b) if kind(b) == Kind::String => {
             let s = json::string(b).unwrap_or_default();
@@ -79,7 +78,7 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.status = Status::of_http(code);
     rec.cache_hit = cached;
     rec.id = text(o, "ID").or_else(|| text(o, "Id")).or_else(|| text(o, "LogID")).or(rec.id);
-    if let Some(m) = o.present("Metadata") {
+    if let Some(m) = o.present("Metadata").filter(|m| !is_encrypted(*m)) {
         labels_member(m, "Metadata", &mut rec.metadata)?;
     }
     if let Some(metrics) = o.obj("Metrics") {

@@ -22,7 +22,8 @@ fn detect(p: &Probe<'_, '_>) -> bool {
 
 /// Cloudflare AI Gateway Logs API item. It carries `tokens_in` / `tokens_out` only (no cache split), the
 /// gateway's `cost` estimate, `cached` for gateway cache hits, `step` > 0 for fallbacks, and `metadata` as a JSON
-/// string (REST) or an object (Worker binding).
+/// string (REST) or an object (Worker binding). `custom_cost` (the caller priced the request with
+/// `cf-aig-custom-cost`) is no label: it says how `cost` was set, not whose request it was.
 fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "cloudflare_logs",
@@ -39,16 +40,19 @@ fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     c.set(INPUT, n(o, "", "tokens_in")?);
     c.set(OUTPUT, n(o, "", "tokens_out")?);
     rec.usage = c.usage();
-    rec.has_usage = o.present("tokens_in").is_some() || o.present("tokens_out").is_some();
+    let given = o.present("tokens_in").is_some() || o.present("tokens_out").is_some();
+    rec.has_usage = usage_given(given, rec.status, &rec.usage);
+    // A success the gateway logged without counts is a usage it failed to parse (cloudflare/ai#491: Bedrock;
+    // cloudflare-docs#20536: Anthropic, 0 tokens and cost 0), not a free call; a cache hit may cost nothing.
+    if rec.status == Status::Ok && !rec.cache_hit && no_counts(&rec.usage) {
+        return Err(no_usage_on_success("cloudflare_logs", "tokens_in / tokens_out"));
+    }
     rec.reported_cost = money(o, "cost")?;
     if let Some(m) = o.present("metadata") {
         labels_member(m, "metadata", &mut rec.metadata)?;
     }
     if let Some(step) = o.present("step").and_then(json::number_text).and_then(|t| t.parse::<i64>().ok()) {
         rec.metadata.push(("step".into(), Meta::Int(step)));
-    }
-    if o.bool("custom_cost") == Some(true) {
-        rec.metadata.push(("custom_cost".into(), Meta::Bool(true)));
     }
     Ok(rec)
 }

@@ -296,3 +296,60 @@ pub(crate) fn status_code_value(raw: Raw<'_>) -> Option<u16> {
     }
     json::number_text(raw).and_then(|t| t.trim().parse::<u16>().ok())
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a record says about itself: encrypted bodies, and whether it carries usage
+
+/// A body in an encrypted shape: Cloudflare Logpush writes `{"type": "encrypted", "data": …}`, with `key` and `iv`
+/// when the dataset's public key wraps an AES key (`ai-gateway/observability/logging/logpush.mdx`).
+pub(crate) fn is_encrypted(raw: Raw<'_>) -> bool {
+    json::object(raw).is_some_and(|o| {
+        o.str("type").is_some_and(|t| t.eq_ignore_ascii_case("encrypted"))
+            || (o.has("iv") && o.has("data") && o.has("key"))
+    })
+}
+
+/// Whether a record's counts are usage: some count was given and, for a failed request, some count is above zero
+/// (a 429 logged with `prompt_tokens: 0` has no usage; a success with zeros is told apart by
+/// [`no_usage_on_success`]).
+pub(crate) fn usage_given(given: bool, status: crate::usage::record::Status, usage: &Usage) -> bool {
+    given && (status == crate::usage::record::Status::Ok || !no_counts(usage))
+}
+
+/// A successful, uncached request whose source logged no token count (absent, null or every count 0): its cost
+/// cannot be known from the record, so it is rejected with that reason rather than priced at $0 (cloudflare/ai#491,
+/// cloudflare-docs#20536). `what` names the source's count fields.
+pub(crate) fn no_usage_on_success(format: &str, what: &str) -> Error {
+    err(format!(
+        "{format}: a successful request with no usage: the source logged no token count ({what} absent, null or 0); \
+         its cost cannot be read from this record (the gateway failed to parse the provider's usage?)"
+    ))
+}
+
+/// Whether every priced count of `usage` is zero (the request count aside).
+pub(crate) fn no_counts(usage: &Usage) -> bool {
+    usage.counts.iter().enumerate().all(|(i, &c)| i == units::REQUESTS || c == 0)
+}
+
+/// A list of strings: a JSON array, or JSON text holding one (LiteLLM's spend logs store `request_tags` as text).
+pub(crate) fn string_list(raw: Raw<'_>, key: &str) -> Result<Vec<String>> {
+    let owned;
+    let list = match kind(raw) {
+        Kind::Array => raw,
+        Kind::String => {
+            owned = json::string(raw).unwrap_or_default();
+            if owned.trim().is_empty() {
+                return Ok(Vec::new());
+            }
+            json::parse_raw(owned.trim()).ok().filter(|r| kind(*r) == Kind::Array).ok_or_else(|| {
+                err(format!(
+                    "{key}: {} is not a list of strings (nor JSON text holding one)",
+                    json::excerpt(raw.get(), 60)
+                ))
+            })?
+        }
+        Kind::Null => return Ok(Vec::new()),
+        _ => return Err(err(format!("{key}: {} is not a list of strings", json::excerpt(raw.get(), 60)))),
+    };
+    Ok(json::array(list).unwrap_or_default().iter().filter_map(|t| json::string(*t).map(|s| s.into_owned())).collect())
+}

@@ -20,8 +20,12 @@ fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("costUSD") || (p.o.has("request_id") && p.o.has("request_created_at"))
 }
 
-/// Helicone request export. `prompt_tokens` follows OpenAI's rule (cache included) — unless the cache counts are
-/// larger than it, in which case it is the uncached part (as Anthropic reports) and they are added.
+/// Helicone request export (`HeliconeRequest`, `packages/llm-mapper/types.ts`). Its token columns do not overlap:
+/// the body processors store `prompt_tokens` without the cached and audio tokens, and `costOfPrompt`
+/// (`packages/cost/index.ts`) prices `prompt_cache_read_tokens`, `prompt_cache_write_tokens` and
+/// `prompt_audio_tokens` on top of it, for every provider. So the whole prompt is their sum. Writes carry no
+/// 5-minute / 1-hour split (priced as 5-minute). A cache hit is a row whose `cache_reference_id` names another
+/// request (not the all-zero default).
 fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "helicone",
@@ -35,27 +39,31 @@ fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.status_code = status_code(o, "response_status");
     rec.status = Status::of_http(rec.status_code);
     rec.reported_cost = money(o, "costUSD")?.or(money(o, "cost")?);
+    rec.cache_hit = text(o, "cache_reference_id").is_some_and(|id| id != DEFAULT_UUID);
     let mut c = Counts::new();
     let prompt = n(o, "", "prompt_tokens")?;
     let reads = n(o, "", "prompt_cache_read_tokens")?;
     let writes = n(o, "", "prompt_cache_write_tokens")?;
-    let input = if reads.saturating_add(writes) > prompt { add(add(prompt, reads, "")?, writes, "")? } else { prompt };
-    c.set(INPUT, input);
+    let audio_in = n(o, "", "prompt_audio_tokens")?;
+    c.set(INPUT, add(add(prompt, reads, "prompt tokens")?, add(writes, audio_in, "prompt tokens")?, "prompt tokens")?);
     c.set(CACHE_READ, reads);
     c.set(CACHE_WRITE, writes);
-    c.set(OUTPUT, n(o, "", "completion_tokens")?);
-    c.set(unit("input_audio_tokens"), n(o, "", "prompt_audio_tokens")?);
-    c.set(unit("output_audio_tokens"), n(o, "", "completion_audio_tokens")?);
+    c.set(unit("input_audio_tokens"), audio_in);
+    let completion = n(o, "", "completion_tokens")?;
+    let audio_out = n(o, "", "completion_audio_tokens")?;
+    c.set(OUTPUT, add(completion, audio_out, "completion tokens")?);
+    c.set(unit("output_audio_tokens"), audio_out);
     rec.usage = c.usage();
-    rec.has_usage = o.present("prompt_tokens").is_some() || o.present("completion_tokens").is_some();
+    let given = o.present("prompt_tokens").is_some() || o.present("completion_tokens").is_some();
+    rec.has_usage = usage_given(given, rec.status, &rec.usage);
     if let Some(p) = o.present("properties") {
         labels_member(p, "properties", &mut rec.metadata)?;
     }
     if let Some(u) = text(o, "request_user_id") {
         rec.metadata.push(("user".into(), Meta::Str(u)));
     }
-    if rec.served_model.as_deref() == rec.model.as_deref() {
-        rec.served_model = None;
-    }
     Ok(rec)
 }
+
+/// Helicone's `cache_reference_id` of a request not served from its cache.
+const DEFAULT_UUID: &str = "00000000-0000-0000-0000-000000000000";

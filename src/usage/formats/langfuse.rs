@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::json::{count, kind, Kind, Obj};
-use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
+use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT};
 use crate::usage::record::{Meta, Status, UsageRecord};
 
 use super::common::*;
@@ -20,9 +20,11 @@ fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("usageDetails") || p.o.has("calculatedTotalCost") || p.kind() == Some("GENERATION")
 }
 
-/// Langfuse observation export: `usageDetails` buckets are disjoint (`input` excludes `input_cached_tokens`), so
-/// the prompt total is the sum of every `input*` bucket and the output the sum of every `output*` bucket; older
-/// exports use `usage: {input, output}`. `calculatedTotalCost` is Langfuse's own estimate.
+/// Langfuse observation export (`token-and-cost-tracking.mdx`): `usageDetails` buckets are disjoint (`input`
+/// excludes `input_cached_tokens`, `cache_read_input_tokens` and the cache-creation buckets), so the prompt total
+/// is the sum of every input bucket and the output the sum of every `output*` bucket; a cache-creation key naming
+/// `1h` (`input_cache_creation_1h`) is a 1-hour write. Older exports use `usage: {input, output}`.
+/// `calculatedTotalCost` (v2: `totalCost`) is Langfuse's own estimate.
 fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "langfuse",
@@ -34,7 +36,7 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
     if o.str("level").as_deref() == Some("ERROR") {
         rec.status = Status::Error;
     }
-    rec.reported_cost = money(o, "calculatedTotalCost")?;
+    rec.reported_cost = money(o, "calculatedTotalCost")?.or(money(o, "totalCost")?);
     if rec.reported_cost.is_none() {
         if let Some(cd) = o.obj("costDetails") {
             rec.reported_cost = money(&cd, "total")?;
@@ -50,25 +52,27 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
                 continue;
             }
             let value = count(v).map_err(|e| err(format!("usageDetails.{k}: {e}")))?.unwrap_or(0);
-            let target = if key.starts_with("input") || key.starts_with("prompt") {
-                input = add(input, value, "usageDetails")?;
-                if key.contains("cache_read") || key.contains("cached") {
-                    Some(CACHE_READ)
-                } else if key.contains("cache_creation") || key.contains("cache_write") {
-                    Some(CACHE_WRITE)
-                } else if key.contains("audio") {
-                    Some(unit("input_audio_tokens"))
-                } else if key.contains("image") {
-                    Some(unit("input_image_tokens"))
-                } else {
-                    None
-                }
-            } else if key.starts_with("output") || key.starts_with("completion") {
+            let target = if key.starts_with("output") || key.starts_with("completion") {
                 output = add(output, value, "usageDetails")?;
                 if key.contains("reasoning") {
                     Some(unit("reasoning_tokens"))
                 } else if key.contains("audio") {
                     Some(unit("output_audio_tokens"))
+                } else {
+                    None
+                }
+            } else if key.starts_with("input") || key.starts_with("prompt") || key.contains("cache") {
+                // Anthropic-style keys (`cache_read_input_tokens`, `cache_creation_input_tokens`) are input
+                // buckets too, as Langfuse's docs and exporters write them.
+                input = add(input, value, "usageDetails")?;
+                if key.contains("cache_read") || key.contains("cached") {
+                    Some(CACHE_READ)
+                } else if key.contains("cache_creation") || key.contains("cache_write") {
+                    Some(if key.contains("1h") { CACHE_WRITE_1H } else { CACHE_WRITE })
+                } else if key.contains("audio") {
+                    Some(unit("input_audio_tokens"))
+                } else if key.contains("image") {
+                    Some(unit("input_image_tokens"))
                 } else {
                     None
                 }

@@ -241,15 +241,16 @@ pub(crate) fn finish(mut rec: UsageRecord, hints: &Hints) -> Result<UsageRecord>
     Ok(rec)
 }
 
-/// The raw records of a container: a Cloudflare Logs API envelope (`{"result": [...]}`), an OTLP export (one
-/// record per GenAI span), a JSON array of records, or the object itself.
+/// The raw records of a container: a Cloudflare Logs API envelope (`{"result": [...]}`), a Langfuse or Helicone
+/// API page (`{"data": [...], "meta" | "error": ...}`), an OTLP export (one record per GenAI span), a JSON array
+/// of records, or the object itself.
 pub fn records_of<'a>(raw: Raw<'a>) -> Vec<Raw<'a>> {
     match kind(raw) {
         Kind::Array => json::array(raw).unwrap_or_default(),
         Kind::Object => {
             let Some(o) = json::object(raw) else { return vec![raw] };
             if o.has("resourceSpans") || o.has("scopeSpans") {
-                return otel::otlp_spans(&o)
+                let spans: Vec<Raw<'a>> = otel::otlp_spans(&o)
                     .into_iter()
                     .filter(|s| {
                         json::object(s).is_some_and(|s| {
@@ -257,9 +258,15 @@ pub fn records_of<'a>(raw: Raw<'a>) -> Vec<Raw<'a>> {
                         })
                     })
                     .collect();
+                // An export of one GenAI span is read whole, so its resource (`service.name`) labels the span.
+                return if spans.len() == 1 { vec![raw] } else { spans };
             }
             if let (Some(result), true) = (o.arr("result"), o.has("success")) {
                 return result;
+            }
+            // The list pages of Langfuse (`{data, meta}`, v1 and v2) and Helicone (`{data, error}`).
+            if let (Some(data), true) = (o.arr("data"), o.has("meta") || o.has("error")) {
+                return data;
             }
             vec![raw]
         }

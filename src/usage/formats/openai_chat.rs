@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::json::Obj;
-use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
+use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT};
 use crate::usage::record::{Meta, UsageRecord};
 use crate::usage::Usage;
 
@@ -64,7 +64,7 @@ pub(crate) fn chat_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
         Some(d) => n(d, &pd_path, "cached_tokens")?,
         None => 0,
     };
-    for key in ["num_cached_tokens", "prompt_cache_hit_tokens", "cached_tokens"] {
+    for key in ["num_cached_tokens", "prompt_cache_hit_tokens", "cached_tokens", "cache_read_input_tokens"] {
         if cached == 0 {
             cached = n(u, path, key)?;
         }
@@ -84,8 +84,10 @@ pub(crate) fn chat_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
     c.set(OUTPUT, completion);
     c.set(CACHE_READ, cached);
     c.set(unit("reasoning_tokens"), reasoning);
+    let (w5, w1h) = cache_writes(u, pd.as_ref(), path)?;
+    c.set(CACHE_WRITE, w5);
+    c.set(CACHE_WRITE_1H, w1h);
     if let Some(d) = &pd {
-        c.set(CACHE_WRITE, n(d, &pd_path, "cache_write_tokens")?);
         c.set(unit("input_audio_tokens"), n(d, &pd_path, "audio_tokens")?);
         c.set(unit("input_image_tokens"), n(d, &pd_path, "image_tokens")?);
         c.set(unit("input_video_tokens"), n(d, &pd_path, "video_tokens")?);
@@ -98,4 +100,35 @@ pub(crate) fn chat_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
         let _ = searches; // xAI live-search sources: not a per-call fee the book prices.
     }
     Ok(c.usage())
+}
+
+/// Cache writes inside `prompt_tokens`, as (5-minute, 1-hour). LiteLLM maps Anthropic's usage this way
+/// (`litellm/llms/anthropic/chat/transformation.py`, `calculate_usage`): the writes are counted in `prompt_tokens`
+/// and named `prompt_tokens_details.cache_creation_tokens` (also `cache_write_tokens`, and
+/// `cache_creation_input_tokens` beside the counts), the 1-hour share in
+/// `prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens`.
+fn cache_writes(u: &Obj<'_>, pd: Option<&Obj<'_>>, path: &str) -> Result<(u64, u64)> {
+    let pd_path = format!("{path}.prompt_tokens_details");
+    let mut writes = 0;
+    if let Some(d) = pd {
+        writes = n(d, &pd_path, "cache_write_tokens")?;
+        if writes == 0 {
+            writes = n(d, &pd_path, "cache_creation_tokens")?;
+        }
+    }
+    if writes == 0 {
+        writes = n(u, path, "cache_creation_input_tokens")?;
+    }
+    let details = pd.and_then(|d| d.obj("cache_creation_token_details"));
+    let one_hour = match &details {
+        Some(d) => n(d, &format!("{pd_path}.cache_creation_token_details"), "ephemeral_1h_input_tokens")?,
+        None => 0,
+    };
+    if one_hour > writes {
+        return Err(err(format!(
+            "{pd_path}.cache_creation_token_details.ephemeral_1h_input_tokens: {one_hour} is more than the {writes} \
+             cache writes"
+        )));
+    }
+    Ok((writes - one_hour, one_hour))
 }

@@ -71,7 +71,11 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
             .filter(|s| attributes(s).is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("gen_ai.usage."))))
             .collect();
         return match genai.as_slice() {
-            [one] => otel(one),
+            [one] => {
+                let mut rec = otel(one)?;
+                resource_labels(o, &mut rec.metadata);
+                Ok(rec)
+            }
             [] => Err(err("otel: the export holds no span with gen_ai.usage.* attributes")),
             many => Err(err(format!(
                 "otel: the export holds {} GenAI spans; read them with extract_usages (one record per span)",
@@ -105,14 +109,19 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
         Some(t) => Some(t),
         None => time(o, "start_time")?,
     };
+    // The deprecated names (before semantic conventions 1.27) are still written by older instrumentations
+    // (OpenLLMetry): `gen_ai.usage.prompt_tokens` / `completion_tokens`, with the same meaning.
+    let input_key = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"].into_iter().find(|k| get(k).is_some());
+    let output_key =
+        ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"].into_iter().find(|k| get(k).is_some());
     let mut c = Counts::new();
-    c.set(INPUT, num("gen_ai.usage.input_tokens")?);
-    c.set(OUTPUT, num("gen_ai.usage.output_tokens")?);
+    c.set(INPUT, input_key.map_or(Ok(0), num)?);
+    c.set(OUTPUT, output_key.map_or(Ok(0), num)?);
     c.set(CACHE_READ, num("gen_ai.usage.cache_read.input_tokens")?);
     c.set(CACHE_WRITE, num("gen_ai.usage.cache_creation.input_tokens")?);
     c.set(unit("reasoning_tokens"), num("gen_ai.usage.reasoning.output_tokens")?);
     rec.usage = c.usage();
-    rec.has_usage = get("gen_ai.usage.input_tokens").is_some() || get("gen_ai.usage.output_tokens").is_some();
+    rec.has_usage = input_key.is_some() || output_key.is_some();
     rec.service_tier = s("gen_ai.openai.response.service_tier").or_else(|| s("openai.response.service_tier"));
     if let Some(st) = o.obj("status") {
         if matches!(st.str("code").as_deref(), Some("STATUS_CODE_ERROR" | "ERROR"))
@@ -125,12 +134,48 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
         rec.status = Status::Error;
         rec.metadata.push(("error_type".into(), Meta::Str(e)));
     }
+    if !rec.has_usage && rec.status == Status::Ok {
+        return Err(no_usage_on_success(
+            "otel",
+            "gen_ai.usage.input_tokens / output_tokens (or the deprecated prompt_tokens / completion_tokens)",
+        ));
+    }
     for (k, v) in &attrs {
-        if !k.starts_with("gen_ai.") && k != "error.type" {
+        if is_label(k) {
             if let Some(m) = meta_value(*v) {
                 rec.metadata.push((k.clone(), m));
             }
         }
     }
     Ok(rec)
+}
+
+/// Whether a span attribute is a label a user groups by: the conversation and response ids (per-conversation
+/// cost), and the application's own attributes — not the GenAI conventions' other attributes, nor what
+/// instrumentations add about themselves (`llm.headers`, `llm.usage.total_tokens`, `openai.response.*`,
+/// `traceloop.*`).
+fn is_label(key: &str) -> bool {
+    if key == "gen_ai.conversation.id" || key == "gen_ai.response.id" {
+        return true;
+    }
+    key != "error.type" && !INSTRUMENTATION_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+const INSTRUMENTATION_PREFIXES: [&str; 5] = ["gen_ai.", "llm.", "openai.", "traceloop.", "telemetry."];
+
+/// The export's resource attributes that name the service (`service.name`, `deployment.environment`, ...), as
+/// labels; not the SDK's (`telemetry.sdk.*`) nor a process instance's id.
+fn resource_labels(o: &Obj<'_>, out: &mut Vec<(String, Meta)>) {
+    let Some(resource) = o.arr("resourceSpans").and_then(|rs| rs.first().copied()).and_then(json::object) else {
+        return;
+    };
+    let Some(attrs) = resource.obj("resource").as_ref().and_then(attributes) else { return };
+    for (k, v) in attrs {
+        if k.starts_with("telemetry.") || k == "service.instance.id" || out.iter().any(|(key, _)| *key == k) {
+            continue;
+        }
+        if let Some(m) = meta_value(v) {
+            out.push((k, m));
+        }
+    }
 }
