@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use tokenprice::usage::extract::{extract_bytes, Hints};
+use tokenprice::usage::formats::extract_bytes;
+use tokenprice::usage::Hints;
 
 fn main() {
     let path = std::env::var("RECORDS").unwrap_or_else(|_| "benches/corpus/records.jsonl".into());

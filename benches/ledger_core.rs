@@ -9,7 +9,7 @@ use tokenprice::ledger::groups::{Grouping, Groups};
 use tokenprice::ledger::read::{read_file, DEFAULT_MAX_LINE_BYTES};
 use tokenprice::ledger::{price_items, total_items, LedgerOptions};
 use tokenprice::prices::PriceBook;
-use tokenprice::usage::extract::Hints;
+use tokenprice::usage::Hints;
 
 fn main() {
     let path = std::env::var("LOGS").unwrap_or_else(|_| "benches/corpus/gateway-1g.jsonl".into());

@@ -5,6 +5,7 @@
 //! - [`prices`]: the price book (providers, models, dated prices, tiers, windows, regions) and where a price is
 //!   chosen; [`usage`]: what a request consumed; [`cost`]: exact pricing of usage with the book.
 //! - [`ledger`]: log records read from files, priced line by line, with the rejects and their places.
+//! - [`json`]: the lazy JSON scanner (and its SIMD kernels) that usage readers and the log reader share.
 //! - [`parallel`]: the fork-safe thread pools that batch work runs on; `fork`: caches and cells a forked child
 //!   never waits for.
 //! - [`error`]: the one error type of the core.
@@ -14,6 +15,7 @@
 pub mod cost;
 pub mod error;
 pub(crate) mod fork;
+pub mod json;
 pub mod ledger;
 pub mod parallel;
 pub mod prices;

@@ -4,9 +4,10 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
+use tokenprice::json::{self, Obj};
 use tokenprice::usage::batch::{extract_all, to_batch};
-use tokenprice::usage::extract::{extract_bytes, extract_text, Hints};
-use tokenprice::usage::json::{self, Obj};
+use tokenprice::usage::formats::{extract_bytes, extract_text};
+use tokenprice::usage::Hints;
 
 const KEYS: &[&str] = &[
     "usage",
@@ -265,7 +266,7 @@ proptest! {
     fn a_record_state_reads_back_as_the_record(value in value()) {
         if let Ok(rec) = extract_text(&value.to_string(), &Hints::default()) {
             let state = serde_json::from_str(&rec.to_state().to_string()).unwrap();
-            prop_assert_eq!(tokenprice::usage::extract::UsageRecord::from_state(&state).unwrap(), rec);
+            prop_assert_eq!(tokenprice::usage::UsageRecord::from_state(&state).unwrap(), rec);
         }
     }
 }
@@ -275,9 +276,36 @@ fn a_record_state_keeps_every_field() {
     let line = r#"{"id":"x","created_at":"2025-01-01T02:52:42.929Z","provider":"openai","model":"gpt-4o","success":true,"status_code":200,"cached":true,"tokens_in":10,"tokens_out":2,"cost":0.044735,"metadata":"{\"tenant\": \"g\", \"n\": 3, \"r\": 0.5, \"b\": true}"}"#;
     let rec = extract_text(line, &Hints::default()).unwrap();
     assert!(rec.reported_cost.is_some() && rec.metadata.len() == 4 && rec.timestamp.is_some());
-    let back = tokenprice::usage::extract::UsageRecord::from_state(&rec.to_state()).unwrap();
+    let back = tokenprice::usage::UsageRecord::from_state(&rec.to_state()).unwrap();
     assert_eq!(back, rec);
     let mut broken = rec.to_state();
     broken["status"] = json!("fine");
-    assert!(tokenprice::usage::extract::UsageRecord::from_state(&broken).is_err());
+    assert!(tokenprice::usage::UsageRecord::from_state(&broken).is_err());
+}
+
+/// The registry: each format is detected by its own samples (every fixture case that expects it and gives no
+/// `format=`), and reading such a sample gives a record of that format.
+#[test]
+fn every_registered_format_is_detected_by_its_own_samples() {
+    use std::collections::BTreeSet;
+    use tokenprice::usage::formats::{detect, format_names};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/usage");
+    let mut detected = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in fixture["cases"].as_array().unwrap() {
+            let (Some(want), Value::Object(_)) = (case["expect"]["format"].as_str(), &case["input"]) else { continue };
+            if case["hints"].get("format").is_some() {
+                continue;
+            }
+            let text = case["input"].to_string();
+            let name = detect(&Obj::parse(&text).unwrap()).map(|f| f.name);
+            assert_eq!(name, Some(want), "{}: {}", path.display(), case["name"]);
+            let rec = extract_text(&text, &Hints::default());
+            assert_eq!(rec.map(|r| r.format).map_err(|e| e.to_string()), Ok(want), "{}", case["name"]);
+            detected.insert(name.expect("checked above"));
+        }
+    }
+    assert_eq!(detected, format_names().collect::<BTreeSet<_>>());
 }

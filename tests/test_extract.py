@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 import tokenprice
+from tokenprice import _core
+from tokenprice.cli import build_parser
 
 FIXTURES = Path(__file__).parent / "fixtures" / "usage"
 FILES = sorted(FIXTURES.glob("*.json"))
@@ -261,3 +263,20 @@ def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> Non
     from_polars = tokenprice.extract_usages(pl.Series(lines))
     from_list = tokenprice.extract_usages(lines, num_threads=1)
     assert from_arrow.equals(from_list) and from_polars.equals(from_list)
+
+
+def test_every_format_list_is_the_core_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    names = _core.formats()
+    assert names and len(set(names)) == len(names)
+    # usage_formats(): the registry in its detection order, then the generic mapping (read only with mapping=).
+    assert [name for name, _ in tokenprice.usage_formats()] == [*names, "generic"]
+    assert all(describe for _, describe in tokenprice.usage_formats())
+    # The CLI's --format help lists the registry, in order.
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["price", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ", ".join(names) in help_text
+    # An unknown name is an argument error listing the same formats, in the same order.
+    with pytest.raises(tokenprice.InvalidArgumentError) as e:
+        tokenprice.price_logs([], format="cloudflare")
+    assert f"formats: {', '.join(names)} " in str(e.value)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,7 +169,8 @@ def helicone(c: dict[str, int]) -> Any:
         "request_id": "h",
         "request_created_at": AT,
         "model": "gpt-4o",
-        "prompt_tokens": c["input_tokens"],
+        # Helicone stores the prompt without its cached tokens (its costOfPrompt adds them on top).
+        "prompt_tokens": c["input_tokens"] - c["cache_read_tokens"],
         "prompt_cache_read_tokens": c["cache_read_tokens"],
         "completion_tokens": c["output_tokens"],
     }
@@ -274,6 +276,11 @@ def test_extract_then_price_equals_pricing_the_hand_normalized_usage(c: dict[str
         # The source has no cache-write count: its prompt holds the writes as plain input.
         c = {**c, "cache_write_tokens": 0, "cache_write_1h_tokens": 0}
     hand = tokenprice.Usage(**{k: v for k, v in c.items() if k in expressible})
+    if render in (litellm, cloudflare_logs) and all(c[k] == 0 for k in expressible):
+        # A gateway's success logged with no counts is rejected, never priced at $0 (issue 15).
+        with pytest.raises(tokenprice.UsageFormatError, match="no usage"):
+            tokenprice.extract_usage(render(c), model=model)
+        return
     record = tokenprice.extract_usage(render(c), model=model)
     assert record.usage == hand
     expected = tokenprice.price(hand, model=model, provider=record.provider, at=AT)

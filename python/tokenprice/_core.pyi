@@ -45,6 +45,7 @@ __all__ = [
     "extract_usage",
     "extract_usages",
     "usage_formats",
+    "formats",
     "log_columns",
     "price_log_files",
     "price_log_texts",
@@ -441,6 +442,7 @@ def extract_usages(
     num_threads: int | None = None,
 ) -> Any: ...
 def usage_formats() -> list[tuple[str, str]]: ...
+def formats() -> list[str]: ...
 def log_columns() -> tuple[list[str], list[str]]: ...
 def price_log_files(
     paths: list[str],

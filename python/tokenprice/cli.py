@@ -370,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     price_cmd.add_argument(
         "logs", nargs="+", metavar="LOGS", help="log files or globs (JSON Lines or arrays; gzip, zstd)"
     )
-    price_cmd.add_argument("--format", "-f", help="the records' format (default: detected per record)")
+    price_cmd.add_argument(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help=f"the records' format (default: detected per record): {', '.join(_core.formats())}",
+    )
     price_cmd.add_argument("--by", "-b", help="labels to group by, comma-separated (e.g. tenant,feature)")
     price_cmd.add_argument("--period", choices=["day", "week", "month"], help="also group by period")
     price_cmd.add_argument("--tz", default="UTC", help="time zone of the periods (default UTC)")

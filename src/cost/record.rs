@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{price_model, Cost};
 use crate::error::{Error, Result};
 use crate::prices::PriceBook;
-use crate::usage::extract::UsageRecord;
+use crate::usage::UsageRecord;
 
 /// How to price a record; each field, when set, wins over what the record says.
 #[derive(Clone, Debug, Default)]

@@ -1,9 +1,9 @@
 //! The ledger's fast lane: a Cloudflare AI Gateway Logs API item (`tokens_in` / `tokens_out`, the flat shape the
 //! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, its strings
 //! found beforehand 64 bytes at a time (`Quotes`), without building a
-//! [`UsageRecord`](crate::usage::extract::UsageRecord): its strings borrow the line, its labels go to a buffer
+//! [`UsageRecord`](crate::usage::formats::UsageRecord): its strings borrow the line, its labels go to a buffer
 //! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object.
-//! The lane reads exactly what [`crate::usage::extract`] reads for such an item, and declines (the line then takes
+//! The lane reads exactly what [`crate::usage::formats`] reads for such an item, and declines (the line then takes
 //! the general path) wherever that would need more than the common case: a key or string with escapes, a repeated
 //! key, nested labels, a bad count or time, another format's keys.
 //! `fast_lane_equals_the_general_path` checks the two lanes agree.
@@ -12,9 +12,10 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
+use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::extract::{money_value, provider_id, status_code_value, status_of, time_value};
-use crate::usage::json::{self, boolean, count, kind, Kind, Quotes, Raw};
+use crate::usage::formats::common::{money_value, provider_id, status_code_value, time_value};
+use crate::usage::Status;
 use crate::usage::Usage;
 
 /// The members the lane reads.
@@ -106,7 +107,7 @@ pub struct Flat<'t> {
     pub model: &'t str,
     pub at: i64,
     pub cache_hit: bool,
-    pub status: &'static str,
+    pub status: Status,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub has_usage: bool,
@@ -178,7 +179,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         return None;
     }
     let [id_escaped, _, provider_escaped, model_escaped, ..] = escapes;
-    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost] =
+    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, _custom_cost] =
         slots;
     if tokens_in.is_none() && tokens_out.is_none() {
         return None; // not this format
@@ -195,12 +196,16 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
     let provider = text_of(provider, provider_escaped)?.map(provider_id);
     let at = time_value(present(created_at)?).ok()??;
     let code = present(status_code).and_then(status_code_value);
-    let status = if success.and_then(boolean) == Some(false) { "error" } else { status_of(code) };
+    let status = if success.and_then(boolean) == Some(false) { Status::Error } else { Status::of_http(code) };
     let tokens = |r: Option<Raw<'t>>| match r {
         None => Some(0),
         Some(v) => count(v).ok().map(|c| c.unwrap_or(0)),
     };
     let (input_tokens, output_tokens) = (tokens(tokens_in)?, tokens(tokens_out)?);
+    // A success logged without counts is rejected by the general path (`cloudflare_logs`): leave it to it.
+    if status == Status::Ok && input_tokens == 0 && output_tokens == 0 && cached.and_then(boolean) != Some(true) {
+        return None;
+    }
     let reported_cost = match present(cost) {
         Some(v) => Some(money_value(v, "cost").ok()?),
         None => None,
@@ -215,7 +220,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
                 meta(m, labels)?;
             }
         }
-        // As the general path: `step` (a number) and `custom_cost: true` become labels after the metadata's.
+        // As the general path: `step` (a number) becomes a label after the metadata's.
         if let Some(s) = present(step) {
             if kind(s) == Kind::String {
                 return None;
@@ -223,9 +228,6 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
             if kind(s) == Kind::Number && s.get().parse::<i64>().is_ok() {
                 add(labels, "step", int_text(s.get())?)?;
             }
-        }
-        if custom_cost.and_then(boolean) == Some(true) {
-            add(labels, "custom_cost", "true")?;
         }
         // A repeated label: the last wins in the general path (and moves); not here.
         let mine = &labels.spans[first..];
@@ -247,7 +249,9 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         status,
         input_tokens,
         output_tokens,
-        has_usage: present(tokens_in).is_some() || present(tokens_out).is_some(),
+        // As `cloudflare_logs`: a failed request's zero counts are no usage.
+        has_usage: (present(tokens_in).is_some() || present(tokens_out).is_some())
+            && (status == Status::Ok || input_tokens > 0 || output_tokens > 0),
         reported_cost,
         labels: (first as u32, labels.spans.len() as u32),
     })
@@ -399,7 +403,7 @@ mod tests {
     use super::super::groups::{Grouping, Groups};
     use super::super::{price_items_in, Item, LedgerOptions, Text};
     use crate::prices::PriceBook;
-    use crate::usage::extract::Hints;
+    use crate::usage::Hints;
 
     /// One field of a Logs API item, written many ways: common, unusual and wrong.
     fn variants(field: &str) -> &'static [&'static str] {
@@ -641,7 +645,7 @@ mod tests {
             }
             fast_read += 1;
             let mut slow = super::Labels::default();
-            let raw = crate::usage::json::parse_raw(&line[at..at + len]).unwrap();
+            let raw = crate::json::parse_raw(&line[at..at + len]).unwrap();
             assert!(super::meta(raw, &mut slow).is_some(), "{line}");
             let texts = |l: &super::Labels| -> Vec<(String, String)> {
                 l.spans.iter().map(|s| (l.get(s.key).to_string(), l.get(s.value).to_string())).collect()

@@ -71,7 +71,7 @@ impl Column {
         let priced = || l.cost.as_ref().map(|p| &book.models[p.model]);
         match (self, l.view()) {
             (Column::Source, _) => Some(source),
-            (Column::UsageSource, _) => Some(l.usage_source),
+            (Column::UsageSource, _) => Some(l.usage_source.as_str()),
             (Column::PricedModel, _) => priced().map(|m| m.id.as_str()),
             (Column::PricedProvider, _) => priced().map(|m| book.providers[m.provider].id.as_str()),
             (Column::Id, Ok(r)) => r.id.as_deref(),
@@ -82,8 +82,8 @@ impl Column {
             (Column::Model, Err(f)) => Some(f.model),
             (Column::ServedModel, Ok(r)) => r.served_model.as_deref(),
             (Column::ServiceTier, Ok(r)) => r.service_tier.as_deref(),
-            (Column::Status, Ok(r)) => Some(r.status),
-            (Column::Status, Err(f)) => Some(f.status),
+            (Column::Status, Ok(r)) => Some(r.status.as_str()),
+            (Column::Status, Err(f)) => Some(f.status.as_str()),
             // The lane's items have no served model or tier.
             (Column::ServedModel | Column::ServiceTier, Err(_)) => None,
         }
@@ -335,7 +335,7 @@ impl Groups {
                 match l.view() {
                     // A repeated key: the last value wins (as in the table).
                     Ok(r) => r.metadata.iter().rev().find(|(k, _)| k == key).map(|(_, v)| match v {
-                        crate::usage::extract::Meta::Str(s) => Cow::Borrowed(s.as_str()),
+                        crate::usage::Meta::Str(s) => Cow::Borrowed(s.as_str()),
                         other => Cow::Owned(other.to_string()),
                     }),
                     Err(f) => labels.spans[f.labels.0 as usize..f.labels.1 as usize]

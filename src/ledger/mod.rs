@@ -1,4 +1,4 @@
-//! The ledger: log records in, priced lines out. Raw record → `UsageRecord` (see [`crate::usage::extract`]) →
+//! The ledger: log records in, priced lines out. Raw record → `UsageRecord` (see [`crate::usage::formats`]) →
 //! priced line (each at the price in force at its own timestamp) → Arrow batches of priced lines and of rejects.
 //! Nothing is lost: every record read is either a priced line or a reject with its reason and place.
 
@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::cost::record::{no_model, price_record, tier_of, RecordOptions};
 use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
+use crate::json::Quotes;
 use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
 use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT, UNITS};
@@ -26,9 +27,8 @@ use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
-use crate::usage::extract::{Hints, UsageRecord};
-use crate::usage::json::Quotes;
 use crate::usage::Usage;
+use crate::usage::{Hints, Status, UsageRecord, UsageSource};
 use flat::{Flat, Labels};
 use groups::{Grouping, Groups};
 use rustc_hash::FxHashMap;
@@ -64,9 +64,6 @@ pub struct LedgerOptions {
     pub approximate: bool,
     pub threads: Option<usize>,
 }
-
-/// Where a priced line's token counts come from: the source's usage, or counted from its texts.
-pub const USAGE_SOURCES: [&str; 3] = ["reported", "counted", "approximate"];
 
 /// The cost columns of a priced line; they add up to `total_cost` exactly.
 pub const COST_COLUMNS: [&str; 5] = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost"];
@@ -204,14 +201,16 @@ impl<'b> Pricer<'b> {
 
     /// The usage of a record that reported none, counted from its texts with its model's tokenizer: (the record
     /// with that usage, `counted` or `approximate`).
-    fn count(&self, rec: &UsageRecord) -> std::result::Result<(UsageRecord, &'static str), String> {
+    fn count(&self, rec: &UsageRecord) -> std::result::Result<(UsageRecord, UsageSource), String> {
         let text = rec.text.as_deref().ok_or("no usage reported and no text to count")?;
         let Some(model) = rec.served_model.as_deref().or(rec.model.as_deref()) else {
             return Err("no usage reported, and no model named to count the tokens with".into());
         };
         let (name, source) = match lookup_model(model) {
-            Some(ModelTokenizer::Encoding(e)) => (e, "counted"),
-            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => (APPROXIMATION_ENCODING, "approximate"),
+            Some(ModelTokenizer::Encoding(e)) => (e, UsageSource::Counted),
+            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => {
+                (APPROXIMATION_ENCODING, UsageSource::Approximate)
+            }
             Some(ModelTokenizer::NotPublic { vendor }) => {
                 return Err(format!(
                     "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \
@@ -377,8 +376,7 @@ enum What<'r> {
 struct Line<'r> {
     line: u64,
     what: What<'r>,
-    /// One of [`USAGE_SOURCES`].
-    usage_source: &'static str,
+    usage_source: UsageSource,
     cost: Option<Priced>,
     at: i64,
 }
@@ -437,7 +435,7 @@ fn price_entries(
 
 /// A priced line's parts: what it was read as, where its counts come from, its cost (none for a failed request),
 /// its time.
-type PricedParts<'r> = (What<'r>, &'static str, Option<Priced>, i64);
+type PricedParts<'r> = (What<'r>, UsageSource, Option<Priced>, i64);
 
 fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::Result<PricedParts<'r>, String> {
     let record = read.record.as_ref().map_err(|e| e.clone())?;
@@ -445,8 +443,8 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
         return Err("no timestamp: pass default_at= to price records without one".to_string());
     };
     // A failed request is kept and costs nothing (providers do not bill errors).
-    if record.status == "error" && !record.has_usage {
-        return Ok((What::Record(record), "reported", None, at));
+    if record.status == Status::Error && !record.has_usage {
+        return Ok((What::Record(record), UsageSource::Reported, None, at));
     }
     if !record.has_usage && record.text.is_some() {
         let (counted, source) = pricer.count(record)?;
@@ -454,12 +452,12 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
         return Ok((What::Counted(Box::new(counted)), source, cost, at));
     }
     let cost = Some(pricer.price(record, at)?);
-    Ok((What::Record(record), "reported", cost, at))
+    Ok((What::Record(record), UsageSource::Reported, cost, at))
 }
 
 fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::Result<PricedParts<'r>, String> {
-    if flat.status == "error" && !flat.has_usage {
-        return Ok((What::Flat(flat), "reported", None, flat.at));
+    if flat.status == Status::Error && !flat.has_usage {
+        return Ok((What::Flat(flat), UsageSource::Reported, None, flat.at));
     }
     let usage = flat.usage();
     let plain = Plain {
@@ -472,7 +470,7 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
     };
     // The lane reads only items that name a model.
     let cost = pricer.price_plain(&plain, flat.at).map_err(Option::unwrap_or_default)?;
-    Ok((What::Flat(flat), "reported", Some(cost), flat.at))
+    Ok((What::Flat(flat), UsageSource::Reported, Some(cost), flat.at))
 }
 
 /// Items to read and price: (line or row number, text).
@@ -730,7 +728,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
     let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
     let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     for l in lines {
-        usage_source.append_value(l.usage_source);
+        usage_source.append_value(l.usage_source.as_str());
         source.append_value(source_name);
         line_no.append_value(l.line as i64);
         ts.append_value(l.at);
@@ -753,7 +751,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
             }
         };
         hit.append_value(cache_hit);
-        status.append_value(line_status);
+        status.append_value(line_status.as_str());
         match reported_cost.and_then(crate::usage::batch::decimal_18) {
             Some(v) => reported.append_value(v),
             None => reported.append_null(),

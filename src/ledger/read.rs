@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use super::{Item, Read, Text};
 use crate::error::{Error, Result};
-use crate::usage::extract::{self, Hints};
-use crate::usage::json;
+use crate::json;
+use crate::usage::formats;
+use crate::usage::Hints;
 
 /// Bytes of lines read before a block is handed on.
 pub const BLOCK_BYTES: usize = 8 << 20;
@@ -90,13 +91,13 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
     if hints.format.is_none() && text.starts_with('{') {
         if let Ok(obj) = json::Obj::parse(text) {
             if !crate::usage::batch::CONTAINER_KEYS.iter().any(|k| obj.has(k)) {
-                let record = extract::extract_obj(&obj, hints).map_err(|e| e.to_string());
+                let record = formats::extract_obj(&obj, hints).map_err(|e| e.to_string());
                 out.push(Read { line, record, text: bytes });
                 return;
             }
         }
     }
-    let one = |t: &str| extract::extract_text(t, hints).map_err(|e| e.to_string());
+    let one = |t: &str| formats::extract_text(t, hints).map_err(|e| e.to_string());
     // A container (a Logs API page, an OTLP export, an array of records) gives one record per element; a list of
     // one stream's chunks stays one record.
     if let Some(inner) = crate::usage::batch::container_records(text, hints) {

@@ -8,14 +8,14 @@ use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyTable;
 
 use crate::cost::record::{price_record, RecordOptions};
-use crate::error::Error;
 use crate::prices::book::PriceBook;
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
 use crate::py::encoding::type_name;
 use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
 use crate::py::pricing::{instant_of, py_datetime, py_decimal, PyCost, PyPriceBook, PyUsage};
 use crate::usage::batch::{extract_all, to_batch};
-use crate::usage::extract::{self, Hints, Mapping, Meta, UsageRecord};
+use crate::usage::formats::{self, Mapping, MappingKey};
+use crate::usage::{Hints, Meta, UsageRecord};
 
 /// One request's usage, read from a provider response or a log record and normalized to the price book's rule.
 #[pyclass(frozen, module = "tokenprice", name = "UsageRecord")]
@@ -83,7 +83,7 @@ impl PyUsageRecord {
     /// "ok", or "error" for a failed request (kept, with zero usage).
     #[getter]
     fn status(&self) -> &'static str {
-        self.record.status
+        self.record.status.as_str()
     }
     #[getter]
     fn status_code(&self) -> Option<u16> {
@@ -144,10 +144,7 @@ impl PyUsageRecord {
     /// The record a pickle holds (the text `__reduce__` wrote).
     #[classmethod]
     fn _from_state(cls: &Bound<'_, pyo3::types::PyType>, state: &str) -> PyResult<PyUsageRecord> {
-        let py = cls.py();
-        let value: serde_json::Value =
-            serde_json::from_str(state).map_err(|e| invalid_argument(py, format!("not a UsageRecord state: {e}")))?;
-        Ok(PyUsageRecord { record: UsageRecord::from_state(&value).py_err(py)? })
+        Ok(PyUsageRecord { record: UsageRecord::from_state_text(state).py_err(cls.py())? })
     }
     /// Equal when every field is equal.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -246,35 +243,24 @@ fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
         .cast::<PyDict>()
         .map_err(|_| invalid_type(py, format!("mapping must be a dict, got {}", type_name(obj))))?;
     let mut m = Mapping::default();
-    let fields = crate::usage::field_names().collect::<Vec<_>>();
     for (k, v) in d.iter() {
         let key = text(&k, "a mapping key")?;
-        let path = || text(&v, &format!("mapping[{key:?}]"));
-        match key.as_str() {
-            "model" => m.model = Some(path()?),
-            "provider" => m.provider = Some(path()?),
-            "timestamp" => m.timestamp = Some(path()?),
-            "id" => m.id = Some(path()?),
-            "reported_cost" => m.reported_cost = Some(path()?),
-            "service_tier" => m.service_tier = Some(path()?),
-            "cache_hit" => m.cache_hit = Some(path()?),
-            "input_excludes_cache" => {
+        match MappingKey::parse(&key).py_err(py)? {
+            MappingKey::InputExcludesCache => {
                 m.input_excludes_cache = v.cast::<pyo3::types::PyBool>().map(|b| b.is_true()).map_err(|_| {
                     invalid_type(py, format!("mapping[\"input_excludes_cache\"] must be a bool, got {}", type_name(&v)))
                 })?
             }
-            "metadata" => {
+            MappingKey::Metadata => {
                 if let Ok(md) = v.cast::<PyDict>() {
                     for (name, p) in md.iter() {
                         let name = text(&name, "a mapping[\"metadata\"] key")?;
                         let p = text(&p, &format!("mapping[\"metadata\"][{name:?}]"))?;
-                        m.metadata.push((name, p));
+                        m.add_label(Some(name), p);
                     }
                 } else if v.is_instance_of::<PyList>() || v.is_instance_of::<pyo3::types::PyTuple>() {
                     for (i, p) in v.try_iter()?.enumerate() {
-                        let p = text(&p?, &format!("mapping[\"metadata\"][{i}]"))?;
-                        let name = p.rsplit('.').next().unwrap_or(&p).to_string();
-                        m.metadata.push((name, p));
+                        m.add_label(None, text(&p?, &format!("mapping[\"metadata\"][{i}]"))?);
                     }
                 } else {
                     return Err(invalid_type(
@@ -283,17 +269,7 @@ fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
                     ));
                 }
             }
-            f if fields.contains(&f) => m.counts.push((key.clone(), path()?)),
-            other => {
-                return Err(invalid_argument(
-                    py,
-                    format!(
-                        "mapping key {other:?} is not known; keys: model, provider, timestamp, id, reported_cost, \
-                         service_tier, cache_hit, metadata, input_excludes_cache, and the usage fields ({})",
-                        fields.join(", ")
-                    ),
-                ))
-            }
+            path_key => m.set_path(path_key, text(&v, &format!("mapping[{key:?}]"))?),
         }
     }
     Ok(m)
@@ -319,12 +295,8 @@ pub fn extract_usage(
             .detach(|| {
                 let bytes = text.bytes();
                 match &mapping {
-                    Some(m) => {
-                        let s = std::str::from_utf8(bytes)
-                            .map_err(|e| Error::UsageFormat(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-                        extract::extract_mapped(s, m, &hints)
-                    }
-                    None => extract::extract_bytes(bytes, &hints),
+                    Some(m) => formats::extract_mapped_bytes(bytes, m, &hints),
+                    None => formats::extract_bytes(bytes, &hints),
                 }
             })
             .py_err(py)?;
@@ -402,9 +374,14 @@ fn thread_count(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
 /// The format names `extract_usage(format=...)` accepts, with what each reads.
 #[pyfunction]
 pub fn usage_formats() -> Vec<(&'static str, &'static str)> {
-    let mut v = extract::FORMATS.to_vec();
-    v.push(("generic", "any JSON record, read by a caller-given mapping (mapping={...})"));
-    v
+    formats::usage_formats().collect()
+}
+
+/// The names of the registry's formats, in detection order: what `price_logs(format=...)` and the CLI's `--format`
+/// accept.
+#[pyfunction(name = "formats")]
+pub fn format_names() -> Vec<&'static str> {
+    formats::format_names().collect()
 }
 
 /// Prices a record (see `tokenprice.price`).

@@ -14,7 +14,7 @@ use crate::ledger::{price_items, total_items, Item, LedgerOptions, SpillDir, SPI
 use crate::prices::book::PriceBook;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::py::pricing::{instant_of, PyPriceBook};
-use crate::usage::extract::Hints;
+use crate::usage::Hints;
 
 /// One Arrow table from blocks whose metadata columns may differ (see [`crate::ledger::unify`]).
 fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyResult<PyTable> {
@@ -48,7 +48,7 @@ fn setup(
         _ => None,
     };
     if let Some(f) = format {
-        crate::usage::extract::check_format(f).map_err(|e| crate::py::errors::to_py(py, e))?;
+        crate::usage::formats::check_format(f).map_err(|e| crate::py::errors::to_py(py, e))?;
     }
     let hints = Hints {
         provider: provider.map(str::to_string),

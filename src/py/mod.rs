@@ -272,6 +272,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extract::extract_usage, m)?)?;
     m.add_function(wrap_pyfunction!(extract::extract_usages, m)?)?;
     m.add_function(wrap_pyfunction!(extract::usage_formats, m)?)?;
+    m.add_function(wrap_pyfunction!(extract::format_names, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::price_log_files, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::price_log_texts, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::log_columns, m)?)?;

@@ -13,9 +13,10 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use super::extract::{self, Hints, Mapping, Meta, UsageRecord};
-use super::json;
+use super::formats::{self, Mapping};
+use super::{Hints, Meta, Status, UsageRecord};
 use crate::error::{Error, Result};
+use crate::json;
 use crate::prices::units::{self, N_UNITS, UNITS};
 
 /// One output row: the input it came from, and the record or why it could not be read.
@@ -32,8 +33,8 @@ pub fn extract_all(
         let Some(bytes) = input else { return vec![(i, Err("no record (null)".to_string()))] };
         let one = |text: &str| -> std::result::Result<UsageRecord, String> {
             match mapping {
-                Some(m) => extract::extract_mapped(text, m, hints),
-                None => extract::extract_text(text, hints),
+                Some(m) => formats::extract_mapped(text, m, hints),
+                None => formats::extract_text(text, hints),
             }
             .map_err(|e| reason(&e))
         };
@@ -63,7 +64,7 @@ pub const EMPTY_CONTAINER: &str =
     "holds no usage records (an empty list, a page without results, or an OTLP export without gen_ai spans)";
 
 /// The keys that make an object a container of records (a Logs API page's `result`, an OTLP export's spans).
-pub const CONTAINER_KEYS: [&str; 3] = ["result", "resourceSpans", "scopeSpans"];
+pub const CONTAINER_KEYS: [&str; 4] = ["result", "resourceSpans", "scopeSpans", "data"];
 
 /// The records inside a container — a Cloudflare Logs API page, an OTLP export, a JSON array of records — or
 /// `None` when `text` is one record (a list of one stream's chunks is one record). Only texts that can be
@@ -73,12 +74,16 @@ pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::R
         return None;
     }
     let maybe = text.starts_with('[')
-        || CONTAINER_KEYS.iter().any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some());
+        || CONTAINER_KEYS.iter().any(|&k| {
+            // `data` inside `metadata` is no page: look for the key itself.
+            let needle = if k == "data" { "\"data\"" } else { k };
+            memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
+        });
     if !maybe {
         return None;
     }
     let raw = json::parse_raw(text).ok()?;
-    let inner = extract::records_of(raw);
+    let inner = formats::records_of(raw);
     let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
     (is_container && !looks_like_stream(&inner)).then_some(inner)
 }
@@ -298,7 +303,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 opt(&mut tier, &rec.service_tier);
                 opt(&mut region, &rec.region);
                 hit.append_value(rec.cache_hit);
-                status.append_value(rec.status);
+                status.append_value(rec.status.as_str());
                 code.append_option(rec.status_code.map(i32::from));
                 match rec.reported_cost.map(decimal_18) {
                     Some(Some(v)) => cost.append_value(v),
@@ -314,7 +319,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 }
                 ts.append_null();
                 hit.append_null();
-                status.append_value("rejected");
+                status.append_value(Status::Rejected.as_str());
                 code.append_null();
                 cost.append_null();
                 parts.append_null();

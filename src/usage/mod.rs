@@ -7,8 +7,11 @@
 //! Sources that report input without cache tokens (Anthropic, Bedrock) are converted before they get here.
 
 pub mod batch;
-pub mod extract;
-pub mod json;
+pub mod formats;
+pub mod record;
+pub mod stream;
+
+pub use record::{Hints, Meta, Status, TextToCount, UsageRecord, UsageSource};
 
 use crate::error::{Error, Result};
 use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};

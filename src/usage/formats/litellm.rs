@@ -1,0 +1,135 @@
+//! The `litellm` format: LiteLLM standard logging payload and spend logs.
+
+use crate::error::Result;
+use crate::json::{self, kind, Kind, Obj};
+use crate::prices::units::{INPUT, OUTPUT};
+use crate::usage::record::{Meta, Status, UsageRecord};
+
+use super::common::*;
+use super::openai_chat::chat_usage;
+use super::{never, Format, Probe};
+
+pub(super) static FORMAT: Format = Format {
+    name: "litellm",
+    describe: "LiteLLM standard logging payload and spend logs",
+    detect,
+    detect_loose: never,
+    read: |o, _| litellm(o),
+};
+
+fn detect(p: &Probe<'_, '_>) -> bool {
+    p.o.has("response_cost") || (p.o.has("spend") && (p.o.has("request_id") || p.o.has("call_type")))
+}
+
+/// LiteLLM: the standard logging payload (`StandardLoggingPayload`, `litellm/types/utils.py`: `response_cost`,
+/// `prompt_tokens`, `startTime`, `cache_hit`, `metadata`, `request_tags`, `error_information`) and spend-log rows
+/// (`SpendLogsPayload`, `litellm/proxy/_types.py`: `spend`, `request_id`, with `metadata` and `request_tags` as JSON
+/// text, every column text in a CSV export). Counts follow OpenAI's rule: `metadata.usage_object`, when present,
+/// is LiteLLM's usage with the cache and reasoning split (Anthropic's cache writes inside `prompt_tokens`).
+fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
+    let mut rec = UsageRecord {
+        format: "litellm",
+        provider: provider_at(o, "custom_llm_provider"),
+        model: text(o, "model"),
+        id: text(o, "id").or_else(|| text(o, "request_id")),
+        ..Default::default()
+    };
+    rec.timestamp = time(o, "startTime")?;
+    rec.cache_hit = match o.get("cache_hit") {
+        Some(v) if kind(v) == Kind::String => json::string(v).is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        Some(v) => json::boolean(v).unwrap_or(false),
+        None => false,
+    };
+    rec.status = match o.str("status").as_deref() {
+        Some("failure") | Some("error") => Status::Error,
+        _ => Status::Ok,
+    };
+    if let Some(info) = o.obj("error_information") {
+        rec.status_code = status_code(&info, "error_code");
+    }
+    rec.reported_cost = match money(o, "response_cost")? {
+        Some(c) => Some(c),
+        None => money(o, "spend")?,
+    };
+    // A spend-log row holds its metadata as JSON text: read it as the payload's object.
+    let meta_raw = o.present("metadata");
+    let meta_text = meta_raw.filter(|m| kind(*m) == Kind::String).and_then(json::string);
+    let meta = match (&meta_text, meta_raw) {
+        (Some(t), _) if t.trim().is_empty() => None,
+        (Some(t), Some(m)) => Some(Obj::parse(t.trim()).map_err(|e| {
+            err(format!("metadata: a string that is not a JSON object ({e}): {}", json::excerpt(m.get(), 60)))
+        })?),
+        (None, Some(m)) => json::object(m),
+        _ => None,
+    };
+    let usage_obj = meta.as_ref().and_then(|m| m.obj("usage_object")).or_else(|| o.obj("usage"));
+    let given;
+    rec.usage = match &usage_obj {
+        Some(u) if u.has("prompt_tokens") => {
+            given = true;
+            chat_usage(u, "metadata.usage_object")?
+        }
+        _ => {
+            given = o.present("prompt_tokens").is_some() || o.present("completion_tokens").is_some();
+            let mut c = Counts::new();
+            c.set(INPUT, n(o, "", "prompt_tokens")?);
+            c.set(OUTPUT, n(o, "", "completion_tokens")?);
+            c.usage()
+        }
+    };
+    // LiteLLM logs a failed call with zero counts: no usage. Its spend logs write the failed step of a fallback
+    // as a "success" with zero counts and spend 0 (`get_logging_payload` given the failure event): rejected with
+    // that reason, never priced as a $0 call.
+    rec.has_usage = given && !no_counts(&rec.usage);
+    if rec.status == Status::Ok && !rec.has_usage && !rec.cache_hit {
+        return Err(no_usage_on_success("litellm", "prompt_tokens / completion_tokens"));
+    }
+    rec.metadata = labels(o, meta.as_ref())?;
+    Ok(rec)
+}
+
+/// The labels a user groups by: the caller's `spend_logs_metadata` / `requester_metadata` as they are (`tenant`,
+/// not `spend_logs_metadata.tenant`), the key's team, alias and user under short names, the request's tags and
+/// model group. Never the key's hash (`user_api_key`), LiteLLM's internals (`usage_object`, `model_map_information`,
+/// `cost_breakdown`, ...) or the caller's IP.
+fn labels(o: &Obj<'_>, meta: Option<&Obj<'_>>) -> Result<Vec<(String, Meta)>> {
+    let mut labels = Vec::new();
+    // Metadata without any of LiteLLM's own keys was written by hand (or an older proxy): its members are labels.
+    let own = ["spend_logs_metadata", "requester_metadata", "usage_object", "user_api_key"];
+    if let Some(m) = meta.filter(|m| !m.members.iter().any(|(k, _)| own.iter().any(|l| k.starts_with(l)))) {
+        flatten_members("", m, &mut labels);
+    } else if let Some(m) = meta {
+        for (key, prefix) in [
+            ("spend_logs_metadata", ""),
+            ("requester_metadata", ""),
+            ("user_api_key_team_id", "team_id"),
+            ("user_api_key_team_alias", "team"),
+            ("user_api_key_alias", "api_key_alias"),
+            ("user_api_key_user_id", "user"),
+            ("user_api_key_end_user_id", "end_user"),
+        ] {
+            if let Some(v) = m.present(key) {
+                meta_object(v, prefix, &mut labels);
+            }
+        }
+    }
+    // Spend-log rows keep their labels as columns.
+    for (key, name) in [("team_id", "team_id"), ("user", "user"), ("end_user", "end_user")] {
+        if let Some(v) = o.present(key).and_then(meta_value) {
+            if !matches!(&v, Meta::Str(s) if s.is_empty()) {
+                labels.retain(|(k, _)| k != name);
+                labels.push((name.to_string(), v));
+            }
+        }
+    }
+    if let Some(tags) = o.present("request_tags") {
+        let tags = string_list(tags, "request_tags")?;
+        if !tags.is_empty() {
+            labels.push(("tags".into(), Meta::Str(tags.join(","))));
+        }
+    }
+    if let Some(t) = text(o, "model_group") {
+        labels.push(("model_group".into(), Meta::Str(t)));
+    }
+    Ok(labels)
+}

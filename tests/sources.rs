@@ -1,0 +1,166 @@
+//! The counting rules of gateway and tracing logs, each as its system writes it (issue 15; the full records are
+//! `tests/fixtures/sources/`, checked by `tests/test_sources.py`): small literal records, one rule per test.
+
+use tokenprice::usage::batch::extract_all;
+use tokenprice::usage::formats::extract_text;
+use tokenprice::usage::{Hints, Meta, Status, UsageRecord};
+
+fn read(text: &str) -> UsageRecord {
+    extract_text(text, &Hints::default()).unwrap()
+}
+
+fn counts(r: &UsageRecord, fields: &[&str]) -> Vec<u64> {
+    fields.iter().map(|f| r.usage.get(f).unwrap()).collect()
+}
+
+fn rejected(text: &str) -> String {
+    extract_text(text, &Hints::default()).unwrap_err().to_string()
+}
+
+const PROMPT: [&str; 5] =
+    ["input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens"];
+
+/// LiteLLM puts Anthropic's cache writes inside `prompt_tokens` and names them `cache_creation_tokens`, with the
+/// 1-hour share in `cache_creation_token_details` (`litellm/llms/anthropic/chat/transformation.py`).
+#[test]
+fn litellm_anthropic_writes_are_inside_the_prompt_with_their_1h_share() {
+    let r = read(
+        r#"{"id":"c","response_cost":0.01988925,"custom_llm_provider":"anthropic","model":"claude-sonnet-4-5","status":"success",
+            "prompt_tokens":2372,"completion_tokens":503,"metadata":{"usage_object":{"prompt_tokens":2372,"completion_tokens":503,
+            "prompt_tokens_details":{"cached_tokens":300,"cache_creation_tokens":2051,
+            "cache_creation_token_details":{"ephemeral_5m_input_tokens":51,"ephemeral_1h_input_tokens":2000}}}}}"#,
+    );
+    assert_eq!(counts(&r, &PROMPT), [2372, 300, 51, 2000, 503]);
+}
+
+/// A spend-log row (`SpendLogsPayload`): metadata and tags are JSON text; the labels are the caller's, under their
+/// own names, never the key's hash nor LiteLLM's internals.
+#[test]
+fn litellm_spend_log_labels_are_the_callers() {
+    let r = read(
+        r#"{"request_id":"r","spend":"0.004375","model":"gpt-4o","custom_llm_provider":"openai","status":"success",
+            "prompt_tokens":"2422","completion_tokens":"120","request_tags":"[\"prod\", \"search\"]","model_group":"",
+            "metadata":"{\"user_api_key\": \"824d0fb8\", \"user_api_key_team_alias\": \"Search\", \"requester_ip_address\": \"10.0.0.7\", \"spend_logs_metadata\": {\"tenant\": \"acme\"}, \"usage_object\": {\"prompt_tokens\": 2422, \"completion_tokens\": 120, \"prompt_tokens_details\": {\"cached_tokens\": 2304}}, \"cost_breakdown\": {\"input_cost\": 0.003}}"}"#,
+    );
+    assert_eq!(
+        r.metadata,
+        [
+            ("tenant".to_string(), Meta::Str("acme".into())),
+            ("team".to_string(), Meta::Str("Search".into())),
+            ("tags".to_string(), Meta::Str("prod,search".into()))
+        ]
+    );
+    assert_eq!(counts(&r, &["input_tokens", "cache_read_tokens"]), [2422, 2304]);
+}
+
+/// A failure is kept without usage, with its status code; a "success" with zero counts is rejected.
+#[test]
+fn litellm_zero_counts_are_no_usage() {
+    let r = read(
+        r#"{"id":"f","response_cost":0,"model":"gpt-4o","status":"failure","prompt_tokens":0,"completion_tokens":0,
+            "error_information":{"error_code":"429","error_class":"RateLimitError"}}"#,
+    );
+    assert_eq!((r.status, r.status_code, r.has_usage), (Status::Error, Some(429), false));
+    let e = rejected(
+        r#"{"request_id":"s","spend":0,"model":"gpt-4o","status":"success","prompt_tokens":0,"completion_tokens":0}"#,
+    );
+    assert!(e.contains("no usage"), "{e}");
+}
+
+/// Langfuse's `usageDetails` buckets are disjoint, Anthropic-style keys included; a `1h` creation key is a 1-hour
+/// write.
+#[test]
+fn langfuse_anthropic_keys_are_input_buckets() {
+    let r = read(
+        r#"{"id":"o","type":"GENERATION","model":"claude-sonnet-4-5","usageDetails":{"input":21,"cache_read_input_tokens":300,
+            "input_cache_creation_5m":51,"input_cache_creation_1h":2000,"output":503,"total":2875}}"#,
+    );
+    assert_eq!(counts(&r, &PROMPT), [2372, 300, 51, 2000, 503]);
+    let r = read(
+        r#"{"id":"o","type":"GENERATION","model":"claude-sonnet-4-5","usageDetails":{"input":40,"cache_read_input_tokens":2000,"cache_creation_input_tokens":100,"output":10}}"#,
+    );
+    assert_eq!(counts(&r, &PROMPT), [2140, 2000, 100, 0, 10]);
+}
+
+/// Helicone stores the prompt without its cached tokens and adds them on top when it prices (`costOfPrompt`), for
+/// every provider; a `cache_reference_id` other than the all-zero default is a cache hit.
+#[test]
+fn helicone_columns_do_not_overlap() {
+    let r = read(
+        r#"{"request_id":"h","request_created_at":"2025-10-01T12:00:00Z","provider":"OPENAI","model":"gpt-4o","response_status":200,
+            "prompt_tokens":1398,"prompt_cache_read_tokens":1024,"prompt_cache_write_tokens":0,"completion_tokens":120,
+            "cache_reference_id":"6b2f9a54-1111-4c4c-9a9a-000000000001"}"#,
+    );
+    assert_eq!(counts(&r, &PROMPT), [2422, 1024, 0, 0, 120]);
+    assert!(r.cache_hit);
+    let r = read(
+        r#"{"request_id":"h","request_created_at":"2025-10-01T12:00:00Z","response_status":429,"prompt_tokens":0,"completion_tokens":0,
+            "cache_reference_id":"00000000-0000-0000-0000-000000000000"}"#,
+    );
+    assert_eq!((r.status, r.has_usage, r.cache_hit), (Status::Error, false, false));
+}
+
+/// OpenTelemetry: the deprecated names still count; the conversation and response ids and the resource's service
+/// are labels, instrumentation internals are not; a span without counts is rejected, not priced at $0.
+#[test]
+fn otel_reads_both_generations_of_names() {
+    let span = |attrs: &str| {
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"bot"}}}},{{"key":"telemetry.sdk.name","value":{{"stringValue":"opentelemetry"}}}}]}},
+                "scopeSpans":[{{"spans":[{{"spanId":"s","startTimeUnixNano":"1759320000000000000","attributes":[
+                {{"key":"gen_ai.system","value":{{"stringValue":"OpenAI"}}}},{{"key":"gen_ai.request.model","value":{{"stringValue":"gpt-4o"}}}},
+                {{"key":"gen_ai.conversation.id","value":{{"stringValue":"conv_1"}}}},{{"key":"llm.headers","value":{{"stringValue":"None"}}}}{attrs}]}}]}}]}}]}}"#
+        )
+    };
+    let r = read(&span(
+        r#",{"key":"gen_ai.usage.prompt_tokens","value":{"intValue":"2422"}},{"key":"gen_ai.usage.completion_tokens","value":{"intValue":"120"}}"#,
+    ));
+    assert_eq!(counts(&r, &["input_tokens", "output_tokens"]), [2422, 120]);
+    assert_eq!(
+        r.metadata,
+        [
+            ("gen_ai.conversation.id".to_string(), Meta::Str("conv_1".into())),
+            ("service.name".to_string(), Meta::Str("bot".into()))
+        ]
+    );
+    let e = rejected(
+        r#"{"spanId":"s","attributes":{"gen_ai.system":"openai","gen_ai.request.model":"gpt-4o","gen_ai.usage.total_tokens":5}}"#,
+    );
+    assert!(e.contains("no usage"), "{e}");
+}
+
+/// Cloudflare: a body in the dataset's encrypted shape is "encrypted" with or without `key` and `iv`; a success
+/// the gateway logged without counts is rejected (cloudflare/ai#491, cloudflare-docs#20536); `custom_cost` is no
+/// label.
+#[test]
+fn cloudflare_encrypted_bodies_and_successes_without_counts() {
+    let e = rejected(
+        r#"{"Timestamp":"2025-10-01T12:00:00Z","Gateway":"g","Model":"gpt-4o","StatusCode":200,"ResponseBody":{"type":"encrypted","data":"ZW5j"}}"#,
+    );
+    assert!(e.contains("encrypted"), "{e}");
+    for tokens in ["null", "0"] {
+        let e = rejected(&format!(
+            r#"{{"id":"x","created_at":"2026-04-12T08:00:00Z","model":"m","success":true,"status_code":200,"cached":false,"tokens_in":{tokens},"tokens_out":{tokens},"cost":0}}"#
+        ));
+        assert!(e.contains("no usage"), "{e}");
+    }
+    let r = read(
+        r#"{"id":"x","model":"gpt-4o","success":true,"cached":true,"tokens_in":0,"tokens_out":0,"custom_cost":true}"#,
+    );
+    assert!(r.cache_hit && r.metadata.is_empty());
+}
+
+/// Langfuse's `{data, meta}` and Helicone's `{data, error}` pages are containers: one record per row.
+#[test]
+fn api_pages_are_containers() {
+    let row = r#"{"id":"o","type":"GENERATION","model":"gpt-4o","usageDetails":{"input":1,"output":2}}"#;
+    let pages = [
+        format!(r#"{{"data":[{row},{row}],"meta":{{"page":1,"totalItems":2}}}}"#),
+        format!(r#"{{"data":[{row},{row}],"meta":{{"cursor":"x"}}}}"#),
+        format!(r#"{{"data":[{row},{row}],"error":null}}"#),
+    ];
+    let inputs: Vec<Option<&[u8]>> = pages.iter().map(|p| Some(p.as_bytes())).collect();
+    let rows = extract_all(&inputs, &Hints::default(), None, Some(1)).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|(_, r)| r.as_ref().is_ok_and(|r| r.format == "langfuse")));
+}

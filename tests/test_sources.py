@@ -1,0 +1,159 @@
+"""Records as each system writes them (tests/fixtures/sources/, see its README): every count, label, reported
+cost, status and error of each case, and the cost computed from the book's prices, read through `extract_usage` +
+`price` and through `price_logs` on the same records written as JSON Lines; both paths must agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tokenprice
+
+ROOT = Path(__file__).parent / "fixtures" / "sources"
+FILES = sorted(ROOT.rglob("*.json"))
+
+DEFAULTS: dict[str, Any] = {
+    "provider": None,
+    "model": None,
+    "served_model": None,
+    "timestamp": None,
+    "service_tier": None,
+    "cache_hit": False,
+    "status": "ok",
+    "status_code": None,
+    "metadata": {},
+    "reported_cost": None,
+    "id": None,
+    "has_usage": True,
+}
+
+# The usage columns of a priced table.
+TABLE_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+
+
+def cases() -> list[Any]:
+    out = []
+    for path in FILES:
+        for case in json.loads(path.read_text())["cases"]:
+            out.append(pytest.param(case, id=f"{path.parent.name}/{path.stem}: {case['name']}"))
+    return out
+
+
+def test_every_fixture_file_is_read() -> None:
+    assert {p.parent.name for p in FILES} == {"cloudflare", "helicone", "langfuse", "litellm", "otel"}
+    assert sum(len(json.loads(p.read_text())["cases"]) for p in FILES) >= 37
+
+
+def full_usage(counts: dict[str, int]) -> dict[str, int]:
+    out = {f: 0 for f in tokenprice.Usage.fields}
+    out["requests"] = 1
+    out.update(counts)
+    return out
+
+
+def expected(want: dict[str, Any]) -> dict[str, Any]:
+    """A case's expectation with every field the record has (the README's defaults filled in)."""
+    out = {**DEFAULTS, **{k: v for k, v in want.items() if k not in ("usage", "extra")}}
+    if out["timestamp"] is not None:
+        out["timestamp"] = dt.datetime.fromisoformat(out["timestamp"])
+    if out["reported_cost"] is not None:
+        out["reported_cost"] = Decimal(out["reported_cost"])
+    out["usage"] = full_usage(want["usage"])
+    return out
+
+
+def check_record(got: dict[str, Any], want: dict[str, Any]) -> None:
+    w = expected(want)
+    assert got["format"] == w["format"]
+    for key in [*DEFAULTS, "usage"]:
+        assert got[key] == w[key], key
+
+
+def check_row(row: dict[str, Any], want: dict[str, Any]) -> None:
+    """A priced table's row against a case's expectation: the same counts, labels, status and reported cost."""
+    w = expected(want)
+    for key in TABLE_COUNTS:
+        assert row.get(key, 0) == w["usage"][key], key  # a table holds the count columns its rows use
+    for key, value in w["metadata"].items():
+        assert row[key] == (value if isinstance(row[key], type(value)) else str(value)), key
+    for key in ("id", "provider", "model", "served_model", "cache_hit", "status"):
+        assert row[key] == w[key], key
+    assert row["reported_cost"] == w["reported_cost"]
+    assert row["timestamp"] == w["timestamp"]
+
+
+def priced(tmp_path: Path, records: list[dict[str, Any]]) -> tokenprice.PricedLogs:
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return tokenprice.price_logs(str(path))
+
+
+@pytest.mark.parametrize("case", cases())
+def test_extract_usage_reads_the_record_as_the_system_wrote_it(case: dict[str, Any]) -> None:
+    if "expect_error" in case:
+        with pytest.raises(tokenprice.UsageFormatError, match=f"(?i){case['expect_error']}"):
+            tokenprice.extract_usage(case["input"])
+        return
+    if "expect_rows" in case:
+        rows = case["input"]["data"]
+        table = tokenprice.extract_usages([case["input"]])
+        assert table.num_rows == len(case["expect_rows"])
+        assert set(table.column("status").to_pylist()) == {"ok"}
+        for row, want in zip(rows, case["expect_rows"], strict=True):
+            check_record(tokenprice.extract_usage(row).to_dict(), want)
+        return
+    record = tokenprice.extract_usage(case["input"])
+    check_record(record.to_dict(), case["expect"])
+    if "expect_cost" in case:
+        want = case["expect_cost"]
+        cost = tokenprice.price(record.usage, model=record.model, provider=record.provider, at=want["at"])
+        assert cost.total == Decimal(want["total"])
+
+
+@pytest.mark.parametrize("case", cases())
+def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
+    result = priced(tmp_path, [case["input"]])
+    rejects = result.rejects.to_pylist()
+    if "expect_error" in case:
+        assert result.table.num_rows == 0
+        assert len(rejects) == 1
+        assert case["expect_error"].lower() in rejects[0]["reason"].lower()
+        return
+    assert rejects == []
+    rows = result.table.to_pylist()
+    wants = case.get("expect_rows") or [case["expect"]]
+    assert len(rows) == len(wants)
+    for row, want in zip(rows, wants, strict=True):
+        check_row(row, want)
+        if want.get("status") == "error" and not want.get("has_usage", True):
+            assert row["total_cost"] == 0  # a failed request is kept, and costs nothing
+    if "expect_cost" in case:
+        # Priced at the record's own time: the book's price then equals the hand-computed one.
+        assert rows[0]["total_cost"] == Decimal(case["expect_cost"]["total"])
+        record = tokenprice.extract_usage(case["input"])
+        at = record.timestamp
+        cost = tokenprice.price(record.usage, model=record.model, provider=record.provider, at=at)
+        assert rows[0]["total_cost"] == cost.total
+
+
+def test_a_page_prices_as_its_rows(tmp_path: Path) -> None:
+    """A Langfuse or Helicone list page in a log is its rows, each priced as the row alone."""
+    pages = [case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "expect_rows" in case]
+    assert len(pages) == 3
+    whole = priced(tmp_path, pages).table
+    rows = [row for page in pages for row in page["data"]]
+    alone = priced(tmp_path, rows).table
+    assert whole.num_rows == len(rows) == 6
+    assert whole.column("total_cost").to_pylist() == alone.column("total_cost").to_pylist()
