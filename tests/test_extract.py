@@ -211,6 +211,7 @@ def test_a_record_without_a_model_needs_one() -> None:
 def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> None:
     import polars as pl
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     cases = [c for path in FILES for c in json.loads(path.read_text())["cases"]]
     inputs: list[Any] = [c["input"] for c in cases]
@@ -233,13 +234,13 @@ def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> Non
     # One row per record: containers expand, every input is accounted for.
     assert sorted(set(table.column("source_index").to_pylist())) == list(range(len(inputs)))
     assert table.num_rows == len(inputs) + 1
-    rejected = table.filter(pa.compute.equal(table.column("status"), "rejected"))
+    rejected = table.filter(pc.equal(table.column("status"), "rejected"))
     errors = rejected.column("error").to_pylist()
     n_expected_errors = sum(1 for c in cases if "expect_error" in c)
     assert rejected.num_rows == n_expected_errors + 3
     assert any("not valid JSON" in e for e in errors) and any("no record (null)" in e for e in errors)
     assert any("matches no known usage format" in e for e in errors)
-    ok = table.filter(pa.compute.not_equal(table.column("status"), "rejected"))
+    ok = table.filter(pc.not_equal(table.column("status"), "rejected"))
     assert ok.num_rows + rejected.num_rows == table.num_rows
     # Rows agree with extract_usage, field for field.
     by_source = {i: r for i, r in zip(table.column("source_index").to_pylist(), table.to_pylist(), strict=True)}
@@ -254,7 +255,7 @@ def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> Non
         for key, value in record.metadata.items():
             column = key if key in table.column_names else f"metadata.{key}"
             assert row[column] == str(value).lower() if isinstance(value, bool) else row[column] == str(value)
-    envelope = table.filter(pa.compute.equal(table.column("source_index"), len(inputs) - 1))
+    envelope = table.filter(pc.equal(table.column("source_index"), len(inputs) - 1))
     assert envelope.column("id").to_pylist() == ["a", "b"]
     assert envelope.column("cache_hit").to_pylist() == [False, True]
     # Arrow columns of JSON text: pyarrow, polars, pandas.

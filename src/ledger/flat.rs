@@ -1,7 +1,7 @@
 //! The ledger's fast lane: a Cloudflare AI Gateway Logs API item (`tokens_in` / `tokens_out`, the flat shape the
 //! Logs API and its exports give, and the bulk of real gateway logs) read in one pass over its members, its strings
 //! found beforehand 64 bytes at a time (`Quotes`), without building a
-//! [`UsageRecord`](crate::usage::formats::UsageRecord): its strings borrow the line, its labels go to a buffer
+//! [`UsageRecord`](crate::usage::UsageRecord): its strings borrow the line, its labels go to a buffer
 //! shared by the chunk; the `metadata` string is read without unescaping it when it is the usual flat object.
 //! The lane reads exactly what [`crate::usage::formats`] reads for such an item, and declines (the line then takes
 //! the general path) wherever that would need more than the common case: a key or string with escapes, a repeated

@@ -93,7 +93,7 @@ impl UsageSource {
 /// One request's usage, normalized.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UsageRecord {
-    /// The format it was read as (a name from [`FORMATS`]).
+    /// The format it was read as (a name from [`FORMATS`](super::formats::FORMATS), or `generic`).
     pub format: &'static str,
     pub provider: Option<String>,
     /// The model requested.
