@@ -15,6 +15,7 @@ pub mod cost;
 pub mod error;
 pub(crate) mod fork;
 pub mod ledger;
+pub mod money;
 pub mod parallel;
 pub mod prices;
 pub mod tokens;

@@ -3,18 +3,17 @@
 
 pub mod columns;
 pub mod linear;
-pub mod money;
 pub mod record;
 pub mod table;
 
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::money::{format_usd, Factor};
 use crate::prices::book::{EffectiveSheet, FastPlan, PriceBook};
 use crate::prices::calendar::{format_date, format_moment, MICROS_PER_DAY};
 use crate::prices::units::{INPUT, N_UNITS, UNITS};
 use crate::usage::Usage;
-use money::{format_usd, Factor};
 
 /// One line of a cost: a unit's count (after its priced parts were taken out) times its price.
 #[derive(Clone, Debug, PartialEq)]

@@ -26,9 +26,9 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::linear::{Layout, Linear, MAX_COUNT};
-use super::money::SCALE;
 use super::{compute, compute_fast};
 use crate::error::{Error, Result};
+use crate::money::SCALE;
 use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
 use crate::prices::calendar::{day_of, instant_in_range, parse_instant, MICROS_PER_DAY};

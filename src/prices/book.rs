@@ -11,9 +11,9 @@ use rustc_hash::FxHashMap;
 use super::calendar::{format_moment, in_window, minute_of_day};
 use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
 use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
-use crate::cost::money::Factor;
 use crate::error::{Error, Result};
 use crate::fork::{PerProcess, RaceCell};
+use crate::money::Factor;
 
 /// A compiled match rule (case-insensitive).
 #[derive(Debug)]
