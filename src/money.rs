@@ -196,6 +196,7 @@ pub fn money_field(name: &str) -> Field {
 /// A builder of an amount column with room for `capacity` amounts.
 ///
 /// ```
+/// use arrow_array::Array;
 /// use tokenprice::money::{money_builder, MONEY_TYPE};
 /// let mut b = money_builder(2);
 /// b.append_value(5);

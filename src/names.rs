@@ -30,9 +30,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 /// ```
 /// use tokenprice::names::closest;
 /// let known = ["gpt-4o", "gpt-4o-mini", "GPT-4.1", "o3"];
-/// assert_eq!(closest("gpt4o-mini", known, 2), ["gpt-4o-mini", "gpt-4o"]);
-/// assert_eq!(closest("gpt-4.1", known, 1), ["GPT-4.1"]);
-/// assert!(closest("llama-3-70b-instruct", known, 3).is_empty());
+/// assert_eq!(closest("gpt4o-mini", known, 1), ["gpt-4o-mini"]);
+/// assert_eq!(closest("gpt-4.1", known, 1), ["GPT-4.1"]); // compared in lower case, returned as given
+/// assert!(closest("claude-3-haiku", known, 3).is_empty()); // nothing within 7 edits
 /// ```
 pub fn closest<'a>(target: &str, candidates: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> =

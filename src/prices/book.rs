@@ -341,6 +341,13 @@ fn strip_version_suffix(s: &str) -> Option<&str> {
 
 impl PriceBook {
     /// The book in `prices/`, validated at build time and embedded.
+    ///
+    /// ```
+    /// use tokenprice::prices::PriceBook;
+    /// let book = PriceBook::default_book();
+    /// let gpt4o = book.resolve("gpt-4o", None).unwrap(); // OpenAI owns gpt-*
+    /// assert_eq!(book.models[gpt4o].id, "gpt-4o");
+    /// ```
     pub fn default_book() -> Arc<PriceBook> {
         // Not a `OnceLock`: a child forked while another thread loads the book must not wait for that thread.
         static BOOK: RaceCell<Arc<PriceBook>> = RaceCell::new();
@@ -556,6 +563,15 @@ impl PriceBook {
     /// The model a name refers to. With `provider`, only that provider's models; without, the first party's
     /// (OpenAI for gpt-*, Anthropic for claude-*, ... as the providers' `owns` rules say), then a provider named
     /// in the path (`anthropic/claude-…`), then any single provider that prices it.
+    ///
+    /// ```
+    /// use tokenprice::prices::PriceBook;
+    /// let book = PriceBook::default_book();
+    /// let via_path = book.resolve("anthropic/claude-sonnet-4-5", None).unwrap();
+    /// assert_eq!(via_path, book.resolve("claude-sonnet-4-5", Some("anthropic")).unwrap());
+    /// let err = book.resolve("gpt-4o-minii", None).unwrap_err();
+    /// assert!(err.to_string().contains("closest known names: gpt-4o-mini"), "{err}");
+    /// ```
     pub fn resolve(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
         let r = self.resolution(model, provider);
         r.outcome.as_ref().map(|mi| *mi).map_err(|_| self.error_of(&r, model))
