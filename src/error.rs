@@ -103,6 +103,13 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// The error of an Arrow call that cannot fail on the core's own columns (building `table`): an internal one.
+    pub fn arrow(table: &'static str) -> impl Fn(arrow_schema::ArrowError) -> Error {
+        move |e| Error::Internal(format!("{table}: {e}"))
+    }
+}
+
 fn provider_text(provider: &Option<String>) -> String {
     provider.as_ref().map(|p| format!(" from provider {p:?}")).unwrap_or_default()
 }

@@ -7,9 +7,9 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray, Timest
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::json;
-use tokenprice::cost::money::amount_text;
 use tokenprice::cost::table::{price_table, TableInput, TableOptions};
 use tokenprice::cost::{price, Cost};
+use tokenprice::money::amount_text;
 use tokenprice::prices::calendar::parse_instant;
 use tokenprice::prices::schema::provider_from_value;
 use tokenprice::prices::PriceBook;

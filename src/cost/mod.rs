@@ -3,18 +3,17 @@
 
 pub mod columns;
 pub mod linear;
-pub mod money;
 pub mod record;
 pub mod table;
 
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::money::{format_usd, Factor};
 use crate::prices::book::{EffectiveSheet, FastPlan, PriceBook};
 use crate::prices::calendar::{format_date, format_moment, MICROS_PER_DAY};
 use crate::prices::units::{INPUT, N_UNITS, UNITS};
 use crate::usage::Usage;
-use money::{format_usd, Factor};
 
 /// One line of a cost: a unit's count (after its priced parts were taken out) times its price.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,7 +127,21 @@ pub fn price_model(
     Ok(Cost { total, items, sheet, book: book.clone(), at_micros, usage: *usage, others: Vec::new(), waived: None })
 }
 
-/// Prices `usage` for a model name (and provider, if given).
+/// Prices `usage` for a model name (and provider, if given), at `at_micros` (UTC).
+///
+/// ```
+/// use tokenprice::cost::price;
+/// use tokenprice::money::amount_text;
+/// use tokenprice::prices::PriceBook;
+/// use tokenprice::usage::Usage;
+///
+/// let book = PriceBook::default_book();
+/// let usage = Usage::from_fields([("input_tokens", 1_000_000)]).unwrap();
+/// let june_2025 = 1_750_000_000_000_000; // microseconds since the epoch
+/// let cost = price(&book, &usage, "gpt-4o", None, june_2025, None, None).unwrap();
+/// assert_eq!(amount_text(cost.total), "2.5"); // $2.50 per million input tokens
+/// assert_eq!(cost.total, cost.items.iter().map(|item| item.amount).sum::<i128>());
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn price(
     book: &Arc<PriceBook>,

@@ -26,9 +26,9 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::linear::{Layout, Linear, MAX_COUNT};
-use super::money::SCALE;
 use super::{compute, compute_fast};
 use crate::error::{Error, Result};
+use crate::money::{money_array, MONEY_TYPE};
 use crate::parallel;
 use crate::prices::book::{EffectiveSheet, PriceBook};
 use crate::prices::calendar::{day_of, instant_in_range, parse_instant, MICROS_PER_DAY};
@@ -728,25 +728,17 @@ struct Results {
     rejects: Vec<(usize, Arc<str>)>,
 }
 
-fn internal(e: arrow_schema::ArrowError) -> Error {
-    Error::Internal(format!("result table: {e}"))
-}
-
 fn money_column(values: Vec<i128>, valid: &Option<NullBuffer>, as_float: bool) -> ArrayRef {
     if as_float {
         let floats: Vec<f64> = values.iter().map(|v| *v as f64 / 1e18).collect();
         Arc::new(Float64Array::new(floats.into(), valid.clone()))
     } else {
-        Arc::new(
-            Decimal128Array::new(values.into(), valid.clone())
-                .with_precision_and_scale(38, SCALE as i8)
-                .expect("38, 18 is a valid decimal type"),
-        )
+        Arc::new(money_array(values, valid.clone()))
     }
 }
 
 fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &TableOptions) -> Result<RecordBatch> {
-    let money_type = if options.as_float { DataType::Float64 } else { DataType::Decimal128(38, SCALE as i8) };
+    let money_type = if options.as_float { DataType::Float64 } else { MONEY_TYPE };
     let rows = out.total.len();
     let nulls = |bits: Vec<u8>| {
         let buffer = NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
@@ -796,7 +788,7 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
     };
     fields.push(Field::new("status", DataType::Utf8, true));
     columns.push(status);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("result table"))
 }
 
 /// A string column of `rows` nulls whose offsets (all zero) are never written: zeroed memory from the system
@@ -1225,6 +1217,8 @@ pub fn sum_decimal(column: &ArrayRef) -> Option<i128> {
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::Int64Array;
+
     use super::*;
     use crate::prices::units::CACHE_READ;
 
@@ -1262,5 +1256,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A table whose rows name a few unknown models, over many chunks and threads: each name is resolved once
+    /// and its closest names looked for once, not once per row or per chunk; every such row says why.
+    #[test]
+    fn a_table_resolves_each_name_once_not_per_row() {
+        let book = PriceBook::fresh_default();
+        let rows = 100_000;
+        let names = ["gpt-4o", "ft:gpt-4.1-mini:acme::x1", "gpt-4o-minii", "no-such-model"];
+        let model: ArrayRef = Arc::new(StringArray::from_iter_values((0..rows).map(|i| names[i % 50 % 4])));
+        let tokens: ArrayRef = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i as i64)));
+        let input = TableInput {
+            rows,
+            model: &model,
+            provider: None,
+            timestamp: None,
+            default_at: Some(1_750_000_000_000_000),
+            service_tier: None,
+            region: None,
+            cache_hit: None,
+            counts: vec![(0, &tokens, "input_tokens".to_string())],
+            input_excludes_cache: false,
+            output_excludes_reasoning: false,
+        };
+        for threads in [1, 4] {
+            let options = TableOptions { threads: Some(threads), ..TableOptions::default() };
+            let batch = price_table(&book, &input, &options).unwrap();
+            assert_eq!(counts_of(&batch), (rows / 50 * 13, rows / 50 * 37));
+        }
+        assert_eq!(book.resolution_work(), (names.len(), names.len() - 1));
     }
 }

@@ -8,18 +8,18 @@ use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use arrow_array::builder::{Date32Builder, Decimal128Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{Date32Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::{Offset, TimeZone};
 use rustc_hash::FxBuildHasher;
 
-use super::{flat::Labels, internal, Line, COST_COLUMNS, FIXED_COLUMNS};
+use super::{flat::Labels, Line, COST_COLUMNS, FIXED_COLUMNS};
 use crate::error::{Error, Result};
+use crate::money::{amount_of, money_builder, money_field};
 use crate::prices::calendar::{civil_from_days, day_of, days_from_civil};
 use crate::prices::units::unit_of_usage_field;
 use crate::prices::PriceBook;
-use crate::usage::batch::decimal_18;
 
 /// A column of a priced line a run without rows can group by (besides its labels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,7 +369,7 @@ impl Groups {
                 Ok(r) => r.reported_cost,
                 Err(f) => f.reported_cost,
             };
-            if let Some(v) = reported.and_then(decimal_18) {
+            if let Some(v) = reported.and_then(amount_of) {
                 sums.reported = v;
                 sums.reported_rows = 1;
             }
@@ -422,7 +422,6 @@ impl Groups {
             a.period.cmp(&b.period).then_with(|| a.values.iter().map(null_last).cmp(b.values.iter().map(null_last)))
         });
         let n = order.len();
-        let money = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal);
         let mut fields = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();
         if grouping.period.is_some() {
@@ -443,7 +442,7 @@ impl Groups {
         columns.push(Arc::new(rows.finish()));
         let names = COST_COLUMNS.iter().copied().chain(["total_cost", "reported_cost"]);
         for (c, name) in names.enumerate() {
-            let mut b = money()?;
+            let mut b = money_builder(n);
             for g in &order {
                 match c {
                     _ if g.sums.rows == 0 => b.append_null(), // a group of no lines (above)
@@ -453,10 +452,10 @@ impl Groups {
                     _ => b.append_null(),
                 }
             }
-            fields.push(Field::new(name, DataType::Decimal128(38, 18), true));
+            fields.push(money_field(name));
             columns.push(Arc::new(b.finish()));
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("priced log table"))
     }
 }
 

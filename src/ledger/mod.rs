@@ -19,6 +19,7 @@ use crate::cost::record::{no_model, price_record, tier_of, RecordOptions};
 use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
 use crate::json::Quotes;
+use crate::money::{amount_of, money_builder, money_field};
 use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
 use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT, UNITS};
@@ -665,14 +666,6 @@ pub(crate) fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
     unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut U, 0, v.capacity()) }
 }
 
-fn internal(e: arrow_schema::ArrowError) -> Error {
-    Error::Internal(format!("priced log table: {e}"))
-}
-
-fn money_builder(n: usize) -> Result<Decimal128Builder> {
-    Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)
-}
-
 /// The priced lines as one Arrow batch (`labels`: the fast lane's labels).
 fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: &Labels) -> Result<RecordBatch> {
     let n = lines.len();
@@ -723,9 +716,9 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut from = Date32Builder::with_capacity(n);
     let mut hit = BooleanBuilder::with_capacity(n);
-    let mut reported = money_builder(n)?;
-    let mut total = money_builder(n)?;
-    let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
+    let mut reported = money_builder(n);
+    let mut total = money_builder(n);
+    let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect();
     let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     for l in lines {
         usage_source.append_value(l.usage_source.as_str());
@@ -752,7 +745,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         };
         hit.append_value(cache_hit);
         status.append_value(line_status.as_str());
-        match reported_cost.and_then(crate::usage::batch::decimal_18) {
+        match reported_cost.and_then(amount_of) {
             Some(v) => reported.append_value(v),
             None => reported.append_null(),
         }
@@ -787,7 +780,6 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         }
     }
     let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
-    let money = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
     let mut fields = vec![
         Field::new("source", DataType::Utf8, false),
         Field::new("line", DataType::Int64, false),
@@ -823,10 +815,15 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
         columns.push(c);
     }
     for (name, b) in COST_COLUMNS.iter().zip(costs.iter_mut()) {
-        fields.push(money(name));
+        fields.push(money_field(name));
         columns.push(Arc::new(b.finish()));
     }
-    fields.extend([money("total_cost"), money("reported_cost"), utf8("priced_provider"), utf8("priced_model")]);
+    fields.extend([
+        money_field("total_cost"),
+        money_field("reported_cost"),
+        utf8("priced_provider"),
+        utf8("priced_model"),
+    ]);
     columns.extend([
         Arc::new(total.finish()) as ArrayRef,
         Arc::new(reported.finish()),
@@ -835,7 +832,7 @@ fn lines_batch(book: &PriceBook, source_name: &str, lines: &[Line<'_>], labels: 
     ]);
     fields.push(Field::new("price_from", DataType::Date32, true));
     columns.push(Arc::new(from.finish()));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("priced log table"))
 }
 
 /// The rejects as one Arrow batch: source, line, reason, excerpt.
@@ -863,7 +860,7 @@ fn rejects_batch(source_name: &str, rejects: &[(u64, &[u8], String)]) -> Result<
         Arc::new(reason.finish()),
         Arc::new(excerpts.finish()),
     ];
-    RecordBatch::try_new(Arc::new(schema), columns).map_err(internal)
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(Error::arrow("priced log table"))
 }
 
 /// An empty (priced lines, rejects) pair, for an input with no records.
@@ -896,7 +893,7 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
                     None => arrow_array::new_null_array(f.data_type(), b.num_rows()),
                 })
                 .collect();
-            RecordBatch::try_new(schema.clone(), columns).map_err(internal)
+            RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("priced log table"))
         })
         .collect()
 }

@@ -11,9 +11,9 @@ use rustc_hash::FxHashMap;
 use super::calendar::{format_moment, in_window, minute_of_day};
 use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
 use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
-use crate::cost::money::Factor;
 use crate::error::{Error, Result};
 use crate::fork::{PerProcess, RaceCell};
+use crate::money::Factor;
 
 /// A compiled match rule (case-insensitive).
 #[derive(Debug)]
@@ -341,6 +341,13 @@ fn strip_version_suffix(s: &str) -> Option<&str> {
 
 impl PriceBook {
     /// The book in `prices/`, validated at build time and embedded.
+    ///
+    /// ```
+    /// use tokenprice::prices::PriceBook;
+    /// let book = PriceBook::default_book();
+    /// let gpt4o = book.resolve("gpt-4o", None).unwrap(); // OpenAI owns gpt-*
+    /// assert_eq!(book.models[gpt4o].id, "gpt-4o");
+    /// ```
     pub fn default_book() -> Arc<PriceBook> {
         // Not a `OnceLock`: a child forked while another thread loads the book must not wait for that thread.
         static BOOK: RaceCell<Arc<PriceBook>> = RaceCell::new();
@@ -556,6 +563,15 @@ impl PriceBook {
     /// The model a name refers to. With `provider`, only that provider's models; without, the first party's
     /// (OpenAI for gpt-*, Anthropic for claude-*, ... as the providers' `owns` rules say), then a provider named
     /// in the path (`anthropic/claude-…`), then any single provider that prices it.
+    ///
+    /// ```
+    /// use tokenprice::prices::PriceBook;
+    /// let book = PriceBook::default_book();
+    /// let via_path = book.resolve("anthropic/claude-sonnet-4-5", None).unwrap();
+    /// assert_eq!(via_path, book.resolve("claude-sonnet-4-5", Some("anthropic")).unwrap());
+    /// let err = book.resolve("gpt-4o-minii", None).unwrap_err();
+    /// assert!(err.to_string().contains("closest known names: gpt-4o-mini"), "{err}");
+    /// ```
     pub fn resolve(&self, model: &str, provider: Option<&str>) -> Result<ModelRef> {
         let r = self.resolution(model, provider);
         r.outcome.as_ref().map(|mi| *mi).map_err(|_| self.error_of(&r, model))
@@ -661,17 +677,9 @@ impl PriceBook {
 
     fn closest(&self, model: &str, providers: &[usize], n: usize) -> Vec<String> {
         let target = model.trim().to_ascii_lowercase();
-        let target = target.rsplit('/').next().unwrap_or(&target).to_string();
-        let mut scored: Vec<(usize, String)> = self
-            .models
-            .iter()
-            .filter(|m| providers.contains(&m.provider))
-            .map(|m| (crate::tokens::models::levenshtein(&target, &m.id.to_ascii_lowercase()), m.id.clone()))
-            .collect();
-        scored.sort();
-        scored.dedup_by(|a, b| a.1 == b.1);
-        let limit = (target.chars().count() / 2).max(3);
-        scored.into_iter().filter(|(d, _)| *d <= limit).take(n).map(|(_, id)| id).collect()
+        let target = target.rsplit('/').next().unwrap_or(&target);
+        let ids = self.models.iter().filter(|m| providers.contains(&m.provider)).map(|m| m.id.as_str());
+        crate::names::closest(target, ids, n)
     }
 
     /// The index of the entry in force at `at` (microseconds since the epoch, UTC), or why there is none.
@@ -918,44 +926,44 @@ fn fmt_offset(minutes: i32) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::Ordering::Relaxed;
-
-    use arrow_array::{ArrayRef, Int64Array, StringArray};
-
-    use super::*;
-    use crate::cost::table::{price_table, TableInput, TableOptions};
-
-    /// A book of its own (the default one is shared by every test of the binary, so its counts would race).
-    fn fresh_book() -> Arc<PriceBook> {
+impl PriceBook {
+    /// A copy of the default book with caches of its own (the default one is shared by every test of the binary,
+    /// so its counts would race).
+    pub(crate) fn fresh_default() -> Arc<PriceBook> {
         Arc::new(PriceBook::build(PriceBook::default_book().defs.clone(), "test", true).unwrap())
     }
 
     /// (full resolutions, closest-name searches) run so far.
-    fn work(book: &PriceBook) -> (usize, usize) {
-        let caches = book.caches.get();
+    pub(crate) fn resolution_work(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let caches = self.caches.get();
         (caches.uncached.load(Relaxed), caches.suggested.load(Relaxed))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     /// A miss is cached like a hit: asked again, neither the resolution nor the closest-name search runs again,
     /// and the search runs only when the error is shown.
     #[test]
     fn a_miss_is_resolved_once_and_its_closest_names_looked_for_once() {
-        let book = fresh_book();
+        let book = PriceBook::fresh_default();
         for _ in 0..100 {
             assert!(book.resolution("gpt-4o-minii", None).outcome.is_err());
         }
-        assert_eq!(work(&book), (1, 0), "a miss not shown looks for no closest names");
+        assert_eq!(book.resolution_work(), (1, 0), "a miss not shown looks for no closest names");
         for _ in 0..100 {
             let err = book.resolve("gpt-4o-minii", None).unwrap_err();
             assert!(err.to_string().contains("closest known names: gpt-4o-mini"), "{err}");
         }
-        assert_eq!(work(&book), (1, 1));
+        assert_eq!(book.resolution_work(), (1, 1));
         for _ in 0..100 {
             let reason = book.resolve_or_reason("gpt-4o-minii", None).unwrap_err();
             assert!(reason.contains("gpt-4o-mini"), "{reason}");
         }
-        assert_eq!(work(&book), (1, 1));
+        assert_eq!(book.resolution_work(), (1, 1));
         // Other misses keep their own errors; hits are cached too.
         for _ in 0..3 {
             assert!(matches!(book.resolve("gpt-4o", Some("nope")), Err(Error::UnknownProvider { .. })));
@@ -965,36 +973,6 @@ mod tests {
             ));
             book.resolve("gpt-4o", Some("openai")).unwrap();
         }
-        assert_eq!(work(&book), (4, 2));
-    }
-
-    /// A table whose rows name a few unknown models, over many chunks and threads: each name is resolved once
-    /// and its closest names looked for once, not once per row or per chunk; every such row says why.
-    #[test]
-    fn a_table_resolves_each_name_once_not_per_row() {
-        let book = fresh_book();
-        let rows = 100_000;
-        let names = ["gpt-4o", "ft:gpt-4.1-mini:acme::x1", "gpt-4o-minii", "no-such-model"];
-        let model: ArrayRef = Arc::new(StringArray::from_iter_values((0..rows).map(|i| names[i % 50 % 4])));
-        let tokens: ArrayRef = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i as i64)));
-        let input = TableInput {
-            rows,
-            model: &model,
-            provider: None,
-            timestamp: None,
-            default_at: Some(1_750_000_000_000_000),
-            service_tier: None,
-            region: None,
-            cache_hit: None,
-            counts: vec![(0, &tokens, "input_tokens".to_string())],
-            input_excludes_cache: false,
-            output_excludes_reasoning: false,
-        };
-        for threads in [1, 4] {
-            let options = TableOptions { threads: Some(threads), ..TableOptions::default() };
-            let batch = price_table(&book, &input, &options).unwrap();
-            assert_eq!(crate::cost::table::counts_of(&batch), (rows / 50 * 13, rows / 50 * 37));
-        }
-        assert_eq!(work(&book), (names.len(), names.len() - 1));
+        assert_eq!(book.resolution_work(), (4, 2));
     }
 }

@@ -12,10 +12,10 @@ use pyo3_arrow::PyTable;
 use rust_decimal::Decimal;
 
 use crate::cost::columns::{check_no_clash, count_columns};
-use crate::cost::money::amount_text;
 use crate::cost::table::{price_table as core_price_table, result_names, TableInput, TableOptions};
 use crate::cost::{price_model, Cost};
 use crate::error::Error;
+use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::calendar::{
     days_from_civil, format_date, format_moment, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY,

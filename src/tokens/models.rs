@@ -6,6 +6,7 @@
 //! and Vertex paths (`publishers/openai/models/...`).
 
 use crate::error::{Error, Result};
+use crate::names::closest;
 
 /// Exact model names (after normalisation).
 const EXACT: &[(&str, &str)] = &[
@@ -172,34 +173,12 @@ pub fn encoding_name_for_model(model: &str) -> Result<&'static str> {
 
 /// The known model names closest to `model` by edit distance (at most `n`, and only reasonably close ones).
 pub fn closest_models(model: &str, n: usize) -> Vec<String> {
-    let m = normalize_model(model);
-    let mut candidates: Vec<(usize, &str)> = EXACT
+    let names = EXACT
         .iter()
         .map(|(name, _)| *name)
         .chain(PREFIXES.iter().map(|(p, _)| p.trim_end_matches('-')))
-        .chain(WELL_KNOWN.iter().copied())
-        .map(|name| (levenshtein(&m, name), name))
-        .collect();
-    candidates.sort();
-    candidates.dedup_by(|a, b| a.1 == b.1);
-    let max_distance = (m.chars().count() / 2).max(3);
-    candidates.into_iter().filter(|(d, _)| *d <= max_distance).take(n).map(|(_, name)| name.to_string()).collect()
-}
-
-/// Edit distance between two strings (for "closest names" suggestions).
-pub fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+        .chain(WELL_KNOWN.iter().copied());
+    closest(&normalize_model(model), names, n)
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    UInt64Builder,
+    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
@@ -17,6 +16,7 @@ use super::formats::{self, Mapping};
 use super::{Hints, Meta, Status, UsageRecord};
 use crate::error::{Error, Result};
 use crate::json;
+use crate::money::{amount_of, money_builder, money_field};
 use crate::prices::units::{self, N_UNITS, UNITS};
 
 /// One output row: the input it came from, and the record or why it could not be read.
@@ -287,7 +287,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut hit = BooleanBuilder::with_capacity(n);
     let mut code = Int32Builder::with_capacity(n);
-    let mut cost = Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)?;
+    let mut cost = money_builder(n);
     let mut parts = Int32Builder::with_capacity(n);
     let opt = |b: &mut StringBuilder, v: &Option<String>| b.append_option(v.as_deref());
     for (i, r) in rows {
@@ -305,7 +305,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 hit.append_value(rec.cache_hit);
                 status.append_value(rec.status.as_str());
                 code.append_option(rec.status_code.map(i32::from));
-                match rec.reported_cost.map(decimal_18) {
+                match rec.reported_cost.map(amount_of) {
                     Some(Some(v)) => cost.append_value(v),
                     _ => cost.append_null(),
                 }
@@ -357,7 +357,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         Field::new("cache_hit", DataType::Boolean, true),
         utf8("status"),
         Field::new("status_code", DataType::Int32, true),
-        Field::new("reported_cost", DataType::Decimal128(38, 18), true),
+        money_field("reported_cost"),
         Field::new("parts", DataType::Int32, true),
         utf8("error"),
     ]);
@@ -375,31 +375,5 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         fields.push(f);
         columns.push(c);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("usage table"))
 }
-
-fn internal(e: arrow_schema::ArrowError) -> Error {
-    Error::Internal(format!("usage table: {e}"))
-}
-
-/// A decimal at scale 18, if it fits 38 digits.
-pub fn decimal_18(d: rust_decimal::Decimal) -> Option<i128> {
-    let scale = d.scale();
-    let m = d.mantissa();
-    if scale <= 18 {
-        m.checked_mul(POWERS_OF_TEN[(18 - scale) as usize])
-    } else {
-        Some(m / POWERS_OF_TEN[(scale - 18) as usize])
-    }
-}
-
-/// 10^0 … 10^28 (a decimal's scale is at most 28).
-const POWERS_OF_TEN: [i128; 29] = {
-    let mut p = [1i128; 29];
-    let mut i = 1;
-    while i < 29 {
-        p[i] = p[i - 1] * 10;
-        i += 1;
-    }
-    p
-};

@@ -4,14 +4,37 @@
 //! The one rounding point: the cost of one item (one unit's count × its price) is rounded half-to-even to
 //! 10^-18 USD. That changes nothing unless a price is per hour (÷ 3,600) or a multiplier makes the per-unit price
 //! non-terminating; token prices per million with up to 12 decimals are exact. Totals are exact sums of items.
+//!
+//! Every Arrow column of amounts (priced tables, priced logs, their summaries, reported costs) is built here:
+//! [`MONEY_TYPE`], [`money_field`], [`money_builder`], [`money_array`].
+//!
+//! ```
+//! use rust_decimal::Decimal;
+//! use tokenprice::money::{amount_text, format_usd, Factor};
+//!
+//! // $2.50 per million tokens: 1,234 tokens cost $0.003085, exactly.
+//! let price = Factor::new(Decimal::new(250, 2), Decimal::ONE, 1_000_000).unwrap();
+//! let amount = price.cost(1_234).unwrap();
+//! assert_eq!(amount_text(amount), "0.003085");
+//! assert_eq!(format_usd(amount), "$0.003085");
+//! ```
 
+use arrow_array::builder::Decimal128Builder;
+use arrow_array::Decimal128Array;
+use arrow_buffer::NullBuffer;
+use arrow_schema::{DataType, Field};
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
 
-/// Decimal places of every amount.
+/// Decimal places of every amount: amounts are whole numbers of 10^-18 USD.
 pub const SCALE: u32 = 18;
-const TEN18: i128 = 1_000_000_000_000_000_000;
+/// One USD in amounts (10^18).
+pub const TEN18: i128 = 1_000_000_000_000_000_000;
+/// Digits of an amount column: decimal128(38, 18) holds every amount below 10^20 USD.
+pub const PRECISION: u8 = 38;
+/// The Arrow type of every amount column, decimal128(38, 18): its values are the `i128` amounts as they are.
+pub const MONEY_TYPE: DataType = DataType::Decimal128(PRECISION, SCALE as i8);
 
 /// A price per counted unit, as `num / den` × 10^-18 USD, in lowest terms with `den > 0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,6 +154,64 @@ pub fn format_usd(amount: i128) -> String {
     }
 }
 
+/// A decimal (USD) as an amount in 10^-18 USD, if it fits 38 digits; digits past the 18th decimal are cut off
+/// (toward zero), as no price or reported cost has them.
+///
+/// ```
+/// use rust_decimal::Decimal;
+/// use tokenprice::money::amount_of;
+/// assert_eq!(amount_of(Decimal::new(475, 5)), Some(4_750_000_000_000_000)); // $0.00475
+/// ```
+pub fn amount_of(d: Decimal) -> Option<i128> {
+    let scale = d.scale();
+    let m = d.mantissa();
+    if scale <= SCALE {
+        m.checked_mul(POWERS_OF_TEN[(SCALE - scale) as usize])
+    } else {
+        Some(m / POWERS_OF_TEN[(scale - SCALE) as usize])
+    }
+}
+
+/// 10^0 … 10^28 (a decimal's scale is at most 28).
+const POWERS_OF_TEN: [i128; 29] = {
+    let mut p = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// A nullable amount column named `name`.
+///
+/// ```
+/// use tokenprice::money::{money_field, MONEY_TYPE};
+/// assert_eq!(money_field("total_cost").data_type(), &MONEY_TYPE);
+/// ```
+pub fn money_field(name: &str) -> Field {
+    Field::new(name, MONEY_TYPE, true)
+}
+
+/// A builder of an amount column with room for `capacity` amounts.
+///
+/// ```
+/// use arrow_array::Array;
+/// use tokenprice::money::{money_builder, MONEY_TYPE};
+/// let mut b = money_builder(2);
+/// b.append_value(5);
+/// b.append_null();
+/// assert_eq!(b.finish().data_type(), &MONEY_TYPE);
+/// ```
+pub fn money_builder(capacity: usize) -> Decimal128Builder {
+    Decimal128Builder::with_capacity(capacity).with_data_type(MONEY_TYPE)
+}
+
+/// An amount column of `values`, null where `valid` says so.
+pub fn money_array(values: Vec<i128>, valid: Option<NullBuffer>) -> Decimal128Array {
+    Decimal128Array::new(values.into(), valid).with_data_type(MONEY_TYPE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +255,27 @@ mod tests {
         assert_eq!(format_usd(5 * TEN18 / 10), "$0.50");
         let huge = Factor { num: i128::MAX, den: 1 };
         assert!(matches!(huge.per_units(1_000_000), Err(Error::Overflow(_))));
+    }
+
+    #[test]
+    fn decimals_become_amounts_exactly_or_not_at_all() {
+        assert_eq!(amount_of(d("2.5")), Some(5 * TEN18 / 2));
+        assert_eq!(amount_of(d("-0.000000000000000001")), Some(-1));
+        // Past 18 decimals: cut toward zero.
+        assert_eq!(amount_of(d("0.0000000000000000019")), Some(1));
+        assert_eq!(amount_of(d("-0.0000000000000000019")), Some(-1));
+        // 79228162514264337593543950335 USD × 10^18 does not fit an i128.
+        assert_eq!(amount_of(Decimal::MAX), None);
+    }
+
+    #[test]
+    fn amount_columns_are_decimal128_38_18() {
+        assert_eq!(MONEY_TYPE, DataType::Decimal128(38, 18));
+        use arrow_array::Array;
+        let column = money_array(vec![1, 2], Some(NullBuffer::from(vec![true, false])));
+        assert_eq!(column.data_type(), &MONEY_TYPE);
+        assert_eq!((column.value(0), column.is_null(1)), (1, true));
+        assert!(money_field("x").is_nullable());
     }
 
     #[test]
