@@ -530,8 +530,15 @@ def test_parquet_and_csv_logs(tmp_path: Path) -> None:
         other = tokenprice.price_logs(tmp_path / name)
         assert other.rows_read == len(flat) and other.total_cost == base.total_cost, name
         assert other.table.column("line").to_pylist() == base.table.column("line").to_pylist()
-    mixed = tokenprice.price_logs([tmp_path / "logs.parquet", tmp_path / "logs.jsonl"])
+    calls: list[tuple[str, int, int]] = []
+    mixed = tokenprice.price_logs(
+        [tmp_path / "logs.parquet", tmp_path / "logs.jsonl"], progress=lambda *a: calls.append(a)
+    )
     assert mixed.rows_read == 2 * len(flat) and mixed.total_cost == 2 * base.total_cost
+    # The progress callback is not dropped for a mixed list: each file once read whole, records counted over both.
+    parquet, jsonl = str(tmp_path / "logs.parquet"), str(tmp_path / "logs.jsonl")
+    assert calls[0] == (parquet, (tmp_path / "logs.parquet").stat().st_size, len(flat))
+    assert calls[-1] == (jsonl, (tmp_path / "logs.jsonl").stat().st_size, 2 * len(flat))
 
 
 def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:

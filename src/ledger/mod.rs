@@ -12,13 +12,14 @@ pub mod groups;
 pub mod output;
 pub mod pricer;
 pub mod read;
+pub mod reconcile;
 pub mod run;
 
 pub(crate) use output::internal;
 pub use output::{empty, unify};
 pub use pricer::{price_items, total_items, Pricer};
 pub(crate) use pricer::{reuse, Line};
-pub use run::{SpillDir, SPILL_ABOVE};
+pub use run::{run, Files, Progress, Run, RunOptions, Source, Spill, SpillDir, Texts, SPILL_ABOVE};
 
 use crate::usage::extract::UsageRecord;
 
