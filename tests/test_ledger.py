@@ -459,6 +459,16 @@ def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.Pr
     assert rec.reported_total == sum(r["reported_cost"] for r in reported)
     assert rec.computed_total == sum(r["total_cost"] for r in reported)
     assert rec.causes["no price for the model"] == len(unread) + sample.rows_rejected
+    # The money per cause is the sum of its mismatches' differences, exact.
+    for cause, n in rec.causes.items():
+        mine = [m["difference"] for m in mismatches if m["cause"] == cause]
+        assert rec.cause_costs[cause] == sum(mine, Decimal(0)), cause
+        assert n == len(mine) + (sample.rows_rejected if cause == "no price for the model" else 0), cause
+    # Each mismatch carries its line's labels.
+    rows_by_line = {(r["source"], r["line"]): r for r in table}
+    for m in mismatches:
+        row = rows_by_line[(m["source"], m["line"])]
+        assert (m["tenant"], m["feature"], m["conversation"]) == (row["tenant"], row["feature"], row["conversation"])
     # A tolerance wide enough accepts everything but the zero reports and the rejected.
     loose = sample.reconcile(tolerance=("1000", "0"))
     assert loose.mismatches.num_rows == 0
