@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 sys.path.insert(0, str(HERE))
 
 JOB = """
@@ -94,12 +93,9 @@ def main() -> None:
     ]
     print("\n".join(section))
     if not args.no_write:
-        text = RESULTS.read_text()
-        start = text.find("## Reconciliation in the core (issue 14)")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + ("" if end < 0 else text[end + 1 :])
-        RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+        from bench_logs import write_section
+
+        write_section("## Reconciliation in the core (issue 14)", section)
 
 
 if __name__ == "__main__":

@@ -419,6 +419,8 @@ def test_the_price_command(tmp_path: Path) -> None:
     assert totals == data
     both = json.loads(run_cli("price", str(SAMPLE), "--json", "--reconcile").stdout)  # one JSON document
     assert both["reconciliation"]["compared"] == 4995 and both["reconciliation"]["causes"]["gateway cache hit"] > 0
+    assert set(both["reconciliation"]["cause_costs"]) == set(both["reconciliation"]["causes"])
+    assert Decimal(both["reconciliation"]["cause_costs"]["gateway cache hit"]) > 0
     bad = run_cli("price", str(tmp_path / "missing.jsonl"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -435,6 +437,8 @@ def test_tables_of_records_are_logs_too() -> None:
 def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.PricedLogs) -> None:
     rec = sample.reconcile(tolerance=("0.000001", "0.01"))
     mismatches = rec.mismatches.to_pylist()
+    sample_columns = ["id", "source", "line", "model", "reported", "computed", "difference", "cause"]
+    assert rec.mismatches.column_names[:8] == sample_columns
     by_id = {m["id"]: m for m in mismatches}
     table = sample.table.to_pylist()
     # Cache hits costed above cold calls (cloudflare/ai#550): every charged cache hit is found, with that cause.
@@ -469,6 +473,10 @@ def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.Pr
     for m in mismatches:
         row = rows_by_line[(m["source"], m["line"])]
         assert (m["tenant"], m["feature"], m["conversation"]) == (row["tenant"], row["feature"], row["conversation"])
+    # Nothing priced, nothing compared: an empty table of mismatches with its columns.
+    empty = tokenprice.price_logs(["{}"]).reconcile()
+    assert (empty.compared, empty.mismatches.num_rows, empty.reported_total) == (0, 0, 0)
+    assert empty.mismatches.column_names[:8] == sample_columns
     # A tolerance wide enough accepts everything but the zero reports and the rejected.
     loose = sample.reconcile(tolerance=("1000", "0"))
     assert loose.mismatches.num_rows == 0

@@ -24,117 +24,185 @@ fn money_builder(n: usize) -> Result<Decimal128Builder> {
     Decimal128Builder::with_capacity(n).with_precision_and_scale(38, 18).map_err(internal)
 }
 
-/// The priced lines as one Arrow batch (`labels`: the fast lane's labels).
+/// The count columns every priced-line batch has, whether or not its lines use them.
+const ALWAYS_COUNTS: [&str; 5] =
+    ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+
+/// The priced lines as one Arrow batch (`labels`: the fast lane's labels), in three stages: the room each column
+/// needs, the rows appended, the columns put in their order.
 pub(super) fn lines_batch(
     book: &PriceBook,
     source_name: &str,
     lines: &[Line<'_>],
     labels: &Labels,
 ) -> Result<RecordBatch> {
-    let n = lines.len();
-    // Room for every value at once (builders that grow copy what they hold): the bytes of each string column.
-    let always = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
-    let mut extra = RecordColumns::planned(&always);
-    let flat_labels = |f: &Flat<'_>| &labels.spans[f.labels.0 as usize..f.labels.1 as usize];
-    let len = |s: Option<&str>| s.map_or(0, str::len);
-    let [mut id_bytes, mut provider_bytes, mut model_bytes, mut served_bytes, mut tier_bytes] = [0usize; 5];
-    let (mut priced_provider_bytes, mut priced_model_bytes) = (0, 0);
+    let mut extra = RecordColumns::planned(&ALWAYS_COUNTS);
+    let room = Room::of(book, lines, labels, &mut extra);
+    extra.ready(lines.len());
+    let mut columns = LineColumns::with_room(lines.len(), source_name, &room)?;
     for l in lines {
-        match l.view() {
-            Ok(r) => {
-                extra.note(&r.usage, labels_of(r));
-                id_bytes += len(r.id.as_deref());
-                provider_bytes += len(r.provider.as_deref());
-                model_bytes += len(r.model.as_deref());
-                served_bytes += len(r.served_model.as_deref());
-                tier_bytes += len(r.service_tier.as_deref());
-            }
-            Err(f) => {
-                let spans = flat_labels(f).iter();
-                extra.note(&f.usage(), spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
-                id_bytes += len(f.id);
-                provider_bytes += len(f.provider.as_deref());
-                model_bytes += f.model.len();
-            }
-        }
-        if let Some(c) = &l.cost {
-            let model = &book.models[c.model];
-            priced_model_bytes += model.id.len();
-            priced_provider_bytes += book.providers[model.provider].id.len();
-        }
+        columns.append(book, source_name, l, labels, &mut extra);
     }
-    extra.ready(n);
-    let strs = |bytes: usize| StringBuilder::with_capacity(n, bytes);
-    let (mut source, mut id, mut provider, mut model, mut served, mut tier, mut status) = (
-        strs(n * source_name.len()),
-        strs(id_bytes),
-        strs(provider_bytes),
-        strs(model_bytes),
-        strs(served_bytes),
-        strs(tier_bytes),
-        strs(n * 5),
-    );
-    let (mut pprov, mut pmodel) = (strs(priced_provider_bytes), strs(priced_model_bytes));
-    let mut line_no = Int64Builder::with_capacity(n);
-    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut from = Date32Builder::with_capacity(n);
-    let mut hit = BooleanBuilder::with_capacity(n);
-    let mut reported = money_builder(n)?;
-    let mut total = money_builder(n)?;
-    let mut costs: Vec<Decimal128Builder> = COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?;
-    let mut usage_source = StringBuilder::with_capacity(n, n * 8);
-    for l in lines {
-        usage_source.append_value(l.usage_source);
-        source.append_value(source_name);
-        line_no.append_value(l.line as i64);
-        ts.append_value(l.at);
+    columns.finish(&mut extra)
+}
+
+/// The fast lane's labels of an item.
+fn flat_labels<'l>(labels: &'l Labels, f: &Flat<'_>) -> &'l [super::flat::Label] {
+    &labels.spans[f.labels.0 as usize..f.labels.1 as usize]
+}
+
+/// The bytes of each string column of a batch: builders get their room at once (builders that grow copy what
+/// they hold).
+#[derive(Default)]
+struct Room {
+    id: usize,
+    provider: usize,
+    model: usize,
+    served: usize,
+    tier: usize,
+    priced_provider: usize,
+    priced_model: usize,
+}
+
+impl Room {
+    /// Measures the lines, and notes their counts and labels in `extra`.
+    fn of(book: &PriceBook, lines: &[Line<'_>], labels: &Labels, extra: &mut RecordColumns) -> Room {
+        let len = |s: Option<&str>| s.map_or(0, str::len);
+        let mut room = Room::default();
+        for l in lines {
+            match l.view() {
+                Ok(r) => {
+                    extra.note(&r.usage, labels_of(r));
+                    room.id += len(r.id.as_deref());
+                    room.provider += len(r.provider.as_deref());
+                    room.model += len(r.model.as_deref());
+                    room.served += len(r.served_model.as_deref());
+                    room.tier += len(r.service_tier.as_deref());
+                }
+                Err(f) => {
+                    let spans = flat_labels(labels, f).iter();
+                    extra.note(&f.usage(), spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
+                    room.id += len(f.id);
+                    room.provider += len(f.provider.as_deref());
+                    room.model += f.model.len();
+                }
+            }
+            if let Some(c) = &l.cost {
+                let model = &book.models[c.model];
+                room.priced_model += model.id.len();
+                room.priced_provider += book.providers[model.provider].id.len();
+            }
+        }
+        room
+    }
+}
+
+/// The builders of a priced-line batch's own columns (the counts and labels are in a [`RecordColumns`]).
+struct LineColumns {
+    source: StringBuilder,
+    line: Int64Builder,
+    id: StringBuilder,
+    timestamp: TimestampMicrosecondBuilder,
+    provider: StringBuilder,
+    model: StringBuilder,
+    served: StringBuilder,
+    tier: StringBuilder,
+    cache_hit: BooleanBuilder,
+    status: StringBuilder,
+    usage_source: StringBuilder,
+    costs: Vec<Decimal128Builder>,
+    total: Decimal128Builder,
+    reported: Decimal128Builder,
+    priced_provider: StringBuilder,
+    priced_model: StringBuilder,
+    price_from: Date32Builder,
+}
+
+impl LineColumns {
+    fn with_room(n: usize, source_name: &str, room: &Room) -> Result<LineColumns> {
+        let strs = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+        Ok(LineColumns {
+            source: strs(n * source_name.len()),
+            line: Int64Builder::with_capacity(n),
+            id: strs(room.id),
+            timestamp: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            provider: strs(room.provider),
+            model: strs(room.model),
+            served: strs(room.served),
+            tier: strs(room.tier),
+            cache_hit: BooleanBuilder::with_capacity(n),
+            status: strs(n * 5),
+            usage_source: strs(n * 8),
+            costs: COST_COLUMNS.iter().map(|_| money_builder(n)).collect::<Result<_>>()?,
+            total: money_builder(n)?,
+            reported: money_builder(n)?,
+            priced_provider: strs(room.priced_provider),
+            priced_model: strs(room.priced_model),
+            price_from: Date32Builder::with_capacity(n),
+        })
+    }
+
+    /// Appends one priced line (its counts and labels to `extra`).
+    #[inline]
+    fn append(
+        &mut self,
+        book: &PriceBook,
+        source_name: &str,
+        l: &Line<'_>,
+        labels: &Labels,
+        extra: &mut RecordColumns,
+    ) {
+        self.usage_source.append_value(l.usage_source);
+        self.source.append_value(source_name);
+        self.line.append_value(l.line as i64);
+        self.timestamp.append_value(l.at);
         let (cache_hit, line_status, reported_cost) = match l.view() {
             Ok(r) => {
-                id.append_option(r.id.as_deref());
-                provider.append_option(r.provider.as_deref());
-                model.append_option(r.model.as_deref());
-                served.append_option(r.served_model.as_deref());
-                tier.append_option(r.service_tier.as_deref());
+                self.id.append_option(r.id.as_deref());
+                self.provider.append_option(r.provider.as_deref());
+                self.model.append_option(r.model.as_deref());
+                self.served.append_option(r.served_model.as_deref());
+                self.tier.append_option(r.service_tier.as_deref());
                 (r.cache_hit, r.status, r.reported_cost)
             }
             Err(f) => {
-                id.append_option(f.id);
-                provider.append_option(f.provider.as_deref());
-                model.append_value(f.model);
-                served.append_null();
-                tier.append_null();
+                self.id.append_option(f.id);
+                self.provider.append_option(f.provider.as_deref());
+                self.model.append_value(f.model);
+                self.served.append_null();
+                self.tier.append_null();
                 (f.cache_hit, f.status, f.reported_cost)
             }
         };
-        hit.append_value(cache_hit);
-        status.append_value(line_status);
+        self.cache_hit.append_value(cache_hit);
+        self.status.append_value(line_status);
         match reported_cost.and_then(crate::usage::batch::decimal_18) {
-            Some(v) => reported.append_value(v),
-            None => reported.append_null(),
+            Some(v) => self.reported.append_value(v),
+            None => self.reported.append_null(),
         }
         let sums = l.cost.as_ref().map_or([0; COST_COLUMNS.len()], |c| c.columns);
         match &l.cost {
             Some(c) => {
-                total.append_value(c.total);
+                self.total.append_value(c.total);
                 let model = &book.models[c.model];
-                pprov.append_value(&book.providers[model.provider].id);
-                pmodel.append_value(&model.id);
-                from.append_option(c.from_day);
+                self.priced_provider.append_value(&book.providers[model.provider].id);
+                self.priced_model.append_value(&model.id);
+                self.price_from.append_option(c.from_day);
             }
             None => {
-                total.append_value(0);
-                pprov.append_null();
-                pmodel.append_null();
-                from.append_null();
+                self.total.append_value(0);
+                self.priced_provider.append_null();
+                self.priced_model.append_null();
+                self.price_from.append_null();
             }
         }
-        for (b, v) in costs.iter_mut().zip(sums) {
+        for (b, v) in self.costs.iter_mut().zip(sums) {
             b.append_value(v);
         }
         match l.view() {
             Ok(r) => extra.append(r),
             Err(f) => {
-                let mine = flat_labels(f);
+                let mine = flat_labels(labels, f);
                 let label = |key: &str| {
                     mine.iter().find(|s| labels.get(s.key) == key).map(|s| LabelValue::Text(labels.get(s.value)))
                 };
@@ -142,56 +210,64 @@ pub(super) fn lines_batch(
             }
         }
     }
-    let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
-    let money = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
-    let mut fields = vec![
-        Field::new("source", DataType::Utf8, false),
-        Field::new("line", DataType::Int64, false),
-        utf8("id"),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        utf8("provider"),
-        utf8("model"),
-        utf8("served_model"),
-    ];
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(source.finish()),
-        Arc::new(line_no.finish()),
-        Arc::new(id.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(provider.finish()),
-        Arc::new(model.finish()),
-        Arc::new(served.finish()),
-    ];
-    for (f, c) in extra.finish_labels(&FIXED_COLUMNS) {
-        fields.push(f);
-        columns.push(c);
+
+    /// The batch: its columns in their order (labels after `served_model`, counts after `usage_source`).
+    fn finish(mut self, extra: &mut RecordColumns) -> Result<RecordBatch> {
+        let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
+        let money = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
+        let mut fields = vec![
+            Field::new("source", DataType::Utf8, false),
+            Field::new("line", DataType::Int64, false),
+            utf8("id"),
+            Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            utf8("provider"),
+            utf8("model"),
+            utf8("served_model"),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.source.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.id.finish()),
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.provider.finish()),
+            Arc::new(self.model.finish()),
+            Arc::new(self.served.finish()),
+        ];
+        for (f, c) in extra.finish_labels(&FIXED_COLUMNS) {
+            fields.push(f);
+            columns.push(c);
+        }
+        fields.extend([
+            utf8("service_tier"),
+            Field::new("cache_hit", DataType::Boolean, false),
+            Field::new("status", DataType::Utf8, false),
+        ]);
+        columns.extend([
+            Arc::new(self.tier.finish()) as ArrayRef,
+            Arc::new(self.cache_hit.finish()),
+            Arc::new(self.status.finish()),
+        ]);
+        fields.push(Field::new("usage_source", DataType::Utf8, false));
+        columns.push(Arc::new(self.usage_source.finish()));
+        for (f, c) in extra.finish_counts() {
+            fields.push(f);
+            columns.push(c);
+        }
+        for (name, b) in COST_COLUMNS.iter().zip(self.costs.iter_mut()) {
+            fields.push(money(name));
+            columns.push(Arc::new(b.finish()));
+        }
+        fields.extend([money("total_cost"), money("reported_cost"), utf8("priced_provider"), utf8("priced_model")]);
+        columns.extend([
+            Arc::new(self.total.finish()) as ArrayRef,
+            Arc::new(self.reported.finish()),
+            Arc::new(self.priced_provider.finish()),
+            Arc::new(self.priced_model.finish()),
+        ]);
+        fields.push(Field::new("price_from", DataType::Date32, true));
+        columns.push(Arc::new(self.price_from.finish()));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
-    fields.extend([
-        utf8("service_tier"),
-        Field::new("cache_hit", DataType::Boolean, false),
-        Field::new("status", DataType::Utf8, false),
-    ]);
-    columns.extend([Arc::new(tier.finish()) as ArrayRef, Arc::new(hit.finish()), Arc::new(status.finish())]);
-    fields.push(Field::new("usage_source", DataType::Utf8, false));
-    columns.push(Arc::new(usage_source.finish()));
-    for (f, c) in extra.finish_counts() {
-        fields.push(f);
-        columns.push(c);
-    }
-    for (name, b) in COST_COLUMNS.iter().zip(costs.iter_mut()) {
-        fields.push(money(name));
-        columns.push(Arc::new(b.finish()));
-    }
-    fields.extend([money("total_cost"), money("reported_cost"), utf8("priced_provider"), utf8("priced_model")]);
-    columns.extend([
-        Arc::new(total.finish()) as ArrayRef,
-        Arc::new(reported.finish()),
-        Arc::new(pprov.finish()),
-        Arc::new(pmodel.finish()),
-    ]);
-    fields.push(Field::new("price_from", DataType::Date32, true));
-    columns.push(Arc::new(from.finish()));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }
 
 /// The rejects as one Arrow batch: source, line, reason, excerpt.

@@ -306,7 +306,11 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
             .collect();
         let refs: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
         let picks: Vec<(usize, usize)> = found.iter().map(|m| (m.batch as usize, m.row as usize)).collect();
-        let column = arrow_select::interleave::interleave(&refs, &picks).map_err(internal)?;
+        let column = match refs.is_empty() {
+            // No batches (a table of no rows may have none): the column, empty.
+            true => arrow_array::new_empty_array(kind),
+            false => arrow_select::interleave::interleave(&refs, &picks).map_err(internal)?,
+        };
         fields.push(Field::new(name, kind.clone(), true));
         columns.push(column);
         if i + 1 == taken {
