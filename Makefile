@@ -65,6 +65,7 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
 	cargo bench --bench ledger_core
+	$(PYTHON) benches/bench_reconcile.py
 
 clean:
 	cargo clean

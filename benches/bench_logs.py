@@ -140,6 +140,16 @@ print(elapsed, sum(r[2] for r in rows), sum(r[3] for r in rows))
 """
 
 
+def write_section(heading: str, section: list[str]) -> None:
+    """Puts `section` at the end of RESULTS.md in place of the section whose heading starts with `heading`."""
+    text = RESULTS.read_text()
+    start = text.find(heading)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + ("" if end < 0 else text[end + 1 :])
+    RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+
+
 def run(code: str, *args: str) -> tuple[list[str], float]:
     """Runs `code` in a fresh Python; returns its printed fields and its peak RSS in MB."""
     wrapper = code + "\nimport resource\nprint('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
@@ -206,12 +216,7 @@ def main() -> None:
     ]
     print("\n".join(section))
     if not args.no_write:
-        text = RESULTS.read_text()
-        start = text.find("## Pricing logs (issue 5)")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + ("" if end < 0 else text[end + 1 :])
-        RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+        write_section("## Pricing logs (issue 5)", section)
 
 
 if __name__ == "__main__":

@@ -419,6 +419,8 @@ def test_the_price_command(tmp_path: Path) -> None:
     assert totals == data
     both = json.loads(run_cli("price", str(SAMPLE), "--json", "--reconcile").stdout)  # one JSON document
     assert both["reconciliation"]["compared"] == 4995 and both["reconciliation"]["causes"]["gateway cache hit"] > 0
+    assert set(both["reconciliation"]["cause_costs"]) == set(both["reconciliation"]["causes"])
+    assert Decimal(both["reconciliation"]["cause_costs"]["gateway cache hit"]) > 0
     bad = run_cli("price", str(tmp_path / "missing.jsonl"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -435,6 +437,8 @@ def test_tables_of_records_are_logs_too() -> None:
 def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.PricedLogs) -> None:
     rec = sample.reconcile(tolerance=("0.000001", "0.01"))
     mismatches = rec.mismatches.to_pylist()
+    sample_columns = ["id", "source", "line", "model", "reported", "computed", "difference", "cause"]
+    assert rec.mismatches.column_names[:8] == sample_columns
     by_id = {m["id"]: m for m in mismatches}
     table = sample.table.to_pylist()
     # Cache hits costed above cold calls (cloudflare/ai#550): every charged cache hit is found, with that cause.
@@ -459,6 +463,20 @@ def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.Pr
     assert rec.reported_total == sum(r["reported_cost"] for r in reported)
     assert rec.computed_total == sum(r["total_cost"] for r in reported)
     assert rec.causes["no price for the model"] == len(unread) + sample.rows_rejected
+    # The money per cause is the sum of its mismatches' differences, exact.
+    for cause, n in rec.causes.items():
+        mine = [m["difference"] for m in mismatches if m["cause"] == cause]
+        assert rec.cause_costs[cause] == sum(mine, Decimal(0)), cause
+        assert n == len(mine) + (sample.rows_rejected if cause == "no price for the model" else 0), cause
+    # Each mismatch carries its line's labels.
+    rows_by_line = {(r["source"], r["line"]): r for r in table}
+    for m in mismatches:
+        row = rows_by_line[(m["source"], m["line"])]
+        assert (m["tenant"], m["feature"], m["conversation"]) == (row["tenant"], row["feature"], row["conversation"])
+    # Nothing priced, nothing compared: an empty table of mismatches with its columns.
+    empty = tokenprice.price_logs(["{}"]).reconcile()
+    assert (empty.compared, empty.mismatches.num_rows, empty.reported_total) == (0, 0, 0)
+    assert empty.mismatches.column_names[:8] == sample_columns
     # A tolerance wide enough accepts everything but the zero reports and the rejected.
     loose = sample.reconcile(tolerance=("1000", "0"))
     assert loose.mismatches.num_rows == 0
@@ -530,8 +548,15 @@ def test_parquet_and_csv_logs(tmp_path: Path) -> None:
         other = tokenprice.price_logs(tmp_path / name)
         assert other.rows_read == len(flat) and other.total_cost == base.total_cost, name
         assert other.table.column("line").to_pylist() == base.table.column("line").to_pylist()
-    mixed = tokenprice.price_logs([tmp_path / "logs.parquet", tmp_path / "logs.jsonl"])
+    calls: list[tuple[str, int, int]] = []
+    mixed = tokenprice.price_logs(
+        [tmp_path / "logs.parquet", tmp_path / "logs.jsonl"], progress=lambda *a: calls.append(a)
+    )
     assert mixed.rows_read == 2 * len(flat) and mixed.total_cost == 2 * base.total_cost
+    # The progress callback is not dropped for a mixed list: each file once read whole, records counted over both.
+    parquet, jsonl = str(tmp_path / "logs.parquet"), str(tmp_path / "logs.jsonl")
+    assert calls[0] == (parquet, (tmp_path / "logs.parquet").stat().st_size, len(flat))
+    assert calls[-1] == (jsonl, (tmp_path / "logs.jsonl").stat().st_size, 2 * len(flat))
 
 
 def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:

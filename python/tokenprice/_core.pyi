@@ -49,17 +49,20 @@ __all__ = [
     "log_columns",
     "price_log_files",
     "price_log_texts",
+    "reconcile_lines",
     "count_file",
     "count_column",
     "_encoding_from_ranks",
     "_encoding_from_tokenizer_json_str",
     "_panic_for_tests",
     "APPROXIMATION_ENCODING",
+    "RECONCILE_CAUSES",
     "__version__",
 ]
 
 __version__: str
 APPROXIMATION_ENCODING: str
+RECONCILE_CAUSES: list[str]
 
 class TokenPriceError(Exception):
     """Base class of every error tokenprice raises."""
@@ -444,6 +447,9 @@ def extract_usages(
 def usage_formats() -> list[tuple[str, str]]: ...
 def formats() -> list[str]: ...
 def log_columns() -> tuple[list[str], list[str]]: ...
+def reconcile_lines(
+    lines: Any, *, rejects_without_price: int, absolute: str, relative: str
+) -> tuple[Any, int, str, str, list[tuple[str, int, str]]]: ...
 def price_log_files(
     paths: list[str],
     *,

@@ -446,121 +446,40 @@ def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) 
     return grouped.sort_by([(k, "ascending") for k in keys]) if keys else grouped
 
 
-CAUSES = (
-    "gateway cache hit",
-    "no price for the model",
-    "long context tier",
-    "batch/tier",
-    "price date",
-    "cache priced differently",
-    "unexplained",
-)
+# The causes of a mismatch, in the order they are tried (the ledger's).
+CAUSES = tuple(_core.RECONCILE_CAUSES)
 
 
 class Reconciliation:
     """Reported against computed cost: ``mismatches`` (lines beyond the tolerance, largest difference first, each
-    with its likely cause), the totals, and ``causes`` (a count per cause).
+    with its likely cause and the line's labels), the totals, ``causes`` (a count per cause) and ``cause_costs``
+    (the differences summed per cause, exact).
 
     Causes, tried in this order: ``gateway cache hit`` (the source charged a call its gateway answered from
     cache); ``no price for the model`` (the source reported 0 for usage that costs something — it had no price
     or did not read the usage — plus the records tokenprice itself could not price for that reason);
     ``long context tier`` (prompt above 200K tokens); ``batch/tier`` (the report matches the standard tier's
     price); ``price date`` (it matches today's price, not the one in force then); ``cache priced differently``
-    (it matches the price with cached tokens charged as plain input); ``unexplained``."""
+    (it matches the price with cached tokens charged as plain input); ``unexplained``. The ledger compares the
+    lines column by column and prices the other ways only the lines that mismatch."""
 
     def __init__(self, logs: PricedLogs, absolute: Decimal, relative: Decimal) -> None:
-        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        t = logs.table
-        rows = t.select(
-            [
-                c
-                for c in [
-                    "id",
-                    "source",
-                    "line",
-                    "model",
-                    "cache_hit",
-                    "service_tier",
-                    "input_tokens",
-                    "cache_read_tokens",
-                    "cache_write_tokens",
-                    "timestamp",
-                    "reported_cost",
-                    "total_cost",
-                ]
-                if c in t.column_names
-            ]
-        ).to_pylist()
-        # Two other prices explain most gateway differences: today's list price and the standard tier.
-        today = logs._reprice(at=_now()).to_pylist()
-        standard = logs._reprice(service_tier="standard").to_pylist()
-        uncached = logs._reprice(without_cache=True).to_pylist()
-        self.reported_total = Decimal(0)
-        self.computed_total = Decimal(0)
-        self.compared = 0
-        mismatches = []
-        for i, r in enumerate(rows):
-            reported, computed = r["reported_cost"], r["total_cost"]
-            if reported is None:
-                continue
-            self.compared += 1
-            self.reported_total += reported
-            self.computed_total += computed
-            diff = reported - computed
-            if abs(diff) <= absolute + relative * abs(computed):
-                continue
-
-            def near(value: Decimal | None, reported: Decimal = reported) -> bool:
-                return value is not None and abs(reported - value) <= absolute + relative * abs(value)
-
-            if r["cache_hit"]:
-                cause = "gateway cache hit"
-            elif reported == 0 and computed > 0:
-                # The source had no price for the model, or did not read its usage (cloudflare/ai#491, #20536).
-                cause = "no price for the model"
-            elif (r.get("input_tokens") or 0) > 200_000:
-                cause = "long context tier"
-            elif r["service_tier"] not in (None, "default", "standard", "auto") and near(standard[i]):
-                cause = "batch/tier"
-            elif near(today[i]) and today[i] != computed:
-                cause = "price date"
-            elif ((r.get("cache_read_tokens") or 0) + (r.get("cache_write_tokens") or 0) > 0) and near(uncached[i]):
-                cause = "cache priced differently"
-            else:
-                cause = "unexplained"
-            mismatches.append(
-                {
-                    "id": r.get("id"),
-                    "source": r["source"],
-                    "line": r["line"],
-                    "model": r["model"],
-                    "reported": reported,
-                    "computed": computed,
-                    "difference": diff,
-                    "cause": cause,
-                }
-            )
-        rejected = [x for x in logs.rejects.column("reason").to_pylist() if x.startswith("no price is known")]
-        mismatches.sort(key=lambda m: abs(m["difference"]), reverse=True)
-        money = pa.decimal128(38, 18)
-        schema = pa.schema(
-            [
-                ("id", pa.string()),
-                ("source", pa.string()),
-                ("line", pa.int64()),
-                ("model", pa.string()),
-                ("reported", money),
-                ("computed", money),
-                ("difference", money),
-                ("cause", pa.string()),
-            ]
+        reasons = logs.rejects.column("reason")
+        rejected = (pc.sum(pc.starts_with(reasons, "no price is known")).as_py() or 0) if len(reasons) else 0
+        table, compared, reported, computed, causes = _core.reconcile_lines(
+            logs.table,
+            rejects_without_price=rejected,
+            absolute=format(absolute, "f"),
+            relative=format(relative, "f"),
         )
-        self.mismatches = pa.Table.from_pylist(mismatches, schema=schema)
-        self.causes = {c: 0 for c in CAUSES}
-        for m in mismatches:
-            self.causes[m["cause"]] += 1
-        self.causes["no price for the model"] += len(rejected)
+        self.mismatches = arrow_table(table)
+        self.compared: int = compared
+        self.reported_total = _money(reported) if compared else Decimal(0)
+        self.computed_total = _money(computed) if compared else Decimal(0)
+        self.causes: dict[str, int] = {c: n for c, n, _ in causes}
+        self.cause_costs: dict[str, Decimal] = {c: _money(m) if n else Decimal(0) for c, n, m in causes}
 
     def __repr__(self) -> str:
         found = {k: v for k, v in self.causes.items() if v}
@@ -568,6 +487,13 @@ class Reconciliation:
             f"<Reconciliation {self.compared} lines compared: reported {self.reported_total} USD, computed "
             f"{self.computed_total} USD; {self.mismatches.num_rows} mismatches {found}>"
         )
+
+
+def _money(text: str) -> Decimal:
+    """Exact decimal text from the core as a Decimal of 18 places (as a decimal128(38, 18) value reads)."""
+    with localcontext() as exact:
+        exact.prec = 80
+        return Decimal(text).quantize(Decimal("1e-18"))
 
 
 def _now() -> Any:
@@ -673,7 +599,7 @@ def price_logs(
     ):
         paths = _paths(source)
         if any(_is_tabular(p) for p in paths):
-            result = _price_mixed(paths, {**options, "max_line_bytes": max_line_bytes})
+            result = _price_mixed(paths, {**options, "max_line_bytes": max_line_bytes}, progress)
         elif not keep_rows:
             _check_period(period, tz)
             keys = _keys(by)
@@ -734,8 +660,12 @@ def _read_tabular(path: str) -> Any:
     return pcsv.read_csv(path)
 
 
-def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
-    """Files of both kinds: JSON files through the streaming reader, tabular ones row by row."""
+def _price_mixed(
+    paths: list[str], options: dict[str, Any], progress: Callable[[str, int, int], object] | None = None
+) -> PricedLogs:
+    """Files of both kinds: JSON files through the streaming reader, tabular ones row by row. ``progress`` sees
+    (path, bytes of the file read, records read so far over all files): after each block of a JSON file, once
+    after a tabular one."""
     import pyarrow as pa
 
     tables, rejects, read = [], [], 0
@@ -745,13 +675,21 @@ def _price_mixed(paths: list[str], options: dict[str, Any]) -> PricedLogs:
             p, r, n = _core.price_log_texts(
                 texts, source=path, **{k: v for k, v in options.items() if k != "max_line_bytes"}
             )
+            if progress is not None:
+                progress(path, os.path.getsize(path), read + n)
         else:
-            p, r, n, _, _, _ = _core.price_log_files([path], **options, spill=False)
+            report = None if progress is None else _offset(progress, read)
+            p, r, n, _, _, _ = _core.price_log_files([path], **options, progress=report, spill=False)
         tables.append(arrow_table(p))
         rejects.append(arrow_table(r))
         read += n
     table = pa.concat_tables(tables, promote_options="permissive")
     return PricedLogs(table, pa.concat_tables(rejects, promote_options="permissive"), read)
+
+
+def _offset(progress: Callable[[str, int, int], object], before: int) -> Callable[[str, int, int], object]:
+    """A progress callback of one file that reports the records of the files before it too."""
+    return lambda path, taken, records: progress(path, taken, before + records)
 
 
 def _texts(source: Any) -> list[str | None]:

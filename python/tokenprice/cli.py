@@ -290,6 +290,8 @@ def _cmd_price(args: argparse.Namespace) -> int:
                 "compared": rec.compared,
                 "mismatches": rec.mismatches.num_rows,
                 "causes": causes,
+                # The differences (reported - computed) summed per cause, exact.
+                "cause_costs": {c: str(rec.cause_costs[c]) for c in causes},
             }
         print(json.dumps(out, default=str))
     else:

@@ -401,7 +401,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::groups::{Grouping, Groups};
-    use super::super::{price_items_in, Item, LedgerOptions, Text};
+    use super::super::pricer::price_items_in;
+    use super::super::{Item, LedgerOptions, Text};
     use crate::prices::PriceBook;
     use crate::usage::Hints;
 

@@ -5,28 +5,24 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
+use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
+use crate::money::amount_text;
 use crate::error::Error;
-use crate::ledger::groups::{Column, Grouping, Groups};
-use crate::ledger::read::{read_file, DEFAULT_MAX_LINE_BYTES};
-use crate::ledger::{price_items, total_items, Item, LedgerOptions, SpillDir, SPILL_ABOVE};
+use crate::ledger::groups::{Column, Grouping};
+use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
+use crate::ledger::reconcile::{reconcile, Tolerance, CAUSES};
+use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
 use crate::prices::book::PriceBook;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::py::pricing::{instant_of, PyPriceBook};
 use crate::usage::Hints;
 
-/// One Arrow table from blocks whose metadata columns may differ (see [`crate::ledger::unify`]).
-fn table(py: Python<'_>, batches: Vec<RecordBatch>, empty: RecordBatch) -> PyResult<PyTable> {
-    let batches = if batches.is_empty() { vec![empty] } else { batches };
-    let unified = crate::ledger::unify(batches).py_err(py)?;
-    let schema = unified[0].schema();
-    PyTable::try_new(unified, schema)
-}
-
-/// The batches that hold rows: most chunks reject nothing, and their empty reject batches are not kept.
-fn nonempty(batches: Vec<RecordBatch>) -> impl Iterator<Item = RecordBatch> {
-    batches.into_iter().filter(|b| b.num_rows() > 0)
+/// One Arrow table of a run's batches (one schema, at least one batch).
+fn table(batches: Vec<RecordBatch>) -> PyResult<PyTable> {
+    let schema = batches[0].schema();
+    PyTable::try_new(batches, schema)
 }
 
 /// The arguments both entry points share, converted: the book, what records lack, how to price.
@@ -66,7 +62,7 @@ type PricedFiles = (PyTable, PyTable, u64, Vec<String>, Option<PyTable>, Option<
 
 /// Prices log files: returns (priced lines, rejects, records read, spill files, totals, spill folder). With
 /// `totals_by`, the lines are totalled by those keys (and `period` in `tz`) as they are priced, and no rows are
-/// kept. `spill`: `None` spills once more than [`SPILL_ABOVE`] bytes were read (decompressed), `True` always,
+/// kept. `spill`: `None` spills once more than [`crate::ledger::SPILL_ABOVE`] bytes were read (decompressed), `True` always,
 /// `False` never; into a folder of the run's own inside `spill_dir` (default: the system's temporary folder).
 #[pyfunction]
 #[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
@@ -92,7 +88,7 @@ pub fn price_log_files(
 ) -> PyResult<PricedFiles> {
     guard(py, || {
         let num_threads = crate::py::args::threads(num_threads)?;
-        let (book, hints, opts) =
+        let (book, hints, pricing) =
             setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
         if let Some(p) = &progress {
             if !p.bind(py).is_callable() {
@@ -103,132 +99,33 @@ pub fn price_log_files(
         if max_line_bytes == Some(0) {
             return Err(invalid_argument(py, "max_line_bytes must be at least 1".into()));
         }
-        let max_line = max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES);
-        // A run that keeps no rows: its lines are totalled by these keys as they are priced.
-        let grouping = totals_by.map(|keys| Grouping::new(&keys, period, tz)).transpose().py_err(py)?;
-        // Rows kept in memory until this many bytes were read, then spilled (with what was kept so far).
-        let spill_above = match (&grouping, spill) {
-            (Some(_), _) | (None, Some(false)) => None,
-            (None, Some(true)) => Some(0),
-            (None, None) => Some(SPILL_ABOVE),
+        let options = RunOptions {
+            hints,
+            pricing,
+            spill: Spill::from_choice(spill),
+            spill_parent: spill_dir,
+            totals: totals_by.map(|keys| Grouping::new(&keys, period, tz)).transpose().py_err(py)?,
+            max_line_bytes: max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
         };
-        let spill_parent = spill_dir.unwrap_or_else(|| std::env::temp_dir().display().to_string());
-        let mut groups = Groups::default();
+        // An exception from the progress callback (a KeyboardInterrupt) stops the run and is raised as it is.
         let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
-        let mut folder: Option<SpillDir> = None;
-        let done = py.detach(|| -> Result<_, Error> {
-            let (mut priced, mut rejects, mut read) = (Vec::new(), Vec::new(), 0u64);
-            // Bytes read of the files before this one.
-            let mut before = 0u64;
-            // Spilled: each block's priced lines go to an Arrow IPC file; a writer thread writes one block while the
-            // next is priced, and takes a block only when it is done with the last (a rendezvous channel), so
-            // memory holds two blocks of priced lines at most.
-            let (spill_tx, spill_rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(0);
-            let (folder_tx, folder_rx) = std::sync::mpsc::channel::<SpillDir>();
-            std::thread::scope(|scope| {
-                let writer = spill_above.map(|_| {
-                    let parent = spill_parent.as_str();
-                    scope.spawn(move || -> Result<Vec<String>, Error> {
-                        let mut spilled = Vec::new();
-                        let mut dir: Option<SpillDir> = None;
-                        let result = (|| {
-                            for batches in spill_rx {
-                                // The run's folder, made when the first block is spilled.
-                                let d = match &mut dir {
-                                    Some(d) => d,
-                                    None => dir.insert(SpillDir::create(parent)?),
-                                };
-                                spilled.extend(d.write(batches)?);
-                            }
-                            Ok(())
-                        })();
-                        if let Some(d) = dir {
-                            let _ = folder_tx.send(d);
-                        }
-                        result.map(|()| spilled)
-                    })
-                });
-                let mut spilling = false;
-                let reading = (|| -> Result<(), Error> {
-                    for path in &paths {
-                        let mut last = 0u64;
-                        read_file(path, max_line, |items, at| {
-                            last = at.read;
-                            let (chunks, n) = match &grouping {
-                                Some(g) => {
-                                    let (r, n) = total_items(&book, path, items, &hints, &opts, g, &mut groups)?;
-                                    rejects.extend(nonempty(r));
-                                    (Vec::new(), n)
-                                }
-                                None => price_items(&book, path, items, &hints, &opts)?,
-                            };
-                            // Progress: (path, bytes of the file read so far, records read so far), once per
-                            // block; an exception from the callback (a KeyboardInterrupt) stops the run.
-                            if let Some(callback) = &progress {
-                                let called =
-                                    Python::attach(|py| callback.call1(py, (path.as_str(), at.taken, read + n)));
-                                if let Err(e) = called {
-                                    *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                                    return Err(Error::InvalidArgument("stopped by the progress callback".into()));
-                                }
-                            }
-                            read += n;
-                            let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
-                            rejects.extend(nonempty(r));
-                            priced.extend(p);
-                            // Past the threshold (bytes read, decompressed), the rows kept so far and every block
-                            // after go to the spill writer. The writer gone means it failed: its error is
-                            // reported below.
-                            spilling |= spill_above.is_some_and(|above| before + at.read > above);
-                            if spilling && !priced.is_empty() && spill_tx.send(std::mem::take(&mut priced)).is_err() {
-                                return Err(Error::Internal("the spill writer stopped".into()));
-                            }
-                            Ok(())
-                        })?;
-                        before += last;
-                    }
-                    Ok(())
-                })();
-                drop(spill_tx);
-                let spilled = match writer {
-                    Some(w) => w.join().unwrap_or_else(|_| Err(Error::Internal("the spill writer panicked".into()))),
-                    None => Ok(Vec::new()),
-                };
-                folder = folder_rx.try_recv().ok();
-                // A write error explains a stopped reading; otherwise the reading's own error.
-                let spilled = spilled?;
-                reading?;
-                Ok((priced, rejects, read, spilled))
+        let report = |at: &Progress<'_>| -> Result<(), Error> {
+            let Some(callback) = &progress else { return Ok(()) };
+            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records))).map(drop).map_err(|e| {
+                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Error::InvalidArgument("stopped by the progress callback".into())
             })
-        });
-        // A failed or interrupted run leaves no spill files behind.
-        let done = match done {
-            Ok(d) => d,
+        };
+        let done = py.detach(|| run(&mut Files(paths), &book, &options, report));
+        let run = match done {
+            Ok(run) => run,
             Err(e) => {
-                if let Some(f) = folder.take() {
-                    f.remove();
-                }
-                return Err(raised.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| to_py(py, e)));
+                return Err(raised.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| to_py(py, e)))
             }
         };
-        if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            if let Some(f) = folder.take() {
-                f.remove();
-            }
-            return Err(e);
-        }
-        let (priced, rejects, read, spilled) = done;
-        let totals = match &grouping {
-            Some(g) => {
-                let batch = groups.batch(g).py_err(py)?;
-                let schema = batch.schema();
-                Some(PyTable::try_new(vec![batch], schema)?)
-            }
-            None => None,
-        };
-        let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
-        let folder = folder.map(|f| f.path());
-        Ok((table(py, priced, empty_priced)?, table(py, rejects, empty_rejects)?, read, spilled, totals, folder))
+        let totals = run.totals.map(|t| table(vec![t])).transpose()?;
+        let folder = run.folder.map(|f| f.path());
+        Ok((table(run.priced)?, table(run.rejects)?, run.records_read, run.spilled, totals, folder))
     })
 }
 
@@ -251,21 +148,12 @@ pub fn price_log_texts(
 ) -> PyResult<(PyTable, PyTable, u64)> {
     guard(py, || {
         let num_threads = crate::py::args::threads(num_threads)?;
-        let (book, hints, opts) =
+        let (book, hints, pricing) =
             setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
-        let (chunks, read) = py
-            .detach(|| {
-                let items: Vec<Item<'_>> = texts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| (i as u64 + 1, t.as_deref().map(str::as_bytes).into()))
-                    .collect();
-                price_items(&book, source, &items, &hints, &opts)
-            })
-            .py_err(py)?;
-        let (p, r): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
-        let (empty_priced, empty_rejects) = crate::ledger::empty(&book).py_err(py)?;
-        Ok((table(py, p, empty_priced)?, table(py, r, empty_rejects)?, read))
+        let options = RunOptions { hints, pricing, spill: Spill::Never, ..RunOptions::default() };
+        let mut texts = Texts { name: source.to_string(), texts };
+        let run = py.detach(|| run(&mut texts, &book, &options, |_| Ok(()))).py_err(py)?;
+        Ok((table(run.priced)?, table(run.rejects)?, run.records_read))
     })
 }
 
@@ -274,4 +162,44 @@ pub fn price_log_texts(
 #[pyfunction]
 pub fn log_columns() -> (Vec<&'static str>, Vec<&'static str>) {
     (crate::ledger::FIXED_COLUMNS.to_vec(), Column::ALL.map(Column::name).to_vec())
+}
+
+/// What reconciling gives Python: (mismatches, lines compared, reported total, computed total, per cause (name,
+/// count, sum of differences)); money as exact decimal text.
+type Reconciled = (PyTable, u64, String, String, Vec<(&'static str, u64, String)>);
+
+/// Reconciles priced lines (see [`crate::ledger::reconcile`]): `rejects_without_price` records were rejected for
+/// want of a price; the tolerance parts are decimal texts.
+#[pyfunction]
+#[pyo3(signature = (lines, *, rejects_without_price, absolute, relative))]
+pub fn reconcile_lines(
+    py: Python<'_>,
+    lines: AnyRecordBatch,
+    rejects_without_price: u64,
+    absolute: &str,
+    relative: &str,
+) -> PyResult<Reconciled> {
+    guard(py, || {
+        let part = |name: &str, text: &str| {
+            <rust_decimal::Decimal as std::str::FromStr>::from_str(text).map_err(|e| {
+                invalid_argument(py, format!("reconcile tolerance: the {name} part {text:?} is not a decimal: {e}"))
+            })
+        };
+        let tolerance = Tolerance { absolute: part("absolute", absolute)?, relative: part("relative", relative)? };
+        let reader = lines.into_reader()?;
+        let batches: Vec<RecordBatch> =
+            reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the lines: {e}")))?;
+        let book = PriceBook::default_book();
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        let done = py.detach(|| reconcile(&batches, rejects_without_price, &book, &tolerance, now)).py_err(py)?;
+        let causes = CAUSES.iter().zip(done.causes).map(|(c, (n, money))| (*c, n, amount_text(money))).collect();
+        Ok((
+            table(vec![done.mismatches])?,
+            done.compared,
+            amount_text(done.reported_total),
+            amount_text(done.computed_total),
+            causes,
+        ))
+    })
 }

@@ -276,7 +276,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ledger::price_log_files, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::price_log_texts, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::log_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger::reconcile_lines, m)?)?;
     m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
+    m.add("RECONCILE_CAUSES", crate::ledger::reconcile::CAUSES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

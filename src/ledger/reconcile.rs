@@ -1,0 +1,328 @@
+//! Reconciliation: the cost the logs report (`reported_cost`) against the computed one (`total_cost`), over the
+//! priced lines' Arrow batches, column by column. Lines beyond the tolerance get their likely cause; the three
+//! other prices that tell causes apart (today's, the standard tier's, without cache) are computed only for them.
+
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, TimestampMicrosecondType, UInt64Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use rust_decimal::Decimal;
+
+use super::FIXED_COLUMNS;
+use crate::cost::price_model;
+use crate::cost::record::{resolve, tier_of};
+use crate::error::{Error, Result};
+use crate::money::{money_builder, money_field};
+use crate::prices::units::{unit_of_usage_field, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT};
+use crate::prices::PriceBook;
+use crate::usage::Usage;
+
+/// The causes of a mismatch, tried in this order.
+pub const CAUSES: [&str; 7] = [
+    "gateway cache hit",
+    "no price for the model",
+    "long context tier",
+    "batch/tier",
+    "price date",
+    "cache priced differently",
+    "unexplained",
+];
+
+/// A prompt above this many tokens is billed at a long-context tier by some providers.
+const LONG_CONTEXT_TOKENS: u64 = 200_000;
+
+/// A line mismatches when |reported − computed| > absolute + relative × |computed| (USD).
+#[derive(Clone, Copy, Debug)]
+pub struct Tolerance {
+    pub absolute: Decimal,
+    pub relative: Decimal,
+}
+
+/// What a reconciliation finds. Money is in units of 10^-18 USD.
+#[derive(Debug)]
+pub struct Reconciliation {
+    /// One row per mismatching line, largest |difference| first: id, source, line, model, reported, computed,
+    /// difference, cause, then the line's labels.
+    pub mismatches: RecordBatch,
+    /// Lines with a reported cost.
+    pub compared: u64,
+    pub reported_total: i128,
+    pub computed_total: i128,
+    /// Per cause (in [`CAUSES`] order): mismatching lines, and their differences summed. The records rejected for
+    /// want of a price count as `no price for the model` (with no money: their cost is not known).
+    pub causes: [(u64, i128); CAUSES.len()],
+}
+
+/// The columns reconciliation reads, of one batch.
+struct Columns<'a> {
+    reported: &'a arrow_array::Decimal128Array,
+    computed: &'a arrow_array::Decimal128Array,
+    cache_hit: Option<&'a BooleanArray>,
+    service_tier: Option<&'a StringArray>,
+    timestamp: &'a arrow_array::TimestampMicrosecondArray,
+    /// (unit, counts) of each usage column.
+    counts: Vec<(usize, &'a arrow_array::UInt64Array)>,
+    /// The model priced (priced, served, requested: the first there) and its provider.
+    models: [Option<&'a StringArray>; 3],
+    provider: Option<&'a StringArray>,
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::InvalidArgument(format!("reconcile: the lines have no {name} column")))
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>())
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Columns<'a>> {
+        let money = |name: &str| -> Result<&'a arrow_array::Decimal128Array> {
+            let c = column(batch, name)?;
+            match c.data_type() {
+                DataType::Decimal128(_, 18) => Ok(c.as_primitive::<Decimal128Type>()),
+                t => Err(Error::InvalidArgument(format!("reconcile: {name} is {t}, not decimal128(38, 18)"))),
+            }
+        };
+        let timestamp = column(batch, "timestamp")?
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| Error::InvalidArgument("reconcile: timestamp is not in microseconds".into()))?;
+        let counts = batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                Some((unit_of_usage_field(f.name())?, batch.column(i).as_primitive_opt::<UInt64Type>()?))
+            })
+            .collect();
+        Ok(Columns {
+            reported: money("reported_cost")?,
+            computed: money("total_cost")?,
+            cache_hit: batch.column_by_name("cache_hit").and_then(|c| c.as_boolean_opt()),
+            service_tier: strings(batch, "service_tier"),
+            timestamp,
+            counts,
+            models: [strings(batch, "priced_model"), strings(batch, "served_model"), strings(batch, "model")],
+            provider: strings(batch, "priced_provider"),
+        })
+    }
+
+    fn count(&self, unit: usize, row: usize) -> u64 {
+        self.counts.iter().find(|(u, _)| *u == unit).map_or(0, |(_, c)| if c.is_valid(row) { c.value(row) } else { 0 })
+    }
+
+    fn text(column: Option<&'a StringArray>, row: usize) -> Option<&'a str> {
+        column.filter(|c| c.is_valid(row)).map(|c| c.value(row))
+    }
+
+    /// The line's total priced another way, as `PricedLogs._reprice` does: on the model that was priced, at `at`
+    /// (else the line's time), in `tier` (else the line's), without cache (reads, writes, gateway hit) when asked.
+    /// `None` when it cannot be priced so.
+    fn reprice(
+        &self,
+        book: &Arc<PriceBook>,
+        row: usize,
+        at: Option<i64>,
+        tier: Option<&str>,
+        uncached: bool,
+    ) -> Option<i128> {
+        let model = self.models.iter().find_map(|c| Columns::text(*c, row))?;
+        let mi = resolve(book, model, Columns::text(self.provider, row)).ok()?;
+        let mut usage = Usage::default();
+        for (unit, counts) in &self.counts {
+            usage.counts[*unit] = if counts.is_valid(row) { counts.value(row) } else { 0 };
+        }
+        if uncached {
+            for unit in [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H] {
+                usage.counts[unit] = 0;
+            }
+        }
+        let tier = tier_of(tier.or(Columns::text(self.service_tier, row)));
+        let at = at.unwrap_or_else(|| self.timestamp.value(row));
+        let cost = price_model(book, &usage, mi, at, tier.as_deref(), None).ok()?;
+        let hit = !uncached && self.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row));
+        Some(if hit { 0 } else { cost.total })
+    }
+}
+
+/// Money of scale 18 as a decimal, when it fits one (amounts up to some 79 billion USD).
+fn decimal(amount: i128) -> Option<Decimal> {
+    Decimal::try_from_i128_with_scale(amount, 18).ok()
+}
+
+impl Tolerance {
+    /// Whether `reported` is within the tolerance of `value`: |reported − value| ≤ absolute + relative × |value|.
+    /// (Amounts too large for a 96-bit decimal are compared in floating point.)
+    pub fn near(&self, reported: i128, value: i128) -> bool {
+        let exact = (|| {
+            let (r, v) = (decimal(reported)?, decimal(value)?);
+            let bound = self.absolute.checked_add(self.relative.checked_mul(v.abs())?)?;
+            Some(r.checked_sub(v)?.abs() <= bound)
+        })();
+        exact.unwrap_or_else(|| {
+            let f = |d: Decimal| f64::try_from(d).unwrap_or(f64::MAX);
+            let (r, v) = (reported as f64 / 1e18, value as f64 / 1e18);
+            (r - v).abs() <= f(self.absolute) + f(self.relative) * v.abs()
+        })
+    }
+}
+
+/// A mismatching line: where it is, its amounts and its cause.
+struct Mismatch {
+    batch: u32,
+    row: u32,
+    reported: i128,
+    computed: i128,
+    cause: usize,
+}
+
+/// Reconciles the priced lines `batches` (one schema or several; see [`super::unify`]): `rejects_without_price`
+/// records were rejected for want of a price. `now`: the time of "today's price" (microseconds, UTC).
+pub fn reconcile(
+    batches: &[RecordBatch],
+    rejects_without_price: u64,
+    book: &Arc<PriceBook>,
+    tolerance: &Tolerance,
+    now: i64,
+) -> Result<Reconciliation> {
+    let mut causes = [(0u64, 0i128); CAUSES.len()];
+    let (mut compared, mut reported_total, mut computed_total) = (0u64, 0i128, 0i128);
+    let mut found = Vec::new();
+    let overflow = || Error::Overflow("reconcile: the total cost".into());
+    for (b, batch) in batches.iter().enumerate() {
+        let cols = Columns::of(batch)?;
+        for row in 0..batch.num_rows() {
+            if cols.reported.is_null(row) {
+                continue;
+            }
+            let (reported, computed) = (cols.reported.value(row), cols.computed.value(row));
+            compared += 1;
+            reported_total = reported_total.checked_add(reported).ok_or_else(overflow)?;
+            computed_total = computed_total.checked_add(computed).ok_or_else(overflow)?;
+            if tolerance.near(reported, computed) {
+                continue;
+            }
+            let cause = cause_of(&cols, row, reported, computed, book, tolerance, now);
+            found.push(Mismatch { batch: b as u32, row: row as u32, reported, computed, cause });
+        }
+    }
+    // Largest difference first; equal ones in the order of the lines.
+    found.sort_by_key(|m| std::cmp::Reverse(m.reported.wrapping_sub(m.computed).unsigned_abs()));
+    for m in &found {
+        let (n, money) = &mut causes[m.cause];
+        *n += 1;
+        *money = money.checked_add(m.reported - m.computed).ok_or_else(overflow)?;
+    }
+    causes[1].0 += rejects_without_price;
+    Ok(Reconciliation {
+        mismatches: mismatches_batch(batches, &found)?,
+        compared,
+        reported_total,
+        computed_total,
+        causes,
+    })
+}
+
+/// The cause of one mismatching line: the first of [`CAUSES`] that explains it.
+fn cause_of(
+    cols: &Columns<'_>,
+    row: usize,
+    reported: i128,
+    computed: i128,
+    book: &Arc<PriceBook>,
+    tolerance: &Tolerance,
+    now: i64,
+) -> usize {
+    let near = |value: Option<i128>| value.is_some_and(|v| tolerance.near(reported, v));
+    let tier = Columns::text(cols.service_tier, row);
+    if cols.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row)) {
+        0
+    } else if reported == 0 && computed > 0 {
+        // The source had no price for the model, or did not read its usage (cloudflare/ai#491, #20536).
+        1
+    } else if cols.count(INPUT, row) > LONG_CONTEXT_TOKENS {
+        2
+    } else if !matches!(tier, None | Some("default" | "standard" | "auto"))
+        && near(cols.reprice(book, row, None, Some("standard"), false))
+    {
+        3
+    } else if cols
+        .reprice(book, row, Some(now), None, false)
+        .is_some_and(|t| t != computed && tolerance.near(reported, t))
+    {
+        4
+    } else if cols.count(CACHE_READ, row) + cols.count(CACHE_WRITE, row) > 0
+        && near(cols.reprice(book, row, None, None, true))
+    {
+        5
+    } else {
+        6
+    }
+}
+
+/// The mismatches as one Arrow batch: id, source, line, model, reported, computed, difference, cause, then the
+/// labels of the lines (every column that is not a fixed column or a count).
+fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<RecordBatch> {
+    let internal = super::internal;
+    let n = found.len();
+    let (mut reported, mut computed, mut difference) = (money_builder(n), money_builder(n), money_builder(n));
+    let mut cause = StringBuilder::with_capacity(n, n * 16);
+    for m in found {
+        reported.append_value(m.reported);
+        computed.append_value(m.computed);
+        difference.append_value(m.reported - m.computed);
+        cause.append_value(CAUSES[m.cause]);
+    }
+    // The columns taken from the lines: these first, then the labels in order of first appearance.
+    let mut names: Vec<(String, DataType)> =
+        [("id", DataType::Utf8), ("source", DataType::Utf8), ("line", DataType::Int64), ("model", DataType::Utf8)]
+            .map(|(n, t)| (n.to_string(), t))
+            .to_vec();
+    let taken = names.len();
+    for batch in batches {
+        for f in batch.schema().fields() {
+            let label = !FIXED_COLUMNS.contains(&f.name().as_str()) && unit_of_usage_field(f.name()).is_none();
+            if label && !names.iter().any(|(n, _)| n == f.name()) {
+                names.push((f.name().clone(), f.data_type().clone()));
+            }
+        }
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, (name, kind)) in names.iter().enumerate() {
+        // Each batch's rows of this column (nulls where a batch lacks it), put in the mismatches' order.
+        let parts: Vec<ArrayRef> = batches
+            .iter()
+            .map(|b| match b.column_by_name(name) {
+                Some(c) if c.data_type() == kind => c.clone(),
+                _ => arrow_array::new_null_array(kind, b.num_rows()),
+            })
+            .collect();
+        let refs: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
+        let picks: Vec<(usize, usize)> = found.iter().map(|m| (m.batch as usize, m.row as usize)).collect();
+        let column = match refs.is_empty() {
+            // No batches (a table of no rows may have none): the column, empty.
+            true => arrow_array::new_empty_array(kind),
+            false => arrow_select::interleave::interleave(&refs, &picks).map_err(internal)?,
+        };
+        fields.push(Field::new(name, kind.clone(), true));
+        columns.push(column);
+        if i + 1 == taken {
+            fields.extend([money_field("reported"), money_field("computed"), money_field("difference")]);
+            fields.push(Field::new("cause", DataType::Utf8, false));
+            columns.extend([
+                Arc::new(reported.finish()) as ArrayRef,
+                Arc::new(computed.finish()),
+                Arc::new(difference.finish()),
+                Arc::new(cause.finish()),
+            ]);
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+}

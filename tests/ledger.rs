@@ -1,0 +1,322 @@
+//! `ledger::run`, the whole log job without Python: inputs read in order, rows kept, spilled or totalled,
+//! progress that can stop the run, and every record read either priced or rejected.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use tokenprice::error::Error;
+use tokenprice::ledger::groups::Grouping;
+use tokenprice::ledger::{run, Files, Run, RunOptions, Spill, Texts};
+use tokenprice::prices::PriceBook;
+
+/// A gateway log line (the bundled sample's shape): `model` at a January 2025 time, labelled by `tenant`.
+fn line(i: usize, model: &str, tenant: &str) -> String {
+    format!(
+        r#"{{"id":"r{i}","created_at":"2025-01-01T02:{:02}:00Z","provider":"openai","model":"{model}","path":"chat/completions","success":true,"status_code":200,"cached":false,"tokens_in":{},"tokens_out":100,"cost":0.01,"metadata":"{{\"tenant\": \"{tenant}\"}}"}}"#,
+        i % 60,
+        1000 + i
+    )
+}
+
+/// A fresh folder of this test's own.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tokenprice-ledger-test-{}-{name}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `lines` as a JSON Lines file in `dir`.
+fn write(dir: &Path, name: &str, lines: &[String]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+/// Two files: `a` with 30 priced lines and a line that is not JSON, `b` with 20 lines, one on an unknown model.
+fn two_files(dir: &Path) -> Vec<String> {
+    let mut a: Vec<String> = (0..30).map(|i| line(i, "gpt-4o", if i % 2 == 0 { "acme" } else { "globex" })).collect();
+    a.insert(10, "not json".into());
+    let mut b: Vec<String> = (0..20).map(|i| line(100 + i, "gpt-4o-mini", "acme")).collect();
+    b[5] = line(105, "no-such-model-anywhere", "acme");
+    vec![write(dir, "a.jsonl", &a), write(dir, "b.jsonl", &b)]
+}
+
+fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = b.column_by_name(column).unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
+    }
+    out
+}
+
+fn ints(batches: &[RecordBatch], column: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = b.column_by_name(column).unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        out.extend(c.values().iter().copied());
+    }
+    out
+}
+
+/// The priced lines a spilled run wrote, read back.
+fn spilled_batches(run: &Run) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for path in &run.spilled {
+        let reader = arrow_ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
+        out.extend(reader.map(Result::unwrap));
+    }
+    out
+}
+
+fn run_files(paths: &[String], options: &RunOptions) -> tokenprice::error::Result<Run> {
+    run(&mut Files(paths.to_vec()), &PriceBook::default_book(), options, |_| Ok(()))
+}
+
+fn folders_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count()
+}
+
+#[test]
+fn files_are_read_in_order_and_every_record_is_priced_or_rejected() {
+    let dir = scratch("order");
+    let paths = two_files(&dir);
+    let done = run_files(&paths, &RunOptions { spill: Spill::Never, ..Default::default() }).unwrap();
+    assert_eq!(done.records_read, 51);
+    assert_eq!((rows(&done.priced), rows(&done.rejects)), (49, 2));
+    assert!(done.spilled.is_empty() && done.folder.is_none() && done.totals.is_none());
+    // The lines of `a` (in line order, the bad line 11 missing), then those of `b`.
+    let sources = strings(&done.priced, "source");
+    assert_eq!(sources.iter().filter(|s| **s == paths[0]).count(), 30);
+    assert!(sources[..30].iter().all(|s| *s == paths[0]) && sources[30..].iter().all(|s| *s == paths[1]));
+    let lines = ints(&done.priced, "line");
+    let a: Vec<i64> = (1..=31).filter(|l| *l != 11).collect();
+    let b: Vec<i64> = (1..=20).filter(|l| *l != 6).collect();
+    assert_eq!(lines, [a, b].concat());
+    // The rejects name their file and line, in order.
+    assert_eq!(strings(&done.rejects, "source"), paths);
+    assert_eq!(ints(&done.rejects, "line"), [11, 6]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn in_memory_texts_are_one_input_whose_lines_are_row_numbers() {
+    let texts = vec![Some(line(0, "gpt-4o", "acme")), None, Some("{}".into()), Some(line(1, "gpt-4o", "acme"))];
+    let mut source = Texts { name: "table".into(), texts };
+    let done = run(&mut source, &PriceBook::default_book(), &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!(done.records_read, 4);
+    assert_eq!(ints(&done.priced, "line"), [1, 4]);
+    assert_eq!(ints(&done.rejects, "line"), [2, 3]);
+    assert_eq!(strings(&done.rejects, "source"), ["table", "table"]);
+    // No input at all: one empty batch of each, with their columns.
+    let mut none = Texts { name: "table".into(), texts: Vec::new() };
+    let done = run(&mut none, &PriceBook::default_book(), &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (0, 0, 0));
+    assert!(done.priced[0].column_by_name("total_cost").is_some());
+    assert!(done.rejects[0].column_by_name("reason").is_some());
+}
+
+#[test]
+fn spilling_always_never_and_past_the_threshold() {
+    let dir = scratch("spill");
+    let paths = two_files(&dir);
+    let kept = run_files(&paths, &RunOptions { spill: Spill::Never, ..Default::default() }).unwrap();
+    let spill_parent = Some(dir.join("spill").display().to_string());
+    let first_file = std::fs::metadata(&paths[0]).unwrap().len();
+    for (spill, files) in [
+        (Spill::Always, 2),
+        // Past the first file's bytes: its lines (kept so far) and the second's are spilled together.
+        (Spill::Above(first_file), 1),
+        (Spill::Above(first_file + 1_000_000), 0),
+        (Spill::Never, 0),
+    ] {
+        let options = RunOptions { spill, spill_parent: spill_parent.clone(), ..Default::default() };
+        let done = run_files(&paths, &options).unwrap();
+        assert_eq!(done.spilled.len(), files, "{spill:?}");
+        assert_eq!(rows(&done.rejects), 2, "{spill:?}");
+        if files > 0 {
+            // Nothing kept in memory; the files hold every line, in order, in a fresh folder inside the parent.
+            assert_eq!(rows(&done.priced), 0, "{spill:?}");
+            let back = spilled_batches(&done);
+            assert_eq!(ints(&back, "line"), ints(&kept.priced, "line"), "{spill:?}");
+            assert_eq!(strings(&back, "source"), strings(&kept.priced, "source"), "{spill:?}");
+            let folder = done.folder.unwrap();
+            assert!(Path::new(&folder.path()).starts_with(dir.join("spill")));
+            folder.remove();
+        } else {
+            assert!(done.folder.is_none(), "{spill:?}");
+            assert_eq!(ints(&done.priced, "line"), ints(&kept.priced, "line"), "{spill:?}");
+        }
+    }
+    // Every run's folder was removed.
+    assert_eq!(folders_in(&dir.join("spill")), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_spill_folder_that_cannot_be_made_fails_the_run_and_names_it() {
+    let dir = scratch("badspill");
+    let paths = two_files(&dir);
+    // A folder inside a regular file cannot be made.
+    let parent = Path::new(&paths[0]).join("spill").display().to_string();
+    let options = RunOptions { spill: Spill::Always, spill_parent: Some(parent.clone()), ..Default::default() };
+    match run_files(&paths, &options) {
+        Err(Error::Io { path, message }) => {
+            assert!(path.starts_with(&paths[0]), "{path}");
+            assert!(message.contains("spill folder"), "{message}");
+        }
+        other => panic!("expected an Io error, got {other:?}"),
+    }
+    // The same parent is never made when the run does not spill.
+    let options = RunOptions { spill: Spill::Never, spill_parent: Some(parent), ..Default::default() };
+    assert_eq!(run_files(&paths, &options).unwrap().records_read, 51);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn progress_reports_each_block_and_an_error_from_it_stops_the_run_leaving_no_spill_files() {
+    let dir = scratch("progress");
+    let paths = two_files(&dir);
+    let book = PriceBook::default_book();
+    let mut seen = Vec::new();
+    let options = RunOptions { spill: Spill::Never, ..Default::default() };
+    run(&mut Files(paths.clone()), &book, &options, |p| {
+        seen.push((p.input.to_string(), p.taken, p.records));
+        Ok(())
+    })
+    .unwrap();
+    let sizes: Vec<u64> = paths.iter().map(|p| std::fs::metadata(p).unwrap().len()).collect();
+    assert_eq!(seen, [(paths[0].clone(), sizes[0], 31), (paths[1].clone(), sizes[1], 51)]);
+
+    let spill_parent = dir.join("spill");
+    let options = RunOptions {
+        spill: Spill::Always,
+        spill_parent: Some(spill_parent.display().to_string()),
+        ..Default::default()
+    };
+    let mut calls = 0;
+    let stopped = run(&mut Files(paths.clone()), &book, &options, |_| {
+        calls += 1;
+        Err(Error::InvalidArgument("stop here".into()))
+    });
+    assert!(matches!(stopped, Err(Error::InvalidArgument(m)) if m == "stop here"));
+    assert_eq!(calls, 1, "the second file is not read");
+    // Stopped after the second file's block was spilled: its folder is gone.
+    let mut calls = 0;
+    let stopped = run(&mut Files(paths), &book, &options, |_| {
+        calls += 1;
+        if calls == 2 {
+            return Err(Error::InvalidArgument("stop later".into()));
+        }
+        Ok(())
+    });
+    assert!(stopped.is_err());
+    assert_eq!(folders_in(&spill_parent), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_totals_run_keeps_no_rows_and_its_groups_add_up_to_the_rows_of_a_run_that_keeps_them() {
+    let dir = scratch("totals");
+    let paths = two_files(&dir);
+    let kept = run_files(&paths, &RunOptions { spill: Spill::Never, ..Default::default() }).unwrap();
+    let grouping = Grouping::new(&["tenant".into()], None, "UTC").unwrap();
+    // Spilling is not used by a totals run, whatever it asks.
+    let options = RunOptions { totals: Some(grouping), spill: Spill::Always, ..Default::default() };
+    let done = run_files(&paths, &options).unwrap();
+    assert_eq!(rows(&done.priced), 0);
+    assert!(done.spilled.is_empty() && done.folder.is_none());
+    assert_eq!(done.records_read, 51);
+    assert_eq!(rows(&done.rejects), 2);
+    let totals = done.totals.unwrap();
+    assert_eq!(strings(std::slice::from_ref(&totals), "tenant"), ["acme", "globex"]);
+    assert_eq!(ints(&[totals], "rows"), [15 + 19, 15]);
+    let tenants = strings(&kept.priced, "tenant");
+    assert_eq!(tenants.iter().filter(|t| *t == "acme").count(), 34);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn max_line_bytes_rejects_longer_lines_with_their_size() {
+    let dir = scratch("long");
+    let paths = two_files(&dir);
+    let options = RunOptions { spill: Spill::Never, max_line_bytes: 100, ..Default::default() };
+    let done = run_files(&paths[..1], &options).unwrap();
+    // Every line of the sample shape is longer than 100 bytes; "not json" is not.
+    assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (31, 0, 31));
+    let reasons = strings(&done.rejects, "reason");
+    assert!(reasons.iter().filter(|r| r.contains("100")).count() == 30, "{reasons:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A gateway line reporting `cost` for 1,000 input and 100 output tokens of gpt-4o.
+fn reported(id: &str, cost: &str, cached: bool, tenant: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","created_at":"2025-01-01T02:00:00Z","provider":"openai","model":"gpt-4o","path":"chat/completions","success":true,"status_code":200,"cached":{cached},"tokens_in":1000,"tokens_out":100,"cost":{cost},"metadata":"{{\"tenant\": \"{tenant}\"}}"}}"#
+    )
+}
+
+fn decimals(batch: &RecordBatch, column: &str) -> Vec<i128> {
+    let c = batch.column_by_name(column).unwrap();
+    c.as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap().values().to_vec()
+}
+
+#[test]
+fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance, CAUSES};
+    // gpt-4o in January 2025: 1,000 input tokens at $2.50/M and 100 output at $10/M cost 0.0035 USD.
+    let usd = |s: &str| (s.parse::<f64>().unwrap() * 1e6).round() as i128 * 1_000_000_000_000;
+    let texts = vec![
+        Some(reported("right", "0.0035", false, "acme")),
+        Some(reported("hit", "0.0035", true, "acme")),
+        Some(reported("zero", "0", false, "globex")),
+        Some(reported("double", "0.007", false, "globex")),
+        Some(reported("close", "0.00351", false, "acme")),
+    ];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!(
+        decimals(&done.priced[0], "total_cost"),
+        [usd("0.0035"), 0, usd("0.0035"), usd("0.0035"), usd("0.0035")]
+    );
+    let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
+    let rec = reconcile(&done.priced, 3, &book, &tolerance, 0).unwrap();
+    assert_eq!(rec.compared, 5);
+    assert_eq!(rec.reported_total, usd("0.01751"));
+    assert_eq!(rec.computed_total, usd("0.0035") * 4);
+    // Largest |difference| first, equal ones in line order (all three are 0.0035 off); "close" is within 1%.
+    let m = &rec.mismatches;
+    assert_eq!(strings(std::slice::from_ref(m), "id"), ["hit", "zero", "double"]);
+    assert_eq!(
+        strings(std::slice::from_ref(m), "cause"),
+        ["gateway cache hit", "no price for the model", "unexplained"]
+    );
+    assert_eq!(decimals(m, "difference"), [usd("0.0035"), -usd("0.0035"), usd("0.0035")]);
+    assert_eq!(strings(std::slice::from_ref(m), "tenant"), ["acme", "globex", "globex"]);
+    assert_eq!(ints(std::slice::from_ref(m), "line"), [2, 3, 4]);
+    let causes: Vec<(&str, u64, i128)> = CAUSES.iter().zip(rec.causes).map(|(c, (n, d))| (*c, n, d)).collect();
+    assert_eq!(causes[0], ("gateway cache hit", 1, usd("0.0035")));
+    // The 3 records rejected for want of a price are counted, with no money.
+    assert_eq!(causes[1], ("no price for the model", 4, -usd("0.0035")));
+    assert_eq!(causes[6], ("unexplained", 1, usd("0.0035")));
+    assert_eq!(rec.causes.iter().map(|(n, _)| n).sum::<u64>(), 3 + 3);
+    // A tolerance wide enough accepts every line.
+    let loose = Tolerance { absolute: Decimal::new(1000, 0), relative: Decimal::ZERO };
+    assert_eq!(reconcile(&done.priced, 0, &book, &loose, 0).unwrap().mismatches.num_rows(), 0);
+    // Nothing to compare: empty, with the columns.
+    let empty = reconcile(&[], 0, &book, &tolerance, 0).unwrap();
+    assert_eq!((empty.compared, empty.mismatches.num_rows()), (0, 0));
+    assert_eq!(empty.mismatches.schema().field(7).name(), "cause");
+}
