@@ -6,6 +6,7 @@ pub mod linear;
 pub mod money;
 pub mod record;
 pub mod table;
+pub mod table_input;
 
 use std::sync::Arc;
 

@@ -11,21 +11,20 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 use rust_decimal::Decimal;
 
-use crate::cost::columns::{check_no_clash, count_columns};
 use crate::cost::money::amount_text;
-use crate::cost::table::{price_table as core_price_table, result_names, TableInput, TableOptions};
+use crate::cost::table::TableOptions;
+use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost};
-use crate::error::Error;
 use crate::prices::book::PriceBook;
 use crate::prices::calendar::{
     days_from_civil, format_date, format_moment, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY,
 };
-use crate::prices::schema::{self, PriceDef, SheetDef};
-use crate::prices::units::{unit_of_usage_field, UNITS};
+use crate::prices::schema::{PriceDef, SheetDef};
+use crate::prices::units::UNITS;
 use crate::py::convert::{opt_text, text};
 use crate::py::encoding::type_name;
-use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
-use crate::usage::{count_from_float, count_from_int, Usage};
+use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
+use crate::usage::{GivenCount, Usage};
 
 fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
     super::to_json(obj, what)
@@ -90,26 +89,6 @@ impl PyPriceBook {
 /// A JSON value as Python objects (dicts, lists, str, int, float, bool, None).
 fn py_json<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     py.import("json")?.call_method1("loads", (value.to_string(),))
-}
-
-fn read_toml(path: &std::path::Path) -> Result<serde_json::Value, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
-    let value: toml::Value =
-        toml::from_str(&text).map_err(|e| Error::PriceBook(format!("{}: not valid TOML: {e}", path.display())))?;
-    serde_json::to_value(&value).map_err(|e| Error::PriceBook(format!("{}: {e}", path.display())))
-}
-
-fn schema_err(e: schema::SchemaError) -> Error {
-    Error::PriceBook(e.to_string())
-}
-
-fn book_from_values(values: &[(serde_json::Value, String)], origin: &str) -> Result<PriceBook, Error> {
-    let defs = values
-        .iter()
-        .map(|(v, o)| schema::provider_from_value(v, o).map_err(schema_err))
-        .collect::<Result<Vec<_>, _>>()?;
-    PriceBook::from_defs(defs, origin)
 }
 
 /// An amount in 10^-18 USD → Python `decimal.Decimal`, exact at any size (through its text; never rust_decimal's
@@ -260,7 +239,7 @@ impl PyPriceBook {
             };
             let values: Vec<(serde_json::Value, String)> =
                 list.into_iter().enumerate().map(|(i, v)| (v, format!("{origin}[{i}]"))).collect();
-            let book = py.detach(|| book_from_values(&values, origin)).py_err(py)?;
+            let book = py.detach(|| PriceBook::from_values(&values, origin)).py_err(py)?;
             let values = Arc::new(values.into_iter().map(|(v, _)| v).collect());
             Ok(PyPriceBook::made(book, Recipe::Values { values, origin: origin.to_string() }))
         })
@@ -270,27 +249,7 @@ impl PyPriceBook {
     #[staticmethod]
     fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<PyPriceBook> {
         guard(py, || {
-            let (book, values) = py
-                .detach(|| {
-                    let mut files = if path.is_dir() {
-                        std::fs::read_dir(&path)
-                            .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?
-                            .filter_map(|e| e.ok().map(|e| e.path()))
-                            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                            .collect()
-                    } else {
-                        vec![path.clone()]
-                    };
-                    files.sort();
-                    let values = files.iter().map(|f| Ok((read_toml(f)?, f.display().to_string()))).collect::<Result<
-                        Vec<_>,
-                        Error,
-                    >>(
-                    )?;
-                    let book = book_from_values(&values, &path.display().to_string())?;
-                    Ok::<_, Error>((book, values.into_iter().map(|(v, _)| v).collect()))
-                })
-                .py_err(py)?;
+            let (book, values) = py.detach(|| PriceBook::load_path(&path)).py_err(py)?;
             let origin = path.display().to_string();
             Ok(PyPriceBook::made(book, Recipe::Values { values: Arc::new(values), origin }))
         })
@@ -300,14 +259,12 @@ impl PyPriceBook {
     /// `discounts` ({"openai": "0.8", "openai/gpt-4o": "0.7"}) and `providers` (models to add or replace).
     fn with_overrides(&self, py: Python<'_>, overrides: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
         guard(py, || {
-            let (value, origin) = if let Ok(path) = overrides.extract::<PathBuf>() {
-                (read_toml(&path).py_err(py)?, path.display().to_string())
+            let (book, value) = if let Ok(path) = overrides.extract::<PathBuf>() {
+                py.detach(|| self.book.with_overrides_file(&path)).py_err(py)?
             } else {
-                (json_of(overrides, "overrides")?, "overrides".to_string())
+                let value = json_of(overrides, "overrides")?;
+                (py.detach(|| self.book.with_overrides_value(&value, "overrides")).py_err(py)?, value)
             };
-            let defs = schema::overrides_from_value(&value, &origin).map_err(|e| to_py(py, schema_err(e)))?;
-            let book =
-                py.detach(|| self.book.with_overrides(defs, &format!("{} + {origin}", self.book.origin))).py_err(py)?;
             let recipe = Recipe::Overrides { base: Box::new(self.clone()), overrides: Arc::new(value) };
             Ok(PyPriceBook::made(book, recipe))
         })
@@ -461,35 +418,20 @@ impl PyPriceBook {
     }
 }
 
-fn usage_error(field: &str, message: String) -> Error {
-    Error::InvalidUsage { field: field.to_string(), message }
-}
-
-/// A count from Python: an int of any size (or an integral float), never negative, at most `u64::MAX`. `bool`,
-/// `None`, text and other types are type errors naming the field; the range rules are the core's.
-fn count_of(v: &Bound<'_, PyAny>, field: &str) -> Result<u64, Error> {
-    let shown = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
-    if v.is_instance_of::<pyo3::types::PyBool>() || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>()) {
-        return Err(Error::InvalidType(format!(
-            "invalid usage: {field}: expected a whole number, got {} {}",
-            type_name(v),
-            shown()
-        )));
-    }
-    if v.is_instance_of::<PyInt>() {
+/// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
+fn given_count(v: &Bound<'_, PyAny>) -> GivenCount {
+    let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
+    let number = !v.is_instance_of::<pyo3::types::PyBool>();
+    if number && v.is_instance_of::<PyInt>() {
         return match v.extract::<i128>() {
-            Ok(n) => count_from_int(field, n),
-            // Past i128: too large or too small either way; the sign says which.
-            Err(_) => match v.gt(0) {
-                Ok(true) => count_from_int(field, i128::MAX).map_err(|_| {
-                    usage_error(field, format!("{} is more than {}, the largest count", shown(), u64::MAX))
-                }),
-                _ => Err(usage_error(field, format!("{} is negative (counts are never negative)", shown()))),
-            },
+            Ok(n) => GivenCount::Int(n),
+            Err(_) => GivenCount::OutOfRange { negative: !v.gt(0).unwrap_or(false), text: text() },
         };
     }
-    let f: f64 = v.extract().map_err(|e| Error::InvalidType(format!("invalid usage: {field}: {e}")))?;
-    count_from_float(field, f)
+    match v.extract::<f64>() {
+        Ok(f) if number && v.is_instance_of::<PyFloat>() => GivenCount::Float(f),
+        _ => GivenCount::NotANumber { type_name: type_name(v), text: text() },
+    }
 }
 
 /// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
@@ -500,33 +442,99 @@ pub struct PyUsage {
     pub usage: Usage,
 }
 
-#[pymethods]
-impl PyUsage {
+/// `#[pymethods]` of `PyUsage` with one getter per usage field, each reading the count of the unit of its name
+/// in `units::UNITS`; a field list that differs from the table (a unit added, renamed or moved) does not compile.
+macro_rules! usage_methods {
+    ([$($field:ident),* $(,)?] { $($methods:tt)* }) => {
+        const _: () = {
+            let fields: &[&str] = &[$(stringify!($field)),*];
+            assert!(fields.len() == UNITS.len(), "one getter per unit of units::UNITS");
+            let mut u = 0;
+            while u < fields.len() {
+                assert!(same_str(fields[u], UNITS[u].usage_field), "getters in the order of units::UNITS");
+                u += 1;
+            }
+        };
+
+        #[pymethods]
+        impl PyUsage {
+            $($methods)*
+
+            $(
+                #[getter]
+                fn $field(&self) -> u64 {
+                    const UNIT: usize = unit_index(stringify!($field));
+                    self.usage.counts[UNIT]
+                }
+            )*
+        }
+    };
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The unit whose usage field is `field` (at compile time; an unknown name does not compile).
+const fn unit_index(field: &str) -> usize {
+    let mut u = 0;
+    while u < UNITS.len() {
+        if same_str(UNITS[u].usage_field, field) {
+            return u;
+        }
+        u += 1;
+    }
+    panic!("not a usage field of units::UNITS")
+}
+
+usage_methods!([
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    cache_write_1h_tokens,
+    reasoning_tokens,
+    citation_tokens,
+    input_audio_tokens,
+    output_audio_tokens,
+    cache_audio_read_tokens,
+    input_image_tokens,
+    output_image_tokens,
+    cache_image_read_tokens,
+    input_video_tokens,
+    output_video_tokens,
+    input_characters,
+    input_text_messages,
+    audio_seconds,
+    input_audio_seconds,
+    input_document_pages,
+    input_annotated_document_pages,
+    web_searches,
+    storage_searches,
+    requests,
+] {
     #[new]
     #[pyo3(signature = (**fields))]
     fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<PyUsage> {
         guard(py, || {
-            let mut usage = Usage::default();
-            if let Some(fields) = fields {
-                for (k, v) in fields.iter() {
-                    let name: String = k.extract()?;
-                    let unit = unit_of_usage_field(&name).ok_or_else(|| {
-                        to_py(
-                            py,
-                            usage_error(
-                                &name,
-                                format!(
-                                    "not a usage field; fields are: {}",
-                                    UNITS.iter().map(|u| u.usage_field).collect::<Vec<_>>().join(", ")
-                                ),
-                            ),
-                        )
-                    })?;
-                    usage.counts[unit] = count_of(&v, &name).py_err(py)?;
-                }
+            let mut given = Vec::new();
+            for (k, v) in fields.into_iter().flatten() {
+                let name: String = k.extract()?;
+                given.push((name, given_count(&v)));
             }
-            usage.validate().py_err(py)?;
-            Ok(PyUsage { usage })
+            let given: Vec<(&str, GivenCount)> = given.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+            Ok(PyUsage { usage: Usage::from_given_fields(&given).py_err(py)? })
         })
     }
 
@@ -537,127 +545,6 @@ impl PyUsage {
             d.set_item(unit.usage_field, self.usage.counts[u])?;
         }
         Ok(d)
-    }
-
-    // One getter per field, in the order of `units::UNITS` (a test checks the order).
-    #[getter]
-    fn input_tokens(&self) -> u64 {
-        self.usage.counts[0]
-    }
-
-    #[getter]
-    fn output_tokens(&self) -> u64 {
-        self.usage.counts[1]
-    }
-
-    #[getter]
-    fn cache_read_tokens(&self) -> u64 {
-        self.usage.counts[2]
-    }
-
-    #[getter]
-    fn cache_write_tokens(&self) -> u64 {
-        self.usage.counts[3]
-    }
-
-    #[getter]
-    fn cache_write_1h_tokens(&self) -> u64 {
-        self.usage.counts[4]
-    }
-
-    #[getter]
-    fn reasoning_tokens(&self) -> u64 {
-        self.usage.counts[5]
-    }
-
-    #[getter]
-    fn citation_tokens(&self) -> u64 {
-        self.usage.counts[6]
-    }
-
-    #[getter]
-    fn input_audio_tokens(&self) -> u64 {
-        self.usage.counts[7]
-    }
-
-    #[getter]
-    fn output_audio_tokens(&self) -> u64 {
-        self.usage.counts[8]
-    }
-
-    #[getter]
-    fn cache_audio_read_tokens(&self) -> u64 {
-        self.usage.counts[9]
-    }
-
-    #[getter]
-    fn input_image_tokens(&self) -> u64 {
-        self.usage.counts[10]
-    }
-
-    #[getter]
-    fn output_image_tokens(&self) -> u64 {
-        self.usage.counts[11]
-    }
-
-    #[getter]
-    fn cache_image_read_tokens(&self) -> u64 {
-        self.usage.counts[12]
-    }
-
-    #[getter]
-    fn input_video_tokens(&self) -> u64 {
-        self.usage.counts[13]
-    }
-
-    #[getter]
-    fn output_video_tokens(&self) -> u64 {
-        self.usage.counts[14]
-    }
-
-    #[getter]
-    fn input_characters(&self) -> u64 {
-        self.usage.counts[15]
-    }
-
-    #[getter]
-    fn input_text_messages(&self) -> u64 {
-        self.usage.counts[16]
-    }
-
-    #[getter]
-    fn audio_seconds(&self) -> u64 {
-        self.usage.counts[17]
-    }
-
-    #[getter]
-    fn input_audio_seconds(&self) -> u64 {
-        self.usage.counts[18]
-    }
-
-    #[getter]
-    fn input_document_pages(&self) -> u64 {
-        self.usage.counts[19]
-    }
-
-    #[getter]
-    fn input_annotated_document_pages(&self) -> u64 {
-        self.usage.counts[20]
-    }
-
-    #[getter]
-    fn web_searches(&self) -> u64 {
-        self.usage.counts[21]
-    }
-
-    #[getter]
-    fn storage_searches(&self) -> u64 {
-        self.usage.counts[22]
-    }
-
-    #[getter]
-    fn requests(&self) -> u64 {
-        self.usage.counts[23]
     }
 
     fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
@@ -696,7 +583,7 @@ impl PyUsage {
     fn fields() -> Vec<&'static str> {
         UNITS.iter().map(|u| u.usage_field).collect()
     }
-}
+});
 
 /// The cost of one usage: `total` (an exact `decimal.Decimal` in USD), the items it is the sum of, the price
 /// entry used, and `explain()`.
@@ -880,7 +767,16 @@ pub fn price(
         let (model, provider, service_tier, region) =
             (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
         if let Ok(rec) = usage.cast::<crate::py::extract::PyUsageRecord>() {
-            return crate::py::extract::price_usage_record(py, rec.get(), model, provider, at, service_tier, book);
+            return crate::py::extract::price_usage_record(
+                py,
+                rec.get(),
+                model,
+                provider,
+                at,
+                service_tier,
+                book,
+                region,
+            );
         }
         let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
         let usage = usage_of(usage)?;
@@ -892,18 +788,22 @@ pub fn price(
     })
 }
 
-/// Prices an Arrow table of usage rows (see the Python `price_table` for the column options). `columns` maps the
-/// roles (model, timestamp, provider, service_tier, region, cache_hit) to columns and `counts` usage fields to
-/// columns; other count columns are recognised by name (`cost::columns`). `keep_columns`: the caller puts the
-/// result beside the input's own columns, so their names must not clash.
+/// Prices an Arrow table of usage rows: the keywords of the Python `price_table` (roles to columns, `counts`
+/// usage fields to columns), the rules in `cost::table_input`. `keep_columns`: the caller puts the result beside the
+/// input's own columns, so their names must not clash.
 #[pyfunction]
-#[pyo3(signature = (table, *, book=None, columns, counts=None, default_at=None, input_excludes_cache=None, itemized=false, as_float=false, keep_columns=false, num_threads=None))]
+#[pyo3(signature = (table, *, book=None, model=None, timestamp=Some("timestamp".to_string()), provider=None, service_tier=None, region=None, cache_hit=None, counts=None, default_at=None, input_excludes_cache=None, itemized=false, as_float=false, keep_columns=false, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_arrow_table(
     py: Python<'_>,
     table: AnyRecordBatch,
     book: Option<&PyPriceBook>,
-    columns: &Bound<'_, PyDict>,
+    model: Option<&Bound<'_, PyAny>>,
+    timestamp: Option<String>,
+    provider: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&Bound<'_, PyAny>>,
+    region: Option<&Bound<'_, PyAny>>,
+    cache_hit: Option<&Bound<'_, PyAny>>,
     counts: Option<&Bound<'_, PyDict>>,
     default_at: Option<&Bound<'_, PyAny>>,
     input_excludes_cache: Option<bool>,
@@ -913,97 +813,32 @@ pub fn price_arrow_table(
     num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTable> {
     guard(py, || {
-        let num_threads = crate::py::args::threads(num_threads)?;
+        let threads = crate::py::args::threads(num_threads)?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
         let default_at = match default_at {
             Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
             _ => None,
         };
-        let pairs = |d: Option<&Bound<'_, PyDict>>| -> PyResult<Vec<(String, String)>> {
-            d.map_or(Ok(Vec::new()), |d| d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect())
+        let counts = counts.map_or(Ok(Vec::new()), |d| {
+            d.iter().map(|(k, v)| Ok((text(&k, "columns= key")?, text(&v, "columns= value")?))).collect::<PyResult<_>>()
+        })?;
+        let columns = ColumnNames {
+            model: opt_text(model, "model")?.unwrap_or_else(|| "model".into()),
+            timestamp,
+            provider: opt_text(provider, "provider")?,
+            service_tier: opt_text(service_tier, "service_tier")?,
+            region: opt_text(region, "region")?,
+            cache_hit: opt_text(cache_hit, "cache_hit")?,
+            counts,
+            input_excludes_cache,
         };
-        // columns: role → column name ("model", "timestamp", ...); counts: usage field → column name.
-        let names = pairs(Some(columns))?;
-        let explicit_counts = pairs(counts)?;
+        let job = TableJob { columns, default_at, options: TableOptions { itemized, as_float, threads }, keep_columns };
         let reader = table.into_reader()?;
         let schema = reader.schema();
-        let mut batches: Vec<arrow_array::RecordBatch> =
+        let batches: Vec<arrow_array::RecordBatch> =
             reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the table: {e}")))?;
-        if batches.is_empty() {
-            batches.push(arrow_array::RecordBatch::new_empty(schema.clone()));
-        }
-        let table_names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let column = |role: &str| -> PyResult<Option<usize>> {
-            match names.iter().find(|(r, _)| r == role) {
-                None => Ok(None),
-                Some((_, col)) => schema.index_of(col).map(Some).map_err(|_| {
-                    invalid_argument(
-                        py,
-                        format!("no column {col:?} (for {role}); the table has: {}", table_names.join(", ")),
-                    )
-                }),
-            }
-        };
-        let model = column("model")?.ok_or_else(|| invalid_argument(py, "a model column is required".into()))?;
-        let provider = column("provider")?;
-        let timestamp = column("timestamp")?;
-        if timestamp.is_none() && default_at.is_none() {
-            return Err(invalid_argument(
-                py,
-                "no timestamp column: pass default_at= to price every row at one time (old rows are never priced at \
-                 today's rate silently)"
-                    .into(),
-            ));
-        }
-        let service_tier = column("service_tier")?;
-        let region = column("region")?;
-        let cache_hit = column("cache_hit")?;
-        let taken: Vec<&str> = names.iter().map(|(_, c)| c.as_str()).collect();
-        let read = count_columns(&table_names, &explicit_counts, &taken, input_excludes_cache).py_err(py)?;
-        let count_index: Vec<(usize, usize, String)> = read
-            .counts
-            .iter()
-            .map(|(u, name)| {
-                Ok((*u, schema.index_of(name).map_err(|e| invalid_argument(py, e.to_string()))?, name.clone()))
-            })
-            .collect::<PyResult<_>>()?;
-        let options = TableOptions { itemized, as_float, threads: num_threads };
-        if keep_columns {
-            let units: Vec<usize> = read.counts.iter().map(|(u, _)| *u).collect();
-            check_no_clash(&table_names, &result_names(&units, &options)).py_err(py)?;
-        }
-        let results = py
-            .detach(|| {
-                batches
-                    .iter()
-                    .map(|batch| {
-                        let col = |i: Option<usize>| i.map(|i| batch.column(i));
-                        let input = TableInput {
-                            rows: batch.num_rows(),
-                            model: batch.column(model),
-                            provider: col(provider),
-                            timestamp: col(timestamp),
-                            default_at,
-                            service_tier: col(service_tier),
-                            region: col(region),
-                            cache_hit: col(cache_hit),
-                            counts: count_index.iter().map(|(u, i, n)| (*u, batch.column(*i), n.clone())).collect(),
-                            input_excludes_cache: read.input_excludes_cache,
-                            output_excludes_reasoning: read.output_excludes_reasoning,
-                        };
-                        core_price_table(&book, &input, &options)
-                    })
-                    .collect::<Result<Vec<_>, Error>>()
-            })
-            .py_err(py)?;
-        // The rule used, in the result's schema metadata (`usage_convention`).
-        let metadata = std::collections::HashMap::from([("usage_convention".to_string(), read.describe())]);
-        let out_schema = Arc::new(results[0].schema().as_ref().clone().with_metadata(metadata));
-        let results = results
-            .into_iter()
-            .map(|b| b.with_schema(out_schema.clone()).map_err(|e| to_py(py, Error::Internal(e.to_string()))))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyTable::try_new(results, out_schema)
+        let (schema, results) = py.detach(|| price_batches(&book, &schema, &batches, &job)).py_err(py)?;
+        PyTable::try_new(results, schema)
     })
 }
 
