@@ -112,8 +112,18 @@ def test_price_table_keywords_reach_the_core() -> None:
     assert cost(timestamp=None, default_at="2026-02-01") == Decimal(7)
     assert cost(input_excludes_cache=True) == Decimal(3)
     assert cost(as_float=True) == 3.0
-    assert "input_cost" in tokenprice.price_table(table, book=BOOK, model="m", timestamp="when", provider="vendor",
-                                                  columns={"input_tokens": "prompt"}, itemized=True).column_names
+    assert (
+        "input_cost"
+        in tokenprice.price_table(
+            table,
+            book=BOOK,
+            model="m",
+            timestamp="when",
+            provider="vendor",
+            columns={"input_tokens": "prompt"},
+            itemized=True,
+        ).column_names
+    )
     with pytest.raises(tokenprice.InvalidArgumentError, match="thread"):
         cost(num_threads=0)
     with pytest.raises(tokenprice.UnknownModelError):
@@ -122,8 +132,15 @@ def test_price_table_keywords_reach_the_core() -> None:
         cost(model="nope")
     with pytest.raises(tokenprice.InvalidArgumentError, match=r"\(for provider\)"):
         cost(provider="nope")
-    kept = tokenprice.price_table(table, book=BOOK, model="m", timestamp="when", provider="vendor",
-                                  columns={"input_tokens": "prompt"}, keep_columns=True)
+    kept = tokenprice.price_table(
+        table,
+        book=BOOK,
+        model="m",
+        timestamp="when",
+        provider="vendor",
+        columns={"input_tokens": "prompt"},
+        keep_columns=True,
+    )
     assert kept.column_names[: len(table.column_names)] == table.column_names
 
 
@@ -145,8 +162,9 @@ def test_counting_keywords_reach_the_core(tmp_path: Path) -> None:
     )
     with pytest.raises(tokenprice.InvalidArgumentError, match="thread"):
         tokenprice.count_tokens(["a", "b"], encoding="cl100k_base", num_threads=0)
-    assert isinstance(tokenprice.count_tokens("hi", model="claude-sonnet-4-5", approximate=True),
-                      tokenprice.ApproximateCount)
+    assert isinstance(
+        tokenprice.count_tokens("hi", model="claude-sonnet-4-5", approximate=True), tokenprice.ApproximateCount
+    )
     messages = [{"role": "user", "content": "hi"}]
     tools = [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}]
     assert tokenprice.count_message_tokens(messages, "gpt-4o", tools=tools) > tokenprice.count_message_tokens(

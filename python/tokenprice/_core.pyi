@@ -54,11 +54,18 @@ __all__ = [
     "_encoding_from_tokenizer_json_str",
     "_panic_for_tests",
     "APPROXIMATION_ENCODING",
+    "COST_COLUMNS",
+    "PRICE_KEYS",
+    "PROVIDER_KEYS",
     "__version__",
 ]
 
 __version__: str
 APPROXIMATION_ENCODING: str
+# The ledger's cost columns (then total_cost), the price keys in the order of the unit table, a provider file's keys.
+COST_COLUMNS: tuple[str, ...]
+PRICE_KEYS: tuple[str, ...]
+PROVIDER_KEYS: tuple[str, ...]
 
 class TokenPriceError(Exception):
     """Base class of every error tokenprice raises."""

@@ -256,3 +256,24 @@ impl<T> IntoPy<T> for Result<T, Error> {
         self.map_err(|e| to_py(py, e))
     }
 }
+
+/// Panics inside the binding, for the test that checks no panic reaches Python as `PanicException`.
+#[pyfunction]
+pub fn _panic_for_tests(py: Python<'_>, message: &str, threads: bool) -> PyResult<()> {
+    guard(py, || {
+        if threads {
+            // A panic on a worker thread of the pool must come back the same way.
+            crate::parallel::install(Some(2), || {
+                use rayon::prelude::*;
+                (0..4).into_par_iter().for_each(|i| {
+                    if i == 3 {
+                        panic!("{message}")
+                    }
+                });
+            })
+            .py_err(py)
+        } else {
+            panic!("{message}")
+        }
+    })
+}

@@ -408,6 +408,7 @@ pub fn usage_formats() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Prices a record (see `tokenprice.price`).
+#[allow(clippy::too_many_arguments)]
 pub fn price_usage_record(
     py: Python<'_>,
     rec: &PyUsageRecord,
