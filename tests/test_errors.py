@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def _raise_invalid_token() -> None:
 
 def _raise_tokenizer_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tiktoken"
-    bad.write_text("!!! not base64 0\n")
+    bad.write_text("YQ== 0\n!!notbase64 1\n")
     tokenprice.Encoding.from_tiktoken_file(bad, pattern=r"\S+")
 
 
@@ -144,11 +145,23 @@ def _raise_unknown_provider() -> None:
 
 
 def _raise_ambiguous_model() -> None:
-    tokenprice.PriceBook.default().resolve("llama-3.3-70b")
+    def host(name: str) -> dict[str, object]:
+        models = [{"id": "shared-1", "prices": [{"input_per_mtok": "1", "output_per_mtok": "2"}]}]
+        return {"schema": 1, "id": name, "models": models}  # neither owns the model
+
+    tokenprice.PriceBook.from_dicts([host("host-a"), host("host-b")]).resolve("shared-1")
 
 
 def _raise_no_price() -> None:
-    tokenprice.price(tokenprice.Usage(input_tokens=1), "gpt-4o", at="2025-07-01", service_tier="no-such-tier")
+    provider = {
+        "schema": 1,
+        "id": "acme",
+        "owns": [{"starts_with": "acme-"}],
+        "service_tiers": {"priority": {}},  # no rule: each model must list its priority prices
+        "models": [{"id": "acme-1", "prices": [{"input_per_mtok": "1", "output_per_mtok": "2"}]}],
+    }
+    book = tokenprice.PriceBook.from_dicts([provider])
+    tokenprice.price(tokenprice.Usage(input_tokens=1), "acme-1", at="2025-07-01", service_tier="priority", book=book)
 
 
 def _raise_invalid_usage() -> None:
@@ -168,7 +181,7 @@ def _raise_internal() -> None:
 
 
 # Every exception class tokenprice exports, a real call that raises it, and the builtin it also derives from.
-RAISED_BY = {
+RAISED_BY: dict[str, tuple[Callable[..., None], type[BaseException] | None]] = {
     "UnknownModelError": (_raise_unknown_model, KeyError),
     "UnknownEncodingError": (_raise_unknown_encoding, ValueError),
     "TokenizerNotPublicError": (_raise_not_public, None),
