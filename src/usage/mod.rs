@@ -77,10 +77,7 @@ impl Usage {
     pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, u64)>) -> Result<Usage> {
         let mut usage = Usage::default();
         for (name, value) in fields {
-            let unit = units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
-                field: name.to_string(),
-                message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
-            })?;
+            let unit = unit_of_field(name)?;
             usage.counts[unit] = value;
         }
         usage.validate()?;
@@ -183,6 +180,14 @@ impl Usage {
     }
 }
 
+/// The unit of a usage field's name; an unknown name is an error listing the fields.
+fn unit_of_field(name: &str) -> Result<usize> {
+    units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
+        field: name.to_string(),
+        message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
+    })
+}
+
 /// A count as a caller gave it (a Python int of any size, a float), before the checks of [`count_from_int`] and
 /// [`count_from_float`].
 #[derive(Clone, Debug, PartialEq)]
@@ -225,10 +230,7 @@ impl Usage {
     pub fn from_given_fields(fields: &[(&str, GivenCount)]) -> Result<Usage> {
         let mut usage = Usage::default();
         for (name, given) in fields {
-            let unit = units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
-                field: name.to_string(),
-                message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
-            })?;
+            let unit = unit_of_field(name)?;
             usage.counts[unit] = given.count(name)?;
         }
         usage.validate()?;
