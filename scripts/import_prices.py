@@ -36,6 +36,7 @@ else:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
+from tokenprice import _core  # noqa: E402
 from tokenprice.importers import (  # noqa: E402
     ImportReport,
     from_genai_prices,
@@ -103,19 +104,7 @@ def emit(provider: dict[str, Any], header: list[str]) -> str:
     for k in ("schema", "id", "name", "pricing_urls", "aliases", "owns", "id_prefixes", "notes"):
         if k in provider:
             w(_assign(k, provider[k]) + "\n")
-    unknown = set(provider) - {
-        "schema",
-        "id",
-        "name",
-        "pricing_urls",
-        "aliases",
-        "owns",
-        "id_prefixes",
-        "notes",
-        "service_tiers",
-        "regions",
-        "models",
-    }
+    unknown = set(provider) - set(_core.PROVIDER_KEYS)
     if unknown:
         raise ValueError(f"{provider['id']}: unexpected provider keys {sorted(unknown)}")
     if "service_tiers" in provider:

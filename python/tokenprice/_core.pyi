@@ -57,12 +57,21 @@ __all__ = [
     "_panic_for_tests",
     "APPROXIMATION_ENCODING",
     "RECONCILE_CAUSES",
+
+    "COST_COLUMNS",
+    "PRICE_KEYS",
+    "PROVIDER_KEYS",
     "__version__",
 ]
 
 __version__: str
 APPROXIMATION_ENCODING: str
 RECONCILE_CAUSES: list[str]
+
+# The ledger's cost columns (then total_cost), the price keys in the order of the unit table, a provider file's keys.
+COST_COLUMNS: tuple[str, ...]
+PRICE_KEYS: tuple[str, ...]
+PROVIDER_KEYS: tuple[str, ...]
 
 class TokenPriceError(Exception):
     """Base class of every error tokenprice raises."""
@@ -372,7 +381,12 @@ def price_arrow_table(
     table: Any,
     *,
     book: PriceBook | None = None,
-    columns: Mapping[str, str],
+    model: str | None = None,
+    timestamp: str | None = ...,
+    provider: str | None = None,
+    service_tier: str | None = None,
+    region: str | None = None,
+    cache_hit: str | None = None,
     counts: Mapping[str, str] | None = None,
     default_at: _Instant = None,
     input_excludes_cache: bool | None = None,

@@ -18,7 +18,7 @@ from tokenprice import _core
 from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 
-COST_COLUMNS = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"]
+COST_COLUMNS = list(_core.COST_COLUMNS)
 PERIODS = ("day", "week", "month")
 
 

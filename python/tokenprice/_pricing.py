@@ -9,29 +9,6 @@ from tokenprice import _core
 from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 
-# Optional columns looked up under these names unless told otherwise.
-OPTIONAL_ROLES = ("provider", "service_tier", "region", "cache_hit")
-
-
-def _column_names(data: Any) -> list[str]:
-    kind = type(data).__module__.split(".", 1)[0]
-    if kind in ("pandas", "polars"):
-        return [str(c) for c in data.columns]
-    names = getattr(data, "column_names", None)
-    if names is not None:
-        return list(names)
-    schema = getattr(data, "schema", None)
-    if schema is not None and hasattr(schema, "names"):
-        return list(schema.names)
-    import pyarrow as pa
-
-    try:
-        return list(pa.table(data).column_names)
-    except (TypeError, ValueError, pa.ArrowException) as e:
-        raise _core.InvalidTypeError(
-            f"data must be a pyarrow, polars or pandas table (or any Arrow table), got {type(data).__name__}: {e}"
-        ) from None
-
 
 def price_table(
     data: Any,
@@ -69,20 +46,15 @@ def price_table(
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
     a status: rows in = priced + rejected.
     """
-    names = _column_names(data)
-    present = set(names)
-    mapping: dict[str, str] = {"model": model}
-    if timestamp is not None and (timestamp in present or timestamp != "timestamp"):
-        mapping["timestamp"] = timestamp
-    for role, given in zip(OPTIONAL_ROLES, (provider, service_tier, region, cache_hit), strict=True):
-        if given is not None:
-            mapping[role] = given
-        elif role in present:
-            mapping[role] = role
     result = _core.price_arrow_table(
         _arrow_input(data),
         book=book,
-        columns=mapping,
+        model=model,
+        timestamp=timestamp,
+        provider=provider,
+        service_tier=service_tier,
+        region=region,
+        cache_hit=cache_hit,
         counts=dict(columns or {}),
         default_at=default_at,
         input_excludes_cache=input_excludes_cache,
@@ -105,7 +77,9 @@ def _arrow_input(data: Any) -> Any:
         try:  # a dict of columns, a list of arrays: what pyarrow itself takes as a table
             return pa.table(data)
         except (TypeError, ValueError, pa.ArrowException) as e:
-            raise _core.InvalidTypeError(f"data must be a table, got {type(data).__name__}: {e}") from None
+            raise _core.InvalidTypeError(
+                f"data must be a pyarrow, polars or pandas table (or any Arrow table), got {type(data).__name__}: {e}"
+            ) from None
 
     try:
         return pa.Table.from_pandas(data, preserve_index=False)

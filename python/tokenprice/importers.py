@@ -28,6 +28,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, localcontext
 from typing import Any
 
+from tokenprice import _core
+
 __all__ = [
     "GENAI_PRICE_KEYS",
     "LITELLM_PRICE_KEYS",
@@ -43,32 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Price keys of the schema in the order of its unit table (the order files list them in).
-PRICE_KEY_ORDER: tuple[str, ...] = (
-    "input_per_mtok",
-    "output_per_mtok",
-    "cache_read_per_mtok",
-    "cache_write_per_mtok",
-    "cache_write_1h_per_mtok",
-    "reasoning_per_mtok",
-    "citation_per_mtok",
-    "input_audio_per_mtok",
-    "output_audio_per_mtok",
-    "cache_audio_read_per_mtok",
-    "input_image_per_mtok",
-    "output_image_per_mtok",
-    "cache_image_read_per_mtok",
-    "input_video_per_mtok",
-    "output_video_per_mtok",
-    "input_per_mchars",
-    "input_text_messages_per_k",
-    "audio_per_hour",
-    "input_audio_per_hour",
-    "input_document_pages_per_k",
-    "input_annotated_document_pages_per_k",
-    "web_searches_per_k",
-    "storage_searches_per_k",
-    "requests_per_k",
-)
+PRICE_KEY_ORDER: tuple[str, ...] = _core.PRICE_KEYS
 _KEY_RANK = {k: i for i, k in enumerate(PRICE_KEY_ORDER)}
 # Keys whose unit is tokens: a tier or region multiplier applies to these only.
 _TOKEN_KEYS = frozenset(k for k in PRICE_KEY_ORDER if k.endswith("_per_mtok"))

@@ -5,6 +5,7 @@ pub mod columns;
 pub mod linear;
 pub mod record;
 pub mod table;
+pub mod table_input;
 
 use std::sync::Arc;
 

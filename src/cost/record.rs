@@ -15,6 +15,8 @@ pub struct RecordOptions {
     pub provider: Option<String>,
     pub at: Option<i64>,
     pub service_tier: Option<String>,
+    /// The provider region the call was served in (`None`: the provider's default prices).
+    pub region: Option<String>,
 }
 
 /// A record's service tier in the book's vocabulary: the providers' words for the standard tier mean none.
@@ -83,10 +85,10 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
             _ => mi,
         };
         if part_mi != mi {
-            others.push(price_model(book, usage, part_mi, at, tier.as_deref(), None)?);
+            others.push(price_model(book, usage, part_mi, at, tier.as_deref(), opts.region.as_deref())?);
         }
     }
-    let mut cost = price_model(book, &own, mi, at, tier.as_deref(), None)?;
+    let mut cost = price_model(book, &own, mi, at, tier.as_deref(), opts.region.as_deref())?;
     if rec.cache_hit {
         cost.total = 0;
         cost.items.clear();
@@ -108,6 +110,7 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::SCALE;
     use crate::prices::calendar::parse_instant;
     use crate::usage::Usage;
 
@@ -131,5 +134,28 @@ mod tests {
         let served = book.resolve("claude-opus-4-1", None).unwrap();
         assert!(cost.others.is_empty());
         assert_eq!(cost.total, price_model(&book, &both, served, at, None, None).unwrap().total);
+    }
+
+    #[test]
+    fn a_record_is_priced_in_the_region_asked_for() {
+        let def = serde_json::json!({
+            "schema": 1, "id": "acme", "owns": [{"starts_with": "acme-"}],
+            "regions": {"eu": {"multiplier": "1.1"}},
+            "models": [{"id": "acme-1", "prices": [{"input_per_mtok": "1", "output_per_mtok": "2"}]}]
+        });
+        let defs = vec![crate::prices::schema::provider_from_value(&def, "test").unwrap()];
+        let book = Arc::new(PriceBook::from_defs(defs, "test").unwrap());
+        let usage = Usage::from_fields([("input_tokens", 1_000_000), ("output_tokens", 1_000_000)]).unwrap();
+        let rec = UsageRecord { format: "openai", model: Some("acme-1".into()), usage, ..Default::default() };
+        let at = parse_instant("2026-06-01").unwrap();
+        let home = price_record(&book, &rec, &RecordOptions { at: Some(at), ..Default::default() }, at).unwrap();
+        let opts = RecordOptions { at: Some(at), region: Some("eu".into()), ..Default::default() };
+        let eu = price_record(&book, &rec, &opts, at).unwrap();
+        assert_eq!(eu.sheet.region.as_deref(), Some("eu"));
+        let usd = 10i128.pow(SCALE);
+        assert_eq!((home.total, eu.total), (3 * usd, 33 * usd / 10));
+        // An unknown region is an error, never ignored.
+        let bad = RecordOptions { region: Some("mars".into()), ..opts };
+        assert!(matches!(price_record(&book, &rec, &bad, at), Err(Error::UnknownOption { .. })));
     }
 }

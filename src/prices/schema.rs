@@ -517,26 +517,25 @@ pub fn regex_rule(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).case_insensitive(true).build()
 }
 
+/// The keys of a provider's definition, in the order files write them.
+pub const PROVIDER_KEYS: &[&str] = &[
+    "schema",
+    "id",
+    "name",
+    "pricing_urls",
+    "aliases",
+    "owns",
+    "id_prefixes",
+    "notes",
+    "service_tiers",
+    "regions",
+    "models",
+];
+
 fn provider_from(v: &Value, origin: &str, compile_regexes: bool) -> R<ProviderDef> {
     let ctx = Ctx { origin, compile_regexes };
     let obj = ctx.object(v, "")?;
-    ctx.check_keys(
-        obj,
-        "",
-        &[
-            "schema",
-            "id",
-            "name",
-            "pricing_urls",
-            "aliases",
-            "owns",
-            "id_prefixes",
-            "notes",
-            "service_tiers",
-            "regions",
-            "models",
-        ],
-    )?;
+    ctx.check_keys(obj, "", PROVIDER_KEYS)?;
     match obj.get("schema").and_then(Value::as_u64) {
         Some(1) => {}
         _ => return Err(ctx.err("schema", "expected schema = 1")),

@@ -4,12 +4,18 @@
 //! itself, 100,000 nested lists or an SDK object whose `model_dump()` returns itself is an `InvalidArgumentError`
 //! naming the path (`messages[0].content[2]`), never a stack overflow. Strings holding lone surrogates are read
 //! with U+FFFD in their place, as tiktoken reads them and as the JSON reader reads a lone `\ud800` escape.
+//!
+//! Also the converters every area shares: money (`decimal.Decimal`, exact), dates and instants both ways.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::py::encoding::type_name;
+use crate::money::amount_text;
+use crate::prices::calendar::{days_from_civil, format_date, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY};
+use crate::py::args::type_name;
 use crate::py::errors::{invalid_argument, invalid_type};
 
 /// How many containers (dicts, lists, tuples, `model_dump()` results) deep a Python value may nest. Real API
@@ -220,4 +226,106 @@ fn short_repr(obj: &Bound<'_, PyAny>) -> String {
         Some((at, _)) => format!("{}...", &r[..at]),
         None => r,
     }
+}
+
+/// An amount in 10^-18 USD → Python `decimal.Decimal`, exact at any size (through its text; never rust_decimal's
+/// 96-bit mantissa, which would saturate past 7.9 × 10^10 USD).
+pub fn py_amount(py: Python<'_>, amount: i128) -> PyResult<Bound<'_, PyAny>> {
+    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    DECIMAL.import(py, "decimal", "Decimal")?.call1((amount_text(amount),))
+}
+
+/// Decimal → Python `decimal.Decimal` (exact, through its text).
+pub fn py_decimal<'py>(py: Python<'py>, d: Decimal) -> PyResult<Bound<'py, PyAny>> {
+    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = DECIMAL.import(py, "decimal", "Decimal")?;
+    cls.call1((d.to_string(),))
+}
+
+fn py_date<'py>(py: Python<'py>, day: i64) -> PyResult<Bound<'py, PyAny>> {
+    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = DATE.import(py, "datetime", "date")?;
+    cls.call_method1("fromisoformat", (format_date(day),))
+}
+
+/// A price date for Python: a `date` at midnight UTC, else an aware UTC `datetime`.
+pub fn py_moment<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+    if micros.rem_euclid(MICROS_PER_DAY) == 0 {
+        return py_date(py, micros.div_euclid(MICROS_PER_DAY));
+    }
+    py_datetime(py, micros)
+}
+
+/// An aware UTC `datetime`, exact to the microsecond (epoch + timedelta, no float on the way).
+pub fn py_datetime<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+    static EPOCH: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let (epoch, timedelta) = EPOCH.get_or_try_init(py, || -> PyResult<_> {
+        let m = py.import("datetime")?;
+        let utc = m.getattr("timezone")?.getattr("utc")?;
+        let epoch = m.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+        Ok((epoch.unbind(), m.getattr("timedelta")?.unbind()))
+    })?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("microseconds", micros)?;
+    epoch.bind(py).add(timedelta.bind(py).call((), Some(&kwargs))?)
+}
+
+/// Instants from Python: None (now), datetime (naive = UTC), date (midnight UTC), ISO string, or epoch seconds.
+pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64> {
+    let Some(v) = value.filter(|v| !v.is_none()) else {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        return Ok(now);
+    };
+    let py = v.py();
+    if v.is_instance_of::<PyString>() {
+        let s = crate::py::args::name(v, what)?;
+        return parse_instant(&s).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    }
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid_type(py, format!("{what}: {} is not a time (bool)", v.repr()?)));
+    }
+    if v.is_instance_of::<PyInt>() {
+        // Ints of any size: exact within i64 seconds, else certainly out of range.
+        let secs = v.extract::<i64>().map(|s| s as f64).unwrap_or(f64::INFINITY);
+        if secs.is_infinite() {
+            return Err(invalid_argument(
+                py,
+                format!("{what}: {} epoch seconds is outside the years 1 to 9999", v.repr()?),
+            ));
+        }
+        return instant_of_epoch_seconds(secs).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    }
+    if v.is_instance_of::<PyFloat>() {
+        let secs: f64 = v.extract()?;
+        return instant_of_epoch_seconds(secs).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
+    }
+    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    // (naive epoch, aware epoch, one microsecond)
+    static EPOCHS: PyOnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let datetime = DATETIME.import(py, "datetime", "datetime")?;
+    let date = DATE.import(py, "datetime", "date")?;
+    if v.is_instance(datetime)? {
+        // (dt - epoch) // 1 µs is exact and takes three calls; naive datetimes are read as UTC.
+        let (naive, aware, micro) = EPOCHS.get_or_try_init(py, || -> PyResult<_> {
+            let m = py.import("datetime")?;
+            let naive = datetime.call1((1970, 1, 1))?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("tzinfo", m.getattr("timezone")?.getattr("utc")?)?;
+            let aware = naive.call_method("replace", (), Some(&kwargs))?;
+            let micro = m.getattr("timedelta")?.call1((0, 0, 1))?;
+            Ok((naive.unbind(), aware.unbind(), micro.unbind()))
+        })?;
+        let epoch = if v.getattr("tzinfo")?.is_none() { naive } else { aware };
+        return v.sub(epoch.bind(py))?.floor_div(micro.bind(py))?.extract();
+    }
+    if v.is_instance(date)? {
+        let field = |name: &str| -> PyResult<i64> { v.getattr(name)?.extract() };
+        return Ok(days_from_civil(field("year")?, field("month")? as u32, field("day")? as u32) * MICROS_PER_DAY);
+    }
+    Err(invalid_type(
+        py,
+        format!("{what} must be a datetime, a date, an ISO 8601 string or epoch seconds; got {}", type_name(v)),
+    ))
 }

@@ -12,42 +12,136 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::error::Error;
 
-/// (class name, builtin base besides TokenPriceError, docstring)
-const CLASSES: &[(&str, Option<&str>, &str)] = &[
-    ("UnknownModelError", Some("KeyError"), "No tokenizer is known for this model name."),
-    ("UnknownEncodingError", Some("ValueError"), "No built-in encoding has this name."),
-    ("TokenizerNotPublicError", None, "The model's tokenizer is not public; pass approximate=True to estimate."),
-    ("DisallowedSpecialTokenError", Some("ValueError"), "Text contains a special token that was not allowed."),
-    ("InvalidTokenError", Some("KeyError"), "A token id that is not in the encoding."),
-    ("TokenizerFileError", Some("ValueError"), "A tokenizer or vocabulary file that cannot be parsed."),
-    ("InvalidTextError", Some("ValueError"), "Input that is not valid UTF-8 text."),
-    ("InputError", None, "Input that cannot be read (a missing or unreadable file)."),
-    ("InvalidArgumentError", Some("ValueError"), "An argument outside its valid values."),
-    ("InvalidTypeError", Some("TypeError"), "An argument of the wrong type."),
-    ("InvalidMessageError", Some("ValueError"), "A chat message or tool definition of the wrong shape."),
-    ("UnknownProviderError", Some("KeyError"), "A provider name the price book does not know."),
-    ("AmbiguousModelError", Some("ValueError"), "A model several providers price, with no provider given."),
-    ("NoPriceError", Some("LookupError"), "No price for the model on that date or in that service tier."),
-    ("InvalidUsageError", Some("ValueError"), "Impossible usage counts (negative, fractional, parts above totals)."),
-    ("PriceBookError", Some("ValueError"), "A price file or price definition that breaks the schema."),
-    ("UsageFormatError", Some("ValueError"), "A record that cannot be read as usage (unknown shape, bad field)."),
-    ("InternalError", Some("RuntimeError"), "A bug in tokenprice (please report it)."),
+/// The named exception classes, one per kind of core error ([`class_of`] picks one by the error's variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    UnknownModel,
+    UnknownEncoding,
+    TokenizerNotPublic,
+    DisallowedSpecialToken,
+    InvalidToken,
+    TokenizerFile,
+    InvalidText,
+    Input,
+    InvalidArgument,
+    InvalidType,
+    InvalidMessage,
+    UnknownProvider,
+    AmbiguousModel,
+    NoPrice,
+    InvalidUsage,
+    PriceBook,
+    UsageFormat,
+    Internal,
+}
+
+/// The builtin exception a class also derives from, so existing `except` clauses still work.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    Key,
+    Lookup,
+    Value,
+    Type,
+    Runtime,
+}
+
+/// (class, name, builtin base besides TokenPriceError, docstring), in the order of [`Class`].
+const CLASSES: &[(Class, &str, Option<Builtin>, &str)] = &[
+    (Class::UnknownModel, "UnknownModelError", Some(Builtin::Key), "No tokenizer is known for this model name."),
+    (Class::UnknownEncoding, "UnknownEncodingError", Some(Builtin::Value), "No built-in encoding has this name."),
+    (
+        Class::TokenizerNotPublic,
+        "TokenizerNotPublicError",
+        None,
+        "The model's tokenizer is not public; pass approximate=True to estimate.",
+    ),
+    (
+        Class::DisallowedSpecialToken,
+        "DisallowedSpecialTokenError",
+        Some(Builtin::Value),
+        "Text contains a special token that was not allowed.",
+    ),
+    (Class::InvalidToken, "InvalidTokenError", Some(Builtin::Key), "A token id that is not in the encoding."),
+    (
+        Class::TokenizerFile,
+        "TokenizerFileError",
+        Some(Builtin::Value),
+        "A tokenizer or vocabulary file that cannot be parsed.",
+    ),
+    (Class::InvalidText, "InvalidTextError", Some(Builtin::Value), "Input that is not valid UTF-8 text."),
+    (Class::Input, "InputError", None, "Input that cannot be read (a missing or unreadable file)."),
+    (Class::InvalidArgument, "InvalidArgumentError", Some(Builtin::Value), "An argument outside its valid values."),
+    (Class::InvalidType, "InvalidTypeError", Some(Builtin::Type), "An argument of the wrong type."),
+    (
+        Class::InvalidMessage,
+        "InvalidMessageError",
+        Some(Builtin::Value),
+        "A chat message or tool definition of the wrong shape.",
+    ),
+    (
+        Class::UnknownProvider,
+        "UnknownProviderError",
+        Some(Builtin::Key),
+        "A provider name the price book does not know.",
+    ),
+    (
+        Class::AmbiguousModel,
+        "AmbiguousModelError",
+        Some(Builtin::Value),
+        "A model several providers price, with no provider given.",
+    ),
+    (
+        Class::NoPrice,
+        "NoPriceError",
+        Some(Builtin::Lookup),
+        "No price for the model on that date or in that service tier.",
+    ),
+    (
+        Class::InvalidUsage,
+        "InvalidUsageError",
+        Some(Builtin::Value),
+        "Impossible usage counts (negative, fractional, parts above totals).",
+    ),
+    (
+        Class::PriceBook,
+        "PriceBookError",
+        Some(Builtin::Value),
+        "A price file or price definition that breaks the schema.",
+    ),
+    (
+        Class::UsageFormat,
+        "UsageFormatError",
+        Some(Builtin::Value),
+        "A record that cannot be read as usage (unknown shape, bad field).",
+    ),
+    (Class::Internal, "InternalError", Some(Builtin::Runtime), "A bug in tokenprice (please report it)."),
 ];
+
+// `CLASSES[c as usize]` is class `c`: checked when compiling.
+const _: () = {
+    let mut i = 0;
+    while i < CLASSES.len() {
+        assert!(CLASSES[i].0 as usize == i, "CLASSES is not in the order of Class");
+        i += 1;
+    }
+    assert!(CLASSES.len() == Class::Internal as usize + 1, "a Class without its entry in CLASSES");
+};
 
 struct Classes {
     base: Py<PyType>,
-    named: Vec<(&'static str, Py<PyType>)>,
+    /// Indexed by [`Class`].
+    named: Vec<Py<PyType>>,
 }
 
 static CLASSES_CELL: PyOnceLock<Classes> = PyOnceLock::new();
 
-fn builtin_base<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
-    match name {
-        "KeyError" => py.get_type::<PyKeyError>(),
-        "LookupError" => py.get_type::<pyo3::exceptions::PyLookupError>(),
-        "ValueError" => py.get_type::<PyValueError>(),
-        "TypeError" => py.get_type::<pyo3::exceptions::PyTypeError>(),
-        _ => py.get_type::<PyRuntimeError>(),
+fn builtin_base(py: Python<'_>, builtin: Builtin) -> Bound<'_, PyType> {
+    match builtin {
+        Builtin::Key => py.get_type::<PyKeyError>(),
+        Builtin::Lookup => py.get_type::<pyo3::exceptions::PyLookupError>(),
+        Builtin::Value => py.get_type::<PyValueError>(),
+        Builtin::Type => py.get_type::<pyo3::exceptions::PyTypeError>(),
+        Builtin::Runtime => py.get_type::<PyRuntimeError>(),
     }
 }
 
@@ -71,12 +165,12 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
             false,
         )?;
         let mut named = Vec::new();
-        for (name, builtin, doc) in CLASSES {
+        for (_, name, builtin, doc) in CLASSES {
             let bases = match builtin {
-                Some(b) => PyTuple::new(py, [base.bind(py).clone(), builtin_base(py, b)])?,
+                Some(b) => PyTuple::new(py, [base.bind(py).clone(), builtin_base(py, *b)])?,
                 None => PyTuple::new(py, [base.bind(py).clone()])?,
             };
-            named.push((*name, make(name, bases, doc, *builtin == Some("KeyError"))?));
+            named.push(make(name, bases, doc, *builtin == Some(Builtin::Key))?);
         }
         Ok(Classes { base, named })
     })
@@ -87,48 +181,42 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let c = classes(py)?;
     m.add("TokenPriceError", c.base.bind(py))?;
-    for (name, class) in &c.named {
+    for ((_, name, _, _), class) in CLASSES.iter().zip(&c.named) {
         m.add(*name, class.bind(py))?;
     }
     Ok(())
 }
 
-fn class_name(e: &Error) -> &'static str {
+/// The class of a core error, by its variant (exhaustive: a new variant must be given a class here).
+fn class_of(e: &Error) -> Class {
     match e {
-        Error::UnknownModel { .. } => "UnknownModelError",
-        Error::UnknownEncoding { .. } => "UnknownEncodingError",
-        Error::TokenizerNotPublic { .. } => "TokenizerNotPublicError",
-        Error::DisallowedSpecialToken { .. } => "DisallowedSpecialTokenError",
-        Error::InvalidTokenId { .. } => "InvalidTokenError",
-        Error::TokenizerFile { .. } => "TokenizerFileError",
-        Error::InvalidUtf8 { .. } => "InvalidTextError",
-        Error::Io { .. } => "InputError",
-        Error::InvalidArgument(_) => "InvalidArgumentError",
-        Error::InvalidType(_) => "InvalidTypeError",
-        Error::InvalidMessage(_) => "InvalidMessageError",
-        Error::Internal(_) => "InternalError",
-        Error::UnknownPricedModel { .. } => "UnknownModelError",
-        Error::UnknownProvider { .. } => "UnknownProviderError",
-        Error::AmbiguousModel { .. } => "AmbiguousModelError",
-        Error::NoPriceAtDate { .. } | Error::NoTierPrice { .. } => "NoPriceError",
-        Error::UnknownOption { .. } => "InvalidArgumentError",
-        Error::InvalidUsage { .. } | Error::Overflow(_) => "InvalidUsageError",
-        Error::PriceBook(_) => "PriceBookError",
-        Error::UsageFormat(_) => "UsageFormatError",
+        Error::UnknownModel { .. } => Class::UnknownModel,
+        Error::UnknownEncoding { .. } => Class::UnknownEncoding,
+        Error::TokenizerNotPublic { .. } => Class::TokenizerNotPublic,
+        Error::DisallowedSpecialToken { .. } => Class::DisallowedSpecialToken,
+        Error::InvalidTokenId { .. } => Class::InvalidToken,
+        Error::TokenizerFile { .. } => Class::TokenizerFile,
+        Error::InvalidUtf8 { .. } => Class::InvalidText,
+        Error::Io { .. } => Class::Input,
+        Error::InvalidArgument(_) => Class::InvalidArgument,
+        Error::InvalidType(_) => Class::InvalidType,
+        Error::InvalidMessage(_) => Class::InvalidMessage,
+        Error::Internal(_) => Class::Internal,
+        Error::UnknownPricedModel { .. } => Class::UnknownModel,
+        Error::UnknownProvider { .. } => Class::UnknownProvider,
+        Error::AmbiguousModel { .. } => Class::AmbiguousModel,
+        Error::NoPriceAtDate { .. } | Error::NoTierPrice { .. } => Class::NoPrice,
+        Error::UnknownOption { .. } => Class::InvalidArgument,
+        Error::InvalidUsage { .. } | Error::Overflow(_) => Class::InvalidUsage,
+        Error::PriceBook(_) => Class::PriceBook,
+        Error::UsageFormat(_) => Class::UsageFormat,
     }
 }
 
 /// A core error as the matching Python exception.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    let name = class_name(&e);
     match classes(py) {
-        Ok(c) => {
-            let class = c.named.iter().find(|(n, _)| *n == name).map(|(_, t)| t.bind(py).clone());
-            match class {
-                Some(class) => PyErr::from_type(class, e.to_string()),
-                None => PyRuntimeError::new_err(e.to_string()),
-            }
-        }
+        Ok(c) => PyErr::from_type(c.named[class_of(&e) as usize].bind(py).clone(), e.to_string()),
         Err(err) => err,
     }
 }
@@ -167,4 +255,25 @@ impl<T> IntoPy<T> for Result<T, Error> {
     fn py_err(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, e))
     }
+}
+
+/// Panics inside the binding, for the test that checks no panic reaches Python as `PanicException`.
+#[pyfunction]
+pub fn _panic_for_tests(py: Python<'_>, message: &str, threads: bool) -> PyResult<()> {
+    guard(py, || {
+        if threads {
+            // A panic on a worker thread of the pool must come back the same way.
+            crate::parallel::install(Some(2), || {
+                use rayon::prelude::*;
+                (0..4).into_par_iter().for_each(|i| {
+                    if i == 3 {
+                        panic!("{message}")
+                    }
+                });
+            })
+            .py_err(py)
+        } else {
+            panic!("{message}")
+        }
+    })
 }

@@ -385,6 +385,7 @@ pub fn format_names() -> Vec<&'static str> {
 }
 
 /// Prices a record (see `tokenprice.price`).
+#[allow(clippy::too_many_arguments)]
 pub fn price_usage_record(
     py: Python<'_>,
     rec: &PyUsageRecord,
@@ -393,6 +394,7 @@ pub fn price_usage_record(
     at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&str>,
     book: Option<&PyPriceBook>,
+    region: Option<&str>,
 ) -> PyResult<PyCost> {
     let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
     let now = instant_of(None, "at")?;
@@ -404,6 +406,7 @@ pub fn price_usage_record(
             _ => None,
         },
         service_tier: service_tier.map(str::to_string),
+        region: region.map(str::to_string),
     };
     let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
     Ok(PyCost { cost })

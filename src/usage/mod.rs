@@ -80,10 +80,7 @@ impl Usage {
     pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, u64)>) -> Result<Usage> {
         let mut usage = Usage::default();
         for (name, value) in fields {
-            let unit = units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
-                field: name.to_string(),
-                message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
-            })?;
+            let unit = unit_of_field(name)?;
             usage.counts[unit] = value;
         }
         usage.validate()?;
@@ -183,6 +180,105 @@ impl Usage {
                 .map_err(|_| count_overflow("output_tokens", format!("output + reasoning = {sum}")))?;
         }
         Ok(())
+    }
+}
+
+/// The unit of a usage field's name; an unknown name is an error listing the fields.
+fn unit_of_field(name: &str) -> Result<usize> {
+    units::unit_of_usage_field(name).ok_or_else(|| Error::InvalidUsage {
+        field: name.to_string(),
+        message: format!("not a usage field; fields are: {}", field_names().collect::<Vec<_>>().join(", ")),
+    })
+}
+
+/// A count as a caller gave it (a Python int of any size, a float), before the checks of [`count_from_int`] and
+/// [`count_from_float`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum GivenCount {
+    Int(i128),
+    Float(f64),
+    /// A whole number past `i128` either way, with its text.
+    OutOfRange {
+        negative: bool,
+        text: String,
+    },
+    /// Not a number (text, `None`, a bool): its type's name and its text.
+    NotANumber {
+        type_name: String,
+        text: String,
+    },
+}
+
+impl GivenCount {
+    /// The count, or an `InvalidUsage` error naming `field`.
+    pub fn count(&self, field: &str) -> Result<u64> {
+        match self {
+            GivenCount::Int(n) => count_from_int(field, *n),
+            GivenCount::Float(f) => count_from_float(field, *f),
+            GivenCount::OutOfRange { negative: false, text } => Err(count_overflow(field, text.clone())),
+            GivenCount::OutOfRange { negative: true, text } => Err(Error::InvalidUsage {
+                field: field.to_string(),
+                message: format!("{text} is negative (counts are never negative)"),
+            }),
+            GivenCount::NotANumber { type_name, text } => Err(Error::InvalidType(format!(
+                "invalid usage: {field}: expected a whole number, got {type_name} {text}"
+            ))),
+        }
+    }
+}
+
+impl Usage {
+    /// A usage from (field, count as given) pairs, in order: each name checked (an unknown one lists the fields),
+    /// each count converted (errors name the field), then the whole checked. Fields not given are 0, `requests` 1.
+    pub fn from_given_fields(fields: &[(&str, GivenCount)]) -> Result<Usage> {
+        let mut usage = Usage::default();
+        for (name, given) in fields {
+            let unit = unit_of_field(name)?;
+            usage.counts[unit] = given.count(name)?;
+        }
+        usage.validate()?;
+        Ok(usage)
+    }
+}
+
+#[cfg(test)]
+mod given_tests {
+    use super::*;
+
+    #[test]
+    fn given_fields_are_named_converted_and_checked() {
+        let u = Usage::from_given_fields(&[
+            ("input_tokens", GivenCount::Int(10)),
+            ("output_tokens", GivenCount::Float(3.0)),
+        ])
+        .unwrap();
+        assert_eq!((u.input_tokens(), u.output_tokens(), u.counts[REQUESTS]), (10, 3, 1));
+        let err = |fields: &[(&str, GivenCount)]| Usage::from_given_fields(fields).unwrap_err().to_string();
+        let e = err(&[("input_tokns", GivenCount::Int(1))]);
+        assert!(e.starts_with("invalid usage: input_tokns: not a usage field; fields are: input_tokens, "), "{e}");
+        assert_eq!(
+            err(&[("output_tokens", GivenCount::Int(-2))]),
+            "invalid usage: output_tokens: -2 is negative (counts are never negative)"
+        );
+        assert!(err(&[("input_tokens", GivenCount::Float(1.5))]).contains("input_tokens: 1.5 is not a whole number"));
+        let huge = GivenCount::OutOfRange { negative: false, text: "10**40".into() };
+        assert_eq!(
+            err(&[("input_tokens", huge)]),
+            format!("invalid usage: input_tokens: 10**40 is more than {MAX_COUNT}, the largest count")
+        );
+        let tiny = GivenCount::OutOfRange { negative: true, text: "-10**40".into() };
+        assert!(err(&[("requests", tiny)]).contains("requests: -10**40 is negative"));
+        let text = GivenCount::NotANumber { type_name: "str".into(), text: "'7'".into() };
+        let e = Usage::from_given_fields(&[("input_tokens", text.clone())]).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidType(m) if m == "invalid usage: input_tokens: expected a whole number, got str '7'")
+        );
+        // Names are checked in order, before the count beside them.
+        let e = err(&[("nope", text)]);
+        assert!(e.contains("nope: not a usage field"), "{e}");
+        // The whole is checked too: a part above its total.
+        let e = err(&[("input_tokens", GivenCount::Int(1)), ("cache_read_tokens", GivenCount::Int(2))]);
+        assert!(e.contains("cache_read_tokens = 2 is more than input_tokens = 1"), "{e}");
     }
 }
 

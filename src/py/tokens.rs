@@ -1,19 +1,28 @@
-//! The `tokenprice.Encoding` class: every method converts its arguments, releases the GIL for the work, and
-//! converts the result back. Nothing is decided here.
+//! Counting for Python: the `tokenprice.Encoding` class, `StreamCounter`, and the counting functions (encodings by
+//! name or model, chat messages, images, files). Every one converts its arguments, releases the GIL for the work,
+//! and converts the result back. Nothing is decided here.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyFrozenSet, PyList, PyString, PyTuple};
+use serde_json::Value;
 
 use crate::error::Error;
-use crate::py::args;
-pub use crate::py::args::type_name;
-use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
+use crate::py::args::{self, type_name};
+use crate::py::convert::{self, to_json};
+use crate::py::errors::{self, guard, invalid_argument, invalid_type, IntoPy};
+use crate::tokens::chat::count_message_tokens as core_count_messages;
+use crate::tokens::image::{image_tokens as core_image_tokens, Detail};
 use crate::tokens::load::{encoding_from_ranks, load_tiktoken_file, HfTokenizer};
-use crate::tokens::{get_encoding, Allowed, Disallowed, Rank, Tokenizer};
+use crate::tokens::{
+    encoding_name_for_model as core_encoding_name, get_encoding as core_get_encoding,
+    lookup_model as core_lookup_model, Allowed, Disallowed, ModelTokenizer, Rank, StreamCounter, Tokenizer,
+    ENCODING_NAMES,
+};
 
 /// A tokenizer: a built-in OpenAI encoding, a tiktoken rank file, or a Hugging Face tokenizer.json.
 #[pyclass(frozen, module = "tokenprice", name = "Encoding")]
@@ -155,7 +164,7 @@ fn encode_checked(
 
 impl PyEncoding {
     pub fn builtin(name: &str, py: Python<'_>) -> PyResult<PyEncoding> {
-        let enc = get_encoding(name).py_err(py)?;
+        let enc = core_get_encoding(name).py_err(py)?;
         Ok(PyEncoding { tokenizer: Tokenizer::Bpe(enc), builtin: true })
     }
 
@@ -564,4 +573,199 @@ pub fn _encoding_from_ranks(
 #[pyfunction]
 pub fn _encoding_from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
     PyEncoding::from_tokenizer_json_str(py, json, name)
+}
+
+/// A built-in encoding by name: gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony.
+#[pyfunction]
+pub fn get_encoding(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+    guard(py, || PyEncoding::builtin(&args::name(name, "name")?, py))
+}
+
+/// The name of the encoding an OpenAI model uses (provider prefixes, Azure, fine-tune and dated names accepted).
+#[pyfunction]
+pub fn encoding_name_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    guard(py, || core_encoding_name(&args::name(model, "model")?).py_err(py))
+}
+
+/// The encoding an OpenAI model uses.
+#[pyfunction]
+pub fn encoding_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+    guard(py, || PyEncoding::builtin(core_encoding_name(&args::name(model, "model")?).py_err(py)?, py))
+}
+
+#[pyfunction]
+pub fn list_encoding_names() -> Vec<&'static str> {
+    ENCODING_NAMES.to_vec()
+}
+
+/// What is known about a model's tokenizer: ("encoding", name), ("not_public", vendor) or None.
+#[pyfunction]
+pub fn lookup_model(model: &Bound<'_, PyAny>) -> PyResult<Option<(&'static str, &'static str)>> {
+    Ok(core_lookup_model(&args::name(model, "model")?).map(|m| match m {
+        ModelTokenizer::Encoding(e) => ("encoding", e),
+        ModelTokenizer::NotPublic { vendor } => ("not_public", vendor),
+    }))
+}
+
+fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+    if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+        return Err(errors::invalid_type(obj.py(), format!("{what} must be a list, got {}", type_name(obj))));
+    }
+    match to_json(obj, what)? {
+        Value::Array(items) => Ok(items),
+        _ => Err(errors::invalid_type(obj.py(), format!("{what} must be a list, got {}", type_name(obj)))),
+    }
+}
+
+/// Estimated prompt tokens of a chat request, by OpenAI's published rules (see `tokens::chat`).
+#[pyfunction]
+#[pyo3(signature = (messages, model, tools=None))]
+pub fn count_message_tokens(
+    py: Python<'_>,
+    messages: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    tools: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    guard(py, || {
+        let model = convert::text(model, "model")?;
+        let messages = to_json_list(messages, "messages")?;
+        let tools = tools.filter(|t| !t.is_none()).map(|t| to_json_list(t, "tools")).transpose()?;
+        let enc = core_get_encoding(core_encoding_name(&model).py_err(py)?).py_err(py)?;
+        py.detach(|| core_count_messages(&enc, &model, &messages, tools.as_deref())).py_err(py)
+    })
+}
+
+/// Input tokens of one image of `width` × `height` pixels for `model` (OpenAI tiles or patches, Anthropic).
+#[pyfunction]
+#[pyo3(signature = (width, height, model, detail=None))]
+pub fn image_tokens(
+    py: Python<'_>,
+    width: &Bound<'_, PyAny>,
+    height: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    detail: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    guard(py, || {
+        let dim = |v: &Bound<'_, PyAny>, what: &str| args::count(v, what, u32::MAX as u64).map(|n| n as u32);
+        let model = args::name(model, "model")?;
+        let detail = detail.map(|d| args::name(d, "detail")).transpose()?;
+        let detail = detail.as_deref().unwrap_or("auto");
+        core_image_tokens(dim(width, "width")?, dim(height, "height")?, &model, Detail::parse(detail).py_err(py)?)
+            .py_err(py)
+    })
+}
+
+fn errors_mode(py: Python<'_>, errors: &str) -> PyResult<bool> {
+    match errors {
+        "strict" => Ok(false),
+        "replace" => Ok(true),
+        other => Err(invalid_argument(py, format!("errors={other:?}: expected \"strict\" or \"replace\""))),
+    }
+}
+
+fn stream_encoding(py: Python<'_>, encoding: &PyEncoding) -> PyResult<Arc<crate::tokens::Encoding>> {
+    match &encoding.tokenizer {
+        Tokenizer::Bpe(e) => Ok(e.clone()),
+        Tokenizer::HuggingFace(h) => Err(invalid_argument(
+            py,
+            format!("streaming counts need a tiktoken-style encoding; {:?} is a Hugging Face tokenizer", h.name()),
+        )),
+    }
+}
+
+/// Counts the tokens of a file, streaming it in blocks (memory stays bounded whatever the file's size).
+#[pyfunction]
+#[pyo3(signature = (path, encoding, *, errors="strict", num_threads=None))]
+pub fn count_file(
+    py: Python<'_>,
+    path: PathBuf,
+    encoding: &PyEncoding,
+    errors: &str,
+    num_threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    guard(py, || {
+        let num_threads = args::threads(num_threads)?;
+        let replace = errors_mode(py, errors)?;
+        let enc = stream_encoding(py, encoding)?;
+        py.detach(|| {
+            let name = path.display().to_string();
+            let io = |e: std::io::Error| Error::Io { path: name.clone(), message: e.to_string() };
+            let mut file = std::fs::File::open(&path).map_err(io)?;
+            let mut counter = StreamCounter::new(enc, &name, replace, num_threads);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                counter.feed(&buf[..n])?;
+            }
+            counter.finish()
+        })
+        .py_err(py)
+    })
+}
+
+/// Counts a stream fed in pieces of bytes (for stdin and sockets): `feed(data)` as often as needed, then
+/// `finish()` for the total.
+#[pyclass(module = "tokenprice", name = "StreamCounter", frozen)]
+pub struct PyStreamCounter {
+    inner: Mutex<Option<StreamCounter>>,
+}
+
+impl PyStreamCounter {
+    /// The counter, never waited for: a call overlapping another thread's (or inherited mid-call by a forked
+    /// child, where that thread does not exist and its lock is never released) is an error, not a hang.
+    fn counter(&self, py: Python<'_>) -> PyResult<std::sync::MutexGuard<'_, Option<StreamCounter>>> {
+        match self.inner.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(invalid_argument(
+                py,
+                "StreamCounter is in use by another thread (or was when this process was forked); feed() and \
+                 finish() calls must not overlap"
+                    .into(),
+            )),
+        }
+    }
+}
+
+#[pymethods]
+impl PyStreamCounter {
+    #[new]
+    #[pyo3(signature = (encoding, *, source="<stream>", errors="strict", num_threads=None))]
+    fn new(
+        py: Python<'_>,
+        encoding: &PyEncoding,
+        source: &str,
+        errors: &str,
+        num_threads: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let num_threads = args::threads(num_threads)?;
+            let replace = errors_mode(py, errors)?;
+            let enc = stream_encoding(py, encoding)?;
+            Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
+        })
+    }
+
+    fn feed(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(py, || {
+            let data = data.cast::<pyo3::types::PyBytes>().map_err(|_| {
+                errors::invalid_type(py, format!("feed(data): data must be bytes, got {}", args::type_name(data)))
+            })?;
+            let data = data.as_bytes();
+            let mut guard_ = self.counter(py)?;
+            let counter = guard_.as_mut().ok_or_else(|| invalid_argument(py, "feed() after finish()".into()))?;
+            py.detach(|| counter.feed(data)).py_err(py)
+        })
+    }
+
+    fn finish(&self, py: Python<'_>) -> PyResult<u64> {
+        guard(py, || {
+            let counter = self.counter(py)?.take();
+            let counter = counter.ok_or_else(|| invalid_argument(py, "finish() called twice".into()))?;
+            py.detach(|| counter.finish()).py_err(py)
+        })
+    }
 }

@@ -14,8 +14,8 @@ use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyArray;
 
 use crate::error::{Error, Result};
-use crate::py::encoding::{PyEncoding, SpecialArg};
 use crate::py::errors::{guard, IntoPy};
+use crate::py::tokens::{PyEncoding, SpecialArg};
 use crate::tokens::{Allowed, Tokenizer};
 
 /// The strings of one chunk, borrowed from its Arrow buffers.

@@ -1,0 +1,449 @@
+//! `Usage`, `Cost`, `price` and `price_table` for Python: arguments converted, work delegated to `usage` and
+//! `cost` (the table's column rules are `cost::table_input`'s), results converted back.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyTuple};
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PyTable;
+
+use crate::money::amount_text;
+use crate::cost::table::TableOptions;
+use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
+use crate::cost::{price_model, Cost};
+use crate::prices::book::PriceBook;
+use crate::prices::units::UNITS;
+use crate::py::args::type_name;
+use crate::py::convert::{instant_of, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
+use crate::py::errors::{guard, invalid_argument, IntoPy};
+use crate::py::prices::PyPriceBook;
+use crate::usage::{GivenCount, Usage};
+
+/// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
+fn given_count(v: &Bound<'_, PyAny>) -> GivenCount {
+    let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
+    let number = !v.is_instance_of::<pyo3::types::PyBool>();
+    if number && v.is_instance_of::<PyInt>() {
+        return match v.extract::<i128>() {
+            Ok(n) => GivenCount::Int(n),
+            Err(_) => GivenCount::OutOfRange { negative: !v.gt(0).unwrap_or(false), text: text() },
+        };
+    }
+    match v.extract::<f64>() {
+        Ok(f) if number && v.is_instance_of::<PyFloat>() => GivenCount::Float(f),
+        _ => GivenCount::NotANumber { type_name: type_name(v), text: text() },
+    }
+}
+
+/// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
+/// audio, image included), `output_tokens` the whole output (reasoning, audio included); other counts are parts.
+#[pyclass(frozen, module = "tokenprice", name = "Usage", eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyUsage {
+    pub usage: Usage,
+}
+
+/// `#[pymethods]` of `PyUsage` with one getter per usage field, each reading the count of the unit of its name
+/// in `units::UNITS`; a field list that differs from the table (a unit added, renamed or moved) does not compile.
+macro_rules! usage_methods {
+    ([$($field:ident),* $(,)?] { $($methods:tt)* }) => {
+        const _: () = {
+            let fields: &[&str] = &[$(stringify!($field)),*];
+            assert!(fields.len() == UNITS.len(), "one getter per unit of units::UNITS");
+            let mut u = 0;
+            while u < fields.len() {
+                assert!(same_str(fields[u], UNITS[u].usage_field), "getters in the order of units::UNITS");
+                u += 1;
+            }
+        };
+
+        #[pymethods]
+        impl PyUsage {
+            $($methods)*
+
+            $(
+                #[getter]
+                fn $field(&self) -> u64 {
+                    const UNIT: usize = unit_index(stringify!($field));
+                    self.usage.counts[UNIT]
+                }
+            )*
+        }
+    };
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The unit whose usage field is `field` (at compile time; an unknown name does not compile).
+const fn unit_index(field: &str) -> usize {
+    let mut u = 0;
+    while u < UNITS.len() {
+        if same_str(UNITS[u].usage_field, field) {
+            return u;
+        }
+        u += 1;
+    }
+    panic!("not a usage field of units::UNITS")
+}
+
+usage_methods!([
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    cache_write_1h_tokens,
+    reasoning_tokens,
+    citation_tokens,
+    input_audio_tokens,
+    output_audio_tokens,
+    cache_audio_read_tokens,
+    input_image_tokens,
+    output_image_tokens,
+    cache_image_read_tokens,
+    input_video_tokens,
+    output_video_tokens,
+    input_characters,
+    input_text_messages,
+    audio_seconds,
+    input_audio_seconds,
+    input_document_pages,
+    input_annotated_document_pages,
+    web_searches,
+    storage_searches,
+    requests,
+] {
+    #[new]
+    #[pyo3(signature = (**fields))]
+    fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<PyUsage> {
+        guard(py, || {
+            let mut given = Vec::new();
+            for (k, v) in fields.into_iter().flatten() {
+                let name: String = k.extract()?;
+                given.push((name, given_count(&v)));
+            }
+            let given: Vec<(&str, GivenCount)> = given.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+            Ok(PyUsage { usage: Usage::from_given_fields(&given).py_err(py)? })
+        })
+    }
+
+    /// The usage as a dict of every field.
+    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            d.set_item(unit.usage_field, self.usage.counts[u])?;
+        }
+        Ok(d)
+    }
+
+    fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
+        let mut usage = self.usage;
+        usage.add(&other.usage).py_err(py)?;
+        usage.validate().py_err(py)?;
+        Ok(PyUsage { usage })
+    }
+
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(u, unit)| {
+                self.usage.counts[*u] != 0 && !(unit.usage_field == "requests" && self.usage.counts[*u] == 1)
+            })
+            .map(|(u, unit)| format!("{}={}", unit.usage_field, self.usage.counts[u]))
+            .collect();
+        format!("Usage({})", parts.join(", "))
+    }
+
+    /// Pickled as `Usage(**fields)` (the fields that are not their default).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let kwargs = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            if self.usage.counts[u] != Usage::default().counts[u] {
+                kwargs.set_item(unit.usage_field, self.usage.counts[u])?;
+            }
+        }
+        let partial = py.import("functools")?.getattr("partial")?;
+        Ok((partial.call((py.get_type::<PyUsage>(),), Some(&kwargs))?, PyTuple::empty(py)))
+    }
+
+    /// The field names, in order.
+    #[classattr]
+    fn fields() -> Vec<&'static str> {
+        UNITS.iter().map(|u| u.usage_field).collect()
+    }
+});
+
+/// The cost of one usage: `total` (an exact `decimal.Decimal` in USD), the items it is the sum of, the price
+/// entry used, and `explain()`.
+#[pyclass(frozen, module = "tokenprice", name = "Cost")]
+pub struct PyCost {
+    pub cost: Cost,
+}
+
+#[pymethods]
+impl PyCost {
+    /// Total in USD, exact.
+    #[getter]
+    fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py_amount(py, self.cost.total)
+    }
+
+    /// The sum of the items on the input side (prompt, cache, audio/image input).
+    #[getter]
+    fn input_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sum: i128 = self
+            .cost
+            .all_items()
+            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Input)
+            .map(|i| i.amount)
+            .sum();
+        py_amount(py, sum)
+    }
+
+    /// The sum of the items on the output side.
+    #[getter]
+    fn output_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sum: i128 = self
+            .cost
+            .all_items()
+            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Output)
+            .map(|i| i.amount)
+            .sum();
+        py_amount(py, sum)
+    }
+
+    /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold.
+    #[getter]
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for item in self.cost.all_items() {
+            let d = PyDict::new(py);
+            let unit = &UNITS[item.unit];
+            d.set_item("field", unit.usage_field)?;
+            d.set_item("count", item.count)?;
+            d.set_item("unit_price", py_decimal(py, item.factor.per_units(unit.per).py_err(py)?)?)?;
+            d.set_item("per", unit.per)?;
+            d.set_item("amount", py_amount(py, item.amount)?)?;
+            d.set_item("long_context_threshold", item.threshold)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    #[getter]
+    fn model(&self) -> &str {
+        self.cost.model_id()
+    }
+
+    #[getter]
+    fn provider(&self) -> &str {
+        self.cost.provider_id()
+    }
+
+    #[getter]
+    fn service_tier(&self) -> &str {
+        &self.cost.sheet.tier
+    }
+
+    /// The first day of the price entry used (None for a model's first, open-ended entry).
+    #[getter]
+    fn effective_from<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.cost.effective_from().map(|at| py_moment(py, at)).transpose()
+    }
+
+    #[getter]
+    fn source(&self) -> Option<&str> {
+        self.cost.source()
+    }
+
+    #[getter]
+    fn currency(&self) -> &'static str {
+        "USD"
+    }
+
+    /// How the total was reached, in words.
+    fn explain(&self) -> String {
+        self.cost.explain()
+    }
+
+    /// Pickled as the `price(...)` call that gives it again: usage, model, provider, time, tier and region, and
+    /// its book (by name or content). A cost of a `UsageRecord` with parts or a gateway cache hit is priced again
+    /// from its (picklable) record instead.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let c = &self.cost;
+        if !c.others.is_empty() || c.waived.is_some() {
+            return Err(invalid_argument(
+                py,
+                "a Cost of a UsageRecord with parts or a gateway cache hit cannot be pickled alone: pickle the record \
+                 and price it again"
+                    .into(),
+            ));
+        }
+        let book = PyPriceBook::of(&c.book).ok_or_else(|| {
+            invalid_argument(py, format!("the price book of this Cost ({}) is no longer known", c.book.origin))
+        })?;
+        let args = [
+            Bound::new(py, PyUsage { usage: c.usage })?.into_any(),
+            c.model_id().into_pyobject(py)?.into_any(),
+            c.provider_id().into_pyobject(py)?.into_any(),
+            py_datetime(py, c.at_micros)?,
+            c.sheet.tier.as_str().into_pyobject(py)?.into_any(),
+            Bound::new(py, book)?.into_any(),
+            c.sheet.region.as_deref().into_pyobject(py)?.into_any(),
+        ];
+        let price = py.import("tokenprice._core")?.getattr("price")?;
+        Ok((price, PyTuple::new(py, args)?))
+    }
+
+    /// Costs are equal when they price the same usage the same way: total, items, model, provider, entry, tier,
+    /// region and time.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        let Ok(o) = other.cast::<PyCost>() else { return false };
+        let (a, b) = (&self.cost, &o.get().cost);
+        a.total == b.total
+            && a.items == b.items
+            && a.usage == b.usage
+            && a.at_micros == b.at_micros
+            && a.model_id() == b.model_id()
+            && a.provider_id() == b.provider_id()
+            && a.sheet.entry == b.sheet.entry
+            && a.sheet.tier == b.sheet.tier
+            && a.sheet.region == b.sheet.region
+            && a.others.len() == b.others.len()
+            && a.waived == b.waived
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Cost {} USD: {} ({})>", amount_text(self.cost.total), self.cost.model_id(), self.cost.provider_id())
+    }
+}
+
+fn usage_of(obj: &Bound<'_, PyAny>) -> PyResult<Usage> {
+    if let Ok(u) = obj.cast::<PyUsage>() {
+        return Ok(u.get().usage);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Ok(PyUsage::new(obj.py(), Some(d))?.usage);
+    }
+    Err(invalid_argument(
+        obj.py(),
+        format!("usage must be a tokenprice.Usage or a dict of its fields; got {}", type_name(obj)),
+    ))
+}
+
+/// Prices one usage, or a `UsageRecord` (its served model, tier, parts and gateway cache hit; arguments given
+/// here win). `at=None` means now (for a record: its timestamp, else now); naive datetimes are UTC.
+/// `provider=None` picks the model's first party.
+#[pyfunction]
+#[pyo3(signature = (usage, model=None, provider=None, at=None, service_tier=None, book=None, region=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price(
+    py: Python<'_>,
+    usage: &Bound<'_, PyAny>,
+    model: Option<&Bound<'_, PyAny>>,
+    provider: Option<&Bound<'_, PyAny>>,
+    at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&Bound<'_, PyAny>>,
+    book: Option<&PyPriceBook>,
+    region: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyCost> {
+    guard(py, || {
+        let model = opt_text(model, "model")?;
+        let provider = opt_text(provider, "provider")?;
+        let service_tier = opt_text(service_tier, "service_tier")?;
+        let region = opt_text(region, "region")?;
+        let (model, provider, service_tier, region) =
+            (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
+        if let Ok(rec) = usage.cast::<crate::py::extract::PyUsageRecord>() {
+            return crate::py::extract::price_usage_record(
+                py,
+                rec.get(),
+                model,
+                provider,
+                at,
+                service_tier,
+                book,
+                region,
+            );
+        }
+        let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
+        let usage = usage_of(usage)?;
+        let at = instant_of(at, "at")?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let mi = book.resolve(model, provider).py_err(py)?;
+        let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
+        Ok(PyCost { cost })
+    })
+}
+
+/// Prices an Arrow table of usage rows: the keywords of the Python `price_table` (roles to columns, `counts`
+/// usage fields to columns), the rules in `cost::table_input`. `keep_columns`: the caller puts the result beside the
+/// input's own columns, so their names must not clash.
+#[pyfunction]
+#[pyo3(signature = (table, *, book=None, model=None, timestamp=Some("timestamp".to_string()), provider=None, service_tier=None, region=None, cache_hit=None, counts=None, default_at=None, input_excludes_cache=None, itemized=false, as_float=false, keep_columns=false, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_arrow_table(
+    py: Python<'_>,
+    table: AnyRecordBatch,
+    book: Option<&PyPriceBook>,
+    model: Option<&Bound<'_, PyAny>>,
+    timestamp: Option<String>,
+    provider: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&Bound<'_, PyAny>>,
+    region: Option<&Bound<'_, PyAny>>,
+    cache_hit: Option<&Bound<'_, PyAny>>,
+    counts: Option<&Bound<'_, PyDict>>,
+    default_at: Option<&Bound<'_, PyAny>>,
+    input_excludes_cache: Option<bool>,
+    itemized: bool,
+    as_float: bool,
+    keep_columns: bool,
+    num_threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTable> {
+    guard(py, || {
+        let threads = crate::py::args::threads(num_threads)?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let default_at = match default_at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
+            _ => None,
+        };
+        let counts = counts.map_or(Ok(Vec::new()), |d| {
+            d.iter().map(|(k, v)| Ok((text(&k, "columns= key")?, text(&v, "columns= value")?))).collect::<PyResult<_>>()
+        })?;
+        let columns = ColumnNames {
+            model: opt_text(model, "model")?.unwrap_or_else(|| "model".into()),
+            timestamp,
+            provider: opt_text(provider, "provider")?,
+            service_tier: opt_text(service_tier, "service_tier")?,
+            region: opt_text(region, "region")?,
+            cache_hit: opt_text(cache_hit, "cache_hit")?,
+            counts,
+            input_excludes_cache,
+        };
+        let job = TableJob { columns, default_at, options: TableOptions { itemized, as_float, threads }, keep_columns };
+        let reader = table.into_reader()?;
+        let schema = reader.schema();
+        let batches: Vec<arrow_array::RecordBatch> =
+            reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the table: {e}")))?;
+        let (schema, results) = py.detach(|| price_batches(&book, &schema, &batches, &job)).py_err(py)?;
+        PyTable::try_new(results, schema)
+    })
+}
+
+/// The Usage field names (for the Python layer's column mapping).
+#[pyfunction]
+pub fn usage_fields() -> Vec<&'static str> {
+    UNITS.iter().map(|u| u.usage_field).collect()
+}
