@@ -32,6 +32,7 @@ def test_genai_prices_is_the_pinned_version() -> None:
 
     assert version("genai-prices") == PINNED, "the comparison is with the version the book was imported from"
 
+
 # genai-prices' request context → tokenprice's service tier.
 TIERS = {
     "standard": None,

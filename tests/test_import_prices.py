@@ -70,3 +70,15 @@ def test_check_fails_and_names_each_model_when_the_book_is_behind(tmp_path: Path
     # --write brings the folder up to date; then --check passes.
     assert run("--write", "--out", str(book)).returncode == 0
     assert run("--check", "--out", str(book)).returncode == 0
+
+
+def test_the_coverage_table_in_prices_readme_is_current() -> None:
+    litellm_wheel()  # the table's LiteLLM column is read from the pinned wheel
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "coverage_table.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, "prices/README.md's coverage table is out of date: python scripts/coverage_table.py"

@@ -21,7 +21,7 @@ NEWER = {
         "input_cost_per_token": 1e-06,
         "output_cost_per_token": 4e-06,
     },
-    "gpt-4o": {
+    "o3": {
         "litellm_provider": "openai",
         "mode": "chat",
         "input_cost_per_token": 9e-06,

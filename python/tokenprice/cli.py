@@ -90,7 +90,7 @@ def _book(args: argparse.Namespace) -> PriceBook:
         data = json.load(f)
     # genai-prices' data.json is a list of providers; LiteLLM's table an object of models.
     newer = importers.from_genai_prices(data) if isinstance(data, list) else importers.from_litellm(data)
-    book, conflicts = importers.layered_book(newer, origin=str(path))
+    book, conflicts = importers.layered_book(newer)
     for c in conflicts:
         print(f"--prices: {c}", file=sys.stderr)
     return book

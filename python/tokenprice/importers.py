@@ -26,7 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokenprice._core import PriceBook
 
 __all__ = [
     "GENAI_PRICE_KEYS",
@@ -976,9 +979,7 @@ def _last_change(entries: Sequence[Mapping[str, Any]]) -> str:
     return max((str(e.get("from", "")) for e in entries), default="")
 
 
-def layered_book(
-    newer: Sequence[Mapping[str, Any]], book: Any = None, *, origin: str = "layered"
-) -> tuple[Any, list[str]]:
+def layered_book(newer: Sequence[Mapping[str, Any]], book: PriceBook | None = None) -> tuple[PriceBook, list[str]]:
     """``book`` (default: the built-in one) with newer community data layered over it, and the conflicts.
 
     ``newer`` is price-file dicts, as :func:`from_genai_prices` (``source=`` a newer ``data.json``) or
@@ -986,16 +987,16 @@ def layered_book(
     have, the one whose last dated price change is newer wins (the newer data on a tie), and each such model whose
     history differs is listed in the conflicts with what was kept. Returns ``(PriceBook, conflicts)``.
     """
-    from tokenprice._core import PriceBook, TokenPriceError
+    from tokenprice._core import PriceBook, TokenPriceError  # noqa: F811 (imported when called, not at import)
 
     base = book if book is not None else PriceBook.default()
     known = set(base.providers)
     # genai-prices' dated entries that only repeat a price are checks, not changes (the book rejects them).
-    newer = json.loads(json.dumps(list(newer)))
-    collapse_repeated_entries(newer)
+    copied: list[dict[str, Any]] = json.loads(json.dumps(list(newer)))
+    collapse_repeated_entries(copied)
     providers: list[dict[str, Any]] = []
     conflicts: list[str] = []
-    for p in newer:
+    for p in copied:
         pid = str(p["id"])
         if pid not in known:
             providers.append(dict(p))
