@@ -4,9 +4,12 @@
     python scripts/import_prices.py                  # summary and per-file diff against prices/ (nothing written)
     python scripts/import_prices.py --full           # ... with the diffs in full
     python scripts/import_prices.py --write          # write the files
-    python scripts/import_prices.py --check          # exit 1 if prices/ differs from the import
+    python scripts/import_prices.py --check          # exit 1 if prices/ is behind the import (differs from it)
+    python scripts/import_prices.py --genai-prices 0.2.5 --out /tmp/book   # another version or path, elsewhere
 
-genai-prices (the installed package) is the main source: every provider, model, dated price, time-of-day window
+genai-prices is the main source (the pinned version, GENAI_PRICES_VERSION: the installed package when it is that
+version, else its wheel in benches/.cache/genai-prices/; --genai-prices takes another version, a wheel or a
+directory holding the genai_prices package): every provider, model, dated price, time-of-day window
 and tier variant it has. LiteLLM's model_prices_and_context_window.json adds batch/flex/priority sheets where
 genai-prices has none for that tier. Nothing is downloaded: give the JSON (or LiteLLM's wheel) with --litellm PATH,
 or put it in benches/.cache/litellm/.
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from tokenprice import _core  # noqa: E402
 from tokenprice.importers import (  # noqa: E402
     ImportReport,
+    collapse_repeated_entries,
     from_genai_prices,
     from_litellm,
     merge_litellm_tiers,
@@ -47,6 +51,9 @@ from tokenprice.importers import (  # noqa: E402
 
 PRICES = ROOT / "prices"
 CACHE = ROOT / "benches" / ".cache" / "litellm"
+GENAI_CACHE = ROOT / "benches" / ".cache" / "genai-prices"
+# The versions the book is built from (tests/test_import_prices.py checks the book against them).
+GENAI_PRICES_VERSION = "0.2.5"
 LITELLM_VERSION = "1.110.2"
 LITELLM_JSON_IN_WHEEL = "litellm/model_prices_and_context_window_backup.json"
 DOWNLOAD_HINT = f"pip download litellm=={LITELLM_VERSION} --no-deps -d {CACHE.relative_to(ROOT)}/"
@@ -101,7 +108,7 @@ def emit(provider: dict[str, Any], header: list[str]) -> str:
     for line in header:
         w(_comment(line) + "\n")
     w("\n")
-    for k in ("schema", "id", "name", "pricing_urls", "aliases", "owns", "id_prefixes", "notes"):
+    for k in ("schema", "id", "name", "pricing_urls", "aliases", "owns", "id_prefixes", "fallbacks", "notes"):
         if k in provider:
             w(_assign(k, provider[k]) + "\n")
     unknown = set(provider) - set(_core.PROVIDER_KEYS)
@@ -180,6 +187,56 @@ def load_litellm(path: str | None, json_version: str) -> tuple[dict[str, Any], s
     return data, ver, str(p)
 
 
+def use_genai_prices(spec: str | None) -> str:
+    """Makes `genai_prices` importable at the version or path `spec` (default: the pinned version); its version."""
+    if "genai_prices" in sys.modules:
+        raise RuntimeError("genai_prices was imported before its version was chosen")
+    spec = spec or GENAI_PRICES_VERSION
+    path = Path(spec)
+    if not path.exists():
+        try:
+            if version("genai-prices") == spec:
+                return spec
+        except PackageNotFoundError:
+            pass
+        wheels = sorted(GENAI_CACHE.glob(f"genai_prices-{spec}-*.whl"))
+        if not wheels:
+            sys.exit(
+                f"genai-prices {spec} is neither installed nor in {GENAI_CACHE.relative_to(ROOT)}/; fetch it with:\n\n"
+                f"    pip download genai-prices=={spec} --no-deps -d {GENAI_CACHE.relative_to(ROOT)}/\n"
+            )
+        path = wheels[0]
+    if path.suffix == ".whl":
+        m = re.match(r"genai_prices-([^-]+)-", path.name)
+        found = m.group(1) if m else "unknown"
+        sys.path.insert(0, str(path))  # a pure-Python wheel imports from the zip
+    else:
+        found = f"from {path}"
+        sys.path.insert(0, str(path.parent if path.name == "genai_prices" else path))
+    return found
+
+
+def model_changes(old: str, new: str) -> list[str]:
+    """One line per model that the import adds, removes or changes (and what changes in it)."""
+    try:
+        before = {m["id"]: m for m in tomllib.loads(old).get("models", [])} if old else {}
+    except tomllib.TOMLDecodeError:
+        before = {}
+    after = {m["id"]: m for m in tomllib.loads(new).get("models", [])}
+    lines = [f"  + {k}" for k in sorted(after.keys() - before.keys())]
+    lines += [f"  - {k}" for k in sorted(before.keys() - after.keys())]
+    for k in sorted(after.keys() & before.keys()):
+        a, b = before[k], after[k]
+        if a == b:
+            continue
+        what = sorted(f for f in a.keys() | b.keys() if f != "prices" and a.get(f) != b.get(f))
+        if a["prices"] != b["prices"]:
+            was, now = ([e.get("from", "first") for e in m["prices"]] for m in (a, b))
+            what.append(f"prices ({', '.join(was)} -> {', '.join(now)})")
+        lines.append(f"  ~ {k}: {'; '.join(what)}")
+    return lines
+
+
 def header_for(provider: dict[str, Any], genai_version: str, litellm_version: str | None) -> list[str]:
     sources = f"genai-prices {genai_version}" + (f" and LiteLLM {litellm_version}" if litellm_version else "")
     lines = [
@@ -225,7 +282,11 @@ CORRECTIONS = Path(__file__).resolve().parent / "price_corrections.toml"
 
 
 def apply_corrections(book: list[dict[str, Any]], path: Path) -> int:
-    """Replaces the `prices` of the models named in the corrections file; returns how many were applied."""
+    """Applies the corrections file; returns how many corrections were applied.
+
+    A correction with a `prices` list replaces the model's prices; one with a `set` table sets those keys on one
+    entry (`entry`: its `from` date, or "first"), leaving the rest of the imported data as it is.
+    """
     if not path.exists():
         return 0
     with path.open("rb") as f:
@@ -236,7 +297,15 @@ def apply_corrections(book: list[dict[str, Any]], path: Path) -> int:
         model = next((m for m in provider["models"] if m["id"] == c["model"]), None) if provider else None
         if model is None:
             sys.exit(f"{path.name}: no model {c['model']!r} of provider {c['provider']!r} to correct")
-        model["prices"] = c["prices"]
+        if "prices" in c:
+            model["prices"] = c["prices"]
+        else:
+            which = c.get("entry", "first")
+            entry = model["prices"][0] if which == "first" else None
+            entry = entry or next((e for e in model["prices"] if e.get("from") == which), None)
+            if entry is None:
+                sys.exit(f"{path.name}: {c['provider']}/{c['model']} has no entry from {which!r} to correct")
+            entry.update(c["set"])
         applied += 1
     return applied
 
@@ -250,17 +319,22 @@ def main(argv: list[str] | None = None) -> int:
         help=f"LiteLLM version for the headers when --litellm is a JSON file (default {LITELLM_VERSION})",
     )
     ap.add_argument("--no-litellm", action="store_true", help="genai-prices only")
-    ap.add_argument("--write", action="store_true", help="write prices/*.toml")
-    ap.add_argument("--check", action="store_true", help="exit 1 if prices/ differs from the import")
+    ap.add_argument(
+        "--genai-prices",
+        metavar="VERSION|PATH",
+        help=f"genai-prices version (installed or its wheel in benches/.cache/genai-prices/), wheel or directory "
+        f"(default {GENAI_PRICES_VERSION})",
+    )
+    ap.add_argument("--out", metavar="DIR", help="compare with and write to DIR instead of prices/")
+    ap.add_argument("--write", action="store_true", help="write the files")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the book differs from the import (is behind)")
     ap.add_argument("--full", action="store_true", help="print the diffs in full")
     ap.add_argument("--diff-lines", type=int, default=60, help="lines of diff per file without --full (default 60)")
     ap.add_argument("--quiet", action="store_true", help="no report details")
     args = ap.parse_args(argv)
 
-    try:
-        genai_version = version("genai-prices")
-    except PackageNotFoundError:
-        sys.exit("genai-prices is not installed: pip install genai-prices==0.2.3")
+    genai_version = use_genai_prices(args.genai_prices)
+    out_dir = Path(args.out) if args.out else PRICES
 
     report = ImportReport()
     book = from_genai_prices(report=report)
@@ -276,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
 
     corrections = apply_corrections(book, CORRECTIONS)
     print(f"hand corrections applied: {corrections} (from {CORRECTIONS.relative_to(ROOT)})", file=sys.stderr)
+    repeats = collapse_repeated_entries(book, report=report)
+    print(
+        f"dated entries that repeated the previous prices, merged (date kept as `checked`): {repeats}", file=sys.stderr
+    )
 
     files: dict[str, str] = {}
     for p in book:
@@ -284,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     # Summary and diff.
     changed = 0
     out = sys.stdout
-    existing = {f.name for f in PRICES.glob("*.toml")}
+    existing = {f.name for f in out_dir.glob("*.toml")}
     for name in sorted(files):
-        path = PRICES / name
+        path = out_dir / name
         old = path.read_text(encoding="utf-8") if path.exists() else ""
         new = files[name]
         if old == new:
@@ -301,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         minus = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
         state = "new" if not old else "changed"
         out.write(f"== prices/{name}: {state}, +{plus} -{minus} lines, {model_summary(old, new)}\n")
+        out.writelines(line + "\n" for line in model_changes(old, new))
         shown = diff if args.full else diff[: args.diff_lines]
         out.writelines(shown)
         if len(shown) < len(diff):
@@ -359,11 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     err.write(f"{changed} of {len(files)} files differ from prices/\n")
 
     if args.write:
+        out_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
-            path = PRICES / name
+            path = out_dir / name
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
-        err.write(f"wrote {changed} files to {PRICES.relative_to(ROOT)}/\n")
+        err.write(f"wrote {changed} files to {out_dir}/\n")
     if args.check and changed:
         return 1
     return 0

@@ -23,6 +23,15 @@ import tokenprice
 
 ROOT = Path(__file__).resolve().parent.parent
 DIFFERENCES = ROOT / "prices" / "DIFFERENCES.md"
+# The genai-prices version the book is imported from (scripts/import_prices.py GENAI_PRICES_VERSION).
+PINNED = "0.2.5"
+
+
+def test_genai_prices_is_the_pinned_version() -> None:
+    from importlib.metadata import version
+
+    assert version("genai-prices") == PINNED, "the comparison is with the version the book was imported from"
+
 
 # genai-prices' request context → tokenprice's service tier.
 TIERS = {

@@ -37,7 +37,7 @@ def test_the_sample_is_priced_and_nothing_is_lost(sample: tokenprice.PricedLogs)
     assert sample.rows_priced + sample.rows_rejected == sample.rows_read
     # The private fine-tune is rejected with its reason and line; everything else is priced.
     reasons = set(sample.rejects.column("reason").to_pylist())
-    assert reasons == {'no price is known for model "ft:gpt-4o-mini:acme:private:abc123"'}
+    assert reasons == {'no price is known for model "ft:gpt-4o-mini:acme:private:abc123" from provider "openai"'}
     assert sample.rejects.column("line").to_pylist() == sorted(sample.rejects.column("line").to_pylist())
     t = sample.table
     # The cost columns add up to each line's total, exactly.

@@ -79,8 +79,25 @@ def _price_text(value: Any) -> str:
     return str(value)
 
 
+def _book(args: argparse.Namespace) -> PriceBook:
+    """The default book, with newer community data (--prices PATH) layered over it; conflicts go to stderr."""
+    path = getattr(args, "prices", None)
+    if not path:
+        return PriceBook.default()
+    from tokenprice import importers
+
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    # genai-prices' data.json is a list of providers; LiteLLM's table an object of models.
+    newer = importers.from_genai_prices(data) if isinstance(data, list) else importers.from_litellm(data)
+    book, conflicts = importers.layered_book(newer)
+    for c in conflicts:
+        print(f"--prices: {c}", file=sys.stderr)
+    return book
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
-    book = PriceBook.default()
+    book = _book(args)
     rows = []
     needle = (args.search or "").lower()
     for info in book.models(args.provider):
@@ -149,6 +166,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
         at=args.at,
         service_tier=args.tier,
         region=args.region,
+        book=_book(args),
     )
     if args.json:
         out = {
@@ -249,6 +267,7 @@ def _cmd_price(args: argparse.Namespace) -> int:
     try:
         logs = price_logs(
             args.logs,
+            book=_book(args),
             format=args.format,
             by=by,
             period=args.period,
@@ -349,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--at", help="prices in force on this date (default: today)")
     models.add_argument("--search", "-s", help="only models whose id or name contains this text")
     models.add_argument("--json", action="store_true")
+    models.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
     models.set_defaults(run=_cmd_models)
 
     quote = sub.add_parser("quote", help="the itemized cost of one request")
@@ -366,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--tier", help="service tier: standard, batch, flex, priority, ...")
     quote.add_argument("--region", help="region with a surcharge, where the provider has one")
     quote.add_argument("--json", action="store_true")
+    quote.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
     quote.set_defaults(run=_cmd_quote)
 
     price_cmd = sub.add_parser("price", help="price log files and total the cost per label and period")
@@ -401,8 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="longest line (or JSON array element) to read; longer ones are rejected (default 128 MiB)",
     )
+    price_cmd.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
     price_cmd.set_defaults(run=_cmd_price)
     return parser
+
+
+PRICES_HELP = (
+    "newer community prices layered over the built-in book: genai-prices' data.json or LiteLLM's "
+    "model_prices_and_context_window.json (the newest dated price of each model wins; conflicts on stderr)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokenprice._core import PriceBook
 
 from tokenprice import _core
 
@@ -35,9 +38,11 @@ __all__ = [
     "LITELLM_PRICE_KEYS",
     "PRICE_KEY_ORDER",
     "ImportReport",
+    "collapse_repeated_entries",
     "from_genai_prices",
     "from_litellm",
     "genai_provider_for_litellm",
+    "layered_book",
     "merge_litellm_tiers",
     "service_tier_notes",
 ]
@@ -104,6 +109,9 @@ _LITELLM_TIER_SUFFIXES = {"batches": "batch", "flex": "flex", "priority": "prior
 _LITELLM_MODES = frozenset({"chat", "completion", "embedding", "responses"})
 
 _TIER_ORDER = ("batch", "flex", "priority")
+# Service tiers beyond the schema's vocabulary that genai-prices prices (OpenAI's "ultrafast", genai-prices 0.2.5):
+# each becomes a tier the provider declares, priced by its sheets only.
+_EXTRA_TIERS = ("ultrafast",)
 _ID_RE = re.compile(r"[a-z0-9_-]+")
 
 
@@ -511,6 +519,8 @@ def _tier_for_when(when: Mapping[str, str], fast_alias: bool) -> tuple[str, str]
             return ("standard", "")
         if v == "fast":
             return ("tier", "priority" if fast_alias else "fast")
+        if v in _EXTRA_TIERS:
+            return ("tier", v)
     if set(items) == {"route"}:
         return ("region", items["route"])
     return None
@@ -669,7 +679,7 @@ def _convert_genai_model(
         report.counts["entries"] += 1
         report.counts["windows"] += len(e.get("windows", []))
         for tier in e:
-            if tier in _TIER_ORDER or tier == "fast":
+            if tier in _TIER_ORDER or tier in ("fast", *_EXTRA_TIERS):
                 report.counts[f"tier_sheets.genai.{tier}"] += 1
 
     out: dict[str, Any] = {"id": model.id}
@@ -770,8 +780,28 @@ def _dedupe_equals(provider_id: str, models: list[dict[str, Any]], report: Impor
             m["match"] = kept
 
 
-def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, Any]]:
-    """Every provider of the installed genai-prices package as a price-file dict (see ``prices/SCHEMA.md``).
+def _genai_providers(source: str | os.PathLike[str] | Sequence[Any] | None) -> Any:
+    """genai-prices' providers: the installed package's, or its ``data.json`` (a path, JSON text or the list)."""
+    if source is None:
+        return importlib.import_module("genai_prices.data").providers
+    raw: Any = source
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith("[")):
+        with open(source, encoding="utf-8") as f:
+            raw = json.load(f)
+    elif isinstance(source, str):
+        raw = json.loads(source)
+    if not isinstance(raw, list):
+        raise ValueError("genai-prices data must be a JSON list of providers (its data.json)")
+    types: Any = importlib.import_module("genai_prices.types")
+    return types._providers_from_raw(raw)
+
+
+def from_genai_prices(
+    source: str | os.PathLike[str] | Sequence[Any] | None = None, *, report: ImportReport | None = None
+) -> list[dict[str, Any]]:
+    """Every provider of genai-prices as a price-file dict (see ``prices/SCHEMA.md``): the installed package's
+    data, or ``source`` — genai-prices' ``data.json`` as a path, JSON text or the loaded list (newer data than the
+    installed package, without a new release of either library).
 
     Dated prices become entries (``from``), time-of-day prices become windows in UTC (the price that holds for most
     of the day is the entry's own, the others are windows), batch/flex/priority/fast price variants become tier
@@ -779,7 +809,7 @@ def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, A
     exactly as genai-prices does.
     """
     try:
-        genai_data: Any = importlib.import_module("genai_prices.data")
+        genai_providers = _genai_providers(source)
     except ImportError as e:
         raise ImportError(
             "from_genai_prices() reads the genai-prices package, which is not installed: pip install genai-prices"
@@ -787,7 +817,7 @@ def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, A
     rep = report if report is not None else ImportReport()
     out: list[dict[str, Any]] = []
     owners: dict[str, str] = {}
-    for p in genai_data.providers:
+    for p in genai_providers:
         pid = str(p.id)
         if not _ID_RE.fullmatch(pid):
             raise ValueError(f"genai-prices provider id {pid!r} is not a valid price-file id")
@@ -816,8 +846,9 @@ def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, A
             md, model_regions = _convert_genai_model(pid, m, source, fast_alias, rep)
             models.append(md)
             region_candidates.extend(model_regions)
-        if any("fast" in e for md in models for e in md["prices"]):
-            tiers.setdefault("fast", {})
+        for extra in ("fast", *_EXTRA_TIERS):
+            if any(extra in e for md in models for e in md["prices"]):
+                tiers.setdefault(extra, {})  # priced by its sheets only
         _dedupe_equals(pid, models, rep)
         provider: dict[str, Any] = {"schema": 1, "id": pid, "name": str(p.name)}
         if urls:
@@ -838,6 +869,9 @@ def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, A
             provider["owns"] = owns
         if meta.get("id_prefixes"):
             provider["id_prefixes"] = list(meta["id_prefixes"])
+        fallbacks = [str(f) for f in (getattr(p, "fallback_model_providers", None) or [])]
+        if fallbacks:
+            provider["fallbacks"] = fallbacks
         if p.price_comments:
             provider["notes"] = str(p.price_comments).strip()
         if tiers:
@@ -858,6 +892,117 @@ def from_genai_prices(*, report: ImportReport | None = None) -> list[dict[str, A
         raise ValueError(f"provider aliases {sorted(pid_clash)} are also provider ids")
     logger.info("from_genai_prices: %s", rep.summary().replace("\n", "; "))
     return out
+
+
+_ENTRY_META = frozenset({"from", "checked", "source", "notes", "windows"})
+
+
+def _day_of(moment: str) -> str:
+    return moment[:10]
+
+
+def collapse_repeated_entries(book: Sequence[dict[str, Any]], *, report: ImportReport | None = None) -> int:
+    """Removes dated entries that repeat the previous entry's prices (in place); returns how many were removed.
+
+    genai-prices starts a new price at the date it added a tier variant (2026-10-12/14 for most), with the same
+    standard prices: that date is when the prices were checked, not a price change. Such an entry merges into the
+    one before it: its tier sheets join that entry's (a tier sheet that differs from one already there is a real
+    change, and the entry stays), and its date becomes that entry's ``checked`` date.
+    """
+    rep = report if report is not None else ImportReport()
+    removed = 0
+    for provider in book:
+        tiers = {t for t in provider.get("service_tiers", {}) if t != "aliases"} | {*_TIER_ORDER, "fast"}
+
+        def standard(e: Mapping[str, Any], tiers: set[str] = tiers) -> dict[str, Any]:
+            return {k: v for k, v in e.items() if k not in _ENTRY_META and k not in tiers}
+
+        for model in provider.get("models", []):
+            kept: list[dict[str, Any]] = []
+            for entry in model["prices"]:
+                prev = kept[-1] if kept else None
+                if prev is None or "from" not in entry:
+                    kept.append(entry)
+                    continue
+                a, b = standard(prev), standard(entry)
+                same = (
+                    a.keys() == b.keys()
+                    and all(_price_eq(a[k], b[k]) for k in a)
+                    and prev.get("windows") == entry.get("windows")
+                    and all(prev[t] == entry[t] for t in tiers if t in prev and t in entry)
+                )
+                if not same:
+                    kept.append(entry)
+                    continue
+                merged: dict[str, Any] = {}
+                if "from" in prev:
+                    merged["from"] = prev["from"]
+                merged["checked"] = max(_day_of(entry["from"]), _day_of(str(prev.get("checked", ""))))
+                merged.update(
+                    (k, v) for k, v in prev.items() if k not in ("from", "checked", "windows") and k not in tiers
+                )
+                for t in sorted((t for t in tiers if t in prev or t in entry), key=_tier_rank):
+                    merged[t] = prev.get(t, entry.get(t))
+                if "windows" in prev:
+                    merged["windows"] = prev["windows"]
+                kept[-1] = merged
+                removed += 1
+                rep.counts["entries_repeating_previous"] += 1
+            model["prices"] = kept
+    return removed
+
+
+def _last_change(entries: Sequence[Mapping[str, Any]]) -> str:
+    return max((str(e.get("from", "")) for e in entries), default="")
+
+
+def layered_book(newer: Sequence[Mapping[str, Any]], book: PriceBook | None = None) -> tuple[PriceBook, list[str]]:
+    """``book`` (default: the built-in one) with newer community data layered over it, and the conflicts.
+
+    ``newer`` is price-file dicts, as :func:`from_genai_prices` (``source=`` a newer ``data.json``) or
+    :func:`from_litellm` (a newer LiteLLM JSON) return them. A model the book lacks is added; for a model both
+    have, the one whose last dated price change is newer wins (the newer data on a tie), and each such model whose
+    history differs is listed in the conflicts with what was kept. Returns ``(PriceBook, conflicts)``.
+    """
+    from tokenprice._core import PriceBook, TokenPriceError  # noqa: F811 (imported when called, not at import)
+
+    base = book if book is not None else PriceBook.default()
+    known = set(base.providers)
+    # genai-prices' dated entries that only repeat a price are checks, not changes (the book rejects them).
+    copied: list[dict[str, Any]] = json.loads(json.dumps(list(newer)))
+    collapse_repeated_entries(copied)
+    providers: list[dict[str, Any]] = []
+    conflicts: list[str] = []
+    for p in copied:
+        pid = str(p["id"])
+        if pid not in known:
+            providers.append(dict(p))
+            continue
+        models = []
+        for m in p.get("models", []):
+            try:
+                info = base.resolve(m["id"], provider=pid)
+            except TokenPriceError:
+                info = None
+            if info is None or info["provider"] != pid or info["model"] != m["id"]:
+                models.append(m)
+                continue
+            ours = max(info["price_changes"], default="")[:10]
+            theirs = _last_change(m["prices"])[:10]
+            if theirs >= ours:
+                models.append(m)
+                if theirs != ours or info["price_changes"] != [str(e["from"]) for e in m["prices"] if "from" in e]:
+                    conflicts.append(
+                        f"{pid}/{m['id']}: newer data (last change {theirs or 'none'}) over the book's "
+                        f"(last change {ours or 'none'})"
+                    )
+            else:
+                conflicts.append(
+                    f"{pid}/{m['id']}: kept the book's (last change {ours}), newer than the data's ({theirs or 'none'})"
+                )
+        if models:
+            providers.append({"id": pid, "models": models})
+    return base.with_overrides({"providers": providers}), conflicts
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1182,8 +1327,10 @@ def merge_litellm_tiers(
                         break
                     entry[tier] = _sorted_sheet(sheet)
                     # Keep tier sheets after the standard prices and before the windows, in tier order.
-                    reordered = {k: v for k, v in entry.items() if k not in (*_TIER_ORDER, "fast", "windows")}
-                    for t in sorted((t for t in entry if t in (*_TIER_ORDER, "fast")), key=_tier_rank):
+                    reordered = {
+                        k: v for k, v in entry.items() if k not in (*_TIER_ORDER, "fast", *_EXTRA_TIERS, "windows")
+                    }
+                    for t in sorted((t for t in entry if t in (*_TIER_ORDER, "fast", *_EXTRA_TIERS)), key=_tier_rank):
                         reordered[t] = entry[t]
                     if "windows" in entry:
                         reordered["windows"] = entry["windows"]

@@ -32,14 +32,11 @@ pub fn tier_of(tier: Option<&str>) -> Option<String> {
 /// Resolves a model, using the record's provider only when the book knows that provider (a gateway's provider
 /// name the book lacks falls back to the model's first party).
 ///
-/// A provider whose own price list lacks the model (Azure or Vertex hosting another vendor's model, a gateway
-/// relaying it) also falls back to the first party: the cost then names the provider whose price was used.
+/// A known provider resolves exactly as `price` does: its own price list, then the fallbacks its price file
+/// declares (Azure → OpenAI, ...); the cost names the provider whose price was used.
 pub fn resolve(book: &PriceBook, model: &str, provider: Option<&str>) -> Result<usize> {
     match provider {
-        Some(p) if book.provider_by_name(p).is_ok() => match book.resolve(model, Some(p)) {
-            Err(Error::UnknownPricedModel { .. }) => book.resolve(model, None),
-            other => other,
-        },
+        Some(p) if book.provider_by_name(p).is_ok() => book.resolve(model, Some(p)),
         _ => book.resolve(model, None),
     }
 }

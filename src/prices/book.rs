@@ -78,6 +78,8 @@ pub struct Provider {
     pub pricing_urls: Vec<String>,
     pub aliases: Vec<String>,
     pub id_prefixes: Vec<String>,
+    /// Providers (indexes) whose prices apply to a model this one does not list, in order.
+    pub fallbacks: Vec<usize>,
     pub notes: Option<String>,
     pub tier_aliases: BTreeMap<String, String>,
     pub tier_rules: BTreeMap<String, TierRule>,
@@ -119,6 +121,8 @@ impl Provider {
 pub struct Entry {
     /// When it takes effect (microseconds since the epoch, UTC); `None` for a model's first entry.
     pub from: Option<i64>,
+    /// When the prices were last checked against the source (`None`: not recorded).
+    pub checked: Option<i64>,
     pub source: Option<String>,
     pub notes: Option<String>,
     pub standard: SheetDef,
@@ -426,6 +430,7 @@ impl PriceBook {
                 pricing_urls: def.pricing_urls,
                 aliases: def.aliases,
                 id_prefixes: def.id_prefixes,
+                fallbacks: Vec::new(),
                 notes: def.notes,
                 tier_aliases: def.tier_aliases,
                 tier_rules: def.tier_rules,
@@ -445,6 +450,14 @@ impl PriceBook {
                 multiplier: Decimal::ONE,
                 origin: def.origin,
             });
+        }
+        // Fallbacks by index, once every provider is known (check_book checked the names).
+        for (pi, def) in book.defs.iter().enumerate() {
+            book.providers[pi].fallbacks = def
+                .fallbacks
+                .iter()
+                .filter_map(|f| book.provider_index.get(&f.to_ascii_lowercase()).copied())
+                .collect();
         }
         Ok(book)
     }
@@ -641,7 +654,12 @@ impl PriceBook {
     fn resolve_uncached(&self, model: &str, provider: Option<&str>) -> std::result::Result<ModelRef, Miss> {
         if let Some(p) = provider {
             let pi = self.provider_by_name(p).map_err(|_| Miss::UnknownProvider(p.to_string()))?;
-            return self.find_in_provider(pi, model).ok_or_else(|| Miss::Unknown(Some((p.to_string(), pi))));
+            // The provider's own price, else its declared fallbacks' (Azure → OpenAI, ...): the model found names
+            // the provider whose price is used.
+            return std::iter::once(pi)
+                .chain(self.providers[pi].fallbacks.iter().copied())
+                .find_map(|fi| self.find_in_provider(fi, model))
+                .ok_or_else(|| Miss::Unknown(Some((p.to_string(), pi))));
         }
         let lower = model.trim().to_ascii_lowercase();
         let last = lower.rsplit('/').next().unwrap_or(&lower).to_string();
@@ -909,7 +927,15 @@ fn scale_tokens(prices: &BTreeMap<usize, (PriceDef, Decimal)>, m: Decimal) -> BT
 }
 
 fn entry_from_def(e: EntryDef) -> Entry {
-    Entry { from: e.from, source: e.source, notes: e.notes, standard: e.sheet, tiers: e.tiers, windows: e.windows }
+    Entry {
+        from: e.from,
+        checked: e.checked,
+        source: e.source,
+        notes: e.notes,
+        standard: e.sheet,
+        tiers: e.tiers,
+        windows: e.windows,
+    }
 }
 
 fn fmt_minute(m: u32) -> String {

@@ -57,6 +57,8 @@ pub struct WindowDef {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntryDef {
     pub from: Option<i64>,
+    /// When these prices were last checked against the source (not a price change: a check adds no entry).
+    pub checked: Option<i64>,
     pub source: Option<String>,
     pub notes: Option<String>,
     pub sheet: SheetDef,
@@ -108,6 +110,8 @@ pub struct ProviderDef {
     pub owns: Vec<MatchRule>,
     /// Prefixes that logs put before this provider's model ids, removed before matching.
     pub id_prefixes: Vec<String>,
+    /// Providers whose prices apply to a model this one does not list (Azure hosts OpenAI's models), in order.
+    pub fallbacks: Vec<String>,
     pub notes: Option<String>,
     /// Provider words for tiers → tier names (`default` → `standard`).
     pub tier_aliases: BTreeMap<String, String>,
@@ -364,7 +368,7 @@ fn sheet_tier_names(provider_tiers: &BTreeSet<String>) -> Vec<String> {
 
 fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef> {
     let obj = ctx.object(v, path)?;
-    let mut extra: Vec<&str> = vec!["from", "source", "notes", "windows"];
+    let mut extra: Vec<&str> = vec!["from", "checked", "source", "notes", "windows"];
     extra.extend(tier_names.iter().map(String::as_str));
     let sheet = ctx.sheet(obj, path, &extra)?;
     let mut tiers = BTreeMap::new();
@@ -418,6 +422,7 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
     }
     Ok(EntryDef {
         from: ctx.instant(obj, "from", path)?,
+        checked: ctx.instant(obj, "checked", path)?,
         source: ctx.string(obj, "source", path)?,
         notes: ctx.string(obj, "notes", path)?,
         sheet,
@@ -490,6 +495,18 @@ fn model(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<ModelDef>
             }
         }
     }
+    // A dated entry is a price change: one that repeats the previous prices would report a change that never
+    // happened (the day a price was checked goes to `checked`).
+    for (i, pair) in entries.windows(2).enumerate() {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.sheet == b.sheet && a.windows == b.windows && a.tiers == b.tiers {
+            return Err(ctx.err(
+                &format!("{path}.prices[{}]", i + 1),
+                "repeats the previous entry's prices; a new entry is only for a price change (record the date \
+                 the price was checked as \"checked\" on the entry in force)",
+            ));
+        }
+    }
     Ok(ModelDef {
         id,
         name: ctx.string(obj, "name", path)?,
@@ -526,6 +543,7 @@ pub const PROVIDER_KEYS: &[&str] = &[
     "aliases",
     "owns",
     "id_prefixes",
+    "fallbacks",
     "notes",
     "service_tiers",
     "regions",
@@ -640,6 +658,7 @@ fn provider_from(v: &Value, origin: &str, compile_regexes: bool) -> R<ProviderDe
         aliases: ctx.strings(obj, "aliases", "")?,
         owns: ctx.match_rules(obj, "owns", "")?,
         id_prefixes: ctx.strings(obj, "id_prefixes", "")?,
+        fallbacks: ctx.strings(obj, "fallbacks", "")?,
         notes: ctx.string(obj, "notes", "")?,
         tier_aliases,
         tier_rules,
@@ -650,7 +669,8 @@ fn provider_from(v: &Value, origin: &str, compile_regexes: bool) -> R<ProviderDe
     })
 }
 
-/// Checks rules that span providers: provider ids and aliases are unique across the book.
+/// Checks rules that span providers: provider ids and aliases are unique across the book, and fallbacks name
+/// other providers of the book.
 pub fn check_book(providers: &[ProviderDef]) -> R<()> {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for p in providers {
@@ -661,6 +681,17 @@ pub fn check_book(providers: &[ProviderDef]) -> R<()> {
                     origin: p.origin.clone(),
                     path: "aliases".into(),
                     message: format!("{name:?} already names provider {other:?}"),
+                });
+            }
+        }
+    }
+    for p in providers {
+        for f in &p.fallbacks {
+            if f.eq_ignore_ascii_case(&p.id) || !providers.iter().any(|o| o.id.eq_ignore_ascii_case(f)) {
+                return Err(SchemaError {
+                    origin: p.origin.clone(),
+                    path: "fallbacks".into(),
+                    message: format!("{f:?} is not another provider id of the book"),
                 });
             }
         }
