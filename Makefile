@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache lint test test-rust test-python quickstart bench corpus clean
+.PHONY: help install dev tiktoken-cache litellm-wheel lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,7 +32,15 @@ lint:  ## rustfmt, clippy, rustdoc, ruff, mypy, stubtest (.pre-commit-config.yam
 test-rust:  ## the core's tests (no Python involved)
 	cargo test --release
 
-test-python: tiktoken-cache  ## the pytest suite against the installed package
+# The LiteLLM release the price book was built from (scripts/import_prices.py pins it); the importer's tests read it.
+LITELLM_VERSION := $(shell sed -n 's/^LITELLM_VERSION = "\(.*\)"/\1/p' scripts/import_prices.py)
+
+litellm-wheel:  ## the pinned LiteLLM wheel (its price data) for the importer's tests
+	test -n "$(LITELLM_VERSION)"
+	ls benches/.cache/litellm/litellm-$(LITELLM_VERSION)-*.whl >/dev/null 2>&1 || \
+		$(PYTHON) -m pip download -q litellm==$(LITELLM_VERSION) --no-deps -d benches/.cache/litellm
+
+test-python: tiktoken-cache litellm-wheel  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
 # The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).

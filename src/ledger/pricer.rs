@@ -14,6 +14,7 @@ use super::{Item, LedgerOptions, Read, Text, COST_COLUMNS};
 use crate::cost::record::{no_model, price_record, tier_of, RecordOptions};
 use crate::cost::{compute, compute_fast, Cost};
 use crate::error::{Error, Result};
+use crate::json::Quotes;
 use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
 use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT, UNITS};
@@ -21,9 +22,8 @@ use crate::prices::PriceBook;
 use crate::tokens::chat::count_message_tokens;
 use crate::tokens::models::APPROXIMATION_ENCODING;
 use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
-use crate::usage::{Hints, Status, UsageRecord, UsageSource};
-use crate::json::Quotes;
 use crate::usage::Usage;
+use crate::usage::{Hints, Status, UsageRecord, UsageSource};
 use rustc_hash::FxHashMap;
 
 /// Which cost column an item's unit goes to.
@@ -140,7 +140,9 @@ impl<'b> Pricer<'b> {
         };
         let (name, source) = match lookup_model(model) {
             Some(ModelTokenizer::Encoding(e)) => (e, UsageSource::Counted),
-            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => (APPROXIMATION_ENCODING, UsageSource::Approximate),
+            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => {
+                (APPROXIMATION_ENCODING, UsageSource::Approximate)
+            }
             Some(ModelTokenizer::NotPublic { vendor }) => {
                 return Err(format!(
                     "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \

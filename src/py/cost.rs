@@ -2,188 +2,23 @@
 //! `cost` (the table's column rules are `cost::table_input`'s), results converted back.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
-use crate::money::amount_text;
+use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
 use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost};
+use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
 use crate::py::args::type_name;
 use crate::py::convert::{instant_of, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
 use crate::py::errors::{guard, invalid_argument, IntoPy};
 use crate::py::prices::PyPriceBook;
-use crate::usage::{GivenCount, Usage};
-
-/// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
-fn given_count(v: &Bound<'_, PyAny>) -> GivenCount {
-    let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
-    let number = !v.is_instance_of::<pyo3::types::PyBool>();
-    if number && v.is_instance_of::<PyInt>() {
-        return match v.extract::<i128>() {
-            Ok(n) => GivenCount::Int(n),
-            Err(_) => GivenCount::OutOfRange { negative: !v.gt(0).unwrap_or(false), text: text() },
-        };
-    }
-    match v.extract::<f64>() {
-        Ok(f) if number && v.is_instance_of::<PyFloat>() => GivenCount::Float(f),
-        _ => GivenCount::NotANumber { type_name: type_name(v), text: text() },
-    }
-}
-
-/// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
-/// audio, image included), `output_tokens` the whole output (reasoning, audio included); other counts are parts.
-#[pyclass(frozen, module = "tokenprice", name = "Usage", eq, hash)]
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct PyUsage {
-    pub usage: Usage,
-}
-
-/// `#[pymethods]` of `PyUsage` with one getter per usage field, each reading the count of the unit of its name
-/// in `units::UNITS`; a field list that differs from the table (a unit added, renamed or moved) does not compile.
-macro_rules! usage_methods {
-    ([$($field:ident),* $(,)?] { $($methods:tt)* }) => {
-        const _: () = {
-            let fields: &[&str] = &[$(stringify!($field)),*];
-            assert!(fields.len() == UNITS.len(), "one getter per unit of units::UNITS");
-            let mut u = 0;
-            while u < fields.len() {
-                assert!(same_str(fields[u], UNITS[u].usage_field), "getters in the order of units::UNITS");
-                u += 1;
-            }
-        };
-
-        #[pymethods]
-        impl PyUsage {
-            $($methods)*
-
-            $(
-                #[getter]
-                fn $field(&self) -> u64 {
-                    const UNIT: usize = unit_index(stringify!($field));
-                    self.usage.counts[UNIT]
-                }
-            )*
-        }
-    };
-}
-
-const fn same_str(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// The unit whose usage field is `field` (at compile time; an unknown name does not compile).
-const fn unit_index(field: &str) -> usize {
-    let mut u = 0;
-    while u < UNITS.len() {
-        if same_str(UNITS[u].usage_field, field) {
-            return u;
-        }
-        u += 1;
-    }
-    panic!("not a usage field of units::UNITS")
-}
-
-usage_methods!([
-    input_tokens,
-    output_tokens,
-    cache_read_tokens,
-    cache_write_tokens,
-    cache_write_1h_tokens,
-    reasoning_tokens,
-    citation_tokens,
-    input_audio_tokens,
-    output_audio_tokens,
-    cache_audio_read_tokens,
-    input_image_tokens,
-    output_image_tokens,
-    cache_image_read_tokens,
-    input_video_tokens,
-    output_video_tokens,
-    input_characters,
-    input_text_messages,
-    audio_seconds,
-    input_audio_seconds,
-    input_document_pages,
-    input_annotated_document_pages,
-    web_searches,
-    storage_searches,
-    requests,
-] {
-    #[new]
-    #[pyo3(signature = (**fields))]
-    fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<PyUsage> {
-        guard(py, || {
-            let mut given = Vec::new();
-            for (k, v) in fields.into_iter().flatten() {
-                let name: String = k.extract()?;
-                given.push((name, given_count(&v)));
-            }
-            let given: Vec<(&str, GivenCount)> = given.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
-            Ok(PyUsage { usage: Usage::from_given_fields(&given).py_err(py)? })
-        })
-    }
-
-    /// The usage as a dict of every field.
-    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        for (u, unit) in UNITS.iter().enumerate() {
-            d.set_item(unit.usage_field, self.usage.counts[u])?;
-        }
-        Ok(d)
-    }
-
-    fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
-        let mut usage = self.usage;
-        usage.add(&other.usage).py_err(py)?;
-        usage.validate().py_err(py)?;
-        Ok(PyUsage { usage })
-    }
-
-    fn __repr__(&self) -> String {
-        let parts: Vec<String> = UNITS
-            .iter()
-            .enumerate()
-            .filter(|(u, unit)| {
-                self.usage.counts[*u] != 0 && !(unit.usage_field == "requests" && self.usage.counts[*u] == 1)
-            })
-            .map(|(u, unit)| format!("{}={}", unit.usage_field, self.usage.counts[u]))
-            .collect();
-        format!("Usage({})", parts.join(", "))
-    }
-
-    /// Pickled as `Usage(**fields)` (the fields that are not their default).
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let kwargs = PyDict::new(py);
-        for (u, unit) in UNITS.iter().enumerate() {
-            if self.usage.counts[u] != Usage::default().counts[u] {
-                kwargs.set_item(unit.usage_field, self.usage.counts[u])?;
-            }
-        }
-        let partial = py.import("functools")?.getattr("partial")?;
-        Ok((partial.call((py.get_type::<PyUsage>(),), Some(&kwargs))?, PyTuple::empty(py)))
-    }
-
-    /// The field names, in order.
-    #[classattr]
-    fn fields() -> Vec<&'static str> {
-        UNITS.iter().map(|u| u.usage_field).collect()
-    }
-});
+use crate::py::usage::{PyUsage, PyUsageRecord};
+use crate::usage::Usage;
 
 /// The cost of one usage: `total` (an exact `decimal.Decimal` in USD), the items it is the sum of, the price
 /// entry used, and `explain()`.
@@ -366,17 +201,8 @@ pub fn price(
         let region = opt_text(region, "region")?;
         let (model, provider, service_tier, region) =
             (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
-        if let Ok(rec) = usage.cast::<crate::py::extract::PyUsageRecord>() {
-            return crate::py::extract::price_usage_record(
-                py,
-                rec.get(),
-                model,
-                provider,
-                at,
-                service_tier,
-                book,
-                region,
-            );
+        if let Ok(rec) = usage.cast::<PyUsageRecord>() {
+            return price_usage_record(py, rec.get(), model, provider, at, service_tier, book, region);
         }
         let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
         let usage = usage_of(usage)?;
@@ -442,8 +268,30 @@ pub fn price_arrow_table(
     })
 }
 
-/// The Usage field names (for the Python layer's column mapping).
-#[pyfunction]
-pub fn usage_fields() -> Vec<&'static str> {
-    UNITS.iter().map(|u| u.usage_field).collect()
+/// Prices a record (see `tokenprice.price`).
+#[allow(clippy::too_many_arguments)]
+pub fn price_usage_record(
+    py: Python<'_>,
+    rec: &PyUsageRecord,
+    model: Option<&str>,
+    provider: Option<&str>,
+    at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&str>,
+    book: Option<&PyPriceBook>,
+    region: Option<&str>,
+) -> PyResult<PyCost> {
+    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+    let now = instant_of(None, "at")?;
+    let opts = RecordOptions {
+        model: model.map(str::to_string),
+        provider: provider.map(str::to_string),
+        at: match at {
+            Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
+            _ => None,
+        },
+        service_tier: service_tier.map(str::to_string),
+        region: region.map(str::to_string),
+    };
+    let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
+    Ok(PyCost { cost })
 }

@@ -8,15 +8,16 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
-use crate::money::amount_text;
 use crate::error::Error;
 use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, Tolerance, CAUSES};
 use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
+use crate::money::amount_text;
 use crate::prices::book::PriceBook;
+use crate::py::convert::instant_of;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
-use crate::py::pricing::{instant_of, PyPriceBook};
+use crate::py::prices::PyPriceBook;
 use crate::usage::Hints;
 
 /// One Arrow table of a run's batches (one schema, at least one batch).

@@ -1,5 +1,5 @@
 //! The Python binding (`tokenprice._core`), compiled only with the `python` feature. Its files are named like the
-//! core's modules (`tokens`, `prices`, `cost`, `ledger`; `extract` for `usage`), plus the shared converters
+//! core's modules (`tokens`, `prices`, `usage`, `cost`, `ledger`), plus the shared converters
 //! (`convert`, `args`, `arrow`) and the exception tree (`errors`). Each function converts its arguments, releases
 //! the GIL for the work, and converts the result; all decisions live in the core.
 
@@ -8,26 +8,10 @@ mod arrow;
 mod convert;
 mod cost;
 mod errors;
-mod extract;
 mod ledger;
 mod prices;
 mod tokens;
-
-/// The old paths `extract.rs` and `ledger.rs` import from, until they import from `convert`, `cost`, `prices` and
-/// `args` directly (each converter has one home; these are re-exports only).
-mod columns {
-    pub use super::arrow::byte_strings;
-}
-
-mod encoding {
-    pub use super::args::type_name;
-}
-
-mod pricing {
-    pub use super::convert::{instant_of, py_datetime, py_decimal};
-    pub use super::cost::{PyCost, PyUsage};
-    pub use super::prices::PyPriceBook;
-}
+mod usage;
 
 /// The module, declared by what it exports; the exception classes and constants are added when it is made.
 #[pyo3::pymodule(gil_used = false)]
@@ -37,11 +21,9 @@ mod _core {
     #[pymodule_export]
     use super::arrow::count_column;
     #[pymodule_export]
-    use super::cost::{price, price_arrow_table, usage_fields, PyCost, PyUsage};
+    use super::cost::{price, price_arrow_table, PyCost};
     #[pymodule_export]
     use super::errors::_panic_for_tests;
-    #[pymodule_export]
-    use super::extract::{extract_usage, extract_usages, format_names, usage_formats, PyUsageRecord};
     #[pymodule_export]
     use super::ledger::{log_columns, price_log_files, price_log_texts, reconcile_lines};
     #[pymodule_export]
@@ -51,6 +33,10 @@ mod _core {
         _encoding_from_ranks, _encoding_from_tokenizer_json_str, count_file, count_message_tokens, encoding_for_model,
         encoding_name_for_model, get_encoding, image_tokens, list_encoding_names, lookup_model, PyEncoding,
         PyStreamCounter,
+    };
+    #[pymodule_export]
+    use super::usage::{
+        extract_usage, extract_usages, format_names, usage_fields, usage_formats, PyUsage, PyUsageRecord,
     };
 
     #[pymodule_init]

@@ -1,21 +1,20 @@
-//! `extract_usage`, `extract_usages` and the `UsageRecord` class: Python objects become JSON text at the
+//! `Usage`, `extract_usage`, `extract_usages` and the `UsageRecord` class: Python objects become JSON text at the
 //! boundary (dicts, SDK response objects through `model_dump`, str, bytes), the core reads them with the GIL
 //! released, and records come back as Python objects or one Arrow table.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyTable;
 
-use crate::cost::record::{price_record, RecordOptions};
-use crate::prices::book::PriceBook;
+use crate::prices::units::UNITS;
+use crate::py::args::type_name;
+use crate::py::convert::{instant_of, py_datetime, py_decimal};
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
-use crate::py::encoding::type_name;
 use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
-use crate::py::pricing::{instant_of, py_datetime, py_decimal, PyCost, PyPriceBook, PyUsage};
 use crate::usage::batch::{extract_all, to_batch};
 use crate::usage::formats::{self, Mapping, MappingKey};
-use crate::usage::{Hints, Meta, UsageRecord};
+use crate::usage::{GivenCount, Hints, Meta, Usage, UsageRecord};
 
 /// One request's usage, read from a provider response or a log record and normalized to the price book's rule.
 #[pyclass(frozen, module = "tokenprice", name = "UsageRecord")]
@@ -347,7 +346,7 @@ pub fn extract_usages(
             py.detach(|| {
                 let mut strings: Vec<Option<&[u8]>> = Vec::new();
                 for chunk in &chunks {
-                    strings.extend(crate::py::columns::byte_strings(chunk)?);
+                    strings.extend(crate::py::arrow::byte_strings(chunk)?);
                 }
                 to_batch(&extract_all(&strings, &hints, mapping.as_ref(), num_threads)?)
             })
@@ -384,30 +383,175 @@ pub fn format_names() -> Vec<&'static str> {
     formats::format_names().collect()
 }
 
-/// Prices a record (see `tokenprice.price`).
-#[allow(clippy::too_many_arguments)]
-pub fn price_usage_record(
-    py: Python<'_>,
-    rec: &PyUsageRecord,
-    model: Option<&str>,
-    provider: Option<&str>,
-    at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&str>,
-    book: Option<&PyPriceBook>,
-    region: Option<&str>,
-) -> PyResult<PyCost> {
-    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-    let now = instant_of(None, "at")?;
-    let opts = RecordOptions {
-        model: model.map(str::to_string),
-        provider: provider.map(str::to_string),
-        at: match at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
-            _ => None,
-        },
-        service_tier: service_tier.map(str::to_string),
-        region: region.map(str::to_string),
+/// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
+fn given_count(v: &Bound<'_, PyAny>) -> GivenCount {
+    let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
+    let number = !v.is_instance_of::<pyo3::types::PyBool>();
+    if number && v.is_instance_of::<PyInt>() {
+        return match v.extract::<i128>() {
+            Ok(n) => GivenCount::Int(n),
+            Err(_) => GivenCount::OutOfRange { negative: !v.gt(0).unwrap_or(false), text: text() },
+        };
+    }
+    match v.extract::<f64>() {
+        Ok(f) if number && v.is_instance_of::<PyFloat>() => GivenCount::Float(f),
+        _ => GivenCount::NotANumber { type_name: type_name(v), text: text() },
+    }
+}
+
+/// What one request (or a sum of requests) used. `input_tokens` is the whole prompt (cache reads and writes,
+/// audio, image included), `output_tokens` the whole output (reasoning, audio included); other counts are parts.
+#[pyclass(frozen, module = "tokenprice", name = "Usage", eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyUsage {
+    pub usage: Usage,
+}
+
+/// `#[pymethods]` of `PyUsage` with one getter per usage field, each reading the count of the unit of its name
+/// in `units::UNITS`; a field list that differs from the table (a unit added, renamed or moved) does not compile.
+macro_rules! usage_methods {
+    ([$($field:ident),* $(,)?] { $($methods:tt)* }) => {
+        const _: () = {
+            let fields: &[&str] = &[$(stringify!($field)),*];
+            assert!(fields.len() == UNITS.len(), "one getter per unit of units::UNITS");
+            let mut u = 0;
+            while u < fields.len() {
+                assert!(same_str(fields[u], UNITS[u].usage_field), "getters in the order of units::UNITS");
+                u += 1;
+            }
+        };
+
+        #[pymethods]
+        impl PyUsage {
+            $($methods)*
+
+            $(
+                #[getter]
+                fn $field(&self) -> u64 {
+                    const UNIT: usize = unit_index(stringify!($field));
+                    self.usage.counts[UNIT]
+                }
+            )*
+        }
     };
-    let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
-    Ok(PyCost { cost })
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The unit whose usage field is `field` (at compile time; an unknown name does not compile).
+const fn unit_index(field: &str) -> usize {
+    let mut u = 0;
+    while u < UNITS.len() {
+        if same_str(UNITS[u].usage_field, field) {
+            return u;
+        }
+        u += 1;
+    }
+    panic!("not a usage field of units::UNITS")
+}
+
+usage_methods!([
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    cache_write_1h_tokens,
+    reasoning_tokens,
+    citation_tokens,
+    input_audio_tokens,
+    output_audio_tokens,
+    cache_audio_read_tokens,
+    input_image_tokens,
+    output_image_tokens,
+    cache_image_read_tokens,
+    input_video_tokens,
+    output_video_tokens,
+    input_characters,
+    input_text_messages,
+    audio_seconds,
+    input_audio_seconds,
+    input_document_pages,
+    input_annotated_document_pages,
+    web_searches,
+    storage_searches,
+    requests,
+] {
+    #[new]
+    #[pyo3(signature = (**fields))]
+    pub(crate) fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<PyUsage> {
+        guard(py, || {
+            let mut given = Vec::new();
+            for (k, v) in fields.into_iter().flatten() {
+                let name: String = k.extract()?;
+                given.push((name, given_count(&v)));
+            }
+            let given: Vec<(&str, GivenCount)> = given.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+            Ok(PyUsage { usage: Usage::from_given_fields(&given).py_err(py)? })
+        })
+    }
+
+    /// The usage as a dict of every field.
+    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            d.set_item(unit.usage_field, self.usage.counts[u])?;
+        }
+        Ok(d)
+    }
+
+    fn __add__(&self, py: Python<'_>, other: &PyUsage) -> PyResult<PyUsage> {
+        let mut usage = self.usage;
+        usage.add(&other.usage).py_err(py)?;
+        usage.validate().py_err(py)?;
+        Ok(PyUsage { usage })
+    }
+
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(u, unit)| {
+                self.usage.counts[*u] != 0 && !(unit.usage_field == "requests" && self.usage.counts[*u] == 1)
+            })
+            .map(|(u, unit)| format!("{}={}", unit.usage_field, self.usage.counts[u]))
+            .collect();
+        format!("Usage({})", parts.join(", "))
+    }
+
+    /// Pickled as `Usage(**fields)` (the fields that are not their default).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let kwargs = PyDict::new(py);
+        for (u, unit) in UNITS.iter().enumerate() {
+            if self.usage.counts[u] != Usage::default().counts[u] {
+                kwargs.set_item(unit.usage_field, self.usage.counts[u])?;
+            }
+        }
+        let partial = py.import("functools")?.getattr("partial")?;
+        Ok((partial.call((py.get_type::<PyUsage>(),), Some(&kwargs))?, PyTuple::empty(py)))
+    }
+
+    /// The field names, in order.
+    #[classattr]
+    fn fields() -> Vec<&'static str> {
+        UNITS.iter().map(|u| u.usage_field).collect()
+    }
+});
+
+/// The Usage field names (for the Python layer's column mapping).
+#[pyfunction]
+pub fn usage_fields() -> Vec<&'static str> {
+    UNITS.iter().map(|u| u.usage_field).collect()
 }
