@@ -281,3 +281,21 @@ def test_every_format_list_is_the_core_registry(capsys: pytest.CaptureFixture[st
     with pytest.raises(tokenprice.InvalidArgumentError) as e:
         tokenprice.price_logs([], format="cloudflare")
     assert f"formats: {', '.join(names)} " in str(e.value)
+
+
+def test_the_cost_of_a_record_with_parts_or_a_cache_hit_pickles_equal() -> None:
+    import pickle
+
+    advisor = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][5]["input"]
+    hit = json.loads((FIXTURES / "cloudflare.json").read_text())["cases"][1]["input"]
+    book = tokenprice.PriceBook.default().with_overrides({"discounts": {"anthropic": "0.5"}})
+    for record, kwargs in ((advisor, {"at": "2025-10-01"}), (hit, {})):
+        for b in (None, book):
+            cost = tokenprice.price(tokenprice.extract_usage(record, **kwargs), book=b)
+            back = pickle.loads(pickle.dumps(cost))
+            assert back == cost and back.total == cost.total and back.items == cost.items
+            assert back.explain() == cost.explain()
+    parts = tokenprice.price(tokenprice.extract_usage(advisor, at="2025-10-01"), book=book)
+    assert "Part 2" in pickle.loads(pickle.dumps(parts)).explain()
+    cached = tokenprice.price(tokenprice.extract_usage(hit))
+    assert cached.total == 0 and pickle.loads(pickle.dumps(cached)).total == 0

@@ -55,9 +55,9 @@ __all__ = [
     "_encoding_from_ranks",
     "_encoding_from_tokenizer_json_str",
     "_panic_for_tests",
+    "_cost_of_parts",
     "APPROXIMATION_ENCODING",
     "RECONCILE_CAUSES",
-
     "COST_COLUMNS",
     "PRICE_KEYS",
     "PROVIDER_KEYS",
@@ -232,6 +232,7 @@ def _encoding_from_ranks(
 ) -> Encoding: ...
 def _encoding_from_tokenizer_json_str(json: str, name: str) -> Encoding: ...
 def _panic_for_tests(message: str, threads: bool) -> None: ...
+def _cost_of_parts(first: Cost, others: list[Cost], cache_hit: bool) -> Cost: ...
 
 _Instant = datetime.datetime | datetime.date | str | int | float | None
 

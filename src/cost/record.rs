@@ -85,8 +85,15 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
             others.push(price_model(book, usage, part_mi, at, tier.as_deref(), opts.region.as_deref())?);
         }
     }
-    let mut cost = price_model(book, &own, mi, at, tier.as_deref(), opts.region.as_deref())?;
-    if rec.cache_hit {
+    let cost = price_model(book, &own, mi, at, tier.as_deref(), opts.region.as_deref())?;
+    with_parts(cost, others, rec.cache_hit)
+}
+
+/// A record's cost from its parts: its own cost (`first`), the parts priced on other models (`others`, added to
+/// the total), or nothing at all when the gateway answered from its cache (`cache_hit`: the usage is kept, the
+/// items and the other parts are not, and the cost says why it is zero).
+pub fn with_parts(mut cost: Cost, others: Vec<Cost>, cache_hit: bool) -> Result<Cost> {
+    if cache_hit {
         cost.total = 0;
         cost.items.clear();
         cost.waived = Some(format!(

@@ -3,7 +3,7 @@
 //! Nothing is lost: every record read is either a priced line or a reject with its reason and place.
 
 //!
-//! [`pricer`] prices records (caching what repeats across them), [`output`] builds the Arrow batches, [`run`]
+//! [`pricer`] prices records (caching what repeats across them), [`output`] builds the Arrow batches, [`run`](mod@run)
 //! runs a whole job over named inputs (reading, pricing, spilling, totals, progress), [`reconcile`] compares the
 //! cost the logs report with the computed one.
 
@@ -50,7 +50,7 @@ pub struct LedgerOptions {
     /// Price every record in this tier instead of its own.
     pub service_tier: Option<String>,
     /// Records without usage but with their texts, on models whose tokenizer is not public (Claude, Gemini):
-    /// estimate their tokens with [`APPROXIMATION_ENCODING`] (marked `approximate`) instead of rejecting them.
+    /// estimate their tokens with [`APPROXIMATION_ENCODING`](crate::tokens::models::APPROXIMATION_ENCODING) (marked `approximate`) instead of rejecting them.
     pub approximate: bool,
     pub threads: Option<usize>,
 }

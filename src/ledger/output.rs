@@ -1,4 +1,4 @@
-//! The Arrow batches of a run: priced lines ([`lines_batch`]), rejects, an empty pair, and batches of differing
+//! The Arrow batches of a run: priced lines (`lines_batch`), rejects, an empty pair, and batches of differing
 //! label columns made one schema ([`unify`]).
 
 use std::sync::Arc;

@@ -119,12 +119,17 @@ impl PyCost {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let c = &self.cost;
         if !c.others.is_empty() || c.waived.is_some() {
-            return Err(invalid_argument(
-                py,
-                "a Cost of a UsageRecord with parts or a gateway cache hit cannot be pickled alone: pickle the record \
-                 and price it again"
-                    .into(),
-            ));
+            // A record's cost: its own part and the other parts, each pickled as the plain cost it is priced
+            // from, put together again by the core's rule (`cost::record::with_parts`).
+            let plain = |cost: &Cost| {
+                let mut cost = cost.clone();
+                cost.others.clear();
+                cost.waived = None;
+                Bound::new(py, PyCost { cost })
+            };
+            let others = c.others.iter().map(plain).collect::<PyResult<Vec<_>>>()?;
+            let args = (plain(c)?, others, c.waived.is_some()).into_pyobject(py)?;
+            return Ok((py.import("tokenprice._core")?.getattr("_cost_of_parts")?, args));
         }
         let book = PyPriceBook::of(&c.book).ok_or_else(|| {
             invalid_argument(py, format!("the price book of this Cost ({}) is no longer known", c.book.origin))
@@ -294,4 +299,17 @@ pub fn price_usage_record(
     };
     let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
     Ok(PyCost { cost })
+}
+
+/// Unpickling a record's cost: its own part, the parts on other models and whether the gateway answered from its
+/// cache, put together as `price(record)` does.
+#[pyfunction]
+pub fn _cost_of_parts(
+    py: Python<'_>,
+    first: &PyCost,
+    others: Vec<PyRef<'_, PyCost>>,
+    cache_hit: bool,
+) -> PyResult<PyCost> {
+    let others = others.iter().map(|o| o.cost.clone()).collect();
+    Ok(PyCost { cost: crate::cost::record::with_parts(first.cost.clone(), others, cache_hit).py_err(py)? })
 }

@@ -21,7 +21,7 @@ mod _core {
     #[pymodule_export]
     use super::arrow::count_column;
     #[pymodule_export]
-    use super::cost::{price, price_arrow_table, PyCost};
+    use super::cost::{_cost_of_parts, price, price_arrow_table, PyCost};
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]
