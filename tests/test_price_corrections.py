@@ -70,22 +70,40 @@ def test_deepseek_off_peak_starts_2025_02_26_16_30_utc(model: str, at: str, doll
     assert input_cost(model, at) == Decimal(dollars)
 
 
-# The V4 peak windows (09:00-12:00 and 14:00-18:00 Beijing time = 01:00-04:00 and 06:00-10:00 UTC) started with
-# V4's official release on 2026-08-17 (https://api-docs.deepseek.com/quick_start/pricing, the book's own note);
-# before it the flat rate held all day.
+# DeepSeek's pricing page announced peak / off-peak billing (peak 01:00-04:00 and 06:00-10:00 UTC, off-peak at half
+# the peak rates) taking effect at 16:00 UTC on 2026-08-16 (the copy
+# https://api-docs.deepseek.com/quick_start/pricing?model_version=DeepSeek-V4-Pro-0813); the copy
+# https://api-docs.deepseek.com/quick_start/pricing/?article_id=article_1779470751466 lists V4-Flash's peak input at
+# 0.44 and V4-Pro's at 1.32 (off-peak 0.22 and 0.66). Before the change the flat 0.14 / 0.435 held all day.
 @pytest.mark.parametrize(
     ("model", "at", "dollars"),
     [
         ("deepseek-v4-pro", "2026-08-01T02:00:00Z", "0.435"),
         ("deepseek-v4-pro", "2026-08-01T20:00:00Z", "0.435"),
+        ("deepseek-v4-pro", "2026-08-16T15:59:00Z", "0.435"),
+        ("deepseek-v4-pro", "2026-08-16T16:00:00Z", "0.66"),
         ("deepseek-v4-pro", "2026-08-18T02:00:00Z", "1.32"),
         ("deepseek-v4-pro", "2026-08-18T20:00:00Z", "0.66"),
         ("deepseek-v4-flash", "2026-08-01T07:00:00Z", "0.14"),
-        ("deepseek-v4-flash", "2026-08-18T07:00:00Z", "0.3"),
+        ("deepseek-v4-flash", "2026-08-16T16:00:00Z", "0.22"),
+        ("deepseek-v4-flash", "2026-08-18T07:00:00Z", "0.44"),
+        ("deepseek-v4-flash", "2026-08-18T12:00:00Z", "0.22"),
+        ("deepseek-v4-flash", "2026-09-15T07:00:00Z", "0.3"),
     ],
 )
-def test_deepseek_v4_peak_windows_start_2026_08_17(model: str, at: str, dollars: str) -> None:
+def test_deepseek_v4_peak_windows_start_2026_08_16_16_00_utc(model: str, at: str, dollars: str) -> None:
     assert input_cost(model, at) == Decimal(dollars)
+
+
+# OpenAI's gpt-4o-audio-preview page (https://developers.openai.com/api/docs/models/gpt-4o-audio-preview.md): text
+# 2.50 / 10, audio 40 in / 80 out per 1M tokens. genai-prices has the text rates only.
+def test_gpt_4o_audio_preview_prices_audio_at_40_and_80() -> None:
+    usage = tokenprice.Usage(
+        input_tokens=2 * MTOK, input_audio_tokens=MTOK, output_tokens=2 * MTOK, output_audio_tokens=MTOK
+    )
+    cost = tokenprice.price(usage, model="gpt-4o-audio-preview", provider="openai", at="2026-01-15")
+    # 1M text in at 2.50 + 1M audio in at 40 + 1M text out at 10 + 1M audio out at 80.
+    assert cost.total == Decimal("132.5")
 
 
 def test_every_time_window_says_when_it_held() -> None:
