@@ -126,17 +126,26 @@ impl<T> RaceCell<T> {
 
     #[inline]
     pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
-        if let Some(v) = self.get() {
-            return v;
+        match self.get_or_try_init(|| Ok::<T, std::convert::Infallible>(init())) {
+            Ok(v) => v,
+            Err(never) => match never {},
         }
-        let fresh = Box::into_raw(Box::new(init()));
+    }
+
+    /// [`RaceCell::get_or_init`] with an `init` that may fail: the cell stays empty, and the error is returned.
+    #[inline]
+    pub fn get_or_try_init<E>(&self, init: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<&T, E> {
+        if let Some(v) = self.get() {
+            return Ok(v);
+        }
+        let fresh = Box::into_raw(Box::new(init()?));
         match self.value.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
             // SAFETY: published, freed only by `drop`.
-            Ok(_) => unsafe { &*fresh },
+            Ok(_) => Ok(unsafe { &*fresh }),
             Err(first) => {
                 // SAFETY: `fresh` was never published; `first` is, and lives as long as `self`.
                 drop(unsafe { Box::from_raw(fresh) });
-                unsafe { &*first }
+                Ok(unsafe { &*first })
             }
         }
     }
@@ -187,6 +196,37 @@ mod tests {
         let b = v.get() as *const _;
         assert_eq!(a, b);
         assert_eq!(MADE.load(Ordering::Relaxed), 1);
+    }
+
+    /// A child forked while another thread is inside a cell's first initialisation makes the value itself (a
+    /// `OnceLock` there would wait forever for a thread the child does not have); a failed init leaves it empty.
+    #[cfg(unix)]
+    #[test]
+    fn a_child_forked_during_a_first_initialisation_does_not_wait_for_it() {
+        static CELL: RaceCell<u32> = RaceCell::new();
+        let (entered, inside) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let initialiser = std::thread::spawn(move || {
+            *CELL.get_or_init(|| {
+                entered.send(()).unwrap();
+                released.recv().unwrap();
+                1
+            })
+        });
+        inside.recv().unwrap();
+        // SAFETY: the child only uses the cell (no locks) and exits without unwinding.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let failed = CELL.get_or_try_init(|| Err::<u32, ()>(())).is_err() && CELL.get().is_none();
+            let code = if failed && *CELL.get_or_init(|| 2) == 2 { 0 } else { 1 };
+            unsafe { libc::_exit(code) };
+        }
+        release.send(()).unwrap();
+        assert_eq!(initialiser.join().unwrap(), 1);
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
     }
 
     /// A child forked while another thread holds the value's lock gets a fresh value instead of waiting forever.

@@ -180,6 +180,29 @@ fn streaming_reports_or_replaces_invalid_utf8() {
     assert_eq!(s.finish().unwrap(), enc.count(&replaced, Allowed::None).unwrap() as u64);
 }
 
+#[test]
+fn a_file_is_counted_in_blocks_and_a_missing_one_is_named() {
+    let enc = get_encoding("o200k_base").unwrap();
+    let dir = std::env::temp_dir().join(format!("tokenprice-count-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Longer than one read (1 MiB), with a character cut by the read boundary and invalid bytes at the end.
+    let mut bytes = "héllo wörld, ünïcode ".repeat(60_000).into_bytes();
+    bytes.extend_from_slice(&[b' ', 0xff]);
+    let path = dir.join("text.txt");
+    std::fs::write(&path, &bytes).unwrap();
+    let replaced = String::from_utf8_lossy(&bytes).into_owned();
+    let counted = StreamCounter::count_path(enc.clone(), &path, true, Some(2)).unwrap();
+    assert_eq!(counted, enc.count(&replaced, Allowed::None).unwrap() as u64);
+    let strict = StreamCounter::count_path(enc.clone(), &path, false, None).unwrap_err().to_string();
+    assert!(strict.contains("text.txt") && strict.contains(&format!("byte {}", bytes.len() - 1)), "{strict}");
+    let missing = dir.join("missing.txt");
+    let err = StreamCounter::count_path(enc.clone(), &missing, false, None).unwrap_err();
+    assert!(matches!(&err, tokenprice::Error::Io { path, .. } if path.ends_with("missing.txt")), "{err}");
+    let err = StreamCounter::count_path(enc, &dir, false, None).unwrap_err();
+    assert!(matches!(&err, tokenprice::Error::Io { .. }), "a folder: {err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
     #[test]

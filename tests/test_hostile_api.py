@@ -65,6 +65,28 @@ TARGETS: dict[str, tuple[str, dict[str, str]]] = {
     "reconcile": ("LOGS.reconcile", {"tolerance": "('0.000001', '0.01')"}),
     "reprice": ("LOGS.reprice", {"by": "'tenant'", "model_map": "{'gpt-4o': 'gpt-4.1-mini'}"}),
     "write": ("LOGS.write", {"path": "str(TMP / 'out.parquet')"}),
+    "count_file": (
+        "t.count_file",
+        {"path": "TEXT", "encoding": "t.get_encoding('cl100k_base')", "errors": "'replace'", "num_threads": "1"},
+    ),
+    "stream_counter": (
+        "t.StreamCounter",
+        {"encoding": "t.get_encoding('cl100k_base')", "source": "'stdin'", "errors": "'strict'", "num_threads": "1"},
+    ),
+    "stream_counter_feed": ("t.StreamCounter(t.get_encoding('cl100k_base')).feed", {"data": "b'hello'"}),
+    "from_tiktoken_file": (
+        "t.Encoding.from_tiktoken_file",
+        {"path": "RANKS", "pattern": "PATTERN", "special_tokens": "{'<|x|>': 256}", "name": "'mine'"},
+    ),
+    "from_ranks": (
+        "t.Encoding.from_ranks",
+        {"name": "'mine'", "mergeable_ranks": "BYTE_RANKS", "pattern": "PATTERN", "special_tokens": "[('<|x|>', 256)]"},
+    ),
+    "from_tokenizer_json": ("t.Encoding.from_tokenizer_json", {"path": "TOKENIZER_JSON", "name": "'tiny'"}),
+    "from_tokenizer_json_str": (
+        "t.Encoding.from_tokenizer_json_str",
+        {"json": "TOKENIZER_JSON.read_text()", "name": "'tiny'"},
+    ),
 }
 
 HOSTILE = [
@@ -91,6 +113,15 @@ TMP = pathlib.Path(tempfile.mkdtemp())
 LOGS = t.price_logs('examples/logs/gateway.jsonl.gz', num_threads=1) if {needs_logs} else None
 CYCLE = {{}}
 CYCLE['self'] = CYCLE
+TEXT = TMP / 'text.txt'
+TEXT.write_text('hello world')
+PATTERN = r'\\S+|\\s+'
+BYTE_RANKS = {{bytes([b]): b for b in range(256)}}
+RANKS = TMP / 'bytes.tiktoken'
+RANKS.write_text(''.join(f'{{__import__("base64").b64encode(b).decode()}} {{r}}\\n' for b, r in BYTE_RANKS.items()))
+TOKENIZER_JSON = TMP / 'tokenizer.json'
+TOKENIZER_JSON.write_text(json.dumps({{'model': {{'type': 'WordLevel', 'vocab': {{'a': 0, '[UNK]': 1}},
+                                      'unk_token': '[UNK]'}}, 'pre_tokenizer': {{'type': 'Whitespace'}}}}))
 target = {target}
 base = {{{base}}}
 leaks = []

@@ -9,17 +9,25 @@ from hostile import run_case
 TESTS = Path(__file__).resolve().parent
 
 
+def _forks(call: str, forks: int) -> dict[str, int]:
+    """Runs `test_threads_and_fork.<call>` in a fresh interpreter (a child process under a timeout)."""
+    code = f"""
+        import json
+        from test_threads_and_fork import {call.split("(")[0]}
+        print(json.dumps({call}))
+        """
+    outcomes = run_case(code, cwd=TESTS, timeout=400).json()
+    assert isinstance(outcomes, dict) and outcomes["ok"] == forks, outcomes
+    return outcomes
+
+
 def test_forks_during_price_table_never_hang() -> None:
     # 200 forks while another thread prices tables with new unknown names; each child prices under a timeout.
-    out = run_case(
-        """
-        import json
-        from test_threads_and_fork import fork_while_pricing
-        print(json.dumps(fork_while_pricing(200, child_timeout=20.0)))
-        """,
-        cwd=TESTS,
-        timeout=240,
-    )
-    outcomes = out.json()
-    assert isinstance(outcomes, dict)
-    assert outcomes["ok"] == 200, outcomes
+    _forks("fork_while_pricing(200, child_timeout=20.0)", 200)
+
+
+def test_forks_during_first_use_never_hang() -> None:
+    # Fresh interpreters: the first calls (encodings built, per-thread caches made, Python classes looked up) run
+    # in threads while the main thread forks; threads that count once and exit keep per-thread state changing.
+    for _ in range(3):
+        _forks("fork_during_first_use(40, child_timeout=20.0)", 40)

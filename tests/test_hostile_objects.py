@@ -31,7 +31,6 @@ _CYCLES = {
 
 _CALLS = {
     "extract_usage": "tp.extract_usage(bad)",
-    "extract_usages": "tp.extract_usages([{'model': 'gpt-4o'}, bad])",
     "count_message_tokens": "tp.count_message_tokens([{'role': 'user', 'content': bad}], 'gpt-4o')",
     "from_dicts": "tp.PriceBook.from_dicts([bad])",
     "with_overrides": "tp.PriceBook.default().with_overrides({'providers': [bad]})",
@@ -81,6 +80,50 @@ def test_lone_surrogates_read_as_replacement_characters() -> None:
     """
     ids = run_case(code).json()
     assert ids == ["a\ufffdb", "a\ufffdb", "a\ufffdb", "gpt-4o"], ids
+
+
+@pytest.mark.parametrize("shape", [*_CYCLES, "not_data", "lone_surrogates", "model_dump_raises", "key_not_a_string"])
+def test_one_unreadable_item_is_a_reject_row_and_the_others_are_read(shape: str) -> None:
+    build = {
+        **_CYCLES,
+        "not_data": "bad = object()",
+        "lone_surrogates": "bad = {'model': 'gpt-4o\\ud800', 'usage': {'prompt_tokens': 5}}",
+        "model_dump_raises": "class M:\n    def model_dump(self, **kw): raise ValueError('no')\nbad = M()",
+        "key_not_a_string": "bad = {'model': 'gpt-4o', 1: 2}",
+    }[shape]
+    code = f"""
+import json, tokenprice as tp
+{build}
+good = {{'model': 'gpt-4o', 'usage': {{'prompt_tokens': 5, 'completion_tokens': 1}}}}
+t = tp.extract_usages([good, bad, '{{"usage": {{"prompt_tokens": 7}}}}', bad, good])
+print(json.dumps([t.num_rows, t.column('source_index').to_pylist(), t.column('status').to_pylist(),
+                  t.column('error').to_pylist(), t.column('input_tokens').to_pylist()]))
+"""
+    rows, sources, statuses, errors, inputs = run_case(code).json()  # type: ignore[misc]
+    assert rows == 5 and sources == [0, 1, 2, 3, 4], (rows, sources)
+    assert [statuses[i] for i in (0, 2, 4)] == ["ok"] * 3 and [inputs[i] for i in (0, 2, 4)] == [5, 7, 5], statuses
+    if shape == "lone_surrogates":  # read as U+FFFD, as tiktoken reads it: not a reject
+        assert statuses[1] == statuses[3] == "ok", errors
+        return
+    assert statuses[1] == statuses[3] == "rejected", statuses
+    assert errors[1].startswith("records[1]") and errors[3].startswith("records[3]"), errors
+    # The single-record reader still raises on the same item.
+    one = run_case(_REPORT.format(build=build, call="tp.extract_usage(bad)")).json()
+    assert isinstance(one, dict) and one["token_price_error"], one
+
+
+def test_an_interrupt_while_converting_an_item_is_not_a_reject() -> None:
+    code = """
+    import json, tokenprice as tp
+    class M:
+        def model_dump(self, **kw): raise KeyboardInterrupt
+    try:
+        tp.extract_usages([{'model': 'gpt-4o'}, M()])
+        print(json.dumps("returned"))
+    except KeyboardInterrupt:
+        print(json.dumps("interrupted"))
+    """
+    assert run_case(code).json() == "interrupted"
 
 
 def test_an_empty_page_is_a_reject_as_in_price_logs() -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -164,3 +166,34 @@ def test_counting_keywords_reach_the_core(tmp_path: Path) -> None:
     assert tokenprice.count_file(bad, enc, errors="replace") == enc.count("hello \ufffd")
     with pytest.raises(tokenprice.InvalidArgumentError, match="thread"):
         tokenprice.count_file(bad, enc, errors="replace", num_threads=0)
+    assert tokenprice.count_file(str(bad), encoding=enc, errors="replace", num_threads=1) == enc.count("hello \ufffd")
+    stream = tokenprice.StreamCounter(enc, source="stdin", errors="strict", num_threads=1)
+    stream.feed(b"hello \xff")
+    with pytest.raises(tokenprice.InvalidTextError, match="stdin"):
+        stream.finish()
+    stream = tokenprice.StreamCounter(encoding=enc, errors="replace")
+    stream.feed(b"hello \xff")
+    assert stream.finish() == enc.count("hello \ufffd")
+
+
+def test_loader_keywords_reach_the_core(tmp_path: Path) -> None:
+    ranks = {bytes([b]): b for b in range(256)}
+    pattern = r"\S+|\s+"
+    enc = tokenprice.Encoding.from_ranks("bytes", mergeable_ranks=ranks, pattern=pattern, special_tokens={"<|x|>": 256})
+    assert (enc.name, enc.pattern, enc.n_vocab) == ("bytes", pattern, 257)
+    assert enc.encode("<|x|>", allowed_special="all") == [256]
+    path = tmp_path / "bytes.tiktoken"
+    path.write_text("".join(f"{base64.b64encode(b).decode()} {r}\n" for b, r in ranks.items()))
+    loaded = tokenprice.Encoding.from_tiktoken_file(path, pattern=pattern, special_tokens=[("<|x|>", 256)], name="mine")
+    assert (loaded.name, loaded.encode("ab <|x|>", allowed_special="all")) == ("mine", [97, 98, 32, 256])
+    assert tokenprice.Encoding.from_tiktoken_file(str(path), pattern=pattern).name == "bytes"
+    json_text = json.dumps(
+        {
+            "model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]"},
+            "pre_tokenizer": {"type": "Whitespace"},
+        }
+    )
+    hf = tokenprice.Encoding.from_tokenizer_json_str(json_text, name="tiny")
+    assert (hf.name, hf.kind, hf.count("a b a")) == ("tiny", "huggingface", 3)
+    (tmp_path / "tokenizer.json").write_text(json_text)
+    assert tokenprice.Encoding.from_tokenizer_json(tmp_path / "tokenizer.json", name="file").name == "file"

@@ -82,6 +82,10 @@ def test_vendor_count_columns_price_like_price(columns: dict[str, int], conventi
     assert rule.startswith(convention + ":"), rule
     frame = price_table(pd.DataFrame(table.to_pydict()), default_at=AT)
     assert frame.attrs["usage_convention"] == rule
+    for keep_columns in (True, False):
+        polars = price_table(pl.from_arrow(table), default_at=AT, keep_columns=keep_columns)
+        assert isinstance(polars, pl.DataFrame) and polars.attrs == {"usage_convention": rule}
+        assert polars["total_cost"].to_list() == [cost(model, **usage)]
 
 
 def test_no_count_column_is_an_error_naming_what_it_saw_and_knows() -> None:

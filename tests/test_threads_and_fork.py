@@ -80,6 +80,25 @@ def test_encoding_pickles_by_name() -> None:
     assert clone.encode("hi") == enc.encode("hi")
 
 
+def _outcome_of_child(pid: int, timeout: float) -> str:
+    """How a forked child ended: "ok" (exit 0), "wrong" (exit 3: a wrong answer), "died", or "hung" (still running
+    after `timeout` seconds: killed)."""
+    import os
+    import signal
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            return "ok" if code == 0 else "wrong" if code == 3 else "died"
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "hung"
+        time.sleep(0.002)
+
+
 def fork_while_pricing(forks: int, child_timeout: float = 30.0) -> dict[str, int]:
     """Forks `forks` times while another thread runs `price_table` over and over (GIL released), each run with
     new unknown and fine-tuned model names (so the price book's caches are being written at the forks). Each
@@ -87,7 +106,6 @@ def fork_while_pricing(forks: int, child_timeout: float = 30.0) -> dict[str, int
     not finish within `child_timeout` seconds is counted as hung and killed. Returns the counts of outcomes."""
     import datetime as dt
     import os
-    import signal
     import warnings
 
     import pyarrow as pa
@@ -132,19 +150,7 @@ def fork_while_pricing(forks: int, child_timeout: float = 30.0) -> dict[str, int
                         code = 0 if one == total == 2.5 and status[0] is None and "no-such-model" in status[1] else 3
                     finally:
                         os._exit(code)
-                deadline = time.monotonic() + child_timeout
-                while True:
-                    done, status = os.waitpid(pid, os.WNOHANG)
-                    if done:
-                        code = os.waitstatus_to_exitcode(status)
-                        outcomes["ok" if code == 0 else "wrong" if code == 3 else "died"] += 1
-                        break
-                    if time.monotonic() > deadline:
-                        os.kill(pid, signal.SIGKILL)
-                        os.waitpid(pid, 0)
-                        outcomes["hung"] += 1
-                        break
-                    time.sleep(0.002)
+                outcomes[_outcome_of_child(pid, child_timeout)] += 1
     finally:
         stop.set()
         worker.join()
@@ -157,3 +163,76 @@ def test_children_forked_during_price_table_never_hang() -> None:
     # 1 fork in 200 here). In this process, 50 forks; `test_hostile_book.py` runs 200 in a child process.
     outcomes = fork_while_pricing(50, child_timeout=30.0)
     assert (outcomes["hung"], outcomes["died"], outcomes["wrong"]) == (0, 0, 0), outcomes
+
+
+def fork_during_first_use(forks: int, child_timeout: float = 30.0) -> dict[str, int]:
+    """For a fresh interpreter, right after `import tokenprice`: forks `forks` times while other threads make their
+    first calls — the first `count_tokens` of several encodings (each built, and each thread's piece cache made),
+    the first `price_table`, `price` and `extract_usage` (the Decimal and datetime classes looked up), and threads
+    that count once and exit, over and over (per-thread state made and torn down at every fork). Each child counts
+    on a new thread, prices and reads a record under `child_timeout`. Returns the counts of outcomes."""
+    import datetime as dt
+    import os
+    import warnings
+
+    import pyarrow as pa
+
+    at = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    table = pa.table({"model": ["gpt-4o", "no-such-model"], "input_tokens": [1_000_000, 5], "output_tokens": [0, 5]})
+    usage = tokenprice.Usage(input_tokens=1_000_000)
+    record = {"model": "gpt-4o", "created": 1748736000, "usage": {"prompt_tokens": 1_000_000, "completion_tokens": 0}}
+    stop = threading.Event()
+
+    def counts_once(name: str) -> None:
+        tokenprice.count_tokens(["hello world", "more text"], encoding=name, num_threads=2)
+
+    def churn() -> None:  # short-lived threads: each makes its own per-thread state, then drops it on exit
+        names = ["cl100k_base", "o200k_base", "r50k_base", "p50k_base"]
+        i = 0
+        while not stop.is_set():
+            t = threading.Thread(target=counts_once, args=(names[i % 4],))
+            t.start()
+            t.join()
+            i += 1
+
+    def prices() -> None:
+        while not stop.is_set():
+            tokenprice.price_table(table, default_at=at, num_threads=2)
+            tokenprice.price(usage, "gpt-4o", at=at)
+            assert tokenprice.extract_usage(record).timestamp == at
+
+    def check() -> int:
+        out: list[int] = []
+        thread = threading.Thread(target=lambda: out.append(tokenprice.count_tokens("hello world", model="gpt-4o")))
+        thread.start()
+        thread.join()
+        got = tokenprice.price_table(table, default_at=at, num_threads=2)
+        total = got.column("total_cost")[0].as_py()
+        one = tokenprice.price(usage, "gpt-4o", at=at).total
+        when = tokenprice.extract_usage(record).timestamp
+        counted = tokenprice.get_encoding("cl100k_base").count_batch(["hello world"] * 3, num_threads=2)
+        right = out == [2] and one == total == 2.5 and when == at and counted == [2, 2, 2]
+        return 0 if right else 3
+
+    outcomes = {"ok": 0, "wrong": 0, "hung": 0, "died": 0}
+    workers = [threading.Thread(target=f, daemon=True) for f in (churn, churn, prices)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "fork() in a multi-threaded process": the point
+        try:
+            for w in workers:
+                w.start()
+            for i in range(forks):
+                time.sleep(0.0005 * (i % 7))  # the first forks land inside the first calls
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        code = check()
+                    finally:
+                        os._exit(code)
+                outcomes[_outcome_of_child(pid, child_timeout)] += 1
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+    return outcomes

@@ -35,7 +35,7 @@ def price_table(
     ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by their names in tokenprice's,
     OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or Cloudflare's convention, whose
     cache rule is chosen from the whole set of names (``usage_convention`` in the result's schema metadata, or
-    ``attrs`` for pandas, says which); ``columns={"input_tokens": "my_input", ...}`` maps other names and
+    ``attrs`` for pandas and polars, says which); ``columns={"input_tokens": "my_input", ...}`` maps other names and
     ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for one count, a mix of
     conventions with no single reading, or an input column named like a result column raises
     ``InvalidArgumentError``.
@@ -97,24 +97,29 @@ def _arrow_input(data: Any) -> Any:
 
 def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
     """The result columns as the kind of table `data` is, next to its own columns if `keep_columns`."""
+    import pyarrow as pa
+
     kind = type(data).__module__.split(".", 1)[0]
+    table = arrow_table(result)
+    convention = (table.schema.metadata or {}).get(b"usage_convention")
+    attrs = {} if convention is None else {"usage_convention": convention.decode()}
     if kind == "polars":
         import polars as pl
 
-        out = pl.DataFrame(result)
-        return pl.concat([data, out], how="horizontal") if keep_columns else out
-    import pyarrow as pa
-
-    table = arrow_table(result)
+        frame = pl.DataFrame(table)
+        out = pl.concat([data, frame], how="horizontal") if keep_columns else frame
+        # polars keeps no table metadata: the rule goes in an `attrs` dict as pandas has it, a plain attribute of
+        # this frame (polars defines none) that its operations do not carry into the frames they return
+        # (docs/pricing.md).
+        vars(out)["attrs"] = attrs
+        return out
     if kind == "pandas":
         import pandas as pd
 
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         frame.index = data.index
         out = pd.concat([data, frame], axis=1) if keep_columns else frame
-        convention = (table.schema.metadata or {}).get(b"usage_convention")
-        if convention is not None:
-            out.attrs["usage_convention"] = convention.decode()
+        out.attrs.update(attrs)
         return out
     if not keep_columns:
         return table

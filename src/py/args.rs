@@ -36,6 +36,35 @@ pub fn name(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     Ok(text(obj, what)?.to_string())
 }
 
+/// An optional `str` argument: `None` or a str.
+pub fn opt_name(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+    obj.filter(|o| !o.is_none()).map(|o| name(o, what)).transpose()
+}
+
+/// A file path: a `str` or an `os.PathLike` giving one, as the operating system's bytes (`os.fsencode`, so a name
+/// Python read with surrogate escapes is the same file again).
+pub fn path(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<std::path::PathBuf> {
+    let py = obj.py();
+    let os = py.import("os")?;
+    let wrong = || invalid_type(py, format!("{what} must be a str or an os.PathLike, got {}", type_name(obj)));
+    if !obj.is_instance_of::<PyString>() && !obj.is_instance(&os.getattr("PathLike")?)? {
+        return Err(wrong());
+    }
+    let text = os.call_method1("fspath", (obj,))?;
+    if !text.is_instance_of::<PyString>() {
+        return Err(wrong());
+    }
+    let bytes = os
+        .call_method1("fsencode", (&text,))
+        .map_err(|e| invalid_argument(py, format!("{what}={} cannot be a file name: {e}", repr(&text))))?;
+    let bytes = bytes.cast::<pyo3::types::PyBytes>().map_err(|_| wrong())?.as_bytes().to_vec();
+    #[cfg(unix)]
+    let path = std::path::PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes));
+    #[cfg(not(unix))]
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&bytes).into_owned());
+    Ok(path)
+}
+
 /// A whole number, of any size.
 fn int(obj: &Bound<'_, PyAny>, what: &str, expected: &str) -> PyResult<i128> {
     if !obj.is_instance_of::<PyInt>() {

@@ -8,11 +8,11 @@
 //! Also the converters every area shares: money (`decimal.Decimal`, exact), dates and instants both ways.
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::fork::RaceCell;
 use crate::money::amount_text;
 use crate::prices::calendar::{days_from_civil, format_date, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY};
 use crate::py::args::type_name;
@@ -228,23 +228,37 @@ fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     }
 }
 
+/// A Python class looked up once per process and kept in a [`RaceCell`], which never waits. Not pyo3's
+/// `PyOnceLock`: that releases the GIL before it takes its once-lock, so a child forked by another thread in that
+/// moment would find the lock taken for good and wait forever on first use (docs/counting.md, "Threads and fork").
+pub(crate) fn imported<'a, 'py>(
+    py: Python<'py>,
+    cell: &'a RaceCell<Py<PyType>>,
+    module: &str,
+    name: &str,
+) -> PyResult<&'a Bound<'py, PyType>> {
+    let class =
+        cell.get_or_try_init(|| -> PyResult<_> { Ok(py.import(module)?.getattr(name)?.cast_into()?.unbind()) })?;
+    Ok(class.bind(py))
+}
+
 /// An amount in 10^-18 USD → Python `decimal.Decimal`, exact at any size (through its text; never rust_decimal's
 /// 96-bit mantissa, which would saturate past 7.9 × 10^10 USD).
 pub fn py_amount(py: Python<'_>, amount: i128) -> PyResult<Bound<'_, PyAny>> {
-    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    DECIMAL.import(py, "decimal", "Decimal")?.call1((amount_text(amount),))
+    static DECIMAL: RaceCell<Py<PyType>> = RaceCell::new();
+    imported(py, &DECIMAL, "decimal", "Decimal")?.call1((amount_text(amount),))
 }
 
 /// Decimal → Python `decimal.Decimal` (exact, through its text).
 pub fn py_decimal<'py>(py: Python<'py>, d: Decimal) -> PyResult<Bound<'py, PyAny>> {
-    static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let cls = DECIMAL.import(py, "decimal", "Decimal")?;
+    static DECIMAL: RaceCell<Py<PyType>> = RaceCell::new();
+    let cls = imported(py, &DECIMAL, "decimal", "Decimal")?;
     cls.call1((d.to_string(),))
 }
 
 fn py_date<'py>(py: Python<'py>, day: i64) -> PyResult<Bound<'py, PyAny>> {
-    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let cls = DATE.import(py, "datetime", "date")?;
+    static DATE: RaceCell<Py<PyType>> = RaceCell::new();
+    let cls = imported(py, &DATE, "datetime", "date")?;
     cls.call_method1("fromisoformat", (format_date(day),))
 }
 
@@ -258,8 +272,8 @@ pub fn py_moment<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny
 
 /// An aware UTC `datetime`, exact to the microsecond (epoch + timedelta, no float on the way).
 pub fn py_datetime<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
-    static EPOCH: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
-    let (epoch, timedelta) = EPOCH.get_or_try_init(py, || -> PyResult<_> {
+    static EPOCH: RaceCell<(Py<PyAny>, Py<PyAny>)> = RaceCell::new();
+    let (epoch, timedelta) = EPOCH.get_or_try_init(|| -> PyResult<_> {
         let m = py.import("datetime")?;
         let utc = m.getattr("timezone")?.getattr("utc")?;
         let epoch = m.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
@@ -300,15 +314,15 @@ pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64>
         let secs: f64 = v.extract()?;
         return instant_of_epoch_seconds(secs).map_err(|e| invalid_argument(py, format!("{what}: {e}")));
     }
-    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static DATETIME: RaceCell<Py<PyType>> = RaceCell::new();
+    static DATE: RaceCell<Py<PyType>> = RaceCell::new();
     // (naive epoch, aware epoch, one microsecond)
-    static EPOCHS: PyOnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
-    let datetime = DATETIME.import(py, "datetime", "datetime")?;
-    let date = DATE.import(py, "datetime", "date")?;
+    static EPOCHS: RaceCell<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = RaceCell::new();
+    let datetime = imported(py, &DATETIME, "datetime", "datetime")?;
+    let date = imported(py, &DATE, "datetime", "date")?;
     if v.is_instance(datetime)? {
         // (dt - epoch) // 1 µs is exact and takes three calls; naive datetimes are read as UTC.
-        let (naive, aware, micro) = EPOCHS.get_or_try_init(py, || -> PyResult<_> {
+        let (naive, aware, micro) = EPOCHS.get_or_try_init(|| -> PyResult<_> {
             let m = py.import("datetime")?;
             let naive = datetime.call1((1970, 1, 1))?;
             let kwargs = PyDict::new(py);

@@ -7,7 +7,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::error::Error;
@@ -133,7 +132,9 @@ struct Classes {
     named: Vec<Py<PyType>>,
 }
 
-static CLASSES_CELL: PyOnceLock<Classes> = PyOnceLock::new();
+/// Made while the module is imported (never waiting, see `convert::imported`); a thread that loses a race to
+/// make them uses the first thread's classes.
+static CLASSES_CELL: crate::fork::RaceCell<Classes> = crate::fork::RaceCell::new();
 
 fn builtin_base(py: Python<'_>, builtin: Builtin) -> Bound<'_, PyType> {
     match builtin {
@@ -146,7 +147,7 @@ fn builtin_base(py: Python<'_>, builtin: Builtin) -> Bound<'_, PyType> {
 }
 
 fn classes(py: Python<'_>) -> PyResult<&Classes> {
-    CLASSES_CELL.get_or_try_init(py, || {
+    CLASSES_CELL.get_or_try_init(|| {
         let type_ = py.import("builtins")?.getattr("type")?;
         let make = |name: &str, bases: Bound<'_, PyTuple>, doc: &str, plain_str: bool| -> PyResult<Py<PyType>> {
             let dict = PyDict::new(py);
@@ -219,6 +220,11 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Ok(c) => PyErr::from_type(c.named[class_of(&e) as usize].bind(py).clone(), e.to_string()),
         Err(err) => err,
     }
+}
+
+/// Whether `e` is a `tokenprice.TokenPriceError`.
+pub fn is_tokenprice_error(py: Python<'_>, e: &PyErr) -> bool {
+    classes(py).is_ok_and(|c| e.get_type(py).is_subclass(c.base.bind(py)).unwrap_or(false))
 }
 
 /// A `InvalidArgumentError` from the binding layer itself (wrong Python types).

@@ -2,8 +2,6 @@
 //! name or model, chat messages, images, files). Every one converts its arguments, releases the GIL for the work,
 //! and converts the result back. Nothing is decided here.
 
-use std::io::Read;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -448,13 +446,16 @@ impl PyEncoding {
     #[pyo3(signature = (path, *, pattern, special_tokens=None, name=None))]
     fn from_tiktoken_file(
         py: Python<'_>,
-        path: PathBuf,
-        pattern: &str,
+        path: &Bound<'_, PyAny>,
+        pattern: &Bound<'_, PyAny>,
         special_tokens: Option<&Bound<'_, PyAny>>,
-        name: Option<String>,
+        name: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
-            let name = name.unwrap_or_else(|| {
+            let path = args::path(path, "path")?;
+            let pattern = args::name(pattern, "pattern")?;
+            let pattern = pattern.as_str();
+            let name = args::opt_name(name, "name")?.unwrap_or_else(|| {
                 path.file_stem().map_or_else(|| "custom".into(), |s| s.to_string_lossy().into_owned())
             });
             let specials: Vec<(String, Rank)> = pairs(special_tokens, "special_tokens")?;
@@ -468,12 +469,15 @@ impl PyEncoding {
     #[pyo3(signature = (name, *, mergeable_ranks, pattern, special_tokens=None))]
     fn from_ranks(
         py: Python<'_>,
-        name: String,
+        name: &Bound<'_, PyAny>,
         mergeable_ranks: &Bound<'_, PyAny>,
-        pattern: &str,
+        pattern: &Bound<'_, PyAny>,
         special_tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
+            let name = args::name(name, "name")?;
+            let pattern = args::name(pattern, "pattern")?;
+            let pattern = pattern.as_str();
             let ranks: Vec<(Vec<u8>, Rank)> = pairs(Some(mergeable_ranks), "mergeable_ranks")?;
             let ranks: Vec<(Rank, Vec<u8>)> = ranks.into_iter().map(|(b, r)| (r, b)).collect();
             let specials: Vec<(String, Rank)> = pairs(special_tokens, "special_tokens")?;
@@ -485,8 +489,14 @@ impl PyEncoding {
     /// Loads a Hugging Face `tokenizer.json` from a local path (no network).
     #[staticmethod]
     #[pyo3(signature = (path, *, name=None))]
-    fn from_tokenizer_json(py: Python<'_>, path: PathBuf, name: Option<String>) -> PyResult<PyEncoding> {
+    fn from_tokenizer_json(
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        name: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEncoding> {
         guard(py, || {
+            let path = args::path(path, "path")?;
+            let name = args::opt_name(name, "name")?;
             let tok = py.detach(|| HfTokenizer::from_file(&path, name.as_deref())).py_err(py)?;
             Ok(PyEncoding { tokenizer: Tokenizer::HuggingFace(Arc::new(tok)), builtin: false })
         })
@@ -495,8 +505,14 @@ impl PyEncoding {
     /// A Hugging Face tokenizer from the text of a tokenizer.json.
     #[staticmethod]
     #[pyo3(signature = (json, *, name))]
-    fn from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
+    fn from_tokenizer_json_str(
+        py: Python<'_>,
+        json: &Bound<'_, PyAny>,
+        name: &Bound<'_, PyAny>,
+    ) -> PyResult<PyEncoding> {
         guard(py, || {
+            let json = args::name(json, "json")?;
+            let name = args::name(name, "name")?;
             let tok = py.detach(|| HfTokenizer::from_json(&name, json, "tokenizer.json text")).py_err(py)?;
             Ok(PyEncoding { tokenizer: Tokenizer::HuggingFace(Arc::new(tok)), builtin: false })
         })
@@ -561,9 +577,9 @@ impl PyEncoding {
 #[pyfunction]
 pub fn _encoding_from_ranks(
     py: Python<'_>,
-    name: String,
+    name: &Bound<'_, PyAny>,
     ranks: &Bound<'_, PyAny>,
-    pattern: &str,
+    pattern: &Bound<'_, PyAny>,
     specials: &Bound<'_, PyAny>,
 ) -> PyResult<PyEncoding> {
     PyEncoding::from_ranks(py, name, ranks, pattern, Some(specials))
@@ -571,7 +587,11 @@ pub fn _encoding_from_ranks(
 
 /// Unpickling helper for Hugging Face tokenizers.
 #[pyfunction]
-pub fn _encoding_from_tokenizer_json_str(py: Python<'_>, json: String, name: String) -> PyResult<PyEncoding> {
+pub fn _encoding_from_tokenizer_json_str(
+    py: Python<'_>,
+    json: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyAny>,
+) -> PyResult<PyEncoding> {
     PyEncoding::from_tokenizer_json_str(py, json, name)
 }
 
@@ -655,16 +675,29 @@ pub fn image_tokens(
     })
 }
 
-fn errors_mode(py: Python<'_>, errors: &str) -> PyResult<bool> {
-    match errors {
+/// `errors=`: None or "strict" (invalid UTF-8 is an error), or "replace" (it counts as U+FFFD).
+fn errors_mode(errors: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    let Some(errors) = errors.filter(|e| !e.is_none()) else { return Ok(false) };
+    match args::name(errors, "errors")?.as_str() {
         "strict" => Ok(false),
         "replace" => Ok(true),
-        other => Err(invalid_argument(py, format!("errors={other:?}: expected \"strict\" or \"replace\""))),
+        other => Err(invalid_argument(errors.py(), format!("errors={other:?}: expected \"strict\" or \"replace\""))),
     }
 }
 
-fn stream_encoding(py: Python<'_>, encoding: &PyEncoding) -> PyResult<Arc<crate::tokens::Encoding>> {
-    match &encoding.tokenizer {
+/// The `encoding` argument of the streaming counters: an `Encoding` of tiktoken's kind.
+fn stream_encoding(encoding: &Bound<'_, PyAny>) -> PyResult<Arc<crate::tokens::Encoding>> {
+    let py = encoding.py();
+    let encoding = encoding.cast::<PyEncoding>().map_err(|_| {
+        errors::invalid_type(
+            py,
+            format!(
+                "encoding must be a tokenprice.Encoding (get_encoding(name), encoding_for_model(model)), got {}",
+                type_name(encoding)
+            ),
+        )
+    })?;
+    match &encoding.get().tokenizer {
         Tokenizer::Bpe(e) => Ok(e.clone()),
         Tokenizer::HuggingFace(h) => Err(invalid_argument(
             py,
@@ -675,34 +708,23 @@ fn stream_encoding(py: Python<'_>, encoding: &PyEncoding) -> PyResult<Arc<crate:
 
 /// Counts the tokens of a file, streaming it in blocks (memory stays bounded whatever the file's size).
 #[pyfunction]
-#[pyo3(signature = (path, encoding, *, errors="strict", num_threads=None))]
+#[pyo3(
+    signature = (path, encoding, *, errors=None, num_threads=None),
+    text_signature = "(path, encoding, *, errors='strict', num_threads=None)"
+)]
 pub fn count_file(
     py: Python<'_>,
-    path: PathBuf,
-    encoding: &PyEncoding,
-    errors: &str,
+    path: &Bound<'_, PyAny>,
+    encoding: &Bound<'_, PyAny>,
+    errors: Option<&Bound<'_, PyAny>>,
     num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(py, || {
+        let path = args::path(path, "path")?;
+        let enc = stream_encoding(encoding)?;
+        let replace = errors_mode(errors)?;
         let num_threads = args::threads(num_threads)?;
-        let replace = errors_mode(py, errors)?;
-        let enc = stream_encoding(py, encoding)?;
-        py.detach(|| {
-            let name = path.display().to_string();
-            let io = |e: std::io::Error| Error::Io { path: name.clone(), message: e.to_string() };
-            let mut file = std::fs::File::open(&path).map_err(io)?;
-            let mut counter = StreamCounter::new(enc, &name, replace, num_threads);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = file.read(&mut buf).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                counter.feed(&buf[..n])?;
-            }
-            counter.finish()
-        })
-        .py_err(py)
+        py.detach(|| StreamCounter::count_path(enc, &path, replace, num_threads)).py_err(py)
     })
 }
 
@@ -733,19 +755,23 @@ impl PyStreamCounter {
 #[pymethods]
 impl PyStreamCounter {
     #[new]
-    #[pyo3(signature = (encoding, *, source="<stream>", errors="strict", num_threads=None))]
+    #[pyo3(
+        signature = (encoding, *, source=None, errors=None, num_threads=None),
+        text_signature = "(encoding, *, source='<stream>', errors='strict', num_threads=None)"
+    )]
     fn new(
         py: Python<'_>,
-        encoding: &PyEncoding,
-        source: &str,
-        errors: &str,
+        encoding: &Bound<'_, PyAny>,
+        source: Option<&Bound<'_, PyAny>>,
+        errors: Option<&Bound<'_, PyAny>>,
         num_threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(py, || {
+            let enc = stream_encoding(encoding)?;
+            let source = args::opt_name(source, "source")?.unwrap_or_else(|| "<stream>".into());
+            let replace = errors_mode(errors)?;
             let num_threads = args::threads(num_threads)?;
-            let replace = errors_mode(py, errors)?;
-            let enc = stream_encoding(py, encoding)?;
-            Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, source, replace, num_threads))) })
+            Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, &source, replace, num_threads))) })
         })
     }
 

@@ -11,8 +11,8 @@ use crate::prices::units::UNITS;
 use crate::py::args::type_name;
 use crate::py::convert::{instant_of, py_datetime, py_decimal};
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
-use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
-use crate::usage::batch::{extract_all, to_batch};
+use crate::py::errors::{guard, invalid_argument, invalid_type, is_tokenprice_error, IntoPy};
+use crate::usage::batch::{extract_all, to_batch, Input};
 use crate::usage::formats::{self, Mapping, MappingKey};
 use crate::usage::{GivenCount, Hints, Meta, Usage, UsageRecord};
 
@@ -323,12 +323,22 @@ pub fn extract_usages(
         let num_threads = thread_count(num_threads)?;
         let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
         let batch = if records.is_instance_of::<PyList>() || records.is_instance_of::<pyo3::types::PyTuple>() {
+            // An item that cannot be converted (a cycle, too deep, not data) is a reject row with its reason.
             let mut texts = Vec::new();
             for (i, item) in records.try_iter()?.enumerate() {
-                texts.push(text_of(&item?, &format!("records[{i}]"))?);
+                texts.push(match text_of(&item?, &format!("records[{i}]")) {
+                    Ok(text) => Ok(text),
+                    Err(e) => Err(item_reject(py, e)?),
+                });
             }
             py.detach(|| {
-                let inputs: Vec<Option<&[u8]>> = texts.iter().map(|t| t.as_ref().map(|t| t.bytes())).collect();
+                let inputs: Vec<Input<'_>> = texts
+                    .iter()
+                    .map(|t| match t {
+                        Ok(t) => t.as_ref().map(|t| t.bytes()).into(),
+                        Err(why) => Input::Unreadable(why),
+                    })
+                    .collect();
                 to_batch(&extract_all(&inputs, &hints, mapping.as_ref(), num_threads)?)
             })
             .py_err(py)?
@@ -355,6 +365,23 @@ pub fn extract_usages(
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     })
+}
+
+/// Why one item of a batch could not be converted, as its reject row says: the message of a tokenprice error
+/// (the item's path and what is wrong). Anything else — an interrupt, a failure of the interpreter itself, also
+/// when raised inside an item's `model_dump()` — stops the call.
+fn item_reject(py: Python<'_>, e: PyErr) -> PyResult<String> {
+    let fatal = |e: &PyErr| {
+        !e.is_instance_of::<pyo3::exceptions::PyException>(py)
+            || e.is_instance_of::<pyo3::exceptions::PyMemoryError>(py)
+    };
+    if let Some(cause) = e.cause(py).filter(fatal) {
+        return Err(cause);
+    }
+    if fatal(&e) || !is_tokenprice_error(py, &e) {
+        return Err(e);
+    }
+    Ok(e.value(py).str().map(|s| s.to_string()).unwrap_or_else(|_| "could not be read".into()))
 }
 
 /// `num_threads=`: None (all cores) or a positive int.

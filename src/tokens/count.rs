@@ -176,6 +176,31 @@ impl StreamCounter {
         Ok(())
     }
 
+    /// Counts the file at `path` (`count_file`), read in pieces of 1 MiB and counted in blocks, so memory stays
+    /// bounded whatever its size. A file that cannot be opened or read is an [`Error::Io`] naming it; invalid UTF-8
+    /// is reported or replaced as [`StreamCounter::new`] says.
+    pub fn count_path(
+        encoding: Arc<Encoding>,
+        path: &std::path::Path,
+        replace_invalid: bool,
+        threads: Option<usize>,
+    ) -> Result<u64> {
+        use std::io::Read;
+        let name = path.display().to_string();
+        let io = |e: std::io::Error| Error::Io { path: name.clone(), message: e.to_string() };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut counter = StreamCounter::new(encoding, &name, replace_invalid, threads);
+        let mut piece = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut piece) {
+                Ok(0) => return counter.finish(),
+                Ok(n) => counter.feed(&piece[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+    }
+
     /// Counts what is left and returns the stream's total.
     pub fn finish(mut self) -> Result<u64> {
         self.process(true)?;

@@ -5,11 +5,11 @@
 //! O(n log n) heap merge, and for very long pieces of cl100k/o200k a linear-time encoder built on first need).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use ::bpe::byte_pair_encoding::BytePairEncoding;
 use rustc_hash::FxHashMap;
-use thread_local::ThreadLocal;
 
 use crate::error::{Error, Result};
 use crate::fork::PerProcess;
@@ -120,13 +120,29 @@ fn pack_key(piece: &[u8]) -> [u64; 3] {
     ]
 }
 
+/// How many encodings' piece caches one thread keeps (the built-in encodings number 7); the least recently used
+/// goes first.
+const CACHES_PER_THREAD: usize = 8;
+
+thread_local! {
+    /// This thread's piece caches, by encoding id, most recently used first. std's thread-local storage takes no
+    /// lock, whereas the `thread_local` crate's registry of thread ids takes a process-wide mutex when a thread
+    /// first uses it and when it exits: a child forked while another thread held that mutex would wait forever
+    /// in its first count.
+    static PIECE_CACHES: RefCell<Vec<(u64, PieceCache)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Ids of encodings, never reused: a cache left by a dropped encoding is never found by another.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// A text encoding, like tiktoken's `Encoding`.
 pub struct Encoding {
     name: String,
     core: Arc<BpeCore>,
     split: Split,
     specials: Specials,
-    caches: ThreadLocal<RefCell<PieceCache>>,
+    /// The key of this encoding's per-thread piece caches.
+    id: u64,
 }
 
 impl std::fmt::Debug for Encoding {
@@ -138,7 +154,7 @@ impl std::fmt::Debug for Encoding {
 impl Encoding {
     pub fn new(name: &str, core: Arc<BpeCore>, split: Split, specials: &[(String, Rank)]) -> Result<Encoding> {
         let specials = Specials::new(specials)?;
-        Ok(Encoding { name: name.to_string(), core, split, specials, caches: ThreadLocal::new() })
+        Ok(Encoding { name: name.to_string(), core, split, specials, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) })
     }
 
     pub fn name(&self) -> &str {
@@ -177,12 +193,26 @@ impl Encoding {
         self.specials.rank(name)
     }
 
+    /// Runs `f` with this thread's piece cache of this encoding. A re-entrant call on the same thread (not
+    /// possible through the public API), or one during the thread's exit, gets a fresh cache.
     fn with_cache<R>(&self, f: impl FnOnce(&mut PieceCache) -> R) -> R {
-        let cell = self.caches.get_or(|| RefCell::new(PieceCache::new()));
-        // A re-entrant call on the same thread (not possible through the public API) would get a fresh cache.
-        match cell.try_borrow_mut() {
-            Ok(mut cache) => f(&mut cache),
-            Err(_) => f(&mut PieceCache::new()),
+        let mut f = Some(f);
+        let done = PIECE_CACHES.try_with(|caches| {
+            let Ok(mut caches) = caches.try_borrow_mut() else { return None };
+            match caches.iter().position(|(id, _)| *id == self.id) {
+                Some(0) => {}
+                Some(at) => caches[..=at].rotate_right(1),
+                None => {
+                    caches.truncate(CACHES_PER_THREAD - 1);
+                    caches.insert(0, (self.id, PieceCache::new()));
+                }
+            }
+            f.take().map(|f| f(&mut caches[0].1))
+        });
+        match (done, f) {
+            (Ok(Some(r)), _) => r,
+            (_, Some(f)) => f(&mut PieceCache::new()),
+            (_, None) => unreachable!("the cache closure ran f and returned its result"),
         }
     }
 

@@ -22,15 +22,35 @@ use crate::prices::units::{self, N_UNITS, UNITS};
 /// One output row: the input it came from, and the record or why it could not be read.
 pub type Row = (usize, std::result::Result<UsageRecord, String>);
 
+/// One input of [`extract_all`]: JSON text, a null, or an item its caller could not turn into text (a Python
+/// object holding itself, nested too deep, of a type that is not data), with why. Each is one row: a batch never
+/// loses an item, and one bad item never stops the others.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    Text(&'a [u8]),
+    Null,
+    Unreadable(&'a str),
+}
+
+impl<'a> From<Option<&'a [u8]>> for Input<'a> {
+    fn from(bytes: Option<&'a [u8]>) -> Self {
+        bytes.map_or(Input::Null, Input::Text)
+    }
+}
+
 /// Reads every input; containers expand into their records.
-pub fn extract_all(
-    inputs: &[Option<&[u8]>],
+pub fn extract_all<'a, I: Copy + Sync + Into<Input<'a>>>(
+    inputs: &[I],
     hints: &Hints,
     mapping: Option<&Mapping>,
     threads: Option<usize>,
 ) -> Result<Vec<Row>> {
-    let read_one = |i: usize, input: &Option<&[u8]>| -> Vec<Row> {
-        let Some(bytes) = input else { return vec![(i, Err("no record (null)".to_string()))] };
+    let read_one = |i: usize, input: Input<'a>| -> Vec<Row> {
+        let bytes = match input {
+            Input::Text(bytes) => bytes,
+            Input::Null => return vec![(i, Err("no record (null)".to_string()))],
+            Input::Unreadable(why) => return vec![(i, Err(why.to_string()))],
+        };
         let one = |text: &str| -> std::result::Result<UsageRecord, String> {
             match mapping {
                 Some(m) => formats::extract_mapped(text, m, hints),
@@ -53,7 +73,7 @@ pub fn extract_all(
         vec![(i, one(text))]
     };
     let rows: Vec<Vec<Row>> = crate::parallel::install(threads, || {
-        inputs.par_iter().enumerate().with_min_len(64).map(|(i, input)| read_one(i, input)).collect()
+        inputs.par_iter().enumerate().with_min_len(64).map(|(i, input)| read_one(i, (*input).into())).collect()
     })?;
     Ok(rows.into_iter().flatten().collect())
 }
