@@ -164,3 +164,53 @@ fn api_pages_are_containers() {
     assert_eq!(rows.len(), 6);
     assert!(rows.iter().all(|(_, r)| r.as_ref().is_ok_and(|r| r.format == "langfuse")));
 }
+
+/// An OTLP export with several GenAI spans under several resources: each span's record carries its own
+/// resource's attributes (not the first resource's), in `extract_usages` and in the log reader alike; a span's own
+/// attribute of the same name wins, and spans without `gen_ai.usage.*` are no records.
+#[test]
+fn otlp_spans_carry_their_own_resource() {
+    let span = |id: &str, attrs: &str| {
+        format!(
+            r#"{{"spanId":"{id}","attributes":[{{"key":"gen_ai.system","value":{{"stringValue":"openai"}}}},{{"key":"gen_ai.request.model","value":{{"stringValue":"gpt-4o"}}}},
+            {{"key":"gen_ai.usage.input_tokens","value":{{"intValue":"10"}}}},{{"key":"gen_ai.usage.output_tokens","value":{{"intValue":"2"}}}}{attrs}]}}"#
+        )
+    };
+    let resource = |name: &str, spans: &[String]| {
+        format!(
+            r#"{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"{name}"}}}},{{"key":"deployment.environment","value":{{"stringValue":"prod"}}}},{{"key":"telemetry.sdk.name","value":{{"stringValue":"opentelemetry"}}}}]}},
+            "scopeSpans":[{{"spans":[{}]}}]}}"#,
+            spans.join(",")
+        )
+    };
+    let http = r#"{"spanId":"h","attributes":[{"key":"http.route","value":{"stringValue":"/chat"}}]}"#.to_string();
+    let export = format!(
+        r#"{{"resourceSpans":[{},{}]}}"#,
+        resource("a", &[span("a1", ""), http, span("a2", "")]),
+        resource(
+            "b",
+            &[span("b1", r#",{"key":"deployment.environment","value":{"stringValue":"canary"}}"#)]
+        )
+    );
+    let label = |r: &UsageRecord, k: &str| r.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let want = [("a1", "a", "prod"), ("a2", "a", "prod"), ("b1", "b", "canary")];
+    let check = |records: Vec<UsageRecord>| {
+        assert_eq!(records.len(), want.len());
+        for (r, (id, service, env)) in records.iter().zip(want) {
+            assert_eq!(r.id.as_deref(), Some(id));
+            assert_eq!(label(r, "service.name"), Some(Meta::Str(service.into())), "{id}");
+            assert_eq!(label(r, "deployment.environment"), Some(Meta::Str(env.into())), "{id}");
+            assert_eq!(label(r, "telemetry.sdk.name"), None);
+            assert_eq!(r.metadata.iter().filter(|(k, _)| k == "deployment.environment").count(), 1);
+        }
+    };
+    let rows = extract_all(&[Some(export.as_bytes())], &Hints::default(), None, Some(1)).unwrap();
+    check(rows.into_iter().map(|(_, r)| r.unwrap()).collect());
+    let mut reads = Vec::new();
+    tokenprice::ledger::read::read_line(1, export.as_bytes(), &Hints::default(), &mut reads);
+    check(reads.into_iter().map(|r| r.record.unwrap()).collect());
+    // One GenAI span in the second resource: read whole, labelled by that resource, not the first.
+    let one = format!(r#"{{"resourceSpans":[{},{}]}}"#, resource("a", &[]), resource("b", &[span("b1", "")]));
+    let r = read(&one);
+    assert_eq!(label(&r, "service.name"), Some(Meta::Str("b".into())));
+}

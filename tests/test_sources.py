@@ -53,7 +53,7 @@ def cases() -> list[Any]:
 
 def test_every_fixture_file_is_read() -> None:
     assert {p.parent.name for p in FILES} == {"cloudflare", "helicone", "langfuse", "litellm", "otel"}
-    assert sum(len(json.loads(p.read_text())["cases"]) for p in FILES) >= 37
+    assert sum(len(json.loads(p.read_text())["cases"]) for p in FILES) >= 38
 
 
 def full_usage(counts: dict[str, int]) -> dict[str, int]:
@@ -107,11 +107,21 @@ def test_extract_usage_reads_the_record_as_the_system_wrote_it(case: dict[str, A
             tokenprice.extract_usage(case["input"])
         return
     if "expect_rows" in case:
-        rows = case["input"]["data"]
         table = tokenprice.extract_usages([case["input"]])
         assert table.num_rows == len(case["expect_rows"])
         assert set(table.column("status").to_pylist()) == {"ok"}
-        for row, want in zip(rows, case["expect_rows"], strict=True):
+        if "data" not in case["input"]:
+            # An OTLP export: a span alone lacks its resource, so the table's rows are what is checked.
+            with pytest.raises(tokenprice.UsageFormatError, match="extract_usages"):
+                tokenprice.extract_usage(case["input"])
+            labels = {k for want in case["expect_rows"] for k in want["metadata"]}
+            assert not {"telemetry.sdk.name", "service.instance.id"} & set(table.column_names)
+            for row, want in zip(table.to_pylist(), case["expect_rows"], strict=True):
+                check_row(row, want)
+                assert row["format"] == want["format"]
+                assert {k for k in labels if row[k] is not None} == set(want["metadata"])
+            return
+        for row, want in zip(case["input"]["data"], case["expect_rows"], strict=True):
             check_record(tokenprice.extract_usage(row).to_dict(), want)
         return
     record = tokenprice.extract_usage(case["input"])
@@ -139,6 +149,8 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
         check_row(row, want)
         if want.get("status") == "error" and not want.get("has_usage", True):
             assert row["total_cost"] == 0  # a failed request is kept, and costs nothing
+    if "expect_row_costs" in case:
+        assert [row["total_cost"] for row in rows] == [Decimal(t) for t in case["expect_row_costs"]["totals"]]
     if "expect_cost" in case:
         # Priced at the record's own time: the book's price then equals the hand-computed one.
         assert rows[0]["total_cost"] == Decimal(case["expect_cost"]["total"])
@@ -150,7 +162,7 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
 
 def test_a_page_prices_as_its_rows(tmp_path: Path) -> None:
     """A Langfuse or Helicone list page in a log is its rows, each priced as the row alone."""
-    pages = [case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "expect_rows" in case]
+    pages = [case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "data" in case["input"]]
     assert len(pages) == 3
     whole = priced(tmp_path, pages).table
     rows = [row for page in pages for row in page["data"]]

@@ -107,7 +107,7 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
             out.push(Read { line, record: Err(why.to_string()), text: bytes });
             return;
         }
-        out.extend(inner.iter().map(|r| Read { line, record: one(r.get()), text: r.get().as_bytes() }));
+        out.extend(inner.iter().map(|e| Read { line, record: e.read(one), text: e.raw.get().as_bytes() }));
         return;
     }
     out.push(Read { line, record: one(text), text: bytes });

@@ -67,7 +67,7 @@ pub fn extract_all<'a, I: Copy + Sync + Into<Input<'a>>>(
                 if inner.is_empty() {
                     return vec![(i, Err(EMPTY_CONTAINER.to_string()))];
                 }
-                return inner.iter().map(|r| (i, one(r.get()))).collect();
+                return inner.iter().map(|e| (i, e.read(one))).collect();
             }
         }
         vec![(i, one(text))]
@@ -89,7 +89,7 @@ pub const CONTAINER_KEYS: [&str; 4] = ["result", "resourceSpans", "scopeSpans", 
 /// The records inside a container — a Cloudflare Logs API page, an OTLP export, a JSON array of records — or
 /// `None` when `text` is one record (a list of one stream's chunks is one record). Only texts that can be
 /// containers are parsed here (a cheap byte search first), so plain records parse once.
-pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::Raw<'t>>> {
+pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<formats::Element<'t>>> {
     if hints.format.is_some() {
         return None;
     }
@@ -104,8 +104,9 @@ pub fn container_records<'t>(text: &'t str, hints: &Hints) -> Option<Vec<json::R
     }
     let raw = json::parse_raw(text).ok()?;
     let inner = formats::records_of(raw);
-    let is_container = inner.len() != 1 || inner[0].get().as_ptr() != raw.get().as_ptr();
-    (is_container && !looks_like_stream(&inner)).then_some(inner)
+    let is_container = inner.len() != 1 || inner[0].raw.get().as_ptr() != raw.get().as_ptr();
+    let raws: Vec<json::Raw<'t>> = inner.iter().map(|e| e.raw).collect();
+    (is_container && !looks_like_stream(&raws)).then_some(inner)
 }
 
 /// Whether a JSON array holds the chunks of one stream rather than separate records: OpenAI chunks, Anthropic and

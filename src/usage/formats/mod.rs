@@ -241,36 +241,57 @@ pub(crate) fn finish(mut rec: UsageRecord, hints: &Hints) -> Result<UsageRecord>
     Ok(rec)
 }
 
-/// The raw records of a container: a Cloudflare Logs API envelope (`{"result": [...]}`), a Langfuse or Helicone
-/// API page (`{"data": [...], "meta" | "error": ...}`), an OTLP export (one record per GenAI span), a JSON array
-/// of records, or the object itself.
-pub fn records_of<'a>(raw: Raw<'a>) -> Vec<Raw<'a>> {
+/// One record of a container: its JSON, and for a span of an OTLP export the `resource` it belongs to, whose
+/// attributes (`service.name`, ...) label the span's record.
+#[derive(Clone, Copy, Debug)]
+pub struct Element<'a> {
+    pub raw: Raw<'a>,
+    pub resource: Option<Raw<'a>>,
+}
+
+impl<'a> Element<'a> {
+    fn plain(raw: Raw<'a>) -> Self {
+        Element { raw, resource: None }
+    }
+
+    /// The record `read` makes of the element's JSON, labelled by its span's resource.
+    pub fn read<E>(&self, read: impl FnOnce(&'a str) -> std::result::Result<UsageRecord, E>) -> std::result::Result<UsageRecord, E> {
+        let mut rec = read(self.raw.get())?;
+        if let Some(resource) = self.resource {
+            otel::resource_labels(resource, &mut rec.metadata);
+        }
+        Ok(rec)
+    }
+}
+
+/// The records of a container: a Cloudflare Logs API envelope (`{"result": [...]}`), a Langfuse or Helicone API
+/// page (`{"data": [...], "meta" | "error": ...}`), an OTLP export (one record per GenAI span, each with its own
+/// resource), a JSON array of records, or the object itself.
+pub fn records_of<'a>(raw: Raw<'a>) -> Vec<Element<'a>> {
+    let plain = |items: Vec<Raw<'a>>| items.into_iter().map(Element::plain).collect();
     match kind(raw) {
-        Kind::Array => json::array(raw).unwrap_or_default(),
+        Kind::Array => plain(json::array(raw).unwrap_or_default()),
         Kind::Object => {
-            let Some(o) = json::object(raw) else { return vec![raw] };
+            let Some(o) = json::object(raw) else { return vec![Element::plain(raw)] };
             if o.has("resourceSpans") || o.has("scopeSpans") {
-                let spans: Vec<Raw<'a>> = otel::otlp_spans(&o)
-                    .into_iter()
-                    .filter(|s| {
-                        json::object(s).is_some_and(|s| {
-                            otel::attributes(&s).is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("gen_ai.usage.")))
-                        })
-                    })
-                    .collect();
-                // An export of one GenAI span is read whole, so its resource (`service.name`) labels the span.
-                return if spans.len() == 1 { vec![raw] } else { spans };
+                let spans = otel::genai_spans(&o);
+                // An export of one GenAI span is read whole (the reader labels it with its resource).
+                return if spans.len() == 1 {
+                    vec![Element::plain(raw)]
+                } else {
+                    spans.into_iter().map(|(raw, resource)| Element { raw, resource }).collect()
+                };
             }
             if let (Some(result), true) = (o.arr("result"), o.has("success")) {
-                return result;
+                return plain(result);
             }
             // The list pages of Langfuse (`{data, meta}`, v1 and v2) and Helicone (`{data, error}`).
             if let (Some(data), true) = (o.arr("data"), o.has("meta") || o.has("error")) {
-                return data;
+                return plain(data);
             }
-            vec![raw]
+            vec![Element::plain(raw)]
         }
-        _ => vec![raw],
+        _ => vec![Element::plain(raw)],
     }
 }
 

@@ -43,16 +43,31 @@ pub(crate) fn attributes<'a>(o: &Obj<'a>) -> Option<Vec<(String, Raw<'a>)>> {
     }
 }
 
-/// The GenAI spans of an OTLP JSON export (`resourceSpans[].scopeSpans[].spans[]`), as raw JSON.
-pub(crate) fn otlp_spans<'a>(o: &Obj<'a>) -> Vec<Raw<'a>> {
-    let mut out = Vec::new();
-    let scopes: Vec<Raw<'a>> = match o.arr("resourceSpans") {
-        Some(rs) => rs.iter().filter_map(json::object).flat_map(|r| r.arr("scopeSpans").unwrap_or_default()).collect(),
-        None => o.arr("scopeSpans").unwrap_or_default(),
+/// The GenAI spans (those with `gen_ai.usage.*` attributes) of an OTLP JSON export
+/// (`resourceSpans[].scopeSpans[].spans[]`, as opentelemetry-proto's `ExportTraceServiceRequest` is written in
+/// JSON), each with the `resource` object of its own `resourceSpans` entry (none for a bare `scopeSpans` list).
+pub(crate) fn genai_spans<'a>(o: &Obj<'a>) -> Vec<(Raw<'a>, Option<Raw<'a>>)> {
+    let scopes: Vec<(Raw<'a>, Option<Raw<'a>>)> = match o.arr("resourceSpans") {
+        Some(rs) => rs
+            .iter()
+            .filter_map(json::object)
+            .flat_map(|r| {
+                let resource = r.present("resource");
+                r.arr("scopeSpans").unwrap_or_default().into_iter().map(move |s| (s, resource))
+            })
+            .collect(),
+        None => o.arr("scopeSpans").unwrap_or_default().into_iter().map(|s| (s, None)).collect(),
     };
-    for s in scopes {
-        if let Some(s) = json::object(s) {
-            out.extend(s.arr("spans").unwrap_or_default());
+    let mut out = Vec::new();
+    for (s, resource) in scopes {
+        let Some(s) = json::object(s) else { continue };
+        for span in s.arr("spans").unwrap_or_default() {
+            let genai = json::object(span)
+                .and_then(|s| attributes(&s))
+                .is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("gen_ai.usage.")));
+            if genai {
+                out.push((span, resource));
+            }
         }
     }
     out
@@ -64,16 +79,13 @@ pub(crate) fn otlp_spans<'a>(o: &Obj<'a>) -> Vec<Raw<'a>> {
 /// export with one GenAI span reads as that span (use `extract_usages` for many).
 fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
     if o.has("resourceSpans") || o.has("scopeSpans") {
-        let spans = otlp_spans(o);
-        let genai: Vec<Obj<'_>> = spans
-            .iter()
-            .filter_map(json::object)
-            .filter(|s| attributes(s).is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("gen_ai.usage."))))
-            .collect();
-        return match genai.as_slice() {
-            [one] => {
-                let mut rec = otel(one)?;
-                resource_labels(o, &mut rec.metadata);
+        return match genai_spans(o).as_slice() {
+            [(span, resource)] => {
+                let span = json::object(*span).ok_or_else(|| err("otel: a span is not a JSON object"))?;
+                let mut rec = otel(&span)?;
+                if let Some(resource) = resource {
+                    resource_labels(*resource, &mut rec.metadata);
+                }
                 Ok(rec)
             }
             [] => Err(err("otel: the export holds no span with gen_ai.usage.* attributes")),
@@ -163,13 +175,11 @@ fn is_label(key: &str) -> bool {
 
 const INSTRUMENTATION_PREFIXES: [&str; 5] = ["gen_ai.", "llm.", "openai.", "traceloop.", "telemetry."];
 
-/// The export's resource attributes that name the service (`service.name`, `deployment.environment`, ...), as
-/// labels; not the SDK's (`telemetry.sdk.*`) nor a process instance's id.
-fn resource_labels(o: &Obj<'_>, out: &mut Vec<(String, Meta)>) {
-    let Some(resource) = o.arr("resourceSpans").and_then(|rs| rs.first().copied()).and_then(json::object) else {
-        return;
-    };
-    let Some(attrs) = resource.obj("resource").as_ref().and_then(attributes) else { return };
+/// A span's resource attributes that name the service (`service.name`, `deployment.environment`, ...), as
+/// labels after the span's own (a span's attribute of the same name wins); not the SDK's (`telemetry.sdk.*`) nor a
+/// process instance's id. `resource` is the `resource` object of the span's `resourceSpans` entry.
+pub(crate) fn resource_labels(resource: Raw<'_>, out: &mut Vec<(String, Meta)>) {
+    let Some(attrs) = json::object(resource).as_ref().and_then(attributes) else { return };
     for (k, v) in attrs {
         if k.starts_with("telemetry.") || k == "service.instance.id" || out.iter().any(|(key, _)| *key == k) {
             continue;
