@@ -869,6 +869,55 @@ impl Scratch<'_> {
     }
 }
 
+/// A chunk's count and time values, read column-wise before the passes over its rows.
+struct ChunkValues<'s> {
+    /// Per count column, the chunk's values (0 where invalid).
+    counts: Vec<&'s [u64]>,
+    /// Invalid counts and times as (row in the chunk, reason), in row order.
+    bad_counts: Vec<(usize, Arc<str>)>,
+    bad_times: Vec<(usize, String)>,
+    /// The time column's own microseconds when they need no conversion; otherwise the times are in `converted`.
+    in_place: Option<&'s [i64]>,
+    converted: &'s [Option<i64>],
+}
+
+impl ChunkValues<'_> {
+    #[inline(always)]
+    fn time_of(&self, k: usize) -> Option<i64> {
+        match self.in_place {
+            Some(values) => Some(values[k]),
+            None => self.converted[k],
+        }
+    }
+}
+
+/// A chunk being priced: the table, where the chunk starts, and its values.
+struct Chunk<'c, 'a> {
+    book: &'c Arc<PriceBook>,
+    input: &'c TableInput<'c>,
+    cols: &'c Columns<'a>,
+    start: usize,
+    values: ChunkValues<'c>,
+}
+
+impl<'a> Chunk<'_, 'a> {
+    /// A (provider, model) name's resolution, or why it fails; the caches call it once per name, and the book's
+    /// cache makes the message (with its closest names) once per name for all threads and calls.
+    fn resolution(&self, model: &str, provider: Option<&str>) -> Resolved {
+        self.book.resolve_or_reason(model, provider)
+    }
+
+    /// Row `i`'s (table row) model resolution through `names`, `None` without a model name.
+    fn resolve(&self, names: &mut NameCache<'a>, i: usize) -> Option<Resolved> {
+        let model_name = self.cols.model.get(i)?;
+        let provider_name = self.cols.provider.as_ref().and_then(|p| p.get(i));
+        Some(names.get_or_resolve(provider_name, model_name, || self.resolution(model_name, provider_name)))
+    }
+}
+
+/// Prices the `out.total.len()` rows from `start`: first the fast pass, for rows of the common shape (a known
+/// model, a time, valid counts, no tier or region, not a cache hit), priced by their sheet's dot product (see
+/// `cost::linear`); then the general pass, on every other row, which prices it like `price()` or says why not.
 fn price_chunk<'a>(
     book: &Arc<PriceBook>,
     input: &TableInput<'_>,
@@ -879,9 +928,31 @@ fn price_chunk<'a>(
     scratch: &mut Scratch<'a>,
 ) {
     let n = out.total.len();
-    // Count columns, converted column-wise for the chunk; invalid values as (row, reason), in row order.
+    let Scratch { counts, times, names, sheets, slow, mis, providers, spans } = scratch;
+    let chunk = Chunk { book, input, cols, start, values: read_chunk(cols, start, n, counts, times) };
+    slow.clear();
+    mis.truncate(n);
+    mis.resize(n, NONE);
+    if item_units.is_empty() {
+        fast_models(&chunk, names, mis, providers);
+    } else {
+        mis.fill(NONE);
+    }
+    fast_pass(&chunk, mis, sheets, spans, out, slow);
+    general_pass(&chunk, item_units, names, sheets, spans, slow, out);
+}
+
+/// Reads rows `start..start + n` of the count and time columns: counts converted into `counts`; times read in
+/// place when they are microseconds without nulls, otherwise converted into `times`.
+fn read_chunk<'s>(
+    cols: &'s Columns<'_>,
+    start: usize,
+    n: usize,
+    counts: &'s mut [Vec<u64>],
+    times: &'s mut Vec<Option<i64>>,
+) -> ChunkValues<'s> {
     let mut bad_counts: Vec<(usize, Arc<str>)> = Vec::new();
-    for ((unit, col, name), values) in cols.counts.iter().zip(scratch.counts.iter_mut()) {
+    for ((unit, col, name), values) in cols.counts.iter().zip(counts.iter_mut()) {
         // Every row is written below: only new room is zeroed.
         values.truncate(n);
         values.resize(n, 0);
@@ -891,9 +962,7 @@ fn price_chunk<'a>(
         let what = if *name == field { field.to_string() } else { format!("{field} (column {name:?})") };
         bad_counts.extend(bad.into_iter().map(|(k, why)| (k, Arc::from(format!("{what} {why}")))));
     }
-    let count_values: Vec<&[u64]> = scratch.counts.iter().map(|v| &v[..n]).collect();
     bad_counts.sort_by_key(|(k, _)| *k);
-    // Times: microseconds without nulls are read in place; other columns are converted for the chunk.
     let mut bad_times: Vec<(usize, String)> = Vec::new();
     let in_place = match &cols.timestamp {
         Some(Times::Micros(values, a, 1, 1))
@@ -904,7 +973,6 @@ fn price_chunk<'a>(
         _ => None,
     };
     if in_place.is_none() {
-        let times = &mut scratch.times;
         times.truncate(n);
         times.resize(n, None);
         match &cols.timestamp {
@@ -912,103 +980,93 @@ fn price_chunk<'a>(
             None => times.fill(None),
         }
     }
-    let times = &scratch.times;
-    let time_of = |k: usize| match in_place {
-        Some(values) => Some(values[k]),
-        None => times[k],
-    };
-    let names = &mut scratch.names;
-    let sheets = &mut scratch.sheets;
-    let spans = &mut scratch.spans;
-    let tier_of = |i: usize| cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
-    let region_of = |i: usize| cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
-    // A (provider, model) name's resolution, or why it fails; the caches below call it once per name, and the
-    // book's cache makes the message (with its closest names) once per name for all threads and calls.
-    let resolution = |model: &str, provider: Option<&str>| -> Resolved { book.resolve_or_reason(model, provider) };
-    let resolve = |names: &mut NameCache<'a>, i: usize| -> Option<Resolved> {
-        let model_name = cols.model.get(i)?;
-        let provider_name = cols.provider.as_ref().and_then(|p| p.get(i));
-        Some(names.get_or_resolve(provider_name, model_name, || resolution(model_name, provider_name)))
-    };
-    let hit = |i: usize| cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i));
+    ChunkValues { counts: counts.iter().map(|v| &v[..n]).collect(), bad_counts, bad_times, in_place, converted: times }
+}
 
-    // The fast pass: rows of the common shape (a known model, a time, valid counts, no tier or region, not a
-    // cache hit) priced by their sheet's dot product (see `cost::linear`); every other row is left to the
-    // general pass below, which prices it like `price()` or says why not. Column by column: first each row's
-    // model (`NONE`: left to the general pass) ...
-    let mut slow = std::mem::take(&mut scratch.slow);
-    slow.clear();
-    let mis = &mut scratch.mis;
-    mis.truncate(n);
-    mis.resize(n, NONE);
-    if !item_units.is_empty() {
-        mis.fill(NONE);
-    } else {
-        let mut resolve_row = |k: usize, model_name: Option<&'a str>, provider_name: Option<&'a str>| {
-            mis[k] = match model_name {
-                None => NONE,
-                Some(model_name) => names.index(provider_name, model_name, || resolution(model_name, provider_name)),
-            }
-        };
-        match (&cols.model, &cols.provider) {
-            // The common kinds in one loop over both columns; any other with a pass over the providers first.
-            (Strs::Utf8(m), Some(Strs::Utf8(p))) if m.nulls().is_none() && p.nulls().is_none() => {
-                let (mo, md, po, pd) = (m.value_offsets(), m.value_data(), p.value_offsets(), p.value_data());
-                for (k, mi) in mis.iter_mut().enumerate() {
-                    let i = start + k;
-                    let (ms, ml) = (mo[i] as usize, (mo[i + 1] - mo[i]) as usize);
-                    let (ps, pl) = (po[i] as usize, (po[i + 1] - po[i]) as usize);
-                    let (model_name, provider_name) = (m.value(i), p.value(i));
-                    *mi = names.index_keyed(
-                        name_key_in(md, ms, ml),
-                        name_key_in(pd, ps, pl),
-                        Some(provider_name),
-                        model_name,
-                        || resolution(model_name, Some(provider_name)),
-                    );
-                }
-            }
-            (model, None) => model.each(start, n, |k, name| resolve_row(k, name, None)),
-            (model, Some(p)) => {
-                let providers = &mut scratch.providers;
-                providers.clear();
-                p.each(start, n, |_, name| providers.push(name));
-                model.each(start, n, |k, name| resolve_row(k, name, providers[k]));
-            }
+/// The fast pass's first stage: each row's model in `mis`, `NONE` for the rows left to the general pass (no or
+/// an unknown model, a bad time or count, a cache hit, a tier or region).
+fn fast_models<'a>(
+    chunk: &Chunk<'_, 'a>,
+    names: &mut NameCache<'a>,
+    mis: &mut [u32],
+    providers: &mut Vec<Option<&'a str>>,
+) {
+    let (cols, start, n) = (chunk.cols, chunk.start, mis.len());
+    let mut resolve_row = |k: usize, model_name: Option<&'a str>, provider_name: Option<&'a str>| {
+        mis[k] = match model_name {
+            None => NONE,
+            Some(model_name) => names.index(provider_name, model_name, || chunk.resolution(model_name, provider_name)),
         }
-        // ... then the rows with something unusual (a bad time or count, a cache hit, a tier or region) ...
-        for &(k, _) in &bad_times {
-            mis[k] = NONE;
-        }
-        for &(k, _) in &bad_counts {
-            mis[k] = NONE;
-        }
-        if let Some(c) = cols.cache_hit {
+    };
+    match (&cols.model, &cols.provider) {
+        // The common kinds in one loop over both columns; any other with a pass over the providers first.
+        (Strs::Utf8(m), Some(Strs::Utf8(p))) if m.nulls().is_none() && p.nulls().is_none() => {
+            let (mo, md, po, pd) = (m.value_offsets(), m.value_data(), p.value_offsets(), p.value_data());
             for (k, mi) in mis.iter_mut().enumerate() {
-                if c.is_valid(start + k) && c.value(start + k) {
-                    *mi = NONE;
-                }
+                let i = start + k;
+                let (ms, ml) = (mo[i] as usize, (mo[i + 1] - mo[i]) as usize);
+                let (ps, pl) = (po[i] as usize, (po[i + 1] - po[i]) as usize);
+                let (model_name, provider_name) = (m.value(i), p.value(i));
+                *mi = names.index_keyed(
+                    name_key_in(md, ms, ml),
+                    name_key_in(pd, ps, pl),
+                    Some(provider_name),
+                    model_name,
+                    || chunk.resolution(model_name, Some(provider_name)),
+                );
             }
         }
-        for col in [&cols.tier, &cols.region].into_iter().flatten() {
-            col.each(start, n, |k, v| {
-                if v.is_some_and(|v| !v.is_empty()) {
-                    mis[k] = NONE;
-                }
-            });
+        (model, None) => model.each(start, n, |k, name| resolve_row(k, name, None)),
+        (model, Some(p)) => {
+            providers.clear();
+            p.each(start, n, |_, name| providers.push(name));
+            model.each(start, n, |k, name| resolve_row(k, name, providers[k]));
         }
     }
-    // ... then the prices.
+    // Then the rows with something unusual.
+    for &(k, _) in &chunk.values.bad_times {
+        mis[k] = NONE;
+    }
+    for &(k, _) in &chunk.values.bad_counts {
+        mis[k] = NONE;
+    }
+    if let Some(c) = cols.cache_hit {
+        for (k, mi) in mis.iter_mut().enumerate() {
+            if c.is_valid(start + k) && c.value(start + k) {
+                *mi = NONE;
+            }
+        }
+    }
+    for col in [&cols.tier, &cols.region].into_iter().flatten() {
+        col.each(start, n, |k, v| {
+            if v.is_some_and(|v| !v.is_empty()) {
+                mis[k] = NONE;
+            }
+        });
+    }
+}
+
+/// The fast pass's second stage: the rows with a model in `mis` priced by their sheet's linear form; the rows it
+/// does not price (`NONE`, no time, no linear form, a count too large for it) are pushed on `slow`.
+fn fast_pass<'a>(
+    chunk: &Chunk<'_, 'a>,
+    mis: &[u32],
+    sheets: &mut [Vec<KnownSheet<'a>>],
+    spans: &mut [Vec<(Span, Option<Linear>)>],
+    out: &mut Out<'_>,
+    slow: &mut Vec<u32>,
+) {
+    let (cols, values) = (chunk.cols, &chunk.values);
     let mut x = Linear::row(cols.layout.units.len());
     // Whether any count of the chunk reaches `MAX_COUNT` (a power of two): then each row is looked at.
-    let big = count_values.iter().any(|v| v.iter().fold(0, |m, c| m | c) >= MAX_COUNT);
+    let big = values.counts.iter().any(|v| v.iter().fold(0, |m, c| m | c) >= MAX_COUNT);
     for (k, &mi) in mis.iter().enumerate() {
         let mut priced = || -> Option<()> {
             if mi == NONE {
                 return None;
             }
             let mi = mi as usize;
-            let at = time_of(k).or(input.default_at)?;
+            let at = values.time_of(k).or(chunk.input.default_at)?;
             // The span's own copy of its sheet's linear form: one lookup per row.
             let (span, linear) = match spans[mi].iter().position(|(s, _)| s.from <= at && at < s.until) {
                 Some(pos) => {
@@ -1017,11 +1075,12 @@ fn price_chunk<'a>(
                 }
                 None => {
                     let span =
-                        sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None).ok()?;
+                        sheet_slot(chunk.book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, None, None)
+                            .ok()?;
                     (span, sheets[mi][span.slot as usize].2.as_ref()?)
                 }
             };
-            for (v, values) in x.iter_mut().zip(count_values.iter()) {
+            for (v, values) in x.iter_mut().zip(values.counts.iter()) {
                 *v = values[k];
             }
             if big && x.iter().any(|v| *v >= MAX_COUNT) {
@@ -1040,24 +1099,38 @@ fn price_chunk<'a>(
             slow.push(k as u32);
         }
     }
+}
 
-    // The general pass, on the rows left: each is priced with `compute` (the same arithmetic as one `price()`
-    // call) or rejected with the first reason that applies.
+/// The general pass, on the rows the fast pass left (`slow`): each is priced with `compute` (the same arithmetic
+/// as one `price()` call) or rejected with the first reason that applies.
+fn general_pass<'a>(
+    chunk: &Chunk<'_, 'a>,
+    item_units: &[usize],
+    names: &mut NameCache<'a>,
+    sheets: &mut [Vec<KnownSheet<'a>>],
+    spans: &mut [Vec<(Span, Option<Linear>)>],
+    slow: &[u32],
+    out: &mut Out<'_>,
+) {
+    let (cols, input, values) = (chunk.cols, chunk.input, &chunk.values);
+    let tier_of = |i: usize| cols.tier.as_ref().and_then(|t| t.get(i)).filter(|s| !s.is_empty());
+    let region_of = |i: usize| cols.region.as_ref().and_then(|r| r.get(i)).filter(|s| !s.is_empty());
+    let hit = |i: usize| cols.cache_hit.is_some_and(|c| !c.is_null(i) && c.value(i));
     // One usage, reused: only the present columns change from row to row.
     let mut usage = Usage::default();
     let merge_writes = cols.counts.iter().any(|(u, _, _)| *u == CACHE_WRITE_1H);
     let mut item_amounts = [0i128; N_UNITS];
     let (mut next_bad, mut next_bad_time) = (0, 0);
-    for &k in &slow {
+    for &k in slow {
         let k = k as usize;
-        let i = start + k;
+        let i = chunk.start + k;
         let reject = |out: &mut Out<'_>, mi: Option<usize>, reason: Arc<str>| {
             if let Some(mi) = mi {
                 out.set_model(k, mi);
             }
             out.rejects.push((i, reason));
         };
-        let mi = match resolve(names, i) {
+        let mi = match chunk.resolve(names, i) {
             None => {
                 reject(out, None, "no model".into());
                 continue;
@@ -1074,18 +1147,17 @@ fn price_chunk<'a>(
             out.set_model(k, mi);
             continue;
         }
-        // Time (read column-wise above).
-        if let Some(why) = take_bad(&bad_times, &mut next_bad_time, k) {
+        // Time (read column-wise before).
+        if let Some(why) = take_bad(&values.bad_times, &mut next_bad_time, k) {
             reject(out, Some(mi), format!("timestamp: {why}").into());
             continue;
         }
-        let at = time_of(k).or(input.default_at);
-        let Some(at) = at else {
+        let Some(at) = values.time_of(k).or(input.default_at) else {
             reject(out, Some(mi), "no timestamp: pass default_at= to price rows without one".into());
             continue;
         };
-        // Counts: read column-wise above; the absent ones stay 0 (`requests` 1).
-        if let Some(reason) = take_bad(&bad_counts, &mut next_bad, k) {
+        // Counts: read column-wise before; the absent ones stay 0 (`requests` 1).
+        if let Some(reason) = take_bad(&values.bad_counts, &mut next_bad, k) {
             reject(out, Some(mi), reason.clone());
             continue;
         }
@@ -1098,7 +1170,7 @@ fn price_chunk<'a>(
         if merge_writes {
             usage.counts[CACHE_WRITE] = 0; // the merge below added the 1-hour writes of the last row
         }
-        for (u, values) in cols.layout.units.iter().zip(count_values.iter()) {
+        for (u, values) in cols.layout.units.iter().zip(values.counts.iter()) {
             usage.counts[*u] = values[k];
         }
         // The totals a vendor leaves parts out of, made whole; a sum past u64 is rejected, never saturated.
@@ -1111,7 +1183,7 @@ fn price_chunk<'a>(
             continue;
         }
         let (tier, region) = (tier_of(i), region_of(i));
-        let span = match sheet_slot(book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, tier, region) {
+        let span = match sheet_slot(chunk.book, &cols.layout, &mut sheets[mi], &mut spans[mi], mi, at, tier, region) {
             Ok(span) => span,
             Err(e) => {
                 reject(out, Some(mi), e.to_string().into());
@@ -1157,7 +1229,6 @@ fn price_chunk<'a>(
             col[k] = item_amounts[*u];
         }
     }
-    scratch.slow = slow;
 }
 
 /// The sheet for model `mi` at `at` in `tier` and `region`, as its position in `known` (the model's sheets met
