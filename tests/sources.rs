@@ -187,10 +187,7 @@ fn otlp_spans_carry_their_own_resource() {
     let export = format!(
         r#"{{"resourceSpans":[{},{}]}}"#,
         resource("a", &[span("a1", ""), http, span("a2", "")]),
-        resource(
-            "b",
-            &[span("b1", r#",{"key":"deployment.environment","value":{"stringValue":"canary"}}"#)]
-        )
+        resource("b", &[span("b1", r#",{"key":"deployment.environment","value":{"stringValue":"canary"}}"#)])
     );
     let label = |r: &UsageRecord, k: &str| r.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let want = [("a1", "a", "prod"), ("a2", "a", "prod"), ("b1", "b", "canary")];

@@ -106,8 +106,12 @@ def test_conversion_errors_name_the_path() -> None:
         def model_dump(self, **kw: Any) -> Any:
             raise RuntimeError("boom")
 
-    with pytest.raises(tp.InvalidArgumentError, match=r"records\[1\]: model_dump\(\) raised RuntimeError\('boom'\)"):
-        tp.extract_usages([GATEWAY, Broken()])
+    with pytest.raises(tp.InvalidArgumentError, match=r"obj: model_dump\(\) raised RuntimeError\('boom'\)"):
+        tp.extract_usage(Broken())
+    # In a batch the item is a reject row naming its place; the others are read (issue 13: nothing is lost).
+    table = tp.extract_usages([GATEWAY, Broken()])
+    assert table.column("status").to_pylist() == ["ok", "rejected"]
+    assert table.column("error").to_pylist()[1] == "records[1]: model_dump() raised RuntimeError('boom')"
 
 
 def test_a_nan_count_is_a_reject_naming_the_field() -> None:

@@ -162,7 +162,9 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
 
 def test_a_page_prices_as_its_rows(tmp_path: Path) -> None:
     """A Langfuse or Helicone list page in a log is its rows, each priced as the row alone."""
-    pages = [case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "data" in case["input"]]
+    pages = [
+        case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "data" in case["input"]
+    ]
     assert len(pages) == 3
     whole = priced(tmp_path, pages).table
     rows = [row for page in pages for row in page["data"]]

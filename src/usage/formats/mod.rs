@@ -255,7 +255,10 @@ impl<'a> Element<'a> {
     }
 
     /// The record `read` makes of the element's JSON, labelled by its span's resource.
-    pub fn read<E>(&self, read: impl FnOnce(&'a str) -> std::result::Result<UsageRecord, E>) -> std::result::Result<UsageRecord, E> {
+    pub fn read<E>(
+        &self,
+        read: impl FnOnce(&'a str) -> std::result::Result<UsageRecord, E>,
+    ) -> std::result::Result<UsageRecord, E> {
         let mut rec = read(self.raw.get())?;
         if let Some(resource) = self.resource {
             otel::resource_labels(resource, &mut rec.metadata);
