@@ -81,7 +81,14 @@ fn write_class_table(out_dir: &Path) {
     fs::write(out_dir.join("class_stage2.bin"), stage2).unwrap();
 }
 
-fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
+/// Writes one vocabulary; with `base`, only the ranks past the base's (whose ranks it must repeat exactly), so
+/// p50k_base is stored as r50k_base plus its 24 whitespace tokens. Returns the whole table.
+fn write_vocab(
+    out_dir: &Path,
+    name: &str,
+    bpe: &tiktoken_rs::CoreBPE,
+    base: Option<&[Option<Vec<u8>>]>,
+) -> Vec<Option<Vec<u8>>> {
     let specials: HashSet<u32> = bpe
         .special_tokens()
         .iter()
@@ -115,10 +122,14 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
     }
     // Compact form (read by `Vocab::from_embedded`): a u32 count of rank slots, then per rank a one-byte length
     // (0: no token at this rank; 255: a u16 length follows) and the bytes; the whole deflated. Ranks are implicit.
+    let inherited = base.map_or(0, |base| {
+        assert!(tokens.len() >= base.len() && tokens[..base.len()] == *base, "{name}: does not extend its base");
+        base.len()
+    });
     let mut raw = Vec::with_capacity(seen.iter().map(|t| t.len() + 1).sum::<usize>() + 4);
     raw.extend_from_slice(&(tokens.len() as u32).to_le_bytes());
-    for token in &tokens {
-        let bytes = token.as_deref().unwrap_or_default();
+    for (rank, token) in tokens.iter().enumerate() {
+        let bytes = if rank < inherited { &[][..] } else { token.as_deref().unwrap_or_default() };
         if bytes.len() < 255 {
             raw.push(bytes.len() as u8);
         } else {
@@ -130,9 +141,10 @@ fn write_vocab(out_dir: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) {
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     deflate.write_all(&raw).unwrap();
     fs::write(out_dir.join(format!("{name}.vocab")), deflate.finish().unwrap()).unwrap();
+    tokens
 }
 
-/// Validates every `prices/*.toml` and embeds them as one JSON array. A broken file fails the build with the
+/// Validates every `prices/*.toml` and embeds them as one JSON array, deflated. A broken file fails the build with the
 /// file, line and field.
 fn write_prices(out_dir: &Path) {
     println!("cargo:rerun-if-changed=prices");
@@ -156,7 +168,10 @@ fn write_prices(out_dir: &Path) {
         values.push(json);
     }
     schema::check_book(&defs).unwrap_or_else(|e| panic!("{e}"));
-    fs::write(out_dir.join("prices.json"), serde_json::to_string(&values).unwrap()).unwrap();
+    // Deflated (786 KB of JSON → under 100 KB); the default book inflates it once, on first use.
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    deflate.write_all(serde_json::to_string(&values).unwrap().as_bytes()).unwrap();
+    fs::write(out_dir.join("prices.json.deflate"), deflate.finish().unwrap()).unwrap();
 }
 
 /// Adds the line of the model an error is about (`models[3] (gpt-4o)` → the line of `id = "gpt-4o"`).
@@ -180,8 +195,8 @@ fn main() {
     write_class_table(out_dir);
     write_prices(out_dir);
     // p50k_edit and o200k_harmony share p50k_base's and o200k_base's ranks; only their special tokens differ.
-    write_vocab(out_dir, "r50k_base", &tiktoken_rs::r50k_base().unwrap());
-    write_vocab(out_dir, "p50k_base", &tiktoken_rs::p50k_base().unwrap());
-    write_vocab(out_dir, "cl100k_base", &tiktoken_rs::cl100k_base().unwrap());
-    write_vocab(out_dir, "o200k_base", &tiktoken_rs::o200k_base().unwrap());
+    let r50k = write_vocab(out_dir, "r50k_base", &tiktoken_rs::r50k_base().unwrap(), None);
+    write_vocab(out_dir, "p50k_base", &tiktoken_rs::p50k_base().unwrap(), Some(&r50k));
+    write_vocab(out_dir, "cl100k_base", &tiktoken_rs::cl100k_base().unwrap(), None);
+    write_vocab(out_dir, "o200k_base", &tiktoken_rs::o200k_base().unwrap(), None);
 }

@@ -71,6 +71,30 @@ fn ids_and_counts_match_tiktoken_on_tricky_text() {
     }
 }
 
+/// Every rank of every built-in vocabulary (p50k_base is stored as r50k_base plus its extra ranks) decodes to
+/// tiktoken-rs's bytes, and no rank is a token in one and not the other.
+#[test]
+fn every_rank_decodes_as_tiktoken() {
+    for name in NAMES {
+        let ours = get_encoding(name).unwrap();
+        let theirs = reference(name);
+        let specials: Vec<u64> =
+            ours.special_token_names().iter().map(|n| ours.special_token_rank(n).unwrap() as u64).collect();
+        let mut tokens = 0;
+        for rank in 0..ours.n_vocab() + 1000 {
+            let rank = u64::from(rank);
+            if specials.contains(&rank) {
+                continue;
+            }
+            let mine = ours.vocab().token(rank as u32).map(<[u8]>::to_vec);
+            let reference = theirs.decode_bytes(&[rank as u32]).ok();
+            assert_eq!(mine, reference, "{name}: rank {rank}");
+            tokens += usize::from(mine.is_some());
+        }
+        assert_eq!(tokens, ours.vocab().len(), "{name}");
+    }
+}
+
 #[test]
 fn special_tokens_follow_tiktoken() {
     let text = "a<|endoftext|>b<|fim_prefix|>c";

@@ -41,6 +41,8 @@ TARGETS: dict[str, tuple[str, dict[str, str]]] = {
     "resolve": ("t.PriceBook.default().resolve", {"model": "'gpt-4o'", "provider": "None"}),
     "with_overrides": ("t.PriceBook.default().with_overrides", {"overrides": "{'discounts': {'openai': '0.8'}}"}),
     "from_dicts": ("t.PriceBook.from_dicts", {"providers": "[]"}),
+    "from_path": ("t.PriceBook.from_path", {"path": "'prices/openai.toml'"}),
+    "with_overrides_path": ("t.PriceBook.default().with_overrides", {"overrides": "OVERRIDES"}),
     "extract_usage": (
         "t.extract_usage",
         {"obj": "{'model': 'gpt-4o', 'usage': {'prompt_tokens': 5, 'completion_tokens': 1}}", "at": "'2025-03-01'"},
@@ -115,6 +117,8 @@ CYCLE = {{}}
 CYCLE['self'] = CYCLE
 TEXT = TMP / 'text.txt'
 TEXT.write_text('hello world')
+OVERRIDES = TMP / 'overrides.toml'
+OVERRIDES.write_text('[discounts]\\nopenai = "0.8"\\n')
 PATTERN = r'\\S+|\\s+'
 BYTE_RANKS = {{bytes([b]): b for b in range(256)}}
 RANKS = TMP / 'bytes.tiktoken'

@@ -112,16 +112,20 @@ print(json.dumps([t.num_rows, t.column('source_index').to_pylist(), t.column('st
     assert isinstance(one, dict) and one["token_price_error"], one
 
 
-def test_an_interrupt_while_converting_an_item_is_not_a_reject() -> None:
-    code = """
+@pytest.mark.parametrize("call", ["tp.extract_usages([{'model': 'gpt-4o'}, M()])", "tp.extract_usage(M())"])
+def test_an_interrupt_while_converting_an_item_is_not_a_reject(call: str) -> None:
+    """An interrupt inside `model_dump()` stops the call as a KeyboardInterrupt, in the batch and the single reader."""
+    code = f"""
     import json, tokenprice as tp
     class M:
         def model_dump(self, **kw): raise KeyboardInterrupt
     try:
-        tp.extract_usages([{'model': 'gpt-4o'}, M()])
+        {call}
         print(json.dumps("returned"))
     except KeyboardInterrupt:
         print(json.dumps("interrupted"))
+    except tp.TokenPriceError as e:
+        print(json.dumps(type(e).__name__))
     """
     assert run_case(code).json() == "interrupted"
 

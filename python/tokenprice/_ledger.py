@@ -627,8 +627,8 @@ def price_logs(
         # Rows priced in memory (tables, records, tabular files): only their totals are kept.
         keys = _keys(by)
         grouped = result.last_summary.replace_schema_metadata(None)
-        totals = (grouped, _grouping(keys, period, tz))
-        result = PricedLogs(None, result.rejects, result.rows_read, totals=totals)
+        kept = (grouped, _grouping(keys, period, tz))
+        result = PricedLogs(None, result.rejects, result.rows_read, totals=kept)
     return result
 
 

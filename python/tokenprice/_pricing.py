@@ -46,6 +46,8 @@ def price_table(
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
     a status: rows in = priced + rejected.
     """
+    if type(data).__name__ == "RecordBatchReader" and hasattr(data, "read_all"):
+        data = data.read_all()  # a reader can be read once; its rows are both priced and kept beside the costs
     result = _core.price_arrow_table(
         _arrow_input(data),
         book=book,

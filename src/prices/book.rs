@@ -313,7 +313,8 @@ impl std::fmt::Debug for PriceBook {
     }
 }
 
-static DEFAULT_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/prices.json"));
+/// The validated `prices/*.toml`, as one deflated JSON array (build.rs).
+static DEFAULT_DEFLATED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prices.json.deflate"));
 
 /// Regional prefixes Bedrock puts before inference-profile ids.
 const BEDROCK_REGIONS: [&str; 8] = ["us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."];
@@ -356,8 +357,10 @@ impl PriceBook {
         // Not a `OnceLock`: a child forked while another thread loads the book must not wait for that thread.
         static BOOK: RaceCell<Arc<PriceBook>> = RaceCell::new();
         BOOK.get_or_init(|| {
-            let providers: Vec<serde_json::Value> =
-                serde_json::from_str(DEFAULT_JSON).expect("embedded prices are JSON");
+            let mut json = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::DeflateDecoder::new(DEFAULT_DEFLATED), &mut json)
+                .expect("embedded prices inflate");
+            let providers: Vec<serde_json::Value> = serde_json::from_str(&json).expect("embedded prices are JSON");
             let defs = providers
                 .iter()
                 .map(|p| {

@@ -10,10 +10,9 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int64Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
-use pyo3_arrow::input::AnyArray;
-use pyo3_arrow::PyArray;
 
 use crate::error::{Error, Result};
+use crate::py::capsule::{self, ArrowArray};
 use crate::py::errors::{guard, IntoPy};
 use crate::py::tokens::{PyEncoding, SpecialArg};
 use crate::tokens::{Allowed, Tokenizer};
@@ -103,15 +102,14 @@ fn count_chunk(
 pub fn count_column(
     py: Python<'_>,
     encoding: &PyEncoding,
-    column: AnyArray,
+    column: &Bound<'_, PyAny>,
     allowed_special: Option<&Bound<'_, PyAny>>,
     num_threads: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyArray> {
+) -> PyResult<ArrowArray> {
     guard(py, || {
         let num_threads = crate::py::args::threads(num_threads)?;
         let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
-        let chunked = column.into_chunked_array()?;
-        let (chunks, _field) = chunked.into_inner();
+        let chunks = capsule::column(column, "column")?;
         let tok = &encoding.tokenizer;
         let counts: Result<Vec<Option<i64>>> = py.detach(|| {
             allowed.with_allowed(|a| {
@@ -131,6 +129,6 @@ pub fn count_column(
             })
         });
         let array: ArrayRef = Arc::new(Int64Array::from(counts.py_err(py)?));
-        Ok(PyArray::from_array_ref(array))
+        Ok(ArrowArray::new(array))
     })
 }

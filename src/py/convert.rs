@@ -64,8 +64,14 @@ impl Walk {
     }
 
     /// A Python error raised while reading the value (a failing `model_dump()`, a broken `__iter__`), as an
-    /// `InvalidArgumentError` naming the path, chained to the original.
+    /// `InvalidArgumentError` naming the path, chained to the original. An interrupt, `SystemExit` or
+    /// `MemoryError` is not about the value: it goes on as it was raised.
     fn raised(&self, py: Python<'_>, during: &str, e: PyErr) -> PyErr {
+        if !e.is_instance_of::<pyo3::exceptions::PyException>(py)
+            || e.is_instance_of::<pyo3::exceptions::PyMemoryError>(py)
+        {
+            return e;
+        }
         let err = self.error(
             py,
             &format!("{during} raised {}", e.value(py).repr().map_or_else(|_| "?".into(), |r| r.to_string())),

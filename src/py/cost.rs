@@ -3,8 +3,6 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use pyo3_arrow::input::AnyRecordBatch;
-use pyo3_arrow::PyTable;
 
 use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
@@ -14,6 +12,7 @@ use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
 use crate::py::args::type_name;
+use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{instant_of, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
 use crate::py::errors::{guard, invalid_argument, IntoPy};
 use crate::py::prices::PyPriceBook;
@@ -227,7 +226,7 @@ pub fn price(
 #[allow(clippy::too_many_arguments)]
 pub fn price_arrow_table(
     py: Python<'_>,
-    table: AnyRecordBatch,
+    table: &Bound<'_, PyAny>,
     book: Option<&PyPriceBook>,
     model: Option<&Bound<'_, PyAny>>,
     timestamp: Option<String>,
@@ -242,7 +241,7 @@ pub fn price_arrow_table(
     as_float: bool,
     keep_columns: bool,
     num_threads: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyTable> {
+) -> PyResult<ArrowTable> {
     guard(py, || {
         let threads = crate::py::args::threads(num_threads)?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
@@ -264,12 +263,9 @@ pub fn price_arrow_table(
             input_excludes_cache,
         };
         let job = TableJob { columns, default_at, options: TableOptions { itemized, as_float, threads }, keep_columns };
-        let reader = table.into_reader()?;
-        let schema = reader.schema();
-        let batches: Vec<arrow_array::RecordBatch> =
-            reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the table: {e}")))?;
+        let (schema, batches) = capsule::table(table, "table")?;
         let (schema, results) = py.detach(|| price_batches(&book, &schema, &batches, &job)).py_err(py)?;
-        PyTable::try_new(results, schema)
+        Ok(ArrowTable::new(schema, results))
     })
 }
 

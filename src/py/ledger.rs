@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
-use pyo3_arrow::input::AnyRecordBatch;
-use pyo3_arrow::PyTable;
 
 use crate::error::Error;
 use crate::ledger::groups::{Column, Grouping};
@@ -15,15 +13,16 @@ use crate::ledger::reconcile::{reconcile, Tolerance, CAUSES};
 use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
 use crate::money::amount_text;
 use crate::prices::book::PriceBook;
+use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::instant_of;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::py::prices::PyPriceBook;
 use crate::usage::Hints;
 
 /// One Arrow table of a run's batches (one schema, at least one batch).
-fn table(batches: Vec<RecordBatch>) -> PyResult<PyTable> {
+fn table(batches: Vec<RecordBatch>) -> PyResult<ArrowTable> {
     let schema = batches[0].schema();
-    PyTable::try_new(batches, schema)
+    Ok(ArrowTable::new(schema, batches))
 }
 
 /// The arguments both entry points share, converted: the book, what records lack, how to price.
@@ -59,7 +58,7 @@ fn setup(
 
 /// What pricing files gives Python: priced lines, rejects, records read, spill files, the totals of a run that
 /// keeps no rows, and the run's spill folder (to remove when the result is gone).
-type PricedFiles = (PyTable, PyTable, u64, Vec<String>, Option<PyTable>, Option<String>);
+type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>, Option<String>);
 
 /// Prices log files: returns (priced lines, rejects, records read, spill files, totals, spill folder). With
 /// `totals_by`, the lines are totalled by those keys (and `period` in `tz`) as they are priced, and no rows are
@@ -146,7 +145,7 @@ pub fn price_log_texts(
     service_tier: Option<&str>,
     approximate: bool,
     num_threads: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(PyTable, PyTable, u64)> {
+) -> PyResult<(ArrowTable, ArrowTable, u64)> {
     guard(py, || {
         let num_threads = crate::py::args::threads(num_threads)?;
         let (book, hints, pricing) =
@@ -167,7 +166,7 @@ pub fn log_columns() -> (Vec<&'static str>, Vec<&'static str>) {
 
 /// What reconciling gives Python: (mismatches, lines compared, reported total, computed total, per cause (name,
 /// count, sum of differences)); money as exact decimal text.
-type Reconciled = (PyTable, u64, String, String, Vec<(&'static str, u64, String)>);
+type Reconciled = (ArrowTable, u64, String, String, Vec<(&'static str, u64, String)>);
 
 /// Reconciles priced lines (see [`crate::ledger::reconcile`]): `rejects_without_price` records were rejected for
 /// want of a price; the tolerance parts are decimal texts.
@@ -175,7 +174,7 @@ type Reconciled = (PyTable, u64, String, String, Vec<(&'static str, u64, String)
 #[pyo3(signature = (lines, *, rejects_without_price, absolute, relative))]
 pub fn reconcile_lines(
     py: Python<'_>,
-    lines: AnyRecordBatch,
+    lines: &Bound<'_, PyAny>,
     rejects_without_price: u64,
     absolute: &str,
     relative: &str,
@@ -187,9 +186,7 @@ pub fn reconcile_lines(
             })
         };
         let tolerance = Tolerance { absolute: part("absolute", absolute)?, relative: part("relative", relative)? };
-        let reader = lines.into_reader()?;
-        let batches: Vec<RecordBatch> =
-            reader.collect::<Result<_, _>>().map_err(|e| invalid_argument(py, format!("reading the lines: {e}")))?;
+        let (_, batches) = capsule::table(lines, "lines")?;
         let book = PriceBook::default_book();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);

@@ -1,10 +1,11 @@
 //! The Python binding (`tokenprice._core`), compiled only with the `python` feature. Its files are named like the
 //! core's modules (`tokens`, `prices`, `usage`, `cost`, `ledger`), plus the shared converters
-//! (`convert`, `args`, `arrow`) and the exception tree (`errors`). Each function converts its arguments, releases
+//! (`convert`, `args`, `arrow`, `capsule`) and the exception tree (`errors`). Each function converts its arguments, releases
 //! the GIL for the work, and converts the result; all decisions live in the core.
 
 mod args;
 mod arrow;
+mod capsule;
 mod convert;
 mod cost;
 mod errors;
@@ -20,6 +21,8 @@ mod _core {
 
     #[pymodule_export]
     use super::arrow::count_column;
+    #[pymodule_export]
+    use super::capsule::{ArrowArray, ArrowTable};
     #[pymodule_export]
     use super::cost::{_cost_of_parts, price, price_arrow_table, PyCost};
     #[pymodule_export]

@@ -1,7 +1,6 @@
 //! `PriceBook` for Python: made from the default book, dicts, price files or overrides (the reading is the core's,
 //! `prices::load`), pickled by how it was made, and its answers (`resolve`, `price_at`, `models`) as dicts.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -133,8 +132,9 @@ impl PyPriceBook {
 
     /// A book from price files: one provider's TOML file, or a folder of them (like `prices/`).
     #[staticmethod]
-    fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<PyPriceBook> {
+    fn from_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
         guard(py, || {
+            let path = crate::py::args::path(path, "path")?;
             let (book, values) = py.detach(|| PriceBook::load_path(&path)).py_err(py)?;
             let origin = path.display().to_string();
             Ok(PyPriceBook::made(book, Recipe::Values { values: Arc::new(values), origin }))
@@ -145,7 +145,10 @@ impl PyPriceBook {
     /// `discounts` ({"openai": "0.8", "openai/gpt-4o": "0.7"}) and `providers` (models to add or replace).
     fn with_overrides(&self, py: Python<'_>, overrides: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
         guard(py, || {
-            let (book, value) = if let Ok(path) = overrides.extract::<PathBuf>() {
+            let is_path = overrides.is_instance_of::<pyo3::types::PyString>()
+                || overrides.is_instance(&py.import("os")?.getattr("PathLike")?)?;
+            let (book, value) = if is_path {
+                let path = crate::py::args::path(overrides, "overrides")?;
                 py.detach(|| self.book.with_overrides_file(&path)).py_err(py)?
             } else {
                 let value = json_of(overrides, "overrides")?;

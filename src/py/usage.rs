@@ -4,11 +4,10 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use pyo3_arrow::input::AnyArray;
-use pyo3_arrow::PyTable;
 
 use crate::prices::units::UNITS;
 use crate::py::args::type_name;
+use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{instant_of, py_datetime, py_decimal};
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
 use crate::py::errors::{guard, invalid_argument, invalid_type, is_tokenprice_error, IntoPy};
@@ -317,7 +316,7 @@ pub fn extract_usages(
     at: Option<&Bound<'_, PyAny>>,
     mapping: Option<&Bound<'_, PyAny>>,
     num_threads: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyTable> {
+) -> PyResult<ArrowTable> {
     guard(py, || {
         let hints = hints_of([provider, format, model, at])?;
         let num_threads = thread_count(num_threads)?;
@@ -343,16 +342,13 @@ pub fn extract_usages(
             })
             .py_err(py)?
         } else {
-            let array: AnyArray = records.extract().map_err(|_| {
-                invalid_argument(
+            if !capsule::speaks_arrow(records)? {
+                return Err(invalid_argument(
                     py,
                     format!("records must be a list or an Arrow column of JSON strings; got {}", type_name(records)),
-                )
-            })?;
-            let reader = array.into_reader()?;
-            let chunks: Vec<arrow_array::ArrayRef> = reader
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid_argument(py, format!("reading the column: {e}")))?;
+                ));
+            }
+            let chunks = capsule::column(records, "records")?;
             py.detach(|| {
                 let mut strings: Vec<Option<&[u8]>> = Vec::new();
                 for chunk in &chunks {
@@ -363,7 +359,7 @@ pub fn extract_usages(
             .py_err(py)?
         };
         let schema = batch.schema();
-        PyTable::try_new(vec![batch], schema)
+        Ok(ArrowTable::new(schema, vec![batch]))
     })
 }
 

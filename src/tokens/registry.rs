@@ -22,7 +22,8 @@ const FIM_SUFFIX: &str = "<|fim_suffix|>";
 const ENDOFPROMPT: &str = "<|endofprompt|>";
 
 static R50K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/r50k_base.vocab"));
-static P50K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/p50k_base.vocab"));
+/// Only the ranks p50k_base adds to r50k_base (build.rs checks that it repeats all of r50k_base's).
+static P50K_TAIL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/p50k_base.vocab"));
 static CL100K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.vocab"));
 static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab"));
 
@@ -30,28 +31,28 @@ static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab
 /// bpe-openai uses for both).
 const BPE_HASH_FACTOR: u64 = 17_846_336_922_010_275_747;
 
-fn core(cell: &'static RaceCell<Arc<BpeCore>>, blob: &'static [u8], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
-    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(blob, name), hash))).clone()
+fn core(cell: &'static RaceCell<Arc<BpeCore>>, layers: &[&[u8]], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
+    cell.get_or_init(|| Arc::new(BpeCore::new(Vocab::from_embedded(layers, name), hash))).clone()
 }
 
 fn r50k_core() -> Arc<BpeCore> {
     static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
-    core(&CELL, R50K, "r50k_base", None)
+    core(&CELL, &[R50K], "r50k_base", None)
 }
 
 fn p50k_core() -> Arc<BpeCore> {
     static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
-    core(&CELL, P50K, "p50k_base", None)
+    core(&CELL, &[R50K, P50K_TAIL], "p50k_base", None)
 }
 
 fn cl100k_core() -> Arc<BpeCore> {
     static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
-    core(&CELL, CL100K, "cl100k_base", Some(BPE_HASH_FACTOR))
+    core(&CELL, &[CL100K], "cl100k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn o200k_core() -> Arc<BpeCore> {
     static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
-    core(&CELL, O200K, "o200k_base", Some(BPE_HASH_FACTOR))
+    core(&CELL, &[O200K], "o200k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn specials(list: &[(&str, Rank)]) -> Vec<(String, Rank)> {

@@ -111,26 +111,35 @@ impl Vocab {
         Ok(vocab)
     }
 
-    /// Reads the table `build.rs` writes, deflated: a little-endian `u32` count of rank slots, then per rank a
-    /// one-byte length (0: no token at this rank; 255: a `u16` length follows) and the bytes.
-    pub fn from_embedded(blob: &[u8], name: &str) -> Vocab {
+    /// Reads the tables `build.rs` writes, deflated: each a little-endian `u32` count of rank slots, then per rank
+    /// a one-byte length (0: no token at this rank; 255: a `u16` length follows) and the bytes. A vocabulary stored
+    /// as the extension of another comes as two layers (the base's table, then one with only the ranks past it).
+    pub fn from_embedded(layers: &[&[u8]], name: &str) -> Vocab {
         use std::io::Read;
-        let mut raw = Vec::with_capacity(blob.len() * 2);
-        flate2::read::DeflateDecoder::new(blob).read_to_end(&mut raw).expect("embedded vocabulary inflates");
-        let count = u32::from_le_bytes(raw[0..4].try_into().unwrap());
-        let mut tokens = Vec::with_capacity(count as usize);
-        let mut i = 4;
-        for rank in 0..count {
-            let mut len = raw[i] as usize;
-            i += 1;
-            if len == 255 {
-                len = u16::from_le_bytes([raw[i], raw[i + 1]]) as usize;
-                i += 2;
+        let raws: Vec<Vec<u8>> = layers
+            .iter()
+            .map(|blob| {
+                let mut raw = Vec::with_capacity(blob.len() * 2);
+                flate2::read::DeflateDecoder::new(*blob).read_to_end(&mut raw).expect("embedded vocabulary inflates");
+                raw
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for raw in &raws {
+            let count = u32::from_le_bytes(raw[0..4].try_into().unwrap());
+            let mut i = 4;
+            for rank in 0..count {
+                let mut len = raw[i] as usize;
+                i += 1;
+                if len == 255 {
+                    len = u16::from_le_bytes([raw[i], raw[i + 1]]) as usize;
+                    i += 2;
+                }
+                if len > 0 {
+                    tokens.push((rank, &raw[i..i + len]));
+                }
+                i += len;
             }
-            if len > 0 {
-                tokens.push((rank, &raw[i..i + len]));
-            }
-            i += len;
         }
         // The build step checked these vocabularies; a failure here is a build bug, not bad input.
         Vocab::from_ranked(tokens, name).expect("embedded vocabulary is valid")
