@@ -268,6 +268,10 @@ pub fn run(
     options: &RunOptions,
     mut progress: impl FnMut(&Progress<'_>) -> Result<()>,
 ) -> Result<Run> {
+    // No line fits in zero bytes: every record would be a reject, which is never what was meant.
+    if options.max_line_bytes == 0 {
+        return Err(Error::InvalidArgument("max_line_bytes must be at least 1".into()));
+    }
     let spill_above = match options.totals {
         Some(_) => None,
         None => options.spill.threshold(),

@@ -97,9 +97,6 @@ pub fn price_log_files(
                 return Err(invalid_type(py, format!("progress must be callable (path, bytes, records), not {kind}")));
             }
         }
-        if max_line_bytes == Some(0) {
-            return Err(invalid_argument(py, "max_line_bytes must be at least 1".into()));
-        }
         let options = RunOptions {
             hints,
             pricing,
