@@ -467,15 +467,8 @@ def reconcile_lines(
 ) -> tuple[Any, int, str, str, list[tuple[str, int, str]]]: ...
 def price_log_files(
     paths: list[str],
+    options: Mapping[str, Any],
     *,
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: _Instant = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
-    num_threads: int | None = None,
     spill: bool | None = None,
     spill_dir: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
@@ -486,14 +479,7 @@ def price_log_files(
 ) -> tuple[Any, Any, int, list[str], Any | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],
+    options: Mapping[str, Any],
     *,
     source: str = "table",
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: _Instant = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
-    num_threads: int | None = None,
 ) -> tuple[Any, Any, int]: ...

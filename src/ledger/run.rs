@@ -43,9 +43,9 @@ impl SpillDir {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         for _ in 0..1000 {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let now = crate::prices::calendar::now_micros();
             let run = RUNS.fetch_add(1, Ordering::Relaxed);
-            let path = parent.join(format!("tokenprice-run-{}-{run}-{:x}", std::process::id(), nanos as u64));
+            let path = parent.join(format!("tokenprice-run-{}-{run}-{now:x}", std::process::id()));
             match builder.create(&path) {
                 Ok(()) => return Ok(SpillDir { path, files: 0 }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
