@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
+from tokenprice._columns import arrow_table, library_of
 from tokenprice._core import PriceBook
 
 COST_COLUMNS = list(_core.COST_COLUMNS)
@@ -701,7 +701,7 @@ def _offset(progress: Callable[[str, int, int], object], before: int) -> Callabl
 
 
 def _texts(source: Any) -> list[str | None]:
-    kind = type(source).__module__.split(".", 1)[0]
+    kind = library_of(source)
     if kind in ("pyarrow", "polars", "pandas", "duckdb") or hasattr(source, "__arrow_c_stream__"):
         import pyarrow as pa
 

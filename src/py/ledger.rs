@@ -15,7 +15,7 @@ use crate::ledger::reconcile::{reconcile, Tolerance, CAUSES};
 use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
 use crate::money::amount_text;
 use crate::prices::book::PriceBook;
-use crate::py::convert::instant_of;
+use crate::py::convert::opt_instant;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::py::prices::PyPriceBook;
 use crate::usage::Hints;
@@ -46,10 +46,7 @@ impl LogOptions<'_> {
     fn convert(self, py: Python<'_>) -> PyResult<(Arc<PriceBook>, Hints, LedgerOptions)> {
         let threads = crate::py::args::threads(self.num_threads.as_ref())?;
         let book = self.book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-        let default_at = match &self.default_at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
-            _ => None,
-        };
+        let default_at = opt_instant(self.default_at.as_ref(), "default_at")?;
         if let Some(f) = &self.format {
             crate::usage::formats::check_format(f).map_err(|e| to_py(py, e))?;
         }
