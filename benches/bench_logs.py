@@ -46,7 +46,21 @@ FLAT = {
 }
 
 
-def generate(path: Path, gigabytes: float) -> None:
+def corpus(name: str, gigabytes: float = 0.0, rows: int | None = None) -> Path:
+    """The generated log file `name` under benches/corpus/: `gigabytes` of lines, or its first `rows` lines (the
+    same lines either way: one seed). Made once, kept for the next run."""
+    path = HERE / "corpus" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        partial = path.with_suffix(".tmp")
+        generate(partial, gigabytes, rows)
+        partial.rename(path)
+        print(f"generated {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def generate(path: Path, gigabytes: float, rows: int | None = None) -> None:
     from generate_logs import FEATURES, MODELS, START, TENANTS, logs_item
 
     models = [m for m in MODELS if m[1] in FLAT]
@@ -55,9 +69,9 @@ def generate(path: Path, gigabytes: float) -> None:
     size, i = 0, 0
     span = (datetime(2026, 10, 31, tzinfo=timezone.utc) - START).total_seconds()
     with path.open("w") as out:
-        while size < target:
+        while (i < rows) if rows is not None else (size < target):
             chunk = []
-            for _ in range(10_000):
+            for _ in range(10_000 if rows is None else min(10_000, rows - i)):
                 when = START + timedelta(seconds=rng.uniform(0, span))
                 labels = {
                     "tenant": rng.choice(TENANTS),
@@ -140,6 +154,21 @@ print(elapsed, sum(r[2] for r in rows), sum(r[3] for r in rows))
 """
 
 
+def machine(script: str) -> str:
+    """The opening of a results section: the command and where it ran."""
+    return (
+        f"`python benches/{script}` on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}."
+    )
+
+
+def publish(heading: str, section: list[str], write: bool) -> None:
+    """Prints `section` and, with `write`, puts it in RESULTS.md (see `write_section`)."""
+    print("\n".join(section))
+    if write:
+        write_section(heading, section)
+
+
 def write_section(heading: str, section: list[str]) -> None:
     """Puts `section` at the end of RESULTS.md in place of the section whose heading starts with `heading`."""
     text = RESULTS.read_text()
@@ -164,12 +193,7 @@ def main() -> None:
     parser.add_argument("--gb", type=float, default=1.0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    path = HERE / "corpus" / f"gateway-{args.gb:g}g.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        t = time.perf_counter()
-        generate(path, args.gb)
-        print(f"generated {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    path = corpus(f"gateway-{args.gb:g}g.jsonl", gigabytes=args.gb)
     mb = path.stat().st_size / 1e6
     flat = json.dumps(FLAT)
     results = {}
@@ -198,8 +222,7 @@ def main() -> None:
     section = [
         f"## Pricing logs (issue 5) — {time.strftime('%Y-%m-%d')}",
         "",
-        f"`python benches/bench_logs.py` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. Input: {mb:,.0f} MB of generated Cloudflare AI Gateway Logs API items "
+        f"{machine('bench_logs.py')} Input: {mb:,.0f} MB of generated Cloudflare AI Gateway Logs API items "
         f"(JSON Lines, {int(read):,} records), priced and summarized by tenant and feature. Each tool runs in its own "
         "process (peak memory is its max RSS) and imports its library before the clock starts; tokenprice and "
         "DuckDB: best of 3 runs taken in turns, pandas: 1. tokenprice totals each line as it is priced "
@@ -214,9 +237,7 @@ def main() -> None:
         *rows,
         "",
     ]
-    print("\n".join(section))
-    if not args.no_write:
-        write_section("## Pricing logs (issue 5)", section)
+    publish("## Pricing logs (issue 5)", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

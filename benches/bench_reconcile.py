@@ -10,52 +10,27 @@ Usage: python benches/bench_reconcile.py [--rows 1000000] [--no-write]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_logs import corpus, machine, publish, run  # noqa: E402
 
+# Prints the times and the peak memory after pricing; `bench_logs.run` adds the peak at the end.
 JOB = """
 import resource, sys, time
 import tokenprice
 
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 t = time.perf_counter()
 logs = tokenprice.price_logs(sys.argv[1])
 priced = time.perf_counter() - t
-after_pricing = rss()
+after_pricing = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter()
 rec = logs.reconcile()
 reconciled = time.perf_counter() - t
-print(priced, after_pricing, reconciled, rss(), logs.rows_read, rec.compared, rec.mismatches.num_rows)
+print(priced, after_pricing, reconciled, logs.rows_read, rec.compared, rec.mismatches.num_rows)
 """
-
-
-def corpus(rows: int) -> Path:
-    """The bench_logs corpus cut to `rows` lines (generated once)."""
-    from bench_logs import generate
-
-    path = HERE / "corpus" / f"gateway-{rows}-rows.jsonl"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    whole = path.with_suffix(".tmp")
-    # About 550 bytes a line: a little more than needed, then cut.
-    generate(whole, rows * 600 / 1e9)
-    with whole.open() as src, path.open("w") as out:
-        for i, line in enumerate(src):
-            if i == rows:
-                break
-            out.write(line)
-    whole.unlink()
-    return path
 
 
 def main() -> None:
@@ -64,22 +39,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    path = corpus(args.rows)
+    path = corpus(f"gateway-{args.rows}-rows.jsonl", rows=args.rows)
     runs = []
     for _ in range(args.rounds):
-        out = subprocess.run([sys.executable, "-c", JOB, str(path)], capture_output=True, text=True, check=True)
-        runs.append([float(x) for x in out.stdout.split()])
+        fields, peak = run(JOB, str(path))
+        runs.append([float(x) for x in fields] + [peak])
     # The machine is shared and noisy: the best time of each step, the highest peaks.
     priced = min(r[0] for r in runs)
     reconciled = min(r[2] for r in runs)
     rss_priced = max(r[1] for r in runs)
-    rss_reconciled = max(r[3] for r in runs)
-    read, compared, mismatches = (int(x) for x in runs[0][4:7])
+    rss_reconciled = max(r[6] for r in runs)
+    read, compared, mismatches = (int(x) for x in runs[0][3:6])
     section = [
         f"## Reconciliation in the core (issue 14) — {time.strftime('%Y-%m-%d')}",
         "",
-        f"`python benches/bench_reconcile.py` on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. Input: {read:,} generated Cloudflare AI Gateway Logs API items "
+        f"{machine('bench_reconcile.py')} Input: {read:,} generated Cloudflare AI Gateway Logs API items "
         f"({path.stat().st_size / 1e6:,.0f} MB, the corpus of `bench_logs.py`), priced with every row kept "
         f"(`price_logs(path)`, spilled past 64 MB), then `.reconcile()`: {compared:,} lines compared, "
         f"{mismatches:,} mismatches. Best time and highest peak (max RSS of the process) of {args.rounds} rounds, "
@@ -91,11 +65,7 @@ def main() -> None:
         f"| `.reconcile()` | {reconciled:.2f} s | {rss_reconciled:.0f} MB | {reconciled / priced:.2f}x |",
         "",
     ]
-    print("\n".join(section))
-    if not args.no_write:
-        from bench_logs import write_section
-
-        write_section("## Reconciliation in the core (issue 14)", section)
+    publish("## Reconciliation in the core (issue 14)", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -257,6 +257,10 @@ fn max_line_bytes_rejects_longer_lines_with_their_size() {
     assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (31, 0, 31));
     let reasons = strings(&done.rejects, "reason");
     assert!(reasons.iter().filter(|r| r.contains("100")).count() == 30, "{reasons:?}");
+    // No line fits in zero bytes: the run is refused before anything is read.
+    let zero = RunOptions { max_line_bytes: 0, ..options };
+    let err = run_files(&paths[..1], &zero).unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument(m) if m == "max_line_bytes must be at least 1"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

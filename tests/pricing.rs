@@ -109,6 +109,16 @@ fn dated_price_changes() {
 }
 
 #[test]
+fn an_entry_is_in_force_from_its_date_until_the_next_entrys() {
+    let b = all();
+    let o3 = b.resolve("o3", None).unwrap();
+    let (first, second) = (b.entry_index(o3, at("2025-06-09")).unwrap(), b.entry_index(o3, at("2025-06-10")).unwrap());
+    assert_eq!((first, second), (0, 1));
+    assert_eq!(b.entry_until(o3, first), Some(at("2025-06-10")));
+    assert_eq!(b.entry_until(o3, second), None, "the latest entry is in force until a later one is known");
+}
+
+#[test]
 fn cache_reads_are_not_charged_twice_and_ttls_have_their_own_prices() {
     let b = all();
     // OpenAI: prompt_tokens includes cached tokens.

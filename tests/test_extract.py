@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,42 +15,11 @@ import tokenprice
 from tokenprice import _core
 from tokenprice.cli import build_parser
 
-FIXTURES = Path(__file__).parent / "fixtures" / "usage"
-FILES = sorted(FIXTURES.glob("*.json"))
-
-# What a record holds when a fixture's expectation does not name the field.
-DEFAULTS: dict[str, Any] = {
-    "provider": None,
-    "model": None,
-    "served_model": None,
-    "timestamp": None,
-    "parts": [],
-    "service_tier": None,
-    "region": None,
-    "cache_hit": False,
-    "status": "ok",
-    "status_code": None,
-    "metadata": {},
-    "reported_cost": None,
-    "id": None,
-    "has_usage": True,
-}
+from fixture_cases import DEFAULTS, USAGE, cases_of, expected, files, named_cases
 
 
 def cases() -> list[Any]:
-    out = []
-    for path in FILES:
-        for case in json.loads(path.read_text())["cases"]:
-            out.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
-    return out
-
-
-def usage_dict(counts: dict[str, int]) -> dict[str, int]:
-    """A full usage dict from the non-zero counts a fixture lists (requests defaults to 1)."""
-    full = {f: 0 for f in tokenprice.Usage.fields}
-    full["requests"] = 1
-    full.update(counts)
-    return full
+    return [pytest.param(case, id=name) for name, case in named_cases(USAGE)]
 
 
 def hints(case: dict[str, Any]) -> dict[str, Any]:
@@ -59,23 +27,16 @@ def hints(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def check(record: tokenprice.UsageRecord, expect: dict[str, Any]) -> None:
-    want = {**DEFAULTS, **expect}
+    want = expected(expect)
     got = record.to_dict()
     assert set(got) == set(DEFAULTS) | {"format", "usage"}
     assert got["format"] == want["format"]
+    if want["reported_cost"] is not None:
+        assert isinstance(got["reported_cost"], Decimal)
     for field in DEFAULTS:
-        value = got[field]
-        wanted = want[field]
-        if field == "timestamp" and wanted is not None:
-            wanted = dt.datetime.fromisoformat(wanted)
-        if field == "reported_cost" and wanted is not None:
-            wanted = Decimal(wanted)
-            assert isinstance(value, Decimal)
-        if field == "parts":
-            wanted = [(m, usage_dict(u)) for m, u in wanted]
-        assert value == wanted, f"{field}: {value!r} != {wanted!r}"
-    assert got["usage"] == usage_dict(want["usage"])
-    assert record.usage == tokenprice.Usage(**usage_dict(want["usage"]))
+        assert got[field] == want[field], f"{field}: {got[field]!r} != {want[field]!r}"
+    assert got["usage"] == want["usage"]
+    assert record.usage == tokenprice.Usage(**want["usage"])
 
 
 @pytest.mark.parametrize("case", cases())
@@ -91,14 +52,13 @@ def test_fixture_record(case: dict[str, Any]) -> None:
 
 
 def test_every_source_has_a_fixture_file() -> None:
-    names = {p.stem for p in FILES}
+    names = {p.stem for p in files(USAGE)}
     assert {"openai_chat", "openai_responses", "anthropic", "gemini", "bedrock", "cloudflare", "litellm"} <= names
     assert {"langfuse", "helicone", "otel"} <= names
     seen_formats = set()
-    for path in FILES:
-        for case in json.loads(path.read_text())["cases"]:
-            if "expect" in case:
-                seen_formats.add(case["expect"]["format"])
+    for _, case in named_cases(USAGE):
+        if "expect" in case:
+            seen_formats.add(case["expect"]["format"])
     assert seen_formats == {name for name, _ in tokenprice.usage_formats()} - {"generic"}
 
 
@@ -170,10 +130,10 @@ def test_generic_mapping() -> None:
 def test_pricing_a_record_prices_its_served_model_tier_and_parts() -> None:
     book = tokenprice.PriceBook.default()
     # Served model, read from the body: a dated snapshot of gpt-4o.
-    r = tokenprice.extract_usage(json.loads((FIXTURES / "openai_chat.json").read_text())["cases"][0]["input"])
+    r = tokenprice.extract_usage(cases_of(USAGE / "openai_chat.json")[0]["input"])
     assert tokenprice.price(r).total == tokenprice.price(r.usage, model="gpt-4o-2024-08-06", at=r.timestamp).total
     # Batch tier from an Anthropic batch result.
-    batch = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][6]["input"]
+    batch = cases_of(USAGE / "anthropic.json")[6]["input"]
     r = tokenprice.extract_usage(batch, at="2025-10-01")
     cost = tokenprice.price(r)
     assert cost.service_tier == "batch"
@@ -181,7 +141,7 @@ def test_pricing_a_record_prices_its_served_model_tier_and_parts() -> None:
         cost.total == tokenprice.price(r.usage, model="claude-sonnet-4-5", at="2025-10-01", service_tier="batch").total
     )
     # Parts on another model: each priced on its own, the total is their sum.
-    advisor = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][5]["input"]
+    advisor = cases_of(USAGE / "anthropic.json")[5]["input"]
     r = tokenprice.extract_usage(advisor, at="2025-10-01")
     cost = tokenprice.price(r, book=book)
     main = tokenprice.price(r.usage, model="claude-sonnet-4-5", at="2025-10-01").total
@@ -192,7 +152,7 @@ def test_pricing_a_record_prices_its_served_model_tier_and_parts() -> None:
 
 
 def test_gateway_cache_hits_cost_nothing_and_say_why() -> None:
-    case = json.loads((FIXTURES / "cloudflare.json").read_text())["cases"][1]["input"]
+    case = cases_of(USAGE / "cloudflare.json")[1]["input"]
     r = tokenprice.extract_usage(case)
     cost = tokenprice.price(r)
     assert r.cache_hit and cost.total == 0
@@ -213,7 +173,7 @@ def test_extract_usages_reads_lists_and_arrow_columns_and_loses_nothing() -> Non
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cases = [c for path in FILES for c in json.loads(path.read_text())["cases"]]
+    cases = [c for _, c in named_cases(USAGE)]
     inputs: list[Any] = [c["input"] for c in cases]
     inputs += [
         b"{not json",
@@ -286,8 +246,8 @@ def test_every_format_list_is_the_core_registry(capsys: pytest.CaptureFixture[st
 def test_the_cost_of_a_record_with_parts_or_a_cache_hit_pickles_equal() -> None:
     import pickle
 
-    advisor = json.loads((FIXTURES / "anthropic.json").read_text())["cases"][5]["input"]
-    hit = json.loads((FIXTURES / "cloudflare.json").read_text())["cases"][1]["input"]
+    advisor = cases_of(USAGE / "anthropic.json")[5]["input"]
+    hit = cases_of(USAGE / "cloudflare.json")[1]["input"]
     book = tokenprice.PriceBook.default().with_overrides({"discounts": {"anthropic": "0.5"}})
     for record, kwargs in ((advisor, {"at": "2025-10-01"}), (hit, {})):
         for b in (None, book):

@@ -4,7 +4,6 @@ cost, status and error of each case, and the cost computed from the book's price
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -14,64 +13,18 @@ import pytest
 
 import tokenprice
 
-ROOT = Path(__file__).parent / "fixtures" / "sources"
-FILES = sorted(ROOT.rglob("*.json"))
+from fixture_cases import DEFAULTS, SOURCES, cases_of, expected, files, named_cases
 
-DEFAULTS: dict[str, Any] = {
-    "provider": None,
-    "model": None,
-    "served_model": None,
-    "timestamp": None,
-    "service_tier": None,
-    "cache_hit": False,
-    "status": "ok",
-    "status_code": None,
-    "metadata": {},
-    "reported_cost": None,
-    "id": None,
-    "has_usage": True,
-}
-
-# The usage columns of a priced table.
-TABLE_COUNTS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-)
+FILES = files(SOURCES)
 
 
 def cases() -> list[Any]:
-    out = []
-    for path in FILES:
-        for case in json.loads(path.read_text())["cases"]:
-            out.append(pytest.param(case, id=f"{path.parent.name}/{path.stem}: {case['name']}"))
-    return out
+    return [pytest.param(case, id=name) for name, case in named_cases(SOURCES)]
 
 
 def test_every_fixture_file_is_read() -> None:
     assert {p.parent.name for p in FILES} == {"cloudflare", "helicone", "langfuse", "litellm", "otel"}
-    assert sum(len(json.loads(p.read_text())["cases"]) for p in FILES) >= 38
-
-
-def full_usage(counts: dict[str, int]) -> dict[str, int]:
-    out = {f: 0 for f in tokenprice.Usage.fields}
-    out["requests"] = 1
-    out.update(counts)
-    return out
-
-
-def expected(want: dict[str, Any]) -> dict[str, Any]:
-    """A case's expectation with every field the record has (the README's defaults filled in)."""
-    out = {**DEFAULTS, **{k: v for k, v in want.items() if k not in ("usage", "extra")}}
-    if out["timestamp"] is not None:
-        out["timestamp"] = dt.datetime.fromisoformat(out["timestamp"])
-    if out["reported_cost"] is not None:
-        out["reported_cost"] = Decimal(out["reported_cost"])
-    out["usage"] = full_usage(want["usage"])
-    return out
+    assert sum(len(cases_of(p)) for p in FILES) >= 38
 
 
 def check_record(got: dict[str, Any], want: dict[str, Any]) -> None:
@@ -84,8 +37,9 @@ def check_record(got: dict[str, Any], want: dict[str, Any]) -> None:
 def check_row(row: dict[str, Any], want: dict[str, Any]) -> None:
     """A priced table's row against a case's expectation: the same counts, labels, status and reported cost."""
     w = expected(want)
-    for key in TABLE_COUNTS:
-        assert row.get(key, 0) == w["usage"][key], key  # a table holds the count columns its rows use
+    for key, count in w["usage"].items():
+        # A table holds the count columns its rows use; a line is one request unless it says otherwise.
+        assert row.get(key, 1 if key == "requests" else 0) == count, key
     for key, value in w["metadata"].items():
         assert row[key] == (value if isinstance(row[key], type(value)) else str(value)), key
     for key in ("id", "provider", "model", "served_model", "cache_hit", "status"):
@@ -162,9 +116,7 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
 
 def test_a_page_prices_as_its_rows(tmp_path: Path) -> None:
     """A Langfuse or Helicone list page in a log is its rows, each priced as the row alone."""
-    pages = [
-        case["input"] for path in FILES for case in json.loads(path.read_text())["cases"] if "data" in case["input"]
-    ]
+    pages = [case["input"] for _, case in named_cases(SOURCES) if "data" in case["input"]]
     assert len(pages) == 3
     whole = priced(tmp_path, pages).table
     rows = [row for page in pages for row in page["data"]]

@@ -22,7 +22,8 @@ def arrow_table(result: Any) -> Any:
     return pa.table(result) if from_stream is None else from_stream(result).read_all()
 
 
-def _module(data: object) -> str:
+def library_of(data: object) -> str:
+    """The library an input comes from, by its type's top-level module (``pandas``, ``polars``, ``pyarrow``, ...)."""
     return type(data).__module__.split(".", 1)[0]
 
 
@@ -36,7 +37,7 @@ def count_column(
 
 def like_input(data: Any, raw: Any) -> Any:
     """Wraps ``raw`` (an object exporting an Arrow array) as the kind of column ``data`` is."""
-    kind = _module(data)
+    kind = library_of(data)
     if kind == "pandas":
         import pandas as pd
         import pyarrow as pa

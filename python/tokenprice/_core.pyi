@@ -489,15 +489,8 @@ def reconcile_lines(
 ) -> tuple[ArrowTable, int, str, str, list[tuple[str, int, str]]]: ...
 def price_log_files(
     paths: list[str],
+    options: Mapping[str, Any],
     *,
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: _Instant = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
-    num_threads: int | None = None,
     spill: bool | None = None,
     spill_dir: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
@@ -508,14 +501,7 @@ def price_log_files(
 ) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],
+    options: Mapping[str, Any],
     *,
     source: str = "table",
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: _Instant = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
-    num_threads: int | None = None,
 ) -> tuple[ArrowTable, ArrowTable, int]: ...

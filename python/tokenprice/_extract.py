@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
+from tokenprice._columns import arrow_table, library_of
 from tokenprice._core import InvalidArgumentError, InvalidTypeError
 
 
@@ -37,7 +37,7 @@ def extract_usages(
     shows ``NaN`` for a null count) is a null; a NaN that is a value (in a pyarrow-backed column, or a float in a
     dict) is a reject naming the field.
     """
-    kind = type(records).__module__.split(".", 1)[0]
+    kind = library_of(records)
     if kind == "polars":
         records = records.to_arrow()
     elif kind == "pandas":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
+from tokenprice._columns import arrow_table, library_of
 from tokenprice._core import PriceBook
 
 COST_COLUMNS = list(_core.COST_COLUMNS)
@@ -599,13 +599,13 @@ def price_logs(
     ):
         paths = _paths(source)
         if any(_is_tabular(p) for p in paths):
-            result = _price_mixed(paths, {**options, "max_line_bytes": max_line_bytes}, progress)
+            result = _price_mixed(paths, options, max_line_bytes, progress)
         elif not keep_rows:
             _check_period(period, tz)
             keys = _keys(by)
             priced, rejects, read, _, totals, _ = _core.price_log_files(
                 paths,
-                **options,
+                options,
                 progress=progress,
                 totals_by=keys,
                 period=period,
@@ -615,11 +615,9 @@ def price_logs(
 
             return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
         else:
-            result = _price_files(
-                paths, {**options, "progress": progress, "max_line_bytes": max_line_bytes}, spill, spill_dir
-            )
+            result = _price_files(paths, options, progress, max_line_bytes, spill, spill_dir)
     else:
-        priced, rejects, read = _core.price_log_texts(_texts(source), **options)
+        priced, rejects, read = _core.price_log_texts(_texts(source), options)
         result = PricedLogs(priced, rejects, read)
     if by is not None or period is not None or not keep_rows:
         result.last_summary = result.summary(by, period, tz)
@@ -633,12 +631,19 @@ def price_logs(
 
 
 def _price_files(
-    paths: list[str], options: dict[str, Any], spill: bool | None, spill_dir: str | os.PathLike[str] | None
+    paths: list[str],
+    options: dict[str, Any],
+    progress: Callable[[str, int, int], object] | None,
+    max_line_bytes: int | None,
+    spill: bool | None,
+    spill_dir: str | os.PathLike[str] | None,
 ) -> PricedLogs:
     """JSON log files through the streaming reader, spilling priced lines to disk when asked or when large (the
     core decides on the bytes it read, into a folder of the run's own, removed with the result)."""
     folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.gettempdir()
-    priced, rejects, read, spilled, _, run_dir = _core.price_log_files(paths, **options, spill=spill, spill_dir=folder)
+    priced, rejects, read, spilled, _, run_dir = _core.price_log_files(
+        paths, options, progress=progress, max_line_bytes=max_line_bytes, spill=spill, spill_dir=folder
+    )
     result = PricedLogs(priced, rejects, read, spilled)
     if run_dir is not None:
         weakref.finalize(result, shutil.rmtree, run_dir, True)
@@ -661,7 +666,10 @@ def _read_tabular(path: str) -> Any:
 
 
 def _price_mixed(
-    paths: list[str], options: dict[str, Any], progress: Callable[[str, int, int], object] | None = None
+    paths: list[str],
+    options: dict[str, Any],
+    max_line_bytes: int | None,
+    progress: Callable[[str, int, int], object] | None = None,
 ) -> PricedLogs:
     """Files of both kinds: JSON files through the streaming reader, tabular ones row by row. ``progress`` sees
     (path, bytes of the file read, records read so far over all files): after each block of a JSON file, once
@@ -672,14 +680,14 @@ def _price_mixed(
     for path in paths:
         if _is_tabular(path):
             texts = _texts(_read_tabular(path))
-            p, r, n = _core.price_log_texts(
-                texts, source=path, **{k: v for k, v in options.items() if k != "max_line_bytes"}
-            )
+            p, r, n = _core.price_log_texts(texts, options, source=path)
             if progress is not None:
                 progress(path, os.path.getsize(path), read + n)
         else:
             report = None if progress is None else _offset(progress, read)
-            p, r, n, _, _, _ = _core.price_log_files([path], **options, progress=report, spill=False)
+            p, r, n, _, _, _ = _core.price_log_files(
+                [path], options, progress=report, max_line_bytes=max_line_bytes, spill=False
+            )
         tables.append(arrow_table(p))
         rejects.append(arrow_table(r))
         read += n
@@ -693,7 +701,7 @@ def _offset(progress: Callable[[str, int, int], object], before: int) -> Callabl
 
 
 def _texts(source: Any) -> list[str | None]:
-    kind = type(source).__module__.split(".", 1)[0]
+    kind = library_of(source)
     if kind in ("pyarrow", "polars", "pandas", "duckdb") or hasattr(source, "__arrow_c_stream__"):
         import pyarrow as pa
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
+from tokenprice._columns import arrow_table, library_of
 from tokenprice._core import PriceBook
 
 
@@ -73,7 +73,7 @@ def _arrow_input(data: Any) -> Any:
     object column, is named in an InvalidTypeError); other tables as they are."""
     import pyarrow as pa
 
-    if type(data).__module__.split(".", 1)[0] != "pandas":
+    if library_of(data) != "pandas":
         if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
             return data
         try:  # a dict of columns, a list of arrays: what pyarrow itself takes as a table
@@ -101,7 +101,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
     """The result columns as the kind of table `data` is, next to its own columns if `keep_columns`."""
     import pyarrow as pa
 
-    kind = type(data).__module__.split(".", 1)[0]
+    kind = library_of(data)
     table = arrow_table(result)
     convention = (table.schema.metadata or {}).get(b"usage_convention")
     attrs = {} if convention is None else {"usage_convention": convention.decode()}

@@ -1246,8 +1246,7 @@ fn sheet_slot<'a>(
     region: Option<&'a str>,
 ) -> Result<Span> {
     let ei = book.entry_index(mi, at)?;
-    let entries = &book.models[mi].entries;
-    let entry = &entries[ei];
+    let entry = &book.models[mi].entries[ei];
     let window = book.window_at(mi, ei, at);
     let found =
         known.iter().position(|(k, _, _)| k.entry == ei && k.window == window && k.tier == tier && k.region == region);
@@ -1263,8 +1262,7 @@ fn sheet_slot<'a>(
         }
     };
     let from_day = entry.from.map(|f| day_of(f) as i32);
-    // The entry holds from its date until the next entry's (see `PriceBook::entry_index`).
-    let until = entries[ei + 1..].iter().filter_map(|e| e.from).min().unwrap_or(i64::MAX);
+    let until = book.entry_until(mi, ei).unwrap_or(i64::MAX);
     let span = Span { from: entry.from.unwrap_or(i64::MIN), until, slot: slot as u32, from_day };
     // Once per sheet (the general pass looks sheets up row by row; the list must not grow with them).
     if added && tier.is_none() && region.is_none() && entry.windows.is_empty() {

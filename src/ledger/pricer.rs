@@ -98,8 +98,7 @@ const MEMO: usize = 16;
 
 impl<'b> Pricer<'b> {
     pub fn new(book: &'b Arc<PriceBook>, opts: &'b LedgerOptions) -> Pricer<'b> {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        let now = crate::prices::calendar::now_micros();
         Pricer { book, opts, now, names: FxHashMap::default(), sheets: FxHashMap::default(), memo: Vec::new() }
     }
 

@@ -43,9 +43,9 @@ impl SpillDir {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         for _ in 0..1000 {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let now = crate::prices::calendar::now_micros();
             let run = RUNS.fetch_add(1, Ordering::Relaxed);
-            let path = parent.join(format!("tokenprice-run-{}-{run}-{:x}", std::process::id(), nanos as u64));
+            let path = parent.join(format!("tokenprice-run-{}-{run}-{now:x}", std::process::id()));
             match builder.create(&path) {
                 Ok(()) => return Ok(SpillDir { path, files: 0 }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -268,6 +268,10 @@ pub fn run(
     options: &RunOptions,
     mut progress: impl FnMut(&Progress<'_>) -> Result<()>,
 ) -> Result<Run> {
+    // No line fits in zero bytes: every record would be a reject, which is never what was meant.
+    if options.max_line_bytes == 0 {
+        return Err(Error::InvalidArgument("max_line_bytes must be at least 1".into()));
+    }
     let spill_above = match options.totals {
         Some(_) => None,
         None => options.spill.threshold(),

@@ -718,6 +718,12 @@ impl PriceBook {
         })
     }
 
+    /// When entry `ei` of model `mi` stops being in force: the next entry's date (entries are in strictly
+    /// increasing date order, so it is the earliest later one); `None` while no later entry is known.
+    pub fn entry_until(&self, mi: usize, ei: usize) -> Option<i64> {
+        self.models[mi].entries.get(ei + 1).and_then(|next| next.from)
+    }
+
     /// The time-of-day window of entry `ei` of model `mi` in force at `at_micros` (UTC), if any.
     #[inline]
     pub fn window_at(&self, mi: usize, ei: usize, at_micros: i64) -> Option<usize> {

@@ -112,6 +112,12 @@ pub fn instant_in_range(micros: i64) -> Result<i64, String> {
     }
 }
 
+/// Now, in microseconds since the epoch (UTC): the instant of a price asked about without a time (a clock
+/// before 1970 reads as the epoch).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 /// An instant from epoch seconds (an int or a float): finite and within the years 1 to 9999.
 pub fn instant_of_epoch_seconds(secs: f64) -> Result<i64, String> {
     if !secs.is_finite() {

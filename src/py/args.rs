@@ -86,9 +86,13 @@ pub fn count(obj: &Bound<'_, PyAny>, what: &str, max: u64) -> PyResult<u64> {
     })
 }
 
-/// `num_threads`: `None` (the default: `TOKENPRICE_NUM_THREADS` or every core) or an `int` the core accepts.
+/// `num_threads`: `None` (the default: `TOKENPRICE_NUM_THREADS` or every core) or an `int` the core accepts
+/// (`True` is not a thread count).
 pub fn threads(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid_type(obj.py(), "num_threads must be an int or None, got bool".into()));
+    }
     let n = int(obj, "num_threads", "an int or None")?;
     parallel::check_threads(n).py_err(obj.py()).map(Some)
 }

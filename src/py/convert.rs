@@ -290,12 +290,16 @@ pub fn py_datetime<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyA
     epoch.bind(py).add(timedelta.bind(py).call((), Some(&kwargs))?)
 }
 
+/// An optional instant: `None` stays `None` (the caller's default: a record's own time, or none); anything else as
+/// [`instant_of`] reads it.
+pub fn opt_instant(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<i64>> {
+    value.filter(|v| !v.is_none()).map(|v| instant_of(Some(v), what)).transpose()
+}
+
 /// Instants from Python: None (now), datetime (naive = UTC), date (midnight UTC), ISO string, or epoch seconds.
 pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64> {
     let Some(v) = value.filter(|v| !v.is_none()) else {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
-        return Ok(now);
+        return Ok(crate::prices::calendar::now_micros());
     };
     let py = v.py();
     if v.is_instance_of::<PyString>() {

@@ -13,7 +13,7 @@ use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
 use crate::py::args::type_name;
 use crate::py::capsule::{self, ArrowTable};
-use crate::py::convert::{instant_of, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
+use crate::py::convert::{instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
 use crate::py::errors::{guard, invalid_argument, IntoPy};
 use crate::py::prices::PyPriceBook;
 use crate::py::usage::{PyUsage, PyUsageRecord};
@@ -245,10 +245,7 @@ pub fn price_arrow_table(
     guard(py, || {
         let threads = crate::py::args::threads(num_threads)?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-        let default_at = match default_at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
-            _ => None,
-        };
+        let default_at = opt_instant(default_at, "default_at")?;
         let counts = counts.map_or(Ok(Vec::new()), |d| {
             d.iter().map(|(k, v)| Ok((text(&k, "columns= key")?, text(&v, "columns= value")?))).collect::<PyResult<_>>()
         })?;
@@ -282,14 +279,11 @@ pub fn price_usage_record(
     region: Option<&str>,
 ) -> PyResult<PyCost> {
     let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-    let now = instant_of(None, "at")?;
+    let now = crate::prices::calendar::now_micros();
     let opts = RecordOptions {
         model: model.map(str::to_string),
         provider: provider.map(str::to_string),
-        at: match at {
-            Some(v) if !v.is_none() => Some(instant_of(Some(v), "at")?),
-            _ => None,
-        },
+        at: opt_instant(at, "at")?,
         service_tier: service_tier.map(str::to_string),
         region: region.map(str::to_string),
     };

@@ -14,7 +14,7 @@ use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Text
 use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::py::capsule::{self, ArrowTable};
-use crate::py::convert::instant_of;
+use crate::py::convert::opt_instant;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
 use crate::py::prices::PyPriceBook;
 use crate::usage::Hints;
@@ -25,35 +25,35 @@ fn table(batches: Vec<RecordBatch>) -> PyResult<ArrowTable> {
     Ok(ArrowTable::new(schema, batches))
 }
 
-/// The arguments both entry points share, converted: the book, what records lack, how to price.
-#[allow(clippy::too_many_arguments)]
-fn setup(
-    py: Python<'_>,
-    book: Option<&PyPriceBook>,
-    format: Option<&str>,
-    provider: Option<&str>,
-    model: Option<&str>,
-    default_at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&str>,
+/// The options both entry points share, as one dict (the keywords of `price_logs` that say how to price): the
+/// book, what records lack, how to price.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct LogOptions<'py> {
+    book: Option<PyRef<'py, PyPriceBook>>,
+    format: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    default_at: Option<Bound<'py, PyAny>>,
+    service_tier: Option<String>,
     approximate: bool,
-    threads: Option<usize>,
-) -> PyResult<(Arc<PriceBook>, Hints, LedgerOptions)> {
-    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-    let default_at = match default_at {
-        Some(v) if !v.is_none() => Some(instant_of(Some(v), "default_at")?),
-        _ => None,
-    };
-    if let Some(f) = format {
-        crate::usage::formats::check_format(f).map_err(|e| crate::py::errors::to_py(py, e))?;
+    num_threads: Option<Bound<'py, PyAny>>,
+}
+
+impl LogOptions<'_> {
+    /// The options converted: the book, the hints for what records lack, how to price.
+    fn convert(self, py: Python<'_>) -> PyResult<(Arc<PriceBook>, Hints, LedgerOptions)> {
+        let threads = crate::py::args::threads(self.num_threads.as_ref())?;
+        let book = self.book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let default_at = opt_instant(self.default_at.as_ref(), "default_at")?;
+        if let Some(f) = &self.format {
+            crate::usage::formats::check_format(f).map_err(|e| to_py(py, e))?;
+        }
+        let hints = Hints { provider: self.provider, format: self.format, model: self.model, at: None };
+        let pricing =
+            LedgerOptions { default_at, service_tier: self.service_tier, approximate: self.approximate, threads };
+        Ok((book, hints, pricing))
     }
-    let hints = Hints {
-        provider: provider.map(str::to_string),
-        format: format.map(str::to_string),
-        model: model.map(str::to_string),
-        at: None,
-    };
-    let service_tier = service_tier.map(str::to_string);
-    Ok((book, hints, LedgerOptions { default_at, service_tier, approximate, threads }))
 }
 
 /// What pricing files gives Python: priced lines, rejects, records read, spill files, the totals of a run that
@@ -65,19 +65,12 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// kept. `spill`: `None` spills once more than [`crate::ledger::SPILL_ABOVE`] bytes were read (decompressed), `True` always,
 /// `False` never; into a folder of the run's own inside `spill_dir` (default: the system's temporary folder).
 #[pyfunction]
-#[pyo3(signature = (paths, *, book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
     paths: Vec<String>,
-    book: Option<&PyPriceBook>,
-    format: Option<&str>,
-    provider: Option<&str>,
-    model: Option<&str>,
-    default_at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&str>,
-    approximate: bool,
-    num_threads: Option<&Bound<'_, PyAny>>,
+    options: LogOptions<'_>,
     spill: Option<bool>,
     spill_dir: Option<String>,
     progress: Option<Py<PyAny>>,
@@ -87,17 +80,12 @@ pub fn price_log_files(
     max_line_bytes: Option<usize>,
 ) -> PyResult<PricedFiles> {
     guard(py, || {
-        let num_threads = crate::py::args::threads(num_threads)?;
-        let (book, hints, pricing) =
-            setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
+        let (book, hints, pricing) = options.convert(py)?;
         if let Some(p) = &progress {
             if !p.bind(py).is_callable() {
                 let kind = p.bind(py).get_type().name()?;
                 return Err(invalid_type(py, format!("progress must be callable (path, bytes, records), not {kind}")));
             }
-        }
-        if max_line_bytes == Some(0) {
-            return Err(invalid_argument(py, "max_line_bytes must be at least 1".into()));
         }
         let options = RunOptions {
             hints,
@@ -131,25 +119,15 @@ pub fn price_log_files(
 
 /// Prices records given as JSON texts (rows of a table): returns (priced lines, rejects, records read).
 #[pyfunction]
-#[pyo3(signature = (texts, *, source="table", book=None, format=None, provider=None, model=None, default_at=None, service_tier=None, approximate=false, num_threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (texts, options, *, source="table"))]
 pub fn price_log_texts(
     py: Python<'_>,
     texts: Vec<Option<String>>,
+    options: LogOptions<'_>,
     source: &str,
-    book: Option<&PyPriceBook>,
-    format: Option<&str>,
-    provider: Option<&str>,
-    model: Option<&str>,
-    default_at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&str>,
-    approximate: bool,
-    num_threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(ArrowTable, ArrowTable, u64)> {
     guard(py, || {
-        let num_threads = crate::py::args::threads(num_threads)?;
-        let (book, hints, pricing) =
-            setup(py, book, format, provider, model, default_at, service_tier, approximate, num_threads)?;
+        let (book, hints, pricing) = options.convert(py)?;
         let options = RunOptions { hints, pricing, spill: Spill::Never, ..RunOptions::default() };
         let mut texts = Texts { name: source.to_string(), texts };
         let run = py.detach(|| run(&mut texts, &book, &options, |_| Ok(()))).py_err(py)?;
@@ -188,8 +166,7 @@ pub fn reconcile_lines(
         let tolerance = Tolerance { absolute: part("absolute", absolute)?, relative: part("relative", relative)? };
         let (_, batches) = capsule::table(lines, "lines")?;
         let book = PriceBook::default_book();
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        let now = crate::prices::calendar::now_micros();
         let done = py.detach(|| reconcile(&batches, rejects_without_price, &book, &tolerance, now)).py_err(py)?;
         let causes = CAUSES.iter().zip(done.causes).map(|(c, (n, money))| (*c, n, amount_text(money))).collect();
         Ok((

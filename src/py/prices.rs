@@ -230,10 +230,7 @@ impl PyPriceBook {
             let e = &m.entries[ei];
             let d = self.model_info(py, mi)?;
             d.set_item("effective_from", e.from.map(|at| py_moment(py, at)).transpose()?)?;
-            d.set_item(
-                "effective_until",
-                m.entries.get(ei + 1).and_then(|n| n.from).map(|at| py_moment(py, at)).transpose()?,
-            )?;
+            d.set_item("effective_until", self.book.entry_until(mi, ei).map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("source", e.source.as_deref())?;
             d.set_item("notes", e.notes.as_deref())?;
             d.set_item("prices", sheet_dict(py, &e.standard)?)?;

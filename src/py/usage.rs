@@ -319,7 +319,7 @@ pub fn extract_usages(
 ) -> PyResult<ArrowTable> {
     guard(py, || {
         let hints = hints_of([provider, format, model, at])?;
-        let num_threads = thread_count(num_threads)?;
+        let num_threads = crate::py::args::threads(num_threads)?;
         let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
         let batch = if records.is_instance_of::<PyList>() || records.is_instance_of::<pyo3::types::PyTuple>() {
             // An item that cannot be converted (a cycle, too deep, not data) is a reject row with its reason.
@@ -378,19 +378,6 @@ fn item_reject(py: Python<'_>, e: PyErr) -> PyResult<String> {
         return Err(e);
     }
     Ok(e.value(py).str().map(|s| s.to_string()).unwrap_or_else(|_| "could not be read".into()))
-}
-
-/// `num_threads=`: None (all cores) or a positive int.
-fn thread_count(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
-    let py = obj.py();
-    if !obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(invalid_type(py, format!("num_threads must be an int or None, got {}", type_name(obj))));
-    }
-    match obj.extract::<usize>() {
-        Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(invalid_argument(py, format!("num_threads={obj} is not a positive thread count"))),
-    }
 }
 
 /// The format names `extract_usage(format=...)` accepts, with what each reads.

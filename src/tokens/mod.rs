@@ -7,6 +7,7 @@
 pub mod bpe;
 pub mod chat;
 pub mod classes;
+pub mod column;
 pub mod count;
 pub mod encoding;
 pub mod image;
