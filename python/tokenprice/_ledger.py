@@ -413,11 +413,16 @@ class PricedLogs:
         if not target.parent.is_dir():
             raise _core.InputError(f"{target}: cannot write, no folder {str(target.parent)!r}")
         _write(self.table, target)
-        rejects = target.with_name(f"{target.stem}.rejects{target.suffix}")
+        rejects = rejects_path(target)
         if self.rows_rejected:
             _write(self.rejects, rejects)
         elif rejects.is_file() or rejects.is_symlink():
             rejects.unlink()
+
+
+def rejects_path(target: Path) -> Path:
+    """Where ``write(target)`` puts the rejects: ``<name>.rejects.<ext>`` beside the priced lines."""
+    return target.with_name(f"{target.stem}.rejects{target.suffix}")
 
 
 def _pair(tolerance: Any) -> tuple[Any, Any]:
