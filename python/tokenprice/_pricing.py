@@ -31,14 +31,14 @@ def price_table(
 ) -> Any:
     """Prices every row of a table of usage rows; returns a table of the same kind with the costs added.
 
-    Columns are found by name: ``model`` and ``timestamp`` (required unless ``default_at=`` is given — old rows
-    are never priced at today's rate silently), and, when present, ``provider``, ``service_tier``, ``region``,
-    ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by their names in tokenprice's,
-    OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or Cloudflare's convention, whose
-    cache rule is chosen from the whole set of names (``usage_convention`` in the result's schema metadata, or
-    ``attrs`` for pandas and polars, says which); ``columns={"input_tokens": "my_input", ...}`` maps other names and
-    ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for one count, a mix of
-    conventions with no single reading, or an input column named like a result column raises
+    Columns are found by name: ``model`` and ``timestamp`` (``timestamp="ts"`` names another; ``default_at=`` instead
+    prices every row at one date — old rows are never priced at today's rate silently), and, when present, ``provider``,
+    ``service_tier``, ``region``, ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by
+    their names in tokenprice's, OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or
+    Cloudflare's convention, whose cache rule is chosen from the whole set of names (``usage_convention`` in the
+    result's schema metadata, or ``attrs`` for pandas and polars, says which); ``columns={"input_tokens": "my_input",
+    ...}`` maps other names and ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for
+    one count, a mix of conventions with no single reading, or an input column named like a result column raises
     ``InvalidArgumentError``.
 
     Added columns: ``total_cost`` (exact: decimal128(38, 18) in Arrow, Python Decimals in pandas, Decimal(38, 18)
