@@ -267,7 +267,7 @@ def test_the_columns_a_run_without_rows_totals_by_are_the_ledgers(tmp_path: Path
     # The command line keeps the rows for such a column.
     r = run_cli("price", str(path), "--by", "cache_hit,price_from", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["groups"][0]["cache_hit"] == "False"
+    assert json.loads(r.stdout)["groups"][0]["cache_hit"] is False
 
 
 def test_a_run_without_rows_says_what_it_cannot_do(sample: tokenprice.PricedLogs) -> None:
@@ -409,14 +409,14 @@ def test_the_price_command(tmp_path: Path) -> None:
     r = run_cli("price", str(SAMPLE), "--by", "tenant", "--period", "month", "--json", "--out", str(out))
     data = json.loads(r.stdout)
     assert data["rows_read"] == 5000 and Decimal(data["total_cost"]) > 0
-    assert sum(int(g["rows"]) for g in data["groups"]) == 4995
+    assert sum(g["rows"] for g in data["groups"]) == 4995
     import pyarrow.parquet as pq
 
     assert pq.read_table(out).num_rows == 4995
     assert pq.read_table(tmp_path / "priced.rejects.parquet").num_rows == 5
     # Without --out the rows are not kept (each line is totalled as it is priced): the same totals and rejects.
     totals = json.loads(run_cli("price", str(SAMPLE), "--by", "tenant", "--period", "month", "--json").stdout)
-    assert totals == data
+    assert totals == {k: v for k, v in data.items() if k != "written"}
     both = json.loads(run_cli("price", str(SAMPLE), "--json", "--reconcile").stdout)  # one JSON document
     assert both["reconciliation"]["compared"] == 4995 and both["reconciliation"]["causes"]["gateway cache hit"] > 0
     assert set(both["reconciliation"]["cause_costs"]) == set(both["reconciliation"]["causes"])

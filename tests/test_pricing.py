@@ -382,8 +382,9 @@ def test_price_table_options(book: PriceBook) -> None:
     )
     assert out["total_cost"].iloc[0] == first.total
     assert out["total_cost"].iloc[1] == 0
-    with pytest.raises(tokenprice.InvalidArgumentError, match="no timestamp column: pass default_at="):
+    with pytest.raises(tokenprice.InvalidArgumentError, match='no column "timestamp"') as missing:
         price_table(frame.rename(columns={"m": "model"}), book=book)
+    assert "default_at=" in str(missing.value)
     with pytest.raises(tokenprice.InvalidArgumentError, match=r'no column "missing" \(for provider\)'):
         price_table(pd.DataFrame(ROWS), book=book, provider="missing")
     with pytest.raises(tokenprice.InvalidArgumentError, match="not a usage field"):
@@ -415,3 +416,19 @@ def test_cli_quote_and_models() -> None:
     assert listing.returncode == 0, listing.stderr
     models = json.loads(listing.stdout)
     assert any(m["model"] == "gpt-4o" for m in models)
+
+
+def test_the_timestamp_error_names_the_timestamp_argument_first() -> None:
+    """A table whose time column has another name (`ts`): the error says timestamp="ts", and default_at= only as the
+    way to price history at one date."""
+    table = pa.table({"model": ["gpt-4o"], "ts": ["2025-01-01T00:00:00Z"], "input_tokens": [10]})
+    with pytest.raises(tokenprice.InvalidArgumentError) as caught:
+        price_table(table)
+    message = str(caught.value)
+    assert "the table has: model, ts, input_tokens" in message
+    assert message.index('timestamp="ts"') < message.index("default_at=")
+    assert "to price every row at one date, default_at=" in message
+    # The hint works: the rows are priced at their own times.
+    assert price_table(table, timestamp="ts").column("status").to_pylist() == [None]
+    with pytest.raises(tokenprice.InvalidArgumentError, match=r"^timestamp=None: .*timestamp=, or, to price"):
+        price_table(table, timestamp=None)

@@ -65,3 +65,55 @@ def like_input(data: Any, raw: Any) -> Any:
     if isinstance(data, pa.ChunkedArray):
         return pa.chunked_array([array], type=array.type)
     return array
+
+
+# How money reaches pandas and polars (one default everywhere: docs/pricing-logs.md, "Money in pandas and polars").
+# "decimal" keeps it exact: Python Decimals in pandas (Arrow's decimal arithmetic there overflows: a difference of
+# two decimal128(38, 18) needs precision 39, a division by a count 58), Decimal(38, 18) in polars. "float" casts
+# each money column to float64, which every plotting and statistics library takes, at a float's precision.
+MONEY = ("decimal", "float")
+
+
+def check_money(money: object) -> str:
+    """``money=`` as given, or an error naming the valid values."""
+    if not isinstance(money, str) or money not in MONEY:
+        raise _core.InvalidArgumentError(f"money must be one of {MONEY}, not {money!r}")
+    return money
+
+
+def money_as(table: Any, money: str) -> Any:
+    """A pyarrow table with its money (decimal) columns as ``money`` says: kept decimal128, or cast to float64."""
+    import pyarrow as pa
+
+    check_money(money)
+    if money == "decimal":
+        return table
+    for index, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(index, pa.field(field.name, pa.float64()), table.column(index).cast(pa.float64()))
+    return table
+
+
+def to_pandas(table: Any, money: str) -> Any:
+    """A pyarrow table as a pandas frame: money as Python Decimals (exact) or float64, counts as pandas' nullable
+    integers (a Decimal divided by an Arrow-backed count would go back through Arrow's decimal arithmetic and
+    overflow), every other column in its Arrow type (``pd.ArrowDtype``: zoned timestamps, strings)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    def dtype(kind: Any) -> Any:
+        if pa.types.is_integer(kind):
+            return pd.api.types.pandas_dtype(str(kind).capitalize().replace("Uint", "UInt"))
+        # None: pyarrow's own conversion (object Decimals for decimals, numpy float64 with NaN for float money).
+        if pa.types.is_decimal(kind) or (money == "float" and pa.types.is_float64(kind)):
+            return None
+        return pd.ArrowDtype(kind)
+
+    return money_as(table, money).to_pandas(types_mapper=dtype)
+
+
+def to_polars(table: Any, money: str) -> Any:
+    """A pyarrow table as a polars frame: money as Decimal(38, 18) (exact; polars does its arithmetic) or Float64."""
+    import polars as pl
+
+    return pl.from_arrow(money_as(table, money))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table, library_of
+from tokenprice._columns import arrow_table, check_money, library_of, money_as, to_pandas, to_polars
 from tokenprice._core import PriceBook
 
 COST_COLUMNS = list(_core.COST_COLUMNS)
@@ -214,11 +214,23 @@ class PricedLogs:
         value = pc.sum(self.table.column("total_cost")).as_py()
         return Decimal(0) if value is None else Decimal(value)
 
-    def summary(self, by: str | Sequence[str] | None = None, period: str | None = None, tz: str = "UTC") -> Any:
+    def summary(
+        self,
+        by: str | Sequence[str] | None = None,
+        period: str | None = None,
+        tz: str = "UTC",
+        *,
+        money: str = "decimal",
+    ) -> Any:
         """Totals per group: the ``by`` columns (labels such as tenant or feature, or any column of ``.table``),
         a ``period`` column (the day, ISO week — starting Monday — or month, in time zone ``tz``) when asked,
         ``rows``, the cost columns and ``total_cost`` (exact decimal sums), ``reported_cost``. The read, priced and
-        rejected counts are in the schema metadata."""
+        rejected counts are in the schema metadata. ``money="float"``: the money columns as float64 (for plots),
+        summed exactly first."""
+        check_money(money)
+        return money_as(self._summary(by, period, tz), money)
+
+    def _summary(self, by: str | Sequence[str] | None, period: str | None, tz: str) -> Any:
         import pyarrow as pa
 
         keys = _keys(by)
@@ -339,24 +351,27 @@ class PricedLogs:
         service_tier: str | None = None,
         at: Any = None,
         book: PriceBook | None = None,
+        money: str = "decimal",
     ) -> Any:
         """What the same usage would have cost another way — another model (``model_map={"gpt-4o":
         "gpt-4.1-mini"}``, on requested or priced names), tier (``service_tier="batch"``), price date (``at=``, e.g.
         today: "history at today's prices") or book — per group: ``rows``, ``total_cost``, ``repriced_cost``,
         ``difference`` (repriced − actual) and ``unpriced`` (lines the other way cannot price, left out of both
-        sums)."""
-
+        sums). ``money="float"``: the money columns as float64."""
+        check_money(money)
         other = self._reprice(model_map=model_map, service_tier=service_tier, at=at, book=book)
-        return _compare(self.table, other, by, "repriced_cost")
+        return money_as(_compare(self.table, other, by, "repriced_cost"), money)
 
-    def savings(self, by: str | Sequence[str] | None = None) -> Any:
+    def savings(self, by: str | Sequence[str] | None = None, *, money: str = "decimal") -> Any:
         """What prompt caching and gateway caching saved: each line at the same prices with no cache reads or
         writes (cached tokens charged as plain input) and no gateway cache hit, against what it cost. Columns:
-        ``rows``, ``total_cost``, ``uncached_cost``, ``saved`` (uncached − actual)."""
+        ``rows``, ``total_cost``, ``uncached_cost``, ``saved`` (uncached − actual). ``money="float"``: the money
+        columns as float64."""
+        check_money(money)
         other = self._reprice(without_cache=True)
         out = _compare(self.table, other, by, "uncached_cost")
         names = {"difference": "saved"}
-        return out.rename_columns([names.get(c, c) for c in out.column_names])
+        return money_as(out.rename_columns([names.get(c, c) for c in out.column_names]), money)
 
     def reconcile(
         self, tolerance: tuple[str | Decimal | int, str | Decimal | int] = ("0.000001", "0.01")
@@ -377,15 +392,16 @@ class PricedLogs:
             values.append(d)
         return Reconciliation(self, values[0], values[1])
 
-    def to_pandas(self) -> Any:
-        import pandas as pd
+    def to_pandas(self, *, money: str = "decimal") -> Any:
+        """The priced lines as a pandas frame: money as exact Python Decimals (``money="decimal"``, the default:
+        subtraction, division by a count, sums, means and groupby are exact) or float64 (``money="float"``: what
+        ``.plot()`` and statistics libraries take); other columns in their Arrow types (``pd.ArrowDtype``)."""
+        return to_pandas(self.table, check_money(money))
 
-        return self.table.to_pandas(types_mapper=pd.ArrowDtype)
-
-    def to_polars(self) -> Any:
-        import polars as pl
-
-        return pl.from_arrow(self.table)
+    def to_polars(self, *, money: str = "decimal") -> Any:
+        """The priced lines as a polars frame: money as Decimal(38, 18) (exact; polars does the arithmetic) or
+        Float64 with ``money="float"``."""
+        return to_polars(self.table, check_money(money))
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Writes the priced lines as Parquet, CSV or JSON Lines (by extension); rejects go next to them
@@ -397,11 +413,16 @@ class PricedLogs:
         if not target.parent.is_dir():
             raise _core.InputError(f"{target}: cannot write, no folder {str(target.parent)!r}")
         _write(self.table, target)
-        rejects = target.with_name(f"{target.stem}.rejects{target.suffix}")
+        rejects = rejects_path(target)
         if self.rows_rejected:
             _write(self.rejects, rejects)
         elif rejects.is_file() or rejects.is_symlink():
             rejects.unlink()
+
+
+def rejects_path(target: Path) -> Path:
+    """Where ``write(target)`` puts the rejects: ``<name>.rejects.<ext>`` beside the priced lines."""
+    return target.with_name(f"{target.stem}.rejects{target.suffix}")
 
 
 def _pair(tolerance: Any) -> tuple[Any, Any]:
@@ -480,6 +501,14 @@ class Reconciliation:
         self.computed_total = _money(computed) if compared else Decimal(0)
         self.causes: dict[str, int] = {c: n for c, n, _ in causes}
         self.cause_costs: dict[str, Decimal] = {c: _money(m) if n else Decimal(0) for c, n, m in causes}
+
+    def to_pandas(self, *, money: str = "decimal") -> Any:
+        """The mismatches as a pandas frame, money as ``PricedLogs.to_pandas`` has it."""
+        return to_pandas(self.mismatches, check_money(money))
+
+    def to_polars(self, *, money: str = "decimal") -> Any:
+        """The mismatches as a polars frame, money as ``PricedLogs.to_polars`` has it."""
+        return to_polars(self.mismatches, check_money(money))
 
     def __repr__(self) -> str:
         found = {k: v for k, v in self.causes.items() if v}

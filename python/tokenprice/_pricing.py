@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table, library_of
+from tokenprice._columns import arrow_table, check_money, library_of, to_pandas, to_polars
 from tokenprice._core import PriceBook
 
 
@@ -24,28 +24,33 @@ def price_table(
     default_at: Any = None,
     input_excludes_cache: bool | None = None,
     itemized: bool = False,
+    money: str = "decimal",
     as_float: bool = False,
     keep_columns: bool = True,
     num_threads: int | None = None,
 ) -> Any:
     """Prices every row of a table of usage rows; returns a table of the same kind with the costs added.
 
-    Columns are found by name: ``model`` and ``timestamp`` (required unless ``default_at=`` is given — old rows
-    are never priced at today's rate silently), and, when present, ``provider``, ``service_tier``, ``region``,
-    ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by their names in tokenprice's,
-    OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or Cloudflare's convention, whose
-    cache rule is chosen from the whole set of names (``usage_convention`` in the result's schema metadata, or
-    ``attrs`` for pandas and polars, says which); ``columns={"input_tokens": "my_input", ...}`` maps other names and
-    ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for one count, a mix of
-    conventions with no single reading, or an input column named like a result column raises
+    Columns are found by name: ``model`` and ``timestamp`` (``timestamp="ts"`` names another; ``default_at=`` instead
+    prices every row at one date — old rows are never priced at today's rate silently), and, when present, ``provider``,
+    ``service_tier``, ``region``, ``cache_hit`` (a gateway cache hit costs nothing). Count columns are recognised by
+    their names in tokenprice's, OpenAI's, Anthropic's, Bedrock's, Gemini's, the AI SDK's, OpenTelemetry's or
+    Cloudflare's convention, whose cache rule is chosen from the whole set of names (``usage_convention`` in the
+    result's schema metadata, or ``attrs`` for pandas and polars, says which); ``columns={"input_tokens": "my_input",
+    ...}`` maps other names and ``input_excludes_cache=`` sets the rule. A table with no count column, two columns for
+    one count, a mix of conventions with no single reading, or an input column named like a result column raises
     ``InvalidArgumentError``.
 
-    Added columns: ``total_cost`` (decimal128(38, 18), exact; float64 with ``as_float=True``), one ``*_cost``
+    Added columns: ``total_cost`` (exact: decimal128(38, 18) in Arrow, Python Decimals in pandas, Decimal(38, 18)
+    in polars; float64 with ``money="float"``, for which ``as_float=True`` is the older name), one ``*_cost``
     column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``price_from`` (the
     price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
     a status: rows in = priced + rejected.
     """
+    check_money(money)
+    if as_float:
+        money = "float"
     if type(data).__name__ == "RecordBatchReader" and hasattr(data, "read_all"):
         data = data.read_all()  # a reader can be read once; its rows are both priced and kept beside the costs
     result = _core.price_arrow_table(
@@ -61,11 +66,11 @@ def price_table(
         default_at=default_at,
         input_excludes_cache=input_excludes_cache,
         itemized=itemized,
-        as_float=as_float,
+        as_float=money == "float",
         keep_columns=keep_columns,
         num_threads=num_threads,
     )
-    return _like_input(data, result, keep_columns)
+    return _like_input(data, result, keep_columns, money)
 
 
 def _arrow_input(data: Any) -> Any:
@@ -97,7 +102,7 @@ def _arrow_input(data: Any) -> Any:
         raise _core.InvalidTypeError(f"the table cannot be read as Arrow: {e}") from None
 
 
-def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
+def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
     """The result columns as the kind of table `data` is, next to its own columns if `keep_columns`."""
     import pyarrow as pa
 
@@ -108,7 +113,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
     if kind == "polars":
         import polars as pl
 
-        frame = pl.DataFrame(table)
+        frame = to_polars(table, money)
         out = pl.concat([data, frame], how="horizontal") if keep_columns else frame
         # polars keeps no table metadata: the rule goes in an `attrs` dict as pandas has it, a plain attribute of
         # this frame (polars defines none) that its operations do not carry into the frames they return
@@ -118,7 +123,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool) -> Any:
     if kind == "pandas":
         import pandas as pd
 
-        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        frame = to_pandas(table, money)
         frame.index = data.index
         out = pd.concat([data, frame], axis=1) if keep_columns else frame
         out.attrs.update(attrs)

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from tokenprice import _core
@@ -100,8 +104,16 @@ def _cmd_models(args: argparse.Namespace) -> int:
     book = _book(args)
     rows = []
     needle = (args.search or "").lower()
+    # A search may be the dated id a response carries (claude-sonnet-4-5-20250929): the model it resolves to is
+    # found too, under each provider that lists it.
+    resolved = _resolve_model(book, args.search, args.provider) if needle else None
     for info in book.models(args.provider):
-        if needle and needle not in info["model"].lower() and needle not in info["name"].lower():
+        if (
+            needle
+            and needle not in info["model"].lower()
+            and needle not in info["name"].lower()
+            and info["model"] != resolved
+        ):
             continue
         try:
             entry = book.price_at(info["model"], at=args.at, provider=info["provider"])
@@ -123,26 +135,89 @@ def _cmd_models(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(out, indent=1))
         return 0
-    header = ("provider", "model", "input/MTok", "output/MTok", "cache read", "cache write", "context")
-    table = [header]
+    table = []
     for info, entry in rows:
         p = entry["prices"]
-        table.append(
-            (
-                info["provider"],
-                info["model"],
-                _price_text(p.get("input_per_mtok")),
-                _price_text(p.get("output_per_mtok")),
-                _price_text(p.get("cache_read_per_mtok")),
-                _price_text(p.get("cache_write_per_mtok")),
-                f"{info['context_window']:,}" if info["context_window"] else "-",
-            )
-        )
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
-    for r in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    print(f"{len(rows)} models", file=sys.stderr)
+        prices = [
+            _price_cell(p.get(k))
+            for k in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+        ]
+        table.append((info["provider"], info["model"], *prices, _tokens_text(info["context_window"])))
+    width = shutil.get_terminal_size((80, 24)).columns
+    print(_models_text(table, width))
+    note = "; * tiered (--json)" if any("*" in c for r in table for c in r[2:6]) else ""
+    print(f"{len(rows)} models; USD per MTok; read, write: cache{note}", file=sys.stderr)
     return 0
+
+
+# Prices in USD per million tokens; read and write are the cache read and (5-minute) cache write prices.
+MODELS_HEADER = ("provider", "model", "input", "output", "read", "write", "context")
+
+
+def _models_text(table: list[tuple[str, ...]], width: int) -> str:
+    """The models table within ``width`` columns: a provider or model id longer than the room left for it puts the
+    row on two lines (the names whole, to copy; then the prices), so that no line wraps."""
+    rows = [MODELS_HEADER, *table]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(MODELS_HEADER))]
+    widths[0] = min(widths[0], PROVIDER_WIDTH)
+    others = sum(w for i, w in enumerate(widths) if i != 1) + 2 * (len(widths) - 1)
+    widths[1] = max(len(MODELS_HEADER[1]), min(widths[1], width - others))
+
+    def line(r: tuple[str, ...]) -> str:
+        names = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        return "  ".join(names + [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]).rstrip()
+
+    out = [line(MODELS_HEADER)]
+    for r in table:
+        if len(r[0]) > widths[0] or len(r[1]) > widths[1]:
+            provider = r[0].ljust(widths[0]) if len(r[0]) <= widths[0] else r[0]
+            out.append(f"{provider}  {r[1]}")
+            out.append(line(("", "", *r[2:])))
+        else:
+            out.append(line(r))
+    return "\n".join(out)
+
+
+# Most providers' names fit this; a longer one (huggingface_fireworks-ai) puts its rows on two lines.
+PROVIDER_WIDTH = 10
+
+
+def _resolve_model(book: PriceBook, text: str, provider: str | None) -> str | None:
+    """The book's id for a model name as a response carries it (a dated or aliased id), if it knows one."""
+    try:
+        entry = book.price_at(text, provider=provider)
+    except TokenPriceError:
+        return None
+    model: str = entry["model"]
+    return model
+
+
+def _price_cell(value: Any) -> str:
+    """A price for the table: the base price, marked ``*`` when it rises above a prompt size."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return f"{_short_price(value['base'])}*"
+    return _short_price(value)
+
+
+def _short_price(value: Any) -> str:
+    """A price in at most 6 significant digits (imported data holds some as 0.041666666666666664); --json is exact."""
+    d = Decimal(value)
+    if not d.is_finite() or d == 0:
+        return money_text(d) if d.is_finite() else str(d)
+    return money_text(d.quantize(Decimal(1).scaleb(d.adjusted() - 5)).normalize())
+
+
+def _tokens_text(n: int | None) -> str:
+    """A context window in a few characters: 200K, 1M, 1.05M."""
+    if not n:
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g}M"
+    if n >= 1_000:
+        return f"{n / 1_000:.4g}K"
+    return str(n)
 
 
 QUOTE_FIELDS = {
@@ -175,8 +250,10 @@ def _cmd_quote(args: argparse.Namespace) -> int:
             "service_tier": cost.service_tier,
             "effective_from": cost.effective_from.isoformat() if cost.effective_from else None,
             "source": cost.source,
-            "items": [{**i, "unit_price": str(i["unit_price"]), "amount": str(i["amount"])} for i in cost.items],
-            "total": str(cost.total),
+            "items": [
+                {**i, "unit_price": money_text(i["unit_price"]), "amount": money_text(i["amount"])} for i in cost.items
+            ],
+            "total": money_text(cost.total),
             "currency": cost.currency,
         }
         print(json.dumps(out))
@@ -195,6 +272,28 @@ def _table_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(row) for row in cells)])
+
+
+def money_text(value: Decimal) -> str:
+    """Money as exact decimal text without an exponent or trailing zeros: "0.0042", "120.5", "0" (never "0E-18")."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _cell(column: str, value: Any, period: str | None) -> Any:
+    """A summary value as the command shows it: a month period as its month ("2025-01"), the rest as they are."""
+    if column == "period" and period == "month" and isinstance(value, date):
+        return value.strftime("%Y-%m")
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """A summary value in JSON: money as exact text, dates and times in ISO form, counts and flags as they are."""
+    if isinstance(value, Decimal):
+        return money_text(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
 
 
 def _is_number(text: str) -> bool:
@@ -255,9 +354,7 @@ class ProgressBar:
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
-    from decimal import Decimal
-
-    from tokenprice._ledger import needs_rows, price_logs
+    from tokenprice._ledger import needs_rows, price_logs, rejects_path
 
     bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
@@ -284,42 +381,49 @@ def _cmd_price(args: argparse.Namespace) -> int:
             bar.close()
     summary = logs.last_summary
     counts = f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected"
+    written: dict[str, str] = {}
     if args.out:
         logs.write(args.out)
-    columns = [c for c in summary.column_names if c not in ("reported_cost",)]
-    rows = summary.to_pylist()
-    for r in rows:
-        for c in ("input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost", "total_cost"):
-            r[c] = Decimal(r[c]).quantize(Decimal("0.000001")) if r[c] is not None else None
+        written["priced"] = args.out
+        if logs.rows_rejected:
+            written["rejects"] = str(rejects_path(Path(args.out)))
+    rows = [{k: _cell(k, v, args.period) for k, v in r.items()} for r in summary.to_pylist()]
+    # reported_cost is shown when the logs carry one (a source that reports cost: Cloudflare, LiteLLM, ...).
+    shown = [c for c in summary.column_names if c != "reported_cost" or any(r[c] is not None for r in rows)]
     rec = logs.reconcile() if args.reconcile else None
     causes = {c: n for c, n in rec.causes.items() if n} if rec is not None else {}
     if args.json:
+        # Counts are JSON numbers, money exact decimal strings ("0.0042", "0"), labels strings, flags booleans.
         out: dict[str, Any] = {
             "rows_read": logs.rows_read,
             "rows_priced": logs.rows_priced,
             "rows_rejected": logs.rows_rejected,
-            "total_cost": str(logs.total_cost),
-            "groups": [{k: (str(v) if v is not None else None) for k, v in r.items()} for r in summary.to_pylist()],
+            "total_cost": money_text(logs.total_cost),
+            "groups": [{k: _json_value(v) for k, v in r.items()} for r in rows],
             "rejects": logs.rejects.to_pylist()[:100],
         }
+        if written:
+            out["written"] = written
         if rec is not None:
             out["reconciliation"] = {
-                "reported_total": str(rec.reported_total),
-                "computed_total": str(rec.computed_total),
+                "reported_total": money_text(rec.reported_total),
+                "computed_total": money_text(rec.computed_total),
                 "compared": rec.compared,
                 "mismatches": rec.mismatches.num_rows,
                 "causes": causes,
                 # The differences (reported - computed) summed per cause, exact.
-                "cause_costs": {c: str(rec.cause_costs[c]) for c in causes},
+                "cause_costs": {c: money_text(rec.cause_costs[c]) for c in causes},
             }
         print(json.dumps(out, default=str))
     else:
-        print(_table_text(rows, columns))
-        print(f"\ntotal: {logs.total_cost.normalize()} USD; {counts}")
+        six = Decimal("0.000001")
+        table = [{k: v.quantize(six) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
+        print(_table_text(table, shown))
+        print(f"\ntotal: {money_text(logs.total_cost)} USD; {counts}")
         if rec is not None:
             print(
                 f"reconciliation: {rec.compared} rows with a reported cost; reported "
-                f"{rec.reported_total.normalize()} USD, computed {rec.computed_total.normalize()} USD; "
+                f"{money_text(rec.reported_total)} USD, computed {money_text(rec.computed_total)} USD; "
                 f"{rec.mismatches.num_rows} mismatches"
                 + ("" if not causes else ": " + ", ".join(f"{n} {c}" for c, n in causes.items()))
             )
@@ -331,6 +435,13 @@ def _cmd_price(args: argparse.Namespace) -> int:
                 reasons[key] = reasons.get(key, 0) + 1
             top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
             print("rejected: " + "; ".join(f"{n} × {why}" for why, n in top), file=sys.stderr)
+    if written:
+        where = f"priced lines written to {written['priced']}"
+        if "rejects" in written:
+            where += f"; {logs.rows_rejected} rejects to {written['rejects']}"
+        else:
+            where += "; no rejects"
+        print(where, file=sys.stderr)
     if logs.rows_read and not logs.rows_priced:
         # Lines were read and none priced: a wrong format, a wrong file, or every record broken. Say so loudly.
         print(

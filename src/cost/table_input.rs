@@ -49,6 +49,28 @@ impl Default for ColumnNames {
 
 const DEFAULT_TIMESTAMP: &str = "timestamp";
 
+/// Why a table without its timestamp column cannot be priced. The usual cause is a column of another name (`ts`,
+/// `created_at`), so `timestamp=` comes first, naming a likely column; `default_at=` is only for pricing history at
+/// one date (old rows are never priced at today's rate silently).
+fn no_timestamp_message(names: &[&str], none_asked: bool) -> String {
+    let at_one_date = "or, to price every row at one date, default_at=\"2025-01-01\"";
+    if none_asked {
+        return format!("timestamp=None: the rows have no time to be priced at; name a timestamp column with timestamp=, {at_one_date}");
+    }
+    let looks_like_time = |n: &&&str| {
+        let n = n.to_ascii_lowercase();
+        n == "ts" || n.ends_with("_ts") || n.ends_with("_at") || n.contains("time") || n.contains("date")
+    };
+    let hint = match names.iter().find(looks_like_time) {
+        Some(guess) => format!("name it with timestamp={guess:?}"),
+        None => "name it with timestamp=\"<column>\"".to_string(),
+    };
+    format!(
+        "no column \"timestamp\" (the time each row ran, which picks its price); the table has: {}; {hint}, {at_one_date}",
+        names.join(", ")
+    )
+}
+
 /// Where each role's column is in a table (indexes into its columns), and how its counts are read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableColumns {
@@ -87,11 +109,7 @@ impl TableColumns {
             Some(c) => Some(index("timestamp", c)?),
         };
         if timestamp.is_none() && !has_default_at {
-            return Err(Error::InvalidArgument(
-                "no timestamp column: pass default_at= to price every row at one time (old rows are never priced at \
-                 today's rate silently)"
-                    .into(),
-            ));
+            return Err(Error::InvalidArgument(no_timestamp_message(names, given.timestamp.is_none())));
         }
         let service_tier = optional("service_tier", &given.service_tier)?;
         let region = optional("region", &given.region)?;
@@ -220,11 +238,18 @@ mod tests {
     fn no_timestamp_column_needs_default_at() {
         let names = ["model", "input_tokens"];
         // The default name, absent: allowed only with default_at.
-        assert!(err(&names, &ColumnNames::default(), false).contains("pass default_at="));
+        assert!(err(&names, &ColumnNames::default(), false)
+            .contains("timestamp=\"<column>\", or, to price every row at one date, default_at="));
         assert_eq!(TableColumns::resolve(&names, &ColumnNames::default(), true).unwrap().timestamp, None);
+        // A column that looks like a time is named in the hint, before default_at=.
+        let message = err(&["model", "ts", "input_tokens"], &ColumnNames::default(), false);
+        assert!(
+            message.contains("the table has: model, ts, input_tokens; name it with timestamp=\"ts\", or"),
+            "{message}"
+        );
         // No timestamp column asked for: the same rule, even when the table has one.
         let none = ColumnNames { timestamp: None, ..ColumnNames::default() };
-        assert!(err(&["model", "timestamp", "input_tokens"], &none, false).contains("pass default_at="));
+        assert!(err(&["model", "timestamp", "input_tokens"], &none, false).starts_with("timestamp=None:"));
         // Another name must exist.
         let other = ColumnNames { timestamp: Some("ts".into()), ..ColumnNames::default() };
         assert!(err(&names, &other, true).contains("no column \"ts\" (for timestamp)"));
