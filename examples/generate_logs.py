@@ -16,7 +16,9 @@ carries the mistakes users have reported against the gateway's estimate:
   (BerriAI/litellm#16341; cause "cache tokens ignored");
 - Anthropic usage not parsed (cloudflare-docs#20536): Logpush records of Anthropic calls report cost 0;
 - Bedrock camelCase usage giving no cost (cloudflare/ai#491): Bedrock Converse records report cost 0
-  (both cause "gateway reported 0").
+  (both cause "gateway reported 0");
+- requests the caller priced itself with `cf-aig-custom-cost` ($1 / $3 per million tokens in / out): Logs API
+  items with `custom_cost: true` (cloudflare-docs `ai-gateway/configuration/custom-costs.mdx`; cause "custom cost").
 
 The gateway's estimate is tokens × a flat table of list prices (below, per million tokens; today's prices, no
 dates, no cache discounts), the way a gateway estimates. A few records name a private fine-tune the price book
@@ -77,6 +79,9 @@ def logs_item(
     cached = rng.random() < 0.08
     failed = rng.random() < 0.03
     cost = estimate(p_in, p_out, tokens_in, tokens_out)
+    custom = i % 97 == 5 and not cached and not failed  # priced by the caller's cf-aig-custom-cost
+    if custom:
+        cost = estimate(1.0, 3.0, tokens_in, tokens_out)
     item: dict[str, object] = {
         "id": f"01J{i:023d}",
         "created_at": iso(when),
@@ -90,7 +95,7 @@ def logs_item(
         "tokens_in": None if failed else tokens_in,
         "tokens_out": None if failed else tokens_out,
         "cost": 0 if failed else round(cost * 1.5, 9) if cached else cost,
-        "custom_cost": False,
+        "custom_cost": custom,
         "metadata": json.dumps(labels),
         "step": 1 if rng.random() < 0.03 else 0,
     }

@@ -307,9 +307,9 @@ fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
     assert_eq!(causes[0], ("gateway cache hit", 1, usd("0.0035")));
     // The gateway's 0 is its own cause; the 3 records tokenprice rejected for want of a price are another,
     // counted with no money.
-    assert_eq!(causes[1], ("gateway reported 0", 1, -usd("0.0035")));
-    assert_eq!(causes[2], ("no price for the model", 3, 0));
-    assert_eq!(causes[9], ("unexplained", 1, usd("0.0035")));
+    assert_eq!(causes[2], ("gateway reported 0", 1, -usd("0.0035")));
+    assert_eq!(causes[3], ("no price for the model", 3, 0));
+    assert_eq!(causes[10], ("unexplained", 1, usd("0.0035")));
     assert_eq!(rec.causes.iter().map(|(n, _)| n).sum::<u64>(), 3 + 3);
     // A tolerance wide enough accepts every line.
     let loose = Tolerance { absolute: Decimal::new(1000, 0), relative: Decimal::ZERO };
@@ -389,4 +389,28 @@ fn reconciliation_reprices_each_cache_hypothesis_exactly() {
             ("unexplained", 1, usd("0.0027207")),
         ]
     );
+}
+
+#[test]
+fn a_cost_the_caller_set_is_its_own_cause_and_the_items_extras_are_columns() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance};
+    // Logs API items (cloudflare-typescript `LogListResponse`): `custom_cost: true` says the caller priced the
+    // request with `cf-aig-custom-cost`; `duration` (ms) and `path` are kept.
+    let item = |id: &str, cost: &str, custom: bool| {
+        format!(
+            r#"{{"id":"{id}","created_at":"2025-01-01T02:00:00Z","provider":"openai","model":"gpt-4o","success":true,"cached":false,"tokens_in":1000,"tokens_out":100,"cost":{cost},"custom_cost":{custom},"duration":812,"path":"chat/completions"}}"#
+        )
+    };
+    let texts = vec![Some(item("custom", "0.001", true)), Some(item("other", "0.001", false))];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    let priced = &done.priced[0];
+    assert_eq!(strings(std::slice::from_ref(priced), "endpoint"), ["chat/completions", "chat/completions"]);
+    assert_eq!(strings(std::slice::from_ref(priced), "request_id"), ["custom", "other"]);
+    assert_eq!(decimals(priced, "duration_ms"), [812 * 10i128.pow(18); 2]);
+    let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
+    let rec = reconcile(&done.priced, 0, &book, &tolerance, 0).unwrap();
+    // Both report 0.001 against 0.0035 computed: the custom-priced one for that reason, the other unexplained.
+    assert_eq!(strings(std::slice::from_ref(&rec.mismatches), "cause"), ["custom cost", "unexplained"]);
 }

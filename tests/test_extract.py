@@ -61,7 +61,7 @@ def hints(case: dict[str, Any]) -> dict[str, Any]:
 def check(record: tokenprice.UsageRecord, expect: dict[str, Any]) -> None:
     want = {**DEFAULTS, **expect}
     got = record.to_dict()
-    assert set(got) == set(DEFAULTS) | {"format", "usage"}
+    assert set(got) == set(DEFAULTS) | {"format", "usage", "extra"}
     assert got["format"] == want["format"]
     for field in DEFAULTS:
         value = got[field]

@@ -472,6 +472,13 @@ def test_reconciliation_finds_each_planted_gateway_mistake(sample: tokenprice.Pr
         assert m["cause"] in seen and abs(m["difference"] - expected) <= Decimal("1e-8"), (m, twice, ignored)
         seen[m["cause"]] += 1
     assert all(n > 10 for n in seen.values()), seen
+    # Requests the caller priced with cf-aig-custom-cost ($1 / $3 per million in / out, custom_cost: true): each is
+    # found with that cause, its reported cost being the custom price.
+    custom = [r for r in table if r["custom_cost"]]
+    assert len(custom) > 20
+    for r in custom:
+        assert r["reported_cost"] == (r["input_tokens"] + 3 * r["output_tokens"]) / Decimal(10**6)
+        assert by_line[r["source"], r["line"]]["cause"] == "custom cost"
     # Prices changed since (o3's June 2025 cut): the gateway's flat table is today's.
     assert any(m["cause"] == "price date" and m["model"] == "o3" for m in mismatches)
     assert rec.causes["unexplained"] <= len(table) // 100
@@ -555,6 +562,44 @@ def test_reconcile_reprices_each_cache_hypothesis_exactly() -> None:
         "gateway reported 0": (1, Decimal("-0.0002793")),
         "unexplained": (1, Decimal("0.0027207")),
     }
+
+
+def test_records_keep_their_extras_as_columns_and_group_by_step() -> None:
+    # A Logs API item (fields of cloudflare-typescript `LogListResponse`): duration, path, id and custom_cost are
+    # kept; the lane that reads such items and the general path agree (tests of src/ledger/flat.rs).
+    base = {"created_at": "2025-05-01T12:00:00Z", "provider": "openai", "model": "gpt-4o", "tokens_in": 1000}
+    records = [
+        {**base, "id": "a", "tokens_out": 100, "duration": 812, "path": "chat/completions", "step": 0},
+        {**base, "id": "b", "tokens_out": 100, "duration": 1.5, "step": 1, "custom_cost": True, "cost": 0.001},
+        {**base, "id": "c", "tokens_out": 200, "step": 1, "custom_cost": False, "cost": 0.0045},
+    ]
+    logs = tokenprice.price_logs([json.dumps(r) for r in records])
+    t = logs.table
+    extras = ["duration_ms", "ttft_ms", "trace_id", "request_id", "endpoint", "rate_limited", "custom_cost"]
+    assert t.column_names[-9:] == [*extras, "cache_reference_id", "cost_breakdown"]
+    rows = t.select(extras).to_pylist()
+    assert rows[0] == {**dict.fromkeys(extras), "duration_ms": 812, "request_id": "a", "endpoint": "chat/completions"}
+    assert (rows[1]["duration_ms"], rows[1]["custom_cost"], rows[2]["custom_cost"]) == (Decimal("1.5"), True, False)
+    record = tokenprice.extract_usage(records[0])
+    assert (record.duration_ms, record.endpoint, record.request_id, record.custom_cost) == (
+        812,
+        "chat/completions",
+        "a",
+        None,
+    )
+    assert record.extra == {"duration_ms": 812, "request_id": "a", "endpoint": "chat/completions"}
+    # What retries and fallbacks cost: the rows summed by step (a label).
+    by_step = {r["step"]: r for r in logs.summary("step").to_pylist()}
+    assert (by_step["0"]["rows"], by_step["1"]["rows"]) == (1, 2)
+    assert by_step["1"]["total_cost"] == Decimal("0.0035") + Decimal("0.0045")
+    assert by_step["1"]["reported_cost"] == Decimal("0.0055")
+    # The custom-priced item mismatches because the caller set its price; the other is within the tolerance.
+    rec = logs.reconcile()
+    assert [(m["id"], m["cause"]) for m in rec.mismatches.to_pylist()] == [("b", "custom cost")]
+    assert rec.cause_costs["custom cost"] == Decimal("0.001") - Decimal("0.0035")
+    # A duration that is not a number is a reject with its reason, never a silent null.
+    bad = tokenprice.price_logs([json.dumps({**records[0], "duration": "slow"})])
+    assert bad.rows_rejected == 1 and "duration" in bad.rejects.column("reason")[0].as_py()
 
 
 def test_reprice_and_savings_are_exact() -> None:

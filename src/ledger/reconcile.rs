@@ -23,8 +23,9 @@ use crate::prices::PriceBook;
 use crate::usage::Usage;
 
 /// The causes of a mismatch, tried in this order (indexed by [`Cause`]).
-pub const CAUSES: [&str; 10] = [
+pub const CAUSES: [&str; 11] = [
     "gateway cache hit",
+    "custom cost",
     "gateway reported 0",
     "no price for the model",
     "long context tier",
@@ -41,6 +42,8 @@ pub const CAUSES: [&str; 10] = [
 pub enum Cause {
     /// The source charged a call its gateway answered from its own cache.
     GatewayCacheHit,
+    /// The reported cost is the caller's own price (Cloudflare `custom_cost: true`, set by `cf-aig-custom-cost`).
+    CustomCost,
     /// The source reported 0 for usage that costs something: it did not price the model or did not read the usage.
     GatewayReportedZero,
     /// tokenprice has no price for the model (the records rejected for that reason; never a priced line).
@@ -100,6 +103,7 @@ struct Columns<'a> {
     reported: &'a arrow_array::Decimal128Array,
     computed: &'a arrow_array::Decimal128Array,
     cache_hit: Option<&'a BooleanArray>,
+    custom_cost: Option<&'a BooleanArray>,
     service_tier: Option<&'a StringArray>,
     timestamp: &'a arrow_array::TimestampMicrosecondArray,
     /// (unit, counts) of each usage column.
@@ -144,6 +148,7 @@ impl<'a> Columns<'a> {
             reported: money("reported_cost")?,
             computed: money("total_cost")?,
             cache_hit: batch.column_by_name("cache_hit").and_then(|c| c.as_boolean_opt()),
+            custom_cost: batch.column_by_name("custom_cost").and_then(|c| c.as_boolean_opt()),
             service_tier: strings(batch, "service_tier"),
             timestamp,
             counts,
@@ -295,6 +300,8 @@ fn cause_of(
     let flag = |c: Option<&BooleanArray>| c.is_some_and(|c| c.is_valid(row) && c.value(row));
     if flag(cols.cache_hit) {
         Cause::GatewayCacheHit
+    } else if flag(cols.custom_cost) {
+        Cause::CustomCost
     } else if reported == 0 && computed > 0 {
         // The source had no price for the model, or did not read its usage (cloudflare/ai#491, #20536).
         Cause::GatewayReportedZero
