@@ -174,5 +174,12 @@ fn labels(o: &Obj<'_>, meta: Option<&Obj<'_>>) -> Result<Vec<(String, Meta)>> {
     if let Some(t) = text(o, "model_group") {
         labels.push(("model_group".into(), Meta::Str(t)));
     }
+    // The Router's fallback step (`attempted_fallbacks` in a spend log's metadata): the label `step`, as
+    // Cloudflare's, so a summary by step says what fallbacks cost.
+    let step = meta.and_then(|m| m.present("attempted_fallbacks")).and_then(json::number_text);
+    if let Some(n) = step.and_then(|t| t.parse::<i64>().ok()) {
+        labels.retain(|(k, _)| k != "step");
+        labels.push(("step".into(), Meta::Int(n)));
+    }
     Ok(labels)
 }
