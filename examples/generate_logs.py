@@ -8,9 +8,17 @@ providers and models; timestamps from 2025-01 to 2026-10, across dated price cha
 DeepSeek's September 2025 change); cached prompts; gateway cache hits; failed requests; and a reported `cost` that
 carries the mistakes users have reported against the gateway's estimate:
 
-- cache hits costed above cold calls (cloudflare/ai#550): a cache hit's cost is 1.5x the cold call's;
+- gateway cache hits charged: a call the gateway answered from its own cache costs 1.5x the cold call's;
+- prompt-cache reads charged twice (cloudflare/ai#550, where hot calls cost more than cold ones): every other
+  OpenAI stream with cache reads costs its whole prompt at the input rate plus the reads again at the cache-read
+  rate (cause "cache charged twice");
+- the other OpenAI streams with cache reads cost their whole prompt at the input rate, the discount ignored
+  (BerriAI/litellm#16341; cause "cache tokens ignored");
 - Anthropic usage not parsed (cloudflare-docs#20536): Logpush records of Anthropic calls report cost 0;
-- Bedrock camelCase usage giving no cost (cloudflare/ai#491): Bedrock Converse records report cost 0.
+- Bedrock camelCase usage giving no cost (cloudflare/ai#491): Bedrock Converse records report cost 0
+  (both cause "gateway reported 0");
+- requests the caller priced itself with `cf-aig-custom-cost` ($1 / $3 per million tokens in / out): Logs API
+  items with `custom_cost: true` (cloudflare-docs `ai-gateway/configuration/custom-costs.mdx`; cause "custom cost").
 
 The gateway's estimate is tokens × a flat table of list prices (below, per million tokens; today's prices, no
 dates, no cache discounts), the way a gateway estimates. A few records name a private fine-tune the price book
@@ -41,6 +49,8 @@ MODELS = [
     ("anthropic", "claude-3-5-haiku", 0.8, 4.0),
     ("aws-bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0", 0.8, 4.0),
 ]
+# Cache-read $/M of the OpenAI models (today's, as the book has them): what a charged-twice estimate adds.
+CACHE_READ = {"gpt-4o": 1.25, "gpt-4o-mini": 0.075, "o3": 0.5, "gpt-4.1-mini": 0.1}
 WEIGHTS = [14, 18, 6, 8, 12, 5, 5, 14, 8, 5]
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
 FEATURES = ["chat", "search", "summarize", "extract"]
@@ -69,6 +79,9 @@ def logs_item(
     cached = rng.random() < 0.08
     failed = rng.random() < 0.03
     cost = estimate(p_in, p_out, tokens_in, tokens_out)
+    custom = i % 97 == 5 and not cached and not failed  # priced by the caller's cf-aig-custom-cost
+    if custom:
+        cost = estimate(1.0, 3.0, tokens_in, tokens_out)
     item: dict[str, object] = {
         "id": f"01J{i:023d}",
         "created_at": iso(when),
@@ -82,7 +95,7 @@ def logs_item(
         "tokens_in": None if failed else tokens_in,
         "tokens_out": None if failed else tokens_out,
         "cost": 0 if failed else round(cost * 1.5, 9) if cached else cost,
-        "custom_cost": False,
+        "custom_cost": custom,
         "metadata": json.dumps(labels),
         "step": 1 if rng.random() < 0.03 else 0,
     }
@@ -156,6 +169,8 @@ def logpush(
         )
         body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
         cost = estimate(p_in, p_out, prompt, out)
+        if reads and i % 2 == 0 and model in CACHE_READ:
+            cost = round(cost + reads * CACHE_READ[model] / 1e6, 9)  # cloudflare/ai#550
     return logpush_record(rng, when, provider, model, labels, cost, body)
 
 

@@ -303,18 +303,17 @@ fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
     // Largest |difference| first, equal ones in line order (all three are 0.0035 off); "close" is within 1%.
     let m = &rec.mismatches;
     assert_eq!(strings(std::slice::from_ref(m), "id"), ["hit", "zero", "double"]);
-    assert_eq!(
-        strings(std::slice::from_ref(m), "cause"),
-        ["gateway cache hit", "no price for the model", "unexplained"]
-    );
+    assert_eq!(strings(std::slice::from_ref(m), "cause"), ["gateway cache hit", "gateway reported 0", "unexplained"]);
     assert_eq!(decimals(m, "difference"), [usd("0.0035"), -usd("0.0035"), usd("0.0035")]);
     assert_eq!(strings(std::slice::from_ref(m), "tenant"), ["acme", "globex", "globex"]);
     assert_eq!(ints(std::slice::from_ref(m), "line"), [2, 3, 4]);
     let causes: Vec<(&str, u64, i128)> = CAUSES.iter().zip(rec.causes).map(|(c, (n, d))| (*c, n, d)).collect();
     assert_eq!(causes[0], ("gateway cache hit", 1, usd("0.0035")));
-    // The 3 records rejected for want of a price are counted, with no money.
-    assert_eq!(causes[1], ("no price for the model", 4, -usd("0.0035")));
-    assert_eq!(causes[6], ("unexplained", 1, usd("0.0035")));
+    // The gateway's 0 is its own cause; the 3 records tokenprice rejected for want of a price are another,
+    // counted with no money.
+    assert_eq!(causes[2], ("gateway reported 0", 1, -usd("0.0035")));
+    assert_eq!(causes[3], ("no price for the model", 3, 0));
+    assert_eq!(causes[10], ("unexplained", 1, usd("0.0035")));
     assert_eq!(rec.causes.iter().map(|(n, _)| n).sum::<u64>(), 3 + 3);
     // A tolerance wide enough accepts every line.
     let loose = Tolerance { absolute: Decimal::new(1000, 0), relative: Decimal::ZERO };
@@ -323,4 +322,99 @@ fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
     let empty = reconcile(&[], 0, &book, &tolerance, 0).unwrap();
     assert_eq!((empty.compared, empty.mismatches.num_rows()), (0, 0));
     assert_eq!(empty.mismatches.schema().field(7).name(), "cause");
+}
+
+/// A Logpush record of gpt-5.4-mini (an OpenAI chat completion in `ResponseBody`) with `prompt` tokens of which
+/// `cached` were prompt-cache reads, 4 output tokens, and the gateway's `cost`.
+fn logpush_cached(cost: &str, prompt: u64, cached: u64, tenant: &str) -> String {
+    let body = format!(
+        r#"{{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-5.4-mini","choices":[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":4,"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}}}"#,
+        prompt + 4
+    );
+    format!(
+        r#"{{"Timestamp":"2026-05-30T10:00:00Z","Gateway":"g","Provider":"openai","Model":"gpt-5.4-mini","StatusCode":200,"Cached":false,"Metadata":"{{\"tenant\": \"{tenant}\"}}","Metrics":{{"cost":{cost}}},"ResponseBody":{}}}"#,
+        serde_json::to_string(&body).unwrap()
+    )
+}
+
+#[test]
+fn reconciliation_reprices_each_cache_hypothesis_exactly() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance, CAUSES};
+    // USD as money of scale 18.
+    let usd = |s: &str| {
+        let d = s.parse::<Decimal>().unwrap();
+        d.mantissa() * 10i128.pow(18 - d.scale())
+    };
+    // cloudflare/ai#550's hot call: 2,422 prompt tokens, 2,304 of them prompt-cache reads, 4 output tokens. At
+    // gpt-5.4-mini's $0.75 input, $0.075 cached and $4.50 output per million it costs
+    // (118 × 0.75 + 2,304 × 0.075 + 4 × 4.5) / 10^6 = 0.0002793 USD; the gateway reported 0.0020073 =
+    // (2,422 × 0.75 + 2,304 × 0.075 + 4 × 4.5) / 10^6: all input at the input rate, the cache reads again at theirs.
+    let texts = vec![
+        Some(logpush_cached("0.0002793", 2422, 2304, "acme")),   // right
+        Some(logpush_cached("0.0020073", 2422, 2304, "acme")),   // cache charged twice (#550)
+        Some(logpush_cached("0.0018345", 2422, 2304, "globex")), // cache tokens ignored: the cold call's price
+        Some(logpush_cached("0.0009705", 2422, 2304, "globex")), // cache reads at half the input rate
+        Some(logpush_cached("0", 2422, 2304, "globex")),         // gateway reported 0
+        Some(logpush_cached("0.003", 2422, 2304, "acme")),       // more than charging the cache twice
+        Some(logpush_cached("0.0018345", 2422, 0, "acme")),      // no cache tokens: right
+    ];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!(rows(&done.rejects), 0, "{:?}", strings(&done.rejects, "reason"));
+    let computed = decimals(&done.priced[0], "total_cost");
+    assert_eq!(computed, [usd("0.0002793"); 6].into_iter().chain([usd("0.0018345")]).collect::<Vec<_>>());
+    // An exact tolerance: only the right lines match.
+    let exact = Tolerance { absolute: Decimal::ZERO, relative: Decimal::ZERO };
+    let rec = reconcile(&done.priced, 0, &book, &exact, 0).unwrap();
+    let m = &rec.mismatches;
+    // Largest |difference| first.
+    assert_eq!(ints(std::slice::from_ref(m), "line"), [6, 2, 3, 4, 5]);
+    assert_eq!(
+        strings(std::slice::from_ref(m), "cause"),
+        [
+            "unexplained",
+            "cache charged twice",
+            "cache tokens ignored",
+            "cache priced differently",
+            "gateway reported 0"
+        ]
+    );
+    assert_eq!(strings(std::slice::from_ref(m), "tenant"), ["acme", "acme", "globex", "globex", "globex"]);
+    let found: Vec<(&str, u64, i128)> =
+        CAUSES.iter().zip(rec.causes).map(|(c, (n, d))| (*c, n, d)).filter(|(_, n, _)| *n > 0).collect();
+    assert_eq!(
+        found,
+        [
+            ("gateway reported 0", 1, -usd("0.0002793")),
+            ("cache charged twice", 1, usd("0.001728")),
+            ("cache tokens ignored", 1, usd("0.0015552")),
+            ("cache priced differently", 1, usd("0.0006912")),
+            ("unexplained", 1, usd("0.0027207")),
+        ]
+    );
+}
+
+#[test]
+fn a_cost_the_caller_set_is_its_own_cause_and_the_items_extras_are_columns() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance};
+    // Logs API items (cloudflare-typescript `LogListResponse`): `custom_cost: true` says the caller priced the
+    // request with `cf-aig-custom-cost`; `duration` (ms) and `path` are kept.
+    let item = |id: &str, cost: &str, custom: bool| {
+        format!(
+            r#"{{"id":"{id}","created_at":"2025-01-01T02:00:00Z","provider":"openai","model":"gpt-4o","success":true,"cached":false,"tokens_in":1000,"tokens_out":100,"cost":{cost},"custom_cost":{custom},"duration":812,"path":"chat/completions"}}"#
+        )
+    };
+    let texts = vec![Some(item("custom", "0.001", true)), Some(item("other", "0.001", false))];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    let priced = &done.priced[0];
+    assert_eq!(strings(std::slice::from_ref(priced), "endpoint"), ["chat/completions", "chat/completions"]);
+    assert_eq!(strings(std::slice::from_ref(priced), "request_id"), ["custom", "other"]);
+    assert_eq!(decimals(priced, "duration_ms"), [812 * 10i128.pow(18); 2]);
+    let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
+    let rec = reconcile(&done.priced, 0, &book, &tolerance, 0).unwrap();
+    // Both report 0.001 against 0.0035 computed: the custom-priced one for that reason, the other unexplained.
+    assert_eq!(strings(std::slice::from_ref(&rec.mismatches), "cause"), ["custom cost", "unexplained"]);
 }

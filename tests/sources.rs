@@ -211,3 +211,42 @@ fn otlp_spans_carry_their_own_resource() {
     let r = read(&one);
     assert_eq!(label(&r, "service.name"), Some(Meta::Str("b".into())));
 }
+
+/// What each source records beside the usage is kept exactly: seconds become milliseconds by multiplication
+/// (Langfuse `latency`, LiteLLM `response_time`), OTLP nanoseconds by scale; a duration that is not a number
+/// rejects the record.
+#[test]
+fn extras_are_kept_exactly_and_a_bad_one_is_a_reject() {
+    use rust_decimal::Decimal;
+    let ms = |s: &str| Some(s.parse::<Decimal>().unwrap());
+    let langfuse = read(
+        r#"{"id":"o","type":"GENERATION","model":"gpt-4o","startTime":"2025-10-01T12:00:00Z","latency":1.4005,"timeToFirstToken":0.42,
+            "traceId":"trace-7","usageDetails":{"input":10,"output":2},"costDetails":{"input":2.5e-05,"total":0.000045}}"#,
+    );
+    assert_eq!((langfuse.extras.duration_ms, langfuse.extras.ttft_ms), (ms("1400.5"), ms("420")));
+    assert_eq!(langfuse.extras.trace_id.as_deref(), Some("trace-7"));
+    let breakdown: Vec<(&str, String)> =
+        langfuse.extras.cost_breakdown.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
+    assert_eq!(breakdown, [("input", "0.000025".to_string()), ("total", "0.000045".to_string())]);
+    let litellm = read(
+        r#"{"request_id":"r","model":"gpt-4o","status":"success","prompt_tokens":10,"completion_tokens":2,"spend":0.00005,
+            "startTime":"2025-10-01 12:00:00+00:00","completionStartTime":"2025-10-01 12:00:00.305000+00:00","request_duration_ms":812,
+            "session_id":"t-1","api_base":"https://api.openai.com/v1","metadata":"{\"spend_logs_metadata\": {\"tenant\": \"acme\"}, \"attempted_fallbacks\": 2}"}"#,
+    );
+    assert_eq!((litellm.extras.duration_ms, litellm.extras.ttft_ms), (ms("812"), ms("305")));
+    assert_eq!(litellm.extras.trace_id.as_deref(), Some("t-1"));
+    assert_eq!(litellm.extras.endpoint.as_deref(), Some("https://api.openai.com/v1"));
+    // The Router's fallback step is a label, as Cloudflare's `step` is.
+    assert!(litellm.metadata.contains(&("step".to_string(), Meta::Int(2))));
+    let span = read(
+        r#"{"traceId":"5b8e","spanId":"s1","startTimeUnixNano":"1727784000000000000","endTimeUnixNano":"1727784001400000001",
+            "attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+            {"key":"gen_ai.usage.input_tokens","value":{"intValue":"10"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"2"}}]}"#,
+    );
+    assert_eq!((span.extras.duration_ms, span.extras.trace_id.as_deref()), (ms("1400.000001"), Some("5b8e")));
+    let slow = r#"{"id":"x","created_at":"2025-10-01T12:00:00Z","model":"gpt-4o","tokens_in":1,"tokens_out":1,"duration":"slow"}"#;
+    assert!(rejected(slow).contains("duration"), "{}", rejected(slow));
+    let negative =
+        r#"{"id":"x","created_at":"2025-10-01T12:00:00Z","model":"gpt-4o","tokens_in":1,"tokens_out":1,"duration":-3}"#;
+    assert!(rejected(negative).contains("negative duration"), "{}", rejected(negative));
+}

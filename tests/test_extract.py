@@ -29,7 +29,7 @@ def hints(case: dict[str, Any]) -> dict[str, Any]:
 def check(record: tokenprice.UsageRecord, expect: dict[str, Any]) -> None:
     want = expected(expect)
     got = record.to_dict()
-    assert set(got) == set(DEFAULTS) | {"format", "usage"}
+    assert set(got) == set(DEFAULTS) | {"format", "usage", "extra"}
     assert got["format"] == want["format"]
     if want["reported_cost"] is not None:
         assert isinstance(got["reported_cost"], Decimal)

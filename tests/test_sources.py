@@ -27,16 +27,45 @@ def test_every_fixture_file_is_read() -> None:
     assert sum(len(cases_of(p)) for p in FILES) >= 38
 
 
+# The extras a record keeps (README: `extra`). LiteLLM's `cost_breakdown` is not kept (its parts are floats
+# whose JSON text is not the amount meant: 0.0031750000000000003); `step` is a label; `status`, `error_class` and
+# `saved_cache_cost` are not kept.
+KEPT = ("duration_ms", "ttft_ms", "trace_id", "request_id", "endpoint", "rate_limited", "custom_cost")
+KEPT_TOO = ("cache_reference_id", "cost_breakdown")
+
+
+def kept_extras(want: dict[str, Any]) -> dict[str, Any]:
+    """The case's `extra` that tokenprice keeps, as it keeps them (durations and costs as Decimals)."""
+    out: dict[str, Any] = {}
+    for key, value in want.get("extra", {}).items():
+        if key in KEPT or (key in KEPT_TOO and not (key == "cost_breakdown" and want["format"] == "litellm")):
+            if key in ("duration_ms", "ttft_ms"):
+                value = Decimal(str(value))
+            if key == "cost_breakdown":
+                value = {k: Decimal(v) for k, v in value.items()}
+            out[key] = value
+    return out
+
+
 def check_record(got: dict[str, Any], want: dict[str, Any]) -> None:
     w = expected(want)
     assert got["format"] == w["format"]
     for key in [*DEFAULTS, "usage"]:
         assert got[key] == w[key], key
+    extras = kept_extras(want)
+    assert {k: got["extra"].get(k) for k in extras} == extras
 
 
-def check_row(row: dict[str, Any], want: dict[str, Any]) -> None:
-    """A priced table's row against a case's expectation: the same counts, labels, status and reported cost."""
+def check_row(row: dict[str, Any], want: dict[str, Any], extras: bool = False) -> None:
+    """A table's row against a case's expectation: the same counts, labels, status and reported cost (and, in a
+    priced table, `extras`, the kept extras as columns; the cost breakdown as JSON text of exact decimals)."""
     w = expected(want)
+    if extras:
+        for key, value in kept_extras(want).items():
+            got = row[key]
+            if key == "cost_breakdown":
+                got = {k: Decimal(v) for k, v in json.loads(got).items()}
+            assert got == value, key
     for key, count in w["usage"].items():
         # A table holds the count columns its rows use; a line is one request unless it says otherwise.
         assert row.get(key, 1 if key == "requests" else 0) == count, key
@@ -100,7 +129,7 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
     wants = case.get("expect_rows") or [case["expect"]]
     assert len(rows) == len(wants)
     for row, want in zip(rows, wants, strict=True):
-        check_row(row, want)
+        check_row(row, want, extras=True)
         if want.get("status") == "error" and not want.get("has_usage", True):
             assert row["total_cost"] == 0  # a failed request is kept, and costs nothing
     if "expect_row_costs" in case:
@@ -112,6 +141,18 @@ def test_price_logs_agrees(case: dict[str, Any], tmp_path: Path) -> None:
         at = record.timestamp
         cost = tokenprice.price(record.usage, model=record.model, provider=record.provider, at=at)
         assert rows[0]["total_cost"] == cost.total
+
+
+def test_extras_are_kept_where_the_sources_give_them() -> None:
+    """Every kept extra is found in some case, so none of them is checked vacuously."""
+    found = {
+        k
+        for _, c in named_cases(SOURCES)
+        for w in [c.get("expect"), *c.get("expect_rows", [])]
+        if w
+        for k in kept_extras(w)
+    }
+    assert found == set(KEPT) | set(KEPT_TOO)
 
 
 def test_a_page_prices_as_its_rows(tmp_path: Path) -> None:

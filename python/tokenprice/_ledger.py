@@ -477,11 +477,14 @@ class Reconciliation:
     (the differences summed per cause, exact).
 
     Causes, tried in this order: ``gateway cache hit`` (the source charged a call its gateway answered from
-    cache); ``no price for the model`` (the source reported 0 for usage that costs something — it had no price
-    or did not read the usage — plus the records tokenprice itself could not price for that reason);
-    ``long context tier`` (prompt above 200K tokens); ``batch/tier`` (the report matches the standard tier's
-    price); ``price date`` (it matches today's price, not the one in force then); ``cache priced differently``
-    (it matches the price with cached tokens charged as plain input); ``unexplained``. The ledger compares the
+    cache); ``gateway reported 0`` (the source reported 0 for usage that costs something: it did not price the
+    model or did not read the usage); ``no price for the model`` (the records tokenprice itself could not price for
+    that reason, with no money); ``long context tier`` (prompt above 200K tokens); ``batch/tier`` (the report
+    matches the standard tier's price); ``price date`` (it matches today's price, not the one in force then);
+    ``cache charged twice`` (it matches the price with the cache tokens charged as plain input and again at their
+    cache price); ``cache tokens ignored`` (it matches the price with the cache tokens charged as plain input);
+    ``cache priced differently`` (it lies between the price with the cache tokens free and charged twice);
+    ``unexplained``. The ledger compares the
     lines column by column and prices the other ways only the lines that mismatch."""
 
     def __init__(self, logs: PricedLogs, absolute: Decimal, relative: Decimal) -> None:

@@ -14,12 +14,12 @@ use rust_decimal::Decimal;
 
 use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::formats::common::{money_value, provider_id, status_code_value, time_value};
+use crate::usage::formats::common::{milliseconds, money_value, provider_id, status_code_value, time_value};
 use crate::usage::Status;
 use crate::usage::Usage;
 
 /// The members the lane reads.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 15] = [
     "id",
     "created_at",
     "provider",
@@ -33,6 +33,8 @@ const KEYS: [&str; 13] = [
     "metadata",
     "step",
     "custom_cost",
+    "duration",
+    "path",
 ];
 
 /// What the lane does with a member.
@@ -62,6 +64,8 @@ fn key_of(key: &str) -> Key {
         "metadata" => 10,
         "step" => 11,
         "custom_cost" => 12,
+        "duration" => 13,
+        "path" => 14,
         "ResponseBody" | "Gateway" | "result" | "resourceSpans" | "scopeSpans" => return Key::Decline,
         _ => return Key::Other,
     })
@@ -112,6 +116,10 @@ pub struct Flat<'t> {
     pub output_tokens: u64,
     pub has_usage: bool,
     pub reported_cost: Option<Decimal>,
+    /// `duration` in milliseconds, `path`, and `custom_cost`, as the general path keeps them (`Extras`).
+    pub duration_ms: Option<Decimal>,
+    pub endpoint: Option<&'t str>,
+    pub custom_cost: Option<bool>,
     /// This item's labels: a range of the chunk's [`Labels::spans`], in the order the general path gives them.
     pub labels: (u32, u32),
 }
@@ -178,8 +186,8 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
     if !(ok && whole) {
         return None;
     }
-    let [id_escaped, _, provider_escaped, model_escaped, ..] = escapes;
-    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, _custom_cost] =
+    let [id_escaped, _, provider_escaped, model_escaped, .., path_escaped] = escapes;
+    let [id, created_at, provider, model, success, status_code, cached, tokens_in, tokens_out, cost, metadata, step, custom_cost, duration, path] =
         slots;
     if tokens_in.is_none() && tokens_out.is_none() {
         return None; // not this format
@@ -210,6 +218,12 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         Some(v) => Some(money_value(v, "cost").ok()?),
         None => None,
     };
+    // A duration the general path rejects (not a number, negative, too large): leave it to it.
+    let duration_ms = match present(duration) {
+        Some(v) => Some(milliseconds(money_value(v, "duration").ok()?, 1).ok()?),
+        None => None,
+    };
+    let endpoint = text_of(path, path_escaped)?;
     let (first, text_start) = (labels.spans.len(), labels.text.len());
     let read_labels = (|| {
         if let Some(m) = present(metadata) {
@@ -253,6 +267,9 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         has_usage: (present(tokens_in).is_some() || present(tokens_out).is_some())
             && (status == Status::Ok || input_tokens > 0 || output_tokens > 0),
         reported_cost,
+        duration_ms,
+        endpoint,
+        custom_cost: custom_cost.and_then(boolean),
         labels: (first as u32, labels.spans.len() as u32),
     })
 }
@@ -469,6 +486,8 @@ mod tests {
             ],
             "step" => &["0", "3", "-1", r#""2""#, "2.5", "null", "true", "007"],
             "custom_cost" => &["false", "true", "null"],
+            "duration" => &["812", "0", "null", "1.5", "-3", r#""40""#, r#""x""#, "1e3", "-0"],
+            "path" => &[r#""chat/completions""#, r#""""#, "null", "5", r#""a\/b""#],
             _ => &[],
         }
     }

@@ -58,9 +58,22 @@ pub struct LedgerOptions {
 /// The cost columns of a priced line; they add up to `total_cost` exactly.
 pub const COST_COLUMNS: [&str; 5] = ["input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "other_cost"];
 
+/// The columns of a priced line's extras (`usage::Extras`), last in its batch.
+pub const EXTRA_COLUMNS: [&str; 9] = [
+    "duration_ms",
+    "ttft_ms",
+    "trace_id",
+    "request_id",
+    "endpoint",
+    "rate_limited",
+    "custom_cost",
+    "cache_reference_id",
+    "cost_breakdown",
+];
+
 /// The columns of a priced line other than its labels and counts (a label of one of these names is given the
 /// column `metadata.<name>`).
-pub const FIXED_COLUMNS: [&str; 21] = [
+pub const FIXED_COLUMNS: [&str; 30] = [
     "source",
     "line",
     "id",
@@ -82,6 +95,15 @@ pub const FIXED_COLUMNS: [&str; 21] = [
     "cache_write_cost",
     "output_cost",
     "other_cost",
+    "duration_ms",
+    "ttft_ms",
+    "trace_id",
+    "request_id",
+    "endpoint",
+    "rate_limited",
+    "custom_cost",
+    "cache_reference_id",
+    "cost_breakdown",
 ];
 
 /// Items to read and price: (line or row number, text).

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::money::{amount_of, money_builder};
 use crate::prices::PriceBook;
 use crate::usage::batch::{labels_of, LabelValue, RecordColumns};
+use crate::usage::Extras;
 
 pub(crate) fn internal(e: arrow_schema::ArrowError) -> Error {
     Error::arrow("priced log table")(e)
@@ -113,6 +114,95 @@ struct LineColumns {
     priced_provider: StringBuilder,
     priced_model: StringBuilder,
     price_from: Date32Builder,
+    extras: ExtraColumns,
+}
+
+/// The builders of the extras' columns ([`EXTRA_COLUMNS`](super::EXTRA_COLUMNS), in that order).
+struct ExtraColumns {
+    duration_ms: Decimal128Builder,
+    ttft_ms: Decimal128Builder,
+    trace_id: StringBuilder,
+    request_id: StringBuilder,
+    endpoint: StringBuilder,
+    rate_limited: BooleanBuilder,
+    custom_cost: BooleanBuilder,
+    cache_reference_id: StringBuilder,
+    cost_breakdown: StringBuilder,
+}
+
+/// Milliseconds (or money) as a decimal128(38, 18) value; null when absent. (Readers keep durations to 18
+/// places and within range, so `amount_of` takes every one.)
+fn append_decimal(b: &mut Decimal128Builder, d: Option<rust_decimal::Decimal>) {
+    match d.and_then(amount_of) {
+        Some(v) => b.append_value(v),
+        None => b.append_null(),
+    }
+}
+
+impl ExtraColumns {
+    fn with_capacity(n: usize) -> ExtraColumns {
+        let strs = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+        ExtraColumns {
+            duration_ms: money_builder(n),
+            ttft_ms: money_builder(n),
+            trace_id: strs(0),
+            request_id: strs(n * 16),
+            endpoint: strs(n * 16),
+            rate_limited: BooleanBuilder::with_capacity(n),
+            custom_cost: BooleanBuilder::with_capacity(n),
+            cache_reference_id: strs(0),
+            cost_breakdown: strs(0),
+        }
+    }
+
+    fn append(&mut self, e: &Extras) {
+        append_decimal(&mut self.duration_ms, e.duration_ms);
+        append_decimal(&mut self.ttft_ms, e.ttft_ms);
+        self.trace_id.append_option(e.trace_id.as_deref());
+        self.request_id.append_option(e.request_id.as_deref());
+        self.endpoint.append_option(e.endpoint.as_deref());
+        self.rate_limited.append_option(e.rate_limited);
+        self.custom_cost.append_option(e.custom_cost);
+        self.cache_reference_id.append_option(e.cache_reference_id.as_deref());
+        if e.cost_breakdown.is_empty() {
+            self.cost_breakdown.append_null();
+        } else {
+            // A JSON object of decimal strings, exact, in the source's order.
+            let parts: serde_json::Map<String, serde_json::Value> =
+                e.cost_breakdown.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+            self.cost_breakdown.append_value(serde_json::Value::Object(parts).to_string());
+        }
+    }
+
+    /// A Logs API item's extras, as the general path keeps them.
+    fn append_flat(&mut self, f: &Flat<'_>) {
+        append_decimal(&mut self.duration_ms, f.duration_ms);
+        self.ttft_ms.append_null();
+        self.trace_id.append_null();
+        self.request_id.append_option(f.id);
+        self.endpoint.append_option(f.endpoint);
+        self.rate_limited.append_null();
+        self.custom_cost.append_option(f.custom_cost);
+        self.cache_reference_id.append_null();
+        self.cost_breakdown.append_null();
+    }
+
+    fn finish(&mut self) -> Vec<(Field, ArrayRef)> {
+        let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
+        let boolean = |name: &str| Field::new(name, DataType::Boolean, true);
+        let decimal = |name: &str| Field::new(name, DataType::Decimal128(38, 18), true);
+        vec![
+            (decimal("duration_ms"), Arc::new(self.duration_ms.finish()) as ArrayRef),
+            (decimal("ttft_ms"), Arc::new(self.ttft_ms.finish())),
+            (utf8("trace_id"), Arc::new(self.trace_id.finish())),
+            (utf8("request_id"), Arc::new(self.request_id.finish())),
+            (utf8("endpoint"), Arc::new(self.endpoint.finish())),
+            (boolean("rate_limited"), Arc::new(self.rate_limited.finish())),
+            (boolean("custom_cost"), Arc::new(self.custom_cost.finish())),
+            (utf8("cache_reference_id"), Arc::new(self.cache_reference_id.finish())),
+            (utf8("cost_breakdown"), Arc::new(self.cost_breakdown.finish())),
+        ]
+    }
 }
 
 impl LineColumns {
@@ -136,6 +226,7 @@ impl LineColumns {
             priced_provider: strs(room.priced_provider),
             priced_model: strs(room.priced_model),
             price_from: Date32Builder::with_capacity(n),
+            extras: ExtraColumns::with_capacity(n),
         })
     }
 
@@ -160,6 +251,7 @@ impl LineColumns {
                 self.model.append_option(r.model.as_deref());
                 self.served.append_option(r.served_model.as_deref());
                 self.tier.append_option(r.service_tier.as_deref());
+                self.extras.append(&r.extras);
                 (r.cache_hit, r.status, r.reported_cost)
             }
             Err(f) => {
@@ -168,6 +260,7 @@ impl LineColumns {
                 self.model.append_value(f.model);
                 self.served.append_null();
                 self.tier.append_null();
+                self.extras.append_flat(f);
                 (f.cache_hit, f.status, f.reported_cost)
             }
         };
@@ -263,6 +356,10 @@ impl LineColumns {
         ]);
         fields.push(Field::new("price_from", DataType::Date32, true));
         columns.push(Arc::new(self.price_from.finish()));
+        for (f, c) in self.extras.finish() {
+            fields.push(f);
+            columns.push(c);
+        }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
 }

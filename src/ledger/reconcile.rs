@@ -16,20 +16,62 @@ use crate::cost::price_model;
 use crate::cost::record::{resolve, tier_of};
 use crate::error::{Error, Result};
 use crate::money::{money_builder, money_field};
-use crate::prices::units::{unit_of_usage_field, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT};
+use crate::prices::units::{
+    unit_of_usage_field, CACHE_AUDIO_READ, CACHE_IMAGE_READ, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT,
+};
 use crate::prices::PriceBook;
 use crate::usage::Usage;
 
-/// The causes of a mismatch, tried in this order.
-pub const CAUSES: [&str; 7] = [
+/// The causes of a mismatch, tried in this order (indexed by [`Cause`]).
+pub const CAUSES: [&str; 11] = [
     "gateway cache hit",
+    "custom cost",
+    "gateway reported 0",
     "no price for the model",
     "long context tier",
     "batch/tier",
     "price date",
+    "cache charged twice",
+    "cache tokens ignored",
     "cache priced differently",
     "unexplained",
 ];
+
+/// A cause, as an index into [`CAUSES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The source charged a call its gateway answered from its own cache.
+    GatewayCacheHit,
+    /// The reported cost is the caller's own price (Cloudflare `custom_cost: true`, set by `cf-aig-custom-cost`).
+    CustomCost,
+    /// The source reported 0 for usage that costs something: it did not price the model or did not read the usage.
+    GatewayReportedZero,
+    /// tokenprice has no price for the model (the records rejected for that reason; never a priced line).
+    NoPrice,
+    LongContextTier,
+    BatchTier,
+    PriceDate,
+    /// Cache tokens charged as plain input and again at their cache price (cloudflare/ai#550, BerriAI/litellm#14849).
+    CacheChargedTwice,
+    /// Cache tokens charged as plain input, the discount ignored (BerriAI/litellm#16341).
+    CacheTokensIgnored,
+    /// The cache tokens charged at some other rate: between free and charged twice.
+    CachePricedDifferently,
+    Unexplained,
+}
+
+/// How a repricing counts the cache tokens (reads and both writes, which are parts of `input_tokens`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CacheAs {
+    /// At their cache prices, as the book says.
+    Book,
+    /// As plain input (no cache discount or write premium).
+    PlainInput,
+    /// As plain input and again at their cache prices.
+    ChargedTwice,
+    /// Not charged at all.
+    Free,
+}
 
 /// A prompt above this many tokens is billed at a long-context tier by some providers.
 const LONG_CONTEXT_TOKENS: u64 = 200_000;
@@ -61,6 +103,7 @@ struct Columns<'a> {
     reported: &'a arrow_array::Decimal128Array,
     computed: &'a arrow_array::Decimal128Array,
     cache_hit: Option<&'a BooleanArray>,
+    custom_cost: Option<&'a BooleanArray>,
     service_tier: Option<&'a StringArray>,
     timestamp: &'a arrow_array::TimestampMicrosecondArray,
     /// (unit, counts) of each usage column.
@@ -105,6 +148,7 @@ impl<'a> Columns<'a> {
             reported: money("reported_cost")?,
             computed: money("total_cost")?,
             cache_hit: batch.column_by_name("cache_hit").and_then(|c| c.as_boolean_opt()),
+            custom_cost: batch.column_by_name("custom_cost").and_then(|c| c.as_boolean_opt()),
             service_tier: strings(batch, "service_tier"),
             timestamp,
             counts,
@@ -122,15 +166,15 @@ impl<'a> Columns<'a> {
     }
 
     /// The line's total priced another way, as `PricedLogs._reprice` does: on the model that was priced, at `at`
-    /// (else the line's time), in `tier` (else the line's), without cache (reads, writes, gateway hit) when asked.
-    /// `None` when it cannot be priced so.
+    /// (else the line's time), in `tier` (else the line's), with its cache tokens counted `cache` (all but `Book`
+    /// also price a gateway cache hit as the call it answered). `None` when it cannot be priced so.
     fn reprice(
         &self,
         book: &Arc<PriceBook>,
         row: usize,
         at: Option<i64>,
         tier: Option<&str>,
-        uncached: bool,
+        cache: CacheAs,
     ) -> Option<i128> {
         let model = self.models.iter().find_map(|c| Columns::text(*c, row))?;
         let mi = resolve(book, model, Columns::text(self.provider, row)).ok()?;
@@ -138,15 +182,24 @@ impl<'a> Columns<'a> {
         for (unit, counts) in &self.counts {
             usage.counts[*unit] = if counts.is_valid(row) { counts.value(row) } else { 0 };
         }
-        if uncached {
-            for unit in [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H] {
-                usage.counts[unit] = 0;
+        let c = &mut usage.counts;
+        let cached = c[CACHE_READ].checked_add(c[CACHE_WRITE])?.checked_add(c[CACHE_WRITE_1H])?;
+        match cache {
+            CacheAs::Book => {}
+            CacheAs::ChargedTwice => c[INPUT] = c[INPUT].checked_add(cached)?,
+            CacheAs::PlainInput | CacheAs::Free => {
+                if cache == CacheAs::Free {
+                    c[INPUT] = c[INPUT].checked_sub(cached)?;
+                }
+                for unit in [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, CACHE_AUDIO_READ, CACHE_IMAGE_READ] {
+                    c[unit] = 0;
+                }
             }
         }
         let tier = tier_of(tier.or(Columns::text(self.service_tier, row)));
         let at = at.unwrap_or_else(|| self.timestamp.value(row));
         let cost = price_model(book, &usage, mi, at, tier.as_deref(), None).ok()?;
-        let hit = !uncached && self.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row));
+        let hit = cache == CacheAs::Book && self.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row));
         Some(if hit { 0 } else { cost.total })
     }
 }
@@ -179,7 +232,7 @@ struct Mismatch {
     row: u32,
     reported: i128,
     computed: i128,
-    cause: usize,
+    cause: Cause,
 }
 
 /// Reconciles the priced lines `batches` (one schema or several; see [`super::unify`]): `rejects_without_price`
@@ -215,11 +268,11 @@ pub fn reconcile(
     // Largest difference first; equal ones in the order of the lines.
     found.sort_by_key(|m| std::cmp::Reverse(m.reported.wrapping_sub(m.computed).unsigned_abs()));
     for m in &found {
-        let (n, money) = &mut causes[m.cause];
+        let (n, money) = &mut causes[m.cause as usize];
         *n += 1;
         *money = money.checked_add(m.reported - m.computed).ok_or_else(overflow)?;
     }
-    causes[1].0 += rejects_without_price;
+    causes[Cause::NoPrice as usize].0 += rejects_without_price;
     Ok(Reconciliation {
         mismatches: mismatches_batch(batches, &found)?,
         compared,
@@ -229,7 +282,8 @@ pub fn reconcile(
     })
 }
 
-/// The cause of one mismatching line: the first of [`CAUSES`] that explains it.
+/// The cause of one mismatching line: the first of [`CAUSES`] that explains it. The cache hypotheses reprice the
+/// line with its cache tokens counted each way and compare exactly (within the tolerance), in decimals.
 fn cause_of(
     cols: &Columns<'_>,
     row: usize,
@@ -238,32 +292,44 @@ fn cause_of(
     book: &Arc<PriceBook>,
     tolerance: &Tolerance,
     now: i64,
-) -> usize {
+) -> Cause {
     let near = |value: Option<i128>| value.is_some_and(|v| tolerance.near(reported, v));
     let tier = Columns::text(cols.service_tier, row);
-    if cols.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row)) {
-        0
+    let cached = [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H].iter().any(|u| cols.count(*u, row) > 0);
+    let reprice = |cache| cols.reprice(book, row, None, None, cache);
+    let flag = |c: Option<&BooleanArray>| c.is_some_and(|c| c.is_valid(row) && c.value(row));
+    if flag(cols.cache_hit) {
+        Cause::GatewayCacheHit
+    } else if flag(cols.custom_cost) {
+        Cause::CustomCost
     } else if reported == 0 && computed > 0 {
         // The source had no price for the model, or did not read its usage (cloudflare/ai#491, #20536).
-        1
+        Cause::GatewayReportedZero
     } else if cols.count(INPUT, row) > LONG_CONTEXT_TOKENS {
-        2
+        Cause::LongContextTier
     } else if !matches!(tier, None | Some("default" | "standard" | "auto"))
-        && near(cols.reprice(book, row, None, Some("standard"), false))
+        && near(cols.reprice(book, row, None, Some("standard"), CacheAs::Book))
     {
-        3
+        Cause::BatchTier
     } else if cols
-        .reprice(book, row, Some(now), None, false)
+        .reprice(book, row, Some(now), None, CacheAs::Book)
         .is_some_and(|t| t != computed && tolerance.near(reported, t))
     {
-        4
-    } else if cols.count(CACHE_READ, row) + cols.count(CACHE_WRITE, row) > 0
-        && near(cols.reprice(book, row, None, None, true))
-    {
-        5
+        Cause::PriceDate
+    } else if cached && near(reprice(CacheAs::ChargedTwice)) {
+        Cause::CacheChargedTwice
+    } else if cached && near(reprice(CacheAs::PlainInput)) {
+        Cause::CacheTokensIgnored
+    } else if cached && within(reported, reprice(CacheAs::Free), reprice(CacheAs::ChargedTwice)) {
+        Cause::CachePricedDifferently
     } else {
-        6
+        Cause::Unexplained
     }
+}
+
+/// Whether `reported` lies between the two prices (in either order), when both are known.
+fn within(reported: i128, a: Option<i128>, b: Option<i128>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.min(b) <= reported && reported <= a.max(b))
 }
 
 /// The mismatches as one Arrow batch: id, source, line, model, reported, computed, difference, cause, then the
@@ -277,7 +343,7 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
         reported.append_value(m.reported);
         computed.append_value(m.computed);
         difference.append_value(m.reported - m.computed);
-        cause.append_value(CAUSES[m.cause]);
+        cause.append_value(CAUSES[m.cause as usize]);
     }
     // The columns taken from the lines: these first, then the labels in order of first appearance.
     let mut names: Vec<(String, DataType)> =

@@ -110,6 +110,87 @@ impl PyUsageRecord {
     fn id(&self) -> Option<&str> {
         self.record.id.as_deref()
     }
+    /// The request's duration in milliseconds (an exact Decimal), when the source says.
+    #[getter]
+    fn duration_ms<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.record.extras.duration_ms.map(|d| py_decimal(py, d)).transpose()
+    }
+    /// Time to the first token of a streamed response in milliseconds (an exact Decimal), when the source says.
+    #[getter]
+    fn ttft_ms<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.record.extras.ttft_ms.map(|d| py_decimal(py, d)).transpose()
+    }
+    /// What groups the request with its retries and fallbacks (a trace id).
+    #[getter]
+    fn trace_id(&self) -> Option<&str> {
+        self.record.extras.trace_id.as_deref()
+    }
+    /// The source's own id of the request or event.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.record.extras.request_id.as_deref()
+    }
+    /// The path or URL the request was served on.
+    #[getter]
+    fn endpoint(&self) -> Option<&str> {
+        self.record.extras.endpoint.as_deref()
+    }
+    /// Whether the source says the request was rate limited (None when it does not say).
+    #[getter]
+    fn rate_limited(&self) -> Option<bool> {
+        self.record.extras.rate_limited
+    }
+    /// Whether the reported cost is the caller's own price (Cloudflare `custom_cost`), None when not said.
+    #[getter]
+    fn custom_cost(&self) -> Option<bool> {
+        self.record.extras.custom_cost
+    }
+    /// The gateway's cache marker: the request whose cached response was served.
+    #[getter]
+    fn cache_reference_id(&self) -> Option<&str> {
+        self.record.extras.cache_reference_id.as_deref()
+    }
+    /// The source's per-part cost (exact Decimals, keys as the source names them); empty when it gives none.
+    #[getter]
+    fn cost_breakdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.record.extras.cost_breakdown {
+            d.set_item(k, py_decimal(py, *v)?)?;
+        }
+        Ok(d)
+    }
+    /// The extras the source gave (duration_ms, ttft_ms, trace_id, request_id, endpoint, rate_limited,
+    /// custom_cost, cache_reference_id, cost_breakdown), as a dict of those present.
+    #[getter]
+    fn extra<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let e = &self.record.extras;
+        if e.duration_ms.is_some() {
+            d.set_item("duration_ms", self.duration_ms(py)?)?;
+        }
+        if e.ttft_ms.is_some() {
+            d.set_item("ttft_ms", self.ttft_ms(py)?)?;
+        }
+        for (k, v) in [
+            ("trace_id", &e.trace_id),
+            ("request_id", &e.request_id),
+            ("endpoint", &e.endpoint),
+            ("cache_reference_id", &e.cache_reference_id),
+        ] {
+            if let Some(v) = v {
+                d.set_item(k, v)?;
+            }
+        }
+        for (k, v) in [("rate_limited", e.rate_limited), ("custom_cost", e.custom_cost)] {
+            if let Some(v) = v {
+                d.set_item(k, v)?;
+            }
+        }
+        if !e.cost_breakdown.is_empty() {
+            d.set_item("cost_breakdown", self.cost_breakdown(py)?)?;
+        }
+        Ok(d)
+    }
     /// Every field as a plain dict (usage as a dict of counts).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -133,6 +214,7 @@ impl PyUsageRecord {
         d.set_item("metadata", self.metadata(py)?)?;
         d.set_item("reported_cost", self.reported_cost(py)?)?;
         d.set_item("id", self.id())?;
+        d.set_item("extra", self.extra(py)?)?;
         Ok(d)
     }
     /// Pickles by content: every field, exact (see `UsageRecord::to_state`).

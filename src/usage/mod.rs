@@ -11,7 +11,7 @@ pub mod formats;
 pub mod record;
 pub mod stream;
 
-pub use record::{Hints, Meta, Status, TextToCount, UsageRecord, UsageSource};
+pub use record::{Extras, Hints, Meta, Status, TextToCount, UsageRecord, UsageSource};
 
 use crate::error::{Error, Result};
 use crate::prices::units::{self, CACHE_WRITE, CACHE_WRITE_1H, INPUT, N_UNITS, OUTPUT, REQUESTS, UNITS};

@@ -121,6 +121,85 @@ pub struct UsageRecord {
     pub has_usage: bool,
     /// For a record without usage: the request's and response's text, so the tokens can be counted.
     pub text: Option<Box<TextToCount>>,
+    /// What the source says about the request beside its usage and labels (timings, ids, how its cost was set).
+    pub extras: Extras,
+}
+
+/// What a source records about a request beside its usage and labels, kept when the source has it. Timings are
+/// milliseconds, read exactly from the source's number (seconds are multiplied, never rounded).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extras {
+    /// The request's duration (latency).
+    pub duration_ms: Option<Decimal>,
+    /// Time to the first token of a streamed response.
+    pub ttft_ms: Option<Decimal>,
+    /// What groups a request with its retries and fallbacks (a trace).
+    pub trace_id: Option<String>,
+    /// The source's own id of the request or event.
+    pub request_id: Option<String>,
+    /// The path or URL the request was served on.
+    pub endpoint: Option<String>,
+    /// The source says the request was rate limited.
+    pub rate_limited: Option<bool>,
+    /// The reported cost is the caller's own price (Cloudflare `custom_cost`, set with `cf-aig-custom-cost`).
+    pub custom_cost: Option<bool>,
+    /// The gateway's cache marker: the request whose cached response was served.
+    pub cache_reference_id: Option<String>,
+    /// The source's per-part cost, keys as the source names them, exact.
+    pub cost_breakdown: Vec<(String, Decimal)>,
+}
+
+impl Extras {
+    /// The extras as a JSON value (decimals as text), for a record's state.
+    pub fn to_state(&self) -> serde_json::Value {
+        use serde_json::json;
+        let dec = |d: &Option<Decimal>| d.map(|d| d.to_string());
+        json!({
+            "duration_ms": dec(&self.duration_ms), "ttft_ms": dec(&self.ttft_ms), "trace_id": self.trace_id,
+            "request_id": self.request_id, "endpoint": self.endpoint, "rate_limited": self.rate_limited,
+            "custom_cost": self.custom_cost, "cache_reference_id": self.cache_reference_id,
+            "cost_breakdown": self.cost_breakdown.iter().map(|(k, v)| json!([k, v.to_string()])).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The extras [`Extras::to_state`] wrote; `None` for any other value.
+    pub fn from_state(v: &serde_json::Value) -> Option<Extras> {
+        use serde_json::Value;
+        let text = |name: &str| match v.get(name)? {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => None,
+        };
+        let dec = |name: &str| match text(name)? {
+            None => Some(None),
+            Some(s) => s.parse::<Decimal>().ok().map(Some),
+        };
+        let flag = |name: &str| match v.get(name)? {
+            Value::Null => Some(None),
+            Value::Bool(b) => Some(Some(*b)),
+            _ => None,
+        };
+        let breakdown = v
+            .get("cost_breakdown")?
+            .as_array()?
+            .iter()
+            .map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), Value::String(d)]) => Some((k.clone(), d.parse::<Decimal>().ok()?)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Extras {
+            duration_ms: dec("duration_ms")?,
+            ttft_ms: dec("ttft_ms")?,
+            trace_id: text("trace_id")?,
+            request_id: text("request_id")?,
+            endpoint: text("endpoint")?,
+            rate_limited: flag("rate_limited")?,
+            custom_cost: flag("custom_cost")?,
+            cache_reference_id: text("cache_reference_id")?,
+            cost_breakdown: breakdown,
+        })
+    }
 }
 
 /// A record as one JSON value and back, every field exact (counts as integers, the reported cost as its decimal
@@ -146,6 +225,7 @@ impl UsageRecord {
             "status": self.status.as_str(), "status_code": self.status_code, "metadata": meta,
             "reported_cost": self.reported_cost.map(|d| d.to_string()), "id": self.id, "has_usage": self.has_usage,
             "text": self.text.as_ref().map(|t| json!([t.messages, t.prompt, t.completion])),
+            "extras": self.extras.to_state(),
         })
     }
 
@@ -256,6 +336,7 @@ impl UsageRecord {
             id: opt("id")?,
             has_usage: flag("has_usage")?,
             text: text_to_count,
+            extras: Extras::from_state(field("extras")?).ok_or_else(|| bad("extras"))?,
         })
     }
 }

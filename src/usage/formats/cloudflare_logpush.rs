@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::json::{self, kind, Kind, Obj, Raw};
-use crate::usage::record::{Hints, Meta, Status, TextToCount, UsageRecord};
+use crate::usage::record::{Extras, Hints, Meta, Status, TextToCount, UsageRecord};
 
 use std::borrow::Cow;
 
@@ -81,8 +81,17 @@ fn cloudflare_logpush(o: &Obj<'_>) -> Result<UsageRecord> {
     if let Some(m) = o.present("Metadata").filter(|m| !is_encrypted(*m)) {
         labels_member(m, "Metadata", &mut rec.metadata)?;
     }
+    // The gateway's own extras replace any the body had (Logpush dataset `ai_gateway_events`: `Endpoint`,
+    // `RateLimited`, `Metrics.durationMs`; cloudflare-docs `ai-gateway/observability/logging/logpush.mdx`).
+    rec.extras = Extras {
+        request_id: text(o, "ID").or_else(|| text(o, "Id")).or_else(|| text(o, "LogID")),
+        endpoint: text(o, "Endpoint"),
+        rate_limited: o.bool("RateLimited"),
+        ..Default::default()
+    };
     if let Some(metrics) = o.obj("Metrics") {
         rec.reported_cost = money(&metrics, "cost")?.or(rec.reported_cost);
+        rec.extras.duration_ms = duration_ms(&metrics, "durationMs", 1)?;
     }
     if let Some(cost) = money(o, "Cost")? {
         rec.reported_cost = Some(cost);

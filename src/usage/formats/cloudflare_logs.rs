@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::json::{self, Obj};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::record::{Meta, Status, UsageRecord};
+use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
 use super::{never, Format, Probe};
@@ -23,7 +23,9 @@ fn detect(p: &Probe<'_, '_>) -> bool {
 /// Cloudflare AI Gateway Logs API item. It carries `tokens_in` / `tokens_out` only (no cache split), the
 /// gateway's `cost` estimate, `cached` for gateway cache hits, `step` > 0 for fallbacks, and `metadata` as a JSON
 /// string (REST) or an object (Worker binding). `custom_cost` (the caller priced the request with
-/// `cf-aig-custom-cost`) is no label: it says how `cost` was set, not whose request it was.
+/// `cf-aig-custom-cost`) is no label: it says how `cost` was set, not whose request it was; it is kept as an
+/// extra, with `duration` (milliseconds), `path` (the endpoint) and `id` (fields of `LogListResponse`,
+/// cloudflare-typescript `src/resources/ai-gateway/logs.ts`).
 fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "cloudflare_logs",
@@ -51,6 +53,13 @@ fn cloudflare_logs(o: &Obj<'_>) -> Result<UsageRecord> {
     if let Some(m) = o.present("metadata") {
         labels_member(m, "metadata", &mut rec.metadata)?;
     }
+    rec.extras = Extras {
+        duration_ms: duration_ms(o, "duration", 1)?,
+        request_id: rec.id.clone(),
+        endpoint: text(o, "path"),
+        custom_cost: o.bool("custom_cost"),
+        ..Default::default()
+    };
     if let Some(step) = o.present("step").and_then(json::number_text).and_then(|t| t.parse::<i64>().ok()) {
         rec.metadata.push(("step".into(), Meta::Int(step)));
     }

@@ -121,6 +121,26 @@ pub(crate) fn money_value(raw: Raw<'_>, key: &str) -> Result<Decimal> {
     json::decimal(&t).map(to_money_scale).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
 }
 
+/// A duration at `key` in milliseconds: the source's number (or numeric string), given in units of `unit_ms`
+/// milliseconds (1 for milliseconds, 1000 for seconds), multiplied exactly. Not a number, negative or too large:
+/// an error.
+pub(crate) fn duration_ms(o: &Obj<'_>, key: &str, unit_ms: u32) -> Result<Option<Decimal>> {
+    match money(o, key)? {
+        Some(d) => milliseconds(d, unit_ms).map(Some).map_err(|why| err(format!("{key}: {d} {why}"))),
+        None => Ok(None),
+    }
+}
+
+/// `d` units of `unit_ms` milliseconds, in milliseconds (exact, at most 18 places); why not, otherwise.
+pub(crate) fn milliseconds(d: Decimal, unit_ms: u32) -> std::result::Result<Decimal, &'static str> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err("is a negative duration");
+    }
+    let ms = d.checked_mul(Decimal::from(unit_ms)).ok_or("is too large a duration")?;
+    crate::money::amount_of(ms).ok_or("is too large a duration")?;
+    Ok(ms.normalize())
+}
+
 /// Money is kept to 18 decimal places (10^-18 USD, the scale of every cost tokenprice computes), rounded half to
 /// even: a reported cost with more places is rounded there, once.
 pub fn to_money_scale(d: Decimal) -> Decimal {

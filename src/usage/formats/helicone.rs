@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::json::Obj;
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
-use crate::usage::record::{Meta, Status, UsageRecord};
+use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
 use super::{never, Format, Probe};
@@ -25,7 +25,8 @@ fn detect(p: &Probe<'_, '_>) -> bool {
 /// (`packages/cost/index.ts`) prices `prompt_cache_read_tokens`, `prompt_cache_write_tokens` and
 /// `prompt_audio_tokens` on top of it, for every provider. So the whole prompt is their sum. Writes carry no
 /// 5-minute / 1-hour split (priced as 5-minute). A cache hit is a row whose `cache_reference_id` names another
-/// request (not the all-zero default).
+/// request (not the all-zero default): it is kept as the cache marker, with `delay_ms` (duration),
+/// `time_to_first_token` (milliseconds), `request_id`, `target_url` (the endpoint) and a 429 as rate limited.
 fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "helicone",
@@ -39,7 +40,17 @@ fn helicone(o: &Obj<'_>) -> Result<UsageRecord> {
     rec.status_code = status_code(o, "response_status");
     rec.status = Status::of_http(rec.status_code);
     rec.reported_cost = money(o, "costUSD")?.or(money(o, "cost")?);
-    rec.cache_hit = text(o, "cache_reference_id").is_some_and(|id| id != DEFAULT_UUID);
+    let cache_reference_id = text(o, "cache_reference_id").filter(|id| id != DEFAULT_UUID);
+    rec.cache_hit = cache_reference_id.is_some();
+    rec.extras = Extras {
+        duration_ms: duration_ms(o, "delay_ms", 1)?,
+        ttft_ms: duration_ms(o, "time_to_first_token", 1)?,
+        request_id: rec.id.clone(),
+        endpoint: text(o, "target_url").or_else(|| text(o, "request_path")),
+        rate_limited: (rec.status_code == Some(429)).then_some(true),
+        cache_reference_id,
+        ..Default::default()
+    };
     let mut c = Counts::new();
     let prompt = n(o, "", "prompt_tokens")?;
     let reads = n(o, "", "prompt_cache_read_tokens")?;

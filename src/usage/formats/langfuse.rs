@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::json::{count, kind, Kind, Obj};
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT};
-use crate::usage::record::{Meta, Status, UsageRecord};
+use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
 use super::{never, Format, Probe};
@@ -24,7 +24,8 @@ fn detect(p: &Probe<'_, '_>) -> bool {
 /// excludes `input_cached_tokens`, `cache_read_input_tokens` and the cache-creation buckets), so the prompt total
 /// is the sum of every input bucket and the output the sum of every `output*` bucket; a cache-creation key naming
 /// `1h` (`input_cache_creation_1h`) is a 1-hour write. Older exports use `usage: {input, output}`.
-/// `calculatedTotalCost` (v2: `totalCost`) is Langfuse's own estimate.
+/// `calculatedTotalCost` (v2: `totalCost`) is Langfuse's own estimate, `costDetails` its per-part cost; `latency`
+/// and `timeToFirstToken` are seconds (kept as milliseconds), `traceId` groups the observations of a trace.
 fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
     let mut rec = UsageRecord {
         format: "langfuse",
@@ -40,6 +41,19 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
     if rec.reported_cost.is_none() {
         if let Some(cd) = o.obj("costDetails") {
             rec.reported_cost = money(&cd, "total")?;
+        }
+    }
+    rec.extras = Extras {
+        duration_ms: duration_ms(o, "latency", 1000)?,
+        ttft_ms: duration_ms(o, "timeToFirstToken", 1000)?,
+        trace_id: text(o, "traceId"),
+        ..Default::default()
+    };
+    if let Some(cd) = o.obj("costDetails") {
+        for (k, v) in &cd.members {
+            if kind(v) != Kind::Null {
+                rec.extras.cost_breakdown.push((k.to_string(), money_value(*v, &format!("costDetails.{k}"))?));
+            }
         }
     }
     let details = o.obj("usageDetails").or_else(|| o.obj("usage"));

@@ -1,9 +1,11 @@
 //! The `litellm` format: LiteLLM standard logging payload and spend logs.
 
+use rust_decimal::Decimal;
+
 use crate::error::Result;
 use crate::json::{self, kind, Kind, Obj};
 use crate::prices::units::{INPUT, OUTPUT};
-use crate::usage::record::{Meta, Status, UsageRecord};
+use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
 use super::openai_chat::chat_usage;
@@ -85,7 +87,48 @@ fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
         return Err(no_usage_on_success("litellm", "prompt_tokens / completion_tokens"));
     }
     rec.metadata = labels(o, meta.as_ref())?;
+    rec.extras = extras(o, &rec)?;
     Ok(rec)
+}
+
+/// What LiteLLM records beside the usage: the duration (`response_time` in seconds in a StandardLoggingPayload,
+/// `request_duration_ms` in a spend log), the time to the first token (`completionStartTime` less `startTime`, of a
+/// success), the trace (`trace_id`; a spend log's `session_id`), the endpoint (`api_base`), the provider's request
+/// id (`hidden_params.additional_headers`, or the error's), and a rate limit (`error_information`: a 429 or a
+/// `RateLimitError`).
+fn extras(o: &Obj<'_>, rec: &UsageRecord) -> Result<Extras> {
+    let mut e = Extras {
+        duration_ms: match duration_ms(o, "request_duration_ms", 1)? {
+            Some(d) => Some(d),
+            None => duration_ms(o, "response_time", 1000)?,
+        },
+        trace_id: text(o, "trace_id").or_else(|| text(o, "session_id")),
+        endpoint: text(o, "api_base"),
+        ..Default::default()
+    };
+    if rec.status == Status::Ok {
+        if let (Some(start), Some(first)) = (time(o, "startTime")?, time(o, "completionStartTime")?) {
+            if first >= start {
+                // Microseconds to milliseconds: scale 3, exact.
+                e.ttft_ms = Some(Decimal::new(first - start, 3).normalize());
+            }
+        }
+    }
+    let headers = o.obj("hidden_params").and_then(|h| h.obj("additional_headers"));
+    e.request_id = headers.as_ref().and_then(|h| {
+        ["llm_provider-x-request-id", "x-request-id", "llm_provider-request-id", "request-id"]
+            .into_iter()
+            .find_map(|k| text(h, k))
+    });
+    if let Some(info) = o.obj("error_information") {
+        e.request_id = e.request_id.or_else(|| text(&info, "error_provider_request_id"));
+        let limited = text(&info, "error_code").as_deref() == Some("429")
+            || text(&info, "error_class").as_deref() == Some("RateLimitError");
+        if limited {
+            e.rate_limited = Some(true);
+        }
+    }
+    Ok(e)
 }
 
 /// The labels a user groups by: the caller's `spend_logs_metadata` / `requester_metadata` as they are (`tenant`,
@@ -130,6 +173,13 @@ fn labels(o: &Obj<'_>, meta: Option<&Obj<'_>>) -> Result<Vec<(String, Meta)>> {
     }
     if let Some(t) = text(o, "model_group") {
         labels.push(("model_group".into(), Meta::Str(t)));
+    }
+    // The Router's fallback step (`attempted_fallbacks` in a spend log's metadata): the label `step`, as
+    // Cloudflare's, so a summary by step says what fallbacks cost.
+    let step = meta.and_then(|m| m.present("attempted_fallbacks")).and_then(json::number_text);
+    if let Some(n) = step.and_then(|t| t.parse::<i64>().ok()) {
+        labels.retain(|(k, _)| k != "step");
+        labels.push(("step".into(), Meta::Int(n)));
     }
     Ok(labels)
 }

@@ -1,5 +1,7 @@
 //! The `otel` format: OpenTelemetry GenAI spans (gen_ai.* attributes), as JSON spans or OTLP JSON.
 
+use rust_decimal::Decimal;
+
 use crate::error::Result;
 use crate::json::{self, count, kind, Kind, Obj, Raw};
 use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
@@ -121,6 +123,11 @@ fn otel(o: &Obj<'_>) -> Result<UsageRecord> {
         Some(t) => Some(t),
         None => time(o, "start_time")?,
     };
+    // The span's duration (its end less its start, in nanoseconds) and its trace (OTLP/JSON `traceId`).
+    rec.extras.trace_id = text(o, "traceId").or_else(|| text(o, "trace_id"));
+    rec.extras.duration_ms = span_duration_ms(o)?;
+    // The endpoint: OpenLLMetry writes the client's base URL (`gen_ai.openai.api_base`, instrumentation 0.33.12).
+    rec.extras.endpoint = s("gen_ai.openai.api_base").filter(|u| !u.is_empty());
     // The deprecated names (before semantic conventions 1.27) are still written by older instrumentations
     // (OpenLLMetry): `gen_ai.usage.prompt_tokens` / `completion_tokens`, with the same meaning.
     let input_key = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"].into_iter().find(|k| get(k).is_some());
@@ -188,4 +195,26 @@ pub(crate) fn resource_labels(resource: Raw<'_>, out: &mut Vec<(String, Meta)>) 
             out.push((k, m));
         }
     }
+}
+
+/// A span's duration in milliseconds: `endTimeUnixNano` less `startTimeUnixNano` (OTLP/JSON writes them as decimal
+/// strings of nanoseconds), exact; `None` when either is missing; an error when they are not whole numbers or the
+/// span ends before it starts.
+fn span_duration_ms(o: &Obj<'_>) -> Result<Option<Decimal>> {
+    let nanos = |key: &str| -> Result<Option<i128>> {
+        match o.present(key) {
+            None => Ok(None),
+            Some(v) => json::number_text(v).and_then(|t| t.parse::<i128>().ok()).map(Some).ok_or_else(|| {
+                err(format!("{key}: {} is not a whole number of nanoseconds", json::excerpt(v.get(), 40)))
+            }),
+        }
+    };
+    let (Some(start), Some(end)) = (nanos("startTimeUnixNano")?, nanos("endTimeUnixNano")?) else { return Ok(None) };
+    if end < start {
+        return Err(err(format!("endTimeUnixNano {end} is before startTimeUnixNano {start}")));
+    }
+    // Nanoseconds to milliseconds: scale 6, exact.
+    Decimal::try_from_i128_with_scale(end - start, 6)
+        .map(|d| Some(d.normalize()))
+        .map_err(|_| err("the span's duration is too large".to_string()))
 }
