@@ -41,7 +41,8 @@ def price_table(
     ``InvalidArgumentError``.
 
     Added columns: ``total_cost`` (decimal128(38, 18), exact; float64 with ``as_float=True``), one ``*_cost``
-    column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``price_from`` (the
+    column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``priced_region`` (the
+    row's region when it was priced in one), ``price_from`` (the
     price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
     a status: rows in = priced + rejected.

@@ -60,7 +60,7 @@ pub const COST_COLUMNS: [&str; 5] = ["input_cost", "cache_read_cost", "cache_wri
 
 /// The columns of a priced line other than its labels and counts (a label of one of these names is given the
 /// column `metadata.<name>`).
-pub const FIXED_COLUMNS: [&str; 21] = [
+pub const FIXED_COLUMNS: [&str; 22] = [
     "source",
     "line",
     "id",
@@ -74,6 +74,7 @@ pub const FIXED_COLUMNS: [&str; 21] = [
     "usage_source",
     "priced_provider",
     "priced_model",
+    "priced_region",
     "price_from",
     "reported_cost",
     "total_cost",

@@ -232,6 +232,9 @@ impl PyPriceBook {
                 m.entries.get(ei + 1).and_then(|n| n.from).map(|at| py_moment(py, at)).transpose()?,
             )?;
             d.set_item("source", e.source.as_deref())?;
+            d.set_item("source_date", e.source_date.map(|at| py_moment(py, at)).transpose()?)?;
+            d.set_item("origin", e.origin.as_deref())?;
+            d.set_item("checked", e.checked.map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("notes", e.notes.as_deref())?;
             d.set_item("prices", sheet_dict(py, &e.standard)?)?;
             let tiers = PyDict::new(py);
