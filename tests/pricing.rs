@@ -690,11 +690,14 @@ fn ultrafast_is_a_tier_of_the_vocabulary() {
     assert_eq!(usd(&cost(&b, &u, "gpt-6-astra", "2026-11-01", Some("ultrafast"))), "360");
     let err = price(&b, &u, "gpt-4o", None, at("2026-11-01"), Some("ultrafast"), None).unwrap_err();
     assert!(err.to_string().contains("no \"ultrafast\" price for gpt-4o"), "{err}");
-    // The default book: GPT-6 Astra at 6× its standard rates (LiteLLM 1.110.2's ultrafast sheet; OpenAI's guide).
+    // The default book: GPT-6 Astra at 6× its standard rates (LiteLLM 1.110.2's ultrafast sheet; OpenAI's guide):
+    // 100k × 60 + 100k × 300 per million, and above 272K prompt tokens 6× the long-context rates (120 / 450).
     let default = PriceBook::default_book();
-    let astra = price(&default, &u, "gpt-6-astra", None, at("2026-11-01"), Some("ultrafast"), None).unwrap();
-    assert_eq!(usd(&astra), "360");
-    assert_eq!(astra.sheet.tier, "ultrafast");
+    let small = usage(&[("input_tokens", 100_000), ("output_tokens", 100_000)]);
+    let astra = price(&default, &small, "gpt-6-astra", None, at("2026-11-01"), Some("ultrafast"), None).unwrap();
+    assert_eq!((usd(&astra), astra.sheet.tier.as_str()), ("36".to_string(), "ultrafast"));
+    let long = price(&default, &u, "gpt-6-astra", None, at("2026-11-01"), Some("ultrafast"), None).unwrap();
+    assert_eq!(usd(&long), "570");
 }
 
 /// Provenance: an entry's `origin` is checked, a hand entry names its page and the date of the page copy, and the
