@@ -90,6 +90,20 @@ def test_price_logs_prices_each_line_in_its_region() -> None:
     assert table.column("priced_region").to_pylist() == ["us", None]
     assert table.column("total_cost").to_pylist() == [OPUS_US, OPUS]
     assert logs.total_cost == OPUS_US + OPUS
+    # Totals by region, with and without the rows kept, agree.
+    by_region = pa.table(logs.summary("priced_region"))
+    totals = pa.table(
+        tokenprice.price_logs(
+            [anthropic_body("claude-opus-4-6", "us"), anthropic_body("claude-opus-4-6", "global")],
+            default_at=AT,
+            by="priced_region",
+            keep_rows=False,
+        ).last_summary
+    )
+    for summary in (by_region, totals):
+        regions, totals_by = summary.column("priced_region").to_pylist(), summary.column("total_cost").to_pylist()
+        got = dict(zip(regions, totals_by, strict=True))
+        assert got == {"us": OPUS_US, None: OPUS}
     # Repricing at the same prices keeps each line's region: nothing changes.
     same = pa.table(logs.reprice())
     assert same.column("repriced_cost").to_pylist() == [OPUS_US + OPUS]
