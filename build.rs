@@ -161,7 +161,12 @@ fn write_prices(out_dir: &Path) {
         let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{origin}: {e}"));
         let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{origin}: not valid TOML: {e}"));
         let json = serde_json::to_value(&value).expect("TOML converts to JSON");
-        let def = schema::provider_from_value(&json, &origin).unwrap_or_else(|e| panic!("{}", locate(&e, &text)));
+        let def =
+            schema::provider_from_value(&json, &origin).unwrap_or_else(|e| panic!("{}", schema::locate(&e, &text)));
+        // Every entry of the repository's book says where it came from (hand, genai-prices, LiteLLM).
+        if let Some(e) = schema::missing_origin(&def) {
+            panic!("{}", schema::locate(&e, &text));
+        }
         let stem = path.file_stem().unwrap().to_string_lossy();
         assert_eq!(def.id, stem, "{origin}: the file name must be the provider id ({:?})", def.id);
         defs.push(def);
@@ -172,18 +177,6 @@ fn write_prices(out_dir: &Path) {
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     deflate.write_all(serde_json::to_string(&values).unwrap().as_bytes()).unwrap();
     fs::write(out_dir.join("prices.json.deflate"), deflate.finish().unwrap()).unwrap();
-}
-
-/// Adds the line of the model an error is about (`models[3] (gpt-4o)` → the line of `id = "gpt-4o"`).
-fn locate(e: &schema::SchemaError, text: &str) -> String {
-    let line = e.path.split_once(" (").and_then(|(_, rest)| rest.split_once(')')).and_then(|(id, _)| {
-        let needle = format!("id = \"{id}\"");
-        text.lines().position(|l| l.trim() == needle).map(|i| i + 1)
-    });
-    match line {
-        Some(n) => format!("{}:{n}: {}: {}", e.origin, e.path, e.message),
-        None => e.to_string(),
-    }
 }
 
 fn main() {

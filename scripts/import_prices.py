@@ -45,6 +45,7 @@ from tokenprice.importers import (  # noqa: E402
     collapse_repeated_entries,
     from_genai_prices,
     from_litellm,
+    join_origins,
     merge_litellm_tiers,
     service_tier_notes,
 )
@@ -62,7 +63,7 @@ DOWNLOAD_HINT = f"pip download litellm=={LITELLM_VERSION} --no-deps -d {CACHE.re
 # TOML emitter: deterministic, readable, only what the price files use.
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TIER_KEYS = ("batch", "flex", "priority")
+_TIER_KEYS = ("batch", "flex", "priority", "ultrafast")
 
 
 def _key(k: str) -> str:
@@ -281,24 +282,67 @@ def model_summary(old: str, new: str) -> str:
 CORRECTIONS = Path(__file__).resolve().parent / "price_corrections.toml"
 
 
+# Where an entry came from, first in an entry: the keys that are not prices.
+_PROVENANCE_ORDER = ("from", "checked", "origin", "source", "source_date", "notes")
+
+
+def stamp_origin(entry: dict[str, Any], origin: str, **keys: str) -> None:
+    """Adds `origin` to the entry's origin (and sets `keys`, e.g. source and source_date), provenance keys first."""
+    entry.update(keys, origin=join_origins(entry.get("origin"), origin))
+    ordered = {k: entry[k] for k in _PROVENANCE_ORDER if k in entry}
+    ordered.update((k, v) for k, v in entry.items() if k not in ordered)
+    entry.clear()
+    entry.update(ordered)
+
+
+def tier_keys(book: list[dict[str, Any]]) -> list[set[str]]:
+    """The tier sheets of every entry of the book, in order (to see which ones a merge added)."""
+    return [{k for k, v in e.items() if isinstance(v, dict) and "base" not in v} for e in entries(book)]
+
+
+def entries(book: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for p in book for m in p["models"] for e in m["prices"]]
+
+
 def apply_corrections(book: list[dict[str, Any]], path: Path) -> int:
     """Applies the corrections file; returns how many corrections were applied.
 
     A correction with a `prices` list replaces the model's prices; one with a `set` table sets those keys on one
-    entry (`entry`: its `from` date, or "first"), leaving the rest of the imported data as it is.
+    entry (`entry`: its `from` date, or "first"), leaving the rest of the imported data as it is. Each correction
+    names the page its facts were read from (`page`) and the date of that page copy (`date`): the entries it writes
+    get origin "hand", that page as `source` and that copy's date as `source_date` (`set` keeps the imported
+    origin too; an entry of `prices` that gives its own `source_date` keeps its own `source`).
     """
     if not path.exists():
         return 0
     with path.open("rb") as f:
-        corrections = tomllib.load(f).get("corrections", [])
+        data = tomllib.load(f)
+    corrections = data.get("corrections", [])
     applied = 0
+    # Regions genai-prices lacks: the provider's `[regions]` gains them (their reason and page stay in the file).
+    for r in data.get("regions", []):
+        provider = next((p for p in book if p["id"] == r["provider"]), None)
+        if provider is None or not r.get("page"):
+            sys.exit(f"{path.name}: region {r.get('name')!r} needs a provider of the book and a `page`")
+        region = {k: r[k] for k in ("multiplier", "from", "until", "models") if k in r}
+        provider.setdefault("regions", {})[r["name"]] = region
+        applied += 1
     for c in corrections:
         provider = next((p for p in book if p["id"] == c["provider"]), None)
         model = next((m for m in provider["models"] if m["id"] == c["model"]), None) if provider else None
         if model is None:
             sys.exit(f"{path.name}: no model {c['model']!r} of provider {c['provider']!r} to correct")
+        if not c.get("page") or not c.get("date"):
+            sys.exit(
+                f"{path.name}: the correction of {c['provider']}/{c['model']} needs `page` (the page its facts were "
+                "read from) and `date` (the date of that page copy)"
+            )
         if "prices" in c:
             model["prices"] = c["prices"]
+            for e in model["prices"]:
+                # The correction's page copy, unless the entry names its own page and copy date.
+                page = {} if "source_date" in e else {"source": c["page"], "source_date": c["date"]}
+                stamp_origin(e, "hand", **page)
         else:
             which = c.get("entry", "first")
             entry = model["prices"][0] if which == "first" else None
@@ -306,6 +350,7 @@ def apply_corrections(book: list[dict[str, Any]], path: Path) -> int:
             if entry is None:
                 sys.exit(f"{path.name}: {c['provider']}/{c['model']} has no entry from {which!r} to correct")
             entry.update(c["set"])
+            stamp_origin(entry, "hand", source=c["page"], source_date=c["date"])
         applied += 1
     return applied
 
@@ -338,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = ImportReport()
     book = from_genai_prices(report=report)
+    for e in entries(book):
+        stamp_origin(e, f"genai-prices {genai_version}")
     genai_counts = count(book)
     litellm_version: str | None = None
     litellm_report = ImportReport()
@@ -346,7 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         table, litellm_version, origin = load_litellm(args.litellm, args.litellm_version)
         print(f"LiteLLM {litellm_version}: {origin}", file=sys.stderr)
         litellm = from_litellm(table, report=litellm_report)
+        before = tier_keys(book)
         added = merge_litellm_tiers(book, litellm, report=report)
+        # An entry that got a tier sheet from LiteLLM says so in its origin.
+        for e, had, has in zip(entries(book), before, tier_keys(book), strict=True):
+            if has - had:
+                stamp_origin(e, f"LiteLLM {litellm_version}")
 
     corrections = apply_corrections(book, CORRECTIONS)
     print(f"hand corrections applied: {corrections} (from {CORRECTIONS.relative_to(ROOT)})", file=sys.stderr)

@@ -681,3 +681,91 @@ fn null_tiers_price_like_no_tier_column_on_every_row() {
         assert!(reasons.iter().any(|r| r.contains(needle)), "no reject says {needle:?}");
     }
 }
+
+/// `ultrafast` is in the tier vocabulary (OpenAI's fastest tier, `service_tier: "ultrafast"`,
+/// https://developers.openai.com/api/docs/guides/ultrafast-mode): any provider's entry may carry a sheet for it
+/// without declaring the tier, and a model without one says so instead of calling the tier unknown.
+#[test]
+fn ultrafast_is_a_tier_of_the_vocabulary() {
+    let b = book(vec![json!({
+        "schema": 1, "id": "openai", "name": "OpenAI",
+        "models": [
+            {"id": "gpt-6-astra", "prices": [{
+                "input_per_mtok": "10", "output_per_mtok": "50",
+                "ultrafast": {"input_per_mtok": "60", "output_per_mtok": "300"}}]},
+            {"id": "gpt-4o", "prices": [{"input_per_mtok": "2.5", "output_per_mtok": "10"}]}
+        ]
+    })]);
+    let u = usage(&[("input_tokens", 1_000_000), ("output_tokens", 1_000_000)]);
+    assert_eq!(usd(&cost(&b, &u, "gpt-6-astra", "2026-11-01", Some("ultrafast"))), "360");
+    let err = price(&b, &u, "gpt-4o", None, at("2026-11-01"), Some("ultrafast"), None).unwrap_err();
+    assert!(err.to_string().contains("no \"ultrafast\" price for gpt-4o"), "{err}");
+    // The default book: GPT-6 Astra at 6× its standard rates (LiteLLM 1.110.2's ultrafast sheet; OpenAI's guide):
+    // 100k × 60 + 100k × 300 per million, and above 272K prompt tokens 6× the long-context rates (120 / 450).
+    let default = PriceBook::default_book();
+    let small = usage(&[("input_tokens", 100_000), ("output_tokens", 100_000)]);
+    let astra = price(&default, &small, "gpt-6-astra", None, at("2026-11-01"), Some("ultrafast"), None).unwrap();
+    assert_eq!((usd(&astra), astra.sheet.tier.as_str()), ("36".to_string(), "ultrafast"));
+    let long = price(&default, &u, "gpt-6-astra", None, at("2026-11-01"), Some("ultrafast"), None).unwrap();
+    assert_eq!(usd(&long), "570");
+}
+
+/// Provenance: an entry's `origin` is checked, a hand entry names its page and the date of the page copy, and the
+/// repository's book refuses an entry without an origin, naming the file and the line of that entry.
+#[test]
+fn every_entry_says_where_it_came_from() {
+    use tokenprice::prices::schema::{locate, missing_origin};
+    let mut bad = openai();
+    bad["models"][0]["prices"][0]["origin"] = json!("my notes");
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("models[0] (gpt-4o).prices[0].origin: \"my notes\" is not an origin"), "{err}");
+    let mut bad = openai();
+    bad["models"][0]["prices"][0]["origin"] = json!("hand");
+    let err = provider_from_value(&bad, "p").unwrap_err().to_string();
+    assert!(err.contains("needs \"source\" (the page) and \"source_date\""), "{err}");
+    bad["models"][0]["prices"][0]["source"] = json!("https://openai.com/api/pricing/");
+    bad["models"][0]["prices"][0]["source_date"] = json!("2024-10-01");
+    provider_from_value(&bad, "p").unwrap();
+
+    let text = r#"schema = 1
+id = "x"
+
+[[models]]
+id = "m"
+
+[[models.prices]]
+origin = "genai-prices 0.2.5 + LiteLLM 1.110.2"
+input_per_mtok = "1"
+
+[[models.prices]]
+from = "2025-01-01"
+input_per_mtok = "2"
+"#;
+    let value = serde_json::to_value(toml::from_str::<toml::Value>(text).unwrap()).unwrap();
+    let def = provider_from_value(&value, "prices/x.toml").unwrap();
+    let err = missing_origin(&def).expect("the second entry has no origin");
+    assert_eq!(
+        locate(&err, text).split(": no \"origin\"").next().unwrap(),
+        "prices/x.toml:11: models[0] (m).prices[1]"
+    );
+
+    // The embedded book: every entry has one, and hand entries their page copy's date.
+    let book = PriceBook::default_book();
+    for m in &book.models {
+        for e in &m.entries {
+            let origin = e.origin.as_deref().unwrap_or_else(|| panic!("{}: an entry without origin", m.id));
+            if origin.split(" + ").any(|p| p == "hand") {
+                assert!(e.source.is_some() && e.source_date.is_some(), "{}", m.id);
+            }
+        }
+    }
+    // o3's launch entry: genai-prices' prices with the hand-corrected cache price (Langfuse's change of 2025-06-10).
+    let u = usage(&[("input_tokens", 1000), ("output_tokens", 100)]);
+    let o3 = price(&book, &u, "o3", None, at("2025-05-01"), None, None).unwrap();
+    assert_eq!(o3.origin(), Some("genai-prices 0.2.5 + hand"));
+    let explained = o3.explain();
+    assert!(
+        explained.contains("Provenance: from genai-prices 0.2.5 + hand; page copy of 2025-06-10.\n"),
+        "{explained}"
+    );
+}

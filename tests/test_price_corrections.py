@@ -128,7 +128,7 @@ def test_o3_price_changes_are_the_real_ones() -> None:
 def test_no_dated_entry_repeats_the_previous_prices() -> None:
     """An entry with the previous standard prices and windows stays only for a tier price that changed."""
     tiers = {"batch", "flex", "priority", "fast", "ultrafast"}
-    meta = {"from", "checked", "source", "notes", "windows"} | tiers
+    meta = {"from", "checked", "origin", "source", "source_date", "notes", "windows"} | tiers
     repeats = []
     for path in sorted(PRICES.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -316,6 +316,11 @@ class PricedLogs:
                 [None if c else v for c, v in zip(changed, provider.to_pylist(), strict=True)], pa.string()
             )
         columns: dict[str, Any] = {"model": model, "provider": provider}
+        # Where a call ran stays as it was (a model mapped to another is priced by that model's provider, without).
+        region = t.column("priced_region")
+        if model_map:
+            region = pa.array([None if c else r for c, r in zip(changed, region.to_pylist(), strict=True)], pa.string())
+        columns["region"] = region
         if at is None:
             columns["timestamp"] = t.column("timestamp")
         tier = t.column("service_tier") if service_tier is None else pa.array([service_tier] * t.num_rows, pa.string())
@@ -338,6 +343,7 @@ class PricedLogs:
             timestamp="timestamp" if at is None else None,
             provider="provider",
             service_tier="service_tier",
+            region="region",
             cache_hit="cache_hit",
             keep_columns=False,
         )

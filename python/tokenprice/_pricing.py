@@ -43,7 +43,8 @@ def price_table(
 
     Added columns: ``total_cost`` (exact: decimal128(38, 18) in Arrow, Python Decimals in pandas, Decimal(38, 18)
     in polars; float64 with ``money="float"``, for which ``as_float=True`` is the older name), one ``*_cost``
-    column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``price_from`` (the
+    column per usage column with ``itemized=True``, ``priced_model``, ``priced_provider``, ``priced_region`` (the
+    row's region when it was priced in one), ``price_from`` (the
     price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
     a status: rows in = priced + rejected.

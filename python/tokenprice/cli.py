@@ -250,6 +250,8 @@ def _cmd_quote(args: argparse.Namespace) -> int:
             "service_tier": cost.service_tier,
             "effective_from": cost.effective_from.isoformat() if cost.effective_from else None,
             "source": cost.source,
+            "origin": cost.origin,
+            "region": cost.region,
             "items": [
                 {**i, "unit_price": money_text(i["unit_price"]), "amount": money_text(i["amount"])} for i in cost.items
             ],
@@ -494,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--web-searches", type=int, help="web search calls")
     quote.add_argument("--requests", type=int, help="requests (default 1)")
     quote.add_argument("--at", help="when the request ran (date or date-time; default: now)")
-    quote.add_argument("--tier", help="service tier: standard, batch, flex, priority, ...")
+    quote.add_argument("--tier", help="service tier: standard, batch, flex, priority, ultrafast, ...")
     quote.add_argument("--region", help="region with a surcharge, where the provider has one")
     quote.add_argument("--json", action="store_true")
     quote.add_argument("--prices", metavar="PATH", help=PRICES_HELP)

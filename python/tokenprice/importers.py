@@ -103,15 +103,14 @@ LITELLM_PRICE_KEYS: dict[str, tuple[str, int]] = {
     "input_cost_per_character": ("input_per_mchars", 6),
     "input_cost_per_request": ("requests_per_k", 3),
 }
-_LITELLM_TIER_SUFFIXES = {"batches": "batch", "flex": "flex", "priority": "priority"}
+_LITELLM_TIER_SUFFIXES = {"batches": "batch", "flex": "flex", "priority": "priority", "ultrafast": "ultrafast"}
 # Modes whose entries are token-priced language models. "responses" models (o1-pro, codex-mini, ...) are chat
 # models served only on the Responses API, priced per token like the rest.
 _LITELLM_MODES = frozenset({"chat", "completion", "embedding", "responses"})
 
-_TIER_ORDER = ("batch", "flex", "priority")
-# Service tiers beyond the schema's vocabulary that genai-prices prices (OpenAI's "ultrafast", genai-prices 0.2.5):
-# each becomes a tier the provider declares, priced by its sheets only.
-_EXTRA_TIERS = ("ultrafast",)
+# The schema's tier vocabulary beyond standard (TIER_VOCABULARY in src/prices/schema.rs). OpenAI's "ultrafast"
+# (https://developers.openai.com/api/docs/guides/ultrafast-mode) is priced by its sheets only, as priority is.
+_TIER_ORDER = ("batch", "flex", "priority", "ultrafast")
 _ID_RE = re.compile(r"[a-z0-9_-]+")
 
 
@@ -513,14 +512,12 @@ def _tier_for_when(when: Mapping[str, str], fast_alias: bool) -> tuple[str, str]
         return ("tier", "fast")
     if set(items) == {"service_tier"}:
         v = items["service_tier"]
-        if v in ("flex", "priority"):
+        if v in ("flex", "priority", "ultrafast"):
             return ("tier", v)
         if v in ("default", "auto", "standard"):
             return ("standard", "")
         if v == "fast":
             return ("tier", "priority" if fast_alias else "fast")
-        if v in _EXTRA_TIERS:
-            return ("tier", v)
     if set(items) == {"route"}:
         return ("region", items["route"])
     return None
@@ -679,7 +676,7 @@ def _convert_genai_model(
         report.counts["entries"] += 1
         report.counts["windows"] += len(e.get("windows", []))
         for tier in e:
-            if tier in _TIER_ORDER or tier in ("fast", *_EXTRA_TIERS):
+            if tier in _TIER_ORDER or tier == "fast":
                 report.counts[f"tier_sheets.genai.{tier}"] += 1
 
     out: dict[str, Any] = {"id": model.id}
@@ -804,8 +801,8 @@ def from_genai_prices(
     installed package, without a new release of either library).
 
     Dated prices become entries (``from``), time-of-day prices become windows in UTC (the price that holds for most
-    of the day is the entry's own, the others are windows), batch/flex/priority/fast price variants become tier
-    sheets, and a route variant that is a constant surcharge becomes a region. The result prices every timestamp
+    of the day is the entry's own, the others are windows), batch/flex/priority/ultrafast/fast price variants become
+    tier sheets, and a route variant that is a constant surcharge becomes a region. The result prices every timestamp
     exactly as genai-prices does.
     """
     try:
@@ -846,9 +843,8 @@ def from_genai_prices(
             md, model_regions = _convert_genai_model(pid, m, source, fast_alias, rep)
             models.append(md)
             region_candidates.extend(model_regions)
-        for extra in ("fast", *_EXTRA_TIERS):
-            if any(extra in e for md in models for e in md["prices"]):
-                tiers.setdefault(extra, {})  # priced by its sheets only
+        if any("fast" in e for md in models for e in md["prices"]):
+            tiers.setdefault("fast", {})  # a provider's own tier, priced by its sheets only
         _dedupe_equals(pid, models, rep)
         provider: dict[str, Any] = {"schema": 1, "id": pid, "name": str(p.name)}
         if urls:
@@ -894,7 +890,18 @@ def from_genai_prices(
     return out
 
 
-_ENTRY_META = frozenset({"from", "checked", "source", "notes", "windows"})
+_ENTRY_META = frozenset({"from", "checked", "origin", "source", "source_date", "notes", "windows"})
+
+
+def join_origins(*origins: str | None) -> str:
+    """Entry origins ("genai-prices 0.2.5", "LiteLLM 1.110.2", "hand", or several joined by " + ") as one, each
+    source once, in order."""
+    parts: list[str] = []
+    for o in origins:
+        for part in (o or "").split(" + "):
+            if part and part not in parts:
+                parts.append(part)
+    return " + ".join(parts)
 
 
 def _day_of(moment: str) -> str:
@@ -941,6 +948,8 @@ def collapse_repeated_entries(book: Sequence[dict[str, Any]], *, report: ImportR
                 merged.update(
                     (k, v) for k, v in prev.items() if k not in ("from", "checked", "windows") and k not in tiers
                 )
+                if "origin" in entry:
+                    merged["origin"] = join_origins(prev.get("origin"), entry["origin"])
                 for t in sorted((t for t in tiers if t in prev or t in entry), key=_tier_rank):
                     merged[t] = prev.get(t, entry.get(t))
                 if "windows" in prev:
@@ -1253,7 +1262,8 @@ def merge_litellm_tiers(
     *,
     report: ImportReport | None = None,
 ) -> Counter[str]:
-    """Adds LiteLLM's batch/flex/priority sheets to genai-prices models that have none for that tier (in place).
+    """Adds LiteLLM's batch/flex/priority/ultrafast sheets to genai-prices models that have none for that tier (in
+    place).
 
     A LiteLLM model is matched to a genai-prices model of the corresponding provider by id or exact alias; its sheet
     goes on every entry whose standard input and output prices equal LiteLLM's (so a sheet never lands on another
@@ -1327,10 +1337,8 @@ def merge_litellm_tiers(
                         break
                     entry[tier] = _sorted_sheet(sheet)
                     # Keep tier sheets after the standard prices and before the windows, in tier order.
-                    reordered = {
-                        k: v for k, v in entry.items() if k not in (*_TIER_ORDER, "fast", *_EXTRA_TIERS, "windows")
-                    }
-                    for t in sorted((t for t in entry if t in (*_TIER_ORDER, "fast", *_EXTRA_TIERS)), key=_tier_rank):
+                    reordered = {k: v for k, v in entry.items() if k not in (*_TIER_ORDER, "fast", "windows")}
+                    for t in sorted((t for t in entry if t in (*_TIER_ORDER, "fast")), key=_tier_rank):
                         reordered[t] = entry[t]
                     if "windows" in entry:
                         reordered["windows"] = entry["windows"]

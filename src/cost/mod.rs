@@ -157,6 +157,14 @@ pub fn price(
     price_model(book, usage, mi, at_micros, tier, region)
 }
 
+/// The line of `explain()` saying where the entry's prices came from, when its book records it.
+fn provenance(entry: &crate::prices::book::Entry) -> Option<String> {
+    let mut parts: Vec<String> = entry.origin.iter().map(|o| format!("from {o}")).collect();
+    parts.extend(entry.source_date.map(|d| format!("page copy of {}", format_moment(d))));
+    parts.extend(entry.checked.map(|d| format!("checked {}", format_moment(d))));
+    (!parts.is_empty()).then(|| format!("Provenance: {}.\n", parts.join("; ")))
+}
+
 fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -189,7 +197,16 @@ impl Cost {
     }
 
     pub fn source(&self) -> Option<&str> {
-        self.book.models[self.sheet.model].entries[self.sheet.entry].source.as_deref()
+        self.entry().source.as_deref()
+    }
+
+    /// Where the price entry used came from (`hand`, `genai-prices 0.2.5`, ...), if its book says.
+    pub fn origin(&self) -> Option<&str> {
+        self.entry().origin.as_deref()
+    }
+
+    fn entry(&self) -> &crate::prices::book::Entry {
+        &self.book.models[self.sheet.model].entries[self.sheet.entry]
     }
 
     /// How the total was reached, in words: the price entry chosen and why, then one line per item; for a
@@ -229,6 +246,9 @@ impl Cost {
                 .map_or_else(|| "from the model's first price".to_string(), |d| format!("from {}", format_moment(d))),
             entry.source.as_ref().map(|s| format!(" (source: {s})")).unwrap_or_default(),
         );
+        if let Some(line) = provenance(entry) {
+            out.push_str(&line);
+        }
         if self.sheet.tier != "standard" {
             out.push_str(&format!("Service tier: {}.\n", self.sheet.tier));
         }

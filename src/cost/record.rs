@@ -15,7 +15,8 @@ pub struct RecordOptions {
     pub provider: Option<String>,
     pub at: Option<i64>,
     pub service_tier: Option<String>,
-    /// The provider region the call was served in (`None`: the provider's default prices).
+    /// The provider region the call was served in (`None`: the record's own, e.g. Anthropic's `inference_geo`;
+    /// without one, the provider's default prices).
     pub region: Option<String>,
 }
 
@@ -71,6 +72,8 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
         Some(t) => tier_of(Some(t)),
         None => tier_of(rec.service_tier.as_deref()),
     };
+    // Where the call ran is billed as the record says (Anthropic's US-only inference costs 1.1×).
+    let region = opts.region.as_deref().or(rec.region.as_deref());
     // The record's usage covers its parts on its own model; parts on other models are priced on theirs.
     let own = rec.usage;
     let own_names = [rec.model.as_deref(), rec.served_model.as_deref()];
@@ -82,10 +85,10 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
             _ => mi,
         };
         if part_mi != mi {
-            others.push(price_model(book, usage, part_mi, at, tier.as_deref(), opts.region.as_deref())?);
+            others.push(price_model(book, usage, part_mi, at, tier.as_deref(), region)?);
         }
     }
-    let cost = price_model(book, &own, mi, at, tier.as_deref(), opts.region.as_deref())?;
+    let cost = price_model(book, &own, mi, at, tier.as_deref(), region)?;
     with_parts(cost, others, rec.cache_hit)
 }
 
@@ -161,5 +164,35 @@ mod tests {
         // An unknown region is an error, never ignored.
         let bad = RecordOptions { region: Some("mars".into()), ..opts };
         assert!(matches!(price_record(&book, &rec, &bad, at), Err(Error::UnknownOption { .. })));
+    }
+
+    /// An Anthropic response says where it ran (`usage.inference_geo`, shape from
+    /// https://platform.claude.com/docs/en/build-with-claude/data-residency): "us" is billed at 1.1x on Claude
+    /// Opus 4.6 and later, the standard rate on earlier models; "global" is the standard rate.
+    #[test]
+    fn a_record_is_priced_in_the_region_it_ran_in() {
+        let book = PriceBook::default_book();
+        let body = |model: &str, geo: &str| {
+            format!(
+                r#"{{"type": "message", "model": "{model}", "usage": {{"input_tokens": 100000,
+                "output_tokens": 100000, "inference_geo": "{geo}"}}}}"#
+            )
+        };
+        let at = parse_instant("2026-03-01").unwrap();
+        let opts = RecordOptions { at: Some(at), ..Default::default() };
+        let total = |model: &str, geo: &str| {
+            let rec = crate::usage::formats::extract_text(&body(model, geo), &Default::default()).unwrap();
+            let cost = price_record(&book, &rec, &opts, at).unwrap();
+            (crate::money::amount_text(cost.total), cost.sheet.region.clone())
+        };
+        // claude-opus-4-6: 100k tokens each way at 5 + 25 per million; US-only 1.1x.
+        assert_eq!(total("claude-opus-4-6", "global"), ("3".into(), None));
+        assert_eq!(total("claude-opus-4-6", "us"), ("3.3".into(), Some("us".into())));
+        // Sonnet 4.5 predates US-only pricing: the standard 3 + 15.
+        assert_eq!(total("claude-sonnet-4-5-20250929", "us"), ("1.8".into(), Some("us".into())));
+        // A region asked for wins over the record's.
+        let rec = crate::usage::formats::extract_text(&body("claude-opus-4-6", "us"), &Default::default()).unwrap();
+        let global = RecordOptions { region: Some("global".into()), ..opts.clone() };
+        assert_eq!(crate::money::amount_text(price_record(&book, &rec, &global, at).unwrap().total), "3");
     }
 }

@@ -684,6 +684,7 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     build_batch(
         book,
         Results { total, priced, model, has_model, from_day, has_day, items, rejects },
+        cols.region.as_ref(),
         &item_units,
         options,
     )
@@ -712,7 +713,7 @@ fn item_name(unit: usize) -> String {
 pub fn result_names(count_units: &[usize], options: &TableOptions) -> Vec<String> {
     let mut names = vec!["total_cost".to_string()];
     names.extend(item_units(count_units, options.itemized).into_iter().map(item_name));
-    names.extend(["priced_model", "priced_provider", "price_from", "status"].map(String::from));
+    names.extend(["priced_model", "priced_provider", "priced_region", "price_from", "status"].map(String::from));
     names
 }
 
@@ -737,12 +738,26 @@ fn money_column(values: Vec<i128>, valid: &Option<NullBuffer>, as_float: bool) -
     }
 }
 
-fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &TableOptions) -> Result<RecordBatch> {
+fn build_batch(
+    book: &PriceBook,
+    out: Results,
+    region: Option<&Strs<'_>>,
+    item_units: &[usize],
+    options: &TableOptions,
+) -> Result<RecordBatch> {
     let money_type = if options.as_float { DataType::Float64 } else { MONEY_TYPE };
     let rows = out.total.len();
     let nulls = |bits: Vec<u8>| {
         let buffer = NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
         (buffer.null_count() > 0).then_some(buffer)
+    };
+    // The region each priced row was priced in, as the book names it (null: none, or not priced).
+    let is_priced = |row: usize| out.priced[row / 8] & (1 << (row % 8)) != 0;
+    let priced_region: ArrayRef = match region {
+        None => null_strings(rows),
+        Some(r) => Arc::new(StringArray::from_iter((0..rows).map(|row| {
+            r.get(row).map(str::trim).filter(|s| !s.is_empty() && is_priced(row)).map(str::to_ascii_lowercase)
+        }))),
     };
     let valid = nulls(out.priced);
     let mut fields = vec![Field::new("total_cost", money_type.clone(), true)];
@@ -765,6 +780,8 @@ fn build_batch(book: &PriceBook, out: Results, item_units: &[usize], options: &T
     columns.push(Arc::new(model_column));
     fields.push(Field::new("priced_provider", dict_type, true));
     columns.push(Arc::new(provider_column));
+    fields.push(Field::new("priced_region", DataType::Utf8, true));
+    columns.push(priced_region);
     fields.push(Field::new("price_from", DataType::Date32, true));
     columns.push(Arc::new(Date32Array::new(out.from_day.into(), nulls(out.has_day))));
     // Status: null for priced rows, the reason for the others.

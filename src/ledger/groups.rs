@@ -34,10 +34,11 @@ pub enum Column {
     UsageSource,
     PricedProvider,
     PricedModel,
+    PricedRegion,
 }
 
 impl Column {
-    pub const ALL: [Column; 10] = [
+    pub const ALL: [Column; 11] = [
         Column::Source,
         Column::Id,
         Column::Provider,
@@ -48,6 +49,7 @@ impl Column {
         Column::UsageSource,
         Column::PricedProvider,
         Column::PricedModel,
+        Column::PricedRegion,
     ];
 
     /// Its name in `PricedLogs.table`.
@@ -63,6 +65,7 @@ impl Column {
             Column::UsageSource => "usage_source",
             Column::PricedProvider => "priced_provider",
             Column::PricedModel => "priced_model",
+            Column::PricedRegion => "priced_region",
         }
     }
 
@@ -74,6 +77,7 @@ impl Column {
             (Column::UsageSource, _) => Some(l.usage_source.as_str()),
             (Column::PricedModel, _) => priced().map(|m| m.id.as_str()),
             (Column::PricedProvider, _) => priced().map(|m| book.providers[m.provider].id.as_str()),
+            (Column::PricedRegion, _) => l.cost.as_ref().and_then(|p| p.region.as_deref()),
             (Column::Id, Ok(r)) => r.id.as_deref(),
             (Column::Id, Err(f)) => f.id,
             (Column::Provider, Ok(r)) => r.provider.as_deref(),

@@ -73,7 +73,7 @@ pub const EXTRA_COLUMNS: [&str; 9] = [
 
 /// The columns of a priced line other than its labels and counts (a label of one of these names is given the
 /// column `metadata.<name>`).
-pub const FIXED_COLUMNS: [&str; 30] = [
+pub const FIXED_COLUMNS: [&str; 31] = [
     "source",
     "line",
     "id",
@@ -87,6 +87,7 @@ pub const FIXED_COLUMNS: [&str; 30] = [
     "usage_source",
     "priced_provider",
     "priced_model",
+    "priced_region",
     "price_from",
     "reported_cost",
     "total_cost",

@@ -60,6 +60,7 @@ struct Room {
     tier: usize,
     priced_provider: usize,
     priced_model: usize,
+    priced_region: usize,
 }
 
 impl Room {
@@ -89,6 +90,7 @@ impl Room {
                 let model = &book.models[c.model];
                 room.priced_model += model.id.len();
                 room.priced_provider += book.providers[model.provider].id.len();
+                room.priced_region += c.region.as_deref().map_or(0, str::len);
             }
         }
         room
@@ -113,6 +115,7 @@ struct LineColumns {
     reported: Decimal128Builder,
     priced_provider: StringBuilder,
     priced_model: StringBuilder,
+    priced_region: StringBuilder,
     price_from: Date32Builder,
     extras: ExtraColumns,
 }
@@ -225,6 +228,7 @@ impl LineColumns {
             reported: money_builder(n),
             priced_provider: strs(room.priced_provider),
             priced_model: strs(room.priced_model),
+            priced_region: strs(room.priced_region),
             price_from: Date32Builder::with_capacity(n),
             extras: ExtraColumns::with_capacity(n),
         })
@@ -277,12 +281,14 @@ impl LineColumns {
                 let model = &book.models[c.model];
                 self.priced_provider.append_value(&book.providers[model.provider].id);
                 self.priced_model.append_value(&model.id);
+                self.priced_region.append_option(c.region.as_deref());
                 self.price_from.append_option(c.from_day);
             }
             None => {
                 self.total.append_value(0);
                 self.priced_provider.append_null();
                 self.priced_model.append_null();
+                self.priced_region.append_null();
                 self.price_from.append_null();
             }
         }
@@ -347,12 +353,19 @@ impl LineColumns {
             fields.push(money(name));
             columns.push(Arc::new(b.finish()));
         }
-        fields.extend([money("total_cost"), money("reported_cost"), utf8("priced_provider"), utf8("priced_model")]);
+        fields.extend([
+            money("total_cost"),
+            money("reported_cost"),
+            utf8("priced_provider"),
+            utf8("priced_model"),
+            utf8("priced_region"),
+        ]);
         columns.extend([
             Arc::new(self.total.finish()) as ArrayRef,
             Arc::new(self.reported.finish()),
             Arc::new(self.priced_provider.finish()),
             Arc::new(self.priced_model.finish()),
+            Arc::new(self.priced_region.finish()),
         ]);
         fields.push(Field::new("price_from", DataType::Date32, true));
         columns.push(Arc::new(self.price_from.finish()));

@@ -43,6 +43,8 @@ pub(crate) struct Priced {
     pub(crate) columns: [i128; COST_COLUMNS.len()],
     pub(crate) model: usize,
     pub(crate) from_day: Option<i32>,
+    /// The region the line was priced in (the record's, e.g. Anthropic's `inference_geo`).
+    pub(crate) region: Option<Arc<str>>,
 }
 
 impl Priced {
@@ -57,6 +59,7 @@ impl Priced {
             columns,
             model: cost.sheet.model,
             from_day: cost.effective_from().map(|f| day_of(f) as i32),
+            region: cost.sheet.region.as_deref().map(Arc::from),
         }
     }
 }
@@ -64,8 +67,8 @@ impl Priced {
 /// A value, or why there is none (kept for the records that repeat its key).
 type Outcome<T> = std::result::Result<T, String>;
 
-/// Values cached per key, each with the key's qualifier (a provider, a tier) and its outcome.
-type Keyed<K, T> = FxHashMap<K, Vec<(Option<String>, Outcome<T>)>>;
+/// Values cached per key, each with the key's qualifier (a provider; a tier and region) and its outcome.
+type Keyed<K, Q, T> = FxHashMap<K, Vec<(Q, Outcome<T>)>>;
 
 /// Prices records one after another, doing what repeats across records once: a (provider, model) name is
 /// resolved once, and the prices of a (model, entry, window, tier) built once. Records that need more (billed
@@ -75,9 +78,9 @@ pub struct Pricer<'b> {
     opts: &'b LedgerOptions,
     now: i64,
     /// model name → [(provider, resolution)].
-    names: Keyed<String, usize>,
-    /// (model, entry, window) → [(tier, prices)].
-    sheets: Keyed<(usize, usize, Option<usize>), Arc<EffectiveSheet>>,
+    names: Keyed<String, Option<String>, usize>,
+    /// (model, entry, window) → [((tier, region), prices)].
+    sheets: Keyed<(usize, usize, Option<usize>), TierRegion, Arc<EffectiveSheet>>,
     /// Recent lookups of a requested model (no served model, no tier) whose price entry has no time-of-day
     /// windows, with the span of time that entry holds for: most lines of a log repeat a few models.
     memo: Vec<Memo>,
@@ -92,6 +95,9 @@ struct Memo {
     mi: usize,
     sheet: Arc<EffectiveSheet>,
 }
+
+/// A sheet's service tier and region, as a record gives them.
+type TierRegion = (Option<String>, Option<String>);
 
 /// Recent lookups kept (a scan of them is cheaper than the lookups; logs use few models at a time).
 const MEMO: usize = 16;
@@ -113,17 +119,23 @@ impl<'b> Pricer<'b> {
         r
     }
 
-    fn sheet(&mut self, mi: usize, at: i64, tier: Option<&str>) -> std::result::Result<Arc<EffectiveSheet>, String> {
+    fn sheet(
+        &mut self,
+        mi: usize,
+        at: i64,
+        tier: Option<&str>,
+        region: Option<&str>,
+    ) -> std::result::Result<Arc<EffectiveSheet>, String> {
         let book = self.book;
         let ei = book.entry_index(mi, at).map_err(|e| e.to_string())?;
         let window = book.window_at(mi, ei, at);
         let known = self.sheets.entry((mi, ei, window)).or_default();
-        let pos = match known.iter().position(|(t, _)| t.as_deref() == tier) {
+        let pos = match known.iter().position(|((t, r), _)| t.as_deref() == tier && r.as_deref() == region) {
             Some(pos) => pos,
             None => {
                 // Only prices are kept: a failure names the record's own date, so it is not shared.
-                let sheet = book.sheet_for(mi, at, tier, None).map_err(|e| e.to_string())?;
-                known.push((tier.map(str::to_string), Ok(sheet)));
+                let sheet = book.sheet_for(mi, at, tier, region).map_err(|e| e.to_string())?;
+                known.push(((tier.map(str::to_string), region.map(str::to_string)), Ok(sheet)));
                 known.len() - 1
             }
         };
@@ -183,6 +195,7 @@ impl<'b> Pricer<'b> {
             served: rec.served_model.as_deref(),
             model: rec.model.as_deref(),
             tier: rec.service_tier.as_deref(),
+            region: rec.region.as_deref(),
             usage: &rec.usage,
             cache_hit: rec.cache_hit,
         };
@@ -193,7 +206,7 @@ impl<'b> Pricer<'b> {
     /// no model is named.
     fn price_plain(&mut self, p: &Plain<'_>, at: i64) -> std::result::Result<Priced, Option<String>> {
         let tier = tier_of(self.opts.service_tier.as_deref().or(p.tier));
-        let memo_key = p.model.filter(|_| p.served.is_none() && tier.is_none());
+        let memo_key = p.model.filter(|_| p.served.is_none() && tier.is_none() && p.region.is_none());
         if let Some(model) = memo_key {
             let hit = self.memo.iter().find(|m| {
                 m.from <= at && at < m.until && same(&m.model, model) && same_opt(m.provider.as_deref(), p.provider)
@@ -213,7 +226,7 @@ impl<'b> Pricer<'b> {
             }
         }
         let mi = resolved.ok_or(None)?.map_err(Some)?;
-        let sheet = self.sheet(mi, at, tier.as_deref())?;
+        let sheet = self.sheet(mi, at, tier.as_deref(), p.region)?;
         if let Some(model) = memo_key {
             let entries = &self.book.models[mi].entries;
             if entries[sheet.entry].windows.is_empty() {
@@ -282,7 +295,8 @@ fn cost_of(book: &PriceBook, mi: usize, sheet: &EffectiveSheet, p: &Plain<'_>) -
         (total, columns) = (0, [0; COST_COLUMNS.len()]);
     }
     let from = book.models[mi].entries[sheet.entry].from;
-    Ok(Priced { total, columns, model: mi, from_day: from.map(|f| day_of(f) as i32) })
+    let region = sheet.region.as_deref().map(Arc::from);
+    Ok(Priced { total, columns, model: mi, from_day: from.map(|f| day_of(f) as i32), region })
 }
 
 /// What pricing a record without parts reads of it.
@@ -291,6 +305,7 @@ struct Plain<'a> {
     served: Option<&'a str>,
     model: Option<&'a str>,
     tier: Option<&'a str>,
+    region: Option<&'a str>,
     usage: &'a Usage,
     cache_hit: bool,
 }
@@ -397,6 +412,7 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
         served: None,
         model: Some(flat.model),
         tier: None,
+        region: None,
         usage: &usage,
         cache_hit: flat.cache_hit,
     };

@@ -111,6 +111,8 @@ struct Columns<'a> {
     /// The model priced (priced, served, requested: the first there) and its provider.
     models: [Option<&'a StringArray>; 3],
     provider: Option<&'a StringArray>,
+    /// The region the line was priced in (kept when it is priced another way).
+    region: Option<&'a StringArray>,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
@@ -154,6 +156,7 @@ impl<'a> Columns<'a> {
             counts,
             models: [strings(batch, "priced_model"), strings(batch, "served_model"), strings(batch, "model")],
             provider: strings(batch, "priced_provider"),
+            region: strings(batch, "priced_region"),
         })
     }
 
@@ -166,8 +169,9 @@ impl<'a> Columns<'a> {
     }
 
     /// The line's total priced another way, as `PricedLogs._reprice` does: on the model that was priced, at `at`
-    /// (else the line's time), in `tier` (else the line's), with its cache tokens counted `cache` (all but `Book`
-    /// also price a gateway cache hit as the call it answered). `None` when it cannot be priced so.
+    /// (else the line's time), in `tier` (else the line's), in the line's region, with its cache tokens counted
+    /// `cache` (all but `Book` also price a gateway cache hit as the call it answered). `None` when it cannot be
+    /// priced so.
     fn reprice(
         &self,
         book: &Arc<PriceBook>,
@@ -198,7 +202,7 @@ impl<'a> Columns<'a> {
         }
         let tier = tier_of(tier.or(Columns::text(self.service_tier, row)));
         let at = at.unwrap_or_else(|| self.timestamp.value(row));
-        let cost = price_model(book, &usage, mi, at, tier.as_deref(), None).ok()?;
+        let cost = price_model(book, &usage, mi, at, tier.as_deref(), Columns::text(self.region, row)).ok()?;
         let hit = cache == CacheAs::Book && self.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row));
         Some(if hit { 0 } else { cost.total })
     }

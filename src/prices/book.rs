@@ -124,6 +124,10 @@ pub struct Entry {
     /// When the prices were last checked against the source (`None`: not recorded).
     pub checked: Option<i64>,
     pub source: Option<String>,
+    /// The date of the copy of the `source` page the prices were read from.
+    pub source_date: Option<i64>,
+    /// Where the entry came from (`hand`, `genai-prices 0.2.5`, `LiteLLM 1.110.2`, or several joined by ` + `).
+    pub origin: Option<String>,
     pub notes: Option<String>,
     pub standard: SheetDef,
     pub tiers: BTreeMap<String, SheetDef>,
@@ -940,6 +944,8 @@ fn entry_from_def(e: EntryDef) -> Entry {
         from: e.from,
         checked: e.checked,
         source: e.source,
+        source_date: e.source_date,
+        origin: e.origin,
         notes: e.notes,
         standard: e.sheet,
         tiers: e.tiers,

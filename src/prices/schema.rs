@@ -14,7 +14,9 @@ use super::calendar::{format_moment, parse_instant, parse_time_of_day, parse_utc
 use super::units::{unit_of_price_key, UNITS};
 
 /// The service tiers every provider understands; providers may declare more (e.g. Anthropic's `fast`).
-pub const TIER_VOCABULARY: [&str; 4] = ["standard", "batch", "flex", "priority"];
+/// `ultrafast` is OpenAI's fastest tier (`service_tier: "ultrafast"`,
+/// <https://developers.openai.com/api/docs/guides/ultrafast-mode>), sold for GPT-6 Astra and later models.
+pub const TIER_VOCABULARY: [&str; 5] = ["standard", "batch", "flex", "priority", "ultrafast"];
 
 /// How a model id is recognised.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +62,11 @@ pub struct EntryDef {
     /// When these prices were last checked against the source (not a price change: a check adds no entry).
     pub checked: Option<i64>,
     pub source: Option<String>,
+    /// The date of the copy of the `source` page these prices were read from (not the day they were read).
+    pub source_date: Option<i64>,
+    /// Where the entry came from: `hand`, `genai-prices <version>`, `LiteLLM <version>`, or several joined by
+    /// ` + ` (see [`check_origin`]). The repository's files must give it (`build.rs`); other books may not.
+    pub origin: Option<String>,
     pub notes: Option<String>,
     pub sheet: SheetDef,
     /// Sheets for service tiers (listed components replace the standard ones).
@@ -368,7 +375,7 @@ fn sheet_tier_names(provider_tiers: &BTreeSet<String>) -> Vec<String> {
 
 fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef> {
     let obj = ctx.object(v, path)?;
-    let mut extra: Vec<&str> = vec!["from", "checked", "source", "notes", "windows"];
+    let mut extra: Vec<&str> = vec!["from", "checked", "source", "source_date", "origin", "notes", "windows"];
     extra.extend(tier_names.iter().map(String::as_str));
     let sheet = ctx.sheet(obj, path, &extra)?;
     let mut tiers = BTreeMap::new();
@@ -420,10 +427,28 @@ fn entry(ctx: &Ctx, v: &Value, path: &str, tier_names: &[String]) -> R<EntryDef>
             }
         }
     }
+    let origin = ctx.string(obj, "origin", path)?;
+    if let Some(o) = &origin {
+        check_origin(o).map_err(|m| ctx.err(&join(path, "origin"), m))?;
+    }
+    let source = ctx.string(obj, "source", path)?;
+    let source_date = ctx.instant(obj, "source_date", path)?;
+    // Prices written by hand are only as good as the page they were read from: name it and the copy's date.
+    if origin.as_deref().is_some_and(|o| o.split(" + ").any(|part| part == "hand"))
+        && (source.is_none() || source_date.is_none())
+    {
+        return Err(ctx.err(
+            path,
+            "an entry written by hand (origin \"hand\") needs \"source\" (the page) and \"source_date\" (the date \
+             of the page copy its prices were read from)",
+        ));
+    }
     Ok(EntryDef {
         from: ctx.instant(obj, "from", path)?,
         checked: ctx.instant(obj, "checked", path)?,
-        source: ctx.string(obj, "source", path)?,
+        source,
+        source_date,
+        origin,
         notes: ctx.string(obj, "notes", path)?,
         sheet,
         tiers,
@@ -527,6 +552,67 @@ pub fn provider_from_value(v: &Value, origin: &str) -> R<ProviderDef> {
 /// compiled again (that took half of the book's loading).
 pub fn provider_checked_at_build(v: &Value, origin: &str) -> R<ProviderDef> {
     provider_from(v, origin, false)
+}
+
+/// Checks an entry's `origin`: `hand`, `genai-prices <version>` or `LiteLLM <version>`, or several of them joined
+/// by ` + ` (a genai-prices entry with a tier sheet from LiteLLM, or with a hand correction).
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    for part in origin.split(" + ") {
+        let ok = part == "hand"
+            || ["genai-prices ", "LiteLLM "]
+                .iter()
+                .any(|p| part.strip_prefix(p).is_some_and(|v| !v.trim().is_empty() && v.trim() == v));
+        if !ok {
+            return Err(format!(
+                "{origin:?} is not an origin; expected \"hand\", \"genai-prices <version>\" or \"LiteLLM <version>\", \
+                 or several joined by \" + \""
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first entry of `def` that does not say where it came from, as an error naming the model and the entry
+/// (`build.rs` refuses to embed such a file).
+pub fn missing_origin(def: &ProviderDef) -> Option<SchemaError> {
+    for (mi, m) in def.models.iter().enumerate() {
+        for (ei, e) in m.entries.iter().enumerate() {
+            if e.origin.is_none() {
+                return Some(SchemaError {
+                    origin: def.origin.clone(),
+                    path: format!("models[{mi}] ({}).prices[{ei}]", m.id),
+                    message: "no \"origin\": say where these prices came from (\"hand\", \"genai-prices <version>\" \
+                              or \"LiteLLM <version>\"; scripts/import_prices.py stamps it)"
+                        .into(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Adds the line an error is about: of the model (`models[3] (gpt-4o)` → the line of `id = "gpt-4o"`), or of
+/// its price entry (`models[3] (gpt-4o).prices[1]` → the second `[[models.prices]]` after it).
+pub fn locate(e: &SchemaError, text: &str) -> String {
+    let line = e.path.split_once(" (").and_then(|(_, rest)| rest.split_once(')')).and_then(|(id, after)| {
+        let needle = format!("id = \"{id}\"");
+        let model = text.lines().position(|l| l.trim() == needle)?;
+        let entry = after.strip_prefix(".prices[").and_then(|r| r.split_once(']')).and_then(|(n, _)| n.parse().ok());
+        match entry {
+            None => Some(model + 1),
+            Some(n) => text
+                .lines()
+                .enumerate()
+                .skip(model)
+                .filter(|(_, l)| l.trim() == "[[models.prices]]")
+                .nth(n)
+                .map(|(i, _)| i + 1),
+        }
+    });
+    match line {
+        Some(n) => format!("{}:{n}: {}: {}", e.origin, e.path, e.message),
+        None => e.to_string(),
+    }
 }
 
 /// The compiled form of a `regex` match rule (case-insensitive, as model ids are matched): what the book runs.

@@ -102,6 +102,19 @@ impl PyCost {
         self.cost.source()
     }
 
+    /// Where the price entry used came from: "hand", "genai-prices 0.2.5", "LiteLLM 1.110.2", or several
+    /// joined by " + " (None when its book does not say).
+    #[getter]
+    fn origin(&self) -> Option<&str> {
+        self.cost.origin()
+    }
+
+    /// The region the call was priced in (Anthropic's `inference_geo`, a `region=` given), or None.
+    #[getter]
+    fn region(&self) -> Option<&str> {
+        self.cost.sheet.region.as_deref()
+    }
+
     #[getter]
     fn currency(&self) -> &'static str {
         "USD"

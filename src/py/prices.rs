@@ -232,6 +232,9 @@ impl PyPriceBook {
             d.set_item("effective_from", e.from.map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("effective_until", self.book.entry_until(mi, ei).map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("source", e.source.as_deref())?;
+            d.set_item("source_date", e.source_date.map(|at| py_moment(py, at)).transpose()?)?;
+            d.set_item("origin", e.origin.as_deref())?;
+            d.set_item("checked", e.checked.map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("notes", e.notes.as_deref())?;
             d.set_item("prices", sheet_dict(py, &e.standard)?)?;
             let tiers = PyDict::new(py);
