@@ -3,7 +3,7 @@
 1. The wheel (`pip wheel . --no-deps`), the installed size of its `tokenprice/` folder, and `_core.abi3.so`;
 2. the first `get_encoding(name).count("x")` of each built-in encoding in a fresh process (the vocabulary is
    stored deflated and decoded on first use);
-3. the first piece over 32 KiB in a fresh process (cl100k/o200k build their linear-time encoder then), and the
+3. the first piece over 32 KiB in a fresh process (r50k/cl100k/o200k build their linear-time encoder then; p50k_base has none), and the
    time of 1 MB of one repeated character once it is built.
 
 Results are printed and written to ``benches/RESULTS.md`` (the package-size section).
@@ -93,8 +93,8 @@ def main() -> None:
     wheel = build_wheel(args.wheel_dir)
     folder, so = installed_sizes(wheel)
     first = {n: fresh(FIRST_CALL.format(name=n)) for n in NAMES}
-    long = {n: fresh(FIRST_LONG.format(name=n)) for n in ["cl100k_base", "o200k_base"]}
-    mb = {n: fresh(MEGABYTE.format(name=n)) for n in ["cl100k_base", "o200k_base", "r50k_base"]}
+    long = {n: fresh(FIRST_LONG.format(name=n)) for n in ["r50k_base", "cl100k_base", "o200k_base"]}
+    mb = {n: fresh(MEGABYTE.format(name=n)) for n in ["cl100k_base", "o200k_base", "r50k_base", "p50k_base"]}
     mib = 1024 * 1024
     lines = [
         f"{SECTION} — {dt.date.today().isoformat()}",
@@ -105,9 +105,9 @@ def main() -> None:
         "",
         "| what | size |",
         "|---|---|",
-        f"| wheel `{wheel.name}` | {wheel.stat().st_size / mib:.1f} MB |",
-        f"| installed `tokenprice/` folder | {folder / mib:.1f} MB |",
-        f"| of which `_core.abi3.so` | {so / mib:.1f} MB |",
+        f"| wheel `{wheel.name}` | {wheel.stat().st_size / mib:.1f} MiB |",
+        f"| installed `tokenprice/` folder | {folder / mib:.1f} MiB ({folder / 1e6:.1f} MB) |",
+        f"| of which `_core.abi3.so` | {so / mib:.1f} MiB |",
         "",
         "| first use, fresh process | time |",
         "|---|---|",

@@ -2,7 +2,7 @@
 //!
 //! Counting avoids work three ways: most pieces are a whole token (one hash lookup); pieces repeat, so each
 //! thread keeps a small direct-mapped cache of piece → count; and long pieces skip the quadratic merge (an
-//! O(n log n) heap merge, and for very long pieces of cl100k/o200k a linear-time encoder built on first need).
+//! O(n log n) heap merge, and for very long pieces of r50k/cl100k/o200k a linear-time encoder built on first need).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use crate::tokens::vocab::{hash_bytes, Rank, Vocab};
 
 /// Pieces longer than this skip the quadratic merge for the O(n log n) heap merge.
 const LONG_PIECE: usize = 128;
-/// Pieces longer than this go to the linear-time backtracking encoder where the encoding has one (cl100k, o200k):
+/// Pieces longer than this go to the linear-time backtracking encoder where the encoding has one (r50k, cl100k, o200k):
 /// building it takes 0.5–2 s, so it is built the first time such a piece is seen; the heap merge takes a few
 /// milliseconds below this length.
 const HUGE_PIECE: usize = 32 << 10;
@@ -33,7 +33,7 @@ const LONG_CACHE_LIMIT: usize = 1 << 15;
 /// The vocabulary and merge machinery, shared by encodings that differ only in special tokens.
 pub struct BpeCore {
     pub vocab: Vocab,
-    /// For vocabularies the `bpe` crate is known to take (cl100k/o200k): the hash factor that keeps its token
+    /// For vocabularies the `bpe` crate is known to take (r50k/cl100k/o200k): the hash factor that keeps its token
     /// hashes free of collisions, and its linear-time encoder (same ranks), built from `vocab` on first need.
     backtrack_hash: Option<u64>,
     /// Built once per process on first need (seconds for o200k, so threads of one process wait for one builder);

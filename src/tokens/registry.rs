@@ -27,8 +27,10 @@ static P50K_TAIL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/p50k_base.vo
 static CL100K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.vocab"));
 static O200K: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.vocab"));
 
-/// The hash factor that keeps the `bpe` crate's token hashes free of collisions for cl100k/o200k (the one
-/// bpe-openai uses for both).
+/// The hash factor that keeps the `bpe` crate's token hashes free of collisions for r50k/cl100k/o200k (the one
+/// bpe-openai uses for cl100k/o200k; checked for r50k_base's 50,256 tokens too). p50k_base gets no linear-time
+/// encoder: its ranks have a gap (50256, `<|endoftext|>`, between r50k's tokens and its own), and the `bpe` crate
+/// numbers tokens by position.
 const BPE_HASH_FACTOR: u64 = 17_846_336_922_010_275_747;
 
 fn core(cell: &'static RaceCell<Arc<BpeCore>>, layers: &[&[u8]], name: &str, hash: Option<u64>) -> Arc<BpeCore> {
@@ -37,7 +39,7 @@ fn core(cell: &'static RaceCell<Arc<BpeCore>>, layers: &[&[u8]], name: &str, has
 
 fn r50k_core() -> Arc<BpeCore> {
     static CELL: RaceCell<Arc<BpeCore>> = RaceCell::new();
-    core(&CELL, &[R50K], "r50k_base", None)
+    core(&CELL, &[R50K], "r50k_base", Some(BPE_HASH_FACTOR))
 }
 
 fn p50k_core() -> Arc<BpeCore> {
