@@ -238,6 +238,23 @@ fn extras_are_kept_exactly_and_a_bad_one_is_a_reject() {
     assert_eq!(litellm.extras.endpoint.as_deref(), Some("https://api.openai.com/v1"));
     // The Router's fallback step is a label, as Cloudflare's `step` is.
     assert!(litellm.metadata.contains(&("step".to_string(), Meta::Int(2))));
+    // LiteLLM's float cost parts, read at a double's 15 significant digits; not `original_cost` or discounts.
+    let floats = read(
+        r#"{"id":"c","call_type":"acompletion","model":"gpt-4o","status":"success","prompt_tokens":10,"completion_tokens":2,
+            "response_cost":0.01988925,"cost_breakdown":{"input_cost":0.012344250000000001,"cache_read_cost":8.999999999999999e-05,
+            "output_cost":0.0075450000000000005,"original_cost":0.01988925,"discount_percent":0.0,"service_tier":null,"total_cost":0.01988925}}"#,
+    );
+    let parts: Vec<(&str, String)> =
+        floats.extras.cost_breakdown.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
+    let want = [
+        ("input_cost", "0.01234425"),
+        ("cache_read_cost", "0.00009"),
+        ("output_cost", "0.007545"),
+        ("total_cost", "0.01988925"),
+    ];
+    assert_eq!(parts, want.map(|(k, v)| (k, v.to_string())));
+    let broken = r#"{"id":"c","call_type":"acompletion","model":"gpt-4o","status":"success","prompt_tokens":1,"completion_tokens":1,"response_cost":0.1,"cost_breakdown":{"input_cost":"a lot"}}"#;
+    assert!(rejected(broken).contains("cost_breakdown.input_cost"), "{}", rejected(broken));
     let span = read(
         r#"{"traceId":"5b8e","spanId":"s1","startTimeUnixNano":"1727784000000000000","endTimeUnixNano":"1727784001400000001",
             "attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},

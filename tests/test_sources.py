@@ -27,9 +27,8 @@ def test_every_fixture_file_is_read() -> None:
     assert sum(len(cases_of(p)) for p in FILES) >= 38
 
 
-# The extras a record keeps (README: `extra`). LiteLLM's `cost_breakdown` is not kept (its parts are floats
-# whose JSON text is not the amount meant: 0.0031750000000000003); `step` is a label; `status`, `error_class` and
-# `saved_cache_cost` are not kept.
+# The extras a record keeps (README: `extra`); `step` is a label; `status`, `error_class` and `saved_cache_cost`
+# are not kept. LiteLLM's float cost parts are read at 15 significant digits (README).
 KEPT = ("duration_ms", "ttft_ms", "trace_id", "request_id", "endpoint", "rate_limited", "custom_cost")
 KEPT_TOO = ("cache_reference_id", "cost_breakdown")
 
@@ -38,7 +37,7 @@ def kept_extras(want: dict[str, Any]) -> dict[str, Any]:
     """The case's `extra` that tokenprice keeps, as it keeps them (durations and costs as Decimals)."""
     out: dict[str, Any] = {}
     for key, value in want.get("extra", {}).items():
-        if key in KEPT or (key in KEPT_TOO and not (key == "cost_breakdown" and want["format"] == "litellm")):
+        if key in KEPT or key in KEPT_TOO:
             if key in ("duration_ms", "ttft_ms"):
                 value = Decimal(str(value))
             if key == "cost_breakdown":

@@ -88,7 +88,34 @@ fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
     }
     rec.metadata = labels(o, meta.as_ref())?;
     rec.extras = extras(o, &rec)?;
+    let breakdown = o.obj("cost_breakdown").or_else(|| meta.as_ref().and_then(|m| m.obj("cost_breakdown")));
+    if let Some(parts) = breakdown {
+        rec.extras.cost_breakdown = cost_breakdown(&parts)?;
+    }
     Ok(rec)
+}
+
+/// LiteLLM's `cost_breakdown` (the payload's, or a spend log's metadata's): each `*_cost` part it computed
+/// (`input_cost`, `output_cost`, `cache_read_cost`, ..., `total_cost`; not `original_cost`, the total before its
+/// discounts and margins). LiteLLM computes them in binary floats, so their JSON text carries float noise
+/// (`0.012344250000000001` for 0.01234425, `8.999999999999999e-05` for 0.00009): each is read at the 15
+/// significant digits a float holds exactly (C's `DBL_DIG`), which gives back the decimal LiteLLM computed. A
+/// part that is not a number is an error naming it.
+fn cost_breakdown(parts: &Obj<'_>) -> Result<Vec<(String, Decimal)>> {
+    let mut out = Vec::new();
+    for (key, raw) in &parts.members {
+        if !key.ends_with("_cost") || *key == "original_cost" || kind(*raw) == Kind::Null {
+            continue;
+        }
+        let what = format!("cost_breakdown.{key}");
+        let text = json::number_text(*raw)
+            .ok_or_else(|| err(format!("{what}: {} is not a number", json::excerpt(raw.get(), 40))))?;
+        let value = json::decimal(&text)
+            .and_then(|d| d.round_sf(15))
+            .ok_or_else(|| err(format!("{what}: {text} is not a decimal number")))?;
+        out.push((key.to_string(), to_money_scale(value).normalize()));
+    }
+    Ok(out)
 }
 
 /// What LiteLLM records beside the usage: the duration (`response_time` in seconds in a StandardLoggingPayload,
