@@ -71,9 +71,8 @@ pub const EXTRA_COLUMNS: [&str; 9] = [
     "cost_breakdown",
 ];
 
-/// The columns of a priced line other than its labels and counts (a label of one of these names is given the
-/// column `metadata.<name>`).
-pub const FIXED_COLUMNS: [&str; 31] = [
+/// The columns of a priced line before its extras: where it came from, what was priced and its costs.
+const LINE_COLUMNS: [&str; 22] = [
     "source",
     "line",
     "id",
@@ -96,16 +95,30 @@ pub const FIXED_COLUMNS: [&str; 31] = [
     "cache_write_cost",
     "output_cost",
     "other_cost",
-    "duration_ms",
-    "ttft_ms",
-    "trace_id",
-    "request_id",
-    "endpoint",
-    "rate_limited",
-    "custom_cost",
-    "cache_reference_id",
-    "cost_breakdown",
 ];
+
+/// The columns of a priced line other than its labels and counts (a label of one of these names is given the
+/// column `metadata.<name>`): the line's columns, then its extras'.
+pub const FIXED_COLUMNS: [&str; 31] = concat(LINE_COLUMNS, EXTRA_COLUMNS);
+
+/// Two lists of names as one, in a constant (`C` must be `A + B`).
+const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    assert!(A + B == C, "the lengths must add up");
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < C {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
 
 /// Items to read and price: (line or row number, text).
 pub type Item<'t> = (u64, Text<'t>);
