@@ -3,8 +3,8 @@
 1. The wheel (`pip wheel . --no-deps`), the installed size of its `tokenprice/` folder, and `_core.abi3.so`;
 2. the first `get_encoding(name).count("x")` of each built-in encoding in a fresh process (the vocabulary is
    stored deflated and decoded on first use);
-3. the first piece over 32 KiB in a fresh process (r50k/cl100k/o200k build their linear-time encoder then; p50k_base has none), and the
-   time of 1 MB of one repeated character once it is built.
+3. the first piece over 32 KiB in a fresh process (r50k/cl100k/o200k build their linear-time encoder then;
+   p50k_base has none), and the time of 1 MB of one repeated character once it is built.
 
 Results are printed and written to ``benches/RESULTS.md`` (the package-size section).
 

@@ -242,7 +242,8 @@ fn extras_are_kept_exactly_and_a_bad_one_is_a_reject() {
     let floats = read(
         r#"{"id":"c","call_type":"acompletion","model":"gpt-4o","status":"success","prompt_tokens":10,"completion_tokens":2,
             "response_cost":0.01988925,"cost_breakdown":{"input_cost":0.012344250000000001,"cache_read_cost":8.999999999999999e-05,
-            "output_cost":0.0075450000000000005,"original_cost":0.01988925,"discount_percent":0.0,"service_tier":null,"total_cost":0.01988925}}"#,
+            "output_cost":0.0075450000000000005,"original_cost":0.01988925,"discount_percent":0.0,"service_tier":null,"total_cost":0.01988925,
+            "tool_usage_cost":5.551115123125783e-17,"margin_cost":2e-30}}"#,
     );
     let parts: Vec<(&str, String)> =
         floats.extras.cost_breakdown.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
@@ -251,6 +252,8 @@ fn extras_are_kept_exactly_and_a_bad_one_is_a_reject() {
         ("cache_read_cost", "0.00009"),
         ("output_cost", "0.007545"),
         ("total_cost", "0.01988925"),
+        ("tool_usage_cost", "0.000000000000000056"),
+        ("margin_cost", "0"),
     ];
     assert_eq!(parts, want.map(|(k, v)| (k, v.to_string())));
     let broken = r#"{"id":"c","call_type":"acompletion","model":"gpt-4o","status":"success","prompt_tokens":1,"completion_tokens":1,"response_cost":0.1,"cost_breakdown":{"input_cost":"a lot"}}"#;

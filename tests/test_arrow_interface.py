@@ -168,3 +168,26 @@ def test_a_stream_that_fails_midway_names_the_argument() -> None:
 def test_a_column_where_a_table_is_expected_is_named() -> None:
     with pytest.raises(tp.InvalidTypeError, match="table must be a table"):
         _core.price_arrow_table(pa.chunked_array([["a"]]), default_at=AT)
+
+
+def test_a_table_without_columns_keeps_its_rows() -> None:
+    # No count column: the pricing rules refuse it by name, not the Arrow import ("at least one column").
+    with pytest.raises(tp.InvalidArgumentError) as caught:
+        _core.price_arrow_table(pa.table({"x": [1, 2]}).drop_columns(["x"]), default_at=AT)
+    assert "column" in str(caught.value) and "row count" not in str(caught.value)
+
+
+class _StructWithNullRows:
+    """A struct column (with a row that is null as a whole) exported as if it were a table."""
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> object:
+        rows = pa.array(
+            [{"model": "gpt-4o", "input_tokens": 1}, None],
+            pa.struct([("model", pa.string()), ("input_tokens", pa.int64())]),
+        )
+        return rows.__arrow_c_array__()
+
+
+def test_rows_null_as_a_whole_are_not_a_table() -> None:
+    with pytest.raises(tp.InvalidArgumentError, match="1 rows are null as a whole"):
+        _core.price_arrow_table(_StructWithNullRows(), default_at=AT)

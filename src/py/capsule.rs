@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arrow_array::ffi::{from_ffi, from_ffi_and_data_type, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchIterator, StructArray};
+use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchIterator, RecordBatchOptions, StructArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyTuple};
@@ -96,7 +96,7 @@ fn read_stream(mut stream: FFI_ArrowArrayStream) -> Result<(Field, Vec<ArrayRef>
         });
         format!("the producer's stream failed (error {code}){}", message.map(|m| format!(": {m}")).unwrap_or_default())
     }
-    let (Some(get_schema), Some(get_next)) = (stream.get_schema, stream.get_next) else {
+    let (Some(get_schema), Some(get_next), Some(_)) = (stream.get_schema, stream.get_next, stream.release) else {
         return Err("the stream was already released".into());
     };
     let mut schema = FFI_ArrowSchema::empty();
@@ -146,9 +146,16 @@ pub fn table(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(SchemaRef, Vec<Rec
     let batches = chunks
         .into_iter()
         .map(|chunk| {
-            let columns = chunk.as_any().downcast_ref::<StructArray>().map(|s| s.columns().to_vec());
-            let columns = columns.ok_or_else(|| invalid_type(py, format!("{what}: a chunk is not a struct array")))?;
-            RecordBatch::try_new(schema.clone(), columns).map_err(|e| invalid_argument(py, format!("{what}: {e}")))
+            let rows = chunk.as_any().downcast_ref::<StructArray>();
+            let rows = rows.ok_or_else(|| invalid_type(py, format!("{what}: a chunk is not a struct array")))?;
+            // A table's rows are never null as a whole; a struct column that has such rows is not a table.
+            if rows.null_count() > 0 {
+                return Err(invalid_argument(py, format!("{what}: {} rows are null as a whole", rows.null_count())));
+            }
+            // The row count is given: a table without columns still has rows.
+            let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+            RecordBatch::try_new_with_options(schema.clone(), rows.columns().to_vec(), &options)
+                .map_err(|e| invalid_argument(py, format!("{what}: {e}")))
         })
         .collect::<PyResult<_>>()?;
     Ok((schema, batches))

@@ -95,6 +95,17 @@ fn litellm(o: &Obj<'_>) -> Result<UsageRecord> {
     Ok(rec)
 }
 
+/// A float's JSON text at a double's 15 significant digits. Float noise past the 28 places a decimal holds
+/// (`5.551115123125783e-17`) is rounded to fit first, and a value below 1e-28 is 0 at every scale kept (18 places).
+fn float_part(text: &str) -> Option<Decimal> {
+    let exact = json::decimal(text).or_else(|| match Decimal::from_scientific_lossy(text) {
+        Ok(d) => Some(d),
+        Err(rust_decimal::Error::ScaleExceedsMaximumPrecision(_)) => Some(Decimal::ZERO),
+        Err(_) => None,
+    })?;
+    exact.round_sf(15)
+}
+
 /// LiteLLM's `cost_breakdown` (the payload's, or a spend log's metadata's): each `*_cost` part it computed
 /// (`input_cost`, `output_cost`, `cache_read_cost`, ..., `total_cost`; not `original_cost`, the total before its
 /// discounts and margins). LiteLLM computes them in binary floats, so their JSON text carries float noise
@@ -110,9 +121,7 @@ fn cost_breakdown(parts: &Obj<'_>) -> Result<Vec<(String, Decimal)>> {
         let what = format!("cost_breakdown.{key}");
         let text = json::number_text(*raw)
             .ok_or_else(|| err(format!("{what}: {} is not a number", json::excerpt(raw.get(), 40))))?;
-        let value = json::decimal(&text)
-            .and_then(|d| d.round_sf(15))
-            .ok_or_else(|| err(format!("{what}: {text} is not a decimal number")))?;
+        let value = float_part(&text).ok_or_else(|| err(format!("{what}: {text} is not a decimal number")))?;
         out.push((key.to_string(), to_money_scale(value).normalize()));
     }
     Ok(out)
