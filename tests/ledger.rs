@@ -296,7 +296,7 @@ fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
         [usd("0.0035"), 0, usd("0.0035"), usd("0.0035"), usd("0.0035")]
     );
     let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
-    let rec = reconcile(&done.priced, 3, &book, &tolerance, 0).unwrap();
+    let rec = reconcile(&done.priced, 3, &book, &tolerance, Some(0)).unwrap();
     assert_eq!(rec.compared, 5);
     assert_eq!(rec.reported_total, usd("0.01751"));
     assert_eq!(rec.computed_total, usd("0.0035") * 4);
@@ -317,9 +317,9 @@ fn reconciliation_finds_each_mismatch_with_its_cause_money_and_labels() {
     assert_eq!(rec.causes.iter().map(|(n, _)| n).sum::<u64>(), 3 + 3);
     // A tolerance wide enough accepts every line.
     let loose = Tolerance { absolute: Decimal::new(1000, 0), relative: Decimal::ZERO };
-    assert_eq!(reconcile(&done.priced, 0, &book, &loose, 0).unwrap().mismatches.num_rows(), 0);
+    assert_eq!(reconcile(&done.priced, 0, &book, &loose, Some(0)).unwrap().mismatches.num_rows(), 0);
     // Nothing to compare: empty, with the columns.
-    let empty = reconcile(&[], 0, &book, &tolerance, 0).unwrap();
+    let empty = reconcile(&[], 0, &book, &tolerance, Some(0)).unwrap();
     assert_eq!((empty.compared, empty.mismatches.num_rows()), (0, 0));
     assert_eq!(empty.mismatches.schema().field(7).name(), "cause");
 }
@@ -366,7 +366,7 @@ fn reconciliation_reprices_each_cache_hypothesis_exactly() {
     assert_eq!(computed, [usd("0.0002793"); 6].into_iter().chain([usd("0.0018345")]).collect::<Vec<_>>());
     // An exact tolerance: only the right lines match.
     let exact = Tolerance { absolute: Decimal::ZERO, relative: Decimal::ZERO };
-    let rec = reconcile(&done.priced, 0, &book, &exact, 0).unwrap();
+    let rec = reconcile(&done.priced, 0, &book, &exact, Some(0)).unwrap();
     let m = &rec.mismatches;
     // Largest |difference| first.
     assert_eq!(ints(std::slice::from_ref(m), "line"), [6, 2, 3, 4, 5]);
@@ -414,7 +414,32 @@ fn a_cost_the_caller_set_is_its_own_cause_and_the_items_extras_are_columns() {
     assert_eq!(strings(std::slice::from_ref(priced), "request_id"), ["custom", "other"]);
     assert_eq!(decimals(priced, "duration_ms"), [812 * 10i128.pow(18); 2]);
     let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
-    let rec = reconcile(&done.priced, 0, &book, &tolerance, 0).unwrap();
+    let rec = reconcile(&done.priced, 0, &book, &tolerance, Some(0)).unwrap();
     // Both report 0.001 against 0.0035 computed: the custom-priced one for that reason, the other unexplained.
     assert_eq!(strings(std::slice::from_ref(&rec.mismatches), "cause"), ["custom cost", "unexplained"]);
+}
+
+#[test]
+fn repricing_maps_models_drops_the_cache_and_keeps_unpriceable_lines_null() {
+    use std::collections::HashMap;
+    use tokenprice::ledger::reprice::{reprice, CacheAs, Reprice};
+    let usd = |s: &str| (s.parse::<f64>().unwrap() * 1e6).round() as i128 * 1_000_000_000_000;
+    let texts = vec![Some(reported("a", "0.0035", false, "acme")), Some(reported("hit", "0.0035", true, "acme"))];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    let repriced = |how: &Reprice| {
+        let column = reprice(&done.priced, &book, how).unwrap().remove(0);
+        let c = column.as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap();
+        (0..c.len()).map(|i| c.is_valid(i).then(|| c.value(i))).collect::<Vec<_>>()
+    };
+    // As priced: the gateway's cache hit stays free.
+    assert_eq!(repriced(&Reprice::default()), [Some(usd("0.0035")), Some(0)]);
+    // Without the gateway's cache, the hit costs what the call it answered did.
+    let uncached = Reprice { cache: CacheAs::PlainInput, ..Reprice::default() };
+    assert_eq!(repriced(&uncached), [Some(usd("0.0035")), Some(usd("0.0035"))]);
+    // gpt-4o-mini in January 2025: 1,000 input tokens at $0.15/M and 100 output at $0.60/M.
+    let mapped = Reprice { model_map: HashMap::from([("gpt-4o".into(), "gpt-4o-mini".into())]), ..uncached.clone() };
+    assert_eq!(repriced(&mapped), [Some(usd("0.00021")); 2]);
+    let unknown = Reprice { model_map: HashMap::from([("gpt-4o".into(), "no-such-model".into())]), ..uncached };
+    assert_eq!(repriced(&unknown), [None, None]);
 }

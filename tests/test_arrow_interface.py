@@ -191,3 +191,27 @@ class _StructWithNullRows:
 def test_rows_null_as_a_whole_are_not_a_table() -> None:
     with pytest.raises(tp.InvalidArgumentError, match="1 rows are null as a whole"):
         _core.price_arrow_table(_StructWithNullRows(), default_at=AT)
+
+
+class _OneShotStream:
+    """An Arrow stream that can be read once (as a database cursor or a network reader is), of no known class."""
+
+    def __init__(self) -> None:
+        table = pa.table(TABLE).replace_schema_metadata({"origin": "cursor"})
+        self.reader: Any = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        reader, self.reader = self.reader, None
+        assert reader is not None, "the stream was read twice"
+        return reader.__arrow_c_stream__(requested_schema)
+
+
+def test_a_one_shot_stream_keeps_its_columns_read_once() -> None:
+    result = tp.price_table(_OneShotStream(), default_at=AT, keep_columns=True)
+    assert result.column_names[:3] == ["model", "input_tokens", "output_tokens"]
+    assert result.column("input_tokens").to_pylist() == TABLE["input_tokens"]
+    assert result.num_rows == 2 and result.column("total_cost").null_count == 0
+    metadata = result.schema.metadata
+    assert metadata[b"origin"] == b"cursor" and b"usage_convention" in metadata
+    plain = tp.price_table(pa.table(TABLE), default_at=AT)
+    assert result.select(plain.column_names).to_pylist() == plain.to_pylist()

@@ -31,34 +31,37 @@ UTC = timezone.utc
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "prices"
 
-# genai-prices ModelPrice attribute → price-file key (written out here again, so the test checks the mapping).
-KEYS = {
-    "input_mtok": "input_per_mtok",
-    "output_mtok": "output_per_mtok",
-    "cache_read_mtok": "cache_read_per_mtok",
-    "cache_write_mtok": "cache_write_per_mtok",
-    "cache_write_1h_mtok": "cache_write_1h_per_mtok",
-    "output_reasoning_mtok": "reasoning_per_mtok",
-    "output_citation_mtok": "citation_per_mtok",
-    "input_audio_mtok": "input_audio_per_mtok",
-    "output_audio_mtok": "output_audio_per_mtok",
-    "cache_audio_read_mtok": "cache_audio_read_per_mtok",
-    "input_image_mtok": "input_image_per_mtok",
-    "output_image_mtok": "output_image_per_mtok",
-    "cache_image_read_mtok": "cache_image_read_per_mtok",
-    "input_video_mtok": "input_video_per_mtok",
-    "output_video_mtok": "output_video_per_mtok",
-    "input_mchars": "input_per_mchars",
-    "input_text_messages_kcount": "input_text_messages_per_k",
-    "audio_hours": "audio_per_hour",
-    "input_audio_hours": "input_audio_per_hour",
-    "input_document_kpages": "input_document_pages_per_k",
-    "input_annotated_document_kpages": "input_annotated_document_pages_per_k",
-    "web_searches_kcount": "web_searches_per_k",
-    "storage_searches_kcount": "storage_searches_per_k",
-    "requests_kcount": "requests_per_k",
-}
-OUR_KEYS = set(KEYS.values())
+# genai-prices names a price by what it counts and per how many (`input_audio_mtok`, `web_searches_kcount`); the
+# price files say `per` (`input_audio_per_mtok`, `web_searches_per_k`). The rule, written here independently of the
+# importer's table (test_genai_key_table_follows_the_naming_rule checks the two agree).
+_PER = (
+    ("_mtok", "_per_mtok"),
+    ("_mchars", "_per_mchars"),
+    ("_kcount", "_per_k"),
+    ("_kpages", "_pages_per_k"),
+    ("_hours", "_per_hour"),
+)
+
+
+def price_file_key(genai_key: str) -> str:
+    # Reasoning and citations are output kinds; the price files name them without the `output_`.
+    key = (
+        genai_key.removeprefix("output_")
+        if genai_key.startswith(("output_reasoning", "output_citation"))
+        else genai_key
+    )
+    for theirs, ours in _PER:
+        if key.endswith(theirs):
+            return key[: -len(theirs)] + ours
+    raise AssertionError(f"genai-prices price key {genai_key!r} follows no naming rule known to this test")
+
+
+def test_genai_key_table_follows_the_naming_rule() -> None:
+    assert importers.GENAI_PRICE_KEYS == {k: price_file_key(k) for k in importers.GENAI_PRICE_KEYS}
+    assert set(importers.GENAI_PRICE_KEYS.values()) <= set(importers.PRICE_KEY_ORDER)
+
+
+OUR_KEYS = {price_file_key(k) for k in importers.GENAI_PRICE_KEYS}
 TIER_CONTEXTS = {
     "batch": {"processing": "batch"},
     "flex": {"service_tier": "flex"},
@@ -173,8 +176,7 @@ def genai_sheet(model_price: Any) -> dict[str, Any]:
     for k, v in vars(model_price).items():
         if k.startswith("_") or v is None:
             continue
-        assert k in KEYS, f"genai-prices price key {k!r} has no price-file key"
-        out[KEYS[k]] = norm(v)
+        out[price_file_key(k)] = norm(v)
     return out
 
 
@@ -352,7 +354,9 @@ def variant_keys(m: Any, ctx: dict[str, str], ts: datetime) -> set[str]:
         if v.constraint is not None and not v.constraint.active(ts):
             continue
         if all(ctx.get(k) == val for k, val in v.when.items()):
-            keys |= {KEYS[k] for k, val in vars(v.prices).items() if val is not None and not k.startswith("_")}
+            keys |= {
+                price_file_key(k) for k, val in vars(v.prices).items() if val is not None and not k.startswith("_")
+            }
     return keys
 
 

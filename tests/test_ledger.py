@@ -753,3 +753,45 @@ def test_a_body_without_usage_is_counted_from_its_texts() -> None:
     assert row["usage_source"] == "counted"
     assert row["input_tokens"] == tokenprice.count_message_tokens(messages, model="gpt-4o-mini")
     assert row["output_tokens"] == tokenprice.encoding_for_model("gpt-4o-mini").count("Four.")
+
+
+def test_what_ifs_and_reconciliation_use_the_book_the_logs_were_priced_with() -> None:
+    # A negotiated 50% discount: the logs' own book, which reprice, savings and reconcile must keep using.
+    book = tokenprice.PriceBook.default().with_overrides({"discounts": {"openai": "0.5"}})
+    record = {
+        "created_at": "2025-05-01T12:00:00Z",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "tokens_in": 1000,
+        "tokens_out": 100,
+        "metadata": '{"tenant": "acme"}',
+    }
+    usage = tokenprice.Usage(input_tokens=1000, output_tokens=100)
+    discounted = tokenprice.price(usage, "gpt-4o", at="2025-05-01T12:00:00Z", book=book).total
+    full = tokenprice.price(usage, "gpt-4o", at="2025-05-01T12:00:00Z").total
+    assert discounted * 2 == full
+    logs = tokenprice.price_logs([{**record, "cost": str(discounted)}], book=book)
+    assert logs.book is book and logs.total_cost == discounted
+    assert logs.reprice().column("repriced_cost").to_pylist() == [discounted]
+    assert logs.reprice(book=tokenprice.PriceBook.default()).column("repriced_cost").to_pylist() == [full]
+    assert logs.savings().column("uncached_cost").to_pylist() == [discounted]
+    assert logs.reconcile(tolerance=(0, 0)).mismatches.num_rows == 0
+    # The default book prices every what-if of logs priced without one.
+    plain = tokenprice.price_logs([{**record, "cost": str(full)}])
+    assert plain.book is None and plain.reprice().column("repriced_cost").to_pylist() == [full]
+
+
+def test_reconcile_counts_the_rejects_for_want_of_a_price() -> None:
+    lines = [
+        {
+            "created_at": "2025-05-01T12:00:00Z",
+            "model": "no-such-model-x",
+            "tokens_in": 10,
+            "tokens_out": 1,
+            "cost": 0.1,
+        },
+        {"created_at": "2025-05-01T12:00:00Z", "model": "gpt-4o", "tokens_in": "ten", "tokens_out": 1, "cost": 0.1},
+    ]
+    logs = tokenprice.price_logs(lines)
+    assert logs.rows_rejected == 2
+    assert logs.reconcile().causes["no price for the model"] == 1

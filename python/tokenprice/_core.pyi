@@ -50,6 +50,7 @@ __all__ = [
     "price_log_files",
     "price_log_texts",
     "reconcile_lines",
+    "reprice_lines",
     "count_file",
     "count_column",
     "ArrowTable",
@@ -509,8 +510,17 @@ def usage_formats() -> list[tuple[str, str]]: ...
 def formats() -> list[str]: ...
 def log_columns() -> tuple[list[str], list[str]]: ...
 def reconcile_lines(
-    lines: Any, *, rejects_without_price: int, absolute: str, relative: str
+    lines: Any, rejects: Any, *, book: PriceBook | None = None, absolute: str, relative: str
 ) -> tuple[ArrowTable, int, str, str, list[tuple[str, int, str]]]: ...
+def reprice_lines(
+    lines: Any,
+    *,
+    book: PriceBook | None = None,
+    model_map: Mapping[str, str] | None = None,
+    service_tier: str | None = None,
+    at: _Instant = None,
+    without_cache: bool = False,
+) -> ArrowTable: ...
 def price_log_files(
     paths: list[str],
     options: Mapping[str, Any],

@@ -43,13 +43,7 @@ def extract_usages(
     elif kind == "pandas":
         records = _pandas_records(records)
     result = _core.extract_usages(
-        records,
-        provider=provider,
-        format=format,
-        model=model,
-        at=at,
-        mapping=mapping,
-        num_threads=num_threads,
+        records, provider=provider, format=format, model=model, at=at, mapping=mapping, num_threads=num_threads
     )
     return arrow_table(result)
 

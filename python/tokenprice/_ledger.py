@@ -147,6 +147,8 @@ class PricedLogs:
         import pyarrow as pa
 
         self._spilled = list(spilled)
+        # The book the lines were priced with (None: the bundled one): what-ifs and reconciliation reprice with it.
+        self.book: PriceBook | None = None
         # A run that kept no rows holds its totals (a summary) and the grouping they are for.
         self._totals = totals
         self._table: pa.Table | None = None
@@ -293,61 +295,21 @@ class PricedLogs:
         book: PriceBook | None = None,
         without_cache: bool = False,
     ) -> Any:
-        """Each line's total priced another way (a decimal128 column, null where the line cannot be priced so)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        t = self.table
-        # The model that was priced (the served one when known), renamed by the map on either name.
-        model = pc.coalesce(t.column("priced_model"), t.column("served_model"), t.column("model"))
-        provider = t.column("priced_provider")
+        """Each line's total priced another way (a decimal128 column, null where the line cannot be priced so), by
+        the engine (`tokenprice.ledger::reprice`); without another book, with the one the lines were priced with."""
         if model_map is not None and not (
             isinstance(model_map, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in model_map.items())
         ):
             raise _core.InvalidTypeError(f"model_map must be a dict of model names, got {model_map!r}")
-        if model_map:
-            requested = t.column("model").to_pylist()
-            priced = model.to_pylist()
-            mapped = [model_map.get(r or "", model_map.get(p or "", p)) for r, p in zip(requested, priced, strict=True)]
-            changed = [m != p for m, p in zip(mapped, priced, strict=True)]
-            model = pa.array(mapped, pa.string())
-            # A mapped model is priced by its own first party.
-            provider = pa.array(
-                [None if c else v for c, v in zip(changed, provider.to_pylist(), strict=True)], pa.string()
-            )
-        columns: dict[str, Any] = {"model": model, "provider": provider}
-        # Where a call ran stays as it was (a model mapped to another is priced by that model's provider, without).
-        region = t.column("priced_region")
-        if model_map:
-            region = pa.array([None if c else r for c, r in zip(changed, region.to_pylist(), strict=True)], pa.string())
-        columns["region"] = region
-        if at is None:
-            columns["timestamp"] = t.column("timestamp")
-        tier = t.column("service_tier") if service_tier is None else pa.array([service_tier] * t.num_rows, pa.string())
-        columns["service_tier"] = pc.if_else(
-            pc.is_in(pc.utf8_lower(tier), pa.array(["default", "auto", "standard", "on_demand"])), None, tier
+        other = _core.reprice_lines(
+            self.table,
+            book=self.book if book is None else book,
+            model_map=model_map,
+            service_tier=service_tier,
+            at=at,
+            without_cache=without_cache,
         )
-        columns["cache_hit"] = pa.array([False] * t.num_rows) if without_cache else t.column("cache_hit")
-        for c in self._usage_columns():
-            columns[c] = t.column(c)
-        if without_cache:
-            for c in ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"):
-                if c in columns:
-                    columns[c] = pa.array([0] * t.num_rows, pa.uint64())
-        from tokenprice._pricing import price_table
-
-        priced = price_table(
-            pa.table(columns),
-            book=book,
-            default_at=at,
-            timestamp="timestamp" if at is None else None,
-            provider="provider",
-            service_tier="service_tier",
-            region="region",
-            cache_hit="cache_hit",
-            keep_columns=False,
-        )
-        return priced.column("total_cost")
+        return arrow_table(other).column("repriced")
 
     def reprice(
         self,
@@ -494,15 +456,8 @@ class Reconciliation:
     lines column by column and prices the other ways only the lines that mismatch."""
 
     def __init__(self, logs: PricedLogs, absolute: Decimal, relative: Decimal) -> None:
-        import pyarrow.compute as pc
-
-        reasons = logs.rejects.column("reason")
-        rejected = (pc.sum(pc.starts_with(reasons, "no price is known")).as_py() or 0) if len(reasons) else 0
         table, compared, reported, computed, causes = _core.reconcile_lines(
-            logs.table,
-            rejects_without_price=rejected,
-            absolute=format(absolute, "f"),
-            relative=format(relative, "f"),
+            logs.table, logs.rejects, book=logs.book, absolute=format(absolute, "f"), relative=format(relative, "f")
         )
         self.mismatches = arrow_table(table)
         self.compared: int = compared
@@ -532,12 +487,6 @@ def _money(text: str) -> Decimal:
     with localcontext() as exact:
         exact.prec = 80
         return Decimal(text).quantize(Decimal("1e-18"))
-
-
-def _now() -> Any:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _write(table: Any, path: Path) -> None:
@@ -651,7 +600,9 @@ def price_logs(
                 max_line_bytes=max_line_bytes,
             )
 
-            return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
+            result = PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
+            result.book = book
+            return result
         else:
             result = _price_files(paths, options, progress, max_line_bytes, spill, spill_dir)
     else:
@@ -665,6 +616,7 @@ def price_logs(
         grouped = result.last_summary.replace_schema_metadata(None)
         kept = (grouped, _grouping(keys, period, tz))
         result = PricedLogs(None, result.rejects, result.rows_read, totals=kept)
+    result.book = book
     return result
 
 

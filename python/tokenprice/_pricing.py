@@ -52,8 +52,6 @@ def price_table(
     check_money(money)
     if as_float:
         money = "float"
-    if type(data).__name__ == "RecordBatchReader" and hasattr(data, "read_all"):
-        data = data.read_all()  # a reader can be read once; its rows are both priced and kept beside the costs
     result = _core.price_arrow_table(
         _arrow_input(data),
         book=book,
@@ -104,11 +102,15 @@ def _arrow_input(data: Any) -> Any:
 
 
 def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
-    """The result columns as the kind of table `data` is, next to its own columns if `keep_columns`."""
-    import pyarrow as pa
-
+    """The result as the kind of table `data` is. With `keep_columns` the engine's result already holds the input's
+    columns (an Arrow stream is read once); a pandas or polars frame keeps its own columns instead (their dtypes
+    and index), beside the priced ones."""
     kind = library_of(data)
     table = arrow_table(result)
+    if kind not in ("polars", "pandas"):
+        return table
+    if keep_columns:
+        table = table.select(table.column_names[len(data.columns) :])
     convention = (table.schema.metadata or {}).get(b"usage_convention")
     attrs = {} if convention is None else {"usage_convention": convention.decode()}
     if kind == "polars":
@@ -121,19 +123,10 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
         # (docs/pricing.md).
         vars(out)["attrs"] = attrs
         return out
-    if kind == "pandas":
-        import pandas as pd
+    import pandas as pd
 
-        frame = to_pandas(table, money)
-        frame.index = data.index
-        out = pd.concat([data, frame], axis=1) if keep_columns else frame
-        out.attrs.update(attrs)
-        return out
-    if not keep_columns:
-        return table
-    source = data if isinstance(data, pa.Table) else pa.table(data)
-    if isinstance(data, pa.RecordBatch):
-        source = pa.Table.from_batches([data])
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        source = source.append_column(name, column)
-    return source.replace_schema_metadata({**(source.schema.metadata or {}), **(table.schema.metadata or {})})
+    frame = to_pandas(table, money)
+    frame.index = data.index
+    out = pd.concat([data, frame], axis=1) if keep_columns else frame
+    out.attrs.update(attrs)
+    return out

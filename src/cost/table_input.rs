@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 
 use super::columns::{check_no_clash, count_columns, CountColumns};
 use super::table::{price_table, result_names, TableInput, TableOptions};
@@ -160,12 +160,14 @@ pub struct TableJob {
     /// The time of rows without a timestamp (µs since the epoch, UTC).
     pub default_at: Option<i64>,
     pub options: TableOptions,
-    /// The caller puts the result beside the input's own columns: their names must not clash.
+    /// The result holds the input's own columns, then the priced ones (their names must not clash), so a
+    /// one-shot stream is read once.
     pub keep_columns: bool,
 }
 
 /// Prices every batch of a table of schema `schema`; the result's batches share one schema whose metadata says
-/// the count convention used (`usage_convention`). A table of no batch is priced as one empty batch.
+/// the count convention used (`usage_convention`), after the input's own columns and metadata with
+/// `keep_columns`. A table of no batch is priced as one empty batch.
 pub fn price_batches(
     book: &Arc<PriceBook>,
     schema: &SchemaRef,
@@ -188,11 +190,23 @@ pub fn price_batches(
         .iter()
         .map(|batch| price_table(book, &columns.input(batch, job.default_at), &job.options))
         .collect::<Result<Vec<_>>>()?;
-    let metadata = HashMap::from([("usage_convention".to_string(), columns.read.describe())]);
-    let out_schema = Arc::new(results[0].schema().as_ref().clone().with_metadata(metadata));
-    let results = results
-        .into_iter()
-        .map(|b| b.with_schema(out_schema.clone()).map_err(|e| Error::Internal(e.to_string())))
+    let convention = ("usage_convention".to_string(), columns.read.describe());
+    let priced = results[0].schema();
+    let (fields, metadata): (Vec<_>, HashMap<_, _>) = if job.keep_columns {
+        let fields = schema.fields().iter().chain(priced.fields()).cloned().collect();
+        (fields, schema.metadata().clone().into_iter().chain([convention]).collect())
+    } else {
+        (priced.fields().iter().cloned().collect(), HashMap::from([convention]))
+    };
+    let out_schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+    let results = batches
+        .iter()
+        .zip(results)
+        .map(|(input, result)| {
+            let kept = if job.keep_columns { input.columns() } else { &[] };
+            let arrays = kept.iter().chain(result.columns()).cloned().collect();
+            RecordBatch::try_new(out_schema.clone(), arrays).map_err(|e| Error::Internal(e.to_string()))
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok((out_schema, results))
 }

@@ -13,6 +13,7 @@ pub mod output;
 pub mod pricer;
 pub mod read;
 pub mod reconcile;
+pub mod reprice;
 pub mod run;
 
 pub(crate) use output::internal;

@@ -6,21 +6,17 @@ use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, TimestampMicrosecondType, UInt64Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_array::types::Decimal128Type;
+use arrow_array::{Array, ArrayRef, BooleanArray, Decimal128Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use rust_decimal::Decimal;
 
+use super::reprice::{column, CacheAs, Lines, Reprice};
 use super::FIXED_COLUMNS;
-use crate::cost::price_model;
-use crate::cost::record::{resolve, tier_of};
 use crate::error::{Error, Result};
 use crate::money::{money_builder, money_field};
-use crate::prices::units::{
-    unit_of_usage_field, CACHE_AUDIO_READ, CACHE_IMAGE_READ, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT,
-};
+use crate::prices::units::{unit_of_usage_field, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT};
 use crate::prices::PriceBook;
-use crate::usage::Usage;
 
 /// The causes of a mismatch, tried in this order (indexed by [`Cause`]).
 pub const CAUSES: [&str; 11] = [
@@ -60,19 +56,6 @@ pub enum Cause {
     Unexplained,
 }
 
-/// How a repricing counts the cache tokens (reads and both writes, which are parts of `input_tokens`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CacheAs {
-    /// At their cache prices, as the book says.
-    Book,
-    /// As plain input (no cache discount or write premium).
-    PlainInput,
-    /// As plain input and again at their cache prices.
-    ChargedTwice,
-    /// Not charged at all.
-    Free,
-}
-
 /// A prompt above this many tokens is billed at a long-context tier by some providers.
 const LONG_CONTEXT_TOKENS: u64 = 200_000;
 
@@ -98,113 +81,22 @@ pub struct Reconciliation {
     pub causes: [(u64, i128); CAUSES.len()],
 }
 
-/// The columns reconciliation reads, of one batch.
-struct Columns<'a> {
-    reported: &'a arrow_array::Decimal128Array,
-    computed: &'a arrow_array::Decimal128Array,
-    cache_hit: Option<&'a BooleanArray>,
-    custom_cost: Option<&'a BooleanArray>,
-    service_tier: Option<&'a StringArray>,
-    timestamp: &'a arrow_array::TimestampMicrosecondArray,
-    /// (unit, counts) of each usage column.
-    counts: Vec<(usize, &'a arrow_array::UInt64Array)>,
-    /// The model priced (priced, served, requested: the first there) and its provider.
-    models: [Option<&'a StringArray>; 3],
-    provider: Option<&'a StringArray>,
-    /// The region the line was priced in (kept when it is priced another way).
-    region: Option<&'a StringArray>,
+/// The money columns reconciliation compares, of one batch.
+struct Amounts<'a> {
+    reported: &'a Decimal128Array,
+    computed: &'a Decimal128Array,
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::InvalidArgument(format!("reconcile: the lines have no {name} column")))
-}
-
-fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
-    batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>())
-}
-
-impl<'a> Columns<'a> {
-    fn of(batch: &'a RecordBatch) -> Result<Columns<'a>> {
-        let money = |name: &str| -> Result<&'a arrow_array::Decimal128Array> {
-            let c = column(batch, name)?;
+impl<'a> Amounts<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Amounts<'a>> {
+        let money = |name: &str| -> Result<&'a Decimal128Array> {
+            let c = column(batch, name, "reconcile")?;
             match c.data_type() {
                 DataType::Decimal128(_, 18) => Ok(c.as_primitive::<Decimal128Type>()),
                 t => Err(Error::InvalidArgument(format!("reconcile: {name} is {t}, not decimal128(38, 18)"))),
             }
         };
-        let timestamp = column(batch, "timestamp")?
-            .as_primitive_opt::<TimestampMicrosecondType>()
-            .ok_or_else(|| Error::InvalidArgument("reconcile: timestamp is not in microseconds".into()))?;
-        let counts = batch
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                Some((unit_of_usage_field(f.name())?, batch.column(i).as_primitive_opt::<UInt64Type>()?))
-            })
-            .collect();
-        Ok(Columns {
-            reported: money("reported_cost")?,
-            computed: money("total_cost")?,
-            cache_hit: batch.column_by_name("cache_hit").and_then(|c| c.as_boolean_opt()),
-            custom_cost: batch.column_by_name("custom_cost").and_then(|c| c.as_boolean_opt()),
-            service_tier: strings(batch, "service_tier"),
-            timestamp,
-            counts,
-            models: [strings(batch, "priced_model"), strings(batch, "served_model"), strings(batch, "model")],
-            provider: strings(batch, "priced_provider"),
-            region: strings(batch, "priced_region"),
-        })
-    }
-
-    fn count(&self, unit: usize, row: usize) -> u64 {
-        self.counts.iter().find(|(u, _)| *u == unit).map_or(0, |(_, c)| if c.is_valid(row) { c.value(row) } else { 0 })
-    }
-
-    fn text(column: Option<&'a StringArray>, row: usize) -> Option<&'a str> {
-        column.filter(|c| c.is_valid(row)).map(|c| c.value(row))
-    }
-
-    /// The line's total priced another way, as `PricedLogs._reprice` does: on the model that was priced, at `at`
-    /// (else the line's time), in `tier` (else the line's), in the line's region, with its cache tokens counted
-    /// `cache` (all but `Book` also price a gateway cache hit as the call it answered). `None` when it cannot be
-    /// priced so.
-    fn reprice(
-        &self,
-        book: &Arc<PriceBook>,
-        row: usize,
-        at: Option<i64>,
-        tier: Option<&str>,
-        cache: CacheAs,
-    ) -> Option<i128> {
-        let model = self.models.iter().find_map(|c| Columns::text(*c, row))?;
-        let mi = resolve(book, model, Columns::text(self.provider, row)).ok()?;
-        let mut usage = Usage::default();
-        for (unit, counts) in &self.counts {
-            usage.counts[*unit] = if counts.is_valid(row) { counts.value(row) } else { 0 };
-        }
-        let c = &mut usage.counts;
-        let cached = c[CACHE_READ].checked_add(c[CACHE_WRITE])?.checked_add(c[CACHE_WRITE_1H])?;
-        match cache {
-            CacheAs::Book => {}
-            CacheAs::ChargedTwice => c[INPUT] = c[INPUT].checked_add(cached)?,
-            CacheAs::PlainInput | CacheAs::Free => {
-                if cache == CacheAs::Free {
-                    c[INPUT] = c[INPUT].checked_sub(cached)?;
-                }
-                for unit in [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, CACHE_AUDIO_READ, CACHE_IMAGE_READ] {
-                    c[unit] = 0;
-                }
-            }
-        }
-        let tier = tier_of(tier.or(Columns::text(self.service_tier, row)));
-        let at = at.unwrap_or_else(|| self.timestamp.value(row));
-        let cost = price_model(book, &usage, mi, at, tier.as_deref(), Columns::text(self.region, row)).ok()?;
-        let hit = cache == CacheAs::Book && self.cache_hit.is_some_and(|c| c.is_valid(row) && c.value(row));
-        Some(if hit { 0 } else { cost.total })
+        Ok(Amounts { reported: money("reported_cost")?, computed: money("total_cost")? })
     }
 }
 
@@ -240,25 +132,28 @@ struct Mismatch {
 }
 
 /// Reconciles the priced lines `batches` (one schema or several; see [`super::unify`]): `rejects_without_price`
-/// records were rejected for want of a price. `now`: the time of "today's price" (microseconds, UTC).
+/// records were rejected for want of a price (see [`rejected_for_no_price`]). `now`: the time of "today's price"
+/// (microseconds, UTC; `None`: the clock's).
 pub fn reconcile(
     batches: &[RecordBatch],
     rejects_without_price: u64,
     book: &Arc<PriceBook>,
     tolerance: &Tolerance,
-    now: i64,
+    now: Option<i64>,
 ) -> Result<Reconciliation> {
+    let now = now.unwrap_or_else(crate::prices::calendar::now_micros);
     let mut causes = [(0u64, 0i128); CAUSES.len()];
     let (mut compared, mut reported_total, mut computed_total) = (0u64, 0i128, 0i128);
     let mut found = Vec::new();
     let overflow = || Error::Overflow("reconcile: the total cost".into());
     for (b, batch) in batches.iter().enumerate() {
-        let cols = Columns::of(batch)?;
+        let cols = Lines::of(batch, "reconcile")?;
+        let amounts = Amounts::of(batch)?;
         for row in 0..batch.num_rows() {
-            if cols.reported.is_null(row) {
+            if amounts.reported.is_null(row) {
                 continue;
             }
-            let (reported, computed) = (cols.reported.value(row), cols.computed.value(row));
+            let (reported, computed) = (amounts.reported.value(row), amounts.computed.value(row));
             compared += 1;
             reported_total = reported_total.checked_add(reported).ok_or_else(overflow)?;
             computed_total = computed_total.checked_add(computed).ok_or_else(overflow)?;
@@ -286,10 +181,25 @@ pub fn reconcile(
     })
 }
 
+/// How a record rejected for want of a price reads in the rejects' `reason` ([`Error::UnknownPricedModel`]).
+const NO_PRICE_REASON: &str = "no price is known for model";
+
+/// How many of the rejects (batches with a `reason` column) were rejected for want of a price.
+pub fn rejected_for_no_price(rejects: &[RecordBatch]) -> Result<u64> {
+    let mut n = 0;
+    for batch in rejects {
+        let reasons = column(batch, "reason", "reconcile")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::InvalidArgument("reconcile: the rejects' reason is not text".into()))?;
+        n += reasons.iter().filter(|r| r.is_some_and(|r| r.starts_with(NO_PRICE_REASON))).count() as u64;
+    }
+    Ok(n)
+}
+
 /// The cause of one mismatching line: the first of [`CAUSES`] that explains it. The cache hypotheses reprice the
 /// line with its cache tokens counted each way and compare exactly (within the tolerance), in decimals.
 fn cause_of(
-    cols: &Columns<'_>,
+    cols: &Lines<'_>,
     row: usize,
     reported: i128,
     computed: i128,
@@ -298,9 +208,10 @@ fn cause_of(
     now: i64,
 ) -> Cause {
     let near = |value: Option<i128>| value.is_some_and(|v| tolerance.near(reported, v));
-    let tier = Columns::text(cols.service_tier, row);
+    let tier = Lines::text(cols.service_tier, row);
     let cached = [CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H].iter().any(|u| cols.count(*u, row) > 0);
-    let reprice = |cache| cols.reprice(book, row, None, None, cache);
+    let way = |how: Reprice| cols.reprice(book, row, &how);
+    let reprice = |cache| way(Reprice { cache, ..Reprice::default() });
     let flag = |c: Option<&BooleanArray>| c.is_some_and(|c| c.is_valid(row) && c.value(row));
     if flag(cols.cache_hit) {
         Cause::GatewayCacheHit
@@ -312,11 +223,10 @@ fn cause_of(
     } else if cols.count(INPUT, row) > LONG_CONTEXT_TOKENS {
         Cause::LongContextTier
     } else if !matches!(tier, None | Some("default" | "standard" | "auto"))
-        && near(cols.reprice(book, row, None, Some("standard"), CacheAs::Book))
+        && near(way(Reprice { service_tier: Some("standard".into()), ..Reprice::default() }))
     {
         Cause::BatchTier
-    } else if cols
-        .reprice(book, row, Some(now), None, CacheAs::Book)
+    } else if way(Reprice { at: Some(now), ..Reprice::default() })
         .is_some_and(|t| t != computed && tolerance.near(reported, t))
     {
         Cause::PriceDate
@@ -395,4 +305,18 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reject_for_want_of_a_price_is_told_by_its_reason() {
+        let e = Error::UnknownPricedModel { model: "m".into(), provider: None, suggestions: vec![] };
+        assert!(e.to_string().starts_with(NO_PRICE_REASON), "{e}");
+        let reasons = arrow_array::StringArray::from(vec![Some(e.to_string().as_str()), Some("not valid JSON"), None]);
+        let batch = RecordBatch::try_from_iter([("reason", Arc::new(reasons) as ArrayRef)]).unwrap();
+        assert_eq!(rejected_for_no_price(&[batch.clone(), batch]).unwrap(), 2);
+    }
 }

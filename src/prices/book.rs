@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use super::calendar::{format_moment, in_window, minute_of_day};
-use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, SheetDef, TierRule, WindowDef, TIER_VOCABULARY};
+use super::schema::{self, EntryDef, MatchRule, PriceDef, ProviderDef, TierRule, TIER_VOCABULARY};
 use super::units::{Dim, LeafPlan, N_UNITS, UNITS};
 use crate::error::{Error, Result};
 use crate::fork::{PerProcess, RaceCell};
@@ -117,22 +117,8 @@ impl Provider {
     }
 }
 
-#[derive(Debug)]
-pub struct Entry {
-    /// When it takes effect (microseconds since the epoch, UTC); `None` for a model's first entry.
-    pub from: Option<i64>,
-    /// When the prices were last checked against the source (`None`: not recorded).
-    pub checked: Option<i64>,
-    pub source: Option<String>,
-    /// The date of the copy of the `source` page the prices were read from.
-    pub source_date: Option<i64>,
-    /// Where the entry came from (`hand`, `genai-prices 0.2.5`, `LiteLLM 1.110.2`, or several joined by ` + `).
-    pub origin: Option<String>,
-    pub notes: Option<String>,
-    pub standard: SheetDef,
-    pub tiers: BTreeMap<String, SheetDef>,
-    pub windows: Vec<WindowDef>,
-}
+/// A dated price entry as its file gives it (the book adds nothing to it).
+pub type Entry = EntryDef;
 
 #[derive(Debug)]
 pub struct Model {
@@ -426,7 +412,7 @@ impl PriceBook {
                     context_window: m.context_window,
                     deprecated: m.deprecated,
                     notes: m.notes,
-                    entries: m.entries.into_iter().map(entry_from_def).collect(),
+                    entries: m.entries,
                     multiplier: Decimal::ONE,
                 });
             }
@@ -789,7 +775,7 @@ impl PriceBook {
         let mut derivation = Vec::new();
         // Standard prices, with the time-of-day window's prices over them.
         let mut base: BTreeMap<usize, (PriceDef, Decimal)> =
-            entry.standard.prices.iter().map(|(u, p)| (*u, (p.clone(), Decimal::ONE))).collect();
+            entry.sheet.prices.iter().map(|(u, p)| (*u, (p.clone(), Decimal::ONE))).collect();
         if let Some(wi) = key.window {
             let w = &entry.windows[wi];
             for (u, p) in &w.sheet.prices {
@@ -937,20 +923,6 @@ fn scale_tokens(prices: &BTreeMap<usize, (PriceDef, Decimal)>, m: Decimal) -> BT
             (*u, (p.clone(), scaled))
         })
         .collect()
-}
-
-fn entry_from_def(e: EntryDef) -> Entry {
-    Entry {
-        from: e.from,
-        checked: e.checked,
-        source: e.source,
-        source_date: e.source_date,
-        origin: e.origin,
-        notes: e.notes,
-        standard: e.sheet,
-        tiers: e.tiers,
-        windows: e.windows,
-    }
 }
 
 fn fmt_minute(m: u32) -> String {

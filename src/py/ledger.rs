@@ -1,17 +1,20 @@
 //! `price_logs` at the boundary: file paths (or record texts) in, Arrow tables of priced lines and rejects out.
 //! Reading and pricing run with the GIL released.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::Schema;
 use pyo3::prelude::*;
 
 use crate::error::Error;
 use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
-use crate::ledger::reconcile::{reconcile, Tolerance, CAUSES};
+use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
+use crate::ledger::reprice::{reprice, CacheAs, Reprice};
 use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
-use crate::money::amount_text;
+use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
 use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::opt_instant;
@@ -146,14 +149,15 @@ pub fn log_columns() -> (Vec<&'static str>, Vec<&'static str>) {
 /// count, sum of differences)); money as exact decimal text.
 type Reconciled = (ArrowTable, u64, String, String, Vec<(&'static str, u64, String)>);
 
-/// Reconciles priced lines (see [`crate::ledger::reconcile`]): `rejects_without_price` records were rejected for
-/// want of a price; the tolerance parts are decimal texts.
+/// Reconciles priced lines (see [`crate::ledger::reconcile`]) against the book they were priced with; `rejects`
+/// are the run's rejects (those for want of a price are counted); the tolerance parts are decimal texts.
 #[pyfunction]
-#[pyo3(signature = (lines, *, rejects_without_price, absolute, relative))]
+#[pyo3(signature = (lines, rejects, *, book=None, absolute, relative))]
 pub fn reconcile_lines(
     py: Python<'_>,
     lines: &Bound<'_, PyAny>,
-    rejects_without_price: u64,
+    rejects: &Bound<'_, PyAny>,
+    book: Option<&PyPriceBook>,
     absolute: &str,
     relative: &str,
 ) -> PyResult<Reconciled> {
@@ -165,9 +169,10 @@ pub fn reconcile_lines(
         };
         let tolerance = Tolerance { absolute: part("absolute", absolute)?, relative: part("relative", relative)? };
         let (_, batches) = capsule::table(lines, "lines")?;
-        let book = PriceBook::default_book();
-        let now = crate::prices::calendar::now_micros();
-        let done = py.detach(|| reconcile(&batches, rejects_without_price, &book, &tolerance, now)).py_err(py)?;
+        let (_, rejects) = capsule::table(rejects, "rejects")?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let done =
+            py.detach(|| reconcile(&batches, rejected_for_no_price(&rejects)?, &book, &tolerance, None)).py_err(py)?;
         let causes = CAUSES.iter().zip(done.causes).map(|(c, (n, money))| (*c, n, amount_text(money))).collect();
         Ok((
             table(vec![done.mismatches])?,
@@ -176,5 +181,34 @@ pub fn reconcile_lines(
             amount_text(done.computed_total),
             causes,
         ))
+    })
+}
+
+/// Each priced line's total priced another way (see [`crate::ledger::reprice`]): a table of one decimal128(38, 18)
+/// column, `repriced`, chunked as `lines` is; null where a line cannot be priced so.
+#[pyfunction]
+#[pyo3(signature = (lines, *, book=None, model_map=None, service_tier=None, at=None, without_cache=false))]
+pub fn reprice_lines(
+    py: Python<'_>,
+    lines: &Bound<'_, PyAny>,
+    book: Option<&PyPriceBook>,
+    model_map: Option<HashMap<String, String>>,
+    service_tier: Option<String>,
+    at: Option<&Bound<'_, PyAny>>,
+    without_cache: bool,
+) -> PyResult<ArrowTable> {
+    guard(py, || {
+        let (_, batches) = capsule::table(lines, "lines")?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let cache = if without_cache { CacheAs::PlainInput } else { CacheAs::Book };
+        let how = Reprice { model_map: model_map.unwrap_or_default(), service_tier, at: opt_instant(at, "at")?, cache };
+        let columns = py.detach(|| reprice(&batches, &book, &how)).py_err(py)?;
+        let schema = Arc::new(Schema::new(vec![money_field("repriced")]));
+        let batches = columns
+            .into_iter()
+            .map(|c| RecordBatch::try_new(schema.clone(), vec![c]).map_err(|e| Error::Internal(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()
+            .py_err(py)?;
+        Ok(ArrowTable::new(schema, batches))
     })
 }

@@ -236,7 +236,7 @@ impl PyPriceBook {
             d.set_item("origin", e.origin.as_deref())?;
             d.set_item("checked", e.checked.map(|at| py_moment(py, at)).transpose()?)?;
             d.set_item("notes", e.notes.as_deref())?;
-            d.set_item("prices", sheet_dict(py, &e.standard)?)?;
+            d.set_item("prices", sheet_dict(py, &e.sheet)?)?;
             let tiers = PyDict::new(py);
             for (name, sheet) in &e.tiers {
                 tiers.set_item(name, sheet_dict(py, sheet)?)?;

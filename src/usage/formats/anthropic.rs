@@ -9,13 +9,10 @@ use crate::usage::Usage;
 use super::common::*;
 use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "anthropic",
-    describe: "Anthropic Messages (also through Bedrock InvokeModel and Vertex)",
-    detect,
-    detect_loose,
-    read: |o, _| anthropic(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("anthropic", "Anthropic Messages (also through Bedrock InvokeModel and Vertex)", |o, _| anthropic(o))
+        .detect(detect)
+        .loose(detect_loose);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     matches!(p.kind(), Some("message" | "message_start" | "message_delta"))

@@ -6,15 +6,10 @@ use crate::usage::record::{Status, UsageRecord};
 
 use super::anthropic::anthropic;
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "anthropic_batch",
-    describe: "Anthropic Message Batches results",
-    detect,
-    detect_loose: never,
-    read: |o, _| anthropic_batch(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("anthropic_batch", "Anthropic Message Batches results", |o, _| anthropic_batch(o)).detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("custom_id") && p.o.obj("result").is_some()

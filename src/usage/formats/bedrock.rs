@@ -6,15 +6,11 @@ use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPU
 use crate::usage::record::UsageRecord;
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "bedrock",
-    describe: "AWS Bedrock Converse / ConverseStream and InvokeModel metrics",
-    detect,
-    detect_loose: never,
-    read: |o, _| bedrock(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("bedrock", "AWS Bedrock Converse / ConverseStream and InvokeModel metrics", |o, _| bedrock(o))
+        .detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.usage_has("inputTokens")

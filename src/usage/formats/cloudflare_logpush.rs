@@ -10,15 +10,14 @@ use crate::usage::stream::sse_events;
 
 use super::common::*;
 use super::{extract_obj, extract_text};
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "cloudflare_logpush",
-    describe: "Cloudflare AI Gateway Logpush `ai_gateway_events` (usage inside ResponseBody)",
-    detect,
-    detect_loose: never,
-    read: |o, _| cloudflare_logpush(o),
-};
+pub(super) static FORMAT: Format = Format::new(
+    "cloudflare_logpush",
+    "Cloudflare AI Gateway Logpush `ai_gateway_events` (usage inside ResponseBody)",
+    |o, _| cloudflare_logpush(o),
+)
+.detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("ResponseBody") || (p.o.has("Gateway") && p.o.has("Model"))

@@ -6,15 +6,13 @@ use crate::prices::units::{INPUT, OUTPUT};
 use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "cloudflare_logs",
-    describe: "Cloudflare AI Gateway Logs API items (tokens_in / tokens_out)",
-    detect,
-    detect_loose: never,
-    read: |o, _| cloudflare_logs(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("cloudflare_logs", "Cloudflare AI Gateway Logs API items (tokens_in / tokens_out)", |o, _| {
+        cloudflare_logs(o)
+    })
+    .detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("tokens_in") || p.o.has("tokens_out")

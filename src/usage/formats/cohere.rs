@@ -6,15 +6,10 @@ use crate::prices::units::{INPUT, OUTPUT};
 use crate::usage::record::UsageRecord;
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "cohere",
-    describe: "Cohere chat and embed (billed_units)",
-    detect,
-    detect_loose: never,
-    read: |o, _| cohere(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("cohere", "Cohere chat and embed (billed_units)", |o, _| cohere(o)).detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.usage_has("billed_units") || p.o.obj("meta").is_some_and(|m| m.has("billed_units"))

@@ -8,15 +8,11 @@ use crate::prices::units::{CACHE_READ, INPUT, OUTPUT};
 use crate::usage::record::{Meta, UsageRecord};
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "gemini",
-    describe: "Google Gemini and Vertex AI generateContent (usageMetadata)",
-    detect,
-    detect_loose: never,
-    read: |o, _| gemini(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("gemini", "Google Gemini and Vertex AI generateContent (usageMetadata)", |o, _| gemini(o))
+        .detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("usageMetadata") || p.o.has("usage_metadata")

@@ -6,15 +6,10 @@ use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
 use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "helicone",
-    describe: "Helicone request exports",
-    detect,
-    detect_loose: never,
-    read: |o, _| helicone(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("helicone", "Helicone request exports", |o, _| helicone(o)).detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("costUSD") || (p.o.has("request_id") && p.o.has("request_created_at"))

@@ -6,15 +6,11 @@ use crate::prices::units::{CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPU
 use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "langfuse",
-    describe: "Langfuse observation exports (usageDetails, calculatedTotalCost)",
-    detect,
-    detect_loose: never,
-    read: |o, _| langfuse(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("langfuse", "Langfuse observation exports (usageDetails, calculatedTotalCost)", |o, _| langfuse(o))
+        .detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("usageDetails") || p.o.has("calculatedTotalCost") || p.kind() == Some("GENERATION")

@@ -9,15 +9,10 @@ use crate::usage::record::{Extras, Meta, Status, UsageRecord};
 
 use super::common::*;
 use super::openai_chat::chat_usage;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "litellm",
-    describe: "LiteLLM standard logging payload and spend logs",
-    detect,
-    detect_loose: never,
-    read: |o, _| litellm(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("litellm", "LiteLLM standard logging payload and spend logs", |o, _| litellm(o)).detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("response_cost") || (p.o.has("spend") && (p.o.has("request_id") || p.o.has("call_type")))

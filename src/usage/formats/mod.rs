@@ -18,7 +18,8 @@
 //!
 //! Write `src/usage/formats/<source>.rs` with a reader `fn(&Obj, &Hints) -> Result<UsageRecord>` that states its
 //! source's counting rule and converts it to the book's, a detector `fn(&Probe) -> bool` on keys only that source
-//! writes, and `pub(super) static FORMAT: Format = Format { name, describe, detect, detect_loose: never, read }`.
+//! writes, and `pub(super) static FORMAT: Format = Format::new(name, describe, read).detect(detect)` (and
+//! `.loose(detect_loose)` for signals it shares with other APIs).
 //! Then register it here: `mod <source>;` and one line `&<source>::FORMAT,` in [`FORMATS`], at the place its
 //! detection must be tried (before any format whose signals its records also carry). Give it a fixture file
 //! `tests/fixtures/usage/<source>.json` (sample records and every field expected): `cargo test` checks that each
@@ -65,6 +66,28 @@ pub struct Format {
     pub detect_loose: fn(&Probe<'_, '_>) -> bool,
     /// Reads one record (the hints pass on to a body read inside it).
     pub read: fn(&Obj<'_>, &Hints) -> Result<UsageRecord>,
+}
+
+impl Format {
+    /// A format that detection never picks (only `format=` names it) until [`Format::detect`] or
+    /// [`Format::loose`] give it signals.
+    pub const fn new(
+        name: &'static str,
+        describe: &'static str,
+        read: fn(&Obj<'_>, &Hints) -> Result<UsageRecord>,
+    ) -> Format {
+        Format { name, describe, detect: never, detect_loose: never, read }
+    }
+
+    /// With its own signals.
+    pub const fn detect(self, detect: fn(&Probe<'_, '_>) -> bool) -> Format {
+        Format { detect, ..self }
+    }
+
+    /// With signals it shares with other APIs (tried after every format's own).
+    pub const fn loose(self, detect_loose: fn(&Probe<'_, '_>) -> bool) -> Format {
+        Format { detect_loose, ..self }
+    }
 }
 
 impl std::fmt::Debug for Format {

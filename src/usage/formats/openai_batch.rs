@@ -6,15 +6,10 @@ use crate::usage::record::{Hints, Status, UsageRecord};
 
 use super::common::*;
 use super::extract_obj;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "openai_batch",
-    describe: "OpenAI Batch API output lines",
-    detect,
-    detect_loose: never,
-    read: |o, hints| openai_batch(o, hints),
-};
+pub(super) static FORMAT: Format =
+    Format::new("openai_batch", "OpenAI Batch API output lines", openai_batch).detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("custom_id") && p.o.obj("response").is_some_and(|r| r.has("body") || r.has("status_code"))

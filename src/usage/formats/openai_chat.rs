@@ -7,15 +7,14 @@ use crate::usage::record::{Meta, UsageRecord};
 use crate::usage::Usage;
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(crate) static FORMAT: Format = Format {
-    name: "openai_chat",
-    describe: "OpenAI Chat Completions and compatible APIs (Azure, Mistral, DeepSeek, xAI, Groq, …)",
-    detect: never,
-    detect_loose,
-    read: |o, _| openai_chat(o),
-};
+pub(crate) static FORMAT: Format = Format::new(
+    "openai_chat",
+    "OpenAI Chat Completions and compatible APIs (Azure, Mistral, DeepSeek, xAI, Groq, …)",
+    |o, _| openai_chat(o),
+)
+.loose(detect_loose);
 
 /// Loose: OpenAI's count names (`prompt_tokens`, `completion_tokens`) or its `object`, which many compatible APIs
 /// and gateways copy; tried after every format's own signals.

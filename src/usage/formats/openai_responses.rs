@@ -9,13 +9,12 @@ use crate::usage::Usage;
 use super::common::*;
 use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "openai_responses",
-    describe: "OpenAI Responses API (and its response.completed stream event)",
-    detect,
-    detect_loose,
-    read: |o, _| openai_responses(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("openai_responses", "OpenAI Responses API (and its response.completed stream event)", |o, _| {
+        openai_responses(o)
+    })
+    .detect(detect)
+    .loose(detect_loose);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     matches!(p.kind(), Some("response.completed" | "response.incomplete" | "response.failed"))

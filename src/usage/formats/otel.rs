@@ -8,15 +8,11 @@ use crate::prices::units::{CACHE_READ, CACHE_WRITE, INPUT, OUTPUT};
 use crate::usage::record::{Meta, Status, UsageRecord};
 
 use super::common::*;
-use super::{never, Format, Probe};
+use super::{Format, Probe};
 
-pub(super) static FORMAT: Format = Format {
-    name: "otel",
-    describe: "OpenTelemetry GenAI spans (gen_ai.* attributes), as JSON spans or OTLP JSON",
-    detect,
-    detect_loose: never,
-    read: |o, _| otel(o),
-};
+pub(super) static FORMAT: Format =
+    Format::new("otel", "OpenTelemetry GenAI spans (gen_ai.* attributes), as JSON spans or OTLP JSON", |o, _| otel(o))
+        .detect(detect);
 
 fn detect(p: &Probe<'_, '_>) -> bool {
     p.o.has("resourceSpans")
