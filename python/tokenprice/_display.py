@@ -206,9 +206,10 @@ def table_html(table: Any, title: str = "", facts: str = "", limit: int = ROWS_S
     head = table.slice(0, limit).to_pylist()
     rows = [[r[n] for n in names] for r in head]
     if table.num_rows > 1 and any(flags):
+        label = "total" if len(head) == table.num_rows else f"total of all {table.num_rows:,}"
         rows.append(
             [
-                "total" if i == 0 else (_sum(table.column(n)) if f else None)
+                label if i == 0 else (_sum(table.column(n)) if f else None)
                 for i, (n, f) in enumerate(zip(names, flags, strict=True))
             ]
         )
@@ -217,7 +218,7 @@ def table_html(table: Any, title: str = "", facts: str = "", limit: int = ROWS_S
         k.decode(): v.decode() for k, v in metadata.items() if k in (b"rows_read", b"rows_priced", b"rows_rejected")
     }
     if not facts:
-        facts = f"{count_text(table.num_rows)} rows"
+        facts = f"{count_text(table.num_rows)} {'rows' if title == 'mismatches' else 'groups'}"
         if counts:
             facts += " · " + ", ".join(f"{count_text(int(v))} {k.replace('rows_', '')}" for k, v in counts.items())
         if "total_cost" in money:
