@@ -203,6 +203,9 @@ def test_price_book_shows_its_providers() -> None:
         origin=HOSTILE,
     )
     _no_raw_payload(hostile._repr_html_())
+    cost = tokenprice.price(tokenprice.Usage(input_tokens=1000), model=HOSTILE, book=hostile, at="2025-01-01")
+    _no_raw_payload(cost._repr_html_())
+    assert escape(HOSTILE) in cost._repr_html_() and HOSTILE in repr(cost)  # escaped in HTML, plain in text
 
 
 def test_encoding_shows_its_vocabulary_and_special_tokens_escaped() -> None:
