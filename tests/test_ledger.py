@@ -141,20 +141,18 @@ def test_the_progress_callback_sees_every_byte(tmp_path: Path, monkeypatch: pyte
     logs = tokenprice.price_logs(str(SAMPLE), spill=True)
     assert len(list(tmp_path.iterdir())) == 1  # the folder is there while the result lives
     del logs
-    # The CLI's bar: the share of bytes read, the records, the rate.
-    from tokenprice.cli import ProgressBar
+    # The plain bar (the CLI's without tqdm): the share of bytes read, the records, the rate.
+    from tokenprice._progress import TextBar
 
     out = io.StringIO()
-    bar = ProgressBar([str(SAMPLE)], out)
+    bar = TextBar([str(SAMPLE)], out)
     bar(str(SAMPLE), SAMPLE.stat().st_size // 2, 100)
     bar(str(SAMPLE), SAMPLE.stat().st_size, 200)
     bar(str(SAMPLE), SAMPLE.stat().st_size * 2, 300)  # never past 100%
     bar.close()
     drawn = out.getvalue()
     assert " 50% " in drawn and "100% " in drawn and "200 records" in drawn and drawn.endswith("\n")
-    assert "200%" not in drawn and all(
-        len(part.split("]")[0]) == 1 + ProgressBar.WIDTH for part in drawn.split("\r")[1:]
-    )
+    assert "200%" not in drawn and all(len(part.split("]")[0]) == 1 + TextBar.WIDTH for part in drawn.split("\r")[1:])
 
 
 def test_summaries_are_exact_sums_and_state_the_counts(sample: tokenprice.PricedLogs) -> None:

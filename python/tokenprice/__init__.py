@@ -64,9 +64,13 @@ from tokenprice._core import (
     usage_formats,
 )
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_tokens
+from tokenprice._display import register_notebook_formatter
 from tokenprice._extract import extract_usages
 from tokenprice._ledger import PricedLogs, price_logs
 from tokenprice._pricing import price_table
+
+# In Jupyter, the Arrow tables tokenprice returns (summaries, reprice, savings) show as tables a person reads.
+register_notebook_formatter()
 
 __all__ = [
     "APPROXIMATION_ENCODING",

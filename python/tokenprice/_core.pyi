@@ -139,6 +139,7 @@ _Special = Literal["all"] | Iterable[str]
 class Encoding:
     """A tokenizer: a built-in OpenAI encoding, a tiktoken rank file, or a Hugging Face tokenizer.json."""
 
+    def _repr_html_(self) -> str: ...
     @property
     def name(self) -> str: ...
     @property
@@ -277,7 +278,10 @@ class PriceBook:
     def models(self, provider: str | None = None) -> list[dict[str, Any]]: ...
     @property
     def providers(self) -> list[str]: ...
+    @property
+    def origin(self) -> str: ...
     def __len__(self) -> int: ...
+    def _repr_html_(self) -> str: ...
 
 @final
 class Usage:
@@ -395,6 +399,7 @@ class Cost:
     @property
     def currency(self) -> str: ...
     def explain(self) -> str: ...
+    def _repr_html_(self) -> str: ...
 
 def price(
     usage: Usage | Mapping[str, int] | UsageRecord,
@@ -527,7 +532,7 @@ def price_log_files(
     *,
     spill: bool | None = None,
     spill_dir: str | None = None,
-    progress: Callable[[str, int, int], object] | None = None,
+    progress: Callable[[str, int, int, int], object] | None = None,
     totals_by: list[str] | None = None,
     period: str | None = None,
     tz: str = "UTC",

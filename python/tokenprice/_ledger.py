@@ -17,6 +17,8 @@ from typing import Any
 from tokenprice import _core
 from tokenprice._columns import arrow_table, check_money, library_of, money_as, to_pandas, to_polars
 from tokenprice._core import PriceBook
+from tokenprice._display import logs_html, logs_text, mark, reconciliation_html, reconciliation_text
+from tokenprice._progress import TextBar, TqdmBar, bar_for
 
 COST_COLUMNS = list(_core.COST_COLUMNS)
 PERIODS = ("day", "week", "month")
@@ -121,6 +123,11 @@ def _check_period(period: str | None, tz: str) -> None:
         raise _core.InvalidArgumentError(f"unknown time zone {tz!r}: {e}") from None
 
 
+def labels_of(table: Any) -> list[str]:
+    """The label columns of priced lines (tenant, feature, ... as the records carried them)."""
+    return [c for c in table.column_names if c not in _FIXED and not c.endswith("_tokens")]
+
+
 def needs_rows(by: Sequence[str]) -> bool:
     """Whether grouping by these columns needs the rows (a column a run without rows does not total by)."""
     counts = set(_core.usage_fields())
@@ -197,11 +204,11 @@ class PricedLogs:
         )
 
     def __repr__(self) -> str:
-        total = self.total_cost
-        return (
-            f"<PricedLogs {self.rows_read} rows read: {self.rows_priced} priced, {self.rows_rejected} rejected; "
-            f"total {total} USD>"
-        )
+        """The counts, the total, the most expensive groups and the rejects by reason, money rounded for display."""
+        return logs_text(self)
+
+    def _repr_html_(self) -> str:
+        return logs_html(self)
 
     @property
     def total_cost(self) -> Decimal:
@@ -243,7 +250,7 @@ class PricedLogs:
         for key in keys:
             # A log that priced nothing has no label columns: its summary is empty (the rejects say why).
             if key not in self.table.column_names and self.table.num_rows > 0:
-                labels = [c for c in self.table.column_names if c not in _FIXED and not c.endswith("_tokens")]
+                labels = labels_of(self.table)
                 raise _core.InvalidArgumentError(f"no column {key!r} to group by; labels in these logs: {labels}")
         _check_period(period, tz)
         sums = [*COST_COLUMNS, "reported_cost"]
@@ -278,7 +285,7 @@ class PricedLogs:
         if group_keys and sort:
             grouped = grouped.sort_by([(k, "ascending") for k in group_keys])
         counts = {"rows_read": self.rows_read, "rows_priced": self.rows_priced, "rows_rejected": self.rows_rejected}
-        return grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()})
+        return mark(grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()}), "summary")
 
     # -- repricing ---------------------------------------------------------------------------------------------
 
@@ -328,7 +335,7 @@ class PricedLogs:
         sums). ``money="float"``: the money columns as float64."""
         check_money(money)
         other = self._reprice(model_map=model_map, service_tier=service_tier, at=at, book=book)
-        return money_as(_compare(self.table, other, by, "repriced_cost"), money)
+        return money_as(mark(_compare(self.table, other, by, "repriced_cost"), "reprice"), money)
 
     def savings(self, by: str | Sequence[str] | None = None, *, money: str = "decimal") -> Any:
         """What prompt caching and gateway caching saved: each line at the same prices with no cache reads or
@@ -339,7 +346,7 @@ class PricedLogs:
         other = self._reprice(without_cache=True)
         out = _compare(self.table, other, by, "uncached_cost")
         names = {"difference": "saved"}
-        return money_as(out.rename_columns([names.get(c, c) for c in out.column_names]), money)
+        return money_as(mark(out.rename_columns([names.get(c, c) for c in out.column_names]), "savings"), money)
 
     def reconcile(
         self, tolerance: tuple[str | Decimal | int, str | Decimal | int] = ("0.000001", "0.01")
@@ -459,7 +466,7 @@ class Reconciliation:
         table, compared, reported, computed, causes = _core.reconcile_lines(
             logs.table, logs.rejects, book=logs.book, absolute=format(absolute, "f"), relative=format(relative, "f")
         )
-        self.mismatches = arrow_table(table)
+        self.mismatches = mark(arrow_table(table), "mismatches")
         self.compared: int = compared
         self.reported_total = _money(reported) if compared else Decimal(0)
         self.computed_total = _money(computed) if compared else Decimal(0)
@@ -475,11 +482,11 @@ class Reconciliation:
         return to_polars(self.mismatches, check_money(money))
 
     def __repr__(self) -> str:
-        found = {k: v for k, v in self.causes.items() if v}
-        return (
-            f"<Reconciliation {self.compared} lines compared: reported {self.reported_total} USD, computed "
-            f"{self.computed_total} USD; {self.mismatches.num_rows} mismatches {found}>"
-        )
+        """The totals, the mismatches and their causes (counts and money), money rounded for display."""
+        return reconciliation_text(self)
+
+    def _repr_html_(self) -> str:
+        return reconciliation_html(self)
 
 
 def _money(text: str) -> Decimal:
@@ -528,7 +535,7 @@ def price_logs(
     num_threads: int | None = None,
     spill: bool | None = None,
     spill_dir: str | os.PathLike[str] | None = None,
-    progress: Callable[[str, int, int], object] | None = None,
+    progress: Callable[[str, int, int], object] | bool | None = None,
     period: str | None = None,
     tz: str = "UTC",
     keep_rows: bool = True,
@@ -562,8 +569,11 @@ def price_logs(
     (``reported`` for usage the source gave). Models whose tokenizer is not public (Claude, Gemini) are rejected
     with that reason, unless ``approximate=True`` (then estimated with o200k_base and marked ``approximate``).
 
-    ``progress``, if given, is called after each block of a file with (path, bytes of the file read, records read
-    so far); an exception it raises stops the run.
+    ``progress=True`` shows a progress bar while files are read — tqdm's (its notebook widget in Jupyter) when
+    tqdm is installed, a one-line bar on stderr otherwise — with the data read (decompressed), records, records/s
+    and the time left; none when no one watches (stderr not a terminal, outside a notebook). A callable is called
+    after each block of a file with (path, bytes of the file read, records read so far); an exception it raises
+    stops the run.
     """
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
@@ -585,26 +595,30 @@ def price_logs(
         and not any(str(s).lstrip().startswith(("{", "[")) for s in source)
     ):
         paths = _paths(source)
-        if any(_is_tabular(p) for p in paths):
-            result = _price_mixed(paths, options, max_line_bytes, progress)
-        elif not keep_rows:
-            _check_period(period, tz)
-            keys = _keys(by)
-            priced, rejects, read, _, totals, _ = _core.price_log_files(
-                paths,
-                options,
-                progress=progress,
-                totals_by=keys,
-                period=period,
-                tz=tz,
-                max_line_bytes=max_line_bytes,
-            )
-
-            result = PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
-            result.book = book
-            return result
-        else:
-            result = _price_files(paths, options, progress, max_line_bytes, spill, spill_dir)
+        report, bar = _reporter(progress, paths)
+        try:
+            if any(_is_tabular(p) for p in paths):
+                result = _price_mixed(paths, options, max_line_bytes, report)
+            elif not keep_rows:
+                _check_period(period, tz)
+                keys = _keys(by)
+                priced, rejects, read, _, totals, _ = _core.price_log_files(
+                    paths,
+                    options,
+                    progress=report,
+                    totals_by=keys,
+                    period=period,
+                    tz=tz,
+                    max_line_bytes=max_line_bytes,
+                )
+                result = PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
+                result.book = book
+                return result
+            else:
+                result = _price_files(paths, options, report, max_line_bytes, spill, spill_dir)
+        finally:
+            if bar is not None:
+                bar.close()
     else:
         priced, rejects, read = _core.price_log_texts(_texts(source), options)
         result = PricedLogs(priced, rejects, read)
@@ -620,10 +634,32 @@ def price_logs(
     return result
 
 
+# What the ledger calls after each block: (path, bytes of the file taken, records so far, bytes read decompressed).
+Report = Callable[[str, int, int, int], object]
+
+
+def _reporter(progress: object, paths: Sequence[str]) -> tuple[Report | None, TextBar | TqdmBar | None]:
+    """``progress=`` as the ledger's callback, and the bar to close after the run: ``True`` a bar when someone
+    watches, a bar of our own (the command line's) as it is, a callable of (path, bytes, records)."""
+    if progress is True:
+        bar = bar_for(paths)
+        return bar, bar
+    if progress is None or progress is False:
+        return None, None
+    if isinstance(progress, (TextBar, TqdmBar)):
+        return progress, None
+    if not callable(progress):
+        raise _core.InvalidTypeError(
+            f"progress must be True, False, None or a callable (path, bytes, records), not {type(progress).__name__}"
+        )
+    user = progress
+    return (lambda path, taken, records, _read: user(path, taken, records)), None
+
+
 def _price_files(
     paths: list[str],
     options: dict[str, Any],
-    progress: Callable[[str, int, int], object] | None,
+    progress: Report | None,
     max_line_bytes: int | None,
     spill: bool | None,
     spill_dir: str | os.PathLike[str] | None,
@@ -659,7 +695,7 @@ def _price_mixed(
     paths: list[str],
     options: dict[str, Any],
     max_line_bytes: int | None,
-    progress: Callable[[str, int, int], object] | None = None,
+    progress: Report | None = None,
 ) -> PricedLogs:
     """Files of both kinds: JSON files through the streaming reader, tabular ones row by row. ``progress`` sees
     (path, bytes of the file read, records read so far over all files): after each block of a JSON file, once
@@ -672,7 +708,8 @@ def _price_mixed(
             texts = _texts(_read_tabular(path))
             p, r, n = _core.price_log_texts(texts, options, source=path)
             if progress is not None:
-                progress(path, os.path.getsize(path), read + n)
+                size = os.path.getsize(path)
+                progress(path, size, read + n, size)
         else:
             report = None if progress is None else _offset(progress, read)
             p, r, n, _, _, _ = _core.price_log_files(
@@ -685,9 +722,9 @@ def _price_mixed(
     return PricedLogs(table, pa.concat_tables(rejects, promote_options="permissive"), read)
 
 
-def _offset(progress: Callable[[str, int, int], object], before: int) -> Callable[[str, int, int], object]:
+def _offset(progress: Report, before: int) -> Report:
     """A progress callback of one file that reports the records of the files before it too."""
-    return lambda path, taken, records: progress(path, taken, before + records)
+    return lambda path, taken, records, read: progress(path, taken, before + records, read)
 
 
 def _texts(source: Any) -> list[str | None]:

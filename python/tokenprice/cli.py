@@ -20,7 +20,6 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -306,59 +305,23 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class ProgressBar:
-    """A one-line progress bar for `tokenprice price`: the bytes read of all inputs, the records read, the rate.
-    Called by ``price_logs(progress=...)`` after each block; drawn at most ten times a second."""
+def _progress_bar(logs: Sequence[str]) -> Any:
+    """The bar `tokenprice price` draws on stderr when it is a terminal (tqdm's when installed): data read,
+    records, records/s and the time left."""
+    from tokenprice._ledger import _paths
+    from tokenprice._progress import bar_for
 
-    WIDTH = 30
-
-    def __init__(self, logs: Sequence[str], out: Any) -> None:
-        import os
-
-        from tokenprice._ledger import _paths
-
-        try:
-            paths = _paths(list(logs))
-        except TokenPriceError:
-            paths = []  # price_logs reports the bad path
-        self.sizes = {p: os.path.getsize(p) for p in paths if os.path.isfile(p)}
-        self.total = sum(self.sizes.values())
-        self.done: dict[str, int] = {}
-        self.out = out
-        self.start = time.perf_counter()
-        self.last = 0.0
-        self.drawn = False
-
-    def __call__(self, path: str, taken: int, records: int) -> None:
-        self.done[path] = taken
-        now = time.perf_counter()
-        if now - self.last < 0.1 and sum(self.done.values()) < self.total:
-            return
-        self.last = now
-        self.out.write("\r" + self.line(records, now - self.start))
-        self.out.flush()
-        self.drawn = True
-
-    def line(self, records: int, elapsed: float) -> str:
-        read = sum(self.done.values())
-        share = min(read / self.total, 1.0) if self.total else 1.0
-        filled = int(share * self.WIDTH)
-        rate = read / 1e6 / elapsed if elapsed > 0 else 0.0
-        return (
-            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%} "
-            f"{read / 1e6:,.0f}/{self.total / 1e6:,.0f} MB, {records:,} records, {rate:,.0f} MB/s"
-        )
-
-    def close(self) -> None:
-        if self.drawn:
-            self.out.write("\n")
-            self.out.flush()
+    try:
+        paths = _paths(list(logs))
+    except TokenPriceError:
+        paths = []  # price_logs reports the bad path
+    return bar_for(paths)
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
     from tokenprice._ledger import needs_rows, price_logs, rejects_path
 
-    bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
+    bar = _progress_bar(args.logs) if args.progress else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     # The rows are kept only when they are written, reconciled or grouped by a column only rows have; otherwise each
     # line is totalled as it is priced.

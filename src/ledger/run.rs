@@ -169,6 +169,8 @@ pub struct Progress<'a> {
     pub input: &'a str,
     /// Bytes of that input taken so far (compressed, for progress against its size).
     pub taken: u64,
+    /// Bytes of that input read so far, decompressed (what a bar shows as the data read and its rate).
+    pub read: u64,
     /// Records read so far, over all inputs.
     pub records: u64,
 }
@@ -310,7 +312,7 @@ pub fn run(
                             n
                         }
                     };
-                    progress(&Progress { input: &name, taken: at.taken, records: read + n })?;
+                    progress(&Progress { input: &name, taken: at.taken, read: at.read, records: read + n })?;
                     read += n;
                     // Past the threshold, the rows kept so far and every block after go to the writer; the writer
                     // gone means it failed (its error is reported below).

@@ -18,6 +18,12 @@ use crate::prices::calendar::{days_from_civil, format_date, instant_of_epoch_sec
 use crate::py::args::type_name;
 use crate::py::errors::{invalid_argument, invalid_type};
 
+/// A pyclass's display (`__repr__`, `_repr_html_`), made by the named function of `tokenprice._display`:
+/// what a person reads is laid out there, the binding only hands the object over.
+pub(crate) fn displayed(obj: &Bound<'_, PyAny>, function: &str) -> PyResult<String> {
+    obj.py().import("tokenprice._display")?.getattr(function)?.call1((obj,))?.extract()
+}
+
 /// How many containers (dicts, lists, tuples, `model_dump()` results) deep a Python value may nest. Real API
 /// payloads nest a dozen levels at most; the bound keeps the walk's stack (and the JSON built from it, which the
 /// core's reader accepts up to 512 levels) small.

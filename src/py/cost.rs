@@ -8,12 +8,13 @@ use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
 use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost};
-use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
 use crate::py::args::type_name;
 use crate::py::capsule::{self, ArrowTable};
-use crate::py::convert::{instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text};
+use crate::py::convert::{
+    displayed, instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text,
+};
 use crate::py::errors::{guard, invalid_argument, IntoPy};
 use crate::py::prices::PyPriceBook;
 use crate::py::usage::{PyUsage, PyUsageRecord};
@@ -177,8 +178,14 @@ impl PyCost {
             && a.waived == b.waived
     }
 
-    fn __repr__(&self) -> String {
-        format!("<Cost {} USD: {} ({})>", amount_text(self.cost.total), self.cost.model_id(), self.cost.provider_id())
+    /// The total, the price entry and one line per item (`tokenprice._display`).
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        displayed(slf.as_any(), "cost_text")
+    }
+
+    /// The items as a table a notebook shows, money rounded for display (`tokenprice._display`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        displayed(slf.as_any(), "cost_html")
     }
 }
 

@@ -87,7 +87,10 @@ pub fn price_log_files(
         if let Some(p) = &progress {
             if !p.bind(py).is_callable() {
                 let kind = p.bind(py).get_type().name()?;
-                return Err(invalid_type(py, format!("progress must be callable (path, bytes, records), not {kind}")));
+                return Err(invalid_type(
+                    py,
+                    format!("progress must be callable (path, bytes, records, bytes decompressed), not {kind}"),
+                ));
             }
         }
         let options = RunOptions {
@@ -102,7 +105,7 @@ pub fn price_log_files(
         let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let report = |at: &Progress<'_>| -> Result<(), Error> {
             let Some(callback) = &progress else { return Ok(()) };
-            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records))).map(drop).map_err(|e| {
+            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records, at.read))).map(drop).map_err(|e| {
                 *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 Error::InvalidArgument("stopped by the progress callback".into())
             })

@@ -10,7 +10,7 @@ use crate::prices::book::PriceBook;
 use crate::prices::calendar::format_moment;
 use crate::prices::schema::{PriceDef, SheetDef};
 use crate::prices::units::UNITS;
-use crate::py::convert::{instant_of, opt_text, py_decimal, py_moment, text};
+use crate::py::convert::{displayed, instant_of, opt_text, py_decimal, py_moment, text};
 use crate::py::errors::{guard, IntoPy};
 
 fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
@@ -278,8 +278,19 @@ impl PyPriceBook {
         self.book.providers.iter().map(|p| p.id.clone()).collect()
     }
 
+    /// Where the book came from: "default", the path or the `origin=` it was made with.
+    #[getter]
+    fn origin(&self) -> &str {
+        &self.book.origin
+    }
+
     fn __len__(&self) -> usize {
         self.book.models.len()
+    }
+
+    /// Providers and their model counts as a table a notebook shows (`tokenprice._display`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        displayed(slf.as_any(), "book_html")
     }
 
     fn __repr__(&self) -> String {

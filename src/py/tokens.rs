@@ -527,6 +527,11 @@ impl PyEncoding {
         format!("<Encoding '{}'>", self.tokenizer.name())
     }
 
+    /// Name, kind, vocabulary and special tokens as a table a notebook shows (`tokenprice._display`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        convert::displayed(slf.as_any(), "encoding_html")
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         let Ok(other) = other.cast::<PyEncoding>() else {
             return false;
