@@ -1,0 +1,461 @@
+"""The cost report: one self-contained HTML file (``PricedLogs.report``, ``tokenprice report``) that opens offline.
+
+What it embeds are aggregates, never rows: a cube of day × tenant × feature × model × provider with the cost
+columns and counts, the mismatches of the reconciliation per cube cell and cause, per (tenant, feature) histograms
+of per-call cost, the most expensive calls and conversations per (tenant, feature), and the rejects per reason.
+Its size grows with the number of groups, not of rows. Every total is summed by Arrow (``group_by``) over the
+priced lines; Python only walks the groups. The charts are Plotly's, whose bundled ``plotly.min.js`` (from the
+``plotly`` package: ``pip install tokenprice[report]``) is inlined, so the file needs no network.
+
+Money is exact end to end: each amount is sent as two integers — nano-dollars and the remaining 10⁻¹⁸ dollars —
+that the page sums with BigInt, so a filtered total is the exact sum of its lines, rounded for display only once,
+the way ``display_usd`` rounds it. Every label is untrusted text (it comes from clients' metadata): the JSON is
+escaped so that no ``</script>`` can close its element, and the page writes labels as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tokenprice import _core
+
+if TYPE_CHECKING:
+    from tokenprice._core import PriceBook
+    from tokenprice._ledger import PricedLogs
+
+# The cube's label dimensions, in order (the day comes first). A label the logs lack is one "(none)" group.
+LABELS = ("tenant", "feature")
+DIMENSIONS = ("tenant", "feature", "model", "provider")
+# How many of the most expensive calls and conversations are kept per (tenant, feature), and at most overall.
+TOP_PER_GROUP = 10
+TOP_MAX = 2000
+# Per-call cost histograms: bins of a quarter decade (bin k holds costs in [10^(k/4), 10^((k+1)/4)) USD).
+BINS_PER_DECADE = 4
+ZERO_BIN = -1000
+# The longest reject reason kept (reasons are the engine's messages, never a record's text).
+REASON_CHARS = 200
+NANO = 10**9
+TEMPLATE = Path(__file__).with_name("_report.html")
+
+
+def display_usd(amount: Decimal) -> str:
+    """Money as the report shows it: 2 decimals from $1 up, 6 below, half away from zero, thousands separated
+    ("$1,234.57", "$0.004200", "-$0.500000"). The page's JavaScript rounds the same way."""
+    places = Decimal("0.01") if abs(amount) >= 1 else Decimal("0.000001")
+    rounded = amount.quantize(places, rounding=ROUND_HALF_UP)
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}${abs(rounded):,}"
+
+
+def script_json(payload: Any) -> str:
+    """JSON to put inside a ``<script>`` element: ``<``, ``>`` and ``&`` as \\u escapes (no ``</script>`` or
+    ``<!--`` can end or change the element), U+2028 and U+2029 escaped too (older JavaScript engines end a line
+    there)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
+        text = text.replace(char, escape)
+    return text.replace("\u2029", "\\u2029")
+
+
+def plotly_js() -> str:
+    """Plotly's bundled JavaScript, from the ``plotly`` package (the ``report`` extra)."""
+    try:
+        import plotly
+    except ImportError:
+        raise _core.InvalidArgumentError(
+            "the cost report needs Plotly's JavaScript from the plotly package: pip install tokenprice[report]"
+        ) from None
+    path = Path(plotly.__file__).with_name("package_data") / "plotly.min.js"
+    if not path.is_file():
+        raise _core.InvalidArgumentError(f"the plotly package has no {path}: pip install 'tokenprice[report]'")
+    # Inline in a <script> element: a "</script" in its text would end it ("<\/" means the same in JavaScript).
+    return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+
+
+def write_report(
+    logs: PricedLogs,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "LLM cost report",
+    book: PriceBook | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """Writes the report; returns its sizes: ``payload`` (the embedded data) and ``file`` in bytes, ``cells`` (the
+    cube's)."""
+    if not isinstance(title, str):
+        raise _core.InvalidTypeError(f"title must be a str, got {type(title).__name__}")
+    if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+        raise _core.InvalidTypeError(f"report(path): path must be a str or os.PathLike, got {type(path).__name__}")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise _core.InputError(f"{target}: cannot write, no folder {str(target.parent)!r}")
+    script = plotly_js()
+    payload = payload_of(logs, book=book, parameters=parameters)
+    data = script_json(payload)
+    page = render(title, data, script)
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as e:
+        raise _core.InputError(f"{target}: cannot write: {e}") from None
+    return {
+        "payload": len(data.encode("utf-8")),
+        "file": len(page.encode("utf-8")),
+        "cells": len(payload["cube"]["rows"]),
+    }
+
+
+def render(title: str, data: str, script: str) -> str:
+    """The page: the template with the title (escaped), the data (already script-safe) and Plotly inlined."""
+    page = TEMPLATE.read_text(encoding="utf-8")
+    # Split first, so that the title (escaped) can never be taken for a placeholder, nor the data or script searched.
+    head, _, tail = page.partition("{{DATA}}")
+    before, _, after = tail.partition("{{PLOTLY}}")
+    head = head.replace("{{TITLE}}", html.escape(title))
+    return head + data + before + script + after
+
+
+# -- the payload ---------------------------------------------------------------------------------------------------
+
+
+def payload_of(
+    logs: PricedLogs, *, book: PriceBook | None = None, parameters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the page shows, as aggregates (see the module's docstring)."""
+    import pyarrow as pa
+
+    if not logs.keeps_rows:
+        raise _core.InvalidArgumentError(
+            "the cost report needs the priced lines: price the logs with keep_rows=True (the default)"
+        )
+    lines = _dimensions(logs.table)
+    uncached = (
+        logs._reprice(without_cache=True, book=book) if logs.table.num_rows else pa.nulls(0, pa.decimal128(38, 18))
+    )
+    cube, dictionaries = _cube(lines, uncached)
+    return {
+        "version": 1,
+        "counts": {"read": logs.rows_read, "priced": logs.rows_priced, "rejected": logs.rows_rejected},
+        "dims": dictionaries,
+        "cube": cube,
+        "mismatches": _mismatches(logs, lines, dictionaries),
+        "histograms": _histograms(lines, dictionaries),
+        "calls": _top_calls(lines, dictionaries),
+        "conversations": _top_conversations(lines, dictionaries),
+        "rejects": _rejects(logs.rejects),
+        "meta": _meta(logs, lines, book, parameters or {}),
+    }
+
+
+def _dimensions(table: Any) -> Any:
+    """The lines with what the report groups by: ``day`` (UTC), the labels (null where the logs lack one), the
+    model and provider that were priced (the requested ones where none was)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    columns = {
+        "day": pc.cast(table.column("timestamp").cast(pa.timestamp("us", tz="UTC")), pa.date32()),
+        **{
+            label: (
+                pc.cast(table.column(label), pa.string()) if label in table.column_names else pa.nulls(n, pa.string())
+            )
+            for label in LABELS
+        },
+        "model": pc.coalesce(table.column("priced_model"), table.column("model")),
+        "provider": pc.coalesce(table.column("priced_provider"), table.column("provider")),
+        "conversation": (
+            pc.cast(table.column("conversation"), pa.string())
+            if "conversation" in table.column_names
+            else pa.nulls(n, pa.string())
+        ),
+    }
+    for name in ("id", "timestamp", "cache_hit", "reported_cost", *_core.COST_COLUMNS):
+        columns[name] = table.column(name)
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        columns[name] = table.column(name) if name in table.column_names else pa.nulls(n, pa.uint64())
+    return pa.table(columns)
+
+
+def _encode(column: Any, values: list[Any]) -> list[int]:
+    """A column as indexes into ``values`` (its dictionary, extended with values not yet in it)."""
+    index = {v: i for i, v in enumerate(values)}
+    out = []
+    for v in column.to_pylist():
+        if v not in index:
+            index[v] = len(values)
+            values.append(v)
+        out.append(index[v])
+    return out
+
+
+def _atto(column: Any) -> list[int]:
+    """A decimal128(38, 18) column as integers of 10⁻¹⁸ USD (null as 0), read from its buffer."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = array.fill_null(0) if array.null_count else array
+    buffer = memoryview(array.buffers()[1]).cast("B")
+    start = array.offset * 16
+    return [
+        int.from_bytes(buffer[start + 16 * i : start + 16 * i + 16], "little", signed=True) for i in range(len(array))
+    ]
+
+
+def _money(values: list[int]) -> list[list[Any]]:
+    """Amounts in 10⁻¹⁸ USD as [nano-dollars, the rest in 10⁻¹⁸]: two integers JavaScript holds exactly (a nano part
+    beyond 2⁵³ is sent as text, which BigInt reads all the same)."""
+    high, low = [], []
+    for v in values:
+        h = v // NANO
+        high.append(h if abs(h) < 2**53 else str(h))
+        low.append(v - h * NANO)
+    return [high, low]
+
+
+def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The cube: one cell per (day, tenant, feature, model, provider) with counts, token sums and money sums —
+    the cost columns, ``total_cost``, ``reported_cost`` and the computed cost of the same lines (``compared``),
+    and the cache savings split by kind (a gateway cache hit's, the prompt cache's on the other lines)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    hit = pc.fill_null(lines.column("cache_hit"), False)
+    total = lines.column("total_cost")
+    comparable = pc.is_valid(uncached)
+    money = pa.decimal128(38, 18)
+    extra = {
+        "computed_reported": pc.if_else(pc.is_valid(lines.column("reported_cost")), total, pa.scalar(None, money)),
+        "uncached_gateway": pc.if_else(pc.and_(comparable, hit), uncached, pa.scalar(None, money)),
+        "cached_gateway": pc.if_else(pc.and_(comparable, hit), total, pa.scalar(None, money)),
+        "uncached_prompt": pc.if_else(pc.and_(comparable, pc.invert(hit)), uncached, pa.scalar(None, money)),
+        "cached_prompt": pc.if_else(pc.and_(comparable, pc.invert(hit)), total, pa.scalar(None, money)),
+        "gateway_hit": pc.cast(hit, pa.int64()),
+    }
+    t = lines
+    for name, column in extra.items():
+        t = t.append_column(name, column)
+    keys = ["day", *DIMENSIONS]
+    sums = [
+        *_core.COST_COLUMNS,
+        "reported_cost",
+        "computed_reported",
+        "uncached_gateway",
+        "cached_gateway",
+        "uncached_prompt",
+        "cached_prompt",
+    ]
+    aggregates = [("total_cost", "count"), ("reported_cost", "count"), ("gateway_hit", "sum")]
+    aggregates += [(c, "sum") for c in ("input_tokens", "output_tokens", "cache_read_tokens", *sums)]
+    grouped = t.group_by(keys, use_threads=False).aggregate(aggregates)
+    grouped = grouped.sort_by([("day", "ascending"), ("total_cost_sum", "descending")])
+    dictionaries: dict[str, list[Any]] = {"day": [], **{d: [] for d in DIMENSIONS}}
+    days = sorted({d for d in grouped.column("day").to_pylist()})
+    dictionaries["day"] = [d.isoformat() for d in days]
+    day_index = {d: i for i, d in enumerate(days)}
+    cube: dict[str, Any] = {"day": [day_index[d] for d in grouped.column("day").to_pylist()]}
+    for d in DIMENSIONS:
+        cube[d] = _encode(grouped.column(d), dictionaries[d])
+    cube["rows"] = grouped.column("total_cost_count").to_pylist()
+    cube["compared"] = grouped.column("reported_cost_count").to_pylist()
+    cube["gateway_hits"] = grouped.column("gateway_hit_sum").fill_null(0).to_pylist()
+    for c in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        cube[c] = grouped.column(f"{c}_sum").fill_null(0).to_pylist()
+    amounts = {c: _atto(grouped.column(f"{c}_sum")) for c in sums}
+    saved_gateway = [u - c for u, c in zip(amounts.pop("uncached_gateway"), amounts.pop("cached_gateway"), strict=True)]
+    saved_prompt = [u - c for u, c in zip(amounts.pop("uncached_prompt"), amounts.pop("cached_prompt"), strict=True)]
+    amounts["saved_gateway"] = saved_gateway
+    amounts["saved_prompt"] = saved_prompt
+    cube["money"] = {name: _money(values) for name, values in amounts.items()}
+    return cube, dictionaries
+
+
+def _indexes(column: Any, dictionary: list[Any]) -> list[int]:
+    """A column's values as indexes into a dictionary the cube built (every value is in it)."""
+    index = {v: i for i, v in enumerate(dictionary)}
+    return [index[v] for v in column.to_pylist()]
+
+
+def _mismatches(logs: PricedLogs, lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]:
+    """The reconciliation per cube cell and cause: mismatched lines and the sum of their differences (reported −
+    computed), with the totals the cube holds (reported, and computed for the same lines) beside it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    causes = list(_core.RECONCILE_CAUSES)
+    empty = {"causes": causes, "day": [], "tenant": [], "feature": [], "model": [], "provider": [], "cause": []}
+    if not lines.num_rows or "reported_cost" not in logs.table.column_names:
+        return {**empty, "lines": [], "difference": [[], []]}
+    rec = logs.reconcile()
+    found = rec.mismatches
+    if not found.num_rows:
+        return {**empty, "lines": [], "difference": [[], []]}
+    # The mismatches name their line by (source, line); its day and priced model come from the lines.
+    where = pa.table(
+        {
+            "source": pc.fill_null(logs.table.column("source"), ""),
+            "line": logs.table.column("line"),
+            **{c: lines.column(c) for c in ("day", *DIMENSIONS)},
+        }
+    )
+    found = found.select(["source", "line", "difference", "cause"])
+    found = found.set_column(0, "source", pc.fill_null(found.column("source"), ""))
+    joined = found.join(where, ["source", "line"], join_type="inner")
+    grouped = joined.group_by(["day", *DIMENSIONS, "cause"], use_threads=False).aggregate(
+        [("difference", "count"), ("difference", "sum")]
+    )
+    day_index = {d: i for i, d in enumerate(dictionaries["day"])}
+    cause_index = {c: i for i, c in enumerate(causes)}
+    return {
+        "causes": causes,
+        "day": [day_index[d.isoformat()] for d in grouped.column("day").to_pylist()],
+        **{d: _indexes(grouped.column(d), dictionaries[d]) for d in DIMENSIONS},
+        "cause": [cause_index[c] for c in grouped.column("cause").to_pylist()],
+        "lines": grouped.column("difference_count").to_pylist(),
+        "difference": _money(_atto(grouped.column("difference_sum"))),
+    }
+
+
+def _histograms(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]:
+    """Per (tenant, feature): how many calls cost how much, in quarter-decade bins of USD (``ZERO_BIN``: free)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cost = pc.cast(lines.column("total_cost"), pa.float64())
+    positive = pc.greater(cost, 0)
+    scaled = pc.multiply(pc.log10(pc.max_element_wise(cost, 1e-30)), float(BINS_PER_DECADE))
+    bins = pc.if_else(positive, pc.cast(pc.floor(scaled), pa.int64()), pa.scalar(ZERO_BIN, pa.int64()))
+    t = pa.table({"tenant": lines.column("tenant"), "feature": lines.column("feature"), "bin": bins})
+    grouped = t.group_by(["tenant", "feature", "bin"], use_threads=False).aggregate([("bin", "count")])
+    return {
+        "bins_per_decade": BINS_PER_DECADE,
+        "zero_bin": ZERO_BIN,
+        "tenant": _indexes(grouped.column("tenant"), dictionaries["tenant"]),
+        "feature": _indexes(grouped.column("feature"), dictionaries["feature"]),
+        "bin": grouped.column("bin").to_pylist(),
+        "calls": grouped.column("bin_count").to_pylist(),
+    }
+
+
+def _top_per_group(table: Any, keys: Sequence[str], cost: str) -> Any:
+    """The ``TOP_PER_GROUP`` rows of largest ``cost`` in each group of ``keys``, then the ``TOP_MAX`` largest of
+    those: one sort, then the groups walked in order (not the rows)."""
+    import pyarrow as pa
+
+    order = table.sort_by([*((k, "ascending") for k in keys), (cost, "descending")])
+    # Without threads, group_by keeps the groups in the order they first appear: here, sorted.
+    runs = order.select(keys).group_by(list(keys), use_threads=False).aggregate([([], "count_all")])
+    picks: list[int] = []
+    start = 0
+    for size in runs.column("count_all").to_pylist():
+        picks.extend(range(start, start + min(size, TOP_PER_GROUP)))
+        start += size
+    kept = order.take(pa.array(picks, pa.int64()))
+    return kept.sort_by([(cost, "descending")]).slice(0, TOP_MAX)
+
+
+def _top_calls(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]:
+    """The most expensive calls of each (tenant, feature), with what explains their cost (the tokens)."""
+    top = _top_per_group(lines, LABELS, "total_cost")
+    day_index = {d: i for i, d in enumerate(dictionaries["day"])}
+    return {
+        "time": [t.isoformat(timespec="seconds") for t in top.column("timestamp").to_pylist()],
+        "day": [day_index[d.isoformat()] for d in top.column("day").to_pylist()],
+        **{d: _indexes(top.column(d), dictionaries[d]) for d in DIMENSIONS},
+        "conversation": top.column("conversation").to_pylist(),
+        "id": top.column("id").to_pylist(),
+        **{c: top.column(c).to_pylist() for c in ("input_tokens", "cache_read_tokens", "output_tokens")},
+        "total_cost": _money(_atto(top.column("total_cost"))),
+    }
+
+
+def _top_conversations(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]:
+    """The most expensive conversations of each (tenant, feature): calls, cost, first and last call."""
+    import pyarrow.compute as pc
+
+    labelled = lines.filter(pc.is_valid(lines.column("conversation")))
+    grouped = labelled.group_by([*LABELS, "conversation"], use_threads=False).aggregate(
+        [("total_cost", "count"), ("total_cost", "sum"), ("timestamp", "min"), ("timestamp", "max")]
+    )
+    top = _top_per_group(grouped, LABELS, "total_cost_sum")
+    return {
+        **{d: _indexes(top.column(d), dictionaries[d]) for d in LABELS},
+        "conversation": top.column("conversation").to_pylist(),
+        "calls": top.column("total_cost_count").to_pylist(),
+        "first": [t.isoformat(timespec="seconds") for t in top.column("timestamp_min").to_pylist()],
+        "last": [t.isoformat(timespec="seconds") for t in top.column("timestamp_max").to_pylist()],
+        "total_cost": _money(_atto(top.column("total_cost_sum"))),
+    }
+
+
+def _rejects(rejects: Any) -> list[list[Any]]:
+    """Rejects as (reason, count), most frequent first: the engine's reasons, never the records' text."""
+    if not rejects.num_rows:
+        return []
+    counts: dict[str, int] = {}
+    grouped = rejects.group_by(["reason"], use_threads=False).aggregate([([], "count_all")])
+    for reason, n in zip(grouped.column("reason").to_pylist(), grouped.column("count_all").to_pylist(), strict=True):
+        key = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
+        counts[key] = counts.get(key, 0) + n
+    return [[r, n] for r, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _meta(logs: PricedLogs, lines: Any, book: PriceBook | None, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The footer: the price book (which book, and where its entries that priced these lines came from) and the
+    run's parameters — file names only (no folders, no query strings or credentials), never a record's text."""
+    import pyarrow.compute as pc
+
+    from tokenprice._core import PriceBook
+
+    used = book if book is not None else PriceBook.default()
+    origins: set[str] = set()
+    newest: str | None = None
+    if lines.num_rows:
+        pairs = lines.select(["model", "provider"]).group_by(["model", "provider"], use_threads=False).aggregate([])
+        for model, provider in zip(
+            pairs.column("model").to_pylist(), pairs.column("provider").to_pylist(), strict=True
+        ):
+            try:
+                entry = used.price_at(model, provider=provider)
+            except _core.TokenPriceError:
+                continue
+            if entry.get("origin"):
+                origins.add(str(entry["origin"]))
+            start = entry.get("effective_from")
+            if start is not None and (newest is None or start.isoformat() > newest):
+                newest = start.isoformat()
+    files = sorted({os.path.basename(str(s)) for s in pc.unique(logs.table.column("source")).to_pylist() if s})
+    run = {str(k): _parameter(v) for k, v in parameters.items() if v is not None}
+    return {
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "tokenprice": _core.__version__,
+        "book": {
+            "name": "built-in" if book is None else "given",
+            "tokenprice": _core.__version__,
+            "origins": sorted(origins),
+            "newest_entry": newest,
+        },
+        "files": files[:20],
+        "file_count": len(files),
+        "parameters": run,
+        "timezone": "UTC",
+        "top_per_group": TOP_PER_GROUP,
+        "top_max": TOP_MAX,
+    }
+
+
+def _parameter(value: Any) -> Any:
+    """A run parameter as the footer shows it: plain values as they are, paths as their file name."""
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.path.basename(os.fspath(value))
+    if isinstance(value, (list, tuple)):
+        return [_parameter(v) for v in value]
+    return str(value)
