@@ -83,7 +83,8 @@ def main() -> None:
         "",
         machine("bench_report.py")
         + f" {args.rows:,} generated Logs API rows ({path.stat().st_size / 1e6:,.0f} MB): 6 tenants, 4 features, "
-        "6 models, 22 months, 90,000 conversations. One run.",
+        "6 models, 22 months, 90,000 conversations. One run; load average %.1f at the end (the machine is shared)."
+        % os.getloadavg()[0],
         "",
         "| measurement | value |",
         "|---|---|",

@@ -16,14 +16,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tokenprice
-from tokenprice._report import display_usd, payload_of, script_json
+from tokenprice._report import TOP_PER_GROUP, _money, _top_per_group, display_usd, payload_of, script_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "gateway.jsonl.gz"
@@ -41,7 +41,8 @@ def amount(money: list[list[Any]], i: int) -> int:
 
 
 def atto(value: Decimal | None) -> int:
-    return 0 if value is None else int(value.scaleb(18))
+    """An amount in 10⁻¹⁸ USD, exactly (38 digits need more than the default context's 28)."""
+    return 0 if value is None else int(value.scaleb(18, context=Context(prec=80)))
 
 
 def sums_by(payload: dict[str, Any], table: str, dim: str, money: str) -> dict[Any, int]:
@@ -105,6 +106,45 @@ def test_the_embedded_json_cannot_end_its_script_element() -> None:
     for forbidden in ("<", ">", "&", "\u2028", "\u2029"):
         assert forbidden not in text
     assert json.loads(text) == nasty
+
+
+def test_money_is_split_into_two_exact_integers() -> None:
+    import pyarrow as pa
+
+    values = [
+        Decimal("1.123456789123456789"),
+        Decimal("-1.123456789123456789"),
+        Decimal("0.000000000999999999"),
+        None,
+        Decimal("-0.000000000000000001"),
+        Decimal("9000000.000000000000000001"),
+    ]
+    split = _money(pa.array(values, pa.decimal128(38, 18)))
+    assert all(isinstance(h, int) and abs(low) < 10**9 for h, low in zip(*split, strict=True))
+    assert [amount(split, i) for i in range(len(values))] == [atto(v) for v in values]
+    # Beyond 2**53 nano-dollars (9 million dollars) in one amount, the nano part is sent as text.
+    large = [Decimal("12345678901.000000000000000007"), Decimal("-98765432109876.5")]
+    split = _money(pa.array(large, pa.decimal128(38, 18)))
+    assert all(isinstance(h, str) for h in split[0])
+    assert [amount(split, i) for i in range(len(large))] == [atto(v) for v in large]
+
+
+def test_the_top_calls_are_exact_where_floats_tie() -> None:
+    import pyarrow as pa
+
+    # 15 costs a float cannot tell apart (they differ in the 18th place), and cheaper ones.
+    costs = [Decimal("0.1") + Decimal(k).scaleb(-18) for k in range(15)] + [Decimal("0.01")] * 5
+    order = list(range(len(costs)))
+    random.Random(1).shuffle(order)
+    table = pa.table(
+        {
+            "tenant": ["a"] * len(costs),
+            "feature": ["chat"] * len(costs),
+            "total_cost": pa.array([costs[i] for i in order], pa.decimal128(38, 18)),
+        }
+    )
+    top = _top_per_group(table, ["tenant", "feature"], "total_cost")
+    assert top.column("total_cost").to_pylist() == sorted(costs, reverse=True)[:TOP_PER_GROUP]
 
 
 def test_the_cube_adds_up_to_summary_savings_and_reconcile(sample: tokenprice.PricedLogs) -> None:

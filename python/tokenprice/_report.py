@@ -20,7 +20,7 @@ import html
 import json
 import os
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,27 +195,50 @@ def _encode(column: Any, values: list[Any]) -> list[int]:
     return out
 
 
-def _atto(column: Any) -> list[int]:
-    """A decimal128(38, 18) column as integers of 10⁻¹⁸ USD (null as 0), read from its buffer."""
+def _money(column: Any) -> list[list[Any]]:
+    """A decimal128(38, 18) column (null as 0) as [nano-dollars, the rest in 10⁻¹⁸ USD, of the same sign]: two
+    integers JavaScript holds exactly. Split by Arrow: the nano-dollars are the column cast to 9 places (cut toward
+    zero), whose stored integer is the count of nano-dollars; the rest is the low 64 bits of the stored integers'
+    difference (it is below 10⁹, so 64 bits hold it exactly). A nano-dollar count beyond 2⁵³ (9 million dollars in
+    one amount) is sent as text, which the page reads all the same (BigInt)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     array = array.fill_null(0) if array.null_count else array
-    buffer = memoryview(array.buffers()[1]).cast("B")
-    start = array.offset * 16
-    return [
-        int.from_bytes(buffer[start + 16 * i : start + 16 * i + 16], "little", signed=True) for i in range(len(array))
-    ]
+    if not len(array):
+        return [[], []]
+    nano = pc.cast(array, pa.decimal128(38, 9), safe=False)
+    low_nano, high_nano = _words(nano)
+    low_full, _ = _words(array)
+    sign = pc.if_else(pc.less(low_nano, 0), -1, 0)
+    fits = pc.all(pc.equal(high_nano, sign)).as_py() and pc.max(pc.abs(low_nano)).as_py() < 2**53
+    if not fits:
+        return _money_exactly(array)
+    rest = pc.subtract(low_full, pc.multiply(low_nano, NANO))  # wraps modulo 2⁶⁴: exact, as the rest is < 10⁹
+    return [low_nano.to_pylist(), rest.to_pylist()]
 
 
-def _money(values: list[int]) -> list[list[Any]]:
-    """Amounts in 10⁻¹⁸ USD as [nano-dollars, the rest in 10⁻¹⁸]: two integers JavaScript holds exactly (a nano part
-    beyond 2⁵³ is sent as text, which BigInt reads all the same)."""
-    high, low = [], []
-    for v in values:
-        h = v // NANO
+def _words(array: Any) -> tuple[Any, Any]:
+    """A decimal128 array's stored 128-bit integers as their low and high 64-bit words (little-endian)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    words = pa.Array.from_buffers(pa.int64(), 2 * len(array), [None, array.buffers()[1]], offset=2 * array.offset)
+    pairs = pa.FixedSizeListArray.from_arrays(words, 2)
+    return pc.list_element(pairs, 0), pc.list_element(pairs, 1)
+
+
+def _money_exactly(array: Any) -> list[list[Any]]:
+    """``_money`` value by value, for amounts too large for the fast split."""
+    high: list[Any] = []
+    low: list[int] = []
+    wide = Context(prec=80)
+    for value in array.to_pylist():
+        atto = int(value.scaleb(18, context=wide))
+        h = (abs(atto) // NANO) * (1 if atto >= 0 else -1)  # toward zero, as the fast split
         high.append(h if abs(h) < 2**53 else str(h))
-        low.append(v - h * NANO)
+        low.append(atto - h * NANO)
     return [high, low]
 
 
@@ -228,14 +251,16 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
 
     hit = pc.fill_null(lines.column("cache_hit"), False)
     total = lines.column("total_cost")
-    comparable = pc.is_valid(uncached)
     money = pa.decimal128(38, 18)
+    # What each line saved (its price without any cache, minus its cost): 37 digits each side, so that the
+    # difference fits 38 (no cost comes near 10¹⁹ dollars).
+    narrow = pa.decimal128(37, 18)
+    saved = pc.subtract(pc.cast(uncached, narrow), pc.cast(total, narrow))
+    none = pa.scalar(None, money)
     extra = {
-        "computed_reported": pc.if_else(pc.is_valid(lines.column("reported_cost")), total, pa.scalar(None, money)),
-        "uncached_gateway": pc.if_else(pc.and_(comparable, hit), uncached, pa.scalar(None, money)),
-        "cached_gateway": pc.if_else(pc.and_(comparable, hit), total, pa.scalar(None, money)),
-        "uncached_prompt": pc.if_else(pc.and_(comparable, pc.invert(hit)), uncached, pa.scalar(None, money)),
-        "cached_prompt": pc.if_else(pc.and_(comparable, pc.invert(hit)), total, pa.scalar(None, money)),
+        "computed_reported": pc.if_else(pc.is_valid(lines.column("reported_cost")), total, none),
+        "saved_gateway": pc.if_else(hit, saved, none),
+        "saved_prompt": pc.if_else(pc.invert(hit), saved, none),
         "gateway_hit": pc.cast(hit, pa.int64()),
     }
     t = lines
@@ -246,10 +271,8 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
         *_core.COST_COLUMNS,
         "reported_cost",
         "computed_reported",
-        "uncached_gateway",
-        "cached_gateway",
-        "uncached_prompt",
-        "cached_prompt",
+        "saved_gateway",
+        "saved_prompt",
     ]
     aggregates = [("total_cost", "count"), ("reported_cost", "count"), ("gateway_hit", "sum")]
     aggregates += [(c, "sum") for c in ("input_tokens", "output_tokens", "cache_read_tokens", *sums)]
@@ -267,12 +290,7 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
     cube["gateway_hits"] = grouped.column("gateway_hit_sum").fill_null(0).to_pylist()
     for c in ("input_tokens", "output_tokens", "cache_read_tokens"):
         cube[c] = grouped.column(f"{c}_sum").fill_null(0).to_pylist()
-    amounts = {c: _atto(grouped.column(f"{c}_sum")) for c in sums}
-    saved_gateway = [u - c for u, c in zip(amounts.pop("uncached_gateway"), amounts.pop("cached_gateway"), strict=True)]
-    saved_prompt = [u - c for u, c in zip(amounts.pop("uncached_prompt"), amounts.pop("cached_prompt"), strict=True)]
-    amounts["saved_gateway"] = saved_gateway
-    amounts["saved_prompt"] = saved_prompt
-    cube["money"] = {name: _money(values) for name, values in amounts.items()}
+    cube["money"] = {c: _money(grouped.column(f"{c}_sum")) for c in sums}
     return cube, dictionaries
 
 
@@ -296,17 +314,24 @@ def _mismatches(logs: PricedLogs, lines: Any, dictionaries: dict[str, list[Any]]
     found = rec.mismatches
     if not found.num_rows:
         return {**empty, "lines": [], "difference": [[], []]}
-    # The mismatches name their line by (source, line); its day and priced model come from the lines.
-    where = pa.table(
-        {
-            "source": pc.fill_null(logs.table.column("source"), ""),
-            "line": logs.table.column("line"),
-            **{c: lines.column(c) for c in ("day", *DIMENSIONS)},
-        }
+    # The mismatches name their line by (source, line); its day and priced model come from the lines, found by one
+    # integer key per line (the source's number, then the line) rather than a join.
+    table = logs.table
+    sources = pc.unique(pc.fill_null(table.column("source"), ""))
+
+    def key(source: Any, line: Any) -> Any:
+        number = pc.cast(pc.index_in(pc.fill_null(source, ""), value_set=sources), pa.int64())
+        return pc.add(pc.multiply(number, 1 << 40), pc.cast(line, pa.int64()))
+
+    rows = pc.index_in(
+        key(found.column("source"), found.column("line")), value_set=key(table.column("source"), table.column("line"))
     )
-    found = found.select(["source", "line", "difference", "cause"])
-    found = found.set_column(0, "source", pc.fill_null(found.column("source"), ""))
-    joined = found.join(where, ["source", "line"], join_type="inner")
+    if rows.null_count:
+        raise _core.InternalError("a mismatch names a line that is not among the priced lines")
+    joined = lines.select(["day", *DIMENSIONS]).take(rows)
+    joined = joined.append_column("difference", found.column("difference")).append_column(
+        "cause", found.column("cause")
+    )
     grouped = joined.group_by(["day", *DIMENSIONS, "cause"], use_threads=False).aggregate(
         [("difference", "count"), ("difference", "sum")]
     )
@@ -318,7 +343,7 @@ def _mismatches(logs: PricedLogs, lines: Any, dictionaries: dict[str, list[Any]]
         **{d: _indexes(grouped.column(d), dictionaries[d]) for d in DIMENSIONS},
         "cause": [cause_index[c] for c in grouped.column("cause").to_pylist()],
         "lines": grouped.column("difference_count").to_pylist(),
-        "difference": _money(_atto(grouped.column("difference_sum"))),
+        "difference": _money(grouped.column("difference_sum")),
     }
 
 
@@ -345,19 +370,42 @@ def _histograms(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any
 
 def _top_per_group(table: Any, keys: Sequence[str], cost: str) -> Any:
     """The ``TOP_PER_GROUP`` rows of largest ``cost`` in each group of ``keys``, then the ``TOP_MAX`` largest of
-    those: one sort, then the groups walked in order (not the rows)."""
+    those. One sort of the rows by group number and cost as float (fast), taking from each group its first rows and
+    any tied with the last one in float (a float order never reverses the exact one), then exact sorts of those
+    few."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    order = table.sort_by([*((k, "ascending") for k in keys), (cost, "descending")])
+    if not table.num_rows:
+        return table
+    codes = [pc.dictionary_encode(table.column(k)).combine_chunks().indices for k in keys]
+    approx = pc.cast(table.column(cost), pa.float64())
+    order = pc.sort_indices(
+        pa.table({**{f"k{i}": c for i, c in enumerate(codes)}, "cost": approx}),
+        sort_keys=[*((f"k{i}", "ascending") for i in range(len(codes))), ("cost", "descending")],
+    )
+    ordered = pa.table({f"k{i}": c.take(order) for i, c in enumerate(codes)})
     # Without threads, group_by keeps the groups in the order they first appear: here, sorted.
-    runs = order.select(keys).group_by(list(keys), use_threads=False).aggregate([([], "count_all")])
+    runs = ordered.group_by(list(ordered.column_names), use_threads=False).aggregate([([], "count_all")])
+    floats = approx.take(order).to_pylist()
     picks: list[int] = []
     start = 0
     for size in runs.column("count_all").to_pylist():
-        picks.extend(range(start, start + min(size, TOP_PER_GROUP)))
+        end = start + min(size, TOP_PER_GROUP)
+        while end < start + size and floats[end] == floats[end - 1]:
+            end += 1
+        picks.extend(range(start, end))
         start += size
-    kept = order.take(pa.array(picks, pa.int64()))
-    return kept.sort_by([(cost, "descending")]).slice(0, TOP_MAX)
+    candidates = table.take(order.take(pa.array(picks, pa.int64())))
+    # Exactly: the first rows of each group by the exact cost, then the largest overall.
+    exact = candidates.sort_by([*((k, "ascending") for k in keys), (cost, "descending")])
+    runs = exact.select(list(keys)).group_by(list(keys), use_threads=False).aggregate([([], "count_all")])
+    kept: list[int] = []
+    start = 0
+    for size in runs.column("count_all").to_pylist():
+        kept.extend(range(start, start + min(size, TOP_PER_GROUP)))
+        start += size
+    return exact.take(pa.array(kept, pa.int64())).sort_by([(cost, "descending")]).slice(0, TOP_MAX)
 
 
 def _top_calls(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]:
@@ -371,7 +419,7 @@ def _top_calls(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[str, Any]
         "conversation": top.column("conversation").to_pylist(),
         "id": top.column("id").to_pylist(),
         **{c: top.column(c).to_pylist() for c in ("input_tokens", "cache_read_tokens", "output_tokens")},
-        "total_cost": _money(_atto(top.column("total_cost"))),
+        "total_cost": _money(top.column("total_cost")),
     }
 
 
@@ -390,7 +438,7 @@ def _top_conversations(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[s
         "calls": top.column("total_cost_count").to_pylist(),
         "first": [t.isoformat(timespec="seconds") for t in top.column("timestamp_min").to_pylist()],
         "last": [t.isoformat(timespec="seconds") for t in top.column("timestamp_max").to_pylist()],
-        "total_cost": _money(_atto(top.column("total_cost_sum"))),
+        "total_cost": _money(top.column("total_cost_sum")),
     }
 
 
