@@ -65,7 +65,7 @@ test: dev lint test-rust test-python quickstart  ## everything: install, lint, c
 corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
-bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go to benches/RESULTS.md
+bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; results go to benches/RESULTS.md
 	$(PYTHON) -m pip install -e '.[test]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
@@ -79,6 +79,7 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) benches/bench_logs.py
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
+	$(PYTHON) benches/bench_report.py
 
 clean:
 	cargo clean
