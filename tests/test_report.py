@@ -408,3 +408,16 @@ def test_the_date_and_model_filters_update_the_totals(
     )
     assert text_of(browser, "kpi-total-cost") == display_usd(months["2025-03-01"])
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_run_that_priced_nothing_still_draws(browser: Any, tmp_path: Path) -> None:
+    logs = tokenprice.price_logs([{"model": "no-such-model", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}])
+    assert (logs.rows_priced, logs.rows_rejected) == (0, 1)
+    path = tmp_path / "empty.html"
+    logs.report(path)
+    open_report(browser, path)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    assert text_of(browser, "kpi-total-cost") == "$0.000000"
+    assert text_of(browser, "kpi-rejected") == "1"
+    reason = logs.rejects.column("reason")[0].as_py()
+    assert reason[:40] in text_of(browser, "table-rejects")
