@@ -160,21 +160,16 @@ def _dimensions(table: Any) -> Any:
     import pyarrow.compute as pc
 
     n = table.num_rows
+
+    def label(name: str) -> Any:
+        return pc.cast(table.column(name), pa.string()) if name in table.column_names else pa.nulls(n, pa.string())
+
     columns = {
         "day": pc.cast(table.column("timestamp").cast(pa.timestamp("us", tz="UTC")), pa.date32()),
-        **{
-            label: (
-                pc.cast(table.column(label), pa.string()) if label in table.column_names else pa.nulls(n, pa.string())
-            )
-            for label in LABELS
-        },
+        **{name: label(name) for name in LABELS},
         "model": pc.coalesce(table.column("priced_model"), table.column("model")),
         "provider": pc.coalesce(table.column("priced_provider"), table.column("provider")),
-        "conversation": (
-            pc.cast(table.column("conversation"), pa.string())
-            if "conversation" in table.column_names
-            else pa.nulls(n, pa.string())
-        ),
+        "conversation": label("conversation"),
     }
     for name in ("id", "timestamp", "cache_hit", "reported_cost", *_core.COST_COLUMNS):
         columns[name] = table.column(name)
