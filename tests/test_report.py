@@ -198,6 +198,15 @@ def test_the_cube_adds_up_to_summary_savings_and_reconcile(sample: tokenprice.Pr
     assert all(not reason.startswith("{") for reason, _ in payload["rejects"])
 
 
+def test_the_footer_names_the_price_entries_and_no_folder(sample: tokenprice.PricedLogs) -> None:
+    meta = payload_of(sample, parameters={"format": None, "prices": Path("/secret/dir/prices.json")})["meta"]
+    import pyarrow.compute as pc
+
+    assert meta["book"]["newest_entry"] == pc.max(sample.table.column("price_from")).as_py().isoformat()
+    assert meta["book"]["origins"] and all(o.startswith(("genai-prices", "hand")) for o in meta["book"]["origins"])
+    assert meta["parameters"] == {"prices": "prices.json"} and meta["files"] == ["gateway.jsonl.gz"]
+
+
 def test_the_most_expensive_calls_are_kept_per_tenant_and_feature(sample: tokenprice.PricedLogs) -> None:
     payload = payload_of(sample)
     calls = payload["calls"]

@@ -460,19 +460,19 @@ def _meta(logs: PricedLogs, lines: Any, book: PriceBook | None, parameters: Mapp
     origins: set[str] = set()
     newest: str | None = None
     if lines.num_rows:
-        pairs = lines.select(["model", "provider"]).group_by(["model", "provider"], use_threads=False).aggregate([])
-        for model, provider in zip(
-            pairs.column("model").to_pylist(), pairs.column("provider").to_pylist(), strict=True
-        ):
+        # The entries that priced the lines: each (model, provider) at each date an entry of it took effect.
+        keys = ["priced_model", "priced_provider", "price_from"]
+        entries = logs.table.select(keys).group_by(keys, use_threads=False).aggregate([])
+        for model, provider, start in zip(*(entries.column(k).to_pylist() for k in keys), strict=True):
+            if model is None or start is None:
+                continue
             try:
-                entry = used.price_at(model, provider=provider)
+                entry = used.price_at(model, at=start, provider=provider)
             except _core.TokenPriceError:
                 continue
             if entry.get("origin"):
                 origins.add(str(entry["origin"]))
-            start = entry.get("effective_from")
-            if start is not None and (newest is None or start.isoformat() > newest):
-                newest = start.isoformat()
+            newest = max(newest or "", start.isoformat())
     files = sorted({os.path.basename(str(s)) for s in pc.unique(logs.table.column("source")).to_pylist() if s})
     run = {str(k): _parameter(v) for k, v in parameters.items() if v is not None}
     return {
@@ -482,7 +482,7 @@ def _meta(logs: PricedLogs, lines: Any, book: PriceBook | None, parameters: Mapp
             "name": "built-in" if book is None else "given",
             "tokenprice": _core.__version__,
             "origins": sorted(origins),
-            "newest_entry": newest,
+            "newest_entry": newest,  # the latest date a price entry that priced these lines took effect
         },
         "files": files[:20],
         "file_count": len(files),
