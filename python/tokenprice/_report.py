@@ -258,9 +258,6 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
         "saved_prompt": pc.if_else(pc.invert(hit), saved, none),
         "gateway_hit": pc.cast(hit, pa.int64()),
     }
-    t = lines
-    for name, column in extra.items():
-        t = t.append_column(name, column)
     keys = ["day", *DIMENSIONS]
     sums = [
         *_core.COST_COLUMNS,
@@ -269,8 +266,13 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
         "saved_gateway",
         "saved_prompt",
     ]
+    tokens = ("input_tokens", "output_tokens", "cache_read_tokens")
+    # Only the columns it sums go to group_by (it reads every column of the table it is given).
+    t = lines.select([*keys, *tokens, *_core.COST_COLUMNS, "reported_cost"])
+    for name, column in extra.items():
+        t = t.append_column(name, column)
     aggregates = [("total_cost", "count"), ("reported_cost", "count"), ("gateway_hit", "sum")]
-    aggregates += [(c, "sum") for c in ("input_tokens", "output_tokens", "cache_read_tokens", *sums)]
+    aggregates += [(c, "sum") for c in (*tokens, *sums)]
     grouped = t.group_by(keys, use_threads=False).aggregate(aggregates)
     grouped = grouped.sort_by([("day", "ascending"), ("total_cost_sum", "descending")])
     dictionaries: dict[str, list[Any]] = {"day": [], **{d: [] for d in DIMENSIONS}}
@@ -422,7 +424,8 @@ def _top_conversations(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[s
     """The most expensive conversations of each (tenant, feature): calls, cost, first and last call."""
     import pyarrow.compute as pc
 
-    labelled = lines.filter(pc.is_valid(lines.column("conversation")))
+    narrow = lines.select([*LABELS, "conversation", "total_cost", "timestamp"])
+    labelled = narrow.filter(pc.is_valid(narrow.column("conversation")))
     grouped = labelled.group_by([*LABELS, "conversation"], use_threads=False).aggregate(
         [("total_cost", "count"), ("total_cost", "sum"), ("timestamp", "min"), ("timestamp", "max")]
     )
