@@ -8,6 +8,7 @@ fails the run (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
@@ -378,8 +379,16 @@ def test_the_page_loads_offline_and_shows_the_totals_and_the_tenant_filter(
         tenant.select_by_visible_text(name)
         assert text_of(browser, "kpi-total-cost") == display_usd(by_tenant[name]["total_cost"]), name
         assert text_of(browser, "kpi-calls") == f"{by_tenant[name]['rows']:,}", name
-        # The charts and tables show the name as text too.
-        assert name in text_of(browser, "table-calls")
+        # Every panel follows: the tables list that tenant's calls and conversations only, the tenants chart has its
+        # one bar, named with its markup escaped for Plotly (which would otherwise read tags in it).
+        for table_id in ("table-calls", "table-conversations"):
+            tenants = browser.execute_script(
+                "return [...document.querySelectorAll('#' + arguments[0] + ' tbody tr')].map(r => r.cells[1].textContent)",
+                table_id,
+            )
+            assert tenants and set(tenants) == {name}, (table_id, tenants)
+        bars = browser.execute_script("return document.getElementById('chart-tenants').data[0].y")
+        assert bars == [html.escape(name, quote=False)]
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018 - reading it is the check
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
