@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -20,26 +19,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE.parent / "target" / "report-screenshots"
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_logs import corpus, machine, publish  # noqa: E402
+
+from browser import chromium  # noqa: E402
 
 
 def load_in_chromium(path: Path, screenshot: Path) -> tuple[float, float, float, int]:
     """(seconds until every panel is drawn as the page measures it, wall seconds of the load, seconds of one
     tenant filter's redraw, console errors) in headless chromium."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    os.environ["SE_OFFLINE"] = "true"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--disable-gpu", "--window-size=1400,4200", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    if os.geteuid() == 0:
-        options.add_argument("--no-sandbox")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    driver = chromium(browser="ALL")
     try:
         driver.set_page_load_timeout(300)
         t = time.perf_counter()

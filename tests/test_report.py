@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -32,6 +31,8 @@ SCREENSHOTS = ROOT / "target" / "report-screenshots"
 sys.path.insert(0, str(ROOT / "examples"))
 
 from generate_logs import MODELS, logs_item  # noqa: E402
+
+from browser import chromium, missing  # noqa: E402
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "</script><script>alert(1)</script>"]
 
@@ -301,21 +302,10 @@ def test_the_commands_write_the_report(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless chromium driven by Debian's chromedriver; selenium never fetches a browser or driver."""
-    chromium, driver_path = shutil.which("chromium"), "/usr/bin/chromedriver"
-    if chromium is None or not os.path.exists(driver_path):
-        pytest.skip("chromium and chromium-driver are not installed: run `make browser` (make test does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager, if it ever ran, may not download anything
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--disable-gpu", "--window-size=1400,4200", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    if os.geteuid() == 0:
-        options.add_argument("--no-sandbox")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    driver = chromium(browser="ALL", performance="ALL")
     driver.set_page_load_timeout(120)
     try:
         yield driver
