@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache litellm-wheel lint test test-rust test-python quickstart bench corpus clean
+.PHONY: help install dev tiktoken-cache litellm-wheel browser lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,7 +40,12 @@ litellm-wheel:  ## the pinned LiteLLM wheel (its price data) for the importer's 
 	ls benches/.cache/litellm/litellm-$(LITELLM_VERSION)-*.whl >/dev/null 2>&1 || \
 		$(PYTHON) -m pip download -q litellm==$(LITELLM_VERSION) --no-deps -d benches/.cache/litellm
 
-test-python: tiktoken-cache litellm-wheel  ## the pytest suite against the installed package
+# The report's browser tests drive Debian's chromium through its chromedriver (never a browser downloaded by selenium).
+browser:  ## Debian's chromium and chromium-driver for the report's browser tests (apt-get when missing)
+	command -v chromium >/dev/null && test -x /usr/bin/chromedriver || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
+
+test-python: tiktoken-cache litellm-wheel browser  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
 # The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).
@@ -60,7 +65,7 @@ test: dev lint test-rust test-python quickstart  ## everything: install, lint, c
 corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
-bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go to benches/RESULTS.md
+bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; results go to benches/RESULTS.md
 	$(PYTHON) -m pip install -e '.[test]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
@@ -74,6 +79,7 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) benches/bench_logs.py
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
+	$(PYTHON) benches/bench_report.py
 
 clean:
 	cargo clean

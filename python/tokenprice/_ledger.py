@@ -378,6 +378,25 @@ class PricedLogs:
         Float64 with ``money="float"``."""
         return to_polars(self.table, check_money(money))
 
+    def report(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        title: str = "LLM cost report",
+        book: PriceBook | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> dict[str, int]:
+        """Writes the cost report: one self-contained HTML file that opens offline (Plotly's JavaScript inlined;
+        ``pip install tokenprice[report]``) with totals, spend over time, top tenants, features, models, calls and
+        conversations, per-call cost per feature, cache savings, the reconciliation and the rejects, and filters for
+        tenant, feature, model and dates. It embeds aggregates, not rows (docs/report.md). ``book``: the book the
+        logs were priced with, for the cache savings and the footer (default: the built-in one); ``parameters``:
+        the run's options to show in the footer. Returns the sizes in bytes of the embedded data (``payload``) and
+        of the file (``file``), and the number of cube cells (``cells``)."""
+        from tokenprice._report import write_report
+
+        return write_report(self, path, title=title, book=book, parameters=parameters)
+
     def write(self, path: str | os.PathLike[str]) -> None:
         """Writes the priced lines as Parquet, CSV or JSON Lines (by extension); rejects go next to them
         (``<name>.rejects.<ext>``) when there are any — and an earlier run's rejects file there is removed when

@@ -7,7 +7,10 @@
   cost.
 - ``tokenprice price LOGS... [--format F] [--by tenant,feature] [--period day] [--out FILE] [--json] [--strict]``:
   prices log files, each record at its own timestamp, and prints the totals per group with the read, priced and
-  rejected counts; rejects are written next to ``--out`` (or listed with ``--json``).
+  rejected counts; rejects are written next to ``--out`` (or listed with ``--json``); ``--html PATH`` also writes
+  the cost report.
+- ``tokenprice report LOGS... -o report.html [--format F] [--title T]``: the cost report, one self-contained HTML
+  file that opens offline (docs/report.md).
 
 Errors (a missing file, an unknown model or format, invalid UTF-8, anything unexpected) print one line on stderr
 (``tokenprice: error: ...``, never a traceback) and exit with status 2; a ``price`` run that read records and
@@ -325,25 +328,25 @@ def _cmd_price(args: argparse.Namespace) -> int:
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     # The rows are kept only when they are written, reconciled or grouped by a column only rows have; otherwise each
     # line is totalled as it is priced.
-    keep_rows = bool(args.out or args.reconcile) or needs_rows(by)
+    keep_rows = bool(args.out or args.reconcile or args.html) or needs_rows(by)
+    book = _book(args)
     try:
         logs = price_logs(
             args.logs,
-            book=_book(args),
-            format=args.format,
+            book=book,
             by=by,
             period=args.period,
             tz=args.tz,
             keep_rows=keep_rows,
-            default_at=args.default_at,
-            approximate=args.approximate,
-            num_threads=args.num_threads,
             progress=bar,
-            max_line_bytes=args.max_line_bytes,
+            **_reading_options(args),
         )
     finally:
         if bar is not None:
             bar.close()
+    if args.html:
+        # stdout holds the totals (or the JSON): where the report went is said on stderr.
+        _write_report(logs, args, book, {"by": by, "period": args.period, "tz": args.tz}, sys.stderr)
     summary = logs.last_summary
     counts = f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected"
     written: dict[str, str] = {}
@@ -418,6 +421,75 @@ def _cmd_price(args: argparse.Namespace) -> int:
     return 1 if args.strict and logs.rows_rejected else 0
 
 
+def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of `price` and `report` that say how the logs are read and priced."""
+    return {
+        "format": args.format,
+        "default_at": args.default_at,
+        "approximate": args.approximate,
+        "num_threads": args.num_threads,
+        "max_line_bytes": args.max_line_bytes,
+    }
+
+
+def _write_report(logs: Any, args: argparse.Namespace, book: PriceBook, shown: dict[str, Any], out: Any) -> None:
+    """Writes the HTML report of `price --html` or `report -o`; its footer shows the run's options (file names
+    only, never a folder), and `out` is told where it went."""
+    path = args.html
+    options = {k: v for k, v in _reading_options(args).items() if k != "num_threads"}
+    parameters = {**options, **shown, "prices": Path(args.prices).name if args.prices else None}
+    sizes = logs.report(path, book=book if args.prices else None, title=args.title, parameters=parameters)
+    print(f"report written to {path} ({sizes['file'] / 1e6:.1f} MB, data {sizes['payload'] / 1e3:,.0f} kB)", file=out)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tokenprice._ledger import price_logs
+
+    bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
+    book = _book(args)
+    try:
+        logs = price_logs(args.logs, book=book, progress=bar, **_reading_options(args))
+    finally:
+        if bar is not None:
+            bar.close()
+    _write_report(logs, args, book, {}, sys.stdout)
+    print(
+        f"{logs.rows_read} rows read: {logs.rows_priced} priced, {logs.rows_rejected} rejected; "
+        f"total {money_text(logs.total_cost)} USD"
+    )
+    if logs.rows_read and not logs.rows_priced:
+        print(f"tokenprice: error: nothing priced: all {logs.rows_read} records read were rejected", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_reading_arguments(cmd: argparse.ArgumentParser) -> None:
+    """The arguments of `price` and `report` that say which logs and how to read and price them."""
+    cmd.add_argument("logs", nargs="+", metavar="LOGS", help="log files or globs (JSON Lines or arrays; gzip, zstd)")
+    cmd.add_argument(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help=f"the records' format (default: detected per record): {', '.join(_core.formats())}",
+    )
+    cmd.add_argument("--default-at", help="time for records without a timestamp (else they are rejected)")
+    cmd.add_argument(
+        "--approximate",
+        action="store_true",
+        help="count records without usage on models whose tokenizer is not public (Claude, Gemini) with o200k_base",
+    )
+    cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
+    cmd.add_argument("--num-threads", type=int, default=None, help="threads to use (default: every core)")
+    cmd.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=None,
+        help="longest line (or JSON array element) to read; longer ones are rejected (default 128 MiB)",
+    )
+    cmd.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
+    cmd.add_argument("--title", default="LLM cost report", help="the HTML report's title")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenprice", description="Exact LLM token counting and pricing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -466,40 +538,23 @@ def build_parser() -> argparse.ArgumentParser:
     quote.set_defaults(run=_cmd_quote)
 
     price_cmd = sub.add_parser("price", help="price log files and total the cost per label and period")
-    price_cmd.add_argument(
-        "logs", nargs="+", metavar="LOGS", help="log files or globs (JSON Lines or arrays; gzip, zstd)"
-    )
-    price_cmd.add_argument(
-        "--format",
-        "-f",
-        metavar="FORMAT",
-        help=f"the records' format (default: detected per record): {', '.join(_core.formats())}",
-    )
+    _add_reading_arguments(price_cmd)
     price_cmd.add_argument("--by", "-b", help="labels to group by, comma-separated (e.g. tenant,feature)")
     price_cmd.add_argument("--period", choices=["day", "week", "month"], help="also group by period")
     price_cmd.add_argument("--tz", default="UTC", help="time zone of the periods (default UTC)")
-    price_cmd.add_argument("--default-at", help="time for records without a timestamp (else they are rejected)")
     price_cmd.add_argument("--out", "-o", help="write the priced lines (.parquet, .csv, .jsonl); rejects beside it")
+    price_cmd.add_argument("--html", metavar="PATH", help="also write the cost report (one HTML file) to PATH")
     price_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     price_cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any record was rejected")
     price_cmd.add_argument(
         "--reconcile", action="store_true", help="compare the reported cost with the computed one, with causes"
     )
-    price_cmd.add_argument(
-        "--approximate",
-        action="store_true",
-        help="count records without usage on models whose tokenizer is not public (Claude, Gemini) with o200k_base",
-    )
-    price_cmd.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
-    price_cmd.add_argument("--num-threads", type=int, default=None, help="threads to use (default: every core)")
-    price_cmd.add_argument(
-        "--max-line-bytes",
-        type=int,
-        default=None,
-        help="longest line (or JSON array element) to read; longer ones are rejected (default 128 MiB)",
-    )
-    price_cmd.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
     price_cmd.set_defaults(run=_cmd_price)
+
+    report = sub.add_parser("report", help="write the cost report of log files: one HTML file that opens offline")
+    _add_reading_arguments(report)
+    report.add_argument("--out", "-o", dest="html", required=True, metavar="PATH", help="the HTML file to write")
+    report.set_defaults(run=_cmd_report)
     return parser
 
 
