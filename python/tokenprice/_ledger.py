@@ -390,11 +390,13 @@ class PricedLogs:
         ``pip install tokenprice[report]``) with totals, spend over time, top tenants, features, models, calls and
         conversations, per-call cost per feature, cache savings, the reconciliation and the rejects, and filters for
         tenant, feature, model and dates. It embeds aggregates, not rows (docs/report.md). ``book``: the book the
-        logs were priced with, for the cache savings and the footer (default: the built-in one); ``parameters``:
+        logs were priced with, for the cache savings and the footer (default: ``self.book``, the one they were
+        priced with by ``price_logs``); ``parameters``:
         the run's options to show in the footer. Returns the sizes in bytes of the embedded data (``payload``) and
         of the file (``file``), and the number of cube cells (``cells``)."""
         from tokenprice._report import write_report
 
+        book = self.book if book is None else book
         return write_report(self, path, title=title, book=book, parameters=parameters)
 
     def write(self, path: str | os.PathLike[str]) -> None:
