@@ -86,9 +86,9 @@ def test_a_callable_still_gets_path_bytes_records() -> None:
         tokenprice.price_logs(SAMPLE, progress="yes")
 
 
-def _cli(stderr: Any) -> subprocess.CompletedProcess[bytes]:
+def _cli(stderr: Any, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "tokenprice", "price", str(SAMPLE), "--by", "tenant"],
+        [sys.executable, "-m", "tokenprice", *(args or ("price", str(SAMPLE), "--by", "tenant"))],
         stdout=subprocess.PIPE,
         stderr=stderr,
         timeout=300,
@@ -102,12 +102,16 @@ def test_the_cli_draws_no_bar_without_a_terminal() -> None:
     assert b"globex" in done.stdout
 
 
-def test_the_cli_draws_its_bar_on_a_terminal() -> None:
+@pytest.mark.parametrize("command", ["price", "report"])
+def test_the_cli_draws_its_bar_on_a_terminal(command: str, tmp_path: Path) -> None:
+    args = ("price", str(SAMPLE), "--by", "tenant")
+    if command == "report":
+        args = ("report", str(SAMPLE), "-o", str(tmp_path / "report.html"))
     leader, follower = pty.openpty()
     # A terminal 160 columns wide (a new pseudo-terminal has none, and tqdm fits its bar to the width).
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     try:
-        _cli(follower)
+        _cli(follower, *args)
         os.close(follower)
         seen = b""
         while True:

@@ -98,7 +98,7 @@ def test_money_is_displayed_rounded_half_away_from_zero_with_two_or_six_places()
     assert display_usd(Decimal("0.0000005")) == "$0.000001"
     assert display_usd(Decimal("-0.5")) == "-$0.500000"
     assert display_usd(Decimal("-0.0000001")) == "$0.000000"
-    assert display_usd(Decimal("0")) == "$0.000000"
+    assert display_usd(Decimal("0")) == "$0.00"  # nothing spent reads as such, not as a tiny amount
     assert display_usd(Decimal("1")) == "$1.00"
 
 
@@ -425,7 +425,7 @@ def test_a_run_that_priced_nothing_still_draws(browser: Any, tmp_path: Path) -> 
     logs.report(path)
     open_report(browser, path)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
-    assert text_of(browser, "kpi-total-cost") == "$0.000000"
+    assert text_of(browser, "kpi-total-cost") == "$0.00"
     assert text_of(browser, "kpi-rejected") == "1"
     reason = logs.rejects.column("reason")[0].as_py()
     assert reason[:40] in text_of(browser, "table-rejects")

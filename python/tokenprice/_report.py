@@ -46,9 +46,9 @@ TEMPLATE = Path(__file__).with_name("_report.html")
 
 
 def display_usd(amount: Decimal) -> str:
-    """Money as the report shows it: 2 decimals from $1 up, 6 below, half away from zero, thousands separated
-    ("$1,234.57", "$0.004200", "-$0.500000"). The page's JavaScript rounds the same way."""
-    places = Decimal("0.01") if abs(amount) >= 1 else Decimal("0.000001")
+    """Money as the report shows it: 2 decimals from $1 up and for zero, 6 below, half away from zero, thousands
+    separated ("$1,234.57", "$0.004200", "-$0.500000", "$0.00"). The page's JavaScript rounds the same way."""
+    places = Decimal("0.01") if abs(amount) >= 1 or amount == 0 else Decimal("0.000001")
     rounded = amount.quantize(places, rounding=ROUND_HALF_UP)
     sign = "-" if rounded < 0 else ""
     return f"{sign}${abs(rounded):,}"

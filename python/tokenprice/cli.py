@@ -445,7 +445,7 @@ def _write_report(logs: Any, args: argparse.Namespace, book: PriceBook, shown: d
 def _cmd_report(args: argparse.Namespace) -> int:
     from tokenprice._ledger import price_logs
 
-    bar = ProgressBar(args.logs, sys.stderr) if args.progress and sys.stderr.isatty() else None
+    bar = _progress_bar(args.logs) if args.progress else None
     book = _book(args)
     try:
         logs = price_logs(args.logs, book=book, progress=bar, **_reading_options(args))
