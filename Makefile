@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache litellm-wheel lint test test-rust test-python quickstart bench corpus clean
+.PHONY: help install dev tiktoken-cache litellm-wheel redis-server lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,7 +40,10 @@ litellm-wheel:  ## the pinned LiteLLM wheel (its price data) for the importer's 
 	ls benches/.cache/litellm/litellm-$(LITELLM_VERSION)-*.whl >/dev/null 2>&1 || \
 		$(PYTHON) -m pip download -q litellm==$(LITELLM_VERSION) --no-deps -d benches/.cache/litellm
 
-test-python: tiktoken-cache litellm-wheel  ## the pytest suite against the installed package
+redis-server:  ## Debian's redis-server, which the budget tests start on a free port
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+
+test-python: tiktoken-cache litellm-wheel redis-server  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
 # The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).
