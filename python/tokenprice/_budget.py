@@ -18,13 +18,14 @@ raises `BudgetStoreError` from `check`; `on_error="open"` allows the call, logs 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from tokenprice._core import BudgetStoreError, Cost, Estimate
 from tokenprice._labels import LabelValue, current_labels
@@ -70,8 +71,7 @@ def _parse_limit(text: str, what: str) -> tuple[Decimal, int]:
     return value, seconds
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One limit as the store sees it: its key (without the window), its size, its period, the amount asked."""
 
     key: str
@@ -115,18 +115,20 @@ class MemoryStore:
 
     def reserve(self, slots: Sequence[Slot], now_ms: int) -> tuple[bool, int, list[int]]:
         remaining: list[int] = []
+        counts = self._counts
         with self._lock:
-            keys = [window_keys(s, now_ms) for s in slots]
-            for i, (s, (cur, prev)) in enumerate(zip(slots, keys, strict=True)):
-                used = self._get(cur, now_ms)
+            keys = [f"{s.key}:{now_ms // s.period_ms}" for s in slots]
+            for i, (s, cur) in enumerate(zip(slots, keys, strict=True)):
+                entry = counts.get(cur)
+                used = entry[0] if entry is not None and entry[1] > now_ms else 0
                 if s.sliding:
-                    used += self._get(prev, now_ms) * (s.period_ms - now_ms % s.period_ms) // s.period_ms
+                    prev = self._get(f"{s.key}:{now_ms // s.period_ms - 1}", now_ms)
+                    used += prev * (s.period_ms - now_ms % s.period_ms) // s.period_ms
                 if used + s.amount > s.limit:
                     return False, i, [*remaining, s.limit - used]
                 remaining.append(s.limit - used - s.amount)
-            for s, (cur, _) in zip(slots, keys, strict=True):
-                expires = (now_ms // s.period_ms + 2) * s.period_ms
-                self._counts[cur] = (self._get(cur, now_ms) + s.amount, expires)
+            for s, cur, left in zip(slots, keys, remaining, strict=True):
+                counts[cur] = (s.limit - left, (now_ms // s.period_ms + 2) * s.period_ms)
             self._ops += 1
             if self._ops % 4096 == 0:
                 self._counts = {k: v for k, v in self._counts.items() if v[1] > now_ms}
@@ -203,7 +205,9 @@ class RedisStore:
         pipe.execute()
 
 
+@functools.cache
 def _store_errors() -> tuple[type[BaseException], ...]:
+    """What an unreachable store raises (redis is imported only when a store error is being looked at)."""
     try:
         import redis.exceptions
     except ImportError:
@@ -222,32 +226,63 @@ class _Rule:
     text: str
 
     def key(self, prefix: str, labels: Mapping[str, LabelValue]) -> str | None:
-        values = []
-        for name in self.labels:
-            if name not in labels:
-                return None
-            values.append(f"{name}={labels[name]}")
-        return f"{prefix}:{self.measure}:{self.period_s}:{','.join(values)}"
+        try:
+            values = ",".join([f"{name}={labels[name]}" for name in self.labels])
+        except KeyError:
+            return None
+        return f"{prefix}:{self.measure}:{self.period_s}:{values}"
 
 
-@dataclass(frozen=True)
 class Decision:
     """What `check` decided. `remaining` is what is left under the tightest limit that applies (after this
     reservation when allowed; USD as a Decimal for budgets, a count for rate limits), `resets_at` when that
     limit's window ends, `limit` which limit it is (as given). `degraded`: the store could not be reached and the
     store fails open. Truthy when allowed."""
 
-    allowed: bool
-    remaining: Decimal | int | None
-    resets_at: dt.datetime | None
-    limit: str | None
-    degraded: bool = False
-    _slots: tuple[Slot, ...] = field(default=(), repr=False)
-    _window_keys: tuple[str, ...] = field(default=(), repr=False)
-    _measures: tuple[str, ...] = field(default=(), repr=False)
+    __slots__ = ("allowed", "limit", "degraded", "_left", "_money", "_resets_ms", "_slots", "_keys", "_measures")
+
+    def __init__(
+        self,
+        allowed: bool,
+        limit: str | None = None,
+        left: int | None = None,
+        money: bool = False,
+        resets_ms: int | None = None,
+        degraded: bool = False,
+        slots: Sequence[Slot] = (),
+        keys: Sequence[str] = (),
+        measures: Sequence[str] = (),
+    ) -> None:
+        self.allowed = allowed
+        self.limit = limit
+        self.degraded = degraded
+        self._left = left
+        self._money = money
+        self._resets_ms = resets_ms
+        self._slots = slots
+        self._keys = keys
+        self._measures = measures
+
+    @property
+    def remaining(self) -> Decimal | int | None:
+        if self._left is None:
+            return None
+        return _usd(self._left) if self._money else self._left
+
+    @property
+    def resets_at(self) -> dt.datetime | None:
+        if self._resets_ms is None:
+            return None
+        return dt.datetime.fromtimestamp(self._resets_ms / 1000, dt.timezone.utc)
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(allowed={self.allowed}, remaining={self.remaining!r}, resets_at={self.resets_at!r}, "
+            f"limit={self.limit!r}{', degraded=True' if self.degraded else ''})"
+        )
 
 
 class _Limiter:
@@ -274,39 +309,43 @@ class _Limiter:
                 slots.append(Slot(key, rule.limit, rule.period_s * 1000, self.sliding, amounts[rule.measure]))
                 rules.append(rule)
         if not slots:
-            return Decision(True, None, None, None)
+            return Decision(True)
         now_ms = int(self.clock() * 1000)
         try:
             allowed, denied, remaining = self.store.reserve(slots, now_ms)
-        except _store_errors() as e:
+        except Exception as e:
+            if not isinstance(e, _store_errors()):
+                raise
             if getattr(self.store, "on_error", "closed") == "open":
                 log.error("tokenprice: the budget store is unreachable (%s); failing open: the call is allowed", e)
-                return Decision(True, None, None, None, degraded=True)
+                return Decision(True, degraded=True)
             raise BudgetStoreError(
                 f"the budget store is unreachable ({e}); it fails closed, so the call is not allowed "
                 "(RedisStore(..., on_error='open') allows calls while it is down)"
             ) from e
-        i = denied if not allowed else min(range(len(slots)), key=lambda k: remaining[k])
+        i = denied if not allowed else (0 if len(slots) == 1 else remaining.index(min(remaining)))
         rule = rules[i]
-        left: Decimal | int = _usd(remaining[i]) if rule.measure == "usd" else remaining[i]
         period_ms = slots[i].period_ms
-        resets = dt.datetime.fromtimestamp((now_ms // period_ms + 1) * period_ms / 1000, dt.timezone.utc)
+        resets_ms = (now_ms // period_ms + 1) * period_ms
+        money = rule.measure == "usd"
         if not allowed:
-            return Decision(False, left, resets, rule.text)
-        keys = tuple(window_keys(s, now_ms)[0] for s in slots)
-        measures = tuple(r.measure for r in rules)
-        return Decision(True, left, resets, rule.text, _slots=tuple(slots), _window_keys=keys, _measures=measures)
+            return Decision(False, rule.text, remaining[i], money, resets_ms)
+        keys = [f"{s.key}:{now_ms // s.period_ms}" for s in slots]
+        measures = [r.measure for r in rules]
+        return Decision(True, rule.text, remaining[i], money, resets_ms, False, slots, keys, measures)
 
     def _settle(self, decision: Decision, actual: Mapping[str, int], measures: Sequence[str]) -> None:
         if not decision.allowed or not decision._slots:
             return
         entries = []
-        for slot, key, measure in zip(decision._slots, decision._window_keys, decision._measures, strict=True):
+        for slot, key, measure in zip(decision._slots, decision._keys, decision._measures, strict=True):
             if measure in measures:
                 entries.append((key, slot.period_ms, actual[measure] - slot.amount))
         try:
             self.store.settle(entries)
-        except _store_errors() as e:
+        except Exception as e:
+            if not isinstance(e, _store_errors()):
+                raise
             log.error("tokenprice: could not settle a reservation in the budget store (%s); the spend is lost", e)
 
 

@@ -86,10 +86,14 @@ pub fn read_priceable(bytes: &[u8], hints: &Hints) -> Result<Reading> {
 /// [`read_priceable`] with the usage reading already made by the caller (`as_usage_fields`: from a dict whose keys
 /// are all usage fields, with the caller's own checks of each count), else made from the text.
 pub fn read_priceable_as(bytes: &[u8], as_usage_fields: Option<Usage>, hints: &Hints) -> Result<Reading> {
-    let value: Option<Value> = match as_usage_fields {
-        Some(_) => None,
-        None => serde_json::from_slice(bytes).ok(),
-    };
+    // The lazy scanner says whether every top-level key is a usage field; only then is the text parsed for the
+    // usage reading (a response's keys never are, and parsing it twice would double the cost of `price`).
+    let candidate = as_usage_fields.is_none()
+        && std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| crate::json::Obj::parse(t.trim()).ok())
+            .is_some_and(|o| all_usage_fields(o.members.iter().map(|(k, _)| k.as_ref())));
+    let value: Option<Value> = if candidate { serde_json::from_slice(bytes).ok() } else { None };
     let usage = match as_usage_fields {
         Some(u) => Some(Ok(u)),
         None => value.as_ref().and_then(as_usage),
@@ -110,6 +114,7 @@ pub fn read_priceable_as(bytes: &[u8], as_usage_fields: Option<Usage>, hints: &H
         (_, Ok(rec)) => Ok(Reading::Response(Box::new(priceable(rec)?))),
         (None, Err(e)) => {
             let fields = UNITS.iter().map(|u| u.usage_field).collect::<Vec<_>>().join(", ");
+            let value = value.or_else(|| serde_json::from_slice(bytes).ok());
             let keys = match &value {
                 Some(Value::Object(o)) => {
                     let not: Vec<&str> = o.keys().map(String::as_str).filter(|k| unit_of_field(k).is_err()).collect();
