@@ -236,3 +236,43 @@ def test_the_opentelemetry_sink_sets_genai_attributes_cost_and_labels(server: Se
     # The span, exported as JSON, is read back by the otel format with the same usage.
     record = tokenprice.extract_usage({"name": span.name, "attributes": attrs})
     assert record.usage == calls[0].usage and record.metadata["tenant"] == "acme"
+
+
+def _child_calls(directory: str, n: int) -> None:
+    sink = _SINKS[directory]
+    for _ in range(n):
+        with tokenprice.labels(tenant=f"child-{os.getpid()}"):
+            tokenprice.price_call(_BODY, sink=sink)
+
+
+_SINKS: dict[str, tokenprice.JsonlSink] = {}
+_BODY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1741569952,
+    "model": "gpt-4o",
+    "choices": [],
+    "usage": CHAT_USAGE,
+}
+
+
+def test_forked_workers_write_their_own_files_and_flush_at_exit(tmp_path: Path) -> None:
+    import multiprocessing
+
+    sink = tokenprice.JsonlSink(tmp_path)
+    _SINKS[str(tmp_path)] = sink
+    parent = [tokenprice.price_call(_BODY, sink=sink) for _ in range(5)]  # the parent's writer runs before the fork
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_child_calls, args=(str(tmp_path), 50)) for _ in range(3)]
+    for c in children:
+        c.start()
+    for c in children:
+        c.join(timeout=60)
+        assert c.exitcode == 0
+    sink.flush()
+    pids = {f.name.split("-")[2] for f in tmp_path.glob("*.jsonl")}
+    assert pids == {str(os.getpid()), *(str(c.pid) for c in children)}
+    logs = tokenprice.price_logs(sink.glob)
+    assert logs.rows_priced == 5 + 3 * 50  # nothing lost at the children's exit, nothing written twice
+    per_call = parent[0].total
+    assert logs.total_cost == per_call * (5 + 150)

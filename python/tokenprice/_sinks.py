@@ -14,6 +14,7 @@ import atexit
 import datetime as dt
 import json
 import logging
+import multiprocessing.util
 import os
 import queue
 import threading
@@ -96,6 +97,8 @@ class JsonlSink:
         self._queue = queue.Queue(self.max_queue)
         self._thread = threading.Thread(target=self._write_loop, name=f"tokenprice-jsonl-{self._pid}", daemon=True)
         self._thread.start()
+        # A multiprocessing child ends with os._exit, which skips atexit: its finalizers still run.
+        multiprocessing.util.Finalize(self, self.close, exitpriority=100)
 
     def __call__(self, call: PricedCall) -> None:
         if self._closed:
