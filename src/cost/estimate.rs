@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{price_model, Cost};
+use super::{price_sheet, Cost};
 use crate::error::{Error, Result};
 use crate::prices::units::{INPUT, OUTPUT};
 use crate::prices::PriceBook;
@@ -44,9 +44,9 @@ pub struct EstimateOptions<'a> {
 }
 
 /// Estimates `request` (a chat, Responses, Messages or Gemini request body) with `book`.
-pub fn estimate(book: &Arc<PriceBook>, request: &Value, opts: &EstimateOptions<'_>) -> Result<Estimate> {
-    let named = request.get("model").and_then(Value::as_str);
-    let model = opts.model.or(named).ok_or_else(|| {
+pub fn estimate(book: &Arc<PriceBook>, request: Value, opts: &EstimateOptions<'_>) -> Result<Estimate> {
+    let named = request.get("model").and_then(Value::as_str).map(str::to_string);
+    let model = opts.model.or(named.as_deref()).ok_or_else(|| {
         Error::InvalidArgument("estimate() needs model=: the request names no model (Gemini's is in the URL)".into())
     })?;
     let anthropic = matches!(lookup_model(model), Some(ModelTokenizer::NotPublic { vendor: "Anthropic" }));
@@ -68,8 +68,10 @@ pub fn estimate(book: &Arc<PriceBook>, request: &Value, opts: &EstimateOptions<'
         u.counts[OUTPUT] = output;
         u
     };
-    let low = price_model(book, &usage(0), mi, opts.at, opts.tier, opts.region)?;
-    let high = limit.map(|(n, _)| price_model(book, &usage(n), mi, opts.at, opts.tier, opts.region)).transpose()?;
+    // One sheet for both ends: the same entry, tier and region.
+    let sheet = book.sheet_for(mi, opts.at, opts.tier, opts.region)?;
+    let low = price_sheet(book, sheet.clone(), &usage(0), opts.at)?;
+    let high = limit.map(|(n, _)| price_sheet(book, sheet, &usage(n), opts.at)).transpose()?;
     Ok(Estimate {
         api: req.api,
         model: model.to_string(),
@@ -98,7 +100,7 @@ mod tests {
         let book = PriceBook::default_book();
         let messages = vec![json!({"role": "user", "content": "What is the capital of France?"})];
         let request = json!({"model": "gpt-4o", "messages": messages, "max_tokens": 100});
-        let e = estimate(&book, &request, &opts()).unwrap();
+        let e = estimate(&book, request, &opts()).unwrap();
         let enc = get_encoding("o200k_base").unwrap();
         assert_eq!(e.input_tokens, count_message_tokens(&enc, "gpt-4o", &messages, None).unwrap());
         assert!(!e.approximate);
@@ -114,7 +116,7 @@ mod tests {
             "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello there"}]}]});
         let mut with_system = base.clone();
         with_system["system"] = json!("You are a terse assistant who answers in one word.");
-        let (a, b) = (estimate(&book, &base, &opts()).unwrap(), estimate(&book, &with_system, &opts()).unwrap());
+        let (a, b) = (estimate(&book, base, &opts()).unwrap(), estimate(&book, with_system, &opts()).unwrap());
         assert!(a.approximate && a.api == RequestApi::Messages);
         assert!(b.input_tokens > a.input_tokens + 5, "{} vs {}", b.input_tokens, a.input_tokens);
     }
@@ -123,7 +125,7 @@ mod tests {
     fn without_a_limit_the_context_window_bounds_the_output() {
         let book = PriceBook::default_book();
         let request = json!({"model": "gpt-4o", "input": "Hi"});
-        let e = estimate(&book, &request, &opts()).unwrap();
+        let e = estimate(&book, request, &opts()).unwrap();
         let window = book.models[book.resolve("gpt-4o", None).unwrap()].context_window.unwrap();
         assert_eq!(e.api, RequestApi::Responses);
         assert_eq!((e.output_limit, e.output_limit_from), (Some(window - e.input_tokens), Some("context_window")));

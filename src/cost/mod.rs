@@ -119,6 +119,11 @@ pub fn price_model(
     region: Option<&str>,
 ) -> Result<Cost> {
     let sheet = book.sheet_for(mi, at_micros, tier, region)?;
+    price_sheet(book, sheet, usage, at_micros)
+}
+
+/// Prices `usage` with a sheet already chosen (by [`PriceBook::sheet_for`]) for the instant `at_micros`.
+pub fn price_sheet(book: &Arc<PriceBook>, sheet: Arc<EffectiveSheet>, usage: &Usage, at_micros: i64) -> Result<Cost> {
     let counts = usage.unit_counts();
     let mut items = Vec::with_capacity(sheet.plan.steps.len());
     let total = compute(&sheet, &counts, |item| {

@@ -476,7 +476,7 @@ pub fn estimate(
             tier: tier.as_deref(),
             region: region.as_deref(),
         };
-        let estimate = py.detach(|| core_estimate(&book, &request, &opts)).py_err(py)?;
+        let estimate = py.detach(|| core_estimate(&book, request, &opts)).py_err(py)?;
         Ok(PyEstimate { estimate })
     })
 }

@@ -321,18 +321,23 @@ fn responses_item(item: &Value) -> Option<Value> {
     }
 }
 
+/// The list at `key`, moved out of the request (a long prompt is never copied); none is an empty list.
+fn take_list(obj: &mut serde_json::Map<String, Value>, key: &str) -> Result<Vec<Value>> {
+    match obj.remove(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(bad(format!("request.{key}: expected a list"))),
+    }
+}
+
 /// Reads a request body of one of the [`RequestApi`] shapes. `anthropic` says the model is Claude: then a
 /// `messages` request is read as Anthropic's Messages even without a top-level `system`.
-pub fn read_request(request: &Value, anthropic: bool) -> Result<ChatRequest> {
-    let obj = request.as_object().ok_or_else(|| bad("request: a request must be an object (a dict)".into()))?;
-    let model = obj.get("model").and_then(Value::as_str).map(str::to_string);
-    let list = |key: &str| -> Result<Vec<Value>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(a)) => Ok(a.clone()),
-            Some(_) => Err(bad(format!("request.{key}: expected a list"))),
-        }
+pub fn read_request(request: Value, anthropic: bool) -> Result<ChatRequest> {
+    let Value::Object(mut obj) = request else {
+        return Err(bad("request: a request must be an object (a dict)".into()));
     };
+    let model = obj.get("model").and_then(Value::as_str).map(str::to_string);
+
     if obj.contains_key("contents") {
         let mut messages = Vec::new();
         if let Some(sys) = obj.get("systemInstruction").or_else(|| obj.get("system_instruction")) {
@@ -343,8 +348,8 @@ pub fn read_request(request: &Value, anthropic: bool) -> Result<ChatRequest> {
                 }
             });
         }
-        messages.extend(list("contents")?);
-        let tools = list("tools")?
+        messages.extend(take_list(&mut obj, "contents")?);
+        let tools = take_list(&mut obj, "tools")?
             .iter()
             .flat_map(|t| {
                 let decls = t.get("functionDeclarations").or_else(|| t.get("function_declarations"));
@@ -367,8 +372,8 @@ pub fn read_request(request: &Value, anthropic: bool) -> Result<ChatRequest> {
             Some(_) => return Err(bad("request.input: expected a string or a list of items".into())),
         }
         // Built-in tools (web search, file search, ...) are charged per call, not as prompt tokens.
-        let tools = list("tools")?.into_iter().filter(|t| t.get("name").is_some()).collect();
-        let max_output = first_count(obj, &["max_output_tokens"]);
+        let tools = take_list(&mut obj, "tools")?.into_iter().filter(|t| t.get("name").is_some()).collect();
+        let max_output = first_count(&obj, &["max_output_tokens"]);
         return Ok(ChatRequest { api: RequestApi::Responses, model, messages, tools, max_output });
     }
     if !obj.contains_key("messages") {
@@ -387,15 +392,15 @@ pub fn read_request(request: &Value, anthropic: bool) -> Result<ChatRequest> {
             _ => {}
         }
     }
-    messages.extend(list("messages")?);
-    let mut tools = list("tools")?;
-    tools.extend(list("functions")?);
+    messages.extend(take_list(&mut obj, "messages")?);
+    let mut tools = take_list(&mut obj, "tools")?;
+    tools.extend(take_list(&mut obj, "functions")?);
     let (api, keys): (_, &[&'static str]) = if messages_api {
         (RequestApi::Messages, &["max_tokens"])
     } else {
         (RequestApi::Chat, &["max_completion_tokens", "max_tokens"])
     };
-    Ok(ChatRequest { api, model, messages, tools, max_output: first_count(obj, keys) })
+    Ok(ChatRequest { api, model, messages, tools, max_output: first_count(&obj, keys) })
 }
 
 #[cfg(test)]
