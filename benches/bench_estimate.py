@@ -42,6 +42,7 @@ import tokenprice
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 SECTION = "## In the service: estimate, price, budget, instrument (issue 19)"
+LOAD_AT_START = os.getloadavg()[0]
 sys.path.insert(0, str(HERE.parent / "tests"))
 from bench_request import OPENAI_RESPONSE as CHAT_RESPONSE  # noqa: E402  (the same response, priced)
 
@@ -262,7 +263,8 @@ def render(sections: list[tuple[str, list[tuple[str, float, str]]]]) -> str:
     lines = [
         f"{SECTION} — {dt.date.today().isoformat()}",
         "",
-        f"`python benches/bench_estimate.py` on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"`python benches/bench_estimate.py` on {platform.machine()}, {os.cpu_count()} cores (load average "
+        f"{LOAD_AT_START:.1f} when it started: the machine is shared, so these are upper bounds), Python "
         f"{platform.python_version()}, {versions}. One call at a time from Python, best of 7 timed loops (the "
         "local-server rows: medians of 600 alternating calls each). The chat request is ~1,000 o200k "
         "tokens of English in four messages plus one tool; the same request is estimated on every loop, so the "
