@@ -157,3 +157,24 @@ def test_a_sum_says_it_cannot_be_pickled_and_one_cost_still_can() -> None:
         pickle.dumps(a + a)
     assert (a + a).total == 2 * a.total
     assert (a + a).items[0]["count"] == 20
+
+
+def test_a_google_genai_response_object_is_a_response() -> None:
+    from google.genai import types
+
+    response = types.GenerateContentResponse.model_validate(
+        {
+            "candidates": [],
+            "model_version": "gemini-2.5-flash",
+            "usage_metadata": {
+                "prompt_token_count": 1200,
+                "cached_content_token_count": 1000,
+                "candidates_token_count": 300,
+                "thoughts_token_count": 450,
+                "total_token_count": 1950,
+            },
+        }
+    )
+    # Gemini's prompt count includes the cached tokens; thoughts are output beside the candidates.
+    usage = tokenprice.Usage(input_tokens=1200, cache_read_tokens=1000, output_tokens=750, reasoning_tokens=450)
+    assert tokenprice.price(response, at=AT).total == tokenprice.price(usage, model="gemini-2.5-flash", at=AT).total
