@@ -276,3 +276,19 @@ def test_forked_workers_write_their_own_files_and_flush_at_exit(tmp_path: Path) 
     assert logs.rows_priced == 5 + 3 * 50  # nothing lost at the children's exit, nothing written twice
     per_call = parent[0].total
     assert logs.total_cost == per_call * (5 + 150)
+
+
+def test_the_jsonl_sink_starts_a_file_each_utc_day(tmp_path: Path) -> None:
+    day = [1_780_000_000.0]  # 2026-05-28 UTC
+    sink = tokenprice.JsonlSink(tmp_path, clock=lambda: day[0])
+    calls = []
+    for i in range(6):
+        if i == 3:
+            sink.flush()
+            day[0] += 86_400
+        calls.append(tokenprice.price_call(_BODY, sink=sink))
+    sink.flush()
+    names = sorted(f.name for f in tmp_path.glob("*.jsonl"))
+    assert [n.split("-")[1] for n in names] == ["20260528", "20260529"]
+    assert all(len(f.read_text().splitlines()) == 3 for f in tmp_path.glob("*.jsonl"))
+    assert tokenprice.price_logs(sink.glob).total_cost == sum((c.total for c in calls), Decimal(0))

@@ -18,8 +18,9 @@ import multiprocessing.util
 import os
 import queue
 import threading
+import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ class JsonlSink:
     passes ``max_bytes``. ``price_logs(sink.glob)`` reads them back with no options.
 
     ``max_queue`` bounds the memory held for a slow disk: past it a call is dropped and logged, never waited for.
+    ``clock`` (seconds since the epoch) says which day a file belongs to.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class JsonlSink:
         prefix: str = "tokenprice",
         max_bytes: int = 64 * 1024 * 1024,
         max_queue: int = 100_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if max_bytes < 1:
             raise ValueError(f"max_bytes={max_bytes}: must be at least 1")
@@ -74,6 +77,7 @@ class JsonlSink:
         self.prefix = prefix
         self.max_bytes = max_bytes
         self.max_queue = max_queue
+        self.clock = clock
         self.dropped = 0
         self._lock = threading.Lock()
         self._pid = -1
@@ -143,7 +147,7 @@ class JsonlSink:
                     if call is None:
                         return
                     data = (json.dumps(call.to_line(), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-                    today = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
+                    today = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).strftime("%Y%m%d")
                     if handle is None or today != day or size + len(data) > self.max_bytes and size > 0:
                         if handle is not None:
                             handle.close()
