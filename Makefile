@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache litellm-wheel browser lint test test-rust test-python quickstart bench corpus clean
+.PHONY: help install dev tiktoken-cache litellm-wheel browser redis-server lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,7 +45,11 @@ browser:  ## Debian's chromium and chromium-driver for the report's browser test
 	command -v chromium >/dev/null && test -x /usr/bin/chromedriver || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
-test-python: tiktoken-cache litellm-wheel browser  ## the pytest suite against the installed package
+redis-server:  ## Debian's redis-server, which the budget tests start on a free port
+	command -v redis-server >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+
+test-python: tiktoken-cache litellm-wheel browser redis-server  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
 # The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).

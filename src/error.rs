@@ -98,6 +98,10 @@ pub enum Error {
     #[error("usage record: {0}")]
     UsageFormat(String),
 
+    /// A budget's store (Redis) cannot be reached and the budget fails closed (raised by the Python layer).
+    #[error("{0}")]
+    BudgetStore(String),
+
     /// A bug: a panic caught at the Python boundary. It should never happen; the message says where.
     #[error("internal error (please report it): {0}")]
     Internal(String),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,14 @@ def _raise_usage_format() -> None:
     tokenprice.extract_usage({"foo": 1, "bar": {"baz": 2}})
 
 
+def _raise_budget_store() -> None:
+    import redis
+
+    # Port 1 on the loopback: nothing listens, so the connection is refused at once.
+    store = tokenprice.RedisStore(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1), on_error="closed")
+    tokenprice.Budget({"tenant": "1.00/day"}, store).check({"tenant": "acme"}, Decimal("0.01"))
+
+
 def _raise_internal() -> None:
     tokenprice._core._panic_for_tests("deliberate", False)
 
@@ -198,6 +207,7 @@ RAISED_BY: dict[str, tuple[Callable[..., None], type[BaseException] | None]] = {
     "NoPriceError": (_raise_no_price, LookupError),
     "InvalidUsageError": (_raise_invalid_usage, ValueError),
     "PriceBookError": (_raise_price_book, ValueError),
+    "BudgetStoreError": (_raise_budget_store, RuntimeError),
     "UsageFormatError": (_raise_usage_format, ValueError),
     "InternalError": (_raise_internal, RuntimeError),
 }

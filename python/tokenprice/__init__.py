@@ -20,16 +20,27 @@ Reading usage from responses and logs::
     record = tokenprice.extract_usage(response)                       # OpenAI, Anthropic, Gemini, Bedrock, gateways
     cost = tokenprice.price(record)                                   # served model, tier, parts, cache hits
     table = tokenprice.extract_usages(log_lines)                      # many at once, as a pyarrow.Table
+
+In a service (docs/service.md)::
+
+    cost = tokenprice.price(response)                                 # an SDK response, dict or JSON
+    with tokenprice.labels(tenant="acme", feature="search"):          # contextvars: follows asyncio tasks
+        est = tokenprice.estimate(request)                            # before sending: .low / .high Costs
+    tokenprice.instrument(client, tokenprice.JsonlSink("logs/"))      # every call priced, labelled, logged
 """
 
 from __future__ import annotations
 
+from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
+from tokenprice._calls import PricedCall, price_call
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
     AmbiguousModelError,
+    BudgetStoreError,
     Cost,
     DisallowedSpecialTokenError,
     Encoding,
+    Estimate,
     InputError,
     InternalError,
     InvalidArgumentError,
@@ -53,9 +64,9 @@ from tokenprice._core import (
     UsageRecord,
     __version__,
     count_file,
-    count_message_tokens,
     encoding_for_model,
     encoding_name_for_model,
+    estimate,
     extract_usage,
     get_encoding,
     image_tokens,
@@ -63,11 +74,14 @@ from tokenprice._core import (
     price,
     usage_formats,
 )
-from tokenprice._count import ApproximateCount, ApproximationWarning, count_tokens
+from tokenprice._count import ApproximateCount, ApproximationWarning, count_message_tokens, count_tokens
 from tokenprice._display import register_notebook_formatter
 from tokenprice._extract import extract_usages
+from tokenprice._instrument import instrument, last_call
+from tokenprice._labels import labels
 from tokenprice._ledger import PricedLogs, price_logs
 from tokenprice._pricing import price_table
+from tokenprice._sinks import JsonlSink, OpenTelemetrySink
 
 # In Jupyter, the Arrow tables tokenprice returns (summaries, reprice, savings) show as tables a person reads.
 register_notebook_formatter()
@@ -117,4 +131,19 @@ __all__ = [
     "get_encoding",
     "image_tokens",
     "list_encoding_names",
+    "Estimate",
+    "estimate",
+    "labels",
+    "PricedCall",
+    "price_call",
+    "instrument",
+    "last_call",
+    "JsonlSink",
+    "OpenTelemetrySink",
+    "Budget",
+    "BudgetStoreError",
+    "Decision",
+    "MemoryStore",
+    "RedisStore",
+    "RateLimit",
 ]

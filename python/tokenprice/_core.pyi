@@ -26,6 +26,7 @@ __all__ = [
     "NoPriceError",
     "InvalidUsageError",
     "UsageFormatError",
+    "BudgetStoreError",
     "Encoding",
     "StreamCounter",
     "get_encoding",
@@ -39,6 +40,8 @@ __all__ = [
     "Usage",
     "Cost",
     "price",
+    "Estimate",
+    "estimate",
     "price_arrow_table",
     "usage_fields",
     "UsageRecord",
@@ -129,6 +132,9 @@ class UsageFormatError(TokenPriceError, ValueError):
 
 class PriceBookError(TokenPriceError, ValueError):
     """A price file or price definition that breaks the schema."""
+
+class BudgetStoreError(TokenPriceError, RuntimeError):
+    """A budget's store (Redis) cannot be reached and the budget fails closed."""
 
 class InternalError(TokenPriceError, RuntimeError):
     """A bug in tokenprice (please report it)."""
@@ -239,7 +245,9 @@ def encoding_for_model(model: str) -> Encoding: ...
 def encoding_name_for_model(model: str) -> str: ...
 def list_encoding_names() -> list[str]: ...
 def lookup_model(model: str) -> tuple[Literal["encoding", "not_public"], str] | None: ...
-def count_message_tokens(messages: Iterable[Any], model: str, tools: Iterable[Any] | None = None) -> int: ...
+def count_message_tokens(
+    messages: Iterable[Any], model: str, tools: Iterable[Any] | None = None, approximate: bool = False
+) -> int: ...
 def image_tokens(width: int, height: int, model: str, detail: Literal["auto", "low", "high"] | None = None) -> int: ...
 def count_file(
     path: str | PathLike[str],
@@ -400,16 +408,57 @@ class Cost:
     def currency(self) -> str: ...
     def explain(self) -> str: ...
     def _repr_html_(self) -> str: ...
+    @property
+    def calls(self) -> int: ...
+    def __add__(self, other: Cost | int, /) -> Cost: ...
+    def __radd__(self, other: Cost | int, /) -> Cost: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 def price(
-    usage: Usage | Mapping[str, int] | UsageRecord,
+    usage: Usage | Mapping[str, Any] | UsageRecord | str | bytes | Any = None,
     model: str | None = None,
     provider: str | None = None,
     at: _Instant = None,
     service_tier: str | None = None,
     book: PriceBook | None = None,
     region: str | None = None,
+    **counts: int,
 ) -> Cost: ...
+
+@final
+class Estimate:
+    """What a request will cost before it is sent: the prompt counted, the output as a range (low: none; high: the
+    limit), the cache cold."""
+
+    @property
+    def api(self) -> Literal["chat", "responses", "messages", "gemini"]: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def approximate(self) -> bool: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def output_limit(self) -> int | None: ...
+    @property
+    def output_limit_from(self) -> str | None: ...
+    @property
+    def low(self) -> Cost: ...
+    @property
+    def high(self) -> Cost | None: ...
+
+def estimate(
+    request: Mapping[str, Any] | Any,
+    model: str | None = None,
+    book: PriceBook | None = None,
+    *,
+    provider: str | None = None,
+    at: _Instant = None,
+    service_tier: str | None = None,
+    region: str | None = None,
+) -> Estimate: ...
 def price_arrow_table(
     table: Any,
     *,

@@ -165,3 +165,21 @@ def count_tokens(
         f"count_tokens takes a str, a list of str, or an Arrow-compatible string column "
         f"(pyarrow, polars, pandas); got {type(data).__name__}"
     )
+
+
+def count_message_tokens(
+    messages: Iterable[Any], model: str, tools: Iterable[Any] | None = None, *, approximate: bool = False
+) -> int:
+    """Prompt tokens of a chat request (``messages`` and ``tools``) by OpenAI's published rules: OpenAI's message
+    shape, Anthropic's content blocks (``system`` as a first message, ``tool_use`` / ``tool_result``, images with
+    ``width`` / ``height``) or Gemini's parts (``{"role": ..., "parts": [...]}``).
+
+    For a model whose tokenizer is not public (Claude, Gemini) this raises ``TokenizerNotPublicError`` unless
+    ``approximate=True``; then the count comes from ``APPROXIMATION_ENCODING`` and is an ``ApproximateCount``.
+    """
+    n = _core.count_message_tokens(messages, model, tools, approximate)
+    if approximate:
+        known = _core.lookup_model(model)
+        if known is not None and known[0] == "not_public":
+            return ApproximateCount(n, model=model, encoding=_core.APPROXIMATION_ENCODING)
+    return n

@@ -2,6 +2,7 @@
 //! say in words how every number was reached.
 
 pub mod columns;
+pub mod estimate;
 pub mod linear;
 pub mod record;
 pub mod table;
@@ -53,6 +54,8 @@ pub struct Cost {
     pub others: Vec<Cost>,
     /// Why the total is zero whatever the usage (a gateway cache hit), if it is.
     pub waived: Option<String>,
+    /// How many costs this one is the sum of (1 for one call; see [`Cost::sum`]).
+    pub calls: u64,
 }
 
 /// Splits `usage` into leaves and prices each one with `sheet`. The arithmetic shared by one request and by
@@ -116,6 +119,11 @@ pub fn price_model(
     region: Option<&str>,
 ) -> Result<Cost> {
     let sheet = book.sheet_for(mi, at_micros, tier, region)?;
+    price_sheet(book, sheet, usage, at_micros)
+}
+
+/// Prices `usage` with a sheet already chosen (by [`PriceBook::sheet_for`]) for the instant `at_micros`.
+pub fn price_sheet(book: &Arc<PriceBook>, sheet: Arc<EffectiveSheet>, usage: &Usage, at_micros: i64) -> Result<Cost> {
     let counts = usage.unit_counts();
     let mut items = Vec::with_capacity(sheet.plan.steps.len());
     let total = compute(&sheet, &counts, |item| {
@@ -125,7 +133,17 @@ pub fn price_model(
     })?;
     // Items in the unit table's order (input, output, cache, ...), which reads best.
     items.sort_by_key(|i| i.unit);
-    Ok(Cost { total, items, sheet, book: book.clone(), at_micros, usage: *usage, others: Vec::new(), waived: None })
+    Ok(Cost {
+        total,
+        items,
+        sheet,
+        book: book.clone(),
+        at_micros,
+        usage: *usage,
+        others: Vec::new(),
+        waived: None,
+        calls: 1,
+    })
 }
 
 /// Prices `usage` for a model name (and provider, if given), at `at_micros` (UTC).
@@ -163,6 +181,18 @@ fn provenance(entry: &crate::prices::book::Entry) -> Option<String> {
     parts.extend(entry.source_date.map(|d| format!("page copy of {}", format_moment(d))));
     parts.extend(entry.checked.map(|d| format!("checked {}", format_moment(d))));
     (!parts.is_empty()).then(|| format!("Provenance: {}.\n", parts.join("; ")))
+}
+
+/// Whether two sections were priced on the same sheet (same book, model, entry, tier, region, window) and both
+/// charged or both waived: then they add up line by line.
+fn same_sheet(a: &Cost, b: &Cost) -> bool {
+    Arc::ptr_eq(&a.book, &b.book)
+        && a.sheet.model == b.sheet.model
+        && a.sheet.entry == b.sheet.entry
+        && a.sheet.tier == b.sheet.tier
+        && a.sheet.region == b.sheet.region
+        && a.sheet.window == b.sheet.window
+        && a.waived.is_some() == b.waived.is_some()
 }
 
 fn thousands(n: u64) -> String {
@@ -209,9 +239,66 @@ impl Cost {
         &self.book.models[self.sheet.model].entries[self.sheet.entry]
     }
 
+    /// The sum of two costs, exact: one section per price sheet (model, entry, tier, region), each with its
+    /// usage and items added up (an item per unit and price: calls on both sides of a long-context threshold keep
+    /// their own lines), and `calls` the number of costs summed. A gateway cache hit stays a section of its own, at
+    /// zero. The sections' order is first seen, first listed; the total is the sum of the totals.
+    pub fn sum(&self, other: &Cost) -> Result<Cost> {
+        let mut sections = self.sections();
+        for section in other.sections() {
+            match sections.iter_mut().find(|s| same_sheet(s, &section)) {
+                Some(s) => s.absorb(&section)?,
+                None => sections.push(section),
+            }
+        }
+        let total = self.total.checked_add(other.total).ok_or_else(|| Error::Overflow("total cost".into()))?;
+        let calls = self.calls.saturating_add(other.calls);
+        let mut first = sections.remove(0);
+        first.others = sections;
+        first.total = total;
+        first.calls = calls;
+        Ok(first)
+    }
+
+    /// The sections of a cost, each one sheet's own items and usage (a plain cost per sheet).
+    fn sections(&self) -> Vec<Cost> {
+        let mut first = self.clone();
+        let others = std::mem::take(&mut first.others);
+        // The top level's `calls` counts every section's; its own are what the others do not count.
+        first.calls = self.calls.saturating_sub(others.iter().map(|o| o.calls).sum());
+        let mut out = Vec::with_capacity(others.len() + 1);
+        for mut c in std::iter::once(first).chain(others) {
+            c.total = c.items.iter().map(|i| i.amount).sum();
+            c.others.clear();
+            out.push(c);
+        }
+        out
+    }
+
+    /// Adds a section priced on the same sheet: its usage, its items (merged by unit and price) and its calls.
+    fn absorb(&mut self, other: &Cost) -> Result<()> {
+        self.usage.add(&other.usage)?;
+        for item in &other.items {
+            match self.items.iter_mut().find(|i| i.unit == item.unit && i.factor == item.factor) {
+                Some(i) => {
+                    i.count = i.count.checked_add(item.count).ok_or_else(|| Error::Overflow("item count".into()))?;
+                    i.amount = i.amount.checked_add(item.amount).ok_or_else(|| Error::Overflow("item".into()))?;
+                }
+                None => self.items.push(item.clone()),
+            }
+        }
+        self.items.sort_by_key(|i| i.unit);
+        self.total = self.total.checked_add(other.total).ok_or_else(|| Error::Overflow("total cost".into()))?;
+        self.calls = self.calls.saturating_add(other.calls);
+        Ok(())
+    }
+
     /// How the total was reached, in words: the price entry chosen and why, then one line per item; for a
-    /// record billed on several models, one such section per model.
+    /// record billed on several models, one such section per model; for a sum of costs, one per price sheet.
     pub fn explain(&self) -> String {
+        if self.calls > 1 {
+            return self.explain_sum();
+        }
         if let Some(why) = &self.waived {
             return format!("{why}\nTotal: {}", format_usd(self.total));
         }
@@ -228,6 +315,21 @@ impl Cost {
             out.push('\n');
         }
         out.push_str(&format!("Total of {} parts: {}", self.others.len() + 1, format_usd(self.total)));
+        out
+    }
+
+    fn explain_sum(&self) -> String {
+        let sections = self.sections();
+        let mut out = format!("Sum of {} costs, {} price sheet(s):\n", self.calls, sections.len());
+        for (k, s) in sections.iter().enumerate() {
+            out.push_str(&format!("Sheet {} ({} calls): ", k + 1, s.calls));
+            match &s.waived {
+                Some(why) => out.push_str(&format!("{why}\nTotal: {}", format_usd(0))),
+                None => out.push_str(&s.explain_one()),
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("Total of {} costs: {}", self.calls, format_usd(self.total)));
         out
     }
 

@@ -95,7 +95,11 @@ pub fn price_record(book: &Arc<PriceBook>, rec: &UsageRecord, opts: &RecordOptio
 /// A record's cost from its parts: its own cost (`first`), the parts priced on other models (`others`, added to
 /// the total), or nothing at all when the gateway answered from its cache (`cache_hit`: the usage is kept, the
 /// items and the other parts are not, and the cost says why it is zero).
-pub fn with_parts(mut cost: Cost, others: Vec<Cost>, cache_hit: bool) -> Result<Cost> {
+pub fn with_parts(mut cost: Cost, mut others: Vec<Cost>, cache_hit: bool) -> Result<Cost> {
+    // The parts are steps of one call: the call is counted once, by its own part.
+    for o in &mut others {
+        o.calls = 0;
+    }
     if cache_hit {
         cost.total = 0;
         cost.items.clear();

@@ -4,21 +4,22 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
+use crate::cost::estimate::{estimate as core_estimate, Estimate, EstimateOptions};
 use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
 use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost};
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
-use crate::py::args::type_name;
 use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{
-    displayed, instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text,
+    displayed, instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text, to_json,
 };
 use crate::py::errors::{guard, invalid_argument, IntoPy};
 use crate::py::prices::PyPriceBook;
-use crate::py::usage::{PyUsage, PyUsageRecord};
-use crate::usage::Usage;
+use crate::py::usage::{text_of, PyUsage, PyUsageRecord};
+use crate::usage::reading::{all_usage_fields, read_priceable_as, Reading};
+use crate::usage::{Hints, UsageRecord};
 
 /// The cost of one usage: `total` (an exact `decimal.Decimal` in USD), the items it is the sum of, the price
 /// entry used, and `explain()`.
@@ -126,11 +127,42 @@ impl PyCost {
         self.cost.explain()
     }
 
+    /// How many calls this cost is the sum of (1 for one call's cost).
+    #[getter]
+    fn calls(&self) -> u64 {
+        self.cost.calls
+    }
+
+    /// `a + b`, exact (`Cost::sum`: one section per price sheet); `0 + cost` is the cost, so `sum(costs)` works.
+    fn __add__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        if let Ok(o) = other.cast::<PyCost>() {
+            return Ok(Bound::new(py, PyCost { cost: self.cost.sum(&o.get().cost).py_err(py)? })?.into_any());
+        }
+        let zero = other.is_exact_instance_of::<pyo3::types::PyInt>() && other.eq(0)?;
+        if zero {
+            return Ok(Bound::new(py, PyCost { cost: self.cost.clone() })?.into_any());
+        }
+        Ok(py.NotImplemented().into_bound(py))
+    }
+
+    fn __radd__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.__add__(other)
+    }
+
     /// Pickled as the `price(...)` call that gives it again: usage, model, provider, time, tier and region, and
     /// its book (by name or content). A cost of a `UsageRecord` with parts or a gateway cache hit is priced again
     /// from its (picklable) record instead.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let c = &self.cost;
+        if c.calls > 1 {
+            // Its items cannot be priced again from the summed usage (a long-context threshold may fall between
+            // the calls), and the calls are not kept.
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "a sum of {} costs does not pickle: pickle the costs it sums (or their records)",
+                c.calls
+            )));
+        }
         if !c.others.is_empty() || c.waived.is_some() {
             // A record's cost: its own part and the other parts, each pickled as the plain cost it is priced
             // from, put together again by the core's rule (`cost::record::with_parts`).
@@ -176,6 +208,7 @@ impl PyCost {
             && a.sheet.region == b.sheet.region
             && a.others.len() == b.others.len()
             && a.waived == b.waived
+            && a.calls == b.calls
     }
 
     /// The total, the price entry and one line per item (`tokenprice._display`).
@@ -189,34 +222,24 @@ impl PyCost {
     }
 }
 
-fn usage_of(obj: &Bound<'_, PyAny>) -> PyResult<Usage> {
-    if let Ok(u) = obj.cast::<PyUsage>() {
-        return Ok(u.get().usage);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        return Ok(PyUsage::new(obj.py(), Some(d))?.usage);
-    }
-    Err(invalid_argument(
-        obj.py(),
-        format!("usage must be a tokenprice.Usage or a dict of its fields; got {}", type_name(obj)),
-    ))
-}
-
-/// Prices one usage, or a `UsageRecord` (its served model, tier, parts and gateway cache hit; arguments given
-/// here win). `at=None` means now (for a record: its timestamp, else now); naive datetimes are UTC.
+/// Prices one usage (a `Usage` or keyword counts), a `UsageRecord`, or a response: an SDK object, a dict or JSON
+/// text, read by `usage::reading`'s rule (usage fields are a usage; what a format recognises is a response, by its
+/// provider's rule; both with different counts is an error naming both). Arguments given here win over what a
+/// record says. `at=None` means now (for a record: its timestamp, else now); naive datetimes are UTC.
 /// `provider=None` picks the model's first party.
 #[pyfunction]
-#[pyo3(signature = (usage, model=None, provider=None, at=None, service_tier=None, book=None, region=None))]
+#[pyo3(signature = (usage=None, model=None, provider=None, at=None, service_tier=None, book=None, region=None, **counts))]
 #[allow(clippy::too_many_arguments)]
 pub fn price(
     py: Python<'_>,
-    usage: &Bound<'_, PyAny>,
+    usage: Option<&Bound<'_, PyAny>>,
     model: Option<&Bound<'_, PyAny>>,
     provider: Option<&Bound<'_, PyAny>>,
     at: Option<&Bound<'_, PyAny>>,
     service_tier: Option<&Bound<'_, PyAny>>,
     book: Option<&PyPriceBook>,
     region: Option<&Bound<'_, PyAny>>,
+    counts: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyCost> {
     guard(py, || {
         let model = opt_text(model, "model")?;
@@ -225,17 +248,56 @@ pub fn price(
         let region = opt_text(region, "region")?;
         let (model, provider, service_tier, region) =
             (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
-        if let Ok(rec) = usage.cast::<PyUsageRecord>() {
-            return price_usage_record(py, rec.get(), model, provider, at, service_tier, book, region);
-        }
+        let counts = counts.filter(|c| !c.is_empty());
+        let usage = match (usage.filter(|u| !u.is_none()), counts) {
+            (Some(_), Some(_)) => {
+                return Err(invalid_argument(py, "price() takes a usage or keyword counts, not both".into()))
+            }
+            (None, Some(c)) => PyUsage::new(py, Some(c))?.usage,
+            (None, None) => {
+                return Err(invalid_argument(
+                    py,
+                    "price() needs what to price: a Usage, keyword counts (input_tokens=...), a UsageRecord or a \
+                     response"
+                        .into(),
+                ))
+            }
+            (Some(u), None) => {
+                if let Ok(rec) = u.cast::<PyUsageRecord>() {
+                    return price_usage_record(py, &rec.get().record, model, provider, at, service_tier, book, region);
+                }
+                match u.cast::<PyUsage>() {
+                    Ok(u) => u.get().usage,
+                    Err(_) => match read_value(py, u)? {
+                        Reading::Usage(usage) => usage,
+                        Reading::Response(rec) => {
+                            return price_usage_record(py, &rec, model, provider, at, service_tier, book, region)
+                        }
+                    },
+                }
+            }
+        };
         let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
-        let usage = usage_of(usage)?;
         let at = instant_of(at, "at")?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
         let mi = book.resolve(model, provider).py_err(py)?;
         let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
         Ok(PyCost { cost })
     })
+}
+
+/// A dict, JSON text or SDK object given to `price`, read by the core's rule. A dict of usage fields is read as
+/// `Usage(**d)` reads it (the same errors for a bad count); the core still checks no format reads it otherwise.
+fn read_value(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reading> {
+    let mut as_usage = None;
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let keys: Vec<String> = d.keys().iter().filter_map(|k| k.extract::<String>().ok()).collect();
+        if !d.is_empty() && keys.len() == d.len() && all_usage_fields(keys.iter().map(String::as_str)) {
+            as_usage = Some(PyUsage::new(py, Some(d))?.usage);
+        }
+    }
+    let text = text_of(obj, "usage")?.ok_or_else(|| invalid_argument(py, "usage is None".into()))?;
+    py.detach(|| read_priceable_as(text.bytes(), as_usage, &Hints::default())).py_err(py)
 }
 
 /// Prices an Arrow table of usage rows: the keywords of the Python `price_table` (roles to columns, `counts`
@@ -290,7 +352,7 @@ pub fn price_arrow_table(
 #[allow(clippy::too_many_arguments)]
 pub fn price_usage_record(
     py: Python<'_>,
-    rec: &PyUsageRecord,
+    rec: &UsageRecord,
     model: Option<&str>,
     provider: Option<&str>,
     at: Option<&Bound<'_, PyAny>>,
@@ -307,7 +369,7 @@ pub fn price_usage_record(
         service_tier: service_tier.map(str::to_string),
         region: region.map(str::to_string),
     };
-    let cost = price_record(&book, &rec.record, &opts, now).py_err(py)?;
+    let cost = price_record(&book, rec, &opts, now).py_err(py)?;
     Ok(PyCost { cost })
 }
 
@@ -322,4 +384,104 @@ pub fn _cost_of_parts(
 ) -> PyResult<PyCost> {
     let others = others.iter().map(|o| o.cost.clone()).collect();
     Ok(PyCost { cost: crate::cost::record::with_parts(first.cost.clone(), others, cache_hit).py_err(py)? })
+}
+
+/// What a request will cost before it is sent (`cost::estimate`): the prompt counted, the output as a range.
+#[pyclass(frozen, module = "tokenprice", name = "Estimate")]
+pub struct PyEstimate {
+    estimate: Estimate,
+}
+
+#[pymethods]
+impl PyEstimate {
+    /// The request's shape: "chat", "responses", "messages" or "gemini".
+    #[getter]
+    fn api(&self) -> &'static str {
+        self.estimate.api.as_str()
+    }
+    #[getter]
+    fn model(&self) -> &str {
+        &self.estimate.model
+    }
+    /// Prompt tokens, by the chat counting rules.
+    #[getter]
+    fn input_tokens(&self) -> u64 {
+        self.estimate.input_tokens
+    }
+    /// True when the model's tokenizer is not public and the prompt was counted with `encoding` instead.
+    #[getter]
+    fn approximate(&self) -> bool {
+        self.estimate.approximate
+    }
+    #[getter]
+    fn encoding(&self) -> &str {
+        &self.estimate.encoding
+    }
+    /// The most output tokens the call can produce (None when neither the request nor the book says).
+    #[getter]
+    fn output_limit(&self) -> Option<u64> {
+        self.estimate.output_limit
+    }
+    /// Where `output_limit` came from: the request's key ("max_tokens", "max_completion_tokens",
+    /// "max_output_tokens", "maxOutputTokens") or "context_window" (what the model's window leaves).
+    #[getter]
+    fn output_limit_from(&self) -> Option<&'static str> {
+        self.estimate.output_limit_from
+    }
+    /// The cost with no output (cache cold).
+    #[getter]
+    fn low(&self) -> PyCost {
+        PyCost { cost: self.estimate.low.clone() }
+    }
+    /// The cost with the output at its limit (cache cold), or None without a limit.
+    #[getter]
+    fn high(&self) -> Option<PyCost> {
+        self.estimate.high.clone().map(|cost| PyCost { cost })
+    }
+    fn __repr__(&self) -> String {
+        let e = &self.estimate;
+        format!(
+            "<Estimate {}: {}{} input tokens, {} to {} USD>",
+            e.model,
+            if e.approximate { "~" } else { "" },
+            e.input_tokens,
+            amount_text(e.low.total),
+            e.high.as_ref().map_or_else(|| "?".to_string(), |h| amount_text(h.total))
+        )
+    }
+}
+
+/// The cost of a request before it is sent (see `cost::estimate`): a chat, Responses, Messages or Gemini request
+/// body as a dict (or an SDK params object), `model=` when the request names none.
+#[pyfunction]
+#[pyo3(signature = (request, model=None, book=None, *, provider=None, at=None, service_tier=None, region=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn estimate(
+    py: Python<'_>,
+    request: &Bound<'_, PyAny>,
+    model: Option<&Bound<'_, PyAny>>,
+    book: Option<&PyPriceBook>,
+    provider: Option<&Bound<'_, PyAny>>,
+    at: Option<&Bound<'_, PyAny>>,
+    service_tier: Option<&Bound<'_, PyAny>>,
+    region: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyEstimate> {
+    guard(py, || {
+        let model = opt_text(model, "model")?;
+        let provider = opt_text(provider, "provider")?;
+        let tier = opt_text(service_tier, "service_tier")?;
+        let region = opt_text(region, "region")?;
+        let at = instant_of(at, "at")?;
+        let request = to_json(request, "request")?;
+        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+        let opts = EstimateOptions {
+            model: model.as_deref(),
+            provider: provider.as_deref(),
+            at,
+            tier: tier.as_deref(),
+            region: region.as_deref(),
+        };
+        let estimate = py.detach(|| core_estimate(&book, request, &opts)).py_err(py)?;
+        Ok(PyEstimate { estimate })
+    })
 }

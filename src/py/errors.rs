@@ -31,6 +31,7 @@ enum Class {
     InvalidUsage,
     PriceBook,
     UsageFormat,
+    BudgetStore,
     Internal,
 }
 
@@ -112,6 +113,12 @@ const CLASSES: &[(Class, &str, Option<Builtin>, &str)] = &[
         "UsageFormatError",
         Some(Builtin::Value),
         "A record that cannot be read as usage (unknown shape, bad field).",
+    ),
+    (
+        Class::BudgetStore,
+        "BudgetStoreError",
+        Some(Builtin::Runtime),
+        "A budget's store (Redis) cannot be reached and the budget fails closed.",
     ),
     (Class::Internal, "InternalError", Some(Builtin::Runtime), "A bug in tokenprice (please report it)."),
 ];
@@ -211,6 +218,7 @@ fn class_of(e: &Error) -> Class {
         Error::InvalidUsage { .. } | Error::Overflow(_) => Class::InvalidUsage,
         Error::PriceBook(_) => Class::PriceBook,
         Error::UsageFormat(_) => Class::UsageFormat,
+        Error::BudgetStore(_) => Class::BudgetStore,
     }
 }
 

@@ -24,7 +24,7 @@ mod _core {
     #[pymodule_export]
     use super::capsule::{ArrowArray, ArrowTable};
     #[pymodule_export]
-    use super::cost::{_cost_of_parts, price, price_arrow_table, PyCost};
+    use super::cost::{_cost_of_parts, estimate, price, price_arrow_table, PyCost, PyEstimate};
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::py::args::{self, type_name};
 use crate::py::convert::{self, to_json};
 use crate::py::errors::{self, guard, invalid_argument, invalid_type, IntoPy};
-use crate::tokens::chat::count_message_tokens as core_count_messages;
+use crate::tokens::chat::{count_message_tokens as core_count_messages, message_encoding};
 use crate::tokens::image::{image_tokens as core_image_tokens, Detail};
 use crate::tokens::load::{encoding_from_ranks, load_tiktoken_file, HfTokenizer};
 use crate::tokens::{
@@ -642,20 +642,23 @@ fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     }
 }
 
-/// Estimated prompt tokens of a chat request, by OpenAI's published rules (see `tokens::chat`).
+/// Estimated prompt tokens of a chat request, by OpenAI's published rules (see `tokens::chat`); messages in
+/// OpenAI's, Anthropic's (blocks) or Gemini's (parts) shapes. `approximate=True` counts a model whose tokenizer
+/// is not public (Claude, Gemini) with `APPROXIMATION_ENCODING` (the Python layer marks the count).
 #[pyfunction]
-#[pyo3(signature = (messages, model, tools=None))]
+#[pyo3(signature = (messages, model, tools=None, approximate=false))]
 pub fn count_message_tokens(
     py: Python<'_>,
     messages: &Bound<'_, PyAny>,
     model: &Bound<'_, PyAny>,
     tools: Option<&Bound<'_, PyAny>>,
+    approximate: bool,
 ) -> PyResult<u64> {
     guard(py, || {
         let model = convert::text(model, "model")?;
         let messages = to_json_list(messages, "messages")?;
         let tools = tools.filter(|t| !t.is_none()).map(|t| to_json_list(t, "tools")).transpose()?;
-        let enc = core_get_encoding(core_encoding_name(&model).py_err(py)?).py_err(py)?;
+        let (enc, _) = message_encoding(&model, approximate).py_err(py)?;
         py.detach(|| core_count_messages(&enc, &model, &messages, tools.as_deref())).py_err(py)
     })
 }

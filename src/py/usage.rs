@@ -245,13 +245,13 @@ impl PyUsageRecord {
 }
 
 /// A Python value as JSON text (str), or bytes as they are.
-enum Text {
+pub(crate) enum Text {
     Str(String),
     Bytes(Vec<u8>),
 }
 
 impl Text {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Text::Str(s) => s.as_bytes(),
             Text::Bytes(b) => b,
@@ -259,7 +259,7 @@ impl Text {
     }
 }
 
-fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
+pub(crate) fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
     if obj.is_none() {
         return Ok(None);
     }

@@ -8,7 +8,12 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::tokens::encoding::Encoding;
 use crate::tokens::image::{image_tokens, Detail};
-use crate::tokens::models::normalize_model;
+use std::sync::Arc;
+
+use crate::tokens::models::{
+    encoding_name_for_model, lookup_model, normalize_model, ModelTokenizer, APPROXIMATION_ENCODING,
+};
+use crate::tokens::registry::get_encoding;
 use crate::tokens::special::Allowed;
 
 /// Per-model constants of the cookbook's formulas.
@@ -76,10 +81,63 @@ fn part_tokens(encoding: &Encoding, model: &str, part: &Value, at: &str) -> Resu
                 ))),
             }
         }
+        // Anthropic's blocks: a tool call counts its name and input, a result its content, thinking its text.
+        "tool_use" | "server_tool_use" => {
+            let name = obj.get("name").and_then(Value::as_str).unwrap_or("");
+            let input = obj.get("input").map(Value::to_string).unwrap_or_default();
+            Ok(count(encoding, name)? + count(encoding, &input)?)
+        }
+        "tool_result" => match obj.get("content") {
+            Some(content @ Value::Array(_)) => {
+                value_tokens(encoding, model, "content", content, &format!("{at}.content"))
+            }
+            Some(Value::String(s)) => count(encoding, s),
+            Some(other) => count(encoding, &other.to_string()),
+            None => Ok(0),
+        },
+        "thinking" => count(encoding, obj.get("thinking").and_then(Value::as_str).unwrap_or("")),
+        "redacted_thinking" => Ok(0),
+        "document" => match obj.get("source") {
+            Some(src) if src.get("type").and_then(Value::as_str) == Some("text") => {
+                count(encoding, src.get("data").and_then(Value::as_str).unwrap_or(""))
+            }
+            _ => Err(bad(format!("{at}: only documents of plain text (source type \"text\") can be counted"))),
+        },
         other => {
             Err(bad(format!("{at}: content parts of type {other:?} cannot be counted (text and image parts can)")))
         }
     }
+}
+
+/// Gemini's tokens for one image: 258 when both sides are at most 384 pixels, else 258 per 768 × 768 tile
+/// (Google's "Image understanding" guide); 258 when the size is not given.
+const GEMINI_IMAGE_TILE: i64 = 258;
+
+fn gemini_image_tokens(obj: &serde_json::Map<String, Value>) -> i64 {
+    let dim = |k: &str| obj.get(k).and_then(Value::as_u64);
+    match (dim("width"), dim("height")) {
+        (Some(w), Some(h)) if w > 384 || h > 384 => (w.div_ceil(768) * h.div_ceil(768)) as i64 * GEMINI_IMAGE_TILE,
+        _ => GEMINI_IMAGE_TILE,
+    }
+}
+
+/// Tokens of one Gemini part (`{"text": ...}`, `{"inlineData": ...}`, `{"functionCall": ...}`, ...).
+fn gemini_part_tokens(encoding: &Encoding, part: &Value, at: &str) -> Result<i64> {
+    let obj = part.as_object().ok_or_else(|| bad(format!("{at}: a part must be an object")))?;
+    if let Some(text) = obj.get("text") {
+        return count(encoding, text.as_str().unwrap_or(""));
+    }
+    for key in ["inlineData", "inline_data", "fileData", "file_data"] {
+        if obj.contains_key(key) {
+            return Ok(gemini_image_tokens(obj));
+        }
+    }
+    for key in ["functionCall", "function_call", "functionResponse", "function_response"] {
+        if let Some(v) = obj.get(key) {
+            return count(encoding, &v.to_string());
+        }
+    }
+    Err(bad(format!("{at}: Gemini parts other than text, images and function calls cannot be counted")))
 }
 
 /// Tokens of one message value: strings are encoded, content-part lists summed, tool calls and other structured
@@ -88,6 +146,13 @@ fn value_tokens(encoding: &Encoding, model: &str, key: &str, value: &Value, at: 
     match value {
         Value::Null => Ok(0),
         Value::String(s) => count(encoding, s),
+        Value::Array(parts) if key == "parts" => {
+            let mut n = 0;
+            for (i, part) in parts.iter().enumerate() {
+                n += gemini_part_tokens(encoding, part, &format!("{at}[{i}]"))?;
+            }
+            Ok(n)
+        }
         Value::Array(parts) if key == "content" => {
             let mut n = 0;
             for (i, part) in parts.iter().enumerate() {
@@ -130,7 +195,9 @@ fn tools_tokens(encoding: &Encoding, rules: &ChatRules, tools: &[Value]) -> Resu
         let desc = f.get("description").and_then(Value::as_str).unwrap_or("");
         n += rules.func_init;
         n += count(encoding, &format!("{name}:{}", desc.strip_suffix('.').unwrap_or(desc)))?;
-        let properties = f.get("parameters").and_then(|p| p.get("properties")).and_then(Value::as_object);
+        // OpenAI's `parameters`, Anthropic's `input_schema`: the same JSON schema.
+        let schema = f.get("parameters").or_else(|| f.get("input_schema"));
+        let properties = schema.and_then(|p| p.get("properties")).and_then(Value::as_object);
         if let Some(props) = properties.filter(|p| !p.is_empty()) {
             n += PROP_INIT;
             for (key, prop) in props {
@@ -179,6 +246,161 @@ pub fn count_message_tokens(
     n += REPLY_PRIMING;
     n += tools_tokens(encoding, &rules, tools.unwrap_or(&[]))?;
     Ok(n.max(0) as u64)
+}
+
+/// The encoding that counts `model`'s messages, and whether counts with it are approximate: the model's own
+/// when it is public; for a model whose tokenizer is not (Claude, Gemini), [`APPROXIMATION_ENCODING`] when
+/// `approximate` is set, else the `TokenizerNotPublic` error saying so.
+pub fn message_encoding(model: &str, approximate: bool) -> Result<(Arc<Encoding>, bool)> {
+    match lookup_model(model) {
+        Some(ModelTokenizer::Encoding(name)) => Ok((get_encoding(name)?, false)),
+        Some(ModelTokenizer::NotPublic { .. }) if approximate => Ok((get_encoding(APPROXIMATION_ENCODING)?, true)),
+        _ => Err(encoding_name_for_model(model).err().unwrap_or_else(|| Error::Internal("model lookup".into()))),
+    }
+}
+
+/// The request shapes [`read_request`] knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestApi {
+    /// OpenAI Chat Completions (`messages`, `tools`, `max_completion_tokens` / `max_tokens`).
+    Chat,
+    /// OpenAI Responses (`input`, `instructions`, `tools`, `max_output_tokens`).
+    Responses,
+    /// Anthropic Messages (`system`, `messages` of blocks, `tools` with `input_schema`, `max_tokens`).
+    Messages,
+    /// Gemini `generateContent` (`contents` of parts, `systemInstruction`, `generationConfig.maxOutputTokens`).
+    Gemini,
+}
+
+impl RequestApi {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestApi::Chat => "chat",
+            RequestApi::Responses => "responses",
+            RequestApi::Messages => "messages",
+            RequestApi::Gemini => "gemini",
+        }
+    }
+}
+
+/// A request body as the chat counting rules read it: messages and tools in the shapes [`count_message_tokens`]
+/// takes, the model it names and the output limit it sets (with the key it came from).
+#[derive(Debug)]
+pub struct ChatRequest {
+    pub api: RequestApi,
+    pub model: Option<String>,
+    pub messages: Vec<Value>,
+    pub tools: Vec<Value>,
+    pub max_output: Option<(u64, &'static str)>,
+}
+
+fn first_count(obj: &serde_json::Map<String, Value>, keys: &[&'static str]) -> Option<(u64, &'static str)> {
+    keys.iter().find_map(|k| obj.get(*k).and_then(Value::as_u64).map(|n| (n, *k)))
+}
+
+/// A Responses API input item as a chat message: tool calls and their outputs as chat has them; the item's own
+/// bookkeeping (`type`, `id`, `status`, `call_id`) is not prompt text.
+fn responses_item(item: &Value) -> Option<Value> {
+    let Some(obj) = item.as_object() else { return Some(item.clone()) };
+    match obj.get("type").and_then(Value::as_str) {
+        Some("function_call") => Some(serde_json::json!({"role": "assistant", "tool_calls": [{"function": {
+            "name": obj.get("name").cloned().unwrap_or(Value::Null),
+            "arguments": obj.get("arguments").cloned().unwrap_or(Value::Null)}}]})),
+        Some("function_call_output") => {
+            Some(serde_json::json!({"role": "tool", "content": obj.get("output").cloned().unwrap_or(Value::Null)}))
+        }
+        // Reasoning items carried over are encrypted or summarised; their tokens are not countable here.
+        Some("reasoning") => None,
+        _ => {
+            let mut m = obj.clone();
+            for k in ["type", "id", "status", "call_id"] {
+                m.remove(k);
+            }
+            Some(Value::Object(m))
+        }
+    }
+}
+
+/// The list at `key`, moved out of the request (a long prompt is never copied); none is an empty list.
+fn take_list(obj: &mut serde_json::Map<String, Value>, key: &str) -> Result<Vec<Value>> {
+    match obj.remove(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(bad(format!("request.{key}: expected a list"))),
+    }
+}
+
+/// Reads a request body of one of the [`RequestApi`] shapes. `anthropic` says the model is Claude: then a
+/// `messages` request is read as Anthropic's Messages even without a top-level `system`.
+pub fn read_request(request: Value, anthropic: bool) -> Result<ChatRequest> {
+    let Value::Object(mut obj) = request else {
+        return Err(bad("request: a request must be an object (a dict)".into()));
+    };
+    let model = obj.get("model").and_then(Value::as_str).map(str::to_string);
+
+    if obj.contains_key("contents") {
+        let mut messages = Vec::new();
+        if let Some(sys) = obj.get("systemInstruction").or_else(|| obj.get("system_instruction")) {
+            messages.push(match sys {
+                Value::String(s) => serde_json::json!({"role": "system", "parts": [{"text": s}]}),
+                other => {
+                    serde_json::json!({"role": "system", "parts": other.get("parts").cloned().unwrap_or_default()})
+                }
+            });
+        }
+        messages.extend(take_list(&mut obj, "contents")?);
+        let tools = take_list(&mut obj, "tools")?
+            .iter()
+            .flat_map(|t| {
+                let decls = t.get("functionDeclarations").or_else(|| t.get("function_declarations"));
+                decls.and_then(Value::as_array).cloned().unwrap_or_default()
+            })
+            .collect();
+        let config = obj.get("generationConfig").or_else(|| obj.get("generation_config")).and_then(Value::as_object);
+        let max_output = config.and_then(|c| first_count(c, &["maxOutputTokens", "max_output_tokens"]));
+        return Ok(ChatRequest { api: RequestApi::Gemini, model, messages, tools, max_output });
+    }
+    if !obj.contains_key("messages") && (obj.contains_key("input") || obj.contains_key("instructions")) {
+        let mut messages = Vec::new();
+        if let Some(Value::String(s)) = obj.get("instructions") {
+            messages.push(serde_json::json!({"role": "developer", "content": s}));
+        }
+        match obj.get("input") {
+            Some(Value::String(s)) => messages.push(serde_json::json!({"role": "user", "content": s})),
+            Some(Value::Array(items)) => messages.extend(items.iter().filter_map(responses_item)),
+            None | Some(Value::Null) => {}
+            Some(_) => return Err(bad("request.input: expected a string or a list of items".into())),
+        }
+        // Built-in tools (web search, file search, ...) are charged per call, not as prompt tokens.
+        let tools = take_list(&mut obj, "tools")?.into_iter().filter(|t| t.get("name").is_some()).collect();
+        let max_output = first_count(&obj, &["max_output_tokens"]);
+        return Ok(ChatRequest { api: RequestApi::Responses, model, messages, tools, max_output });
+    }
+    if !obj.contains_key("messages") {
+        return Err(bad(
+            "request: expected a chat request (\"messages\"), a Responses request (\"input\"), an Anthropic \
+             Messages request (\"messages\", \"system\") or a Gemini request (\"contents\")"
+                .into(),
+        ));
+    }
+    let messages_api = anthropic || obj.contains_key("system");
+    let mut messages = Vec::new();
+    if messages_api {
+        match obj.get("system") {
+            Some(Value::String(s)) => messages.push(serde_json::json!({"role": "system", "content": s})),
+            Some(blocks @ Value::Array(_)) => messages.push(serde_json::json!({"role": "system", "content": blocks})),
+            _ => {}
+        }
+    }
+    messages.extend(take_list(&mut obj, "messages")?);
+    let mut tools = take_list(&mut obj, "tools")?;
+    tools.extend(take_list(&mut obj, "functions")?);
+    let (api, keys): (_, &[&'static str]) = if messages_api {
+        (RequestApi::Messages, &["max_tokens"])
+    } else {
+        (RequestApi::Chat, &["max_completion_tokens", "max_tokens"])
+    };
+    Ok(ChatRequest { api, model, messages, tools, max_output: first_count(&obj, keys) })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod formats;
+pub mod reading;
 pub mod record;
 pub mod stream;
 

@@ -49,6 +49,7 @@ mod openai_batch;
 pub(crate) mod openai_chat;
 mod openai_responses;
 pub(crate) mod otel;
+mod tokenprice;
 
 use common::err;
 pub use common::{normalize_provider, provider_id, to_money_scale};
@@ -126,6 +127,7 @@ impl<'o, 'a> Probe<'o, 'a> {
 
 /// The formats, in detection order (see the module comment).
 pub static FORMATS: &[&Format] = &[
+    &tokenprice::FORMAT,
     &cloudflare_logpush::FORMAT,
     &cloudflare_logs::FORMAT,
     &litellm::FORMAT,

@@ -1,0 +1,243 @@
+"""Budgets and rate limits per label: reservations checked and settled atomically, in one process (MemoryStore)
+and across processes through a real redis-server (Debian's package, started on a free port by the fixture and
+stopped after; with CI=true a missing server fails the run). Concurrent callers never overshoot a limit by more
+than the sum of (actual − estimate); windows reset; an unreachable Redis fails closed or open as chosen."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+
+import tokenprice
+from tokenprice import Budget, MemoryStore, RateLimit, RedisStore
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    def __init__(self, tmp: Path) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            # Under CI=true the skip becomes a failure (tests/conftest.py): the Makefile installs redis-server.
+            pytest.skip("redis-server is not installed (apt-get install -y redis-server; `make test` does it)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = self.client()
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=2)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_reservation_is_checked_then_settled_with_the_actual_cost() -> None:
+    budget = Budget({"tenant": "1.00/day", ("tenant", "feature"): "0.50/hour"})
+    acme = {"tenant": "acme", "feature": "search"}
+    first = budget.check(acme, Decimal("0.40"))
+    assert first and first.remaining == Decimal("0.10") and first.limit == "tenant+feature 0.50/hour"
+    denied = budget.check(acme, Decimal("0.20"))
+    assert not denied and denied.remaining == Decimal("0.10")
+    assert denied.resets_at is not None and denied.resets_at.minute == 0 and denied.resets_at.second == 0
+    budget.record(first, Decimal("0.25"))  # 0.15 given back
+    assert budget.check(acme, Decimal("0.20")).remaining == Decimal("0.05")
+    # Another feature has its own hourly limit but shares the tenant's day.
+    other = budget.check({"tenant": "acme", "feature": "chat"}, Decimal("0.50"))
+    assert other and other.remaining == Decimal(0) and other.limit == "tenant+feature 0.50/hour"
+    day = budget.check({"tenant": "acme", "feature": "rerank"}, Decimal("0.10"))
+    assert not day and day.remaining == Decimal("0.05") and day.limit == "tenant 1.00/day"
+    # No limit applies without the labels it names.
+    assert budget.check({"user": "u1"}, Decimal("100")).remaining is None
+
+
+def test_estimates_and_costs_are_taken_as_they_come() -> None:
+    budget = Budget({"tenant": "0.01/day"})
+    e = tokenprice.estimate({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100})
+    assert e.high is not None
+    d = budget.check({"tenant": "t"}, e)
+    assert d.remaining == Decimal("0.01") - e.high.total
+    budget.record(d, e.low)
+    assert budget.check({"tenant": "t"}, Decimal(0)).remaining == Decimal("0.01") - e.low.total
+    no_limit = tokenprice.estimate({"model": "gpt-4o", "messages": []})
+    assert no_limit.high is not None  # the context window bounds it
+    with pytest.raises(TypeError, match="estimate="):
+        budget.check({"tenant": "t"})
+
+
+def test_a_fixed_window_resets_and_a_sliding_window_fades() -> None:
+    clock = Clock(1_000_000 * 3600.0 + 1800)  # half past an hour
+    fixed = Budget({"tenant": "1.00/hour"}, clock=clock)
+    assert fixed.check({"tenant": "a"}, Decimal("1.00"))
+    assert not fixed.check({"tenant": "a"}, Decimal("0.01"))
+    clock.t += 1800  # the next hour
+    assert fixed.check({"tenant": "a"}, Decimal("1.00"))
+
+    clock = Clock(1_000_000 * 3600.0 + 3599)  # the last second of an hour
+    sliding = Budget({"tenant": "1.00/hour"}, window="sliding", clock=clock)
+    assert sliding.check({"tenant": "a"}, Decimal("1.00"))
+    clock.t += 1  # a new window, but the previous one still weighs fully
+    assert not sliding.check({"tenant": "a"}, Decimal("0.01"))
+    clock.t += 1800  # half of the previous window left
+    d = sliding.check({"tenant": "a"}, Decimal("0.40"))
+    assert d and d.remaining == Decimal("0.10")
+
+
+def test_memory_store_under_threads_never_overshoots() -> None:
+    budget = Budget({"tenant": "5.00/day"}, MemoryStore())
+    spent, over = [], []
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(500):
+            est = Decimal(rng.randint(1, 100)) / 1000
+            d = budget.check({"tenant": "acme"}, est)
+            if d:
+                actual = est * Decimal(rng.randint(0, 150)) / 100
+                budget.record(d, actual)
+                with lock:
+                    spent.append(actual)
+                    over.append(max(actual - est, Decimal(0)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(spent) <= Decimal("5.00") + sum(over)
+    assert sum(spent) > Decimal("4")  # the limit was reached, not avoided
+
+
+def test_rate_limits_count_tokens_and_requests() -> None:
+    clock = Clock(60_000_000.0)
+    rl = RateLimit("tenant", tokens_per_minute=1000, requests_per_minute=3, window="fixed", clock=clock)
+    d = rl.check({"tenant": "a"}, tokens=600)
+    assert d and d.remaining == 2 and d.limit == "tenant 3 requests/minute"
+    rl.record(d, tokens=100)  # 500 tokens given back
+    assert rl.check({"tenant": "a"}, tokens=800).remaining == 1
+    assert not rl.check({"tenant": "a"}, tokens=200)  # 900 + 200 tokens > 1000
+    third = rl.check({"tenant": "a"}, tokens=0)
+    assert third and not rl.check({"tenant": "a"}, tokens=0)  # the fourth request
+    clock.t += 60
+    assert rl.check({"tenant": "a"}, tokens=1000)
+
+
+def _redis_worker(port: int, seed: int, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    client = redis.Redis(host="127.0.0.1", port=port)
+    budget = Budget({"tenant": "2.00/day", ("tenant", "feature"): "1.50/day"}, RedisStore(client), prefix="t8")
+    rng = random.Random(seed)
+    spent = over = Decimal(0)
+    for _ in range(n):
+        est = Decimal(rng.randint(1, 400)) / 1_000_000
+        d = budget.check({"tenant": "acme", "feature": "search"}, est)
+        if d:
+            actual = est * Decimal(rng.randint(0, 200)) / 100
+            budget.record(d, actual)
+            spent += actual
+            over += max(actual - est, Decimal(0))
+    out.put((str(spent), str(over)))
+
+
+def test_eight_processes_through_redis_never_exceed_the_limit_by_more_than_the_overruns(
+    redis_server: RedisServer,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_redis_worker, args=(redis_server.port, i, 1000, out)) for i in range(8)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    spent = sum(Decimal(s) for s, _ in results)
+    over = sum(Decimal(o) for _, o in results)
+    assert spent <= Decimal("1.50") + over
+    assert spent > Decimal("1.0")  # the 8,000 calls reached the limit
+    # One script call per check: the server saw at most 8,000 EVALSHA (plus a few EVAL the first time).
+    stats = redis_server.client().info("commandstats")
+    evals = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+    assert 8000 <= evals <= 8000 + 8 * 2
+
+
+def test_a_redis_window_resets(redis_server: RedisServer) -> None:
+    budget = Budget({"tenant": "0.01/second"}, RedisStore(redis_server.client()), prefix="reset")
+    first = budget.check({"tenant": "a"}, Decimal("0.01"))
+    assert first and not budget.check({"tenant": "a"}, Decimal("0.001"))
+    assert first.resets_at is not None
+    time.sleep(max(0.0, first.resets_at.timestamp() - time.time()) + 0.01)
+    assert budget.check({"tenant": "a"}, Decimal("0.01"))
+    # Keys expire with their window.
+    keys = redis_server.client().keys("reset:*")
+    assert keys and all(0 < redis_server.client().pttl(k) <= 2000 for k in keys)
+
+
+def test_redis_killed_mid_run_fails_closed_or_open_as_chosen(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = RedisServer(tmp_path)
+    closed = Budget({"tenant": "1.00/day"}, RedisStore(server.client(), on_error="closed"), prefix="k")
+    opened = Budget({"tenant": "1.00/day"}, RedisStore(server.client(), on_error="open"), prefix="k")
+    d = closed.check({"tenant": "a"}, Decimal("0.10"))
+    assert d and opened.check({"tenant": "a"}, Decimal("0.10")).remaining == Decimal("0.80")
+    server.stop()
+    with pytest.raises(tokenprice.BudgetStoreError, match="fails closed"):
+        closed.check({"tenant": "a"}, Decimal("0.10"))
+    allowed = opened.check({"tenant": "a"}, Decimal("0.10"))
+    assert allowed and allowed.degraded and "failing open" in caplog.text
+    closed.record(d, Decimal("0.05"))  # never raises: logged
+    assert "could not settle" in caplog.text
