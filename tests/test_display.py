@@ -86,6 +86,27 @@ def test_cost_shows_its_items_its_price_entry_and_rounded_money() -> None:
     assert cost.total == sum(i["amount"] for i in cost.items)  # display changed nothing
 
 
+def test_a_sum_of_costs_on_several_models_names_each_items_model() -> None:
+    usage = tokenprice.Usage(input_tokens=1_000, output_tokens=10)
+    costs = [
+        tokenprice.price(usage, model="gpt-4o", at="2025-05-01"),
+        tokenprice.price(usage, model="gpt-4o", at="2025-05-01"),
+        tokenprice.price(usage, model="claude-sonnet-4-5", at="2025-11-01"),
+    ]
+    total = sum(costs)
+    assert isinstance(total, tokenprice.Cost) and total.calls == 3
+    assert {(i["model"], i["provider"]) for i in total.items} == {("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic")}
+    text = repr(total)
+    assert text.startswith(f"<Cost {total.total} USD: sum of 3 calls, 2 models")
+    assert "gpt-4o input_tokens" in text and "claude-sonnet-4-5 output_tokens" in text
+    html = total._repr_html_()
+    assert "<th>model</th>" in html and "claude-sonnet-4-5" in html and money_text(total.total) in html
+    # One model: no model column, the heading says it is a sum.
+    pair = costs[0] + costs[1]
+    assert repr(pair).startswith(f"<Cost {pair.total} USD: sum of 2 calls: gpt-4o (openai)")
+    assert "<th>model</th>" not in pair._repr_html_()
+
+
 def test_priced_logs_show_counts_total_top_groups_and_rejects(hostile_logs: tokenprice.PricedLogs) -> None:
     logs = hostile_logs
     html = logs._repr_html_()

@@ -110,34 +110,54 @@ def _about(cost: Any) -> str:
     return f"{cost.model} ({cost.provider}){tier}{region}, {_entry(cost)}"
 
 
+def _several_models(items: list[dict[str, Any]]) -> bool:
+    """Whether the items are priced on more than one model (a record's parts, a sum of costs)."""
+    return len({(i["model"], i["provider"]) for i in items}) > 1
+
+
+def _heading(cost: Any, items: list[dict[str, Any]]) -> str:
+    if _several_models(items):
+        calls = f"sum of {cost.calls:,} calls, " if cost.calls > 1 else ""
+        return f"{calls}{len({i['model'] for i in items})} models (explain() gives each price entry)"
+    if cost.calls > 1:
+        return f"sum of {cost.calls:,} calls: {_about(cost)}"
+    return _about(cost)
+
+
 def cost_text(cost: Any) -> str:
-    """``repr(cost)``: the exact total, the model and price entry, one line per item."""
+    """``repr(cost)``: the exact total, the model and price entry, one line per item (with its model when the
+    cost prices several)."""
     items = cost.items
-    lines = [f"<Cost {cost.total} USD: {_about(cost)}"]
-    width = max((len(i["field"]) for i in items), default=0)
+    lines = [f"<Cost {cost.total} USD: {_heading(cost, items)}"]
+    names = [f"{i['model']} {i['field']}" if _several_models(items) else i["field"] for i in items]
+    width = max((len(n) for n in names), default=0)
     counts = max((len(count_text(i["count"])) for i in items), default=0)
-    for i in items:
+    for name, i in zip(names, items, strict=True):
         per = _per(i["per"])
         lines.append(
-            f"  {i['field']:<{width}}  {count_text(i['count']):>{counts}} × {_unit_price(i['unit_price'])} USD"
+            f"  {name:<{width}}  {count_text(i['count']):>{counts}} × {_unit_price(i['unit_price'])} USD"
             f"{'/' + per if per else ''} = {i['amount']}"
         )
     return "\n".join(lines) + ">"
 
 
 def cost_html(cost: Any) -> str:
+    items = cost.items
+    several = _several_models(items)
     rows = [
         [
+            *([i["model"]] if several else []),
             i["field"],
             i["count"],
             f"${_unit_price(i['unit_price'])}" + (f" / {_per(i['per'])}" if _per(i["per"]) else ""),
             i["amount"],
         ]
-        for i in cost.items
+        for i in items
     ]
-    rows.append(["total", None, "", cost.total])
-    table = html_table(["item", "count", "unit price (USD)", "amount"], rows, [False, False, False, True])
-    return _block("Cost", f"<b>{escape(money_text(cost.total))}</b> USD — {escape(_about(cost))}", table)
+    rows.append([*([""] if several else []), "total", None, "", cost.total])
+    header = [*(["model"] if several else []), "item", "count", "unit price (USD)", "amount"]
+    table = html_table(header, rows, [False] * (len(header) - 1) + [True])
+    return _block("Cost", f"<b>{escape(money_text(cost.total))}</b> USD — {escape(_heading(cost, items))}", table)
 
 
 def book_html(book: Any) -> str:

@@ -9,6 +9,7 @@ use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
 use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost};
+use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
 use crate::py::capsule::{self, ArrowTable};
@@ -60,12 +61,16 @@ impl PyCost {
         py_amount(py, sum)
     }
 
-    /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold.
+    /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold, and the
+    /// model and provider whose price it is (a record's parts and a sum of costs price several).
     #[getter]
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for item in self.cost.all_items() {
+        let parts = std::iter::once(&self.cost).chain(&self.cost.others);
+        for (part, item) in parts.flat_map(|part| part.items.iter().map(move |item| (part, item))) {
             let d = PyDict::new(py);
+            d.set_item("model", part.model_id())?;
+            d.set_item("provider", part.provider_id())?;
             let unit = &UNITS[item.unit];
             d.set_item("field", unit.usage_field)?;
             d.set_item("count", item.count)?;
