@@ -12,8 +12,8 @@ help:  ## list the targets
 install:  ## build (release) and install the package
 	$(PYTHON) -m pip install .
 
-dev:  ## install the package in editable mode with everything the tests need
-	$(PYTHON) -m pip install -e '.[test]'
+dev:  ## install the package in editable mode with everything the tests need (the engines too)
+	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 
 tiktoken-cache:  ## let the tiktoken package (the reference) run offline
 	$(PYTHON) scripts/tiktoken_cache.py $(TIKTOKEN_CACHE_DIR)

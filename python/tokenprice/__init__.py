@@ -20,10 +20,26 @@ Reading usage from responses and logs::
     record = tokenprice.extract_usage(response)                       # OpenAI, Anthropic, Gemini, Bedrock, gateways
     cost = tokenprice.price(record)                                   # served model, tier, parts, cache hits
     table = tokenprice.extract_usages(log_lines)                      # many at once, as a pyarrow.Table
+
+Scaling out (Spark, Dask, Ray: ``tokenprice.spark``, ``.dask``, ``.ray``, imported only when used) on one Arrow
+layer::
+
+    batch = tokenprice.price_log_batch(lines, labels=["tenant"])       # a RecordBatch of log_schema(["tenant"])
+    partial = tokenprice.summarize(batch, "tenant")                   # exact partial sums, rejects by reason
+    totals, rejects = tokenprice.merge(partials, "tenant")            # == price_logs(...).summary("tenant")
 """
 
 from __future__ import annotations
 
+from tokenprice._batches import (
+    log_schema,
+    merge,
+    price_log_batch,
+    price_table_batch,
+    price_table_schema,
+    split_rejects,
+    summarize,
+)
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
     AmbiguousModelError,
@@ -87,6 +103,13 @@ __all__ = [
     "PricedLogs",
     "price_logs",
     "usage_formats",
+    "log_schema",
+    "price_log_batch",
+    "price_table_schema",
+    "price_table_batch",
+    "split_rejects",
+    "summarize",
+    "merge",
     "ApproximateCount",
     "ApproximationWarning",
     "DisallowedSpecialTokenError",

@@ -63,6 +63,7 @@ __all__ = [
     "COST_COLUMNS",
     "PRICE_KEYS",
     "PROVIDER_KEYS",
+    "RENAMED_BESIDE",
     "__version__",
 ]
 
@@ -74,6 +75,7 @@ RECONCILE_CAUSES: list[str]
 COST_COLUMNS: tuple[str, ...]
 PRICE_KEYS: tuple[str, ...]
 PROVIDER_KEYS: tuple[str, ...]
+RENAMED_BESIDE: list[tuple[str, str]]
 
 class TokenPriceError(Exception):
     """Base class of every error tokenprice raises."""
@@ -277,6 +279,7 @@ class PriceBook:
     @property
     def providers(self) -> list[str]: ...
     def __len__(self) -> int: ...
+    def __dask_tokenize__(self) -> tuple[str, bytes]: ...
 
 @final
 class Usage:

@@ -47,7 +47,8 @@ def price_table(
     row's region when it was priced in one), ``price_from`` (the
     price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
-    a status: rows in = priced + rejected.
+    a status: rows in = priced + rejected. An input ``status`` column (``extract_usages`` gives one: whether the
+    record was read) is kept as ``input_status``, so ``price_table(extract_usages(...))`` works.
     """
     check_money(money)
     if as_float:
@@ -109,13 +110,16 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
 
     kind = library_of(data)
     table = arrow_table(result)
+    # An input column the result would repeat (extract_usages' `status`) is kept under the core's other name.
+    renamed = dict(_core.RENAMED_BESIDE)
     convention = (table.schema.metadata or {}).get(b"usage_convention")
     attrs = {} if convention is None else {"usage_convention": convention.decode()}
     if kind == "polars":
         import polars as pl
 
         frame = to_polars(table, money)
-        out = pl.concat([data, frame], how="horizontal") if keep_columns else frame
+        kept = data.rename({k: v for k, v in renamed.items() if k in data.columns})
+        out = pl.concat([kept, frame], how="horizontal") if keep_columns else frame
         # polars keeps no table metadata: the rule goes in an `attrs` dict as pandas has it, a plain attribute of
         # this frame (polars defines none) that its operations do not carry into the frames they return
         # (docs/pricing.md).
@@ -126,7 +130,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
 
         frame = to_pandas(table, money)
         frame.index = data.index
-        out = pd.concat([data, frame], axis=1) if keep_columns else frame
+        out = pd.concat([data.rename(columns=renamed), frame], axis=1) if keep_columns else frame
         out.attrs.update(attrs)
         return out
     if not keep_columns:
@@ -134,6 +138,7 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
     source = data if isinstance(data, pa.Table) else pa.table(data)
     if isinstance(data, pa.RecordBatch):
         source = pa.Table.from_batches([data])
+    source = source.rename_columns([renamed.get(c, c) for c in source.column_names])
     for name, column in zip(table.column_names, table.columns, strict=True):
         source = source.append_column(name, column)
     return source.replace_schema_metadata({**(source.schema.metadata or {}), **(table.schema.metadata or {})})

@@ -53,6 +53,7 @@ mod _core {
         m.add("PRICE_KEYS", pyo3::types::PyTuple::new(m.py(), price_keys)?)?;
         m.add("PROVIDER_KEYS", pyo3::types::PyTuple::new(m.py(), crate::prices::schema::PROVIDER_KEYS)?)?;
         m.add("RECONCILE_CAUSES", crate::ledger::reconcile::CAUSES.to_vec())?;
+        m.add("RENAMED_BESIDE", crate::cost::table::RENAMED_BESIDE.to_vec())?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())
     }
