@@ -227,3 +227,33 @@ def test_rows_as_json_records_and_an_unknown_zone() -> None:
         )
     batch = tokenprice.price_log_batch([json.loads('{"model": "gpt-4o"}')], LABELS)
     assert batch.column("status").to_pylist() == ["rejected"]
+
+
+def test_extract_usages_labels_given_up_front_fix_the_columns(lines: list[str]) -> None:
+    schemas = {
+        tokenprice.extract_usages(part, labels=["tenant", "nope"]).schema for part in (lines[:2], lines[-3:], [])
+    }
+    assert len(schemas) == 1
+    (schema,) = schemas
+    assert "tenant" in schema.names and "nope" in schema.names and "feature" not in schema.names
+    assert set(tokenprice._core.usage_fields()) <= set(schema.names)
+    # Without labels= the columns follow what the batch holds.
+    assert "tenant" not in tokenprice.extract_usages(lines[-2:]).column_names
+
+
+def test_extract_usages_counts_records_without_usage_as_price_logs_does(
+    lines: list[str], single: tokenprice.PricedLogs
+) -> None:
+    usages = tokenprice.extract_usages(lines)
+    sources = usages.column("usage_source").to_pylist()
+    logs = single.table.column("usage_source").to_pylist()
+    assert sources.count("counted") == logs.count("counted") > 0
+    # The counted rows' tokens are the ledger's.
+    counted = usages.filter(pc.equal(usages.column("usage_source"), "counted"))
+    ledger = single.table.filter(pc.equal(single.table.column("usage_source"), "counted"))
+    assert sum(counted.column("input_tokens").to_pylist()) == sum(ledger.column("input_tokens").to_pylist())
+    assert sum(counted.column("output_tokens").to_pylist()) == sum(ledger.column("output_tokens").to_pylist())
+    priced = tokenprice.price_table(usages, provider="provider", cache_hit="cache_hit")
+    assert priced.column("input_status").to_pylist() == usages.column("status").to_pylist()
+    counted_cost = pc.sum(priced.filter(pc.equal(priced.column("usage_source"), "counted")).column("total_cost"))
+    assert counted_cost.as_py() == pc.sum(ledger.column("total_cost")).as_py() > 0
