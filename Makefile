@@ -61,7 +61,7 @@ corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
 bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go to benches/RESULTS.md
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
 	cargo bench --bench price_core
@@ -74,6 +74,7 @@ bench: corpus tiktoken-cache  ## benchmarks against the competitors; results go 
 	$(PYTHON) benches/bench_logs.py
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
+	$(PYTHON) benches/bench_scale.py
 
 clean:
 	cargo clean

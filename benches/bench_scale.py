@@ -9,7 +9,7 @@ same byte ranges and dropped; the table's batches passed through) — what the e
 path with 1 worker (scaling). Every engine's totals are checked against the single process's, to the last digit.
 Each engine runs in its own process, after a warm-up job (session start-up is not counted).
 
-Usage: python benches/bench_scale.py [--rows 1000000] [--engines spark,dask,ray] [--write]
+Usage: python benches/bench_scale.py [--rows 1000000] [--engines spark,dask,ray] [--no-write]
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default="spark,dask,ray")
-    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child")
     parser.add_argument("--logs")
     parser.add_argument("--table")
@@ -275,7 +275,7 @@ def main() -> None:
             print(engine, json.dumps({"1 worker": one, "2 workers": two}), flush=True)
     report = render(args.rows, base, rows)
     print(report)
-    if args.write:
+    if not args.no_write:
         with RESULTS.open("a", encoding="utf-8") as out:
             out.write("\n" + report)
 

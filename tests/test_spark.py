@@ -146,3 +146,15 @@ def test_decimal_sums_stay_exact_past_float_precision(spark: Any) -> None:
     assert part["total_cost"].dataType.precision == 38 and part["total_cost"].dataType.scale == 18
     frame = spark.createDataFrame([(Decimal("1e15"),), (Decimal("1e-18"),)], "x decimal(38,18)")
     assert frame.groupBy().sum("x").collect()[0][0] == Decimal("1000000000000000.000000000000000001")
+
+
+def test_a_sum_past_10_to_the_20_usd_overflows_under_ansi_mode(spark: Any) -> None:
+    # decimal(38, 18) holds 20 digits before the point: Spark's sum of two 6e19 USD amounts does not fit.
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        frame = spark.createDataFrame([(Decimal("6e19"),), (Decimal("6e19"),)], "x decimal(38,18)")
+        with pytest.raises(Exception, match="(?i)overflow|out_of_range|cannot be represented"):
+            frame.groupBy().sum("x").collect()
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", before)

@@ -31,7 +31,8 @@ def _split(ds: Any, logs: bool) -> tuple[Any, Any]:
         return bad.select(list(_batches.REJECT_COLUMNS)) if logs else bad
 
     done = ds.materialize()
-    return done.map_batches(priced, batch_format="pyarrow"), done.map_batches(rejected, batch_format="pyarrow")
+    kept = done.map_batches(priced, batch_format="pyarrow", batch_size=None)
+    return kept, done.map_batches(rejected, batch_format="pyarrow", batch_size=None)
 
 
 def price(ds: Any, *, book: PriceBook | None = None, tz: str = "UTC", **options: Any) -> tuple[Any, Any]:
@@ -41,7 +42,8 @@ def price(ds: Any, *, book: PriceBook | None = None, tz: str = "UTC", **options:
     import pyarrow as pa
 
     job = _batches.Job(book=book, **options)
-    return _split(ds.map_batches(lambda t: pa.table(job.table(t, tz)), batch_format="pyarrow"), logs=False)
+    priced = ds.map_batches(lambda t: pa.table(job.table(t, tz)), batch_format="pyarrow", batch_size=None)
+    return _split(priced, logs=False)
 
 
 def price_logs(
