@@ -97,11 +97,16 @@ def test_partial_sums_of_random_chunks_merge_to_the_summary(
     rng = random.Random(seed)
     shuffled = lines[:]
     rng.shuffle(shuffled)
-    partials = [tokenprice.summarize(tokenprice.price_log_batch(c, LABELS), by) for c in _chunks(shuffled, rng)]
+    chunks = _chunks(shuffled, rng)
+    partials = [tokenprice.summarize(tokenprice.price_log_batch(c, LABELS), by) for c in chunks]
     totals, rejects = tokenprice.merge(partials, by)
     expected = single.summary(by)
     assert totals.to_pylist() == expected.to_pylist()
     assert totals.schema.metadata == expected.schema.metadata
+    # The same partial sums without building rows (what the engines run with by=).
+    fast = [tokenprice.summarize_log_batch(c, by, LABELS) for c in chunks]
+    assert all(p.schema == partials[0].schema for p in fast)
+    assert [t.to_pylist() for t in tokenprice.merge(fast, by)] == [totals.to_pylist(), rejects.to_pylist()]
     reasons = single.rejects.group_by("reason").aggregate([("reason", "count")]).to_pylist()
     assert rejects.to_pylist() == sorted(
         ({"reason": r["reason"], "rows": r["reason_count"]} for r in reasons), key=lambda r: r["reason"]
@@ -185,8 +190,14 @@ def test_split_files_give_the_same_totals(tmp_path: Path, lines: list[str], sing
         partials = [job.summarize(job.task(t)) for t in _batches.tasks([str(path)], size)]
         totals, _ = job.merge(partials)
         assert totals.to_pylist() == single.summary(["tenant", "feature"]).to_pylist()
+        tasks = _batches.task_table(str(path), size)
+        assert job.merge(job.partial_tasks(tasks))[0].to_pylist() == totals.to_pylist()
     # A compressed file is one task, read by the core's reader (its lines numbered as in the file).
     assert _batches.tasks([str(SAMPLE)], 10) == [(str(SAMPLE), 0, -1)]
+    whole = _batches.Job(LABELS, "tenant")
+    assert whole.merge([whole.partial_tasks(_batches.task_table(str(SAMPLE), 10)).__next__()])[0].to_pylist() == (
+        tokenprice.price_logs(str(SAMPLE)).summary("tenant").to_pylist()
+    )
     batch = _batches.Job(LABELS).task((str(SAMPLE), 0, -1))
     _, rejects = tokenprice.split_rejects(batch)
     whole = tokenprice.price_logs(str(SAMPLE))

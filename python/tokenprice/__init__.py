@@ -39,6 +39,7 @@ from tokenprice._batches import (
     price_table_schema,
     split_rejects,
     summarize,
+    summarize_log_batch,
 )
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
@@ -109,6 +110,7 @@ __all__ = [
     "price_table_batch",
     "split_rejects",
     "summarize",
+    "summarize_log_batch",
     "merge",
     "ApproximateCount",
     "ApproximationWarning",

@@ -327,6 +327,52 @@ def summarize(data: Any, by: str | Sequence[str] | None = None) -> Any:
     return pa.concat_tables(parts).combine_chunks().to_batches()[0]
 
 
+def summarize_log_batch(
+    data: Any,
+    by: str | Sequence[str] | None = None,
+    labels: str | Sequence[str] | None = None,
+    *,
+    column: str | None = None,
+    source: str = "batch",
+    **options: Any,
+) -> Any:
+    """``summarize(price_log_batch(data, labels, ...), by)`` without building the rows: the core adds each record
+    to its group as it prices it (as ``price_logs(keep_rows=False)`` does), and the rejects are counted per
+    reason. The partial sums are the same, in less time."""
+    keys = _keys(by)
+    totals, rejects, _ = _core.total_log_texts(_texts(data, column), _options(**options), totals_by=keys, source=source)
+    return _partial(arrow_table(totals), arrow_table(rejects), partial_schema(log_schema(labels), keys))
+
+
+def summarize_log_task(
+    task: tuple[str, int, int],
+    by: str | Sequence[str] | None = None,
+    labels: str | Sequence[str] | None = None,
+    **options: Any,
+) -> Any:
+    """``summarize(price_log_task(task, labels, ...), by)`` without building the rows (see
+    ``summarize_log_batch``); a whole file is read by the core's reader."""
+    path, start, end = task
+    if end >= 0:
+        lines = read_line_range(path, start, end)
+        return summarize_log_batch(lines, by, labels, source=f"{path}@{start}-{end}", **options)
+    keys = _keys(by)
+    _, rejects, _, _, totals, _ = _core.price_log_files([path], _options(**options), totals_by=keys, spill=False)
+    return _partial(arrow_table(totals), arrow_table(rejects), partial_schema(log_schema(labels), keys))
+
+
+def _partial(totals: Any, rejects: Any, schema: Any) -> Any:
+    """The core's totals per group and its rejects as partial sums of ``schema`` (rejects counted per reason)."""
+    import pyarrow as pa
+
+    parts = [_conform(totals, schema)]
+    if rejects.num_rows:
+        counted = rejects.group_by(["reason"], use_threads=False).aggregate([([], "count_all")])
+        parts.append(_conform(counted.rename_columns(["reason", "rows"]), schema))
+    out = pa.concat_tables(parts)
+    return out.combine_chunks().to_batches()[0] if out.num_rows else pa.RecordBatch.from_pylist([], schema=schema)
+
+
 def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tuple[Any, Any]:
     """Partial sums (``summarize``'s, of any split of the rows) summed: (totals, rejects). ``totals`` is what
     ``PricedLogs.summary(by)`` gives for the same rows — the ``by`` columns, ``rows``, the cost columns,
@@ -499,6 +545,18 @@ class Job:
 
     def summarize(self, batch: Any) -> Any:
         return summarize(batch, self.by)
+
+    def partial_lines(self, data: Any, column: str | None = None, source: str = "batch") -> Any:
+        """A batch of JSON lines as partial sums (``summarize_log_batch``)."""
+        return summarize_log_batch(
+            data, self.by, self.labels, column=column, source=source, book=self.book, **self.options
+        )
+
+    def partial_tasks(self, batch: Any) -> Iterator[Any]:
+        """Each read task of a batch of them as partial sums (``summarize_log_task``)."""
+        columns = [batch.column(name).to_pylist() for name in ("path", "start", "end")]
+        for path, start, end in zip(*columns, strict=True):
+            yield summarize_log_task((path, start, end), self.by, self.labels, book=self.book, **self.options)
 
     def merge(self, partials: Iterable[Any]) -> tuple[Any, Any]:
         return merge(partials, self.by)

@@ -49,6 +49,7 @@ __all__ = [
     "log_columns",
     "price_log_files",
     "price_log_texts",
+    "total_log_texts",
     "reconcile_lines",
     "count_file",
     "count_column",
@@ -532,5 +533,14 @@ def price_log_texts(
     texts: list[str | None],
     options: Mapping[str, Any],
     *,
+    source: str = "table",
+) -> tuple[ArrowTable, ArrowTable, int]: ...
+def total_log_texts(
+    texts: list[str | None],
+    options: Mapping[str, Any],
+    *,
+    totals_by: list[str],
+    period: str | None = None,
+    tz: str = "UTC",
     source: str = "table",
 ) -> tuple[ArrowTable, ArrowTable, int]: ...

@@ -73,16 +73,22 @@ def price_logs(
         tasks = _batches.task_table(source, split_bytes)
         items = ray.data.from_arrow(tasks).repartition(max(tasks.num_rows, 1))
 
-        def lines(t: Any) -> Any:
-            return pa.Table.from_batches(list(job.tasks(t)), schema=job.log_schema())
+        def tasks_of(t: Any) -> Any:
+            if by is None:
+                return pa.Table.from_batches(list(job.tasks(t)), schema=job.log_schema())
+            return pa.Table.from_batches(list(job.partial_tasks(t)), schema=job.partial_schema())
 
-        priced = items.map_batches(lines, batch_format="pyarrow", batch_size=1)
+        priced = items.map_batches(tasks_of, batch_format="pyarrow", batch_size=1)
     else:
-        priced = source.map_batches(
-            lambda t: pa.table(job.lines(t, column, source="dataset")), batch_format="pyarrow", batch_size=None
-        )
+
+        def lines(t: Any) -> Any:
+            if by is None:
+                return pa.table(job.lines(t, column, source="dataset"))
+            return pa.table(job.partial_lines(t, column, source="dataset"))
+
+        priced = source.map_batches(lines, batch_format="pyarrow", batch_size=None)
     if by is None:
         return _split(priced, logs=True)
-    partials = priced.map_batches(lambda t: pa.table(job.summarize(t)), batch_format="pyarrow")
+    partials = priced
     totals, rejects = job.merge(ray.get(partials.to_arrow_refs()))
     return ray.data.from_arrow(totals), ray.data.from_arrow(rejects)

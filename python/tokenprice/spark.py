@@ -80,14 +80,17 @@ def price_logs(
 
         def lines(batches: Iterator[Any]) -> Iterator[Any]:
             for batch in batches:
-                yield from job.tasks(batch)
+                yield from job.tasks(batch) if by is None else job.partial_tasks(batch)
 
     else:
         frame = source.select(column)
 
         def lines(batches: Iterator[Any]) -> Iterator[Any]:
             for batch in batches:
-                yield job.lines(batch, column, source="dataframe")
+                if by is None:
+                    yield job.lines(batch, column, source="dataframe")
+                else:
+                    yield job.partial_lines(batch, column, source="dataframe")
 
     if by is None:
         priced = frame.mapInArrow(lines, spark_schema(job.log_schema())).cache()
@@ -96,11 +99,7 @@ def price_logs(
             *_batches.REJECT_COLUMNS
         )
 
-    def summed(batches: Iterator[Any]) -> Iterator[Any]:
-        for batch in lines(batches):
-            yield job.summarize(batch)
-
-    partials = frame.mapInArrow(summed, spark_schema(job.partial_schema()))
+    partials = frame.mapInArrow(lines, spark_schema(job.partial_schema()))
     sums = [F.sum("rows").alias("rows")] + [F.sum(c).alias(c) for c in _batches.COST_COLUMNS]
     grouped = partials.groupBy(*job.by, "reason").agg(*sums).cache()
     totals = grouped.filter(F.col("reason").isNull()).drop("reason")

@@ -28,7 +28,7 @@ mod _core {
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]
-    use super::ledger::{log_columns, price_log_files, price_log_texts, reconcile_lines};
+    use super::ledger::{log_columns, price_log_files, price_log_texts, reconcile_lines, total_log_texts};
     #[pymodule_export]
     use super::prices::PyPriceBook;
     #[pymodule_export]
