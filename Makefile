@@ -12,8 +12,8 @@ help:  ## list the targets
 install:  ## build (release) and install the package
 	$(PYTHON) -m pip install .
 
-dev:  ## install the package in editable mode with everything the tests need
-	$(PYTHON) -m pip install -e '.[test]'
+dev:  ## install the package in editable mode with everything the tests need (the engines too)
+	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 
 tiktoken-cache:  ## let the tiktoken package (the reference) run offline
 	$(PYTHON) scripts/tiktoken_cache.py $(TIKTOKEN_CACHE_DIR)
@@ -70,7 +70,7 @@ corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
 bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; results go to benches/RESULTS.md
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
 	cargo bench --bench price_core
@@ -84,6 +84,7 @@ bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; res
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
 	$(PYTHON) benches/bench_report.py
+	$(PYTHON) benches/bench_scale.py
 
 clean:
 	cargo clean

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tokenprice::json::{self, Obj};
-use tokenprice::usage::batch::{extract_all, to_batch};
+use tokenprice::usage::batch::{extract_all, to_batch, Finish};
 use tokenprice::usage::formats::{extract_bytes, extract_text};
 use tokenprice::usage::Hints;
 
@@ -204,7 +204,7 @@ proptest! {
         let _ = extract_bytes(&bytes, &Hints::default());
         let rows = extract_all(&[Some(&bytes[..]), None], &Hints::default(), None, Some(1)).unwrap();
         prop_assert!(rows.len() >= 2);
-        to_batch(&rows).unwrap();
+        to_batch(&rows, &Finish::default()).unwrap();
     }
 
     #[test]

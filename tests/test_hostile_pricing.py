@@ -13,7 +13,7 @@ def test_unrecognised_mixed_and_duplicate_count_columns() -> None:
         import json, pyarrow as pa, tokenprice
         seen = []
         for cols in ({"tokens": [1]}, {"prompt_tokens": [1], "cache_read_input_tokens": [1]},
-                     {"prompt_tokens": [1], "input_tokens": [1]}, {"input_tokens": [1], "status": ["x"]}):
+                     {"prompt_tokens": [1], "input_tokens": [1]}, {"input_tokens": [1], "total_cost": ["x"]}):
             try:
                 tokenprice.price_table(pa.table({"model": ["gpt-4o"], **cols}), default_at="2025-01-01")
                 seen.append("priced")

@@ -107,7 +107,20 @@ def test_a_mix_with_no_single_reading_and_duplicate_counts_are_errors() -> None:
     assert out.column("total_cost").to_pylist() == [cost("gpt-4o", input_tokens=10)]
 
 
-@pytest.mark.parametrize("name", ["status", "total_cost", "priced_model"])
+@pytest.mark.parametrize("library", ["pyarrow", "pandas", "polars"])
+def test_an_input_status_column_is_kept_as_input_status(library: str) -> None:
+    table = pa.table({"model": ["gpt-4o", None], "input_tokens": [10, 0], "status": ["ok", "rejected"]})
+    data = {"pyarrow": table, "pandas": table.to_pandas(), "polars": pl.from_arrow(table)}[library]
+    out = pa.table(price_table(data, default_at=AT))
+    assert out.column_names.count("status") == 1
+    assert out.column("input_status").to_pylist() == ["ok", "rejected"]
+    assert out.column("status").to_pylist()[0] is None and out.column("status").to_pylist()[1] is not None
+    both = table.append_column("input_status", pa.array(["a", "b"]))
+    with pytest.raises(tokenprice.InvalidArgumentError, match="input_status"):
+        price_table(both, default_at=AT)
+
+
+@pytest.mark.parametrize("name", ["total_cost", "priced_model", "price_from"])
 def test_input_columns_named_like_result_columns_are_errors(name: str) -> None:
     table = pa.table({"model": ["gpt-4o"], "input_tokens": [10], name: ["x"]})
     with pytest.raises(tokenprice.InvalidArgumentError, match=f"already has column.*{name}"):

@@ -27,12 +27,29 @@ In a service (docs/service.md)::
     with tokenprice.labels(tenant="acme", feature="search"):          # contextvars: follows asyncio tasks
         est = tokenprice.estimate(request)                            # before sending: .low / .high Costs
     tokenprice.instrument(client, tokenprice.JsonlSink("logs/"))      # every call priced, labelled, logged
+
+Scaling out (Spark, Dask, Ray: ``tokenprice.spark``, ``.dask``, ``.ray``, imported only when used) on one Arrow
+layer::
+
+    batch = tokenprice.price_log_batch(lines, labels=["tenant"])       # a RecordBatch of log_schema(["tenant"])
+    partial = tokenprice.summarize(batch, "tenant")                   # exact partial sums, rejects by reason
+    totals, rejects = tokenprice.merge(partials, "tenant")            # == price_logs(...).summary("tenant")
 """
 
 from __future__ import annotations
 
 from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
 from tokenprice._calls import PricedCall, price_call
+from tokenprice._batches import (
+    log_schema,
+    merge,
+    price_log_batch,
+    price_table_batch,
+    price_table_schema,
+    split_rejects,
+    summarize,
+    summarize_log_batch,
+)
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
     AmbiguousModelError,
@@ -105,6 +122,14 @@ __all__ = [
     "PricedLogs",
     "price_logs",
     "usage_formats",
+    "log_schema",
+    "price_log_batch",
+    "price_table_schema",
+    "price_table_batch",
+    "split_rejects",
+    "summarize",
+    "summarize_log_batch",
+    "merge",
     "ApproximateCount",
     "ApproximationWarning",
     "DisallowedSpecialTokenError",

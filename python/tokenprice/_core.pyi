@@ -52,6 +52,7 @@ __all__ = [
     "log_columns",
     "price_log_files",
     "price_log_texts",
+    "total_log_texts",
     "reconcile_lines",
     "reprice_lines",
     "count_file",
@@ -67,6 +68,7 @@ __all__ = [
     "COST_COLUMNS",
     "PRICE_KEYS",
     "PROVIDER_KEYS",
+    "RENAMED_BESIDE",
     "__version__",
 ]
 
@@ -78,6 +80,7 @@ RECONCILE_CAUSES: list[str]
 COST_COLUMNS: tuple[str, ...]
 PRICE_KEYS: tuple[str, ...]
 PROVIDER_KEYS: tuple[str, ...]
+RENAMED_BESIDE: list[tuple[str, str]]
 
 class TokenPriceError(Exception):
     """Base class of every error tokenprice raises."""
@@ -290,6 +293,7 @@ class PriceBook:
     def origin(self) -> str: ...
     def __len__(self) -> int: ...
     def _repr_html_(self) -> str: ...
+    def __dask_tokenize__(self) -> tuple[str, bytes]: ...
 
 @final
 class Usage:
@@ -559,6 +563,8 @@ def extract_usages(
     at: _Instant = None,
     mapping: Mapping[str, Any] | None = None,
     num_threads: int | None = None,
+    labels: list[str] | None = None,
+    approximate: bool = False,
 ) -> ArrowTable: ...
 def usage_formats() -> list[tuple[str, str]]: ...
 def formats() -> list[str]: ...
@@ -591,5 +597,14 @@ def price_log_texts(
     texts: list[str | None],
     options: Mapping[str, Any],
     *,
+    source: str = "table",
+) -> tuple[ArrowTable, ArrowTable, int]: ...
+def total_log_texts(
+    texts: list[str | None],
+    options: Mapping[str, Any],
+    *,
+    totals_by: list[str],
+    period: str | None = None,
+    tz: str = "UTC",
     source: str = "table",
 ) -> tuple[ArrowTable, ArrowTable, int]: ...

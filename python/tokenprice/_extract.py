@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokenprice import _core
@@ -19,6 +19,8 @@ def extract_usages(
     at: Any = None,
     mapping: Mapping[str, Any] | None = None,
     num_threads: int | None = None,
+    labels: str | Sequence[str] | None = None,
+    approximate: bool = False,
 ) -> Any:
     """Reads many records on all cores and returns a ``pyarrow.Table``, one row per record.
 
@@ -30,12 +32,22 @@ def extract_usages(
 
     Columns: ``source_index``, ``id``, ``format``, ``provider``, ``model``, ``served_model``, ``timestamp``
     (UTC), the usage counts (``input_tokens`` ... and any other field a row uses), ``service_tier``,
-    ``region``, ``cache_hit``, ``status``, ``status_code``, ``reported_cost`` (decimal128(38, 18), exact),
-    ``parts``, ``error``, then one string column per metadata label (``tenant``, ``feature``, ...).
+    ``region``, ``cache_hit``, ``status``, ``usage_source``, ``status_code``, ``reported_cost`` (decimal128(38,
+    18), exact), ``parts``, ``error``, then one string column per metadata label (``tenant``, ``feature``, ...).
 
     A pandas DataFrame is read one record per row, as the same records read from a file: a missing value (pandas
     shows ``NaN`` for a null count) is a null; a NaN that is a value (in a pyarrow-backed column, or a float in a
     dict) is a reject naming the field.
+
+    Records without usage but with their request and response texts (a stream sent without
+    ``stream_options.include_usage``) are counted with the model's tokenizer, as ``price_logs`` counts them:
+    ``usage_source`` is ``counted`` (``reported`` for usage the source gave); on a model whose tokenizer is not
+    public (Claude, Gemini) such a record is rejected, unless ``approximate=True`` (estimated with o200k_base,
+    ``approximate``).
+
+    ``labels=["tenant", ...]``: the label columns given up front — exactly those (null where a record has none),
+    and every usage count — so the tables of many batches (an engine's partitions) share one schema whatever
+    labels each batch holds.
     """
     kind = library_of(records)
     if kind == "polars":
@@ -43,9 +55,23 @@ def extract_usages(
     elif kind == "pandas":
         records = _pandas_records(records)
     result = _core.extract_usages(
-        records, provider=provider, format=format, model=model, at=at, mapping=mapping, num_threads=num_threads
+        records,
+        provider=provider,
+        format=format,
+        model=model,
+        at=at,
+        mapping=mapping,
+        num_threads=num_threads,
+        labels=None if labels is None else _label_list(labels),
+        approximate=approximate,
     )
     return arrow_table(result)
+
+
+def _label_list(labels: str | Sequence[str]) -> list[str]:
+    from tokenprice._batches import _labels
+
+    return _labels(labels)
 
 
 def _pandas_records(records: Any) -> Any:

@@ -542,6 +542,31 @@ def _write_as(table: Any, path: Path) -> None:
         raise _core.InvalidArgumentError(f"{path}: write .parquet, .csv or .jsonl")
 
 
+def log_options(
+    *,
+    book: PriceBook | None = None,
+    format: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    default_at: Any = None,
+    service_tier: str | None = None,
+    approximate: bool = False,
+    num_threads: int | None = None,
+) -> dict[str, Any]:
+    """How to price records, as the core takes it (one dict, the keywords of ``price_logs`` that say how)."""
+    _check_texts(format=format, provider=provider, model=model, service_tier=service_tier)
+    return {
+        "book": book,
+        "format": format,
+        "provider": provider,
+        "model": model,
+        "default_at": default_at,
+        "service_tier": service_tier,
+        "approximate": approximate,
+        "num_threads": num_threads,
+    }
+
+
 def price_logs(
     source: Any,
     format: str | None = None,
@@ -599,16 +624,16 @@ def price_logs(
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
         raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
-    options = {
-        "book": book,
-        "format": format,
-        "provider": provider,
-        "model": model,
-        "default_at": default_at,
-        "service_tier": service_tier,
-        "approximate": approximate,
-        "num_threads": num_threads,
-    }
+    options = log_options(
+        book=book,
+        format=format,
+        provider=provider,
+        model=model,
+        default_at=default_at,
+        service_tier=service_tier,
+        approximate=approximate,
+        num_threads=num_threads,
+    )
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple))
         and source
@@ -750,6 +775,19 @@ def _offset(progress: Report, before: int) -> Report:
 
 def _texts(source: Any) -> list[str | None]:
     kind = library_of(source)
+    if kind == "pyarrow":
+        import pyarrow as pa
+
+        if isinstance(source, (pa.Array, pa.ChunkedArray)):  # a column of JSON lines (or of records as structs)
+            items = source.to_pylist()
+            return [
+                v.decode("utf-8", errors="replace")
+                if isinstance(v, bytes)
+                else v
+                if v is None or isinstance(v, str)
+                else json.dumps(v, default=str)
+                for v in items
+            ]
     if kind in ("pyarrow", "polars", "pandas", "duckdb") or hasattr(source, "__arrow_c_stream__"):
         import pyarrow as pa
 

@@ -47,7 +47,8 @@ def price_table(
     row's region when it was priced in one), ``price_from`` (the
     price entry's first day) and ``status`` (null when priced, else why the row could not be: a null, NaN,
     negative, fractional or too large count, a time outside the years 1 to 9999, ...). Every row is priced or has
-    a status: rows in = priced + rejected.
+    a status: rows in = priced + rejected. An input ``status`` column (``extract_usages`` gives one: whether the
+    record was read) is kept as ``input_status``, so ``price_table(extract_usages(...))`` works.
     """
     check_money(money)
     if as_float:
@@ -111,13 +112,16 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
         return table
     if keep_columns:
         table = table.select(table.column_names[len(data.columns) :])
+    # An input column the result would repeat (extract_usages' `status`) is kept under the core's other name.
+    renamed = dict(_core.RENAMED_BESIDE)
     convention = (table.schema.metadata or {}).get(b"usage_convention")
     attrs = {} if convention is None else {"usage_convention": convention.decode()}
     if kind == "polars":
         import polars as pl
 
         frame = to_polars(table, money)
-        out = pl.concat([data, frame], how="horizontal") if keep_columns else frame
+        kept = data.rename({k: v for k, v in renamed.items() if k in data.columns})
+        out = pl.concat([kept, frame], how="horizontal") if keep_columns else frame
         # polars keeps no table metadata: the rule goes in an `attrs` dict as pandas has it, a plain attribute of
         # this frame (polars defines none) that its operations do not carry into the frames they return
         # (docs/pricing.md).
@@ -127,6 +131,6 @@ def _like_input(data: Any, result: Any, keep_columns: bool, money: str) -> Any:
 
     frame = to_pandas(table, money)
     frame.index = data.index
-    out = pd.concat([data, frame], axis=1) if keep_columns else frame
+    out = pd.concat([data.rename(columns=renamed), frame], axis=1) if keep_columns else frame
     out.attrs.update(attrs)
     return out

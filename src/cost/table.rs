@@ -709,6 +709,15 @@ fn item_name(unit: usize) -> String {
     format!("{}_cost", UNITS[unit].usage_field.trim_end_matches("_tokens"))
 }
 
+/// Input columns kept beside the result under another name: a table of read records (`extract_usages`) has its
+/// own `status` (whether the record was read), which the result's `status` (why a row is not priced) would repeat.
+pub const RENAMED_BESIDE: [(&str, &str); 1] = [("status", "input_status")];
+
+/// An input column's name beside the result's columns ([`RENAMED_BESIDE`]).
+pub fn kept_name(name: &str) -> &str {
+    RENAMED_BESIDE.iter().find(|(from, _)| *from == name).map_or(name, |(_, to)| to)
+}
+
 /// The names of the columns `price_table` adds, in order (for a caller that puts them beside the input's own).
 pub fn result_names(count_units: &[usize], options: &TableOptions) -> Vec<String> {
     let mut names = vec!["total_cost".to_string()];

@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 
 use super::columns::{check_no_clash, count_columns, CountColumns};
-use super::table::{price_table, result_names, TableInput, TableOptions};
+use super::table::{kept_name, price_table, result_names, TableInput, TableOptions};
 use crate::error::{Error, Result};
 use crate::prices::book::PriceBook;
 
@@ -128,10 +128,17 @@ impl TableColumns {
         Ok(TableColumns { model, provider, timestamp, service_tier, region, cache_hit, counts, read })
     }
 
-    /// The result's column names must not clash with the input's when the two are put side by side.
+    /// The result's column names must not clash with the input's when the two are put side by side (an input
+    /// `status` is kept as `input_status`, see [`RENAMED_BESIDE`](super::table::RENAMED_BESIDE)).
     pub fn check_kept_beside(&self, names: &[&str], options: &TableOptions) -> Result<()> {
         let units: Vec<usize> = self.read.counts.iter().map(|(u, _)| *u).collect();
-        check_no_clash(names, &result_names(&units, options))
+        let kept: Vec<&str> = names.iter().map(|n| kept_name(n)).collect();
+        if let Some(twice) = kept.iter().enumerate().find(|(i, n)| kept[..*i].contains(n)).map(|(_, n)| n) {
+            return Err(Error::InvalidArgument(format!(
+                "the table has both {twice:?} and a column kept beside the result as {twice:?}; rename one"
+            )));
+        }
+        check_no_clash(&kept, &result_names(&units, options))
     }
 
     /// One batch of the table, as the pricer reads it.
@@ -193,7 +200,9 @@ pub fn price_batches(
     let convention = ("usage_convention".to_string(), columns.read.describe());
     let priced = results[0].schema();
     let (fields, metadata): (Vec<_>, HashMap<_, _>) = if job.keep_columns {
-        let fields = schema.fields().iter().chain(priced.fields()).cloned().collect();
+        // The input's own columns first, an input `status` kept as `input_status` (RENAMED_BESIDE).
+        let kept = schema.fields().iter().map(|f| Arc::new(f.as_ref().clone().with_name(kept_name(f.name()))));
+        let fields = kept.chain(priced.fields().iter().cloned()).collect();
         (fields, schema.metadata().clone().into_iter().chain([convention]).collect())
     } else {
         (priced.fields().iter().cloned().collect(), HashMap::from([convention]))

@@ -13,15 +13,12 @@ use super::read;
 use super::{Item, LedgerOptions, Read, Text, COST_COLUMNS};
 use crate::cost::record::{no_model, price_record, tier_of, RecordOptions};
 use crate::cost::{compute, compute_fast, Cost};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::json::Quotes;
 use crate::prices::book::EffectiveSheet;
 use crate::prices::calendar::day_of;
-use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT, OUTPUT, UNITS};
+use crate::prices::units::{self, Side, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, UNITS};
 use crate::prices::PriceBook;
-use crate::tokens::chat::count_message_tokens;
-use crate::tokens::models::APPROXIMATION_ENCODING;
-use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
 use crate::usage::Usage;
 use crate::usage::{Hints, Status, UsageRecord, UsageSource};
 use rustc_hash::FxHashMap;
@@ -142,45 +139,9 @@ impl<'b> Pricer<'b> {
         known[pos].1.clone()
     }
 
-    /// The usage of a record that reported none, counted from its texts with its model's tokenizer: (the record
-    /// with that usage, `counted` or `approximate`).
+    /// The usage of a record that reported none, counted from its texts ([`UsageRecord::counted`]).
     fn count(&self, rec: &UsageRecord) -> std::result::Result<(UsageRecord, UsageSource), String> {
-        let text = rec.text.as_deref().ok_or("no usage reported and no text to count")?;
-        let Some(model) = rec.served_model.as_deref().or(rec.model.as_deref()) else {
-            return Err("no usage reported, and no model named to count the tokens with".into());
-        };
-        let (name, source) = match lookup_model(model) {
-            Some(ModelTokenizer::Encoding(e)) => (e, UsageSource::Counted),
-            Some(ModelTokenizer::NotPublic { .. }) if self.opts.approximate => {
-                (APPROXIMATION_ENCODING, UsageSource::Approximate)
-            }
-            Some(ModelTokenizer::NotPublic { vendor }) => {
-                return Err(format!(
-                    "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \
-                     (--approximate on the command line) to estimate the tokens with {APPROXIMATION_ENCODING}"
-                ))
-            }
-            None => return Err(format!("no usage reported, and no tokenizer is known for {model} to count with")),
-        };
-        let counted = (|| -> Result<(u64, u64)> {
-            let encoding = get_encoding(name)?;
-            let mut input = 0u64;
-            if let Some(m) = &text.messages {
-                let messages: Vec<serde_json::Value> = serde_json::from_str(m)
-                    .map_err(|e| Error::InvalidArgument(format!("the request's messages: {e}")))?;
-                input += count_message_tokens(&encoding, model, &messages, None)?;
-            }
-            if let Some(p) = &text.prompt {
-                input += encoding.count(p, Allowed::None)? as u64;
-            }
-            Ok((input, encoding.count(&text.completion, Allowed::None)? as u64))
-        })()
-        .map_err(|e| format!("no usage reported, and its text could not be counted: {e}"))?;
-        let mut counted_rec = rec.clone();
-        counted_rec.usage.counts[INPUT] = counted.0;
-        counted_rec.usage.counts[OUTPUT] = counted.1;
-        counted_rec.has_usage = true;
-        Ok((counted_rec, source))
+        rec.counted(self.opts.approximate)
     }
 
     /// Prices one record at `at`.
@@ -393,7 +354,7 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
     if record.status == Status::Error && !record.has_usage {
         return Ok((What::Record(record), UsageSource::Reported, None, at));
     }
-    if !record.has_usage && record.text.is_some() {
+    if record.needs_counting() {
         let (counted, source) = pricer.count(record)?;
         let cost = Some(pricer.price(&counted, at)?);
         return Ok((What::Counted(Box::new(counted)), source, cost, at));

@@ -141,6 +141,30 @@ pub fn price_log_texts(
     })
 }
 
+/// Totals records given as JSON texts by `totals_by` (and `period` in `tz`) as they are priced, building no
+/// rows: returns (totals, rejects, records read). An engine's task sums its part of the logs so.
+#[pyfunction]
+#[pyo3(signature = (texts, options, *, totals_by, period=None, tz="UTC", source="table"))]
+pub fn total_log_texts(
+    py: Python<'_>,
+    texts: Vec<Option<String>>,
+    options: LogOptions<'_>,
+    totals_by: Vec<String>,
+    period: Option<&str>,
+    tz: &str,
+    source: &str,
+) -> PyResult<(ArrowTable, ArrowTable, u64)> {
+    guard(py, || {
+        let (book, hints, pricing) = options.convert(py)?;
+        let totals = Some(Grouping::new(&totals_by, period, tz).py_err(py)?);
+        let options = RunOptions { hints, pricing, spill: Spill::Never, totals, ..RunOptions::default() };
+        let mut texts = Texts { name: source.to_string(), texts };
+        let run = py.detach(|| run(&mut texts, &book, &options, |_| Ok(()))).py_err(py)?;
+        let totals = run.totals.ok_or_else(|| Error::Internal("a run with totals gave none".into())).py_err(py)?;
+        Ok((table(vec![totals])?, table(run.rejects)?, run.records_read))
+    })
+}
+
 /// The columns of a priced line other than its labels and counts, and those of them a run without rows can group
 /// by: (fixed columns, groupable columns).
 #[pyfunction]

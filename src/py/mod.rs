@@ -28,7 +28,9 @@ mod _core {
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]
-    use super::ledger::{log_columns, price_log_files, price_log_texts, reconcile_lines, reprice_lines};
+    use super::ledger::{
+        log_columns, price_log_files, price_log_texts, reconcile_lines, reprice_lines, total_log_texts,
+    };
     #[pymodule_export]
     use super::prices::PyPriceBook;
     #[pymodule_export]
@@ -53,6 +55,7 @@ mod _core {
         m.add("PRICE_KEYS", pyo3::types::PyTuple::new(m.py(), price_keys)?)?;
         m.add("PROVIDER_KEYS", pyo3::types::PyTuple::new(m.py(), crate::prices::schema::PROVIDER_KEYS)?)?;
         m.add("RECONCILE_CAUSES", crate::ledger::reconcile::CAUSES.to_vec())?;
+        m.add("RENAMED_BESIDE", crate::cost::table::RENAMED_BESIDE.to_vec())?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())
     }

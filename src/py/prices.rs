@@ -182,6 +182,13 @@ impl PyPriceBook {
         }
     }
 
+    /// Dask's token for the book: its pickle (the default book by name, others by content), so equal books
+    /// tokenize alike in every process.
+    fn __dask_tokenize__<'py>(slf: &Bound<'py, Self>) -> PyResult<(&'static str, Bound<'py, PyAny>)> {
+        let state = slf.py().import("pickle")?.call_method1("dumps", (slf,))?;
+        Ok(("tokenprice.PriceBook", state))
+    }
+
     /// Books are equal when made the same way from the same content.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other

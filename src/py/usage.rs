@@ -11,7 +11,7 @@ use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{instant_of, py_datetime, py_decimal};
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
 use crate::py::errors::{guard, invalid_argument, invalid_type, is_tokenprice_error, IntoPy};
-use crate::usage::batch::{extract_all, to_batch, Input};
+use crate::usage::batch::{extract_all, to_batch, Finish, Input};
 use crate::usage::formats::{self, Mapping, MappingKey};
 use crate::usage::{GivenCount, Hints, Meta, Usage, UsageRecord};
 
@@ -387,7 +387,7 @@ pub fn extract_usage(
 /// Reads many records (a list of dicts / str / bytes, or an Arrow column of JSON strings) on all cores; returns
 /// an Arrow table with one row per record and an `error` for each one that could not be read.
 #[pyfunction]
-#[pyo3(signature = (records, provider=None, format=None, model=None, at=None, mapping=None, num_threads=None))]
+#[pyo3(signature = (records, provider=None, format=None, model=None, at=None, mapping=None, num_threads=None, labels=None, approximate=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn extract_usages(
     py: Python<'_>,
@@ -398,8 +398,11 @@ pub fn extract_usages(
     at: Option<&Bound<'_, PyAny>>,
     mapping: Option<&Bound<'_, PyAny>>,
     num_threads: Option<&Bound<'_, PyAny>>,
+    labels: Option<Vec<String>>,
+    approximate: bool,
 ) -> PyResult<ArrowTable> {
     guard(py, || {
+        let finish = Finish { approximate, labels: labels.as_deref() };
         let hints = hints_of([provider, format, model, at])?;
         let num_threads = crate::py::args::threads(num_threads)?;
         let mapping = mapping.filter(|m| !m.is_none()).map(mapping_of).transpose()?;
@@ -420,7 +423,7 @@ pub fn extract_usages(
                         Err(why) => Input::Unreadable(why),
                     })
                     .collect();
-                to_batch(&extract_all(&inputs, &hints, mapping.as_ref(), num_threads)?)
+                to_batch(&extract_all(&inputs, &hints, mapping.as_ref(), num_threads)?, &finish)
             })
             .py_err(py)?
         } else {
@@ -436,7 +439,7 @@ pub fn extract_usages(
                 for chunk in &chunks {
                     strings.extend(crate::py::arrow::byte_strings(chunk)?);
                 }
-                to_batch(&extract_all(&strings, &hints, mapping.as_ref(), num_threads)?)
+                to_batch(&extract_all(&strings, &hints, mapping.as_ref(), num_threads)?, &finish)
             })
             .py_err(py)?
         };

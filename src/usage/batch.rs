@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
 
 use super::formats::{self, Mapping};
-use super::{Hints, Meta, Status, UsageRecord};
+use super::{Hints, Meta, Status, UsageRecord, UsageSource};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::money::{amount_of, money_builder, money_field};
@@ -149,6 +149,8 @@ pub struct RecordColumns {
     /// The bytes of each label's values (for the builders' room).
     bytes: Vec<usize>,
     labels: Vec<StringBuilder>,
+    /// The label columns were given up front: other keys are not columns.
+    fixed_keys: bool,
 }
 
 /// A label's value as a row holds it: text, or a value read from JSON.
@@ -158,8 +160,21 @@ pub enum LabelValue<'v> {
 }
 
 impl RecordColumns {
-    pub fn new<'r>(records: impl Iterator<Item = &'r UsageRecord>, always: &[&str], rows: usize) -> Self {
+    /// The columns of `records`; with `labels`, exactly those label columns and every count, whatever the
+    /// records hold (a schema known before they are read: batches of one job agree).
+    pub fn new<'r>(
+        records: impl Iterator<Item = &'r UsageRecord>,
+        always: &[&str],
+        rows: usize,
+        labels: Option<&[String]>,
+    ) -> Self {
         let mut columns = RecordColumns::planned(always);
+        if let Some(labels) = labels {
+            columns.used = [true; N_UNITS];
+            columns.keys = labels.to_vec();
+            columns.bytes = vec![0; labels.len()];
+            columns.fixed_keys = true;
+        }
         for rec in records {
             columns.note(&rec.usage, labels_of(rec));
         }
@@ -180,6 +195,7 @@ impl RecordColumns {
             keys: Vec::new(),
             bytes: Vec::new(),
             labels: Vec::new(),
+            fixed_keys: false,
         }
     }
 
@@ -194,6 +210,7 @@ impl RecordColumns {
             // Labels are few: a scan beats a set.
             match self.keys.iter().position(|known| known == k) {
                 Some(i) => self.bytes[i] += len,
+                None if self.fixed_keys => {}
                 None => {
                     self.keys.push(k.to_string());
                     self.bytes.push(len);
@@ -278,7 +295,7 @@ const ALWAYS: [&str; 7] = [
 ];
 
 /// Fixed column names (a metadata key equal to one of these is prefixed with `metadata.`).
-const FIXED: [&str; 15] = [
+const FIXED: [&str; 16] = [
     "source_index",
     "id",
     "format",
@@ -290,17 +307,46 @@ const FIXED: [&str; 15] = [
     "region",
     "cache_hit",
     "status",
+    "usage_source",
     "status_code",
     "reported_cost",
     "parts",
     "error",
 ];
 
+/// How extraction finishes its rows into a batch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Finish<'a> {
+    /// Records without usage but with their texts are counted ([`UsageRecord::counted`], as `price_logs` counts
+    /// them); on a model whose tokenizer is not public they are rejected, or estimated when this is set.
+    pub approximate: bool,
+    /// The label columns, given up front: then every usage count and exactly these labels are columns, so that
+    /// the batches of one job have one schema whatever labels each holds.
+    pub labels: Option<&'a [String]>,
+}
+
 /// The rows as one Arrow batch: the fixed columns, the usage counts, then one string column per metadata key (in
-/// order of first appearance).
-pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
+/// order of first appearance, or as `finish.labels` gives them). `usage_source` says where a row's counts come
+/// from (`reported`, `counted`, `approximate`).
+pub fn to_batch(rows: &[Row], finish: &Finish<'_>) -> Result<RecordBatch> {
     let n = rows.len();
-    let mut extra = RecordColumns::new(rows.iter().filter_map(|(_, r)| r.as_ref().ok()), &ALWAYS, n);
+    // The records counted from their texts (few: streams sent without usage), or why they could not be.
+    let counted: Vec<Option<std::result::Result<(UsageRecord, UsageSource), String>>> = rows
+        .par_iter()
+        .map(|(_, r)| match r {
+            Ok(rec) if rec.needs_counting() => Some(rec.counted(finish.approximate)),
+            _ => None,
+        })
+        .collect();
+    let view = |k: usize| -> (std::result::Result<&UsageRecord, &str>, UsageSource) {
+        match (&rows[k].1, &counted[k]) {
+            (_, Some(Ok((rec, from)))) => (Ok(rec), *from),
+            (_, Some(Err(why))) | (Err(why), None) => (Err(why.as_str()), UsageSource::Reported),
+            (Ok(rec), None) => (Ok(rec), UsageSource::Reported),
+        }
+    };
+    let mut extra = RecordColumns::new((0..n).filter_map(|k| view(k).0.ok()), &ALWAYS, n, finish.labels);
+    let mut usage_source = StringBuilder::with_capacity(n, n * 8);
     let mut source = Int64Builder::with_capacity(n);
     let strs = || StringBuilder::with_capacity(n, n * 8);
     let (mut id, mut format, mut provider, mut model, mut served, mut tier, mut region, mut status, mut error) =
@@ -311,10 +357,12 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
     let mut cost = money_builder(n);
     let mut parts = Int32Builder::with_capacity(n);
     let opt = |b: &mut StringBuilder, v: &Option<String>| b.append_option(v.as_deref());
-    for (i, r) in rows {
+    for (k, (i, _)) in rows.iter().enumerate() {
         source.append_value(*i as i64);
+        let (r, from) = view(k);
         match r {
             Ok(rec) => {
+                usage_source.append_value(from.as_str());
                 opt(&mut id, &rec.id);
                 format.append_value(rec.format);
                 opt(&mut provider, &rec.provider);
@@ -335,6 +383,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
                 extra.append(rec);
             }
             Err(why) => {
+                usage_source.append_null();
                 for b in [&mut id, &mut format, &mut provider, &mut model, &mut served, &mut tier, &mut region] {
                     b.append_null();
                 }
@@ -377,6 +426,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         utf8("region"),
         Field::new("cache_hit", DataType::Boolean, true),
         utf8("status"),
+        utf8("usage_source"),
         Field::new("status_code", DataType::Int32, true),
         money_field("reported_cost"),
         Field::new("parts", DataType::Int32, true),
@@ -387,6 +437,7 @@ pub fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         Arc::new(region.finish()),
         Arc::new(hit.finish()),
         Arc::new(status.finish()),
+        Arc::new(usage_source.finish()),
         Arc::new(code.finish()),
         Arc::new(cost.finish()),
         Arc::new(parts.finish()),

@@ -7,6 +7,7 @@ use super::formats::{format_names, generic};
 use super::Usage;
 use crate::error::{Error, Result};
 use crate::prices::units::N_UNITS;
+use crate::tokens::models::APPROXIMATION_ENCODING;
 
 /// A metadata value: labels are strings, numbers or booleans.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,6 +206,56 @@ impl Extras {
 /// A record as one JSON value and back, every field exact (counts as integers, the reported cost as its decimal
 /// text, float labels by their bits): what `UsageRecord` pickles to, so a record can reach a worker process.
 impl UsageRecord {
+    /// The usage of a record that reported none, counted from its texts with its model's tokenizer: (the record
+    /// with that usage, `counted`, or `approximate` when the model's tokenizer is not public and `approximate`
+    /// asks for an estimate with [`APPROXIMATION_ENCODING`]). `price_logs` and `extract_usages` both count so.
+    pub fn counted(&self, approximate: bool) -> std::result::Result<(UsageRecord, UsageSource), String> {
+        use crate::prices::units::{INPUT, OUTPUT};
+        use crate::tokens::chat::count_message_tokens;
+        use crate::tokens::{get_encoding, lookup_model, Allowed, ModelTokenizer};
+
+        let text = self.text.as_deref().ok_or("no usage reported and no text to count")?;
+        let Some(model) = self.served_model.as_deref().or(self.model.as_deref()) else {
+            return Err("no usage reported, and no model named to count the tokens with".into());
+        };
+        let (name, source) = match lookup_model(model) {
+            Some(ModelTokenizer::Encoding(e)) => (e, UsageSource::Counted),
+            Some(ModelTokenizer::NotPublic { .. }) if approximate => (APPROXIMATION_ENCODING, UsageSource::Approximate),
+            Some(ModelTokenizer::NotPublic { vendor }) => {
+                return Err(format!(
+                    "no usage reported, and {vendor} has not published {model}'s tokenizer: pass approximate=True \
+                     (--approximate on the command line) to estimate the tokens with {APPROXIMATION_ENCODING}"
+                ))
+            }
+            None => return Err(format!("no usage reported, and no tokenizer is known for {model} to count with")),
+        };
+        let counted = (|| -> Result<(u64, u64)> {
+            let encoding = get_encoding(name)?;
+            let mut input = 0u64;
+            if let Some(m) = &text.messages {
+                let messages: Vec<serde_json::Value> = serde_json::from_str(m)
+                    .map_err(|e| Error::InvalidArgument(format!("the request's messages: {e}")))?;
+                input += count_message_tokens(&encoding, model, &messages, None)?;
+            }
+            if let Some(p) = &text.prompt {
+                input += encoding.count(p, Allowed::None)? as u64;
+            }
+            Ok((input, encoding.count(&text.completion, Allowed::None)? as u64))
+        })()
+        .map_err(|e| format!("no usage reported, and its text could not be counted: {e}"))?;
+        let mut out = self.clone();
+        out.usage.counts[INPUT] = counted.0;
+        out.usage.counts[OUTPUT] = counted.1;
+        out.has_usage = true;
+        Ok((out, source))
+    }
+
+    /// Whether the ledger counts this record's tokens from its texts: it reported no usage, has its texts, and
+    /// is not a failed request (kept at no cost).
+    pub fn needs_counting(&self) -> bool {
+        !self.has_usage && self.text.is_some() && self.status != Status::Error
+    }
+
     pub fn to_state(&self) -> serde_json::Value {
         use serde_json::json;
         let meta: Vec<serde_json::Value> = self

@@ -1,0 +1,102 @@
+"""tokenprice on Dask: usage tables and JSON Lines logs priced in the workers' processes, partition by partition,
+through the Arrow layer (``tokenprice.price_log_batch``, ``price_table_batch``, ``summarize``, ``merge``).
+
+``price(ddf)`` prices a Dask DataFrame of usage rows; ``price_logs(paths_or_ddf, by=..., labels=[...])`` prices
+JSON log records — files (each compressed file read whole by one task, plain files split in byte ranges at line
+boundaries, ``split_bytes=``) or a Dask DataFrame with a column of lines — and gives the priced lines or exact
+totals per group, and the rejects, as two Dask DataFrames. Money columns are ``pd.ArrowDtype(decimal128(38,
+18))``: exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tokenprice import _batches
+from tokenprice._core import PriceBook
+
+__all__ = ["price", "price_logs"]
+
+
+def _pandas(table: Any) -> Any:
+    """An Arrow batch as a pandas frame with Arrow-backed columns (decimals stay exact)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return pa.table(table).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _meta(schema: Any) -> Any:
+    return _pandas(schema.empty_table())
+
+
+def _arrow(frame: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def price(ddf: Any, *, book: PriceBook | None = None, tz: str = "UTC", **options: Any) -> tuple[Any, Any]:
+    """Prices a Dask DataFrame of usage rows (``price_table``'s columns and keywords) in the workers: returns
+    (priced rows, rejected rows), with the input's columns and the result's; a row is rejected when its
+    ``status`` says why. Naive timestamps are wall time in ``tz``. Both come from one persisted computation."""
+    job = _batches.Job(book=book, **options)
+    schema = job.table_schema(_arrow(ddf._meta).schema)
+    priced = ddf.map_partitions(lambda part: _pandas(job.table(_arrow(part), tz)), meta=_meta(schema)).persist()
+    ok = priced["status"].isna()
+    return priced[ok], priced[~ok]
+
+
+def price_logs(
+    source: Any,
+    by: str | Sequence[str] | None = None,
+    labels: str | Sequence[str] | None = None,
+    *,
+    column: str = "value",
+    split_bytes: int | None = 64 << 20,
+    book: PriceBook | None = None,
+    **options: Any,
+) -> tuple[Any, Any]:
+    """Prices JSON log records in the workers. ``source``: paths (a path or a list: a compressed file is one
+    task, a plain file one task per ``split_bytes`` at line boundaries, whole with ``split_bytes=None``) or a
+    Dask DataFrame with a string ``column`` of records. ``labels``: the metadata labels kept as columns;
+    ``options``: ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
+
+    Without ``by``: (priced lines, rejects) of one persisted computation. With ``by``: (totals per group, rejects
+    per reason), each one partition: the partial sums are merged exactly in the client, equal to
+    ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
+    import dask.dataframe as dd
+
+    job = _batches.Job(labels, by, book, **options)
+    out = job.log_schema() if by is None else job.partial_schema()
+
+    def finish(batch: Any) -> Any:
+        return _pandas(batch if by is None else job.summarize(batch))
+
+    if _batches.is_paths(source):
+        tasks = _batches.task_table(source, split_bytes).to_pylist()
+        frame = dd.from_map(  # type: ignore[no-untyped-call]
+            lambda t: finish(job.task((t["path"], t["start"], t["end"]))),
+            tasks,
+            meta=_meta(out),
+            enforce_metadata=False,
+        )
+    else:
+        frame = source[[column]].map_partitions(
+            lambda part: finish(job.lines(_arrow(part), column, source="dataframe")), meta=_meta(out)
+        )
+    if by is None:
+        frame = frame.persist()
+        rejected = frame["status"] == _batches.REJECTED
+        return frame[~rejected].drop(columns=["reason", "excerpt"]), frame[rejected][list(_batches.REJECT_COLUMNS)]
+    partials = _arrow(frame.compute())
+    totals, rejects = job.merge([partials])
+    return _one_partition(totals), _one_partition(rejects)
+
+
+def _one_partition(table: Any) -> Any:
+    """A small Arrow table (merged totals) as a Dask DataFrame of one partition."""
+    import dask.dataframe as dd
+
+    return dd.from_pandas(_pandas(table), npartitions=1)  # type: ignore[no-untyped-call]

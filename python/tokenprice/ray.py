@@ -1,0 +1,94 @@
+"""tokenprice on Ray Data: usage tables and JSON Lines logs priced in Ray tasks, block by block, through the Arrow
+layer (``tokenprice.price_log_batch``, ``price_table_batch``, ``summarize``, ``merge``).
+
+``price(ds)`` prices a Dataset of usage rows; ``price_logs(paths_or_ds, by=..., labels=[...])`` prices JSON log
+records — files (each compressed file read whole by one task, plain files split in byte ranges at line
+boundaries, ``split_bytes=``) or a Dataset with a column of lines (``ray.data.read_text`` gives ``text``) — and
+gives the priced lines or exact totals per group, and the rejects, as two Datasets. Money is decimal128(38, 18).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tokenprice import _batches
+from tokenprice._core import PriceBook
+
+__all__ = ["price", "price_logs"]
+
+
+def _split(ds: Any, logs: bool) -> tuple[Any, Any]:
+    """A materialized dataset of priced batches as (priced, rejected) datasets."""
+    import pyarrow.compute as pc
+
+    def priced(t: Any) -> Any:
+        kept = t.filter(pc.invert(_batches.rejected_mask(t)))
+        return kept.drop_columns(["reason", "excerpt"]) if logs else kept
+
+    def rejected(t: Any) -> Any:
+        bad = t.filter(_batches.rejected_mask(t))
+        return bad.select(list(_batches.REJECT_COLUMNS)) if logs else bad
+
+    done = ds.materialize()
+    kept = done.map_batches(priced, batch_format="pyarrow", batch_size=None)
+    return kept, done.map_batches(rejected, batch_format="pyarrow", batch_size=None)
+
+
+def price(ds: Any, *, book: PriceBook | None = None, tz: str = "UTC", **options: Any) -> tuple[Any, Any]:
+    """Prices a Dataset of usage rows (``price_table``'s columns and keywords) in Ray tasks: returns (priced
+    rows, rejected rows), with the input's columns and the result's; a row is rejected when its ``status`` says
+    why. Naive timestamps are wall time in ``tz``. Both come from one materialized computation."""
+    import pyarrow as pa
+
+    job = _batches.Job(book=book, **options)
+    priced = ds.map_batches(lambda t: pa.table(job.table(t, tz)), batch_format="pyarrow", batch_size=None)
+    return _split(priced, logs=False)
+
+
+def price_logs(
+    source: Any,
+    by: str | Sequence[str] | None = None,
+    labels: str | Sequence[str] | None = None,
+    *,
+    column: str = "text",
+    split_bytes: int | None = 64 << 20,
+    book: PriceBook | None = None,
+    **options: Any,
+) -> tuple[Any, Any]:
+    """Prices JSON log records in Ray tasks. ``source``: paths (a path or a list: a compressed file is one task,
+    a plain file one task per ``split_bytes`` at line boundaries, whole with ``split_bytes=None``) or a Dataset
+    with a string ``column`` of records. ``labels``: the metadata labels kept as columns; ``options``:
+    ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
+
+    Without ``by``: (priced lines, rejects) of one materialized computation. With ``by``: (totals per group,
+    rejects per reason): the partial sums are merged exactly in the driver, equal to
+    ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
+    import pyarrow as pa
+    import ray
+    import ray.data
+
+    job = _batches.Job(labels, by, book, **options)
+    if _batches.is_paths(source):
+        tasks = _batches.task_table(source, split_bytes)
+        items = ray.data.from_arrow(tasks).repartition(max(tasks.num_rows, 1))
+
+        def tasks_of(t: Any) -> Any:
+            if by is None:
+                return pa.Table.from_batches(list(job.tasks(t)), schema=job.log_schema())
+            return pa.Table.from_batches(list(job.partial_tasks(t)), schema=job.partial_schema())
+
+        priced = items.map_batches(tasks_of, batch_format="pyarrow", batch_size=1)
+    else:
+
+        def lines(t: Any) -> Any:
+            if by is None:
+                return pa.table(job.lines(t, column, source="dataset"))
+            return pa.table(job.partial_lines(t, column, source="dataset"))
+
+        priced = source.map_batches(lines, batch_format="pyarrow", batch_size=None)
+    if by is None:
+        return _split(priced, logs=True)
+    partials = priced
+    totals, rejects = job.merge(ray.get(partials.to_arrow_refs()))
+    return ray.data.from_arrow(totals), ray.data.from_arrow(rejects)
