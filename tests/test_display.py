@@ -95,7 +95,10 @@ def test_a_sum_of_costs_on_several_models_names_each_items_model() -> None:
     ]
     total = sum(costs)
     assert isinstance(total, tokenprice.Cost) and total.calls == 3
-    assert {(i["model"], i["provider"]) for i in total.items} == {("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic")}
+    assert {(i["model"], i["provider"]) for i in total.items} == {
+        ("gpt-4o", "openai"),
+        ("claude-sonnet-4-5", "anthropic"),
+    }
     text = repr(total)
     assert text.startswith(f"<Cost {total.total} USD: sum of 3 calls, 2 models")
     assert "gpt-4o input_tokens" in text and "claude-sonnet-4-5 output_tokens" in text

@@ -38,8 +38,6 @@ layer::
 
 from __future__ import annotations
 
-from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
-from tokenprice._calls import PricedCall, price_call
 from tokenprice._batches import (
     log_schema,
     merge,
@@ -50,6 +48,8 @@ from tokenprice._batches import (
     summarize,
     summarize_log_batch,
 )
+from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
+from tokenprice._calls import PricedCall, price_call
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
     AmbiguousModelError,
