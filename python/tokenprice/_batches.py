@@ -21,6 +21,7 @@ from typing import Any
 from tokenprice import _core
 from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
+from tokenprice._display import mark
 
 # A reject's rows in a priced batch: `status` says so, `reason` and `excerpt` why (the rejects table's columns).
 REJECTED = "rejected"
@@ -404,7 +405,8 @@ def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tup
     priced_rows = int(pc.sum(grouped.column("rows")).as_py() or 0)
     rejected_rows = int(pc.sum(rejects.column("rows")).as_py() or 0)
     counts = {"rows_read": priced_rows + rejected_rows, "rows_priced": priced_rows, "rows_rejected": rejected_rows}
-    return grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()}), rejects
+    # Marked as summary() marks its table, so a notebook shows the merged totals as it shows a summary.
+    return mark(grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()}), "summary"), rejects
 
 
 def total(totals: Any) -> Decimal:
