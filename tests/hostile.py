@@ -19,12 +19,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The child writes its peak RSS on its last line of stderr, after the case's own output.
+# The child writes its peak RSS on its last line of stderr, after the case's own output. It reads the peak of its
+# own address space (`VmHWM`, new at exec) rather than `ru_maxrss`, which Linux keeps across fork and exec: a child
+# of a pytest process that has grown to 1 GB (Spark's, Dask's and the browser's clients loaded) would report that.
 _PEAK_MARK = "HOSTILE-PEAK-RSS-KB="
 _PREAMBLE = f"""\
 import atexit as _atexit, resource as _resource, sys as _sys
 def _hostile_peak():
-    _sys.stderr.write("\\n{_PEAK_MARK}%d\\n" % _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss)
+    try:
+        with open("/proc/self/status") as _status:
+            _kb = next(int(l.split()[1]) for l in _status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        _kb = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+    _sys.stderr.write("\\n{_PEAK_MARK}%d\\n" % _kb)
     _sys.stderr.flush()
 _atexit.register(_hostile_peak)
 """

@@ -14,6 +14,8 @@ import pytest
 
 import tokenprice
 
+from hostile import run_case
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "examples" / "texts").glob("*"))
 
@@ -89,13 +91,12 @@ def test_invalid_utf8(tmp_path: Path) -> None:
 
 
 def _peak_rss_kib(args: list[str]) -> int:
-    """Peak resident memory of one child process running the CLI (the kernel's accounting, via wait4)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tokenprice", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    """Peak resident memory of one child process running the CLI: its own address space's (`VmHWM`, see
+    tests/hostile.py), not `ru_maxrss`, which would carry this pytest process's size across fork and exec."""
+    out = run_case(
+        f"import runpy, sys\nsys.argv = ['tokenprice', *{args!r}]\nrunpy.run_module('tokenprice', run_name='__main__')"
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return usage.ru_maxrss
+    return int(out.peak_mb * 1024)
 
 
 def test_streaming_a_200_mb_file_stays_within_100_mb(tmp_path: Path) -> None:
