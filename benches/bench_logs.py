@@ -140,6 +140,8 @@ flat = json.loads(sys.argv[2])
 t = time.perf_counter()
 con = duckdb.connect()
 con.execute("SET threads TO 2")
+# Newer DuckDB releases draw a progress bar on stdout for long queries; it would garble the figures printed below.
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE prices (model VARCHAR, p_in DOUBLE, p_out DOUBLE)")
 con.executemany("INSERT INTO prices VALUES (?, ?, ?)", [(m, p[0], p[1]) for m, p in flat.items()])
 rows = con.execute(f'''
