@@ -22,7 +22,7 @@ port) as the API documents it:
   ``fundamentals/api/reference/limits/``: 1200 requests per five minutes; ``retry-after``: "the number of seconds,
   rounded up, until more capacity is available").
 
-Faults are scripted per request number (``faults={3: "429", 5: "500", 7: "truncated", 9: "html"}``), a hook runs
+Faults are scripted per request number (``faults={3: "429", 5: "500", 7: "truncated", 9: "html", 11: "redirect"}``), a hook runs
 before each answer (records created while a pull runs), and ``delay`` slows each answer (a pull to kill mid-run).
 The records themselves are built by ``gateway_records``: the documented item shape, with metadata labels, gateway
 cache hits, provider errors, a fallback step and a success logged without usage (cloudflare/ai#491).
@@ -117,8 +117,10 @@ class LogsApi:
         delay: float = 0.0,
         echo_token_in_errors: bool = False,
         retry_after: int = 3,
+        cap: int | None = None,
     ) -> None:
         self.retry_after = retry_after
+        self.cap = cap
         self.records = list(records)
         self.account, self.gateway, self.token = account, gateway, token
         self.faults = dict(faults or {})
@@ -166,7 +168,9 @@ class LogsApi:
                 items = [r for r in items if r[name] == (one[name] == "true")]
         items.sort(key=_key, reverse=one.get("order_by_direction", "asc") == "desc")
         page, per_page = int(one.get("page", "1")), int(one.get("per_page", "20"))
-        chunk = items[(page - 1) * per_page : page * per_page]
+        # ``cap``: a server that gives fewer per page than asked, and says the size asked (total_count tells).
+        size = min(per_page, self.cap or per_page)
+        chunk = items[(page - 1) * size : page * size]
         return {
             "success": True,
             "errors": [],
@@ -228,6 +232,12 @@ class LogsApi:
                     return
                 if fault == "500":
                     self._error(500, 10001, "Internal server error")
+                    return
+                if fault == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", f"http://127.0.0.1:{api.server.server_address[1]}/elsewhere")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if fault == "html":
                     self._send(200, b"<html><body>502 Bad Gateway</body></html>")

@@ -395,3 +395,30 @@ def test_cli_pull_prints_what_it_did_and_verify_prints_mismatches(tmp_path, caps
         == 2
     )
     assert "cannot read the file" in capsys.readouterr().err
+
+
+def test_a_page_size_capped_without_saying_is_followed_by_total_count(tmp_path) -> None:
+    recs = records(30)
+    with LogsApi(recs, token=TOKEN, cap=4) as api:
+        result = pull(api, tmp_path, per_page=10)
+    assert_exactly(read_pulled(result.paths), recs)
+
+
+def test_redirects_are_not_followed_with_the_token(tmp_path) -> None:
+    with LogsApi(records(5), token=TOKEN, faults={1: "redirect"}) as api:
+        with pytest.raises(tokenprice.InputError, match="HTTP 302"):
+            pull(api, tmp_path)
+        assert len(api.requests) == 1  # /elsewhere was never asked for
+
+
+def test_two_pulls_into_one_folder_do_not_run_at_once(tmp_path) -> None:
+    import fcntl
+
+    with LogsApi(records(5), token=TOKEN) as api:
+        pull(api, tmp_path)
+        lock = next(tmp_path.glob(".tokenprice-cloudflare-*.lock"))
+        with open(lock) as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(tokenprice.InputError, match="another pull of this gateway into this folder"):
+                pull(api, tmp_path)
+        assert pull(api, tmp_path).written == 0

@@ -27,6 +27,7 @@ a bounded number of times, then a clear error names the URL and the last answer.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -37,13 +38,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from tokenprice import _core
 from tokenprice._secrets import Secret, redact, redact_url, secret
@@ -172,6 +173,13 @@ class CloudflarePull:
         return price_logs(self.paths, **options)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send the Authorization header to wherever they point."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class _Api:
     """GETs of the Logs API: retries, backoff and the envelope's checks. Messages never hold the token."""
 
@@ -193,6 +201,7 @@ class _Api:
         self.sleep = sleep
         self.requests = 0
         self.retries = 0
+        self.opener = urllib.request.build_opener(_NoRedirect)
 
     def _clean(self, text: str) -> str:
         return redact(text, [self.token])
@@ -212,7 +221,7 @@ class _Api:
             wait: float | None = None
             self.requests += 1
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 - https or a test's
+                with self.opener.open(request, timeout=self.timeout) as resp:
                     body = resp.read()
                 try:
                     page = json.loads(body, parse_float=Decimal)
@@ -244,6 +253,10 @@ class _Api:
             log.info("Cloudflare Logs API %s: %s; retrying in %.3g s", shown, last, wait)
             self.sleep(wait)
         raise _core.InputError(f"Cloudflare Logs API {shown}: gave up after {self.max_retries + 1} attempts: {last}")
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _envelope_problem(page: Any) -> str | None:
@@ -439,102 +452,130 @@ def cloudflare(
     root.mkdir(parents=True, exist_ok=True)
     prefix = gateway_id
     state_path = root / f".tokenprice-cloudflare-{account_id}-{gateway_id}.json"
-    state = _read_state(state_path) or {
-        "version": STATE_VERSION,
-        "account_id": account_id,
-        "gateway_id": gateway_id,
-        "filters": wanted,
-        "cursor": None,
-        "ids_at_cursor": [],
-        "next_seq": 1,
-        "written": 0,
-    }
-    if state.get("filters") != wanted:
-        raise _core.InvalidArgumentError(
-            f"{state_path}: this folder was pulled with filters {state.get('filters')}, not {wanted}; use another "
-            "folder for other filters"
-        )
-    writer = _Writer(root, prefix, compression, level)
-    _remove_unfinished(root, prefix, int(state["next_seq"]))
-
-    cursor = _Stamp(state["cursor"], f"{state_path}: cursor") if state["cursor"] else None
-    seen: set[str] = set(state["ids_at_cursor"])
-    api = _Api(key, timeout=timeout, max_retries=max_retries, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
-    result = CloudflarePull(out=root, state=state_path)
-    endpoint = (
-        f"{base_url.rstrip('/')}/accounts/{urllib.parse.quote(account_id)}/ai-gateway/gateways/"
-        f"{urllib.parse.quote(gateway_id)}/logs"
-    )
-    pending: dict[str, list[str]] = {}
-    n_pending = 0
-    page_no = 1
-
-    def flush() -> None:
-        nonlocal pending, n_pending
-        if n_pending:
-            seq = int(state["next_seq"])
-            result.new_paths += [str(p) for p in writer.write(pending, seq)]
-            state["next_seq"] = seq + 1
-        state["cursor"] = cursor.text if cursor is not None else None
-        state["ids_at_cursor"] = sorted(seen)
-        state["written"] = int(state["written"]) + n_pending
-        _write_state(state_path, state)
-        result.written += n_pending
-        pending, n_pending = {}, 0
-
-    while max_pages is None or result.pages < max_pages:
-        start = cursor if cursor is not None and (lo is None or cursor.key >= lo.key) else lo
-        query = {
-            **wanted,
-            "order_by": "created_at",
-            "order_by_direction": "asc",
-            "page": str(page_no),
-            "per_page": str(per_page),
+    with _exclusive(state_path.with_suffix(".lock")):
+        state = _read_state(state_path) or {
+            "version": STATE_VERSION,
+            "account_id": account_id,
+            "gateway_id": gateway_id,
+            "filters": wanted,
+            "cursor": None,
+            "ids_at_cursor": [],
+            "next_seq": 1,
+            "written": 0,
         }
-        if start is not None:
-            query["start_date"] = start.text
-        if hi is not None:
-            query["end_date"] = hi.text
-        url = f"{endpoint}?{urllib.parse.urlencode(query)}"
-        page = api.get(url)
-        result.pages += 1
-        items = page["result"]
-        fresh = 0
-        for i, item in enumerate(items):
-            where = f"Cloudflare Logs API {redact_url(url)}: result[{i}]"
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or "created_at" not in item:
-                raise _core.InputError(f"{where}: not a log item with an id and a created_at")
-            at = _Stamp(item["created_at"], f"{where}.created_at")
-            if (lo is not None and at.key < lo.key) or (hi is not None and at.key >= hi.key):
-                result.outside += 1
-                continue
-            if cursor is not None and (at.key < cursor.key or (at.key == cursor.key and item["id"] in seen)):
-                result.skipped += 1
-                continue
-            if cursor is None or at.key > cursor.key:
-                cursor, seen = at, set()
-            seen.add(item["id"])
-            pending.setdefault(at.at.strftime("%Y-%m-%d"), []).append(_json_text(item))
-            n_pending += 1
-            fresh += 1
-        # The page size the API used (result_info.per_page), if it says: a page shorter than it is the last.
-        info = page.get("result_info")
-        told = info.get("per_page") if isinstance(info, dict) else None
-        size = min(per_page, told) if isinstance(told, int) and not isinstance(told, bool) and told > 0 else per_page
-        log.info(
-            "Cloudflare Logs API page %d from %s: %d items, %d new", page_no, query.get("start_date"), len(items), fresh
+        if state.get("filters") != wanted:
+            raise _core.InvalidArgumentError(
+                f"{state_path}: this folder was pulled with filters {state.get('filters')}, not {wanted}; use another "
+                "folder for other filters"
+            )
+        writer = _Writer(root, prefix, compression, level)
+        _remove_unfinished(root, prefix, int(state["next_seq"]))
+
+        cursor = _Stamp(state["cursor"], f"{state_path}: cursor") if state["cursor"] else None
+        seen: set[str] = set(state["ids_at_cursor"])
+        api = _Api(key, timeout=timeout, max_retries=max_retries, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
+        result = CloudflarePull(out=root, state=state_path)
+        endpoint = (
+            f"{base_url.rstrip('/')}/accounts/{urllib.parse.quote(account_id)}/ai-gateway/gateways/"
+            f"{urllib.parse.quote(gateway_id)}/logs"
         )
-        if n_pending >= flush_every:
-            flush()
-        if len(items) < size or not items:
-            break
-        # New records: the next window starts at the last one; none (a page of one instant): the next page.
-        page_no = 1 if fresh else page_no + 1
-    flush()
-    result.requests, result.retries = api.requests, api.retries
-    result.last_created_at = state["cursor"]
-    result.paths = sorted(str(p) for p in root.glob(f"*/{prefix}-*{writer.suffix}"))
-    return result
+        pending: dict[str, list[str]] = {}
+        n_pending = 0
+        page_no = 1
+
+        def flush() -> None:
+            nonlocal pending, n_pending
+            if n_pending:
+                seq = int(state["next_seq"])
+                result.new_paths += [str(p) for p in writer.write(pending, seq)]
+                state["next_seq"] = seq + 1
+            state["cursor"] = cursor.text if cursor is not None else None
+            state["ids_at_cursor"] = sorted(seen)
+            state["written"] = int(state["written"]) + n_pending
+            _write_state(state_path, state)
+            result.written += n_pending
+            pending, n_pending = {}, 0
+
+        while max_pages is None or result.pages < max_pages:
+            start = cursor if cursor is not None and (lo is None or cursor.key >= lo.key) else lo
+            query = {
+                **wanted,
+                "order_by": "created_at",
+                "order_by_direction": "asc",
+                "page": str(page_no),
+                "per_page": str(per_page),
+            }
+            if start is not None:
+                query["start_date"] = start.text
+            if hi is not None:
+                query["end_date"] = hi.text
+            url = f"{endpoint}?{urllib.parse.urlencode(query)}"
+            page = api.get(url)
+            result.pages += 1
+            items = page["result"]
+            fresh = 0
+            for i, item in enumerate(items):
+                where = f"Cloudflare Logs API {redact_url(url)}: result[{i}]"
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str) or "created_at" not in item:
+                    raise _core.InputError(f"{where}: not a log item with an id and a created_at")
+                at = _Stamp(item["created_at"], f"{where}.created_at")
+                if (lo is not None and at.key < lo.key) or (hi is not None and at.key >= hi.key):
+                    result.outside += 1
+                    continue
+                if cursor is not None and (at.key < cursor.key or (at.key == cursor.key and item["id"] in seen)):
+                    result.skipped += 1
+                    continue
+                if cursor is None or at.key > cursor.key:
+                    cursor, seen = at, set()
+                seen.add(item["id"])
+                pending.setdefault(at.at.strftime("%Y-%m-%d"), []).append(_json_text(item))
+                n_pending += 1
+                fresh += 1
+            # The last page: shorter than the page size the API used (result_info.per_page, if it says), unless
+            # result_info.total_count says more records follow (an API that capped per_page without saying so).
+            got = page.get("result_info")
+            info: dict[str, Any] = got if isinstance(got, dict) else {}
+            told, total = info.get("per_page"), info.get("total_count")
+            size = min(per_page, told) if _count(told) and told > 0 else per_page
+            more = _count(total) and (page_no - 1) * size + len(items) < total
+            log.info(
+                "Cloudflare Logs API page %d from %s: %d items, %d new",
+                page_no,
+                query.get("start_date"),
+                len(items),
+                fresh,
+            )
+            if n_pending >= flush_every:
+                flush()
+            if not items or (len(items) < size and not more):
+                break
+            # New records: the next window starts at the last one; none (a page of one instant): the next page.
+            page_no = 1 if fresh else page_no + 1
+        flush()
+        result.requests, result.retries = api.requests, api.retries
+        result.last_created_at = state["cursor"]
+        result.paths = sorted(str(p) for p in root.glob(f"*/{prefix}-*{writer.suffix}"))
+        return result
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``path`` (where the OS has ``flock``): two pulls of one gateway into one folder
+    would write the same records."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise _core.InputError(f"{path}: another pull of this gateway into this folder is running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _remove_unfinished(root: Path, prefix: str, next_seq: int) -> None:
