@@ -342,6 +342,9 @@ def test_bad_arguments_are_named(tmp_path, monkeypatch) -> None:
         cloudflare("acct", "../x", token=TOKEN, out=tmp_path)
     with pytest.raises(tokenprice.InvalidArgumentError, match="compression must be"):
         cloudflare("acct", "gw", token=TOKEN, out=tmp_path, compression="lz4")
+    with pytest.raises(tokenprice.InvalidArgumentError, match=r"token \(given\) holds a space") as err:
+        cloudflare("acct", "gw", token="tok\nen", out=tmp_path)
+    assert "tok\nen" not in str(err.value)
     with pytest.raises(tokenprice.InvalidArgumentError, match="not an ISO 8601"):
         cloudflare("acct", "gw", token=TOKEN, out=tmp_path, since="yesterday")
 
@@ -387,6 +390,11 @@ def test_cli_pull_prints_what_it_did_and_verify_prints_mismatches(tmp_path, caps
         assert main([*args, "--verify", "--json"]) == 0
         data = json.loads(capsys.readouterr().out)
     assert data["written"] == 0 and len(data["paths"]) >= 2
+    # The Python equivalent of --verify.
+    with LogsApi(recs, token=TOKEN) as api:
+        rec = pull(api, tmp_path / "py").reconcile()
+    assert rec.mismatches.num_rows == data["reconciliation"]["mismatches"]
+    assert recs[3]["id"] in rec.mismatches.column("id").to_pylist()
     assert data["reconciliation"]["mismatches"] >= 1
     assert recs[3]["id"] in [m["id"] for m in data["reconciliation"]["mismatch_rows"]]
     # An error is one line on stderr, status 2.

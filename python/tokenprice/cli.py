@@ -505,7 +505,7 @@ def _cmd_pull_cloudflare(args: argparse.Namespace) -> int:
     if args.verify:
         logs = pulled.price_logs(book=_book(args)) if pulled.paths else None
         if logs is not None:
-            rec = logs.reconcile()
+            rec = logs.reconcile()  # what pulled.reconcile() gives, with the counts beside it
             rows = rec.mismatches.to_pylist()
             report["priced"] = {
                 "rows_read": logs.rows_read,

@@ -44,10 +44,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tokenprice import _core
-from tokenprice._secrets import Secret, redact, redact_url, secret
+
+if TYPE_CHECKING:
+    from tokenprice._ledger import PricedLogs, Reconciliation
+from tokenprice._secrets import Secret, redact, redact_url, redacted_error, secret
 
 log = logging.getLogger("tokenprice.sources.cloudflare")
 
@@ -166,11 +169,18 @@ class CloudflarePull:
     retries: int = 0
     last_created_at: str | None = None
 
-    def price_logs(self, **options: Any) -> Any:
+    def price_logs(self, **options: Any) -> PricedLogs:
         """``tokenprice.price_logs`` over every file pulled (``paths``), with the same options."""
         from tokenprice._ledger import price_logs
 
         return price_logs(self.paths, **options)
+
+    def reconcile(
+        self, tolerance: tuple[str | Decimal | int, str | Decimal | int] = ("0.000001", "0.01"), **options: Any
+    ) -> Reconciliation:
+        """Prices everything pulled (``options`` as ``price_logs``'s) and checks the gateway's reported ``cost``
+        against tokenprice's: what ``tokenprice pull cloudflare --verify`` prints."""
+        return self.price_logs(**options).reconcile(tolerance)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -245,6 +255,8 @@ class _Api:
             except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
                 reason = getattr(e, "reason", None) or e
                 last = f"{type(e).__name__}: {self._clean(str(reason))}"
+            except ValueError as e:  # urllib's own refusals (a malformed URL or header): not worth a retry
+                raise redacted_error(e, [self.token], f"Cloudflare Logs API {shown}") from None
             if attempt == self.max_retries:
                 break
             if wait is None:
@@ -429,6 +441,11 @@ def cloudflare(
     if token is None and token_env is None and token_file is None:
         token_env = TOKEN_ENV
     key = secret(token, env=token_env, file=token_file, what="the Cloudflare API token")
+    if not re.fullmatch(r"[\x21-\x7e]+", key.reveal()):
+        # http.client would refuse it with an error that quotes it.
+        raise _core.InvalidArgumentError(
+            f"the Cloudflare API token ({key.origin}) holds a space, a control or a non-ASCII character"
+        )
     for name, number in (("per_page", per_page), ("flush_every", flush_every), ("max_retries", max_retries)):
         if isinstance(number, bool) or not isinstance(number, int) or number < (0 if name == "max_retries" else 1):
             raise _core.InvalidArgumentError(f"{name} must be a positive int, got {number!r}")
