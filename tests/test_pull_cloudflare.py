@@ -430,3 +430,17 @@ def test_two_pulls_into_one_folder_do_not_run_at_once(tmp_path) -> None:
             with pytest.raises(tokenprice.InputError, match="another pull of this gateway into this folder"):
                 pull(api, tmp_path)
         assert pull(api, tmp_path).written == 0
+
+
+def test_a_page_out_of_order_and_a_server_ignoring_start_date_lose_nothing(tmp_path, caplog) -> None:
+    recs = records(30)
+    with LogsApi(recs, token=TOKEN, unordered=True) as api:
+        result = pull(api, tmp_path / "unordered")
+    assert_exactly(read_pulled(result.paths), recs)
+    assert result.early == 0
+    caplog.set_level(logging.WARNING, logger="tokenprice")
+    with LogsApi(recs, token=TOKEN, ignore_start=True) as api:
+        result = pull(api, tmp_path / "no-start")
+    assert_exactly(read_pulled(result.paths), recs)
+    assert result.early > 0
+    assert any("before the window's start_date" in r.getMessage() for r in caplog.records)

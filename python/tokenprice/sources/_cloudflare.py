@@ -154,7 +154,8 @@ def _json_text(value: Any) -> str:
 class CloudflarePull:
     """What a pull did: ``paths`` are every file of this gateway in ``out`` (this run's and earlier runs'), ready
     for ``price_logs(pull.paths)``; ``written`` the records this run wrote, ``skipped`` those it had already
-    written (seen again at a window's start), ``outside`` those the API returned outside [since, until);
+    written (seen again at a window's start), ``early`` those the API returned from before the window's start (it
+    did not honour ``start_date``: a warning is logged), ``outside`` those the API returned outside [since, until);
     ``requests`` and ``retries`` the HTTP calls; ``state`` the checkpoint file."""
 
     out: Path
@@ -163,6 +164,7 @@ class CloudflarePull:
     new_paths: list[str] = field(default_factory=list)
     written: int = 0
     skipped: int = 0
+    early: int = 0
     outside: int = 0
     pages: int = 0
     requests: int = 0
@@ -531,15 +533,23 @@ def cloudflare(
             result.pages += 1
             items = page["result"]
             fresh = 0
+            read = []
             for i, item in enumerate(items):
                 where = f"Cloudflare Logs API {redact_url(url)}: result[{i}]"
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str) or "created_at" not in item:
                     raise _core.InputError(f"{where}: not a log item with an id and a created_at")
-                at = _Stamp(item["created_at"], f"{where}.created_at")
+                read.append((_Stamp(item["created_at"], f"{where}.created_at"), item))
+            # In created_at order (the order asked for): a page the API sent out of order loses nothing of its own.
+            read.sort(key=lambda pair: (pair[0].key, pair[1]["id"]))
+            for at, item in read:
                 if (lo is not None and at.key < lo.key) or (hi is not None and at.key >= hi.key):
                     result.outside += 1
                     continue
-                if cursor is not None and (at.key < cursor.key or (at.key == cursor.key and item["id"] in seen)):
+                if cursor is not None and at.key < cursor.key:
+                    # Before the window's start: written already, or created before records already pulled.
+                    result.early += 1
+                    continue
+                if cursor is not None and at.key == cursor.key and item["id"] in seen:
                     result.skipped += 1
                     continue
                 if cursor is None or at.key > cursor.key:
@@ -570,6 +580,12 @@ def cloudflare(
             page_no = 1 if fresh else page_no + 1
         flush()
         result.requests, result.retries = api.requests, api.retries
+        if result.early:
+            log.warning(
+                "Cloudflare Logs API: %d records came from before the window's start_date; they were not written "
+                "(written already, or logged late: pull again with since= into a new folder to be sure)",
+                result.early,
+            )
         result.last_created_at = state["cursor"]
         result.paths = sorted(str(p) for p in root.glob(f"*/{prefix}-*{writer.suffix}"))
         return result
