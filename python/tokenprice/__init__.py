@@ -38,6 +38,8 @@ layer::
 
 from __future__ import annotations
 
+# Where the logs are kept (Cloudflare's Logs API, ...): `tokenprice.sources.cloudflare(...)`; each source loads on use.
+from tokenprice import sources as sources
 from tokenprice._batches import (
     log_schema,
     merge,

@@ -11,6 +11,10 @@
   the cost report.
 - ``tokenprice report LOGS... -o report.html [--format F] [--title T]``: the cost report, one self-contained HTML
   file that opens offline (docs/report.md).
+- ``tokenprice pull cloudflare ACCOUNT GATEWAY -o DIR [--since T] [--until T] [--token-env VAR | --token-file F]
+  [--verify] [--json]``: pulls a gateway's logs from Cloudflare's Logs API into day folders of JSON Lines,
+  continuing where the last pull stopped; ``--verify`` also prices them and prints where the gateway's reported
+  cost differs (docs/sources.md).
 
 Errors (a missing file, an unknown model or format, invalid UTF-8, anything unexpected) print one line on stderr
 (``tokenprice: error: ...``, never a traceback) and exit with status 2; a ``price`` run that read records and
@@ -463,6 +467,95 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pull_cloudflare(args: argparse.Namespace) -> int:
+    from tokenprice.sources import cloudflare
+
+    filters: dict[str, str] = {}
+    for item in args.filter or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _core.InvalidArgumentError(f"--filter {item!r}: expected NAME=VALUE (e.g. provider=openai)")
+        filters[key] = value
+    pulled = cloudflare(
+        args.account,
+        args.gateway,
+        out=args.out,
+        token_env=args.token_env,
+        token_file=args.token_file,
+        since=args.since,
+        until=args.until,
+        filters=filters or None,
+        per_page=args.per_page,
+        compression=args.compression,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+    )
+    report: dict[str, Any] = {
+        "written": pulled.written,
+        "pages": pulled.pages,
+        "requests": pulled.requests,
+        "retries": pulled.retries,
+        "last_created_at": pulled.last_created_at,
+        "out": str(pulled.out),
+        "new_paths": pulled.new_paths,
+        "paths": pulled.paths,
+    }
+    rec = None
+    if args.verify:
+        logs = pulled.price_logs(book=_book(args)) if pulled.paths else None
+        if logs is not None:
+            rec = logs.reconcile()  # what pulled.reconcile() gives, with the counts beside it
+            rows = rec.mismatches.to_pylist()
+            report["priced"] = {
+                "rows_read": logs.rows_read,
+                "rows_priced": logs.rows_priced,
+                "rows_rejected": logs.rows_rejected,
+                "total_cost": money_text(logs.total_cost),
+            }
+            report["reconciliation"] = {
+                "compared": rec.compared,
+                "reported_total": money_text(rec.reported_total),
+                "computed_total": money_text(rec.computed_total),
+                "mismatches": len(rows),
+                "causes": {c: n for c, n in rec.causes.items() if n},
+                "mismatch_rows": [
+                    {
+                        k: _json_value(v)
+                        for k, v in r.items()
+                        if k in ("id", "model", "reported", "computed", "difference", "cause", "source", "line")
+                    }
+                    for r in rows
+                ],
+            }
+    if args.json:
+        print(json.dumps(report, default=str))
+        return 0
+    print(
+        f"{pulled.written} new records pulled into {pulled.out} ({len(pulled.new_paths)} new files, "
+        f"{len(pulled.paths)} in all; {pulled.pages} pages, {pulled.retries} retries); last created_at "
+        f"{pulled.last_created_at or '-'}"
+    )
+    if args.verify and "priced" in report:
+        p, r = report["priced"], report["reconciliation"]
+        print(
+            f"priced: {p['rows_read']} rows read: {p['rows_priced']} priced, {p['rows_rejected']} rejected; "
+            f"total {p['total_cost']} USD"
+        )
+        print(
+            f"reconciliation: {r['compared']} rows with a reported cost; reported {r['reported_total']} USD, "
+            f"computed {r['computed_total']} USD; {r['mismatches']} mismatches"
+            + ("" if not r["causes"] else ": " + ", ".join(f"{n} {c}" for c, n in r["causes"].items()))
+        )
+        shown = ["id", "model", "reported", "computed", "difference", "cause"]
+        table = [{k: m.get(k) for k in shown} for m in r["mismatch_rows"][:50]]
+        if table:
+            print(_table_text(table, shown))
+        if len(r["mismatch_rows"]) > 50:
+            print(f"... and {len(r['mismatch_rows']) - 50} more (--json lists them all)")
+    return 0
+
+
 def _add_reading_arguments(cmd: argparse.ArgumentParser) -> None:
     """The arguments of `price` and `report` that say which logs and how to read and price them."""
     cmd.add_argument("logs", nargs="+", metavar="LOGS", help="log files or globs (JSON Lines or arrays; gzip, zstd)")
@@ -555,6 +648,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reading_arguments(report)
     report.add_argument("--out", "-o", dest="html", required=True, metavar="PATH", help="the HTML file to write")
     report.set_defaults(run=_cmd_report)
+
+    pull = sub.add_parser("pull", help="pull logs from where they are kept into local files")
+    sources = pull.add_subparsers(dest="source", required=True)
+    cf = sources.add_parser(
+        "cloudflare",
+        help="Cloudflare AI Gateway's Logs API into DIR/<day>/*.jsonl.gz, continuing where the last pull stopped",
+    )
+    cf.add_argument("account", metavar="ACCOUNT", help="the Cloudflare account id")
+    cf.add_argument("gateway", metavar="GATEWAY", help="the gateway id")
+    cf.add_argument("--out", "-o", required=True, metavar="DIR", help="the folder of day folders and the pull's state")
+    token = cf.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="the environment variable holding the API token (default CLOUDFLARE_API_TOKEN)",
+    )
+    token.add_argument("--token-file", metavar="FILE", help="a file holding the API token")
+    cf.add_argument("--since", help="only records created at or after this time (ISO 8601; UTC unless given)")
+    cf.add_argument("--until", help="only records created before this time")
+    cf.add_argument(
+        "--filter",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a filter of the Logs API list (provider=openai, model=..., success=true, ...); repeatable",
+    )
+    cf.add_argument("--per-page", type=int, default=50, help="records per request (default 50)")
+    cf.add_argument("--compression", choices=["gzip", "zstd"], default="gzip", help="of the files written")
+    cf.add_argument("--base-url", default="https://api.cloudflare.com/client/v4", help="the API's root")
+    cf.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one answer (default 30)")
+    cf.add_argument("--max-retries", type=int, default=6, help="retries of a failing request (default 6)")
+    cf.add_argument(
+        "--verify",
+        action="store_true",
+        help="also price everything pulled and print where the gateway's reported cost differs",
+    )
+    cf.add_argument("--json", action="store_true", help="print one JSON object")
+    cf.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
+    cf.set_defaults(run=_cmd_pull_cloudflare)
     return parser
 
 
