@@ -246,3 +246,38 @@ def test_the_command_line_prices_a_bucket(
     monkeypatch.delenv("TOKENPRICE_TEST_S3_SECRET")
     assert cli.main(["price", "s3://logs/gateway/**", "--storage-option-env", "secret=TOKENPRICE_TEST_S3_SECRET"]) == 2
     assert "TOKENPRICE_TEST_S3_SECRET" in capsys.readouterr().err
+
+
+def test_progress_names_each_object(store: Any) -> None:
+    endpoint, _, objects, _ = store
+    seen: list[tuple[str, int]] = []
+    tokenprice.price_logs(
+        "s3://logs/gateway/**/*.log.gz",
+        storage_options=storage_options(endpoint),
+        progress=lambda name, taken, records: seen.append((name, records)),
+    )
+    assert sorted({n for n, _ in seen}) == [f"s3://logs/{k}" for k in sorted(objects)]
+    assert seen[-1][1] == 242 and [r for _, r in seen] == sorted(r for _, r in seen)
+
+
+def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
+    """No GCS or Azure emulator installs here (fake-gcs-server and Azurite are neither on PyPI nor in Debian): the
+    options and URLs are checked as far as building pyarrow's filesystem, which sends nothing."""
+    import pyarrow.fs as pafs
+
+    gcs = _storage.parse("gs://bucket/logs/{DATE}")
+    assert (gcs.kind, gcs.bucket, gcs.pattern) == ("gcs", "bucket", "logs/*/**")
+    fs = _storage.filesystem(gcs, _storage._options(gcs, {"anon": True, "endpoint_url": "http://127.0.0.1:4443"}))
+    assert isinstance(fs, pafs.GcsFileSystem)
+    # Logpush's Azure destination: a SAS URL with azure:// for https://; the SAS is a secret.
+    sas = "sv=2024-01-01&sig=S1GN4TURE%3D"
+    azure = _storage.parse(f"azure://acct.blob.core.windows.net/container/logs/{{DATE}}?{sas}")
+    assert (azure.bucket, azure.pattern, azure.query["account_name"]) == ("container", "logs/*/**", "acct")
+    options = _storage._options(azure, None)
+    assert str(options["sas_token"]) == "***" and options["sas_token"].reveal() == sas
+    assert isinstance(_storage.filesystem(azure, options), pafs.AzureFileSystem)
+    assert azure.url("logs/20260301/a.log.gz") == "azure://acct.blob.core.windows.net/container/logs/20260301/a.log.gz"
+    with pytest.raises(tokenprice.InvalidArgumentError, match="account_name"):
+        _storage.filesystem(_storage.parse("az://container/x"), {})
+    with pytest.raises(tokenprice.InvalidArgumentError, match="unknown key 'key'"):
+        _storage._options(gcs, {"key": "x"})
