@@ -81,6 +81,7 @@ bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; res
 	$(PYTHON) benches/bench_extract.py
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
+	$(PYTHON) benches/bench_storage.py
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
 	$(PYTHON) benches/bench_report.py

@@ -443,3 +443,50 @@ fn repricing_maps_models_drops_the_cache_and_keeps_unpriceable_lines_null() {
     let unknown = Reprice { model_map: HashMap::from([("gpt-4o".into(), "no-such-model".into())]), ..uncached };
     assert_eq!(repriced(&unknown), [None, None]);
 }
+
+/// Named streams (what an object store's objects are read as) give exactly what the same bytes give as files:
+/// plain and gzip, the same lines, rejects and sources; an input that cannot be opened stops the run naming it;
+/// a gzip stream cut short is an error naming the stream, never lines silently lost.
+#[test]
+fn streams_read_as_files_are_and_their_errors_name_the_stream() {
+    use std::io::Write;
+    use tokenprice::ledger::Streams;
+    let dir = scratch("streams");
+    let paths = two_files(&dir);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&std::fs::read(&paths[1]).unwrap()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(dir.join("b.jsonl.gz"), &gz).unwrap();
+    let files = vec![paths[0].clone(), dir.join("b.jsonl.gz").display().to_string()];
+    let options = RunOptions { spill: Spill::Never, ..RunOptions::default() };
+    let want = run_files(&files, &options).unwrap();
+    let bodies = [std::fs::read(&paths[0]).unwrap(), gz.clone()];
+    let opened = std::sync::Mutex::new(Vec::new());
+    let open = |i: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
+        opened.lock().unwrap().push(i);
+        Ok(Box::new(std::io::Cursor::new(bodies[i].clone())))
+    };
+    let mut streams = Streams { names: files.clone(), open };
+    let got = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
+    assert_eq!(*opened.lock().unwrap(), vec![0, 1]);
+    assert_eq!(got.records_read, want.records_read);
+    assert_eq!(rows(&got.priced), 49);
+    assert!(got.priced == want.priced && got.rejects == want.rejects, "streams and files differ");
+    assert_eq!(rows(&got.rejects), 2);
+    // An input that cannot be opened.
+    let refuse = |_: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
+        Err(Error::Io { path: "s3://b/k.gz".into(), message: "NoSuchKey".into() })
+    };
+    let mut streams = Streams { names: vec!["s3://b/k.gz".into()], open: refuse };
+    let err = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
+    assert!(err.contains("s3://b/k.gz") && err.contains("NoSuchKey"), "{err}");
+    // A gzip stream cut short.
+    let cut = gz[..gz.len() - 20].to_vec();
+    let open = move |_: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(cut.clone())))
+    };
+    let mut streams = Streams { names: vec!["s3://b/cut.jsonl.gz".into()], open };
+    let err = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
+    assert!(err.contains("s3://b/cut.jsonl.gz"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,18 +3,19 @@ by any label (tenant, feature, conversation, ...) and period."""
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
-from tokenprice import _core
+from tokenprice import _core, _storage
 from tokenprice._columns import arrow_table, check_money, library_of, money_as, to_pandas, to_polars
 from tokenprice._core import PriceBook
 from tokenprice._display import logs_html, logs_text, mark, reconciliation_html, reconciliation_text
@@ -170,6 +171,8 @@ class PricedLogs:
             self._table = arrow_table(table)
         self.rejects: pa.Table = rejects if isinstance(rejects, pa.Table) else arrow_table(rejects)
         self.rows_read = rows_read
+        # Objects of an object store that since=/until= skipped by their names, unread (their URLs).
+        self.skipped_objects: list[str] = []
         if self._table is not None:
             self.rows_priced = self._table.num_rows
         self.rows_rejected = self.rejects.num_rows
@@ -586,10 +589,18 @@ def price_logs(
     tz: str = "UTC",
     keep_rows: bool = True,
     max_line_bytes: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    since: Any = None,
+    until: Any = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
     Arrow-compatible table whose rows are records.
+
+    Or objects of an object store: ``s3://bucket/logs/**/*.log.gz`` (also ``r2://``, ``gs://``, ``az://``), read
+    as files are, with ``storage_options`` (credentials, ``endpoint_url``, ``region``…; shown as ``***``
+    everywhere) and ``since``/``until``, which skip the objects whose Logpush folder (``{DATE}``) or name
+    (``<start>_<end>_…``) says they hold no record of the window, without reading them (docs/object-storage.md).
 
     Each record's usage is read by its format (detected per record, or ``format=``), priced at its own
     timestamp (``default_at=`` for records without one), with its labels as columns. With ``by`` (and ``period``,
@@ -634,6 +645,30 @@ def price_logs(
         approximate=approximate,
         num_threads=num_threads,
     )
+    urls = [source] if isinstance(source, str) else source if isinstance(source, (list, tuple)) else []
+    if urls and all(_storage.is_url(u) for u in urls):
+        result = _price_objects(
+            list(urls),
+            storage_options,
+            since,
+            until,
+            options,
+            progress,
+            max_line_bytes,
+            spill,
+            spill_dir,
+            keep_rows,
+            by,
+            period,
+            tz,
+        )
+        result.book = book
+        return result
+    if storage_options is not None or since is not None or until is not None or any(_storage.is_url(u) for u in urls):
+        raise _core.InvalidArgumentError(
+            "storage_options=, since= and until= are for object storage URLs (s3://, r2://, gs://, az://), "
+            "and a run's sources are all URLs or all local"
+        )
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple))
         and source
@@ -646,22 +681,13 @@ def price_logs(
             if any(_is_tabular(p) for p in paths):
                 result = _price_mixed(paths, options, max_line_bytes, report)
             elif not keep_rows:
-                _check_period(period, tz)
-                keys = _keys(by)
-                priced, rejects, read, _, totals, _ = _core.price_log_files(
-                    paths,
-                    options,
-                    progress=report,
-                    totals_by=keys,
-                    period=period,
-                    tz=tz,
-                    max_line_bytes=max_line_bytes,
-                )
-                result = PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
+                run = functools.partial(_core.price_log_files, paths, options)
+                result = _price_totals(run, report, max_line_bytes, by, period, tz)
                 result.book = book
                 return result
             else:
-                result = _price_files(paths, options, report, max_line_bytes, spill, spill_dir)
+                run = functools.partial(_core.price_log_files, paths, options)
+                result = _price_files(run, report, max_line_bytes, spill, spill_dir)
         finally:
             if bar is not None:
                 bar.close()
@@ -702,19 +728,75 @@ def _reporter(progress: object, paths: Sequence[str]) -> tuple[Report | None, Te
     return (lambda path, taken, records, _read: user(path, taken, records)), None
 
 
-def _price_files(
-    paths: list[str],
+def _price_objects(
+    urls: list[str],
+    storage_options: Mapping[str, Any] | None,
+    since: Any,
+    until: Any,
     options: dict[str, Any],
+    progress: object,
+    max_line_bytes: int | None,
+    spill: bool | None,
+    spill_dir: str | os.PathLike[str] | None,
+    keep_rows: bool,
+    by: str | Sequence[str] | None,
+    period: str | None,
+    tz: str,
+) -> PricedLogs:
+    """Objects of an object store, listed (the window skipping what it can) and read by the core as files are."""
+    planned = _storage.plan(urls, storage_options, since, until)
+    objects = planned.objects
+    if not objects.names:
+        raise _core.InputError(
+            f"{urls[0]}: no object left to read: the window skipped {len(planned.listing.skipped_objects)} objects "
+            f"and {len(planned.listing.skipped_folders)} date folders"
+        )
+    report, bar = _reporter(progress, objects.names)
+    try:
+        run = functools.partial(_storage.price_objects, _core.price_log_streams, objects, options=options)
+        if not keep_rows:
+            result = _price_totals(run, report, max_line_bytes, by, period, tz)
+        else:
+            result = _price_files(run, report, max_line_bytes, spill, spill_dir)
+            if by is not None or period is not None:
+                result.last_summary = result.summary(by, period, tz)
+    finally:
+        if bar is not None:
+            bar.close()
+    result.skipped_objects = [objects.location.url(k) for k in planned.listing.skipped_objects]
+    return result
+
+
+def _price_totals(
+    run: Callable[..., Any],
+    progress: Report | None,
+    max_line_bytes: int | None,
+    by: str | Sequence[str] | None,
+    period: str | None,
+    tz: str,
+) -> PricedLogs:
+    """JSON logs (``run``: the core over files or objects) totalled by ``by`` as they are priced, no rows kept."""
+    _check_period(period, tz)
+    keys = _keys(by)
+    priced, rejects, read, _, totals, _ = run(
+        progress=progress, totals_by=keys, period=period, tz=tz, max_line_bytes=max_line_bytes
+    )
+    return PricedLogs(priced, rejects, read, totals=(arrow_table(totals), _grouping(keys, period, tz)))
+
+
+def _price_files(
+    run: Callable[..., Any],
     progress: Report | None,
     max_line_bytes: int | None,
     spill: bool | None,
     spill_dir: str | os.PathLike[str] | None,
 ) -> PricedLogs:
-    """JSON log files through the streaming reader, spilling priced lines to disk when asked or when large (the
-    core decides on the bytes it read, into a folder of the run's own, removed with the result)."""
+    """JSON logs (``run``: the core over files or objects) through the streaming reader, spilling priced lines to
+    disk when asked or when large (the core decides on the bytes it read, into a folder of the run's own, removed
+    with the result)."""
     folder = os.fspath(spill_dir) if spill_dir is not None else tempfile.gettempdir()
-    priced, rejects, read, spilled, _, run_dir = _core.price_log_files(
-        paths, options, progress=progress, max_line_bytes=max_line_bytes, spill=spill, spill_dir=folder
+    priced, rejects, read, spilled, _, run_dir = run(
+        progress=progress, max_line_bytes=max_line_bytes, spill=spill, spill_dir=folder
     )
     result = PricedLogs(priced, rejects, read, spilled)
     if run_dir is not None:

@@ -433,14 +433,34 @@ def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
         "approximate": args.approximate,
         "num_threads": args.num_threads,
         "max_line_bytes": args.max_line_bytes,
+        **_storage_arguments(args),
     }
+
+
+def _storage_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """``--storage-option``, ``--storage-option-env``, ``--since`` and ``--until`` as price_logs' keywords (only
+    those given); a value from the environment is a Secret, never shown."""
+    from tokenprice._secrets import secret
+
+    options: dict[str, Any] = {}
+    for flag, items in (("--storage-option", args.storage_option), ("--storage-option-env", args.storage_option_env)):
+        for item in items:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise _core.InvalidArgumentError(f"{flag} takes KEY=VALUE, got {item.split('=', 1)[0]!r}=...")
+            is_env = flag == "--storage-option-env"
+            options[key] = secret(env=value, what=f"{flag} {key}") if is_env else value
+    out: dict[str, Any] = {"storage_options": options} if options else {}
+    out.update({k: v for k, v in (("since", args.since), ("until", args.until)) if v is not None})
+    return out
 
 
 def _write_report(logs: Any, args: argparse.Namespace, book: PriceBook, shown: dict[str, Any], out: Any) -> None:
     """Writes the HTML report of `price --html` or `report -o`; its footer shows the run's options (file names
     only, never a folder), and `out` is told where it went."""
     path = args.html
-    options = {k: v for k, v in _reading_options(args).items() if k != "num_threads"}
+    # Never the storage options (credentials), nor the thread count.
+    options = {k: v for k, v in _reading_options(args).items() if k not in ("num_threads", "storage_options")}
     parameters = {**options, **shown, "prices": Path(args.prices).name if args.prices else None}
     sizes = logs.report(path, book=book if args.prices else None, title=args.title, parameters=parameters)
     print(f"report written to {path} ({sizes['file'] / 1e6:.1f} MB, data {sizes['payload'] / 1e3:,.0f} kB)", file=out)
@@ -581,6 +601,22 @@ def _add_reading_arguments(cmd: argparse.ArgumentParser) -> None:
     )
     cmd.add_argument("--prices", metavar="PATH", help=PRICES_HELP)
     cmd.add_argument("--title", default="LLM cost report", help="the HTML report's title")
+    cmd.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an object store option for s3:// r2:// gs:// az:// logs (key, endpoint_url, region, account_id...)",
+    )
+    cmd.add_argument(
+        "--storage-option-env",
+        action="append",
+        default=[],
+        metavar="KEY=ENV",
+        help="an object store option read from the environment variable ENV (for secrets: secret=AWS_SECRET)",
+    )
+    cmd.add_argument("--since", help="object storage: skip objects whose Logpush folder or name is before this time")
+    cmd.add_argument("--until", help="object storage: skip objects whose Logpush folder or name is from this time on")
 
 
 def build_parser() -> argparse.ArgumentParser:

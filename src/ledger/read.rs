@@ -38,13 +38,14 @@ pub struct Progress {
     pub read: u64,
 }
 
-/// A file read through a counter of the bytes taken from it (before decompression), for progress reports.
-struct Counting {
-    file: File,
+/// A file (or any stream) read through a counter of the bytes taken from it (before decompression), for progress
+/// reports.
+struct Counting<R> {
+    file: R,
     taken: Arc<AtomicU64>,
 }
 
-impl IoRead for Counting {
+impl<R: IoRead> IoRead for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
         self.taken.fetch_add(n as u64, Ordering::Relaxed);
@@ -54,7 +55,15 @@ impl IoRead for Counting {
 
 /// Opens a file, decompressing gzip or zstd by their magic bytes; `taken` counts the file's bytes read so far.
 pub fn open(path: &str, taken: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>> {
-    let file = Counting { file: File::open(path).map_err(|e| io(path, e))?, taken };
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    open_stream(path, Box::new(file), taken)
+}
+
+/// A stream named `name` (a file, an object of an object store) made readable as a file is: gzip or zstd
+/// decompressed by their magic bytes; `taken` counts the stream's bytes read so far.
+pub fn open_stream(name: &str, raw: Box<dyn IoRead + Send>, taken: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>> {
+    let path = name;
+    let file = Counting { file: raw, taken };
     let mut file = BufReader::with_capacity(1 << 20, file);
     let head = file.fill_buf().map_err(|e| io(path, e))?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
@@ -116,13 +125,21 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
 /// Streams the records of one file to `block`, a block of lines at a time: (line number, line) for JSON Lines,
 /// (element number, element) for a file holding one JSON array; with how far the file has been read. A line or
 /// element longer than `max_line` bytes is given as [`Text::TooLong`] (its start kept, the rest skipped).
-pub fn read_file(
-    path: &str,
+pub fn read_file(path: &str, max_line: usize, block: impl FnMut(&[Item<'_>], Progress) -> Result<()>) -> Result<()> {
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    read_stream(path, Box::new(file), max_line, block)
+}
+
+/// [`read_file`] for any stream (an object of an object store, a pipe): `name` names it in errors and rejects.
+pub fn read_stream(
+    name: &str,
+    raw: Box<dyn IoRead + Send>,
     max_line: usize,
     mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
 ) -> Result<()> {
+    let path = name;
     let taken = Arc::new(AtomicU64::new(0));
-    let mut reader = open(path, taken.clone())?;
+    let mut reader = open_stream(path, raw, taken.clone())?;
     let max_line = max_line.max(1);
     let first = {
         let buf = reader.fill_buf().map_err(|e| io(path, e))?;

@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use super::groups::{Grouping, Groups};
 use super::output::{empty, unify};
 use super::pricer::{price_items, total_items};
-use super::read::{read_file, Progress as Position, DEFAULT_MAX_LINE_BYTES};
+use super::read::{read_file, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
 use super::{Item, LedgerOptions};
 use crate::error::{Error, Result};
 use crate::prices::PriceBook;
@@ -209,6 +209,35 @@ impl Source for Files {
 
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
         read_file(&self.0[index], max_line_bytes, block)
+    }
+}
+
+/// Named streams (objects of an object store, pipes), each opened when its turn comes by `open` and read as a
+/// file is (see [`read_stream`]): decompressed by its magic bytes, split into lines in blocks, a line past the cap
+/// a reject. The core knows nothing of where the bytes come from: `open(index)` gives a reader, and an error it
+/// returns (a missing object, a refused request) stops the run naming the input.
+pub struct Streams<F> {
+    /// Each input's name (the `source` column of its lines and rejects; the name errors give).
+    pub names: Vec<String>,
+    /// Opens input `index`.
+    pub open: F,
+}
+
+impl<F> Source for Streams<F>
+where
+    F: FnMut(usize) -> Result<Box<dyn std::io::Read + Send>>,
+{
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    fn name(&self, index: usize) -> &str {
+        &self.names[index]
+    }
+
+    fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        let raw = (self.open)(index)?;
+        read_stream(&self.names[index], raw, max_line_bytes, block)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
 use crate::ledger::reprice::{reprice, CacheAs, Reprice};
-use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Spill, Texts};
+use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Source, Spill, Streams, Texts};
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
 use crate::py::capsule::{self, ArrowTable};
@@ -82,6 +82,101 @@ pub fn price_log_files(
     tz: &str,
     max_line_bytes: Option<usize>,
 ) -> PyResult<PricedFiles> {
+    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
+    price_source(py, &mut Files(paths), options, how)
+}
+
+/// Prices named streams (the objects of an object store), as [`price_log_files`] prices files: `open(index)`
+/// returns input `index` as `bytes` (read whole) or an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a
+/// Python file), read in large blocks with the GIL taken only for each call. An exception from `open` or `read`
+/// stops the run; its message (which the caller has cleaned of credentials) names the input.
+#[pyfunction]
+#[pyo3(signature = (names, open, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_log_streams(
+    py: Python<'_>,
+    names: Vec<String>,
+    open: Py<PyAny>,
+    options: LogOptions<'_>,
+    spill: Option<bool>,
+    spill_dir: Option<String>,
+    progress: Option<Py<PyAny>>,
+    totals_by: Option<Vec<String>>,
+    period: Option<&str>,
+    tz: &str,
+    max_line_bytes: Option<usize>,
+) -> PyResult<PricedFiles> {
+    if !open.bind(py).is_callable() {
+        return Err(invalid_type(py, "open must be callable (index) -> bytes or a readable stream".to_string()));
+    }
+    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
+    let labels = names.clone();
+    let opener = |index: usize| -> Result<Box<dyn std::io::Read + Send>, Error> {
+        Python::attach(|py| {
+            let got = open.call1(py, (index,)).map_err(|e| stream_error(py, &labels[index], e))?;
+            let got = got.bind(py);
+            if let Ok(bytes) = got.cast::<pyo3::types::PyBytes>() {
+                return Ok(Box::new(std::io::Cursor::new(bytes.as_bytes().to_vec())) as Box<dyn std::io::Read + Send>);
+            }
+            Ok(Box::new(PyStream { stream: got.clone().unbind() }) as Box<dyn std::io::Read + Send>)
+        })
+    };
+    price_source(py, &mut Streams { names, open: opener }, options, how)
+}
+
+/// An exception raised while opening or reading a stream, as the core's I/O error (its message as Python gives it).
+fn stream_error(py: Python<'_>, what: &str, e: PyErr) -> Error {
+    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default();
+    Error::Io { path: what.to_string(), message: format!("{kind}: {}", e.value(py)) }
+}
+
+/// A Python stream (`read(n) -> bytes`) as a Rust reader: the GIL is taken for each call only, and the reader is
+/// asked for large blocks (the core reads 1 MB at a time), so a stream that releases the GIL while it waits
+/// (pyarrow's `NativeFile.read`) lets the other Python threads run.
+struct PyStream {
+    stream: Py<PyAny>,
+}
+
+impl std::io::Read for PyStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let got = self.stream.call_method1(py, "read", (buf.len(),)).map_err(|e| {
+                let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default();
+                std::io::Error::other(format!("{kind}: {}", e.value(py)))
+            })?;
+            let got = got.bind(py);
+            let bytes = got
+                .cast::<pyo3::types::PyBytes>()
+                .map_err(|_| std::io::Error::other("the stream's read() did not return bytes"))?
+                .as_bytes();
+            if bytes.len() > buf.len() {
+                return Err(std::io::Error::other("the stream's read(n) returned more than n bytes"));
+            }
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        })
+    }
+}
+
+/// How a run over files or streams goes: the keywords both entry points share.
+struct RunHow<'a> {
+    spill: Option<bool>,
+    spill_dir: Option<String>,
+    progress: Option<Py<PyAny>>,
+    totals_by: Option<Vec<String>>,
+    period: Option<&'a str>,
+    tz: &'a str,
+    max_line_bytes: Option<usize>,
+}
+
+/// Prices every input of `source` with the GIL released (see [`price_log_files`]).
+fn price_source<S: Source + Send>(
+    py: Python<'_>,
+    source: &mut S,
+    options: LogOptions<'_>,
+    how: RunHow<'_>,
+) -> PyResult<PricedFiles> {
+    let RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes } = how;
     guard(py, || {
         let (book, hints, pricing) = options.convert(py)?;
         if let Some(p) = &progress {
@@ -110,7 +205,7 @@ pub fn price_log_files(
                 Error::InvalidArgument("stopped by the progress callback".into())
             })
         };
-        let done = py.detach(|| run(&mut Files(paths), &book, &options, report));
+        let done = py.detach(|| run(source, &book, &options, report));
         let run = match done {
             Ok(run) => run,
             Err(e) => {

@@ -1,0 +1,114 @@
+"""Logpush-shaped objects and a local S3 server, for tests/test_object_storage.py and benches/bench_storage.py.
+
+The records are Cloudflare AI Gateway Logpush `ai_gateway_events` lines, in the shape of
+tests/fixtures/sources/cloudflare/gateway_records.json (cloudflare-docs
+`ai-gateway/observability/logging/logpush.mdx`: Timestamp, Gateway, Endpoint, Provider, Model, StatusCode, Cached,
+RateLimited, Metrics, Metadata, ResponseBody as the provider's own JSON text). Objects are laid out as Logpush
+writes them: a `{DATE}` folder (`YYYYMMDD`, cloudflare-docs `logs/logpush/logpush-job/api-configuration.mdx`) and
+gzip JSON Lines named `<start>_<end>_<hash>.log.gz`.
+
+The server is moto's S3 in server mode (`ThreadedMotoServer`) on 127.0.0.1 and a free port.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+KEY, SECRET = "AKIDTOKENPRICETEST", "s3cr3t/TokenPrice+Test=Value"
+MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"]
+
+
+def record(i: int, at: dt.datetime, tenant: str = "acme") -> dict[str, Any]:
+    """One Logpush line: an OpenAI chat completion through the gateway (usage inside ResponseBody)."""
+    prompt, completion = 100 + i % 900, 10 + i % 300
+    body = {
+        "id": f"chatcmpl-{i}",
+        "object": "chat.completion",
+        "model": MODELS[i % len(MODELS)],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
+    return {
+        "Timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Gateway": "prod",
+        "Endpoint": "chat/completions",
+        "Provider": "openai",
+        "Model": MODELS[i % len(MODELS)],
+        "StatusCode": 200,
+        "Cached": False,
+        "RateLimited": False,
+        "Metrics": {"cost": 0, "durationMs": 400 + i % 1000},
+        "Metadata": json.dumps({"tenant": tenant}),
+        "ResponseBody": json.dumps(body),
+    }
+
+
+def stamp(t: dt.datetime) -> str:
+    return t.strftime("%Y%m%dT%H%M%SZ")
+
+
+def logpush_objects(
+    prefix: str, days: list[dt.date], per_day: int, lines: int, extra: list[str] | None = None
+) -> dict[str, bytes]:
+    """``per_day`` objects of ``lines`` records in each day's folder: {key: gzip bytes}. ``extra`` lines (bad
+    ones, to be rejected) go into the first object."""
+    out: dict[str, bytes] = {}
+    n = 0
+    for day in days:
+        for k in range(per_day):
+            start = dt.datetime(day.year, day.month, day.day, 1 + k, 0, tzinfo=dt.timezone.utc)
+            end = start + dt.timedelta(seconds=30)
+            rows = []
+            for j in range(lines):
+                rows.append(json.dumps(record(n, start + dt.timedelta(seconds=j % 30), "acme" if n % 3 else "globex")))
+                n += 1
+            if extra and not out:
+                rows[1:1] = extra
+            digest = hashlib.sha1(f"{day}{k}".encode()).hexdigest()[:8]
+            name = f"{prefix}{day:%Y%m%d}/{stamp(start)}_{stamp(end)}_{digest}.log.gz"
+            out[name] = gzip.compress(("\n".join(rows) + "\n").encode(), compresslevel=6)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 and a free port, stopped after: yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1"
+    )
+
+
+def storage_options(endpoint: str) -> dict[str, str]:
+    return {"key": KEY, "secret": SECRET, "endpoint_url": endpoint, "region": "us-east-1"}
+
+
+def put(client: Any, bucket: str, objects: dict[str, bytes]) -> None:
+    for key, body in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)
