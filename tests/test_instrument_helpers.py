@@ -231,3 +231,22 @@ def test_anthropic_with_raw_response(server: Server, asynchronous: bool, stream:
     assert kind is their_kind
     same(theirs, got)
     priced(calls, MESSAGES_USAGE, model)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_openai_parse_helpers(server: Server, asynchronous: bool) -> None:
+    plain, client, calls = clients(server, "openai", asynchronous)
+
+    def sync(c: Any) -> Any:
+        chat = c.chat.completions.parse(model="gpt-4o", messages=MESSAGES)
+        return [chat, c.responses.parse(model="gpt-4.1", input="What is the capital of France?")]
+
+    async def coro(c: Any) -> Any:
+        chat = await c.chat.completions.parse(model="gpt-4o", messages=MESSAGES)
+        return [chat, await c.responses.parse(model="gpt-4.1", input="What is the capital of France?")]
+
+    with tokenprice.labels(tenant="acme"):
+        got = run(asynchronous, lambda: sync(client), lambda: coro(client))
+    same(run(asynchronous, lambda: sync(plain), lambda: coro(plain)), got)
+    priced(calls[:1], CHAT, "gpt-4o")
+    priced(calls[1:], RESPONSES, "gpt-4.1")

@@ -2,8 +2,11 @@
 force when it was made and handed to the sinks. The call itself is never changed or broken: its result (or
 stream) is returned as the SDK made it, and a failure to price or to deliver is logged, not raised.
 
-Instrumented: `chat.completions.create` and `responses.create` (OpenAI, `OpenAI` / `AsyncOpenAI` and the Azure
-clients), `messages.create` (Anthropic, `Anthropic` / `AsyncAnthropic`), each streaming or not. A stream is
+Instrumented: `chat.completions.create` / `.parse` and `responses.create` / `.parse` (OpenAI, `OpenAI` /
+`AsyncOpenAI` and the Azure clients), `messages.create` (Anthropic, `Anthropic` / `AsyncAnthropic`), each streaming
+or not, and what goes through them: `with_raw_response`, `with_streaming_response` and the `.stream()` helpers
+(OpenAI's, and Anthropic's `messages.stream`, wrapped itself). An SDK stream is observed in place (its chunk
+iterator), so the caller keeps the SDK's own objects. A stream is
 priced when it ends (exhausted or closed), from its usage chunk or events; an OpenAI chat stream without usage
 (the default: `stream_options.include_usage` off) is priced by counting the request and the streamed text, marked
 `counted` (and `approximate` for a model whose tokenizer is not public). `include_usage=True` turns the usage chunk
@@ -437,12 +440,18 @@ def _wrap_stream_helper(
 def _targets(client: Any) -> list[tuple[Any, str, str]]:
     """(resource, method name, endpoint) for each method instrumented on `client`. OpenAI's helpers
     (`chat.completions.stream`, `responses.stream`, `with_raw_response`, `with_streaming_response`) call the
-    resource's own `create` (openai/lib/_chat_completion_resources.py, _response_resources.py; the raw-response
-    wrappers take `create` when first made, openai/_legacy_response.py), so instrumenting `create` covers them;
+    resource's own `create` or `parse` (openai/lib/_chat_completion_resources.py, _response_resources.py; the
+    raw-response wrappers take them when first made, openai/_legacy_response.py), so instrumenting those covers them;
     Anthropic's `messages.stream` posts without `create` and is instrumented itself."""
     module = type(client).__module__.split(".")[0]
     if module == "openai":
-        return [(client.chat.completions, "create", "chat.completions"), (client.responses, "create", "responses")]
+        return [
+            (client.chat.completions, "create", "chat.completions"),
+            (client.responses, "create", "responses"),
+            # The `parse()` helpers post themselves (openai/lib/_chat_completion_resources.py, _response_resources.py).
+            (client.chat.completions, "parse", "chat.completions"),
+            (client.responses, "parse", "responses"),
+        ]
     if module == "anthropic":
         return [(client.messages, "create", "messages"), (client.messages, "stream", "messages")]
     raise TypeError(
