@@ -4,8 +4,9 @@
    against tokencost's ``calculate_prompt_cost`` (tiktoken counting + its price table; prompt only, no output
    range) — the ratio is tokencost's time over ours; the prompt counts of both are shown;
 2. ``price(response)`` of an OpenAI chat completion (dict and SDK object), and ``price_call`` with labels;
-3. a budget ``check`` + ``record`` in process (``MemoryStore``) and, when ``redis-server`` is installed, through
-   Redis (one round trip per check: the server's command count is read back);
+3. a budget ``check`` + ``record`` in process (``MemoryStore``: the core's, beside the pure-Python store it
+   replaced, read from git at commit ``BASELINE_COMMIT`` and run in the same process) and, when ``redis-server`` is
+   installed, through Redis (one round trip per check: the server's command count is read back);
 4. the latency ``instrument`` adds to a call: an OpenAI client against a local server, with and without
    instrumentation (a JSON Lines sink), median of many calls.
 
@@ -147,16 +148,60 @@ def free_port() -> int:
         return port
 
 
+# The pure-Python in-process store this replaced (python/tokenprice/_budget.py before the core's `budget` module),
+# read from git and run beside the core's in the same process: the baseline of the in-process rows.
+BASELINE_COMMIT = "2648ac1"
+
+
+def python_budget_module() -> Any:
+    import types
+
+    source = subprocess.run(
+        ["git", "show", f"{BASELINE_COMMIT}:python/tokenprice/_budget.py"],
+        cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType("tokenprice_budget_python")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{BASELINE_COMMIT}:_budget.py", "exec"), module.__dict__)
+    return module
+
+
+def budget_cases(
+    name: str, module: Any, labels: dict[str, str], amount: Decimal, estimate: Any
+) -> list[tuple[str, float, str]]:
+    one_limit = {"tenant": "1000000.00/day"}
+    memory = module.Budget(one_limit)
+    two = module.Budget({"tenant": "1000000.00/day", ("tenant", "feature"): "100000.00/hour"})
+    d = memory.check(labels, amount)
+    assert d.remaining == module.Budget(one_limit).check(labels, amount).remaining  # both count alike
+    return [
+        (f"`Budget.check` in process, {name}: 1 limit, Decimal", per_call_us(lambda: memory.check(labels, amount)), ""),
+        (f"`Budget.check` in process, {name}: 2 limits, Decimal", per_call_us(lambda: two.check(labels, amount)), ""),
+        (
+            f"`Budget.check` in process, {name}: 1 limit, an `Estimate`",
+            per_call_us(lambda: memory.check(labels, estimate)),
+            "",
+        ),
+        (f"`Budget.record` in process, {name}: 1 limit", per_call_us(lambda: memory.record(d, amount)), ""),
+    ]
+
+
 def budget_rows() -> list[tuple[str, float, str]]:
     labels = {"tenant": "acme", "feature": "search"}
     amount = Decimal("0.0001")
-    memory = tokenprice.Budget({"tenant": "1000000.00/day"})
-    two = tokenprice.Budget({"tenant": "1000000.00/day", ("tenant", "feature"): "100000.00/hour"})
-    d = memory.check(labels, amount)
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    estimate = tokenprice.estimate(request)
+    rows = []
+    old = python_budget_module()
+    for name, module in (("pure Python (before)", old), ("core (now)", tokenprice)):
+        rows += budget_cases(name, module, labels, amount, estimate)
+    n = len(rows) // 2  # the core's rows, each beside the pure-Python row of the same case
     rows = [
-        ("`Budget.check` in process (1 limit)", per_call_us(lambda: memory.check(labels, amount)), ""),
-        ("`Budget.check` in process (2 limits)", per_call_us(lambda: two.check(labels, amount)), ""),
-        ("`Budget.record` in process (1 limit)", per_call_us(lambda: memory.record(d, amount)), ""),
+        (label, us, f"{rows[i - n][1] / us:.1f}x faster than pure Python" if i >= n else "")
+        for i, (label, us, _) in enumerate(rows)
     ]
     exe = shutil.which("redis-server")
     if exe is None:

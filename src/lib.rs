@@ -16,8 +16,10 @@
 //! | 3 | [`usage`] | what a request consumed, read from provider and gateway records |
 //! | 4 | [`cost`] | exact pricing of usage with the book: one usage, one record, or an Arrow table |
 //! | 5 | [`ledger`] | log records read from files, priced line by line, with the rejects and their places |
-//! | 6 | `py` | the pyo3 layer (behind the `python` feature): converts and delegates, never decides |
+//! | 6 | [`budget`] | spend and rate limits per label combination: reservations, windows, the in-process store |
+//! | 7 | `py` | the pyo3 layer (behind the `python` feature): converts and delegates, never decides |
 
+pub mod budget;
 pub mod cost;
 pub mod error;
 pub(crate) mod fork;

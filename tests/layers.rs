@@ -6,8 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Bottom → top. A module may use only the modules before it (and itself).
-const LAYERS: &[&str] =
-    &["names", "error", "fork", "parallel", "money", "json", "tokens", "prices", "usage", "cost", "ledger", "py"];
+const LAYERS: &[&str] = &[
+    "names", "error", "fork", "parallel", "money", "json", "tokens", "prices", "usage", "cost", "ledger", "budget",
+    "py",
+];
 
 /// What the crate root itself defines (`lib.rs`): usable from anywhere.
 const ROOT_ITEMS: &[&str] = &["Error", "Result", "testing"];

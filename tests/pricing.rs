@@ -769,3 +769,40 @@ input_per_mtok = "2"
         "{explained}"
     );
 }
+
+/// A sum is put together again from its sections (what pickling a sum does): per sheet its items kept as they were
+/// (calls on both sides of a long-context threshold keep their two lines, which pricing the summed usage again
+/// would not give), and its calls.
+#[test]
+fn a_sum_is_rebuilt_from_its_sections() {
+    let b = all();
+    let short =
+        cost(&b, &usage(&[("input_tokens", 1000), ("output_tokens", 10)]), "claude-sonnet-4-5", "2025-10-01", None);
+    let long =
+        cost(&b, &usage(&[("input_tokens", 300_000), ("output_tokens", 10)]), "claude-sonnet-4-5", "2025-10-01", None);
+    let other = cost(&b, &usage(&[("input_tokens", 5000)]), "gpt-4o", "2025-10-01", None);
+    let sum = short.sum(&long).unwrap().sum(&other).unwrap();
+    assert_eq!((sum.calls, sum.others.len()), (3, 1));
+    assert_eq!(sum.items.len(), 4); // input and output, each below and above 200k
+    let sections = sum.sections();
+    let again_priced = price(&b, &sections[0].usage, "claude-sonnet-4-5", None, at("2025-10-01"), None, None).unwrap();
+    assert_ne!(again_priced.total, sections[0].total); // why the items are kept
+    let rebuilt: Vec<Cost> = sections
+        .iter()
+        .map(|s| again_priced_or(&b, s).with_items(s.items.clone(), s.calls, s.waived.clone()).unwrap())
+        .collect();
+    let back = Cost::from_sections(rebuilt).unwrap();
+    assert_eq!((back.total, back.calls, &back.items), (sum.total, sum.calls, &sum.items));
+    assert_eq!(back.others[0].items, sum.others[0].items);
+    assert_eq!(back.explain(), sum.explain());
+    // Bad pieces are errors, never a wrong cost.
+    assert!(Cost::from_sections(Vec::new()).is_err());
+    let mut bad = sum.items.clone();
+    bad[0].unit = 10_000;
+    assert!(short.clone().with_items(bad, 1, None).is_err());
+    assert!(short.clone().with_items(sum.items.clone(), 1, Some("waived".into())).is_err());
+}
+
+fn again_priced_or(b: &Arc<PriceBook>, section: &Cost) -> Cost {
+    price(b, &section.usage, section.model_id(), None, section.at_micros, None, None).unwrap()
+}

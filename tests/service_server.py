@@ -99,6 +99,31 @@ def response_object(model: str) -> dict[str, Any]:
     }
 
 
+def response_events(model: str) -> list[dict[str, Any]]:
+    """A streamed Responses call: the events of https://platform.openai.com/docs/api-reference/responses-streaming
+    in their order — the output item and its content part announced, the text, each closed, the response completed
+    (the SDK's `responses.stream` helper checks this order, openai/lib/streaming/responses/_responses.py)."""
+    final = response_object(model)
+    message = final["output"][0]
+    text = message["content"][0]
+    where = {"item_id": message["id"], "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**final, "status": "in_progress", "usage": None, "output": []}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+        {"type": "response.content_part.added", **where, "part": {**text, "text": ""}},
+        {"type": "response.output_text.delta", **where, "delta": text["text"], "logprobs": []},
+        {"type": "response.output_text.done", **where, "text": text["text"], "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": text},
+        {"type": "response.output_item.done", "output_index": 0, "item": message},
+        {"type": "response.completed", "response": final},
+    ]
+    return [{**e, "sequence_number": n} for n, e in enumerate(events)]
+
+
 def anthropic_message(model: str) -> dict[str, Any]:
     return {
         "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
@@ -180,26 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/responses"):
             if not stream:
                 return self._send_json(response_object(model))
-            done = {"type": "response.completed", "sequence_number": 3, "response": response_object(model)}
-            created = {**response_object(model), "status": "in_progress", "usage": None, "output": []}
-            return self._send_sse(
-                [
-                    ("response.created", {"type": "response.created", "sequence_number": 0, "response": created}),
-                    (
-                        "response.output_text.delta",
-                        {
-                            "type": "response.output_text.delta",
-                            "sequence_number": 1,
-                            "item_id": "msg_1",
-                            "output_index": 0,
-                            "content_index": 0,
-                            "delta": "Paris.",
-                            "logprobs": [],
-                        },
-                    ),
-                    ("response.completed", done),
-                ]
-            )
+            return self._send_sse([(e["type"], e) for e in response_events(model)])
         if self.path.endswith("/messages"):
             if not stream:
                 return self._send_json(anthropic_message(model))

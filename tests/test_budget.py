@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -79,6 +80,28 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+class Stores:
+    """Fresh stores of one kind: in process (the core's) or Redis (the Lua script), with a prefix of their own."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest) -> None:
+        self.kind = kind
+        self.request = request
+        self.n = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.n += 1
+        if self.kind == "memory":
+            return {"store": MemoryStore()}
+        server: RedisServer = self.request.getfixturevalue("redis_server")
+        return {"store": RedisStore(server.client()), "prefix": f"{self.request.node.name}:{self.n}"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def stores(request: pytest.FixtureRequest) -> Stores:
+    """Every case below runs on both stores: the same decisions, reservation for reservation."""
+    return Stores(request.param, request)
+
+
 class Clock:
     def __init__(self, t: float) -> None:
         self.t = t
@@ -87,8 +110,8 @@ class Clock:
         return self.t
 
 
-def test_a_reservation_is_checked_then_settled_with_the_actual_cost() -> None:
-    budget = Budget({"tenant": "1.00/day", ("tenant", "feature"): "0.50/hour"})
+def test_a_reservation_is_checked_then_settled_with_the_actual_cost(stores: Stores) -> None:
+    budget = Budget({"tenant": "1.00/day", ("tenant", "feature"): "0.50/hour"}, **stores())
     acme = {"tenant": "acme", "feature": "search"}
     first = budget.check(acme, Decimal("0.40"))
     assert first and first.remaining == Decimal("0.10") and first.limit == "tenant+feature 0.50/hour"
@@ -106,8 +129,8 @@ def test_a_reservation_is_checked_then_settled_with_the_actual_cost() -> None:
     assert budget.check({"user": "u1"}, Decimal("100")).remaining is None
 
 
-def test_estimates_and_costs_are_taken_as_they_come() -> None:
-    budget = Budget({"tenant": "0.01/day"})
+def test_estimates_and_costs_are_taken_as_they_come(stores: Stores) -> None:
+    budget = Budget({"tenant": "0.01/day"}, **stores())
     e = tokenprice.estimate({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100})
     assert e.high is not None
     d = budget.check({"tenant": "t"}, e)
@@ -120,16 +143,16 @@ def test_estimates_and_costs_are_taken_as_they_come() -> None:
         budget.check({"tenant": "t"})
 
 
-def test_a_fixed_window_resets_and_a_sliding_window_fades() -> None:
-    clock = Clock(1_000_000 * 3600.0 + 1800)  # half past an hour
-    fixed = Budget({"tenant": "1.00/hour"}, clock=clock)
+def test_a_fixed_window_resets_and_a_sliding_window_fades(stores: Stores) -> None:
+    clock = Clock(time.time() // 3600 * 3600 + 1800)  # half past this hour (Redis expires keys by its own clock)
+    fixed = Budget({"tenant": "1.00/hour"}, clock=clock, **stores())
     assert fixed.check({"tenant": "a"}, Decimal("1.00"))
     assert not fixed.check({"tenant": "a"}, Decimal("0.01"))
     clock.t += 1800  # the next hour
     assert fixed.check({"tenant": "a"}, Decimal("1.00"))
 
-    clock = Clock(1_000_000 * 3600.0 + 3599)  # the last second of an hour
-    sliding = Budget({"tenant": "1.00/hour"}, window="sliding", clock=clock)
+    clock = Clock(time.time() // 3600 * 3600 + 3599)  # the last second of an hour
+    sliding = Budget({"tenant": "1.00/hour"}, window="sliding", clock=clock, **stores())
     assert sliding.check({"tenant": "a"}, Decimal("1.00"))
     clock.t += 1  # a new window, but the previous one still weighs fully
     assert not sliding.check({"tenant": "a"}, Decimal("0.01"))
@@ -164,9 +187,9 @@ def test_memory_store_under_threads_never_overshoots() -> None:
     assert sum(spent) > Decimal("4")  # the limit was reached, not avoided
 
 
-def test_rate_limits_count_tokens_and_requests() -> None:
-    clock = Clock(60_000_000.0)
-    rl = RateLimit("tenant", tokens_per_minute=1000, requests_per_minute=3, window="fixed", clock=clock)
+def test_rate_limits_count_tokens_and_requests(stores: Stores) -> None:
+    clock = Clock(time.time() // 60 * 60)
+    rl = RateLimit("tenant", tokens_per_minute=1000, requests_per_minute=3, window="fixed", clock=clock, **stores())
     d = rl.check({"tenant": "a"}, tokens=600)
     assert d and d.remaining == 2 and d.limit == "tenant 3 requests/minute"
     rl.record(d, tokens=100)  # 500 tokens given back
@@ -197,6 +220,7 @@ def _redis_worker(port: int, seed: int, n: int, out: multiprocessing.Queue) -> N
 def test_eight_processes_through_redis_never_exceed_the_limit_by_more_than_the_overruns(
     redis_server: RedisServer,
 ) -> None:
+    redis_server.client().config_resetstat()  # the cases run on both stores used this server too
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     procs = [ctx.Process(target=_redis_worker, args=(redis_server.port, i, 1000, out)) for i in range(8)]

@@ -18,6 +18,7 @@ import pytest
 
 import tokenprice
 
+from fixture_cases import USAGE, cases_of
 from service_server import response_object
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "genai-prices-usages.json"
@@ -150,13 +151,29 @@ def test_a_response_without_usage_is_an_error_not_zero() -> None:
         tokenprice.price(body)
 
 
-def test_a_sum_says_it_cannot_be_pickled_and_one_cost_still_can() -> None:
-    a = tokenprice.price(model="gpt-4o", at=AT, input_tokens=10)
-    assert pickle.loads(pickle.dumps(a)) == a
-    with pytest.raises(TypeError, match="sum of 2 costs"):
-        pickle.dumps(a + a)
-    assert (a + a).total == 2 * a.total
-    assert (a + a).items[0]["count"] == 20
+def test_a_sum_of_costs_pickles_equal() -> None:
+    """Engines ship costs to workers: a sum pickles too, per price sheet with the items it had (calls on both sides
+    of a long-context threshold keep their two lines, which pricing the summed usage again would not give)."""
+    short = tokenprice.price(model="claude-sonnet-4-5", at=AT, input_tokens=1000, output_tokens=10)
+    long = tokenprice.price(model="claude-sonnet-4-5", at=AT, input_tokens=300_000, output_tokens=10)
+    other = tokenprice.price(model="gpt-4o", at=AT, input_tokens=5000, cache_read_tokens=1024)
+    book = tokenprice.PriceBook.default().with_overrides({"discounts": {"openai": "0.5"}})
+    discounted = tokenprice.price(model="gpt-4o", at=AT, input_tokens=7, book=book)
+    advisor_record = cases_of(USAGE / "anthropic.json")[5]["input"]  # a record billed on two models
+    advisor = tokenprice.price(tokenprice.extract_usage(advisor_record, at="2025-10-01"))
+    hit = tokenprice.price(tokenprice.extract_usage(cases_of(USAGE / "cloudflare.json")[1]["input"]))  # cache hit
+    assert advisor.explain().count("Part ") == 2 and hit.total == 0
+    sums = [short + long, short + long + other, sum([other, discounted, short]), advisor + hit + short, hit + hit]
+    for total in sums:
+        back = pickle.loads(pickle.dumps(total))
+        assert back == total and back.total == total.total and back.calls == total.calls
+        assert back.items == total.items and back.explain() == total.explain()
+        # It adds up again with more costs exactly as the original does.
+        assert (back + other).total == (total + other).total and (back + other).items == (total + other).items
+    assert len([i for i in (short + long).items if i["field"] == "input_tokens"]) == 2
+    assert pickle.loads(pickle.dumps(sum([]))) == 0  # a sum of nothing is Python's 0
+    single = tokenprice.price(model="gpt-4o", at=AT, input_tokens=10)
+    assert pickle.loads(pickle.dumps(single)) == single and sum([single]) == single
 
 
 def test_a_google_genai_response_object_is_a_response() -> None:

@@ -9,7 +9,8 @@ Amounts are integers: money in nano-USD (10⁻⁹; a cost with more decimals is 
 requests as counts. Windows are fixed (reset at each period boundary, UTC epoch-aligned) or sliding (the previous
 window's count weighted by the part of it still inside the period, as rate limiters of gateways do).
 
-Stores: `MemoryStore` (one process, thread-safe) and `RedisStore` (many processes: one Lua script per check, one
+Stores: `MemoryStore` (one process, thread-safe: the core's `budget` module, where the whole check runs) and
+`RedisStore` (many processes: one Lua script per check, one
 round trip; keys expire with their window). When Redis cannot be reached, `on_error="closed"` (the default)
 raises `BudgetStoreError` from `check`; `on_error="open"` allows the call, logs the error and marks the decision
 `degraded=True`. `record` never raises for an unreachable store: it logs and the spend is lost.
@@ -17,17 +18,18 @@ raises `BudgetStoreError` from `check`; `on_error="open"` allows the call, logs 
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple, Protocol
 
-from tokenprice._core import BudgetStoreError, Cost, Estimate
+from tokenprice._core import BudgetStoreError
+from tokenprice._core import Decision as Decision
+from tokenprice._core import MemoryStore as MemoryStore
+from tokenprice._core import _Limiter as _Core
 from tokenprice._labels import LabelValue, current_labels
 
 log = logging.getLogger("tokenprice")
@@ -40,10 +42,6 @@ Window = Literal["fixed", "sliding"]
 def _nano(amount: Decimal) -> int:
     """USD as whole nano-USD, rounded up (a limit is never passed by rounding)."""
     return int((amount * NANO_PER_USD).to_integral_value(rounding=ROUND_CEILING))
-
-
-def _usd(nano: int) -> Decimal:
-    return Decimal(nano) / NANO_PER_USD
 
 
 def _money(value: Any, what: str) -> Decimal:
@@ -72,7 +70,7 @@ def _parse_limit(text: str, what: str) -> tuple[Decimal, int]:
 
 
 class Slot(NamedTuple):
-    """One limit as the store sees it: its key (without the window), its size, its period, the amount asked."""
+    """One limit as a store sees it: its key (without the window), its size, its period, the amount asked."""
 
     key: str
     limit: int
@@ -84,7 +82,8 @@ class Slot(NamedTuple):
 class Store(Protocol):
     """Where limits are counted. `reserve` is atomic over all slots: every one allows and each gets its amount
     added, or none does. It returns (allowed, index of the first slot that denied or -1, remaining per slot: after
-    the reservation when allowed, before it when denied)."""
+    the reservation when allowed, before it when denied). The rules (which window, how a sliding one weighs the
+    previous) are the core's `budget` module's, which `MemoryStore` runs and `RedisStore`'s script restates."""
 
     def reserve(self, slots: Sequence[Slot], now_ms: int) -> tuple[bool, int, list[int]]: ...
 
@@ -97,49 +96,6 @@ def window_keys(slot: Slot, now_ms: int) -> tuple[str, str]:
     """The keys of the slot's current and previous windows."""
     w = now_ms // slot.period_ms
     return f"{slot.key}:{w}", f"{slot.key}:{w - 1}"
-
-
-class MemoryStore:
-    """Limits counted in this process (thread-safe). For a service of several processes use `RedisStore`."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, int]] = {}  # window key → (count, expires at ms)
-        self._lock = threading.Lock()
-        self._ops = 0
-
-    def _get(self, key: str, now_ms: int) -> int:
-        entry = self._counts.get(key)
-        if entry is None or entry[1] <= now_ms:
-            return 0
-        return entry[0]
-
-    def reserve(self, slots: Sequence[Slot], now_ms: int) -> tuple[bool, int, list[int]]:
-        remaining: list[int] = []
-        counts = self._counts
-        with self._lock:
-            keys = [f"{s.key}:{now_ms // s.period_ms}" for s in slots]
-            for i, (s, cur) in enumerate(zip(slots, keys, strict=True)):
-                entry = counts.get(cur)
-                used = entry[0] if entry is not None and entry[1] > now_ms else 0
-                if s.sliding:
-                    prev = self._get(f"{s.key}:{now_ms // s.period_ms - 1}", now_ms)
-                    used += prev * (s.period_ms - now_ms % s.period_ms) // s.period_ms
-                if used + s.amount > s.limit:
-                    return False, i, [*remaining, s.limit - used]
-                remaining.append(s.limit - used - s.amount)
-            for s, cur, left in zip(slots, keys, remaining, strict=True):
-                counts[cur] = (s.limit - left, (now_ms // s.period_ms + 2) * s.period_ms)
-            self._ops += 1
-            if self._ops % 4096 == 0:
-                self._counts = {k: v for k, v in self._counts.items() if v[1] > now_ms}
-        return True, -1, remaining
-
-    def settle(self, entries: Sequence[tuple[str, int, int]]) -> None:
-        now_ms = int(time.time() * 1000)
-        with self._lock:
-            for key, period_ms, delta in entries:
-                count, expires = self._counts.get(key, (0, now_ms + 2 * period_ms))
-                self._counts[key] = (count + delta, expires)
 
 
 # KEYS: per slot its current and previous window keys. ARGV: now_ms, then per slot limit, period_ms, sliding, amount.
@@ -225,68 +181,11 @@ class _Rule:
     period_s: int
     text: str
 
-    def key(self, prefix: str, labels: Mapping[str, LabelValue]) -> str | None:
-        try:
-            values = ",".join([f"{name}={labels[name]}" for name in self.labels])
-        except KeyError:
-            return None
-        return f"{prefix}:{self.measure}:{self.period_s}:{values}"
-
-
-class Decision:
-    """What `check` decided. `remaining` is what is left under the tightest limit that applies (after this
-    reservation when allowed; USD as a Decimal for budgets, a count for rate limits), `resets_at` when that
-    limit's window ends, `limit` which limit it is (as given). `degraded`: the store could not be reached and the
-    store fails open. Truthy when allowed."""
-
-    __slots__ = ("allowed", "limit", "degraded", "_left", "_money", "_resets_ms", "_slots", "_keys", "_measures")
-
-    def __init__(
-        self,
-        allowed: bool,
-        limit: str | None = None,
-        left: int | None = None,
-        money: bool = False,
-        resets_ms: int | None = None,
-        degraded: bool = False,
-        slots: Sequence[Slot] = (),
-        keys: Sequence[str] = (),
-        measures: Sequence[str] = (),
-    ) -> None:
-        self.allowed = allowed
-        self.limit = limit
-        self.degraded = degraded
-        self._left = left
-        self._money = money
-        self._resets_ms = resets_ms
-        self._slots = slots
-        self._keys = keys
-        self._measures = measures
-
-    @property
-    def remaining(self) -> Decimal | int | None:
-        if self._left is None:
-            return None
-        return _usd(self._left) if self._money else self._left
-
-    @property
-    def resets_at(self) -> dt.datetime | None:
-        if self._resets_ms is None:
-            return None
-        return dt.datetime.fromtimestamp(self._resets_ms / 1000, dt.timezone.utc)
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-    def __repr__(self) -> str:
-        return (
-            f"Decision(allowed={self.allowed}, remaining={self.remaining!r}, resets_at={self.resets_at!r}, "
-            f"limit={self.limit!r}{', degraded=True' if self.degraded else ''})"
-        )
-
 
 class _Limiter:
-    """Rules, a store, and the reservation protocol shared by `Budget` and `RateLimit`."""
+    """Rules and a store: the core's limiter (`_core._Limiter`) does the reservation protocol, whole in the core
+    for a `MemoryStore`; for a store in Python (Redis) it says what to reserve and reads the store's answer, and
+    what an unreachable store means is decided here."""
 
     def __init__(
         self, rules: list[_Rule], store: Store | None, window: Window, prefix: str, clock: Callable[[], float]
@@ -295,52 +194,44 @@ class _Limiter:
             raise ValueError(f"window={window!r}: expected 'fixed' or 'sliding'")
         self.rules = rules
         self.store: Store = store if store is not None else MemoryStore()
-        self.sliding = window == "sliding"
-        self.prefix = prefix
-        self.clock = clock
+        memory = self.store if isinstance(self.store, MemoryStore) else None
+        self.core = _Core(
+            [(list(r.labels), r.measure, r.limit, r.period_s * 1000, r.text) for r in rules],
+            window == "sliding",
+            prefix,
+            memory,
+            None if clock is time.time else clock,
+        )
+        self.in_core = memory is not None
 
-    def _check(self, labels: Mapping[str, LabelValue] | None, amounts: Mapping[str, int]) -> Decision:
+    def check(
+        self, labels: Mapping[str, LabelValue] | None, usd: Any = None, tokens: int = 0, requests: int = 0
+    ) -> Decision:
         labels = current_labels() if labels is None else labels
-        slots: list[Slot] = []
-        rules: list[_Rule] = []
-        for rule in self.rules:
-            key = rule.key(self.prefix, labels)
-            if key is not None:
-                slots.append(Slot(key, rule.limit, rule.period_s * 1000, self.sliding, amounts[rule.measure]))
-                rules.append(rule)
+        if self.in_core:
+            return self.core.check(labels, usd, tokens, requests)
+        pending = self.core.slots_for(labels, usd, tokens, requests)
+        slots = [Slot(*s) for s in pending.slots]
         if not slots:
-            return Decision(True)
-        now_ms = int(self.clock() * 1000)
+            return self.core.decide(pending, True, -1, [])
         try:
-            allowed, denied, remaining = self.store.reserve(slots, now_ms)
+            allowed, denied, remaining = self.store.reserve(slots, pending.now_ms)
         except Exception as e:
             if not isinstance(e, _store_errors()):
                 raise
             if getattr(self.store, "on_error", "closed") == "open":
                 log.error("tokenprice: the budget store is unreachable (%s); failing open: the call is allowed", e)
-                return Decision(True, degraded=True)
+                return Decision._degraded()
             raise BudgetStoreError(
                 f"the budget store is unreachable ({e}); it fails closed, so the call is not allowed "
                 "(RedisStore(..., on_error='open') allows calls while it is down)"
             ) from e
-        i = denied if not allowed else (0 if len(slots) == 1 else remaining.index(min(remaining)))
-        rule = rules[i]
-        period_ms = slots[i].period_ms
-        resets_ms = (now_ms // period_ms + 1) * period_ms
-        money = rule.measure == "usd"
-        if not allowed:
-            return Decision(False, rule.text, remaining[i], money, resets_ms)
-        keys = [f"{s.key}:{now_ms // s.period_ms}" for s in slots]
-        measures = [r.measure for r in rules]
-        return Decision(True, rule.text, remaining[i], money, resets_ms, False, slots, keys, measures)
+        return self.core.decide(pending, allowed, denied, list(remaining))
 
-    def _settle(self, decision: Decision, actual: Mapping[str, int], measures: Sequence[str]) -> None:
-        if not decision.allowed or not decision._slots:
+    def settle(self, decision: Decision, usd: Any = None, tokens: int | None = None) -> None:
+        entries = self.core.settle(decision, usd, tokens)
+        if not entries:
             return
-        entries = []
-        for slot, key, measure in zip(decision._slots, decision._keys, decision._measures, strict=True):
-            if measure in measures:
-                entries.append((key, slot.period_ms, actual[measure] - slot.amount))
         try:
             self.store.settle(entries)
         except Exception as e:
@@ -381,36 +272,15 @@ class Budget:
     def check(self, labels: Mapping[str, LabelValue] | None = None, estimate: Any = None) -> Decision:
         """Reserves ``estimate`` (an `Estimate`: its high end; a `Cost`; or USD as a Decimal) against every limit
         that applies to ``labels`` (default: the labels in force) and says whether the call may go ahead."""
-        return self._limiter._check(labels, {"usd": _nano(_reservation(estimate))})
+        limiter = self._limiter
+        if limiter.in_core:  # the whole check in the core: no Python between here and the store
+            return limiter.core.check(current_labels() if labels is None else labels, estimate)
+        return limiter.check(labels, estimate)
 
     def record(self, decision: Decision, cost: Any) -> None:
         """Settles ``decision``'s reservation with the actual ``cost`` (a `Cost`, a `PricedCall` or USD): the
         difference is added to (or given back from) the window the reservation was made in."""
-        self._limiter._settle(decision, {"usd": _nano(_actual(cost))}, ("usd",))
-
-
-def _reservation(estimate: Any) -> Decimal:
-    if isinstance(estimate, Estimate):
-        if estimate.high is None:
-            raise ValueError(
-                f"the estimate for {estimate.model} has no upper bound (the request sets no output limit and the "
-                "price book knows no context window): set max_tokens, or pass an amount to reserve"
-            )
-        return estimate.high.total
-    if isinstance(estimate, Cost):
-        return estimate.total
-    if estimate is None:
-        raise TypeError("check() needs estimate=: an Estimate, a Cost or an amount in USD")
-    return _money(estimate, "estimate")
-
-
-def _actual(cost: Any) -> Decimal:
-    if isinstance(cost, Cost):
-        return cost.total
-    total = getattr(cost, "total", None)
-    if isinstance(total, Decimal):
-        return total
-    return _money(cost, "cost")
+        self._limiter.settle(decision, cost)
 
 
 class RateLimit:
@@ -453,7 +323,7 @@ class RateLimit:
         self._limiter = _Limiter(rules, store, window, prefix, clock)
 
     def check(self, labels: Mapping[str, LabelValue] | None = None, tokens: int = 0) -> Decision:
-        return self._limiter._check(labels, {"tokens": int(tokens), "requests": 1})
+        return self._limiter.check(labels, None, int(tokens), 1)
 
     def record(self, decision: Decision, tokens: int) -> None:
-        self._limiter._settle(decision, {"tokens": int(tokens), "requests": 1}, ("tokens",))
+        self._limiter.settle(decision, None, int(tokens))

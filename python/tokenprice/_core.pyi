@@ -64,6 +64,11 @@ __all__ = [
     "_encoding_from_tokenizer_json_str",
     "_panic_for_tests",
     "_cost_of_parts",
+    "_cost_of_sections",
+    "MemoryStore",
+    "Decision",
+    "_Limiter",
+    "_Pending",
     "APPROXIMATION_ENCODING",
     "RECONCILE_CAUSES",
     "COST_COLUMNS",
@@ -269,6 +274,9 @@ def _encoding_from_ranks(
 def _encoding_from_tokenizer_json_str(json: str, name: str) -> Encoding: ...
 def _panic_for_tests(message: str, threads: bool) -> None: ...
 def _cost_of_parts(first: Cost, others: list[Cost], cache_hit: bool) -> Cost: ...
+def _cost_of_sections(
+    sections: list[tuple[Cost, list[tuple[int, int, int, int, int | None, int]], int, str | None]],
+) -> Cost: ...
 
 _Instant = datetime.datetime | datetime.date | str | int | float | None
 
@@ -453,6 +461,57 @@ class Estimate:
     def low(self) -> Cost: ...
     @property
     def high(self) -> Cost | None: ...
+
+@final
+class MemoryStore:
+    """Limits counted in this process (thread-safe; the core's `budget::MemoryStore`)."""
+
+    def __init__(self) -> None: ...
+    def reserve(self, slots: Iterable[tuple[str, int, int, bool, int]], now_ms: int) -> tuple[bool, int, list[int]]: ...
+    def settle(self, entries: Iterable[tuple[str, int, int]]) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class Decision:
+    """What a budget's or rate limit's `check` decided; truthy when allowed."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def degraded(self) -> bool: ...
+    @property
+    def limit(self) -> str | None: ...
+    @property
+    def remaining(self) -> Decimal | int | None: ...
+    @property
+    def resets_at(self) -> datetime.datetime | None: ...
+    def __bool__(self) -> bool: ...
+    @staticmethod
+    def _degraded() -> Decision: ...
+
+@final
+class _Pending:
+    @property
+    def slots(self) -> list[tuple[str, int, int, bool, int]]: ...
+    @property
+    def now_ms(self) -> int: ...
+
+@final
+class _Limiter:
+    def __new__(
+        cls,
+        rules: Iterable[tuple[Iterable[str], str, int, int, str]],
+        sliding: bool,
+        prefix: str,
+        store: MemoryStore | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> _Limiter: ...
+    def check(self, labels: Mapping[str, Any], usd: Any = None, tokens: int = 0, requests: int = 0) -> Decision: ...
+    def slots_for(self, labels: Mapping[str, Any], usd: Any = None, tokens: int = 0, requests: int = 0) -> _Pending: ...
+    def decide(self, pending: _Pending, allowed: bool, denied: int, remaining: list[int]) -> Decision: ...
+    def settle(
+        self, decision: Decision, usd: Any = None, tokens: int | None = None
+    ) -> list[tuple[str, int, int]] | None: ...
 
 def estimate(
     request: Mapping[str, Any] | Any,

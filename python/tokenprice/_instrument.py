@@ -2,8 +2,11 @@
 force when it was made and handed to the sinks. The call itself is never changed or broken: its result (or
 stream) is returned as the SDK made it, and a failure to price or to deliver is logged, not raised.
 
-Instrumented: `chat.completions.create` and `responses.create` (OpenAI, `OpenAI` / `AsyncOpenAI` and the Azure
-clients), `messages.create` (Anthropic, `Anthropic` / `AsyncAnthropic`), each streaming or not. A stream is
+Instrumented: `chat.completions.create` / `.parse` and `responses.create` / `.parse` (OpenAI, `OpenAI` /
+`AsyncOpenAI` and the Azure clients), `messages.create` (Anthropic, `Anthropic` / `AsyncAnthropic`), each streaming
+or not, and what goes through them: `with_raw_response`, `with_streaming_response` and the `.stream()` helpers
+(OpenAI's, and Anthropic's `messages.stream`, wrapped itself). An SDK stream is observed in place (its chunk
+iterator), so the caller keeps the SDK's own objects. A stream is
 priced when it ends (exhausted or closed), from its usage chunk or events; an OpenAI chat stream without usage
 (the default: `stream_options.include_usage` off) is priced by counting the request and the streamed text, marked
 `counted` (and `approximate` for a model whose tokenizer is not public). `include_usage=True` turns the usage chunk
@@ -271,7 +274,88 @@ class _AsyncStream:
 
 
 def _request(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if k not in _NOT_BODY}
+    # The SDKs' helpers (`.stream()`, `.parse()`) pass every argument, the unset ones as `omit` / `NOT_GIVEN`.
+    return {k: v for k, v in kwargs.items() if k not in _NOT_BODY and type(v).__name__ not in _UNSET}
+
+
+_UNSET = frozenset({"Omit", "NotGiven"})
+
+
+def _hook(stream: Any, collector: _Collector) -> Any:
+    """The SDK's own stream object, observed in place: its chunk iterator is replaced by one that shows each chunk
+    to `collector` (and keeps back the usage chunk tokenprice asked for), and `close` prices what was seen. The
+    caller gets the same object, of the same type, with the same chunks. A stream that is not the SDKs' kind (no
+    `_iterator`) is wrapped instead."""
+    inner = getattr(stream, "_iterator", None)
+    if inner is None:
+        return _AsyncStream(stream, collector) if hasattr(stream, "__aiter__") else _Stream(stream, collector)
+    if hasattr(inner, "__anext__"):
+        stream._iterator = _async_observed(inner, collector)
+        close = stream.close
+
+        async def aclose() -> None:
+            collector.end()
+            await close()
+
+        stream.close = aclose
+    else:
+        stream._iterator = _observed(inner, collector)
+        sync_close = stream.close
+
+        def sclose() -> None:
+            collector.end()
+            sync_close()
+
+        stream.close = sclose
+    return stream
+
+
+def _observed(inner: Iterator[Any], collector: _Collector) -> Iterator[Any]:
+    try:
+        for chunk in inner:
+            if collector.see(chunk):
+                yield chunk
+    finally:
+        collector.end()
+
+
+async def _async_observed(inner: AsyncIterator[Any], collector: _Collector) -> AsyncIterator[Any]:
+    try:
+        async for chunk in inner:
+            if collector.see(chunk):
+                yield chunk
+    finally:
+        collector.end()
+
+
+def _raw(result: Any) -> bool:
+    """Whether `result` is an SDK's raw response (`with_raw_response` / `with_streaming_response`), whose `parse()`
+    gives the object the call would have returned, kept by the response (a second `parse()` returns it again)."""
+    return type(result).__name__ in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse") and hasattr(
+        result, "http_response"
+    )
+
+
+def _finish(result: Any, call: _Call, stream: bool, added: bool) -> Any:
+    """Observes what a create() returned and returns it unchanged: a response is priced now, a stream when it ends;
+    a raw response through what its `parse()` gives (a stream's chunks are observed in place, so the caller's own
+    `parse()` gets the same stream, priced as it is read)."""
+    if _raw(result):
+        try:
+            parsed = result.parse()
+        except Exception:
+            log.exception("tokenprice: could not read a raw %s response; the call itself is unaffected", call.endpoint)
+            return result
+        if inspect.isawaitable(parsed):  # AsyncAPIResponse.parse is a coroutine: observed when the caller awaits it
+            parsed.close()  # type: ignore[attr-defined]
+            _observe_async_parse(result, call, stream, added)
+            return result
+        _finish(parsed, call, stream, added)
+        return result
+    if stream:
+        return _hook(result, _Collector(call, added))
+    call.finish(result)
+    return result
 
 
 def _with_usage(endpoint: str, kwargs: dict[str, Any], include_usage: bool) -> tuple[dict[str, Any], bool]:
@@ -285,6 +369,22 @@ def _with_usage(endpoint: str, kwargs: dict[str, Any], include_usage: bool) -> t
     return {**kwargs, "stream_options": {**options, "include_usage": True}}, True
 
 
+def _observe_async_parse(response: Any, call: _Call, stream: bool, added: bool) -> None:
+    """The async `with_streaming_response`'s response: its `parse()` (a coroutine) is observed on this object
+    (an instance attribute over the method; the object and its type are the caller's)."""
+    parse = response.parse
+    seen: list[Any] = []
+
+    async def observed_parse(*args: Any, **kwargs: Any) -> Any:
+        parsed = await parse(*args, **kwargs)
+        if not args and not kwargs and not seen:  # the SDK keeps what parse() gave: observe it once
+            seen.append(parsed)
+            _finish(parsed, call, stream, added)
+        return parsed
+
+    response.parse = observed_parse
+
+
 def _wrap(
     method: Callable[..., Any], endpoint: str, sinks: tuple[Sink, ...], book: PriceBook | None, include_usage: bool
 ) -> Callable[..., Any]:
@@ -296,30 +396,64 @@ def _wrap(
         result = method(*args, **kwargs)
         if inspect.isawaitable(result):
             return _finish_async(result, call, bool(kwargs.get("stream")), added)
-        if kwargs.get("stream"):
-            return _Stream(result, _Collector(call, added))
-        call.finish(result)
-        return result
+        return _finish(result, call, bool(kwargs.get("stream")), added)
 
     setattr(create, _MARK, True)
     return create
 
 
 async def _finish_async(pending: Awaitable[Any], call: _Call, stream: bool, added: bool) -> Any:
-    result = await pending
-    if stream:
-        return _AsyncStream(result, _Collector(call, added))
-    call.finish(result)
-    return result
+    return _finish(await pending, call, stream, added)
+
+
+def _wrap_stream_helper(
+    method: Callable[..., Any], endpoint: str, sinks: tuple[Sink, ...], book: PriceBook | None
+) -> Callable[..., Any]:
+    """Anthropic's `messages.stream(...)`, which posts without `create`: the manager it returns makes its request
+    through a private callable (`__api_request`, sync) or awaitable (async), whose raw stream is observed in place
+    (anthropic/lib/streaming/_messages.py: `MessageStreamManager.__enter__` calls it and wraps the raw stream in a
+    `MessageStream`, which iterates the raw stream's chunks)."""
+
+    @functools.wraps(method)
+    def stream(*args: Any, **kwargs: Any) -> Any:
+        manager = method(*args, **kwargs)
+        try:
+            call = _Call(endpoint, _request({**kwargs, "stream": True}), sinks, book)
+            name = next(k for k in vars(manager) if k.endswith("__api_request"))
+            request = getattr(manager, name)
+            if inspect.isawaitable(request):
+
+                async def observed_async() -> Any:
+                    return _hook(await request, _Collector(call, False))
+
+                setattr(manager, name, observed_async())
+            else:
+                setattr(manager, name, lambda: _hook(request(), _Collector(call, False)))
+        except Exception:
+            log.exception("tokenprice: could not observe a %s stream; the call itself is unaffected", endpoint)
+        return manager
+
+    setattr(stream, _MARK, True)
+    return stream
 
 
 def _targets(client: Any) -> list[tuple[Any, str, str]]:
-    """(resource, method name, endpoint) for each method instrumented on `client`."""
+    """(resource, method name, endpoint) for each method instrumented on `client`. OpenAI's helpers
+    (`chat.completions.stream`, `responses.stream`, `with_raw_response`, `with_streaming_response`) call the
+    resource's own `create` or `parse` (openai/lib/_chat_completion_resources.py, _response_resources.py; the
+    raw-response wrappers take them when first made, openai/_legacy_response.py), so instrumenting those covers them;
+    Anthropic's `messages.stream` posts without `create` and is instrumented itself."""
     module = type(client).__module__.split(".")[0]
     if module == "openai":
-        return [(client.chat.completions, "create", "chat.completions"), (client.responses, "create", "responses")]
+        return [
+            (client.chat.completions, "create", "chat.completions"),
+            (client.responses, "create", "responses"),
+            # The `parse()` helpers post themselves (openai/lib/_chat_completion_resources.py, _response_resources.py).
+            (client.chat.completions, "parse", "chat.completions"),
+            (client.responses, "parse", "responses"),
+        ]
     if module == "anthropic":
-        return [(client.messages, "create", "messages")]
+        return [(client.messages, "create", "messages"), (client.messages, "stream", "messages")]
     raise TypeError(
         f"instrument() takes an openai or anthropic SDK client (OpenAI, AsyncOpenAI, Anthropic, AsyncAnthropic, ...); "
         f"got {type(client).__module__}.{type(client).__name__}"
@@ -340,5 +474,12 @@ def instrument(
         method = getattr(resource, name)
         if getattr(method, _MARK, False):
             continue
+        if name == "stream":
+            setattr(resource, name, _wrap_stream_helper(method, endpoint, sinks, book))
+            continue
         setattr(resource, name, _wrap(method, endpoint, sinks, book, include_usage))
+        # The raw-response views take `create` when first made (cached properties): made before, they are made
+        # again, now with the instrumented `create`.
+        for view in ("with_raw_response", "with_streaming_response"):
+            vars(resource).pop(view, None)
     return client

@@ -260,8 +260,56 @@ impl Cost {
         Ok(first)
     }
 
+    /// A sum put together again from its [`sections`](Cost::sections) (how a sum is pickled): each one a plain
+    /// cost on its sheet, with its own items and calls; the total is the sum of the sections' items.
+    pub fn from_sections(sections: Vec<Cost>) -> Result<Cost> {
+        let mut sections = sections.into_iter();
+        let Some(mut first) = sections.next() else {
+            return Err(Error::InvalidArgument("a sum of costs has at least one section".into()));
+        };
+        let others: Vec<Cost> = sections.collect();
+        let mut total: i128 = 0;
+        let mut calls: u64 = 0;
+        for s in std::iter::once(&first).chain(&others) {
+            if !s.others.is_empty() {
+                return Err(Error::InvalidArgument("a section of a sum is a plain cost, without parts".into()));
+            }
+            total = total.checked_add(s.total).ok_or_else(|| Error::Overflow("total cost".into()))?;
+            calls = calls.saturating_add(s.calls);
+        }
+        first.others = others;
+        first.total = total;
+        first.calls = calls;
+        Ok(first)
+    }
+
+    /// A section of a sum restored (see [`Cost::from_sections`]): this plain cost's sheet, book, time and usage
+    /// with the given items (which need not be what its usage prices to: a sum's calls may fall on both sides of a
+    /// long-context threshold), `calls`, and waived (a gateway cache hit: no items, zero) or not.
+    pub fn with_items(mut self, items: Vec<CostItem>, calls: u64, waived: Option<String>) -> Result<Cost> {
+        if let Some(bad) = items.iter().find(|i| i.unit >= N_UNITS || i.factor.den <= 0) {
+            return Err(Error::InvalidArgument(format!(
+                "a cost item with unit {} and price {}/{}: not a unit of the table or not a price",
+                bad.unit, bad.factor.num, bad.factor.den
+            )));
+        }
+        if waived.is_some() && !items.is_empty() {
+            return Err(Error::InvalidArgument("a waived section has no items".into()));
+        }
+        let mut total: i128 = 0;
+        for i in &items {
+            total = total.checked_add(i.amount).ok_or_else(|| Error::Overflow("total cost".into()))?;
+        }
+        self.items = items;
+        self.total = total;
+        self.calls = calls;
+        self.waived = waived;
+        self.others.clear();
+        Ok(self)
+    }
+
     /// The sections of a cost, each one sheet's own items and usage (a plain cost per sheet).
-    fn sections(&self) -> Vec<Cost> {
+    pub fn sections(&self) -> Vec<Cost> {
         let mut first = self.clone();
         let others = std::mem::take(&mut first.others);
         // The top level's `calls` counts every section's; its own are what the others do not count.

@@ -8,7 +8,7 @@ use crate::cost::estimate::{estimate as core_estimate, Estimate, EstimateOptions
 use crate::cost::record::{price_record, RecordOptions};
 use crate::cost::table::TableOptions;
 use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
-use crate::cost::{price_model, Cost};
+use crate::cost::{price_model, Cost, CostItem};
 use crate::money::amount_text;
 use crate::prices::book::PriceBook;
 use crate::prices::units::UNITS;
@@ -161,12 +161,22 @@ impl PyCost {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let c = &self.cost;
         if c.calls > 1 {
-            // Its items cannot be priced again from the summed usage (a long-context threshold may fall between
-            // the calls), and the calls are not kept.
-            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "a sum of {} costs does not pickle: pickle the costs it sums (or their records)",
-                c.calls
-            )));
+            // A sum: its sections, each pickled as the plain cost on its sheet (priced again from the section's
+            // usage) with the items, calls and waiver it had — the items are kept, not priced again, since a
+            // long-context threshold may fall between the calls summed (`Cost::from_sections`).
+            let mut sections = Vec::new();
+            for s in c.sections() {
+                let items: Vec<(usize, u64, i128, i128, Option<u64>, i128)> = s
+                    .items
+                    .iter()
+                    .map(|i| (i.unit, i.count, i.factor.num, i.factor.den, i.threshold, i.amount))
+                    .collect();
+                let (calls, waived) = (s.calls, s.waived.clone());
+                let plain = Cost { calls: 1, waived: None, ..s };
+                sections.push((Bound::new(py, PyCost { cost: plain })?, items, calls, waived));
+            }
+            let args = (sections,).into_pyobject(py)?;
+            return Ok((py.import("tokenprice._core")?.getattr("_cost_of_sections")?, args));
         }
         if !c.others.is_empty() || c.waived.is_some() {
             // A record's cost: its own part and the other parts, each pickled as the plain cost it is priced
@@ -391,10 +401,35 @@ pub fn _cost_of_parts(
     Ok(PyCost { cost: crate::cost::record::with_parts(first.cost.clone(), others, cache_hit).py_err(py)? })
 }
 
+/// Unpickling a sum of costs: per section, its plain cost, items `(unit, count, price numerator, denominator,
+/// long-context threshold, amount)`, calls and waiver, put together by `Cost::from_sections`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn _cost_of_sections(
+    py: Python<'_>,
+    sections: Vec<(PyRef<'_, PyCost>, Vec<(usize, u64, i128, i128, Option<u64>, i128)>, u64, Option<String>)>,
+) -> PyResult<PyCost> {
+    let mut out = Vec::with_capacity(sections.len());
+    for (plain, items, calls, waived) in sections {
+        let items = items
+            .into_iter()
+            .map(|(unit, count, num, den, threshold, amount)| CostItem {
+                unit,
+                count,
+                factor: crate::money::Factor { num, den },
+                threshold,
+                amount,
+            })
+            .collect();
+        out.push(plain.cost.clone().with_items(items, calls, waived).py_err(py)?);
+    }
+    Ok(PyCost { cost: Cost::from_sections(out).py_err(py)? })
+}
+
 /// What a request will cost before it is sent (`cost::estimate`): the prompt counted, the output as a range.
 #[pyclass(frozen, module = "tokenprice", name = "Estimate")]
 pub struct PyEstimate {
-    estimate: Estimate,
+    pub(crate) estimate: Estimate,
 }
 
 #[pymethods]

@@ -5,6 +5,7 @@
 
 mod args;
 mod arrow;
+mod budget;
 mod capsule;
 mod convert;
 mod cost;
@@ -22,9 +23,11 @@ mod _core {
     #[pymodule_export]
     use super::arrow::count_column;
     #[pymodule_export]
+    use super::budget::{PyDecision, PyLimiter, PyMemoryStore, PyPending};
+    #[pymodule_export]
     use super::capsule::{ArrowArray, ArrowTable};
     #[pymodule_export]
-    use super::cost::{_cost_of_parts, estimate, price, price_arrow_table, PyCost, PyEstimate};
+    use super::cost::{_cost_of_parts, _cost_of_sections, estimate, price, price_arrow_table, PyCost, PyEstimate};
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]
