@@ -42,7 +42,9 @@ def test_exactly_one_source(tmp_path, monkeypatch) -> None:
 
 def test_missing_sources_name_the_place_not_the_value(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("TP_TEST_MISSING", raising=False)
-    with pytest.raises(tokenprice.InvalidArgumentError, match="the API token: the environment variable TP_TEST_MISSING"):
+    with pytest.raises(
+        tokenprice.InvalidArgumentError, match="the API token: the environment variable TP_TEST_MISSING"
+    ):
         secret(env="TP_TEST_MISSING", what="the API token")
     with pytest.raises(tokenprice.InvalidArgumentError, match=r"cannot read the file .*nope"):
         secret(file=tmp_path / "nope")
@@ -65,7 +67,10 @@ def test_redact_removes_plain_and_url_quoted_values() -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("postgresql://litellm:s3cr%40t@127.0.0.1:5432/db") == f"postgresql://litellm:{MASK}@127.0.0.1:5432/db"
+    assert (
+        redact_url("postgresql://litellm:s3cr%40t@127.0.0.1:5432/db")
+        == f"postgresql://litellm:{MASK}@127.0.0.1:5432/db"
+    )
     assert redact_url("postgresql://litellm@host/db") == "postgresql://litellm@host/db"
     signed = redact_url("https://b.s3.amazonaws.com/k.gz?X-Amz-Signature=abcd&X-Amz-Credential=AKIA/x&part=2&sig=zz")
     assert "abcd" not in signed and "AKIA" not in signed and "zz" not in signed

@@ -586,6 +586,10 @@ def price_logs(
     tz: str = "UTC",
     keep_rows: bool = True,
     max_line_bytes: int | None = None,
+    table: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    state: str | os.PathLike[str] | None = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
@@ -620,7 +624,35 @@ def price_logs(
     and the time left; none when no one watches (stderr not a terminal, outside a notebook). A callable is called
     after each block of a file with (path, bytes of the file read, records read so far); an exception it raises
     stops the run.
+
+    A Postgres URL (``postgresql://user:password@host/db``, or a ``Secret`` holding one) reads a LiteLLM proxy's
+    spend logs from its database: ``table`` (default ``LiteLLM_SpendLogs``), ``since``/``until`` on ``startTime``
+    and the checkpoint file ``state``, as ``tokenprice.sources.litellm`` does (docs/litellm-postgres.md).
     """
+    from tokenprice.sources.litellm import is_database_url
+
+    if is_database_url(source):
+        from tokenprice.sources.litellm import DEFAULT_TABLE, litellm
+
+        if not keep_rows or (format is not None and format != "litellm"):
+            raise _core.InvalidArgumentError("a Postgres source is priced with format='litellm' and keep_rows=True")
+        return litellm(
+            source,
+            table or DEFAULT_TABLE,
+            since=since,
+            until=until,
+            state=state,
+            by=by,
+            period=period,
+            tz=tz,
+            book=book,
+            provider=provider,
+            model=model,
+            service_tier=service_tier,
+            num_threads=num_threads,
+        )
+    if table is not None or since is not None or until is not None or state is not None:
+        raise _core.InvalidArgumentError("table=, since=, until= and state= are for a Postgres URL")
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
         raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
