@@ -73,7 +73,7 @@ test: dev lint test-rust test-python quickstart  ## everything: install, lint, c
 corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
-bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; results go to benches/RESULTS.md
+bench: corpus tiktoken-cache browser postgres litellm-wheel  ## benchmarks against the competitors; results go to benches/RESULTS.md
 	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
@@ -85,6 +85,7 @@ bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; res
 	$(PYTHON) benches/bench_extract.py
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
+	$(PYTHON) benches/bench_postgres.py --rows 40000
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
 	$(PYTHON) benches/bench_report.py
