@@ -4,7 +4,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/target/tiktoken-cache
 # tokenizers (Hugging Face) must never try the network in tests.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install dev tiktoken-cache litellm-wheel browser redis-server lint test test-rust test-python quickstart bench corpus clean
+.PHONY: help install dev tiktoken-cache litellm-wheel browser redis-server postgres lint test test-rust test-python quickstart bench corpus clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,7 +49,11 @@ redis-server:  ## Debian's redis-server, which the budget tests start on a free 
 	command -v redis-server >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 
-test-python: tiktoken-cache litellm-wheel browser redis-server  ## the pytest suite against the installed package
+postgres:  ## Debian's postgresql, which the LiteLLM spend-log tests start on a free port (runuser -u postgres)
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+
+test-python: tiktoken-cache litellm-wheel browser redis-server postgres  ## the pytest suite against the installed package
 	$(PYTHON) -m pytest
 
 # The README's quick start, exactly as written there (tests/test_readme.py checks the two agree).
@@ -69,7 +73,7 @@ test: dev lint test-rust test-python quickstart  ## everything: install, lint, c
 corpus:  ## build the benchmark corpus from text on this machine
 	$(PYTHON) benches/corpus.py
 
-bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; results go to benches/RESULTS.md
+bench: corpus tiktoken-cache browser postgres litellm-wheel  ## benchmarks against the competitors; results go to benches/RESULTS.md
 	$(PYTHON) -m pip install -e '.[test,spark,dask,ray]'
 	cargo bench --bench count_core
 	$(PYTHON) benches/bench_count.py
@@ -82,6 +86,7 @@ bench: corpus tiktoken-cache browser  ## benchmarks against the competitors; res
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
 	$(PYTHON) benches/bench_storage.py
+	$(PYTHON) benches/bench_postgres.py --rows 40000
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
 	$(PYTHON) benches/bench_report.py

@@ -592,6 +592,8 @@ def price_logs(
     storage_options: Mapping[str, Any] | None = None,
     since: Any = None,
     until: Any = None,
+    table: str | None = None,
+    state: str | os.PathLike[str] | None = None,
 ) -> PricedLogs:
     """Prices logs: ``source`` is a path, a glob or a list of them (JSON Lines or a JSON array, plain, gzip or
     zstd; or Parquet or CSV files whose rows are records), a list of records (dicts or JSON text), or an
@@ -631,7 +633,37 @@ def price_logs(
     and the time left; none when no one watches (stderr not a terminal, outside a notebook). A callable is called
     after each block of a file with (path, bytes of the file read, records read so far); an exception it raises
     stops the run.
+
+    A Postgres URL (``postgresql://user:password@host/db``, or a ``Secret`` holding one) reads a LiteLLM proxy's
+    spend logs from its database: ``table`` (default ``LiteLLM_SpendLogs``), ``since``/``until`` on ``startTime``
+    and the checkpoint file ``state``, as ``tokenprice.sources.litellm`` does (docs/litellm-postgres.md).
     """
+    from tokenprice.sources.litellm import is_database_url
+
+    if is_database_url(source):
+        from tokenprice.sources.litellm import DEFAULT_TABLE, litellm
+
+        if not keep_rows or (format is not None and format != "litellm"):
+            raise _core.InvalidArgumentError("a Postgres source is priced with format='litellm' and keep_rows=True")
+        if storage_options is not None:
+            raise _core.InvalidArgumentError("storage_options= is for object storage URLs, not a Postgres URL")
+        return litellm(
+            source,
+            table or DEFAULT_TABLE,
+            since=since,
+            until=until,
+            state=state,
+            by=by,
+            period=period,
+            tz=tz,
+            book=book,
+            provider=provider,
+            model=model,
+            service_tier=service_tier,
+            num_threads=num_threads,
+        )
+    if table is not None or state is not None:
+        raise _core.InvalidArgumentError("table= and state= are for a Postgres URL")
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
         raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")

@@ -327,22 +327,28 @@ def _progress_bar(logs: Sequence[str]) -> Any:
 
 def _cmd_price(args: argparse.Namespace) -> int:
     from tokenprice._ledger import needs_rows, price_logs, rejects_path
+    from tokenprice.sources.litellm import is_database_url
 
-    bar = _progress_bar(args.logs) if args.progress else None
+    database = len(args.logs) == 1 and is_database_url(args.logs[0])
+    bar = _progress_bar(args.logs) if args.progress and not database else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     # The rows are kept only when they are written, reconciled or grouped by a column only rows have; otherwise each
     # line is totalled as it is priced.
-    keep_rows = bool(args.out or args.reconcile or args.html) or needs_rows(by)
+    keep_rows = bool(args.out or args.reconcile or args.html) or needs_rows(by) or database
     book = _book(args)
+    # A LiteLLM proxy's Postgres (docs/litellm-postgres.md): its table, the window on startTime, the checkpoint.
+    # (--since and --until are among the reading options: a window on startTime there, on object names for a store.)
+    database_options = {"table": args.table, "state": args.state} if database else {}
     try:
         logs = price_logs(
-            args.logs,
+            args.logs[0] if database else args.logs,
             book=book,
             by=by,
             period=args.period,
             tz=args.tz,
             keep_rows=keep_rows,
             progress=bar,
+            **database_options,
             **_reading_options(args),
         )
     finally:
@@ -615,8 +621,16 @@ def _add_reading_arguments(cmd: argparse.ArgumentParser) -> None:
         metavar="KEY=ENV",
         help="an object store option read from the environment variable ENV (for secrets: secret=AWS_SECRET)",
     )
-    cmd.add_argument("--since", help="object storage: skip objects whose Logpush folder or name is before this time")
-    cmd.add_argument("--until", help="object storage: skip objects whose Logpush folder or name is from this time on")
+    cmd.add_argument(
+        "--since",
+        help="object storage: skip objects whose Logpush folder or name is before this time; "
+        "a Postgres URL: only rows with startTime at or after it (ISO 8601, UTC without a zone)",
+    )
+    cmd.add_argument(
+        "--until",
+        help="object storage: skip objects whose Logpush folder or name is from this time on; "
+        "a Postgres URL: only rows with startTime before it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -678,6 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
     price_cmd.add_argument(
         "--reconcile", action="store_true", help="compare the reported cost with the computed one, with causes"
     )
+    pg = price_cmd.add_argument_group("a LiteLLM proxy's Postgres (LOGS is one postgresql:// URL)")
+    pg.add_argument("--table", help="the spend-log table (default LiteLLM_SpendLogs)")
+    pg.add_argument("--state", metavar="PATH", help="checkpoint file: a rerun prices only the rows after it")
     price_cmd.set_defaults(run=_cmd_price)
 
     report = sub.add_parser("report", help="write the cost report of log files: one HTML file that opens offline")

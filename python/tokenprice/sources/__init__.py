@@ -1,7 +1,8 @@
 """Go where the logs are: pull usage records from the system that keeps them, into files ``price_logs`` reads.
 
 Each source is imported the first time it is used (``tokenprice.sources.cloudflare`` loads only the Cloudflare
-client), so a source's optional dependencies are needed only by those who use it.
+client; ``tokenprice.sources.litellm``, which reads a LiteLLM proxy's spend logs from its Postgres database, loads
+its driver, the ``postgres`` extra), so a source's optional dependencies are needed only by those who use it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tokenprice.sources._cloudflare import CloudflarePull as CloudflarePull
     from tokenprice.sources._cloudflare import cloudflare as cloudflare
+    from tokenprice.sources.litellm import litellm as litellm
 
 # Public name -> (module, attribute).
 _LAZY = {
     "cloudflare": ("tokenprice.sources._cloudflare", "cloudflare"),
     "CloudflarePull": ("tokenprice.sources._cloudflare", "CloudflarePull"),
+    # The module has the function's name: importing it binds the module here, so the function is bound after.
+    "litellm": ("tokenprice.sources.litellm", "litellm"),
 }
 
 __all__ = sorted(_LAZY)

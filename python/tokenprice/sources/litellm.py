@@ -1,0 +1,371 @@
+"""A LiteLLM proxy's spend logs, read from its Postgres database and priced (docs/litellm-postgres.md).
+
+The proxy writes one row per call into ``LiteLLM_SpendLogs`` (the model of that name in LiteLLM's
+``litellm/proxy/schema.prisma``; the row is built by ``get_logging_payload`` in
+``litellm/proxy/spend_tracking/spend_tracking_utils.py``). The rows are read in pages of ``batch_rows``, ordered by
+(``startTime``, ``request_id``) — LiteLLM's own index on the table — through ADBC's PostgreSQL driver (Apache
+Arrow's: the server sends the page with ``COPY ... TO STDOUT (FORMAT binary)`` and the driver decodes it straight
+into Arrow). Postgres serializes each row to JSON (``row_to_json``: ``metadata`` and ``request_tags`` as the JSON
+they hold, ``spend`` at the shortest digits that give back the double, times in ISO 8601), so each row is read by
+the ``litellm`` format's reader exactly as the same row in a JSON Lines export would be.
+
+Incremental: a ``state`` file keeps the checkpoint, the last (``startTime``, ``request_id``) priced; a rerun reads
+only the rows after it, so no row is priced twice. The password (in the URL, or given as ``password=``) never
+appears in an error, a repr or the state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from tokenprice import _core
+from tokenprice._columns import arrow_table
+from tokenprice._core import PriceBook
+from tokenprice._ledger import PricedLogs, log_options
+from tokenprice._secrets import Secret, redact, redact_url, redacted_error
+
+DEFAULT_TABLE = "LiteLLM_SpendLogs"
+SCHEMES = ("postgresql://", "postgres://")
+
+# The columns the `litellm` reader looks at, in the order of schema.prisma's model (a table of an older LiteLLM
+# lacks some: only those it has are read). Never `messages`, `response` or `proxy_server_request` (the prompts and
+# answers, when the proxy stores them: large, and not usage), nor `api_key` (the key's hash).
+COLUMNS = (
+    "request_id",
+    "call_type",
+    "spend",
+    "total_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "startTime",
+    "endTime",
+    "request_duration_ms",
+    "completionStartTime",
+    "model",
+    "model_group",
+    "custom_llm_provider",
+    "api_base",
+    "user",
+    "metadata",
+    "cache_hit",
+    "request_tags",
+    "team_id",
+    "organization_id",
+    "end_user",
+    "session_id",
+    "status",
+)
+REQUIRED = ("request_id", "startTime")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The last row priced: its ``startTime`` (UTC, as the table holds it) and ``request_id``."""
+
+    start_time: datetime
+    request_id: str
+
+
+def is_database_url(source: object) -> bool:
+    """Whether ``price_logs`` was given a Postgres URL (a str, or a Secret holding one)."""
+    text = source.reveal() if isinstance(source, Secret) else source
+    return isinstance(text, str) and text.lower().startswith(SCHEMES)
+
+
+class _Database:
+    """The URL to connect with, what to show of it, and the secrets to keep out of every message."""
+
+    def __init__(self, url: str | Secret, password: str | Secret | None) -> None:
+        raw = url.reveal() if isinstance(url, Secret) else url
+        if not isinstance(raw, str) or not raw.lower().startswith(SCHEMES):
+            shown = "a Secret" if isinstance(url, Secret) else repr(redact_url(raw) if isinstance(raw, str) else raw)
+            raise _core.InvalidArgumentError(f"the database URL must start with postgresql:// (got {shown})")
+        parts = urlsplit(raw)
+        self.secrets: list[Secret | str | None] = [parts.password]
+        if password is not None:
+            value = password.reveal() if isinstance(password, Secret) else password
+            if not isinstance(value, str) or not value:
+                raise _core.InvalidTypeError("password must be a non-empty str or a tokenprice.Secret")
+            self.secrets.append(value)
+            user = quote(parts.username or "", safe="")
+            host = parts.netloc.rpartition("@")[2]
+            raw = urlunsplit((parts.scheme, f"{user}:{quote(value, safe='')}@{host}", parts.path, parts.query, ""))
+        self.url = raw
+        self.shown = redact(redact_url(raw), self.secrets)
+
+    def error(self, e: BaseException, what: str) -> Exception:
+        return redacted_error(e, self.secrets, f"{self.shown}: {what}")
+
+
+def _literal(value: str) -> str:
+    if "\x00" in value:
+        raise _core.InvalidArgumentError(f"{value!r} holds a NUL character, which Postgres text cannot")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    if not name or "\x00" in name:
+        raise _core.InvalidArgumentError(f"table={name!r} is not a table name")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_parts(table: str) -> tuple[str | None, str]:
+    """``table`` as (schema, name): ``LiteLLM_SpendLogs`` or ``schema.LiteLLM_SpendLogs`` (case kept, as Prisma
+    creates it quoted)."""
+    if not isinstance(table, str):
+        raise _core.InvalidTypeError(f"table must be a str, got {type(table).__name__}")
+    schema, dot, name = table.rpartition(".")
+    return (schema if dot else None), name
+
+
+def _utc(value: Any, what: str) -> datetime | None:
+    """A bound as the table holds times: UTC without a zone (LiteLLM writes ``startTime`` in UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _core.InvalidArgumentError(f"{what}={value!r} is not an ISO 8601 date or time") from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise _core.InvalidTypeError(f"{what} must be a datetime, a date or ISO text, got {type(value).__name__}")
+    at: datetime = value
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc).replace(tzinfo=None)
+    return at
+
+
+def _load_state(path: Path, table: str) -> Checkpoint | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _core.InputError(f"{path}: cannot read the state file: {e.strerror}") from None
+    try:
+        state = json.loads(text)
+        if state["table"] != table:
+            raise _core.InvalidArgumentError(
+                f"{path}: this state file is the checkpoint of table {state['table']!r}, not {table!r}"
+            )
+        return Checkpoint(datetime.fromisoformat(state["startTime"]), str(state["request_id"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise _core.InputError(f"{path}: not a checkpoint of tokenprice.sources.litellm ({e!r})") from None
+
+
+def _save_state(path: Path, table: str, checkpoint: Checkpoint) -> None:
+    state = {"table": table, "startTime": checkpoint.start_time.isoformat(), "request_id": checkpoint.request_id}
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(json.dumps(state) + "\n", encoding="utf-8")
+        os.replace(part, path)  # atomic: a crash leaves the old checkpoint or the new one
+    except OSError as e:
+        raise _core.InputError(f"{path}: cannot write the state file: {e.strerror}") from None
+
+
+def _connect(db: _Database) -> Any:
+    try:
+        import adbc_driver_postgresql.dbapi as dbapi
+    except ImportError:
+        raise _core.InputError(
+            "reading Postgres needs ADBC's PostgreSQL driver: pip install 'tokenprice[postgres]'"
+        ) from None
+    try:
+        return dbapi.connect(db.url, autocommit=True)
+    except dbapi.Error as e:
+        raise db.error(e, "cannot connect") from None
+
+
+def _columns(cur: Any, db: _Database, table: str) -> list[str]:
+    """The columns of ``table`` the reader uses (an error naming the table when it is missing)."""
+    schema, name = _table_parts(table)
+    where = f"table_name = {_literal(name)} AND table_schema = " + (
+        _literal(schema) if schema is not None else "current_schema()"
+    )
+    cur.execute(f"SELECT column_name FROM information_schema.columns WHERE {where}")
+    have = {row[0] for row in cur.fetchall()}
+    if not have:
+        cur.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+        )
+        tables = [row[0] for row in cur.fetchall()]
+        raise _core.InputError(f"{db.shown}: no table {table!r} (tables there: {tables or 'none'})")
+    missing = [c for c in REQUIRED if c not in have]
+    if missing:
+        raise _core.InputError(f"{db.shown}: table {table!r} has no column {missing[0]!r}: not LiteLLM's spend logs")
+    return [c for c in COLUMNS if c in have]
+
+
+def _page_query(
+    table: str,
+    columns: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    after: Checkpoint | None,
+    rows: int,
+) -> str:
+    schema, name = _table_parts(table)
+    source = (_identifier(schema) + "." if schema is not None else "") + _identifier(name)
+    where = []
+    if since is not None:
+        where.append(f'"startTime" >= {_literal(since.isoformat())}::timestamp')
+    if until is not None:
+        where.append(f'"startTime" < {_literal(until.isoformat())}::timestamp')
+    if after is not None:
+        at = _literal(after.start_time.isoformat())
+        where.append(f'("startTime", request_id) > ({at}::timestamp, {_literal(after.request_id)})')
+    cols = ", ".join(_identifier(c) for c in columns)
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
+    page = f'SELECT {cols} FROM {source} {condition}ORDER BY "startTime", request_id LIMIT {rows}'
+    return f'SELECT row_to_json(r)::text, r."startTime", r.request_id FROM ({page}) r ORDER BY 2, 3'
+
+
+def _shifted(table: Any, before: int) -> Any:
+    """A page's priced lines with ``line`` the row's place in the run (1 is the first row read)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if before == 0 or table.num_rows == 0:
+        return table
+    at = table.schema.get_field_index("line")
+    kind = table.schema.field("line").type
+    return table.set_column(at, "line", pc.add(table.column("line"), pa.scalar(before, kind)))
+
+
+def _named_rejects(rejects: Any, ids: list[Any], before: int, name: str) -> Any:
+    """A page's rejects with the row's place in the run (``line``) and its ``request_id`` in ``source`` (the
+    reasons stay as the reader gave them, so rejects still group by reason)."""
+    import pyarrow as pa
+
+    if rejects.num_rows == 0:
+        return rejects
+    lines = rejects.column("line").to_pylist()
+    named = [f"{name} request_id {ids[n - 1]!r}" if n else name for n in lines]
+    at = [n + before if n else n for n in lines]
+    table = rejects.set_column(rejects.schema.get_field_index("source"), "source", pa.array(named, pa.string()))
+    kind = rejects.schema.field("line").type
+    return table.set_column(table.schema.get_field_index("line"), "line", pa.array(at, kind))
+
+
+def litellm(
+    url: str | Secret,
+    table: str = DEFAULT_TABLE,
+    *,
+    since: datetime | date | str | None = None,
+    until: datetime | date | str | None = None,
+    state: str | os.PathLike[str] | None = None,
+    batch_rows: int = 50_000,
+    password: str | Secret | None = None,
+    by: str | Sequence[str] | None = None,
+    period: str | None = None,
+    tz: str = "UTC",
+    book: PriceBook | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    service_tier: str | None = None,
+    num_threads: int | None = None,
+    progress: Callable[[str, int, int], object] | None = None,
+) -> PricedLogs:
+    """Prices a LiteLLM proxy's spend logs from its Postgres database: every row of ``table`` with ``since <=
+    startTime < until`` (times in UTC when they carry no zone, as LiteLLM writes them) and after the checkpoint
+    in ``state`` (a JSON file, read when it exists and written when the run ends), read ``batch_rows`` at a time.
+
+    ``url`` is ``postgresql://user:password@host:port/database`` (a str or a ``tokenprice.Secret``, e.g.
+    ``tokenprice.secret(env="DATABASE_URL")``, the variable the proxy itself reads), or without the password
+    given as ``password=``. Each row is read by the ``litellm`` format: ``spend`` is the reported cost
+    (``reconcile()`` compares it), the team, user, end user, tags and the caller's ``spend_logs_metadata`` keys
+    are label columns, and a row whose usage cannot be read is a reject whose ``source`` names its
+    ``request_id``. ``progress``
+    is called after each page with (the table, rows in the page, rows read so far). The other keywords are
+    ``price_logs``'s."""
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise _core.InvalidArgumentError(f"batch_rows must be a positive int, got {batch_rows!r}")
+    db = _Database(url, password)
+    _table_parts(table)
+    low, high = _utc(since, "since"), _utc(until, "until")
+    options = log_options(
+        book=book, format="litellm", provider=provider, model=model, service_tier=service_tier, num_threads=num_threads
+    )
+    state_path = Path(os.fspath(state)) if state is not None else None
+    after = _load_state(state_path, table) if state_path is not None else None
+    name = f"{db.shown} {table}"
+    priced, rejects, read = [], [], 0
+    import adbc_driver_manager
+
+    conn = _connect(db)
+    try:
+        with conn.cursor() as cur:
+            try:
+                cur.execute("SET TIME ZONE 'UTC'")
+                columns = _columns(cur, db, table)
+            except adbc_driver_manager.Error as e:
+                raise db.error(e, f"cannot read the columns of {table!r}") from None
+            while True:
+                query = _page_query(table, columns, low, high, after, batch_rows)
+                try:
+                    cur.execute(query)
+                    page = cur.fetch_arrow_table()
+                except adbc_driver_manager.Error as e:
+                    raise db.error(e, f"reading {table!r} after {read} rows") from None
+                if page.num_rows == 0:
+                    break
+                texts = page.column(0).to_pylist()
+                ids = page.column(2).to_pylist()
+                p, r, n = _core.price_log_texts(texts, options, source=name)
+                priced.append(_shifted(arrow_table(p), read))
+                rejects.append(_named_rejects(arrow_table(r), ids, read, name))
+                read += n
+                after = Checkpoint(page.column(1)[-1].as_py(), ids[-1])
+                if progress is not None:
+                    progress(name, page.num_rows, read)
+                if page.num_rows < batch_rows:
+                    break
+    finally:
+        try:
+            conn.close()
+        except adbc_driver_manager.Error:
+            pass  # a connection the server dropped: nothing left to close
+    result = _result(priced, rejects, read, options)
+    result.book = book
+    if by is not None or period is not None:
+        result.last_summary = result.summary(by, period, tz)
+    if state_path is not None and after is not None:
+        _save_state(state_path, table, after)
+    return result
+
+
+def _result(priced: list[Any], rejects: list[Any], read: int, options: dict[str, Any]) -> PricedLogs:
+    """The pages' lines and rejects as one result (an empty run has the empty tables a run of no records has)."""
+    import pyarrow as pa
+
+    if not priced:
+        p, r, n = _core.price_log_texts([], options)
+        return PricedLogs(p, r, n)
+    return PricedLogs(
+        pa.concat_tables(priced, promote_options="permissive"),
+        pa.concat_tables(rejects, promote_options="permissive"),
+        read,
+    )
+
+
+class _Callable(types.ModuleType):
+    """This module called as its function: importing ``tokenprice.sources.litellm`` binds the module's name in
+    ``tokenprice.sources``, where ``sources.litellm(url)`` must still price."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PricedLogs:
+        return litellm(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Callable

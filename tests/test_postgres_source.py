@@ -1,0 +1,287 @@
+"""A LiteLLM proxy's spend logs read from a real Postgres (Debian's `postgresql`, `make postgres`), started on a
+free port in a temporary folder by the fixture and stopped after; with CI=true a missing server fails.
+
+The table is LiteLLM's own (`spend_logs_ddl`: the `LiteLLM_SpendLogs` model of `litellm/proxy/schema.prisma` in
+the pinned wheel); the rows are LiteLLM's own too: the spend-log rows of `tests/fixtures/sources/litellm/
+spend_logs_payload.json`, built by LiteLLM 1.110.2's `get_logging_payload`
+(`litellm/proxy/spend_tracking/spend_tracking_utils.py`) from captured calls, copied with new request ids, times,
+teams and tags as the proxy would write other calls. Every result is compared with pricing the same rows from a
+JSON Lines file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tokenprice
+from tokenprice import sources
+from tokenprice._secrets import secret
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import postgres_server  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sources" / "litellm" / "spend_logs_payload.json"
+START = datetime(2025, 10, 1, 12, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[postgres_server.PostgresServer]:
+    if postgres_server.binaries() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's postgresql is not installed: run `make postgres` (make test does it)")
+        pytest.skip("Debian's postgresql is not installed (make postgres)")
+    pg = postgres_server.PostgresServer().start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def db(server: postgres_server.PostgresServer) -> Iterator[postgres_server.PostgresServer]:
+    """A fresh LiteLLM_SpendLogs table."""
+    server.execute('DROP TABLE IF EXISTS "LiteLLM_SpendLogs"')
+    for statement in postgres_server.spend_logs_ddl():
+        server.execute(statement)
+    yield server
+
+
+def captured() -> list[dict[str, Any]]:
+    """The spend-log rows LiteLLM's get_logging_payload wrote (not the CSV copies of them)."""
+    cases = json.loads(FIXTURE.read_text())["cases"]
+    return [c["input"] for c in cases if c["name"].startswith("spend-log row")]
+
+
+def stamp(at: datetime) -> str:
+    """A time as the payload holds it (`_ensure_datetime_utc`: aware, UTC), at the table's millisecond precision."""
+    return at.replace(tzinfo=timezone.utc).isoformat(sep=" ", timespec="milliseconds")
+
+
+def rows(n: int, first: int = 0, start: datetime = START) -> list[dict[str, Any]]:
+    """``n`` rows in LiteLLM's shapes: the captured rows in turn, each with its own request id, time, team, end
+    user and tags (the columns and the metadata keys get_logging_payload fills from them)."""
+    base = captured()
+    out = []
+    for i in range(first, first + n):
+        row = copy.deepcopy(base[i % len(base)])
+        at = start + timedelta(seconds=7 * i, milliseconds=i % 1000)
+        row["request_id"] = f"req-{i:07d}"
+        row["startTime"] = stamp(at)
+        row["endTime"] = stamp(at + timedelta(milliseconds=800))
+        if row.get("completionStartTime"):
+            row["completionStartTime"] = stamp(at + timedelta(milliseconds=800))
+        team = f"team-{i % 3}"
+        meta = json.loads(row["metadata"])
+        meta["user_api_key_team_id"] = team
+        meta["spend_logs_metadata"] = {"tenant": ["acme", "globex"][i % 2], "feature": "search"}
+        row["metadata"] = json.dumps(meta)
+        row["team_id"] = team
+        row["end_user"] = f"customer-{i % 5}"
+        row["request_tags"] = json.dumps(["prod", f"shard-{i % 4}"])
+        out.append(row)
+    return out
+
+
+def unreadable(i: int) -> dict[str, Any]:
+    """A row whose usage cannot be read exactly: usage_object's prompt_tokens is not a count."""
+    row = rows(1, i)[0]
+    meta = json.loads(row["metadata"])
+    meta["usage_object"]["prompt_tokens"] = "2422 tokens"
+    row["metadata"] = json.dumps(meta)
+    return row
+
+
+def failed(i: int) -> dict[str, Any]:
+    """A failed call as the proxy logs it (`_get_status_for_spend_log`: status "failure", no tokens, spend 0)."""
+    row = rows(1, i)[0]
+    row.update(status="failure", prompt_tokens=0, completion_tokens=0, total_tokens=0, spend=0.0)
+    return row
+
+
+def from_jsonl(tmp_path: Path, records: list[dict[str, Any]], **kw: Any) -> tokenprice.PricedLogs:
+    path = tmp_path / "spend_logs.jsonl"
+    ordered = sorted(records, key=lambda r: (r["startTime"], r["request_id"]))
+    path.write_text("".join(json.dumps(r) + "\n" for r in ordered))
+    return tokenprice.price_logs(str(path), format="litellm", **kw)
+
+
+def same(a: tokenprice.PricedLogs, b: tokenprice.PricedLogs) -> None:
+    """Equal results but for where the rows came from (`source`, and `line` of the rejects)."""
+    assert (a.rows_read, a.rows_priced, a.rows_rejected) == (b.rows_read, b.rows_priced, b.rows_rejected)
+    left, right = a.table.drop_columns(["source"]), b.table.drop_columns(["source"])
+    assert sorted(left.column_names) == sorted(right.column_names)
+    for i, (x, y) in enumerate(zip(left.select(right.column_names).to_pylist(), right.to_pylist(), strict=True)):
+        # jsonb keeps an object's keys in its own order: LiteLLM's cost parts are the same, listed otherwise.
+        for row in (x, y):
+            row["cost_breakdown"] = json.loads(row["cost_breakdown"] or "null")
+        assert x == y, (i, {k: (x[k], y[k]) for k in x if x[k] != y[k]})
+    # The same rows rejected for the same reasons, each named by its request id (`line`: its place in both).
+    assert a.rejects.select(["line", "reason"]).to_pylist() == b.rejects.select(["line", "reason"]).to_pylist()
+    assert all(" LiteLLM_SpendLogs request_id 'req-" in s for s in a.rejects.column("source").to_pylist())
+
+
+def test_the_table_is_litellms_own(db: postgres_server.PostgresServer) -> None:
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'LiteLLM_SpendLogs' ORDER BY ordinal_position"
+        )
+        cols = {name: (kind, nullable) for name, kind, nullable in cur.fetchall()}
+    assert cols["startTime"] == ("timestamp without time zone", "NO")
+    assert cols["spend"] == ("double precision", "NO")
+    assert cols["metadata"] == ("jsonb", "YES")
+    assert cols["request_tags"] == ("jsonb", "YES")
+    assert cols["prompt_tokens"] == ("integer", "NO")
+    assert set(rows(1)[0]) <= set(cols)  # every column get_logging_payload writes is in the table
+
+
+def test_rows_price_exactly_as_the_same_records_from_jsonl(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    records = rows(3000) + [unreadable(3000), failed(3001)]
+    postgres_server.insert_rows(db, records)
+    got = sources.litellm(db.url(), batch_rows=700, by=["team_id", "tenant"])
+    want = from_jsonl(tmp_path, records, by=["team_id", "tenant"])
+    same(got, want)
+    assert got.rows_read == 3002
+    assert got.rows_priced + got.rows_rejected == got.rows_read
+    # Cache tokens, labels, the gateway's spend, times as LiteLLM wrote them (UTC).
+    first = got.table.slice(0, 2).to_pylist()
+    assert first[0]["id"] == "req-0000000" and first[0]["cache_read_tokens"] == 2304
+    assert first[1]["cache_write_1h_tokens"] == 2000 and first[1]["cache_read_tokens"] == 300
+    assert first[0]["reported_cost"] == Decimal("0.004375") and first[0]["total_cost"] == Decimal("0.004375")
+    assert first[0]["timestamp"] == START.replace(tzinfo=timezone.utc)
+    assert (first[0]["team_id"], first[0]["tenant"], first[0]["end_user"]) == ("team-0", "acme", "customer-0")
+    assert first[0]["tags"] == "prod,shard-0"
+    assert got.last_summary.num_rows == 6
+    # Every reject names its request id: the fallback steps with no counts, the row whose usage is unreadable.
+    named = dict(zip(got.rejects.column("source").to_pylist(), got.rejects.column("reason").to_pylist(), strict=True))
+    assert (
+        "prompt_tokens"
+        in named[f"{got.rejects.column('source')[0].as_py().split(' request_id')[0]} request_id 'req-0003000'"]
+    )
+    reasons = list(named.values())
+    failed_rejected = any("'req-0003001'" in s for s in named)
+    assert sum("no usage" in r for r in reasons) == len(reasons) - 1 - failed_rejected
+    # The failed call is what the JSONL path makes of it (priced or rejected, once).
+    failures = [r for r in got.table.to_pylist() if r["id"] == "req-0003001"]
+    assert len(failures) + failed_rejected == 1
+    # reconcile(): the gateway's spend against the computed cost, as from the file.
+    assert got.reconcile().compared == want.reconcile().compared == got.rows_priced
+
+
+def test_reruns_price_only_new_rows(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    state = tmp_path / "litellm.state.json"
+    postgres_server.insert_rows(db, rows(1200))
+    first = sources.litellm(db.url(), state=state, batch_rows=500)
+    assert first.rows_read == 1200
+    checkpoint = json.loads(state.read_text())
+    assert checkpoint["request_id"] == "req-0001199" and checkpoint["table"] == "LiteLLM_SpendLogs"
+    assert postgres_server.PASSWORD not in state.read_text()
+    again = sources.litellm(db.url(), state=state, batch_rows=500)
+    assert again.rows_read == 0 and again.table.num_rows == 0
+    # New rows (one at the very time of the last row seen, after it by request_id): only they are priced.
+    late = rows(1, 1199)[0] | {"request_id": "req-0001199b"}
+    postgres_server.insert_rows(db, rows(800, 1200) + [late])
+    more = sources.litellm(db.url(), state=state, batch_rows=500)
+    assert more.rows_read == 801
+    ids = more.table.column("id").to_pylist() + [
+        s.rsplit(" request_id ", 1)[1].strip("'") for s in more.rejects.column("source").to_pylist()
+    ]
+    assert sorted(ids) == sorted(["req-0001199b", *(f"req-{i:07d}" for i in range(1200, 2000))])
+    seen = first.table.column("id").to_pylist()
+    assert not set(seen) & set(more.table.column("id").to_pylist())
+    # The two runs together are the whole table priced at once.
+    whole = sources.litellm(db.url(), batch_rows=10_000)
+    assert whole.total_cost == first.total_cost + more.total_cost
+    assert whole.rows_read == first.rows_read + more.rows_read
+
+
+def test_since_and_until(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    records = rows(1000)
+    postgres_server.insert_rows(db, records)
+    since = START + timedelta(seconds=7 * 100)
+    until = START + timedelta(seconds=7 * 300)
+    got = sources.litellm(db.url(), since=since, until=until.replace(tzinfo=timezone.utc), batch_rows=64)
+    inside = [r for r in records if stamp(since) <= r["startTime"] < stamp(until)]
+    assert len(inside) == 200
+    same(got, from_jsonl(tmp_path, inside))
+    assert tokenprice.price_logs(db.url(), since="2025-10-01T12:11:40Z", until=until).rows_read == 200
+    assert sources.litellm(db.url(), since=START + timedelta(days=30)).rows_read == 0
+
+
+def test_price_logs_and_the_cli_take_the_url(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    from tokenprice.cli import main
+
+    records = rows(50)
+    postgres_server.insert_rows(db, records)
+    logs = tokenprice.price_logs(db.url(), table="LiteLLM_SpendLogs", by="tenant")
+    same(logs, from_jsonl(tmp_path, records))
+    hidden = secret(db.url())
+    assert tokenprice.price_logs(hidden).total_cost == logs.total_cost
+    out = tmp_path / "priced.jsonl"
+    assert main(["price", db.url(), "--by", "tenant", "--json", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == logs.rows_priced
+
+
+def test_errors_name_what_and_never_the_password(
+    db: postgres_server.PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pw = postgres_server.PASSWORD
+    wrong = db.url(password="not-" + pw)
+    with pytest.raises(tokenprice.InputError) as e:
+        sources.litellm(wrong)
+    assert "password authentication failed" in str(e.value) and "cannot connect" in str(e.value)
+    assert "not-" + pw[:6] not in str(e.value) and f"127.0.0.1:{db.port}" in str(e.value)
+    with pytest.raises(tokenprice.InputError, match="no table 'LiteLLM_Spendlogs'") as e:
+        sources.litellm(db.url(), table="LiteLLM_Spendlogs")
+    assert pw not in str(e.value) and "litellm:***@" in str(e.value)
+    # The password given apart from the URL, from a file.
+    (tmp_path / "pw").write_text(pw + "\n")
+    bare = db.url().replace(":" + db.url().split(":")[2].split("@")[0] + "@", "@")
+    assert "@" in bare and pw not in bare
+    postgres_server.insert_rows(db, rows(3))
+    assert sources.litellm(bare, password=secret(file=tmp_path / "pw")).rows_read == 3
+    # A connection dropped between two pages: an error naming the table and how far it got; the state is kept.
+    state = tmp_path / "state.json"
+
+    def drop(name: str, page: int, read: int) -> None:
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'litellm' AND pid <> pg_backend_pid()"
+        )
+
+    with pytest.raises(tokenprice.InputError, match=r"reading 'LiteLLM_SpendLogs' after 2 rows") as e:
+        sources.litellm(db.url(), batch_rows=2, progress=drop, state=state)
+    assert pw not in str(e.value) and not state.exists()
+    out = capsys.readouterr()
+    assert pw not in out.out + out.err
+    with pytest.raises(tokenprice.InvalidArgumentError, match="postgresql://"):
+        sources.litellm("mysql://u:" + pw + "@h/db")
+    with pytest.raises(tokenprice.InvalidArgumentError, match="batch_rows"):
+        sources.litellm(db.url(), batch_rows=0)
+
+
+def test_the_docs_example_runs_against_the_server(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    """docs/litellm-postgres.md's example (not run by test_docs.py: it needs a Postgres), as written, with
+    DATABASE_URL set to this server, in a fresh interpreter in a folder of its own (its state file goes there)."""
+    import subprocess
+
+    page = (postgres_server.ROOT / "docs" / "litellm-postgres.md").read_text()
+    blocks = re.findall(r"^```python no-run\n(.*?)^```", page, re.S | re.M)
+    assert len(blocks) == 1
+    postgres_server.insert_rows(db, rows(40))
+    env = {**os.environ, "DATABASE_URL": db.url()}
+    proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "40 rows: 32 priced, 8 rejected" in proc.stdout
+    assert postgres_server.PASSWORD not in proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "litellm.checkpoint.json").read_text())["request_id"] == "req-0000039"
