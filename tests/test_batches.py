@@ -159,27 +159,50 @@ def test_naive_timestamps_are_wall_time_in_the_session_zone() -> None:
     ).to_pylist() == [Decimal(2)]
 
 
-def _tiled(path: Path, cuts: list[int]) -> list[str]:
+def _tiled(path: Path, cuts: list[int]) -> tuple[pa.Table, pa.Table]:
+    """The merged totals and rejects of read tasks over byte ranges cut at ``cuts`` (read by the core)."""
     size = path.stat().st_size
     bounds = [0, *cuts, size]
-    out: list[str] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
-        out += _batches.read_line_range(path, a, b)
-    return out
+    job = _batches.Job(LABELS, LABELS)
+    return job.merge(job.summarize(job.task((str(path), a, b))) for a, b in zip(bounds, bounds[1:], strict=False))
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_any_byte_ranges_read_every_line_once(tmp_path: Path, lines: list[str], seed: int) -> None:
+def test_any_byte_ranges_read_every_line_once(
+    tmp_path: Path, lines: list[str], single: tokenprice.PricedLogs, seed: int
+) -> None:
+    # The core's own test cuts random files at random bytes (src/ledger/read.rs); here, the sample logs priced.
     rng = random.Random(seed)
     path = tmp_path / "logs.jsonl"
-    body = "\n".join(lines[:300]) + ("\n" if seed % 2 else "")  # with and without a final newline
+    body = "\n".join(lines) + ("\n" if seed % 2 else "")  # with and without a final newline
     path.write_text(body.replace("\n", "\r\n") if seed == 3 else body, encoding="utf-8")
     size = path.stat().st_size
+    want = single.summary(LABELS).to_pylist()
     cuts = sorted({rng.randrange(1, size) for _ in range(rng.randint(1, 40))})
-    assert _tiled(path, cuts) == lines[:300]
+    totals, rejects = _tiled(path, cuts)
+    assert totals.to_pylist() == want
+    assert sum(rejects.column("rows").to_pylist()) == single.rejects.num_rows
     # Cuts at every byte near a line boundary too.
     first = len(lines[0].encode())
-    assert _tiled(path, [first - 1, first, first + 1, first + 2]) == lines[:300]
+    assert _tiled(path, [first - 1, first, first + 1, first + 2])[0].to_pylist() == want
+
+
+def test_a_reject_in_a_range_names_the_file_the_range_and_its_line_there(tmp_path: Path) -> None:
+    path = tmp_path / "logs.jsonl"
+    good = '{"created": 1735689600, "model": "gpt-4o", "usage": {"prompt_tokens": 1, "completion_tokens": 2}}'
+    path.write_text(f"{good}\n{good}\n\nnot json\n{good}\n", encoding="utf-8")
+    start = len(good) + 5  # inside the second line: the range starts with the blank line after it
+    priced, rejects = _batches.split_rejects(_batches.price_log_task((str(path), start, path.stat().st_size)))
+    assert priced.num_rows == 1
+    assert rejects.to_pylist() == [
+        {
+            "source": f"{path}@{start}-{path.stat().st_size}",
+            "line": 2,
+            "reason": rejects["reason"][0].as_py(),
+            "excerpt": "not json",
+        }
+    ]
+    assert "JSON" in rejects["reason"][0].as_py()
 
 
 def test_split_files_give_the_same_totals(tmp_path: Path, lines: list[str], single: tokenprice.PricedLogs) -> None:
@@ -268,3 +291,17 @@ def test_extract_usages_counts_records_without_usage_as_price_logs_does(
     assert priced.column("input_status").to_pylist() == usages.column("status").to_pylist()
     counted_cost = pc.sum(priced.filter(pc.equal(priced.column("usage_source"), "counted")).column("total_cost"))
     assert counted_cost.as_py() == pc.sum(ledger.column("total_cost")).as_py() > 0
+
+
+def test_partials_combined_in_a_tree_merge_to_the_same_totals(lines: list[str], single: tokenprice.PricedLogs) -> None:
+    job = _batches.Job(LABELS, LABELS)
+    partials = [job.partial_lines(lines[i : i + 97]) for i in range(0, len(lines), 97)]
+    combined = [job.combine(partials[i : i + 3]) for i in range(0, len(partials), 3)]
+    assert all(c.schema == job.partial_schema() for c in combined)
+    # Fewer rows than the partials held: a group appears once per combined partial.
+    assert sum(c.num_rows for c in combined) < sum(p.num_rows for p in partials)
+    top = job.combine(combined)
+    totals, rejects = job.merge([top])
+    assert totals.to_pylist() == single.summary(LABELS).to_pylist()
+    assert rejects.to_pylist() == job.merge(partials)[1].to_pylist()
+    assert sum(rejects.column("rows").to_pylist()) == single.rejects.num_rows

@@ -1,6 +1,6 @@
 """The engine-neutral Arrow layer under ``tokenprice.spark``, ``.dask`` and ``.ray``: one ``pyarrow.RecordBatch``
-in, one out, of a schema known before any row is read; partial sums that merge exactly; a byte range of a JSON
-Lines file read at line boundaries.
+in, one out, of a schema known before any row is read; partial sums that merge exactly; read tasks over files (a
+byte range of a JSON Lines file, read at line boundaries by the core).
 
 What is priced and how is the core's (``price_log_texts`` and ``price_arrow_table`` on each batch, the same calls
 ``price_logs`` and ``price_table`` make, so records without usage are counted the same way). This layer only
@@ -353,13 +353,17 @@ def summarize_log_task(
 ) -> Any:
     """``summarize(price_log_task(task, labels, ...), by)`` without building the rows (see
     ``summarize_log_batch``); a whole file is read by the core's reader."""
-    path, start, end = task
-    if end >= 0:
-        lines = read_line_range(path, start, end)
-        return summarize_log_batch(lines, by, labels, source=f"{path}@{start}-{end}", **options)
     keys = _keys(by)
-    _, rejects, _, _, totals, _ = _core.price_log_files([path], _options(**options), totals_by=keys, spill=False)
+    _, rejects, _, _, totals, _ = _read_task(task, _options(**options), totals_by=keys)
     return _partial(arrow_table(totals), arrow_table(rejects), partial_schema(log_schema(labels), keys))
+
+
+def _read_task(task: tuple[str, int, int], options: dict[str, Any], **keywords: Any) -> Any:
+    """One read task through the core's file reader: a whole file (end -1), or a byte range of it read at line
+    boundaries in the core (``source`` is then ``path@start-end``, ``line`` the line's place in the range)."""
+    path, start, end = task
+    ranges = None if end < 0 else [(start, end)]
+    return _core.price_log_files([path], options, spill=False, ranges=ranges, **keywords)
 
 
 def _partial(totals: Any, rejects: Any, schema: Any) -> Any:
@@ -372,6 +376,22 @@ def _partial(totals: Any, rejects: Any, schema: Any) -> Any:
         parts.append(_conform(counted.rename_columns(["reason", "rows"]), schema))
     out = pa.concat_tables(parts)
     return out.combine_chunks().to_batches()[0] if out.num_rows else pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def combine(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> Any:
+    """Partial sums summed into one partial of the same schema (one row per group and per reject reason): a step
+    of a tree reduction, run on the workers so the client merges a few partials, not one per task."""
+    import pyarrow as pa
+
+    keys = _keys(by)
+    tables = [pa.table(p) if not isinstance(p, pa.Table) else p for p in partials]
+    if not tables:
+        raise _core.InvalidArgumentError("combine needs at least one partial")
+    table = pa.concat_tables(tables, promote_options="permissive")
+    sums = [("rows", "sum")] + [(c, "sum") for c in COST_COLUMNS]
+    grouped = table.group_by([*keys, "reason"], use_threads=False).aggregate(sums)
+    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    return _conform(grouped, table.schema)
 
 
 def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tuple[Any, Any]:
@@ -427,29 +447,6 @@ def is_compressed(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).lower().endswith(COMPRESSED)
 
 
-def read_line_range(path: str | os.PathLike[str], start: int, end: int) -> list[str]:
-    """The lines of a plain JSON Lines file that start in the byte range ``[start, end)``: a line belongs to the
-    range where its first byte is, so ranges that tile the file read every line exactly once (the first range
-    starts at 0; a range that starts mid-line skips to the next line start, and the last line of a range is read
-    past ``end`` to its newline). Empty lines are left out, as ``price_logs`` skips them."""
-    if start < 0 or end < start:
-        raise _core.InvalidArgumentError(f"byte range [{start}, {end}) is not a range")
-    out: list[str] = []
-    with open(path, "rb") as f:
-        if start > 0:
-            # The line that holds byte start-1 began before this range: skip to its end.
-            f.seek(start - 1)
-            f.readline()
-        while f.tell() < end:
-            line = f.readline()
-            if not line:
-                break
-            text = line.rstrip(b"\r\n")
-            if text.strip():
-                out.append(text.decode("utf-8", errors="replace"))
-    return out
-
-
 def byte_ranges(path: str | os.PathLike[str], size: int) -> list[tuple[int, int]]:
     """``[start, end)`` ranges of about ``size`` bytes that tile a plain file (one range for a compressed or
     empty file, read whole)."""
@@ -475,14 +472,12 @@ def tasks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None) -> l
 
 
 def price_log_task(task: tuple[str, int, int], labels: str | Sequence[str] | None = None, **options: Any) -> Any:
-    """Prices one read task (see ``tasks``) as ``price_log_batch`` does: a whole file through the core's reader
-    (plain, gzip or zstd; ``line`` is the file's line), a byte range of a plain file line by line (``source`` is
-    ``path@start-end`` and ``line`` the line's place in the range)."""
+    """Prices one read task (see ``tasks``) as ``price_log_batch`` does, the core reading the file: a whole file
+    (plain, gzip or zstd; ``line`` is the file's line), or a byte range of a plain file at line boundaries (a line
+    belongs to the range its first byte is in; ``source`` is ``path@start-end`` and ``line`` the line's place in
+    the range: the ``n``-th line starting in it, blank lines counted)."""
 
-    path, start, end = task
-    if end >= 0:
-        return price_log_batch(read_line_range(path, start, end), labels, source=f"{path}@{start}-{end}", **options)
-    priced, rejects, _, _, _, _ = _core.price_log_files([path], _options(**options), spill=False)
+    priced, rejects, _, _, _, _ = _read_task(task, _options(**options))
     return _combined(arrow_table(priced), arrow_table(rejects), labels)
 
 
@@ -562,6 +557,9 @@ class Job:
 
     def merge(self, partials: Iterable[Any]) -> tuple[Any, Any]:
         return merge(partials, self.by)
+
+    def combine(self, partials: Iterable[Any]) -> Any:
+        return combine(partials, self.by)
 
 
 def task_table(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], split_bytes: int | None) -> Any:

@@ -652,6 +652,7 @@ def price_log_files(
     period: str | None = None,
     tz: str = "UTC",
     max_line_bytes: int | None = None,
+    ranges: list[tuple[int, int]] | None = None,
 ) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
 def price_log_streams(
     names: list[str],

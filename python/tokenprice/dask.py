@@ -18,6 +18,9 @@ from tokenprice._core import PriceBook
 
 __all__ = ["price", "price_logs"]
 
+# Partial sums combined per step of the tree reduction.
+FAN_IN = 8
+
 
 def _pandas(table: Any) -> Any:
     """An Arrow batch as a pandas frame with Arrow-backed columns (decimals stay exact)."""
@@ -64,7 +67,8 @@ def price_logs(
     ``options``: ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
 
     Without ``by``: (priced lines, rejects) of one persisted computation. With ``by``: (totals per group, rejects
-    per reason), each one partition: the partial sums are merged exactly in the client, equal to
+    per reason), each one partition: the partial sums are combined on the workers (a tree reduction) and merged
+    exactly in the client, equal to
     ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
     import dask.dataframe as dd
 
@@ -90,8 +94,17 @@ def price_logs(
         frame = frame.persist()
         rejected = frame["status"] == _batches.REJECTED
         return frame[~rejected].drop(columns=["reason", "excerpt"]), frame[rejected][list(_batches.REJECT_COLUMNS)]
-    partials = _arrow(frame.compute())
-    totals, rejects = job.merge([partials])
+    # A tree reduction on the workers: partials combined FAN_IN at a time, the client merging the last one.
+    from dask.base import compute
+    from dask.delayed import delayed
+
+    def combine(parts: list[Any]) -> Any:
+        return _pandas(job.combine([_arrow(p) for p in parts]))
+
+    parts = frame.to_delayed()
+    while len(parts) > 1:
+        parts = [delayed(combine)(parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    totals, rejects = job.merge([_arrow(compute(parts[0])[0])])  # type: ignore[no-untyped-call]
     return _one_partition(totals), _one_partition(rejects)
 
 

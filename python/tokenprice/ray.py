@@ -17,6 +17,9 @@ from tokenprice._core import PriceBook
 
 __all__ = ["price", "price_logs"]
 
+# Partial sums combined per step of the tree reduction.
+FAN_IN = 8
+
 
 def _split(ds: Any, logs: bool) -> tuple[Any, Any]:
     """A materialized dataset of priced batches as (priced, rejected) datasets."""
@@ -62,7 +65,8 @@ def price_logs(
     ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
 
     Without ``by``: (priced lines, rejects) of one materialized computation. With ``by``: (totals per group,
-    rejects per reason): the partial sums are merged exactly in the driver, equal to
+    rejects per reason): the partial sums are combined in Ray tasks (a tree reduction) and merged exactly in the
+    driver, equal to
     ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
     import pyarrow as pa
     import ray
@@ -89,6 +93,10 @@ def price_logs(
         priced = source.map_batches(lines, batch_format="pyarrow", batch_size=None)
     if by is None:
         return _split(priced, logs=True)
-    partials = priced
-    totals, rejects = job.merge(ray.get(partials.to_arrow_refs()))
+    # A tree reduction in Ray tasks: partials combined FAN_IN at a time, the driver merging the last one.
+    combine = ray.remote(lambda *parts: job.combine(parts))
+    refs = priced.to_arrow_refs()
+    while len(refs) > 1:
+        refs = [combine.remote(*refs[i : i + FAN_IN]) for i in range(0, len(refs), FAN_IN)]
+    totals, rejects = job.merge([ray.get(r) for r in refs] or [pa.table(job.partial_schema().empty_table())])
     return ray.data.from_arrow(totals), ray.data.from_arrow(rejects)

@@ -20,7 +20,9 @@ pub(crate) use output::internal;
 pub use output::{empty, unify};
 pub use pricer::{price_items, total_items, Pricer};
 pub(crate) use pricer::{reuse, Line};
-pub use run::{run, Files, Progress, Run, RunOptions, Source, Spill, SpillDir, Streams, Texts, SPILL_ABOVE};
+pub use run::{
+    run, FileRanges, Files, Progress, Run, RunOptions, Source, Spill, SpillDir, Streams, Texts, SPILL_ABOVE,
+};
 
 use crate::usage::UsageRecord;
 

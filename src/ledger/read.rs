@@ -392,6 +392,112 @@ fn read_array(
     }
 }
 
+/// Reads the lines of a plain JSON Lines file that start in the byte range `[start, end)`, as [`read_file`] reads
+/// a whole file: a line belongs to the range its first byte is in, so ranges that tile a file read every line
+/// exactly once (a range that starts inside a line skips to the next line start; its last line is read past `end`
+/// to its newline). Lines are numbered from 1 within the range, blank ones counted: line `n` of a range is the `n`th
+/// line that starts in it. A file that cannot be entered in the middle — compressed (gzip or zstd, told by its
+/// magic bytes), or starting with `[` (one JSON array, or JSON Lines of arrays) — is read whole by the range that
+/// starts at 0 and gives nothing to the others, so tiling it still reads each record once.
+pub fn read_range(
+    path: &str,
+    start: u64,
+    end: u64,
+    max_line: usize,
+    mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
+) -> Result<()> {
+    if start > end {
+        return Err(Error::InvalidArgument(format!("{path}: byte range [{start}, {end}) is not a range")));
+    }
+    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let mut head = [0u8; 4096];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]).map_err(|e| io(path, e))? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let head = &head[..got];
+    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let whole = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || first == Some(b'[');
+    if whole {
+        return if start == 0 { read_file(path, max_line, block) } else { Ok(()) };
+    }
+    let taken = Arc::new(AtomicU64::new(0));
+    let range = Range::new(file, start, end, taken.clone()).map_err(|e| io(path, e))?;
+    let mut reader = BufReader::with_capacity(64 << 10, range);
+    read_lines(path, &mut reader, max_line.max(1), &taken, &mut block)
+}
+
+/// A plain file's bytes from the first line start at or after `start` to the end of the last line that starts
+/// before `end` (see [`read_range`]).
+struct Range {
+    file: File,
+    /// The file's offset of the next byte given.
+    at: u64,
+    end: u64,
+    /// The last byte given ended a line (or none was given): a line starts at `at`.
+    line_start: bool,
+    done: bool,
+    taken: Arc<AtomicU64>,
+}
+
+impl Range {
+    fn new(mut file: File, start: u64, end: u64, taken: Arc<AtomicU64>) -> std::io::Result<Range> {
+        use std::io::{Seek, SeekFrom};
+        // The file was read from already (its first bytes, to tell what it holds).
+        file.seek(SeekFrom::Start(start))?;
+        let mut at = start;
+        if start > 0 {
+            // The line holding byte start-1 began before this range: skip to its end.
+            file.seek(SeekFrom::Start(start - 1))?;
+            let mut buf = vec![0u8; 64 << 10];
+            at = start - 1;
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                    at += i as u64 + 1;
+                    break;
+                }
+                at += n as u64;
+            }
+            file.seek(SeekFrom::Start(at))?;
+        }
+        Ok(Range { file, at, end, line_start: true, done: false, taken })
+    }
+}
+
+impl IoRead for Range {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() || (self.at >= self.end && self.line_start) {
+            self.done = true;
+            return Ok(0);
+        }
+        // Up to `end`; past it, the line in progress up to its newline.
+        let room =
+            if self.at < self.end { buf.len().min((self.end - self.at) as usize) } else { buf.len().min(64 << 10) };
+        let mut n = self.file.read(&mut buf[..room])?;
+        if n == 0 {
+            self.done = true;
+            return Ok(0);
+        }
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
+        if self.at >= self.end {
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                n = i + 1;
+                self.done = true;
+            }
+        }
+        self.at += n as u64;
+        self.line_start = buf[n - 1] == b'\n';
+        Ok(n)
+    }
+}
+
 /// A block read ahead: its buffer (whole lines at the start), its lines as (line number, start, end, full length
 /// of a line too long to keep), and the bytes of the file read when it was filled.
 type Block = (Vec<u8>, Vec<(u64, usize, usize, Option<u64>)>, u64);
@@ -701,6 +807,119 @@ mod tests {
             Err(Error::InvalidArgument("stop".into()))
         });
         assert!(matches!(stopped, Err(Error::InvalidArgument(m)) if m == "stop"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every record of a byte range, as text (trimmed of `\r`), with its number.
+    fn range_items(path: &std::path::Path, start: u64, end: u64, cap: usize) -> Vec<(u64, String)> {
+        let mut got = Vec::new();
+        read_range(path.to_str().unwrap(), start, end, cap, |items, _| {
+            for (no, t) in items {
+                let text = match t {
+                    Text::Record(t) => String::from_utf8_lossy(t).trim_end_matches('\r').to_string(),
+                    Text::TooLong { bytes, .. } => format!("TooLong({bytes})"),
+                    Text::Missing => "missing".into(),
+                };
+                got.push((*no, text));
+            }
+            Ok(())
+        })
+        .unwrap();
+        got
+    }
+
+    /// Byte ranges that tile a file, cut anywhere (inside a line, on a newline, just after one, on a `\r`), read
+    /// every line exactly once and in order: the randomized tiling of the engines' read tasks, against the core.
+    /// Each range numbers its lines from 1, blank lines counted; a line past the cap is still one reject.
+    #[test]
+    fn byte_ranges_that_tile_a_file_read_every_line_once() {
+        let dir = scratch("ranges");
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for case in 0..12 {
+            let mut lines: Vec<String> = Vec::new();
+            for i in 0..(50 + next(300)) {
+                let line = match next(20) {
+                    0 => String::new(),
+                    1 => "x".repeat(2000 + next(500) as usize),
+                    _ => format!("{{\"n\":{i},\"pad\":\"{}\"}}", "é".repeat(next(40) as usize)),
+                };
+                lines.push(line);
+            }
+            let newline = if case % 3 == 0 { "\r\n" } else { "\n" };
+            let mut text = lines.join(newline);
+            if case % 2 == 1 {
+                text.push_str(newline);
+            }
+            let path = dir.join(format!("tiles-{case}.jsonl"));
+            std::fs::write(&path, &text).unwrap();
+            let size = text.len() as u64;
+            let mut cuts: Vec<u64> = (0..1 + next(30)).map(|_| 1 + next(size - 1)).collect();
+            // Cuts on either side of a line boundary too.
+            let first = lines[0].len() as u64;
+            cuts.extend([first.saturating_sub(1), first, first + 1, first + 2].iter().filter(|&&c| c > 0 && c < size));
+            cuts.sort_unstable();
+            cuts.dedup();
+            let bounds: Vec<u64> = std::iter::once(0).chain(cuts).chain(std::iter::once(size)).collect();
+            // A line's bytes include its `\r` (when it has a newline after it).
+            let cr = |i: usize| usize::from(newline == "\r\n" && (i + 1 < lines.len() || case % 2 == 1));
+            let want: Vec<String> = (lines.iter().enumerate())
+                .filter(|(_, l)| !l.is_empty())
+                .map(|(i, l)| if l.len() + cr(i) > 1000 { format!("TooLong({})", l.len() + cr(i)) } else { l.clone() })
+                .collect();
+            let mut got = Vec::new();
+            for w in bounds.windows(2) {
+                let items = range_items(&path, w[0], w[1], 1000);
+                // Numbered from 1 in each range, in order (blank lines counted, so gaps are allowed).
+                assert!(items.windows(2).all(|p| p[0].0 < p[1].0), "case {case}: numbers out of order");
+                got.extend(items.into_iter().map(|(_, t)| t));
+            }
+            if got != want {
+                let at = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+                let show = |v: &[String]| v.get(at).map(|t| t.chars().take(60).collect::<String>());
+                panic!(
+                    "case {case}: ranges {bounds:?}: {} lines for {}, first difference at {at}: {:?} for {:?}",
+                    got.len(),
+                    want.len(),
+                    show(&got),
+                    show(&want)
+                );
+            }
+            // The whole file as one range: the same numbers as read_file gives.
+            let numbers = |items: Vec<(u64, String)>| items.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+            assert_eq!(numbers(range_items(&path, 0, size, 1000)), numbers(items_of(&path, 1000).0));
+            // A range past the end, and an empty one, read nothing.
+            assert!(range_items(&path, size, size + 10, 1000).is_empty());
+            assert!(range_items(&path, 3, 3, 1000).is_empty());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A compressed file, or one JSON array, cannot be entered in the middle: the range starting at 0 reads it
+    /// whole (lines numbered as in the file), the others read nothing. A backwards range is an error naming it.
+    #[test]
+    fn unsplittable_files_are_read_whole_by_the_first_range() {
+        use std::io::Write;
+        let dir = scratch("whole");
+        let gz = dir.join("logs.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(b"{\"a\":1}\n{\"b\":2}\n").unwrap();
+        enc.finish().unwrap();
+        let array = dir.join("records.json");
+        std::fs::write(&array, "[{\"a\":1},\n {\"b\":2}]").unwrap();
+        for path in [&gz, &array] {
+            let size = std::fs::metadata(path).unwrap().len();
+            let want = vec![(1, "{\"a\":1}".to_string()), (2, "{\"b\":2}".to_string())];
+            assert_eq!(range_items(path, 0, 5, 1000), want);
+            assert!(range_items(path, 5, size, 1000).is_empty());
+        }
+        let err = read_range(array.to_str().unwrap(), 9, 3, 1000, |_, _| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("[9, 3)") && err.to_string().contains("records.json"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

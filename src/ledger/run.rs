@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use super::groups::{Grouping, Groups};
 use super::output::{empty, unify};
 use super::pricer::{price_items, total_items};
-use super::read::{read_file, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
+use super::read::{read_file, read_range, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
 use super::{Item, LedgerOptions};
 use crate::error::{Error, Result};
 use crate::prices::PriceBook;
@@ -238,6 +238,39 @@ where
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
         let raw = (self.open)(index)?;
         read_stream(&self.names[index], raw, max_line_bytes, block)
+    }
+}
+
+/// Byte ranges of log files, each an input named `path@start-end`, read by [`read_range`]: a line belongs to the
+/// range its first byte is in, so ranges that tile a file read each line once, and an engine's tasks can each read
+/// their part of one large file. A record's line is its place in its range (the `n`th line starting there); a
+/// compressed file or one JSON array is read whole by the range starting at 0.
+#[derive(Clone, Debug, Default)]
+pub struct FileRanges {
+    ranges: Vec<(String, u64, u64)>,
+    names: Vec<String>,
+}
+
+impl FileRanges {
+    /// The ranges (path, start, end), end exclusive.
+    pub fn new(ranges: Vec<(String, u64, u64)>) -> FileRanges {
+        let names = ranges.iter().map(|(p, a, b)| format!("{p}@{a}-{b}")).collect();
+        FileRanges { ranges, names }
+    }
+}
+
+impl Source for FileRanges {
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    fn name(&self, index: usize) -> &str {
+        &self.names[index]
+    }
+
+    fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        let (path, start, end) = &self.ranges[index];
+        read_range(path, *start, *end, max_line_bytes, block)
     }
 }
 

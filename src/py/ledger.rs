@@ -13,7 +13,7 @@ use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
 use crate::ledger::reprice::{reprice, CacheAs, Reprice};
-use crate::ledger::{run, Files, LedgerOptions, Progress, RunOptions, Source, Spill, Streams, Texts};
+use crate::ledger::{run, FileRanges, Files, LedgerOptions, Progress, RunOptions, Source, Spill, Streams, Texts};
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
 use crate::py::capsule::{self, ArrowTable};
@@ -67,8 +67,10 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// `totals_by`, the lines are totalled by those keys (and `period` in `tz`) as they are priced, and no rows are
 /// kept. `spill`: `None` spills once more than [`crate::ledger::SPILL_ABOVE`] bytes were read (decompressed), `True` always,
 /// `False` never; into a folder of the run's own inside `spill_dir` (default: the system's temporary folder).
+/// `ranges`: a byte range `(start, end)` per path, each read by [`crate::ledger::read::read_range`] (an engine's
+/// task reading its part of a file); the inputs are then named `path@start-end`.
 #[pyfunction]
-#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -81,9 +83,20 @@ pub fn price_log_files(
     period: Option<&str>,
     tz: &str,
     max_line_bytes: Option<usize>,
+    ranges: Option<Vec<(u64, u64)>>,
 ) -> PyResult<PricedFiles> {
     let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
-    price_source(py, &mut Files(paths), options, how)
+    match ranges {
+        None => price_source(py, &mut Files(paths), options, how),
+        Some(r) if r.len() != paths.len() => {
+            let msg = format!("ranges: {} ranges for {} paths (one (start, end) per path)", r.len(), paths.len());
+            Err(invalid_argument(py, msg))
+        }
+        Some(r) => {
+            let ranges = paths.into_iter().zip(r).map(|(p, (a, b))| (p, a, b)).collect();
+            price_source(py, &mut FileRanges::new(ranges), options, how)
+        }
+    }
 }
 
 /// Prices named streams (the objects of an object store), as [`price_log_files`] prices files: `open(index)`
