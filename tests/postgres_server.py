@@ -85,6 +85,7 @@ class PostgresServer:
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + 60
+        last: Exception | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"postgres exited: {(self.root / 'server.log').read_text()[-2000:]}")
@@ -92,9 +93,12 @@ class PostgresServer:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 self.execute(f"CREATE DATABASE {DATABASE}", database="postgres")
                 return self
-            except (OSError, RuntimeError):
+            except (OSError, RuntimeError) as e:
+                last = e
                 time.sleep(0.2)
-        raise RuntimeError(f"postgres did not start: {(self.root / 'server.log').read_text()[-2000:]}")
+        raise RuntimeError(
+            f"postgres did not start ({type(last).__name__}: {last}): {(self.root / 'server.log').read_text()[-2000:]}"
+        )
 
     def url(self, password: str = PASSWORD, database: str = DATABASE) -> str:
         from urllib.parse import quote
@@ -110,6 +114,8 @@ class PostgresServer:
         try:
             with self.connect(database) as conn, conn.cursor() as cur:
                 cur.execute(sql)
+        except ImportError:
+            raise  # the driver is missing (make dev installs it): not a server still starting
         except Exception as e:  # the driver's errors: the server is not up yet
             raise RuntimeError(str(e)) from None
 
