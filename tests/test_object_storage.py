@@ -202,7 +202,7 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Any) -> None:
     planned = _storage.plan(["s3://logs/gone/*.log.gz"], options)
     client.delete_object(Bucket="logs", Key="gone/a.log.gz")
     with pytest.raises(tokenprice.TokenPriceError) as got:
-        _storage.price_objects(tokenprice._core.price_log_streams, planned.objects, options=log_options())
+        _storage.price_objects(tokenprice._core.price_log_files, planned.objects, options=log_options())
     assert "s3://logs/gone/a.log.gz" in str(got.value) and SECRET not in str(got.value)
     # A refused request (a wrong secret against a server that checks it would be refused too): the message is
     # the client's, redacted.

@@ -51,7 +51,6 @@ __all__ = [
     "formats",
     "log_columns",
     "price_log_files",
-    "price_log_streams",
     "price_log_texts",
     "total_log_texts",
     "reconcile_lines",
@@ -653,19 +652,7 @@ def price_log_files(
     tz: str = "UTC",
     max_line_bytes: int | None = None,
     ranges: list[tuple[int, int]] | None = None,
-) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
-def price_log_streams(
-    names: list[str],
-    open: Callable[[int], Any],
-    options: Mapping[str, Any],
-    *,
-    spill: bool | None = None,
-    spill_dir: str | None = None,
-    progress: Callable[[str, int, int, int], object] | None = None,
-    totals_by: list[str] | None = None,
-    period: str | None = None,
-    tz: str = "UTC",
-    max_line_bytes: int | None = None,
+    open: Callable[[int], Any] | None = None,
 ) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],

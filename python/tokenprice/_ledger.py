@@ -785,7 +785,7 @@ def _price_objects(
         )
     report, bar = _reporter(progress, objects.names)
     try:
-        run = functools.partial(_storage.price_objects, _core.price_log_streams, objects, options=options)
+        run = functools.partial(_storage.price_objects, _core.price_log_files, objects, options=options)
         if not keep_rows:
             result = _price_totals(run, report, max_line_bytes, by, period, tz)
         else:

@@ -522,9 +522,9 @@ def price_objects(
     objects: Objects,
     **kwargs: Any,
 ) -> Any:
-    """Runs the core over the objects (``run`` is ``_core.price_log_streams`` with its keywords), closing the
-    fetching threads whatever happens."""
+    """Runs the core over the objects (``run`` is ``_core.price_log_files`` with its keywords, the objects' names
+    as its paths and their ``open``), closing the fetching threads whatever happens."""
     try:
-        return run(objects.names, objects.open, **kwargs)
+        return run(objects.names, open=objects.open, **kwargs)
     finally:
         objects.close()

@@ -69,8 +69,13 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// `False` never; into a folder of the run's own inside `spill_dir` (default: the system's temporary folder).
 /// `ranges`: a byte range `(start, end)` per path, each read by [`crate::ledger::read::read_range`] (an engine's
 /// task reading its part of a file); the inputs are then named `path@start-end`.
+///
+/// `open`: the inputs are streams named by `paths` (the objects of an object store), not files: `open(index)`
+/// returns input `index` as `bytes` (read whole) or an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a
+/// Python file), read in large blocks with the GIL taken only for each call. An exception from `open` or `read`
+/// stops the run; its message (which the caller has cleaned of credentials) names the input.
 #[pyfunction]
-#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, open=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -84,45 +89,35 @@ pub fn price_log_files(
     tz: &str,
     max_line_bytes: Option<usize>,
     ranges: Option<Vec<(u64, u64)>>,
+    open: Option<Py<PyAny>>,
 ) -> PyResult<PricedFiles> {
     let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
-    match ranges {
-        None => price_source(py, &mut Files(paths), options, how),
-        Some(r) if r.len() != paths.len() => {
+    match (ranges, open) {
+        (None, None) => price_source(py, &mut Files(paths), options, how),
+        (Some(_), Some(_)) => Err(invalid_argument(py, "ranges= is for files, not for streams (open=)".into())),
+        (Some(r), None) if r.len() != paths.len() => {
             let msg = format!("ranges: {} ranges for {} paths (one (start, end) per path)", r.len(), paths.len());
             Err(invalid_argument(py, msg))
         }
-        Some(r) => {
+        (Some(r), None) => {
             let ranges = paths.into_iter().zip(r).map(|(p, (a, b))| (p, a, b)).collect();
             price_source(py, &mut FileRanges::new(ranges), options, how)
         }
+        (None, Some(open)) => price_streams(py, paths, open, options, how),
     }
 }
 
-/// Prices named streams (the objects of an object store), as [`price_log_files`] prices files: `open(index)`
-/// returns input `index` as `bytes` (read whole) or an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a
-/// Python file), read in large blocks with the GIL taken only for each call. An exception from `open` or `read`
-/// stops the run; its message (which the caller has cleaned of credentials) names the input.
-#[pyfunction]
-#[pyo3(signature = (names, open, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn price_log_streams(
+/// Prices named streams opened by `open` (see [`price_log_files`]).
+fn price_streams(
     py: Python<'_>,
     names: Vec<String>,
     open: Py<PyAny>,
     options: LogOptions<'_>,
-    spill: Option<bool>,
-    spill_dir: Option<String>,
-    progress: Option<Py<PyAny>>,
-    totals_by: Option<Vec<String>>,
-    period: Option<&str>,
-    tz: &str,
-    max_line_bytes: Option<usize>,
+    how: RunHow<'_>,
 ) -> PyResult<PricedFiles> {
     if !open.bind(py).is_callable() {
         return Err(invalid_type(py, "open must be callable (index) -> bytes or a readable stream".to_string()));
     }
-    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
     let labels = names.clone();
     let opener = |index: usize| -> Result<Box<dyn std::io::Read + Send>, Error> {
         Python::attach(|py| {
