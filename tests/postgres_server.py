@@ -84,6 +84,15 @@ class PostgresServer:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # a server that did not come up is not left running
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -92,7 +101,7 @@ class PostgresServer:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 self.execute(f"CREATE DATABASE {DATABASE}", database="postgres")
-                return self
+                return
             except (OSError, RuntimeError) as e:
                 last = e
                 time.sleep(0.2)
