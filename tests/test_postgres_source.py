@@ -285,3 +285,12 @@ def test_the_docs_example_runs_against_the_server(db: postgres_server.PostgresSe
     assert "40 rows: 32 priced, 8 rejected" in proc.stdout
     assert postgres_server.PASSWORD not in proc.stdout + proc.stderr
     assert json.loads((tmp_path / "litellm.checkpoint.json").read_text())["request_id"] == "req-0000039"
+
+
+def test_options_a_postgres_source_does_not_take_are_refused() -> None:
+    # Checked before any connection: no server needed.
+    url = "postgresql://litellm:pw@127.0.0.1:9/db"
+    with pytest.raises(tokenprice.InvalidArgumentError, match="approximate: not taken for a Postgres URL"):
+        tokenprice.price_logs(url, approximate=True)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="default_at: not taken"):
+        tokenprice.price_logs(url, default_at="2026-01-01")

@@ -647,6 +647,12 @@ def price_logs(
             raise _core.InvalidArgumentError("a Postgres source is priced with format='litellm' and keep_rows=True")
         if storage_options is not None:
             raise _core.InvalidArgumentError("storage_options= is for object storage URLs, not a Postgres URL")
+        # Options a Postgres source does not take are refused, never dropped without a word.
+        unused = [
+            name for name, given in (("approximate", approximate), ("default_at", default_at is not None)) if given
+        ]
+        if unused:
+            raise _core.InvalidArgumentError(f"{', '.join(unused)}: not taken for a Postgres URL")
         return litellm(
             source,
             table or DEFAULT_TABLE,
