@@ -614,7 +614,9 @@ pub fn price_table(book: &Arc<PriceBook>, input: &TableInput<'_>, options: &Tabl
     let mut has_model = vec![0u8; bytes];
     let mut from_day: Vec<i32> = Vec::with_capacity(rows);
     let mut has_day = vec![0u8; bytes];
-    let mut items: Vec<Vec<i128>> = vec![vec![0i128; rows]; item_units.len()];
+    // One zeroed column per item (not `vec![vec![0; rows]; n]`, which builds, zeroes and drops a column even
+    // when `n` is 0: 160 MB for ten million rows, a fifth of a non-itemized call).
+    let mut items: Vec<Vec<i128>> = item_units.iter().map(|_| vec![0i128; rows]).collect();
     // Split every output column into the same chunks of rows; each chunk is priced on its own thread.
     let rejects = {
         let mut parts: Vec<(usize, Room<'_>)> = Vec::with_capacity(rows / CHUNK + 1);
