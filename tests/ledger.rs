@@ -448,7 +448,7 @@ fn repricing_maps_models_drops_the_cache_and_keeps_unpriceable_lines_null() {
 type Stream = Box<dyn std::io::Read + Send>;
 
 /// What `Streams` takes: the next stream's name and reader, or `None` after the last.
-type Next = tokenprice::error::Result<Option<(String, Stream)>>;
+type Next = tokenprice::error::Result<Option<tokenprice::ledger::NamedStream>>;
 
 /// Named streams (what an object store's objects are read as) give exactly what the same bytes give as files:
 /// plain and gzip, the same lines, rejects and sources; an input that cannot be opened stops the run naming it;

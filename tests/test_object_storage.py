@@ -274,7 +274,7 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> Non
     keys = list(planned.keys())
     store.delete("gone/a.log.gz")
     with pytest.raises(tokenprice.TokenPriceError) as got:
-        _storage.price_objects(tokenprice._core.price_log_objects, planned.objects(keys), options=log_options())
+        _storage.price_objects(tokenprice._core.price_log_files, planned.objects(keys), options=log_options())
     assert f"{bucket}gone/a.log.gz: cannot open the object" in str(got.value) and SECRET not in str(got.value)
     # Local paths take no storage options.
     with pytest.raises(tokenprice.InvalidArgumentError, match="object storage URLs"):
@@ -354,3 +354,41 @@ def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
         _storage.filesystem(_storage.parse("az://container/x"), {})
     with pytest.raises(tokenprice.InvalidArgumentError, match="unknown key 'key'"):
         _storage._options(gcs, {"key": "x"})
+
+
+def test_the_core_takes_named_streams_from_an_iterator_one_at_a_time() -> None:
+    """The core's side of object storage, without a store: ``objects=`` gives (name, bytes or a readable stream)
+    pairs, taken only as the run reaches each; a bad pair or a bad argument is an error naming what is wrong, and
+    an exception from the iterator is raised as it is."""
+    import io
+
+    import pyarrow as pa
+
+    from tokenprice import _core
+
+    keys = sorted(OBJECTS)
+    taken: list[str] = []
+
+    def objects() -> Iterator[tuple[str, Any]]:
+        taken.append(keys[0])
+        yield "first", OBJECTS[keys[0]]
+        taken.append(keys[1])
+        yield "second", io.BytesIO(OBJECTS[keys[1]])
+
+    priced, rejects, read, _, _, _ = _core.price_log_files([], log_options(), objects=objects(), spill=False)
+    assert (read, taken) == (2 * 40 + len(BAD), keys[:2])
+    assert set(pa.table(priced).column("source").to_pylist()) == {"first", "second"}
+    assert pa.table(rejects).column("source").to_pylist() == ["first", "first"]
+    with pytest.raises(tokenprice.InvalidArgumentError, match="give no paths"):
+        _core.price_log_files(["a"], log_options(), objects=iter([]))
+    with pytest.raises(tokenprice.InvalidTypeError, match="objects must be an iterator"):
+        _core.price_log_files([], log_options(), objects=5)
+    with pytest.raises(tokenprice.InvalidTypeError, match="pairs, not int"):
+        _core.price_log_files([], log_options(), objects=iter([1]))
+
+    def failing() -> Iterator[tuple[str, bytes]]:
+        yield "first", OBJECTS[keys[0]]
+        raise KeyError("the listing stopped")
+
+    with pytest.raises(KeyError, match="the listing stopped"):
+        _core.price_log_files([], log_options(), objects=failing())

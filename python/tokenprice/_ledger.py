@@ -788,7 +788,7 @@ def _price_objects(
     # The objects' sizes are not known before they are listed: the bar counts what was read, without a total.
     report, bar = _reporter(progress, [])
     try:
-        run = functools.partial(_storage.price_objects, _core.price_log_objects, objects, options=options)
+        run = functools.partial(_storage.price_objects, _core.price_log_files, objects, options=options)
         if not keep_rows:
             result = _price_totals(run, report, max_line_bytes, by, period, tz)
         else:

@@ -660,9 +660,9 @@ def price_objects(
     objects: Objects,
     **kwargs: Any,
 ) -> Any:
-    """Runs the core over the objects (``run`` is ``_core.price_log_objects`` with its keywords), stopping the
-    listing and fetching threads whatever happens."""
+    """Runs the core over the objects (``run`` is ``_core.price_log_files`` with its keywords, given no paths and
+    the objects), stopping the listing and fetching threads whatever happens."""
     try:
-        return run(objects, **kwargs)
+        return run([], objects=objects, **kwargs)
     finally:
         objects.close()

@@ -215,12 +215,15 @@ impl Source for Files {
 /// and whatever gives them may list and fetch the following ones while this one is priced.
 pub struct Streams<F> {
     next: F,
-    current: Option<(String, Box<dyn std::io::Read + Send>)>,
+    current: Option<NamedStream>,
 }
+
+/// A stream [`Streams`] is given: its name and its reader.
+pub type NamedStream = (String, Box<dyn std::io::Read + Send>);
 
 impl<F> Streams<F>
 where
-    F: FnMut() -> Result<Option<(String, Box<dyn std::io::Read + Send>)>>,
+    F: FnMut() -> Result<Option<NamedStream>>,
 {
     /// The streams `next` gives, in order.
     pub fn new(next: F) -> Streams<F> {
@@ -230,7 +233,7 @@ where
 
 impl<F> Source for Streams<F>
 where
-    F: FnMut() -> Result<Option<(String, Box<dyn std::io::Read + Send>)>>,
+    F: FnMut() -> Result<Option<NamedStream>>,
 {
     fn input(&mut self, _: usize) -> Result<Option<String>> {
         self.current = (self.next)()?;

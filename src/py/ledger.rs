@@ -13,7 +13,9 @@ use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
 use crate::ledger::reprice::{reprice, CacheAs, Reprice};
-use crate::ledger::{run, FileRanges, Files, LedgerOptions, Progress, RunOptions, Source, Spill, Streams, Texts};
+use crate::ledger::{
+    run, FileRanges, Files, LedgerOptions, NamedStream, Progress, RunOptions, Source, Spill, Streams, Texts,
+};
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
 use crate::py::capsule::{self, ArrowTable};
@@ -69,8 +71,15 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// `False` never; into a folder of the run's own inside `spill_dir` (default: the system's temporary folder).
 /// `ranges`: a byte range `(start, end)` per path, each read by [`crate::ledger::read::read_range`] (an engine's
 /// task reading its part of a file); the inputs are then named `path@start-end`.
+///
+/// `objects`: the inputs are named streams (the objects of an object store), not files, and `paths` is empty: an
+/// iterator of `(name, bytes | stream)`, each item taken only once the one before it is priced (so the caller may
+/// list and fetch the following objects while one is priced, and need never hold the whole listing). A stream is
+/// an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a Python file), read in large blocks with the GIL
+/// taken only for each call. An exception from the iterator stops the run and is raised as it is; one from
+/// `read` stops it naming the input (the caller cleans its messages of credentials).
 #[pyfunction]
-#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, objects=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -84,51 +93,42 @@ pub fn price_log_files(
     tz: &str,
     max_line_bytes: Option<usize>,
     ranges: Option<Vec<(u64, u64)>>,
+    objects: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PricedFiles> {
     let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
     let raised = Raised::default();
-    match ranges {
-        None => price_source(py, &mut Files(paths), options, how, &raised),
-        Some(r) if r.len() != paths.len() => {
+    match (ranges, objects) {
+        (None, None) => price_source(py, &mut Files(paths), options, how, &raised),
+        (Some(_), Some(_)) => Err(invalid_argument(py, "ranges= is for files, not for objects=".into())),
+        (None, Some(_)) if !paths.is_empty() => {
+            Err(invalid_argument(py, "objects= names its inputs itself: give no paths with it".into()))
+        }
+        (None, Some(objects)) => price_objects(py, objects, options, how, &raised),
+        (Some(r), None) if r.len() != paths.len() => {
             let msg = format!("ranges: {} ranges for {} paths (one (start, end) per path)", r.len(), paths.len());
             Err(invalid_argument(py, msg))
         }
-        Some(r) => {
+        (Some(r), None) => {
             let ranges = paths.into_iter().zip(r).map(|(p, (a, b))| (p, a, b)).collect();
             price_source(py, &mut FileRanges::new(ranges), options, how, &raised)
         }
     }
 }
 
-/// Prices named streams (the objects of an object store) as [`price_log_files`] prices files: `objects` is an
-/// iterator of `(name, bytes | stream)`, each item taken only once the one before it is priced (so the caller may
-/// list and fetch the following objects while one is priced, and need never hold the whole listing). A stream is
-/// an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a Python file), read in large blocks with the GIL
-/// taken only for each call. An exception from the iterator stops the run and is raised as it is; one from
-/// `read` stops it naming the input (the caller cleans its messages of credentials).
-#[pyfunction]
-#[pyo3(signature = (objects, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn price_log_objects(
+/// Prices the named streams an iterator gives (see [`price_log_files`]).
+fn price_objects(
     py: Python<'_>,
     objects: Bound<'_, PyAny>,
     options: LogOptions<'_>,
-    spill: Option<bool>,
-    spill_dir: Option<String>,
-    progress: Option<Py<PyAny>>,
-    totals_by: Option<Vec<String>>,
-    period: Option<&str>,
-    tz: &str,
-    max_line_bytes: Option<usize>,
+    how: RunHow<'_>,
+    raised: &Raised,
 ) -> PyResult<PricedFiles> {
-    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
     let Ok(objects) = objects.try_iter() else {
         let kind = objects.get_type().name()?;
         return Err(invalid_type(py, format!("objects must be an iterator of (name, bytes or stream), not {kind}")));
     };
     let objects = objects.unbind();
-    let raised = Raised::default();
-    let next = || -> Result<Option<(String, Box<dyn std::io::Read + Send>)>, Error> {
+    let next = || -> Result<Option<NamedStream>, Error> {
         Python::attach(|py| {
             let item = match objects.bind(py).clone().next() {
                 None => return Ok(None),
@@ -146,7 +146,7 @@ pub fn price_log_objects(
             Ok(Some((name, reader)))
         })
     };
-    price_source(py, &mut Streams::new(next), options, how, &raised)
+    price_source(py, &mut Streams::new(next), options, how, raised)
 }
 
 /// An exception raised by Python code the run calls (the progress callback, the objects' iterator), kept to be
