@@ -191,7 +191,7 @@ pub trait Source {
     /// Input `index`'s name (the `source` column of its lines and rejects).
     fn name(&self, index: usize) -> &str;
     /// Reads input `index`, calling `block` with each block of its items in order and how far the input has been
-    /// read; a line longer than `max_line_bytes` is given as [`Text::TooLong`](super::Text::TooLong).
+    /// read; a line longer than `max_line_bytes` is given as [`Text::TooLong`].
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()>;
     /// For a source whose rows have names of their own (a table's key; see [`Pages`]), the names of the block
     /// being priced, which name its rejects; `None` (the default): a reject is named by its input and line.
@@ -411,16 +411,18 @@ where
 pub struct RowNames {
     /// What a name follows in a reject's `source` (`{input} {key}`).
     prefix: Arc<str>,
-    /// Per chunk of the block: its first line and its rows' names.
-    block: Arc<Mutex<Vec<(u64, Option<ArrayRef>)>>>,
+    block: Arc<Mutex<Vec<NamedChunk>>>,
 }
+
+/// A chunk of a block: its first line and its rows' names.
+type NamedChunk = (u64, Option<ArrayRef>);
 
 impl RowNames {
     fn new(prefix: String) -> RowNames {
         RowNames { prefix: prefix.into(), block: Arc::default() }
     }
 
-    fn set(&self, chunks: Vec<(u64, Option<ArrayRef>)>) {
+    fn set(&self, chunks: Vec<NamedChunk>) {
         *self.block.lock().unwrap_or_else(|p| p.into_inner()) = chunks;
     }
 
