@@ -86,7 +86,7 @@ bench: corpus tiktoken-cache browser postgres litellm-wheel  ## benchmarks again
 	$(PYTHON) -m pip install duckdb
 	$(PYTHON) benches/bench_logs.py
 	$(PYTHON) benches/bench_storage.py
-	$(PYTHON) benches/bench_postgres.py --rows 40000
+	$(PYTHON) benches/bench_postgres.py --rows 200000 --rounds 2
 	cargo bench --bench ledger_core
 	$(PYTHON) benches/bench_reconcile.py
 	$(PYTHON) benches/bench_report.py

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringArray};
 use tokenprice::error::Error;
 use tokenprice::ledger::groups::Grouping;
-use tokenprice::ledger::{run, Files, Run, RunOptions, Spill, Texts};
+use tokenprice::ledger::{run, Files, Page, Pages, Run, RunOptions, Spill, Texts};
 use tokenprice::prices::PriceBook;
 
 /// A gateway log line (the bundled sample's shape): `model` at a January 2025 time, labelled by `tenant`.
@@ -125,6 +127,67 @@ fn in_memory_texts_are_one_input_whose_lines_are_row_numbers() {
     assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (0, 0, 0));
     assert!(done.priced[0].column_by_name("total_cost").is_some());
     assert!(done.rejects[0].column_by_name("reason").is_some());
+}
+
+#[test]
+fn pages_of_arrow_columns_are_one_input_whose_rejects_name_their_rows() {
+    // Two pages (the second of two chunks, one of them large strings), a null row, a row past the cap.
+    let texts: Vec<Option<String>> = (0..7).map(|i| Some(line(i, "gpt-4o", "acme"))).collect();
+    let mut long = line(5, "gpt-4o", "acme");
+    long.insert_str(1, &format!("\"pad\":\"{}\",", "x".repeat(2000)));
+    let column = |rows: &[Option<String>]| -> ArrayRef { Arc::new(StringArray::from(rows.to_vec())) };
+    let ids = |from: usize, n: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values((from..from + n).map(|i| format!("id-{i}"))))
+    };
+    let mut pages: Vec<Page> = vec![
+        vec![(column(&[texts[0].clone(), None, texts[2].clone()]), Some(ids(0, 3)))],
+        vec![
+            (Arc::new(LargeStringArray::from(vec![texts[3].clone(), Some("{}".into())])), Some(ids(3, 2))),
+            (column(&[Some(long), texts[6].clone()]), Some(ids(5, 2))),
+        ],
+    ];
+    pages.reverse();
+    let options = RunOptions { max_line_bytes: 1000, ..Default::default() };
+    let mut reported = Vec::new();
+    let mut source = Pages::new("db t".into(), Some("request_id"), || Ok(pages.pop()));
+    let done = run(&mut source, &PriceBook::default_book(), &options, |at| {
+        reported.push((at.input.to_string(), at.read, at.records));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(done.records_read, 7);
+    assert_eq!(ints(&done.priced, "line"), [1, 3, 4, 7]);
+    // Each reject names its row, with its place in the input and the reason a file's line would have.
+    assert_eq!(ints(&done.rejects, "line"), [2, 5, 6]);
+    assert_eq!(
+        strings(&done.rejects, "source"),
+        ["db t request_id 'id-1'", "db t request_id 'id-4'", "db t request_id 'id-5'"]
+    );
+    let reasons = strings(&done.rejects, "reason");
+    assert!(reasons[0].contains("null") && reasons[2].contains("longer than the limit of 1000 bytes"), "{reasons:?}");
+    // One block per page; the bytes read are the texts'.
+    assert_eq!(reported.iter().map(|r| r.2).collect::<Vec<_>>(), [3, 7]);
+    assert!(reported.iter().all(|r| r.0 == "db t") && reported[0].1 < reported[1].1);
+    // The priced lines are those of the same texts given at once.
+    let all =
+        vec![texts[0].clone(), None, texts[2].clone(), texts[3].clone(), Some("{}".into()), None, texts[6].clone()];
+    let mut once = Texts { name: "db t".into(), texts: all };
+    let plain = run(&mut once, &PriceBook::default_book(), &RunOptions::default(), |_| Ok(())).unwrap();
+    let costs = |r: &Run| -> Vec<i128> {
+        let column = |b: &RecordBatch| b.column_by_name("total_cost").unwrap().clone();
+        let values = |c: ArrayRef| c.as_any().downcast_ref::<arrow_array::Decimal128Array>().unwrap().values().to_vec();
+        r.priced.iter().flat_map(|b| values(column(b))).collect()
+    };
+    assert_eq!(ints(&plain.priced, "line"), [1, 3, 4, 7]);
+    assert_eq!(costs(&plain), costs(&done));
+    assert!(costs(&done).iter().all(|c| *c > 0));
+    // An error from `next` stops the run; a column that holds no text is refused, naming the input.
+    let mut failing = Pages::new("db t".into(), None, || Err(tokenprice::error::Error::InvalidArgument("gone".into())));
+    assert!(run(&mut failing, &PriceBook::default_book(), &options, |_| Ok(())).is_err());
+    let mut numbers = Some(vec![(Arc::new(Int64Array::from(vec![1])) as ArrayRef, None)]);
+    let mut wrong = Pages::new("db t".into(), None, || Ok(numbers.take()));
+    let e = run(&mut wrong, &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
+    assert!(e.contains("db t: the records of a page must be a string column"), "{e}");
 }
 
 #[test]

@@ -223,3 +223,49 @@ def insert_rows(server: PostgresServer, rows: list[dict[str, object]], table: st
 
 def _cast(kind: str) -> str:
     return {"timestamp without time zone": "timestamp(3)", "double precision": "double precision"}.get(kind, kind)
+
+
+def generate_rows(
+    server: PostgresServer,
+    base: list[dict[str, object]],
+    n: int,
+    first: int = 0,
+    table: str = "LiteLLM_SpendLogs",
+) -> None:
+    """``n`` rows as `test_postgres_source.rows(n, first)` builds them (the ``base`` rows in turn, each with its own
+    request id, time, team, end user and tags), made by the server in one ``INSERT ... SELECT`` over
+    ``generate_series``: a million rows take a minute where building and sending them from Python takes an hour.
+    (`test_postgres_source.py` checks that the two give the same table.)"""
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = '" + table + "'")
+        # created_at and updated_at are the time of the insert (their default), as for rows sent from Python.
+        names = [row[0] for row in cur.fetchall() if row[0] not in ("created_at", "updated_at")]
+    cur_base = "tokenprice_base_rows"
+    server.execute(f'DROP TABLE IF EXISTS "{cur_base}"')
+    for statement in spend_logs_ddl(cur_base):
+        server.execute(statement)
+    # The base rows, keyed by their place (request_id is the table's primary key).
+    insert_rows(server, [{**row, "request_id": str(k)} for k, row in enumerate(base)], cur_base)
+    start = "timestamp '2025-10-01 12:00:00' + make_interval(secs => 7 * i) + (i % 1000) * interval '1 millisecond'"
+    made = {
+        "request_id": "'req-' || lpad(i::text, 7, '0')",
+        "startTime": "g.at",
+        "endTime": "g.at + interval '800 milliseconds'",
+        "completionStartTime": """CASE WHEN b."completionStartTime" IS NOT NULL
+            THEN g.at + interval '800 milliseconds' END""",
+        "metadata": """b.metadata || jsonb_build_object('user_api_key_team_id', 'team-' || i % 3,
+            'spend_logs_metadata', jsonb_build_object('tenant', (ARRAY['acme', 'globex'])[i % 2 + 1],
+            'feature', 'search'))""",
+        "team_id": "'team-' || i % 3",
+        "end_user": "'customer-' || i % 5",
+        "request_tags": "jsonb_build_array('prod', 'shard-' || i % 4)",
+    }
+    cols = ", ".join(f'"{c}"' for c in names)
+    values = ", ".join(made.get(c, f'b."{c}"') for c in names)
+    server.execute(
+        f'INSERT INTO "{table}" ({cols}) SELECT {values} '
+        f"FROM generate_series({first}, {first + n - 1}) AS i "
+        f'JOIN "{cur_base}" b ON b.request_id = (i % {len(base)})::text '
+        f"CROSS JOIN LATERAL (SELECT {start} AS at) g"
+    )
+    server.execute(f'DROP TABLE "{cur_base}"')

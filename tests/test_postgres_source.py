@@ -146,6 +146,25 @@ def test_the_table_is_litellms_own(db: postgres_server.PostgresServer) -> None:
     assert set(rows(1)[0]) <= set(cols)  # every column get_logging_payload writes is in the table
 
 
+def test_the_benchmarks_loader_makes_the_same_rows(db: postgres_server.PostgresServer) -> None:
+    """benches/bench_postgres.py has the server make its rows (`generate_rows`): they are `rows()`'s."""
+    postgres_server.insert_rows(db, rows(30, 5))
+    db.execute('DROP TABLE IF EXISTS "Generated"')
+    for statement in postgres_server.spend_logs_ddl("Generated"):
+        db.execute(statement)
+    postgres_server.generate_rows(db, captured(), 30, first=5, table="Generated")
+    # Every column but the time of the insert (created_at, updated_at).
+    texts = {}
+    with db.connect() as conn, conn.cursor() as cur:
+        for table in ("LiteLLM_SpendLogs", "Generated"):
+            cur.execute(
+                f"SELECT (to_jsonb(t) - 'created_at' - 'updated_at')::text FROM \"{table}\" t ORDER BY request_id"
+            )
+            texts[table] = [row[0] for row in cur.fetchall()]
+    assert len(texts["Generated"]) == 30 and texts["Generated"] == texts["LiteLLM_SpendLogs"]
+    db.execute('DROP TABLE "Generated"')
+
+
 def test_rows_price_exactly_as_the_same_records_from_jsonl(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
     records = rows(3000) + [unreadable(3000), failed(3001)]
     postgres_server.insert_rows(db, records)
@@ -252,14 +271,16 @@ def test_errors_name_what_and_never_the_password(
     postgres_server.insert_rows(db, rows(3))
     assert sources.litellm(bare, password=secret(file=tmp_path / "pw")).rows_read == 3
     # A connection dropped between two pages: an error naming the table and how far it got; the state is kept.
+    # (The next page is fetched while one is priced: the page after the first may have been read before the drop.)
+    postgres_server.insert_rows(db, rows(6, 3))
     state = tmp_path / "state.json"
 
-    def drop(name: str, page: int, read: int) -> None:
+    def drop(name: str, read: int, records: int) -> None:
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'litellm' AND pid <> pg_backend_pid()"
         )
 
-    with pytest.raises(tokenprice.InputError, match=r"reading 'LiteLLM_SpendLogs' after 2 rows") as e:
+    with pytest.raises(tokenprice.InputError, match=r"reading 'LiteLLM_SpendLogs' after [24] rows") as e:
         sources.litellm(db.url(), batch_rows=2, progress=drop, state=state)
     assert pw not in str(e.value) and not state.exists()
     out = capsys.readouterr()
@@ -285,6 +306,93 @@ def test_the_docs_example_runs_against_the_server(db: postgres_server.PostgresSe
     assert "40 rows: 32 priced, 8 rejected" in proc.stdout
     assert postgres_server.PASSWORD not in proc.stdout + proc.stderr
     assert json.loads((tmp_path / "litellm.checkpoint.json").read_text())["request_id"] == "req-0000039"
+
+
+def test_keep_rows_false_keeps_the_totals_only(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    records = rows(900) + [unreadable(900)]
+    postgres_server.insert_rows(db, records)
+    got = tokenprice.price_logs(db.url(), by=["team_id", "tenant"], keep_rows=False)
+    want = from_jsonl(tmp_path, records, by=["team_id", "tenant"], keep_rows=False)
+    assert not got.keeps_rows
+    with pytest.raises(tokenprice.InvalidArgumentError, match="kept no rows"):
+        got.table  # noqa: B018
+    assert got.last_summary == want.last_summary and got.last_summary.num_rows == 6
+    assert got.total_cost == want.total_cost == tokenprice.price_logs(db.url()).total_cost > 0
+    assert (got.rows_read, got.rows_priced, got.rows_rejected) == (want.rows_read, want.rows_priced, want.rows_rejected)
+    assert got.rejects.select(["line", "reason"]) == want.rejects.select(["line", "reason"])
+    assert any(s.endswith(" request_id 'req-0000900'") for s in got.rejects.column("source").to_pylist())
+    # The command line totals without rows too, as it does for files.
+    from tokenprice.cli import main
+
+    assert main(["price", db.url(), "--by", "tenant"]) == 0
+
+
+def test_spill_writes_the_priced_rows_to_disk(db: postgres_server.PostgresServer, tmp_path: Path) -> None:
+    import gc
+
+    records = rows(700)
+    postgres_server.insert_rows(db, records)
+    folder = tmp_path / "spill"
+    got = sources.litellm(db.url(), batch_rows=300, spill=True, spill_dir=folder)
+    runs = list(folder.iterdir())
+    assert len(runs) == 1 and sorted(p.name for p in runs[0].iterdir()) == [f"part-0000{i}.arrow" for i in range(3)]
+    same(got, from_jsonl(tmp_path, records))
+    del got
+    gc.collect()
+    assert not list(folder.iterdir())  # removed with the result
+    kept = tokenprice.price_logs(db.url(), spill=False, spill_dir=folder)
+    assert kept.rows_read == 700 and not list(folder.iterdir())
+
+
+def test_a_row_longer_than_max_line_bytes_is_a_reject_naming_its_request_id(
+    db: postgres_server.PostgresServer, tmp_path: Path
+) -> None:
+    records = rows(40)
+    big = records[17]
+    meta = json.loads(big["metadata"])
+    meta["spend_logs_metadata"]["note"] = "x" * 400_000
+    big["metadata"] = json.dumps(meta)
+    postgres_server.insert_rows(db, records)
+    got = tokenprice.price_logs(db.url(), max_line_bytes=200_000)
+    want = from_jsonl(tmp_path, records, max_line_bytes=200_000)
+    assert (got.rows_read, got.rows_priced, got.rows_rejected) == (want.rows_read, want.rows_priced, want.rows_rejected)
+    assert got.table.column("id").to_pylist() == want.table.column("id").to_pylist()
+    assert got.total_cost == want.total_cost
+    long = [r for r in got.rejects.to_pylist() if "longer than the limit" in r["reason"]]
+    assert len(long) == 1 and long[0]["line"] == 18
+    assert long[0]["source"].endswith("LiteLLM_SpendLogs request_id 'req-0000017'")
+    assert re.match(r"a line of 4\d{5} bytes, longer than the limit of 200000 bytes", long[0]["reason"])
+    # Without the cap, the row is priced.
+    assert "req-0000017" in tokenprice.price_logs(db.url()).table.column("id").to_pylist()
+    with pytest.raises(tokenprice.InvalidTypeError, match="max_line_bytes must be an int"):
+        tokenprice.price_logs(db.url(), max_line_bytes="200000")  # type: ignore[arg-type]
+
+
+def test_progress_is_reported_after_each_page(
+    db: postgres_server.PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    postgres_server.insert_rows(db, rows(250))
+    calls: list[tuple[str, int, int]] = []
+    got = sources.litellm(db.url(), batch_rows=100, progress=lambda *a: calls.append(a))
+    assert [c[2] for c in calls] == [100, 200, 250] == [100, 200, got.rows_read]
+    assert all(c[0].endswith(" LiteLLM_SpendLogs") and postgres_server.PASSWORD not in c[0] for c in calls)
+    assert 0 < calls[0][1] < calls[1][1] < calls[2][1]  # bytes of rows read (their JSON)
+    calls.clear()
+    tokenprice.price_logs(db.url(), progress=lambda *a: calls.append(a))
+    assert calls[-1][2] == 250
+    # progress=True draws a bar only when someone watches (stderr is captured here: none), and never fails.
+    assert tokenprice.price_logs(db.url(), progress=True).rows_read == 250
+    assert capsys.readouterr().err == ""
+
+    # An exception from the callback stops the run, as it is, and leaves no checkpoint.
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sources.litellm(db.url(), batch_rows=100, progress=stop, state=tmp_path / "never.json")
+    assert not (tmp_path / "never.json").exists()
+    with pytest.raises(tokenprice.InvalidTypeError, match="progress must be"):
+        tokenprice.price_logs(db.url(), progress="yes")  # type: ignore[arg-type]
 
 
 def test_options_a_postgres_source_does_not_take_are_refused() -> None:

@@ -636,15 +636,17 @@ def price_logs(
 
     A Postgres URL (``postgresql://user:password@host/db``, or a ``Secret`` holding one) reads a LiteLLM proxy's
     spend logs from its database: ``table`` (default ``LiteLLM_SpendLogs``), ``since``/``until`` on ``startTime``
-    and the checkpoint file ``state``, as ``tokenprice.sources.litellm`` does (docs/litellm-postgres.md).
+    and the checkpoint file ``state``, as ``tokenprice.sources.litellm`` does (docs/litellm-postgres.md); the rows
+    are read by the core as a file's lines are, so ``keep_rows``, ``spill``, ``max_line_bytes`` and ``progress`` hold
+    there too (``approximate`` and ``default_at`` are refused: a spend-log row always has its usage and time).
     """
     from tokenprice.sources.litellm import is_database_url
 
     if is_database_url(source):
         from tokenprice.sources.litellm import DEFAULT_TABLE, litellm
 
-        if not keep_rows or (format is not None and format != "litellm"):
-            raise _core.InvalidArgumentError("a Postgres source is priced with format='litellm' and keep_rows=True")
+        if format is not None and format != "litellm":
+            raise _core.InvalidArgumentError("a Postgres source is priced with format='litellm'")
         if storage_options is not None:
             raise _core.InvalidArgumentError("storage_options= is for object storage URLs, not a Postgres URL")
         # Options a Postgres source does not take are refused, never dropped without a word.
@@ -667,6 +669,11 @@ def price_logs(
             model=model,
             service_tier=service_tier,
             num_threads=num_threads,
+            progress=progress,
+            keep_rows=keep_rows,
+            spill=spill,
+            spill_dir=spill_dir,
+            max_line_bytes=max_line_bytes,
         )
     if table is not None or state is not None:
         raise _core.InvalidArgumentError("table= and state= are for a Postgres URL")

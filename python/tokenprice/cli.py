@@ -319,7 +319,7 @@ def _progress_bar(logs: Sequence[str]) -> Any:
     from tokenprice._progress import bar_for
 
     try:
-        paths = _paths(list(logs))
+        paths = _paths(list(logs)) if logs else []  # a database: no files to size
     except TokenPriceError:
         paths = []  # price_logs reports the bad path
     return bar_for(paths)
@@ -330,11 +330,11 @@ def _cmd_price(args: argparse.Namespace) -> int:
     from tokenprice.sources.litellm import is_database_url
 
     database = len(args.logs) == 1 and is_database_url(args.logs[0])
-    bar = _progress_bar(args.logs) if args.progress and not database else None
+    bar = _progress_bar([] if database else args.logs) if args.progress else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     # The rows are kept only when they are written, reconciled or grouped by a column only rows have; otherwise each
     # line is totalled as it is priced.
-    keep_rows = bool(args.out or args.reconcile or args.html) or needs_rows(by) or database
+    keep_rows = bool(args.out or args.reconcile or args.html) or needs_rows(by)
     book = _book(args)
     # A LiteLLM proxy's Postgres (docs/litellm-postgres.md): its table, the window on startTime, the checkpoint.
     # (--since and --until are among the reading options: a window on startTime there, on object names for a store.)

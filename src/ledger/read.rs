@@ -182,8 +182,9 @@ pub fn read_stream(
     }
 }
 
-/// An element of a whole array read at once, as the streaming reader gives it: too long past the cap.
-fn element(text: &[u8], max_line: usize) -> Text<'_> {
+/// An element of a whole array read at once (or a row of a table), as the streaming reader gives a line: too long
+/// past the cap.
+pub(crate) fn element(text: &[u8], max_line: usize) -> Text<'_> {
     if text.len() > max_line {
         Text::TooLong { head: &text[..HEAD.min(text.len())], bytes: text.len() as u64, cap: max_line as u64 }
     } else {

@@ -1,14 +1,18 @@
 //! A whole log job: named inputs read block by block, priced on all cores, kept, spilled to disk or totalled.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use arrow_array::RecordBatch;
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
 
 use super::groups::{Grouping, Groups};
 use super::output::{empty, unify};
 use super::pricer::{price_items, total_items};
-use super::read::{read_file, read_range, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
-use super::{Item, LedgerOptions};
+use super::read::{element, read_file, read_range, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
+use super::{Item, LedgerOptions, Text};
 use crate::error::{Error, Result};
 use crate::prices::PriceBook;
 use crate::usage::Hints;
@@ -176,8 +180,8 @@ pub struct Progress<'a> {
 }
 
 /// Named inputs read as blocks of items, in order: files ([`Files`]), byte ranges of files ([`FileRanges`]),
-/// in-memory texts ([`Texts`]), or streams handed over one at a time as they are found ([`Streams`]: the objects
-/// of an object store, priced while the rest are still being listed).
+/// in-memory texts ([`Texts`]), pages of Arrow string columns ([`Pages`]), or streams handed over one at a time as
+/// they are found ([`Streams`]: the objects of an object store, priced while the rest are still being listed).
 pub trait Source {
     /// Input `index`'s name (the `source` column of its lines and rejects), or `None` when there are only `index`
     /// inputs. The run asks for 0, 1, 2… in turn, each once, and reads each before asking for the next: a source
@@ -188,6 +192,11 @@ pub trait Source {
     /// items in order and how far the input has been read; a line longer than `max_line_bytes` is given as
     /// [`Text::TooLong`](super::Text::TooLong).
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()>;
+    /// For a source whose rows have names of their own (a table's key; see [`Pages`]), the names of the block
+    /// being priced, which name its rejects; `None` (the default): a reject is named by its input and line.
+    fn row_names(&self) -> Option<RowNames> {
+        None
+    }
 }
 
 /// What a [`Source`] hands each block of items to.
@@ -301,6 +310,155 @@ impl Source for Texts {
     }
 }
 
+/// A page of records as Arrow columns: per chunk, the texts (a string column) and, for rows with names of their
+/// own, their names (a string column as long).
+pub type Page = Vec<(ArrayRef, Option<ArrayRef>)>;
+
+/// Records arriving as Arrow string columns page after page (a database table read in pages), as one input named
+/// `name`: `next()` gives the next page, or `None` after the last (an error it returns stops the run). Each page is
+/// one block, and its items borrow the columns' bytes: no record is copied. As a file's lines are, a record's line
+/// is its row's place in the input (1 is the first row), a null row is a reject, and a text longer than the cap is
+/// a reject naming its size. With `key` (the name of the column the rows' names come from), a reject's `source` is
+/// `{name} {key} '{row name}'`.
+pub struct Pages<F> {
+    name: String,
+    next: F,
+    names: Option<RowNames>,
+}
+
+impl<F> Pages<F>
+where
+    F: FnMut() -> Result<Option<Page>>,
+{
+    /// Pages from `next`, one input named `name`, its rows named by the column `key` (when given).
+    pub fn new(name: String, key: Option<&str>, next: F) -> Pages<F> {
+        let names = key.map(|k| RowNames::new(format!("{name} {k}")));
+        Pages { name, next, names }
+    }
+}
+
+/// A column of texts as borrowed strings, or an error naming what it holds instead.
+fn page_strings<'a>(name: &str, what: &str, column: &'a ArrayRef) -> Result<Vec<Option<&'a str>>> {
+    match column.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+            crate::tokens::column::strings(column)
+        }
+        other => {
+            Err(Error::InvalidArgument(format!("{name}: the {what} of a page must be a string column, not {other}")))
+        }
+    }
+}
+
+impl<F> Source for Pages<F>
+where
+    F: FnMut() -> Result<Option<Page>>,
+{
+    fn input(&mut self, index: usize) -> Result<Option<String>> {
+        Ok((index == 0).then(|| self.name.clone()))
+    }
+
+    fn row_names(&self) -> Option<RowNames> {
+        self.names.clone()
+    }
+
+    fn read(&mut self, _: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        while let Some(page) = (self.next)()? {
+            let mut items: Vec<Item<'_>> = Vec::with_capacity(page.iter().map(|(t, _)| t.len()).sum());
+            let mut named = Vec::with_capacity(page.len());
+            for (texts, names) in &page {
+                if let Some(names) = names {
+                    page_strings(&self.name, "row names", names)?;
+                    if names.len() != texts.len() {
+                        let (a, b) = (names.len(), texts.len());
+                        return Err(Error::InvalidArgument(format!(
+                            "{}: a page has {a} row names for {b} rows",
+                            self.name
+                        )));
+                    }
+                }
+                named.push((rows + 1, names.clone()));
+                for text in page_strings(&self.name, "records", texts)? {
+                    rows += 1;
+                    let item = match text {
+                        None => Text::Missing,
+                        Some(t) => {
+                            bytes += t.len() as u64;
+                            element(t.as_bytes(), max_line_bytes)
+                        }
+                    };
+                    items.push((rows, item));
+                }
+            }
+            if let Some(n) = &self.names {
+                n.set(named);
+            }
+            block(&items, Position { taken: bytes, read: bytes })?;
+        }
+        Ok(())
+    }
+}
+
+/// The names of the rows of the block being priced, shared by a source whose rows have names (see [`Pages`]) and
+/// the run, which names the block's rejects with them: the source sets them before handing the block on.
+#[derive(Clone, Debug)]
+pub struct RowNames {
+    /// What a name follows in a reject's `source` (`{input} {key}`).
+    prefix: Arc<str>,
+    block: Arc<Mutex<Vec<NamedChunk>>>,
+}
+
+/// A chunk of a block: its first line and its rows' names.
+type NamedChunk = (u64, Option<ArrayRef>);
+
+impl RowNames {
+    fn new(prefix: String) -> RowNames {
+        RowNames { prefix: prefix.into(), block: Arc::default() }
+    }
+
+    fn set(&self, chunks: Vec<NamedChunk>) {
+        *self.block.lock().unwrap_or_else(|p| p.into_inner()) = chunks;
+    }
+
+    /// `rejects` (a batch of the block's rejects) with each row's `source` naming its row, when it has a name.
+    fn name(&self, rejects: RecordBatch) -> Result<RecordBatch> {
+        let block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        let (Some(at_source), Some(at_line)) =
+            (rejects.schema().index_of("source").ok(), rejects.schema().index_of("line").ok())
+        else {
+            return Err(Error::Internal("a reject batch without source or line".into()));
+        };
+        let sources = rejects.column(at_source).as_string::<i32>();
+        let lines = rejects.column(at_line).as_primitive::<Int64Type>();
+        let mut named = StringBuilder::with_capacity(rejects.num_rows(), rejects.num_rows() * 64);
+        for row in 0..rejects.num_rows() {
+            let line = lines.value(row) as u64;
+            // The chunk holding the line: the last one starting at or before it.
+            let chunk = block.partition_point(|(first, _)| *first <= line).checked_sub(1).map(|c| &block[c]);
+            match chunk.and_then(|(first, names)| string_at(names.as_ref()?, (line - first) as usize)) {
+                Some(name) => named.append_value(format!("{} '{name}'", self.prefix)),
+                None => named.append_value(sources.value(row)),
+            }
+        }
+        let mut columns = rejects.columns().to_vec();
+        columns[at_source] = Arc::new(named.finish());
+        RecordBatch::try_new(rejects.schema(), columns).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// Row `row` of a string column (`None` when null or past its end).
+fn string_at(column: &ArrayRef, row: usize) -> Option<&str> {
+    if row >= column.len() || column.is_null(row) {
+        return None;
+    }
+    match column.data_type() {
+        DataType::Utf8 => Some(column.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Some(column.as_string::<i64>().value(row)),
+        DataType::Utf8View => Some(column.as_string_view().value(row)),
+        _ => None,
+    }
+}
+
 /// What a run gives: the priced lines (one schema; at least one batch, empty when none were kept), the rejects
 /// (likewise), the records read, the spill files and their folder, the totals of a run that keeps no rows.
 /// `records_read` = priced lines (kept, spilled or totalled) + rejects.
@@ -346,6 +504,11 @@ pub fn run(
     let (spill_tx, spill_rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(0);
     let (folder_tx, folder_rx) = std::sync::mpsc::channel::<SpillDir>();
     let mut folder = None;
+    let names = source.row_names();
+    let named = |batch: RecordBatch| match &names {
+        Some(n) => n.name(batch),
+        None => Ok(batch),
+    };
     let done = std::thread::scope(|scope| {
         let writer = spill_above.map(|_| scope.spawn(|| spill_writer(&parent, spill_rx, folder_tx)));
         let reading = (|| -> Result<()> {
@@ -359,7 +522,9 @@ pub fn run(
                     let n = match &options.totals {
                         Some(g) => {
                             let (r, n) = total_items(book, &name, items, hints, pricing, g, &mut groups)?;
-                            rejects.extend(nonempty(r));
+                            for batch in nonempty(r) {
+                                rejects.push(named(batch)?);
+                            }
                             n
                         }
                         None => {
@@ -367,7 +532,7 @@ pub fn run(
                             for (p, r) in chunks {
                                 priced.push(p);
                                 if r.num_rows() > 0 {
-                                    rejects.push(r);
+                                    rejects.push(named(r)?);
                                 }
                             }
                             n

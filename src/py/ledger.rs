@@ -14,7 +14,8 @@ use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
 use crate::ledger::reprice::{reprice, CacheAs, Reprice};
 use crate::ledger::{
-    run, FileRanges, Files, LedgerOptions, NamedStream, Progress, RunOptions, Source, Spill, Streams, Texts,
+    run, FileRanges, Files, LedgerOptions, NamedStream, Page, Pages, Progress, RunOptions, Source, Spill, Streams,
+    Texts,
 };
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
@@ -164,6 +165,56 @@ impl Raised {
     fn take(&self) -> Option<PyErr> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
+}
+
+/// Prices records that arrive as pages of Arrow string columns (a database table read in pages), one input named
+/// `name`: `next()` returns the next page — an Arrow table (or record batch) whose first column holds the records'
+/// JSON texts and, with `key`, whose second column holds each row's name (a reject's `source` is then
+/// `{name} {key} '{row name}'`) — or `None` after the last. The columns are read in place (no Python string per
+/// row); the GIL is taken only to call `next`. An exception `next` raises stops the run and is raised as it is.
+/// The other keywords and the result are [`price_log_files`]'s (`progress` sees the bytes of the texts).
+#[pyfunction]
+#[pyo3(signature = (name, next, options, *, key=None, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn price_log_pages(
+    py: Python<'_>,
+    name: String,
+    next: Py<PyAny>,
+    options: LogOptions<'_>,
+    key: Option<String>,
+    spill: Option<bool>,
+    spill_dir: Option<String>,
+    progress: Option<Py<PyAny>>,
+    totals_by: Option<Vec<String>>,
+    period: Option<&str>,
+    tz: &str,
+    max_line_bytes: Option<usize>,
+) -> PyResult<PricedFiles> {
+    if !next.bind(py).is_callable() {
+        return Err(invalid_type(py, "next must be callable () -> an Arrow table or None".to_string()));
+    }
+    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
+    let raised = Raised::default();
+    let stop = |e: PyErr| raised.keep(e);
+    let page = || -> Result<Option<Page>, Error> {
+        Python::attach(|py| {
+            let got = next.call0(py).map_err(stop)?;
+            if got.is_none(py) {
+                return Ok(None);
+            }
+            let (_, batches) = capsule::table(got.bind(py), "a page").map_err(stop)?;
+            batches
+                .iter()
+                .map(|b| match b.num_columns() {
+                    0 => Err(Error::InvalidArgument(format!("{name}: a page has no column of records"))),
+                    n => Ok((b.column(0).clone(), (n > 1 && key.is_some()).then(|| b.column(1).clone()))),
+                })
+                .collect::<Result<Page, Error>>()
+                .map(Some)
+        })
+    };
+    let label = name.clone();
+    price_source(py, &mut Pages::new(label, key.as_deref(), page), options, how, &raised)
 }
 
 /// A Python stream (`read(n) -> bytes`) as a Rust reader: the GIL is taken for each call only, and the reader is

@@ -7,7 +7,9 @@ The proxy writes one row per call into ``LiteLLM_SpendLogs`` (the model of that 
 Arrow's: the server sends the page with ``COPY ... TO STDOUT (FORMAT binary)`` and the driver decodes it straight
 into Arrow). Postgres serializes each row to JSON (``row_to_json``: ``metadata`` and ``request_tags`` as the JSON
 they hold, ``spend`` at the shortest digits that give back the double, times in ISO 8601), so each row is read by
-the ``litellm`` format's reader exactly as the same row in a JSON Lines export would be.
+the ``litellm`` format's reader exactly as the same row in a JSON Lines export would be. The core reads each
+page's Arrow column of texts in place (``_core.price_log_pages``: no Python string per row) as one run, so
+``keep_rows``, ``spill``, ``max_line_bytes`` and ``progress`` mean what they mean for files.
 
 Incremental: a ``state`` file keeps the checkpoint, the last (``startTime``, ``request_id``) priced; a rerun reads
 only the rows after it, so no row is priced twice. The password (in the URL, or given as ``password=``) never
@@ -16,11 +18,13 @@ appears in an error, a repr or the state file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import types
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -28,7 +32,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 from tokenprice._ledger import PricedLogs, log_options
 from tokenprice._secrets import Secret, redact, redact_url, redacted_error
@@ -232,31 +235,77 @@ def _page_query(
     return f'SELECT row_to_json(r)::text, r."startTime", r.request_id FROM ({page}) r ORDER BY 2, 3'
 
 
-def _shifted(table: Any, before: int) -> Any:
-    """A page's priced lines with ``line`` the row's place in the run (1 is the first row read)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class _Pages:
+    """The rows of ``table`` as pages of Arrow columns for the core (``next``): each row's JSON text and its
+    ``request_id``, ``batch_rows`` at a time. Each page is fetched on a thread of its own while the core prices the
+    page before (the core prices with the GIL released; the driver reads the server's COPY stream in C++), so
+    reading and pricing overlap and two pages at most are held at a time. ``checkpoint`` is the last row handed to
+    the core."""
 
-    if before == 0 or table.num_rows == 0:
-        return table
-    at = table.schema.get_field_index("line")
-    kind = table.schema.field("line").type
-    return table.set_column(at, "line", pc.add(table.column("line"), pa.scalar(before, kind)))
+    def __init__(
+        self,
+        db: _Database,
+        table: str,
+        since: datetime | None,
+        until: datetime | None,
+        after: Checkpoint | None,
+        batch_rows: int,
+    ) -> None:
+        import adbc_driver_manager
 
+        self.db, self.table, self.since, self.until, self.batch_rows = db, table, since, until, batch_rows
+        self.checkpoint, self._after, self._fetched = after, after, 0
+        self._error = adbc_driver_manager.Error
+        self._conn = _connect(db)
+        self._pool: ThreadPoolExecutor | None = None
+        self._cur: Any = None
+        try:
+            self._cur = self._conn.cursor()
+            try:
+                self._cur.execute("SET TIME ZONE 'UTC'")
+                self._columns = _columns(self._cur, db, table)
+            except self._error as e:
+                raise db.error(e, f"cannot read the columns of {table!r}") from None
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="tokenprice-litellm")
+            self._ahead: Future[Any] | None = self._pool.submit(self._fetch)
+        except BaseException:
+            self.close()
+            raise
 
-def _named_rejects(rejects: Any, ids: list[Any], before: int, name: str) -> Any:
-    """A page's rejects with the row's place in the run (``line``) and its ``request_id`` in ``source`` (the
-    reasons stay as the reader gave them, so rejects still group by reason)."""
-    import pyarrow as pa
+    def _fetch(self) -> Any:
+        query = _page_query(self.table, self._columns, self.since, self.until, self._after, self.batch_rows)
+        try:
+            self._cur.execute(query)
+            page = self._cur.fetch_arrow_table()
+        except self._error as e:
+            raise self.db.error(e, f"reading {self.table!r} after {self._fetched} rows") from None
+        if page.num_rows:
+            self._after = Checkpoint(page.column(1)[-1].as_py(), page.column(2)[-1].as_py())
+            self._fetched += page.num_rows
+        return page
 
-    if rejects.num_rows == 0:
-        return rejects
-    lines = rejects.column("line").to_pylist()
-    named = [f"{name} request_id {ids[n - 1]!r}" if n else name for n in lines]
-    at = [n + before if n else n for n in lines]
-    table = rejects.set_column(rejects.schema.get_field_index("source"), "source", pa.array(named, pa.string()))
-    kind = rejects.schema.field("line").type
-    return table.set_column(table.schema.get_field_index("line"), "line", pa.array(at, kind))
+    def next(self) -> Any:
+        """The next page (the texts, the request ids), or None after the last."""
+        if self._ahead is None:
+            return None
+        page = self._ahead.result()
+        # A full page may have more after it: the next one is fetched while this one is priced.
+        full = page.num_rows == self.batch_rows
+        self._ahead = self._pool.submit(self._fetch) if full and self._pool is not None else None
+        if page.num_rows == 0:
+            return None
+        self.checkpoint = Checkpoint(page.column(1)[-1].as_py(), page.column(2)[-1].as_py())
+        return page.select([0, 2])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # a fetch under way ends before its connection
+        try:
+            if self._cur is not None:
+                self._cur.close()
+            self._conn.close()
+        except self._error:
+            pass  # a connection the server dropped: nothing left to close
 
 
 def litellm(
@@ -266,7 +315,7 @@ def litellm(
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
     state: str | os.PathLike[str] | None = None,
-    batch_rows: int = 50_000,
+    batch_rows: int = 10_000,
     password: str | Secret | None = None,
     by: str | Sequence[str] | None = None,
     period: str | None = None,
@@ -276,7 +325,11 @@ def litellm(
     model: str | None = None,
     service_tier: str | None = None,
     num_threads: int | None = None,
-    progress: Callable[[str, int, int], object] | None = None,
+    progress: Callable[[str, int, int], object] | bool | None = None,
+    keep_rows: bool = True,
+    spill: bool | None = None,
+    spill_dir: str | os.PathLike[str] | None = None,
+    max_line_bytes: int | None = None,
 ) -> PricedLogs:
     """Prices a LiteLLM proxy's spend logs from its Postgres database: every row of ``table`` with ``since <=
     startTime < until`` (times in UTC when they carry no zone, as LiteLLM writes them) and after the checkpoint
@@ -286,78 +339,48 @@ def litellm(
     ``tokenprice.secret(env="DATABASE_URL")``, the variable the proxy itself reads), or without the password
     given as ``password=``. Each row is read by the ``litellm`` format: ``spend`` is the reported cost
     (``reconcile()`` compares it), the team, user, end user, tags and the caller's ``spend_logs_metadata`` keys
-    are label columns, and a row whose usage cannot be read is a reject whose ``source`` names its
-    ``request_id``. ``progress``
-    is called after each page with (the table, rows in the page, rows read so far). The other keywords are
-    ``price_logs``'s."""
+    are label columns, and a row that cannot be priced is a reject whose ``source`` names its ``request_id``.
+    The other keywords are ``price_logs``'s, with the same meaning: ``keep_rows=False`` keeps only the totals by
+    ``by``/``period``; ``spill``/``spill_dir`` write the priced lines to disk (by default once 64 MB of rows were
+    read); a row whose JSON is longer than ``max_line_bytes`` is a reject naming its size; ``progress`` is True (a
+    bar) or a callable called after each page with (the table, bytes of rows read, rows read so far)."""
+    from tokenprice._ledger import _check_period, _price_files, _price_totals, _reporter
+
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise _core.InvalidArgumentError(f"batch_rows must be a positive int, got {batch_rows!r}")
+    if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
+        raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
     db = _Database(url, password)
     _table_parts(table)
     low, high = _utc(since, "since"), _utc(until, "until")
     options = log_options(
         book=book, format="litellm", provider=provider, model=model, service_tier=service_tier, num_threads=num_threads
     )
+    if by is not None or period is not None or not keep_rows:
+        _check_period(period, tz)
     state_path = Path(os.fspath(state)) if state is not None else None
     after = _load_state(state_path, table) if state_path is not None else None
     name = f"{db.shown} {table}"
-    priced, rejects, read = [], [], 0
-    import adbc_driver_manager
-
-    conn = _connect(db)
+    report, bar = _reporter(progress, [])
     try:
-        with conn.cursor() as cur:
-            try:
-                cur.execute("SET TIME ZONE 'UTC'")
-                columns = _columns(cur, db, table)
-            except adbc_driver_manager.Error as e:
-                raise db.error(e, f"cannot read the columns of {table!r}") from None
-            while True:
-                query = _page_query(table, columns, low, high, after, batch_rows)
-                try:
-                    cur.execute(query)
-                    page = cur.fetch_arrow_table()
-                except adbc_driver_manager.Error as e:
-                    raise db.error(e, f"reading {table!r} after {read} rows") from None
-                if page.num_rows == 0:
-                    break
-                texts = page.column(0).to_pylist()
-                ids = page.column(2).to_pylist()
-                p, r, n = _core.price_log_texts(texts, options, source=name)
-                priced.append(_shifted(arrow_table(p), read))
-                rejects.append(_named_rejects(arrow_table(r), ids, read, name))
-                read += n
-                after = Checkpoint(page.column(1)[-1].as_py(), ids[-1])
-                if progress is not None:
-                    progress(name, page.num_rows, read)
-                if page.num_rows < batch_rows:
-                    break
-    finally:
+        pages = _Pages(db, table, low, high, after, batch_rows)
         try:
-            conn.close()
-        except adbc_driver_manager.Error:
-            pass  # a connection the server dropped: nothing left to close
-    result = _result(priced, rejects, read, options)
+            run = functools.partial(_core.price_log_pages, name, pages.next, options, key="request_id")
+            if keep_rows:
+                result = _price_files(run, report, max_line_bytes, spill, spill_dir)
+                if by is not None or period is not None:
+                    result.last_summary = result.summary(by, period, tz)
+            else:
+                result = _price_totals(run, report, max_line_bytes, by, period, tz)
+        finally:
+            pages.close()
+    finally:
+        if bar is not None:
+            bar.close()
     result.book = book
-    if by is not None or period is not None:
-        result.last_summary = result.summary(by, period, tz)
-    if state_path is not None and after is not None:
-        _save_state(state_path, table, after)
+    if state_path is not None and pages.checkpoint is not None:
+        _save_state(state_path, table, pages.checkpoint)
     return result
-
-
-def _result(priced: list[Any], rejects: list[Any], read: int, options: dict[str, Any]) -> PricedLogs:
-    """The pages' lines and rejects as one result (an empty run has the empty tables a run of no records has)."""
-    import pyarrow as pa
-
-    if not priced:
-        p, r, n = _core.price_log_texts([], options)
-        return PricedLogs(p, r, n)
-    return PricedLogs(
-        pa.concat_tables(priced, promote_options="permissive"),
-        pa.concat_tables(rejects, promote_options="permissive"),
-        read,
-    )
 
 
 class _Callable(types.ModuleType):
