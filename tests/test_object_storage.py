@@ -16,7 +16,7 @@ from storage_cases import KEY, SECRET, logpush_objects, put, record, s3_client, 
 
 import tokenprice
 from tokenprice import _storage
-from tokenprice._ledger import log_options
+from tokenprice._ledger import LogOptions
 
 DAYS = [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)]
 # A line that is not JSON, and a record whose body Logpush encrypted (cloudflare-docs logpush.mdx; the shape of
@@ -202,7 +202,7 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Any) -> None:
     planned = _storage.plan(["s3://logs/gone/*.log.gz"], options)
     client.delete_object(Bucket="logs", Key="gone/a.log.gz")
     with pytest.raises(tokenprice.TokenPriceError) as got:
-        _storage.price_objects(tokenprice._core.price_log_files, planned.objects, options=log_options())
+        _storage.price_objects(tokenprice._core.price_log_files, planned.objects, options=LogOptions().core())
     assert "s3://logs/gone/a.log.gz" in str(got.value) and SECRET not in str(got.value)
     # A refused request (a wrong secret against a server that checks it would be refused too): the message is
     # the client's, redacted.

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from tokenprice import _core
 from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
-from tokenprice._ledger import PricedLogs, log_options
+from tokenprice._ledger import LogOptions, PricedLogs
 from tokenprice._secrets import Secret, redact, redact_url, redacted_error
 
 DEFAULT_TABLE = "LiteLLM_SpendLogs"
@@ -295,9 +295,9 @@ def litellm(
     db = _Database(url, password)
     _table_parts(table)
     low, high = _utc(since, "since"), _utc(until, "until")
-    options = log_options(
+    options = LogOptions(
         book=book, format="litellm", provider=provider, model=model, service_tier=service_tier, num_threads=num_threads
-    )
+    ).core()
     state_path = Path(os.fspath(state)) if state is not None else None
     after = _load_state(state_path, table) if state_path is not None else None
     name = f"{db.shown} {table}"
