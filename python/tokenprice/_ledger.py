@@ -670,7 +670,16 @@ def price_logs(
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
         raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
-    options = LogOptions(book, format, provider, model, default_at, service_tier, approximate, num_threads).core()
+    options = LogOptions(
+        book=book,
+        format=format,
+        provider=provider,
+        model=model,
+        default_at=default_at,
+        service_tier=service_tier,
+        approximate=approximate,
+        num_threads=num_threads,
+    ).core()
     urls = [source] if isinstance(source, str) else source if isinstance(source, (list, tuple)) else []
     if urls and all(_storage.is_url(u) for u in urls):
         result = _price_objects(
