@@ -28,6 +28,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -179,6 +180,17 @@ def write_section(heading: str, section: list[str]) -> None:
         end = text.find("\n## ", start + 1)
         text = text[:start] + ("" if end < 0 else text[end + 1 :])
     RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+
+
+def best(fn: Callable[[], object], rounds: int = 3) -> float:
+    """The best time of `rounds` calls of `fn`, in seconds (the machines are noisy: the best is the least
+    disturbed)."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
 
 
 def command_line(**defaults: float) -> argparse.Namespace:

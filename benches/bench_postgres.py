@@ -14,27 +14,18 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import postgres_server  # noqa: E402
+from bench_logs import best  # noqa: E402
 from test_postgres_source import rows  # noqa: E402
 
 import tokenprice  # noqa: E402
 from tokenprice import sources  # noqa: E402
 from tokenprice.sources.litellm import COLUMNS  # noqa: E402
-
-
-def best(rounds: int, fn):  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -74,9 +65,9 @@ def main() -> None:
                     cur.execute(f'SELECT {cols} FROM "LiteLLM_SpendLogs" ORDER BY "startTime", request_id')
                     cur.fetch_arrow_table()
 
-            t_db = best(args.rounds, lambda: sources.litellm(url, batch_rows=args.batch_rows))
-            t_file = best(args.rounds, lambda: tokenprice.price_logs(str(path), format="litellm"))
-            t_fetch = best(args.rounds, fetch)
+            t_db = best(lambda: sources.litellm(url, batch_rows=args.batch_rows), args.rounds)
+            t_file = best(lambda: tokenprice.price_logs(str(path), format="litellm"), args.rounds)
+            t_fetch = best(fetch, args.rounds)
         n = args.rows
         print(f"{n} rows ({size / n:.0f} bytes each as JSON), batch_rows={args.batch_rows}, best of {args.rounds}")
         print("| what | seconds | rows/s | vs JSONL file |")

@@ -246,10 +246,7 @@ pub fn price(
     counts: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyCost> {
     guard(py, || {
-        let model = opt_text(model, "model")?;
-        let provider = opt_text(provider, "provider")?;
-        let service_tier = opt_text(service_tier, "service_tier")?;
-        let region = opt_text(region, "region")?;
+        let [model, provider, service_tier, region] = choices([model, provider, service_tier, region])?;
         let (model, provider, service_tier, region) =
             (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
         let counts = counts.filter(|c| !c.is_empty());
@@ -288,6 +285,17 @@ pub fn price(
         let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
         Ok(PyCost { cost })
     })
+}
+
+/// The `model`, `provider`, `service_tier` and `region` arguments of `price` and `estimate`, each None or a str.
+fn choices(given: [Option<&Arg<'_>>; 4]) -> PyResult<[Option<String>; 4]> {
+    let [model, provider, service_tier, region] = given;
+    Ok([
+        opt_text(model, "model")?,
+        opt_text(provider, "provider")?,
+        opt_text(service_tier, "service_tier")?,
+        opt_text(region, "region")?,
+    ])
 }
 
 /// A dict, JSON text or SDK object given to `price`, read by the core's rule. A dict of usage fields is read as
@@ -496,10 +504,7 @@ pub fn estimate(
     region: Option<&Arg<'_>>,
 ) -> PyResult<PyEstimate> {
     guard(py, || {
-        let model = opt_text(model, "model")?;
-        let provider = opt_text(provider, "provider")?;
-        let tier = opt_text(service_tier, "service_tier")?;
-        let region = opt_text(region, "region")?;
+        let [model, provider, tier, region] = choices([model, provider, service_tier, region])?;
         let at = instant_of(at, "at")?;
         let request = to_json(request, "request")?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
