@@ -698,6 +698,16 @@ fn stream_encoding(encoding: &Arg<'_>) -> PyResult<Arc<crate::tokens::Encoding>>
     }
 }
 
+/// The arguments both streaming counters take: the encoding, `errors=` (whether to replace invalid UTF-8) and
+/// `num_threads=`.
+fn stream_options(
+    encoding: &Arg<'_>,
+    errors: Option<&Arg<'_>>,
+    num_threads: Option<&Arg<'_>>,
+) -> PyResult<(Arc<crate::tokens::Encoding>, bool, Option<usize>)> {
+    Ok((stream_encoding(encoding)?, errors_mode(errors)?, args::threads(num_threads)?))
+}
+
 /// Counts the tokens of a file, streaming it in blocks (memory stays bounded whatever the file's size).
 #[pyfunction]
 #[pyo3(
@@ -713,9 +723,7 @@ pub fn count_file(
 ) -> PyResult<u64> {
     guard(py, || {
         let path = args::path(path, "path")?;
-        let enc = stream_encoding(encoding)?;
-        let replace = errors_mode(errors)?;
-        let num_threads = args::threads(num_threads)?;
+        let (enc, replace, num_threads) = stream_options(encoding, errors, num_threads)?;
         py.detach(|| StreamCounter::count_path(enc, &path, replace, num_threads)).py_err(py)
     })
 }
@@ -759,10 +767,8 @@ impl PyStreamCounter {
         num_threads: Option<&Arg<'_>>,
     ) -> PyResult<Self> {
         guard(py, || {
-            let enc = stream_encoding(encoding)?;
+            let (enc, replace, num_threads) = stream_options(encoding, errors, num_threads)?;
             let source = args::opt_name(source, "source")?.unwrap_or_else(|| "<stream>".into());
-            let replace = errors_mode(errors)?;
-            let num_threads = args::threads(num_threads)?;
             Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, &source, replace, num_threads))) })
         })
     }
