@@ -444,6 +444,12 @@ fn repricing_maps_models_drops_the_cache_and_keeps_unpriceable_lines_null() {
     assert_eq!(repriced(&unknown), [None, None]);
 }
 
+/// A boxed reader over `bytes`, as an object store's stream is handed to the core.
+type Stream = Box<dyn std::io::Read + Send>;
+
+/// What `Streams` takes: the next stream's name and reader, or `None` after the last.
+type Next = tokenprice::error::Result<Option<tokenprice::ledger::NamedStream>>;
+
 /// Named streams (what an object store's objects are read as) give exactly what the same bytes give as files:
 /// plain and gzip, the same lines, rejects and sources; an input that cannot be opened stops the run naming it;
 /// a gzip stream cut short is an error naming the stream, never lines silently lost.
@@ -461,32 +467,75 @@ fn streams_read_as_files_are_and_their_errors_name_the_stream() {
     let options = RunOptions { spill: Spill::Never, ..RunOptions::default() };
     let want = run_files(&files, &options).unwrap();
     let bodies = [std::fs::read(&paths[0]).unwrap(), gz.clone()];
-    let opened = std::sync::Mutex::new(Vec::new());
-    let open = |i: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
-        opened.lock().unwrap().push(i);
-        Ok(Box::new(std::io::Cursor::new(bodies[i].clone())))
+    let mut given = 0;
+    let next = || -> Next {
+        given += 1;
+        Ok(files
+            .get(given - 1)
+            .map(|f| (f.clone(), Box::new(std::io::Cursor::new(bodies[given - 1].clone())) as Stream)))
     };
-    let mut streams = Streams { names: files.clone(), open };
-    let got = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
-    assert_eq!(*opened.lock().unwrap(), vec![0, 1]);
+    let got = run(&mut Streams::new(next), &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
+    // Asked once per stream and once more for the end.
+    assert_eq!(given, 3);
     assert_eq!(got.records_read, want.records_read);
     assert_eq!(rows(&got.priced), 49);
     assert!(got.priced == want.priced && got.rejects == want.rejects, "streams and files differ");
     assert_eq!(rows(&got.rejects), 2);
     // An input that cannot be opened.
-    let refuse = |_: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
-        Err(Error::Io { path: "s3://b/k.gz".into(), message: "NoSuchKey".into() })
-    };
-    let mut streams = Streams { names: vec!["s3://b/k.gz".into()], open: refuse };
-    let err = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
+    let refuse = || -> Next { Err(Error::Io { path: "s3://b/k.gz".into(), message: "NoSuchKey".into() }) };
+    let err = run(&mut Streams::new(refuse), &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
     assert!(err.contains("s3://b/k.gz") && err.contains("NoSuchKey"), "{err}");
     // A gzip stream cut short.
-    let cut = gz[..gz.len() - 20].to_vec();
-    let open = move |_: usize| -> tokenprice::error::Result<Box<dyn std::io::Read + Send>> {
-        Ok(Box::new(std::io::Cursor::new(cut.clone())))
+    let mut cut = Some(gz[..gz.len() - 20].to_vec());
+    let next = move || -> Next {
+        Ok(cut.take().map(|c| ("s3://b/cut.jsonl.gz".to_string(), Box::new(std::io::Cursor::new(c)) as Stream)))
     };
-    let mut streams = Streams { names: vec!["s3://b/cut.jsonl.gz".into()], open };
-    let err = run(&mut streams, &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
+    let err = run(&mut Streams::new(next), &PriceBook::default_book(), &options, |_| Ok(())).unwrap_err().to_string();
     assert!(err.contains("s3://b/cut.jsonl.gz"), "{err}");
+    // No stream at all: an empty run, nothing read.
+    let none = || -> Next { Ok(None) };
+    let empty = run(&mut Streams::new(none), &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
+    assert_eq!((empty.records_read, rows(&empty.priced), rows(&empty.rejects)), (0, 0, 0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Streams found as the run goes (objects handed over as they are listed): each is asked for only once the one
+/// before it is priced, so pricing starts before the last input is known and the source holds one stream at a
+/// time; the results are those of the same files.
+#[test]
+fn streams_are_asked_for_one_at_a_time_as_the_run_goes() {
+    use std::sync::Mutex;
+    use tokenprice::ledger::Streams;
+    let dir = scratch("lazy");
+    let paths: Vec<String> = (0..5)
+        .map(|k| {
+            write(&dir, &format!("{k}.jsonl"), &(0..7).map(|i| line(10 * k + i, "gpt-4o", "acme")).collect::<Vec<_>>())
+        })
+        .collect();
+    let options = RunOptions { spill: Spill::Never, ..RunOptions::default() };
+    let want = run_files(&paths, &options).unwrap();
+    // What happened, in order: "listed k" when stream k is handed over, "priced k" when a block of it is priced.
+    let events = Mutex::new(Vec::new());
+    let mut k = 0;
+    let next = || -> Next {
+        let Some(path) = paths.get(k) else {
+            events.lock().unwrap().push("end".to_string());
+            return Ok(None);
+        };
+        events.lock().unwrap().push(format!("listed {k}"));
+        k += 1;
+        Ok(Some((path.clone(), Box::new(std::fs::File::open(path).unwrap()) as Stream)))
+    };
+    let got = run(&mut Streams::new(next), &PriceBook::default_book(), &options, |p| {
+        let k = paths.iter().position(|q| q == p.input).unwrap();
+        events.lock().unwrap().push(format!("priced {k}"));
+        Ok(())
+    })
+    .unwrap();
+    assert!(got.priced == want.priced && got.rejects == want.rejects, "streams and files differ");
+    assert_eq!(got.records_read, 35);
+    let mut expected: Vec<String> = (0..5).flat_map(|k| [format!("listed {k}"), format!("priced {k}")]).collect();
+    expected.push("end".into());
+    assert_eq!(*events.lock().unwrap(), expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,4 +1,4 @@
-"""Logpush-shaped objects and a local S3 server, for tests/test_object_storage.py and benches/bench_storage.py.
+"""Logpush-shaped objects and local S3 and GCS servers, for tests/test_object_storage.py and benches/bench_storage.py.
 
 The records are Cloudflare AI Gateway Logpush `ai_gateway_events` lines, in the shape of
 tests/fixtures/sources/cloudflare/gateway_records.json (cloudflare-docs
@@ -7,7 +7,9 @@ RateLimited, Metrics, Metadata, ResponseBody as the provider's own JSON text). O
 writes them: a `{DATE}` folder (`YYYYMMDD`, cloudflare-docs `logs/logpush/logpush-job/api-configuration.mdx`) and
 gzip JSON Lines named `<start>_<end>_<hash>.log.gz`.
 
-The server is moto's S3 in server mode (`ThreadedMotoServer`) on 127.0.0.1 and a free port.
+The servers run on 127.0.0.1 and a free port: moto's S3 in server mode (`ThreadedMotoServer`), and
+gcp-storage-emulator's GCS (its JSON API, objects in memory). Each is given to the tests as a `Store`: a bucket
+`logs`, the storage_options that reach it, and how to put and delete objects through the server's own API.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import gzip
 import hashlib
 import json
 import socket
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 KEY, SECRET = "AKIDTOKENPRICETEST", "s3cr3t/TokenPrice+Test=Value"
 MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"]
@@ -112,3 +117,67 @@ def storage_options(endpoint: str) -> dict[str, str]:
 def put(client: Any, bucket: str, objects: dict[str, bytes]) -> None:
     for key, body in objects.items():
         client.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+@dataclass
+class Store:
+    """A bucket `logs` on a local server: its URL scheme, the storage_options that reach it, and how to put and
+    delete an object (through the server's own API, not tokenprice's)."""
+
+    scheme: str
+    options: dict[str, Any]
+    put: Callable[[str, bytes], Any]
+    delete: Callable[[str], Any]
+
+
+@contextmanager
+def s3_store() -> Iterator[Store]:
+    """moto's S3 server holding an empty bucket `logs`."""
+    with s3_server() as endpoint:
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="logs")
+        yield Store(
+            "s3",
+            storage_options(endpoint),
+            lambda key, body: client.put_object(Bucket="logs", Key=key, Body=body),
+            lambda key: client.delete_object(Bucket="logs", Key=key),
+        )
+
+
+@contextmanager
+def gcs_server(bucket: str = "logs") -> Iterator[str]:
+    """gcp-storage-emulator's GCS server on 127.0.0.1 and a free port, objects in memory, with an empty `bucket`;
+    stopped after: yields its endpoint URL."""
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=bucket)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def gcs_request(endpoint: str, method: str, path: str, body: bytes | None = None) -> bytes:
+    """One request to the GCS JSON API (cloud.google.com/storage/docs/json_api: objects insert with
+    `uploadType=media`, objects delete)."""
+    request = urllib.request.Request(endpoint + path, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/octet-stream")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return bytes(answer.read())
+
+
+@contextmanager
+def gcs_store() -> Iterator[Store]:
+    """gcp-storage-emulator's GCS server holding an empty bucket `logs` (no credentials: `anon`)."""
+    with gcs_server("logs") as endpoint:
+        yield Store(
+            "gs",
+            {"anon": True, "endpoint_url": endpoint},
+            lambda key, body: gcs_request(
+                endpoint, "POST", f"/upload/storage/v1/b/logs/o?uploadType=media&name={quote(key, safe='')}", body
+            ),
+            lambda key: gcs_request(endpoint, "DELETE", f"/storage/v1/b/logs/o/{quote(key, safe='')}"),
+        )

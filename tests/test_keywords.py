@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -57,6 +58,40 @@ def test_price_keywords_reach_the_core() -> None:
     assert total(region="eu") == Decimal("3.3")
     with pytest.raises(tokenprice.UnknownProviderError, match="acme"):
         total(book=PriceBook.default())  # the default book has no provider acme
+
+
+def test_price_reads_its_arguments_as_python_does() -> None:
+    """``price`` reads its arguments itself (CPython's vectorcall, no dict built per call): every usage field is a
+    keyword count, a misspelled one is refused naming it, and the usual errors of a Python function hold."""
+    import inspect
+
+    parameters = inspect.signature(price).parameters
+    assert list(parameters)[:7] == ["usage", "model", "provider", "at", "service_tier", "book", "region"]
+    assert parameters["counts"].kind is inspect.Parameter.VAR_KEYWORD
+
+    def outcome(call: Callable[[], tokenprice.Cost]) -> tuple[object, ...]:
+        try:
+            cost = call()
+        except tokenprice.TokenPriceError as e:
+            return (type(e), str(e))
+        return (cost.total, cost.explain())
+
+    for field in Usage().to_dict():
+        counts = {field: 3, "input_tokens": 5} if field != "input_tokens" else {field: 3}
+        by_keyword = outcome(lambda: price(model="gpt-4o", at=AT, **counts))  # noqa: B023
+        assert by_keyword == outcome(lambda: price(Usage(**counts), model="gpt-4o", at=AT)), field  # noqa: B023
+    assert price(USAGE, "acme-1", "acme", AT, None, BOOK, "eu").total == Decimal("3.3")  # all seven by position
+    with pytest.raises(tokenprice.InvalidUsageError, match="input_tokenz"):
+        price(model="gpt-4o", at=AT, input_tokenz=3)
+    with pytest.raises(TypeError, match="multiple values for argument 'model'"):
+        price(USAGE, "gpt-4o", model="gpt-4o")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="at most 7 positional"):
+        price(USAGE, "gpt-4o", None, AT, None, None, None, 8)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="book must be a PriceBook, not str"):
+        price(USAGE, model="gpt-4o", book="acme")  # type: ignore[arg-type]
+    with pytest.raises(tokenprice.InvalidTypeError, match="input_tokens"):
+        price(model="gpt-4o", input_tokens="3")
+    assert price.__module__ == "tokenprice._core" and price.__name__ == "price"
 
 
 def test_price_keywords_reach_the_core_for_a_record() -> None:

@@ -1,6 +1,8 @@
-"""price_logs over object storage, against a real S3 server (moto's, on 127.0.0.1 and a free port): listing,
-streaming, Logpush date folders and names skipped unread, results and rejects equal to pricing the same files
-locally, R2 by its endpoint, and credentials absent from every error."""
+"""price_logs over object storage, against real servers on 127.0.0.1 and a free port (moto's S3, and
+gcp-storage-emulator's GCS), the same cases on each: listing, streaming, Logpush date folders and names skipped
+unread, objects priced as they are listed, results and rejects equal to pricing the same files locally; on S3,
+R2 by its endpoint and credentials absent from every error. With CI=true a missing server package fails the run
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import datetime as dt
 import gzip
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from storage_cases import KEY, SECRET, logpush_objects, put, record, s3_client, s3_server, storage_options
+from storage_cases import KEY, SECRET, Store, gcs_store, logpush_objects, record, s3_store
 
 import tokenprice
 from tokenprice import _storage
@@ -26,33 +29,55 @@ BAD = [
     "not json",
     json.dumps({**record(0, dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)), "ResponseBody": ENCRYPTED}),
 ]
+OBJECTS = logpush_objects("gateway/", DAYS, per_day=2, lines=40, extra=BAD)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The server, a bucket `logs` holding three days of Logpush objects under `gateway/`, and the same objects
-    as local files."""
-    pytest.importorskip("moto")
-    objects = logpush_objects("gateway/", DAYS, per_day=2, lines=40, extra=BAD)
-    local = tmp_path_factory.mktemp("logpush")
-    for key, body in objects.items():
-        path = local / key
+def local(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The objects as local files."""
+    folder = tmp_path_factory.mktemp("logpush")
+    for key, body in OBJECTS.items():
+        path = folder / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
-    with s3_server() as endpoint:
-        client = s3_client(endpoint)
-        client.create_bucket(Bucket="logs")
-        put(client, "logs", objects)
-        yield endpoint, client, objects, local
+    return folder
+
+
+def _filled(store: Store) -> Store:
+    for key, body in OBJECTS.items():
+        store.put(key, body)
+    return store
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Store]:
+    """moto's S3 server, its bucket `logs` holding three days of Logpush objects under `gateway/`."""
+    pytest.importorskip("moto")
+    with s3_store() as store:
+        yield _filled(store)
+
+
+@pytest.fixture(scope="module")
+def gcs() -> Iterator[Store]:
+    """gcp-storage-emulator's GCS server, its bucket `logs` holding the same objects."""
+    pytest.importorskip("gcp_storage_emulator")
+    with gcs_store() as store:
+        yield _filled(store)
+
+
+@pytest.fixture(params=["s3", "gcs"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Each store in turn."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 def _rows(result: Any, drop: str = "source") -> list[dict[str, Any]]:
     return result.table.drop_columns([drop]).to_pylist()
 
 
-def test_objects_are_priced_exactly_as_the_same_files_are(store: Any) -> None:
-    endpoint, _, objects, local = store
-    remote = tokenprice.price_logs("s3://logs/gateway/**/*.log.gz", storage_options=storage_options(endpoint))
+def test_objects_are_priced_exactly_as_the_same_files_are(store: Store, local: Path) -> None:
+    bucket = f"{store.scheme}://logs/"
+    remote = tokenprice.price_logs(f"{bucket}gateway/**/*.log.gz", storage_options=store.options)
     here = tokenprice.price_logs(str(local / "gateway" / "**" / "*.log.gz"))
     assert remote.rows_read == here.rows_read == 6 * 40 + len(BAD)
     assert (remote.rows_priced, remote.rows_rejected) == (here.rows_priced, here.rows_rejected) == (240, 2)
@@ -60,80 +85,119 @@ def test_objects_are_priced_exactly_as_the_same_files_are(store: Any) -> None:
     # Each line names its object's URL, in name order (the local files' order).
     urls = remote.table.column("source").to_pylist()
     paths = here.table.column("source").to_pylist()
-    assert [u.removeprefix("s3://logs/") for u in urls] == [str(Path(p).relative_to(local)) for p in paths]
-    assert sorted(set(urls)) == [f"s3://logs/{k}" for k in sorted(objects)]
+    assert [u.removeprefix(bucket) for u in urls] == [str(Path(p).relative_to(local)) for p in paths]
+    assert sorted(set(urls)) == [f"{bucket}{k}" for k in sorted(OBJECTS)]
     # The rejects: the same reasons and lines, naming the object.
     assert remote.rejects.drop_columns(["source"]).to_pylist() == here.rejects.drop_columns(["source"]).to_pylist()
-    first = f"s3://logs/{sorted(objects)[0]}"
+    first = f"{bucket}{sorted(OBJECTS)[0]}"
     assert remote.rejects.column("source").to_pylist() == [first, first]
     assert remote.rejects.column("line").to_pylist() == [2, 3]
     assert remote.total_cost == here.total_cost > 0
 
 
-def test_totals_without_rows_and_a_single_object_and_a_folder(store: Any) -> None:
-    endpoint, _, objects, local = store
-    options = storage_options(endpoint)
-    totals = tokenprice.price_logs("s3://logs/gateway/", storage_options=options, by="tenant", keep_rows=False)
+def test_totals_without_rows_and_a_single_object_and_a_folder(store: Store, local: Path) -> None:
+    bucket = f"{store.scheme}://logs/"
+    totals = tokenprice.price_logs(f"{bucket}gateway/", storage_options=store.options, by="tenant", keep_rows=False)
     here = tokenprice.price_logs(str(local / "gateway" / "**" / "*.log.gz"), by="tenant", keep_rows=False)
     assert totals.last_summary.to_pylist() == here.last_summary.to_pylist()
-    key = sorted(objects)[-1]
-    one = tokenprice.price_logs(f"s3://logs/{key}", storage_options=options)
-    assert one.rows_read == 40 and set(one.table.column("source").to_pylist()) == {f"s3://logs/{key}"}
+    key = sorted(OBJECTS)[-1]
+    one = tokenprice.price_logs(f"{bucket}{key}", storage_options=store.options)
+    assert one.rows_read == 40 and set(one.table.column("source").to_pylist()) == {f"{bucket}{key}"}
+
+
+def test_objects_are_priced_as_they_are_listed(store: Store, local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing hands objects over as it finds them, a bounded number ahead: the first object is priced before
+    the listing has found the last, and the objects listed but not yet priced never pass the bound (the listing's
+    queue, the fetches ahead and the one the listing holds), whatever the listing's length."""
+    monkeypatch.setattr(_storage, "LIST_AHEAD", 1)
+    monkeypatch.setattr(_storage, "AHEAD", 1)
+    events: list[tuple[str, str]] = []
+    real_list = _storage.list_objects
+
+    def listing(*args: Any) -> Iterator[tuple[str, int]]:
+        for key, size in real_list(*args):
+            events.append(("listed", key))
+            yield key, size
+
+    def progress(name: str, taken: int, records: int) -> None:
+        key = name.removeprefix(f"{store.scheme}://logs/")
+        if ("priced", key) not in events:
+            events.append(("priced", key))
+
+    monkeypatch.setattr(_storage, "list_objects", listing)
+    remote = tokenprice.price_logs(
+        f"{store.scheme}://logs/gateway/**/*.log.gz", storage_options=store.options, progress=progress
+    )
+    here = tokenprice.price_logs(str(local / "gateway" / "**" / "*.log.gz"))
+    assert _rows(remote) == _rows(here) and remote.rows_read == here.rows_read
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("listed") == kinds.count("priced") == len(OBJECTS) == 6
+    assert kinds.index("priced") < len(kinds) - 1 - kinds[::-1].index("listed")
+    listed = priced = 0
+    for kind, _ in events:
+        listed += kind == "listed"
+        priced += kind == "priced"
+        if kind == "priced":
+            assert listed <= priced + 1 + 1 + 1, events
+    # The objects in name order, each priced after it was listed.
+    assert [k for kind, k in events if kind == "priced"] == sorted(OBJECTS)
 
 
 def test_since_and_until_skip_objects_by_their_names_without_opening_them(
-    store: Any, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    endpoint, client, objects, _ = store
-    opened: list[str] = []
-    real_open = _storage.Objects.open
+    bucket = f"{store.scheme}://logs/"
+    fetched: list[str] = []
+    real_fetch = _storage.Objects._fetch
 
-    def spy(self: _storage.Objects, index: int) -> Any:
-        opened.append(self.names[index])
-        return real_open(self, index)
+    def spy(self: _storage.Objects, key: str) -> bytes:
+        fetched.append(key)
+        return real_fetch(self, key)
 
-    monkeypatch.setattr(_storage.Objects, "open", spy)
+    monkeypatch.setattr(_storage.Objects, "_fetch", spy)
     # Objects a day holds: 01:00:00-01:00:30 and 02:00:00-02:00:30. The window takes the second of 2 March only.
     since, until = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc), "2026-03-03T00:00:00Z"
     result = tokenprice.price_logs(
-        "s3://logs/gateway/{DATE}/*.log.gz", storage_options=storage_options(endpoint), since=since, until=until
+        f"{bucket}gateway/{{DATE}}/*.log.gz", storage_options=store.options, since=since, until=until
     )
-    keys = sorted(objects)
-    want = [k for k in keys if k.startswith("gateway/20260302/20260302T02")]
-    assert opened == [f"s3://logs/{k}" for k in want]
+    keys = sorted(OBJECTS)
+    assert fetched == [k for k in keys if k.startswith("gateway/20260302/20260302T02")]
     assert result.rows_read == 40
-    # 1 March's folder is never listed (it can hold no record after 2 March 01:30, even pushed late); 3 March's
-    # is (it may hold records of 2 March pushed after midnight), but its objects start after the window.
-    planned = _storage.plan(["s3://logs/gateway/**"], storage_options(endpoint), since, until)
+    # 1 March's folder is skipped (it can hold no record after 2 March 01:30, even pushed late); 3 March's is not
+    # (it may hold records of 2 March pushed after midnight), but its objects start after the window.
+    planned = _storage.plan([f"{bucket}gateway/**"], store.options, since, until)
+    assert len(list(planned.keys())) == 1
     assert planned.listing.skipped_folders == ["gateway/20260301/"]
     assert sorted(result.skipped_objects) == sorted(
-        f"s3://logs/{k}" for k in keys if k.startswith(("gateway/20260302/20260302T01", "gateway/20260303/"))
+        f"{bucket}{k}" for k in keys if k.startswith(("gateway/20260302/20260302T01", "gateway/20260303/"))
     )
     # An object that would be a reject if read (not gzip, not JSON), named inside the window's skipped range.
-    client.put_object(Bucket="logs", Key="gateway/20260303/20260303T050000Z_20260303T050030Z_bad.log.gz", Body=b"xx")
+    store.put("gateway/20260303/20260303T050000Z_20260303T050030Z_bad.log.gz", b"xx")
     try:
         again = tokenprice.price_logs(
-            "s3://logs/gateway/**/*.log.gz", storage_options=storage_options(endpoint), since=since, until=until
+            f"{bucket}gateway/**/*.log.gz", storage_options=store.options, since=since, until=until
         )
         assert again.rows_read == 40 and again.rows_rejected == 0
     finally:
-        client.delete_object(Bucket="logs", Key="gateway/20260303/20260303T050000Z_20260303T050030Z_bad.log.gz")
+        store.delete("gateway/20260303/20260303T050000Z_20260303T050030Z_bad.log.gz")
     with pytest.raises(tokenprice.InvalidArgumentError, match="until"):
-        tokenprice.price_logs(
-            "s3://logs/gateway/**", storage_options=storage_options(endpoint), since=until, until=since
-        )
+        tokenprice.price_logs(f"{bucket}gateway/**", storage_options=store.options, since=until, until=since)
+    # A window that skips every object: an error saying so, not an empty result.
+    with pytest.raises(
+        tokenprice.InputError, match="no object left to read: the window skipped 4 objects and 1 date folders"
+    ):
+        tokenprice.price_logs(f"{bucket}gateway/**", storage_options=store.options, until="2026-03-01T00:30:00")
 
 
-def test_a_large_object_streams_in_blocks(store: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_large_object_streams_in_blocks(store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An object past the whole-fetch size is read as a stream, block by block (never whole), and gives what the
     same file gives; a line past max_line_bytes is the same reject."""
-    endpoint, client, _, _ = store
     at = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.timezone.utc)
     # Random text in each line, so the object stays large compressed.
     lines = [json.dumps({**record(i, at), "trace": os.urandom(128).hex()}) for i in range(12000)]
     lines.insert(3000, json.dumps({**record(1, at), "pad": "x" * 5000}))
     body = gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1)
-    client.put_object(Bucket="logs", Key="big/one.log.gz", Body=body)
+    store.put("big/one.log.gz", body)
     (tmp_path / "one.log.gz").write_bytes(body)
     monkeypatch.setattr(_storage, "WHOLE_BELOW", 64 << 10)
     monkeypatch.setattr(_storage, "STREAM_BLOCK", 256 << 10)
@@ -146,20 +210,22 @@ def test_a_large_object_streams_in_blocks(store: Any, monkeypatch: pytest.Monkey
         return got
 
     monkeypatch.setattr(_storage._Stream, "read", spy)
-    remote = tokenprice.price_logs(
-        "s3://logs/big/one.log.gz", storage_options=storage_options(endpoint), max_line_bytes=4000
-    )
+    try:
+        remote = tokenprice.price_logs(
+            f"{store.scheme}://logs/big/one.log.gz", storage_options=store.options, max_line_bytes=4000
+        )
+    finally:
+        store.delete("big/one.log.gz")
     here = tokenprice.price_logs(str(tmp_path / "one.log.gz"), max_line_bytes=4000)
     assert len(body) > 4 * (256 << 10)
     assert len([n for n in reads if n > 0]) > 1 and max(reads) <= 1 << 20 and sum(reads) == len(body)
     assert _rows(remote) == _rows(here) and remote.rows_read == 12001
     assert remote.rejects.column("line").to_pylist() == [3001]
     assert "longer than the limit of 4000 bytes" in remote.rejects.column("reason")[0].as_py()
-    client.delete_object(Bucket="logs", Key="big/one.log.gz")
 
 
-def test_r2_is_the_s3_api_at_an_endpoint_and_takes_logpush_destination_urls(store: Any, local_only: Any = None) -> None:
-    endpoint, _, objects, _ = store
+def test_r2_is_the_s3_api_at_an_endpoint_and_takes_logpush_destination_urls(s3: Store) -> None:
+    endpoint = s3.options["endpoint_url"]
     by_endpoint = tokenprice.price_logs(
         "r2://logs/gateway/**/*.log.gz", storage_options={"key": KEY, "secret": SECRET, "endpoint_url": endpoint}
     )
@@ -172,11 +238,14 @@ def test_r2_is_the_s3_api_at_an_endpoint_and_takes_logpush_destination_urls(stor
     assert all(SECRET not in s and "?" not in s for s in set(logpush.table.column("source").to_pylist()))
     with pytest.raises(tokenprice.InvalidArgumentError, match="account_id"):
         tokenprice.price_logs("r2://logs/x/*.gz", storage_options={"key": KEY, "secret": SECRET})
+    # A window that skips every object of a URL holding a secret: the error shows the URL without it.
+    with pytest.raises(tokenprice.InputError, match="no object left to read") as got:
+        tokenprice.price_logs(url, storage_options={"endpoint_url": endpoint}, until="2026-02-01")
+    assert SECRET not in str(got.value) and "r2://logs/gateway/" in str(got.value)
 
 
-def test_errors_name_the_object_and_never_show_a_credential(store: Any) -> None:
-    endpoint, client, objects, _ = store
-    options = storage_options(endpoint)
+def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> None:
+    options, bucket = store.options, f"{store.scheme}://logs/"
 
     def error(source: Any, **kw: Any) -> tokenprice.TokenPriceError:
         with pytest.raises(tokenprice.TokenPriceError) as got:
@@ -186,39 +255,43 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Any) -> None:
         assert got.value.__cause__ is None or SECRET not in str(got.value.__cause__)
         return got.value
 
-    assert "no object matches" in str(error("s3://logs/nothing/here/*.gz", storage_options=options))
-    assert "s3://nosuchbucket/" in str(error("s3://nosuchbucket/x/**", storage_options=options))
-    assert "unknown key 'password'" in str(error("s3://logs/x", storage_options={**options, "password": SECRET}))
-    assert "no bucket" in str(error(f"s3://{KEY}:{SECRET}@/x", storage_options=options))
+    assert "no object matches" in str(error(f"{bucket}nothing/here/*.gz", storage_options=options))
+    assert f"{store.scheme}://nosuchbucket/" in str(
+        error(f"{store.scheme}://nosuchbucket/x/**", storage_options=options)
+    )
+    assert "unknown key 'password'" in str(error(f"{bucket}x", storage_options={**options, "password": SECRET}))
+    assert "no bucket" in str(error(f"{store.scheme}://{KEY}:{SECRET}@/x", storage_options=options))
     # A gzip object cut short: an error naming it, not lines silently lost.
     key = "cut/20260305T000000Z_20260305T000030Z_cut.log.gz"
-    client.put_object(Bucket="logs", Key=key, Body=objects[sorted(objects)[0]][:-40])
+    store.put(key, OBJECTS[sorted(OBJECTS)[0]][:-40])
     try:
-        assert f"s3://logs/{key}" in str(error(f"s3://logs/{key}", storage_options=options))
+        assert f"{bucket}{key}" in str(error(f"{bucket}{key}", storage_options=options))
     finally:
-        client.delete_object(Bucket="logs", Key=key)
+        store.delete(key)
     # An object gone between the listing and its reading.
-    client.put_object(Bucket="logs", Key="gone/a.log.gz", Body=objects[sorted(objects)[0]])
-    planned = _storage.plan(["s3://logs/gone/*.log.gz"], options)
-    client.delete_object(Bucket="logs", Key="gone/a.log.gz")
+    store.put("gone/a.log.gz", OBJECTS[sorted(OBJECTS)[0]])
+    planned = _storage.plan([f"{bucket}gone/*.log.gz"], options)
+    keys = list(planned.keys())
+    store.delete("gone/a.log.gz")
     with pytest.raises(tokenprice.TokenPriceError) as got:
-        _storage.price_objects(tokenprice._core.price_log_files, planned.objects, options=LogOptions().core())
-    assert "s3://logs/gone/a.log.gz" in str(got.value) and SECRET not in str(got.value)
-    # A refused request (a wrong secret against a server that checks it would be refused too): the message is
-    # the client's, redacted.
-    secret = _storage._options(_storage.parse("s3://logs/x"), options)["secret_key"]
-    assert repr(secret) == "Secret(storage_options['secret_key'], ***)" and str(secret) == "***"
+        _storage.price_objects(tokenprice._core.price_log_files, planned.objects(keys), options=LogOptions().core())
+    assert f"{bucket}gone/a.log.gz: cannot open the object" in str(got.value) and SECRET not in str(got.value)
     # Local paths take no storage options.
     with pytest.raises(tokenprice.InvalidArgumentError, match="object storage URLs"):
         tokenprice.price_logs(os.devnull, storage_options=options)
 
 
+def test_credentials_are_secrets(s3: Store) -> None:
+    # A secret of storage_options is held as a Secret, shown as ***.
+    secret = _storage._options(_storage.parse("s3://logs/x"), s3.options)["secret_key"]
+    assert repr(secret) == "Secret(storage_options['secret_key'], ***)" and str(secret) == "***"
+
+
 def test_the_command_line_prices_a_bucket(
-    store: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    s3: Store, local: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tokenprice import cli
 
-    endpoint, _, _, local = store
     monkeypatch.setenv("TOKENPRICE_TEST_S3_SECRET", SECRET)
     code = cli.main(
         [
@@ -229,7 +302,7 @@ def test_the_command_line_prices_a_bucket(
             "--storage-option-env",
             "secret=TOKENPRICE_TEST_S3_SECRET",
             "--storage-option",
-            f"endpoint_url={endpoint}",
+            f"endpoint_url={s3.options['endpoint_url']}",
             "--by",
             "tenant",
             "--json",
@@ -248,21 +321,21 @@ def test_the_command_line_prices_a_bucket(
     assert "TOKENPRICE_TEST_S3_SECRET" in capsys.readouterr().err
 
 
-def test_progress_names_each_object(store: Any) -> None:
-    endpoint, _, objects, _ = store
+def test_progress_names_each_object(store: Store) -> None:
     seen: list[tuple[str, int]] = []
     tokenprice.price_logs(
-        "s3://logs/gateway/**/*.log.gz",
-        storage_options=storage_options(endpoint),
+        f"{store.scheme}://logs/gateway/**/*.log.gz",
+        storage_options=store.options,
         progress=lambda name, taken, records: seen.append((name, records)),
     )
-    assert sorted({n for n, _ in seen}) == [f"s3://logs/{k}" for k in sorted(objects)]
+    assert sorted({n for n, _ in seen}) == [f"{store.scheme}://logs/{k}" for k in sorted(OBJECTS)]
     assert seen[-1][1] == 242 and [r for _, r in seen] == sorted(r for _, r in seen)
 
 
 def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
-    """No GCS or Azure emulator installs here (fake-gcs-server and Azurite are neither on PyPI nor in Debian): the
-    options and URLs are checked as far as building pyarrow's filesystem, which sends nothing."""
+    """No Azure Blob server installs here (Azurite is on npm only, which this machine does not reach; Debian and
+    PyPI have none, docs/object-storage.md): Azure's options and URLs are checked as far as building pyarrow's
+    filesystem, which sends nothing; GCS's too (its server cases are above)."""
     import pyarrow.fs as pafs
 
     gcs = _storage.parse("gs://bucket/logs/{DATE}")
@@ -281,3 +354,41 @@ def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
         _storage.filesystem(_storage.parse("az://container/x"), {})
     with pytest.raises(tokenprice.InvalidArgumentError, match="unknown key 'key'"):
         _storage._options(gcs, {"key": "x"})
+
+
+def test_the_core_takes_named_streams_from_an_iterator_one_at_a_time() -> None:
+    """The core's side of object storage, without a store: ``objects=`` gives (name, bytes or a readable stream)
+    pairs, taken only as the run reaches each; a bad pair or a bad argument is an error naming what is wrong, and
+    an exception from the iterator is raised as it is."""
+    import io
+
+    import pyarrow as pa
+
+    from tokenprice import _core
+
+    keys = sorted(OBJECTS)
+    taken: list[str] = []
+
+    def objects() -> Iterator[tuple[str, Any]]:
+        taken.append(keys[0])
+        yield "first", OBJECTS[keys[0]]
+        taken.append(keys[1])
+        yield "second", io.BytesIO(OBJECTS[keys[1]])
+
+    priced, rejects, read, _, _, _ = _core.price_log_files([], LogOptions().core(), objects=objects(), spill=False)
+    assert (read, taken) == (2 * 40 + len(BAD), keys[:2])
+    assert set(pa.table(priced).column("source").to_pylist()) == {"first", "second"}
+    assert pa.table(rejects).column("source").to_pylist() == ["first", "first"]
+    with pytest.raises(tokenprice.InvalidArgumentError, match="give no paths"):
+        _core.price_log_files(["a"], LogOptions().core(), objects=iter([]))
+    with pytest.raises(tokenprice.InvalidTypeError, match="objects must be an iterator"):
+        _core.price_log_files([], LogOptions().core(), objects=5)
+    with pytest.raises(tokenprice.InvalidTypeError, match="pairs, not int"):
+        _core.price_log_files([], LogOptions().core(), objects=iter([1]))
+
+    def failing() -> Iterator[tuple[str, bytes]]:
+        yield "first", OBJECTS[keys[0]]
+        raise KeyError("the listing stopped")
+
+    with pytest.raises(KeyError, match="the listing stopped"):
+        _core.price_log_files([], LogOptions().core(), objects=failing())

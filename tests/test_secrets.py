@@ -75,6 +75,9 @@ def test_redact_url() -> None:
     signed = redact_url("https://b.s3.amazonaws.com/k.gz?X-Amz-Signature=abcd&X-Amz-Credential=AKIA/x&part=2&sig=zz")
     assert "abcd" not in signed and "AKIA" not in signed and "zz" not in signed
     assert "part=2" in signed
+    # A password with a "/" written unquoted (an AWS secret key): a URL parser takes the host part to end at it.
+    assert redact_url("s3://AKID:s3cr3t/Key+Value@/x") == f"s3://AKID:{MASK}@/x"
+    assert redact_url("postgresql://u:p/w?d#x@host/db") == f"postgresql://u:{MASK}@host/db"
 
 
 def test_a_foreign_error_becomes_ours_without_the_value() -> None:

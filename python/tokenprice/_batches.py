@@ -542,11 +542,15 @@ class Job:
             data, self.by, self.labels, column=column, source=source, book=self.book, **self.options
         )
 
+    def partial_task(self, task: tuple[str, int, int]) -> Any:
+        """A read task as partial sums (``summarize_log_task``)."""
+        return summarize_log_task(task, self.by, self.labels, book=self.book, **self.options)
+
     def partial_tasks(self, batch: Any) -> Iterator[Any]:
         """Each read task of a batch of them as partial sums (``summarize_log_task``)."""
         columns = [batch.column(name).to_pylist() for name in ("path", "start", "end")]
         for path, start, end in zip(*columns, strict=True):
-            yield summarize_log_task((path, start, end), self.by, self.labels, book=self.book, **self.options)
+            yield self.partial_task((path, start, end))
 
     def merge(self, partials: Iterable[Any]) -> tuple[Any, Any]:
         return merge(partials, self.by)

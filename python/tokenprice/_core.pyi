@@ -652,7 +652,7 @@ def price_log_files(
     tz: str = "UTC",
     max_line_bytes: int | None = None,
     ranges: list[tuple[int, int]] | None = None,
-    open: Callable[[int], Any] | None = None,
+    objects: Iterable[tuple[str, Any]] | None = None,
 ) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],

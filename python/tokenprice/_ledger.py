@@ -778,15 +778,12 @@ def _price_objects(
     period: str | None,
     tz: str,
 ) -> PricedLogs:
-    """Objects of an object store, listed (the window skipping what it can) and read by the core as files are."""
+    """Objects of an object store, read by the core as files are, each handed over as it is listed (the window
+    skipping what it can), so pricing starts with the first objects listed."""
     planned = _storage.plan(urls, storage_options, since, until)
-    objects = planned.objects
-    if not objects.names:
-        raise _core.InputError(
-            f"{urls[0]}: no object left to read: the window skipped {len(planned.listing.skipped_objects)} objects "
-            f"and {len(planned.listing.skipped_folders)} date folders"
-        )
-    report, bar = _reporter(progress, objects.names)
+    objects = planned.objects()
+    # The objects' sizes are not known before they are listed: the bar counts what was read, without a total.
+    report, bar = _reporter(progress, [])
     try:
         run = functools.partial(_storage.price_objects, _core.price_log_files, objects, options=options)
         if not keep_rows:
@@ -798,7 +795,13 @@ def _price_objects(
     finally:
         if bar is not None:
             bar.close()
-    result.skipped_objects = [objects.location.url(k) for k in planned.listing.skipped_objects]
+    if not objects.handed:
+        skipped = planned.listing
+        raise _core.InputError(
+            f"{_storage.shown(urls[0], planned.secrets)}: no object left to read: the window skipped "
+            f"{len(skipped.skipped_objects)} objects and {len(skipped.skipped_folders)} date folders"
+        )
+    result.skipped_objects = [planned.location.url(k) for k in planned.listing.skipped_objects]
     return result
 
 

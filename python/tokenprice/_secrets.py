@@ -117,7 +117,15 @@ def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL with its password and credential-like query parameters (token, key, signature…) shown as ``***``."""
+    """A URL with its password and credential-like query parameters (token, key, signature…) shown as ``***``.
+    A password written unquoted with a ``/``, ``?`` or ``#`` in it (AWS secret keys hold ``/``), which ends the
+    URL's host part early for a URL parser, is masked up to the URL's last ``@``."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if sep and at >= 0 and any(c in rest[:at] for c in "/?#"):
+        first = re.split(r"[/?#]", rest[:at], maxsplit=1)[0]
+        if ":" in first:
+            url = f"{scheme}://{first.split(':', 1)[0]}:{MASK}@{rest[at + 1 :]}"
     try:
         parts = urlsplit(url)
     except ValueError:

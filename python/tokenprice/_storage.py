@@ -3,10 +3,12 @@ Blob Storage, read through ``pyarrow.fs`` (pyarrow is already tokenprice's one r
 stream objects and release the GIL while they wait).
 
 A URL such as ``s3://bucket/logs/**/*.log.gz`` is listed folder by folder under its fixed prefix (``**`` any
-depth, ``*`` ``?`` ``[…]`` within a name), in name order; with ``since``/``until``, Logpush's daily folders
-(``{DATE}``, ``YYYYMMDD``) and object names that start with their time range (``<start>_<end>_…``) that cannot
-hold a record of the window are skipped, folders without being listed and objects without being opened. Each object
-is then read by the core as a file is (decompressed by its magic bytes, split into lines in blocks, the same
+depth, ``*`` ``?`` ``[…]`` within a name; on GCS the prefix is listed whole, see :func:`list_objects`), in name
+order; with ``since``/``until``, Logpush's daily folders (``{DATE}``, ``YYYYMMDD``) and object names that start
+with their time range (``<start>_<end>_…``) that cannot hold a record of the window are skipped, folders without
+being listed and objects without being opened. The listing runs in a thread and hands each object to the core as
+it is found (:class:`Objects`), so pricing starts before the listing ends and memory holds a bounded part of it.
+Each object is read by the core as a file is (decompressed by its magic bytes, split into lines in blocks, the same
 rejects naming the object's URL and line): small objects are fetched whole a few ahead in threads (objects are
 fetched in parallel while the current one is priced); large ones stream in 8 MB blocks. Credentials
 (``storage_options`` values, keys in a URL's query) are :class:`~tokenprice._secrets.Secret` values, shown as
@@ -16,9 +18,11 @@ fetched in parallel while the current one is priced); large ones stream in 8 MB 
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -26,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tokenprice import _core
-from tokenprice._secrets import Secret, redact, redact_url, redacted_error
+from tokenprice._secrets import MASK, Secret, redact, redact_url, redacted_error
 
 # URL scheme → the store it names.
 SCHEMES = {
@@ -94,10 +98,12 @@ _SECRET_NAMES = {
     "client_secret",
 }
 
-# Objects this size or smaller are fetched whole, `AHEAD` at a time in threads; larger ones stream in blocks.
+# Objects this size or smaller are fetched whole, `AHEAD` at a time in threads; larger ones stream in blocks. The
+# listing runs at most `LIST_AHEAD` objects ahead of the fetching.
 WHOLE_BELOW = 8 << 20
 AHEAD = 4
 STREAM_BLOCK = 8 << 20
+LIST_AHEAD = 1000
 
 # Logpush's `{DATE}` folder ("the date in the YYYYMMDD format", cloudflare-docs
 # `logs/logpush/logpush-job/api-configuration.mdx`, "Destination") and an object name that starts with the time
@@ -131,16 +137,24 @@ class Location:
         return f"{self.scheme}://{self.host + '/' if self.host else ''}{self.bucket}/{key}"
 
 
+def _masked(url: str) -> str:
+    """A URL given with credentials before an ``@`` (a store's key id and secret: both credentials here), shown
+    with all of them as ``***``; its query's credentials too."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    return redact_url(f"{scheme}://{MASK}@{rest[at + 1 :]}" if sep and at >= 0 else url)
+
+
 def parse(url: str) -> Location:
     """A storage URL's parts; a URL that names no bucket is an error naming it (redacted)."""
     try:
         parts = urlsplit(url)
     except ValueError as e:
-        raise _core.InvalidArgumentError(f"{redact_url(url)}: not a URL: {e}") from None
+        raise _core.InvalidArgumentError(f"{_masked(url)}: not a URL: {e}") from None
     scheme = parts.scheme.lower()
     kind = SCHEMES.get(scheme)
     if kind is None:
-        raise _core.InvalidArgumentError(f"{redact_url(url)}: unknown scheme (known: {', '.join(sorted(SCHEMES))})")
+        raise _core.InvalidArgumentError(f"{_masked(url)}: unknown scheme (known: {', '.join(sorted(SCHEMES))})")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     # The `{DATE}` placeholder of a Logpush destination stands for any day; a destination that ends with it is
     # the folder of every object pushed that day.
@@ -154,7 +168,7 @@ def parse(url: str) -> Location:
         query = {"account_name": parts.netloc.split(".", 1)[0], "sas_token": parts.query} if parts.query else {}
     if not _BUCKET.match(bucket) or "@" in parts.netloc:
         raise _core.InvalidArgumentError(
-            f"{redact_url(url)}: no bucket (write {scheme}://BUCKET/PATH; credentials go in storage_options)"
+            f"{_masked(url)}: no bucket (write {scheme}://BUCKET/PATH; credentials go in storage_options)"
         )
     return Location(kind, scheme, bucket, path, query, host)
 
@@ -325,9 +339,10 @@ def _states(pattern: Sequence[str], parts: Sequence[str]) -> set[int]:
 
 @dataclass
 class Listing:
-    """What listing found: each object's key and size, in name order, and what the window skipped."""
+    """What the window skipped, filled in as the listing goes (folders by their key, ending in ``/``), and how
+    many objects the listing gave."""
 
-    objects: list[tuple[str, int]] = field(default_factory=list)
+    found: int = 0
     skipped_folders: list[str] = field(default_factory=list)
     skipped_objects: list[str] = field(default_factory=list)
 
@@ -336,9 +351,44 @@ def _glob_chars(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def list_objects(fs: Any, location: Location, window: Window, secrets: Sequence[Secret]) -> Listing:
-    """The objects the location's pattern names, listed folder by folder from its fixed prefix (a folder the
-    pattern cannot reach, or a date folder outside the window, is never listed)."""
+class _Walk:
+    """What the pattern and the window say of a folder or an object, by its key's parts (from the bucket's root)."""
+
+    def __init__(self, pattern: list[str], window: Window, listing: Listing) -> None:
+        self.pattern, self.window, self.listing = pattern, window, listing
+
+    def enters(self, parts: list[str]) -> bool:
+        """Whether the folder may hold objects the pattern names and the window keeps (a date folder the window
+        skips is recorded)."""
+        if not any(s < len(self.pattern) for s in _states(self.pattern, parts)):
+            return False
+        if not self.window.keeps_folder(parts[-1]):
+            folder = "/".join(parts) + "/"
+            if not self.listing.skipped_folders or self.listing.skipped_folders[-1] != folder:
+                self.listing.skipped_folders.append(folder)
+            return False
+        return True
+
+    def takes(self, parts: list[str]) -> bool:
+        """Whether the object is one the pattern names and the window keeps (one the window skips is recorded)."""
+        if len(self.pattern) not in _states(self.pattern, parts):
+            return False
+        if not self.window.keeps_object(parts[-1]):
+            self.listing.skipped_objects.append("/".join(parts))
+            return False
+        return True
+
+
+def list_objects(
+    fs: Any, location: Location, window: Window, secrets: Sequence[Secret], listing: Listing
+) -> Iterator[tuple[str, int]]:
+    """The objects the location's pattern names (key, size), in name order, given as they are listed: folder by
+    folder from the pattern's fixed prefix (a folder the pattern cannot reach, or a date folder outside the window,
+    is never listed), each folder's objects given before the next folder is listed. On GCS the fixed prefix is
+    listed whole instead (pyarrow's GCS listing of one level gives the objects at that level but not the folders
+    under it, apache/arrow ``cpp/src/arrow/filesystem/gcsfs.cc``, ``GetFileInfo(const FileSelector&)``, so a
+    folder that is only a prefix, as Logpush's are, would not be seen), and the same rules are applied to each
+    object's folders."""
     import pyarrow.fs as pafs
 
     pattern = [p for p in location.pattern.split("/") if p]
@@ -347,7 +397,6 @@ def list_objects(fs: Any, location: Location, window: Window, secrets: Sequence[
         if _glob_chars(p):
             break
         fixed.append(p)
-    out = Listing()
     base = location.bucket
 
     def info(path: str) -> Any:
@@ -361,36 +410,44 @@ def list_objects(fs: Any, location: Location, window: Window, secrets: Sequence[
         key = "/".join(pattern)
         found = info(f"{base}/{key}") if key else None
         if found is not None and found.type == pafs.FileType.File:
-            out.objects.append((key, found.size))
-            return out
+            yield key, found.size
+            return
         pattern = [*pattern, "**", "*"]
+    walk = _Walk(pattern, window, listing)
 
-    def walk(folder: list[str]) -> Iterator[tuple[str, int]]:
+    def entries(folder: list[str], recursive: bool) -> list[Any]:
         path = "/".join([base, *folder])
         try:
-            entries = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
+            return list(fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive)))
         except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
             where = location.url("/".join(folder) + "/") if folder else f"{location.scheme}://{location.bucket}/"
             raise _error(e, secrets, f"{where}: cannot list") from None
-        for entry in sorted(entries, key=lambda e: e.path):
-            name = entry.base_name
-            parts = [*folder, name]
-            if entry.type == pafs.FileType.Directory:
-                states = _states(pattern, parts)
-                if not any(s < len(pattern) for s in states):
-                    continue
-                if not window.keeps_folder(name):
-                    out.skipped_folders.append("/".join(parts) + "/")
-                    continue
-                yield from walk(parts)
-            elif entry.type == pafs.FileType.File and len(pattern) in _states(pattern, parts):
-                if window.keeps_object(name):
-                    yield "/".join(parts), entry.size
-                else:
-                    out.skipped_objects.append("/".join(parts))
 
-    out.objects.extend(walk(fixed))
-    return out
+    def by_folder(folder: list[str]) -> Iterator[tuple[str, int]]:
+        for entry in sorted(entries(folder, False), key=lambda e: e.base_name):
+            parts = [*folder, entry.base_name]
+            if entry.type == pafs.FileType.Directory:
+                if walk.enters(parts):
+                    yield from by_folder(parts)
+            elif entry.type == pafs.FileType.File and walk.takes(parts):
+                yield "/".join(parts), entry.size
+
+    def whole(folder: list[str]) -> Iterator[tuple[str, int]]:
+        # Keys sorted by their parts: the order of the walk by folder (a folder's objects before a name that
+        # extends the folder's name, "a/x" before "a.log").
+        files = [e for e in entries(folder, True) if e.type == pafs.FileType.File]
+        files.sort(key=lambda e: e.path.split("/"))
+        for entry in files:
+            parts = entry.path.split("/")[1:]
+            if all(walk.enters(parts[:i]) for i in range(len(folder) + 1, len(parts))) and walk.takes(parts):
+                yield "/".join(parts), entry.size
+
+    yield from (whole if location.kind == "gcs" else by_folder)(fixed)
+
+
+def shown(url: str, secrets: Sequence[Secret]) -> str:
+    """A URL as errors show it: credentials in its query or user part, and any of ``secrets``, as ``***``."""
+    return redact(_masked(url), secrets)
 
 
 def _error(e: BaseException, secrets: Sequence[Secret], context: str) -> Exception:
@@ -411,51 +468,112 @@ class _Stream:
             raise redacted_error(e, self.secrets, "cannot read the object") from None
 
 
+# The end of the listing, and an error it raised, as the listing thread hands them over.
+_END = object()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
 class Objects:
-    """The objects of a run, opened in order by the core: ``open(i)`` gives object ``i`` whole (fetched ahead in
-    threads when small) or as a stream (when large). ``opened`` lists what was opened, in order."""
+    """The objects of a run, handed to the core one at a time as they are listed: iterating gives (URL, the object
+    whole) for a small one, fetched while the objects before it are priced, and (URL, a stream) for a large one.
 
-    def __init__(self, fs: Any, location: Location, keys: Sequence[tuple[str, int]], secrets: Sequence[Secret]):
-        self.fs, self.location, self.keys, self.secrets = fs, location, list(keys), list(secrets)
-        self.names = [location.url(k) for k, _ in self.keys]
-        self.opened: list[str] = []
-        self._ahead: dict[int, Future[bytes]] = {}
+    The listing runs in a thread of its own, at most ``LIST_AHEAD`` objects ahead of the fetching, which is at most
+    ``AHEAD`` objects ahead of the core: pricing starts as soon as the first object is listed and fetched, and
+    memory holds a bounded part of the listing however many objects the URLs name. ``handed`` counts the objects
+    given to the core."""
+
+    def __init__(self, fs: Any, location: Location, keys: Iterable[tuple[str, int]], secrets: Sequence[Secret]):
+        self.fs, self.location, self.secrets = fs, location, list(secrets)
+        self.handed = 0
+        self._keys = iter(keys)
+        self._listed: queue.Queue[Any] = queue.Queue(LIST_AHEAD)
+        self._ahead: deque[tuple[str, Future[bytes] | None]] = deque()
         self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._lister: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._listed_all = False
 
-    def _path(self, index: int) -> str:
-        return f"{self.location.bucket}/{self.keys[index][0]}"
+    def _list(self) -> None:
+        """The listing thread: each object listed goes into the queue (waiting while it is full), then the end or
+        the error that stopped the listing."""
+        try:
+            for key in self._keys:
+                if not self._put(key):
+                    return
+            self._put(_END)
+        except BaseException as e:  # noqa: BLE001 - handed to the core's thread, raised there
+            self._put(_Failed(e))
 
-    def _fetch(self, index: int) -> bytes:
-        with self.fs.open_input_stream(self._path(index), compression=None) as f:
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._listed.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fetch(self, key: str) -> bytes:
+        with self.fs.open_input_stream(f"{self.location.bucket}/{key}", compression=None) as f:
             return bytes(f.read())
 
-    def _schedule(self, index: int) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(AHEAD, thread_name_prefix="tokenprice-objects")
-        for i in range(index, min(index + AHEAD, len(self.keys))):
-            if i not in self._ahead and self.keys[i][1] <= WHOLE_BELOW:
-                self._ahead[i] = self._pool.submit(self._fetch, i)
-
-    def open(self, index: int) -> Any:
-        with self._lock:
-            self.opened.append(self.names[index])
+    def _take(self, wait: bool) -> None:
+        """Takes listed objects until ``AHEAD`` are waiting for the core, starting the fetch of the small ones;
+        ``wait``: waits for the listing when none is waiting."""
+        assert self._pool is not None
+        while not self._listed_all and len(self._ahead) < AHEAD:
             try:
-                self._schedule(index)
-                ahead = self._ahead.pop(index, None)
-                if ahead is not None:
-                    return ahead.result()
-                stream = self.fs.open_input_stream(self._path(index), compression=None, buffer_size=STREAM_BLOCK)
-                return _Stream(stream, self.names[index], self.secrets)
-            except _core.TokenPriceError:
-                raise
-            except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
-                raise redacted_error(e, self.secrets, "cannot open the object") from None
+                item = self._listed.get(block=wait and not self._ahead)
+            except queue.Empty:
+                return
+            if item is _END:
+                self._listed_all = True
+            elif isinstance(item, _Failed):
+                self._listed_all = True
+                raise item.error
+            else:
+                key, size = item
+                fetch = self._pool.submit(self._fetch, key) if size <= WHOLE_BELOW else None
+                self._ahead.append((key, fetch))
+
+    def __iter__(self) -> Objects:
+        return self
+
+    def __next__(self) -> tuple[str, bytes | _Stream]:
+        if self._lister is None:
+            self._pool = ThreadPoolExecutor(AHEAD, thread_name_prefix="tokenprice-objects")
+            self._lister = threading.Thread(target=self._list, name="tokenprice-listing", daemon=True)
+            self._lister.start()
+        self._take(wait=True)
+        if not self._ahead:
+            raise StopIteration
+        key, fetch = self._ahead.popleft()
+        self._take(wait=False)
+        self.handed += 1
+        url = self.location.url(key)
+        try:
+            if fetch is not None:
+                return url, fetch.result()
+            stream = self.fs.open_input_stream(
+                f"{self.location.bucket}/{key}", compression=None, buffer_size=STREAM_BLOCK
+            )
+            return url, _Stream(stream, url, self.secrets)
+        except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
+            raise redacted_error(e, self.secrets, f"{redact(url, self.secrets)}: cannot open the object") from None
 
     def close(self) -> None:
+        """Stops the listing and the fetching (what was fetched ahead and not priced is dropped)."""
+        self._stop.set()
+        if self._lister is not None:
+            self._lister.join()
         if self._pool is not None:
-            for f in self._ahead.values():
-                f.cancel()
+            for _, fetch in self._ahead:
+                if fetch is not None:
+                    fetch.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
         self._ahead.clear()
@@ -463,10 +581,41 @@ class Objects:
 
 @dataclass
 class Plan:
-    """A run over objects: their names (URLs), the opener and what the listing skipped."""
+    """A run over objects, nothing listed yet: the store, the URLs' locations and window, and what the listing
+    skipped (filled in as it goes)."""
 
-    objects: Objects
-    listing: Listing
+    fs: Any
+    urls: list[str]
+    locations: list[Location]
+    window: Window
+    secrets: list[Secret]
+    listing: Listing = field(default_factory=Listing)
+
+    @property
+    def location(self) -> Location:
+        return self.locations[0]
+
+    def keys(self) -> Iterator[tuple[str, int]]:
+        """The objects the URLs name (key, size), listed as they are taken: each URL's in name order, an object
+        named by two URLs once (a run of several URLs keeps the keys it gave to tell). A URL that matches nothing,
+        not even an object or folder the window skipped, is an error naming it."""
+        seen: set[str] | None = set() if len(self.urls) > 1 else None
+        for url, location in zip(self.urls, self.locations, strict=True):
+            before = (self.listing.found, len(self.listing.skipped_objects), len(self.listing.skipped_folders))
+            for key, size in list_objects(self.fs, location, self.window, self.secrets, self.listing):
+                self.listing.found += 1
+                if seen is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                yield key, size
+            after = (self.listing.found, len(self.listing.skipped_objects), len(self.listing.skipped_folders))
+            if after == before:
+                raise _core.InputError(f"{shown(url, self.secrets)}: no object matches")
+
+    def objects(self, keys: Iterable[tuple[str, int]] | None = None) -> Objects:
+        """The objects to hand to the core: those the listing gives (or ``keys``, listed before)."""
+        return Objects(self.fs, self.location, self.keys() if keys is None else keys, self.secrets)
 
 
 def plan(
@@ -475,7 +624,8 @@ def plan(
     since: Any = None,
     until: Any = None,
 ) -> Plan:
-    """Lists the objects the URLs name (all in one store and bucket), the window applied to their names."""
+    """A run over the objects the URLs name (all in one store and bucket), the window applied to their names:
+    checked and connected, nothing listed yet."""
     given = [
         v if isinstance(v, Secret) else str(v)
         for k, v in (storage_options or {}).items()
@@ -502,19 +652,7 @@ def plan(
         raise redacted_error(
             e, secrets, f"{first.scheme}://{first.bucket}: cannot connect", _core.InvalidArgumentError
         ) from None
-    listing = Listing()
-    seen: set[str] = set()
-    for url, location in zip(urls, locations, strict=True):
-        found = list_objects(fs, location, window, secrets)
-        if not found.objects and not found.skipped_objects and not found.skipped_folders:
-            raise _core.InputError(f"{redact(redact_url(url), secrets)}: no object matches")
-        for key, size in found.objects:
-            if key not in seen:
-                seen.add(key)
-                listing.objects.append((key, size))
-        listing.skipped_folders += found.skipped_folders
-        listing.skipped_objects += found.skipped_objects
-    return Plan(Objects(fs, first, listing.objects, secrets), listing)
+    return Plan(fs, list(urls), locations, window, secrets)
 
 
 def price_objects(
@@ -522,9 +660,9 @@ def price_objects(
     objects: Objects,
     **kwargs: Any,
 ) -> Any:
-    """Runs the core over the objects (``run`` is ``_core.price_log_files`` with its keywords, the objects' names
-    as its paths and their ``open``), closing the fetching threads whatever happens."""
+    """Runs the core over the objects (``run`` is ``_core.price_log_files`` with its keywords, given no paths and
+    the objects), stopping the listing and fetching threads whatever happens."""
     try:
-        return run(objects.names, open=objects.open, **kwargs)
+        return run([], objects=objects, **kwargs)
     finally:
         objects.close()

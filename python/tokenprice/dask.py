@@ -72,21 +72,23 @@ def price_logs(
     job = _batches.Job(labels, by, book, **options)
     out = job.log_schema() if by is None else job.partial_schema()
 
-    def finish(batch: Any) -> Any:
-        return _pandas(batch if by is None else job.summarize(batch))
+    # With ``by`` a task hands back its partial sums only: the core adds each record to its group as it prices it
+    # (as ``price_logs(keep_rows=False)`` does), so no priced line is built, converted or summed in Python.
+    def task(t: dict[str, Any]) -> Any:
+        read = (t["path"], t["start"], t["end"])
+        return _pandas(job.task(read) if by is None else job.partial_task(read))
+
+    def lines(part: Any) -> Any:
+        data = _arrow(part)
+        if by is None:
+            return _pandas(job.lines(data, column, source="dataframe"))
+        return _pandas(job.partial_lines(data, column, source="dataframe"))
 
     if _batches.is_paths(source):
         tasks = _batches.task_table(source, split_bytes).to_pylist()
-        frame = dd.from_map(  # type: ignore[no-untyped-call]
-            lambda t: finish(job.task((t["path"], t["start"], t["end"]))),
-            tasks,
-            meta=_meta(out),
-            enforce_metadata=False,
-        )
+        frame = dd.from_map(task, tasks, meta=_meta(out), enforce_metadata=False)  # type: ignore[no-untyped-call]
     else:
-        frame = source[[column]].map_partitions(
-            lambda part: finish(job.lines(_arrow(part), column, source="dataframe")), meta=_meta(out)
-        )
+        frame = source[[column]].map_partitions(lines, meta=_meta(out))
     if by is None:
         frame = frame.persist()
         rejected = frame["status"] == _batches.REJECTED

@@ -21,7 +21,8 @@ pub use output::{empty, unify};
 pub use pricer::{price_items, Chunk, Pricer};
 pub(crate) use pricer::{reuse, Line};
 pub use run::{
-    run, FileRanges, Files, Progress, Run, RunOptions, Source, Spill, SpillDir, Streams, Texts, SPILL_ABOVE,
+    run, FileRanges, Files, NamedStream, Progress, Run, RunOptions, Source, Spill, SpillDir, Streams, Texts,
+    SPILL_ABOVE,
 };
 
 use crate::usage::UsageRecord;

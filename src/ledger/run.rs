@@ -175,19 +175,18 @@ pub struct Progress<'a> {
     pub records: u64,
 }
 
-/// Named inputs read as blocks of items: files (see [`Files`]), in-memory texts ([`Texts`]); Arrow record
-/// batches or remote objects can plug in the same way.
+/// Named inputs read as blocks of items, in order: files ([`Files`]), byte ranges of files ([`FileRanges`]),
+/// in-memory texts ([`Texts`]), or streams handed over one at a time as they are found ([`Streams`]: the objects
+/// of an object store, priced while the rest are still being listed).
 pub trait Source {
-    /// How many inputs there are.
-    fn len(&self) -> usize;
-    /// Whether there are none.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Input `index`'s name (the `source` column of its lines and rejects).
-    fn name(&self, index: usize) -> &str;
-    /// Reads input `index`, calling `block` with each block of its items in order and how far the input has been
-    /// read; a line longer than `max_line_bytes` is given as [`Text::TooLong`](super::Text::TooLong).
+    /// Input `index`'s name (the `source` column of its lines and rejects), or `None` when there are only `index`
+    /// inputs. The run asks for 0, 1, 2… in turn, each once, and reads each before asking for the next: a source
+    /// that knows its inputs looks the name up; one that finds them as it goes takes the next one only now, so the
+    /// run starts on the first input before the last is known, and the source need hold only the one being read.
+    fn input(&mut self, index: usize) -> Result<Option<String>>;
+    /// Reads input `index` (the one [`input`](Source::input) gave last), calling `block` with each block of its
+    /// items in order and how far the input has been read; a line longer than `max_line_bytes` is given as
+    /// [`Text::TooLong`](super::Text::TooLong).
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()>;
 }
 
@@ -199,12 +198,8 @@ pub type Block<'f> = dyn FnMut(&[Item<'_>], Position) -> Result<()> + 'f;
 pub struct Files(pub Vec<String>);
 
 impl Source for Files {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn name(&self, index: usize) -> &str {
-        &self.0[index]
+    fn input(&mut self, index: usize) -> Result<Option<String>> {
+        Ok(self.0.get(index).cloned())
     }
 
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
@@ -212,32 +207,43 @@ impl Source for Files {
     }
 }
 
-/// Named streams (objects of an object store, pipes), each opened when its turn comes by `open` and read as a
-/// file is (see [`read_stream`]): decompressed by its magic bytes, split into lines in blocks, a line past the cap
-/// a reject. The core knows nothing of where the bytes come from: `open(index)` gives a reader, and an error it
-/// returns (a missing object, a refused request) stops the run naming the input.
+/// Named streams handed over one at a time as they are found (the objects of an object store as they are listed),
+/// each read as a file is (see [`read_stream`]): decompressed by its magic bytes, split into lines in blocks, a line
+/// past the cap a reject. The core knows nothing of where the bytes come from: `next()` gives the next input's name
+/// and a reader, or `None` after the last, and an error it returns (a refused listing, a missing object) stops the
+/// run. The run asks for the next stream only once the last one is read, so the source holds one stream at a time,
+/// and whatever gives them may list and fetch the following ones while this one is priced.
 pub struct Streams<F> {
-    /// Each input's name (the `source` column of its lines and rejects; the name errors give).
-    pub names: Vec<String>,
-    /// Opens input `index`.
-    pub open: F,
+    next: F,
+    current: Option<NamedStream>,
+}
+
+/// A stream [`Streams`] is given: its name and its reader.
+pub type NamedStream = (String, Box<dyn std::io::Read + Send>);
+
+impl<F> Streams<F>
+where
+    F: FnMut() -> Result<Option<NamedStream>>,
+{
+    /// The streams `next` gives, in order.
+    pub fn new(next: F) -> Streams<F> {
+        Streams { next, current: None }
+    }
 }
 
 impl<F> Source for Streams<F>
 where
-    F: FnMut(usize) -> Result<Box<dyn std::io::Read + Send>>,
+    F: FnMut() -> Result<Option<NamedStream>>,
 {
-    fn len(&self) -> usize {
-        self.names.len()
+    fn input(&mut self, _: usize) -> Result<Option<String>> {
+        self.current = (self.next)()?;
+        Ok(self.current.as_ref().map(|(name, _)| name.clone()))
     }
 
-    fn name(&self, index: usize) -> &str {
-        &self.names[index]
-    }
-
-    fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
-        let raw = (self.open)(index)?;
-        read_stream(&self.names[index], raw, max_line_bytes, block)
+    fn read(&mut self, _: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        let (name, raw) =
+            self.current.take().ok_or_else(|| Error::Internal("a stream was read before it was given".into()))?;
+        read_stream(&name, raw, max_line_bytes, block)
     }
 }
 
@@ -260,12 +266,8 @@ impl FileRanges {
 }
 
 impl Source for FileRanges {
-    fn len(&self) -> usize {
-        self.ranges.len()
-    }
-
-    fn name(&self, index: usize) -> &str {
-        &self.names[index]
+    fn input(&mut self, index: usize) -> Result<Option<String>> {
+        Ok(self.names.get(index).cloned())
     }
 
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
@@ -283,12 +285,8 @@ pub struct Texts {
 }
 
 impl Source for Texts {
-    fn len(&self) -> usize {
-        1
-    }
-
-    fn name(&self, _: usize) -> &str {
-        &self.name
+    fn input(&mut self, index: usize) -> Result<Option<String>> {
+        Ok((index == 0).then(|| self.name.clone()))
     }
 
     fn read(&mut self, _: usize, _: usize, block: &mut Block<'_>) -> Result<()> {
@@ -319,7 +317,8 @@ pub struct Run {
     pub totals: Option<RecordBatch>,
 }
 
-/// Reads and prices every input of `source` in order, each record at the price in force at its own time.
+/// Reads and prices every input of `source` in order, each record at the price in force at its own time; an input
+/// is asked of the source only once the one before it is priced (see [`Source::input`]).
 ///
 /// Rows are kept in memory, spilled to Arrow IPC files (see [`Spill`]), or, with [`RunOptions::totals`], only
 /// totalled. `progress` is called after each block; an error from it stops the run. A spilled run writes one
@@ -352,8 +351,8 @@ pub fn run(
         let reading = (|| -> Result<()> {
             // Bytes read of the inputs before this one, and whether the run spills yet.
             let (mut before, mut spilling) = (0u64, false);
-            for index in 0..source.len() {
-                let name = source.name(index).to_string();
+            let mut index = 0;
+            while let Some(name) = source.input(index)? {
                 let mut last = 0u64;
                 source.read(index, options.max_line_bytes, &mut |items, at| {
                     last = at.read;
@@ -375,6 +374,7 @@ pub fn run(
                     Ok(())
                 })?;
                 before += last;
+                index += 1;
             }
             Ok(())
         })();

@@ -13,7 +13,9 @@ use crate::ledger::groups::{Column, Grouping};
 use crate::ledger::read::DEFAULT_MAX_LINE_BYTES;
 use crate::ledger::reconcile::{reconcile, rejected_for_no_price, Tolerance, CAUSES};
 use crate::ledger::reprice::{reprice, CacheAs, Reprice};
-use crate::ledger::{run, FileRanges, Files, LedgerOptions, Progress, RunOptions, Source, Spill, Streams, Texts};
+use crate::ledger::{
+    run, FileRanges, Files, LedgerOptions, NamedStream, Progress, RunOptions, Source, Spill, Streams, Texts,
+};
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
 use crate::py::args::Arg;
@@ -71,12 +73,14 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// `ranges`: a byte range `(start, end)` per path, each read by [`crate::ledger::read::read_range`] (an engine's
 /// task reading its part of a file); the inputs are then named `path@start-end`.
 ///
-/// `open`: the inputs are streams named by `paths` (the objects of an object store), not files: `open(index)`
-/// returns input `index` as `bytes` (read whole) or an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a
-/// Python file), read in large blocks with the GIL taken only for each call. An exception from `open` or `read`
-/// stops the run; its message (which the caller has cleaned of credentials) names the input.
+/// `objects`: the inputs are named streams (the objects of an object store), not files, and `paths` is empty: an
+/// iterator of `(name, bytes | stream)`, each item taken only once the one before it is priced (so the caller may
+/// list and fetch the following objects while one is priced, and need never hold the whole listing). A stream is
+/// an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a Python file), read in large blocks with the GIL
+/// taken only for each call. An exception from the iterator stops the run and is raised as it is; one from
+/// `read` stops it naming the input (the caller cleans its messages of credentials).
 #[pyfunction]
-#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, open=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, objects=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -90,53 +94,77 @@ pub fn price_log_files(
     tz: &str,
     max_line_bytes: Option<usize>,
     ranges: Option<Vec<(u64, u64)>>,
-    open: Option<Py<PyAny>>,
+    objects: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PricedFiles> {
     let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
-    match (ranges, open) {
-        (None, None) => price_source(py, &mut Files(paths), options, how),
-        (Some(_), Some(_)) => Err(invalid_argument(py, "ranges= is for files, not for streams (open=)".into())),
+    let raised = Raised::default();
+    match (ranges, objects) {
+        (None, None) => price_source(py, &mut Files(paths), options, how, &raised),
+        (Some(_), Some(_)) => Err(invalid_argument(py, "ranges= is for files, not for objects=".into())),
+        (None, Some(_)) if !paths.is_empty() => {
+            Err(invalid_argument(py, "objects= names its inputs itself: give no paths with it".into()))
+        }
+        (None, Some(objects)) => price_objects(py, objects, options, how, &raised),
         (Some(r), None) if r.len() != paths.len() => {
             let msg = format!("ranges: {} ranges for {} paths (one (start, end) per path)", r.len(), paths.len());
             Err(invalid_argument(py, msg))
         }
         (Some(r), None) => {
             let ranges = paths.into_iter().zip(r).map(|(p, (a, b))| (p, a, b)).collect();
-            price_source(py, &mut FileRanges::new(ranges), options, how)
+            price_source(py, &mut FileRanges::new(ranges), options, how, &raised)
         }
-        (None, Some(open)) => price_streams(py, paths, open, options, how),
     }
 }
 
-/// Prices named streams opened by `open` (see [`price_log_files`]).
-fn price_streams(
+/// Prices the named streams an iterator gives (see [`price_log_files`]).
+fn price_objects(
     py: Python<'_>,
-    names: Vec<String>,
-    open: Py<PyAny>,
+    objects: Bound<'_, PyAny>,
     options: LogOptions<'_>,
     how: RunHow<'_>,
+    raised: &Raised,
 ) -> PyResult<PricedFiles> {
-    if !open.bind(py).is_callable() {
-        return Err(invalid_type(py, "open must be callable (index) -> bytes or a readable stream".to_string()));
-    }
-    let labels = names.clone();
-    let opener = |index: usize| -> Result<Box<dyn std::io::Read + Send>, Error> {
+    let Ok(objects) = objects.try_iter() else {
+        let kind = objects.get_type().name()?;
+        return Err(invalid_type(py, format!("objects must be an iterator of (name, bytes or stream), not {kind}")));
+    };
+    let objects = objects.unbind();
+    let next = || -> Result<Option<NamedStream>, Error> {
         Python::attach(|py| {
-            let got = open.call1(py, (index,)).map_err(|e| stream_error(py, &labels[index], e))?;
-            let got = got.bind(py);
-            if let Ok(bytes) = got.cast::<pyo3::types::PyBytes>() {
-                return Ok(Box::new(std::io::Cursor::new(bytes.as_bytes().to_vec())) as Box<dyn std::io::Read + Send>);
-            }
-            Ok(Box::new(PyStream { stream: got.clone().unbind() }) as Box<dyn std::io::Read + Send>)
+            let item = match objects.bind(py).clone().next() {
+                None => return Ok(None),
+                Some(item) => item.map_err(|e| raised.keep(e))?,
+            };
+            let Ok((name, body)) = item.extract::<(String, Bound<'_, PyAny>)>() else {
+                let kind = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                let msg = format!("objects must give (name, bytes or stream) pairs, not {kind}");
+                return Err(raised.keep(invalid_type(py, msg)));
+            };
+            let reader: Box<dyn std::io::Read + Send> = match body.cast::<pyo3::types::PyBytes>() {
+                Ok(bytes) => Box::new(std::io::Cursor::new(bytes.as_bytes().to_vec())),
+                Err(_) => Box::new(PyStream { stream: body.unbind() }),
+            };
+            Ok(Some((name, reader)))
         })
     };
-    price_source(py, &mut Streams { names, open: opener }, options, how)
+    price_source(py, &mut Streams::new(next), options, how, raised)
 }
 
-/// An exception raised while opening or reading a stream, as the core's I/O error (its message as Python gives it).
-fn stream_error(py: Python<'_>, what: &str, e: PyErr) -> Error {
-    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default();
-    Error::Io { path: what.to_string(), message: format!("{kind}: {}", e.value(py)) }
+/// An exception raised by Python code the run calls (the progress callback, the objects' iterator), kept to be
+/// raised as it is once the run has stopped.
+#[derive(Default)]
+struct Raised(std::sync::Mutex<Option<PyErr>>);
+
+impl Raised {
+    /// Keeps `e` and gives the core's error that stops the run.
+    fn keep(&self, e: PyErr) -> Error {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        Error::InvalidArgument("stopped by an exception raised in Python".into())
+    }
+
+    fn take(&self) -> Option<PyErr> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }
 
 /// A Python stream (`read(n) -> bytes`) as a Rust reader: the GIL is taken for each call only, and the reader is
@@ -184,6 +212,7 @@ fn price_source<S: Source + Send>(
     source: &mut S,
     options: LogOptions<'_>,
     how: RunHow<'_>,
+    raised: &Raised,
 ) -> PyResult<PricedFiles> {
     let RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes } = how;
     guard(py, || {
@@ -206,20 +235,16 @@ fn price_source<S: Source + Send>(
             max_line_bytes: max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
         };
         // An exception from the progress callback (a KeyboardInterrupt) stops the run and is raised as it is.
-        let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let report = |at: &Progress<'_>| -> Result<(), Error> {
             let Some(callback) = &progress else { return Ok(()) };
-            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records, at.read))).map(drop).map_err(|e| {
-                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                Error::InvalidArgument("stopped by the progress callback".into())
-            })
+            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records, at.read)))
+                .map(drop)
+                .map_err(|e| raised.keep(e))
         };
         let done = py.detach(|| run(source, &book, &options, report));
         let run = match done {
             Ok(run) => run,
-            Err(e) => {
-                return Err(raised.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| to_py(py, e)))
-            }
+            Err(e) => return Err(raised.take().unwrap_or_else(|| to_py(py, e))),
         };
         let totals = run.totals.map(|t| table(vec![t])).transpose()?;
         let folder = run.folder.map(|f| f.path());

@@ -27,7 +27,7 @@ mod _core {
     #[pymodule_export]
     use super::capsule::{ArrowArray, ArrowTable};
     #[pymodule_export]
-    use super::cost::{_cost_of_parts, _cost_of_sections, estimate, price, price_arrow_table, PyCost, PyEstimate};
+    use super::cost::{_cost_of_parts, _cost_of_sections, estimate, price_arrow_table, PyCost, PyEstimate};
     #[pymodule_export]
     use super::errors::_panic_for_tests;
     #[pymodule_export]
@@ -50,6 +50,7 @@ mod _core {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         super::errors::register(m)?;
+        m.add("price", super::cost::price_function(m)?)?;
         m.add("APPROXIMATION_ENCODING", crate::tokens::models::APPROXIMATION_ENCODING)?;
         // Names the Python layer and scripts would otherwise restate.
         let cost_columns: Vec<&str> = crate::ledger::COST_COLUMNS.iter().copied().chain(["total_cost"]).collect();

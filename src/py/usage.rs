@@ -479,7 +479,7 @@ pub fn format_names() -> Vec<&'static str> {
 }
 
 /// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
-fn given_count(v: &Arg<'_>) -> GivenCount {
+pub(crate) fn given_count(v: &Arg<'_>) -> GivenCount {
     let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
     let number = !v.is_instance_of::<pyo3::types::PyBool>();
     if number && v.is_instance_of::<PyInt>() {
