@@ -35,6 +35,7 @@ from typing import Any
 
 import genai_prices
 import pyarrow as pa
+from bench_logs import best
 
 import tokenprice
 
@@ -292,15 +293,6 @@ def walk(d: dict[str, Any]) -> tuple[int, int, int]:
     raise ValueError(f"unknown shape: {sorted(d)}")
 
 
-def best(fn: Any, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def rust_core(path: Path) -> float:
     """MB/s of the Rust core on one thread (cargo bench --bench extract_core), parsed from its output."""
     env = {**os.environ, "RECORDS": str(path)}
@@ -354,7 +346,7 @@ def main() -> None:
     rows.append(("tokenprice `extract_usages`, 1 thread (→ pyarrow.Table)", mb / t1))
     tn = best(lambda: tokenprice.extract_usages(column, num_threads=os.cpu_count()))
     rows.append((f"tokenprice `extract_usages`, {os.cpu_count()} threads", mb / tn))
-    tw = best(lambda: [walk(json.loads(x)) for x in lines], repeat=2)
+    tw = best(lambda: [walk(json.loads(x)) for x in lines], rounds=2)
     rows.append(("`json.loads` + hand-written dict walk, 1 thread", mb / tw))
 
     # genai-prices on the provider bodies it reads.
@@ -366,9 +358,9 @@ def main() -> None:
         for line, (provider, flavor) in subset:
             genai_prices.extract_usage(json.loads(line), provider_id=provider, api_flavor=flavor)
 
-    tg = best(genai, repeat=1)
+    tg = best(genai, rounds=1)
     ts = best(lambda: tokenprice.extract_usages(sub_column, num_threads=1))
-    tsw = best(lambda: [walk(json.loads(line)) for line, _ in subset], repeat=2)
+    tsw = best(lambda: [walk(json.loads(line)) for line, _ in subset], rounds=2)
 
     print()
     print("| measurement | MB/s | ratio (tokenprice Rust core / this) |")

@@ -28,6 +28,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -181,6 +182,27 @@ def write_section(heading: str, section: list[str]) -> None:
     RESULTS.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
 
 
+def best(fn: Callable[[], object], rounds: int = 3) -> float:
+    """The best time of `rounds` calls of `fn`, in seconds (the machines are noisy: the best is the least
+    disturbed)."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def command_line(**defaults: float) -> argparse.Namespace:
+    """The benchmark's options parsed: one ``--name`` per keyword (its type and default the keyword's value), and
+    ``--no-write`` (print only; leave RESULTS.md alone)."""
+    parser = argparse.ArgumentParser()
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    return parser.parse_args()
+
+
 def run(code: str, *args: str) -> tuple[list[str], float]:
     """Runs `code` in a fresh Python; returns its printed fields and its peak RSS in MB."""
     wrapper = code + "\nimport resource\nprint('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
@@ -191,10 +213,7 @@ def run(code: str, *args: str) -> tuple[list[str], float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--gb", type=float, default=1.0)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = command_line(gb=1.0)
     path = corpus(f"gateway-{args.gb:g}g.jsonl", gigabytes=args.gb)
     mb = path.stat().st_size / 1e6
     flat = json.dumps(FLAT)

@@ -9,13 +9,12 @@ Usage: python benches/bench_reconcile.py [--rows 1000000] [--no-write]
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_logs import corpus, machine, publish, run  # noqa: E402
+from bench_logs import command_line, corpus, machine, publish, run  # noqa: E402
 
 # Prints the times and the peak memory after pricing; `bench_logs.run` adds the peak at the end.
 JOB = """
@@ -34,11 +33,7 @@ print(priced, after_pricing, reconciled, logs.rows_read, rec.compared, rec.misma
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = command_line(rows=1_000_000, rounds=3)
     path = corpus(f"gateway-{args.rows}-rows.jsonl", rows=args.rows)
     runs = []
     for _ in range(args.rounds):

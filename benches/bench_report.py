@@ -9,7 +9,6 @@ Usage: python benches/bench_report.py [--rows 1000000] [--no-write]
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -21,7 +20,7 @@ SCREENSHOTS = HERE.parent / "target" / "report-screenshots"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from bench_logs import corpus, machine, publish  # noqa: E402
+from bench_logs import command_line, corpus, machine, publish  # noqa: E402
 
 from browser import chromium  # noqa: E402
 
@@ -52,10 +51,7 @@ def load_in_chromium(path: Path, screenshot: Path) -> tuple[float, float, float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = command_line(rows=1_000_000)
     import tokenprice
 
     path = corpus(f"gateway-{args.rows}rows.jsonl", rows=args.rows)

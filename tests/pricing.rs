@@ -12,6 +12,7 @@ use tokenprice::cost::{price, Cost};
 use tokenprice::money::amount_text;
 use tokenprice::prices::calendar::parse_instant;
 use tokenprice::prices::schema::provider_from_value;
+use tokenprice::prices::units::Side;
 use tokenprice::prices::PriceBook;
 use tokenprice::usage::Usage;
 
@@ -106,6 +107,17 @@ fn dated_price_changes() {
     assert_eq!(usd(&c), "12.5");
     assert_eq!(c.source(), Some("https://openai.com/api/pricing/"));
     assert!(c.explain().contains("price entry from 2024-10-01"), "{}", c.explain());
+}
+
+#[test]
+fn side_totals_split_the_total_into_input_and_output() {
+    let b = all();
+    let u = usage(&[("input_tokens", 2422), ("cache_read_tokens", 2304), ("output_tokens", 120)]);
+    let c = cost(&b, &u, "gpt-4o", "2025-01-01", None);
+    // Input: 118 × 2.5 + 2304 × 1.25 = 3175 per million; output: 120 × 10 = 1200 per million.
+    assert_eq!(amount_text(c.side_total(Side::Input)), "0.003175");
+    assert_eq!(amount_text(c.side_total(Side::Output)), "0.0012");
+    assert_eq!(c.side_total(Side::Other), 0);
 }
 
 #[test]

@@ -19,7 +19,7 @@ from storage_cases import KEY, SECRET, Store, gcs_store, logpush_objects, record
 
 import tokenprice
 from tokenprice import _storage
-from tokenprice._ledger import log_options
+from tokenprice._ledger import LogOptions
 
 DAYS = [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)]
 # A line that is not JSON, and a record whose body Logpush encrypted (cloudflare-docs logpush.mdx; the shape of
@@ -274,7 +274,7 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> Non
     keys = list(planned.keys())
     store.delete("gone/a.log.gz")
     with pytest.raises(tokenprice.TokenPriceError) as got:
-        _storage.price_objects(tokenprice._core.price_log_files, planned.objects(keys), options=log_options())
+        _storage.price_objects(tokenprice._core.price_log_files, planned.objects(keys), options=LogOptions().core())
     assert f"{bucket}gone/a.log.gz: cannot open the object" in str(got.value) and SECRET not in str(got.value)
     # Local paths take no storage options.
     with pytest.raises(tokenprice.InvalidArgumentError, match="object storage URLs"):
@@ -375,20 +375,20 @@ def test_the_core_takes_named_streams_from_an_iterator_one_at_a_time() -> None:
         taken.append(keys[1])
         yield "second", io.BytesIO(OBJECTS[keys[1]])
 
-    priced, rejects, read, _, _, _ = _core.price_log_files([], log_options(), objects=objects(), spill=False)
+    priced, rejects, read, _, _, _ = _core.price_log_files([], LogOptions().core(), objects=objects(), spill=False)
     assert (read, taken) == (2 * 40 + len(BAD), keys[:2])
     assert set(pa.table(priced).column("source").to_pylist()) == {"first", "second"}
     assert pa.table(rejects).column("source").to_pylist() == ["first", "first"]
     with pytest.raises(tokenprice.InvalidArgumentError, match="give no paths"):
-        _core.price_log_files(["a"], log_options(), objects=iter([]))
+        _core.price_log_files(["a"], LogOptions().core(), objects=iter([]))
     with pytest.raises(tokenprice.InvalidTypeError, match="objects must be an iterator"):
-        _core.price_log_files([], log_options(), objects=5)
+        _core.price_log_files([], LogOptions().core(), objects=5)
     with pytest.raises(tokenprice.InvalidTypeError, match="pairs, not int"):
-        _core.price_log_files([], log_options(), objects=iter([1]))
+        _core.price_log_files([], LogOptions().core(), objects=iter([1]))
 
     def failing() -> Iterator[tuple[str, bytes]]:
         yield "first", OBJECTS[keys[0]]
         raise KeyError("the listing stopped")
 
     with pytest.raises(KeyError, match="the listing stopped"):
-        _core.price_log_files([], log_options(), objects=failing())
+        _core.price_log_files([], LogOptions().core(), objects=failing())

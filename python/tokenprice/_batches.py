@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -51,9 +51,9 @@ def engine_type(kind: Any) -> Any:
 
 def _options(**options: Any) -> dict[str, Any]:
     """``price_logs``' options for one batch: an engine's task is one core (the engine runs tasks side by side)."""
-    from tokenprice._ledger import log_options
+    from tokenprice._ledger import LogOptions
 
-    return log_options(**options, num_threads=1)
+    return LogOptions(**options, num_threads=1).core()
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,15 +71,10 @@ def label_column(label: str) -> str:
 
 
 def _labels(labels: str | Sequence[str] | None) -> list[str]:
-    if labels is None:
-        return []
-    if isinstance(labels, str):
-        return [labels]
-    if isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels):
-        if len(set(labels)) != len(labels):
-            raise _core.InvalidArgumentError(f"labels repeat: {list(labels)}")
-        return list(labels)
-    raise _core.InvalidTypeError(f"labels must be a name or a list of names, got {labels!r}")
+    names = _keys(labels, "labels")
+    if len(set(names)) != len(names):
+        raise _core.InvalidArgumentError(f"labels repeat: {names}")
+    return names
 
 
 def log_schema(labels: str | Sequence[str] | None = None) -> Any:
@@ -145,29 +140,14 @@ def price_log_batch(
     *,
     column: str | None = None,
     source: str = "batch",
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: Any = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
+    **options: Any,
 ) -> Any:
     """Prices a batch of JSON log records (a string column, a table's ``column``, or a list) as ``price_logs``
-    prices them; returns one ``pyarrow.RecordBatch`` of ``log_schema(labels)``: priced lines and rejects (``status
-    == "rejected"``, with ``reason`` and ``excerpt``) together, ``source`` naming the batch and ``line`` the row in
-    it (1-based)."""
-    texts = _texts(data, column)
-    options = _options(
-        book=book,
-        format=format,
-        provider=provider,
-        model=model,
-        default_at=default_at,
-        service_tier=service_tier,
-        approximate=approximate,
-    )
-    priced, rejects, _ = _core.price_log_texts(texts, options, source=source)
+    prices them (``options``: its ``book``, ``format``, ``provider``, ``model``, ``default_at``, ``service_tier``,
+    ``approximate``); returns one ``pyarrow.RecordBatch`` of ``log_schema(labels)``: priced lines and rejects
+    (``status == "rejected"``, with ``reason`` and ``excerpt``) together, ``source`` naming the batch and ``line``
+    the row in it (1-based)."""
+    priced, rejects, _ = _core.price_log_texts(_texts(data, column), _options(**options), source=source)
     return _combined(arrow_table(priced), arrow_table(rejects), labels)
 
 
@@ -275,10 +255,10 @@ def _localized_schema(schema: Any, timestamp: str | None) -> Any:
 # -- partial sums ----------------------------------------------------------------------------------------------
 
 
-def _keys(by: str | Sequence[str] | None) -> list[str]:
+def _keys(by: str | Sequence[str] | None, what: str = "by") -> list[str]:
     from tokenprice._ledger import _keys as keys
 
-    return keys(by)
+    return keys(by, what)
 
 
 def partial_schema(schema: Any, by: str | Sequence[str] | None) -> Any:
@@ -427,6 +407,19 @@ def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tup
     counts = {"rows_read": priced_rows + rejected_rows, "rows_priced": priced_rows, "rows_rejected": rejected_rows}
     # Marked as summary() marks its table, so a notebook shows the merged totals as it shows a summary.
     return mark(grouped.replace_schema_metadata({k: str(v) for k, v in counts.items()}), "summary"), rejects
+
+
+# Partial sums combined per step of an engine's tree reduction.
+FAN_IN = 8
+
+
+def reduce_tree(parts: list[Any], combine: Callable[[list[Any]], Any]) -> list[Any]:
+    """Partials combined ``FAN_IN`` at a time (``combine``: an engine's remote call of ``Job.combine``), step after
+    step, until one is left (none when there were none): the client then merges a few partials, not one per
+    task."""
+    while len(parts) > 1:
+        parts = [combine(parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    return parts
 
 
 def total(totals: Any) -> Decimal:

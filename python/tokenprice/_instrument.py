@@ -185,12 +185,28 @@ class _Collector:
             self.call.finish_counted(self.model, "".join(self.text))
 
 
-class _Stream:
-    """The SDK's stream, passed through chunk by chunk; priced when it ends or is closed."""
+class _Passed:
+    """An SDK stream passed through chunk by chunk (the base of `_Stream` and `_AsyncStream`): what it lacks is the
+    stream's own, and what ends it prices what was seen."""
 
     def __init__(self, stream: Any, collector: _Collector):
         self._stream = stream
         self._collector = collector
+
+    def _ending(self, name: str) -> Any:
+        """Prices what was seen (once), and gives the stream's own method `name` (None when it has none)."""
+        self._collector.end()
+        return getattr(self._stream, name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Stream(_Passed):
+    """The SDK's stream, passed through chunk by chunk; priced when it ends or is closed."""
+
+    def __init__(self, stream: Any, collector: _Collector):
+        super().__init__(stream, collector)
         self._iter: Iterator[Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
@@ -199,14 +215,11 @@ class _Stream:
     def __next__(self) -> Any:
         if self._iter is None:
             self._iter = iter(self._stream)
-        while True:
-            try:
-                chunk = next(self._iter)
-            except StopIteration:
-                self._collector.end()
-                raise
+        for chunk in self._iter:
             if self._collector.see(chunk):
                 return chunk
+        self._collector.end()
+        raise StopIteration
 
     def __enter__(self) -> _Stream:
         enter = getattr(self._stream, "__enter__", None)
@@ -215,26 +228,20 @@ class _Stream:
         return self
 
     def __exit__(self, *exc: Any) -> Any:
-        self._collector.end()
-        exit_ = getattr(self._stream, "__exit__", None)
+        exit_ = self._ending("__exit__")
         return exit_(*exc) if exit_ is not None else None
 
     def close(self) -> None:
-        self._collector.end()
-        close = getattr(self._stream, "close", None)
+        close = self._ending("close")
         if close is not None:
             close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
-
-class _AsyncStream:
+class _AsyncStream(_Passed):
     """`_Stream` for the async clients."""
 
     def __init__(self, stream: Any, collector: _Collector):
-        self._stream = stream
-        self._collector = collector
+        super().__init__(stream, collector)
         self._iter: AsyncIterator[Any] | None = None
 
     def __aiter__(self) -> AsyncIterator[Any]:
@@ -243,14 +250,11 @@ class _AsyncStream:
     async def __anext__(self) -> Any:
         if self._iter is None:
             self._iter = self._stream.__aiter__()
-        while True:
-            try:
-                chunk = await self._iter.__anext__()
-            except StopAsyncIteration:
-                self._collector.end()
-                raise
+        async for chunk in self._iter:
             if self._collector.see(chunk):
                 return chunk
+        self._collector.end()
+        raise StopAsyncIteration
 
     async def __aenter__(self) -> _AsyncStream:
         enter = getattr(self._stream, "__aenter__", None)
@@ -259,18 +263,13 @@ class _AsyncStream:
         return self
 
     async def __aexit__(self, *exc: Any) -> Any:
-        self._collector.end()
-        exit_ = getattr(self._stream, "__aexit__", None)
+        exit_ = self._ending("__aexit__")
         return (await exit_(*exc)) if exit_ is not None else None
 
     async def close(self) -> None:
-        self._collector.end()
-        close = getattr(self._stream, "close", None)
+        close = self._ending("close")
         if close is not None:
             await close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def _request(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ by any label (tenant, feature, conversation, ...) and period."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import json
@@ -38,15 +39,15 @@ def _check_texts(**options: Any) -> None:
             raise _core.InvalidArgumentError(f"{name}={value!r} holds a lone surrogate") from None
 
 
-def _keys(by: str | Sequence[str] | None) -> list[str]:
-    """``by`` as a list of column names: None, one name, or a sequence of names."""
+def _keys(by: str | Sequence[str] | None, what: str = "by") -> list[str]:
+    """``by`` (or another argument, ``what``) as a list of column names: None, one name, or a sequence of names."""
     if by is None:
         return []
     if isinstance(by, str):
         return [by]
     if isinstance(by, (list, tuple)) and all(isinstance(k, str) for k in by):
         return list(by)
-    raise _core.InvalidTypeError(f"by must be a column name or a list of names, got {by!r}")
+    raise _core.InvalidTypeError(f"{what} must be a column name or a list of names, got {by!r}")
 
 
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -545,29 +546,25 @@ def _write_as(table: Any, path: Path) -> None:
         raise _core.InvalidArgumentError(f"{path}: write .parquet, .csv or .jsonl")
 
 
-def log_options(
-    *,
-    book: PriceBook | None = None,
-    format: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    default_at: Any = None,
-    service_tier: str | None = None,
-    approximate: bool = False,
-    num_threads: int | None = None,
-) -> dict[str, Any]:
-    """How to price records, as the core takes it (one dict, the keywords of ``price_logs`` that say how)."""
-    _check_texts(format=format, provider=provider, model=model, service_tier=service_tier)
-    return {
-        "book": book,
-        "format": format,
-        "provider": provider,
-        "model": model,
-        "default_at": default_at,
-        "service_tier": service_tier,
-        "approximate": approximate,
-        "num_threads": num_threads,
-    }
+@dataclasses.dataclass(frozen=True)
+class LogOptions:
+    """How to price records: the keywords of ``price_logs`` that say how, checked when given; ``core()`` is the
+    dict the core's entry points take."""
+
+    book: PriceBook | None = None
+    format: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    default_at: Any = None
+    service_tier: str | None = None
+    approximate: bool = False
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_texts(format=self.format, provider=self.provider, model=self.model, service_tier=self.service_tier)
+
+    def core(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
 def price_logs(
@@ -680,7 +677,7 @@ def price_logs(
     _check_texts(format=format, provider=provider, model=model, service_tier=service_tier, period=period, tz=tz)
     if max_line_bytes is not None and (isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int)):
         raise _core.InvalidTypeError(f"max_line_bytes must be an int, got {type(max_line_bytes).__name__}")
-    options = log_options(
+    options = LogOptions(
         book=book,
         format=format,
         provider=provider,
@@ -689,7 +686,7 @@ def price_logs(
         service_tier=service_tier,
         approximate=approximate,
         num_threads=num_threads,
-    )
+    ).core()
     urls = [source] if isinstance(source, str) else source if isinstance(source, (list, tuple)) else []
     if urls and all(_storage.is_url(u) for u in urls):
         result = _price_objects(

@@ -18,9 +18,6 @@ from tokenprice._core import PriceBook
 
 __all__ = ["price", "price_logs"]
 
-# Partial sums combined per step of the tree reduction.
-FAN_IN = 8
-
 
 def _pandas(table: Any) -> Any:
     """An Arrow batch as a pandas frame with Arrow-backed columns (decimals stay exact)."""
@@ -96,16 +93,14 @@ def price_logs(
         frame = frame.persist()
         rejected = frame["status"] == _batches.REJECTED
         return frame[~rejected].drop(columns=["reason", "excerpt"]), frame[rejected][list(_batches.REJECT_COLUMNS)]
-    # A tree reduction on the workers: partials combined FAN_IN at a time, the client merging the last one.
+    # A tree reduction on the workers, the client merging the last partial.
     from dask.base import compute
     from dask.delayed import delayed
 
     def combine(parts: list[Any]) -> Any:
         return _pandas(job.combine([_arrow(p) for p in parts]))
 
-    parts = frame.to_delayed()
-    while len(parts) > 1:
-        parts = [delayed(combine)(parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    parts = _batches.reduce_tree(frame.to_delayed(), delayed(combine))
     totals, rejects = job.merge([_arrow(compute(parts[0])[0])])  # type: ignore[no-untyped-call]
     return _one_partition(totals), _one_partition(rejects)
 

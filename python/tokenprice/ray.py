@@ -17,9 +17,6 @@ from tokenprice._core import PriceBook
 
 __all__ = ["price", "price_logs"]
 
-# Partial sums combined per step of the tree reduction.
-FAN_IN = 8
-
 
 def _split(ds: Any, logs: bool) -> tuple[Any, Any]:
     """A materialized dataset of priced batches as (priced, rejected) datasets."""
@@ -93,10 +90,8 @@ def price_logs(
         priced = source.map_batches(lines, batch_format="pyarrow", batch_size=None)
     if by is None:
         return _split(priced, logs=True)
-    # A tree reduction in Ray tasks: partials combined FAN_IN at a time, the driver merging the last one.
+    # A tree reduction in Ray tasks, the driver merging the last partial.
     combine = ray.remote(lambda *parts: job.combine(parts))
-    refs = priced.to_arrow_refs()
-    while len(refs) > 1:
-        refs = [combine.remote(*refs[i : i + FAN_IN]) for i in range(0, len(refs), FAN_IN)]
+    refs = _batches.reduce_tree(priced.to_arrow_refs(), lambda parts: combine.remote(*parts))
     totals, rejects = job.merge([ray.get(r) for r in refs] or [pa.table(job.partial_schema().empty_table())])
     return ray.data.from_arrow(totals), ray.data.from_arrow(rejects)

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::money::{format_usd, Factor};
 use crate::prices::book::{EffectiveSheet, FastPlan, PriceBook};
 use crate::prices::calendar::{format_date, format_moment, MICROS_PER_DAY};
-use crate::prices::units::{INPUT, N_UNITS, UNITS};
+use crate::prices::units::{Side, INPUT, N_UNITS, UNITS};
 use crate::usage::Usage;
 
 /// One line of a cost: a unit's count (after its priced parts were taken out) times its price.
@@ -211,6 +211,12 @@ impl Cost {
     /// The items of every part.
     pub fn all_items(&self) -> impl Iterator<Item = &CostItem> {
         self.items.iter().chain(self.others.iter().flat_map(|o| o.items.iter()))
+    }
+
+    /// The sum of the items of every part on one side (the prompt's, cache and audio/image input included; or the
+    /// output's), in 10^-18 USD.
+    pub fn side_total(&self, side: Side) -> i128 {
+        self.all_items().filter(|i| UNITS[i.unit].side == side).map(|i| i.amount).sum()
     }
 
     pub fn model_id(&self) -> &str {

@@ -212,19 +212,26 @@ impl<'a> Ints<'a> {
 /// Why a null count rejects its row: a missing count (pandas' NaN, a null) is not 0.
 const MISSING: &str = "is null (a missing count is not read as 0; fill it with 0 if none were used)";
 
+/// Row by row, `out[k]` from `get(k)`: an unreadable row gets the default (no time, count 0) and is listed in
+/// `bad` with the reason.
+fn fill_rows<T: Default>(
+    out: &mut [T],
+    bad: &mut Vec<(usize, String)>,
+    get: impl Fn(usize) -> std::result::Result<T, String>,
+) {
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = get(k).unwrap_or_else(|why| {
+            bad.push((k, why));
+            T::default()
+        });
+    }
+}
+
 impl Times<'_> {
     /// Rows `start..start + out.len()` into `out` (microseconds), column-wise; `None` for null rows, and
     /// unreadable text listed in `bad`.
     fn fill(&self, start: usize, out: &mut [Option<i64>], bad: &mut Vec<(usize, String)>) {
-        for (k, o) in out.iter_mut().enumerate() {
-            match self.get(start + k) {
-                Ok(t) => *o = t,
-                Err(e) => {
-                    *o = None;
-                    bad.push((k, e));
-                }
-            }
-        }
+        fill_rows(out, bad, |k| self.get(start + k));
     }
 }
 
@@ -266,17 +273,7 @@ impl Ints<'_> {
             Ints::U32(a) => fill_int!(a, false),
             Ints::U16(a) => fill_int!(a, false),
             Ints::U8(a) => fill_int!(a, false),
-            Ints::F64(_) | Ints::F32(_) | Ints::Null => {
-                for (k, o) in out.iter_mut().enumerate() {
-                    match self.get(start + k) {
-                        Ok(v) => *o = v,
-                        Err(why) => {
-                            *o = 0;
-                            bad.push((k, why));
-                        }
-                    }
-                }
-            }
+            Ints::F64(_) | Ints::F32(_) | Ints::Null => fill_rows(out, bad, |k| self.get(start + k)),
         }
     }
 }

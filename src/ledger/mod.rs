@@ -18,7 +18,7 @@ pub mod run;
 
 pub(crate) use output::internal;
 pub use output::{empty, unify};
-pub use pricer::{price_items, total_items, Pricer};
+pub use pricer::{price_items, Chunk, Pricer};
 pub(crate) use pricer::{reuse, Line};
 pub use run::{
     run, FileRanges, Files, NamedStream, Page, Pages, Progress, RowNames, Run, RunOptions, Source, Spill, SpillDir,

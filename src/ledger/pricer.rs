@@ -1,5 +1,5 @@
 //! Pricing records one after another ([`Pricer`], caching what repeats), and chunks of them on all cores
-//! ([`price_items`], [`total_items`]).
+//! ([`price_items`]).
 
 use std::sync::Arc;
 
@@ -420,32 +420,17 @@ impl Drop for Lent<'_, '_> {
 }
 
 /// Reads and prices `items` on all cores, in chunks; returns each chunk's (priced lines, rejects) in order, and
-/// the number of records read (a line holding a container counts each record in it).
+/// the number of records read (a line holding a container counts each record in it). With `totals` (a run that
+/// keeps no rows), each priced line is added to its group as it is priced, and the chunks have no lines.
 pub fn price_items(
     book: &Arc<PriceBook>,
     source: &str,
     items: &[Item<'_>],
     hints: &Hints,
     opts: &LedgerOptions,
-) -> Result<(Vec<(RecordBatch, RecordBatch)>, u64)> {
-    let (chunks, read) = price_items_in(book, source, items, hints, opts, lane(hints), None)?;
-    // Without totals, every chunk has its rows.
-    Ok((chunks.into_iter().filter_map(|(p, r)| Some((p?, r))).collect(), read))
-}
-
-/// [`price_items`] for a run that keeps no rows: each priced line is added to its group in `groups` as it is
-/// priced. Returns each chunk's rejects, and the number of records read.
-pub fn total_items(
-    book: &Arc<PriceBook>,
-    source: &str,
-    items: &[Item<'_>],
-    hints: &Hints,
-    opts: &LedgerOptions,
-    grouping: &Grouping,
-    groups: &mut Groups,
-) -> Result<(Vec<RecordBatch>, u64)> {
-    let (chunks, read) = price_items_in(book, source, items, hints, opts, lane(hints), Some((grouping, groups)))?;
-    Ok((chunks.into_iter().map(|(_, r)| r).collect(), read))
+    totals: Option<(&Grouping, &mut Groups)>,
+) -> Result<(Vec<Chunk>, u64)> {
+    price_items_in(book, source, items, hints, opts, lane(hints), totals)
 }
 
 /// The fast lane reads only what the general path would read the same way without hints.
@@ -454,7 +439,7 @@ fn lane(hints: &Hints) -> bool {
 }
 
 /// A chunk's priced lines (none when totalled) and rejects.
-type Chunk = (Option<RecordBatch>, RecordBatch);
+pub type Chunk = (Option<RecordBatch>, RecordBatch);
 
 /// [`price_items`], with the fast lane (`lane`) or without, totalling into `totals` when given.
 pub(super) fn price_items_in(

@@ -10,7 +10,7 @@ use arrow_schema::DataType;
 
 use super::groups::{Grouping, Groups};
 use super::output::{empty, unify};
-use super::pricer::{price_items, total_items};
+use super::pricer::price_items;
 use super::read::{element, read_file, read_range, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
 use super::{Item, LedgerOptions, Text};
 use crate::error::{Error, Result};
@@ -519,25 +519,15 @@ pub fn run(
                 let mut last = 0u64;
                 source.read(index, options.max_line_bytes, &mut |items, at| {
                     last = at.read;
-                    let n = match &options.totals {
-                        Some(g) => {
-                            let (r, n) = total_items(book, &name, items, hints, pricing, g, &mut groups)?;
-                            for batch in nonempty(r) {
-                                rejects.push(named(batch)?);
-                            }
-                            n
+                    let totals = options.totals.as_ref().map(|g| (g, &mut groups));
+                    let (chunks, n) = price_items(book, &name, items, hints, pricing, totals)?;
+                    for (p, r) in chunks {
+                        // Lines only when rows are kept; most chunks reject nothing, and their empty batches go.
+                        priced.extend(p);
+                        if r.num_rows() > 0 {
+                            rejects.push(named(r)?);
                         }
-                        None => {
-                            let (chunks, n) = price_items(book, &name, items, hints, pricing)?;
-                            for (p, r) in chunks {
-                                priced.push(p);
-                                if r.num_rows() > 0 {
-                                    rejects.push(named(r)?);
-                                }
-                            }
-                            n
-                        }
-                    };
+                    }
                     progress(&Progress { input: &name, taken: at.taken, read: at.read, records: read + n })?;
                     read += n;
                     // Past the threshold, the rows kept so far and every block after go to the writer; the writer
@@ -608,11 +598,6 @@ fn spill_writer(
         let _ = folder.send(d);
     }
     result.map(|()| spilled)
-}
-
-/// The batches that hold rows: most chunks reject nothing, and their empty reject batches are not kept.
-fn nonempty(batches: Vec<RecordBatch>) -> impl Iterator<Item = RecordBatch> {
-    batches.into_iter().filter(|b| b.num_rows() > 0)
 }
 
 /// `batches`, or the one empty batch that gives their schema when there are none.

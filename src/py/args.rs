@@ -9,15 +9,19 @@ use pyo3::types::{PyInt, PyString};
 use crate::parallel;
 use crate::py::errors::{invalid_argument, invalid_type, IntoPy};
 
+/// A Python argument as it came: the binding takes its arguments as this and converts each by hand (the functions
+/// here), so a wrong type is an `InvalidTypeError` naming the argument, not pyo3's bare `TypeError`.
+pub type Arg<'py> = Bound<'py, PyAny>;
+
 /// The name of `obj`'s type, for messages.
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub fn type_name(obj: &Arg<'_>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
 /// The UTF-8 text of a `str`. A string holding lone surrogates (which UTF-8 cannot hold) is read as tiktoken reads
 /// it: `text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")`, so each lone surrogate becomes U+FFFD
 /// and a split surrogate pair becomes its character. Only that rare case pays for the round trip.
-pub fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PyBackedStr> {
+pub fn text(obj: &Arg<'_>, what: &str) -> PyResult<PyBackedStr> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| invalid_type(obj.py(), format!("{what} must be a str, got {}", type_name(obj))))?;
@@ -32,18 +36,18 @@ pub fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PyBackedStr> {
 }
 
 /// A `str` argument that names something (an encoding, a model, an option).
-pub fn name(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+pub fn name(obj: &Arg<'_>, what: &str) -> PyResult<String> {
     Ok(text(obj, what)?.to_string())
 }
 
 /// An optional `str` argument: `None` or a str.
-pub fn opt_name(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+pub fn opt_name(obj: Option<&Arg<'_>>, what: &str) -> PyResult<Option<String>> {
     obj.filter(|o| !o.is_none()).map(|o| name(o, what)).transpose()
 }
 
 /// A file path: a `str` or an `os.PathLike` giving one, as the operating system's bytes (`os.fsencode`, so a name
 /// Python read with surrogate escapes is the same file again).
-pub fn path(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<std::path::PathBuf> {
+pub fn path(obj: &Arg<'_>, what: &str) -> PyResult<std::path::PathBuf> {
     let py = obj.py();
     let os = py.import("os")?;
     let wrong = || invalid_type(py, format!("{what} must be a str or an os.PathLike, got {}", type_name(obj)));
@@ -66,7 +70,7 @@ pub fn path(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<std::path::PathBuf> 
 }
 
 /// A whole number, of any size.
-fn int(obj: &Bound<'_, PyAny>, what: &str, expected: &str) -> PyResult<i128> {
+fn int(obj: &Arg<'_>, what: &str, expected: &str) -> PyResult<i128> {
     if !obj.is_instance_of::<PyInt>() {
         return Err(invalid_type(obj.py(), format!("{what} must be {expected}, got {}", type_name(obj))));
     }
@@ -74,12 +78,12 @@ fn int(obj: &Bound<'_, PyAny>, what: &str, expected: &str) -> PyResult<i128> {
     obj.extract::<i128>().or_else(|_| Ok(if obj.lt(0)? { i128::MIN } else { i128::MAX }))
 }
 
-fn repr(obj: &Bound<'_, PyAny>) -> String {
+fn repr(obj: &Arg<'_>) -> String {
     obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into())
 }
 
 /// A count that may be zero (a token limit, a pixel size): an `int` from 0 to `max`.
-pub fn count(obj: &Bound<'_, PyAny>, what: &str, max: u64) -> PyResult<u64> {
+pub fn count(obj: &Arg<'_>, what: &str, max: u64) -> PyResult<u64> {
     let n = int(obj, what, "a non-negative int")?;
     u64::try_from(n).ok().filter(|n| *n <= max).ok_or_else(|| {
         invalid_argument(obj.py(), format!("{what}={} is out of range: expected an int from 0 to {max}", repr(obj)))
@@ -88,7 +92,7 @@ pub fn count(obj: &Bound<'_, PyAny>, what: &str, max: u64) -> PyResult<u64> {
 
 /// `num_threads`: `None` (the default: `TOKENPRICE_NUM_THREADS` or every core) or an `int` the core accepts
 /// (`True` is not a thread count).
-pub fn threads(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+pub fn threads(obj: Option<&Arg<'_>>) -> PyResult<Option<usize>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
     if obj.is_instance_of::<pyo3::types::PyBool>() {
         return Err(invalid_type(obj.py(), "num_threads must be an int or None, got bool".into()));

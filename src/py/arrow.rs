@@ -9,6 +9,7 @@ use arrow_schema::DataType;
 use pyo3::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::py::args::Arg;
 use crate::py::capsule::{self, ArrowArray};
 use crate::py::errors::{guard, IntoPy};
 use crate::py::tokens::{PyEncoding, SpecialArg};
@@ -39,9 +40,9 @@ pub fn byte_strings(array: &ArrayRef) -> Result<Vec<Option<&[u8]>>> {
 pub fn count_column(
     py: Python<'_>,
     encoding: &PyEncoding,
-    column: &Bound<'_, PyAny>,
-    allowed_special: Option<&Bound<'_, PyAny>>,
-    num_threads: Option<&Bound<'_, PyAny>>,
+    column: &Arg<'_>,
+    allowed_special: Option<&Arg<'_>>,
+    num_threads: Option<&Arg<'_>>,
 ) -> PyResult<ArrowArray> {
     guard(py, || {
         let num_threads = crate::py::args::threads(num_threads)?;

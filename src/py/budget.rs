@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyInt, PyString, PyType};
 use crate::budget::{nano_ceil, nano_of_text, Decision, Limiter, Measure, MemoryStore, Reserved, Rule, Slot};
 use crate::fork::RaceCell;
 use crate::money::amount_text;
+use crate::py::args::Arg;
 use crate::py::convert::{imported, py_datetime};
 use crate::py::cost::{PyCost, PyEstimate};
 use crate::py::errors::{guard, invalid_argument, invalid_type, IntoPy};
@@ -183,13 +184,7 @@ impl PyLimiter {
         }
     }
 
-    fn amounts(
-        &self,
-        py: Python<'_>,
-        usd: Option<&Bound<'_, PyAny>>,
-        tokens: i64,
-        requests: i64,
-    ) -> PyResult<[i64; 3]> {
+    fn amounts(&self, py: Python<'_>, usd: Option<&Arg<'_>>, tokens: i64, requests: i64) -> PyResult<[i64; 3]> {
         let usd = match usd.filter(|u| !u.is_none()) {
             Some(u) => reservation(py, u)?,
             None if self.needs_usd => {
@@ -200,7 +195,7 @@ impl PyLimiter {
         Ok([usd, tokens, requests])
     }
 
-    fn slots(&self, labels: &Bound<'_, PyAny>, amounts: [i64; 3]) -> PyResult<Vec<Slot>> {
+    fn slots(&self, labels: &Arg<'_>, amounts: [i64; 3]) -> PyResult<Vec<Slot>> {
         let mut failed = None;
         let dict = labels.cast::<PyDict>().ok();
         let slots = self.limiter.slots(
@@ -260,24 +255,16 @@ impl PyLimiter {
     /// Reserves in the in-process store and decides: `usd` an `Estimate` (its high end), a `Cost`, a
     /// `PricedCall` or USD (Decimal, int or decimal text); `tokens` and `requests` counts.
     #[pyo3(signature = (labels, usd=None, tokens=0, requests=0))]
-    fn check(
-        &self,
-        py: Python<'_>,
-        labels: &Bound<'_, PyAny>,
-        usd: Option<&Bound<'_, PyAny>>,
-        tokens: i64,
-        requests: i64,
-    ) -> PyResult<PyDecision> {
+    fn check(&self, labels: &Arg<'_>, usd: Option<&Arg<'_>>, tokens: i64, requests: i64) -> PyResult<PyDecision> {
+        let py = labels.py();
         guard(py, || {
             let store = self.store.as_ref().ok_or_else(|| {
                 invalid_argument(py, "this limiter's store is in Python: use slots() and decide()".into())
             })?;
-            let amounts = self.amounts(py, usd, tokens, requests)?;
-            let slots = self.slots(labels, amounts)?;
+            let PyPending { slots, now_ms } = self.slots_for(labels, usd, tokens, requests)?;
             if slots.is_empty() {
                 return Ok(self.decision(Decision { allowed: true, ..Default::default() }));
             }
-            let now_ms = self.now_ms(py)?;
             let reserved = store.reserve(&slots, now_ms).py_err(py)?;
             Ok(self.decision(self.limiter.decide(&slots, now_ms, &reserved).py_err(py)?))
         })
@@ -285,14 +272,8 @@ impl PyLimiter {
 
     /// What to reserve in a store written in Python (see `check` for the arguments).
     #[pyo3(signature = (labels, usd=None, tokens=0, requests=0))]
-    fn slots_for(
-        &self,
-        py: Python<'_>,
-        labels: &Bound<'_, PyAny>,
-        usd: Option<&Bound<'_, PyAny>>,
-        tokens: i64,
-        requests: i64,
-    ) -> PyResult<PyPending> {
+    fn slots_for(&self, labels: &Arg<'_>, usd: Option<&Arg<'_>>, tokens: i64, requests: i64) -> PyResult<PyPending> {
+        let py = labels.py();
         let amounts = self.amounts(py, usd, tokens, requests)?;
         let slots = self.slots(labels, amounts)?;
         let now_ms = if slots.is_empty() { 0 } else { self.now_ms(py)? };
@@ -321,7 +302,7 @@ impl PyLimiter {
         &self,
         py: Python<'_>,
         decision: &PyDecision,
-        usd: Option<&Bound<'_, PyAny>>,
+        usd: Option<&Arg<'_>>,
         tokens: Option<i64>,
     ) -> PyResult<Option<Vec<(String, i64, i64)>>> {
         guard(py, || {
@@ -348,7 +329,7 @@ impl PyLimiter {
 }
 
 /// What `check` reserves, in nano-USD rounded up: an `Estimate`'s high end, a `Cost`, or USD.
-fn reservation(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+fn reservation(py: Python<'_>, value: &Arg<'_>) -> PyResult<i64> {
     if let Ok(e) = value.cast::<PyEstimate>() {
         let e = &e.get().estimate;
         let high = e.high.as_ref().ok_or_else(|| {
@@ -367,7 +348,7 @@ fn reservation(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
 }
 
 /// What `record` settles with: a `Cost`, anything with a Decimal `total` (a `PricedCall`), or USD.
-fn actual(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+fn actual(py: Python<'_>, value: &Arg<'_>) -> PyResult<i64> {
     if value.cast::<PyCost>().is_err() && !is_amount(py, value)? {
         if let Ok(total) = value.getattr("total") {
             if is_decimal(py, &total)? {
@@ -378,17 +359,17 @@ fn actual(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
     usd_amount(py, value, "cost")
 }
 
-fn is_decimal(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn is_decimal(py: Python<'_>, value: &Arg<'_>) -> PyResult<bool> {
     static DECIMAL: RaceCell<Py<PyType>> = RaceCell::new();
     value.is_instance(imported(py, &DECIMAL, "decimal", "Decimal")?)
 }
 
-fn is_amount(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn is_amount(py: Python<'_>, value: &Arg<'_>) -> PyResult<bool> {
     Ok(value.is_instance_of::<PyString>() || value.is_instance_of::<PyInt>() || is_decimal(py, value)?)
 }
 
 /// A `Cost`'s total, a Decimal, an int or decimal text, in nano-USD rounded up.
-fn usd_amount(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+fn usd_amount(py: Python<'_>, value: &Arg<'_>, what: &str) -> PyResult<i64> {
     if let Ok(c) = value.cast::<PyCost>() {
         return nano_ceil(c.get().cost.total).py_err(py);
     }

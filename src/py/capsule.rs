@@ -18,7 +18,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyTuple};
 
-use crate::py::args::type_name;
+use crate::py::args::{type_name, Arg};
 use crate::py::errors::{invalid_argument, invalid_type};
 
 const SCHEMA: &CStr = c"arrow_schema";
@@ -32,7 +32,7 @@ struct Chunks {
 }
 
 /// Reads `obj` through its stream export, or else its array export; `what` names the argument in errors.
-fn import(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Chunks> {
+fn import(obj: &Arg<'_>, what: &str) -> PyResult<Chunks> {
     let py = obj.py();
     let bad = |e: &dyn std::fmt::Display| invalid_argument(py, format!("{what}: reading its Arrow data: {e}"));
     // A capsule of another kind than the export promises (CPython's ValueError), as a type error naming `what`.
@@ -123,17 +123,17 @@ fn read_stream(mut stream: FFI_ArrowArrayStream) -> Result<(Field, Vec<ArrayRef>
 }
 
 /// Whether `obj` exports Arrow data (a stream or an array).
-pub fn speaks_arrow(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub fn speaks_arrow(obj: &Arg<'_>) -> PyResult<bool> {
     Ok(obj.hasattr("__arrow_c_stream__")? || obj.hasattr("__arrow_c_array__")?)
 }
 
 /// The chunks of a column (an array, a chunked array, a series).
-pub fn column(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<ArrayRef>> {
+pub fn column(obj: &Arg<'_>, what: &str) -> PyResult<Vec<ArrayRef>> {
     Ok(import(obj, what)?.chunks)
 }
 
 /// The record batches of a table (a table, a record batch, a reader, a data frame), with its schema.
-pub fn table(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+pub fn table(obj: &Arg<'_>, what: &str) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
     let py = obj.py();
     let Chunks { field, chunks } = import(obj, what)?;
     let DataType::Struct(fields) = field.data_type() else {
@@ -166,6 +166,14 @@ fn capsule<'py, T: Send + 'static>(py: Python<'py>, value: T, name: &'static CSt
     PyCapsule::new_with_value(py, value, name)
 }
 
+/// A schema (a table's, or a column's field) as its capsule.
+fn schema_capsule<'py>(
+    py: Python<'py>,
+    schema: Result<FFI_ArrowSchema, arrow_schema::ArrowError>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    capsule(py, schema.map_err(|e| invalid_argument(py, e.to_string()))?, SCHEMA)
+}
+
 /// A table the extension made, handed to Python through `__arrow_c_stream__` (read it with
 /// `pyarrow.RecordBatchReader.from_stream`, `pyarrow.table` or `polars.DataFrame`); exporting it does not copy.
 #[pyclass(frozen, name = "ArrowTable", module = "tokenprice._core")]
@@ -186,7 +194,7 @@ impl ArrowTable {
     fn __arrow_c_stream__<'py>(
         &self,
         py: Python<'py>,
-        requested_schema: Option<&Bound<'py, PyAny>>,
+        requested_schema: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema; // the interface lets a producer keep its own types
         let reader = RecordBatchIterator::new(self.batches.clone().into_iter().map(Ok), self.schema.clone());
@@ -194,9 +202,7 @@ impl ArrowTable {
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema =
-            FFI_ArrowSchema::try_from(self.schema.as_ref()).map_err(|e| invalid_argument(py, e.to_string()))?;
-        capsule(py, schema, SCHEMA)
+        schema_capsule(py, FFI_ArrowSchema::try_from(self.schema.as_ref()))
     }
 
     #[getter]
@@ -236,17 +242,15 @@ impl ArrowArray {
     fn __arrow_c_array__<'py>(
         &self,
         py: Python<'py>,
-        requested_schema: Option<&Bound<'py, PyAny>>,
+        requested_schema: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let _ = requested_schema;
-        let schema = FFI_ArrowSchema::try_from(&self.field()).map_err(|e| invalid_argument(py, e.to_string()))?;
+        let _ = requested_schema; // the interface lets a producer keep its own types
         let array = FFI_ArrowArray::new(&self.array.to_data());
-        PyTuple::new(py, [capsule(py, schema, SCHEMA)?, capsule(py, array, ARRAY)?])
+        PyTuple::new(py, [self.__arrow_c_schema__(py)?, capsule(py, array, ARRAY)?])
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = FFI_ArrowSchema::try_from(&self.field()).map_err(|e| invalid_argument(py, e.to_string()))?;
-        capsule(py, schema, SCHEMA)
+        schema_capsule(py, FFI_ArrowSchema::try_from(&self.field()))
     }
 
     fn __len__(&self) -> usize {

@@ -15,12 +15,12 @@ use serde_json::Value;
 use crate::fork::RaceCell;
 use crate::money::amount_text;
 use crate::prices::calendar::{days_from_civil, format_date, instant_of_epoch_seconds, parse_instant, MICROS_PER_DAY};
-use crate::py::args::type_name;
+use crate::py::args::{type_name, Arg};
 use crate::py::errors::{invalid_argument, invalid_type};
 
 /// A pyclass's display (`__repr__`, `_repr_html_`), made by the named function of `tokenprice._display`:
 /// what a person reads is laid out there, the binding only hands the object over.
-pub(crate) fn displayed(obj: &Bound<'_, PyAny>, function: &str) -> PyResult<String> {
+pub(crate) fn displayed(obj: &Arg<'_>, function: &str) -> PyResult<String> {
     obj.py().import("tokenprice._display")?.getattr(function)?.call1((obj,))?.extract()
 }
 
@@ -32,7 +32,7 @@ pub(crate) const MAX_DEPTH: usize = 256;
 /// Converts plain Python data (dicts, lists, tuples, str, int, float, bool, None; or objects with
 /// `model_dump()`, such as the OpenAI SDK's message types) to a JSON value. `path` names the argument
 /// (`"messages"`); errors name the path inside it.
-pub(crate) fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+pub(crate) fn to_json(obj: &Arg<'_>, path: &str) -> PyResult<Value> {
     let mut walk = Walk { path: path.to_string(), open: Vec::new() };
     walk.value(obj)
 }
@@ -44,7 +44,7 @@ pub(crate) fn str_lossy(s: &Bound<'_, PyString>) -> PyResult<String> {
 }
 
 /// An optional text argument (`provider=`, `model=`): None, or a str; anything else is an `InvalidTypeError`.
-pub(crate) fn opt_text(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+pub(crate) fn opt_text(obj: Option<&Arg<'_>>, what: &str) -> PyResult<Option<String>> {
     match obj {
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
@@ -53,7 +53,7 @@ pub(crate) fn opt_text(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<O
 }
 
 /// A text argument: a str, else an `InvalidTypeError` naming the argument and the type given.
-pub(crate) fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+pub(crate) fn text(obj: &Arg<'_>, what: &str) -> PyResult<String> {
     crate::py::args::name(obj, what)
 }
 
@@ -87,7 +87,7 @@ impl Walk {
     }
 
     /// Enters a container: refuses one already on the path (a cycle) or one past [`MAX_DEPTH`].
-    fn enter(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn enter(&mut self, obj: &Arg<'_>) -> PyResult<()> {
         let id = obj.as_ptr() as usize;
         if let Some(&(_, at)) = self.open.iter().find(|(open, _)| *open == id) {
             let back = if at == self.path.len() { "itself".to_string() } else { shown(&self.path[..at]) };
@@ -101,7 +101,7 @@ impl Walk {
     }
 
     /// Converts `child` with `segment` appended to the path.
-    fn child(&mut self, child: &Bound<'_, PyAny>, segment: std::fmt::Arguments<'_>) -> PyResult<Value> {
+    fn child(&mut self, child: &Arg<'_>, segment: std::fmt::Arguments<'_>) -> PyResult<Value> {
         let len = self.path.len();
         std::fmt::Write::write_fmt(&mut self.path, segment).expect("writing to a String");
         let value = self.value(child);
@@ -109,7 +109,7 @@ impl Walk {
         value
     }
 
-    fn value(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    fn value(&mut self, obj: &Arg<'_>) -> PyResult<Value> {
         let py = obj.py();
         if obj.is_none() {
             return Ok(Value::Null);
@@ -200,7 +200,7 @@ impl Walk {
 
     /// The API's own JSON shape: aliases (google-genai's camelCase) and JSON values (datetimes as text) —
     /// pydantic's keywords; an object whose model_dump takes fewer is asked with fewer.
-    fn model_dump<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn model_dump<'py>(&self, obj: &Arg<'py>) -> PyResult<Bound<'py, PyAny>> {
         let py = obj.py();
         let pydantic = PyDict::new(py);
         pydantic.set_item("exclude_none", true)?;
@@ -232,7 +232,7 @@ fn shown(path: &str) -> String {
 }
 
 /// A value's repr, cut to 40 characters, for error messages.
-fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+fn short_repr(obj: &Arg<'_>) -> String {
     let r = obj.repr().map_or_else(|_| "?".to_string(), |r| r.to_string_lossy().into_owned());
     match r.char_indices().nth(40) {
         Some((at, _)) => format!("{}...", &r[..at]),
@@ -298,12 +298,12 @@ pub fn py_datetime<'py>(py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyA
 
 /// An optional instant: `None` stays `None` (the caller's default: a record's own time, or none); anything else as
 /// [`instant_of`] reads it.
-pub fn opt_instant(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<i64>> {
+pub fn opt_instant(value: Option<&Arg<'_>>, what: &str) -> PyResult<Option<i64>> {
     value.filter(|v| !v.is_none()).map(|v| instant_of(Some(v), what)).transpose()
 }
 
 /// Instants from Python: None (now), datetime (naive = UTC), date (midnight UTC), ISO string, or epoch seconds.
-pub fn instant_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<i64> {
+pub fn instant_of(value: Option<&Arg<'_>>, what: &str) -> PyResult<i64> {
     let Some(v) = value.filter(|v| !v.is_none()) else {
         return Ok(crate::prices::calendar::now_micros());
     };

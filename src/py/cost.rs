@@ -13,8 +13,8 @@ use crate::cost::table_input::{price_batches, ColumnNames, TableJob};
 use crate::cost::{price_model, Cost, CostItem};
 use crate::money::amount_text;
 use crate::prices::book::PriceBook;
-use crate::prices::units::UNITS;
-use crate::py::args::type_name;
+use crate::prices::units::{Side, UNITS};
+use crate::py::args::{type_name, Arg};
 use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{
     displayed, instant_of, opt_instant, opt_text, py_amount, py_datetime, py_decimal, py_moment, text, to_json,
@@ -43,25 +43,13 @@ impl PyCost {
     /// The sum of the items on the input side (prompt, cache, audio/image input).
     #[getter]
     fn input_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let sum: i128 = self
-            .cost
-            .all_items()
-            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Input)
-            .map(|i| i.amount)
-            .sum();
-        py_amount(py, sum)
+        py_amount(py, self.cost.side_total(Side::Input))
     }
 
     /// The sum of the items on the output side.
     #[getter]
     fn output_cost<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let sum: i128 = self
-            .cost
-            .all_items()
-            .filter(|i| UNITS[i.unit].side == crate::prices::units::Side::Output)
-            .map(|i| i.amount)
-            .sum();
-        py_amount(py, sum)
+        py_amount(py, self.cost.side_total(Side::Output))
     }
 
     /// One dict per item: field, count, unit_price (USD per `per`), per, amount, long_context_threshold, and the
@@ -142,7 +130,7 @@ impl PyCost {
     }
 
     /// `a + b`, exact (`Cost::sum`: one section per price sheet); `0 + cost` is the cost, so `sum(costs)` works.
-    fn __add__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __add__<'py>(&self, other: &Arg<'py>) -> PyResult<Bound<'py, PyAny>> {
         let py = other.py();
         if let Ok(o) = other.cast::<PyCost>() {
             return Ok(Bound::new(py, PyCost { cost: self.cost.sum(&o.get().cost).py_err(py)? })?.into_any());
@@ -154,7 +142,7 @@ impl PyCost {
         Ok(py.NotImplemented().into_bound(py))
     }
 
-    fn __radd__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __radd__<'py>(&self, other: &Arg<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.__add__(other)
     }
 
@@ -212,7 +200,7 @@ impl PyCost {
 
     /// Costs are equal when they price the same usage the same way: total, items, model, provider, entry, tier,
     /// region and time.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, other: &Arg<'_>) -> bool {
         let Ok(o) = other.cast::<PyCost>() else { return false };
         let (a, b) = (&self.cost, &o.get().cost);
         a.total == b.total
@@ -360,20 +348,17 @@ pub fn price_function<'py>(module: &Bound<'py, PyModule>) -> PyResult<Bound<'py,
 #[allow(clippy::too_many_arguments)]
 fn price_any(
     py: Python<'_>,
-    usage: Option<&Bound<'_, PyAny>>,
-    model: Option<&Bound<'_, PyAny>>,
-    provider: Option<&Bound<'_, PyAny>>,
-    at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&Bound<'_, PyAny>>,
+    usage: Option<&Arg<'_>>,
+    model: Option<&Arg<'_>>,
+    provider: Option<&Arg<'_>>,
+    at: Option<&Arg<'_>>,
+    service_tier: Option<&Arg<'_>>,
     book: Option<&PyPriceBook>,
-    region: Option<&Bound<'_, PyAny>>,
+    region: Option<&Arg<'_>>,
     counts: &[(&str, GivenCount)],
 ) -> PyResult<PyCost> {
     guard(py, || {
-        let model = opt_text(model, "model")?;
-        let provider = opt_text(provider, "provider")?;
-        let service_tier = opt_text(service_tier, "service_tier")?;
-        let region = opt_text(region, "region")?;
+        let [model, provider, service_tier, region] = choices([model, provider, service_tier, region])?;
         let (model, provider, service_tier, region) =
             (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
         let counts = (!counts.is_empty()).then_some(counts);
@@ -414,9 +399,20 @@ fn price_any(
     })
 }
 
+/// The `model`, `provider`, `service_tier` and `region` arguments of `price` and `estimate`, each None or a str.
+fn choices(given: [Option<&Arg<'_>>; 4]) -> PyResult<[Option<String>; 4]> {
+    let [model, provider, service_tier, region] = given;
+    Ok([
+        opt_text(model, "model")?,
+        opt_text(provider, "provider")?,
+        opt_text(service_tier, "service_tier")?,
+        opt_text(region, "region")?,
+    ])
+}
+
 /// A dict, JSON text or SDK object given to `price`, read by the core's rule. A dict of usage fields is read as
 /// `Usage(**d)` reads it (the same errors for a bad count); the core still checks no format reads it otherwise.
-fn read_value(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reading> {
+fn read_value(py: Python<'_>, obj: &Arg<'_>) -> PyResult<Reading> {
     let mut as_usage = None;
     if let Ok(d) = obj.cast::<PyDict>() {
         let keys: Vec<String> = d.keys().iter().filter_map(|k| k.extract::<String>().ok()).collect();
@@ -436,21 +432,21 @@ fn read_value(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reading> {
 #[allow(clippy::too_many_arguments)]
 pub fn price_arrow_table(
     py: Python<'_>,
-    table: &Bound<'_, PyAny>,
+    table: &Arg<'_>,
     book: Option<&PyPriceBook>,
-    model: Option<&Bound<'_, PyAny>>,
+    model: Option<&Arg<'_>>,
     timestamp: Option<String>,
-    provider: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&Bound<'_, PyAny>>,
-    region: Option<&Bound<'_, PyAny>>,
-    cache_hit: Option<&Bound<'_, PyAny>>,
+    provider: Option<&Arg<'_>>,
+    service_tier: Option<&Arg<'_>>,
+    region: Option<&Arg<'_>>,
+    cache_hit: Option<&Arg<'_>>,
     counts: Option<&Bound<'_, PyDict>>,
-    default_at: Option<&Bound<'_, PyAny>>,
+    default_at: Option<&Arg<'_>>,
     input_excludes_cache: Option<bool>,
     itemized: bool,
     as_float: bool,
     keep_columns: bool,
-    num_threads: Option<&Bound<'_, PyAny>>,
+    num_threads: Option<&Arg<'_>>,
 ) -> PyResult<ArrowTable> {
     guard(py, || {
         let threads = crate::py::args::threads(num_threads)?;
@@ -483,7 +479,7 @@ pub fn price_usage_record(
     rec: &UsageRecord,
     model: Option<&str>,
     provider: Option<&str>,
-    at: Option<&Bound<'_, PyAny>>,
+    at: Option<&Arg<'_>>,
     service_tier: Option<&str>,
     book: Option<&PyPriceBook>,
     region: Option<&str>,
@@ -611,19 +607,16 @@ impl PyEstimate {
 #[allow(clippy::too_many_arguments)]
 pub fn estimate(
     py: Python<'_>,
-    request: &Bound<'_, PyAny>,
-    model: Option<&Bound<'_, PyAny>>,
+    request: &Arg<'_>,
+    model: Option<&Arg<'_>>,
     book: Option<&PyPriceBook>,
-    provider: Option<&Bound<'_, PyAny>>,
-    at: Option<&Bound<'_, PyAny>>,
-    service_tier: Option<&Bound<'_, PyAny>>,
-    region: Option<&Bound<'_, PyAny>>,
+    provider: Option<&Arg<'_>>,
+    at: Option<&Arg<'_>>,
+    service_tier: Option<&Arg<'_>>,
+    region: Option<&Arg<'_>>,
 ) -> PyResult<PyEstimate> {
     guard(py, || {
-        let model = opt_text(model, "model")?;
-        let provider = opt_text(provider, "provider")?;
-        let tier = opt_text(service_tier, "service_tier")?;
-        let region = opt_text(region, "region")?;
+        let [model, provider, tier, region] = choices([model, provider, service_tier, region])?;
         let at = instant_of(at, "at")?;
         let request = to_json(request, "request")?;
         let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());

@@ -11,30 +11,6 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::error::Error;
 
-/// The named exception classes, one per kind of core error ([`class_of`] picks one by the error's variant).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    UnknownModel,
-    UnknownEncoding,
-    TokenizerNotPublic,
-    DisallowedSpecialToken,
-    InvalidToken,
-    TokenizerFile,
-    InvalidText,
-    Input,
-    InvalidArgument,
-    InvalidType,
-    InvalidMessage,
-    UnknownProvider,
-    AmbiguousModel,
-    NoPrice,
-    InvalidUsage,
-    PriceBook,
-    UsageFormat,
-    BudgetStore,
-    Internal,
-}
-
 /// The builtin exception a class also derives from, so existing `except` clauses still work.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Builtin {
@@ -45,93 +21,49 @@ enum Builtin {
     Runtime,
 }
 
-/// (class, name, builtin base besides TokenPriceError, docstring), in the order of [`Class`].
-const CLASSES: &[(Class, &str, Option<Builtin>, &str)] = &[
-    (Class::UnknownModel, "UnknownModelError", Some(Builtin::Key), "No tokenizer is known for this model name."),
-    (Class::UnknownEncoding, "UnknownEncodingError", Some(Builtin::Value), "No built-in encoding has this name."),
-    (
-        Class::TokenizerNotPublic,
-        "TokenizerNotPublicError",
-        None,
-        "The model's tokenizer is not public; pass approximate=True to estimate.",
-    ),
-    (
-        Class::DisallowedSpecialToken,
-        "DisallowedSpecialTokenError",
-        Some(Builtin::Value),
-        "Text contains a special token that was not allowed.",
-    ),
-    (Class::InvalidToken, "InvalidTokenError", Some(Builtin::Key), "A token id that is not in the encoding."),
-    (
-        Class::TokenizerFile,
-        "TokenizerFileError",
-        Some(Builtin::Value),
-        "A tokenizer or vocabulary file that cannot be parsed.",
-    ),
-    (Class::InvalidText, "InvalidTextError", Some(Builtin::Value), "Input that is not valid UTF-8 text."),
-    (Class::Input, "InputError", None, "Input that cannot be read (a missing or unreadable file)."),
-    (Class::InvalidArgument, "InvalidArgumentError", Some(Builtin::Value), "An argument outside its valid values."),
-    (Class::InvalidType, "InvalidTypeError", Some(Builtin::Type), "An argument of the wrong type."),
-    (
-        Class::InvalidMessage,
-        "InvalidMessageError",
-        Some(Builtin::Value),
-        "A chat message or tool definition of the wrong shape.",
-    ),
-    (
-        Class::UnknownProvider,
-        "UnknownProviderError",
-        Some(Builtin::Key),
-        "A provider name the price book does not know.",
-    ),
-    (
-        Class::AmbiguousModel,
-        "AmbiguousModelError",
-        Some(Builtin::Value),
-        "A model several providers price, with no provider given.",
-    ),
-    (
-        Class::NoPrice,
-        "NoPriceError",
-        Some(Builtin::Lookup),
-        "No price for the model on that date or in that service tier.",
-    ),
-    (
-        Class::InvalidUsage,
-        "InvalidUsageError",
-        Some(Builtin::Value),
-        "Impossible usage counts (negative, fractional, parts above totals).",
-    ),
-    (
-        Class::PriceBook,
-        "PriceBookError",
-        Some(Builtin::Value),
-        "A price file or price definition that breaks the schema.",
-    ),
-    (
-        Class::UsageFormat,
-        "UsageFormatError",
-        Some(Builtin::Value),
-        "A record that cannot be read as usage (unknown shape, bad field).",
-    ),
-    (
-        Class::BudgetStore,
-        "BudgetStoreError",
-        Some(Builtin::Runtime),
-        "A budget's store (Redis) cannot be reached and the budget fails closed.",
-    ),
-    (Class::Internal, "InternalError", Some(Builtin::Runtime), "A bug in tokenprice (please report it)."),
-];
+/// The named exception classes, one per kind of core error ([`class_of`] picks one by the error's variant): each
+/// `Class` is the Python class `<Class>Error`, deriving from `TokenPriceError` and the builtin named after `:`, with
+/// its docstring. One list makes both the enum and its table, so they cannot fall out of step.
+macro_rules! classes {
+    ($($class:ident $(: $builtin:ident)? => $doc:literal,)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum Class {
+            $($class),*
+        }
 
-// `CLASSES[c as usize]` is class `c`: checked when compiling.
-const _: () = {
-    let mut i = 0;
-    while i < CLASSES.len() {
-        assert!(CLASSES[i].0 as usize == i, "CLASSES is not in the order of Class");
-        i += 1;
-    }
-    assert!(CLASSES.len() == Class::Internal as usize + 1, "a Class without its entry in CLASSES");
-};
+        /// (name, builtin base besides TokenPriceError, docstring), indexed by [`Class`].
+        const CLASSES: &[(&str, Option<Builtin>, &str)] =
+            &[$((concat!(stringify!($class), "Error"), classes!(@builtin $($builtin)?), $doc)),*];
+    };
+    (@builtin) => {
+        None
+    };
+    (@builtin $builtin:ident) => {
+        Some(Builtin::$builtin)
+    };
+}
+
+classes! {
+    UnknownModel: Key => "No tokenizer is known for this model name.",
+    UnknownEncoding: Value => "No built-in encoding has this name.",
+    TokenizerNotPublic => "The model's tokenizer is not public; pass approximate=True to estimate.",
+    DisallowedSpecialToken: Value => "Text contains a special token that was not allowed.",
+    InvalidToken: Key => "A token id that is not in the encoding.",
+    TokenizerFile: Value => "A tokenizer or vocabulary file that cannot be parsed.",
+    InvalidText: Value => "Input that is not valid UTF-8 text.",
+    Input => "Input that cannot be read (a missing or unreadable file).",
+    InvalidArgument: Value => "An argument outside its valid values.",
+    InvalidType: Type => "An argument of the wrong type.",
+    InvalidMessage: Value => "A chat message or tool definition of the wrong shape.",
+    UnknownProvider: Key => "A provider name the price book does not know.",
+    AmbiguousModel: Value => "A model several providers price, with no provider given.",
+    NoPrice: Lookup => "No price for the model on that date or in that service tier.",
+    InvalidUsage: Value => "Impossible usage counts (negative, fractional, parts above totals).",
+    PriceBook: Value => "A price file or price definition that breaks the schema.",
+    UsageFormat: Value => "A record that cannot be read as usage (unknown shape, bad field).",
+    BudgetStore: Runtime => "A budget's store (Redis) cannot be reached and the budget fails closed.",
+    Internal: Runtime => "A bug in tokenprice (please report it).",
+}
 
 struct Classes {
     base: Py<PyType>,
@@ -173,7 +105,7 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
             false,
         )?;
         let mut named = Vec::new();
-        for (_, name, builtin, doc) in CLASSES {
+        for (name, builtin, doc) in CLASSES {
             let bases = match builtin {
                 Some(b) => PyTuple::new(py, [base.bind(py).clone(), builtin_base(py, *b)])?,
                 None => PyTuple::new(py, [base.bind(py).clone()])?,
@@ -189,7 +121,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let c = classes(py)?;
     m.add("TokenPriceError", c.base.bind(py))?;
-    for ((_, name, _, _), class) in CLASSES.iter().zip(&c.named) {
+    for ((name, _, _), class) in CLASSES.iter().zip(&c.named) {
         m.add(*name, class.bind(py))?;
     }
     Ok(())

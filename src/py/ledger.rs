@@ -19,6 +19,7 @@ use crate::ledger::{
 };
 use crate::money::{amount_text, money_field};
 use crate::prices::book::PriceBook;
+use crate::py::args::Arg;
 use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::opt_instant;
 use crate::py::errors::{guard, invalid_argument, invalid_type, to_py, IntoPy};
@@ -361,8 +362,8 @@ type Reconciled = (ArrowTable, u64, String, String, Vec<(&'static str, u64, Stri
 #[pyo3(signature = (lines, rejects, *, book=None, absolute, relative))]
 pub fn reconcile_lines(
     py: Python<'_>,
-    lines: &Bound<'_, PyAny>,
-    rejects: &Bound<'_, PyAny>,
+    lines: &Arg<'_>,
+    rejects: &Arg<'_>,
     book: Option<&PyPriceBook>,
     absolute: &str,
     relative: &str,
@@ -396,11 +397,11 @@ pub fn reconcile_lines(
 #[pyo3(signature = (lines, *, book=None, model_map=None, service_tier=None, at=None, without_cache=false))]
 pub fn reprice_lines(
     py: Python<'_>,
-    lines: &Bound<'_, PyAny>,
+    lines: &Arg<'_>,
     book: Option<&PyPriceBook>,
     model_map: Option<HashMap<String, String>>,
     service_tier: Option<String>,
-    at: Option<&Bound<'_, PyAny>>,
+    at: Option<&Arg<'_>>,
     without_cache: bool,
 ) -> PyResult<ArrowTable> {
     guard(py, || {

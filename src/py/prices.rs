@@ -10,10 +10,11 @@ use crate::prices::book::PriceBook;
 use crate::prices::calendar::format_moment;
 use crate::prices::schema::{PriceDef, SheetDef};
 use crate::prices::units::UNITS;
+use crate::py::args::Arg;
 use crate::py::convert::{displayed, instant_of, opt_text, py_decimal, py_moment, text};
 use crate::py::errors::{guard, IntoPy};
 
-fn json_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<serde_json::Value> {
+fn json_of(obj: &Arg<'_>, what: &str) -> PyResult<serde_json::Value> {
     crate::py::convert::to_json(obj, what)
 }
 
@@ -116,7 +117,7 @@ impl PyPriceBook {
     /// A book from provider definitions (dicts in the price-file schema, `prices/SCHEMA.md`).
     #[staticmethod]
     #[pyo3(signature = (providers, *, origin = "dicts"))]
-    fn from_dicts(py: Python<'_>, providers: &Bound<'_, PyAny>, origin: &str) -> PyResult<PyPriceBook> {
+    fn from_dicts(py: Python<'_>, providers: &Arg<'_>, origin: &str) -> PyResult<PyPriceBook> {
         guard(py, || {
             let list = match json_of(providers, "providers")? {
                 serde_json::Value::Array(items) => items,
@@ -132,7 +133,7 @@ impl PyPriceBook {
 
     /// A book from price files: one provider's TOML file, or a folder of them (like `prices/`).
     #[staticmethod]
-    fn from_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
+    fn from_path(py: Python<'_>, path: &Arg<'_>) -> PyResult<PyPriceBook> {
         guard(py, || {
             let path = crate::py::args::path(path, "path")?;
             let (book, values) = py.detach(|| PriceBook::load_path(&path)).py_err(py)?;
@@ -143,7 +144,7 @@ impl PyPriceBook {
 
     /// A new book with overrides layered on this one (this one is unchanged): a dict or a TOML file with
     /// `discounts` ({"openai": "0.8", "openai/gpt-4o": "0.7"}) and `providers` (models to add or replace).
-    fn with_overrides(&self, py: Python<'_>, overrides: &Bound<'_, PyAny>) -> PyResult<PyPriceBook> {
+    fn with_overrides(&self, py: Python<'_>, overrides: &Arg<'_>) -> PyResult<PyPriceBook> {
         guard(py, || {
             let is_path = overrides.is_instance_of::<pyo3::types::PyString>()
                 || overrides.is_instance(&py.import("os")?.getattr("PathLike")?)?;
@@ -190,7 +191,7 @@ impl PyPriceBook {
     }
 
     /// Books are equal when made the same way from the same content.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, other: &Arg<'_>) -> bool {
         other
             .cast::<PyPriceBook>()
             .is_ok_and(|o| Arc::ptr_eq(&self.book, &o.get().book) || self.recipe.same(&o.get().recipe))
@@ -209,8 +210,8 @@ impl PyPriceBook {
     fn resolve<'py>(
         &self,
         py: Python<'py>,
-        model: &Bound<'py, PyAny>,
-        provider: Option<&Bound<'py, PyAny>>,
+        model: &Arg<'py>,
+        provider: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(py, || {
             let (model, provider) = (text(model, "model")?, opt_text(provider, "provider")?);
@@ -224,9 +225,9 @@ impl PyPriceBook {
     fn price_at<'py>(
         &self,
         py: Python<'py>,
-        model: &Bound<'py, PyAny>,
-        at: Option<&Bound<'py, PyAny>>,
-        provider: Option<&Bound<'py, PyAny>>,
+        model: &Arg<'py>,
+        at: Option<&Arg<'py>>,
+        provider: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(py, || {
             let (model, provider) = (text(model, "model")?, opt_text(provider, "provider")?);
@@ -267,7 +268,7 @@ impl PyPriceBook {
 
     /// Every model (optionally of one provider), as dicts: provider, id, name, context_window, deprecated.
     #[pyo3(signature = (provider=None))]
-    fn models<'py>(&self, py: Python<'py>, provider: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+    fn models<'py>(&self, py: Python<'py>, provider: Option<&Arg<'py>>) -> PyResult<Bound<'py, PyList>> {
         guard(py, || {
             let provider = opt_text(provider, "provider")?;
             let pi = provider.as_deref().map(|p| self.book.provider_by_name(p)).transpose().py_err(py)?;

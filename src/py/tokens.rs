@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyFrozenSet, PyList, PyString, PyTuple};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::py::args::{self, type_name};
+use crate::py::args::{self, type_name, Arg};
 use crate::py::convert::{self, to_json};
 use crate::py::errors::{self, guard, invalid_argument, invalid_type, IntoPy};
 use crate::tokens::chat::{count_message_tokens as core_count_messages, message_encoding};
@@ -37,7 +37,7 @@ pub enum SpecialArg {
 }
 
 impl SpecialArg {
-    pub fn parse(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<SpecialArg> {
+    pub fn parse(obj: Option<&Arg<'_>>, name: &str) -> PyResult<SpecialArg> {
         let Some(obj) = obj else {
             return Ok(SpecialArg::Some(Vec::new()));
         };
@@ -88,7 +88,7 @@ impl SpecialArg {
 }
 
 /// Extracts texts from a list, tuple or other iterable of `str | None`, naming the first bad element.
-pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<PyBackedStr>>> {
+pub fn extract_texts(obj: &Arg<'_>, what: &str) -> PyResult<Vec<Option<PyBackedStr>>> {
     let py = obj.py();
     let extract_one = |i: usize, item: Bound<'_, PyAny>| -> PyResult<Option<PyBackedStr>> {
         if item.is_none() {
@@ -110,7 +110,7 @@ pub fn extract_texts(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<
     iter.enumerate().map(|(i, item)| extract_one(i, item?)).collect()
 }
 
-fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+fn token_ids(obj: &Arg<'_>) -> PyResult<Vec<u64>> {
     let py = obj.py();
     let iter = obj
         .try_iter()
@@ -120,7 +120,7 @@ fn token_ids(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
 
 /// Key/value pairs from a dict or an iterable of 2-tuples (tiktoken passes dicts, pickles pass lists).
 fn pairs<'py, K: for<'a> FromPyObjectOwned<'py>, V: for<'a> FromPyObjectOwned<'py>>(
-    obj: Option<&Bound<'py, PyAny>>,
+    obj: Option<&Arg<'py>>,
     what: &str,
 ) -> PyResult<Vec<(K, V)>> {
     let Some(obj) = obj else { return Ok(Vec::new()) };
@@ -251,9 +251,9 @@ impl PyEncoding {
     fn encode(
         &self,
         py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
+        text: &Arg<'_>,
+        allowed_special: Option<&Arg<'_>>,
+        disallowed_special: Option<&Arg<'_>>,
     ) -> PyResult<Vec<u32>> {
         guard(py, || {
             let text = args::text(text, "text")?;
@@ -267,7 +267,7 @@ impl PyEncoding {
     }
 
     /// Token ids of `text`, with special-token text encoded as ordinary text.
-    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    fn encode_ordinary(&self, py: Python<'_>, text: &Arg<'_>) -> PyResult<Vec<u32>> {
         guard(py, || {
             let text = args::text(text, "text")?;
             self.encode_impl(py, &text, &SpecialArg::Some(Vec::new()), &SpecialArg::Some(Vec::new()))
@@ -279,10 +279,10 @@ impl PyEncoding {
     fn encode_batch(
         &self,
         py: Python<'_>,
-        texts: &Bound<'_, PyAny>,
-        num_threads: Option<&Bound<'_, PyAny>>,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
+        texts: &Arg<'_>,
+        num_threads: Option<&Arg<'_>>,
+        allowed_special: Option<&Arg<'_>>,
+        disallowed_special: Option<&Arg<'_>>,
     ) -> PyResult<Vec<Vec<u32>>> {
         guard(py, || {
             let num_threads = args::threads(num_threads)?;
@@ -315,15 +315,15 @@ impl PyEncoding {
     fn encode_ordinary_batch(
         &self,
         py: Python<'_>,
-        texts: &Bound<'_, PyAny>,
-        num_threads: Option<&Bound<'_, PyAny>>,
+        texts: &Arg<'_>,
+        num_threads: Option<&Arg<'_>>,
     ) -> PyResult<Vec<Vec<u32>>> {
         let empty = PyTuple::empty(py);
         self.encode_batch(py, texts, num_threads, None, Some(empty.as_any()))
     }
 
     /// The bytes of `tokens`, concatenated.
-    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: &Arg<'py>) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || {
             let ids = token_ids(tokens)?;
             let bytes = match &self.tokenizer {
@@ -342,8 +342,8 @@ impl PyEncoding {
     fn decode<'py>(
         &self,
         py: Python<'py>,
-        tokens: &Bound<'py, PyAny>,
-        errors: Option<&Bound<'py, PyAny>>,
+        tokens: &Arg<'py>,
+        errors: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let errors = match errors {
             None => "replace".to_string(),
@@ -360,11 +360,7 @@ impl PyEncoding {
         bytes.call_method1("decode", ("utf-8", errors.as_str()))
     }
 
-    fn decode_single_token_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_single_token_bytes<'py>(&self, py: Python<'py>, token: &Arg<'py>) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || {
             let token = args::count(token, "token", u64::MAX)?;
             let e = self.bpe(py, "decode_single_token_bytes")?;
@@ -378,9 +374,9 @@ impl PyEncoding {
     fn count(
         &self,
         py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        num_threads: Option<&Bound<'_, PyAny>>,
+        text: &Arg<'_>,
+        allowed_special: Option<&Arg<'_>>,
+        num_threads: Option<&Arg<'_>>,
     ) -> PyResult<usize> {
         guard(py, || {
             let text = args::text(text, "text")?;
@@ -395,9 +391,9 @@ impl PyEncoding {
     #[pyo3(signature = (texts, *, allowed_special=None, num_threads=None))]
     fn count_batch<'py>(
         slf: &Bound<'py, Self>,
-        texts: &Bound<'py, PyAny>,
-        allowed_special: Option<&Bound<'py, PyAny>>,
-        num_threads: Option<&Bound<'py, PyAny>>,
+        texts: &Arg<'py>,
+        allowed_special: Option<&Arg<'py>>,
+        num_threads: Option<&Arg<'py>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let num_threads = guard(py, || args::threads(num_threads))?;
@@ -429,9 +425,9 @@ impl PyEncoding {
     fn count_till_limit(
         &self,
         py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        limit: &Bound<'_, PyAny>,
-        allowed_special: Option<&Bound<'_, PyAny>>,
+        text: &Arg<'_>,
+        limit: &Arg<'_>,
+        allowed_special: Option<&Arg<'_>>,
     ) -> PyResult<Option<usize>> {
         guard(py, || {
             let text = args::text(text, "text")?;
@@ -446,10 +442,10 @@ impl PyEncoding {
     #[pyo3(signature = (path, *, pattern, special_tokens=None, name=None))]
     fn from_tiktoken_file(
         py: Python<'_>,
-        path: &Bound<'_, PyAny>,
-        pattern: &Bound<'_, PyAny>,
-        special_tokens: Option<&Bound<'_, PyAny>>,
-        name: Option<&Bound<'_, PyAny>>,
+        path: &Arg<'_>,
+        pattern: &Arg<'_>,
+        special_tokens: Option<&Arg<'_>>,
+        name: Option<&Arg<'_>>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
             let path = args::path(path, "path")?;
@@ -469,10 +465,10 @@ impl PyEncoding {
     #[pyo3(signature = (name, *, mergeable_ranks, pattern, special_tokens=None))]
     fn from_ranks(
         py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        mergeable_ranks: &Bound<'_, PyAny>,
-        pattern: &Bound<'_, PyAny>,
-        special_tokens: Option<&Bound<'_, PyAny>>,
+        name: &Arg<'_>,
+        mergeable_ranks: &Arg<'_>,
+        pattern: &Arg<'_>,
+        special_tokens: Option<&Arg<'_>>,
     ) -> PyResult<PyEncoding> {
         guard(py, || {
             let name = args::name(name, "name")?;
@@ -489,11 +485,7 @@ impl PyEncoding {
     /// Loads a Hugging Face `tokenizer.json` from a local path (no network).
     #[staticmethod]
     #[pyo3(signature = (path, *, name=None))]
-    fn from_tokenizer_json(
-        py: Python<'_>,
-        path: &Bound<'_, PyAny>,
-        name: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyEncoding> {
+    fn from_tokenizer_json(py: Python<'_>, path: &Arg<'_>, name: Option<&Arg<'_>>) -> PyResult<PyEncoding> {
         guard(py, || {
             let path = args::path(path, "path")?;
             let name = args::opt_name(name, "name")?;
@@ -505,11 +497,7 @@ impl PyEncoding {
     /// A Hugging Face tokenizer from the text of a tokenizer.json.
     #[staticmethod]
     #[pyo3(signature = (json, *, name))]
-    fn from_tokenizer_json_str(
-        py: Python<'_>,
-        json: &Bound<'_, PyAny>,
-        name: &Bound<'_, PyAny>,
-    ) -> PyResult<PyEncoding> {
+    fn from_tokenizer_json_str(py: Python<'_>, json: &Arg<'_>, name: &Arg<'_>) -> PyResult<PyEncoding> {
         guard(py, || {
             let json = args::name(json, "json")?;
             let name = args::name(name, "name")?;
@@ -532,7 +520,7 @@ impl PyEncoding {
         convert::displayed(slf.as_any(), "encoding_html")
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, other: &Arg<'_>) -> bool {
         let Ok(other) = other.cast::<PyEncoding>() else {
             return false;
         };
@@ -582,39 +570,35 @@ impl PyEncoding {
 #[pyfunction]
 pub fn _encoding_from_ranks(
     py: Python<'_>,
-    name: &Bound<'_, PyAny>,
-    ranks: &Bound<'_, PyAny>,
-    pattern: &Bound<'_, PyAny>,
-    specials: &Bound<'_, PyAny>,
+    name: &Arg<'_>,
+    ranks: &Arg<'_>,
+    pattern: &Arg<'_>,
+    specials: &Arg<'_>,
 ) -> PyResult<PyEncoding> {
     PyEncoding::from_ranks(py, name, ranks, pattern, Some(specials))
 }
 
 /// Unpickling helper for Hugging Face tokenizers.
 #[pyfunction]
-pub fn _encoding_from_tokenizer_json_str(
-    py: Python<'_>,
-    json: &Bound<'_, PyAny>,
-    name: &Bound<'_, PyAny>,
-) -> PyResult<PyEncoding> {
+pub fn _encoding_from_tokenizer_json_str(py: Python<'_>, json: &Arg<'_>, name: &Arg<'_>) -> PyResult<PyEncoding> {
     PyEncoding::from_tokenizer_json_str(py, json, name)
 }
 
 /// A built-in encoding by name: gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony.
 #[pyfunction]
-pub fn get_encoding(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+pub fn get_encoding(py: Python<'_>, name: &Arg<'_>) -> PyResult<PyEncoding> {
     guard(py, || PyEncoding::builtin(&args::name(name, "name")?, py))
 }
 
 /// The name of the encoding an OpenAI model uses (provider prefixes, Azure, fine-tune and dated names accepted).
 #[pyfunction]
-pub fn encoding_name_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+pub fn encoding_name_for_model(py: Python<'_>, model: &Arg<'_>) -> PyResult<&'static str> {
     guard(py, || core_encoding_name(&args::name(model, "model")?).py_err(py))
 }
 
 /// The encoding an OpenAI model uses.
 #[pyfunction]
-pub fn encoding_for_model(py: Python<'_>, model: &Bound<'_, PyAny>) -> PyResult<PyEncoding> {
+pub fn encoding_for_model(py: Python<'_>, model: &Arg<'_>) -> PyResult<PyEncoding> {
     guard(py, || PyEncoding::builtin(core_encoding_name(&args::name(model, "model")?).py_err(py)?, py))
 }
 
@@ -625,14 +609,14 @@ pub fn list_encoding_names() -> Vec<&'static str> {
 
 /// What is known about a model's tokenizer: ("encoding", name), ("not_public", vendor) or None.
 #[pyfunction]
-pub fn lookup_model(model: &Bound<'_, PyAny>) -> PyResult<Option<(&'static str, &'static str)>> {
+pub fn lookup_model(model: &Arg<'_>) -> PyResult<Option<(&'static str, &'static str)>> {
     Ok(core_lookup_model(&args::name(model, "model")?).map(|m| match m {
         ModelTokenizer::Encoding(e) => ("encoding", e),
         ModelTokenizer::NotPublic { vendor } => ("not_public", vendor),
     }))
 }
 
-fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+fn to_json_list(obj: &Arg<'_>, what: &str) -> PyResult<Vec<Value>> {
     if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
         return Err(errors::invalid_type(obj.py(), format!("{what} must be a list, got {}", type_name(obj))));
     }
@@ -649,9 +633,9 @@ fn to_json_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
 #[pyo3(signature = (messages, model, tools=None, approximate=false))]
 pub fn count_message_tokens(
     py: Python<'_>,
-    messages: &Bound<'_, PyAny>,
-    model: &Bound<'_, PyAny>,
-    tools: Option<&Bound<'_, PyAny>>,
+    messages: &Arg<'_>,
+    model: &Arg<'_>,
+    tools: Option<&Arg<'_>>,
     approximate: bool,
 ) -> PyResult<u64> {
     guard(py, || {
@@ -668,13 +652,13 @@ pub fn count_message_tokens(
 #[pyo3(signature = (width, height, model, detail=None))]
 pub fn image_tokens(
     py: Python<'_>,
-    width: &Bound<'_, PyAny>,
-    height: &Bound<'_, PyAny>,
-    model: &Bound<'_, PyAny>,
-    detail: Option<&Bound<'_, PyAny>>,
+    width: &Arg<'_>,
+    height: &Arg<'_>,
+    model: &Arg<'_>,
+    detail: Option<&Arg<'_>>,
 ) -> PyResult<u64> {
     guard(py, || {
-        let dim = |v: &Bound<'_, PyAny>, what: &str| args::count(v, what, u32::MAX as u64).map(|n| n as u32);
+        let dim = |v: &Arg<'_>, what: &str| args::count(v, what, u32::MAX as u64).map(|n| n as u32);
         let model = args::name(model, "model")?;
         let detail = detail.map(|d| args::name(d, "detail")).transpose()?;
         let detail = detail.as_deref().unwrap_or("auto");
@@ -684,7 +668,7 @@ pub fn image_tokens(
 }
 
 /// `errors=`: None or "strict" (invalid UTF-8 is an error), or "replace" (it counts as U+FFFD).
-fn errors_mode(errors: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+fn errors_mode(errors: Option<&Arg<'_>>) -> PyResult<bool> {
     let Some(errors) = errors.filter(|e| !e.is_none()) else { return Ok(false) };
     match args::name(errors, "errors")?.as_str() {
         "strict" => Ok(false),
@@ -694,7 +678,7 @@ fn errors_mode(errors: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
 }
 
 /// The `encoding` argument of the streaming counters: an `Encoding` of tiktoken's kind.
-fn stream_encoding(encoding: &Bound<'_, PyAny>) -> PyResult<Arc<crate::tokens::Encoding>> {
+fn stream_encoding(encoding: &Arg<'_>) -> PyResult<Arc<crate::tokens::Encoding>> {
     let py = encoding.py();
     let encoding = encoding.cast::<PyEncoding>().map_err(|_| {
         errors::invalid_type(
@@ -714,6 +698,16 @@ fn stream_encoding(encoding: &Bound<'_, PyAny>) -> PyResult<Arc<crate::tokens::E
     }
 }
 
+/// The arguments both streaming counters take: the encoding, `errors=` (whether to replace invalid UTF-8) and
+/// `num_threads=`.
+fn stream_options(
+    encoding: &Arg<'_>,
+    errors: Option<&Arg<'_>>,
+    num_threads: Option<&Arg<'_>>,
+) -> PyResult<(Arc<crate::tokens::Encoding>, bool, Option<usize>)> {
+    Ok((stream_encoding(encoding)?, errors_mode(errors)?, args::threads(num_threads)?))
+}
+
 /// Counts the tokens of a file, streaming it in blocks (memory stays bounded whatever the file's size).
 #[pyfunction]
 #[pyo3(
@@ -722,16 +716,14 @@ fn stream_encoding(encoding: &Bound<'_, PyAny>) -> PyResult<Arc<crate::tokens::E
 )]
 pub fn count_file(
     py: Python<'_>,
-    path: &Bound<'_, PyAny>,
-    encoding: &Bound<'_, PyAny>,
-    errors: Option<&Bound<'_, PyAny>>,
-    num_threads: Option<&Bound<'_, PyAny>>,
+    path: &Arg<'_>,
+    encoding: &Arg<'_>,
+    errors: Option<&Arg<'_>>,
+    num_threads: Option<&Arg<'_>>,
 ) -> PyResult<u64> {
     guard(py, || {
         let path = args::path(path, "path")?;
-        let enc = stream_encoding(encoding)?;
-        let replace = errors_mode(errors)?;
-        let num_threads = args::threads(num_threads)?;
+        let (enc, replace, num_threads) = stream_options(encoding, errors, num_threads)?;
         py.detach(|| StreamCounter::count_path(enc, &path, replace, num_threads)).py_err(py)
     })
 }
@@ -769,21 +761,19 @@ impl PyStreamCounter {
     )]
     fn new(
         py: Python<'_>,
-        encoding: &Bound<'_, PyAny>,
-        source: Option<&Bound<'_, PyAny>>,
-        errors: Option<&Bound<'_, PyAny>>,
-        num_threads: Option<&Bound<'_, PyAny>>,
+        encoding: &Arg<'_>,
+        source: Option<&Arg<'_>>,
+        errors: Option<&Arg<'_>>,
+        num_threads: Option<&Arg<'_>>,
     ) -> PyResult<Self> {
         guard(py, || {
-            let enc = stream_encoding(encoding)?;
+            let (enc, replace, num_threads) = stream_options(encoding, errors, num_threads)?;
             let source = args::opt_name(source, "source")?.unwrap_or_else(|| "<stream>".into());
-            let replace = errors_mode(errors)?;
-            let num_threads = args::threads(num_threads)?;
             Ok(PyStreamCounter { inner: Mutex::new(Some(StreamCounter::new(enc, &source, replace, num_threads))) })
         })
     }
 
-    fn feed(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn feed(&self, py: Python<'_>, data: &Arg<'_>) -> PyResult<()> {
         guard(py, || {
             let data = data.cast::<pyo3::types::PyBytes>().map_err(|_| {
                 errors::invalid_type(py, format!("feed(data): data must be bytes, got {}", args::type_name(data)))

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::prices::units::UNITS;
-use crate::py::args::type_name;
+use crate::py::args::{type_name, Arg};
 use crate::py::capsule::{self, ArrowTable};
 use crate::py::convert::{instant_of, py_datetime, py_decimal};
 use crate::py::convert::{opt_text, str_lossy, text, to_json};
@@ -227,7 +227,7 @@ impl PyUsageRecord {
         Ok(PyUsageRecord { record: UsageRecord::from_state_text(state).py_err(cls.py())? })
     }
     /// Equal when every field is equal.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, other: &Arg<'_>) -> bool {
         other.cast::<PyUsageRecord>().is_ok_and(|o| o.get().record == self.record)
     }
     fn __repr__(&self) -> String {
@@ -259,7 +259,7 @@ impl Text {
     }
 }
 
-pub(crate) fn text_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Text>> {
+pub(crate) fn text_of(obj: &Arg<'_>, what: &str) -> PyResult<Option<Text>> {
     if obj.is_none() {
         return Ok(None);
     }
@@ -317,7 +317,7 @@ fn hints_of([provider, format, model, at]: HintArgs<'_, '_>) -> PyResult<Hints> 
 
 /// A generic mapping from a dict: {"model": "path", "timestamp": ..., "input_tokens": "usage.in", ...,
 /// "metadata": {"tenant": "path"} or ["path", ...], "input_excludes_cache": bool}.
-fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
+fn mapping_of(obj: &Arg<'_>) -> PyResult<Mapping> {
     let py = obj.py();
     let d = obj
         .cast::<PyDict>()
@@ -360,12 +360,12 @@ fn mapping_of(obj: &Bound<'_, PyAny>) -> PyResult<Mapping> {
 #[pyo3(signature = (obj, provider=None, format=None, model=None, at=None, mapping=None))]
 pub fn extract_usage(
     py: Python<'_>,
-    obj: &Bound<'_, PyAny>,
-    provider: Option<&Bound<'_, PyAny>>,
-    format: Option<&Bound<'_, PyAny>>,
-    model: Option<&Bound<'_, PyAny>>,
-    at: Option<&Bound<'_, PyAny>>,
-    mapping: Option<&Bound<'_, PyAny>>,
+    obj: &Arg<'_>,
+    provider: Option<&Arg<'_>>,
+    format: Option<&Arg<'_>>,
+    model: Option<&Arg<'_>>,
+    at: Option<&Arg<'_>>,
+    mapping: Option<&Arg<'_>>,
 ) -> PyResult<PyUsageRecord> {
     guard(py, || {
         let hints = hints_of([provider, format, model, at])?;
@@ -391,13 +391,13 @@ pub fn extract_usage(
 #[allow(clippy::too_many_arguments)]
 pub fn extract_usages(
     py: Python<'_>,
-    records: &Bound<'_, PyAny>,
-    provider: Option<&Bound<'_, PyAny>>,
-    format: Option<&Bound<'_, PyAny>>,
-    model: Option<&Bound<'_, PyAny>>,
-    at: Option<&Bound<'_, PyAny>>,
-    mapping: Option<&Bound<'_, PyAny>>,
-    num_threads: Option<&Bound<'_, PyAny>>,
+    records: &Arg<'_>,
+    provider: Option<&Arg<'_>>,
+    format: Option<&Arg<'_>>,
+    model: Option<&Arg<'_>>,
+    at: Option<&Arg<'_>>,
+    mapping: Option<&Arg<'_>>,
+    num_threads: Option<&Arg<'_>>,
     labels: Option<Vec<String>>,
     approximate: bool,
 ) -> PyResult<ArrowTable> {
@@ -479,7 +479,7 @@ pub fn format_names() -> Vec<&'static str> {
 }
 
 /// A count from Python as the core takes it (`GivenCount`, whose rules say what is valid).
-pub(crate) fn given_count(v: &Bound<'_, PyAny>) -> GivenCount {
+pub(crate) fn given_count(v: &Arg<'_>) -> GivenCount {
     let text = || v.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(v));
     let number = !v.is_instance_of::<pyo3::types::PyBool>();
     if number && v.is_instance_of::<PyInt>() {

@@ -398,54 +398,36 @@ pub fn to_batch(rows: &[Row], finish: &Finish<'_>) -> Result<RecordBatch> {
             }
         }
     }
-    let utf8 = |name: &str| Field::new(name, DataType::Utf8, true);
-    let mut fields = vec![
-        Field::new("source_index", DataType::Int64, false),
-        utf8("id"),
-        utf8("format"),
-        utf8("provider"),
-        utf8("model"),
-        utf8("served_model"),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+    // Each column beside its field, in the table's order.
+    let text = |name: &str, mut b: StringBuilder| column(Field::new(name, DataType::Utf8, true), b.finish());
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let mut out = vec![
+        column(Field::new("source_index", DataType::Int64, false), source.finish()),
+        text("id", id),
+        text("format", format),
+        text("provider", provider),
+        text("model", model),
+        text("served_model", served),
+        column(Field::new("timestamp", utc, true), ts.finish()),
     ];
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(source.finish()),
-        Arc::new(id.finish()),
-        Arc::new(format.finish()),
-        Arc::new(provider.finish()),
-        Arc::new(model.finish()),
-        Arc::new(served.finish()),
-        Arc::new(ts.finish()),
-    ];
-    for (f, c) in extra.finish_counts() {
-        fields.push(f);
-        columns.push(c);
-    }
-    fields.extend([
-        utf8("service_tier"),
-        utf8("region"),
-        Field::new("cache_hit", DataType::Boolean, true),
-        utf8("status"),
-        utf8("usage_source"),
-        Field::new("status_code", DataType::Int32, true),
-        money_field("reported_cost"),
-        Field::new("parts", DataType::Int32, true),
-        utf8("error"),
+    out.extend(extra.finish_counts());
+    out.extend([
+        text("service_tier", tier),
+        text("region", region),
+        column(Field::new("cache_hit", DataType::Boolean, true), hit.finish()),
+        text("status", status),
+        text("usage_source", usage_source),
+        column(Field::new("status_code", DataType::Int32, true), code.finish()),
+        column(money_field("reported_cost"), cost.finish()),
+        column(Field::new("parts", DataType::Int32, true), parts.finish()),
+        text("error", error),
     ]);
-    columns.extend([
-        Arc::new(tier.finish()) as ArrayRef,
-        Arc::new(region.finish()),
-        Arc::new(hit.finish()),
-        Arc::new(status.finish()),
-        Arc::new(usage_source.finish()),
-        Arc::new(code.finish()),
-        Arc::new(cost.finish()),
-        Arc::new(parts.finish()),
-        Arc::new(error.finish()),
-    ]);
-    for (f, c) in extra.finish_labels(&FIXED) {
-        fields.push(f);
-        columns.push(c);
-    }
+    out.extend(extra.finish_labels(&FIXED));
+    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = out.into_iter().unzip();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("usage table"))
+}
+
+/// A finished column with its field.
+fn column(field: Field, array: impl arrow_array::Array + 'static) -> (Field, ArrayRef) {
+    (field, Arc::new(array))
 }

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from tokenprice import _core
 from tokenprice._core import PriceBook
-from tokenprice._ledger import PricedLogs, log_options
+from tokenprice._ledger import LogOptions, PricedLogs
 from tokenprice._secrets import Secret, redact, redact_url, redacted_error
 
 DEFAULT_TABLE = "LiteLLM_SpendLogs"
@@ -353,9 +353,9 @@ def litellm(
     db = _Database(url, password)
     _table_parts(table)
     low, high = _utc(since, "since"), _utc(until, "until")
-    options = log_options(
+    options = LogOptions(
         book=book, format="litellm", provider=provider, model=model, service_tier=service_tier, num_threads=num_threads
-    )
+    ).core()
     if by is not None or period is not None or not keep_rows:
         _check_period(period, tz)
     state_path = Path(os.fspath(state)) if state is not None else None

@@ -37,14 +37,17 @@ fn usage_at(o: &Obj<'_>, path: &str) -> Result<Usage> {
 }
 
 fn tokenprice(o: &Obj<'_>) -> Result<UsageRecord> {
+    // The sink writes these fields under the record's own names.
+    let [provider, model, served_model, service_tier, region, id] =
+        ["provider", "model", "served_model", "service_tier", "region", "id"].map(|key| text(o, key));
     let mut rec = UsageRecord {
         format: "tokenprice",
-        provider: text(o, "provider"),
-        model: text(o, "model"),
-        served_model: text(o, "served_model"),
-        service_tier: text(o, "service_tier"),
-        region: text(o, "region"),
-        id: text(o, "id"),
+        provider,
+        model,
+        served_model,
+        service_tier,
+        region,
+        id,
         ..Default::default()
     };
     rec.timestamp = time(o, "timestamp")?;
