@@ -402,3 +402,43 @@ def test_options_a_postgres_source_does_not_take_are_refused() -> None:
         tokenprice.price_logs(url, approximate=True)
     with pytest.raises(tokenprice.InvalidArgumentError, match="default_at: not taken"):
         tokenprice.price_logs(url, default_at="2026-01-01")
+
+
+def test_the_core_takes_pages_of_arrow_texts_as_one_input() -> None:
+    """The core's side of the Postgres source, without a server: ``pages=`` gives Arrow tables of (JSON text, row
+    name) until None, one input named by the one path; a reject names its row by ``key``; a wrong combination of
+    arguments is an error naming it, and an exception from ``pages`` is raised as it is."""
+    import pyarrow as pa
+
+    from tokenprice import _core
+    from tokenprice._ledger import LogOptions
+
+    good = json.dumps(
+        {"created": 1735689600, "model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+    )
+    queue = [
+        pa.table({"text": [good, "{not json"], "request_id": ["r-1", "r-2"]}),
+        pa.table({"text": [good], "request_id": ["r-3"]}),
+    ]
+
+    def pages() -> Any:
+        return queue.pop(0) if queue else None
+
+    options = LogOptions(format="openai_chat").core()
+    priced, rejects, read, _, _, _ = _core.price_log_files(["db t"], options, pages=pages, key="request_id")
+    assert (read, pa.table(priced).num_rows) == (3, 2)
+    assert pa.table(rejects).column("source").to_pylist() == ["db t request_id 'r-2'"]
+    with pytest.raises(tokenprice.InvalidArgumentError, match="its one name as paths"):
+        _core.price_log_files(["a", "b"], options, pages=pages)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="neither ranges= nor objects="):
+        _core.price_log_files(["a"], options, pages=pages, ranges=[(0, 1)])
+    with pytest.raises(tokenprice.InvalidArgumentError, match="only with pages="):
+        _core.price_log_files(["a"], options, key="request_id")
+    with pytest.raises(tokenprice.InvalidTypeError, match="pages must be callable"):
+        _core.price_log_files(["a"], options, pages=5)
+
+    def failing() -> Any:
+        raise KeyError("the connection dropped")
+
+    with pytest.raises(KeyError, match="the connection dropped"):
+        _core.price_log_files(["a"], options, pages=failing)

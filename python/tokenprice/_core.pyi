@@ -51,7 +51,6 @@ __all__ = [
     "formats",
     "log_columns",
     "price_log_files",
-    "price_log_pages",
     "price_log_texts",
     "total_log_texts",
     "reconcile_lines",
@@ -654,20 +653,8 @@ def price_log_files(
     max_line_bytes: int | None = None,
     ranges: list[tuple[int, int]] | None = None,
     objects: Iterable[tuple[str, Any]] | None = None,
-) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
-def price_log_pages(
-    name: str,
-    next: Callable[[], Any],
-    options: Mapping[str, Any],
-    *,
+    pages: Callable[[], Any] | None = None,
     key: str | None = None,
-    spill: bool | None = None,
-    spill_dir: str | None = None,
-    progress: Callable[[str, int, int, int], object] | None = None,
-    totals_by: list[str] | None = None,
-    period: str | None = None,
-    tz: str = "UTC",
-    max_line_bytes: int | None = None,
 ) -> tuple[ArrowTable, ArrowTable, int, list[str], ArrowTable | None, str | None]: ...
 def price_log_texts(
     texts: list[str | None],

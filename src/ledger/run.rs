@@ -190,7 +190,7 @@ pub trait Source {
     fn input(&mut self, index: usize) -> Result<Option<String>>;
     /// Reads input `index` (the one [`input`](Source::input) gave last), calling `block` with each block of its
     /// items in order and how far the input has been read; a line longer than `max_line_bytes` is given as
-    /// [`Text::TooLong`](super::Text::TooLong).
+    /// [`Text::TooLong`].
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()>;
     /// For a source whose rows have names of their own (a table's key; see [`Pages`]), the names of the block
     /// being priced, which name its rejects; `None` (the default): a reject is named by its input and line.

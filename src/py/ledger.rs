@@ -80,8 +80,15 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a Python file), read in large blocks with the GIL
 /// taken only for each call. An exception from the iterator stops the run and is raised as it is; one from
 /// `read` stops it naming the input (the caller cleans its messages of credentials).
+///
+/// `pages`: the records arrive as pages of Arrow string columns (a database table read in pages), one input named
+/// by the one path: `pages()` returns the next page — an Arrow table (or record batch) whose first column holds the
+/// records' JSON texts and, with `key`, whose second column holds each row's name (a reject's `source` is then
+/// `{name} {key} '{row name}'`) — or `None` after the last. The columns are read in place (no Python string per
+/// row); the GIL is taken only to call `pages`. An exception it raises stops the run and is raised as it is
+/// (`progress` sees the bytes of the texts).
 #[pyfunction]
-#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, objects=None))]
+#[pyo3(signature = (paths, options, *, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None, ranges=None, objects=None, pages=None, key=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn price_log_files(
     py: Python<'_>,
@@ -96,9 +103,23 @@ pub fn price_log_files(
     max_line_bytes: Option<usize>,
     ranges: Option<Vec<(u64, u64)>>,
     objects: Option<Bound<'_, PyAny>>,
+    pages: Option<Py<PyAny>>,
+    key: Option<String>,
 ) -> PyResult<PricedFiles> {
     let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
     let raised = Raised::default();
+    if let Some(next) = pages {
+        return match <[String; 1]>::try_from(paths) {
+            Ok(_) if ranges.is_some() || objects.is_some() => {
+                Err(invalid_argument(py, "pages= is one input: give neither ranges= nor objects= with it".into()))
+            }
+            Ok([name]) => price_pages(py, name, next, key, options, how, &raised),
+            Err(_) => Err(invalid_argument(py, "pages= is one input: give its one name as paths".into())),
+        };
+    }
+    if key.is_some() {
+        return Err(invalid_argument(py, "key= names the rows of pages=; give it only with pages=".into()));
+    }
     match (ranges, objects) {
         (None, None) => price_source(py, &mut Files(paths), options, how, &raised),
         (Some(_), Some(_)) => Err(invalid_argument(py, "ranges= is for files, not for objects=".into())),
@@ -168,34 +189,19 @@ impl Raised {
     }
 }
 
-/// Prices records that arrive as pages of Arrow string columns (a database table read in pages), one input named
-/// `name`: `next()` returns the next page — an Arrow table (or record batch) whose first column holds the records'
-/// JSON texts and, with `key`, whose second column holds each row's name (a reject's `source` is then
-/// `{name} {key} '{row name}'`) — or `None` after the last. The columns are read in place (no Python string per
-/// row); the GIL is taken only to call `next`. An exception `next` raises stops the run and is raised as it is.
-/// The other keywords and the result are [`price_log_files`]'s (`progress` sees the bytes of the texts).
-#[pyfunction]
-#[pyo3(signature = (name, next, options, *, key=None, spill=None, spill_dir=None, progress=None, totals_by=None, period=None, tz="UTC", max_line_bytes=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn price_log_pages(
+/// Prices the pages `next` gives as one input named `name` (see [`price_log_files`]).
+fn price_pages(
     py: Python<'_>,
     name: String,
     next: Py<PyAny>,
-    options: LogOptions<'_>,
     key: Option<String>,
-    spill: Option<bool>,
-    spill_dir: Option<String>,
-    progress: Option<Py<PyAny>>,
-    totals_by: Option<Vec<String>>,
-    period: Option<&str>,
-    tz: &str,
-    max_line_bytes: Option<usize>,
+    options: LogOptions<'_>,
+    how: RunHow<'_>,
+    raised: &Raised,
 ) -> PyResult<PricedFiles> {
     if !next.bind(py).is_callable() {
-        return Err(invalid_type(py, "next must be callable () -> an Arrow table or None".to_string()));
+        return Err(invalid_type(py, "pages must be callable () -> an Arrow table or None".to_string()));
     }
-    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
-    let raised = Raised::default();
     let stop = |e: PyErr| raised.keep(e);
     let page = || -> Result<Option<Page>, Error> {
         Python::attach(|py| {
@@ -215,7 +221,7 @@ pub fn price_log_pages(
         })
     };
     let label = name.clone();
-    price_source(py, &mut Pages::new(label, key.as_deref(), page), options, how, &raised)
+    price_source(py, &mut Pages::new(label, key.as_deref(), page), options, how, raised)
 }
 
 /// A Python stream (`read(n) -> bytes`) as a Rust reader: the GIL is taken for each call only, and the reader is

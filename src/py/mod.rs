@@ -32,7 +32,7 @@ mod _core {
     use super::errors::_panic_for_tests;
     #[pymodule_export]
     use super::ledger::{
-        log_columns, price_log_files, price_log_pages, price_log_texts, reconcile_lines, reprice_lines, total_log_texts,
+        log_columns, price_log_files, price_log_texts, reconcile_lines, reprice_lines, total_log_texts,
     };
     #[pymodule_export]
     use super::prices::PyPriceBook;

@@ -8,7 +8,7 @@ Arrow's: the server sends the page with ``COPY ... TO STDOUT (FORMAT binary)`` a
 into Arrow). Postgres serializes each row to JSON (``row_to_json``: ``metadata`` and ``request_tags`` as the JSON
 they hold, ``spend`` at the shortest digits that give back the double, times in ISO 8601), so each row is read by
 the ``litellm`` format's reader exactly as the same row in a JSON Lines export would be. The core reads each
-page's Arrow column of texts in place (``_core.price_log_pages``: no Python string per row) as one run, so
+page's Arrow column of texts in place (``_core.price_log_files(pages=...)``: no Python string per row) as one run, so
 ``keep_rows``, ``spill``, ``max_line_bytes`` and ``progress`` mean what they mean for files.
 
 Incremental: a ``state`` file keeps the checkpoint, the last (``startTime``, ``request_id``) priced; a rerun reads
@@ -365,7 +365,7 @@ def litellm(
     try:
         pages = _Pages(db, table, low, high, after, batch_rows)
         try:
-            run = functools.partial(_core.price_log_pages, name, pages.next, options, key="request_id")
+            run = functools.partial(_core.price_log_files, [name], options, pages=pages.next, key="request_id")
             if keep_rows:
                 result = _price_files(run, report, max_line_bytes, spill, spill_dir)
                 if by is not None or period is not None:
