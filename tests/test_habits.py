@@ -74,3 +74,31 @@ def test_mypy_checks_the_oldest_supported_python() -> None:
     abi3 = re.search(r'"abi3-py3(\d+)"', cargo)
     assert oldest and mypy and ruff and abi3
     assert mypy.group(1) == oldest.group(1) == f"3.{ruff.group(1)}" == f"3.{abi3.group(1)}" == "3.10"
+
+
+def test_import_loads_only_what_counting_and_pricing_need() -> None:
+    """``import tokenprice`` leaves the service's and engines' modules (budgets, instrument and sinks, the Arrow
+    layer, the log sources, object storage) until first named; every public name still resolves, by attribute and
+    by ``from tokenprice import``, and ``dir()`` lists it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tokenprice\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('tokenprice'))))\n"
+        "missing = [n for n in tokenprice.__all__ if n not in dir(tokenprice)]\n"
+        "values = [getattr(tokenprice, n) for n in tokenprice.__all__]\n"
+        "from tokenprice import Budget, sources, summarize, labels, JsonlSink\n"
+        "print(missing, sources.__name__, Budget.__module__, summarize.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    loaded = set(out[0].split())
+    lazy = {"_batches", "_budget", "_calls", "_instrument", "_labels", "_sinks", "_storage", "sources"}
+    assert not loaded & {f"tokenprice.{m}" for m in lazy}, sorted(loaded)
+    assert out[1] == "[] tokenprice.sources tokenprice._budget tokenprice._batches"
+    import pytest
+
+    import tokenprice
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        tokenprice.nothing_here  # type: ignore[attr-defined]  # noqa: B018

@@ -38,20 +38,9 @@ layer::
 
 from __future__ import annotations
 
-# Where the logs are kept (Cloudflare's Logs API, ...): `tokenprice.sources.cloudflare(...)`; each source loads on use.
-from tokenprice import sources as sources
-from tokenprice._batches import (
-    log_schema,
-    merge,
-    price_log_batch,
-    price_table_batch,
-    price_table_schema,
-    split_rejects,
-    summarize,
-    summarize_log_batch,
-)
-from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
-from tokenprice._calls import PricedCall, price_call
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tokenprice._core import (
     APPROXIMATION_ENCODING,
     AmbiguousModelError,
@@ -96,11 +85,66 @@ from tokenprice._core import (
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_message_tokens, count_tokens
 from tokenprice._display import register_notebook_formatter
 from tokenprice._extract import extract_usages
-from tokenprice._instrument import instrument, last_call
-from tokenprice._labels import labels
 from tokenprice._ledger import PricedLogs, price_logs
 from tokenprice._pricing import price_table
-from tokenprice._sinks import JsonlSink, OpenTelemetrySink
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time these load on first use (__getattr__ below)
+    from tokenprice import sources as sources
+    from tokenprice._batches import (
+        log_schema,
+        merge,
+        price_log_batch,
+        price_table_batch,
+        price_table_schema,
+        split_rejects,
+        summarize,
+        summarize_log_batch,
+    )
+    from tokenprice._budget import Budget, Decision, MemoryStore, RateLimit, RedisStore
+    from tokenprice._calls import PricedCall, price_call
+    from tokenprice._instrument import instrument, last_call
+    from tokenprice._labels import labels
+    from tokenprice._sinks import JsonlSink, OpenTelemetrySink
+
+# The service's and the engines' parts (budgets, instrument and its sinks, the Arrow layer, the log sources: where
+# the logs are kept, `tokenprice.sources.cloudflare(...)`) load when first named, so `import tokenprice` costs
+# what counting and pricing need (PEP 562). Name -> the module that defines it.
+_LAZY = {
+    "sources": "tokenprice.sources",
+    **dict.fromkeys(
+        [
+            "log_schema",
+            "merge",
+            "price_log_batch",
+            "price_table_batch",
+            "price_table_schema",
+            "split_rejects",
+            "summarize",
+            "summarize_log_batch",
+        ],
+        "tokenprice._batches",
+    ),
+    **dict.fromkeys(["Budget", "Decision", "MemoryStore", "RateLimit", "RedisStore"], "tokenprice._budget"),
+    **dict.fromkeys(["PricedCall", "price_call"], "tokenprice._calls"),
+    **dict.fromkeys(["instrument", "last_call"], "tokenprice._instrument"),
+    "labels": "tokenprice._labels",
+    **dict.fromkeys(["JsonlSink", "OpenTelemetrySink"], "tokenprice._sinks"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokenprice' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if name == "sources" else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 # In Jupyter, the Arrow tables tokenprice returns (summaries, reprice, savings) show as tables a person reads.
 register_notebook_formatter()

@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
-from tokenprice import _core, _storage
+from tokenprice import _core
 from tokenprice._columns import arrow_table, check_money, library_of, money_as, to_pandas, to_polars
 from tokenprice._core import PriceBook
 from tokenprice._display import logs_html, logs_text, mark, reconciliation_html, reconciliation_text
@@ -567,6 +567,16 @@ class LogOptions:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
+def _store_url(text: object) -> bool:
+    """Whether ``text`` names objects of a store (``s3://...``); the storage module (threads, its listing) loads
+    only for a text with a scheme, so pricing local files never imports it."""
+    if not isinstance(text, str) or "://" not in text:
+        return False
+    from tokenprice import _storage
+
+    return _storage.is_url(text)
+
+
 def price_logs(
     source: Any,
     format: str | None = None,
@@ -688,7 +698,7 @@ def price_logs(
         num_threads=num_threads,
     ).core()
     urls = [source] if isinstance(source, str) else source if isinstance(source, (list, tuple)) else []
-    if urls and all(_storage.is_url(u) for u in urls):
+    if urls and all(_store_url(u) for u in urls):
         result = _price_objects(
             list(urls),
             storage_options,
@@ -706,7 +716,7 @@ def price_logs(
         )
         result.book = book
         return result
-    if storage_options is not None or since is not None or until is not None or any(_storage.is_url(u) for u in urls):
+    if storage_options is not None or since is not None or until is not None or any(_store_url(u) for u in urls):
         raise _core.InvalidArgumentError(
             "storage_options=, since= and until= are for object storage URLs (s3://, r2://, gs://, az://), "
             "and a run's sources are all URLs or all local"
@@ -787,6 +797,8 @@ def _price_objects(
 ) -> PricedLogs:
     """Objects of an object store, read by the core as files are, each handed over as it is listed (the window
     skipping what it can), so pricing starts with the first objects listed."""
+    from tokenprice import _storage
+
     planned = _storage.plan(urls, storage_options, since, until)
     objects = planned.objects()
     # The objects' sizes are not known before they are listed: the bar counts what was read, without a total.
