@@ -344,7 +344,8 @@ pub fn price_function<'py>(module: &Bound<'py, PyModule>) -> PyResult<Bound<'py,
     }
 }
 
-/// `price` with its keyword counts as (field, count) pairs, read by `Usage::from_given_fields`.
+/// `price` with its keyword counts as (field, count) pairs, read by `Usage::from_given_fields`; called inside
+/// [`price_fastcall`]'s `guard` (one `catch_unwind` a call: a second one moved the `Cost` out once more).
 #[allow(clippy::too_many_arguments)]
 fn price_any(
     py: Python<'_>,
@@ -357,46 +358,44 @@ fn price_any(
     region: Option<&Arg<'_>>,
     counts: &[(&str, GivenCount)],
 ) -> PyResult<PyCost> {
-    guard(py, || {
-        let [model, provider, service_tier, region] = choices([model, provider, service_tier, region])?;
-        let (model, provider, service_tier, region) =
-            (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
-        let counts = (!counts.is_empty()).then_some(counts);
-        let usage = match (usage.filter(|u| !u.is_none()), counts) {
-            (Some(_), Some(_)) => {
-                return Err(invalid_argument(py, "price() takes a usage or keyword counts, not both".into()))
+    let [model, provider, service_tier, region] = choices([model, provider, service_tier, region])?;
+    let (model, provider, service_tier, region) =
+        (model.as_deref(), provider.as_deref(), service_tier.as_deref(), region.as_deref());
+    let counts = (!counts.is_empty()).then_some(counts);
+    let usage = match (usage.filter(|u| !u.is_none()), counts) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_argument(py, "price() takes a usage or keyword counts, not both".into()))
+        }
+        (None, Some(given)) => Usage::from_given_fields(given).py_err(py)?,
+        (None, None) => {
+            return Err(invalid_argument(
+                py,
+                "price() needs what to price: a Usage, keyword counts (input_tokens=...), a UsageRecord or a \
+                 response"
+                    .into(),
+            ))
+        }
+        (Some(u), None) => {
+            if let Ok(rec) = u.cast::<PyUsageRecord>() {
+                return price_usage_record(py, &rec.get().record, model, provider, at, service_tier, book, region);
             }
-            (None, Some(given)) => Usage::from_given_fields(given).py_err(py)?,
-            (None, None) => {
-                return Err(invalid_argument(
-                    py,
-                    "price() needs what to price: a Usage, keyword counts (input_tokens=...), a UsageRecord or a \
-                     response"
-                        .into(),
-                ))
+            match u.cast::<PyUsage>() {
+                Ok(u) => u.get().usage,
+                Err(_) => match read_value(py, u)? {
+                    Reading::Usage(usage) => usage,
+                    Reading::Response(rec) => {
+                        return price_usage_record(py, &rec, model, provider, at, service_tier, book, region)
+                    }
+                },
             }
-            (Some(u), None) => {
-                if let Ok(rec) = u.cast::<PyUsageRecord>() {
-                    return price_usage_record(py, &rec.get().record, model, provider, at, service_tier, book, region);
-                }
-                match u.cast::<PyUsage>() {
-                    Ok(u) => u.get().usage,
-                    Err(_) => match read_value(py, u)? {
-                        Reading::Usage(usage) => usage,
-                        Reading::Response(rec) => {
-                            return price_usage_record(py, &rec, model, provider, at, service_tier, book, region)
-                        }
-                    },
-                }
-            }
-        };
-        let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
-        let at = instant_of(at, "at")?;
-        let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
-        let mi = book.resolve(model, provider).py_err(py)?;
-        let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
-        Ok(PyCost { cost })
-    })
+        }
+    };
+    let model = model.ok_or_else(|| invalid_argument(py, "price() needs model= for a Usage".into()))?;
+    let at = instant_of(at, "at")?;
+    let book = book.map_or_else(PriceBook::default_book, |b| b.book.clone());
+    let mi = book.resolve(model, provider).py_err(py)?;
+    let cost = price_model(&book, &usage, mi, at, service_tier, region).py_err(py)?;
+    Ok(PyCost { cost })
 }
 
 /// The `model`, `provider`, `service_tier` and `region` arguments of `price` and `estimate`, each None or a str.
