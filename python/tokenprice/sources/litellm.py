@@ -235,9 +235,14 @@ def _page_query(
     return f'SELECT row_to_json(r)::text, r."startTime", r.request_id FROM ({page}) r ORDER BY 2, 3'
 
 
+def _last_row(page: Any) -> Checkpoint:
+    """The place of a page's last row (its ``startTime``, ``request_id``): where the next page starts."""
+    return Checkpoint(page.column(1)[-1].as_py(), page.column(2)[-1].as_py())
+
+
 class _Pages:
     """The rows of ``table`` as pages of Arrow columns for the core (``next``): each row's JSON text and its
-    ``request_id``, ``batch_rows`` at a time. Each page is fetched on a thread of its own while the core prices the
+    ``request_id``, ``batch_rows`` at a time. Each page is fetched on a worker thread while the core prices the
     page before (the core prices with the GIL released; the driver reads the server's COPY stream in C++), so
     reading and pricing overlap and two pages at most are held at a time. ``checkpoint`` is the last row handed to
     the core."""
@@ -280,7 +285,7 @@ class _Pages:
         except self._error as e:
             raise self.db.error(e, f"reading {self.table!r} after {self._fetched} rows") from None
         if page.num_rows:
-            self._after = Checkpoint(page.column(1)[-1].as_py(), page.column(2)[-1].as_py())
+            self._after = _last_row(page)
             self._fetched += page.num_rows
         return page
 
@@ -294,7 +299,7 @@ class _Pages:
         self._ahead = self._pool.submit(self._fetch) if full and self._pool is not None else None
         if page.num_rows == 0:
             return None
-        self.checkpoint = Checkpoint(page.column(1)[-1].as_py(), page.column(2)[-1].as_py())
+        self.checkpoint = _last_row(page)
         return page.select([0, 2])
 
     def close(self) -> None:
