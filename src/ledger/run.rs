@@ -544,6 +544,7 @@ pub fn run(
             Ok(())
         })();
         drop(spill_tx);
+        super::read::release_spares();
         let spilled = match writer {
             Some(w) => w.join().unwrap_or_else(|_| Err(Error::Internal("the spill writer panicked".into()))),
             None => Ok(Vec::new()),
