@@ -4,6 +4,7 @@ rules, counts and times that are not counts or times, exact amounts at any size,
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import pickle
 from decimal import Decimal
@@ -266,3 +267,22 @@ def test_books_and_usages_reach_a_spawned_worker() -> None:
         cost_back = pool.apply(pickle.loads, (pickle.dumps(price(usage, "gpt-4o", at=AT, book=book)),))
     assert got == [price(usage, "gpt-4o", at=AT, book=book).total]
     assert cost_back == price(usage, "gpt-4o", at=AT, book=book)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        dt.datetime(2026, 3, 1, 12, 30, 5, 123456),  # naive: UTC
+        dt.datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=dt.timezone(dt.timedelta(hours=-7, minutes=-30))),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),  # before the epoch
+        dt.datetime(1, 1, 1, 0, 0, 0, 1),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+    ],
+)
+def test_a_datetime_is_read_to_the_microsecond(at: dt.datetime) -> None:
+    """A datetime given as an instant (here a log's ``default_at``) comes back as the same UTC instant, to the
+    microsecond: before the epoch, at the calendar's ends, with odd offsets, and naive (read as UTC)."""
+    line = json.dumps({"model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 2}})
+    run = tokenprice.price_logs(pa.array([line]), default_at=at)
+    want = at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
+    assert run.table.column("timestamp")[0].as_py() == want
