@@ -389,6 +389,16 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
 const CHUNK_LINES: usize = 2048;
 const TOTAL_CHUNK_LINES: usize = 1024;
 
+/// The fewest lines a chunk is cut to when a block is small.
+const MIN_CHUNK_LINES: usize = 128;
+
+/// Lines per chunk for a block of `n` lines on `threads` threads: at most `most`, and few enough that every thread
+/// gets about four chunks, so a small block (a Logpush object of 3,000 lines: three chunks of 1,024 on two threads,
+/// one thread idle for the third) still spreads evenly.
+fn chunk_lines(n: usize, threads: usize, most: usize) -> usize {
+    n.div_ceil(4 * threads.max(1)).clamp(MIN_CHUNK_LINES, most)
+}
+
 /// What a thread keeps from chunk to chunk: the pricer's caches, and buffers reused (a fresh one per chunk is a
 /// megabyte of new pages each time).
 struct Worker<'b> {
@@ -454,8 +464,9 @@ pub(super) fn price_items_in(
     let pool = std::sync::Mutex::new(Vec::new());
     let grouping = totals.as_ref().map(|(g, _)| *g);
     let done: Vec<Result<(Chunk, u64)>> = crate::parallel::install(opts.threads, || {
+        let most = if grouping.is_some() { TOTAL_CHUNK_LINES } else { CHUNK_LINES };
         items
-            .par_chunks(if grouping.is_some() { TOTAL_CHUNK_LINES } else { CHUNK_LINES })
+            .par_chunks(chunk_lines(items.len(), rayon::current_num_threads(), most))
             .map_init(
                 || {
                     let idle = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
