@@ -65,7 +65,7 @@ def split_rejects(frame: Any, *, cache: bool = True) -> tuple[Any, Any]:
     if cache:
         frame = frame.persist()
     status = frame["status"]
-    rejected = (status == _batches.REJECTED).fillna(False) if split.logs else status.notna()
+    rejected = (status == _batches.REJECTED).fillna(False) if split.logs else ~status.isna()
     return frame[~rejected][split.priced], frame[rejected][split.rejects]
 
 
