@@ -29,11 +29,12 @@ def split_rejects(ds: Any, *, cache: bool = True) -> tuple[Any, Any]:
     blocks held in Ray's object store, spilling to disk, until the two datasets are dropped), so the two are views
     of one computation. With ``cache=False`` each of the two datasets prices the input again when it runs."""
 
+    # An empty block can come without columns (Ray makes one of a task that gave no rows): it stays as it is.
     def priced(t: Any) -> Any:
-        return _batches.split_rejects(t)[0]
+        return _batches.split_rejects(t)[0] if t.num_columns else t
 
     def rejected(t: Any) -> Any:
-        return _batches.split_rejects(t)[1]
+        return _batches.split_rejects(t)[1] if t.num_columns else t
 
     done = ds.materialize() if cache else ds
     kept = done.map_batches(priced, batch_format="pyarrow", batch_size=None)
