@@ -159,11 +159,14 @@ def _engine_times(
     table_one_job: Callable[[], Any],
     noop_table: Callable[[], Any],
 ) -> dict[str, Any]:
-    """The jobs timed, after a warm-up job (the engine's start, its Python workers): the logs' part, the table's
-    part, or both. ``table_one_s`` is ``price(split=False)`` summed, the one computation."""
+    """The jobs timed, after a warm-up (the engine's start, its Python workers; with the table, each table job run
+    once: on Ray the first run of a job could take seconds more, whatever ran before it): the logs' part, the
+    table's part, or both. ``table_one_s`` is ``price(split=False)`` summed, the one computation."""
     from tokenprice import _batches
 
-    (logs_job if only in (None, "logs") else table_one_job)()  # warm-up
+    warm = ([logs_job] if only in (None, "logs") else []) + ([table_job, table_one_job] if only != "logs" else [])
+    for job in warm:
+        job()
     out: dict[str, Any] = {}
     if only in (None, "logs"):
         t_logs, totals = timed(logs_job)
