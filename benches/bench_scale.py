@@ -337,10 +337,15 @@ def render(
         f"## Scale-out: Spark, Dask, Ray (issue 18) — {date.today().isoformat()}",
         "",
         f"`python benches/bench_scale.py --rows {n}{flag}` on {os.cpu_count()} cores ({platform.machine()}, Python "
-        f"{platform.python_version()}); best of 2 after a warm-up job. Logs: {n:,} JSON lines, totals by tenant and "
-        f"feature, rejects by reason; table: {n:,} usage rows priced and summed, as `price()` gives them (two "
-        "frames of one cached/persisted/materialized computation) and with `price(split=False)` (one lazy frame, "
-        f"one pass). Single process (2 threads): {', '.join(singles)}. Every engine's totals equal the single "
+        f"{platform.python_version()}); best of 2 after a warm-up. "
+        + (f"Logs: {n:,} JSON lines, totals by tenant and feature, rejects by reason. " if logs else "")
+        + (
+            f"Table: {n:,} usage rows priced and summed, as `price()` gives them (two frames of one "
+            "cached/persisted/materialized computation) and with `price(split=False)` (one lazy frame, one pass). "
+            if tables
+            else ""
+        )
+        + f"Single process (2 threads): {', '.join(singles)}. Every engine's totals equal the single "
         "process's to the last digit (checked). *Glue over no-op*: what the engine path takes beyond the single "
         "process's pricing of the same lines, over the no-op ((engine path − single process) / no-op − 1): the "
         "engine's cost for the tasks and the glue, the pricing itself taken out.",
@@ -352,7 +357,7 @@ def render(
         head += ["logs, 1 worker", "scaling 1→2"]
     if tables:
         head += ["table `price()`, 2 workers", "table `split=False`", "no-op over the table"]
-        head += ["`price()` over no-op", "`split=False` over no-op"]
+        head += ["`price()` over no-op", "`split=False` over no-op", "`split=False` glue over no-op"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for engine, one, two in rows:
         cells = [engine]
@@ -363,6 +368,7 @@ def render(
         if tables:
             cells += [f"{two['table_s']:.2f} s", f"{two['table_one_s']:.2f} s", f"{two['noop_table_s']:.2f} s"]
             cells += [pct(two["table_s"], two["noop_table_s"]), pct(two["table_one_s"], two["noop_table_s"])]
+            cells += [pct(two["table_one_s"] - base["table_s"], two["noop_table_s"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
