@@ -14,18 +14,8 @@ import pytest
 
 import tokenprice
 
-from scale_cases import (
-    BOOK,
-    BY,
-    LABELS,
-    SAMPLE,
-    big_log,
-    check_one_log_frame,
-    check_one_table_frame,
-    local_totals,
-    rejects_by_reason,
-    usage_table,
-)
+import scale_cases
+from scale_cases import BOOK, BY, LABELS, SAMPLE, big_log, local_totals, rejects_by_reason, usage_table
 
 pytestmark = pytest.mark.engines
 
@@ -119,7 +109,7 @@ def test_usage_table_in_one_lazy_frame_split_later(client: Any) -> None:
     kept, bad = tokenprice.dask.split_rejects(one)
     assert _persisted(kept) and _persisted(bad) and not _persisted(one)
     two = (_table(priced), _table(rejected))
-    check_one_table_frame(_table(one), two, (_table(kept), _table(bad)), table, book=BOOK)
+    scale_cases.check_one_table_frame(_table(one), two, (_table(kept), _table(bad)), table, book=BOOK)
     lazy = tokenprice.dask.split_rejects(one, cache=False)
     assert not _persisted(lazy[0]) and [len(f.compute()) for f in lazy] == [t.num_rows for t in two]
 
@@ -134,7 +124,7 @@ def test_log_lines_in_one_lazy_frame_split_later(client: Any, big: Path) -> None
     assert _persisted(kept) and _persisted(lines)
     got = _table(one)
     assert got.schema == tokenprice.log_schema(LABELS)
-    check_one_log_frame(got, (_table(lines), _table(rejects)), (_table(kept), _table(bad)), single)
+    scale_cases.check_one_log_frame(got, (_table(lines), _table(rejects)), (_table(kept), _table(bad)), single)
     with pytest.raises(tokenprice.InvalidArgumentError, match="split=False"):
         tokenprice.dask.price_logs(str(big), by=BY, labels=LABELS, split=False)
     with pytest.raises(tokenprice.InvalidArgumentError, match="no status column"):

@@ -13,18 +13,8 @@ import pytest
 
 import tokenprice
 
-from scale_cases import (
-    BOOK,
-    BY,
-    LABELS,
-    SAMPLE,
-    big_log,
-    check_one_log_frame,
-    check_one_table_frame,
-    local_totals,
-    rejects_by_reason,
-    usage_table,
-)
+import scale_cases
+from scale_cases import BOOK, BY, LABELS, SAMPLE, big_log, local_totals, rejects_by_reason, usage_table
 
 pytestmark = pytest.mark.engines
 
@@ -128,7 +118,7 @@ def test_usage_table_in_one_lazy_dataset_split_later(ray: Any) -> None:
     kept, bad = tokenprice.ray.split_rejects(one)
     split = (_table(kept), _table(bad))
     assert ray.get(read.get.remote()) == 3 * n
-    check_one_table_frame(got, two, split, table, book=BOOK)
+    scale_cases.check_one_table_frame(got, two, split, table, book=BOOK)
     lazy = tokenprice.ray.split_rejects(one, cache=False)
     assert [_table(d).num_rows for d in lazy] == [t.num_rows for t in two]
     assert ray.get(read.get.remote()) == 5 * n  # not materialized: each of the two read the input
@@ -142,6 +132,6 @@ def test_log_lines_in_one_lazy_dataset_split_later(ray: Any, big: Path) -> None:
     kept, bad = tokenprice.ray.split_rejects(one)
     got = _table(one)
     assert got.schema == tokenprice.log_schema(LABELS)
-    check_one_log_frame(got, (_table(lines), _table(rejects)), (_table(kept), _table(bad)), single)
+    scale_cases.check_one_log_frame(got, (_table(lines), _table(rejects)), (_table(kept), _table(bad)), single)
     with pytest.raises(tokenprice.InvalidArgumentError, match="split=False"):
         tokenprice.ray.price_logs(str(big), by=BY, labels=LABELS, split=False)

@@ -17,6 +17,7 @@ import pytest
 import tokenprice
 import tokenprice.spark
 
+import scale_cases
 from scale_cases import (
     BAD,
     BOOK,
@@ -25,8 +26,6 @@ from scale_cases import (
     PRICE_CHANGE,
     SAMPLE,
     big_log,
-    check_one_log_frame,
-    check_one_table_frame,
     local_totals,
     rejects_by_reason,
     usage_table,
@@ -129,7 +128,7 @@ def test_usage_table_in_one_lazy_frame_split_later(spark: Any, capsys: pytest.Ca
     kept, bad = tokenprice.spark.split_rejects(one)
     assert _reads_a_cache(kept, capsys) and _reads_a_cache(bad, capsys) and one.is_cached
     two = (priced.toArrow(), rejected.toArrow())
-    check_one_table_frame(one.toArrow(), two, (kept.toArrow(), bad.toArrow()), table, book=BOOK)
+    scale_cases.check_one_table_frame(one.toArrow(), two, (kept.toArrow(), bad.toArrow()), table, book=BOOK)
     # Uncached, each of the two frames prices the input again: the same rows.
     one.unpersist()
     lazy = tokenprice.spark.split_rejects(tokenprice.spark.price(frame, split=False, book=BOOK), cache=False)
@@ -146,7 +145,9 @@ def test_log_lines_in_one_lazy_frame_split_later(spark: Any, big: Path, capsys: 
     assert one.schema == tokenprice.spark.spark_schema(tokenprice.log_schema(LABELS))
     lines, rejects = tokenprice.spark.price_logs(str(big), labels=LABELS, spark=spark, split_bytes=split)
     kept, bad = tokenprice.spark.split_rejects(one)
-    check_one_log_frame(one.toArrow(), (lines.toArrow(), rejects.toArrow()), (kept.toArrow(), bad.toArrow()), single)
+    scale_cases.check_one_log_frame(
+        one.toArrow(), (lines.toArrow(), rejects.toArrow()), (kept.toArrow(), bad.toArrow()), single
+    )
     assert _reads_a_cache(kept, capsys) and _reads_a_cache(lines, capsys)
     spark.catalog.clearCache()
     with pytest.raises(tokenprice.InvalidArgumentError, match="split=False"):
