@@ -201,13 +201,20 @@ def split_rejects(data: Any) -> tuple[Any, Any]:
     """A priced batch or table (``price_log_batch``'s or ``price_table_batch``'s) as (priced rows, rejects): for log
     lines, the lines without ``reason`` and ``excerpt`` and the rejects as ``price_logs`` gives them (source, line,
     reason, excerpt); for usage rows, the rows priced and those whose ``status`` says why not, all columns kept."""
+    return split_part(data, rejects=False), split_part(data, rejects=True)
+
+
+def split_part(data: Any, *, rejects: bool) -> Any:
+    """One of ``split_rejects``' two tables: the rejects (``rejects=True``) or the priced rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     table = pa.table(data) if not isinstance(data, pa.Table) else data
     split = Rejects.of_columns(table.column_names)
     rejected = rejected_mask(table)
-    return table.filter(pc.invert(rejected)).select(split.priced), table.filter(rejected).select(split.rejects)
+    if rejects:
+        return table.filter(rejected).select(split.rejects)
+    return table.filter(pc.invert(rejected)).select(split.priced)
 
 
 def check_split(by: str | Sequence[str] | None, split: bool) -> None:

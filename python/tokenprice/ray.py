@@ -31,10 +31,10 @@ def split_rejects(ds: Any, *, cache: bool = True) -> tuple[Any, Any]:
 
     # An empty block can come without columns (Ray makes one of a task that gave no rows): it stays as it is.
     def priced(t: Any) -> Any:
-        return _batches.split_rejects(t)[0] if t.num_columns else t
+        return _batches.split_part(t, rejects=False) if t.num_columns else t
 
     def rejected(t: Any) -> Any:
-        return _batches.split_rejects(t)[1] if t.num_columns else t
+        return _batches.split_part(t, rejects=True) if t.num_columns else t
 
     done = ds.materialize() if cache else ds
     kept = done.map_batches(priced, batch_format="pyarrow", batch_size=None)
