@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import gzip
 import random
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import tokenprice
+from tokenprice._batches import REJECTED
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "gateway.jsonl.gz"
@@ -84,3 +88,52 @@ def rejects_by_reason(rejects: pa.Table) -> dict[str, int]:
     for reason in rejects.column("reason").to_pylist():
         out[reason] = out.get(reason, 0) + 1
     return out
+
+
+def _sorted(table: pa.Table, keys: list[str] | None = None) -> pa.Table:
+    """Rows in one order whatever order an engine gave them in (by ``keys``, else by every column)."""
+    return table.sort_by([(c, "ascending") for c in keys or table.column_names])
+
+
+def _exact_total(table: pa.Table) -> Decimal:
+    value = pc.sum(table.column("total_cost")).as_py()
+    assert value is None or isinstance(value, Decimal), type(value)  # money stays exact
+    return Decimal(0) if value is None else value
+
+
+def check_one_table_frame(
+    one: pa.Table, two: tuple[pa.Table, pa.Table], split: tuple[pa.Table, pa.Table], table: pa.Table, **options: Any
+) -> None:
+    """An engine's ``price(split=False)`` (one frame), ``price()`` (priced, rejected) and ``split_rejects`` of the
+    one frame, as Arrow tables, against one machine's ``price_table`` of the same usage rows: the one frame's
+    priced rows sum to the same exact total, every row is there once, the rejects carry why (``status``), and the
+    helper's two frames are ``price()``'s."""
+    local = tokenprice.price_table(table, money="decimal", **options)
+    priced, rejected = two
+    assert one.num_rows == table.num_rows == priced.num_rows + rejected.num_rows
+    assert _exact_total(one) == _exact_total(priced) == _exact_total(local) > 0
+    assert one.column("total_cost").null_count >= rejected.num_rows > 0  # a reject has no cost to add
+    whys = Counter(one.column("status").drop_null().to_pylist())
+    assert whys == Counter(local.column("status").drop_null().to_pylist()) and sum(whys.values()) > 0
+    assert sorted(rejected.column("status").to_pylist()) == sorted(local.column("status").drop_null().to_pylist())
+    assert split[0].schema == priced.schema and split[1].schema == rejected.schema
+    assert _sorted(split[0]).equals(_sorted(priced)) and _sorted(split[1]).equals(_sorted(rejected))
+
+
+def check_one_log_frame(
+    one: pa.Table, two: tuple[pa.Table, pa.Table], split: tuple[pa.Table, pa.Table], single: tokenprice.PricedLogs
+) -> None:
+    """An engine's ``price_logs(split=False)`` (one frame of lines and rejects), ``price_logs()`` (lines, rejects)
+    and ``split_rejects`` of the one frame, as Arrow tables, against one machine's ``price_logs`` of the same
+    lines: the same exact total, every line once, each reject with its reason and excerpt, and the helper's two
+    frames are ``price_logs()``'s."""
+    lines, rejects = two
+    assert one.num_rows == single.rows_read == lines.num_rows + rejects.num_rows
+    assert _exact_total(one) == _exact_total(lines) == single.total_cost > 0
+    bad = one.filter(pc.equal(one.column("status"), REJECTED))
+    assert bad.num_rows == rejects.num_rows == single.rows_rejected > 0
+    assert rejects_by_reason(bad) == rejects_by_reason(rejects) == rejects_by_reason(single.rejects)
+    assert sorted(bad.column("excerpt").to_pylist()) == sorted(single.rejects.column("excerpt").to_pylist())
+    assert split[0].schema == lines.schema and split[1].schema == rejects.schema
+    assert _sorted(split[0], ["source", "line"]).equals(_sorted(lines, ["source", "line"]))
+    assert _sorted(split[1], ["source", "line"]).equals(_sorted(rejects, ["source", "line"]))

@@ -305,3 +305,15 @@ def test_partials_combined_in_a_tree_merge_to_the_same_totals(lines: list[str], 
     assert totals.to_pylist() == single.summary(LABELS).to_pylist()
     assert rejects.to_pylist() == job.merge(partials)[1].to_pylist()
     assert sum(rejects.column("rows").to_pylist()) == single.rejects.num_rows
+
+
+def test_split_rejects_of_usage_rows_keeps_every_column() -> None:
+    table = pa.table({"model": ["gpt-4o", "no-such-model"], "input_tokens": [10, 10]})
+    batch = tokenprice.price_table_batch(table, timestamp=None, default_at="2025-06-01")
+    priced, rejected = tokenprice.split_rejects(batch)
+    assert priced.column_names == rejected.column_names == batch.schema.names
+    assert priced.column("model").to_pylist() == ["gpt-4o"] and priced.column("status").to_pylist() == [None]
+    assert rejected.column("model").to_pylist() == ["no-such-model"]
+    assert "no-such-model" in rejected.column("status")[0].as_py()  # why, as price_table says it
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no status column"):
+        tokenprice.split_rejects(table)

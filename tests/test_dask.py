@@ -14,6 +14,7 @@ import pytest
 
 import tokenprice
 
+import scale_cases
 from scale_cases import BOOK, BY, LABELS, SAMPLE, big_log, local_totals, rejects_by_reason, usage_table
 
 pytestmark = pytest.mark.engines
@@ -86,6 +87,48 @@ def test_usage_table_with_a_discounted_book(client: Any) -> None:
     )
     local = tokenprice.price_table(table, book=BOOK)
     assert len(rejected.compute()) == local.num_rows - local.column("status").null_count
+
+
+def _persisted(frame: Any) -> bool:
+    """Whether a frame reads partitions held in the workers (a persisted frame's graph holds their futures)."""
+    from distributed import Future
+
+    return any(isinstance(v, Future) for v in frame.__dask_graph__().values())
+
+
+def test_usage_table_in_one_lazy_frame_split_later(client: Any) -> None:
+    import dask.dataframe as dd
+    import pandas as pd
+
+    table = usage_table()
+    frame = dd.from_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), npartitions=4)
+    one = tokenprice.dask.price(frame, split=False, book=BOOK)
+    assert not _persisted(one)  # lazy: a job that sums it prices each row once
+    priced, rejected = tokenprice.dask.price(frame, book=BOOK)
+    assert _persisted(priced) and _persisted(rejected)  # views of one persisted computation
+    kept, bad = tokenprice.dask.split_rejects(one)
+    assert _persisted(kept) and _persisted(bad) and not _persisted(one)
+    two = (_table(priced), _table(rejected))
+    scale_cases.check_one_table_frame(_table(one), two, (_table(kept), _table(bad)), table, book=BOOK)
+    lazy = tokenprice.dask.split_rejects(one, cache=False)
+    assert not _persisted(lazy[0]) and [len(f.compute()) for f in lazy] == [t.num_rows for t in two]
+
+
+def test_log_lines_in_one_lazy_frame_split_later(client: Any, big: Path) -> None:
+    single = tokenprice.price_logs(str(big))
+    split = big.stat().st_size // 3
+    one = tokenprice.dask.price_logs(str(big), labels=LABELS, split_bytes=split, split=False)
+    assert not _persisted(one)
+    lines, rejects = tokenprice.dask.price_logs(str(big), labels=LABELS, split_bytes=split)
+    kept, bad = tokenprice.dask.split_rejects(one)
+    assert _persisted(kept) and _persisted(lines)
+    got = _table(one)
+    assert got.schema == tokenprice.log_schema(LABELS)
+    scale_cases.check_one_log_frame(got, (_table(lines), _table(rejects)), (_table(kept), _table(bad)), single)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="split=False"):
+        tokenprice.dask.price_logs(str(big), by=BY, labels=LABELS, split=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no status column"):
+        tokenprice.dask.split_rejects(one[["source", "line"]])
 
 
 def test_a_book_tokenizes_by_content(client: Any) -> None:

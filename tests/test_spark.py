@@ -17,6 +17,7 @@ import pytest
 import tokenprice
 import tokenprice.spark
 
+import scale_cases
 from scale_cases import (
     BAD,
     BOOK,
@@ -107,6 +108,52 @@ def test_usage_table_with_a_discounted_book(spark: Any) -> None:
     assert got == local_totals(table, ["tenant"], book=BOOK)
     local = tokenprice.price_table(table, book=BOOK)
     assert rejected.count() == local.num_rows - local.column("status").null_count > 0
+
+
+def _reads_a_cache(frame: Any, capsys: pytest.CaptureFixture[str]) -> bool:
+    """Whether a frame's plan reads a cached frame (``explain`` prints it: ``InMemoryRelation``)."""
+    capsys.readouterr()
+    frame.explain()
+    return "InMemoryRelation" in capsys.readouterr().out
+
+
+def test_usage_table_in_one_lazy_frame_split_later(spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    spark.catalog.clearCache()  # Spark reuses a cache for any frame of the same plan: an earlier test's
+    table = usage_table()
+    frame = spark.createDataFrame(table)
+    one = tokenprice.spark.price(frame, split=False, book=BOOK)
+    assert not _reads_a_cache(one, capsys)  # lazy: a job that sums it prices each row once
+    priced, rejected = tokenprice.spark.price(frame, book=BOOK)
+    assert _reads_a_cache(priced, capsys) and _reads_a_cache(rejected, capsys)  # filters of one cached computation
+    kept, bad = tokenprice.spark.split_rejects(one)
+    assert _reads_a_cache(kept, capsys) and _reads_a_cache(bad, capsys) and one.is_cached
+    two = (priced.toArrow(), rejected.toArrow())
+    scale_cases.check_one_table_frame(one.toArrow(), two, (kept.toArrow(), bad.toArrow()), table, book=BOOK)
+    # Uncached, each of the two frames prices the input again: the same rows.
+    one.unpersist()
+    lazy = tokenprice.spark.split_rejects(tokenprice.spark.price(frame, split=False, book=BOOK), cache=False)
+    assert not _reads_a_cache(lazy[0], capsys) and [f.count() for f in lazy] == [f.num_rows for f in two]
+    spark.catalog.clearCache()
+
+
+def test_log_lines_in_one_lazy_frame_split_later(spark: Any, big: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spark.catalog.clearCache()
+    single = tokenprice.price_logs(str(big))
+    split = big.stat().st_size // 3
+    one = tokenprice.spark.price_logs(str(big), labels=LABELS, spark=spark, split_bytes=split, split=False)
+    assert not _reads_a_cache(one, capsys)
+    assert one.schema == tokenprice.spark.spark_schema(tokenprice.log_schema(LABELS))
+    lines, rejects = tokenprice.spark.price_logs(str(big), labels=LABELS, spark=spark, split_bytes=split)
+    kept, bad = tokenprice.spark.split_rejects(one)
+    scale_cases.check_one_log_frame(
+        one.toArrow(), (lines.toArrow(), rejects.toArrow()), (kept.toArrow(), bad.toArrow()), single
+    )
+    assert _reads_a_cache(kept, capsys) and _reads_a_cache(lines, capsys)
+    spark.catalog.clearCache()
+    with pytest.raises(tokenprice.InvalidArgumentError, match="split=False"):
+        tokenprice.spark.price_logs(str(big), by=BY, labels=LABELS, spark=spark, split=False)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no status column"):
+        tokenprice.spark.split_rejects(spark.read.text(str(big)))
 
 
 def test_a_session_in_los_angeles_prices_naive_timestamps_at_their_local_time(spark: Any) -> None:

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokenprice import _core
 from tokenprice._columns import arrow_table
@@ -166,16 +166,65 @@ def _combined(lines: Any, rejected: Any, labels: str | Sequence[str] | None) -> 
     return both.combine_chunks().to_batches()[0] if both.num_rows else pa.RecordBatch.from_pylist([], schema=schema)
 
 
+class Rejects(NamedTuple):
+    """How a result that holds priced rows and rejects together splits, read from its columns (``of_columns``):
+    the engines' ``split_rejects`` filter their frames by it, ``split_rejects`` and ``rejected_mask`` Arrow
+    batches."""
+
+    logs: bool
+    """A ``price_log_batch`` result (a reject's ``status`` is ``"rejected"``, with its ``reason`` and ``excerpt``),
+    or a ``price_table_batch`` one (a row that cannot be priced has its ``status`` set: why)."""
+    priced: list[str]
+    """The priced rows' columns: a log result's without ``reason`` and ``excerpt``; a table result's all."""
+    rejects: list[str]
+    """The rejects' columns: ``REJECT_COLUMNS`` (as ``price_logs`` gives its rejects); a table result's all."""
+
+    @classmethod
+    def of_columns(cls, names: Sequence[str]) -> Rejects:
+        """The split of a result with these columns: a log result has ``reason`` and ``excerpt`` (the columns
+        ``log_schema`` ends with), a table result does not (``price_table`` adds neither)."""
+        names = list(names)
+        if "status" not in names:
+            raise _core.InvalidArgumentError(
+                f"no status column to split rejects by (a result of price or price_logs with split=False has one); "
+                f"columns: {names}"
+            )
+        if "reason" in names and "excerpt" in names:
+            missing = [c for c in REJECT_COLUMNS if c not in names]
+            if missing:
+                raise _core.InvalidArgumentError(f"a priced log result lacks the rejects' columns {missing}")
+            return cls(True, [c for c in names if c not in ("reason", "excerpt")], list(REJECT_COLUMNS))
+        return cls(False, names, names)
+
+
 def split_rejects(data: Any) -> tuple[Any, Any]:
-    """A priced batch (or table) as (priced lines, rejects): the lines without ``reason`` and ``excerpt``, the
-    rejects as ``price_logs`` gives them (source, line, reason, excerpt)."""
+    """A priced batch or table (``price_log_batch``'s or ``price_table_batch``'s) as (priced rows, rejects): for log
+    lines, the lines without ``reason`` and ``excerpt`` and the rejects as ``price_logs`` gives them (source, line,
+    reason, excerpt); for usage rows, the rows priced and those whose ``status`` says why not, all columns kept."""
+    return split_part(data, rejects=False), split_part(data, rejects=True)
+
+
+def split_part(data: Any, *, rejects: bool) -> Any:
+    """One of ``split_rejects``' two tables: the rejects (``rejects=True``) or the priced rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     table = pa.table(data) if not isinstance(data, pa.Table) else data
-    rejected = pc.fill_null(pc.equal(table.column("status"), REJECTED), False)
-    keep = [c for c in table.column_names if c not in ("reason", "excerpt")]
-    return table.filter(pc.invert(rejected)).select(keep), table.filter(rejected).select(list(REJECT_COLUMNS))
+    split = Rejects.of_columns(table.column_names)
+    rejected = rejected_mask(table)
+    if rejects:
+        return table.filter(rejected).select(split.rejects)
+    return table.filter(pc.invert(rejected)).select(split.priced)
+
+
+def check_split(by: str | Sequence[str] | None, split: bool) -> None:
+    """``split=False`` asks for priced lines and rejects in one frame: there is none with ``by`` (totals per group
+    and rejects per reason are two tables of different columns)."""
+    if not split and by is not None:
+        raise _core.InvalidArgumentError(
+            "split=False gives priced lines and rejects in one frame, without by=; with by=, price_logs gives "
+            "(totals per group, rejects per reason)"
+        )
 
 
 # -- usage tables ----------------------------------------------------------------------------------------------
@@ -576,11 +625,11 @@ def is_paths(source: Any) -> bool:
 
 
 def rejected_mask(table: Any) -> Any:
-    """Which rows of a priced batch are rejects: ``status == "rejected"`` for log lines, ``status`` set for
-    usage rows (``price_table`` says why a row is not priced there)."""
+    """Which rows of a priced batch are rejects (``Rejects.of_columns``): ``status == "rejected"`` for log lines,
+    ``status`` set for usage rows (``price_table`` says why a row is not priced there)."""
     import pyarrow.compute as pc
 
     status = table.column("status")
-    if "reason" in table.column_names:
+    if Rejects.of_columns(table.column_names).logs:
         return pc.fill_null(pc.equal(status, REJECTED), False)
     return pc.is_valid(status)

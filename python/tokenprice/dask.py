@@ -4,7 +4,8 @@ through the Arrow layer (``tokenprice.price_log_batch``, ``price_table_batch``, 
 ``price(ddf)`` prices a Dask DataFrame of usage rows; ``price_logs(paths_or_ddf, by=..., labels=[...])`` prices
 JSON log records — files (each compressed file read whole by one task, plain files split in byte ranges at line
 boundaries, ``split_bytes=``) or a Dask DataFrame with a column of lines — and gives the priced lines or exact
-totals per group, and the rejects, as two Dask DataFrames. Money columns are ``pd.ArrowDtype(decimal128(38,
+totals per group, and the rejects, as two Dask DataFrames — or, with ``split=False``, priced rows and rejects in
+one lazy Dask DataFrame, which ``split_rejects`` splits later. Money columns are ``pd.ArrowDtype(decimal128(38,
 18))``: exact.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from tokenprice import _batches
 from tokenprice._core import PriceBook
 
-__all__ = ["price", "price_logs"]
+__all__ = ["price", "price_logs", "split_rejects"]
 
 
 def _pandas(table: Any) -> Any:
@@ -37,15 +38,35 @@ def _arrow(frame: Any) -> Any:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def price(ddf: Any, *, book: PriceBook | None = None, tz: str = "UTC", **options: Any) -> tuple[Any, Any]:
-    """Prices a Dask DataFrame of usage rows (``price_table``'s columns and keywords) in the workers: returns
-    (priced rows, rejected rows), with the input's columns and the result's; a row is rejected when its
-    ``status`` says why. Naive timestamps are wall time in ``tz``. Both come from one persisted computation."""
+def price(ddf: Any, *, book: PriceBook | None = None, tz: str = "UTC", split: bool = True, **options: Any) -> Any:
+    """Prices a Dask DataFrame of usage rows (``price_table``'s columns and keywords) in the workers: every row
+    with the input's columns and the result's; a row is rejected when its ``status`` says why. Naive timestamps
+    are wall time in ``tz``.
+
+    ``split=True`` (the default): (priced rows, rejected rows) of one persisted computation (``split_rejects``).
+    ``split=False``: one lazy Dask DataFrame of every row, nothing persisted: what a job that only sums or writes
+    the result wants (it prices each row once, without holding the priced frame in the workers' memory)."""
     job = _batches.Job(book=book, **options)
     schema = job.table_schema(_arrow(ddf._meta).schema)
-    priced = ddf.map_partitions(lambda part: _pandas(job.table(_arrow(part), tz)), meta=_meta(schema)).persist()
-    ok = priced["status"].isna()
-    return priced[ok], priced[~ok]
+    priced = ddf.map_partitions(lambda part: _pandas(job.table(_arrow(part), tz)), meta=_meta(schema))
+    return split_rejects(priced) if split else priced
+
+
+def split_rejects(frame: Any, *, cache: bool = True) -> tuple[Any, Any]:
+    """A result of ``price(..., split=False)`` or ``price_logs(..., split=False)`` as (priced, rejects), the two
+    frames ``split=True`` gives: for usage rows, the rows priced and those whose ``status`` says why not (every
+    column); for log lines, the lines (without ``reason`` and ``excerpt``) and the rejects (source, line, reason,
+    excerpt).
+
+    With ``cache=True`` (the default) the frame is persisted first (``frame.persist()``: computed now, its
+    partitions held in the workers' memory until the two frames are dropped), so the two are views of one
+    computation. With ``cache=False`` each of the two frames prices the input again when it is computed."""
+    split = _batches.Rejects.of_columns(list(frame.columns))
+    if cache:
+        frame = frame.persist()
+    status = frame["status"]
+    rejected = (status == _batches.REJECTED).fillna(False) if split.logs else ~status.isna()
+    return frame[~rejected][split.priced], frame[rejected][split.rejects]
 
 
 def price_logs(
@@ -56,19 +77,23 @@ def price_logs(
     column: str = "value",
     split_bytes: int | None = 64 << 20,
     book: PriceBook | None = None,
+    split: bool = True,
     **options: Any,
-) -> tuple[Any, Any]:
+) -> Any:
     """Prices JSON log records in the workers. ``source``: paths (a path or a list: a compressed file is one
     task, a plain file one task per ``split_bytes`` at line boundaries, whole with ``split_bytes=None``) or a
     Dask DataFrame with a string ``column`` of records. ``labels``: the metadata labels kept as columns;
     ``options``: ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
 
-    Without ``by``: (priced lines, rejects) of one persisted computation. With ``by``: (totals per group, rejects
+    Without ``by``: (priced lines, rejects) of one persisted computation (``split_rejects``); with
+    ``split=False``, one lazy Dask DataFrame of both (``log_schema(labels)``: a reject's ``status`` is
+    ``"rejected"``, with its ``reason`` and ``excerpt``), nothing persisted. With ``by``: (totals per group, rejects
     per reason), each one partition: the partial sums are combined on the workers (a tree reduction) and merged
     exactly in the client, equal to
     ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
     import dask.dataframe as dd
 
+    _batches.check_split(by, split)
     job = _batches.Job(labels, by, book, **options)
     out = job.log_schema() if by is None else job.partial_schema()
 
@@ -90,9 +115,7 @@ def price_logs(
     else:
         frame = source[[column]].map_partitions(lines, meta=_meta(out))
     if by is None:
-        frame = frame.persist()
-        rejected = frame["status"] == _batches.REJECTED
-        return frame[~rejected].drop(columns=["reason", "excerpt"]), frame[rejected][list(_batches.REJECT_COLUMNS)]
+        return split_rejects(frame) if split else frame
     # A tree reduction on the workers, the client merging the last partial.
     from dask.base import compute
     from dask.delayed import delayed

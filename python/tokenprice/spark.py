@@ -4,7 +4,8 @@
 ``price(df)`` prices a DataFrame of usage rows; ``price_logs(paths_or_df, by=..., labels=[...])`` prices JSON log
 records — files (each compressed file read whole by one task, plain files split in byte ranges at line
 boundaries, ``split_bytes=``) or a DataFrame of lines (``spark.read.text(...)``) — and gives the priced lines or
-exact totals per group, and the rejects, as two Spark DataFrames. Money is decimal(38, 18): exact; Spark sums
+exact totals per group, and the rejects, as two Spark DataFrames — or, with ``split=False``, priced rows and rejects
+in one lazy DataFrame, which ``split_rejects`` splits later. Money is decimal(38, 18): exact; Spark sums
 it as decimal(38, 18), so a total past 10^20 USD overflows (an error under ``spark.sql.ansi.enabled``, the
 default since Spark 4; null without it). Naive timestamps (TimestampNTZ) are wall time in the session's
 ``spark.sql.session.timeZone``.
@@ -18,7 +19,7 @@ from typing import Any
 from tokenprice import _batches
 from tokenprice._core import PriceBook
 
-__all__ = ["price", "price_logs", "spark_schema"]
+__all__ = ["price", "price_logs", "spark_schema", "split_rejects"]
 
 
 def spark_schema(schema: Any) -> Any:
@@ -28,12 +29,14 @@ def spark_schema(schema: Any) -> Any:
     return from_arrow_schema(schema)
 
 
-def price(df: Any, *, book: PriceBook | None = None, tz: str | None = None, **options: Any) -> tuple[Any, Any]:
-    """Prices a DataFrame of usage rows (``price_table``'s columns and keywords) on the executors: returns
-    (priced rows, rejected rows), both with the input's columns and the result's (``total_cost``, ``status``,
-    ...); a row is rejected when its ``status`` says why. Naive timestamps are wall time in ``tz`` (default: the
-    session's time zone). The two frames are views of one cached computation."""
-    from pyspark.sql import functions as F
+def price(df: Any, *, book: PriceBook | None = None, tz: str | None = None, split: bool = True, **options: Any) -> Any:
+    """Prices a DataFrame of usage rows (``price_table``'s columns and keywords) on the executors: every row with
+    the input's columns and the result's (``total_cost``, ``status``, ...); a row is rejected when its ``status``
+    says why. Naive timestamps are wall time in ``tz`` (default: the session's time zone).
+
+    ``split=True`` (the default): (priced rows, rejected rows), two filters of one cached computation
+    (``split_rejects``). ``split=False``: one lazy DataFrame of every row, nothing cached: what a job that only
+    sums or writes the result wants (it prices each row once, without holding the priced frame in memory)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     zone = tz or str(df.sparkSession.conf.get("spark.sql.session.timeZone"))
@@ -44,8 +47,27 @@ def price(df: Any, *, book: PriceBook | None = None, tz: str | None = None, **op
         for batch in batches:
             yield job.table(batch, zone)
 
-    priced = df.mapInArrow(run, spark_schema(schema)).cache()
-    return priced.filter(F.col("status").isNull()), priced.filter(F.col("status").isNotNull())
+    priced = df.mapInArrow(run, spark_schema(schema))
+    return split_rejects(priced) if split else priced
+
+
+def split_rejects(frame: Any, *, cache: bool = True) -> tuple[Any, Any]:
+    """A result of ``price(..., split=False)`` or ``price_logs(..., split=False)`` as (priced, rejects), the two
+    frames ``split=True`` gives: for usage rows, the rows priced and those whose ``status`` says why not (every
+    column); for log lines, the lines (without ``reason`` and ``excerpt``) and the rejects (source, line, reason,
+    excerpt).
+
+    With ``cache=True`` (the default) the frame is cached first (``DataFrame.cache()``: memory, spilling to disk),
+    so the two are filters of one computation; the cache holds every row at its full width until
+    ``frame.unpersist()``. With ``cache=False`` each of the two frames prices the input again when it runs."""
+    from pyspark.sql import functions as F
+
+    split = _batches.Rejects.of_columns(frame.columns)
+    if cache:
+        frame = frame.cache()
+    status = F.col("status")
+    rejected = F.coalesce(status == _batches.REJECTED, F.lit(False)) if split.logs else status.isNotNull()
+    return frame.filter(~rejected).select(*split.priced), frame.filter(rejected).select(*split.rejects)
 
 
 def price_logs(
@@ -57,19 +79,23 @@ def price_logs(
     column: str = "value",
     split_bytes: int | None = 64 << 20,
     book: PriceBook | None = None,
+    split: bool = True,
     **options: Any,
-) -> tuple[Any, Any]:
+) -> Any:
     """Prices JSON log records on the executors. ``source``: paths (a path or a list; each compressed file is one
     task, a plain file one task per ``split_bytes`` at line boundaries, whole with ``split_bytes=None``) or a
     DataFrame with a string ``column`` of records (``spark.read.text(...)``). ``labels``: the metadata labels kept
     as columns (``tokenprice.log_schema(labels)``); ``options``: ``price_logs``'s (format, provider, model,
     default_at, service_tier, approximate).
 
-    Without ``by``: (priced lines, rejects), views of one cached computation. With ``by``: (totals per group,
-    rejects per reason): the totals equal ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
+    Without ``by``: (priced lines, rejects), filters of one cached computation (``split_rejects``); with
+    ``split=False``, one lazy DataFrame of both (``log_schema(labels)``: a reject's ``status`` is ``"rejected"``,
+    with its ``reason`` and ``excerpt``), nothing cached. With ``by``: (totals per group, rejects per reason): the
+    totals equal ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
+    _batches.check_split(by, split)
     job = _batches.Job(labels, by, book, **options)
     if _batches.is_paths(source):
         session = spark or SparkSession.getActiveSession()
@@ -93,11 +119,8 @@ def price_logs(
                     yield job.partial_lines(batch, column, source="dataframe")
 
     if by is None:
-        priced = frame.mapInArrow(lines, spark_schema(job.log_schema())).cache()
-        rejected = F.col("status") == _batches.REJECTED
-        return priced.filter(~rejected).drop("reason", "excerpt"), priced.filter(rejected).select(
-            *_batches.REJECT_COLUMNS
-        )
+        priced = frame.mapInArrow(lines, spark_schema(job.log_schema()))
+        return split_rejects(priced) if split else priced
 
     partials = frame.mapInArrow(lines, spark_schema(job.partial_schema()))
     sums = [F.sum("rows").alias("rows")] + [F.sum(c).alias(c) for c in _batches.COST_COLUMNS]
