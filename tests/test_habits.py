@@ -78,7 +78,7 @@ def test_mypy_checks_the_oldest_supported_python() -> None:
 
 def test_import_loads_only_what_counting_and_pricing_need() -> None:
     """``import tokenprice`` leaves the service's and engines' modules (budgets, instrument and sinks, the Arrow
-    layer, the log sources, object storage) until first named; every public name still resolves, by attribute and
+    layer, the log sources, object storage) and the logs' (``price_logs``, the displays) until first named; every public name still resolves, by attribute and
     by ``from tokenprice import``, and ``dir()`` lists it."""
     import subprocess
     import sys
@@ -88,14 +88,15 @@ def test_import_loads_only_what_counting_and_pricing_need() -> None:
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('tokenprice'))))\n"
         "missing = [n for n in tokenprice.__all__ if n not in dir(tokenprice)]\n"
         "values = [getattr(tokenprice, n) for n in tokenprice.__all__]\n"
-        "from tokenprice import Budget, sources, summarize, labels, JsonlSink\n"
-        "print(missing, sources.__name__, Budget.__module__, summarize.__module__)\n"
+        "from tokenprice import Budget, sources, summarize, labels, JsonlSink, price_logs\n"
+        "print(missing, sources.__name__, Budget.__module__, summarize.__module__, price_logs.__module__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     loaded = set(out[0].split())
-    lazy = {"_batches", "_budget", "_calls", "_instrument", "_labels", "_sinks", "_storage", "sources"}
+    lazy = {"_batches", "_budget", "_calls", "_display", "_instrument", "_labels", "_ledger", "_sinks", "_storage"}
+    lazy |= {"_progress", "sources"}
     assert not loaded & {f"tokenprice.{m}" for m in lazy}, sorted(loaded)
-    assert out[1] == "[] tokenprice.sources tokenprice._budget tokenprice._batches"
+    assert out[1] == "[] tokenprice.sources tokenprice._budget tokenprice._batches tokenprice._ledger"
     import pytest
 
     import tokenprice

@@ -39,6 +39,7 @@ layer::
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tokenprice._core import (
@@ -83,9 +84,7 @@ from tokenprice._core import (
     usage_formats,
 )
 from tokenprice._count import ApproximateCount, ApproximationWarning, count_message_tokens, count_tokens
-from tokenprice._display import register_notebook_formatter
 from tokenprice._extract import extract_usages
-from tokenprice._ledger import PricedLogs, price_logs
 from tokenprice._pricing import price_table
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time these load on first use (__getattr__ below)
@@ -104,11 +103,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time these load 
     from tokenprice._calls import PricedCall, price_call
     from tokenprice._instrument import instrument, last_call
     from tokenprice._labels import labels
+    from tokenprice._ledger import PricedLogs, price_logs
     from tokenprice._sinks import JsonlSink, OpenTelemetrySink
 
 # The service's and the engines' parts (budgets, instrument and its sinks, the Arrow layer, the log sources: where
-# the logs are kept, `tokenprice.sources.cloudflare(...)`) load when first named, so `import tokenprice` costs
-# what counting and pricing need (PEP 562). Name -> the module that defines it.
+# the logs are kept, `tokenprice.sources.cloudflare(...)`) and the logs' (`price_logs` and its displays: a fifth
+# of the import's time) load when first named, so `import tokenprice` costs what counting and pricing need
+# (PEP 562). Name -> the module that defines it.
 _LAZY = {
     "sources": "tokenprice.sources",
     **dict.fromkeys(
@@ -128,6 +129,7 @@ _LAZY = {
     **dict.fromkeys(["PricedCall", "price_call"], "tokenprice._calls"),
     **dict.fromkeys(["instrument", "last_call"], "tokenprice._instrument"),
     "labels": "tokenprice._labels",
+    **dict.fromkeys(["PricedLogs", "price_logs"], "tokenprice._ledger"),
     **dict.fromkeys(["JsonlSink", "OpenTelemetrySink"], "tokenprice._sinks"),
 }
 
@@ -146,8 +148,12 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-# In Jupyter, the Arrow tables tokenprice returns (summaries, reprice, savings) show as tables a person reads.
-register_notebook_formatter()
+# In Jupyter, the Arrow tables tokenprice returns (summaries, reprice, savings) show as tables a person reads; the
+# displays load only where IPython runs.
+if "IPython" in sys.modules:
+    from tokenprice._display import register_notebook_formatter
+
+    register_notebook_formatter()
 
 __all__ = [
     "APPROXIMATION_ENCODING",
