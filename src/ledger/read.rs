@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Item, Read, Text};
 use crate::error::{Error, Result};
+use crate::fork::PerProcess;
 use crate::json;
 use crate::usage::formats;
 use crate::usage::Hints;
@@ -506,15 +507,16 @@ type Block = (Vec<u8>, Vec<(u64, usize, usize, Option<u64>)>, u64);
 /// Block buffers left by the inputs read so far, for the next input of a run to read into: a run of many small
 /// files (Logpush objects of a few MB) would otherwise zero two fresh [`BLOCK_BYTES`] buffers per file, fresh pages
 /// the kernel clears too (a fifth of a run's time over 36 such objects, measured). At most [`SPARES`] are kept, and
-/// [`release_spares`] frees them when a run ends.
-static SPARE: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+/// [`release_spares`] frees them when a run ends. Per process (`crate::fork`): a child forked while a reader held
+/// the lock starts with a pool of its own.
+static SPARE: PerProcess<Mutex<Vec<Block>>> = PerProcess::new(|| Mutex::new(Vec::new()));
 
 /// The most block buffers kept between inputs (a reader uses four at most).
 const SPARES: usize = 4;
 
 /// A spare block buffer, or a new (empty) one.
 fn spare() -> Block {
-    SPARE.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default()
+    SPARE.get().lock().ok().and_then(|mut s| s.pop()).unwrap_or_default()
 }
 
 /// Keeps a block buffer for the next input, up to [`SPARES`]; one that holds nothing is not worth keeping.
@@ -522,7 +524,7 @@ fn keep_spare(block: Block) {
     if block.0.capacity() == 0 {
         return;
     }
-    if let Ok(mut s) = SPARE.lock() {
+    if let Ok(mut s) = SPARE.get().lock() {
         if s.len() < SPARES {
             s.push(block);
         }
@@ -532,7 +534,7 @@ fn keep_spare(block: Block) {
 /// Frees the block buffers kept between inputs: a run calls it when it ends, so memory goes back once the work is
 /// done (a run still reading elsewhere then allocates its buffers afresh).
 pub fn release_spares() {
-    if let Ok(mut s) = SPARE.lock() {
+    if let Ok(mut s) = SPARE.get().lock() {
         s.clear();
     }
 }

@@ -7,7 +7,6 @@
 //!
 //! Also the converters every area shares: money (`decimal.Decimal`, exact), dates and instants both ways.
 
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rust_decimal::Decimal;
@@ -333,27 +332,30 @@ pub fn instant_of(value: Option<&Arg<'_>>, what: &str) -> PyResult<i64> {
     }
     static DATETIME: RaceCell<Py<PyType>> = RaceCell::new();
     static DATE: RaceCell<Py<PyType>> = RaceCell::new();
-    // (naive epoch, aware epoch)
-    static EPOCHS: RaceCell<(Py<PyAny>, Py<PyAny>)> = RaceCell::new();
+    // The naive and aware epochs, and the attribute names read (kept here, not `intern!`ed: an interned name is a
+    // pyo3 once-cell, which a fork while another thread fills it leaves locked in the child; see `crate::fork`).
+    type Epochs = (Py<PyAny>, Py<PyAny>, [Py<PyString>; 4]);
+    static EPOCHS: RaceCell<Epochs> = RaceCell::new();
     let datetime = imported(py, &DATETIME, "datetime", "datetime")?;
     let date = imported(py, &DATE, "datetime", "date")?;
     if v.is_instance(datetime)? {
         // dt - epoch is exact; naive datetimes are read as UTC.
-        let (naive, aware) = EPOCHS.get_or_try_init(|| -> PyResult<_> {
+        let (naive, aware, names) = EPOCHS.get_or_try_init(|| -> PyResult<_> {
             let m = py.import("datetime")?;
             let naive = datetime.call1((1970, 1, 1))?;
             let kwargs = PyDict::new(py);
             kwargs.set_item("tzinfo", m.getattr("timezone")?.getattr("utc")?)?;
             let aware = naive.call_method("replace", (), Some(&kwargs))?;
-            Ok((naive.unbind(), aware.unbind()))
+            let names = ["tzinfo", "days", "seconds", "microseconds"].map(|n| PyString::new(py, n).unbind());
+            Ok((naive.unbind(), aware.unbind(), names))
         })?;
-        let epoch = if v.getattr(intern!(py, "tzinfo"))?.is_none() { naive } else { aware };
+        let [tzinfo, days, seconds, micros] = names;
+        let epoch = if v.getattr(tzinfo.bind(py))?.is_none() { naive } else { aware };
         // The difference's fields, summed here: `timedelta // timedelta` goes through Python ints and took
         // two thirds of the conversion (165 ns of the 0.25 µs a datetime cost a `price` call, measured).
         let delta = v.sub(epoch.bind(py))?;
-        let part = |name: &Bound<'_, PyString>| -> PyResult<i64> { delta.getattr(name)?.extract() };
-        let (days, seconds, micros) =
-            (part(intern!(py, "days"))?, part(intern!(py, "seconds"))?, part(intern!(py, "microseconds"))?);
+        let part = |name: &Py<PyString>| -> PyResult<i64> { delta.getattr(name.bind(py))?.extract() };
+        let (days, seconds, micros) = (part(days)?, part(seconds)?, part(micros)?);
         return Ok(days * MICROS_PER_DAY + seconds * 1_000_000 + micros);
     }
     if v.is_instance(date)? {
