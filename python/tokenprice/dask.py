@@ -80,17 +80,17 @@ def price_logs(
     split: bool = True,
     **options: Any,
 ) -> Any:
-    """Prices JSON log records in the workers. ``source``: paths (a path or a list: a compressed file is one
-    task, a plain file one task per ``split_bytes`` at line boundaries, whole with ``split_bytes=None``) or a
-    Dask DataFrame with a string ``column`` of records. ``labels``: the metadata labels kept as columns;
-    ``options``: ``price_logs``'s (format, provider, model, default_at, service_tier, approximate).
+    """Prices JSON log records in the workers, from ``source``: paths (a path or a list; one task per compressed
+    file, and per ``split_bytes`` of a plain file, cut at line boundaries; ``split_bytes=None`` reads a file whole)
+    or a Dask DataFrame whose string ``column`` holds the records. ``labels`` name the metadata labels kept as
+    columns; the other keywords are ``price_logs``'s (format, provider, model, default_at, service_tier,
+    approximate).
 
-    Without ``by``: (priced lines, rejects) of one persisted computation (``split_rejects``); with
-    ``split=False``, one lazy Dask DataFrame of both (``log_schema(labels)``: a reject's ``status`` is
-    ``"rejected"``, with its ``reason`` and ``excerpt``), nothing persisted. With ``by``: (totals per group, rejects
-    per reason), each one partition: the partial sums are combined on the workers (a tree reduction) and merged
-    exactly in the client, equal to
-    ``tokenprice.price_logs(...).summary(by)`` to the last digit."""
+    Returns, with ``by``: (totals per group, rejects per reason), one partition each, the partial sums combined on
+    the workers (a tree reduction) and merged exactly in the client: equal to ``tokenprice.price_logs(...)
+    .summary(by)`` to the last digit. Without ``by``: (priced lines, rejects) of one persisted computation
+    (``split_rejects``), or with ``split=False`` one lazy Dask DataFrame of both, nothing persisted
+    (``log_schema(labels)``; a reject's ``status`` is ``"rejected"``, with its ``reason`` and ``excerpt``)."""
     import dask.dataframe as dd
 
     _batches.check_split(by, split)
