@@ -519,9 +519,10 @@ fn spare() -> Block {
     SPARE.get().lock().ok().and_then(|mut s| s.pop()).unwrap_or_default()
 }
 
-/// Keeps a block buffer for the next input, up to [`SPARES`]; one that holds nothing is not worth keeping.
+/// Keeps a block buffer for the next input, up to [`SPARES`]; one that holds nothing is not worth keeping, and one
+/// grown past two blocks (for a long line) is freed now rather than held to the run's end.
 fn keep_spare(block: Block) {
-    if block.0.capacity() == 0 {
+    if block.0.capacity() == 0 || block.0.capacity() > 2 * BLOCK_BYTES {
         return;
     }
     if let Ok(mut s) = SPARE.get().lock() {
