@@ -67,6 +67,10 @@ fn key_of(key: &str) -> Key {
         "duration" => 13,
         "path" => 14,
         "ResponseBody" | "Gateway" | "result" | "resourceSpans" | "scopeSpans" => return Key::Decline,
+        // Logpush's own fields (`ai_gateway_events`, PascalCase): a Logpush line, whose usage is in ResponseBody.
+        "Timestamp" | "Cached" | "Endpoint" | "Provider" | "Model" | "StatusCode" | "Metadata" | "Metrics" => {
+            return Key::Decline
+        }
         _ => return Key::Other,
     })
 }
@@ -153,12 +157,25 @@ fn int_text(t: &str) -> Option<&str> {
     shortest.then_some(t)
 }
 
+/// The first key of an object's text (`{` first), when it is plain ASCII without escapes.
+fn first_key(bytes: &[u8]) -> Option<&str> {
+    let rest = bytes[1..].trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    let key = &rest[..end];
+    (rest[end] == b'"' && key.is_ascii()).then(|| std::str::from_utf8(key).ok()).flatten()
+}
+
 /// Reads one line in the lane, its labels appended to `labels`, its strings found with `quotes`; `None` sends it
 /// to the general path.
 pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Option<Flat<'t>> {
     let bytes = bytes.trim_ascii();
     if bytes.first() != Some(&b'{') {
         return None; // (Unicode spaces around the object: the general path trims them)
+    }
+    // A line whose first key the lane declines is declined before its strings are found (a Logpush line: the
+    // walk and the index were 3% of pricing one).
+    if first_key(bytes).is_some_and(|k| key_of(k) == Key::Decline) {
+        return None;
     }
     let ascii = quotes.index(bytes);
     let text = if ascii {
@@ -708,6 +725,10 @@ mod tests {
             assert_eq!(super::key_of(k), Key::Read(i));
         }
         assert_eq!(super::key_of("ResponseBody"), Key::Decline);
+        assert_eq!(super::key_of("Timestamp"), Key::Decline);
+        assert_eq!(super::first_key(br#"{ "Timestamp": 1}"#), Some("Timestamp"));
+        assert_eq!(super::first_key(br#"{"a\"b": 1}"#), None);
+        assert_eq!(super::first_key(b"{}"), None);
         assert_eq!(super::key_of("request_head"), Key::Other);
     }
 
