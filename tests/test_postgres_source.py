@@ -436,6 +436,13 @@ def test_the_core_takes_pages_of_arrow_texts_as_one_input() -> None:
         _core.price_log_files(["a"], options, key="request_id")
     with pytest.raises(tokenprice.InvalidTypeError, match="pages must be callable"):
         _core.price_log_files(["a"], options, pages=5)
+    # A page without the column its rows are named by, or with row names that are not texts: an error naming it.
+    one = [pa.table({"text": [good]})]
+    with pytest.raises(tokenprice.InvalidArgumentError, match="no second column to name its rows by"):
+        _core.price_log_files(["a"], options, pages=lambda: one.pop() if one else None, key="request_id")
+    ints = [pa.table({"text": [good], "request_id": [7]})]
+    with pytest.raises(tokenprice.InvalidArgumentError, match="row names of a page must be a string column"):
+        _core.price_log_files(["a"], options, pages=lambda: ints.pop() if ints else None, key="request_id")
 
     def failing() -> Any:
         raise KeyError("the connection dropped")

@@ -337,16 +337,20 @@ where
     }
 }
 
-/// A column of texts as borrowed strings, or an error naming what it holds instead.
-fn page_strings<'a>(name: &str, what: &str, column: &'a ArrayRef) -> Result<Vec<Option<&'a str>>> {
+/// An error naming what a page's column holds, unless it is a column of texts.
+fn check_strings(name: &str, what: &str, column: &ArrayRef) -> Result<()> {
     match column.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
-            crate::tokens::column::strings(column)
-        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => Ok(()),
         other => {
             Err(Error::InvalidArgument(format!("{name}: the {what} of a page must be a string column, not {other}")))
         }
     }
+}
+
+/// A column of texts as borrowed strings, or an error naming what it holds instead.
+fn page_strings<'a>(name: &str, what: &str, column: &'a ArrayRef) -> Result<Vec<Option<&'a str>>> {
+    check_strings(name, what, column)?;
+    crate::tokens::column::strings(column)
 }
 
 impl<F> Source for Pages<F>
@@ -368,7 +372,7 @@ where
             let mut named = Vec::with_capacity(page.len());
             for (texts, names) in &page {
                 if let Some(names) = names {
-                    page_strings(&self.name, "row names", names)?;
+                    check_strings(&self.name, "row names", names)?;
                     if names.len() != texts.len() {
                         let (a, b) = (names.len(), texts.len());
                         return Err(Error::InvalidArgument(format!(

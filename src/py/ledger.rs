@@ -212,9 +212,12 @@ fn price_pages(
             let (_, batches) = capsule::table(got.bind(py), "a page").map_err(stop)?;
             batches
                 .iter()
-                .map(|b| match b.num_columns() {
-                    0 => Err(Error::InvalidArgument(format!("{name}: a page has no column of records"))),
-                    n => Ok((b.column(0).clone(), (n > 1 && key.is_some()).then(|| b.column(1).clone()))),
+                .map(|b| match (b.num_columns(), &key) {
+                    (0, _) => Err(Error::InvalidArgument(format!("{name}: a page has no column of records"))),
+                    (1, Some(k)) => Err(Error::InvalidArgument(format!(
+                        "{name}: a page has no second column to name its rows by (key={k:?})"
+                    ))),
+                    (_, k) => Ok((b.column(0).clone(), k.is_some().then(|| b.column(1).clone()))),
                 })
                 .collect::<Result<Page, Error>>()
                 .map(Some)
