@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use rust_decimal::Decimal;
 
 use crate::json::{self, boolean, count, kind, Kind, Quotes, Raw};
-use crate::prices::units::{INPUT, OUTPUT};
+use crate::prices::units::{CACHE_READ, INPUT, OUTPUT, REASONING};
 use crate::usage::formats::common::{milliseconds, money_value, provider_id, status_code_value, time_value};
 use crate::usage::Status;
 use crate::usage::Usage;
@@ -44,8 +44,18 @@ enum Key {
     Read(usize),
     /// Declines the line: another format's key, or a container's.
     Decline,
+    /// Declines the line as a Logpush line's key (the Logpush lane, [`super::logpush`], may read it).
+    Logpush,
     /// Passes over it.
     Other,
+}
+
+/// Why the lane declined a line: it looks like a Logpush line (for [`super::logpush`]), or it is for the general
+/// path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Declined {
+    Logpush,
+    General,
 }
 
 /// What the lane does with the member `key` (one `match`: by length, then bytes).
@@ -66,11 +76,10 @@ fn key_of(key: &str) -> Key {
         "custom_cost" => 12,
         "duration" => 13,
         "path" => 14,
-        "ResponseBody" | "Gateway" | "result" | "resourceSpans" | "scopeSpans" => return Key::Decline,
+        "result" | "resourceSpans" | "scopeSpans" => return Key::Decline,
         // Logpush's own fields (`ai_gateway_events`, PascalCase): a Logpush line, whose usage is in ResponseBody.
-        "Timestamp" | "Cached" | "Endpoint" | "Provider" | "Model" | "StatusCode" | "Metadata" | "Metrics" => {
-            return Key::Decline
-        }
+        "ResponseBody" | "Gateway" | "Timestamp" | "Cached" | "Endpoint" | "Provider" | "Model" | "StatusCode"
+        | "Metadata" | "Metrics" => return Key::Logpush,
         _ => return Key::Other,
     })
 }
@@ -107,40 +116,53 @@ impl Labels {
     }
 }
 
-/// A Logs API item as the lane read it.
+/// A Logs API item as the lane read it (or a Logpush line as [`super::logpush`] read it).
 #[derive(Clone, Debug)]
 pub struct Flat<'t> {
-    pub id: Option<&'t str>,
+    pub id: Option<Cow<'t, str>>,
+    /// The source's own id of the request (`Extras::request_id`): a Logs API item's `id`, a Logpush line's `ID`.
+    pub request_id: Option<&'t str>,
     pub provider: Option<Cow<'t, str>>,
     pub model: &'t str,
+    /// The model the response names, where it differs from the one requested (Logpush).
+    pub served: Option<Box<str>>,
+    /// The response's `service_tier` (Logpush).
+    pub tier: Option<Box<str>>,
     pub at: i64,
     pub cache_hit: bool,
     pub status: Status,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Cached input and reasoning tokens (parts of the input and output; Logpush's OpenAI bodies).
+    pub cache_read_tokens: u64,
+    pub reasoning_tokens: u64,
     pub has_usage: bool,
     pub reported_cost: Option<Decimal>,
     /// `duration` in milliseconds, `path`, and `custom_cost`, as the general path keeps them (`Extras`).
     pub duration_ms: Option<Decimal>,
     pub endpoint: Option<&'t str>,
+    pub rate_limited: Option<bool>,
     pub custom_cost: Option<bool>,
     /// This item's labels: a range of the chunk's [`Labels::spans`], in the order the general path gives them.
     pub labels: (u32, u32),
 }
 
 impl Flat<'_> {
-    /// The item's usage (input and output tokens only: the Logs API reports no more).
+    /// The item's usage (input and output tokens only from the Logs API; cached input and reasoning too from a
+    /// Logpush line's body).
     pub fn usage(&self) -> Usage {
         let mut usage = Usage::default();
         usage.counts[INPUT] = self.input_tokens;
         usage.counts[OUTPUT] = self.output_tokens;
+        usage.counts[CACHE_READ] = self.cache_read_tokens;
+        usage.counts[REASONING] = self.reasoning_tokens;
         usage
     }
 }
 
 /// A string's text when it has no escapes (`escaped` says, as the walk found it); `None` (decline) for an escaped
 /// string; `Some(None)` for another kind.
-fn plain(raw: Raw<'_>, escaped: bool) -> Option<Option<&str>> {
+pub(super) fn plain(raw: Raw<'_>, escaped: bool) -> Option<Option<&str>> {
     if kind(raw) != Kind::String {
         return Some(None);
     }
@@ -150,7 +172,7 @@ fn plain(raw: Raw<'_>, escaped: bool) -> Option<Option<&str>> {
 
 /// A whole number's text when it is exactly how the general path would print it (an `i64` in its shortest form:
 /// no sign but a minus, no leading zero, no `-0`), without printing it.
-fn int_text(t: &str) -> Option<&str> {
+pub(super) fn int_text(t: &str) -> Option<&str> {
     t.parse::<i64>().ok()?;
     let digits = t.strip_prefix('-').unwrap_or(t);
     let shortest = !t.starts_with('+') && (digits == "0" && t == "0" || !digits.starts_with('0'));
@@ -165,29 +187,26 @@ fn first_key(bytes: &[u8]) -> Option<&str> {
     (rest[end] == b'"' && key.is_ascii()).then(|| std::str::from_utf8(key).ok()).flatten()
 }
 
-/// Reads one line in the lane, its labels appended to `labels`, its strings found with `quotes`; `None` sends it
-/// to the general path.
-pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Option<Flat<'t>> {
+/// Reads one line in the lane, its labels appended to `labels`, its strings found with `quotes`; declined, it
+/// goes to the Logpush lane or the general path.
+pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes) -> Result<Flat<'t>, Declined> {
     let bytes = bytes.trim_ascii();
     if bytes.first() != Some(&b'{') {
-        return None; // (Unicode spaces around the object: the general path trims them)
+        return Err(Declined::General); // (Unicode spaces around the object: the general path trims them)
     }
     // A line whose first key the lane declines is declined before its strings are found (a Logpush line: the
     // walk and the index were 3% of pricing one).
-    if first_key(bytes).is_some_and(|k| key_of(k) == Key::Decline) {
-        return None;
+    match first_key(bytes).map(key_of) {
+        Some(Key::Decline) => return Err(Declined::General),
+        Some(Key::Logpush) => return Err(Declined::Logpush),
+        _ => {}
     }
-    let ascii = quotes.index(bytes);
-    let text = if ascii {
-        // SAFETY: ASCII bytes are UTF-8.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    } else {
-        std::str::from_utf8(bytes).ok()?
-    };
+    let text = indexed_text(bytes, quotes).ok_or(Declined::General)?;
     let mut slots: [Option<Raw<'t>>; KEYS.len()] = [None; KEYS.len()];
     // Per slot: its value is a string holding an escape.
     let mut escapes = [false; KEYS.len()];
     let mut ok = true;
+    let mut logpush = false;
     let whole = json::walk_members(text, quotes, |key, value, escaped| {
         match key_of(key) {
             // A repeated key: the last wins there; not here.
@@ -196,11 +215,37 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
                 escapes[i] = escaped;
             }
             Key::Decline => ok = false,
+            Key::Logpush => (ok, logpush) = (false, true),
             Key::Other => {}
         }
         ok
     });
-    if !(ok && whole) {
+    if logpush {
+        return Err(Declined::Logpush);
+    }
+    read_slots(text, slots, escapes, ok && whole, labels, quotes).ok_or(Declined::General)
+}
+
+/// `bytes` as text, its strings indexed in `quotes`.
+pub(super) fn indexed_text<'t>(bytes: &'t [u8], quotes: &mut Quotes) -> Option<&'t str> {
+    if quotes.index(bytes) {
+        // SAFETY: ASCII bytes are UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+/// The item the walk found (`whole`: the line is one object the lane could walk to its end).
+fn read_slots<'t>(
+    text: &'t str,
+    slots: [Option<Raw<'t>>; KEYS.len()],
+    escapes: [bool; KEYS.len()],
+    whole: bool,
+    labels: &mut Labels,
+    quotes: &Quotes,
+) -> Option<Flat<'t>> {
+    if !whole {
         return None;
     }
     let [id_escaped, _, provider_escaped, model_escaped, .., path_escaped] = escapes;
@@ -244,12 +289,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
     let (first, text_start) = (labels.spans.len(), labels.text.len());
     let read_labels = (|| {
         if let Some(m) = present(metadata) {
-            let at = m.get().as_ptr() as usize - text.as_ptr() as usize;
-            if escaped_meta(text, at, m.get().len(), quotes, labels).is_none() {
-                labels.spans.truncate(first);
-                labels.text.truncate(text_start);
-                meta(m, labels)?;
-            }
+            labels_of(text, m, quotes, labels)?;
         }
         // As the general path: `step` (a number) becomes a label after the metadata's.
         if let Some(s) = present(step) {
@@ -260,11 +300,7 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
                 add(labels, "step", int_text(s.get())?)?;
             }
         }
-        // A repeated label: the last wins in the general path (and moves); not here.
-        let mine = &labels.spans[first..];
-        let repeated =
-            mine.iter().enumerate().any(|(i, a)| mine[..i].iter().any(|b| labels.get(b.key) == labels.get(a.key)));
-        (!repeated).then_some(())
+        unique_since(labels, first)
     })();
     if read_labels.is_none() {
         labels.spans.truncate(first);
@@ -272,23 +308,43 @@ pub(crate) fn read<'t>(bytes: &'t [u8], labels: &mut Labels, quotes: &mut Quotes
         return None;
     }
     Some(Flat {
-        id,
+        id: id.map(Cow::Borrowed),
+        request_id: id,
         provider,
         model,
+        served: None,
+        tier: None,
         at,
         cache_hit: cached.and_then(boolean) == Some(true),
         status,
         input_tokens,
         output_tokens,
+        cache_read_tokens: 0,
+        reasoning_tokens: 0,
         // As `cloudflare_logs`: a failed request's zero counts are no usage.
         has_usage: (present(tokens_in).is_some() || present(tokens_out).is_some())
             && (status == Status::Ok || input_tokens > 0 || output_tokens > 0),
         reported_cost,
         duration_ms,
         endpoint,
+        rate_limited: None,
         custom_cost: custom_cost.and_then(boolean),
         labels: (first as u32, labels.spans.len() as u32),
     })
+}
+
+/// The labels of the metadata member `m` of the line `text` (indexed in `quotes`): read without unescaping when
+/// it is the usual flat object in a string, else as [`meta`] reads it; `None` (decline) where the general path
+/// reads it another way.
+pub(super) fn labels_of(text: &str, m: Raw<'_>, quotes: &Quotes, labels: &mut Labels) -> Option<()> {
+    let (first, text_start) = (labels.spans.len(), labels.text.len());
+    let at = m.get().as_ptr() as usize - text.as_ptr() as usize;
+    if escaped_meta(text, at, m.get().len(), quotes, labels).is_none() {
+        labels.spans.truncate(first);
+        labels.text.truncate(text_start);
+        meta(m, labels)?;
+    }
+    Some(())
 }
 
 /// The labels of a `metadata` string (at `text[at..at + len]`, quotes included) read without unescaping it, in
@@ -360,7 +416,16 @@ fn escaped_meta(text: &str, at: usize, len: usize, quotes: &Quotes, labels: &mut
     }
 }
 
-fn add(labels: &mut Labels, key: &str, value: &str) -> Option<()> {
+/// `Some` when no label from `first` on repeats a key: a repeated label's last value wins in the general path
+/// (and moves); the lanes decline it.
+pub(super) fn unique_since(labels: &Labels, first: usize) -> Option<()> {
+    let mine = &labels.spans[first..];
+    let repeated =
+        mine.iter().enumerate().any(|(i, a)| mine[..i].iter().any(|b| labels.get(b.key) == labels.get(a.key)));
+    (!repeated).then_some(())
+}
+
+pub(super) fn add(labels: &mut Labels, key: &str, value: &str) -> Option<()> {
     let key = labels.push(key)?;
     let value = labels.push(value)?;
     labels.spans.push(Label { key, value });
@@ -430,7 +495,7 @@ fn label_text(value: Raw<'_>) -> Option<Option<&str>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::io::Read as _;
     use std::sync::Arc;
 
@@ -546,9 +611,9 @@ mod tests {
             .collect()
     }
 
-    /// Prices `lines` with and without the fast lane: the priced lines and the rejects must be the same, column
-    /// for column; returns how many lines the lane read.
-    fn assert_lanes_agree(book: &Arc<PriceBook>, lines: &[Vec<u8>]) -> usize {
+    /// Prices `lines` with and without the lanes: the priced lines and the rejects must be the same, column for
+    /// column; returns how many lines the lanes read (this one or the Logpush lane).
+    pub(in crate::ledger) fn assert_lanes_agree(book: &Arc<PriceBook>, lines: &[Vec<u8>]) -> usize {
         let items: Vec<Item<'_>> =
             lines.iter().enumerate().map(|(i, l)| (i as u64 + 1, Text::Record(l.as_slice()))).collect();
         let opts = LedgerOptions { threads: Some(1), ..Default::default() };
@@ -605,8 +670,15 @@ mod tests {
         let general_rejects = rows(general.iter().map(|(_, r)| r).collect());
         assert_eq!(rows(fast_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
         assert_eq!(rows(general_totals.1.iter().map(|(_, r)| r).collect()), general_rejects);
-        let (mut labels, mut quotes) = (super::Labels::default(), super::Quotes::default());
-        lines.iter().filter(|l| super::read(l, &mut labels, &mut quotes).is_some()).count()
+        let (mut labels, mut quotes, mut body) = (super::Labels::default(), super::Quotes::default(), String::new());
+        let mut read = |l: &[u8]| match super::read(l, &mut labels, &mut quotes) {
+            Ok(_) => true,
+            Err(super::Declined::Logpush) => {
+                super::super::logpush::read(l, &mut labels, &mut quotes, &mut body).is_some()
+            }
+            Err(super::Declined::General) => false,
+        };
+        lines.iter().filter(|l| read(l)).count()
     }
 
     /// Metadata read without unescaping gives the labels that unescaping and parsing give: random label objects,
@@ -724,8 +796,9 @@ mod tests {
         for (i, k) in super::KEYS.iter().enumerate() {
             assert_eq!(super::key_of(k), Key::Read(i));
         }
-        assert_eq!(super::key_of("ResponseBody"), Key::Decline);
-        assert_eq!(super::key_of("Timestamp"), Key::Decline);
+        assert_eq!(super::key_of("ResponseBody"), Key::Logpush);
+        assert_eq!(super::key_of("Timestamp"), Key::Logpush);
+        assert_eq!(super::key_of("result"), Key::Decline);
         assert_eq!(super::first_key(br#"{ "Timestamp": 1}"#), Some("Timestamp"));
         assert_eq!(super::first_key(br#"{"a\"b": 1}"#), None);
         assert_eq!(super::first_key(b"{}"), None);

@@ -79,17 +79,17 @@ impl Column {
             (Column::PricedProvider, _) => priced().map(|m| book.providers[m.provider].id.as_str()),
             (Column::PricedRegion, _) => l.cost.as_ref().and_then(|p| p.region.as_deref()),
             (Column::Id, Ok(r)) => r.id.as_deref(),
-            (Column::Id, Err(f)) => f.id,
+            (Column::Id, Err(f)) => f.id.as_deref(),
             (Column::Provider, Ok(r)) => r.provider.as_deref(),
             (Column::Provider, Err(f)) => f.provider.as_deref(),
             (Column::Model, Ok(r)) => r.model.as_deref(),
             (Column::Model, Err(f)) => Some(f.model),
             (Column::ServedModel, Ok(r)) => r.served_model.as_deref(),
+            (Column::ServedModel, Err(f)) => f.served.as_deref(),
             (Column::ServiceTier, Ok(r)) => r.service_tier.as_deref(),
+            (Column::ServiceTier, Err(f)) => f.tier.as_deref(),
             (Column::Status, Ok(r)) => Some(r.status.as_str()),
             (Column::Status, Err(f)) => Some(f.status.as_str()),
-            // The lane's items have no served model or tier.
-            (Column::ServedModel | Column::ServiceTier, Err(_)) => None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod flat;
 pub mod groups;
+pub mod logpush;
 pub mod output;
 pub mod pricer;
 pub mod read;

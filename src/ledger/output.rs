@@ -81,9 +81,11 @@ impl Room {
                 Err(f) => {
                     let spans = flat_labels(labels, f).iter();
                     extra.note(&f.usage(), spans.map(|s| (labels.get(s.key), (s.value.1 - s.value.0) as usize)));
-                    room.id += len(f.id);
+                    room.id += len(f.id.as_deref());
                     room.provider += len(f.provider.as_deref());
                     room.model += f.model.len();
+                    room.served += len(f.served.as_deref());
+                    room.tier += len(f.tier.as_deref());
                 }
             }
             if let Some(c) = &l.cost {
@@ -177,14 +179,14 @@ impl ExtraColumns {
         }
     }
 
-    /// A Logs API item's extras, as the general path keeps them.
+    /// A lane's item's extras, as the general path keeps them.
     fn append_flat(&mut self, f: &Flat<'_>) {
         append_decimal(&mut self.duration_ms, f.duration_ms);
         self.ttft_ms.append_null();
         self.trace_id.append_null();
-        self.request_id.append_option(f.id);
+        self.request_id.append_option(f.request_id);
         self.endpoint.append_option(f.endpoint);
-        self.rate_limited.append_null();
+        self.rate_limited.append_option(f.rate_limited);
         self.custom_cost.append_option(f.custom_cost);
         self.cache_reference_id.append_null();
         self.cost_breakdown.append_null();
@@ -259,11 +261,11 @@ impl LineColumns {
                 (r.cache_hit, r.status, r.reported_cost)
             }
             Err(f) => {
-                self.id.append_option(f.id);
+                self.id.append_option(f.id.as_deref());
                 self.provider.append_option(f.provider.as_deref());
                 self.model.append_value(f.model);
-                self.served.append_null();
-                self.tier.append_null();
+                self.served.append_option(f.served.as_deref());
+                self.tier.append_option(f.tier.as_deref());
                 self.extras.append_flat(f);
                 (f.cache_hit, f.status, f.reported_cost)
             }

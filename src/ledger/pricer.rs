@@ -6,8 +6,9 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
-use super::flat::{self, Flat, Labels};
+use super::flat::{self, Declined, Flat, Labels};
 use super::groups::{Grouping, Groups};
+use super::logpush;
 use super::output::{lines_batch, rejects_batch};
 use super::read;
 use super::{Item, LedgerOptions, Read, Text, COST_COLUMNS};
@@ -271,7 +272,8 @@ struct Plain<'a> {
     cache_hit: bool,
 }
 
-/// What a priced line was read as: a record (the general path), or a Logs API item read by the fast lane.
+/// What a priced line was read as: a record (the general path), or an item read by a lane (a Logs API item, a
+/// Logpush line).
 pub(crate) enum What<'r> {
     Record(&'r UsageRecord),
     /// A record whose tokens were counted from its texts.
@@ -370,9 +372,9 @@ fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::R
     let usage = flat.usage();
     let plain = Plain {
         provider: flat.provider.as_deref(),
-        served: None,
+        served: flat.served.as_deref(),
         model: Some(flat.model),
-        tier: None,
+        tier: flat.tier.as_deref(),
         region: None,
         usage: &usage,
         cache_hit: flat.cache_hit,
@@ -408,6 +410,8 @@ struct Worker<'b> {
     labels: Labels,
     /// Where the strings of the fast lane's line are.
     quotes: Quotes,
+    /// The Logpush lane's body, unescaped.
+    body: String,
     /// Room for a chunk's priced lines.
     lines: Vec<Line<'static>>,
     /// The totals of a run that keeps no rows.
@@ -479,6 +483,7 @@ pub(super) fn price_items_in(
                         entries: Vec::new(),
                         labels: Labels::default(),
                         quotes: Quotes::default(),
+                        body: String::new(),
                         lines: Vec::new(),
                         groups: Groups::default(),
                     });
@@ -501,7 +506,12 @@ pub(super) fn price_items_in(
                             }
                         };
                         if lane {
-                            if let Some(flat) = flat::read(t, &mut w.labels, &mut w.quotes) {
+                            let read = match flat::read(t, &mut w.labels, &mut w.quotes) {
+                                Ok(flat) => Some(flat),
+                                Err(Declined::Logpush) => logpush::read(t, &mut w.labels, &mut w.quotes, &mut w.body),
+                                Err(Declined::General) => None,
+                            };
+                            if let Some(flat) = read {
                                 entries.push(Entry::Flat { line, text: t, flat });
                                 continue;
                             }
