@@ -302,7 +302,10 @@ impl Line<'_> {
     }
 }
 
-/// A line of a chunk as read: by the fast lane, or by the general path (one line may hold several records).
+/// A line of a chunk as read: by a lane, or by the general path (one line may hold several records). The lanes'
+/// items are most lines and are kept inline (a box would be an allocation a line); the entries' vector is reused
+/// from chunk to chunk.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Entry<'t> {
     Read(Box<Read<'t>>),
     Flat { line: u64, text: &'t [u8], flat: Flat<'t> },
