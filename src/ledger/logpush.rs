@@ -66,20 +66,62 @@ fn line_key(key: &str) -> Option<Option<usize>> {
     }))
 }
 
-/// The body's members the lane knows: OpenAI's chat completion object. Any other member declines the line: it
-/// could be another format's signal (`type`, `usageMetadata`, …) or something `openai_chat` reads (`provider`).
-const BODY: [&str; 8] = ["id", "object", "created", "model", "usage", "service_tier", "choices", "system_fingerprint"];
+/// The body's members the lane knows: OpenAI's chat completion object (with Azure's content filter results and
+/// Groq's request id, which no format reads). Any other member declines the line: it could be another format's
+/// signal (`type`, `usageMetadata`, …) or something `openai_chat` reads (`provider`).
+const BODY: [&str; 10] = [
+    "id",
+    "object",
+    "created",
+    "model",
+    "usage",
+    "service_tier",
+    "choices",
+    "system_fingerprint",
+    "prompt_filter_results",
+    "x_groq",
+];
 
-/// The usage members the lane knows (others: another format's signal, or counts `openai_chat` reads another
-/// way: Mistral's, DeepSeek's, Anthropic's through LiteLLM).
-const USAGE: [&str; 5] =
-    ["prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details"];
-/// `prompt_tokens_details` members the lane knows (`audio_tokens` only when zero).
-const PROMPT_DETAILS: [&str; 2] = ["cached_tokens", "audio_tokens"];
-/// `completion_tokens_details` members the lane knows (`audio_tokens` only when zero; the predictions' counts are
-/// not read, as `openai_chat` does not read them).
-const COMPLETION_DETAILS: [&str; 4] =
-    ["reasoning_tokens", "audio_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens"];
+/// The usage members the lane knows: OpenAI's, and the ones compatible APIs add that `openai_chat` reads the same
+/// way (Mistral's `num_cached_tokens`, DeepSeek's `prompt_cache_hit_tokens`) or does not read (Groq's timings,
+/// DeepSeek's misses). Others are another format's signal (Anthropic's cache counts) or read another way (a
+/// reported `cost`).
+const USAGE: [&str; 13] = [
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "num_cached_tokens",
+    "prompt_cache_hit_tokens",
+    "cached_tokens",
+    "prompt_cache_miss_tokens",
+    "queue_time",
+    "prompt_time",
+    "completion_time",
+    "total_time",
+];
+/// `prompt_tokens_details` members the lane knows: the cached tokens, counts the lane takes only when zero (audio,
+/// image and video input, cache writes), and `text_tokens`, which `openai_chat` does not read.
+const PROMPT_DETAILS: [&str; 7] = [
+    "cached_tokens",
+    "audio_tokens",
+    "image_tokens",
+    "video_tokens",
+    "cache_write_tokens",
+    "cache_creation_tokens",
+    "text_tokens",
+];
+/// `completion_tokens_details` members the lane knows: the reasoning tokens, counts it takes only when zero (audio
+/// and image output), and the ones `openai_chat` does not read (predictions, text).
+const COMPLETION_DETAILS: [&str; 6] = [
+    "reasoning_tokens",
+    "audio_tokens",
+    "image_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
+    "text_tokens",
+];
 
 /// The members of the object `text` named in `keys`, each once (`None`: not an object, a repeated or unknown key).
 fn members<'a, const N: usize>(text: &'a str, keys: &[&str; N]) -> Option<[Option<Raw<'a>>; N]> {
@@ -118,21 +160,28 @@ fn body_text(raw: Option<Raw<'_>>) -> Option<Cow<'_, str>> {
 
 /// The body's usage, as `openai_chat::chat_usage` reads it: (input, output, cached input, reasoning).
 fn usage(u: Raw<'_>) -> Option<(u64, u64, u64, u64)> {
-    let [prompt, completion, total, pd, cd] = members(u.get(), &USAGE)?;
+    let [prompt, completion, total, pd, cd, num_cached, hit, cached_tokens, ..] = members(u.get(), &USAGE)?;
     // `openai_chat` is detected by its count names (the body's `object` may be absent).
     let named = prompt.is_some() || completion.is_some();
     let (prompt, mut completion) = (tokens(prompt)?, tokens(completion)?);
+    let zero = |counts: &[Option<Raw<'_>>]| counts.iter().all(|c| tokens(*c) == Some(0));
     let mut cached = 0;
-    if let Some([cached_tokens, audio]) = details(pd, &PROMPT_DETAILS)? {
-        cached = tokens(cached_tokens)?;
-        if tokens(audio)? != 0 {
+    if let Some([cached_in_details, audio, image, video, writes, creation, _]) = details(pd, &PROMPT_DETAILS)? {
+        cached = tokens(cached_in_details)?;
+        if !zero(&[audio, image, video, writes, creation]) {
             return None;
         }
     }
+    // The other APIs' names for cached input, read in `openai_chat`'s order while none has given a count.
+    for other in [num_cached, hit, cached_tokens] {
+        if cached == 0 {
+            cached = tokens(other)?;
+        }
+    }
     let mut reasoning = 0;
-    if let Some([reasoning_tokens, audio, _, _]) = details(cd, &COMPLETION_DETAILS)? {
+    if let Some([reasoning_tokens, audio, image, ..]) = details(cd, &COMPLETION_DETAILS)? {
         reasoning = tokens(reasoning_tokens)?;
-        if tokens(audio)? != 0 {
+        if !zero(&[audio, image]) {
             return None;
         }
     }
@@ -206,7 +255,7 @@ pub(crate) fn read<'t>(
     if !trimmed.starts_with('{') {
         return None;
     }
-    let [id, object, created, served_model, usage_at, tier, _, _] = members(trimmed, &BODY)?;
+    let [id, object, created, served_model, usage_at, tier, ..] = members(trimmed, &BODY)?;
     if let Some(o) = object {
         let o = json::string(o)?;
         if !(o.starts_with("chat.completion") || o == "text_completion") {
@@ -385,6 +434,20 @@ mod tests {
                 r#"{"total_tokens": 10}"#,
                 r#"{"input_tokens": 10, "output_tokens": 2}"#,
                 r#"{"prompt_tokens": 10, "completion_tokens": 1, "cache_creation_input_tokens": 5}"#,
+                // Groq's timings, Mistral's and DeepSeek's cache counts, and details of every kind (the shapes of
+                // genai-prices' recorded bodies, `tests/dataset/usages.json`).
+                r#"{"queue_time": 0.02, "prompt_tokens": 90, "prompt_time": 0.01, "completion_tokens": 9, "completion_time": 0.03, "total_tokens": 99, "total_time": 0.04}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "total_tokens": 99, "num_cached_tokens": 64}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_cache_hit_tokens": 32, "prompt_cache_miss_tokens": 58}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "cached_tokens": "x", "num_cached_tokens": 5}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 0}, "prompt_cache_hit_tokens": 40}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 8, "text_tokens": 82, "image_tokens": 0, "video_tokens": 0}}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_tokens_details": {"video_tokens": 20}}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_tokens_details": {"cache_write_tokens": 30}}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "prompt_tokens_details": {"cache_write_tokens": 0, "cache_creation_tokens": 30}}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "completion_tokens_details": {"image_tokens": 3, "text_tokens": 6}}"#,
+                r#"{"prompt_tokens": 90, "completion_tokens": 9, "completion_tokens_details": {"image_tokens": null, "text_tokens": 6, "reasoning_tokens": 2}}"#,
+                r#"{"prompt_tokens": 18446744073709551615, "completion_tokens": 1, "completion_tokens_details": {"reasoning_tokens": 1}, "total_tokens": 18446744073709551615}"#,
                 r#"{"prompt_tokens": 18446744073709551615, "completion_tokens": 1, "completion_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 5}"#,
                 "null",
                 "5",
@@ -421,6 +484,8 @@ mod tests {
             0 => members.push(r#""provider": "openai""#.into()),
             1 => members.push(r#""type": "message""#.into()),
             2 => members.push(r#""x_groq": {"id": "req_1"}""#.into()),
+            5 => members.push(r#""prompt_filter_results": [{"prompt_index": 0}]"#.into()),
+            6 => members.push(r#""citations": []"#.into()),
             3 => members.push(r#""usageMetadata": {}""#.into()),
             4 => members.reverse(),
             _ => {}

@@ -76,7 +76,9 @@ pub(crate) fn chat_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
     };
     if reasoning > 0 {
         if let Some(total) = opt(u, path, "total_tokens")? {
-            if total == prompt.saturating_add(completion).saturating_add(reasoning) && total != prompt + completion {
+            if total == prompt.saturating_add(completion).saturating_add(reasoning)
+                && prompt.checked_add(completion) != Some(total)
+            {
                 completion = add(completion, reasoning, "completion_tokens + reasoning_tokens")?;
             }
         }
