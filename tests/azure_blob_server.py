@@ -34,10 +34,13 @@ docs/object-storage.md), so this one is written from Microsoft's documentation:
   operation is only supported on a hierarchical namespace account" and reads a 400 as HNS disabled), so pyarrow
   takes its Blob-API paths, the ones a Logpush destination account (a plain Blob container) takes.
 
-Authorization: every request must carry an ``Authorization: SharedKey devstoreaccount1:<signature>`` header (401
-``NoAuthenticationInformation`` without one, 403 ``AuthenticationFailed`` for another scheme or account), but the
-signature is not checked: any value is accepted. So a client that sent no credentials, or another account's,
-fails here as on Azure; a wrong key does not.
+Authorization: every request must carry an ``Authorization: SharedKey devstoreaccount1:<signature>`` header
+(learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key) or, instead, a shared access signature in
+its query (``sv`` and ``sig`` among the SAS parameters; .../create-service-sas, .../create-account-sas), whose
+parameters are then set aside before the operation is read. Without either the answer is 401
+``NoAuthenticationInformation``, with another scheme or account 403 ``AuthenticationFailed``; but no signature is
+checked: any value is accepted. So a client that sent no credentials, or another account's, or a SAS spliced
+into the path instead of the query, fails here as on Azure; a wrong key or signature does not.
 
 Anything else — another method, operation, query parameter or header this server does not implement (writes,
 ``include=``, snapshots, conditional headers, leases) — is answered 501 ``NotImplemented`` naming it, and recorded
@@ -63,6 +66,12 @@ from xml.sax.saxutils import escape
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 MAX_RESULTS = 5000  # the documented most a listing answer holds
+# A shared access signature's query parameters (create-service-sas, create-account-sas,
+# create-user-delegation-sas): an authorization, not part of the operation.
+_SAS_PARAMS = {
+    "sv", "ss", "sr", "st", "se", "sp", "si", "sip", "spr", "skoid", "sktid", "srt", "skt", "ske", "skv", "sks",
+    "saoid", "suoid", "scid", "sdd", "ses", "sig", "rscc", "rscd", "rsce", "rscl", "rsct",
+}  # fmt: skip
 
 # Request headers every client sends, or that do not change what is read: anything else is refused, so a
 # conditional or leased read is not answered as a plain one.
@@ -204,9 +213,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.request_id = str(uuid.uuid4())
         with self.service.lock:
             self.service.requests.append((self.command, self.path, self.headers.get("x-ms-range") or self.headers.get("Range")))
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
-            self._check_authorization()
-            self._route()
+            self._check_authorization(query)
+            self._route(url.path, {k: v for k, v in query.items() if k not in _SAS_PARAMS})
         except _Error as e:
             self._error(e.status, e.code, e.message)
         except Refused as e:
@@ -214,20 +225,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self.service.refused.append(f"{self.command} {self.path}: {e}")
             self._error(501, "NotImplemented", f"the test Blob server does not implement {e}")
 
-    def _check_authorization(self) -> None:
+    def _check_authorization(self, query: dict[str, str]) -> None:
         given = self.headers.get("Authorization")
+        if not given and "sv" in query and "sig" in query:
+            return  # a shared access signature (not checked)
         if not given:
             raise _Error(401, "NoAuthenticationInformation", "Server failed to authenticate the request.")
         scheme, _, credential = given.partition(" ")
         if scheme != "SharedKey" or not credential.startswith(f"{ACCOUNT}:"):
             raise _Error(403, "AuthenticationFailed", f"expected a SharedKey signature of {ACCOUNT}")
 
-    def _route(self) -> None:
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        parts = url.path.split("/", 3)  # "", account, container, blob
-        if len(parts) < 3 or parts[1] != ACCOUNT or not parts[2]:
-            raise Refused(f"the path {url.path!r} (this server serves /{ACCOUNT}/CONTAINER[/BLOB])")
+    def _route(self, path: str, query: dict[str, str]) -> None:
+        parts = path.split("/", 3)  # "", account, container, blob
+        if len(parts) > 1 and parts[1] != ACCOUNT:
+            # Credentials for this account cannot be another's (a SAS is checked against its own account).
+            raise _Error(403, "AuthenticationFailed", f"this server holds the account {ACCOUNT} only")
+        if len(parts) < 3 or not parts[2]:
+            raise Refused(f"the path {path!r} (this server serves /{ACCOUNT}/CONTAINER[/BLOB])")
         container, blob = unquote(parts[2]), unquote(parts[3]) if len(parts) > 3 else ""
         unknown = sorted(h for h in self.headers.keys() if h.lower() not in _HEADERS)
         if unknown:
