@@ -149,8 +149,7 @@ class BlobServer:
     @property
     def endpoint(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> BlobServer:
         handler = type("Handler", (_Handler,), {"service": self})
@@ -212,7 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         self.request_id = str(uuid.uuid4())
         with self.service.lock:
-            self.service.requests.append((self.command, self.path, self.headers.get("x-ms-range") or self.headers.get("Range")))
+            self.service.requests.append(
+                (self.command, self.path, self.headers.get("x-ms-range") or self.headers.get("Range"))
+            )
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
@@ -257,7 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refused(f"the method {self.command} (this server only reads)")
         if blob == "" and query == {"restype": "container"}:
             self._container_properties(container)
-        elif blob == "" and self.command == "GET" and query.get("restype") == "container" and query.get("comp") == "list":
+        elif (
+            blob == "" and self.command == "GET" and query.get("restype") == "container" and query.get("comp") == "list"
+        ):
             self._list(container, query)
         elif blob and not query:
             self._blob(container, blob)
@@ -329,16 +332,16 @@ class _Handler(BaseHTTPRequestHandler):
             out.append(f"<MaxResults>{query['maxresults']}</MaxResults>")
         out.append("<Blobs>")
         for entry in page:
-            blob = entries[entry]
-            if blob is None:
+            listed = entries[entry]
+            if listed is None:
                 out.append(f"<BlobPrefix><Name>{escape(entry)}</Name></BlobPrefix>")
                 continue
             out.append(
                 f"<Blob><Name>{escape(entry)}</Name><Properties>"
-                f"<Creation-Time>{_http_date(blob.modified)}</Creation-Time>"
-                f"<Last-Modified>{_http_date(blob.modified)}</Last-Modified>"
-                f"<Etag>{escape(blob.etag)}</Etag>"
-                f"<Content-Length>{len(blob.body)}</Content-Length>"
+                f"<Creation-Time>{_http_date(listed.modified)}</Creation-Time>"
+                f"<Last-Modified>{_http_date(listed.modified)}</Last-Modified>"
+                f"<Etag>{escape(listed.etag)}</Etag>"
+                f"<Content-Length>{len(listed.body)}</Content-Length>"
                 "<Content-Type>application/octet-stream</Content-Type>"
                 "<BlobType>BlockBlob</BlobType>"
                 "<LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>"

@@ -289,6 +289,67 @@ def test_azure_takes_logpush_destination_urls_with_a_sas(azure: Store, local: Pa
     assert "S1GN4TURE" not in text and "sp=rl" in text, text
 
 
+def test_the_azure_server_answers_as_documented_and_refuses_what_it_does_not_serve(azure: Store) -> None:
+    """The Azure cases rest on tests/azure_blob_server.py: pyarrow's reads went through it as its docstring says
+    (the namespace probe, listings paged by NextMarker, blobs read by ranges), its answers are the documented
+    ones, and a request it does not implement is a 501 it records (which fails the store cases), not a success."""
+    import urllib.error
+    import urllib.request
+    import xml.etree.ElementTree as ET
+
+    server, endpoint = azure.server, azure.options["endpoint_url"]
+    first = len(server.requests)
+    tokenprice.price_logs("az://logs/gateway/**/*.log.gz", storage_options=azure.options)
+    sent = server.requests[first:]
+    assert sent[0][:2] == ("HEAD", f"/{ACCOUNT}/logs/?action=getAccessControl")
+    assert any("comp=list" in path and "marker=" in path for _, path, _ in sent)
+    reads = [(path, span) for method, path, span in sent if method == "GET" and "comp=list" not in path]
+    assert len(reads) == len(OBJECTS) and all(span and span.startswith("bytes=0-") for _, span in reads)
+
+    def call(path: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, Any, bytes]:
+        auth = {"Authorization": f"SharedKey {ACCOUNT}:any", "x-ms-version": "2026-02-06"}
+        request = urllib.request.Request(f"{endpoint}/{ACCOUNT}/{path}", headers={**auth, **(headers or {})})
+        request.method = method
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    # List Blobs by hierarchy, two entries a page, then the page after the marker.
+    status, _, body = call("logs?restype=container&comp=list&prefix=gateway/&delimiter=/&maxresults=2")
+    page = ET.fromstring(body)
+    assert status == 200 and [e.text for e in page.iter("Name")] == ["gateway/20260301/", "gateway/20260302/"]
+    marker = page.findtext("NextMarker")
+    assert marker
+    _, _, body = call(f"logs?restype=container&comp=list&prefix=gateway/&delimiter=/&marker={marker}")
+    assert [e.text for e in ET.fromstring(body).iter("Name")] == ["gateway/20260303/"]
+    # Get Blob: a range from Range, or from x-ms-range first; a start past the end is 416.
+    key = sorted(OBJECTS)[0]
+    size = len(OBJECTS[key])
+    status, headers, body = call(f"logs/{key}", {"Range": "bytes=10-"})
+    assert (status, headers["Content-Range"], body) == (206, f"bytes 10-{size - 1}/{size}", OBJECTS[key][10:])
+    assert headers["x-ms-blob-type"] == "BlockBlob" and headers["x-ms-request-id"] and headers["ETag"]
+    status, _, body = call(f"logs/{key}", {"Range": "bytes=0-", "x-ms-range": "bytes=2-5"})
+    assert (status, body) == (206, OBJECTS[key][2:6])
+    assert call(f"logs/{key}", {"Range": f"bytes={size}-"})[0] == 416
+    # Errors: the documented status, code header and body.
+    status, headers, body = call("logs/no/such.log.gz")
+    assert (status, headers["x-ms-error-code"], ET.fromstring(body).findtext("Code")) == (
+        404,
+        "BlobNotFound",
+        "BlobNotFound",
+    )
+    assert call("nosuch?restype=container")[1]["x-ms-error-code"] == "ContainerNotFound"
+    assert call("logs?restype=container", {"Authorization": ""})[0] == 401
+    # A write: not implemented, answered 501 and recorded.
+    refused = len(server.refused)
+    status, headers, _ = call("logs/new.log", {"x-ms-blob-type": "BlockBlob"}, method="PUT")
+    assert (status, headers["x-ms-error-code"]) == (501, "NotImplemented")
+    assert len(server.refused) == refused + 1 and "PUT" in server.refused[-1]
+    del server.refused[refused:]
+
+
 def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> None:
     options, bucket = store.options, f"{store.scheme}://logs/"
 
