@@ -1,8 +1,11 @@
-"""price_logs over object storage, against real servers on 127.0.0.1 and a free port (moto's S3, and
-gcp-storage-emulator's GCS), the same cases on each: listing, streaming, Logpush date folders and names skipped
-unread, objects priced as they are listed, results and rejects equal to pricing the same files locally; on S3,
-R2 by its endpoint and credentials absent from every error. With CI=true a missing server package fails the run
-(tests/conftest.py)."""
+"""price_logs over object storage, against servers on 127.0.0.1 and a free port — moto's S3,
+gcp-storage-emulator's GCS, and an Azure Blob service written here from Azure's REST reference
+(tests/azure_blob_server.py; not Azurite, which installs from npm only) — the same cases on each, through pyarrow's
+own S3, GCS and Azure clients: listing, streaming, Logpush date folders and names skipped unread, objects priced as
+they are listed, results and rejects equal to pricing the same files locally, and credentials absent from every
+error; on S3, R2 by its endpoint; on Azure, Logpush's SAS destination URLs and what the server saw of pyarrow's
+requests. The Azure server accepts any signature and serves a flat namespace only (its docstring). With CI=true a
+missing server package fails the run (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -439,9 +442,9 @@ def test_progress_names_each_object(store: Store) -> None:
 
 
 def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
-    """No Azure Blob server installs here (Azurite is on npm only, which this machine does not reach; Debian and
-    PyPI have none, docs/object-storage.md): Azure's options and URLs are checked as far as building pyarrow's
-    filesystem, which sends nothing; GCS's too (its server cases are above)."""
+    """Options and URLs as far as building pyarrow's filesystem, which sends nothing: GCS's, and Azure's without
+    an endpoint (a real account's URL, which no test server answers; the Azure server cases above take an
+    endpoint), Logpush's SAS destination among them."""
     import pyarrow.fs as pafs
 
     gcs = _storage.parse("gs://bucket/logs/{DATE}")
