@@ -8,7 +8,7 @@ docs/object-storage.md), so this one is written from Microsoft's documentation:
   account the emulator's well-known one (``devstoreaccount1`` and its published key,
   learn.microsoft.com/azure/storage/common/storage-connect-azurite, "Use a well-known storage account and key").
 - List Blobs, ``GET /ACCOUNT/CONTAINER?restype=container&comp=list`` with ``prefix``, ``delimiter``, ``marker``,
-  ``maxresults`` (learn.microsoft.com/rest/api/storageservices/list-blobs; enumerating-blob-resources: names in
+  ``maxresults`` and ``include=metadata`` (an empty ``Metadata`` per blob: these have none) (learn.microsoft.com/rest/api/storageservices/list-blobs; enumerating-blob-resources: names in
   alphabetical order, at most 5,000 per answer or ``maxresults``, a ``BlobPrefix`` for each name's part up to the
   delimiter, each counting against the maximum, and ``NextMarker`` empty when the listing is complete, opaque
   otherwise; the ``EnumerationResults`` XML with ``Blob`` ``Name`` and ``Properties`` ``Last-Modified``,
@@ -24,8 +24,9 @@ docs/object-storage.md), so this one is written from Microsoft's documentation:
   416 ``InvalidRange``; .../specifying-the-range-header-for-blob-service-operations).
 - Every answer carries ``x-ms-request-id``, ``x-ms-version`` (the version the request asked for) and ``Date``, and
   echoes ``x-ms-client-request-id`` (the operations' "Response headers"). Errors are the documented body
-  ``<Error><Code>…</Code><Message>…</Message></Error>`` with ``x-ms-error-code`` (.../status-and-error-codes2):
-  404 ``ContainerNotFound`` and ``BlobNotFound`` (.../blob-service-error-codes).
+  ``<Error><Code>…</Code><Message>…</Message></Error>`` with ``x-ms-error-code`` (.../status-and-error-codes2;
+  an answer to HEAD has the header only, no body): 404 ``ContainerNotFound`` and ``BlobNotFound``
+  (.../blob-service-error-codes).
 - The hierarchical-namespace probe pyarrow makes before listing or looking up a path: the Data Lake
   ``HEAD /ACCOUNT/CONTAINER/?action=getAccessControl`` (learn.microsoft.com/rest/api/storageservices/
   datalakestoragegen2/path/getproperties: "Hierarchical Namespace must be enabled for the account"). This server
@@ -38,14 +39,16 @@ Authorization: every request must carry an ``Authorization: SharedKey devstoreac
 (learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key) or, instead, a shared access signature in
 its query (``sv`` and ``sig`` among the SAS parameters; .../create-service-sas, .../create-account-sas), whose
 parameters are then set aside before the operation is read. Without either the answer is 401
-``NoAuthenticationInformation``, with another scheme or account 403 ``AuthenticationFailed``; but no signature is
+``NoAuthenticationInformation``, with another scheme, or for an account other than ``devstoreaccount1`` (in the
+header or the path), 403 ``AuthenticationFailed``; but no signature is
 checked: any value is accepted. So a client that sent no credentials, or another account's, or a SAS spliced
 into the path instead of the query, fails here as on Azure; a wrong key or signature does not.
 
 Anything else — another method, operation, query parameter or header this server does not implement (writes,
-``include=``, snapshots, conditional headers, leases) — is answered 501 ``NotImplemented`` naming it, and recorded
-in ``refused``: the tests' fixture fails when the list is not empty, so a change in what pyarrow sends fails
-loudly instead of being answered wrongly. Blobs are put and deleted through this object's own methods (the tests
+other ``include=`` datasets, snapshots, conditional headers, leases) — is answered 501 ``NotImplemented`` naming
+it, and recorded in ``refused``: the tests' ``store`` fixture fails a test during which the list grew, so a change
+in what pyarrow sends fails loudly instead of being answered wrongly. ``requests`` records every request (method,
+path and query, range). Blobs are put and deleted through this object's own methods (the tests
 do not go through tokenprice or pyarrow to set up the container).
 """
 
