@@ -7,9 +7,11 @@ RateLimited, Metrics, Metadata, ResponseBody as the provider's own JSON text). O
 writes them: a `{DATE}` folder (`YYYYMMDD`, cloudflare-docs `logs/logpush/logpush-job/api-configuration.mdx`) and
 gzip JSON Lines named `<start>_<end>_<hash>.log.gz`.
 
-The servers run on 127.0.0.1 and a free port: moto's S3 in server mode (`ThreadedMotoServer`), and
-gcp-storage-emulator's GCS (its JSON API, objects in memory). Each is given to the tests as a `Store`: a bucket
-`logs`, the storage_options that reach it, and how to put and delete objects through the server's own API.
+The servers run on 127.0.0.1 and a free port: moto's S3 in server mode (`ThreadedMotoServer`),
+gcp-storage-emulator's GCS (its JSON API, objects in memory), and tests/azure_blob_server.py's Azure Blob service
+(written here from Azure's REST reference; blobs in memory). Each is given to the tests as a `Store`: a bucket
+(container) `logs`, the storage_options that reach it, and how to put and delete objects through the server's own
+API.
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ class Store:
     options: dict[str, Any]
     put: Callable[[str, bytes], Any]
     delete: Callable[[str], Any]
+    # Credentials in `options` that no error may show, and the server object when it is one of ours
+    # (tests/azure_blob_server.py's: the requests it was sent, and those it refused as not implemented).
+    secrets: tuple[str, ...] = ()
+    server: Any = None
 
 
 @contextmanager
@@ -141,6 +147,7 @@ def s3_store() -> Iterator[Store]:
             storage_options(endpoint),
             lambda key, body: client.put_object(Bucket="logs", Key=key, Body=body),
             lambda key: client.delete_object(Bucket="logs", Key=key),
+            (KEY, SECRET),
         )
 
 
@@ -180,4 +187,23 @@ def gcs_store() -> Iterator[Store]:
                 endpoint, "POST", f"/upload/storage/v1/b/logs/o?uploadType=media&name={quote(key, safe='')}", body
             ),
             lambda key: gcs_request(endpoint, "DELETE", f"/storage/v1/b/logs/o/{quote(key, safe='')}"),
+        )
+
+
+@contextmanager
+def azure_store(page_size: int = 2) -> Iterator[Store]:
+    """tests/azure_blob_server.py's Blob service holding an empty container `logs`, reached as pyarrow reaches
+    Azurite: the emulator's well-known account and key (Shared Key), the endpoint path-style. Listings answer
+    ``page_size`` entries a page, so reading a folder follows ``NextMarker``."""
+    from azure_blob_server import ACCOUNT, ACCOUNT_KEY, BlobServer
+
+    with BlobServer(page_size) as server:
+        server.create_container("logs")
+        yield Store(
+            "az",
+            {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "endpoint_url": server.endpoint},
+            lambda key, body: server.put("logs", key, body),
+            lambda key: server.delete("logs", key),
+            (ACCOUNT_KEY,),
+            server,
         )

@@ -1,8 +1,11 @@
-"""price_logs over object storage, against real servers on 127.0.0.1 and a free port (moto's S3, and
-gcp-storage-emulator's GCS), the same cases on each: listing, streaming, Logpush date folders and names skipped
-unread, objects priced as they are listed, results and rejects equal to pricing the same files locally; on S3,
-R2 by its endpoint and credentials absent from every error. With CI=true a missing server package fails the run
-(tests/conftest.py)."""
+"""price_logs over object storage, against servers on 127.0.0.1 and a free port — moto's S3,
+gcp-storage-emulator's GCS, and an Azure Blob service written here from Azure's REST reference
+(tests/azure_blob_server.py; not Azurite, which installs from npm only) — the same cases on each, through pyarrow's
+own S3, GCS and Azure clients: listing, streaming, Logpush date folders and names skipped unread, objects priced as
+they are listed, results and rejects equal to pricing the same files locally, and credentials absent from every
+error; on S3, R2 by its endpoint; on Azure, Logpush's SAS destination URLs and what the server saw of pyarrow's
+requests. The Azure server accepts any signature and serves a flat namespace only (its docstring). With CI=true a
+missing server package fails the run (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage_cases import KEY, SECRET, Store, gcs_store, logpush_objects, record, s3_store
+from azure_blob_server import ACCOUNT
+from storage_cases import KEY, SECRET, Store, azure_store, gcs_store, logpush_objects, record, s3_store
 
 import tokenprice
 from tokenprice import _storage
@@ -30,6 +34,9 @@ BAD = [
     json.dumps({**record(0, dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)), "ResponseBody": ENCRYPTED}),
 ]
 OBJECTS = logpush_objects("gateway/", DAYS, per_day=2, lines=40, extra=BAD)
+# A shared access signature as Azure writes one (version, then the signature), for the Azure server (which checks
+# that one is present, not its signature).
+SAS = "sv=2024-11-04&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=S1GN4TURE%2Fx%3D"
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +72,22 @@ def gcs() -> Iterator[Store]:
         yield _filled(store)
 
 
-@pytest.fixture(params=["s3", "gcs"])
-def store(request: pytest.FixtureRequest) -> Store:
-    """Each store in turn."""
-    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+@pytest.fixture(scope="module")
+def azure() -> Iterator[Store]:
+    """tests/azure_blob_server.py's Azure Blob service (standard library only), its container `logs` holding the
+    same objects."""
+    with azure_store() as store:
+        yield _filled(store)
+
+
+@pytest.fixture(params=["s3", "gcs", "azure"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """Each store in turn; after each test, no request the server does not implement was sent (the Azure server
+    answers one 501 and records it, so a change in what pyarrow sends fails here, not silently)."""
+    store: Store = request.getfixturevalue(request.param)
+    before = len(getattr(store.server, "refused", []))
+    yield store
+    assert getattr(store.server, "refused", [])[before:] == []
 
 
 def _rows(result: Any, drop: str = "source") -> list[dict[str, Any]]:
@@ -244,6 +263,96 @@ def test_r2_is_the_s3_api_at_an_endpoint_and_takes_logpush_destination_urls(s3: 
     assert SECRET not in str(got.value) and "r2://logs/gateway/" in str(got.value)
 
 
+def test_azure_takes_logpush_destination_urls_with_a_sas(azure: Store, local: Path) -> None:
+    """Logpush's Azure destination is a SAS URL with azure:// for https:// (see `_storage.parse`); the SAS goes
+    into every request's query, never its path (pyarrow appends the token to the account URL as given, so
+    tokenprice adds its "?"), and no error shows its signature, whatever order the client writes the parameters
+    in."""
+    server = azure.server
+    url = f"azure://{ACCOUNT}.blob.core.windows.net/logs/gateway/{{DATE}}?{SAS}"
+    options = {"endpoint_url": azure.options["endpoint_url"]}
+    first = len(server.requests)
+    remote = tokenprice.price_logs(url, storage_options=options)
+    here = tokenprice.price_logs(str(local / "gateway" / "**" / "*.log.gz"))
+    assert _rows(remote) == _rows(here) and remote.rows_read == 242
+    assert remote.table.column("source")[0].as_py().startswith(f"azure://{ACCOUNT}.blob.core.windows.net/logs/")
+    sent = server.requests[first:]
+    assert sent and all(path.startswith(f"/{ACCOUNT}/logs") and "sig=S1GN" in path for _, path, _ in sent)
+    # The same with the SAS given as an option, with its "?" (as Azure's portal wrote it).
+    by_option = tokenprice.price_logs(
+        "az://logs/gateway/**", storage_options={**options, "account_name": ACCOUNT, "sas_token": f"?{SAS}"}
+    )
+    assert by_option.rows_read == 242
+    # A SAS the account refuses (here: a URL naming another account): the client's message holds the container's
+    # URL with the SAS's parameters sorted by name; the signature is not shown, in any form.
+    with pytest.raises(tokenprice.InputError, match="403") as got:
+        tokenprice.price_logs(f"azure://other.blob.core.windows.net/logs/gateway/**?{SAS}", storage_options=options)
+    text = f"{got.value} {got.value!r}"
+    assert "azure://other.blob.core.windows.net/logs/gateway/: cannot list" in text
+    assert "S1GN4TURE" not in text and "sp=rl" in text, text
+
+
+def test_the_azure_server_answers_as_documented_and_refuses_what_it_does_not_serve(azure: Store) -> None:
+    """The Azure cases rest on tests/azure_blob_server.py: pyarrow's reads went through it as its docstring says
+    (the namespace probe, listings paged by NextMarker, blobs read by ranges), its answers are the documented
+    ones, and a request it does not implement is a 501 it records (which fails the store cases), not a success."""
+    import urllib.error
+    import urllib.request
+    import xml.etree.ElementTree as ET
+
+    server, endpoint = azure.server, azure.options["endpoint_url"]
+    first = len(server.requests)
+    tokenprice.price_logs("az://logs/gateway/**/*.log.gz", storage_options=azure.options)
+    sent = server.requests[first:]
+    assert sent[0][:2] == ("HEAD", f"/{ACCOUNT}/logs/?action=getAccessControl")
+    assert any("comp=list" in path and "marker=" in path for _, path, _ in sent)
+    reads = [(path, span) for method, path, span in sent if method == "GET" and "comp=list" not in path]
+    assert len(reads) == len(OBJECTS) and all(span and span.startswith("bytes=0-") for _, span in reads)
+
+    def call(path: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, Any, bytes]:
+        auth = {"Authorization": f"SharedKey {ACCOUNT}:any", "x-ms-version": "2026-02-06"}
+        request = urllib.request.Request(f"{endpoint}/{ACCOUNT}/{path}", headers={**auth, **(headers or {})})
+        request.method = method
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    # List Blobs by hierarchy, two entries a page, then the page after the marker.
+    status, _, body = call("logs?restype=container&comp=list&prefix=gateway/&delimiter=/&maxresults=2")
+    page = ET.fromstring(body)
+    assert status == 200 and [e.text for e in page.iter("Name")] == ["gateway/20260301/", "gateway/20260302/"]
+    marker = page.findtext("NextMarker")
+    assert marker
+    _, _, body = call(f"logs?restype=container&comp=list&prefix=gateway/&delimiter=/&marker={marker}")
+    assert [e.text for e in ET.fromstring(body).iter("Name")] == ["gateway/20260303/"]
+    # Get Blob: a range from Range, or from x-ms-range first; a start past the end is 416.
+    key = sorted(OBJECTS)[0]
+    size = len(OBJECTS[key])
+    status, headers, body = call(f"logs/{key}", {"Range": "bytes=10-"})
+    assert (status, headers["Content-Range"], body) == (206, f"bytes 10-{size - 1}/{size}", OBJECTS[key][10:])
+    assert headers["x-ms-blob-type"] == "BlockBlob" and headers["x-ms-request-id"] and headers["ETag"]
+    status, _, body = call(f"logs/{key}", {"Range": "bytes=0-", "x-ms-range": "bytes=2-5"})
+    assert (status, body) == (206, OBJECTS[key][2:6])
+    assert call(f"logs/{key}", {"Range": f"bytes={size}-"})[0] == 416
+    # Errors: the documented status, code header and body.
+    status, headers, body = call("logs/no/such.log.gz")
+    assert (status, headers["x-ms-error-code"], ET.fromstring(body).findtext("Code")) == (
+        404,
+        "BlobNotFound",
+        "BlobNotFound",
+    )
+    assert call("nosuch?restype=container")[1]["x-ms-error-code"] == "ContainerNotFound"
+    assert call("logs?restype=container", {"Authorization": ""})[0] == 401
+    # A write: not implemented, answered 501 and recorded.
+    refused = len(server.refused)
+    status, headers, _ = call("logs/new.log", {"x-ms-blob-type": "BlockBlob"}, method="PUT")
+    assert (status, headers["x-ms-error-code"]) == (501, "NotImplemented")
+    assert len(server.refused) == refused + 1 and "PUT" in server.refused[-1]
+    del server.refused[refused:]
+
+
 def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> None:
     options, bucket = store.options, f"{store.scheme}://logs/"
 
@@ -251,8 +360,8 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> Non
         with pytest.raises(tokenprice.TokenPriceError) as got:
             tokenprice.price_logs(source, **kw)
         text = f"{got.value} {got.value!r}"
-        assert SECRET not in text and KEY not in text, text
-        assert got.value.__cause__ is None or SECRET not in str(got.value.__cause__)
+        assert all(s not in text for s in (SECRET, KEY, *store.secrets)), text
+        assert got.value.__cause__ is None or all(s not in str(got.value.__cause__) for s in (SECRET, *store.secrets))
         return got.value
 
     assert "no object matches" in str(error(f"{bucket}nothing/here/*.gz", storage_options=options))
@@ -333,9 +442,9 @@ def test_progress_names_each_object(store: Store) -> None:
 
 
 def test_gcs_and_azure_options_map_to_pyarrow_without_a_server() -> None:
-    """No Azure Blob server installs here (Azurite is on npm only, which this machine does not reach; Debian and
-    PyPI have none, docs/object-storage.md): Azure's options and URLs are checked as far as building pyarrow's
-    filesystem, which sends nothing; GCS's too (its server cases are above)."""
+    """Options and URLs as far as building pyarrow's filesystem, which sends nothing: GCS's, and Azure's without
+    an endpoint (a real account's URL, which no test server answers; the Azure server cases above take an
+    endpoint), Logpush's SAS destination among them."""
     import pyarrow.fs as pafs
 
     gcs = _storage.parse("gs://bucket/logs/{DATE}")

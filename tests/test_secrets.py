@@ -64,6 +64,11 @@ def test_redact_removes_plain_and_url_quoted_values() -> None:
     assert out.count(MASK) == 3
     # A value that contains another is masked whole.
     assert redact("abcdef", ["abc", "abcdef"]) == MASK
+    # A SAS token's signature, in a URL whose client wrote the parameters in another order (Azure's C++ SDK sorts
+    # them), quoted once more, or decoded; its other parameters (not credentials) stay.
+    sas = Secret("sv=2024-11-04&sp=rl&sig=S1GN4TURE%2Fx%3D")
+    sent = "http://h/acct/logs?sig=S1GN4TURE%2Fx%3D&sp=rl&sv=2024-11-04 S1GN4TURE%252Fx%253D S1GN4TURE/x="
+    assert redact(sent, [sas]) == f"http://h/acct/logs?sig={MASK}&sp=rl&sv=2024-11-04 {MASK} {MASK}"
 
 
 def test_redact_url() -> None:

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from tokenprice import _core
 
@@ -105,6 +105,13 @@ def _values(secrets: Iterable[Secret | str | None]) -> list[str]:
         if value:
             # As written, and as a URL or a form would carry it.
             out.update({value, quote(value, safe=""), quote_plus(value)})
+            # A query of parameters (an Azure SAS token): each credential parameter's value alone too, as a client
+            # may send the parameters in another order (Azure's C++ SDK, inside pyarrow, sorts them by name). Short
+            # values are left out: masking one would mask unrelated text (a SAS signature is 44 characters).
+            for m in _SECRET_PARAMS.finditer("?" + value.removeprefix("?")):
+                part = m.group(2)
+                if len(part) >= 8:
+                    out.update({part, unquote(part), quote(part, safe="")})
     # Longest first, so a value that contains another is masked whole.
     return sorted(out, key=len, reverse=True)
 

@@ -256,6 +256,13 @@ def filesystem(location: Location, options: Mapping[str, Any]) -> Any:
     if not o.get("account_name"):
         raise _core.InvalidArgumentError(f"{location.scheme}://: give storage_options account_name")
     kwargs = dict(o)
+    sas = kwargs.get("sas_token")
+    if sas and not str(sas).startswith("?"):
+        # pyarrow appends the token to the account's URL as it is given (apache/arrow
+        # cpp/src/arrow/filesystem/azurefs.cc, MakeBlobServiceClient: `AccountBlobUrl(account_name) + sas_token_`;
+        # its own URI parsing passes "?" + the query): a token as Azure's portal and Logpush's destination URL
+        # write it, without the "?", would become part of every request's path.
+        kwargs["sas_token"] = f"?{sas}"
     if endpoint is not None:
         scheme, host = _endpoint(str(endpoint))
         kwargs.update(blob_storage_authority=host, blob_storage_scheme=scheme)
