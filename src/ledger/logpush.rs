@@ -188,8 +188,8 @@ fn usage(u: Raw<'_>) -> Option<(u64, u64, u64, u64)> {
     // xAI counts reasoning outside `completion_tokens`: added when the total says so.
     if reasoning > 0 {
         if let Some(total) = total.map(count).transpose().ok()?.flatten() {
-            let both = prompt.checked_add(completion)?;
-            if total == both.saturating_add(reasoning) && total != both {
+            let both = prompt.checked_add(completion);
+            if both.and_then(|b| b.checked_add(reasoning)) == Some(total) && both != Some(total) {
                 completion = completion.checked_add(reasoning)?;
             }
         }

@@ -76,7 +76,7 @@ pub(crate) fn anthropic_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
     if let Some(cc) = u.obj("cache_creation") {
         let p = format!("{path}.cache_creation");
         let (a, b) = (n(&cc, &p, "ephemeral_5m_input_tokens")?, n(&cc, &p, "ephemeral_1h_input_tokens")?);
-        if a + b > 0 || writes == 0 {
+        if a > 0 || b > 0 || writes == 0 {
             (w5, w1h) = (a, b);
         }
     }

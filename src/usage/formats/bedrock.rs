@@ -48,12 +48,12 @@ pub(crate) fn bedrock(o: &Obj<'_>) -> Result<UsageRecord> {
                 let Some(d) = json::object(d) else { continue };
                 let v = n(&d, &format!("usage.cacheDetails[{i}]"), "inputTokens")?;
                 if d.str("ttl").as_deref() == Some("1h") {
-                    b += v;
+                    b = add(b, v, "usage.cacheDetails")?;
                 } else {
-                    a += v;
+                    a = add(a, v, "usage.cacheDetails")?;
                 }
             }
-            if a + b == writes {
+            if a.checked_add(b) == Some(writes) {
                 (w5, w1h) = (a, b);
             }
         }

@@ -332,6 +332,29 @@ mod tests {
         extract_text(text, &Hints::default()).unwrap()
     }
 
+    /// Counts whose sums pass 2^64 are errors, never an overflow (a panic in a debug build, a wrapped sum in a
+    /// release one): xAI's total beside OpenAI's counts, Anthropic's cache writes by TTL, Bedrock's cache details.
+    #[test]
+    fn absurd_counts_are_errors_not_overflows() {
+        let max = u64::MAX;
+        let xai = format!(
+            r#"{{"model":"grok-4","usage":{{"prompt_tokens":{max},"completion_tokens":1,"total_tokens":{max},"completion_tokens_details":{{"reasoning_tokens":1}}}}}}"#
+        );
+        // The total is not prompt + completion + reasoning (that passes 2^64): no reasoning is added to the output.
+        let r = read(&xai);
+        assert_eq!((r.usage.get("input_tokens"), r.usage.get("output_tokens")), (Some(max), Some(1)));
+        let anthropic = format!(
+            r#"{{"type":"message","model":"claude-sonnet-4-5","usage":{{"input_tokens":1,"output_tokens":1,"cache_creation":{{"ephemeral_5m_input_tokens":{max},"ephemeral_1h_input_tokens":1}}}}}}"#
+        );
+        let bedrock = format!(
+            r#"{{"usage":{{"inputTokens":1,"outputTokens":1,"cacheWriteInputTokens":5,"cacheDetails":[{{"inputTokens":{max},"ttl":"5m"}},{{"inputTokens":{max},"ttl":"5m"}}]}}}}"#
+        );
+        for text in [anthropic, bedrock] {
+            let e = extract_text(&text, &Hints::default()).unwrap_err().to_string();
+            assert!(e.contains("2^64"), "{e}");
+        }
+    }
+
     #[test]
     fn openai_cached_tokens_are_inside_the_prompt() {
         let r = read(

@@ -76,9 +76,9 @@ pub(crate) fn chat_usage(u: &Obj<'_>, path: &str) -> Result<Usage> {
     };
     if reasoning > 0 {
         if let Some(total) = opt(u, path, "total_tokens")? {
-            if total == prompt.saturating_add(completion).saturating_add(reasoning)
-                && prompt.checked_add(completion) != Some(total)
-            {
+            // Exact sums: counts whose sum passes 2^64 are no such total.
+            let both = prompt.checked_add(completion);
+            if both.and_then(|b| b.checked_add(reasoning)) == Some(total) && both != Some(total) {
                 completion = add(completion, reasoning, "completion_tokens + reasoning_tokens")?;
             }
         }
