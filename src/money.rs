@@ -165,11 +165,25 @@ pub fn format_usd(amount: i128) -> String {
 pub fn amount_of(d: Decimal) -> Option<i128> {
     let scale = d.scale();
     let m = d.mantissa();
-    if scale <= SCALE {
-        m.checked_mul(POWERS_OF_TEN[(SCALE - scale) as usize])
+    let amount = if scale <= SCALE {
+        m.checked_mul(POWERS_OF_TEN[(SCALE - scale) as usize])?
     } else {
-        Some(m / POWERS_OF_TEN[(scale - SCALE) as usize])
-    }
+        m / POWERS_OF_TEN[(scale - SCALE) as usize]
+    };
+    fits(amount).then_some(amount)
+}
+
+/// The largest amount an amount column holds: 38 nines (10^20 USD less 10^-18).
+pub const MAX_AMOUNT: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+
+/// Whether an amount fits an amount column (38 digits; an `i128` holds 39).
+pub fn fits(amount: i128) -> bool {
+    amount.unsigned_abs() <= MAX_AMOUNT as u128
+}
+
+/// `a + b` when the sum fits an amount column (a sum of amounts that each fit may not).
+pub fn add_amounts(a: i128, b: i128) -> Option<i128> {
+    a.checked_add(b).filter(|s| fits(*s))
 }
 
 /// 10^0 … 10^28 (a decimal's scale is at most 28).
@@ -266,6 +280,22 @@ mod tests {
         assert_eq!(amount_of(d("-0.0000000000000000019")), Some(-1));
         // 79228162514264337593543950335 USD × 10^18 does not fit an i128.
         assert_eq!(amount_of(Decimal::MAX), None);
+    }
+
+    #[test]
+    fn amounts_are_what_an_amount_column_holds() {
+        let d = |t: &str| Decimal::from_str(t).unwrap();
+        // (A decimal holds 28 digits: the largest amount itself is not one.)
+        let most = 99_999_999_999_999_999_999_999_999_990_000_000_000;
+        assert_eq!(amount_of(d("99999999999999999999.99999999")), Some(most));
+        assert_eq!(amount_of(d("-99999999999999999999.99999999")), Some(-most));
+        // 10^20 USD fits an i128 at 10^-18 (39 digits) but not decimal128(38, 18).
+        assert_eq!(amount_of(d("100000000000000000000")), None);
+        assert_eq!(amount_of(d("-100000000000000000000")), None);
+        assert_eq!(add_amounts(MAX_AMOUNT, 1), None);
+        assert_eq!(add_amounts(MAX_AMOUNT, -1), Some(MAX_AMOUNT - 1));
+        assert_eq!(add_amounts(i128::MAX, 1), None);
+        assert!(fits(MAX_AMOUNT) && !fits(MAX_AMOUNT + 1) && !fits(i128::MIN));
     }
 
     #[test]

@@ -1303,10 +1303,11 @@ pub fn counts_of(batch: &RecordBatch) -> (usize, usize) {
     (status.len() - rejected, rejected)
 }
 
-/// Sums a decimal cost column exactly (None if it is not decimal).
+/// Sums a decimal cost column exactly (None if it is not decimal, or if the sum passes what an amount column
+/// holds).
 pub fn sum_decimal(column: &ArrayRef) -> Option<i128> {
     let a = column.as_any().downcast_ref::<Decimal128Array>()?;
-    Some(a.iter().flatten().sum())
+    a.iter().flatten().try_fold(0, crate::money::add_amounts)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::{flat::Labels, Line, COST_COLUMNS, FIXED_COLUMNS};
 use crate::error::{Error, Result};
-use crate::money::{amount_of, money_builder, money_field};
+use crate::money::{add_amounts, amount_of, money_builder, money_field};
 use crate::prices::calendar::{civil_from_days, day_of, days_from_civil};
 use crate::prices::units::unit_of_usage_field;
 use crate::prices::PriceBook;
@@ -243,17 +243,30 @@ struct Sums {
     total: i128,
     reported: i128,
     reported_rows: u64,
+    /// A sum passed what an amount column holds.
+    overflow: bool,
 }
 
 impl Sums {
+    /// Adds `other`'s sums; a sum past what an amount column holds marks the group (`overflow`), whose totals are
+    /// then an error, never a wrapped number.
     fn add(&mut self, other: &Sums) {
         self.rows += other.rows;
+        let mut ok = true;
         for (a, b) in self.costs.iter_mut().zip(other.costs) {
-            *a += b;
+            *a = add_amounts(*a, b).unwrap_or_else(|| {
+                ok = false;
+                0
+            });
         }
-        self.total += other.total;
-        self.reported += other.reported;
+        for (a, b) in [(&mut self.total, other.total), (&mut self.reported, other.reported)] {
+            *a = add_amounts(*a, b).unwrap_or_else(|| {
+                ok = false;
+                0
+            });
+        }
         self.reported_rows += other.reported_rows;
+        self.overflow |= other.overflow || !ok;
     }
 }
 
@@ -425,6 +438,24 @@ impl Groups {
         order.sort_by(|a, b| {
             a.period.cmp(&b.period).then_with(|| a.values.iter().map(null_last).cmp(b.values.iter().map(null_last)))
         });
+        if let Some(g) = order.iter().find(|g| g.sums.overflow) {
+            let mut named: Vec<String> = grouping
+                .keys
+                .iter()
+                .zip(g.values.iter())
+                .map(|((k, _), v)| format!("{k}={}", v.as_deref().unwrap_or("null")))
+                .collect();
+            if grouping.period.is_some() {
+                // The period's first day (days since 1970-01-01; 719,163 days from 0001-01-01 to then).
+                let day = chrono::NaiveDate::from_num_days_from_ce_opt(g.period.saturating_add(719_163));
+                named.insert(0, format!("period={}", day.map_or_else(|| g.period.to_string(), |d| d.to_string())));
+            }
+            return Err(Error::InvalidArgument(format!(
+                "the costs of the group [{}] add up to 10^20 USD or more, more than an amount column holds \
+                 (decimal128(38, 18)): look for absurd costs or counts in its lines",
+                named.join(", ")
+            )));
+        }
         let n = order.len();
         let mut fields = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();

@@ -118,7 +118,12 @@ pub(crate) fn money_value(raw: Raw<'_>, key: &str) -> Result<Decimal> {
     let Some(t) = json::number_text(raw) else {
         return Err(err(format!("{key}: {} is not a number", json::excerpt(raw.get(), 40))));
     };
-    json::decimal(&t).map(to_money_scale).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))
+    let d = json::decimal(&t).map(to_money_scale).ok_or_else(|| err(format!("{key}: {t} is not a decimal number")))?;
+    // An amount column holds it, or it would be lost (shown as null, left out of sums).
+    match crate::money::amount_of(d) {
+        Some(_) => Ok(d),
+        None => Err(err(format!("{key}: {t} is 10^20 or more, past what an amount column holds (decimal128(38, 18))"))),
+    }
 }
 
 /// A duration at `key` in milliseconds: the source's number (or numeric string), given in units of `unit_ms`
