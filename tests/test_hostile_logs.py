@@ -236,7 +236,7 @@ def test_costs_past_what_a_decimal128_holds_are_errors_never_wrapped_sums(tmp_pa
     out = run_case(f"""
 import json, tokenprice, pyarrow as pa
 from decimal import Decimal
-from tokenprice import _ledger
+from tokenprice import _batches, _sums
 def error(f):
     try:
         f()
@@ -245,25 +245,27 @@ def error(f):
 rows = tokenprice.price_logs({str(path)!r})
 why = [x["reason"] for x in rows.rejects.to_pylist()]
 table = pa.table({{"total_cost": pa.array([Decimal("9e19")] * 3, pa.decimal128(38, 18))}})
-wide = _ledger._summable(table, ["total_cost"])
+wide = _sums.summable(table, ["total_cost"])
 print(json.dumps([
     rows.rows_priced, why,
     error(lambda: rows.summary("tenant")),
     error(lambda: tokenprice.price_logs({str(path)!r}, by="tenant", keep_rows=False)),
     str(wide.schema.field("total_cost").type),
     str(pa.compute.sum(wide.column("total_cost")).as_py()),
-    error(lambda: _ledger._narrowed(wide.group_by([]).aggregate([("total_cost", "sum")]).rename_columns(["total_cost"]), ["total_cost"])),
-    str(_ledger._summable(table.slice(0, 1), ["total_cost"]).schema.field("total_cost").type),
+    error(lambda: _sums.narrowed(wide.group_by([]).aggregate([("total_cost", "sum")]).rename_columns(["total_cost"]), ["total_cost"])),
+    str(_sums.summable(table.slice(0, 1), ["total_cost"]).schema.field("total_cost").type),
+    str(_batches.total(table)),
 ]))
 """)
-    priced, why, summary, totals, wide_type, wide_sum, narrowed, narrow_type = out.json()  # type: ignore[misc]
+    priced, why, summary, totals, wide_type, wide_sum, narrowed, narrow_type, engines = out.json()  # type: ignore[misc]
     assert priced == 3 and len(why) == 1 and "cost: 1e21 is 10^20 or more" in why[0], why
     assert summary.startswith("InvalidArgumentError: reported_cost: a sum reaches 10^20 USD"), summary
     assert totals.startswith("InvalidArgumentError: the costs of the group [tenant=acme] add up to 10^20"), totals
     assert wide_type == "decimal256(76, 18)" and wide_sum == "270000000000000000000.000000000000000000"
     assert narrowed.startswith("InvalidArgumentError: total_cost: a sum reaches 10^20 USD"), narrowed
-    # One row cannot overflow: left as it is.
+    # One row cannot overflow: left as it is. The engines' totals sum exactly too.
     assert narrow_type == "decimal128(38, 18)"
+    assert engines == "270000000000000000000.000000000000000000", engines
 
 
 def test_bad_arguments_raise_tokenprice_errors_before_reading(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from tokenprice import _core
 from tokenprice._columns import arrow_table
 from tokenprice._core import PriceBook
 from tokenprice._display import mark
+from tokenprice._sums import narrowed, summable
 
 # A reject's rows in a priced batch: `status` says so, `reason` and `excerpt` why (the rejects table's columns).
 REJECTED = "rejected"
@@ -343,11 +344,13 @@ def summarize(data: Any, by: str | Sequence[str] | None = None) -> Any:
     parts = []
     if priced.num_rows:
         present = [c for c in COST_COLUMNS if c in priced.column_names]
-        grouped = priced.group_by(keys, use_threads=False).aggregate(
-            [([], "count_all")] + [(c, "sum") for c in present]
+        grouped = (
+            summable(priced, present)
+            .group_by(keys, use_threads=False)
+            .aggregate([([], "count_all")] + [(c, "sum") for c in present])
         )
         names = {"count_all": "rows", **{f"{c}_sum": c for c in present}}
-        grouped = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
+        grouped = narrowed(grouped.rename_columns([names.get(c, c) for c in grouped.column_names]), present)
         parts.append(_conform(grouped, schema))
     if rejected.num_rows:
         counted = rejected.group_by(["reason"], use_threads=False).aggregate([([], "count_all")])
@@ -418,9 +421,9 @@ def combine(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> A
         raise _core.InvalidArgumentError("combine needs at least one partial")
     table = pa.concat_tables(tables, promote_options="permissive")
     sums = [("rows", "sum")] + [(c, "sum") for c in COST_COLUMNS]
-    grouped = table.group_by([*keys, "reason"], use_threads=False).aggregate(sums)
+    grouped = summable(table, COST_COLUMNS).group_by([*keys, "reason"], use_threads=False).aggregate(sums)
     grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
-    return _conform(grouped, table.schema)
+    return _conform(narrowed(grouped, COST_COLUMNS), table.schema)
 
 
 def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tuple[Any, Any]:
@@ -439,8 +442,8 @@ def merge(partials: Iterable[Any], by: str | Sequence[str] | None = None) -> tup
     is_reject = pc.is_valid(table.column("reason"))
     priced = table.filter(pc.invert(is_reject))
     sums = [("rows", "sum")] + [(c, "sum") for c in COST_COLUMNS]
-    grouped = priced.group_by(keys, use_threads=False).aggregate(sums)
-    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    grouped = summable(priced, COST_COLUMNS).group_by(keys, use_threads=False).aggregate(sums)
+    grouped = narrowed(grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names]), COST_COLUMNS)
     if grouped.num_rows == 0:  # typed as the partials are (an aggregate of nothing has no key types)
         grouped = pa.Table.from_pylist([], schema=partial_schema(table.schema, keys)).drop_columns(["reason"])
     grouped = grouped.select([*keys, "rows", *COST_COLUMNS])
@@ -475,7 +478,7 @@ def total(totals: Any) -> Decimal:
     """The exact sum of a totals table's ``total_cost``."""
     import pyarrow.compute as pc
 
-    value = pc.sum(totals.column("total_cost")).as_py()
+    value = pc.sum(summable(totals.select(["total_cost"]), ["total_cost"]).column("total_cost")).as_py()
     return Decimal(0) if value is None else Decimal(value)
 
 

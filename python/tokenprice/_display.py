@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from html import escape
 from typing import Any
 
+from tokenprice._sums import summable
+
 # The schema metadata keys that mark a table tokenprice made: the names of its money columns (comma separated) and
 # what it is (its title). The notebook shows those tables as tables a person reads, every other table as before.
 MARK = b"tokenprice.money"
@@ -290,7 +292,8 @@ def top_groups(logs: Any, limit: int = TOP) -> list[tuple[str, list[tuple[Any, D
     for key in [*ordered, "priced_model"]:
         if key not in table.column_names or table.num_rows == 0:
             continue
-        grouped = table.group_by(key, use_threads=False).aggregate([("total_cost", "sum"), ("total_cost", "count")])
+        wide = summable(table.select([key, "total_cost"]), ["total_cost"])
+        grouped = wide.group_by(key, use_threads=False).aggregate([("total_cost", "sum"), ("total_cost", "count")])
         grouped = grouped.sort_by([("total_cost_sum", "descending")]).slice(0, limit).to_pylist()
         name = "model" if key == "priced_model" else key
         out.append((name, [(g[key], g["total_cost_sum"], g["total_cost_count"]) for g in grouped]))

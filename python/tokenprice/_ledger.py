@@ -21,6 +21,7 @@ from tokenprice._columns import arrow_table, check_money, library_of, money_as, 
 from tokenprice._core import PriceBook
 from tokenprice._display import logs_html, logs_text, mark, reconciliation_html, reconciliation_text
 from tokenprice._progress import TextBar, TqdmBar, bar_for
+from tokenprice._sums import narrowed, summable
 
 COST_COLUMNS = list(_core.COST_COLUMNS)
 PERIODS = ("day", "week", "month")
@@ -83,50 +84,6 @@ def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
     return out
 
 
-# The largest amount an amount column (decimal128(38, 18)) holds: 38 nines.
-_MAX_AMOUNT = Decimal("99999999999999999999.999999999999999999")
-
-
-def _summable(table: Any, columns: Sequence[str]) -> Any:
-    """The table with each money column among ``columns`` whose sums could pass what decimal128(38, 18) holds
-    (its rows times its largest magnitude) widened to decimal256(76, 18): Arrow's decimal128 sums wrap past 38
-    digits without a word (three costs of 9e19 USD summed to -7.0e19)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = table.num_rows
-    for c in columns:
-        column = table.column(c)
-        if not pa.types.is_decimal128(column.type):
-            continue
-        ends = pc.min_max(column).as_py()
-        largest = max((abs(v) for v in ends.values() if v is not None), default=Decimal(0))
-        with localcontext() as exact:
-            exact.prec = 80
-            if largest * rows > _MAX_AMOUNT:
-                table = table.set_column(table.schema.get_field_index(c), c, column.cast(pa.decimal256(76, 18)))
-    return table
-
-
-def _narrowed(table: Any, columns: Sequence[str]) -> Any:
-    """Sums widened by ``_summable`` back to decimal128(38, 18); a sum it cannot hold is an error naming it."""
-    import pyarrow as pa
-
-    for c in columns:
-        column = table.column(c)
-        if not pa.types.is_decimal256(column.type):
-            continue
-        try:
-            column = column.cast(pa.decimal128(38, 18))
-        except pa.ArrowInvalid:
-            raise _core.InvalidArgumentError(
-                f"{c}: a sum reaches 10^20 USD, more than an amount column holds (decimal128(38, 18)); look for "
-                "absurd costs or counts in the lines"
-            ) from None
-        table = table.set_column(table.schema.get_field_index(c), c, column)
-    return table
-
-
 def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema: Any = None) -> Any:
     """One table's totals per group: the keys (``period`` first when asked), ``rows`` and the sums. A key column
     this table lacks (a label none of its lines has) is added as nulls of its type in ``schema``."""
@@ -145,10 +102,10 @@ def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema:
         table = table.append_column("period", pc.cast(start, pa.date32()))
         keys = ["period", *keys]
     sums = [*COST_COLUMNS, "reported_cost"]
-    table = _summable(table, sums)
+    table = summable(table, sums)
     grouped = table.group_by(keys, use_threads=False).aggregate([("line", "count")] + [(c, "sum") for c in sums])
     names = {"line_count": "rows", **{f"{c}_sum": c for c in sums}}
-    return _narrowed(grouped.rename_columns([names.get(c, c) for c in grouped.column_names]), sums)
+    return narrowed(grouped.rename_columns([names.get(c, c) for c in grouped.column_names]), sums)
 
 
 # The columns of `.table` other than labels and counts, and those a run without rows can group by (the ledger's).
@@ -269,7 +226,7 @@ class PricedLogs:
                 return +sum((v for v in self._totals[0].column("total_cost").to_pylist() if v is not None), Decimal(0))
         import pyarrow.compute as pc
 
-        table = _summable(self.table.select(["total_cost"]), ["total_cost"])
+        table = summable(self.table.select(["total_cost"]), ["total_cost"])
         value = pc.sum(table.column("total_cost")).as_py()
         return Decimal(0) if value is None else Decimal(value)
 
@@ -314,11 +271,11 @@ class PricedLogs:
                     part = pa.ipc.open_file(source).read_all()
                     partials.append(_aggregate(part, keys, period, tz, self.table.schema))
                     del part
-            grouped = _summable(pa.concat_tables(partials, promote_options="permissive"), sums)
+            grouped = summable(pa.concat_tables(partials, promote_options="permissive"), sums)
             totals = [("rows", "sum")] + [(c, "sum") for c in sums]
             grouped = grouped.group_by(group_keys, use_threads=False).aggregate(totals)
             names = {"rows_sum": "rows", **{f"{c}_sum": c for c in sums}}
-            grouped = _narrowed(grouped.rename_columns([names.get(c, c) for c in grouped.column_names]), sums)
+            grouped = narrowed(grouped.rename_columns([names.get(c, c) for c in grouped.column_names]), sums)
             names = {}
         else:
             schema = self.table.schema
@@ -491,7 +448,7 @@ def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) 
             raise _core.InvalidArgumentError(f"no column {key!r} to group by")
     ok = pc.is_valid(other)
     t = table.select(keys).append_column("total_cost", table.column("total_cost")).append_column(name, other)
-    priced = _summable(t.filter(ok), ["total_cost", name])
+    priced = summable(t.filter(ok), ["total_cost", name])
     grouped = priced.group_by(keys, use_threads=False).aggregate(
         [("total_cost", "count"), ("total_cost", "sum"), (name, "sum")]
     )
@@ -501,7 +458,7 @@ def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) 
             for c in grouped.column_names
         ]
     )
-    grouped = _narrowed(grouped, ["total_cost", name])
+    grouped = narrowed(grouped, ["total_cost", name])
     diff = [
         None if a is None or b is None else b - a
         for a, b in zip(grouped.column("total_cost").to_pylist(), grouped.column(name).to_pylist(), strict=True)

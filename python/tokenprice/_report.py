@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenprice import _core
+from tokenprice._sums import narrowed, summable
 
 if TYPE_CHECKING:
     from tokenprice._core import PriceBook
@@ -273,7 +274,8 @@ def _cube(lines: Any, uncached: Any) -> tuple[dict[str, Any], dict[str, list[Any
         t = t.append_column(name, column)
     aggregates = [("total_cost", "count"), ("reported_cost", "count"), ("gateway_hit", "sum")]
     aggregates += [(c, "sum") for c in (*tokens, *sums)]
-    grouped = t.group_by(keys, use_threads=False).aggregate(aggregates)
+    grouped = summable(t, sums).group_by(keys, use_threads=False).aggregate(aggregates)
+    grouped = narrowed(grouped, [f"{c}_sum" for c in sums])
     grouped = grouped.sort_by([("day", "ascending"), ("total_cost_sum", "descending")])
     dictionaries: dict[str, list[Any]] = {"day": [], **{d: [] for d in DIMENSIONS}}
     days = sorted({d for d in grouped.column("day").to_pylist()})
@@ -329,9 +331,12 @@ def _mismatches(logs: PricedLogs, lines: Any, dictionaries: dict[str, list[Any]]
     joined = joined.append_column("difference", found.column("difference")).append_column(
         "cause", found.column("cause")
     )
-    grouped = joined.group_by(["day", *DIMENSIONS, "cause"], use_threads=False).aggregate(
-        [("difference", "count"), ("difference", "sum")]
+    grouped = (
+        summable(joined, ["difference"])
+        .group_by(["day", *DIMENSIONS, "cause"], use_threads=False)
+        .aggregate([("difference", "count"), ("difference", "sum")])
     )
+    grouped = narrowed(grouped, ["difference_sum"])
     day_index = {d: i for i, d in enumerate(dictionaries["day"])}
     cause_index = {c: i for i, c in enumerate(causes)}
     return {
@@ -426,9 +431,12 @@ def _top_conversations(lines: Any, dictionaries: dict[str, list[Any]]) -> dict[s
 
     narrow = lines.select([*LABELS, "conversation", "total_cost", "timestamp"])
     labelled = narrow.filter(pc.is_valid(narrow.column("conversation")))
-    grouped = labelled.group_by([*LABELS, "conversation"], use_threads=False).aggregate(
-        [("total_cost", "count"), ("total_cost", "sum"), ("timestamp", "min"), ("timestamp", "max")]
+    grouped = (
+        summable(labelled, ["total_cost"])
+        .group_by([*LABELS, "conversation"], use_threads=False)
+        .aggregate([("total_cost", "count"), ("total_cost", "sum"), ("timestamp", "min"), ("timestamp", "max")])
     )
+    grouped = narrowed(grouped, ["total_cost_sum"])
     top = _top_per_group(grouped, LABELS, "total_cost_sum")
     return {
         **{d: _indexes(top.column(d), dictionaries[d]) for d in LABELS},
