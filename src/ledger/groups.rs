@@ -252,21 +252,16 @@ impl Sums {
     /// then an error, never a wrapped number.
     fn add(&mut self, other: &Sums) {
         self.rows += other.rows;
-        let mut ok = true;
-        for (a, b) in self.costs.iter_mut().zip(other.costs) {
-            *a = add_amounts(*a, b).unwrap_or_else(|| {
-                ok = false;
-                0
-            });
-        }
-        for (a, b) in [(&mut self.total, other.total), (&mut self.reported, other.reported)] {
-            *a = add_amounts(*a, b).unwrap_or_else(|| {
-                ok = false;
-                0
-            });
+        let mut overflow = other.overflow;
+        let pairs = self.costs.iter_mut().zip(other.costs);
+        for (a, b) in pairs.chain([(&mut self.total, other.total), (&mut self.reported, other.reported)]) {
+            match add_amounts(*a, b) {
+                Some(sum) => *a = sum,
+                None => overflow = true,
+            }
         }
         self.reported_rows += other.reported_rows;
-        self.overflow |= other.overflow || !ok;
+        self.overflow |= overflow;
     }
 }
 
@@ -446,8 +441,8 @@ impl Groups {
                 .map(|((k, _), v)| format!("{k}={}", v.as_deref().unwrap_or("null")))
                 .collect();
             if grouping.period.is_some() {
-                // The period's first day (days since 1970-01-01; 719,163 days from 0001-01-01 to then).
-                let day = chrono::NaiveDate::from_num_days_from_ce_opt(g.period.saturating_add(719_163));
+                // The period's first day (days since 1970-01-01).
+                let day = chrono::DateTime::from_timestamp(i64::from(g.period) * 86_400, 0).map(|d| d.date_naive());
                 named.insert(0, format!("period={}", day.map_or_else(|| g.period.to_string(), |d| d.to_string())));
             }
             return Err(Error::InvalidArgument(format!(

@@ -587,6 +587,16 @@ mod tests {
         assert_lanes_agree(&book, &lines);
     }
 
+    /// `line_key` gives each member of `LINE` its place (the two lists are written apart: a match is the hot path).
+    #[test]
+    fn line_key_is_the_place_in_line() {
+        for (i, k) in super::LINE.iter().enumerate() {
+            assert_eq!(super::line_key(k), Some(Some(i)), "{k}");
+        }
+        assert_eq!(super::line_key("tokenprice"), None);
+        assert_eq!(super::line_key("RequestBody"), Some(None));
+    }
+
     /// The usual Logpush line (the benchmark's, and the shape Cloudflare documents) takes the lane, with what the
     /// body says: the served model, the tier, cached and reasoning tokens.
     #[test]
