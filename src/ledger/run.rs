@@ -197,6 +197,12 @@ pub trait Source {
     fn row_names(&self) -> Option<RowNames> {
         None
     }
+    /// The source as one that may be read ahead in a thread of its own (see [`run`]): `None` (the default) for a
+    /// source read only as its blocks are priced (one whose [`row_names`](Source::row_names) are those of the block
+    /// being priced must be).
+    fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
+        None
+    }
 }
 
 /// What a [`Source`] hands each block of items to.
@@ -207,6 +213,10 @@ pub type Block<'f> = dyn FnMut(&[Item<'_>], Position) -> Result<()> + 'f;
 pub struct Files(pub Vec<String>);
 
 impl Source for Files {
+    fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
+        Some(self)
+    }
+
     fn input(&mut self, index: usize) -> Result<Option<String>> {
         Ok(self.0.get(index).cloned())
     }
@@ -220,8 +230,9 @@ impl Source for Files {
 /// each read as a file is (see [`read_stream`]): decompressed by its magic bytes, split into lines in blocks, a line
 /// past the cap a reject. The core knows nothing of where the bytes come from: `next()` gives the next input's name
 /// and a reader, or `None` after the last, and an error it returns (a refused listing, a missing object) stops the
-/// run. The run asks for the next stream only once the last one is read, so the source holds one stream at a time,
-/// and whatever gives them may list and fetch the following ones while this one is priced.
+/// run. The run asks for the next stream only once the last one is read (it reads one while the one before is
+/// priced, see [`run`]), so the source holds one stream at a time, and whatever gives them may list and fetch the
+/// following ones while these are read and priced. `next` is called in the run's reading thread.
 pub struct Streams<F> {
     next: F,
     current: Option<NamedStream>,
@@ -242,8 +253,12 @@ where
 
 impl<F> Source for Streams<F>
 where
-    F: FnMut() -> Result<Option<NamedStream>>,
+    F: FnMut() -> Result<Option<NamedStream>> + Send,
 {
+    fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
+        Some(self)
+    }
+
     fn input(&mut self, _: usize) -> Result<Option<String>> {
         self.current = (self.next)()?;
         Ok(self.current.as_ref().map(|(name, _)| name.clone()))
@@ -275,6 +290,10 @@ impl FileRanges {
 }
 
 impl Source for FileRanges {
+    fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
+        Some(self)
+    }
+
     fn input(&mut self, index: usize) -> Result<Option<String>> {
         Ok(self.names.get(index).cloned())
     }
@@ -479,8 +498,11 @@ pub struct Run {
     pub totals: Option<RecordBatch>,
 }
 
-/// Reads and prices every input of `source` in order, each record at the price in force at its own time; an input
-/// is asked of the source only once the one before it is priced (see [`Source::input`]).
+/// Reads and prices every input of `source` in order, each record at the price in force at its own time. A source
+/// that may be read ahead ([`Source::ahead`]: files, ranges, streams) is read in a thread of its own, at most two
+/// blocks ahead of the pricing: the next input is opened, decompressed and split into lines while the last blocks
+/// of the one before are priced. Any other is asked for an input only once the one before it is priced (see
+/// [`Source::input`]).
 ///
 /// Rows are kept in memory, spilled to Arrow IPC files (see [`Spill`]), or, with [`RunOptions::totals`], only
 /// totalled. `progress` is called after each block; an error from it stops the run. A spilled run writes one
@@ -516,31 +538,44 @@ pub fn run(
     let done = std::thread::scope(|scope| {
         let writer = spill_above.map(|_| scope.spawn(|| spill_writer(&parent, spill_rx, folder_tx)));
         let reading = (|| -> Result<()> {
-            // Bytes read of the inputs before this one, and whether the run spills yet.
-            let (mut before, mut spilling) = (0u64, false);
+            // Whether the run spills yet; `before`: bytes read of the inputs before this one.
+            let mut spilling = false;
+            let mut take = |name: &str, items: &[Item<'_>], at: Position, before: u64| -> Result<()> {
+                let totals = options.totals.as_ref().map(|g| (g, &mut groups));
+                let (chunks, n) = price_items(book, name, items, hints, pricing, totals)?;
+                for (p, r) in chunks {
+                    // Lines only when rows are kept; most chunks reject nothing, and their empty batches go.
+                    priced.extend(p);
+                    if r.num_rows() > 0 {
+                        rejects.push(named(r)?);
+                    }
+                }
+                progress(&Progress { input: name, taken: at.taken, read: at.read, records: read + n })?;
+                read += n;
+                // Past the threshold, the rows kept so far and every block after go to the writer; the writer
+                // gone means it failed (its error is reported below).
+                spilling |= spill_above.is_some_and(|above| before + at.read > above);
+                if spilling && !priced.is_empty() && spill_tx.send(std::mem::take(&mut priced)).is_err() {
+                    return Err(Error::Internal("the spill writer stopped".into()));
+                }
+                Ok(())
+            };
+            let mut before = 0u64;
+            if let Some(ahead) = source.ahead() {
+                return read_ahead(ahead, options.max_line_bytes, |event| match event {
+                    Ahead::Block(name, items, at) => take(name, items, at, before),
+                    Ahead::End(last) => {
+                        before += last;
+                        Ok(())
+                    }
+                });
+            }
             let mut index = 0;
             while let Some(name) = source.input(index)? {
                 let mut last = 0u64;
                 source.read(index, options.max_line_bytes, &mut |items, at| {
                     last = at.read;
-                    let totals = options.totals.as_ref().map(|g| (g, &mut groups));
-                    let (chunks, n) = price_items(book, &name, items, hints, pricing, totals)?;
-                    for (p, r) in chunks {
-                        // Lines only when rows are kept; most chunks reject nothing, and their empty batches go.
-                        priced.extend(p);
-                        if r.num_rows() > 0 {
-                            rejects.push(named(r)?);
-                        }
-                    }
-                    progress(&Progress { input: &name, taken: at.taken, read: at.read, records: read + n })?;
-                    read += n;
-                    // Past the threshold, the rows kept so far and every block after go to the writer; the writer
-                    // gone means it failed (its error is reported below).
-                    spilling |= spill_above.is_some_and(|above| before + at.read > above);
-                    if spilling && !priced.is_empty() && spill_tx.send(std::mem::take(&mut priced)).is_err() {
-                        return Err(Error::Internal("the spill writer stopped".into()));
-                    }
-                    Ok(())
+                    take(&name, items, at, before)
                 })?;
                 before += last;
                 index += 1;
@@ -577,6 +612,124 @@ pub fn run(
         spilled,
         folder,
         totals,
+    })
+}
+
+/// What [`read_ahead`] hands on, in the order of the inputs: a block of an input's items (the input's name, the
+/// items, how far the input is read), and the end of an input (how far it was read, decompressed).
+enum Ahead<'b> {
+    Block(&'b str, &'b [Item<'b>], Position),
+    End(u64),
+}
+
+/// A block of items read ahead: the bytes of its texts, copied out of the reader's buffer, and each item as a place
+/// in them.
+#[derive(Default)]
+struct Copied {
+    name: Arc<str>,
+    bytes: Vec<u8>,
+    items: Vec<(u64, Kept)>,
+    at: Position,
+}
+
+/// An item of a [`Copied`] block: [`Text`] with ranges of the block's bytes for its slices.
+#[derive(Clone, Copy)]
+enum Kept {
+    Record(usize, usize),
+    Missing,
+    TooLong { head: (usize, usize), bytes: u64, cap: u64 },
+}
+
+impl Copied {
+    /// Holds a copy of `items` (reusing this block's buffers).
+    fn fill(&mut self, name: &Arc<str>, items: &[Item<'_>], at: Position) {
+        self.name = name.clone();
+        self.bytes.clear();
+        self.items.clear();
+        self.at = at;
+        for &(line, text) in items {
+            let mut keep = |b: &[u8]| {
+                let start = self.bytes.len();
+                self.bytes.extend_from_slice(b);
+                (start, self.bytes.len())
+            };
+            let kept = match text {
+                Text::Record(b) => {
+                    let (s, e) = keep(b);
+                    Kept::Record(s, e)
+                }
+                Text::Missing => Kept::Missing,
+                Text::TooLong { head, bytes, cap } => Kept::TooLong { head: keep(head), bytes, cap },
+            };
+            self.items.push((line, kept));
+        }
+    }
+
+    /// The block's items, borrowing its bytes.
+    fn items(&self) -> Vec<Item<'_>> {
+        let b = &self.bytes;
+        let text = |kept: Kept| match kept {
+            Kept::Record(s, e) => Text::Record(&b[s..e]),
+            Kept::Missing => Text::Missing,
+            Kept::TooLong { head: (s, e), bytes, cap } => Text::TooLong { head: &b[s..e], bytes, cap },
+        };
+        self.items.iter().map(|&(line, kept)| (line, text(kept))).collect()
+    }
+}
+
+/// What the reading thread of [`read_ahead`] sends: a block, the end of an input, or the error that stopped it.
+type Sent = Result<Result<Copied, u64>>;
+
+/// Reads every input of `source` in a thread of its own, a block ahead of `take`, which is given each block and
+/// each input's end in order, in the calling thread. An input is opened (and decompressed, and split into lines)
+/// while the one before it is still being priced: a run of many small inputs (Logpush objects, a few MB each)
+/// would otherwise decompress each one while no pricing is done. The reading is at most two blocks ahead (one
+/// queued, one being copied); an error of the reading comes after every block read before it, and an error of
+/// `take` stops the reading.
+fn read_ahead(
+    source: &mut (dyn Source + Send),
+    max_line: usize,
+    mut take: impl FnMut(Ahead<'_>) -> Result<()>,
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent>(1);
+    // Blocks priced, handed back to be read into again (a fresh buffer is fresh pages the kernel must clear).
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Copied>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let stopped = || Error::Internal("the run stopped reading".into());
+            let reading = (|| -> Result<()> {
+                let mut index = 0;
+                while let Some(name) = source.input(index)? {
+                    let name: Arc<str> = name.into();
+                    let mut last = 0;
+                    source.read(index, max_line, &mut |items, at| {
+                        last = at.read;
+                        let mut block = back_rx.try_recv().unwrap_or_default();
+                        block.fill(&name, items, at);
+                        tx.send(Ok(Ok(block))).map_err(|_| stopped())
+                    })?;
+                    tx.send(Ok(Err(last))).map_err(|_| stopped())?;
+                    index += 1;
+                }
+                Ok(())
+            })();
+            if let Err(e) = reading {
+                // The run gone (it stopped on an error of its own) takes no error.
+                let _ = tx.send(Err(e));
+            }
+        });
+        // The receiver is dropped when this returns, so a reading thread waiting to send stops.
+        let rx = rx;
+        for sent in rx.iter() {
+            match sent? {
+                Ok(block) => {
+                    take(Ahead::Block(&block.name, &block.items(), block.at))?;
+                    let _ = back_tx.send(block);
+                }
+                Err(last) => take(Ahead::End(last))?,
+            }
+        }
+        Ok(())
     })
 }
 

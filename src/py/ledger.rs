@@ -75,8 +75,9 @@ type PricedFiles = (ArrowTable, ArrowTable, u64, Vec<String>, Option<ArrowTable>
 /// task reading its part of a file); the inputs are then named `path@start-end`.
 ///
 /// `objects`: the inputs are named streams (the objects of an object store), not files, and `paths` is empty: an
-/// iterator of `(name, bytes | stream)`, each item taken only once the one before it is priced (so the caller may
-/// list and fetch the following objects while one is priced, and need never hold the whole listing). A stream is
+/// iterator of `(name, bytes | stream)`, each item taken only once the one before it is read, in the run's reading
+/// thread (so the caller may list and fetch the following objects while those are read and priced, and need never
+/// hold the whole listing). A stream is
 /// an object with `read(n) -> bytes` (a pyarrow `NativeFile`, a Python file), read in large blocks with the GIL
 /// taken only for each call. An exception from the iterator stops the run and is raised as it is; one from
 /// `read` stops it naming the input (the caller cleans its messages of credentials).
