@@ -8,6 +8,10 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use tokenprice::cost::table::{counts_of, price_table, TableInput, TableOptions};
 use tokenprice::prices::PriceBook;
+use xorshift::xorshift;
+
+#[path = "../tests/common/xorshift.rs"]
+mod xorshift;
 
 fn main() {
     let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
@@ -29,14 +33,7 @@ fn main() {
     let models: Vec<(&str, &str, bool)> =
         mix.iter().copied().filter(|(m, p, _)| book.resolve(m, Some(p)).is_ok()).collect();
     assert!(!models.is_empty(), "the default book prices none of the sample models");
-    // A small deterministic generator (xorshift), so that the bench needs no crates beyond the project's.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let start = 1_735_689_600_000_000i64; // 2025-01-01
     let span = 630 * 86_400_000_000i64;
     let mut model = Vec::with_capacity(rows);

@@ -15,6 +15,10 @@ use tokenprice::prices::schema::provider_from_value;
 use tokenprice::prices::units::Side;
 use tokenprice::prices::PriceBook;
 use tokenprice::usage::Usage;
+use xorshift::xorshift;
+
+#[path = "common/xorshift.rs"]
+mod xorshift;
 
 fn book(providers: Vec<serde_json::Value>) -> Arc<PriceBook> {
     let defs = providers.iter().map(|p| provider_from_value(p, "test").unwrap()).collect();
@@ -407,13 +411,8 @@ fn assert_same_totals(a: &arrow_array::RecordBatch, b: &arrow_array::RecordBatch
 fn fast_table_pricing_equals_the_general_path_on_random_rows() {
     let b = PriceBook::default_book();
     let names: Vec<&str> = b.models.iter().map(|m| m.id.as_str()).collect();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |m: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % m
-    };
+    let mut random = xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut next = move |m: u64| random() % m;
     let rows = 60_000;
     let start = at("2023-01-01");
     let span = at("2026-12-31") - start;
@@ -624,13 +623,7 @@ fn null_tiers_price_like_no_tier_column_on_every_row() {
         "mistral-large-latest",
         "no-such-model",
     ];
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let n = 100_000;
     let start = at("2023-01-01");
     let span = 1400 * 86_400_000_000i64;
