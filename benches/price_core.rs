@@ -60,19 +60,8 @@ fn main() {
         (2, Arc::new(Int64Array::from(cached)), "cache_read_tokens".into()),
         (1, Arc::new(Int64Array::from(output)), "output_tokens".into()),
     ];
-    let input = TableInput {
-        rows,
-        model: &model,
-        provider: Some(&provider),
-        timestamp: Some(&ts),
-        default_at: None,
-        service_tier: None,
-        region: None,
-        cache_hit: None,
-        counts: counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect(),
-        input_excludes_cache: false,
-        output_excludes_reasoning: false,
-    };
+    let counts = counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect();
+    let input = TableInput { provider: Some(&provider), timestamp: Some(&ts), ..TableInput::new(&model, counts) };
     // THREADS=1 (or 2): one setting only, e.g. under `perf stat`.
     let settings: Vec<usize> = match std::env::var("THREADS").ok().and_then(|v| v.parse().ok()) {
         Some(t) => vec![t],
