@@ -26,7 +26,6 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -141,13 +140,6 @@ def price_rows() -> list[tuple[str, float, str]]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # The pure-Python in-process store this replaced (python/tokenprice/_budget.py before the core's `budget` module),
 # read from git and run beside the core's in the same process: the baseline of the in-process rows.
 BASELINE_COMMIT = "2648ac1"
@@ -207,22 +199,10 @@ def budget_rows() -> list[tuple[str, float, str]]:
     if exe is None:
         rows.append(("`Budget.check` through Redis", float("nan"), "redis-server not installed"))
         return rows
-    import redis
+    from redis_server import RedisServer
 
-    port = free_port()
-    tmp = tempfile.mkdtemp()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port)
-        for _ in range(200):
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.02)
+    with tempfile.TemporaryDirectory() as folder, RedisServer(exe, Path(folder)) as server:
+        client = server.client()
         budget = tokenprice.Budget({"tenant": "1000000.00/day"}, tokenprice.RedisStore(client))
         budget.check(labels, amount)
         client.config_resetstat()
@@ -239,9 +219,6 @@ def budget_rows() -> list[tuple[str, float, str]]:
         rows.append(
             ("`Budget.record` through Redis (local server)", per_call_us(lambda: budget.record(decision, actual)), "")
         )
-    finally:
-        proc.kill()
-        proc.wait()
     return rows
 
 

@@ -8,6 +8,10 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use tokenprice::cost::table::{counts_of, price_table, TableInput, TableOptions};
 use tokenprice::prices::PriceBook;
+use xorshift::xorshift;
+
+#[path = "../tests/common/xorshift.rs"]
+mod xorshift;
 
 fn main() {
     let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
@@ -29,14 +33,7 @@ fn main() {
     let models: Vec<(&str, &str, bool)> =
         mix.iter().copied().filter(|(m, p, _)| book.resolve(m, Some(p)).is_ok()).collect();
     assert!(!models.is_empty(), "the default book prices none of the sample models");
-    // A small deterministic generator (xorshift), so that the bench needs no crates beyond the project's.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let start = 1_735_689_600_000_000i64; // 2025-01-01
     let span = 630 * 86_400_000_000i64;
     let mut model = Vec::with_capacity(rows);
@@ -63,19 +60,8 @@ fn main() {
         (2, Arc::new(Int64Array::from(cached)), "cache_read_tokens".into()),
         (1, Arc::new(Int64Array::from(output)), "output_tokens".into()),
     ];
-    let input = TableInput {
-        rows,
-        model: &model,
-        provider: Some(&provider),
-        timestamp: Some(&ts),
-        default_at: None,
-        service_tier: None,
-        region: None,
-        cache_hit: None,
-        counts: counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect(),
-        input_excludes_cache: false,
-        output_excludes_reasoning: false,
-    };
+    let counts = counts.iter().map(|(u, a, n)| (*u, a, n.clone())).collect();
+    let input = TableInput { provider: Some(&provider), timestamp: Some(&ts), ..TableInput::new(&model, counts) };
     // THREADS=1 (or 2): one setting only, e.g. under `perf stat`.
     let settings: Vec<usize> = match std::env::var("THREADS").ok().and_then(|v| v.parse().ok()) {
         Some(t) => vec![t],

@@ -15,6 +15,10 @@ use tokenprice::prices::schema::provider_from_value;
 use tokenprice::prices::units::Side;
 use tokenprice::prices::PriceBook;
 use tokenprice::usage::Usage;
+use xorshift::xorshift;
+
+#[path = "common/xorshift.rs"]
+mod xorshift;
 
 fn book(providers: Vec<serde_json::Value>) -> Arc<PriceBook> {
     let defs = providers.iter().map(|p| provider_from_value(p, "test").unwrap()).collect();
@@ -337,7 +341,6 @@ fn table_row_costs(
     tiers: Vec<Option<&str>>,
     hits: Vec<bool>,
 ) -> arrow_array::RecordBatch {
-    let n = models.len();
     let model: ArrayRef = Arc::new(StringArray::from(models));
     let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC"));
     let tier: ArrayRef = Arc::new(StringArray::from(tiers));
@@ -347,44 +350,16 @@ fn table_row_costs(
         (2, Arc::new(Int64Array::from(cached)) as ArrayRef, "cache_read_tokens".to_string()),
         (1, Arc::new(Int64Array::from(outputs)) as ArrayRef, "output_tokens".to_string()),
     ];
+    let counts = cols.iter().map(|(u, a, name)| (*u, a, name.clone())).collect();
     let input = TableInput {
-        rows: n,
-        model: &model,
-        provider: None,
         timestamp: Some(&ts),
-        default_at: None,
         service_tier: Some(&tier),
-        region: None,
         cache_hit: Some(&hit),
-        counts: cols.iter().map(|(u, a, name)| (*u, a, name.clone())).collect(),
-        input_excludes_cache: false,
-        output_excludes_reasoning: false,
+        ..TableInput::new(&model, counts)
     };
     let itemized = price_table(b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
     assert_same_totals(&itemized, &price_table(b, &input, &TableOptions::default()).unwrap());
     itemized
-}
-
-/// A table's input with only a model, a timestamp and count columns.
-fn plain_input<'a>(
-    rows: usize,
-    model: &'a ArrayRef,
-    timestamp: &'a ArrayRef,
-    counts: Vec<(usize, &'a ArrayRef, String)>,
-) -> TableInput<'a> {
-    TableInput {
-        rows,
-        model,
-        provider: None,
-        timestamp: Some(timestamp),
-        default_at: None,
-        service_tier: None,
-        region: None,
-        cache_hit: None,
-        counts,
-        input_excludes_cache: false,
-        output_excludes_reasoning: false,
-    }
 }
 
 /// Two pricings of one table agree row by row: total (or null) and status. Itemized tables are priced by the
@@ -407,13 +382,8 @@ fn assert_same_totals(a: &arrow_array::RecordBatch, b: &arrow_array::RecordBatch
 fn fast_table_pricing_equals_the_general_path_on_random_rows() {
     let b = PriceBook::default_book();
     let names: Vec<&str> = b.models.iter().map(|m| m.id.as_str()).collect();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |m: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % m
-    };
+    let mut random = xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut next = move |m: u64| random() % m;
     let rows = 60_000;
     let start = at("2023-01-01");
     let span = at("2026-12-31") - start;
@@ -446,7 +416,8 @@ fn fast_table_pricing_equals_the_general_path_on_random_rows() {
     let field = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens"];
     for (excludes, columns) in [(false, vec![0, 1, 4]), (false, vec![0, 1, 2, 3, 4]), (true, vec![0, 1, 2, 4])] {
         let counts = columns.iter().map(|c| (units[*c], &arrays[*c], field[*c].to_string())).collect();
-        let input = TableInput { input_excludes_cache: excludes, ..plain_input(rows, &model, &ts, counts) };
+        let input =
+            TableInput { timestamp: Some(&ts), input_excludes_cache: excludes, ..TableInput::new(&model, counts) };
         let general =
             price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap();
         let fast = price_table(&b, &input, &TableOptions { threads: Some(2), ..Default::default() }).unwrap();
@@ -593,7 +564,7 @@ fn every_row_gets_its_own_reason_when_several_are_wrong() {
         Arc::new(StringArray::from(vec![Some("garbage"), Some("2025-01-01"), Some("bad"), Some("2025-01-01"), None]));
     let input_col: ArrayRef = Arc::new(Int64Array::from(vec![-1, -2, 5, 7, 9]));
     let counts = vec![(0usize, &input_col, "input_tokens".to_string())];
-    let input = plain_input(5, &model, &ts, counts);
+    let input = TableInput { timestamp: Some(&ts), ..TableInput::new(&model, counts) };
     let batch = price_table(&b, &input, &TableOptions::default()).unwrap();
     let status = batch.column_by_name("status").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
     let got: Vec<Option<&str>> = status.iter().collect();
@@ -624,13 +595,7 @@ fn null_tiers_price_like_no_tier_column_on_every_row() {
         "mistral-large-latest",
         "no-such-model",
     ];
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let n = 100_000;
     let start = at("2023-01-01");
     let span = 1400 * 86_400_000_000i64;
@@ -662,19 +627,8 @@ fn null_tiers_price_like_no_tier_column_on_every_row() {
         (reasoning_unit, Arc::new(Int64Array::from(reasoning)), "reasoning_tokens"),
     ];
     let run = |tier: Option<&ArrayRef>| {
-        let input = TableInput {
-            rows: n,
-            model: &model,
-            provider: None,
-            timestamp: Some(&ts),
-            default_at: None,
-            service_tier: tier,
-            region: None,
-            cache_hit: None,
-            counts: counts.iter().map(|(u, a, name)| (*u, a, name.to_string())).collect(),
-            input_excludes_cache: false,
-            output_excludes_reasoning: false,
-        };
+        let counts = counts.iter().map(|(u, a, name)| (*u, a, name.to_string())).collect();
+        let input = TableInput { timestamp: Some(&ts), service_tier: tier, ..TableInput::new(&model, counts) };
         price_table(&b, &input, &TableOptions { itemized: true, as_float: false, threads: Some(2) }).unwrap()
     };
     let plain = run(None);

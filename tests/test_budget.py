@@ -8,8 +8,6 @@ from __future__ import annotations
 import multiprocessing
 import random
 import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,63 +17,23 @@ from typing import Any
 
 import pytest
 import redis
+from redis_server import RedisServer
 
 import tokenprice
 from tokenprice import Budget, MemoryStore, RateLimit, RedisStore
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    def __init__(self, tmp: Path) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            # Under CI=true the skip becomes a failure (tests/conftest.py): the Makefile installs redis-server.
-            pytest.skip("redis-server is not installed (apt-get install -y redis-server; `make test` does it)")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = self.client()
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("redis-server did not start")
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=2)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+def redis_exe() -> str:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        # Under CI=true the skip becomes a failure (tests/conftest.py): the Makefile installs redis-server.
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server; `make test` does it)")
+    return exe
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(redis_exe(), tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
 
@@ -253,7 +211,7 @@ def test_a_redis_window_resets(redis_server: RedisServer) -> None:
 
 
 def test_redis_killed_mid_run_fails_closed_or_open_as_chosen(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    server = RedisServer(tmp_path)
+    server = RedisServer(redis_exe(), tmp_path)
     closed = Budget({"tenant": "1.00/day"}, RedisStore(server.client(), on_error="closed"), prefix="k")
     opened = Budget({"tenant": "1.00/day"}, RedisStore(server.client(), on_error="open"), prefix="k")
     d = closed.check({"tenant": "a"}, Decimal("0.10"))

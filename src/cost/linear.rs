@@ -275,13 +275,7 @@ mod tests {
                 output_excludes_reasoning: true,
             },
         ];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move |m: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % m
-        };
+        let mut next = crate::testing::below(0x2545_F491_4F6C_DD1D);
         let mut compared = 0;
         for (mi, model) in book.models.iter().enumerate() {
             for entry in &model.entries {
@@ -297,7 +291,7 @@ mod tests {
                                 1 => next(2_000),
                                 2 => next(300_000),
                                 _ => next(2_000_000),
-                            };
+                            } as u64;
                         }
                         // What the general path does with the same row.
                         let mut usage = crate::usage::Usage::default();

@@ -60,6 +60,26 @@ pub struct TableInput<'a> {
     pub output_excludes_reasoning: bool,
 }
 
+impl<'a> TableInput<'a> {
+    /// A table of a model column and count columns alone (its rows: the model column's), the counts read as
+    /// they are; the other roles are set with `TableInput { timestamp: Some(&ts), ..TableInput::new(..) }`.
+    pub fn new(model: &'a ArrayRef, counts: Vec<(usize, &'a ArrayRef, String)>) -> Self {
+        TableInput {
+            rows: model.len(),
+            model,
+            provider: None,
+            timestamp: None,
+            default_at: None,
+            service_tier: None,
+            region: None,
+            cache_hit: None,
+            counts,
+            input_excludes_cache: false,
+            output_excludes_reasoning: false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TableOptions {
     /// Add one cost column per priced unit (`input_cost`, `cache_read_cost`, ...).
@@ -1362,19 +1382,8 @@ mod tests {
         let names = ["gpt-4o", "ft:gpt-4.1-mini:acme::x1", "gpt-4o-minii", "no-such-model"];
         let model: ArrayRef = Arc::new(StringArray::from_iter_values((0..rows).map(|i| names[i % 50 % 4])));
         let tokens: ArrayRef = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i as i64)));
-        let input = TableInput {
-            rows,
-            model: &model,
-            provider: None,
-            timestamp: None,
-            default_at: Some(1_750_000_000_000_000),
-            service_tier: None,
-            region: None,
-            cache_hit: None,
-            counts: vec![(0, &tokens, "input_tokens".to_string())],
-            input_excludes_cache: false,
-            output_excludes_reasoning: false,
-        };
+        let counts = vec![(0, &tokens, "input_tokens".to_string())];
+        let input = TableInput { default_at: Some(1_750_000_000_000_000), ..TableInput::new(&model, counts) };
         for threads in [1, 4] {
             let options = TableOptions { threads: Some(threads), ..TableOptions::default() };
             let batch = price_table(&book, &input, &options).unwrap();

@@ -63,6 +63,17 @@ impl SpecialArg {
         Ok(SpecialArg::Some(names))
     }
 
+    /// `encode`'s `allowed_special` and `disallowed_special`, with tiktoken's defaults: no special token allowed,
+    /// and every one not allowed disallowed (`"all"`).
+    fn parse_encode(allowed: Option<&Arg<'_>>, disallowed: Option<&Arg<'_>>) -> PyResult<(SpecialArg, SpecialArg)> {
+        let allowed = SpecialArg::parse(allowed, "allowed_special")?;
+        let disallowed = match disallowed {
+            None => SpecialArg::All,
+            Some(d) => SpecialArg::parse(Some(d), "disallowed_special")?,
+        };
+        Ok((allowed, disallowed))
+    }
+
     /// Runs `f` with the core's view of this set as `disallowed_special`.
     fn with_disallowed<R>(&self, f: impl FnOnce(Disallowed<'_>) -> R) -> R {
         match self {
@@ -257,11 +268,7 @@ impl PyEncoding {
     ) -> PyResult<Vec<u32>> {
         guard(py, || {
             let text = args::text(text, "text")?;
-            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
-            let disallowed = match disallowed_special {
-                None => SpecialArg::All,
-                Some(d) => SpecialArg::parse(Some(d), "disallowed_special")?,
-            };
+            let (allowed, disallowed) = SpecialArg::parse_encode(allowed_special, disallowed_special)?;
             self.encode_impl(py, &text, &allowed, &disallowed)
         })
     }
@@ -286,11 +293,7 @@ impl PyEncoding {
     ) -> PyResult<Vec<Vec<u32>>> {
         guard(py, || {
             let num_threads = args::threads(num_threads)?;
-            let allowed = SpecialArg::parse(allowed_special, "allowed_special")?;
-            let disallowed = match disallowed_special {
-                None => SpecialArg::All,
-                Some(d) => SpecialArg::parse(Some(d), "disallowed_special")?,
-            };
+            let (allowed, disallowed) = SpecialArg::parse_encode(allowed_special, disallowed_special)?;
             let texts = extract_texts(texts, "texts")?;
             let texts: Vec<PyBackedStr> = texts
                 .into_iter()
