@@ -614,3 +614,92 @@ fn streams_are_asked_for_one_at_a_time_as_the_run_goes() {
     assert!(at("listed 4".into()) < at("end".into()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Files read ahead (the next opened and decompressed in a thread of its own while the one before is priced) give
+/// exactly what the same files give read in turn: rows, rejects, progress, and the same error at the same point.
+/// The inputs mix every reader: JSON Lines plain, gzip and zstd (blocks handed over whole), a JSON array read whole
+/// and one longer than a block read in parts (items lent, so copied), lines past the cap, an empty file, and
+/// blocks past one block's size (so buffers go round and come back from the spares).
+#[test]
+fn reading_ahead_equals_reading_in_turn() {
+    use std::io::Write;
+    use tokenprice::ledger::read::BLOCK_BYTES;
+    use tokenprice::ledger::Source;
+
+    /// Files, read in turn: the run's path for a source that cannot be read ahead.
+    struct InTurn(Files);
+    impl Source for InTurn {
+        fn input(&mut self, index: usize) -> tokenprice::error::Result<Option<String>> {
+            self.0.input(index)
+        }
+        fn read(
+            &mut self,
+            index: usize,
+            max: usize,
+            block: &mut tokenprice::ledger::run::Block<'_>,
+        ) -> tokenprice::error::Result<()> {
+            self.0.read(index, max, block)
+        }
+    }
+
+    let dir = scratch("ahead");
+    let lines = |from: usize, n: usize, model: &str| -> Vec<String> {
+        (from..from + n).map(|i| line(i, model, if i % 3 == 0 { "acme" } else { "globex" })).collect()
+    };
+    let mut paths = vec![];
+    let mut plain = lines(0, 40, "gpt-4o");
+    plain.insert(7, "not json".into());
+    plain.insert(9, format!("{{\"pad\":\"{}\"}}", "x".repeat(5000)));
+    paths.push(write(&dir, "plain.jsonl", &plain));
+    let gz = dir.join("b.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    // More than two blocks of lines: the reader's buffers are used and given back more than once.
+    let big = lines(1000, 3 * BLOCK_BYTES / 330, "gpt-4o-mini");
+    enc.write_all((big.join("\n") + "\n").as_bytes()).unwrap();
+    enc.finish().unwrap();
+    paths.push(gz.display().to_string());
+    paths.push(write(&dir, "empty.jsonl", &[]));
+    let mut in_array = lines(50, 25, "gpt-4.1-mini");
+    in_array.insert(3, format!("{{\"pad\":\"{}\"}}", "y".repeat(5000)));
+    let array = format!("[{}]", in_array.join(","));
+    paths.push(write(&dir, "array.json", &[array]));
+    // One array longer than a block: read element by element, in parts.
+    let long = format!("[{}]", lines(200_000, BLOCK_BYTES / 330 + 500, "gpt-4o").join(",\n"));
+    paths.push(write(&dir, "long-array.json", &[long]));
+    let zst = dir.join("c.jsonl.zst");
+    let text = lines(300, 30, "no-such-model-anywhere").join("\n") + "\n";
+    std::fs::write(&zst, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    paths.push(zst.display().to_string());
+    let book = PriceBook::default_book();
+    let options = RunOptions { spill: Spill::Never, max_line_bytes: 4096, ..RunOptions::default() };
+    type Events = std::sync::Mutex<Vec<(String, u64, u64, u64)>>;
+    fn record(events: &Events) -> impl FnMut(&tokenprice::ledger::Progress<'_>) -> tokenprice::error::Result<()> + '_ {
+        move |p| {
+            events.lock().unwrap().push((p.input.to_string(), p.taken, p.read, p.records));
+            Ok(())
+        }
+    }
+    let both = |paths: &[String]| {
+        let events: [Events; 2] = Default::default();
+        let ahead = run(&mut Files(paths.to_vec()), &book, &options, record(&events[0]));
+        let in_turn = run(&mut InTurn(Files(paths.to_vec())), &book, &options, record(&events[1]));
+        (ahead, in_turn, events.map(|e| e.into_inner().unwrap()))
+    };
+    let (ahead, in_turn, events) = both(&paths);
+    let (ahead, in_turn) = (ahead.unwrap(), in_turn.unwrap());
+    assert!(ahead.priced == in_turn.priced, "priced rows differ");
+    assert!(ahead.rejects == in_turn.rejects, "rejects differ");
+    assert_eq!(ahead.records_read, in_turn.records_read);
+    assert_eq!(events[0], events[1]);
+    let expected = 42 + big.len() + 26 + BLOCK_BYTES / 330 + 500 + 30;
+    assert_eq!(ahead.records_read as usize, expected);
+    assert_eq!(rows(&ahead.rejects), 3 + 30, "the bad line, the two long ones and the unknown model's 30");
+    // A missing file in the middle: the same error, after the same inputs were priced.
+    let mut broken = paths.clone();
+    broken.insert(2, dir.join("missing.jsonl").display().to_string());
+    let (ahead, in_turn, events) = both(&broken);
+    assert_eq!(ahead.unwrap_err().to_string(), in_turn.unwrap_err().to_string());
+    assert_eq!(events[0], events[1]);
+    assert!(events[0].iter().any(|e| e.0 == paths[1]) && !events[0].iter().any(|e| e.0 == paths[2]));
+    std::fs::remove_dir_all(dir).unwrap();
+}

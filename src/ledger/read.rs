@@ -126,9 +126,18 @@ pub fn read_line<'t>(line: u64, bytes: &'t [u8], hints: &Hints, out: &mut Vec<Re
 /// Streams the records of one file to `block`, a block of lines at a time: (line number, line) for JSON Lines,
 /// (element number, element) for a file holding one JSON array; with how far the file has been read. A line or
 /// element longer than `max_line` bytes is given as [`Text::TooLong`] (its start kept, the rest skipped).
-pub fn read_file(path: &str, max_line: usize, block: impl FnMut(&[Item<'_>], Progress) -> Result<()>) -> Result<()> {
+pub fn read_file(
+    path: &str,
+    max_line: usize,
+    mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
+) -> Result<()> {
+    read_file_to(path, max_line, &mut borrowing(&mut block))
+}
+
+/// [`read_file`], each block handed to `sink` (a block of lines given whole).
+pub fn read_file_to(path: &str, max_line: usize, sink: &mut Sink<'_>) -> Result<()> {
     let file = File::open(path).map_err(|e| io(path, e))?;
-    read_stream(path, Box::new(file), max_line, block)
+    read_stream_to(path, Box::new(file), max_line, sink)
 }
 
 /// [`read_file`] for any stream (an object of an object store, a pipe): `name` names it in errors and rejects.
@@ -138,6 +147,66 @@ pub fn read_stream(
     max_line: usize,
     mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
 ) -> Result<()> {
+    read_stream_to(name, raw, max_line, &mut borrowing(&mut block))
+}
+
+/// A block of lines in a buffer of its own, as the JSON Lines reader reads it, handed over whole ([`Handed`]): it
+/// may be priced in another thread while the reader goes on (see `ledger::run`), with no copy. Its buffer goes back
+/// to the reader's spares when it is dropped.
+pub struct Lines {
+    block: Block,
+    at: Progress,
+    cap: u64,
+}
+
+impl Lines {
+    /// How far its input was read when it was handed on.
+    pub fn at(&self) -> Progress {
+        self.at
+    }
+
+    /// Its items, borrowing its buffer.
+    pub fn items(&self) -> Vec<Item<'_>> {
+        let (buf, lines, _) = &self.block;
+        let cap = self.cap;
+        lines
+            .iter()
+            .map(|&(no, a, b, full)| match full {
+                Some(bytes) => (no, Text::TooLong { head: &buf[a..b], bytes, cap }),
+                None => (no, Text::Record(&buf[a..b])),
+            })
+            .collect()
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        keep_spare(std::mem::take(&mut self.block));
+    }
+}
+
+/// What a reader hands on: a block of JSON Lines it owns, or (a whole array's elements, an array read in parts)
+/// items it lends for the call.
+pub enum Handed<'a> {
+    Lines(Lines),
+    Items(&'a [Item<'a>], Progress),
+}
+
+/// Where a reader hands its blocks (see [`Handed`]).
+pub type Sink<'s> = dyn FnMut(Handed<'_>) -> Result<()> + 's;
+
+/// A sink that lends each block's items to `block` (the blocks of lines, once made items, go back to the spares).
+pub fn borrowing<'b>(
+    block: &'b mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
+) -> impl FnMut(Handed<'_>) -> Result<()> + 'b {
+    move |handed| match handed {
+        Handed::Lines(lines) => block(&lines.items(), lines.at()),
+        Handed::Items(items, at) => block(items, at),
+    }
+}
+
+/// [`read_stream`], each block handed to `sink` (a block of lines given whole).
+pub fn read_stream_to(name: &str, raw: Box<dyn IoRead + Send>, max_line: usize, sink: &mut Sink<'_>) -> Result<()> {
     let path = name;
     let taken = Arc::new(AtomicU64::new(0));
     let mut reader = open_stream(path, raw, taken.clone())?;
@@ -147,7 +216,7 @@ pub fn read_stream(
         buf.iter().copied().find(|b| !b.is_ascii_whitespace())
     };
     if first != Some(b'[') {
-        return read_lines(path, &mut reader, max_line, &taken, &mut block);
+        return read_lines(path, &mut reader, max_line, &taken, sink);
     }
     // A file that starts with an array: its first block decides how it is read.
     let mut head = Vec::new();
@@ -167,19 +236,19 @@ pub fn read_stream(
                     .map(|(i, r)| (i as u64 + 1, element(r.get().as_bytes(), max_line)))
                     .collect();
                 let at = Progress { taken: taken.load(Ordering::Relaxed), read: head.len() as u64 };
-                return block(&items, at);
+                return sink(Handed::Items(&items, at));
             }
         }
-        return read_lines(path, &mut std::io::Cursor::new(head), max_line, &taken, &mut block);
+        return read_lines(path, &mut std::io::Cursor::new(head), max_line, &taken, sink);
     }
     // Larger: JSON Lines of arrays when the first array closes on the first line and more follows; otherwise one
     // array, read element by element (never whole).
     let lines = first_array_is_a_line(&head);
     let mut rest = std::io::Cursor::new(head).chain(reader);
     if lines {
-        read_lines(path, &mut rest, max_line, &taken, &mut block)
+        read_lines(path, &mut rest, max_line, &taken, sink)
     } else {
-        read_array(path, &mut rest, max_line, &taken, &mut block)
+        read_array(path, &mut rest, max_line, &taken, sink)
     }
 }
 
@@ -296,7 +365,7 @@ fn read_array(
     reader: &mut dyn IoRead,
     max_line: usize,
     taken: &AtomicU64,
-    block: &mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let mut buf: Vec<u8> = Vec::new();
     let (mut filled, mut scanned, mut read) = (0usize, 0usize, 0u64);
@@ -370,7 +439,7 @@ fn read_array(
             })
             .collect();
         if !items.is_empty() {
-            block(&items, Progress { taken: taken.load(Ordering::Relaxed), read })?;
+            sink(Handed::Items(&items, Progress { taken: taken.load(Ordering::Relaxed), read }))?;
         }
         if eof {
             return Ok(());
@@ -408,6 +477,11 @@ pub fn read_range(
     max_line: usize,
     mut block: impl FnMut(&[Item<'_>], Progress) -> Result<()>,
 ) -> Result<()> {
+    read_range_to(path, start, end, max_line, &mut borrowing(&mut block))
+}
+
+/// [`read_range`], each block handed to `sink` (a block of lines given whole).
+pub fn read_range_to(path: &str, start: u64, end: u64, max_line: usize, sink: &mut Sink<'_>) -> Result<()> {
     if start > end {
         return Err(Error::InvalidArgument(format!("{path}: byte range [{start}, {end}) is not a range")));
     }
@@ -424,12 +498,12 @@ pub fn read_range(
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
     let whole = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || first == Some(b'[');
     if whole {
-        return if start == 0 { read_file(path, max_line, block) } else { Ok(()) };
+        return if start == 0 { read_file_to(path, max_line, sink) } else { Ok(()) };
     }
     let taken = Arc::new(AtomicU64::new(0));
     let range = Range::new(file, start, end, taken.clone()).map_err(|e| io(path, e))?;
     let mut reader = BufReader::with_capacity(64 << 10, range);
-    read_lines(path, &mut reader, max_line.max(1), &taken, &mut block)
+    read_lines(path, &mut reader, max_line.max(1), &taken, sink)
 }
 
 /// A plain file's bytes from the first line start at or after `start` to the end of the last line that starts
@@ -511,8 +585,8 @@ type Block = (Vec<u8>, Vec<(u64, usize, usize, Option<u64>)>, u64);
 /// the lock starts with a pool of its own.
 static SPARE: PerProcess<Mutex<Vec<Block>>> = PerProcess::new(|| Mutex::new(Vec::new()));
 
-/// The most block buffers kept between inputs (a reader uses four at most).
-const SPARES: usize = 4;
+/// The most block buffers kept for reuse (a reader uses four at most, and a run reading ahead holds two more).
+const SPARES: usize = 6;
 
 /// A spare block buffer, or a new (empty) one.
 fn spare() -> Block {
@@ -540,9 +614,10 @@ pub fn release_spares() {
     }
 }
 
-/// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, lines borrowed from it. A reader thread
-/// reads and splits the next block while the current one is priced; four buffers at most are in use (one priced,
-/// one queued, one being filled, one taking the partial line at its end), reused in turn. A line longer than a
+/// JSON Lines in blocks of about [`BLOCK_BYTES`]: one buffer per block, each handed on whole ([`Lines`]). A reader
+/// thread reads and splits the next block while the current one is priced; four buffers at most are in use by it
+/// (one priced, one queued, one being filled, one taking the partial line at its end), each back in the spares
+/// once priced and reused in turn. A line longer than a
 /// block grows the block, up to `max_line`; past it, the line's start is kept and the rest read and dropped up to
 /// its end (each byte looked at once: the part already searched for a line end is not searched again).
 ///
@@ -554,13 +629,12 @@ fn read_lines(
     reader: &mut (dyn BufRead + Send),
     max_line: usize,
     taken: &AtomicU64,
-    block: &mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Block>>(1);
-    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Block>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let next = || -> Block { empty_rx.try_recv().unwrap_or_else(|_| spare()) };
+            let next = spare;
             let mut line_no: u64 = 0;
             let mut read: u64 = 0;
             let (mut buf, mut lines, _) = next();
@@ -659,29 +733,18 @@ fn read_lines(
                 // The receiver gone (an error while pricing): stop reading.
                 if full_tx.send(Ok((buf, lines, read - tail as u64))).is_err() || eof {
                     keep_spare((rest, rest_lines, 0));
-                    while let Ok(back) = empty_rx.try_recv() {
-                        keep_spare(back);
-                    }
                     return;
                 }
                 (buf, lines, filled, scanned) = (rest, rest_lines, tail, tail);
             }
         });
-        let mut items: Vec<Item<'static>> = Vec::new();
         for got in full_rx {
             let (buf, lines, read) = got?;
-            let mut these = super::reuse(std::mem::take(&mut items));
-            these.extend(lines.iter().map(|&(no, a, b, full)| match full {
-                Some(bytes) => (no, Text::TooLong { head: &buf[a..b], bytes, cap: max_line as u64 }),
-                None => (no, Text::Record(&buf[a..b])),
-            }));
-            if !these.is_empty() {
-                block(&these, Progress { taken: taken.load(Ordering::Relaxed), read })?;
-            }
-            items = super::reuse(these);
-            // The reader gone (the input ended): the buffer waits for the next input.
-            if let Err(back) = empty_tx.send((buf, lines, 0)) {
-                keep_spare(back.0);
+            let at = Progress { taken: taken.load(Ordering::Relaxed), read };
+            // Handed on whole; its buffer goes back to the spares when it has been priced (dropped).
+            let block = Lines { block: (buf, lines, 0), at, cap: max_line as u64 };
+            if !block.block.1.is_empty() {
+                sink(Handed::Lines(block))?;
             }
         }
         Ok(())

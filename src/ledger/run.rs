@@ -11,7 +11,10 @@ use arrow_schema::DataType;
 use super::groups::{Grouping, Groups};
 use super::output::{empty, unify};
 use super::pricer::price_items;
-use super::read::{element, read_file, read_range, read_stream, Progress as Position, DEFAULT_MAX_LINE_BYTES};
+use super::read::{
+    element, read_file_to, read_range_to, read_stream_to, Handed, Lines, Progress as Position, Sink,
+    DEFAULT_MAX_LINE_BYTES,
+};
 use super::{Item, LedgerOptions, Text};
 use crate::error::{Error, Result};
 use crate::prices::PriceBook;
@@ -192,6 +195,11 @@ pub trait Source {
     /// items in order and how far the input has been read; a line longer than `max_line_bytes` is given as
     /// [`Text::TooLong`].
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()>;
+    /// [`read`](Source::read), each block handed to `sink`: a reader that owns its blocks (JSON Lines) gives them
+    /// whole, to be priced in another thread while it reads on; by default each block's items are lent.
+    fn read_to(&mut self, index: usize, max_line_bytes: usize, sink: &mut Sink<'_>) -> Result<()> {
+        self.read(index, max_line_bytes, &mut |items, at| sink(Handed::Items(items, at)))
+    }
     /// For a source whose rows have names of their own (a table's key; see [`Pages`]), the names of the block
     /// being priced, which name its rejects; `None` (the default): a reject is named by its input and line.
     fn row_names(&self) -> Option<RowNames> {
@@ -208,7 +216,7 @@ pub trait Source {
 /// What a [`Source`] hands each block of items to.
 pub type Block<'f> = dyn FnMut(&[Item<'_>], Position) -> Result<()> + 'f;
 
-/// Log files (JSON Lines or one JSON array; plain, gzip or zstd), read by [`read_file`].
+/// Log files (JSON Lines or one JSON array; plain, gzip or zstd), read by [`read_file`](super::read::read_file).
 #[derive(Clone, Debug, Default)]
 pub struct Files(pub Vec<String>);
 
@@ -222,12 +230,16 @@ impl Source for Files {
     }
 
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
-        read_file(&self.0[index], max_line_bytes, block)
+        self.read_to(index, max_line_bytes, &mut super::read::borrowing(block))
+    }
+
+    fn read_to(&mut self, index: usize, max_line_bytes: usize, sink: &mut Sink<'_>) -> Result<()> {
+        read_file_to(&self.0[index], max_line_bytes, sink)
     }
 }
 
 /// Named streams handed over one at a time as they are found (the objects of an object store as they are listed),
-/// each read as a file is (see [`read_stream`]): decompressed by its magic bytes, split into lines in blocks, a line
+/// each read as a file is (see [`read_stream`](super::read::read_stream)): decompressed by its magic bytes, split into lines in blocks, a line
 /// past the cap a reject. The core knows nothing of where the bytes come from: `next()` gives the next input's name
 /// and a reader, or `None` after the last, and an error it returns (a refused listing, a missing object) stops the
 /// run. The run asks for the next stream only once the last one is read (it reads one while the one before is
@@ -264,14 +276,18 @@ where
         Ok(self.current.as_ref().map(|(name, _)| name.clone()))
     }
 
-    fn read(&mut self, _: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+    fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        self.read_to(index, max_line_bytes, &mut super::read::borrowing(block))
+    }
+
+    fn read_to(&mut self, _: usize, max_line_bytes: usize, sink: &mut Sink<'_>) -> Result<()> {
         let (name, raw) =
             self.current.take().ok_or_else(|| Error::Internal("a stream was read before it was given".into()))?;
-        read_stream(&name, raw, max_line_bytes, block)
+        read_stream_to(&name, raw, max_line_bytes, sink)
     }
 }
 
-/// Byte ranges of log files, each an input named `path@start-end`, read by [`read_range`]: a line belongs to the
+/// Byte ranges of log files, each an input named `path@start-end`, read by [`read_range`](super::read::read_range): a line belongs to the
 /// range its first byte is in, so ranges that tile a file read each line once, and an engine's tasks can each read
 /// their part of one large file. A record's line is its place in its range (the `n`th line starting there); a
 /// compressed file or one JSON array is read whole by the range starting at 0.
@@ -299,8 +315,12 @@ impl Source for FileRanges {
     }
 
     fn read(&mut self, index: usize, max_line_bytes: usize, block: &mut Block<'_>) -> Result<()> {
+        self.read_to(index, max_line_bytes, &mut super::read::borrowing(block))
+    }
+
+    fn read_to(&mut self, index: usize, max_line_bytes: usize, sink: &mut Sink<'_>) -> Result<()> {
         let (path, start, end) = &self.ranges[index];
-        read_range(path, *start, *end, max_line_bytes, block)
+        read_range_to(path, *start, *end, max_line_bytes, sink)
     }
 }
 
@@ -677,21 +697,27 @@ impl Copied {
     }
 }
 
-/// What the reading thread of [`read_ahead`] sends: a block, the end of an input, or the error that stopped it.
-type Sent = Result<Result<Copied, u64>>;
+/// What the reading thread of [`read_ahead`] sends: a block of an input (its name and the block, a reader's own or
+/// a copy of lent items), the end of an input (how far it was read), or the error that stopped the reading.
+enum Sent {
+    Lines(Arc<str>, Lines),
+    Copied(Copied),
+    End(u64),
+}
 
 /// Reads every input of `source` in a thread of its own, a block ahead of `take`, which is given each block and
 /// each input's end in order, in the calling thread. An input is opened (and decompressed, and split into lines)
 /// while the one before it is still being priced: a run of many small inputs (Logpush objects, a few MB each)
-/// would otherwise decompress each one while no pricing is done. The reading is at most two blocks ahead (one
-/// queued, one being copied); an error of the reading comes after every block read before it, and an error of
-/// `take` stops the reading.
+/// would otherwise decompress each one while no pricing is done. The blocks of JSON Lines are handed over whole
+/// (no copy); the items another reader lends (a whole array's elements) are copied. The reading is at most two
+/// blocks ahead (one queued, one waiting to be); an error of the reading comes after every block read before it,
+/// and an error of `take` stops the reading.
 fn read_ahead(
     source: &mut (dyn Source + Send),
     max_line: usize,
     mut take: impl FnMut(Ahead<'_>) -> Result<()>,
 ) -> Result<()> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent>(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Sent>>(1);
     // Blocks priced, handed back to be read into again (a fresh buffer is fresh pages the kernel must clear).
     let (back_tx, back_rx) = std::sync::mpsc::channel::<Copied>();
     std::thread::scope(|scope| {
@@ -702,13 +728,22 @@ fn read_ahead(
                 while let Some(name) = source.input(index)? {
                     let name: Arc<str> = name.into();
                     let mut last = 0;
-                    source.read(index, max_line, &mut |items, at| {
-                        last = at.read;
-                        let mut block = back_rx.try_recv().unwrap_or_default();
-                        block.fill(&name, items, at);
-                        tx.send(Ok(Ok(block))).map_err(|_| stopped())
+                    source.read_to(index, max_line, &mut |handed| {
+                        let sent = match handed {
+                            Handed::Lines(lines) => {
+                                last = lines.at().read;
+                                Sent::Lines(name.clone(), lines)
+                            }
+                            Handed::Items(items, at) => {
+                                last = at.read;
+                                let mut block = back_rx.try_recv().unwrap_or_default();
+                                block.fill(&name, items, at);
+                                Sent::Copied(block)
+                            }
+                        };
+                        tx.send(Ok(sent)).map_err(|_| stopped())
                     })?;
-                    tx.send(Ok(Err(last))).map_err(|_| stopped())?;
+                    tx.send(Ok(Sent::End(last))).map_err(|_| stopped())?;
                     index += 1;
                 }
                 Ok(())
@@ -722,11 +757,12 @@ fn read_ahead(
         let rx = rx;
         for sent in rx.iter() {
             match sent? {
-                Ok(block) => {
+                Sent::Lines(name, lines) => take(Ahead::Block(&name, &lines.items(), lines.at()))?,
+                Sent::Copied(block) => {
                     take(Ahead::Block(&block.name, &block.items(), block.at))?;
                     let _ = back_tx.send(block);
                 }
-                Err(last) => take(Ahead::End(last))?,
+                Sent::End(last) => take(Ahead::End(last))?,
             }
         }
         Ok(())
