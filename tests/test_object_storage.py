@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,14 +81,28 @@ def azure() -> Iterator[Store]:
         yield _filled(store)
 
 
-@pytest.fixture(params=["s3", "gcs", "azure"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+@pytest.fixture(params=["s3", "s3-pyarrow", "gcs", "azure"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """Each store in turn; after each test, no request the server does not implement was sent (the Azure server
-    answers one 501 and records it, so a change in what pyarrow sends fails here, not silently)."""
-    store: Store = request.getfixturevalue(request.param)
+    answers one 501 and records it, so a change in what pyarrow sends fails here, not silently). S3 twice: objects
+    fetched with obstore (the `s3` extra, installed with the tests), and with pyarrow as without it."""
+    name = request.param.removesuffix("-pyarrow")
+    if name == "s3":
+        # The fetching each S3 case goes through, checked: obstore, or pyarrow where it is left out.
+        made = _storage.fetcher
+        fetchers: list[Any] = []
+
+        def spy(*args: Any) -> Any:
+            fetchers.append(None if request.param == "s3-pyarrow" else made(*args))
+            return fetchers[-1]
+
+        monkeypatch.setattr(_storage, "fetcher", spy)
+    store: Store = request.getfixturevalue(name)
     before = len(getattr(store.server, "refused", []))
     yield store
     assert getattr(store.server, "refused", [])[before:] == []
+    if name == "s3" and fetchers and request.param == "s3":
+        assert all(f is not None for f in fetchers), "obstore was not used"
 
 
 def _rows(result: Any, drop: str = "source") -> list[dict[str, Any]]:
@@ -389,6 +404,59 @@ def test_errors_name_the_object_and_never_show_a_credential(store: Store) -> Non
     # Local paths take no storage options.
     with pytest.raises(tokenprice.InvalidArgumentError, match="object storage URLs"):
         tokenprice.price_logs(os.devnull, storage_options=options)
+
+
+def test_obstore_fetches_only_where_both_clients_find_the_same_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """obstore fetches S3 and R2 objects with the credentials given, or in AWS_* variables (both clients read
+    them); without either, pyarrow's AWS SDK fetches as it lists (it also reads ~/.aws profiles, which obstore does
+    not); never on GCS or Azure, nor without obstore."""
+    pytest.importorskip("obstore")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    at = {"endpoint_url": "http://127.0.0.1:9"}
+
+    def made(url: str, options: dict[str, Any]) -> bool:
+        location = _storage.parse(url)
+        given = _storage._options(location, options)
+        return _storage.fetcher(location, given, _storage._secrets(given)) is not None
+
+    assert made("s3://logs/x", {"key": KEY, "secret": SECRET, **at})
+    assert made("s3://logs/x", {"anon": True, **at})
+    assert made("r2://logs/x", {"key": KEY, "secret": SECRET, "account_id": "acct"})
+    assert not made("s3://logs/x", at)
+    assert not made("s3://logs/x", {"key": KEY, **at})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    assert made("s3://logs/x", at)
+    assert not made("gs://logs/x", {"anon": True})
+    assert not made("az://logs/x", {"account_name": ACCOUNT, "sas_token": SAS})
+    monkeypatch.setitem(sys.modules, "obstore", None)
+    assert not made("s3://logs/x", {"key": KEY, "secret": SECRET, **at})
+
+
+def _rows_in_child(url: str, options: dict[str, Any], out: Any) -> None:
+    out.put(tokenprice.price_logs(url, storage_options=options).rows_read)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX only")
+def test_a_process_forked_after_obstore_fetched_fetches_with_pyarrow(s3: Store) -> None:
+    """obstore's runtime threads are not in a forked child, where a fetch through it would wait forever: a child
+    forked after obstore fetched fetches with pyarrow, and finishes with the same rows."""
+    import multiprocessing
+
+    pytest.importorskip("obstore")
+    url = "s3://logs/gateway/**/*.log.gz"
+    assert tokenprice.price_logs(url, storage_options=s3.options).rows_read == 242
+    assert _storage._OBSTORE_USED == os.getpid()
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_rows_in_child, args=(url, s3.options, out))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung")
+    assert child.exitcode == 0 and out.get(timeout=10) == 242
 
 
 def test_credentials_are_secrets(s3: Store) -> None:

@@ -10,7 +10,9 @@ being listed and objects without being opened. The listing runs in a thread and 
 it is found (:class:`Objects`), so pricing starts before the listing ends and memory holds a bounded part of it.
 Each object is read by the core as a file is (decompressed by its magic bytes, split into lines in blocks, the same
 rejects naming the object's URL and line): small objects are fetched whole a few ahead in threads (objects are
-fetched in parallel while the current one is priced); large ones stream in 8 MB blocks. Credentials
+fetched in parallel while the current one is priced); large ones stream in 8 MB blocks. On S3 and R2, small objects
+are fetched with obstore when it is installed (the ``s3`` extra; see :func:`fetcher`): one ``GET`` each, where
+pyarrow's S3 client sends a ``HEAD`` before every ``GET``. Credentials
 (``storage_options`` values, keys in a URL's query) are :class:`~tokenprice._secrets.Secret` values, shown as
 ``***``, and removed from every message.
 """
@@ -18,6 +20,7 @@ fetched in parallel while the current one is priced); large ones stream in 8 MB 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import re
 import threading
@@ -270,6 +273,79 @@ def filesystem(location: Location, options: Mapping[str, Any]) -> Any:
     return pafs.AzureFileSystem(**kwargs)
 
 
+def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Secret]) -> Callable[[str], bytes] | None:
+    """How small objects of S3 and R2 are fetched when obstore (developmentseed's Python binding to Apache Arrow's
+    Rust ``object_store``) is installed: one ``GET`` per object. pyarrow's S3 client sends a ``HEAD`` before each
+    ``GET`` (apache/arrow ``cpp/src/arrow/filesystem/s3fs.cc``: ``ObjectInputFile::Init`` asks for the size), twice
+    the requests and the latency for objects of a few MB, Logpush's; see benches/RESULTS.md, "Fetching with
+    obstore". ``None`` (pyarrow fetches, as it lists) without obstore, on GCS and Azure, and where the two clients
+    could find different credentials: obstore is used only with credentials given (``storage_options`` keys, or
+    ``anon``) or in ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, which both read first. Otherwise pyarrow's
+    AWS SDK finds them (``~/.aws`` profiles, SSO, instance roles), as it does for the listing.
+
+    Nothing else differs: the same endpoint, region (on AWS without one given, the bucket's own, as pyarrow resolves
+    it), and retries of failed requests bounded as the AWS SDK's are (3 tries)."""
+    if location.kind not in ("s3", "r2") or _OBSTORE_USED not in (None, os.getpid()):
+        # A process forked after obstore ran here: its runtime's threads are not in the child, and a fetch would
+        # wait for them forever (tested in tests/test_object_storage.py).
+        return None
+    try:
+        import obstore
+        from obstore.store import S3Store
+    except ImportError:
+        return None
+    o = {k: _reveal(v) for k, v in options.items()}
+    anonymous = _flag(o.get("anonymous"))
+    given = o.get("access_key") is not None and o.get("secret_key") is not None
+    env = bool(os.environ.get("AWS_ACCESS_KEY_ID")) and bool(os.environ.get("AWS_SECRET_ACCESS_KEY"))
+    if not (anonymous or given or env):
+        return None
+    config: dict[str, Any] = {}
+    if given:
+        config.update(access_key_id=str(o["access_key"]), secret_access_key=str(o["secret_key"]))
+        if o.get("session_token") is not None:
+            config["session_token"] = str(o["session_token"])
+    if anonymous:
+        config["skip_signature"] = True
+    endpoint = o.get("endpoint_url")
+    if location.kind == "r2" and endpoint is None:
+        endpoint = f"https://{o.get('account_id')}.r2.cloudflarestorage.com"
+    client: dict[str, Any] = {}
+    if endpoint is not None:
+        scheme, host = _endpoint(str(endpoint))
+        config["endpoint"] = f"{scheme}://{host}"
+        client["allow_http"] = scheme == "http"
+    region = o.get("region") or ("auto" if location.kind == "r2" else None)
+    if region is None and endpoint is None:
+        import pyarrow.fs as pafs
+
+        try:
+            region = pafs.resolve_s3_region(location.bucket)
+        except Exception:  # noqa: BLE001 - the bucket's region unknown: pyarrow fetches, as it lists
+            return None
+    config["region"] = str(
+        region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
+    retries = {"max_retries": 2, "retry_timeout": dt.timedelta(seconds=60)}
+    try:
+        store = S3Store(location.bucket, config=config, client_options=client, retry_config=retries)  # type: ignore[arg-type]
+    except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
+        raise redacted_error(
+            e, secrets, f"{location.scheme}://{location.bucket}: cannot connect", _core.InvalidArgumentError
+        ) from None
+
+    def fetch(key: str) -> bytes:
+        global _OBSTORE_USED
+        _OBSTORE_USED = os.getpid()
+        return bytes(obstore.get(store, key).bytes())
+
+    return fetch
+
+
+# The process in which obstore fetched (see `fetcher`).
+_OBSTORE_USED: int | None = None
+
+
 def _instant(value: Any, what: str) -> dt.datetime | None:
     """``since``/``until`` as an aware UTC datetime: a datetime (naive: UTC), a date (its midnight) or ISO text."""
     if value is None:
@@ -493,8 +569,15 @@ class Objects:
     memory holds a bounded part of the listing however many objects the URLs name. ``handed`` counts the objects
     given to the core."""
 
-    def __init__(self, fs: Any, location: Location, keys: Iterable[tuple[str, int]], secrets: Sequence[Secret]):
-        self.fs, self.location, self.secrets = fs, location, list(secrets)
+    def __init__(
+        self,
+        fs: Any,
+        location: Location,
+        keys: Iterable[tuple[str, int]],
+        secrets: Sequence[Secret],
+        fetch: Callable[[str], bytes] | None = None,
+    ):
+        self.fs, self.location, self.secrets, self.fetch = fs, location, list(secrets), fetch
         self.handed = 0
         self._keys = iter(keys)
         self._listed: queue.Queue[Any] = queue.Queue(LIST_AHEAD)
@@ -525,6 +608,8 @@ class Objects:
         return False
 
     def _fetch(self, key: str) -> bytes:
+        if self.fetch is not None:
+            return self.fetch(key)
         with self.fs.open_input_stream(f"{self.location.bucket}/{key}", compression=None) as f:
             return bytes(f.read())
 
@@ -597,6 +682,7 @@ class Plan:
     window: Window
     secrets: list[Secret]
     listing: Listing = field(default_factory=Listing)
+    fetch: Callable[[str], bytes] | None = None
 
     @property
     def location(self) -> Location:
@@ -622,7 +708,7 @@ class Plan:
 
     def objects(self, keys: Iterable[tuple[str, int]] | None = None) -> Objects:
         """The objects to hand to the core: those the listing gives (or ``keys``, listed before)."""
-        return Objects(self.fs, self.location, self.keys() if keys is None else keys, self.secrets)
+        return Objects(self.fs, self.location, self.keys() if keys is None else keys, self.secrets, self.fetch)
 
 
 def plan(
@@ -659,7 +745,7 @@ def plan(
         raise redacted_error(
             e, secrets, f"{first.scheme}://{first.bucket}: cannot connect", _core.InvalidArgumentError
         ) from None
-    return Plan(fs, list(urls), locations, window, secrets)
+    return Plan(fs, list(urls), locations, window, secrets, fetch=fetcher(first, options, secrets))
 
 
 def price_objects(
