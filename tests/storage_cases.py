@@ -20,7 +20,12 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import random
 import socket
+import string
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,15 +62,45 @@ def record(i: int, at: dt.datetime, tenant: str = "acme") -> dict[str, Any]:
     }
 
 
+# Words for the answers of `full_record`: 2,000 made-up words of 2 to 9 letters (the same every run).
+_WORDS = ["".join(random.Random(w).choices(string.ascii_lowercase, k=2 + w % 8)) for w in range(2000)]
+
+
+def full_record(i: int, at: dt.datetime, tenant: str = "acme") -> dict[str, Any]:
+    """`record` with what a real line also carries, so that its objects compress as real ones do (about 3:1, not
+    30:1): an answer of about three words per token, and a random completion id, conversation id and
+    `system_fingerprint` (OpenAI's chat completion object: `id`, `created`, `system_fingerprint`)."""
+    rng = random.Random(i)
+    line = record(i, at, tenant)
+    body = json.loads(line["ResponseBody"])
+    words = body["usage"]["completion_tokens"] * 3 // 4
+    body["id"] = "chatcmpl-" + "".join(rng.choices(string.ascii_letters + string.digits, k=29))
+    body["created"] = int(at.timestamp())
+    body["system_fingerprint"] = "fp_" + "".join(rng.choices("0123456789abcdef", k=10))
+    body["choices"][0]["message"]["content"] = " ".join(rng.choices(_WORDS, k=words))
+    conversation = "".join(rng.choices("0123456789abcdef", k=16))
+    return {
+        **line,
+        "Metadata": json.dumps({"tenant": tenant, "conversation": conversation}),
+        "ResponseBody": json.dumps(body),
+    }
+
+
 def stamp(t: dt.datetime) -> str:
     return t.strftime("%Y%m%dT%H%M%SZ")
 
 
 def logpush_objects(
-    prefix: str, days: list[dt.date], per_day: int, lines: int, extra: list[str] | None = None
+    prefix: str,
+    days: list[dt.date],
+    per_day: int,
+    lines: int,
+    extra: list[str] | None = None,
+    make: Callable[[int, dt.datetime, str], dict[str, Any]] | None = None,
 ) -> dict[str, bytes]:
     """``per_day`` objects of ``lines`` records in each day's folder: {key: gzip bytes}. ``extra`` lines (bad
-    ones, to be rejected) go into the first object."""
+    ones, to be rejected) go into the first object. ``make`` makes each record (`record` by default)."""
+    make = make or record
     out: dict[str, bytes] = {}
     n = 0
     for day in days:
@@ -74,7 +109,7 @@ def logpush_objects(
             end = start + dt.timedelta(seconds=30)
             rows = []
             for j in range(lines):
-                rows.append(json.dumps(record(n, start + dt.timedelta(seconds=j % 30), "acme" if n % 3 else "globex")))
+                rows.append(json.dumps(make(n, start + dt.timedelta(seconds=j % 30), "acme" if n % 3 else "globex")))
                 n += 1
             if extra and not out:
                 rows[1:1] = extra
@@ -102,6 +137,31 @@ def s3_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@contextmanager
+def s3_server_process() -> Iterator[tuple[str, int]]:
+    """moto's S3 server in a process of its own (as a real store is: its work not in this process), on 127.0.0.1
+    and a free port, stopped after: yields its endpoint URL and its process id."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"moto's server stopped with {server.returncode}") from None
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("moto's server did not answer in 30 s")
+        yield endpoint, server.pid
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def s3_client(endpoint: str) -> Any:
