@@ -19,8 +19,8 @@ pub mod run;
 
 pub(crate) use output::internal;
 pub use output::{empty, unify};
-pub(crate) use pricer::Line;
 pub use pricer::{price_items, Chunk, Pricer};
+pub(crate) use pricer::{reuse, Line};
 pub use run::{
     run, FileRanges, Files, NamedStream, Page, Pages, Progress, RowNames, Run, RunOptions, Source, Spill, SpillDir,
     Streams, Texts, SPILL_ABOVE,

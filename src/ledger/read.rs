@@ -165,17 +165,16 @@ impl Lines {
         self.at
     }
 
-    /// Its items, borrowing its buffer.
-    pub fn items(&self) -> Vec<Item<'_>> {
+    /// Its items, borrowing its buffer, written into `room` (emptied first: a vector whose room is reused from
+    /// block to block, see `pricer::reuse`).
+    pub fn items<'l>(&'l self, room: &mut Vec<Item<'l>>) {
         let (buf, lines, _) = &self.block;
         let cap = self.cap;
-        lines
-            .iter()
-            .map(|&(no, a, b, full)| match full {
-                Some(bytes) => (no, Text::TooLong { head: &buf[a..b], bytes, cap }),
-                None => (no, Text::Record(&buf[a..b])),
-            })
-            .collect()
+        room.clear();
+        room.extend(lines.iter().map(|&(no, a, b, full)| match full {
+            Some(bytes) => (no, Text::TooLong { head: &buf[a..b], bytes, cap }),
+            None => (no, Text::Record(&buf[a..b])),
+        }));
     }
 }
 
@@ -199,8 +198,15 @@ pub type Sink<'s> = dyn FnMut(Handed<'_>) -> Result<()> + 's;
 pub fn borrowing<'b>(
     block: &'b mut dyn FnMut(&[Item<'_>], Progress) -> Result<()>,
 ) -> impl FnMut(Handed<'_>) -> Result<()> + 'b {
+    let mut room: Vec<Item<'static>> = Vec::new();
     move |handed| match handed {
-        Handed::Lines(lines) => block(&lines.items(), lines.at()),
+        Handed::Lines(lines) => {
+            let mut items = super::reuse(std::mem::take(&mut room));
+            lines.items(&mut items);
+            let done = block(&items, lines.at());
+            room = super::reuse(items);
+            done
+        }
         Handed::Items(items, at) => block(items, at),
     }
 }

@@ -221,8 +221,9 @@ pub type Block<'f> = dyn FnMut(&[Item<'_>], Position) -> Result<()> + 'f;
 pub struct Files(pub Vec<String>);
 
 impl Source for Files {
+    /// Read ahead when there is a next file to open while one is priced; one file reads its own next block ahead.
     fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
-        Some(self)
+        (self.0.len() > 1).then_some(self as &mut (dyn Source + Send))
     }
 
     fn input(&mut self, index: usize) -> Result<Option<String>> {
@@ -306,8 +307,9 @@ impl FileRanges {
 }
 
 impl Source for FileRanges {
+    /// As [`Files`]: read ahead when there is more than one range.
     fn ahead(&mut self) -> Option<&mut (dyn Source + Send)> {
-        Some(self)
+        (self.ranges.len() > 1).then_some(self as &mut (dyn Source + Send))
     }
 
     fn input(&mut self, index: usize) -> Result<Option<String>> {
@@ -519,10 +521,10 @@ pub struct Run {
 }
 
 /// Reads and prices every input of `source` in order, each record at the price in force at its own time. A source
-/// that may be read ahead ([`Source::ahead`]: files, ranges, streams) is read in a thread of its own, at most two
-/// blocks ahead of the pricing: the next input is opened, decompressed and split into lines while the last blocks
-/// of the one before are priced. Any other is asked for an input only once the one before it is priced (see
-/// [`Source::input`]).
+/// that may be read ahead ([`Source::ahead`]: several files or ranges, streams) is read in a thread of its own, at
+/// most two blocks ahead of the pricing: the next input is opened, decompressed and split into lines while the
+/// last blocks of the one before are priced. Any other is asked for an input only once the one before it is priced
+/// (see [`Source::input`]).
 ///
 /// Rows are kept in memory, spilled to Arrow IPC files (see [`Spill`]), or, with [`RunOptions::totals`], only
 /// totalled. `progress` is called after each block; an error from it stops the run. A spilled run writes one
@@ -755,9 +757,15 @@ fn read_ahead(
         });
         // The receiver is dropped when this returns, so a reading thread waiting to send stops.
         let rx = rx;
+        let mut room: Vec<Item<'static>> = Vec::new();
         for sent in rx.iter() {
             match sent? {
-                Sent::Lines(name, lines) => take(Ahead::Block(&name, &lines.items(), lines.at()))?,
+                Sent::Lines(name, lines) => {
+                    let mut items = super::reuse(std::mem::take(&mut room));
+                    lines.items(&mut items);
+                    take(Ahead::Block(&name, &items, lines.at()))?;
+                    room = super::reuse(items);
+                }
                 Sent::Copied(block) => {
                     take(Ahead::Block(&block.name, &block.items(), block.at))?;
                     let _ = back_tx.send(block);
