@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from tokenprice import _core
@@ -326,9 +326,12 @@ def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Se
     config["region"] = str(
         region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     )
-    retries = {"max_retries": 2, "retry_timeout": dt.timedelta(seconds=60)}
+    # obstore's own TypedDicts (S3Config, ClientConfig, RetryConfig) are what these dicts hold.
+    retries: Any = {"max_retries": 2, "retry_timeout": dt.timedelta(seconds=60)}
     try:
-        store = S3Store(location.bucket, config=config, client_options=client, retry_config=retries)  # type: ignore[arg-type]
+        store = S3Store(
+            location.bucket, config=cast(Any, config), client_options=cast(Any, client), retry_config=retries
+        )
     except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
         raise redacted_error(
             e, secrets, f"{location.scheme}://{location.bucket}: cannot connect", _core.InvalidArgumentError

@@ -240,10 +240,10 @@ impl Source for Files {
 }
 
 /// Named streams handed over one at a time as they are found (the objects of an object store as they are listed),
-/// each read as a file is (see [`read_stream`](super::read::read_stream)): decompressed by its magic bytes, split into lines in blocks, a line
-/// past the cap a reject. The core knows nothing of where the bytes come from: `next()` gives the next input's name
-/// and a reader, or `None` after the last, and an error it returns (a refused listing, a missing object) stops the
-/// run. The run asks for the next stream only once the last one is read (it reads one while the one before is
+/// each read as a file is (see [`read_stream`](super::read::read_stream)): decompressed by its magic bytes, split
+/// into lines in blocks, a line past the cap a reject. The core knows nothing of where the bytes come from: `next()`
+/// gives the next input's name and a reader, or `None` after the last, and an error it returns (a refused listing,
+/// a missing object) stops the run. The run asks for the next stream only once the last one is read (it reads one while the one before is
 /// priced, see [`run`]), so the source holds one stream at a time, and whatever gives them may list and fetch the
 /// following ones while these are read and priced. `next` is called in the run's reading thread.
 pub struct Streams<F> {
@@ -288,9 +288,9 @@ where
     }
 }
 
-/// Byte ranges of log files, each an input named `path@start-end`, read by [`read_range`](super::read::read_range): a line belongs to the
-/// range its first byte is in, so ranges that tile a file read each line once, and an engine's tasks can each read
-/// their part of one large file. A record's line is its place in its range (the `n`th line starting there); a
+/// Byte ranges of log files, each an input named `path@start-end`, read by
+/// [`read_range`](super::read::read_range): a line belongs to the range its first byte is in, so ranges that tile a
+/// file read each line once, and an engine's tasks can each read their part of one large file. A record's line is its place in its range (the `n`th line starting there); a
 /// compressed file or one JSON array is read whole by the range starting at 0.
 #[derive(Clone, Debug, Default)]
 pub struct FileRanges {
