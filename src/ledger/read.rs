@@ -68,6 +68,16 @@ pub fn open_stream(name: &str, raw: Box<dyn IoRead + Send>, taken: Arc<AtomicU64
     let mut file = BufReader::with_capacity(1 << 20, file);
     let head = file.fill_buf().map_err(|e| io(path, e))?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        // A small object whole, inflated in one call; otherwise (or when that fails, to report the error as the
+        // stream does) streamed through flate2, the bytes read so far first.
+        let mut whole = Vec::new();
+        (&mut file).take(WHOLE_GZIP_IN as u64 + 1).read_to_end(&mut whole).map_err(|e| io(path, e))?;
+        if whole.len() <= WHOLE_GZIP_IN {
+            if let Some(text) = inflate_whole(&whole) {
+                return Ok(Box::new(std::io::Cursor::new(text)));
+            }
+        }
+        let file = std::io::Cursor::new(whole).chain(file);
         Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(file)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(BufReader::with_capacity(
@@ -77,6 +87,68 @@ pub fn open_stream(name: &str, raw: Box<dyn IoRead + Send>, taken: Arc<AtomicU64
     } else {
         Box::new(file)
     })
+}
+
+/// gzip inputs up to this size are read whole and inflated in one call ([`inflate_whole`]).
+pub const WHOLE_GZIP_IN: usize = 8 << 20;
+/// ... when what they hold is at most this size; larger ones stream in blocks.
+pub const WHOLE_GZIP_OUT: usize = 32 << 20;
+
+/// A gzip input (one member or several, one after another) inflated whole by libdeflate, 3x zlib's speed on
+/// Logpush objects of realistic bodies (benches/RESULTS.md); `None` when it holds more than [`WHOLE_GZIP_OUT`]
+/// bytes or is not valid gzip to the end (the caller streams it then, so the error is the stream's own). Each
+/// member's CRC-32 and size are checked by libdeflate.
+pub fn inflate_whole(gz: &[u8]) -> Option<Vec<u8>> {
+    use libdeflate_sys::*;
+    /// libdeflate's decompressor, freed when dropped.
+    struct Inflater(*mut libdeflate_decompressor);
+    impl Drop for Inflater {
+        fn drop(&mut self) {
+            // SAFETY: allocated by `libdeflate_alloc_decompressor` below, freed once.
+            unsafe { libdeflate_free_decompressor(self.0) }
+        }
+    }
+    // SAFETY: no arguments; a null pointer (out of memory) is checked.
+    let inflater = Inflater(unsafe { libdeflate_alloc_decompressor() });
+    if inflater.0.is_null() {
+        return None;
+    }
+    // A member must be inflated into room for all of it: a single member's size is its trailer's last 4 bytes
+    // (modulo 2^32); the room doubles when that was not enough (several members, or a wrong trailer).
+    let trailer = gz.len().checked_sub(4).map_or(0, |i| u32::from_le_bytes([gz[i], gz[i + 1], gz[i + 2], gz[i + 3]]));
+    let mut room = (trailer as usize).clamp(1 << 16, WHOLE_GZIP_OUT);
+    let mut out: Vec<u8> = Vec::new();
+    let mut at = 0;
+    while at < gz.len() {
+        if out.capacity() - out.len() < room {
+            out.reserve_exact(room);
+        }
+        let free = out.capacity() - out.len();
+        let (mut used, mut written) = (0usize, 0usize);
+        // SAFETY: the input is `gz[at..]`; the output is the vector's free capacity (`free` bytes past its
+        // length), which libdeflate writes at most `free` bytes of; `written` of them are then initialized.
+        let result = unsafe {
+            libdeflate_gzip_decompress_ex(
+                inflater.0,
+                gz[at..].as_ptr().cast(),
+                gz.len() - at,
+                out.as_mut_ptr().add(out.len()).cast(),
+                free,
+                &mut used,
+                &mut written,
+            )
+        };
+        if result == libdeflate_result_LIBDEFLATE_SUCCESS && used > 0 && written <= free {
+            // SAFETY: libdeflate wrote `written` bytes into the free capacity.
+            unsafe { out.set_len(out.len() + written) };
+            at += used;
+        } else if result == libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE && out.len() + 2 * free <= WHOLE_GZIP_OUT {
+            room = 2 * free;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// The reject of a line or element longer than the cap (`bytes` long, or longer when the file ended first).
@@ -1060,5 +1132,68 @@ mod tests {
         let err = read_range(array.to_str().unwrap(), 9, 3, 1000, |_, _| Ok(())).unwrap_err();
         assert!(err.to_string().contains("[9, 3)") && err.to_string().contains("records.json"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What flate2's streaming decoder reads of `gz` (the path every gzip input took before `inflate_whole`):
+    /// the text, or its error.
+    fn streamed(gz: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut out).map(|_| out).map_err(|e| e.to_string())
+    }
+
+    fn gzip(text: &[u8], level: u32) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        std::io::Write::write_all(&mut enc, text).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// inflate_whole gives exactly what the streaming decoder gives, or declines (the input then streams): one
+    /// member or several, empty members, members whose trailer's size is wrong or whose CRC is wrong, cut short
+    /// anywhere, trailing bytes, and text past what it inflates whole.
+    #[test]
+    fn inflating_whole_equals_streaming_or_declines() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for k in 0..40 {
+            let n = (next() % 300_000) as usize;
+            let letters = b"abcdefgh {}\":,0123456789\n";
+            let text: Vec<u8> = (0..n).map(|i| letters[(next() as usize + i * (k % 3)) % letters.len()]).collect();
+            let one = gzip(&text, (k % 10) as u32);
+            let members: Vec<u8> = [one.clone(), gzip(b"", 6), gzip(&text[..n / 2], 1)].concat();
+            cases.extend([one.clone(), members.clone()]);
+            let cut = (next() as usize) % one.len().max(1);
+            cases.push(one[..cut].to_vec());
+            let mut bad_size = one.clone();
+            let l = bad_size.len();
+            bad_size[l - 1] ^= 0x40;
+            cases.push(bad_size);
+            let mut bad_crc = one.clone();
+            bad_crc[l - 6] ^= 0x01;
+            cases.push(bad_crc);
+            cases.push([members, b"\0\0garbage".to_vec()].concat());
+        }
+        // More text than is inflated whole: declined, never cut.
+        let big = vec![b'x'; WHOLE_GZIP_OUT + 10];
+        let big_gz = gzip(&big, 1);
+        assert!(inflate_whole(&big_gz).is_none());
+        assert!(inflate_whole(&[big_gz.clone(), gzip(b"y", 1)].concat()).is_none());
+        let (mut whole, mut declined) = (0, 0);
+        for gz in &cases {
+            match (inflate_whole(gz), streamed(gz)) {
+                (Some(text), Ok(want)) => {
+                    assert!(text == want, "inflated whole differs from streamed");
+                    whole += 1;
+                }
+                (Some(_), Err(e)) => panic!("inflated whole what the stream rejects: {e}"),
+                (None, _) => declined += 1,
+            }
+        }
+        assert!(whole >= 80 && declined >= 80, "both paths taken: {whole} whole, {declined} declined");
     }
 }
