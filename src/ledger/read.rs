@@ -116,6 +116,11 @@ pub fn inflate_whole(gz: &[u8]) -> Option<Vec<u8>> {
     // A member must be inflated into room for all of it: a single member's size is its trailer's last 4 bytes
     // (modulo 2^32); the room doubles when that was not enough (several members, or a wrong trailer).
     let trailer = gz.len().checked_sub(4).map_or(0, |i| u32::from_le_bytes([gz[i], gz[i + 1], gz[i + 2], gz[i + 3]]));
+    if trailer as usize > WHOLE_GZIP_OUT {
+        // The last member alone holds more than is inflated whole (or the trailer is not a size: streamed, its
+        // error the stream's own).
+        return None;
+    }
     let mut room = (trailer as usize).clamp(1 << 16, WHOLE_GZIP_OUT);
     let mut out: Vec<u8> = Vec::new();
     let mut at = 0;
