@@ -411,8 +411,8 @@ def test_obstore_fetches_only_where_both_clients_find_the_same_credentials(monke
     them); without either, pyarrow's AWS SDK fetches as it lists (it also reads ~/.aws profiles, which obstore does
     not); never on GCS or Azure, nor without obstore."""
     pytest.importorskip("obstore")
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
     at = {"endpoint_url": "http://127.0.0.1:9"}
 
     def made(url: str, options: dict[str, Any]) -> bool:
@@ -425,6 +425,24 @@ def test_obstore_fetches_only_where_both_clients_find_the_same_credentials(monke
     assert made("r2://logs/x", {"key": KEY, "secret": SECRET, "account_id": "acct"})
     assert not made("s3://logs/x", at)
     assert not made("s3://logs/x", {"key": KEY, **at})
+    # On AWS itself, the region given or in the environment (pyarrow's SDK may read it from ~/.aws/config).
+    assert not made("s3://logs/x", {"key": KEY, "secret": SECRET})
+    assert made("s3://logs/x", {"key": KEY, "secret": SECRET, "region": "eu-west-1"})
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert made("s3://logs/x", {"key": KEY, "secret": SECRET})
+    # Variables obstore would read on its own: a session token beside the keys given, another endpoint.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-of-another-identity")
+    assert not made("s3://logs/x", {"key": KEY, "secret": SECRET, **at})
+    assert made("s3://logs/x", {"key": KEY, "secret": SECRET, "token": "t", **at})
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10")
+    assert not made("s3://logs/x", {"key": KEY, "secret": SECRET, **at})
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    # The AWS SDK's own certificates (obstore does not read them): over https only.
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    assert made("s3://logs/x", {"key": KEY, "secret": SECRET, **at})
+    assert not made("s3://logs/x", {"key": KEY, "secret": SECRET, "endpoint_url": "https://minio.example"})
+    monkeypatch.delenv("AWS_CA_BUNDLE")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     assert made("s3://logs/x", at)

@@ -277,17 +277,17 @@ def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Se
     """How small objects of S3 and R2 are fetched when obstore (developmentseed's Python binding to Apache Arrow's
     Rust ``object_store``) is installed: one ``GET`` per object. pyarrow's S3 client sends a ``HEAD`` before each
     ``GET`` (apache/arrow ``cpp/src/arrow/filesystem/s3fs.cc``: ``ObjectInputFile::Init`` asks for the size), twice
-    the requests and the latency for objects of a few MB, Logpush's; see benches/RESULTS.md, "Fetching with
-    obstore". ``None`` (pyarrow fetches, as it lists) without obstore, on GCS and Azure, and where the two clients
-    could find different credentials: obstore is used only with credentials given (``storage_options`` keys, or
-    ``anon``) or in ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, which both read first. Otherwise pyarrow's
-    AWS SDK finds them (``~/.aws`` profiles, SSO, instance roles), as it does for the listing.
-
-    Nothing else differs: the same endpoint, region (on AWS without one given, the bucket's own, as pyarrow resolves
-    it), and retries of failed requests bounded as the AWS SDK's are (3 tries)."""
-    if location.kind not in ("s3", "r2") or _OBSTORE_USED not in (None, os.getpid()):
-        # A process forked after obstore ran here: its runtime's threads are not in the child, and a fetch would
-        # wait for them forever (tested in tests/test_object_storage.py).
+    the requests and the latency for objects of a few MB, Logpush's; see benches/RESULTS.md, "Reading ahead,
+    zlib-rs and obstore". ``None`` (pyarrow fetches, as it lists) without obstore, on GCS and Azure, and wherever the
+    two clients could reach different places or credentials: obstore is used only with the credentials given
+    (``storage_options`` keys, or ``anon``) or in ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, which both
+    read first; with the region given (``region``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``; R2's is ``auto``, and a
+    store at an endpoint of its own takes ``us-east-1`` as both do), and no ``AWS_*`` variable set that obstore
+    reads on its own (``AWS_SESSION_TOKEN`` beside keys given, ``AWS_ENDPOINT_URL``…, ``AWS_CA_BUNDLE`` over
+    https). Otherwise pyarrow's AWS
+    SDK finds them (``~/.aws`` profiles and config, SSO, instance roles), as it does for the listing. Failed
+    requests are tried 3 times, as the AWS SDK does."""
+    if location.kind not in ("s3", "r2") or not _obstore_usable():
         return None
     try:
         import obstore
@@ -300,6 +300,10 @@ def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Se
     env = bool(os.environ.get("AWS_ACCESS_KEY_ID")) and bool(os.environ.get("AWS_SECRET_ACCESS_KEY"))
     if not (anonymous or given or env):
         return None
+    if any(k in _AWS_READ_APART or (k.startswith("AWS_") and "ENDPOINT" in k) for k in os.environ):
+        return None
+    if (given or anonymous) and os.environ.get("AWS_SESSION_TOKEN") and o.get("session_token") is None:
+        return None  # obstore would sign the keys given with the environment's token
     config: dict[str, Any] = {}
     if given:
         config.update(access_key_id=str(o["access_key"]), secret_access_key=str(o["secret_key"]))
@@ -311,21 +315,17 @@ def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Se
     if location.kind == "r2" and endpoint is None:
         endpoint = f"https://{o.get('account_id')}.r2.cloudflarestorage.com"
     client: dict[str, Any] = {}
+    if os.environ.get("AWS_CA_BUNDLE") and (endpoint is None or _endpoint(str(endpoint))[0] == "https"):
+        return None  # certificates of the AWS SDK's own choice, which obstore does not read
     if endpoint is not None:
         scheme, host = _endpoint(str(endpoint))
         config["endpoint"] = f"{scheme}://{host}"
         client["allow_http"] = scheme == "http"
-    region = o.get("region") or ("auto" if location.kind == "r2" else None)
-    if region is None and endpoint is None:
-        import pyarrow.fs as pafs
-
-        try:
-            region = pafs.resolve_s3_region(location.bucket)
-        except Exception:  # noqa: BLE001 - the bucket's region unknown: pyarrow fetches, as it lists
-            return None
-    config["region"] = str(
-        region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    )
+    region = o.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = region or ("auto" if location.kind == "r2" else "us-east-1" if endpoint is not None else None)
+    if region is None:
+        return None  # pyarrow's SDK may find it in ~/.aws/config, which obstore does not read
+    config["region"] = str(region)
     # obstore's own TypedDicts (S3Config, ClientConfig, RetryConfig) are what these dicts hold.
     retries: Any = {"max_retries": 2, "retry_timeout": dt.timedelta(seconds=60)}
     try:
@@ -347,6 +347,26 @@ def fetcher(location: Location, options: Mapping[str, Any], secrets: Sequence[Se
 
 # The process in which obstore fetched (see `fetcher`).
 _OBSTORE_USED: int | None = None
+# AWS_* variables that change where or how obstore's requests go, and that pyarrow's SDK reads otherwise or not at
+# all (besides every AWS_*ENDPOINT* one; object_store's `AmazonS3ConfigKey` and `ClientConfigKey` names).
+_AWS_READ_APART = {
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+    "AWS_S3_EXPRESS",
+    "AWS_UNSIGNED_PAYLOAD",
+    "AWS_SKIP_SIGNATURE",
+    "AWS_REQUEST_PAYER",
+    "AWS_CHECKSUM_ALGORITHM",
+    "AWS_SSE_CUSTOMER_KEY_BASE64",
+    "AWS_PROXY_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_ALLOW_INVALID_CERTIFICATES",
+}
+
+
+def _obstore_usable() -> bool:
+    """Whether obstore may fetch in this process: not in one forked after it fetched (its runtime's threads are
+    not in the child, where a fetch would wait forever)."""
+    return _OBSTORE_USED in (None, os.getpid())
 
 
 def _instant(value: Any, what: str) -> dt.datetime | None:
@@ -611,7 +631,7 @@ class Objects:
         return False
 
     def _fetch(self, key: str) -> bytes:
-        if self.fetch is not None:
+        if self.fetch is not None and _obstore_usable():
             return self.fetch(key)
         with self.fs.open_input_stream(f"{self.location.bucket}/{key}", compression=None) as f:
             return bytes(f.read())

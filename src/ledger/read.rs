@@ -115,6 +115,10 @@ pub fn inflate_whole(gz: &[u8]) -> Option<Vec<u8>> {
     }
     // A member must be inflated into room for all of it: a single member's size is its trailer's last 4 bytes
     // (modulo 2^32); the room doubles when that was not enough (several members, or a wrong trailer).
+    // A header with its own CRC (FHCRC): libdeflate skips that check, flate2 makes it; streamed.
+    if gz.get(3).is_some_and(|flags| flags & 0x02 != 0) {
+        return None;
+    }
     let trailer = gz.len().checked_sub(4).map_or(0, |i| u32::from_le_bytes([gz[i], gz[i + 1], gz[i + 2], gz[i + 3]]));
     if trailer as usize > WHOLE_GZIP_OUT {
         // The last member alone holds more than is inflated whole (or the trailer is not a size: streamed, its
@@ -126,9 +130,10 @@ pub fn inflate_whole(gz: &[u8]) -> Option<Vec<u8>> {
     let mut at = 0;
     while at < gz.len() {
         if out.capacity() - out.len() < room {
-            out.reserve_exact(room);
+            out.reserve(room);
         }
-        let free = out.capacity() - out.len();
+        // Never more than the cap in all: several members each under it may together pass it.
+        let free = (out.capacity() - out.len()).min(WHOLE_GZIP_OUT - out.len());
         let (mut used, mut written) = (0usize, 0usize);
         // SAFETY: the input is `gz[at..]`; the output is the vector's free capacity (`free` bytes past its
         // length), which libdeflate writes at most `free` bytes of; `written` of them are then initialized.
@@ -147,8 +152,8 @@ pub fn inflate_whole(gz: &[u8]) -> Option<Vec<u8>> {
             // SAFETY: libdeflate wrote `written` bytes into the free capacity.
             unsafe { out.set_len(out.len() + written) };
             at += used;
-        } else if result == libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE && out.len() + 2 * free <= WHOLE_GZIP_OUT {
-            room = 2 * free;
+        } else if result == libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE && out.len() + free < WHOLE_GZIP_OUT {
+            room = (2 * free).min(WHOLE_GZIP_OUT - out.len());
         } else {
             return None;
         }
@@ -1188,6 +1193,14 @@ mod tests {
         let big_gz = gzip(&big, 1);
         assert!(inflate_whole(&big_gz).is_none());
         assert!(inflate_whole(&[big_gz.clone(), gzip(b"y", 1)].concat()).is_none());
+        // Members each under the cap, together past it: declined too.
+        let half = gzip(&vec![b'z'; WHOLE_GZIP_OUT / 2 + 10], 1);
+        assert!(inflate_whole(&half).is_some());
+        assert!(inflate_whole(&[half.clone(), half.clone()].concat()).is_none());
+        // A header with its own CRC (FHCRC), which libdeflate does not check: declined (streamed, checked).
+        let mut with_hcrc = gzip(b"{}", 6);
+        with_hcrc[3] |= 0x02;
+        assert!(inflate_whole(&with_hcrc).is_none());
         let (mut whole, mut declined) = (0, 0);
         for gz in &cases {
             match (inflate_whole(gz), streamed(gz)) {

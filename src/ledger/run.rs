@@ -699,8 +699,9 @@ impl Copied {
     }
 }
 
-/// What the reading thread of [`read_ahead`] sends: a block of an input (its name and the block, a reader's own or
-/// a copy of lent items), the end of an input (how far it was read), or the error that stopped the reading.
+/// What the reading thread of [`read_ahead`] sends (inside a `Result`, whose error is the one that stopped the
+/// reading): a block of an input (its name and the block, a reader's own or a copy of lent items), or the end of an
+/// input (how far it was read).
 enum Sent {
     Lines(Arc<str>, Lines),
     Copied(Copied),

@@ -179,9 +179,10 @@ fn price_objects(
 struct Raised(std::sync::Mutex<Option<PyErr>>);
 
 impl Raised {
-    /// Keeps `e` and gives the core's error that stops the run.
+    /// Keeps `e` (unless one was kept already: the first stopped the run; the objects' iterator runs in the run's
+    /// reading thread, beside the progress callback) and gives the core's error that stops the run.
     fn keep(&self, e: PyErr) -> Error {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
         Error::InvalidArgument("stopped by an exception raised in Python".into())
     }
 
