@@ -19,6 +19,7 @@ pyarrow's S3 client sends a ``HEAD`` before every ``GET``. Credentials
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import os
 import queue
@@ -26,7 +27,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, cast
@@ -576,6 +577,50 @@ class _Stream:
 
 # The end of the listing, and an error it raised, as the listing thread hands them over.
 _END = object()
+# How often a wait for the listing or a fetch looks whether the run was stopped (`Objects.stop`).
+_POLL = 0.05
+
+
+class _Stopped(Exception):
+    """The run was stopped (by an interrupt) while the objects' iterator waited: the run raises its own cause."""
+
+
+class _Fetchers:
+    """``AHEAD`` daemon threads fetching objects: unlike a ``ThreadPoolExecutor``'s, a fetch that does not answer
+    (a store that holds the connection open: obstore's retries last up to a minute) keeps neither a stopped run nor
+    the interpreter's exit waiting; its result is dropped when it comes."""
+
+    def __init__(self, fetch: Callable[[str], bytes]):
+        self._fetch = fetch
+        self._work: queue.SimpleQueue[tuple[Future[bytes], str] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"tokenprice-objects-{i}", daemon=True) for i in range(AHEAD)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _run(self) -> None:
+        while (work := self._work.get()) is not None:
+            future, key = work
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._fetch(key))
+            except BaseException as e:  # noqa: BLE001 - handed to the core's thread with the future
+                future.set_exception(e)
+
+    def submit(self, key: str) -> Future[bytes]:
+        future: Future[bytes] = Future()
+        self._work.put((future, key))
+        return future
+
+    def shutdown(self, wait: bool) -> None:
+        """Stops the threads once their fetches end; ``wait``: waits for that."""
+        for _ in self._threads:
+            self._work.put(None)
+        if wait:
+            for t in self._threads:
+                t.join()
 
 
 @dataclass
@@ -605,9 +650,10 @@ class Objects:
         self._keys = iter(keys)
         self._listed: queue.Queue[Any] = queue.Queue(LIST_AHEAD)
         self._ahead: deque[tuple[str, Future[bytes] | None]] = deque()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _Fetchers | None = None
         self._lister: threading.Thread | None = None
         self._stop = threading.Event()
+        self._stopped_early = False
         self._listed_all = False
 
     def _list(self) -> None:
@@ -642,8 +688,12 @@ class Objects:
         assert self._pool is not None
         while not self._listed_all and len(self._ahead) < AHEAD:
             try:
-                item = self._listed.get(block=wait and not self._ahead)
+                item = self._listed.get(block=wait and not self._ahead, timeout=_POLL)
             except queue.Empty:
+                if self._stop.is_set():
+                    raise _Stopped from None
+                if wait and not self._ahead:
+                    continue
                 return
             if item is _END:
                 self._listed_all = True
@@ -652,7 +702,7 @@ class Objects:
                 raise item.error
             else:
                 key, size = item
-                fetch = self._pool.submit(self._fetch, key) if size <= WHOLE_BELOW else None
+                fetch = self._pool.submit(key) if size <= WHOLE_BELOW else None
                 self._ahead.append((key, fetch))
 
     def __iter__(self) -> Objects:
@@ -660,7 +710,7 @@ class Objects:
 
     def __next__(self) -> tuple[str, bytes | _Stream]:
         if self._lister is None:
-            self._pool = ThreadPoolExecutor(AHEAD, thread_name_prefix="tokenprice-objects")
+            self._pool = _Fetchers(self._fetch)
             self._lister = threading.Thread(target=self._list, name="tokenprice-listing", daemon=True)
             self._lister.start()
         self._take(wait=True)
@@ -672,24 +722,45 @@ class Objects:
         url = self.location.url(key)
         try:
             if fetch is not None:
-                return url, fetch.result()
+                return url, self._result(fetch)
             stream = self.fs.open_input_stream(
                 f"{self.location.bucket}/{key}", compression=None, buffer_size=STREAM_BLOCK
             )
             return url, _Stream(stream, url, self.secrets)
+        except _Stopped:
+            raise
         except Exception as e:  # noqa: BLE001 - a foreign client's error, redacted
             raise redacted_error(e, self.secrets, f"{redact(url, self.secrets)}: cannot open the object") from None
 
-    def close(self) -> None:
-        """Stops the listing and the fetching (what was fetched ahead and not priced is dropped)."""
+    def _result(self, fetch: Future[bytes]) -> bytes:
+        """The fetched object, waiting for it no longer than the run goes on (see `stop`)."""
+        while True:
+            try:
+                return fetch.result(timeout=_POLL)
+            except concurrent.futures.TimeoutError:  # not the builtin one before Python 3.11
+                if self._stop.is_set():
+                    raise _Stopped from None
+
+    def stop(self) -> None:
+        """The run stopped early (an interrupt, an error): a wait of `__next__` for the listing or a fetch ends,
+        and `close` waits for no fetch or listing call still running (their threads end with them, their results
+        dropped). Called by the core from another thread than the one that runs `__next__`."""
+        self._stopped_early = True
         self._stop.set()
-        if self._lister is not None:
+
+    def close(self) -> None:
+        """Stops the listing and the fetching (what was fetched ahead and not priced is dropped). After a run
+        that ended, it waits for the threads; after one stopped early, not for a fetch or a listing call that has
+        not answered."""
+        self._stop.set()
+        wait = not self._stopped_early
+        if self._lister is not None and wait:
             self._lister.join()
         if self._pool is not None:
             for _, fetch in self._ahead:
                 if fetch is not None:
                     fetch.cancel()
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=wait)
             self._pool = None
         self._ahead.clear()
 

@@ -180,7 +180,16 @@ pub struct Progress<'a> {
     pub read: u64,
     /// Records read so far, over all inputs.
     pub records: u64,
+    /// No block has come for [`WAITING_TICK`]: the reading waits on its input (an object store that does not
+    /// answer), and the other fields are the last block's. A call that returns an error stops the run as after a
+    /// block, so a caller can stop a run that waits (on an interrupt); what reads the input must then give up its
+    /// wait too, since the run ends only when its reading thread does.
+    pub waiting: bool,
 }
+
+/// How long the run waits for a block read ahead before it calls `progress` with [`Progress::waiting`] (again after
+/// each such wait).
+pub const WAITING_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Named inputs read as blocks of items, in order: files ([`Files`]), byte ranges of files ([`FileRanges`]),
 /// in-memory texts ([`Texts`]), pages of Arrow string columns ([`Pages`]), or streams handed over one at a time as
@@ -560,9 +569,16 @@ pub fn run(
     let done = std::thread::scope(|scope| {
         let writer = spill_above.map(|_| scope.spawn(|| spill_writer(&parent, spill_rx, folder_tx)));
         let reading = (|| -> Result<()> {
-            // Whether the run spills yet; `before`: bytes read of the inputs before this one.
+            // Whether the run spills yet; `before`: bytes read of the inputs before this one; `last`: the input
+            // and place of the last block priced (what a call while waiting reports).
             let mut spilling = false;
-            let mut take = |name: &str, items: &[Item<'_>], at: Position, before: u64| -> Result<()> {
+            let mut last: (Arc<str>, Position) = (Arc::from(""), Position::default());
+            // A block priced, or (`None`) a wait for one reported.
+            let mut take = |block: Option<(&str, &[Item<'_>], Position)>, before: u64| -> Result<()> {
+                let Some((name, items, at)) = block else {
+                    let (input, at) = (&*last.0, last.1);
+                    return progress(&Progress { input, taken: at.taken, read: at.read, records: read, waiting: true });
+                };
                 let totals = options.totals.as_ref().map(|g| (g, &mut groups));
                 let (chunks, n) = price_items(book, name, items, hints, pricing, totals)?;
                 for (p, r) in chunks {
@@ -572,8 +588,12 @@ pub fn run(
                         rejects.push(named(r)?);
                     }
                 }
-                progress(&Progress { input: name, taken: at.taken, read: at.read, records: read + n })?;
                 read += n;
+                if *last.0 != *name {
+                    last.0 = name.into();
+                }
+                last.1 = at;
+                progress(&Progress { input: name, taken: at.taken, read: at.read, records: read, waiting: false })?;
                 // Past the threshold, the rows kept so far and every block after go to the writer; the writer
                 // gone means it failed (its error is reported below).
                 spilling |= spill_above.is_some_and(|above| before + at.read > above);
@@ -585,11 +605,12 @@ pub fn run(
             let mut before = 0u64;
             if let Some(ahead) = source.ahead() {
                 return read_ahead(ahead, options.max_line_bytes, |event| match event {
-                    Ahead::Block(name, items, at) => take(name, items, at, before),
-                    Ahead::End(last) => {
-                        before += last;
+                    Ahead::Block(name, items, at) => take(Some((name, items, at)), before),
+                    Ahead::End(end) => {
+                        before += end;
                         Ok(())
                     }
+                    Ahead::Waiting => take(None, before),
                 });
             }
             let mut index = 0;
@@ -597,7 +618,7 @@ pub fn run(
                 let mut last = 0u64;
                 source.read(index, options.max_line_bytes, &mut |items, at| {
                     last = at.read;
-                    take(&name, items, at, before)
+                    take(Some((&name, items, at)), before)
                 })?;
                 before += last;
                 index += 1;
@@ -642,6 +663,8 @@ pub fn run(
 enum Ahead<'b> {
     Block(&'b str, &'b [Item<'b>], Position),
     End(u64),
+    /// Nothing has come for [`WAITING_TICK`].
+    Waiting,
 }
 
 /// A block of items read ahead: the bytes of its texts, copied out of the reader's buffer, and each item as a place
@@ -759,7 +782,15 @@ fn read_ahead(
         // The receiver is dropped when this returns, so a reading thread waiting to send stops.
         let rx = rx;
         let mut room: Vec<Item<'static>> = Vec::new();
-        for sent in rx.iter() {
+        loop {
+            let sent = match rx.recv_timeout(WAITING_TICK) {
+                Ok(sent) => sent,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    take(Ahead::Waiting)?;
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             match sent? {
                 Sent::Lines(name, lines) => {
                     let mut items = super::reuse(std::mem::take(&mut room));

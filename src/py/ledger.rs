@@ -107,7 +107,7 @@ pub fn price_log_files(
     pages: Option<Py<PyAny>>,
     key: Option<String>,
 ) -> PyResult<PricedFiles> {
-    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes };
+    let how = RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes, stop: None };
     let raised = Raised::default();
     if let Some(next) = pages {
         return match <[String; 1]>::try_from(paths) {
@@ -127,7 +127,11 @@ pub fn price_log_files(
         (None, Some(_)) if !paths.is_empty() => {
             Err(invalid_argument(py, "objects= names its inputs itself: give no paths with it".into()))
         }
-        (None, Some(objects)) => price_objects(py, objects, options, how, &raised),
+        (None, Some(objects)) => {
+            // An iterator with a stop() is told when the run stops early (see `RunHow::stop`).
+            let stop = objects.getattr("stop").ok().filter(|s| s.is_callable()).map(Bound::unbind);
+            price_objects(py, objects, options, RunHow { stop, ..how }, &raised)
+        }
         (Some(r), None) if r.len() != paths.len() => {
             let msg = format!("ranges: {} ranges for {} paths (one (start, end) per path)", r.len(), paths.len());
             Err(invalid_argument(py, msg))
@@ -266,6 +270,10 @@ struct RunHow<'a> {
     period: Option<&'a str>,
     tz: &'a str,
     max_line_bytes: Option<usize>,
+    /// Called (its own errors ignored) when the run is stopped by Python (an interrupt, an exception of the
+    /// progress callback), before the run waits for its reading thread: the objects' iterator, whose `__next__`
+    /// may be waiting on a fetch that does not answer, gives up its wait.
+    stop: Option<Py<PyAny>>,
 }
 
 /// Prices every input of `source` with the GIL released (see [`price_log_files`]).
@@ -276,7 +284,7 @@ fn price_source<S: Source + Send>(
     how: RunHow<'_>,
     raised: &Raised,
 ) -> PyResult<PricedFiles> {
-    let RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes } = how;
+    let RunHow { spill, spill_dir, progress, totals_by, period, tz, max_line_bytes, stop } = how;
     guard(py, || {
         let (book, hints, pricing) = options.convert(py)?;
         if let Some(p) = &progress {
@@ -296,12 +304,26 @@ fn price_source<S: Source + Send>(
             totals: totals_by.map(|keys| Grouping::new(&keys, period, tz)).transpose().py_err(py)?,
             max_line_bytes: max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
         };
-        // An exception from the progress callback (a KeyboardInterrupt) stops the run and is raised as it is.
+        // After each block, and while the run waits for one: an exception from the progress callback, or a signal's
+        // (Ctrl-C's KeyboardInterrupt: the run holds the main thread, so Python's handlers run only here), stops
+        // the run and is raised as it is.
         let report = |at: &Progress<'_>| -> Result<(), Error> {
-            let Some(callback) = &progress else { return Ok(()) };
-            Python::attach(|py| callback.call1(py, (at.input, at.taken, at.records, at.read)))
-                .map(drop)
-                .map_err(|e| raised.keep(e))
+            Python::attach(|py| {
+                let called = match &progress {
+                    Some(callback) if !at.waiting => {
+                        callback.call1(py, (at.input, at.taken, at.records, at.read)).map(drop)
+                    }
+                    _ => Ok(()),
+                };
+                called.and_then(|()| py.check_signals()).map_err(|e| {
+                    // Kept first: what the iterator raises once stopped is not the cause.
+                    let stopped = raised.keep(e);
+                    if let Some(stop) = &stop {
+                        let _ = stop.call0(py);
+                    }
+                    stopped
+                })
+            })
         };
         let done = py.detach(|| run(source, &book, &options, report));
         let run = match done {
