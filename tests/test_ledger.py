@@ -677,6 +677,190 @@ def test_parquet_and_csv_logs(tmp_path: Path) -> None:
     assert calls[-1] == (jsonl, (tmp_path / "logs.jsonl").stat().st_size, 2 * len(flat))
 
 
+def _spend_row(request_id: str, user: str, **changes: str) -> dict[str, str]:
+    """A LiteLLM spend-log row in its CSV-export form: SpendLogsPayload (litellm/proxy/_types.py) with every column
+    text, as tests/fixtures/sources/litellm/spend_logs_payload.json holds it."""
+    row = {
+        "request_id": request_id,
+        "call_type": "completion",
+        "startTime": "2025-10-01 12:00:00+00:00",
+        "model": "gpt-4o",
+        "user": user,
+        "team_id": "0042",
+        "end_user": "1.50",
+        "metadata": "{}",
+        "request_tags": "[]",
+        "prompt_tokens": "1000",
+        "completion_tokens": "10",
+        "spend": "0.0026",
+        "status": "success",
+    }
+    return {**row, **changes}
+
+
+def _csv_and_jsonl(tmp_path: Path, rows: list[dict[str, Any]]) -> tuple[tokenprice.PricedLogs, tokenprice.PricedLogs]:
+    """The same records priced from a CSV file (Python's csv module) and from a JSON Lines file."""
+    import csv
+
+    with open(tmp_path / "logs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp_path / "logs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    found = tokenprice.price_logs(tmp_path / "logs.csv"), tokenprice.price_logs(tmp_path / "logs.jsonl")
+    for logs in found:
+        assert logs.rows_read == len(rows) == logs.rows_priced + logs.rows_rejected
+    return found
+
+
+def test_a_csv_cell_is_its_text_as_in_json_lines(tmp_path: Path) -> None:
+    rows = [
+        _spend_row("0012", "007"),
+        _spend_row("12", "7"),  # another tenant than "007", another id than "0012"
+        _spend_row('say "hi" \\ back\nslash\ttab \x01 é', "NA"),  # texts JSON escapes; "NA" is a name, not a null
+        _spend_row("r4", "u4", prompt_tokens="12.0"),  # a whole number written with a point
+        _spend_row("r5", "u5", prompt_tokens="12.5"),  # not a whole number: a reject naming the field
+        _spend_row("r6", "u6", prompt_tokens="N/A"),  # not a number: a reject, never a missing count
+    ]
+    from_csv, from_jsonl = _csv_and_jsonl(tmp_path, rows)
+    columns = ["line", "id", "user", "team_id", "end_user", "input_tokens", "total_cost", "reported_cost"]
+    assert from_csv.table.select(columns).to_pylist() == from_jsonl.table.select(columns).to_pylist()
+    priced = from_csv.table.select(["id", "user", "team_id", "end_user", "input_tokens"]).to_pylist()
+    assert priced == [
+        {"id": "0012", "user": "007", "team_id": "0042", "end_user": "1.50", "input_tokens": 1000},
+        {"id": "12", "user": "7", "team_id": "0042", "end_user": "1.50", "input_tokens": 1000},
+        {"id": rows[2]["request_id"], "user": "NA", "team_id": "0042", "end_user": "1.50", "input_tokens": 1000},
+        {"id": "r4", "user": "u4", "team_id": "0042", "end_user": "1.50", "input_tokens": 12},
+    ]
+    rejects = [(r["line"], r["reason"]) for r in from_csv.rejects.to_pylist()]
+    assert rejects == [(r["line"], r["reason"]) for r in from_jsonl.rejects.to_pylist()]
+    assert rejects == [
+        (5, 'usage record: prompt_tokens: "12.5" is not a whole number'),
+        (6, 'usage record: prompt_tokens: "N/A" is not a number'),
+    ]
+    # "007" and "7" stay two tenants.
+    assert from_csv.summary("user").column("user").to_pylist() == from_jsonl.summary("user").column("user").to_pylist()
+    assert sorted(from_csv.summary("user").column("user").to_pylist()) == ["007", "7", "NA", "u4"]
+
+
+def test_an_empty_csv_cell_is_a_null_and_a_quoted_one_the_empty_text(tmp_path: Path) -> None:
+    # CSV writers write a null as an empty cell (pyarrow, pandas, Postgres' COPY, Python's csv) and the empty text,
+    # where they tell the two apart, as "" (pyarrow, COPY): a CSV row reads as the JSON record with that null or "".
+    header = "request_id,call_type,startTime,model,metadata,prompt_tokens,completion_tokens,spend,status\n"
+    start = "completion,2025-10-01 12:00:00+00:00,gpt-4o,{}"
+    lines = [
+        f"r1,{start},,10,0.0026,success",  # no prompt count: as JSON's null, read by the format's rule (0)
+        f'r2,{start},"",10,0.0026,success',  # the empty text: not a number
+        f"r3,{start},1000,10,,success",  # no reported cost
+        f"r4,{start},,,0.0026,success",  # a success with no count at all
+    ]
+    (tmp_path / "logs.csv").write_text(header + "\n".join(lines) + "\n")
+    records = [
+        {"prompt_tokens": None, "completion_tokens": "10", "spend": "0.0026"},
+        {"prompt_tokens": "", "completion_tokens": "10", "spend": "0.0026"},
+        {"prompt_tokens": "1000", "completion_tokens": "10", "spend": None},
+        {"prompt_tokens": None, "completion_tokens": None, "spend": "0.0026"},
+    ]
+    fields = {"call_type": "completion", "startTime": "2025-10-01 12:00:00+00:00", "model": "gpt-4o", "metadata": "{}"}
+    as_json = [{"request_id": f"r{i}", **fields, **r, "status": "success"} for i, r in enumerate(records, 1)]
+    from_csv, from_json = tokenprice.price_logs(tmp_path / "logs.csv"), tokenprice.price_logs(as_json)
+    for logs in (from_csv, from_json):
+        assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (4, 2, 2)
+    columns = ["line", "id", "input_tokens", "output_tokens", "total_cost", "reported_cost"]
+    assert from_csv.table.select(columns).to_pylist() == from_json.table.select(columns).to_pylist()
+    assert from_csv.table.select(["id", "input_tokens", "reported_cost"]).to_pylist() == [
+        {"id": "r1", "input_tokens": 0, "reported_cost": Decimal("0.0026")},
+        {"id": "r3", "input_tokens": 1000, "reported_cost": None},
+    ]
+    reasons = [(r["line"], r["reason"]) for r in from_csv.rejects.to_pylist()]
+    assert reasons == [(r["line"], r["reason"]) for r in from_json.rejects.to_pylist()]
+    assert reasons[0] == (2, 'usage record: prompt_tokens: "" is not a number')
+    assert reasons[1][0] == 4 and "a successful request with no usage" in reasons[1][1]
+
+
+def test_a_frames_missing_values_are_nulls_and_a_nan_value_a_reject() -> None:
+    import pandas as pd
+
+    nat = pd.NaT
+    frame = pd.DataFrame(
+        {
+            "request_id": pd.array(["r1", "r2", "r3", "r4", "r5"], dtype="string[pyarrow]"),
+            "call_type": "completion",
+            "model": "gpt-4o",
+            "status": "success",
+            "startTime": pd.to_datetime(["2025-10-01T12:00:00Z"] * 4 + [nat]),
+            "user": pd.array(["007", None, "u3", "u4", "u5"], dtype="string[pyarrow]"),
+            "prompt_tokens": pd.array([1000, None, 3000, 4000, 5000], dtype="Int64"),
+            "completion_tokens": [10.0, 20.0, float("nan"), 40.0, 50.0],
+            "spend": [0.0026, 0.1, 0.2, float("nan"), 0.3],
+        }
+    )
+    # The same records as a file holds them: each missing value a null.
+    records = [
+        {k: None if pd.isna(v) else v.isoformat() if isinstance(v, pd.Timestamp) else v for k, v in row.items()}
+        for row in frame.astype(object).to_dict("records")
+    ]
+    assert records[1]["prompt_tokens"] is None and records[2]["completion_tokens"] is None
+    day = "2025-10-05T00:00:00Z"
+    from_frame, from_records = (tokenprice.price_logs(x, default_at=day) for x in (frame, records))
+    for logs in (from_frame, from_records):
+        assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (5, 5, 0)
+    columns = ["id", "user", "timestamp", "input_tokens", "output_tokens", "total_cost", "reported_cost"]
+    assert from_frame.table.select(columns).to_pylist() == from_records.table.select(columns).to_pylist()
+    priced = from_frame.table.select(["input_tokens", "output_tokens", "reported_cost"]).to_pylist()
+    assert [r["input_tokens"] for r in priced] == [1000, 0, 3000, 4000, 5000]
+    assert [r["output_tokens"] for r in priced] == [10, 20, 0, 40, 50]
+    assert priced[3]["reported_cost"] is None and from_frame.table.column("user").to_pylist()[1] is None
+    assert from_frame.table.column("timestamp").to_pylist()[4].isoformat() == "2025-10-05T00:00:00+00:00"
+    assert tokenprice.extract_usages(frame).column("status").to_pylist() == ["ok"] * 5
+
+    # A NaN that is a value (a pyarrow-backed column holds NaN beside nulls) is a reject naming the field, as
+    # extract_usages has it; so is a float NaN in a record.
+    values = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([1000.0, float("nan"), None])))
+    with_nan = frame.iloc[[0, 1, 3]].reset_index(drop=True).assign(prompt_tokens=values)
+    logs = tokenprice.price_logs(with_nan)
+    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (3, 2, 1)
+    assert [(r["line"], r["reason"]) for r in logs.rejects.to_pylist()] == [
+        (2, 'usage record: prompt_tokens: "NaN" is not a number')
+    ]
+    assert tokenprice.extract_usages(with_nan).column("error").to_pylist()[1] == 'prompt_tokens: "NaN" is not a number'
+    response = {
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "created": 1740830400,
+        "usage": {"prompt_tokens": float("nan"), "completion_tokens": 10},
+    }
+    with pytest.raises(tokenprice.UsageFormatError) as e:
+        tokenprice.extract_usage(response)
+    minus_inf = {**response, "usage": {"prompt_tokens": float("-inf"), "completion_tokens": 10}}
+    logs = tokenprice.price_logs([response, minus_inf])
+    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (2, 0, 2)
+    assert logs.rejects.column("reason").to_pylist() == [
+        str(e.value),
+        'usage record: usage.prompt_tokens: "-Infinity" is not a number',
+    ]
+    assert tokenprice.price_log_batch([response]).column("reason").to_pylist() == [str(e.value)]
+
+
+def test_a_tabular_input_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    (tmp_path / "twice.csv").write_text("model,user,user\ngpt-4o,a,b\n")
+    with pytest.raises(tokenprice.InputError, match=r"twice\.csv: the header names 'user' more than once"):
+        tokenprice.price_logs(tmp_path / "twice.csv")
+    (tmp_path / "ragged.csv").write_text("model,user\ngpt-4o,a,b\n")
+    with pytest.raises(tokenprice.InputError, match=r"ragged\.csv: cannot be read as CSV: .*columns"):
+        tokenprice.price_logs(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(tokenprice.InputError, match=r"empty\.csv: cannot be read as CSV"):
+        tokenprice.price_logs(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("model,user\n")
+    assert tokenprice.price_logs(tmp_path / "header.csv").rows_read == 0
+    frame = pd.DataFrame([["gpt-4o", "a", "b"]], columns=["model", "user", "user"])
+    with pytest.raises(tokenprice.InvalidArgumentError, match="the frame's column names repeat"):
+        tokenprice.price_logs(frame)
+
+
 def test_spilled_lines_are_the_same_lines(tmp_path: Path) -> None:
     in_memory = tokenprice.price_logs(SAMPLE, spill=False)
     spilled = tokenprice.price_logs(SAMPLE, spill=True, spill_dir=tmp_path / "spill")

@@ -12,14 +12,13 @@ timestamps, every field nullable — and the rejects travel in the same batch as
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table
+from tokenprice._columns import arrow_table, json_text
 from tokenprice._core import PriceBook
 from tokenprice._display import mark
 from tokenprice._sums import narrowed, summable
@@ -131,7 +130,7 @@ def _texts(data: Any, column: str | None) -> list[str | None]:
         values = data.to_pylist()
         return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
     if isinstance(data, (list, tuple)):
-        return [v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in data]
+        return [v if v is None or isinstance(v, str) else json_text(v) for v in data]
     raise _core.InvalidTypeError(f"JSON lines must be an Arrow string column or a list, got {type(data).__name__}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from tokenprice import _core
@@ -117,3 +119,33 @@ def to_polars(table: Any, money: str) -> Any:
     import polars as pl
 
     return pl.from_arrow(money_as(table, money))
+
+
+def json_text(record: Any) -> str:
+    """A record as JSON text. JSON has no NaN or infinity: a float that is one is written as its name in text
+    (``"NaN"``, ``"Infinity"``, ``"-Infinity"``), as ``extract_usage`` reads it (src/py/convert.rs), so a count
+    that is one is a reject naming its field (``"NaN" is not a number``), never a line that is not JSON. A record
+    holding itself raises ``ValueError``."""
+    try:
+        return json.dumps(record, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(record, set()), default=str)
+
+
+def _finite(value: Any, open_: set[int]) -> Any:
+    """``value`` with its non-finite floats as their names (``json_text``); a container on its own path raises."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in open_:
+            raise ValueError("Circular reference detected")
+        open_.add(id(value))
+        if isinstance(value, dict):
+            out: Any = {k: _finite(v, open_) for k, v in value.items()}
+        else:
+            out = [_finite(v, open_) for v in value]
+        open_.discard(id(value))
+        return out
+    return value

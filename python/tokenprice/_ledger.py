@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprice import _core
-from tokenprice._columns import arrow_table, check_money, library_of, money_as, to_pandas, to_polars
+from tokenprice._columns import arrow_table, check_money, json_text, library_of, money_as, to_pandas, to_polars
 from tokenprice._core import PriceBook
 from tokenprice._display import logs_html, logs_text, mark, reconciliation_html, reconciliation_text
 from tokenprice._progress import TextBar, TqdmBar, bar_for
@@ -872,14 +872,96 @@ def _is_tabular(path: str) -> bool:
     return name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".csv.zst"))
 
 
-def _read_tabular(path: str) -> Any:
-    """A Parquet or CSV log file as a pyarrow table (one record per row; its columns are the record's fields)."""
-    import pyarrow.csv as pcsv
+def _tabular_texts(path: str) -> list[str | None]:
+    """A Parquet or CSV log file as the JSON text of its records (one a row; its columns are the record's fields).
+    A file pyarrow cannot read (no header, a row of another width, not Parquet) is an ``InputError`` naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if path.lower().endswith((".parquet", ".pq")):
-        return pq.read_table(path)
-    return pcsv.read_csv(path)
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    try:
+        return _texts(pq.read_table(path)) if parquet else _csv_texts(_read_csv(path))
+    except pa.ArrowException as e:
+        raise _core.InputError(f"{path}: cannot be read as {'Parquet' if parquet else 'CSV'}: {e}") from None
+
+
+def _read_csv(path: str) -> Any:
+    """A CSV file with every cell as its text: pyarrow infers no type (``0012`` stays ``0012``, ``1.50`` stays
+    ``1.50``, ``NULL`` and ``NA`` are texts); an empty cell is a null, as CSV writers write one (pyarrow, pandas,
+    Postgres' ``COPY``), and a quoted empty cell (``""``) the empty text."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = pcsv.open_csv(path).schema.names  # the header (only the first block is read)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise _core.InputError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
+    text = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    return pcsv.read_csv(path, convert_options=text)
+
+
+# The cells a column of booleans holds (pyarrow's words for them, without its "1" and "0", which are numbers).
+_TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
+# JSON's escapes of the control characters a string cannot hold as they are (RFC 8259, section 7).
+_CONTROL = {chr(c): f"\\u{c:04x}" for c in range(32)} | {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _csv_texts(table: Any) -> list[str | None]:
+    """A CSV table of text columns (``_read_csv``) as one JSON object a row, built column by column by Arrow: a
+    cell is a JSON string of its text and a null is ``null``, so the record is the one a JSON Lines file holds with
+    every value quoted; a column whose cells are all ``true``/``false`` (pyarrow's words; empty cells aside) is
+    read as booleans, which no format reads from text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    # The texts to join a row of: fixed texts between the columns' values ('{"a":"', a, '","b":', b, '}').
+    parts: list[Any] = []
+    before = "{"
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        key = json.dumps(name)
+        plain = column if column.null_count == 0 else pc.fill_null(column, "")
+        truth, falsity = pc.is_in(plain, value_set=pa.array(_TRUE)), pc.is_in(plain, value_set=pa.array(_FALSE))
+        word = pc.or_(truth, falsity)
+        if pc.any(word).as_py() and pc.all(pc.or_(word, pc.equal(plain, ""))).as_py():
+            value, quote = pc.if_else(truth, "true", pc.if_else(falsity, "false", '""')), ""
+        else:
+            value, quote = _json_escaped(column), '"'
+        if column.null_count == 0:
+            parts += [f"{before}{key}:{quote}", value]
+            before = quote
+        else:
+            member = pc.binary_join_element_wise(f"{key}:{quote}", value, quote, "")
+            parts += [before, pc.if_else(pc.is_null(column), f"{key}:null", member)]
+            before = ""
+        before += ","
+    parts.append(before[:-1] + "}")
+    return pc.binary_join_element_wise(*parts, "").to_pylist()  # type: ignore[no-any-return]
+
+
+def _json_escaped(column: Any) -> Any:
+    """A string column's texts as the inside of JSON strings: backslash, quote and control characters escaped.
+    Each is looked for first, in the bytes of the column's data (a byte of UTF-8 below 0x80 is that character;
+    bytes past the texts can only make it look, and then find nothing to replace), so a column that needs no
+    escape is neither scanned as text nor copied."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = [c.buffers()[2] for c in column.chunks]
+    octets = pa.chunked_array([pa.Array.from_buffers(pa.uint8(), d.size, [None, d]) for d in data if d], pa.uint8())
+    for byte in (0x5C, 0x22):  # backslash first: the escapes that follow add their own
+        if pc.any(pc.equal(octets, byte)).as_py():
+            column = pc.replace_substring(column, chr(byte), "\\" + chr(byte))
+    if pc.any(pc.less(octets, 0x20)).as_py():
+        for char, escape in _CONTROL.items():
+            column = pc.replace_substring(column, char, escape)
+    return column
 
 
 def _price_mixed(
@@ -896,8 +978,7 @@ def _price_mixed(
     tables, rejects, read = [], [], 0
     for path in paths:
         if _is_tabular(path):
-            texts = _texts(_read_tabular(path))
-            p, r, n = _core.price_log_texts(texts, options, source=path)
+            p, r, n = _core.price_log_texts(_tabular_texts(path), options, source=path)
             if progress is not None:
                 size = os.path.getsize(path)
                 progress(path, size, read + n, size)
@@ -930,14 +1011,15 @@ def _texts(source: Any) -> list[str | None]:
                 if isinstance(v, bytes)
                 else v
                 if v is None or isinstance(v, str)
-                else json.dumps(v, default=str)
+                else json_text(v)
                 for v in items
             ]
-    if kind in ("pyarrow", "polars", "pandas", "duckdb") or hasattr(source, "__arrow_c_stream__"):
+    if kind == "pandas" and hasattr(source, "columns"):
+        return [json_text(r) for r in _frame_rows(source)]
+    if kind in ("pyarrow", "polars", "duckdb") or (kind != "pandas" and hasattr(source, "__arrow_c_stream__")):
         import pyarrow as pa
 
-        rows = pa.table(source).to_pylist() if kind != "pandas" else source.to_dict("records")
-        return [json.dumps(r, default=str) for r in rows]
+        return [json_text(r) for r in pa.table(source).to_pylist()]
     if not isinstance(source, (list, tuple)):
         raise _core.InvalidTypeError(f"source must be paths, a list of records or a table, got {type(source).__name__}")
     out: list[str | None] = []
@@ -948,7 +1030,24 @@ def _texts(source: Any) -> list[str | None]:
             out.append(item.decode("utf-8", errors="replace"))
         else:
             try:
-                out.append(json.dumps(item, default=str))
+                out.append(json_text(item))
             except (ValueError, RecursionError) as e:  # a record that holds itself, or nests past Python's limit
                 raise _core.InvalidArgumentError(f"source[{index}]: cannot be read as JSON: {e}") from None
     return out
+
+
+def _frame_rows(frame: Any) -> list[dict[Any, Any]]:
+    """A pandas DataFrame's rows as records, a missing value (``NaN`` in a float column, ``None``, ``NaT``,
+    ``pd.NA``) as a null, as ``extract_usages`` reads a frame (a NaN that is a value, in a pyarrow-backed column,
+    stays a float). Through Arrow, column by column; a frame Arrow cannot hold (an object column mixing dicts and
+    texts) row by row, its missing values masked first."""
+    import pyarrow as pa
+
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        raise _core.InvalidArgumentError(f"the frame's column names repeat: {columns}")
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()  # type: ignore[no-any-return]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        plain = frame.astype(object)
+        return plain.where(frame.notna(), None).to_dict("records")  # type: ignore[no-any-return]
