@@ -65,8 +65,8 @@ def _core_line_schema() -> Any:
 
 def label_column(label: str) -> str:
     """The column of a metadata label: its own name, or ``metadata.<name>`` when that is a column's name already
-    (as the core names it; ``reason`` and ``excerpt`` are the rejects' columns here)."""
-    taken = {*_core.log_columns()[0], *_core.usage_fields(), "reason", "excerpt"}
+    or one a summary adds (as the core names it; ``reason`` and ``excerpt`` are the rejects' columns here)."""
+    taken = {*_core.log_columns()[0], *_core.SUMMARY_COLUMNS, *_core.usage_fields(), "reason", "excerpt"}
     return f"metadata.{label}" if label in taken else label
 
 
@@ -315,7 +315,10 @@ def partial_schema(schema: Any, by: str | Sequence[str] | None) -> Any:
     for priced lines; a reject's reason), ``rows``, then the money sums as decimal128(38, 18)."""
     import pyarrow as pa
 
+    from tokenprice._ledger import check_keys
+
     keys = _keys(by)
+    check_keys(keys)
     for key in keys:
         if key not in schema.names:
             raise _core.InvalidArgumentError(f"no column {key!r} to group by; columns: {schema.names}")

@@ -71,6 +71,7 @@ __all__ = [
     "APPROXIMATION_ENCODING",
     "RECONCILE_CAUSES",
     "COST_COLUMNS",
+    "SUMMARY_COLUMNS",
     "PRICE_KEYS",
     "PROVIDER_KEYS",
     "RENAMED_BESIDE",
@@ -83,6 +84,8 @@ RECONCILE_CAUSES: list[str]
 
 # The ledger's cost columns (then total_cost), the price keys in the order of the unit table, a provider file's keys.
 COST_COLUMNS: tuple[str, ...]
+# The columns a summary adds beside its keys and the cost columns (a label of one of these names is metadata.<name>).
+SUMMARY_COLUMNS: tuple[str, ...]
 PRICE_KEYS: tuple[str, ...]
 PROVIDER_KEYS: tuple[str, ...]
 RENAMED_BESIDE: list[tuple[str, str]]

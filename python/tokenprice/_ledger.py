@@ -68,20 +68,30 @@ def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
         text = os.fspath(item)
         if os.path.exists(text):
             if not os.path.isfile(text):
-                raise _core.InputError(f"{text}: not a file")
+                raise _core.InputError(f"{_shown(text)}: not a file")
             matches = [text]
         elif any(c in text for c in "*?["):
             matches = sorted(m for m in glob.glob(text, recursive=True) if os.path.isfile(m))
             if not matches:
-                raise _core.InputError(f"{text}: no file matches this pattern")
+                raise _core.InputError(f"{_shown(text)}: no file matches this pattern")
         else:
-            raise _core.InputError(f"{text}: no such file")
+            raise _core.InputError(f"{_shown(text)}: no such file")
         for path in matches:
             st = os.stat(path)
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 out.append(path)
     return out
+
+
+def _shown(name: str) -> str:
+    """A name as errors show it: a URL (``https://user:password@host/...``, a scheme tokenprice does not read)
+    with its password and credential-like query parameters as ``***``, as a Postgres or object store URL is."""
+    if "://" not in name:
+        return name
+    from tokenprice._secrets import redact_url
+
+    return redact_url(name)
 
 
 def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema: Any = None) -> Any:
@@ -110,6 +120,19 @@ def _aggregate(table: Any, keys: list[str], period: str | None, tz: str, schema:
 
 # The columns of `.table` other than labels and counts, and those a run without rows can group by (the ledger's).
 _FIXED, TOTALS_COLUMNS = (frozenset(c) for c in _core.log_columns())
+# The columns a summary has besides its keys: no key can be one of them (a label of one of these names is the
+# column `metadata.<name>`, as the ledger names it).
+_SUMMED = frozenset([*_core.SUMMARY_COLUMNS, *COST_COLUMNS, "reported_cost"])
+
+
+def check_keys(keys: Sequence[str]) -> None:
+    """Keys a summary (or a run's totals) can group by: none of the columns it sums or adds (as the ledger says)."""
+    for key in keys:
+        if key in _SUMMED:
+            raise _core.InvalidArgumentError(
+                f"cannot group by '{key}': the summary has a column of that name (a label named '{key}' is the "
+                f"column 'metadata.{key}')"
+            )
 
 
 def _check_period(period: str | None, tz: str) -> None:
@@ -118,6 +141,11 @@ def _check_period(period: str | None, tz: str) -> None:
         return
     if period not in PERIODS:
         raise _core.InvalidArgumentError(f"period must be one of {PERIODS} or None, not {period!r}")
+    check_tz(tz)
+
+
+def check_tz(tz: str) -> None:
+    """A time zone Arrow knows: a tz database name or a UTC offset."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -250,6 +278,7 @@ class PricedLogs:
         import pyarrow as pa
 
         keys = _keys(by)
+        check_keys(keys)
         if self._totals is not None:
             if _grouping(keys, period, tz) != self._totals[1]:
                 raise _core.InvalidArgumentError(self._no_rows())
@@ -874,15 +903,23 @@ def _is_tabular(path: str) -> bool:
 
 def _tabular_texts(path: str) -> list[str | None]:
     """A Parquet or CSV log file as the JSON text of its records (one a row; its columns are the record's fields).
-    A file pyarrow cannot read (no header, a row of another width, not Parquet) is an ``InputError`` naming it."""
+    A file pyarrow cannot read (a row of another width, not Parquet, a compressed stream cut short) is an
+    ``InputError`` naming it, and the row where pyarrow says it. A CSV file with nothing in it — no bytes, or white
+    space and a byte order mark only, decompressed — is no records, as an empty JSON Lines file is; a header alone
+    is no rows already."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     parquet = path.lower().endswith((".parquet", ".pq"))
     try:
         return _texts(pq.read_table(path)) if parquet else _csv_texts(_read_csv(path))
-    except pa.ArrowException as e:
-        raise _core.InputError(f"{path}: cannot be read as {'Parquet' if parquet else 'CSV'}: {e}") from None
+    except (pa.ArrowException, OSError) as e:
+        message = str(e)
+        if not parquet and "Empty CSV file" in message and _holds_nothing(path):
+            return []
+        if not parquet and "CSV parse error" in message and "Row #" not in message:
+            message = _csv_error_with_row(path) or message
+        raise _core.InputError(f"{_shown(path)}: cannot be read as {_tabular_kind(path)}: {_tidy(message)}") from None
 
 
 def _read_csv(path: str) -> Any:
@@ -962,6 +999,54 @@ def _json_escaped(column: Any) -> Any:
         for char, escape in _CONTROL.items():
             column = pc.replace_substring(column, char, escape)
     return column
+
+
+def _tabular_kind(path: str) -> str:
+    name = path.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "Parquet"
+    return "gzip CSV" if name.endswith(".gz") else "zstd CSV" if name.endswith(".zst") else "CSV"
+
+
+def _tidy(message: str) -> str:
+    """A pyarrow message without the prefixes that restate the file or the kind: its reason, the row named as
+    the file's row (the header is row 1)."""
+    import re
+
+    message = re.sub(r"^Could not open Parquet input source '.*?': ", "", message, flags=re.S)
+    message = message.removeprefix("CSV parse error: ")
+    return re.sub(r"^Row #(\d+): ", r"row \1 (the header is row 1): ", message)
+
+
+def _holds_nothing(path: str) -> bool:
+    """Whether a CSV file holds only white space (after a UTF-8 byte order mark), decompressed as pyarrow reads
+    it; False when it cannot be read."""
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(path, compression="detect") as stream:
+            start = True
+            while chunk := stream.read(1 << 20):
+                if start:
+                    chunk, start = chunk.removeprefix(b"\xef\xbb\xbf"), False
+                if chunk.strip():
+                    return False
+    except (pa.ArrowException, OSError):
+        return False
+    return True
+
+
+def _csv_error_with_row(path: str) -> str | None:
+    """pyarrow's parse error of a CSV file read on one thread, which numbers the row it failed on (None when that
+    reading fails otherwise or not at all)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=False))
+    except (pa.ArrowException, OSError) as e:
+        return str(e) if "CSV parse error" in str(e) else None
+    return None
 
 
 def _price_mixed(

@@ -326,9 +326,11 @@ def _progress_bar(logs: Sequence[str]) -> Any:
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
-    from tokenprice._ledger import needs_rows, price_logs, rejects_path
+    from tokenprice._ledger import check_tz, needs_rows, price_logs, rejects_path
     from tokenprice.sources.litellm import is_database_url
 
+    if args.tz != "UTC":  # with or without --period, a zone that does not exist is an error, never ignored
+        check_tz(args.tz)
     database = len(args.logs) == 1 and is_database_url(args.logs[0])
     bar = _progress_bar([] if database else args.logs) if args.progress else None
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::{Offset, TimeZone};
 use rustc_hash::FxBuildHasher;
 
-use super::{flat::Labels, Line, COST_COLUMNS, FIXED_COLUMNS};
+use super::{flat::Labels, Line, COST_COLUMNS, SUMMARY_COLUMNS, TAKEN_NAMES};
 use crate::error::{Error, Result};
 use crate::money::{add_amounts, amount_of, money_builder, money_field};
 use crate::prices::calendar::{civil_from_days, day_of, days_from_civil};
@@ -151,7 +151,12 @@ impl Zone {
 
 /// Whether a label of this key is given the column `metadata.<key>` (its name is a column's).
 fn clashes(key: &str) -> bool {
-    FIXED_COLUMNS.contains(&key) || unit_of_usage_field(key).is_some()
+    TAKEN_NAMES.contains(&key) || unit_of_usage_field(key).is_some()
+}
+
+/// Whether the totals have a column of this name besides their keys (so it cannot be one of them).
+fn summed(key: &str) -> bool {
+    SUMMARY_COLUMNS.contains(&key) || COST_COLUMNS.contains(&key) || ["total_cost", "reported_cost"].contains(&key)
 }
 
 /// What a group key reads of a line.
@@ -179,6 +184,11 @@ impl Grouping {
             .map(|k| {
                 let by = if let Some(c) = Column::ALL.into_iter().find(|c| c.name() == k) {
                     By::Column(c)
+                } else if summed(k) {
+                    return Err(Error::InvalidArgument(format!(
+                        "cannot group by '{k}': the summary has a column of that name (a label named '{k}' is the \
+                         column 'metadata.{k}')"
+                    )));
                 } else if clashes(k) {
                     return Err(Error::InvalidArgument(format!(
                         "cannot group by {k:?} in a run that keeps no rows: group by a label or one of {}, or keep \

@@ -102,9 +102,15 @@ const LINE_COLUMNS: [&str; 22] = [
     "other_cost",
 ];
 
-/// The columns of a priced line other than its labels and counts (a label of one of these names is given the
-/// column `metadata.<name>`): the line's columns, then its extras'.
+/// The columns of a priced line other than its labels and counts: the line's columns, then its extras'.
 pub const FIXED_COLUMNS: [&str; 31] = concat(LINE_COLUMNS, EXTRA_COLUMNS);
+
+/// The columns a summary (or a run's totals) adds beside its keys and the cost columns.
+pub const SUMMARY_COLUMNS: [&str; 2] = ["period", "rows"];
+
+/// The names a label cannot have as its column, besides the usage fields: a label of one of these names is given
+/// the column `metadata.<name>`, so that neither `.table` nor a summary by it holds a name twice.
+pub const TAKEN_NAMES: [&str; 33] = concat(FIXED_COLUMNS, SUMMARY_COLUMNS);
 
 /// Two lists of names as one, in a constant (`C` must be `A + B`).
 const fn concat<const A: usize, const B: usize, const C: usize>(

@@ -11,7 +11,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use super::flat::{Flat, Labels};
 use super::pricer::{price_entries, Line, Pricer};
-use super::{excerpt, LedgerOptions, COST_COLUMNS, FIXED_COLUMNS};
+use super::{excerpt, LedgerOptions, COST_COLUMNS, TAKEN_NAMES};
 use crate::error::{Error, Result};
 use crate::money::{amount_of, money_builder};
 use crate::prices::PriceBook;
@@ -331,7 +331,7 @@ impl LineColumns {
             Arc::new(self.model.finish()),
             Arc::new(self.served.finish()),
         ];
-        for (f, c) in extra.finish_labels(&FIXED_COLUMNS) {
+        for (f, c) in extra.finish_labels(&TAKEN_NAMES) {
             fields.push(f);
             columns.push(c);
         }

@@ -435,6 +435,12 @@ impl ArrayScan {
     }
 }
 
+/// Whether a line holds no record: white space only, after a UTF-8 byte order mark if it starts with one (as a
+/// record's text is read without it), so a file of a BOM alone is as empty as an empty file.
+fn blank(line: &[u8]) -> bool {
+    line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line).iter().all(u8::is_ascii_whitespace)
+}
+
 /// `b[start..end]` without the white space around it.
 fn trimmed(b: &[u8], start: usize, end: usize) -> (usize, usize) {
     let s = start + b[start..end].iter().take_while(|c| c.is_ascii_whitespace()).count();
@@ -806,7 +812,7 @@ fn read_lines(
                     } else if stop - start > max_line {
                         // Over the cap, the file having ended before the block grew past it.
                         lines.push((line_no, start, start + HEAD.min(stop - start), Some((stop - start) as u64)));
-                    } else if !buf[start..stop].iter().all(u8::is_ascii_whitespace) {
+                    } else if !blank(&buf[start..stop]) {
                         lines.push((line_no, start, stop, None));
                     }
                     start = stop + 1;

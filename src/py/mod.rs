@@ -55,6 +55,7 @@ mod _core {
         // Names the Python layer and scripts would otherwise restate.
         let cost_columns: Vec<&str> = crate::ledger::COST_COLUMNS.iter().copied().chain(["total_cost"]).collect();
         m.add("COST_COLUMNS", pyo3::types::PyTuple::new(m.py(), cost_columns)?)?;
+        m.add("SUMMARY_COLUMNS", pyo3::types::PyTuple::new(m.py(), crate::ledger::SUMMARY_COLUMNS)?)?;
         let price_keys = crate::prices::units::UNITS.iter().map(|u| u.price_key);
         m.add("PRICE_KEYS", pyo3::types::PyTuple::new(m.py(), price_keys)?)?;
         m.add("PROVIDER_KEYS", pyo3::types::PyTuple::new(m.py(), crate::prices::schema::PROVIDER_KEYS)?)?;
