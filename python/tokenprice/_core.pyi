@@ -474,7 +474,7 @@ class MemoryStore:
 
 @final
 class Decision:
-    """What a budget's or rate limit's `check` decided; truthy when allowed."""
+    """What a budget's or rate limit's `check` decided; truthy when allowed; recorded (settled) once."""
 
     @property
     def allowed(self) -> bool: ...
