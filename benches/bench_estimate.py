@@ -161,6 +161,20 @@ def python_budget_module() -> Any:
     return module
 
 
+def per_record_us(budget: Any, labels: dict[str, str], amount: Decimal, n: int = 20_000) -> float:
+    """`budget.record(d, amount)` of a fresh decision each call (a decision is recorded once): the decisions are made
+    before the clock starts; best of 7."""
+    best = float("inf")
+    for _ in range(7):
+        decisions = [budget.check(labels, amount) for _ in range(n)]
+        record = budget.record
+        start = time.perf_counter()
+        for d in decisions:
+            record(d, amount)
+        best = min(best, (time.perf_counter() - start) / n * 1e6)
+    return best
+
+
 def budget_cases(
     name: str, module: Any, labels: dict[str, str], amount: Decimal, estimate: Any
 ) -> list[tuple[str, float, str]]:
@@ -177,7 +191,7 @@ def budget_cases(
             per_call_us(lambda: memory.check(labels, estimate)),
             "",
         ),
-        (f"`Budget.record` in process, {name}: 1 limit", per_call_us(lambda: memory.record(d, amount)), ""),
+        (f"`Budget.record` in process, {name}: 1 limit", per_record_us(memory, labels, amount), ""),
     ]
 
 

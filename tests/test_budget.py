@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import re
 import shutil
 import threading
 import time
@@ -223,3 +224,107 @@ def test_redis_killed_mid_run_fails_closed_or_open_as_chosen(tmp_path: Path, cap
     assert allowed and allowed.degraded and "failing open" in caplog.text
     closed.record(d, Decimal("0.05"))  # never raises: logged
     assert "could not settle" in caplog.text
+
+
+def test_negative_amounts_are_refused_and_a_decision_is_recorded_once(stores: Stores) -> None:
+    budget = Budget({"tenant": "1.00/day"}, **stores())
+    acme = {"tenant": "acme"}
+    # However small, a negative estimate would raise the budget past its limit.
+    for bad in (Decimal("-1"), -1, "-0.5", Decimal("-0.0000000001"), "-1E-12"):
+        with pytest.raises(tokenprice.InvalidArgumentError, match=r"estimate=.*never negative"):
+            budget.check(acme, bad)
+    d = budget.check(acme, Decimal("0.40"))
+    assert d.remaining == Decimal("0.60")
+    with pytest.raises(tokenprice.InvalidArgumentError, match=r"cost=Decimal\('-5'\).*never negative"):
+        budget.record(d, Decimal("-5"))
+    budget.record(d, Decimal("0.10"))  # the refused record did not settle the decision
+    assert budget.check(acme, Decimal(0)).remaining == Decimal("0.90")
+    with pytest.raises(tokenprice.InvalidArgumentError, match="already recorded"):
+        budget.record(d, Decimal("0.10"))
+    with pytest.raises(tokenprice.InvalidArgumentError, match="already recorded"):
+        budget.record(d, Decimal("0"))
+    assert budget.check(acme, Decimal(0)).remaining == Decimal("0.90")
+    assert not budget.check(acme, Decimal("0.91"))
+    # A denied decision holds nothing; it too is recorded once.
+    denied = budget.check(acme, Decimal("5.50"))
+    assert not denied
+    budget.record(denied, Decimal(0))
+    with pytest.raises(tokenprice.InvalidArgumentError, match="already recorded"):
+        budget.record(denied, Decimal(0))
+
+    rl = RateLimit("tenant", tokens_per_minute=1000, **stores())
+    with pytest.raises(tokenprice.InvalidArgumentError, match="tokens=-1: .*never negative"):
+        rl.check(acme, tokens=-1)
+    with pytest.raises(tokenprice.InvalidTypeError, match="tokens=1.5"):
+        rl.check(acme, tokens=1.5)  # type: ignore[arg-type]
+    t = rl.check(acme, tokens=600)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="tokens=-5: .*never negative"):
+        rl.record(t, -5)
+    rl.record(t, 100)
+    with pytest.raises(tokenprice.InvalidArgumentError, match="already recorded"):
+        rl.record(t, 100)
+    assert rl.check(acme, tokens=0).remaining == 900
+
+
+def test_remaining_never_rises_above_the_limit(stores: Stores) -> None:
+    budget = Budget({"tenant": "1.00/day"}, **stores())
+    rng = random.Random(7)
+    decisions = []
+    for _ in range(300):
+        est = Decimal(rng.randint(-50, 50)) / 1000
+        try:
+            d = budget.check({"tenant": "a"}, est)
+        except tokenprice.InvalidArgumentError:
+            assert est < 0
+            continue
+        # Below 0 when calls cost more than their estimates; never above the limit.
+        assert d.remaining is not None and d.remaining <= Decimal("1.00")
+        decisions.append(d)
+        # Settle one of the decisions so far, perhaps again, perhaps with a negative cost.
+        pick = rng.choice(decisions)
+        try:
+            budget.record(pick, Decimal(rng.randint(-50, 50)) / 1000)
+        except tokenprice.InvalidArgumentError:
+            pass
+    left = budget.check({"tenant": "a"}, Decimal(0)).remaining
+    assert left is not None and left <= Decimal("1.00")
+
+
+def test_limits_that_are_not_limits_raise_the_library_errors_naming_them() -> None:
+    for spec, says in [
+        ("-5/day", "a limit is never negative"),
+        ("NaN/day", "expected an amount in USD"),
+        ("inf/day", "expected an amount in USD"),
+        ("-Infinity/day", "expected an amount in USD"),
+        ("$5/day", "expected an amount in USD"),
+        ("5/fortnight", "expected 'AMOUNT/PERIOD' with PERIOD one of second"),
+        ("5", "expected 'AMOUNT/PERIOD'"),
+        ("9999999999999/day", r"the largest limit is 9007199.254740991 USD"),
+    ]:
+        with pytest.raises(tokenprice.InvalidArgumentError, match=rf"limits\['tenant'\]='{re.escape(spec)}': {says}"):
+            Budget({"tenant": spec})
+    with pytest.raises(tokenprice.InvalidTypeError, match=r"limits\['tenant'\]=5: expected a limit as text"):
+        Budget({"tenant": 5})  # type: ignore[dict-item]
+    for kw, error, says in [
+        ({"tokens_per_minute": -1}, tokenprice.InvalidArgumentError, "tokens_per_minute=-1: .*never negative"),
+        ({"tokens_per_minute": 1.5}, tokenprice.InvalidTypeError, r"tokens_per_minute=1.5: expected a whole number"),
+        ({"tokens_per_minute": "x"}, tokenprice.InvalidTypeError, "tokens_per_minute='x': expected a whole number"),
+        ({"tokens_per_minute": True}, tokenprice.InvalidTypeError, "tokens_per_minute=True: expected a whole number"),
+        ({"requests_per_minute": 2**64}, tokenprice.InvalidArgumentError, "the largest limit is 9007199254740991"),
+        ({"requests_per_minute": 2**53}, tokenprice.InvalidArgumentError, "the largest limit is 9007199254740991"),
+        ({}, tokenprice.InvalidArgumentError, "needs tokens_per_minute= or requests_per_minute="),
+    ]:
+        with pytest.raises(error, match=says):
+            RateLimit("tenant", **kw)
+
+
+def test_the_largest_limit_is_counted_exactly_and_one_unit_more_is_refused(stores: Stores) -> None:
+    with pytest.raises(tokenprice.InvalidArgumentError, match="the largest limit"):
+        Budget({"tenant": "9007199.254740992/day"}, **stores())
+    budget = Budget({"tenant": "9007199.254740991/day"}, **stores())
+    d = budget.check({"tenant": "a"}, Decimal("9007199.254740990"))
+    assert d and d.remaining == Decimal("0.000000001")
+    assert budget.check({"tenant": "a"}, Decimal("0.000000001")).remaining == Decimal(0)
+    assert not budget.check({"tenant": "a"}, Decimal("0.000000001"))
+    rl = RateLimit("tenant", requests_per_minute=2**53 - 1, window="fixed", **stores())
+    assert rl.check({"tenant": "a"}).remaining == 2**53 - 2

@@ -4,6 +4,7 @@ cache cold; count_message_tokens(..., approximate=True) for Claude and Gemini.""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -121,3 +122,49 @@ def test_a_request_of_no_known_shape_or_without_a_model_says_so() -> None:
         tokenprice.estimate({"model": "gpt-4o", "prompt": "hi"})
     with pytest.raises(tokenprice.InvalidArgumentError, match="needs model="):
         tokenprice.estimate({"contents": []})
+
+
+def test_every_choice_may_write_the_output_limit_so_high_bounds_the_bill() -> None:
+    request = {"model": "gpt-4o", "n": 3, "max_tokens": 100, "messages": MESSAGES}
+    e = tokenprice.estimate(request, at=AT)
+    one = tokenprice.estimate({**request, "n": 1}, at=AT)
+    assert (e.choices, e.output_limit, e.output_limit_from) == (3, 300, "max_tokens")
+    assert (one.choices, one.output_limit) == (1, 100)
+    assert e.input_tokens == one.input_tokens and e.low.total == one.low.total  # the prompt is billed once
+    # What OpenAI can bill: 3 choices of 100 tokens each (usage.completion_tokens is their total).
+    response = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1759276800,
+        "model": "gpt-4o",
+        "usage": {"prompt_tokens": e.input_tokens, "completion_tokens": 300},
+    }
+    assert e.high is not None and e.high.total == tokenprice.price(tokenprice.extract_usage(response), at=AT).total
+    # A budget reserving the high end is never overshot by the call.
+    budget = tokenprice.Budget({"tenant": str(e.high.total) + "/day"})
+    assert budget.check({"tenant": "a"}, e).remaining == Decimal(0)
+    # Gemini's candidateCount likewise; Claude's Messages API writes one message per request.
+    g = tokenprice.estimate(
+        {"contents": [], "generationConfig": {"maxOutputTokens": 64, "candidateCount": 2}},
+        model="gemini-2.5-flash",
+        at=AT,
+    )
+    assert (g.choices, g.output_limit) == (2, 128)
+    m = tokenprice.estimate({"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": MESSAGES, "n": 2}, at=AT)
+    assert m.api == "messages" and (m.choices, m.output_limit) == (1, 50)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"max_tokens": -1}, "request.max_tokens: expected a whole number of tokens, 0 or more, got -1"),
+        ({"max_tokens": "200"}, 'request.max_tokens: expected a whole number of tokens, 0 or more, got "200"'),
+        ({"max_tokens": 1.5}, "request.max_tokens: expected a whole number of tokens, 0 or more, got 1.5"),
+        ({"max_completion_tokens": -3}, "request.max_completion_tokens: expected a whole number of tokens"),
+        ({"n": 0}, "request.n: expected a whole number of choices, 1 or more, got 0"),
+        ({"n": "2"}, 'request.n: expected a whole number of choices, 1 or more, got "2"'),
+    ],
+)
+def test_an_invalid_output_limit_or_choice_count_is_an_error_naming_the_field(fields: dict, says: str) -> None:
+    with pytest.raises(tokenprice.InvalidMessageError, match=re.escape(says)):
+        tokenprice.estimate({"model": "gpt-4o", "messages": MESSAGES, **fields}, at=AT)

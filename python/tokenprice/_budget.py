@@ -6,8 +6,10 @@ settles the reservation with the actual cost (the difference is added or given b
 never overshoot a limit by more than the sum of (actual − estimate) of the calls in flight.
 
 Amounts are integers: money in nano-USD (10⁻⁹; a cost with more decimals is rounded up, never down), tokens and
-requests as counts. Windows are fixed (reset at each period boundary, UTC epoch-aligned) or sliding (the previous
-window's count weighted by the part of it still inside the period, as rate limiters of gateways do).
+requests as counts. Amounts are never negative, a decision is recorded once, and a limit is at most 2⁵³ − 1 of its
+unit (`MAX_LIMIT`: what Redis's Lua numbers hold exactly), so a budget never holds more than its limit. Windows
+are fixed (reset at each period boundary, UTC epoch-aligned) or sliding (the previous window's count weighted by the
+part of it still inside the period, as rate limiters of gateways do).
 
 Stores: `MemoryStore` (one process, thread-safe: the core's `budget` module, where the whole check runs) and
 `RedisStore` (many processes: one Lua script per check, one
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple, Protocol
 
-from tokenprice._core import BudgetStoreError
+from tokenprice._core import BudgetStoreError, InvalidArgumentError, InvalidTypeError
 from tokenprice._core import Decision as Decision
 from tokenprice._core import MemoryStore as MemoryStore
 from tokenprice._core import _Limiter as _Core
@@ -35,6 +37,9 @@ from tokenprice._labels import LabelValue, current_labels
 log = logging.getLogger("tokenprice")
 
 NANO_PER_USD = 10**9
+# The largest limit, in its unit (nano-USD, tokens, requests): the core's `budget::MAX_LIMIT`, the largest integer a
+# double (Redis's Lua numbers) holds exactly. In USD: 9,007,199.254740991.
+MAX_LIMIT = 2**53 - 1
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 Window = Literal["fixed", "sliding"]
 
@@ -44,29 +49,48 @@ def _nano(amount: Decimal) -> int:
     return int((amount * NANO_PER_USD).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _money(value: Any, what: str) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            pass
-    raise TypeError(f"{what}: expected an amount in USD as a Decimal, int or decimal text, got {value!r}")
-
-
-def _parse_limit(text: str, what: str) -> tuple[Decimal, int]:
-    """'50.00/day' → (Decimal('50.00'), 86400)."""
+def _parse_limit(text: Any, what: str) -> tuple[Decimal, int]:
+    """'50.00/day' → (Decimal('50.00'), 86400); anything else raises InvalidArgumentError (InvalidTypeError for
+    what is not text) naming `what` and the value."""
+    if not isinstance(text, str):
+        raise InvalidTypeError(f"{what}={text!r}: expected a limit as text, 'AMOUNT/PERIOD' such as '50.00/day'")
     amount, sep, period = text.partition("/")
     seconds = _PERIODS.get(period.strip().lower())
     if not sep or seconds is None:
-        raise ValueError(f"{what}={text!r}: expected 'AMOUNT/PERIOD' with PERIOD one of {', '.join(_PERIODS)}")
-    value = _money(amount.strip(), what)
+        raise InvalidArgumentError(
+            f"{what}={text!r}: expected 'AMOUNT/PERIOD' with PERIOD one of {', '.join(_PERIODS)}"
+        )
+    try:
+        value = Decimal(amount.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InvalidArgumentError(f"{what}={text!r}: expected an amount in USD as decimal text, such as '50.00'")
     if value < 0:
-        raise ValueError(f"{what}={text!r}: a limit is never negative")
+        raise InvalidArgumentError(f"{what}={text!r}: a limit is never negative")
+    if _nano(value) > MAX_LIMIT:
+        raise InvalidArgumentError(
+            f"{what}={text!r}: the largest limit is {Decimal(MAX_LIMIT).scaleb(-9)} USD per period (2**53 - 1 "
+            "nano-USD, the largest count a RedisStore's Lua script holds exactly)"
+        )
     return value, seconds
+
+
+def _count(value: Any, what: str, unit: str, limit: int | None = None) -> int:
+    """A count of `unit` (an int, never negative; at most `limit`), or InvalidTypeError / InvalidArgumentError naming
+    `what` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"{what}={value!r}: expected a whole number of {unit} (an int)")
+    if value < 0:
+        raise InvalidArgumentError(f"{what}={value}: a number of {unit} is never negative")
+    if limit is not None and value > limit:
+        raise InvalidArgumentError(
+            f"{what}={value}: the largest limit is {limit} {unit} (2**53 - 1, the largest count a RedisStore's Lua "
+            "script holds exactly)"
+        )
+    if value >= 2**63:
+        raise InvalidArgumentError(f"{what}={value}: too many {unit} (at most {2**63 - 1})")
+    return value
 
 
 class Slot(NamedTuple):
@@ -137,7 +161,7 @@ class RedisStore:
 
     def __init__(self, client: Any, *, on_error: Literal["closed", "open"] = "closed") -> None:
         if on_error not in ("closed", "open"):
-            raise ValueError(f"on_error={on_error!r}: expected 'closed' or 'open'")
+            raise InvalidArgumentError(f"on_error={on_error!r}: expected 'closed' or 'open'")
         self.client = client
         self.on_error = on_error
         self._script = client.register_script(_RESERVE_LUA)
@@ -191,7 +215,7 @@ class _Limiter:
         self, rules: list[_Rule], store: Store | None, window: Window, prefix: str, clock: Callable[[], float]
     ) -> None:
         if window not in ("fixed", "sliding"):
-            raise ValueError(f"window={window!r}: expected 'fixed' or 'sliding'")
+            raise InvalidArgumentError(f"window={window!r}: expected 'fixed' or 'sliding'")
         self.rules = rules
         self.store: Store = store if store is not None else MemoryStore()
         memory = self.store if isinstance(self.store, MemoryStore) else None
@@ -278,8 +302,9 @@ class Budget:
         return limiter.check(labels, estimate)
 
     def record(self, decision: Decision, cost: Any) -> None:
-        """Settles ``decision``'s reservation with the actual ``cost`` (a `Cost`, a `PricedCall` or USD): the
-        difference is added to (or given back from) the window the reservation was made in."""
+        """Settles ``decision``'s reservation with the actual ``cost`` (a `Cost`, a `PricedCall` or USD, never
+        negative): the difference is added to (or given back from) the window the reservation was made in. A
+        decision is recorded once: recording it again raises `InvalidArgumentError` and changes nothing."""
         self._limiter.settle(decision, cost)
 
 
@@ -302,28 +327,17 @@ class RateLimit:
     ) -> None:
         names = (per,) if isinstance(per, str) else tuple(per)
         rules = []
-        if tokens_per_minute is not None:
-            rules.append(
-                _Rule(
-                    names, "tokens", int(tokens_per_minute), 60, f"{'+'.join(names)} {tokens_per_minute} tokens/minute"
-                )
-            )
-        if requests_per_minute is not None:
-            rules.append(
-                _Rule(
-                    names,
-                    "requests",
-                    int(requests_per_minute),
-                    60,
-                    f"{'+'.join(names)} {requests_per_minute} requests/minute",
-                )
-            )
+        for measure, value in (("tokens", tokens_per_minute), ("requests", requests_per_minute)):
+            if value is not None:
+                n = _count(value, f"{measure}_per_minute", measure, MAX_LIMIT)
+                rules.append(_Rule(names, measure, n, 60, f"{'+'.join(names)} {n} {measure}/minute"))
         if not rules:
-            raise ValueError("RateLimit needs tokens_per_minute= or requests_per_minute=")
+            raise InvalidArgumentError("RateLimit needs tokens_per_minute= or requests_per_minute=")
         self._limiter = _Limiter(rules, store, window, prefix, clock)
 
     def check(self, labels: Mapping[str, LabelValue] | None = None, tokens: int = 0) -> Decision:
-        return self._limiter.check(labels, None, int(tokens), 1)
+        return self._limiter.check(labels, None, _count(tokens, "tokens", "tokens"), 1)
 
     def record(self, decision: Decision, tokens: int) -> None:
-        self._limiter.settle(decision, None, int(tokens))
+        """Settles ``decision``'s reservation with the tokens used; once per decision, as `Budget.record`."""
+        self._limiter.settle(decision, None, _count(tokens, "tokens", "tokens"))

@@ -443,7 +443,7 @@ def price(
 @final
 class Estimate:
     """What a request will cost before it is sent: the prompt counted, the output as a range (low: none; high: the
-    limit), the cache cold."""
+    limit of every choice), the cache cold."""
 
     @property
     def api(self) -> Literal["chat", "responses", "messages", "gemini"]: ...
@@ -456,7 +456,9 @@ class Estimate:
     @property
     def encoding(self) -> str: ...
     @property
-    def output_limit(self) -> int | None: ...
+    def choices(self) -> int: ...  # chat's `n`, Gemini's `candidateCount` (1 when unset)
+    @property
+    def output_limit(self) -> int | None: ...  # each choice's limit times `choices`
     @property
     def output_limit_from(self) -> str | None: ...
     @property
@@ -475,7 +477,7 @@ class MemoryStore:
 
 @final
 class Decision:
-    """What a budget's or rate limit's `check` decided; truthy when allowed."""
+    """What a budget's or rate limit's `check` decided; truthy when allowed; recorded (settled) once."""
 
     @property
     def allowed(self) -> bool: ...

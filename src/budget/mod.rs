@@ -5,7 +5,9 @@
 //! `Limiter::slots` says what to reserve, the store reserves, `Limiter::decide` reads its answer.
 //!
 //! Amounts are integers (`i64`): money in nano-USD (10⁻⁹; [`nano_ceil`] and [`nano_of_text`] round a finer amount
-//! up, so a limit is never passed by rounding), tokens and requests as counts. A fixed window is the period's
+//! up, so a limit is never passed by rounding), tokens and requests as counts. Amounts reserved and settled are
+//! never negative (a negative one would hand the budget more than its limit), and a limit is at most
+//! [`MAX_LIMIT`]. A fixed window is the period's
 //! epoch-aligned interval (`now_ms / period_ms`); a sliding one adds the previous window's count weighted by the
 //! part of it still inside the period (`prev × (period − now mod period) / period`, rounded down), as gateways'
 //! rate limiters do.
@@ -14,6 +16,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+
+/// The largest limit: 2⁵³ − 1 (nano-USD, about 9 million USD; or tokens, or requests), the largest integer a
+/// double holds exactly, so that Redis's Lua script (whose numbers are doubles) counts it as this store does.
+pub const MAX_LIMIT: i64 = (1 << 53) - 1;
+
+/// An error unless every amount (indexed by [`Measure`]) is 0 or more.
+fn never_negative(amounts: impl IntoIterator<Item = (Measure, i64)>, what: &str) -> Result<()> {
+    match amounts.into_iter().find(|(_, a)| *a < 0) {
+        Some((m, a)) => Err(Error::InvalidArgument(format!(
+            "{what} of {a} {}: amounts are never negative (a negative one would raise the budget past its limit)",
+            if m == Measure::Usd { "nano-USD" } else { m.name() }
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// What a rule counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,13 +145,22 @@ impl Limiter {
                     r.text
                 )));
             }
+            if r.limit > MAX_LIMIT {
+                return Err(Error::InvalidArgument(format!(
+                    "limit {:?}: {} is above the largest limit, {MAX_LIMIT} (2^53 - 1: nano-USD, tokens or \
+                     requests), the largest count Redis's Lua script holds exactly",
+                    r.text, r.limit
+                )));
+            }
         }
         Ok(Limiter { rules, sliding, prefix })
     }
 
     /// The slots of the rules whose labels are all given (`label(name)` is a label's value as text, if set),
-    /// with `amounts` per measure (indexed by [`Measure`]). Rules without all their labels do not apply.
-    pub fn slots(&self, mut label: impl FnMut(&str) -> Option<String>, amounts: [i64; 3]) -> Vec<Slot> {
+    /// with `amounts` per measure (indexed by [`Measure`], never negative). Rules without all their labels do not
+    /// apply.
+    pub fn slots(&self, mut label: impl FnMut(&str) -> Option<String>, amounts: [i64; 3]) -> Result<Vec<Slot>> {
+        never_negative(Measure::ALL.into_iter().zip(amounts), "a reservation")?;
         let mut out = Vec::with_capacity(self.rules.len());
         'rules: for (i, rule) in self.rules.iter().enumerate() {
             let mut key = format!("{}:{}:{}:", self.prefix, rule.measure.name(), rule.period_ms / 1000);
@@ -157,7 +183,7 @@ impl Limiter {
                 rule: i,
             });
         }
-        out
+        Ok(out)
     }
 
     /// The decision from a store's answer to reserving `slots` at `now_ms`: the denying rule, or the tightest one
@@ -211,7 +237,7 @@ impl Limiter {
         amounts: [i64; 3],
         now_ms: i64,
     ) -> Result<Decision> {
-        let slots = self.slots(label, amounts);
+        let slots = self.slots(label, amounts)?;
         if slots.is_empty() {
             return Ok(Decision { allowed: true, ..Default::default() });
         }
@@ -220,9 +246,11 @@ impl Limiter {
     }
 
     /// What settles `decision`'s reservation with the `actual` amounts (per measure; `None`: not settled, as a
-    /// request count is not): per held window, (key, period, expiry, actual − reserved). Empty for a denied or
-    /// degraded decision, and a difference of zero is left out.
+    /// request count is not; never negative): per held window, (key, period, expiry, actual − reserved). Empty for
+    /// a denied or degraded decision, and a difference of zero is left out. Settling one decision twice is the
+    /// caller's to prevent (the binding's `Decision` is settled once).
     pub fn settlement(&self, decision: &Decision, actual: [Option<i64>; 3]) -> Result<Vec<(String, i64, i64, i64)>> {
+        never_negative(Measure::ALL.into_iter().zip(actual).filter_map(|(m, a)| Some((m, a?))), "a settlement")?;
         let mut out = Vec::with_capacity(decision.held.len());
         for h in &decision.held {
             if let Some(a) = actual[h.measure as usize] {
@@ -336,7 +364,8 @@ pub fn nano_ceil(amount: i128) -> Result<i64> {
 }
 
 /// Decimal text in USD ("0.0001", "-2", "1E-7", "12.5e3"; what Python's `str(Decimal)` writes) as whole nano-USD,
-/// rounded up, exact at any number of digits.
+/// its magnitude rounded up (so a negative amount, however small, stays negative: callers refuse those), exact at
+/// any number of digits.
 pub fn nano_of_text(text: &str) -> Result<i64> {
     let bad = || Error::InvalidArgument(format!("{text:?}: not an amount in USD"));
     let (negative, body) = match text.as_bytes().first() {
@@ -372,8 +401,8 @@ pub fn nano_of_text(text: &str) -> Result<i64> {
         let scale = 10i64.checked_pow(u32::try_from(zeros).map_err(|_| too_big())?).ok_or_else(too_big)?;
         whole = whole.checked_mul(scale).ok_or_else(too_big)?;
     }
-    // Toward +∞: a positive amount with a remainder goes up, a negative one's truncation already went up.
-    Ok(if negative { -whole } else { whole + i64::from(rest) })
+    let magnitude = whole.checked_add(i64::from(rest)).ok_or_else(too_big)?;
+    Ok(if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]
@@ -524,7 +553,7 @@ mod tests {
     #[test]
     fn a_store_answer_that_does_not_fit_is_an_error() {
         let limiter = Limiter::new(vec![rule(&["t"], Measure::Usd, 10, 60)], false, "x".into()).unwrap();
-        let slots = limiter.slots(|_| Some("a".into()), [1, 0, 0]);
+        let slots = limiter.slots(|_| Some("a".into()), [1, 0, 0]).unwrap();
         assert!(limiter.decide(&slots, 0, &Reserved { denied: None, remaining: vec![] }).is_err());
         assert!(limiter.decide(&slots, 0, &Reserved { denied: Some(3), remaining: vec![1] }).is_err());
         let ok = limiter.decide(&slots, 0, &Reserved { denied: None, remaining: vec![9] }).unwrap();
@@ -548,7 +577,8 @@ mod tests {
             ("0.0000000001", 1),
             ("0.0000000010", 1),
             ("0.00000000100000000000000000001", 2),
-            ("-0.0000000015", -1),
+            ("-0.0000000015", -2),
+            ("-0.0000000000001", -1),
             ("1E-7", 100),
             ("1E+3", 1_000_000_000_000),
             ("12.5e3", 12_500_000_000_000),
@@ -564,5 +594,30 @@ mod tests {
         }
         assert!(matches!(nano_of_text("1e30"), Err(Error::Overflow(_))));
         assert!(matches!(nano_of_text("1e99999999999"), Err(Error::Overflow(_))));
+    }
+    #[test]
+    fn negative_amounts_are_refused_and_leave_the_counts_alone() {
+        let limiter = Limiter::new(vec![rule(&["t"], Measure::Usd, 1000, 86400)], false, "n".into()).unwrap();
+        let store = MemoryStore::new();
+        let now = 1_700_000_000_000;
+        let err = limiter.check(&store, labels(&[("t", "a")]), [-1, 0, 0], now).unwrap_err();
+        assert!(err.to_string().contains("a reservation of -1 nano-USD: amounts are never negative"), "{err}");
+        assert!(limiter.slots(|_| Some("a".into()), [0, -5, 0]).is_err());
+        assert!(store.is_empty());
+        let d = limiter.check(&store, labels(&[("t", "a")]), [400, 0, 0], now).unwrap();
+        let err = limiter.settlement(&d, [Some(-5), None, None]).unwrap_err();
+        assert!(err.to_string().contains("a settlement of -5 nano-USD"), "{err}");
+        assert_eq!(store.count(&d.held[0].key, now), 400);
+        // Zero is an amount: reserving nothing, spending nothing.
+        assert_eq!(limiter.check(&store, labels(&[("t", "a")]), [0, 0, 0], now).unwrap().left, Some(600));
+        store.settle(&limiter.settlement(&d, [Some(0), None, None]).unwrap()).unwrap();
+        assert_eq!(store.count(&d.held[0].key, now), 0);
+    }
+
+    #[test]
+    fn a_limit_above_what_redis_counts_exactly_is_refused() {
+        assert!(Limiter::new(vec![rule(&["t"], Measure::Usd, MAX_LIMIT, 60)], false, "x".into()).is_ok());
+        let err = Limiter::new(vec![rule(&["t"], Measure::Tokens, MAX_LIMIT + 1, 60)], false, "x".into()).unwrap_err();
+        assert!(err.to_string().contains("above the largest limit, 9007199254740991"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! check that converts the labels and the amount and hands back a `Decision`. For a store written in Python
 //! (Redis), `_Limiter.slots` says what to reserve and `_Limiter.decide` reads the store's answer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -78,7 +79,7 @@ impl PyMemoryStore {
 /// What `check` decided. `remaining` is what is left under the tightest limit that applies (after this
 /// reservation when allowed; USD as a Decimal for budgets, a count for rate limits), `resets_at` when that
 /// limit's window ends, `limit` which limit it is (as given). `degraded`: the store could not be reached and the
-/// store fails open. Truthy when allowed.
+/// store fails open. Truthy when allowed. A decision is settled (`record`) once.
 #[pyclass(frozen, module = "tokenprice", name = "Decision")]
 pub struct PyDecision {
     decision: Decision,
@@ -86,6 +87,8 @@ pub struct PyDecision {
     money: bool,
     /// The limiter it came from (its address), so a decision is settled by the limiter that made it.
     owner: usize,
+    /// Set by the first `record`: a second one would count the spend twice (or give the reservation back twice).
+    settled: AtomicBool,
 }
 
 #[pymethods]
@@ -140,7 +143,7 @@ impl PyDecision {
     #[staticmethod]
     fn _degraded() -> Self {
         let decision = Decision { allowed: true, degraded: true, ..Default::default() };
-        PyDecision { decision, limit: None, money: false, owner: 0 }
+        PyDecision { decision, limit: None, money: false, owner: 0, settled: AtomicBool::new(false) }
     }
 }
 
@@ -185,6 +188,8 @@ impl PyLimiter {
     }
 
     fn amounts(&self, py: Python<'_>, usd: Option<&Arg<'_>>, tokens: i64, requests: i64) -> PyResult<[i64; 3]> {
+        never_negative(py, "tokens", tokens)?;
+        never_negative(py, "requests", requests)?;
         let usd = match usd.filter(|u| !u.is_none()) {
             Some(u) => reservation(py, u)?,
             None if self.needs_usd => {
@@ -196,6 +201,7 @@ impl PyLimiter {
     }
 
     fn slots(&self, labels: &Arg<'_>, amounts: [i64; 3]) -> PyResult<Vec<Slot>> {
+        let py = labels.py();
         let mut failed = None;
         let dict = labels.cast::<PyDict>().ok();
         let slots = self.limiter.slots(
@@ -212,7 +218,10 @@ impl PyLimiter {
             },
             amounts,
         );
-        failed.map_or(Ok(slots), Err)
+        match failed {
+            Some(e) => Err(e),
+            None => slots.py_err(py),
+        }
     }
 
     fn decision(&self, decision: Decision) -> PyDecision {
@@ -222,6 +231,7 @@ impl PyLimiter {
             money: rule.is_some_and(|r| r.measure == Measure::Usd),
             owner: self as *const Self as usize,
             decision,
+            settled: AtomicBool::new(false),
         }
     }
 }
@@ -295,8 +305,9 @@ impl PyLimiter {
     }
 
     /// Settles `decision`'s reservation with the actual amounts (`usd` as `check` reads it; `tokens`; None: not
-    /// settled). In the in-process store it is done here (returns None); for a store in Python, returns the
-    /// entries (window key, period in ms, delta) for its `settle`.
+    /// settled; never negative). In the in-process store it is done here (returns None); for a store in Python,
+    /// returns the entries (window key, period in ms, delta) for its `settle`. A decision is settled once: a
+    /// second `record` of it raises InvalidArgumentError and changes nothing.
     #[pyo3(signature = (decision, usd=None, tokens=None))]
     fn settle(
         &self,
@@ -306,17 +317,31 @@ impl PyLimiter {
         tokens: Option<i64>,
     ) -> PyResult<Option<Vec<(String, i64, i64)>>> {
         guard(py, || {
-            if !decision.decision.allowed || decision.decision.held.is_empty() {
-                return Ok(self.store.is_none().then(Vec::new));
-            }
-            if decision.owner != self as *const Self as usize {
+            let held = decision.decision.allowed && !decision.decision.held.is_empty();
+            if held && decision.owner != self as *const Self as usize {
                 return Err(invalid_argument(
                     py,
                     "record(): this decision was made by another Budget or RateLimit".into(),
                 ));
             }
+            // The actual amounts are read (and refused) before the decision counts as settled.
             let usd = usd.filter(|u| !u.is_none()).map(|u| actual(py, u)).transpose()?;
-            let entries = self.limiter.settlement(&decision.decision, [usd, tokens, None]).py_err(py)?;
+            if let Some(t) = tokens {
+                never_negative(py, "tokens", t)?;
+            }
+            let entries = if held {
+                self.limiter.settlement(&decision.decision, [usd, tokens, None]).py_err(py)?
+            } else {
+                Vec::new()
+            };
+            if decision.settled.swap(true, Ordering::AcqRel) {
+                return Err(invalid_argument(
+                    py,
+                    "record(): this decision was already recorded; a decision is settled once (recording it again \
+                     would count its spend twice)"
+                        .into(),
+                ));
+            }
             match &self.store {
                 Some(store) => {
                     store.settle(&entries).py_err(py)?;
@@ -326,6 +351,14 @@ impl PyLimiter {
             }
         })
     }
+}
+
+/// An error naming `what` when `n` is negative.
+fn never_negative(py: Python<'_>, what: &str, n: i64) -> PyResult<()> {
+    if n < 0 {
+        return Err(invalid_argument(py, format!("{what}={n}: a count is never negative")));
+    }
+    Ok(())
 }
 
 /// What `check` reserves, in nano-USD rounded up: an `Estimate`'s high end, a `Cost`, or USD.
@@ -368,10 +401,25 @@ fn is_amount(py: Python<'_>, value: &Arg<'_>) -> PyResult<bool> {
     Ok(value.is_instance_of::<PyString>() || value.is_instance_of::<PyInt>() || is_decimal(py, value)?)
 }
 
-/// A `Cost`'s total, a Decimal, an int or decimal text, in nano-USD rounded up.
+/// A `Cost`'s total, a Decimal, an int or decimal text, in nano-USD rounded up; never negative (a negative
+/// estimate or cost would raise the budget past its limit).
 fn usd_amount(py: Python<'_>, value: &Arg<'_>, what: &str) -> PyResult<i64> {
+    let nano = any_usd_amount(py, value, what)?;
+    if nano < 0 {
+        let shown = value.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
+        return Err(invalid_argument(
+            py,
+            format!("{what}={shown}: an amount in USD is never negative (it would raise the budget past its limit)"),
+        ));
+    }
+    Ok(nano)
+}
+
+/// `usd_amount` of any sign: a negative amount stays negative (its magnitude rounded up).
+fn any_usd_amount(py: Python<'_>, value: &Arg<'_>, what: &str) -> PyResult<i64> {
     if let Ok(c) = value.cast::<PyCost>() {
-        return nano_ceil(c.get().cost.total).py_err(py);
+        let total = c.get().cost.total;
+        return if total < 0 { Ok(-1) } else { nano_ceil(total).py_err(py) };
     }
     let wrong = || {
         let shown = value.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());

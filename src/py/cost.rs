@@ -565,7 +565,13 @@ impl PyEstimate {
     fn encoding(&self) -> &str {
         &self.estimate.encoding
     }
-    /// The most output tokens the call can produce (None when neither the request nor the book says).
+    /// How many outputs the request asks for: chat's `n`, Gemini's `candidateCount` (1 when unset).
+    #[getter]
+    fn choices(&self) -> u64 {
+        self.estimate.choices
+    }
+    /// The most output tokens the call can produce, over all its choices: each choice's limit times `choices`
+    /// (None when neither the request nor the book gives a limit).
     #[getter]
     fn output_limit(&self) -> Option<u64> {
         self.estimate.output_limit

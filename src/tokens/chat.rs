@@ -291,11 +291,49 @@ pub struct ChatRequest {
     pub model: Option<String>,
     pub messages: Vec<Value>,
     pub tools: Vec<Value>,
+    /// The output limit of each choice, with the key it came from.
     pub max_output: Option<(u64, &'static str)>,
+    /// How many outputs the request asks for, each up to `max_output`: chat's `n`, Gemini's
+    /// `generationConfig.candidateCount`; 1 when unset (and for Responses and Messages, which have no such field).
+    pub choices: u64,
 }
 
-fn first_count(obj: &serde_json::Map<String, Value>, keys: &[&'static str]) -> Option<(u64, &'static str)> {
-    keys.iter().find_map(|k| obj.get(*k).and_then(Value::as_u64).map(|n| (n, *k)))
+/// The count at `obj[key]` (`path` names `obj` in an error): None when absent or null (what the APIs take as
+/// unset), an error naming the field when it is not a whole number of at least `min`.
+fn count_at(obj: &serde_json::Map<String, Value>, path: &str, key: &str, min: u64, what: &str) -> Result<Option<u64>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= min => Ok(Some(n)),
+            _ => Err(bad(format!("{path}.{key}: expected a whole number of {what}, {min} or more, got {v}"))),
+        },
+    }
+}
+
+/// The first of `keys` the request sets, as an output limit; each one set must be a count.
+fn first_count(
+    obj: &serde_json::Map<String, Value>,
+    path: &str,
+    keys: &[&'static str],
+) -> Result<Option<(u64, &'static str)>> {
+    let mut found = None;
+    for k in keys {
+        if let Some(n) = count_at(obj, path, k, 0, "tokens")? {
+            found = found.or(Some((n, *k)));
+        }
+    }
+    Ok(found)
+}
+
+/// How many choices (candidates) the request asks for at `obj[key]`: 1 when unset.
+fn choices_at(obj: &serde_json::Map<String, Value>, path: &str, keys: &[&str]) -> Result<u64> {
+    let mut found = None;
+    for k in keys {
+        if let Some(n) = count_at(obj, path, k, 1, "choices")? {
+            found = found.or(Some(n));
+        }
+    }
+    Ok(found.unwrap_or(1))
 }
 
 /// A Responses API input item as a chat message: tool calls and their outputs as chat has them; the item's own
@@ -356,9 +394,26 @@ pub fn read_request(request: Value, anthropic: bool) -> Result<ChatRequest> {
                 decls.and_then(Value::as_array).cloned().unwrap_or_default()
             })
             .collect();
-        let config = obj.get("generationConfig").or_else(|| obj.get("generation_config")).and_then(Value::as_object);
-        let max_output = config.and_then(|c| first_count(c, &["maxOutputTokens", "max_output_tokens"]));
-        return Ok(ChatRequest { api: RequestApi::Gemini, model, messages, tools, max_output });
+        // maxOutputTokens bounds each candidate and candidateCount says how many there are; the usage's
+        // candidatesTokenCount is the total across all candidates (google-genai's types.py, GenerationConfig and
+        // GenerateContentResponseUsageMetadata; Vertex AI's GenerationConfig reference: "maxOutputTokens: the maximum
+        // number of output tokens to generate per message", https://cloud.google.com/vertex-ai/generative-ai/docs/
+        // reference/nodejs/latest/vertexai/generationconfig).
+        let (key, config) =
+            match obj.get_key_value("generationConfig").or_else(|| obj.get_key_value("generation_config")) {
+                None | Some((_, Value::Null)) => ("generationConfig", None),
+                Some((k, Value::Object(c))) => (k.as_str(), Some(c)),
+                Some((k, other)) => return Err(bad(format!("request.{k}: expected an object, got {other}"))),
+            };
+        let path = format!("request.{key}");
+        let (max_output, choices) = match config {
+            Some(c) => (
+                first_count(c, &path, &["maxOutputTokens", "max_output_tokens"])?,
+                choices_at(c, &path, &["candidateCount", "candidate_count"])?,
+            ),
+            None => (None, 1),
+        };
+        return Ok(ChatRequest { api: RequestApi::Gemini, model, messages, tools, max_output, choices });
     }
     if !obj.contains_key("messages") && (obj.contains_key("input") || obj.contains_key("instructions")) {
         let mut messages = Vec::new();
@@ -373,8 +428,9 @@ pub fn read_request(request: Value, anthropic: bool) -> Result<ChatRequest> {
         }
         // Built-in tools (web search, file search, ...) are charged per call, not as prompt tokens.
         let tools = take_list(&mut obj, "tools")?.into_iter().filter(|t| t.get("name").is_some()).collect();
-        let max_output = first_count(&obj, &["max_output_tokens"]);
-        return Ok(ChatRequest { api: RequestApi::Responses, model, messages, tools, max_output });
+        // One output per response: the Responses API has no `n`.
+        let max_output = first_count(&obj, "request", &["max_output_tokens"])?;
+        return Ok(ChatRequest { api: RequestApi::Responses, model, messages, tools, max_output, choices: 1 });
     }
     if !obj.contains_key("messages") {
         return Err(bad(
@@ -395,12 +451,20 @@ pub fn read_request(request: Value, anthropic: bool) -> Result<ChatRequest> {
     messages.extend(take_list(&mut obj, "messages")?);
     let mut tools = take_list(&mut obj, "tools")?;
     tools.extend(take_list(&mut obj, "functions")?);
-    let (api, keys): (_, &[&'static str]) = if messages_api {
-        (RequestApi::Messages, &["max_tokens"])
-    } else {
-        (RequestApi::Chat, &["max_completion_tokens", "max_tokens"])
-    };
-    Ok(ChatRequest { api, model, messages, tools, max_output: first_count(&obj, keys) })
+    if messages_api {
+        // Anthropic's Messages API writes one message per request: it has no `n` (anthropic's
+        // types/message_create_params.py).
+        let max_output = first_count(&obj, "request", &["max_tokens"])?;
+        return Ok(ChatRequest { api: RequestApi::Messages, model, messages, tools, max_output, choices: 1 });
+    }
+    // Chat Completions: `n` choices, each up to max_completion_tokens (or the deprecated max_tokens), billed for the
+    // generated tokens across all choices and the prompt once (openai's types/chat/completion_create_params.py,
+    // openai 3.63: "When requesting multiple choices, you are billed for generated tokens across all choices";
+    // a test with n=80 and max_tokens=1 billed 80 output tokens,
+    // https://community.openai.com/t/how-does-n-parameter-work-in-chat-completions/288725).
+    let max_output = first_count(&obj, "request", &["max_completion_tokens", "max_tokens"])?;
+    let choices = choices_at(&obj, "request", &["n"])?;
+    Ok(ChatRequest { api: RequestApi::Chat, model, messages, tools, max_output, choices })
 }
 
 #[cfg(test)]
