@@ -851,9 +851,9 @@ def test_a_tabular_input_that_cannot_be_read_is_an_error_naming_it(tmp_path: Pat
     (tmp_path / "ragged.csv").write_text("model,user\ngpt-4o,a,b\n")
     with pytest.raises(tokenprice.InputError, match=r"ragged\.csv: cannot be read as CSV: .*columns"):
         tokenprice.price_logs(tmp_path / "ragged.csv")
+    # An empty file is no rows, as an empty JSON Lines file is (docs/pricing-logs.md).
     (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(tokenprice.InputError, match=r"empty\.csv: cannot be read as CSV"):
-        tokenprice.price_logs(tmp_path / "empty.csv")
+    assert tokenprice.price_logs(tmp_path / "empty.csv").rows_read == 0
     (tmp_path / "header.csv").write_text("model,user\n")
     assert tokenprice.price_logs(tmp_path / "header.csv").rows_read == 0
     frame = pd.DataFrame([["gpt-4o", "a", "b"]], columns=["model", "user", "user"])
@@ -977,3 +977,86 @@ def test_reconcile_counts_the_rejects_for_want_of_a_price() -> None:
     logs = tokenprice.price_logs(lines)
     assert logs.rows_rejected == 2
     assert logs.reconcile().causes["no price for the model"] == 1
+
+
+# A chat completion without usage (what a gateway logs when it could not read the provider's), as OpenAI's SDK
+# types it (openai/types/chat/chat_completion.py: `usage` is optional).
+_NO_USAGE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1740830400,
+    "model": "gpt-4o",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+}
+
+
+def test_a_success_without_usage_or_texts_is_a_reject_never_a_cost_of_zero() -> None:
+    """A successful request whose record reports no usage and holds no text to count it from cannot be priced:
+    each is a reject saying so (as `price()` refuses the same body, and the LiteLLM and Logs API readers their
+    records), where it was priced at 0 as 'reported'. A gateway cache hit, a failed request, a record whose texts
+    are counted, and an empty Langfuse usageDetails beside one with counts, go as before."""
+    records = [
+        _NO_USAGE,
+        {"Timestamp": "2025-03-01T12:00:00Z", "Provider": "openai", "Model": "gpt-4o", "StatusCode": 200,
+         "ResponseBody": json.dumps(_NO_USAGE)},
+        {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+         "content": [{"type": "text", "text": "hi"}]},
+        {"id": "o1", "type": "GENERATION", "startTime": "2025-03-01T12:00:00Z", "model": "gpt-4o",
+         "usageDetails": {}, "calculatedTotalCost": 0.5},
+        {"request_id": "h1", "request_created_at": "2025-03-01T12:00:00Z", "model": "gpt-4o",
+         "provider": "OPENAI", "status": 200, "costUSD": 0.5},
+    ]  # fmt: skip
+    fine = [
+        # Counted from its texts; a cache hit; a failed request; Langfuse with counts.
+        {"Timestamp": "2025-03-01T12:00:00Z", "Provider": "openai", "Model": "gpt-4o", "StatusCode": 200,
+         "RequestBody": json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}]}),
+         "ResponseBody": json.dumps(_NO_USAGE)},
+        {"Timestamp": "2025-03-01T12:00:00Z", "Provider": "openai", "Model": "gpt-4o", "StatusCode": 200,
+         "Cached": True, "ResponseBody": json.dumps(_NO_USAGE)},
+        {"Timestamp": "2025-03-01T12:00:00Z", "Provider": "openai", "Model": "gpt-4o", "StatusCode": 500,
+         "ResponseBody": json.dumps({"error": {"message": "upstream"}})},
+        {"id": "o2", "type": "GENERATION", "startTime": "2025-03-01T12:00:00Z", "model": "gpt-4o",
+         "usageDetails": {"input": 10, "output": 2}},
+    ]  # fmt: skip
+    logs = tokenprice.price_logs(records + fine, default_at="2025-10-01")
+    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (9, 4, 5)
+    reasons = [r["reason"] for r in logs.rejects.to_pylist()]
+    assert all("reports no usage and holds no text to count it from" in r for r in reasons), reasons
+    formats = ["openai_chat", "cloudflare_logpush", "anthropic", "langfuse", "helicone"]
+    assert [r.split(" record ")[0].removeprefix("the ") for r in reasons] == formats
+    priced = logs.table.select(["usage_source", "input_tokens", "cache_hit", "status"]).to_pylist()
+    assert [(p["usage_source"], p["cache_hit"], p["status"]) for p in priced] == [
+        ("counted", False, "ok"),
+        ("reported", True, "ok"),
+        ("reported", False, "error"),
+        ("reported", False, "ok"),
+    ]
+    assert priced[0]["input_tokens"] > 0 and priced[3]["input_tokens"] == 10
+
+
+def test_a_groq_stream_is_read_from_its_final_chunks_x_groq_usage() -> None:
+    """Groq sends a stream's usage in the final chunk's ``x_groq.usage`` ("Usage information for the stream. Only
+    sent in the final chunk": groq-python 1.7.0, groq/types/chat/chat_completion_chunk.py, ``XGroq``), not in
+    ``usage``: read from there, as chunks and as a Logpush record's SSE body; ``usage`` wins where both are."""
+    usage = {"queue_time": 0.01, "prompt_tokens": 1000, "prompt_time": 0.02, "completion_tokens": 200,
+             "completion_time": 0.1, "total_tokens": 1200}  # fmt: skip
+    head = {"id": "chatcmpl-g", "object": "chat.completion.chunk", "created": 1740830400,
+            "model": "llama-3.3-70b-versatile"}  # fmt: skip
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}],
+         "x_groq": {"id": "req_01"}},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+         "x_groq": {"id": "req_01", "usage": usage}},
+    ]  # fmt: skip
+    r = tokenprice.extract_usage(chunks, provider="groq")
+    assert (r.model, r.usage) == ("llama-3.3-70b-versatile", tokenprice.Usage(input_tokens=1000, output_tokens=200))
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    assert tokenprice.extract_usage(sse, provider="groq").usage == r.usage
+    logpush = {"Timestamp": "2025-03-01T12:00:00Z", "Provider": "groq", "Model": "llama-3.3-70b-versatile",
+               "StatusCode": 200, "ResponseBody": sse}  # fmt: skip
+    logs = tokenprice.price_logs([logpush])
+    assert (logs.rows_priced, logs.rows_rejected) == (1, 0)
+    row = logs.table.select(["input_tokens", "output_tokens", "usage_source"]).to_pylist()[0]
+    assert row == {"input_tokens": 1000, "output_tokens": 200, "usage_source": "reported"}
+    both = [chunks[0], {**chunks[1], "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}]
+    assert tokenprice.extract_usage(both).usage == tokenprice.Usage(input_tokens=7, output_tokens=3)

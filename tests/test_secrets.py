@@ -71,6 +71,20 @@ def test_redact_removes_plain_and_url_quoted_values() -> None:
     assert redact(sent, [sas]) == f"http://h/acct/logs?sig={MASK}&sp=rl&sv=2024-11-04 {MASK} {MASK}"
 
 
+def test_redact_removes_values_quoted_as_an_error_body_would() -> None:
+    """An error body that echoes the request (a 401 quoting its headers as JSON, an HTML error page, a Python
+    repr in a message) writes a token with a quote or a backslash escaped: masked in each form."""
+    token = 'cfT0k"en\\Secr\u00e9t<42>'
+    import html
+    import json
+
+    quoted = [json.dumps(token)[1:-1], json.dumps(token, ensure_ascii=False)[1:-1], repr(token)[1:-1]]
+    for form in [*quoted, html.escape(token)]:
+        body = '{"error": "bad header Authorization: Bearer ' + form + '"}'
+        out = redact(body, [Secret(token)])
+        assert "T0k" not in out and MASK in out, (form, out)
+
+
 def test_redact_url() -> None:
     assert (
         redact_url("postgresql://litellm:s3cr%40t@127.0.0.1:5432/db")

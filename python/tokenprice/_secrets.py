@@ -11,6 +11,8 @@ dropped from the chain.
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -103,8 +105,11 @@ def _values(secrets: Iterable[Secret | str | None]) -> list[str]:
             continue
         value = s.reveal() if isinstance(s, Secret) else s
         if value:
-            # As written, and as a URL or a form would carry it.
+            # As written, as a URL or a form would carry it, and as an error body or a message may quote it: in a
+            # JSON string (ASCII-escaped or not), HTML-escaped, and as Python's repr writes it.
             out.update({value, quote(value, safe=""), quote_plus(value)})
+            out.update({json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], html.escape(value)})
+            out.add(repr(value)[1:-1])
             # A query of parameters (an Azure SAS token): each credential parameter's value alone too, as a client
             # may send the parameters in another order (Azure's C++ SDK, inside pyarrow, sorts them by name). Short
             # values are left out: masking one would mask unrelated text (a SAS signature is 44 characters).

@@ -375,8 +375,21 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
         let cost = Some(pricer.price(&counted, at)?);
         return Ok((What::Counted(Box::new(counted)), source, cost, at));
     }
+    if record.status == Status::Ok && !record.has_usage && !record.cache_hit {
+        return Err(no_usage(record.format));
+    }
     let cost = Some(pricer.price(record, at)?);
     Ok((What::Record(record), UsageSource::Reported, cost, at))
+}
+
+/// Why a successful request whose record reports no usage, and holds no text to count it from, is a reject: its
+/// cost cannot be known from it, and a cost of zero would go into the totals without a word (`price()` refuses
+/// such a response too; the gateways' own formats say why in their words).
+fn no_usage(format: &str) -> String {
+    format!(
+        "the {format} record reports no usage and holds no text to count it from, so it cannot be priced (a stream \
+         needs its final usage chunk; a gateway that could not read the provider's usage logs none)"
+    )
 }
 
 fn price_flat<'r>(pricer: &mut Pricer<'_>, flat: &'r Flat<'r>) -> std::result::Result<PricedParts<'r>, String> {

@@ -39,6 +39,21 @@ pub fn sse_events(text: &str) -> Vec<Cow<'_, str>> {
     out
 }
 
+/// An OpenAI-style chunk with its usage where the chat completion format reads it (`usage`), or `None` when it has
+/// none. Groq sends a stream's usage in the final chunk's `x_groq.usage` ("Usage information for the stream. Only
+/// sent in the final chunk": groq-python 1.7.0, `groq/types/chat/chat_completion_chunk.py`, `XGroq.usage`), and
+/// in `usage` as OpenAI does when the request sets `stream_options.include_usage`; `usage` wins where both are.
+fn with_usage<'a>(o: &Obj<'a>) -> Option<Obj<'a>> {
+    if o.obj("usage").is_some() {
+        return Some(o.clone());
+    }
+    let groq = o.obj("x_groq")?.get("usage").filter(|u| kind(*u) == Kind::Object)?;
+    let mut with = o.clone();
+    with.members.retain(|(k, _)| k != "usage");
+    with.members.push(("usage".into(), groq));
+    Some(with)
+}
+
 /// A stream given as its chunks (a list, or SSE `data:` payloads), by each provider's rule: OpenAI's usage is in
 /// the final chunk; Anthropic's starts in `message_start` and `message_delta` carries cumulative counts; Gemini's
 /// chunks are cumulative (the last counts); the Responses API's `response.completed` event holds the response;
@@ -55,9 +70,9 @@ pub fn extract_stream(chunks: &[&str], hints: &Hints) -> Result<UsageRecord> {
                 continue;
             }
             let o = Obj::parse(c).map_err(|e| err(format!("stream chunk {i}: not a JSON object: {e}")))?;
-            if o.obj("usage").is_none() {
+            let Some(o) = with_usage(&o) else {
                 continue;
-            }
+            };
             let mut rec = openai_chat(&o)?;
             if rec.model.is_none() || rec.id.is_none() || rec.timestamp.is_none() {
                 if let Ok(first) = Obj::parse(chunks[0]) {
@@ -118,7 +133,7 @@ pub fn extract_stream(chunks: &[&str], hints: &Hints) -> Result<UsageRecord> {
         return finish(rec, hints);
     }
     // OpenAI-style: the last chunk with a usage object; model and id from any chunk.
-    let Some(last) = objs.iter().rev().find(|o| o.obj("usage").is_some()) else {
+    let Some(last) = objs.iter().rev().find_map(with_usage) else {
         return Err(err(format!(
             "a stream of {} chunks with no usage in any of them (OpenAI sends usage only when the request sets \
              stream_options={{\"include_usage\": true}})",
@@ -126,10 +141,10 @@ pub fn extract_stream(chunks: &[&str], hints: &Hints) -> Result<UsageRecord> {
         )));
     };
     let mut rec = match hints.format.as_deref() {
-        Some(_) => return extract_obj(last, hints),
-        None => match detect(last) {
-            Some(f) if f.name != OPENAI_CHAT.name => return extract_obj(last, hints),
-            _ => openai_chat(last)?,
+        Some(_) => return extract_obj(&last, hints),
+        None => match detect(&last) {
+            Some(f) if f.name != OPENAI_CHAT.name => return extract_obj(&last, hints),
+            _ => openai_chat(&last)?,
         },
     };
     rec.model = rec.model.or_else(|| objs.iter().find_map(|o| text(o, "model")));

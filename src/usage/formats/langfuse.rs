@@ -96,7 +96,8 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
         c.set(INPUT, input);
         c.set(OUTPUT, output);
         rec.usage = c.usage();
-        rec.has_usage = true;
+        // An empty `usageDetails` ({}, what an observation ingested without usage holds) reports none.
+        rec.has_usage = d.members.iter().any(|(_, v)| kind(v) != Kind::Null);
     }
     if let Some(m) = o.present("metadata") {
         labels_member(m, "metadata", &mut rec.metadata)?;
