@@ -768,3 +768,61 @@ fn reading_ahead_equals_reading_in_turn() {
     assert!(events[0].iter().any(|e| e.0 == paths[1]) && !events[0].iter().any(|e| e.0 == paths[2]));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A label named like a column the mismatches add (`cause`, `reported`, `computed`, `difference`) is the column
+/// `metadata.<name>` there (it keeps its name in the lines): the mismatches had two columns of that name.
+#[test]
+fn labels_named_like_the_mismatches_columns_are_metadata_there() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance};
+    use tokenprice::ledger::MISMATCH_COLUMNS;
+    let labelled = |id: &str, cost: &str, labels: &str| {
+        format!(
+            r#"{{"id":"{id}","created_at":"2025-01-01T02:00:00Z","provider":"openai","model":"gpt-4o","success":true,"cached":false,"tokens_in":1000,"tokens_out":100,"cost":{cost},"metadata":"{{{labels}}}"}}"#
+        )
+    };
+    let all =
+        r#"\"cause\": \"c\", \"reported\": \"r\", \"computed\": \"p\", \"difference\": \"d\", \"tenant\": \"acme\""#;
+    // A label `metadata.cause` beside `cause`: each keeps a column of its own.
+    let texts = vec![
+        Some(labelled("a", "1", all)),
+        Some(labelled("b", "0.5", r#"\"metadata.cause\": \"m\""#)),
+        Some(labelled("c", "0.0035", r#"\"cause\": \"c2\""#)),
+        Some("not json".into()),
+    ];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (4, 3, 1));
+    let lines = done.priced[0].schema();
+    assert!(MISMATCH_COLUMNS.iter().all(|c| lines.column_with_name(c).is_some()), "{lines:?}");
+    let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
+    let rec = reconcile(&done.priced, 0, &book, &tolerance, Some(0)).unwrap();
+    let m = std::slice::from_ref(&rec.mismatches);
+    let names: Vec<String> = rec.mismatches.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "source",
+            "line",
+            "model",
+            "reported",
+            "computed",
+            "difference",
+            "cause",
+            "metadata.metadata.cause",
+            "metadata.reported",
+            "metadata.computed",
+            "metadata.difference",
+            "tenant",
+            "metadata.cause"
+        ]
+    );
+    assert_eq!(names[4..8], MISMATCH_COLUMNS);
+    assert_eq!(strings(m, "id"), ["a", "b"]);
+    assert_eq!(strings(m, "cause"), ["unexplained", "unexplained"]);
+    assert_eq!(strings(m, "metadata.metadata.cause"), ["c", ""]);
+    assert_eq!(strings(m, "metadata.cause"), ["", "m"]);
+    assert_eq!(strings(m, "metadata.difference"), ["d", ""]);
+    assert_eq!(decimals(&rec.mismatches, "reported")[0], 10i128.pow(18));
+}
