@@ -826,3 +826,50 @@ fn labels_named_like_the_mismatches_columns_are_metadata_there() {
     assert_eq!(strings(m, "metadata.difference"), ["d", ""]);
     assert_eq!(decimals(&rec.mismatches, "reported")[0], 10i128.pow(18));
 }
+
+/// A UTF-8 byte order mark before one JSON array (small, read whole; past a block, read element by element; gzip;
+/// split into byte ranges): read as the same file without it, where each of its lines was a reject.
+#[test]
+fn a_json_array_after_a_byte_order_mark_reads_as_without_it() {
+    use std::io::Write;
+    use tokenprice::ledger::FileRanges;
+    let dir = scratch("bom-array");
+    let bom = b"\xef\xbb\xbf";
+    let array = |n: usize| {
+        let mut records: Vec<String> = (0..n).map(|i| line(i, "gpt-4o", "acme")).collect();
+        records.insert(1, r#"{"bad": 1}"#.into());
+        format!("[\n  {}\n]\n", records.join(",\n  "))
+    };
+    let gz = |text: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(text).unwrap();
+        enc.finish().unwrap()
+    };
+    let small = array(3);
+    let large = array(40_000);
+    assert!(large.len() > tokenprice::ledger::read::BLOCK_BYTES);
+    let cases =
+        [("small.json", &small, false, 3), ("small.json.gz", &small, true, 3), ("large.json", &large, false, 40_000)];
+    let options = RunOptions { spill: Spill::Never, ..Default::default() };
+    for (name, text, packed, n) in cases {
+        let pack = |b: Vec<u8>| if packed { gz(&b) } else { b };
+        let plain = dir.join(format!("plain-{name}")).display().to_string();
+        let marked = dir.join(format!("bom-{name}")).display().to_string();
+        std::fs::write(&plain, pack(text.as_bytes().to_vec())).unwrap();
+        std::fs::write(&marked, pack([bom.as_slice(), text.as_bytes()].concat())).unwrap();
+        let want = run_files(std::slice::from_ref(&plain), &options).unwrap();
+        let got = run_files(std::slice::from_ref(&marked), &options).unwrap();
+        assert_eq!((got.records_read, rows(&got.priced), rows(&got.rejects)), (n as u64 + 1, n, 1), "{name}");
+        assert_eq!(strings(&got.priced, "id"), strings(&want.priced, "id"), "{name}");
+        assert_eq!(ints(&got.priced, "line"), ints(&want.priced, "line"), "{name}");
+        assert_eq!(ints(&got.rejects, "line"), [2], "{name}");
+        if !packed {
+            // Split in two: the range starting at 0 reads the array whole, the other nothing.
+            let size = std::fs::metadata(&marked).unwrap().len();
+            let halves = vec![(marked.clone(), 0, size / 2), (marked.clone(), size / 2, size)];
+            let split = run(&mut FileRanges::new(halves), &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
+            assert_eq!((split.records_read, rows(&split.priced)), (n as u64 + 1, n), "{name} in ranges");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

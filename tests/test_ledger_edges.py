@@ -1,8 +1,8 @@
 """Edges of `price_logs` and its command: tabular files pyarrow cannot read (an `InputError` naming the file and
 the row), empty ones (no rows, as an empty JSON Lines file), labels named like a summary's columns (`period`,
 `rows`: their columns are `metadata.<name>`, with or without the rows kept) or like the columns reprice(),
-savings() and a reconciliation's mismatches add (`metadata.<name>` there only), a file of a byte order mark
-alone, a URL's password in an error, and a time zone checked without `--period`."""
+savings() and a reconciliation's mismatches add (`metadata.<name>` there only), a file of a byte order mark alone
+or before a JSON array, a URL's password in an error, and a time zone checked without `--period`."""
 
 from __future__ import annotations
 
@@ -284,6 +284,28 @@ def test_a_file_of_a_byte_order_mark_alone_is_no_records(tmp_path: Path) -> None
     (tmp_path / "bom-record.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(item(0, {})).encode() + b"\n")
     logs = tokenprice.price_logs(tmp_path / "bom-record.jsonl")
     assert (logs.rows_read, logs.rows_priced) == (1, 1)
+
+
+def test_a_json_array_after_a_byte_order_mark_reads_as_without_it(tmp_path: Path) -> None:
+    """A UTF-8 BOM before one JSON array (as some editors and Windows tools write it): the array's records, as
+    the same file without the BOM gives (each of its lines was a reject)."""
+    records = [item(i, {"tenant": f"t{i % 2}"}) for i in range(3)] + [{"bad": 1}]
+    texts = {
+        "indented.json": json.dumps(records, indent=2).encode(),
+        "one-line.json": json.dumps(records).encode(),
+        "spaced.json": b" \n" + json.dumps(records, indent=1).encode() + b"\n",
+    }
+    for name, text in texts.items():
+        for suffix, pack in [("", lambda b: b), (".gz", gzip.compress)]:
+            plain, bom = tmp_path / f"plain-{name}{suffix}", tmp_path / f"bom-{name}{suffix}"
+            plain.write_bytes(pack(text))
+            bom.write_bytes(pack(b"\xef\xbb\xbf" + text))
+            want, got = tokenprice.price_logs(plain), tokenprice.price_logs(bom)
+            assert (got.rows_read, got.rows_priced, got.rows_rejected) == (4, 3, 1), (name, suffix)
+            assert got.rows_priced + got.rows_rejected == got.rows_read
+            drop = ["source"]
+            assert got.table.drop_columns(drop).equals(want.table.drop_columns(drop)), (name, suffix)
+            assert got.rejects.drop_columns(drop).equals(want.rejects.drop_columns(drop)), (name, suffix)
 
 
 def test_a_url_that_is_no_file_has_its_password_hidden() -> None:
