@@ -768,3 +768,108 @@ fn reading_ahead_equals_reading_in_turn() {
     assert!(events[0].iter().any(|e| e.0 == paths[1]) && !events[0].iter().any(|e| e.0 == paths[2]));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A label named like a column the mismatches add (`cause`, `reported`, `computed`, `difference`) is the column
+/// `metadata.<name>` there (it keeps its name in the lines): the mismatches had two columns of that name.
+#[test]
+fn labels_named_like_the_mismatches_columns_are_metadata_there() {
+    use rust_decimal::Decimal;
+    use tokenprice::ledger::reconcile::{reconcile, Tolerance};
+    use tokenprice::ledger::MISMATCH_COLUMNS;
+    let labelled = |id: &str, cost: &str, labels: &str| {
+        format!(
+            r#"{{"id":"{id}","created_at":"2025-01-01T02:00:00Z","provider":"openai","model":"gpt-4o","success":true,"cached":false,"tokens_in":1000,"tokens_out":100,"cost":{cost},"metadata":"{{{labels}}}"}}"#
+        )
+    };
+    let all =
+        r#"\"cause\": \"c\", \"reported\": \"r\", \"computed\": \"p\", \"difference\": \"d\", \"tenant\": \"acme\""#;
+    // A label `metadata.cause` beside `cause`: each keeps a column of its own.
+    let texts = vec![
+        Some(labelled("a", "1", all)),
+        Some(labelled("b", "0.5", r#"\"metadata.cause\": \"m\""#)),
+        Some(labelled("c", "0.0035", r#"\"cause\": \"c2\""#)),
+        Some("not json".into()),
+    ];
+    let book = PriceBook::default_book();
+    let done = run(&mut Texts { name: "t".into(), texts }, &book, &RunOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!((done.records_read, rows(&done.priced), rows(&done.rejects)), (4, 3, 1));
+    let lines = done.priced[0].schema();
+    assert!(MISMATCH_COLUMNS.iter().all(|c| lines.column_with_name(c).is_some()), "{lines:?}");
+    let tolerance = Tolerance { absolute: Decimal::new(1, 6), relative: Decimal::new(1, 2) };
+    let rec = reconcile(&done.priced, 0, &book, &tolerance, Some(0)).unwrap();
+    let m = std::slice::from_ref(&rec.mismatches);
+    let names: Vec<String> = rec.mismatches.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "source",
+            "line",
+            "model",
+            "reported",
+            "computed",
+            "difference",
+            "cause",
+            "metadata.metadata.cause",
+            "metadata.reported",
+            "metadata.computed",
+            "metadata.difference",
+            "tenant",
+            "metadata.cause"
+        ]
+    );
+    assert_eq!(names[4..8], MISMATCH_COLUMNS);
+    assert_eq!(strings(m, "id"), ["a", "b"]);
+    assert_eq!(strings(m, "cause"), ["unexplained", "unexplained"]);
+    assert_eq!(strings(m, "metadata.metadata.cause"), ["c", ""]);
+    assert_eq!(strings(m, "metadata.cause"), ["", "m"]);
+    assert_eq!(strings(m, "metadata.difference"), ["d", ""]);
+    assert_eq!(decimals(&rec.mismatches, "reported")[0], 10i128.pow(18));
+}
+
+/// A UTF-8 byte order mark before one JSON array (small, read whole; past a block, read element by element; gzip;
+/// split into byte ranges): read as the same file without it, where each of its lines was a reject.
+#[test]
+fn a_json_array_after_a_byte_order_mark_reads_as_without_it() {
+    use std::io::Write;
+    use tokenprice::ledger::FileRanges;
+    let dir = scratch("bom-array");
+    let bom = b"\xef\xbb\xbf";
+    let array = |n: usize| {
+        let mut records: Vec<String> = (0..n).map(|i| line(i, "gpt-4o", "acme")).collect();
+        records.insert(1, r#"{"bad": 1}"#.into());
+        format!("[\n  {}\n]\n", records.join(",\n  "))
+    };
+    let gz = |text: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(text).unwrap();
+        enc.finish().unwrap()
+    };
+    let small = array(3);
+    let large = array(40_000);
+    assert!(large.len() > tokenprice::ledger::read::BLOCK_BYTES);
+    let cases =
+        [("small.json", &small, false, 3), ("small.json.gz", &small, true, 3), ("large.json", &large, false, 40_000)];
+    let options = RunOptions { spill: Spill::Never, ..Default::default() };
+    for (name, text, packed, n) in cases {
+        let pack = |b: Vec<u8>| if packed { gz(&b) } else { b };
+        let plain = dir.join(format!("plain-{name}")).display().to_string();
+        let marked = dir.join(format!("bom-{name}")).display().to_string();
+        std::fs::write(&plain, pack(text.as_bytes().to_vec())).unwrap();
+        std::fs::write(&marked, pack([bom.as_slice(), text.as_bytes()].concat())).unwrap();
+        let want = run_files(std::slice::from_ref(&plain), &options).unwrap();
+        let got = run_files(std::slice::from_ref(&marked), &options).unwrap();
+        assert_eq!((got.records_read, rows(&got.priced), rows(&got.rejects)), (n as u64 + 1, n, 1), "{name}");
+        assert_eq!(strings(&got.priced, "id"), strings(&want.priced, "id"), "{name}");
+        assert_eq!(ints(&got.priced, "line"), ints(&want.priced, "line"), "{name}");
+        assert_eq!(ints(&got.rejects, "line"), [2], "{name}");
+        if !packed {
+            // Split in two: the range starting at 0 reads the array whole, the other nothing.
+            let size = std::fs::metadata(&marked).unwrap().len();
+            let halves = vec![(marked.clone(), 0, size / 2), (marked.clone(), size / 2, size)];
+            let split = run(&mut FileRanges::new(halves), &PriceBook::default_book(), &options, |_| Ok(())).unwrap();
+            assert_eq!((split.records_read, rows(&split.priced)), (n as u64 + 1, n), "{name} in ranges");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,8 @@
 """Edges of `price_logs` and its command: tabular files pyarrow cannot read (an `InputError` naming the file and
 the row), empty ones (no rows, as an empty JSON Lines file), labels named like a summary's columns (`period`,
-`rows`: their columns are `metadata.<name>`, with or without the rows kept), a file of a byte order mark alone,
-a URL's password in an error, and a time zone checked without `--period`."""
+`rows`: their columns are `metadata.<name>`, with or without the rows kept) or like the columns reprice(),
+savings() and a reconciliation's mismatches add (`metadata.<name>` there only), a file of a byte order mark alone
+or before a JSON array, a URL's password in an error, and a time zone checked without `--period`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gzip
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +162,112 @@ def test_batches_name_a_label_rows_as_the_core_does() -> None:
     assert totals.column_names[:2] == ["metadata.rows", "rows"]
 
 
+# -- labels named like the columns reprice, savings and reconcile add ------------------------------------------
+
+
+def test_labels_named_like_reprice_or_savings_columns_are_metadata_there() -> None:
+    """A label named like a column reprice() or savings() adds keeps its name in `.table` and is `metadata.<name>`
+    in their results (it was a raw pyarrow KeyError, or a second column of that name)."""
+    from tokenprice import _core
+
+    names = ["repriced_cost", "uncached_cost", "difference", "saved", "unpriced"]
+    for label in names:
+        records = [item(0, {label: "a"}), item(1, {label: "b"}), item(2, {label: "a"}), item(3, {}), {"bad": 1}]
+        logs = tokenprice.price_logs(records)
+        assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (5, 4, 1)
+        assert label in logs.table.column_names and f"metadata.{label}" not in logs.table.column_names
+        results = {
+            "reprice": (logs.reprice(label, model_map={"gpt-4o-mini": "gpt-4o"}), "repriced_cost", "difference"),
+            "savings": (logs.savings(label), "uncached_cost", "saved"),
+        }
+        for what, (out, other, difference) in results.items():
+            assert out.column_names == [f"metadata.{label}", "rows", "total_cost", other, difference, "unpriced"], (
+                label,
+                what,
+            )
+            assert out.column(f"metadata.{label}").to_pylist() == ["a", "b", None], (label, what)
+            assert out.column("rows").to_pylist() == [2, 1, 1] and out.column("unpriced").to_pylist() == [0, 0, 0]
+            # The groups add up to the same comparison ungrouped.
+            whole = (
+                logs.reprice(model_map={"gpt-4o-mini": "gpt-4o"}) if what == "reprice" else logs.savings()
+            ).to_pylist()[0]
+            for column in ("total_cost", other, difference):
+                assert sum(out.column(column).to_pylist()) == whole[column], (label, what, column)
+            assert whole["total_cost"] == logs.total_cost
+            assert len(out.to_pandas().columns) == 6 and out.num_columns == len(set(out.column_names))
+    # The ledger's list, which the Python layer names them by.
+    assert sorted(_core.COMPARISON_COLUMNS) == sorted(names)
+
+
+def test_labels_named_like_a_comparison_column_and_its_metadata_name_are_both_kept() -> None:
+    records = [item(0, {"difference": "d", "metadata.difference": "m", "total_cost_sum": "s"})]
+    logs = tokenprice.price_logs(records)
+    out = logs.reprice(["difference", "metadata.difference", "total_cost_sum"])
+    assert out.column_names[:4] == ["metadata.metadata.difference", "metadata.difference", "total_cost_sum", "rows"]
+    assert out.to_pylist()[0]["metadata.metadata.difference"] == "d"
+    assert out.to_pylist()[0]["metadata.difference"] == "m" and out.to_pylist()[0]["total_cost_sum"] == "s"
+    assert out.to_pylist()[0]["total_cost"] == logs.total_cost
+
+
+def test_reprice_or_savings_by_a_column_they_have_is_an_invalid_argument() -> None:
+    logs = tokenprice.price_logs([item(0, {"rows": "r", "total_cost": "t"})])
+    assert {"metadata.rows", "metadata.total_cost"} <= set(logs.table.column_names)
+    for key in ("total_cost", "rows"):
+        for what in ("reprice", "savings"):
+            with pytest.raises(tokenprice.InvalidArgumentError) as caught:
+                getattr(logs, what)(key)
+            assert str(caught.value) == (
+                f"cannot group by '{key}': {what}() has a column of that name (a label named '{key}' is the "
+                f"column 'metadata.{key}')"
+            )
+    # The labels themselves group as their columns are named.
+    assert logs.savings("metadata.total_cost").column("metadata.total_cost").to_pylist() == ["t"]
+
+
+def test_labels_named_like_the_mismatches_columns_are_metadata_there(tmp_path: Path) -> None:
+    """A label named `cause`, `reported`, `computed` or `difference` keeps its name in `.table` and is
+    `metadata.<name>` in a reconciliation's mismatches, which had two columns of that name (and `to_pylist()`, the
+    command's `pull --verify` and the report read the label as the cause)."""
+    from tokenprice import _core
+
+    labels = {name: f"{name}-label" for name in ("reported", "computed", "difference", "cause")}
+    records = [
+        {**item(0, {**labels, "tenant": "acme"}), "cost": 1.0},
+        {**item(1, {"tenant": "beta"}), "cost": 0.5},
+        {**item(2, {"tenant": "beta"}), "cost": 0.000156},
+        {"bad": 1},
+    ]
+    logs = tokenprice.price_logs(records)
+    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (4, 3, 1)
+    assert set(labels) <= set(logs.table.column_names)
+    rec = logs.reconcile()
+    found = rec.mismatches
+    assert found.column_names == [
+        "id",
+        "source",
+        "line",
+        "model",
+        "reported",
+        "computed",
+        "difference",
+        "cause",
+        *(f"metadata.{name}" for name in labels),
+        "tenant",
+    ]
+    assert found.column("cause").to_pylist() == ["unexplained", "unexplained"]
+    assert found.column("id").to_pylist() == ["x0", "x1"]
+    first = found.to_pylist()[0]
+    assert first["cause"] == "unexplained" and first["reported"] == Decimal(1)
+    assert {name: first[f"metadata.{name}"] for name in labels} == labels
+    assert found.to_pylist()[1]["metadata.cause"] is None
+    assert rec.causes["unexplained"] == 2 and len(rec.to_pandas().columns) == found.num_columns
+    assert "Largest mismatches" in rec._repr_html_()
+    # The report reads the causes from the mismatches.
+    logs.report(tmp_path / "report.html")
+    assert (tmp_path / "report.html").stat().st_size > 0
+    assert _core.MISMATCH_COLUMNS == tuple(labels)
+
+
 # -- the rest --------------------------------------------------------------------------------------------------
 
 
@@ -176,6 +284,28 @@ def test_a_file_of_a_byte_order_mark_alone_is_no_records(tmp_path: Path) -> None
     (tmp_path / "bom-record.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(item(0, {})).encode() + b"\n")
     logs = tokenprice.price_logs(tmp_path / "bom-record.jsonl")
     assert (logs.rows_read, logs.rows_priced) == (1, 1)
+
+
+def test_a_json_array_after_a_byte_order_mark_reads_as_without_it(tmp_path: Path) -> None:
+    """A UTF-8 BOM before one JSON array (as some editors and Windows tools write it): the array's records, as
+    the same file without the BOM gives (each of its lines was a reject)."""
+    records = [item(i, {"tenant": f"t{i % 2}"}) for i in range(3)] + [{"bad": 1}]
+    texts = {
+        "indented.json": json.dumps(records, indent=2).encode(),
+        "one-line.json": json.dumps(records).encode(),
+        "spaced.json": b" \n" + json.dumps(records, indent=1).encode() + b"\n",
+    }
+    for name, text in texts.items():
+        for suffix, pack in [("", lambda b: b), (".gz", gzip.compress)]:
+            plain, bom = tmp_path / f"plain-{name}{suffix}", tmp_path / f"bom-{name}{suffix}"
+            plain.write_bytes(pack(text))
+            bom.write_bytes(pack(b"\xef\xbb\xbf" + text))
+            want, got = tokenprice.price_logs(plain), tokenprice.price_logs(bom)
+            assert (got.rows_read, got.rows_priced, got.rows_rejected) == (4, 3, 1), (name, suffix)
+            assert got.rows_priced + got.rows_rejected == got.rows_read
+            drop = ["source"]
+            assert got.table.drop_columns(drop).equals(want.table.drop_columns(drop)), (name, suffix)
+            assert got.rejects.drop_columns(drop).equals(want.rejects.drop_columns(drop)), (name, suffix)
 
 
 def test_a_url_that_is_no_file_has_its_password_hidden() -> None:

@@ -72,6 +72,8 @@ __all__ = [
     "RECONCILE_CAUSES",
     "COST_COLUMNS",
     "SUMMARY_COLUMNS",
+    "COMPARISON_COLUMNS",
+    "MISMATCH_COLUMNS",
     "PRICE_KEYS",
     "PROVIDER_KEYS",
     "RENAMED_BESIDE",
@@ -86,6 +88,11 @@ RECONCILE_CAUSES: list[str]
 COST_COLUMNS: tuple[str, ...]
 # The columns a summary adds beside its keys and the cost columns (a label of one of these names is metadata.<name>).
 SUMMARY_COLUMNS: tuple[str, ...]
+# The columns reprice()/savings() add beside their keys, rows and total_cost, and those a reconciliation's
+# mismatches add beside id, source, line and model: a label of one of these names keeps its name in .table and is
+# the column metadata.<name> in those results only.
+COMPARISON_COLUMNS: tuple[str, ...]
+MISMATCH_COLUMNS: tuple[str, ...]
 PRICE_KEYS: tuple[str, ...]
 PROVIDER_KEYS: tuple[str, ...]
 RENAMED_BESIDE: list[tuple[str, str]]

@@ -370,21 +370,23 @@ class PricedLogs:
         "gpt-4.1-mini"}``, on requested or priced names), tier (``service_tier="batch"``), price date (``at=``, e.g.
         today: "history at today's prices") or book — per group: ``rows``, ``total_cost``, ``repriced_cost``,
         ``difference`` (repriced − actual) and ``unpriced`` (lines the other way cannot price, left out of both
-        sums). ``money="float"``: the money columns as float64."""
+        sums); a ``by`` label named like one of these is the column ``metadata.<name>`` here, and ``by="total_cost"``
+        an error. ``money="float"``: the money columns as float64."""
         check_money(money)
         other = self._reprice(model_map=model_map, service_tier=service_tier, at=at, book=book)
-        return money_as(mark(_compare(self.table, other, by, "repriced_cost"), "reprice"), money)
+        return money_as(
+            mark(_compare(self.table, other, by, "repriced_cost", "difference", "reprice"), "reprice"), money
+        )
 
     def savings(self, by: str | Sequence[str] | None = None, *, money: str = "decimal") -> Any:
         """What prompt caching and gateway caching saved: each line at the same prices with no cache reads or
         writes (cached tokens charged as plain input) and no gateway cache hit, against what it cost. Columns:
-        ``rows``, ``total_cost``, ``uncached_cost``, ``saved`` (uncached − actual). ``money="float"``: the money
-        columns as float64."""
+        ``rows``, ``total_cost``, ``uncached_cost``, ``saved`` (uncached − actual), ``unpriced``; a ``by`` label
+        named like one of these is the column ``metadata.<name>`` here. ``money="float"``: the money columns as
+        float64."""
         check_money(money)
         other = self._reprice(without_cache=True)
-        out = _compare(self.table, other, by, "uncached_cost")
-        names = {"difference": "saved"}
-        return money_as(mark(out.rename_columns([names.get(c, c) for c in out.column_names]), "savings"), money)
+        return money_as(mark(_compare(self.table, other, by, "uncached_cost", "saved", "savings"), "savings"), money)
 
     def reconcile(
         self, tolerance: tuple[str | Decimal | int, str | Decimal | int] = ("0.000001", "0.01")
@@ -466,40 +468,64 @@ def _pair(tolerance: Any) -> tuple[Any, Any]:
     raise _core.InvalidArgumentError(f"reconcile tolerance must be (absolute USD, relative), not {tolerance!r}")
 
 
-def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str) -> Any:
-    """Per group: rows, total_cost, the other total, difference and the lines the other way could not price."""
+# The columns reprice() and savings() add beside their keys, `rows` and `total_cost` (the ledger's list): a label
+# of one of these names keeps its name in `.table` and is the column `metadata.<name>` in their results.
+COMPARISON_COLUMNS = tuple(_core.COMPARISON_COLUMNS)
+
+
+def label_column_in(label: str, taken: Sequence[str], labels: Sequence[str]) -> str:
+    """A label's column in a result that has columns named ``taken`` besides its labels: its own name, or
+    ``metadata.<name>`` for a taken one, prefixed again while that is another label's name (as the ledger's
+    ``label_column_in`` names the labels of a reconciliation's mismatches)."""
+    name = label
+    while name in taken or (name != label and name in labels):
+        name = f"metadata.{name}"
+    return name
+
+
+def _compare(table: Any, other: Any, by: str | Sequence[str] | None, name: str, difference: str, what: str) -> Any:
+    """Per group (``what``: reprice or savings): rows, total_cost, the other total (``name``), their difference
+    (other − actual, named ``difference``) and the lines the other way could not price. A label named like one of
+    these columns (COMPARISON_COLUMNS) is the key column ``metadata.<name>``; grouping by a column of the lines
+    that the result has (``total_cost``) is an error."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     keys = _keys(by)
     for key in keys:
+        if key in ("rows", "total_cost"):
+            raise _core.InvalidArgumentError(
+                f"cannot group by '{key}': {what}() has a column of that name (a label named '{key}' is the column "
+                f"'metadata.{key}')"
+            )
         if key not in table.column_names:
             raise _core.InvalidArgumentError(f"no column {key!r} to group by")
+    names = [label_column_in(k, COMPARISON_COLUMNS, keys) for k in keys]
+    # Grouped under names of its own (a label named `total_cost_sum` would be taken for the sum), named at the end.
+    inner = [f"key{i}" for i in range(len(keys))]
     ok = pc.is_valid(other)
-    t = table.select(keys).append_column("total_cost", table.column("total_cost")).append_column(name, other)
-    priced = summable(t.filter(ok), ["total_cost", name])
-    grouped = priced.group_by(keys, use_threads=False).aggregate(
-        [("total_cost", "count"), ("total_cost", "sum"), (name, "sum")]
+    t = table.select(keys).rename_columns(inner)
+    t = t.append_column("total_cost", table.column("total_cost")).append_column("other", other)
+    priced = summable(t.filter(ok), ["total_cost", "other"])
+    grouped = priced.group_by(inner, use_threads=False).aggregate(
+        [("total_cost", "count"), ("total_cost", "sum"), ("other", "sum")]
     )
-    grouped = grouped.rename_columns(
-        [
-            {"total_cost_count": "rows", "total_cost_sum": "total_cost", f"{name}_sum": name}.get(c, c)
-            for c in grouped.column_names
-        ]
-    )
+    sums = {"total_cost_count": "rows", "total_cost_sum": "total_cost", "other_sum": name}
+    grouped = grouped.rename_columns([sums.get(c, c) for c in grouped.column_names])
     grouped = narrowed(grouped, ["total_cost", name])
     diff = [
         None if a is None or b is None else b - a
         for a, b in zip(grouped.column("total_cost").to_pylist(), grouped.column(name).to_pylist(), strict=True)
     ]
-    grouped = grouped.append_column("difference", pa.array(diff, pa.decimal128(38, 18)))
-    unpriced = t.filter(pc.invert(ok)).group_by(keys, use_threads=False).aggregate([("total_cost", "count")])
-    counts = {tuple(r[k] for k in keys): r["total_cost_count"] for r in unpriced.to_pylist()}
+    grouped = grouped.append_column(difference, pa.array(diff, pa.decimal128(38, 18)))
+    unpriced = t.filter(pc.invert(ok)).group_by(inner, use_threads=False).aggregate([("total_cost", "count")])
+    counts = {tuple(r[k] for k in inner): r["total_cost_count"] for r in unpriced.to_pylist()}
     grouped = grouped.append_column(
-        "unpriced", pa.array([counts.get(tuple(r[k] for k in keys), 0) for r in grouped.to_pylist()], pa.int64())
+        "unpriced", pa.array([counts.get(tuple(r[k] for k in inner), 0) for r in grouped.to_pylist()], pa.int64())
     )
-    grouped = grouped.select([*keys, "rows", "total_cost", name, "difference", "unpriced"])
-    return grouped.sort_by([(k, "ascending") for k in keys]) if keys else grouped
+    grouped = grouped.select([*inner, "rows", "total_cost", name, difference, "unpriced"])
+    grouped = grouped.rename_columns([*names, "rows", "total_cost", name, difference, "unpriced"])
+    return grouped.sort_by([(k, "ascending") for k in names]) if names else grouped
 
 
 # The causes of a mismatch, in the order they are tried (the ledger's).
@@ -508,7 +534,8 @@ CAUSES = tuple(_core.RECONCILE_CAUSES)
 
 class Reconciliation:
     """Reported against computed cost: ``mismatches`` (lines beyond the tolerance, largest difference first, each
-    with its likely cause and the line's labels), the totals, ``causes`` (a count per cause) and ``cause_costs``
+    with its likely cause and the line's labels — ``metadata.<name>`` for a label named like a column of its own,
+    such as ``cause``), the totals, ``causes`` (a count per cause) and ``cause_costs``
     (the differences summed per cause, exact).
 
     Causes, tried in this order: ``gateway cache hit`` (the source charged a call its gateway answered from

@@ -108,6 +108,27 @@ pub const FIXED_COLUMNS: [&str; 31] = concat(LINE_COLUMNS, EXTRA_COLUMNS);
 /// The columns a summary (or a run's totals) adds beside its keys and the cost columns.
 pub const SUMMARY_COLUMNS: [&str; 2] = ["period", "rows"];
 
+/// The columns `reprice()` and `savings()` (the Python layer's comparisons) add beside their keys, `rows` and
+/// `total_cost`. A label of one of these names keeps its name in `.table`, and is the column `metadata.<name>` in
+/// those results only, so that a comparison by it holds no name twice.
+pub const COMPARISON_COLUMNS: [&str; 5] = ["repriced_cost", "uncached_cost", "difference", "saved", "unpriced"];
+
+/// The columns a reconciliation's mismatches add beside a line's `id`, `source`, `line` and `model` (see
+/// [`reconcile::reconcile`]). A label of one of these names keeps its name in `.table`, and is the column
+/// `metadata.<name>` in the mismatches only.
+pub const MISMATCH_COLUMNS: [&str; 4] = ["reported", "computed", "difference", "cause"];
+
+/// A label's column in a result that has columns of the names `taken` besides its labels: its own name, or
+/// `metadata.<name>` for a taken name — prefixed again while that is another label's name (`labels`), so no
+/// name is there twice.
+pub fn label_column_in(label: &str, taken: &[&str], labels: &[&str]) -> String {
+    let mut name = label.to_string();
+    while taken.contains(&name.as_str()) || (name != label && labels.contains(&name.as_str())) {
+        name = format!("metadata.{name}");
+    }
+    name
+}
+
 /// The names a label cannot have as its column, besides the usage fields: a label of one of these names is given
 /// the column `metadata.<name>`, so that neither `.table` nor a summary by it holds a name twice.
 pub const TAKEN_NAMES: [&str; 33] = concat(FIXED_COLUMNS, SUMMARY_COLUMNS);

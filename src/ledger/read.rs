@@ -299,11 +299,7 @@ pub fn read_stream_to(name: &str, raw: Box<dyn IoRead + Send>, max_line: usize, 
     let taken = Arc::new(AtomicU64::new(0));
     let mut reader = open_stream(path, raw, taken.clone())?;
     let max_line = max_line.max(1);
-    let first = {
-        let buf = reader.fill_buf().map_err(|e| io(path, e))?;
-        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
-    };
-    if first != Some(b'[') {
+    if !starts_array(reader.fill_buf().map_err(|e| io(path, e))?) {
         return read_lines(path, &mut reader, max_line, &taken, sink);
     }
     // A file that starts with an array: its first block decides how it is read.
@@ -312,7 +308,7 @@ pub fn read_stream_to(name: &str, raw: Box<dyn IoRead + Send>, max_line: usize, 
     if head.len() <= BLOCK_BYTES {
         // The whole file: one JSON array of records (or of one stream's chunks, one record); if it is not valid
         // JSON, it may be JSON Lines that start with an array (a stream's chunks): read line by line.
-        if let Ok(text) = std::str::from_utf8(&head) {
+        if let Ok(text) = std::str::from_utf8(without_bom(&head)) {
             if let Ok(raw) = json::parse_raw(text) {
                 let mut elements = json::array(raw).unwrap_or_default();
                 if crate::usage::batch::looks_like_stream(&elements) {
@@ -438,7 +434,18 @@ impl ArrayScan {
 /// Whether a line holds no record: white space only, after a UTF-8 byte order mark if it starts with one (as a
 /// record's text is read without it), so a file of a BOM alone is as empty as an empty file.
 fn blank(line: &[u8]) -> bool {
-    line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line).iter().all(u8::is_ascii_whitespace)
+    without_bom(line).iter().all(u8::is_ascii_whitespace)
+}
+
+/// Text without the UTF-8 byte order mark it starts with, if it does (some tools write one at a file's start).
+fn without_bom(text: &[u8]) -> &[u8] {
+    text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text)
+}
+
+/// Whether a file's first bytes (decompressed) start one JSON array: `[` after white space, and after a UTF-8
+/// byte order mark if the file starts with one, so such a file reads as the same file without it does.
+fn starts_array(head: &[u8]) -> bool {
+    without_bom(head).iter().copied().find(|b| !b.is_ascii_whitespace()) == Some(b'[')
 }
 
 /// `b[start..end]` without the white space around it.
@@ -589,8 +596,7 @@ pub fn read_range_to(path: &str, start: u64, end: u64, max_line: usize, sink: &m
         }
     }
     let head = &head[..got];
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let whole = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || first == Some(b'[');
+    let whole = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || starts_array(head);
     if whole {
         return if start == 0 { read_file_to(path, max_line, sink) } else { Ok(()) };
     }

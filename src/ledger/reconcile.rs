@@ -12,7 +12,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rust_decimal::Decimal;
 
 use super::reprice::{column, CacheAs, Lines, Reprice};
-use super::FIXED_COLUMNS;
+use super::{label_column_in, FIXED_COLUMNS, MISMATCH_COLUMNS};
 use crate::error::{Error, Result};
 use crate::money::{money_builder, money_field};
 use crate::prices::units::{unit_of_usage_field, CACHE_READ, CACHE_WRITE, CACHE_WRITE_1H, INPUT};
@@ -247,7 +247,8 @@ fn within(reported: i128, a: Option<i128>, b: Option<i128>) -> bool {
 }
 
 /// The mismatches as one Arrow batch: id, source, line, model, reported, computed, difference, cause, then the
-/// labels of the lines (every column that is not a fixed column or a count).
+/// labels of the lines (every column that is not a fixed column or a count). A label named like one of the
+/// mismatches' own columns ([`MISMATCH_COLUMNS`]: `cause`, ...) is the column `metadata.<name>` here.
 fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<RecordBatch> {
     let internal = super::internal;
     let n = found.len();
@@ -259,7 +260,8 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
         difference.append_value(m.reported - m.computed);
         cause.append_value(CAUSES[m.cause as usize]);
     }
-    // The columns taken from the lines: these first, then the labels in order of first appearance.
+    // The columns taken from the lines: these first, then the labels in order of first appearance; each as (its
+    // name in the lines, its type).
     let mut names: Vec<(String, DataType)> =
         [("id", DataType::Utf8), ("source", DataType::Utf8), ("line", DataType::Int64), ("model", DataType::Utf8)]
             .map(|(n, t)| (n.to_string(), t))
@@ -273,6 +275,12 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
             }
         }
     }
+    let labels: Vec<&str> = names[taken..].iter().map(|(n, _)| n.as_str()).collect();
+    let shown: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| if i < taken { n.clone() } else { label_column_in(n, &MISMATCH_COLUMNS, &labels) })
+        .collect();
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (i, (name, kind)) in names.iter().enumerate() {
@@ -291,7 +299,7 @@ fn mismatches_batch(batches: &[RecordBatch], found: &[Mismatch]) -> Result<Recor
             true => arrow_array::new_empty_array(kind),
             false => arrow_select::interleave::interleave(&refs, &picks).map_err(internal)?,
         };
-        fields.push(Field::new(name, kind.clone(), true));
+        fields.push(Field::new(&shown[i], kind.clone(), true));
         columns.push(column);
         if i + 1 == taken {
             fields.extend([money_field("reported"), money_field("computed"), money_field("difference")]);

@@ -56,6 +56,8 @@ mod _core {
         let cost_columns: Vec<&str> = crate::ledger::COST_COLUMNS.iter().copied().chain(["total_cost"]).collect();
         m.add("COST_COLUMNS", pyo3::types::PyTuple::new(m.py(), cost_columns)?)?;
         m.add("SUMMARY_COLUMNS", pyo3::types::PyTuple::new(m.py(), crate::ledger::SUMMARY_COLUMNS)?)?;
+        m.add("COMPARISON_COLUMNS", pyo3::types::PyTuple::new(m.py(), crate::ledger::COMPARISON_COLUMNS)?)?;
+        m.add("MISMATCH_COLUMNS", pyo3::types::PyTuple::new(m.py(), crate::ledger::MISMATCH_COLUMNS)?)?;
         let price_keys = crate::prices::units::UNITS.iter().map(|u| u.price_key);
         m.add("PRICE_KEYS", pyo3::types::PyTuple::new(m.py(), price_keys)?)?;
         m.add("PROVIDER_KEYS", pyo3::types::PyTuple::new(m.py(), crate::prices::schema::PROVIDER_KEYS)?)?;
