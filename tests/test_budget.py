@@ -316,6 +316,11 @@ def test_limits_that_are_not_limits_raise_the_library_errors_naming_them() -> No
     ]:
         with pytest.raises(error, match=says):
             RateLimit("tenant", **kw)
+    # A numpy integer (a count read from a frame) is a whole number.
+    import numpy as np
+
+    limit = RateLimit("tenant", tokens_per_minute=np.int64(1000))
+    assert limit.check({"tenant": "a"}, tokens=np.int64(10)).allowed
 
 
 def test_the_largest_limit_is_counted_exactly_and_one_unit_more_is_refused(stores: Stores) -> None:

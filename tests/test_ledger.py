@@ -1003,6 +1003,9 @@ def test_a_success_without_usage_or_texts_is_a_reject_never_a_cost_of_zero() -> 
          "content": [{"type": "text", "text": "hi"}]},
         {"id": "o1", "type": "GENERATION", "startTime": "2025-03-01T12:00:00Z", "model": "gpt-4o",
          "usageDetails": {}, "calculatedTotalCost": 0.5},
+        # The legacy usage object with its total and unit only: no count.
+        {"id": "o3", "type": "GENERATION", "startTime": "2025-03-01T12:00:00Z", "model": "gpt-4o",
+         "usage": {"unit": "TOKENS", "input": None, "output": None, "total": 1200}},
         {"request_id": "h1", "request_created_at": "2025-03-01T12:00:00Z", "model": "gpt-4o",
          "provider": "OPENAI", "status": 200, "costUSD": 0.5},
     ]  # fmt: skip
@@ -1019,10 +1022,12 @@ def test_a_success_without_usage_or_texts_is_a_reject_never_a_cost_of_zero() -> 
          "usageDetails": {"input": 10, "output": 2}},
     ]  # fmt: skip
     logs = tokenprice.price_logs(records + fine, default_at="2025-10-01")
-    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (9, 4, 5)
+    assert (logs.rows_read, logs.rows_priced, logs.rows_rejected) == (10, 4, 6)
     reasons = [r["reason"] for r in logs.rejects.to_pylist()]
     assert all("reports no usage and holds no text to count it from" in r for r in reasons), reasons
-    formats = ["openai_chat", "cloudflare_logpush", "anthropic", "langfuse", "helicone"]
+    # A cost the source reported is named in the reason (it is in no total of reported costs).
+    assert [r.endswith("the source reported a cost of 0.5 USD") for r in reasons] == [0, 0, 0, 1, 0, 1]
+    formats = ["openai_chat", "cloudflare_logpush", "anthropic", "langfuse", "langfuse", "helicone"]
     assert [r.split(" record ")[0].removeprefix("the ") for r in reasons] == formats
     priced = logs.table.select(["usage_source", "input_tokens", "cache_hit", "status"]).to_pylist()
     assert [(p["usage_source"], p["cache_hit"], p["status"]) for p in priced] == [

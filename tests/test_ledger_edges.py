@@ -320,3 +320,14 @@ def test_an_unknown_time_zone_is_an_error_without_a_period_too(tmp_path: Path) -
     result = run("price", "a.jsonl", "--tz", "Mars/Olympus", cwd=tmp_path)
     assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr, result.stderr
     assert run("price", "a.jsonl", "--tz", "+05:30", cwd=tmp_path).returncode == 0
+
+
+def test_a_csv_cell_that_is_not_utf8_is_an_error_naming_its_row_and_column(tmp_path: Path) -> None:
+    """A CSV is text: a cell that is not UTF-8 cannot be a JSON record's string. The file is an InputError naming
+    the row and the column (as a JSON Lines line that is not UTF-8 is a reject naming its byte), never a crash."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"model,user,prompt_tokens,completion_tokens\ngpt-4o,ok,1,2\ngpt-4o,caf\xe9,1,2\n")
+    with pytest.raises(
+        tokenprice.InputError, match=r"latin1\.csv: row 3 \(the header is row 1\), column 'user': not UTF-8"
+    ):
+        tokenprice.price_logs(path)

@@ -79,6 +79,9 @@ def test_redact_removes_values_quoted_as_an_error_body_would() -> None:
     import json
 
     quoted = [json.dumps(token)[1:-1], json.dumps(token, ensure_ascii=False)[1:-1], repr(token)[1:-1]]
+    # An AWS secret key holds "/", which PHP's and Java's JSON encoders write as "\/".
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert redact('{"key": "' + json.dumps(key)[1:-1].replace("/", "\\/") + '"}', [Secret(key)]) == '{"key": "***"}'
     for form in [*quoted, html.escape(token)]:
         body = '{"error": "bad header Authorization: Bearer ' + form + '"}'
         out = redact(body, [Secret(token)])

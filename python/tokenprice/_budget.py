@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,8 +80,16 @@ def _parse_limit(text: Any, what: str) -> tuple[Decimal, int]:
 def _count(value: Any, what: str, unit: str, limit: int | None = None) -> int:
     """A count of `unit` (an int, never negative; at most `limit`), or InvalidTypeError / InvalidArgumentError naming
     `what` and the value."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    # operator.index takes what is a whole number (an int, numpy's and pandas' integers), not 1.5 nor "5".
+    whole: int | None = None
+    if not isinstance(value, bool):
+        try:
+            whole = operator.index(value)
+        except TypeError:
+            pass
+    if whole is None:
         raise InvalidTypeError(f"{what}={value!r}: expected a whole number of {unit} (an int)")
+    value = whole
     if value < 0:
         raise InvalidArgumentError(f"{what}={value}: a number of {unit} is never negative")
     if limit is not None and value > limit:
@@ -90,7 +99,7 @@ def _count(value: Any, what: str, unit: str, limit: int | None = None) -> int:
         )
     if value >= 2**63:
         raise InvalidArgumentError(f"{what}={value}: too many {unit} (at most {2**63 - 1})")
-    return value
+    return whole
 
 
 class Slot(NamedTuple):

@@ -956,17 +956,38 @@ def _read_csv(path: str) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    names = pcsv.open_csv(path).schema.names  # the header (only the first block is read)
+    with pcsv.open_csv(path) as header:  # the header (only the first block is read)
+        names = header.schema.names
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise _core.InputError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
-    text = pcsv.ConvertOptions(
-        column_types=dict.fromkeys(names, pa.string()),
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
-    )
-    return pcsv.read_csv(path, convert_options=text)
+        raise _core.InputError(f"{_shown(path)}: the header names {', '.join(map(repr, repeated))} more than once")
+
+    def options(kind: Any) -> Any:
+        return pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, kind),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        )
+
+    try:
+        return pcsv.read_csv(path, convert_options=options(pa.string()))
+    except pa.ArrowInvalid as e:
+        if "invalid UTF8" not in str(e):
+            raise
+    # A cell that is not UTF-8 (a CSV is text: its JSON record could not hold it): the file is an error naming the
+    # first such cell, as a JSON Lines file's line is a reject naming its byte.
+    raw = pcsv.read_csv(path, convert_options=options(pa.binary()))
+    for name, column in zip(raw.column_names, raw.columns, strict=True):
+        for row, cell in enumerate(column.to_pylist()):
+            try:
+                _ = cell is None or cell.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise _core.InputError(
+                    f"{_shown(path)}: row {row + 2} (the header is row 1), column {name!r}: not UTF-8 text "
+                    f"({bad.reason} at byte {bad.start} of the cell): re-encode the file as UTF-8"
+                ) from None
+    raise _core.InputError(f"{_shown(path)}: cannot be read as CSV: not UTF-8 text")
 
 
 # The cells a column of booleans holds (pyarrow's words for them, without its "1" and "0", which are numbers).

@@ -109,6 +109,7 @@ def _values(secrets: Iterable[Secret | str | None]) -> list[str]:
             # JSON string (ASCII-escaped or not), HTML-escaped, and as Python's repr writes it.
             out.update({value, quote(value, safe=""), quote_plus(value)})
             out.update({json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], html.escape(value)})
+            out.add(json.dumps(value)[1:-1].replace("/", "\\/"))  # encoders that escape "/" (PHP's, Java's)
             out.add(repr(value)[1:-1])
             # A query of parameters (an Azure SAS token): each credential parameter's value alone too, as a client
             # may send the parameters in another order (Azure's C++ SDK, inside pyarrow, sorts them by name). Short

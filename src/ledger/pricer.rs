@@ -376,7 +376,7 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
         return Ok((What::Counted(Box::new(counted)), source, cost, at));
     }
     if record.status == Status::Ok && !record.has_usage && !record.cache_hit {
-        return Err(no_usage(record.format));
+        return Err(no_usage(record.format, record.reported_cost));
     }
     let cost = Some(pricer.price(record, at)?);
     Ok((What::Record(record), UsageSource::Reported, cost, at))
@@ -384,11 +384,15 @@ fn price_read<'r>(pricer: &mut Pricer<'_>, read: &'r Read<'r>) -> std::result::R
 
 /// Why a successful request whose record reports no usage, and holds no text to count it from, is a reject: its
 /// cost cannot be known from it, and a cost of zero would go into the totals without a word (`price()` refuses
-/// such a response too; the gateways' own formats say why in their words).
-fn no_usage(format: &str) -> String {
+/// such a response too; the gateways' own formats say why in their words). A cost the source reported is named in
+/// the reason (a model billed by cost, not tokens: the reject keeps it).
+fn no_usage(format: &str, reported: Option<rust_decimal::Decimal>) -> String {
+    // The cost the source reported, named: the reject keeps it where the totals of reported costs cannot.
+    let reported =
+        reported.map(|c| format!("; the source reported a cost of {} USD", c.normalize())).unwrap_or_default();
     format!(
         "the {format} record reports no usage and holds no text to count it from, so it cannot be priced (a stream \
-         needs its final usage chunk; a gateway that could not read the provider's usage logs none)"
+         needs its final usage chunk; a gateway that could not read the provider's usage logs none){reported}"
     )
 }
 

@@ -56,11 +56,15 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
     if let Some(d) = details {
         let mut c = Counts::new();
         let (mut input, mut output) = (0u64, 0u64);
+        // Whether a count is given: an empty `usageDetails` ({}, what an observation ingested without usage holds),
+        // or only `total`/`unit` (the legacy `usage` object's, no count of their own), reports none.
+        let mut given = false;
         for (k, v) in &d.members {
             let key = k.to_ascii_lowercase();
             if key == "total" || key == "unit" || kind(v) == Kind::Null {
                 continue;
             }
+            given = true;
             let value = count(v).map_err(|e| err(format!("usageDetails.{k}: {e}")))?.unwrap_or(0);
             let target = if key.starts_with("output") || key.starts_with("completion") {
                 output = add(output, value, "usageDetails")?;
@@ -96,8 +100,7 @@ fn langfuse(o: &Obj<'_>) -> Result<UsageRecord> {
         c.set(INPUT, input);
         c.set(OUTPUT, output);
         rec.usage = c.usage();
-        // An empty `usageDetails` ({}, what an observation ingested without usage holds) reports none.
-        rec.has_usage = d.members.iter().any(|(_, v)| kind(v) != Kind::Null);
+        rec.has_usage = given;
     }
     if let Some(m) = o.present("metadata") {
         labels_member(m, "metadata", &mut rec.metadata)?;
